@@ -1,0 +1,157 @@
+"""Where base URLs and credentials come from: keyword arguments, else environment.
+
+Each provider has a base URL and an (id, secret) pair for HTTP Basic auth:
+
+==============  ==================================  ===================================
+source          keyword arguments                   environment variables
+==============  ==================================  ===================================
+transactions    base_url, shop_id, secret_key        LEDGERKIT_TRANSACTIONS_URL,
+                                                     LEDGERKIT_TRANSACTIONS_SHOP_ID,
+                                                     LEDGERKIT_TRANSACTIONS_SECRET_KEY
+statements      base_url, shop_id, secret_key        LEDGERKIT_STATEMENTS_URL,
+                                                     LEDGERKIT_STATEMENTS_SHOP_ID,
+                                                     LEDGERKIT_STATEMENTS_SECRET_KEY
+balance_records base_url, psp_id, secret_key         LEDGERKIT_DWH_URL,
+                                                     LEDGERKIT_DWH_PSP_ID,
+                                                     LEDGERKIT_DWH_SECRET_KEY
+==============  ==================================  ===================================
+
+Secrets are held in :class:`Credentials`, whose ``repr``/``str`` never show
+the secret; nothing else in ledgerkit ever formats a secret into text.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+__all__ = ["Credentials", "ProviderConfig", "resolve", "ENV_VARS"]
+
+#: source -> (url variable, user variable, secret variable, user keyword)
+ENV_VARS: dict[str, tuple[str, str, str, str]] = {
+    "transactions": (
+        "LEDGERKIT_TRANSACTIONS_URL",
+        "LEDGERKIT_TRANSACTIONS_SHOP_ID",
+        "LEDGERKIT_TRANSACTIONS_SECRET_KEY",
+        "shop_id",
+    ),
+    "statements": (
+        "LEDGERKIT_STATEMENTS_URL",
+        "LEDGERKIT_STATEMENTS_SHOP_ID",
+        "LEDGERKIT_STATEMENTS_SECRET_KEY",
+        "shop_id",
+    ),
+    "balance_records": (
+        "LEDGERKIT_DWH_URL",
+        "LEDGERKIT_DWH_PSP_ID",
+        "LEDGERKIT_DWH_SECRET_KEY",
+        "psp_id",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An HTTP Basic (id, secret) pair whose secret never prints.
+
+    Examples
+    --------
+    >>> c = Credentials("1673", "s3cr3t")
+    >>> c
+    Credentials(user='1673', secret='***')
+    >>> c.auth()
+    ('1673', 's3cr3t')
+    """
+
+    user: str
+    secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(user={self.user!r}, secret='***')"
+
+    __str__ = __repr__
+
+    def auth(self) -> tuple[str, str]:
+        """The ``(user, secret)`` tuple for ``requests``' ``auth=``."""
+        return (self.user, self.secret)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Base URL and credentials of one provider API."""
+
+    source: str
+    base_url: str
+    credentials: Credentials
+
+    def url(self, path: str) -> str:
+        """Join ``path`` (starting with ``/``) to the base URL."""
+        return self.base_url.rstrip("/") + path
+
+
+def _check_url(url: str, parameter: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(parameter, url, "an http(s) URL such as 'https://api.example.com'")
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            parameter, f"{parts.scheme}://<hidden>@{parts.hostname}", "a URL without credentials in it",
+            "Pass the id and secret key as keyword arguments or environment variables.",
+        )
+    return url.rstrip("/")
+
+
+def resolve(
+    source: str,
+    *,
+    base_url: str | None = None,
+    user: str | int | None = None,
+    secret: str | Credentials | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProviderConfig:
+    """Resolve base URL and credentials: arguments first, then environment variables.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the keyword argument and environment variable to set.
+
+    Examples
+    --------
+    >>> cfg = resolve("statements", base_url="http://127.0.0.1:8765/makecommerce", user=1, secret="x")
+    >>> cfg.url("/v1/shop/accountstatements")
+    'http://127.0.0.1:8765/makecommerce/v1/shop/accountstatements'
+    """
+    env = os.environ if environ is None else environ
+    url_var, user_var, secret_var, user_kw = ENV_VARS[source]
+    if isinstance(secret, Credentials):
+        user, secret = secret.user, secret.secret
+    url = base_url if base_url is not None else env.get(url_var)
+    if user is None:
+        user = env.get(user_var)
+    if secret is None:
+        secret = env.get(secret_var)
+    missing = [
+        f"{kw} (or ${var})"
+        for kw, var, val in (("base_url", url_var, url), (user_kw, user_var, user), ("secret_key", secret_var, secret))
+        if val in (None, "")
+    ]
+    if missing:
+        raise ConfigurationError(
+            missing[0].split(" ")[0],
+            None,
+            f"a value for {', '.join(missing)}",
+            "Pass them as keyword arguments, set the environment variables, "
+            "or start the sandbox (ledgerkit.sandbox.Sandbox) and use its settings.",
+        )
+    if not isinstance(url, str):
+        raise ConfigurationError("base_url", type(url).__name__, "a string URL")
+    if not isinstance(user, (str, int)) or isinstance(user, bool):
+        raise ConfigurationError(user_kw, type(user).__name__, "a string or integer id")
+    if not isinstance(secret, str):
+        raise ConfigurationError("secret_key", "<hidden>", "a string")
+    return ProviderConfig(source, _check_url(url, "base_url"), Credentials(str(user), secret))

@@ -1,0 +1,205 @@
+"""The whole ledgerkit exception tree.
+
+Every error a public function raises is a :class:`LedgerkitError`; a user
+never sees a bare ``requests``, ``KeyError`` or pandas traceback::
+
+    LedgerkitError
+    ├── ConfigurationError (also ValueError)   bad argument, missing credentials
+    ├── APIError                               the provider answered with an error
+    │   ├── AuthenticationError                401 / 403
+    │   ├── InvalidRequestError                400 / 422, with the provider's field errors
+    │   ├── NotFoundError                      404
+    │   ├── RateLimitError                     429 (after retries ran out)
+    │   └── ServerError                        5xx (after retries ran out)
+    ├── TransportError                         connection refused/dropped, timeout
+    ├── PaginationError                        cursor not advancing, rows missing
+    │   └── CountMismatchError                 rows != count / X-Total-Count
+    ├── ReportError                            DWH report (carries ``report_id``)
+    │   ├── ReportFailedError                  the report ended ``failed``
+    │   ├── ReportExpiredError                 the file link is dead
+    │   └── ReportTimeoutError                 not final within ``poll_timeout``
+    ├── DataError                              a page or file that does not parse
+    └── StoreError                             the local store is unusable
+
+Messages say what was wrong, what was expected and what to do; they never
+contain a secret (see :mod:`ledgerkit.config`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "LedgerkitError",
+    "ConfigurationError",
+    "APIError",
+    "AuthenticationError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "PaginationError",
+    "CountMismatchError",
+    "ReportError",
+    "ReportFailedError",
+    "ReportExpiredError",
+    "ReportTimeoutError",
+    "DataError",
+    "StoreError",
+]
+
+
+class LedgerkitError(Exception):
+    """Root of every error raised by ledgerkit."""
+
+
+class ConfigurationError(LedgerkitError, ValueError):
+    """A bad argument or missing configuration, raised before any request.
+
+    Parameters
+    ----------
+    parameter : str
+        The name of the offending argument (or environment variable).
+    value : object
+        What was given (never a secret: pass ``"<hidden>"`` for those).
+    expected : str
+        What would have been accepted.
+
+    Examples
+    --------
+    >>> raise ConfigurationError("status", "paid", "one of all, successful")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: status='paid' is not valid: expected one of all, successful
+    """
+
+    def __init__(self, parameter: str, value: Any, expected: str, hint: str = "") -> None:
+        self.parameter = parameter
+        self.value = value
+        self.expected = expected
+        message = f"{parameter}={value!r} is not valid: expected {expected}"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+
+
+class APIError(LedgerkitError):
+    """The provider answered with an HTTP error.
+
+    Attributes
+    ----------
+    status : int
+        HTTP status code.
+    body : object
+        The decoded error body (dict) or its text.
+    request_id : str or None
+        The provider's request id header, when it sent one.
+    url : str
+        The URL requested (no credentials are ever part of it).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.request_id = request_id
+        self.url = url
+        super().__init__(message)
+
+
+class AuthenticationError(APIError):
+    """Credentials were refused (401/403): check the id and secret key."""
+
+
+class InvalidRequestError(APIError):
+    """The provider rejected the request (400/422).
+
+    ``field_errors`` lists the provider's per-field complaints as dicts with
+    at least a ``parameter`` key.
+    """
+
+    def __init__(self, message: str, *, field_errors: list[dict] | None = None, **kw: Any) -> None:
+        self.field_errors = list(field_errors or [])
+        super().__init__(message, **kw)
+
+
+class NotFoundError(APIError):
+    """The resource (for example a report id) does not exist (404)."""
+
+
+class RateLimitError(APIError):
+    """Still throttled (429) after the retries allowed; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ServerError(APIError):
+    """The provider kept failing (5xx) after the retries allowed."""
+
+
+class TransportError(LedgerkitError):
+    """The connection failed, timed out or was dropped mid-body."""
+
+
+class PaginationError(LedgerkitError):
+    """A paginated pull could not be completed exactly.
+
+    Attributes
+    ----------
+    resume : dict
+        Keyword arguments that continue the pull from its last completed page
+        (for example ``{"starting_after": 4711}``).
+    manifest : dict
+        The manifest of the partial pull.
+    """
+
+    def __init__(self, message: str, *, resume: dict | None = None, manifest: dict | None = None) -> None:
+        self.resume = dict(resume or {})
+        self.manifest = dict(manifest or {})
+        super().__init__(message)
+
+
+class CountMismatchError(PaginationError):
+    """The rows received disagree with the count the provider announced."""
+
+
+class ReportError(LedgerkitError):
+    """A DWH report could not be obtained; ``report_id`` lets you pick it up again."""
+
+    def __init__(self, message: str, *, report_id: str | None = None, status: str | None = None) -> None:
+        self.report_id = report_id
+        self.status = status
+        super().__init__(message)
+
+
+class ReportFailedError(ReportError):
+    """The report ended in status ``failed``."""
+
+
+class ReportExpiredError(ReportError):
+    """The report's file link is dead (past ``expiry_date``)."""
+
+
+class ReportTimeoutError(ReportError):
+    """The report was not final within ``poll_timeout``."""
+
+
+class DataError(LedgerkitError):
+    """A page or file did not parse. ``rows`` holds the offending records when known."""
+
+    def __init__(self, message: str, *, rows: Any = None) -> None:
+        self.rows = rows
+        super().__init__(message)
+
+
+class StoreError(LedgerkitError):
+    """The local store is unreadable or inconsistent."""
