@@ -1,0 +1,132 @@
+"""Helpers shared by the analysis modules: argument checks and period bucketing.
+
+Analysis functions are pure (DataFrame in, DataFrame of numbers out). They
+check their input up front so that a user sees a ``ConfigurationError``
+naming the missing column or bad argument, never a ``KeyError`` from deep
+inside pandas.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigurationError
+
+__all__ = [
+    "FREQS",
+    "require_frame",
+    "require_columns",
+    "require_no_missing",
+    "require_utc",
+    "check_freq",
+    "period_start",
+    "period_end",
+    "period_range",
+    "empty_frame",
+    "direction",
+]
+
+#: Period frequencies understood by the analysis functions (UTC period starts).
+FREQS: dict[str, str] = {"D": "day", "W": "week (Monday)", "M": "month"}
+
+
+def require_frame(frame: Any, parameter: str) -> pd.DataFrame:
+    """Return ``frame`` if it is a DataFrame, else raise ``ConfigurationError``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ConfigurationError(parameter, type(frame).__name__, "a pandas DataFrame")
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
+    """Raise ``ConfigurationError`` naming every column of ``columns`` missing from ``frame``.
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a"], "statements")
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ConfigurationError(
+            parameter,
+            f"<DataFrame with columns {list(frame.columns)}>",
+            f"a DataFrame with the columns {missing} as well",
+        )
+
+
+def require_no_missing(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
+    """Raise ``ConfigurationError`` when a column holds a missing value (money must be complete)."""
+    for column in columns:
+        missing = frame[column].isna()
+        if missing.any():
+            position = int(np.flatnonzero(missing.to_numpy())[0])
+            raise ConfigurationError(
+                f"{parameter}[{column!r}]",
+                f"<NA> at row {position}",
+                "no missing values in money and balance columns",
+            )
+
+
+def require_utc(frame: pd.DataFrame, column: str, parameter: str) -> pd.Series:
+    """The column as tz-aware UTC timestamps; naive or non-datetime columns are refused."""
+    values = frame[column]
+    if not isinstance(values.dtype, pd.DatetimeTZDtype):
+        raise ConfigurationError(
+            f"{parameter}[{column!r}]", str(values.dtype), "tz-aware datetimes (datetime64[ns, UTC])"
+        )
+    return values.dt.tz_convert("UTC")
+
+
+def check_freq(freq: Any) -> str:
+    """Validate a period frequency: one of ``"D"``, ``"W"``, ``"M"``."""
+    if not isinstance(freq, str) or freq.upper() not in FREQS:
+        raise ConfigurationError("freq", freq, "one of 'D' (day), 'W' (week from Monday), 'M' (month)")
+    return freq.upper()
+
+
+def period_start(timestamps: pd.Series, freq: str) -> pd.Series:
+    """The UTC start of the period each timestamp falls in (half-open periods).
+
+    Examples
+    --------
+    >>> ts = pd.Series(pd.to_datetime(["2025-01-15 13:00", "2025-02-01 00:00"], utc=True))
+    >>> period_start(ts, "M").dt.strftime("%Y-%m-%d").tolist()
+    ['2025-01-01', '2025-02-01']
+    >>> period_start(ts, "W").dt.strftime("%Y-%m-%d").tolist()
+    ['2025-01-13', '2025-01-27']
+    """
+    day = timestamps.dt.tz_convert("UTC").dt.as_unit("ns").dt.floor("D")
+    if freq == "D":
+        return day
+    if freq == "W":
+        return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
+    return day - pd.to_timedelta(day.dt.day - 1, unit="D")
+
+
+def period_end(starts: pd.Series | pd.DatetimeIndex, freq: str) -> Any:
+    """The exclusive end of the periods starting at ``starts``."""
+    if freq == "D":
+        return starts + pd.Timedelta(days=1)
+    if freq == "W":
+        return starts + pd.Timedelta(days=7)
+    return starts + pd.DateOffset(months=1)
+
+
+def period_range(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
+    """Every period start from ``first`` to ``last`` inclusive (both period starts)."""
+    step = {"D": "D", "W": "7D", "M": "MS"}[freq]
+    return pd.date_range(first, last, freq=step, tz="UTC", unit="ns")
+
+
+def empty_frame(dtypes: dict[str, Any]) -> pd.DataFrame:
+    """An empty DataFrame with exactly these columns and dtypes."""
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
+
+
+def direction(difference: pd.Series) -> pd.Series:
+    """``"too much"`` for a positive difference, ``"too little"`` for a negative one, else NA."""
+    out = pd.Series(pd.NA, index=difference.index, dtype="str")
+    out = out.mask(difference.gt(0).fillna(False), "too much")
+    return out.mask(difference.lt(0).fillna(False), "too little")
