@@ -1,0 +1,150 @@
+"""Fault switches of the sandbox and the thread-safe counter that applies them.
+
+A loader is only as good as what it survives. :class:`Faults` lists the
+misbehaviours the sandbox can put on (docs/CONTRACTS.md §2.4); every switch
+is off by default. :class:`FaultPlan` counts API requests (never file
+downloads) and says, for the n-th one, which transport-level fault hits it.
+
+Request-level faults share one counter ``n`` (1-based, API requests only):
+
+- ``rate_limit_every=N``: requests ``N, 2N, ...`` get 429;
+- ``error_every=N, error_burst=k``: in every cycle of ``N + k`` requests the
+  last ``k`` get ``error_status``;
+- ``drop_every=N`` / ``malformed_every=N``: responses ``N, 2N, ...`` are cut.
+
+The first matching fault wins, in that order. Data-level switches
+(``repeat_rows``, ``stuck_cursor``, ``insert_during_paging``, ``report_*``,
+``expired_links``) are read by the API handlers themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigurationError
+
+__all__ = ["Faults", "FaultPlan", "RATE_LIMITED", "SERVER_ERROR", "DROP", "MALFORMED"]
+
+RATE_LIMITED = "rate_limited"
+SERVER_ERROR = "server_error"
+DROP = "drop"
+MALFORMED = "malformed"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What the sandbox does wrong, on purpose.
+
+    ``error_burst`` (1) and ``error_status`` (503) only shape ``error_every``
+    and do nothing alone; every other field switches a fault on.
+
+    Examples
+    --------
+    >>> f = Faults().replace(rate_limit_every=3, retry_after=0)
+    >>> f.rate_limit_every, f.retry_after, f.active()
+    (3, 0, True)
+    >>> Faults().active()
+    False
+    """
+
+    latency: float = 0.0
+    rate_limit_every: int = 0
+    retry_after: int | None = None
+    error_every: int = 0
+    error_burst: int = 1
+    error_status: int = 503
+    drop_every: int = 0
+    malformed_every: int = 0
+    repeat_rows: int = 0
+    stuck_cursor: bool = False
+    insert_during_paging: int = 0
+    report_stuck: bool = False
+    report_fail: bool = False
+    expired_links: int = 0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "retry_after" and value is None:
+                continue
+            _check_field(f.name, value, f.type)
+
+    def replace(self, **changes: Any) -> "Faults":
+        """A copy with ``changes`` applied; unknown names raise ConfigurationError."""
+        names = {f.name for f in dataclasses.fields(self)}
+        for name in changes:
+            if name not in names:
+                raise ConfigurationError(name, changes[name], f"a fault field, one of {', '.join(sorted(names))}")
+        return dataclasses.replace(self, **changes)
+
+    def active(self) -> bool:
+        """Whether any fault is switched on."""
+        return self != Faults(error_burst=self.error_burst, error_status=self.error_status)
+
+
+def _check_field(name: str, value: Any, type_name: str) -> None:
+    if "bool" in type_name:
+        if not isinstance(value, bool):
+            raise ConfigurationError(name, value, "True or False")
+    elif "float" in type_name:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigurationError(name, value, "a number of seconds >= 0")
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(name, value, "an integer >= 0")
+    if name == "error_status" and not 500 <= value <= 599:
+        raise ConfigurationError(name, value, "a 5xx status such as 503")
+
+
+class FaultPlan:
+    """Thread-safe counters deciding which fault hits each API request.
+
+    Examples
+    --------
+    >>> plan = FaultPlan(Faults(rate_limit_every=2))
+    >>> [plan.next_request() for _ in range(4)]
+    [None, 'rate_limited', None, 'rate_limited']
+    """
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self._lock = threading.Lock()
+        self._faults = faults or Faults()
+        self._n = 0
+        self._expired_links_left = self._faults.expired_links
+
+    @property
+    def faults(self) -> Faults:
+        """The switches in force."""
+        return self._faults
+
+    def reset(self, faults: Faults) -> None:
+        """Put ``faults`` in force and restart every counter."""
+        with self._lock:
+            self._faults = faults
+            self._n = 0
+            self._expired_links_left = faults.expired_links
+
+    def next_request(self) -> str | None:
+        """Count one API request; return the fault that hits it, or None."""
+        with self._lock:
+            self._n += 1
+            n, f = self._n, self._faults
+        if f.rate_limit_every and n % f.rate_limit_every == 0:
+            return RATE_LIMITED
+        if f.error_every and (n - 1) % (f.error_every + f.error_burst) >= f.error_every:
+            return SERVER_ERROR
+        if f.drop_every and n % f.drop_every == 0:
+            return DROP
+        if f.malformed_every and n % f.malformed_every == 0:
+            return MALFORMED
+        return None
+
+    def take_expired_link(self) -> bool:
+        """Whether the report being created gets an already-expired link."""
+        with self._lock:
+            if self._expired_links_left > 0:
+                self._expired_links_left -= 1
+                return True
+            return False
