@@ -101,7 +101,7 @@ def period_start(timestamps: pd.Series, freq: str) -> pd.Series:
     if freq == "D":
         return day
     if freq == "W":
-        return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
+        return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
     return day - pd.to_timedelta(day.dt.day - 1, unit="D")
 
 
