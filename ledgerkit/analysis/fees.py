@@ -346,3 +346,399 @@ def fee_breakdown(
     out["rate_incl_vat_bp"] = _bp(out["fee_incl_vat"], out["volume"])
     columns = [*group, "count", "fee", "vat", "fee_incl_vat", "volume_count", "volume", "rate_bp", "rate_incl_vat_bp"]
     return out.loc[:, columns].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# Contract recovery
+
+
+def _round_share(amounts: np.ndarray, percent_e4: Any) -> np.ndarray:
+    """``round_half_even(amount * percent / 100)`` with percent given as an integer of 1e-4 %."""
+    q, r = np.divmod(amounts * percent_e4, _SCALE)
+    return q + ((2 * r > _SCALE) | ((2 * r == _SCALE) & (q % 2 == 1)))
+
+
+def _slope_guess(amounts: np.ndarray, fees: np.ndarray) -> tuple[float, float] | None:
+    """Theil–Sen: the median slope over long pairs (in 1e-4 %) and its spread."""
+    n = len(amounts)
+    if n <= 200:
+        i, j = np.triu_indices(n, 1)
+    else:
+        rng = np.random.default_rng(0)
+        i, j = rng.integers(0, n, 20_000), rng.integers(0, n, 20_000)
+    span = amounts[j] - amounts[i]
+    keep = span != 0
+    if not keep.any():
+        return None
+    i, j, span = i[keep], j[keep], span[keep]
+    long = np.abs(span) >= np.median(np.abs(span))
+    slopes = (fees[j][long] - fees[i][long]) / span[long] * _SCALE
+    q1, median, q3 = np.percentile(slopes, [25, 50, 75])
+    return float(median), float(q3 - q1)
+
+
+def _simplicity(percent_e4: np.ndarray) -> np.ndarray:
+    """How many trailing zeros a percent has in units of 1e-4 % (0 is the simplest)."""
+    out = np.zeros(len(percent_e4), dtype="int64")
+    for power in (10, 100, 1_000, 10_000):
+        out += percent_e4 % power == 0
+    return out + 2 * (percent_e4 == 0)
+
+
+def _fit_contract(amounts: np.ndarray, fees: np.ndarray) -> tuple[int, int] | None:
+    """The (percent in 1e-4 %, fixed) that explains exactly the most fees.
+
+    A Theil–Sen slope narrows the search to a window of percents; each
+    candidate's fixed part is the median residual, scored by how many fees
+    it reproduces exactly. Ties go to the simplest percent (fewest decimals),
+    then to the one nearest the Theil–Sen slope. A minority of wrong fees
+    moves neither the median slope nor the median residual.
+    """
+    guess = _slope_guess(amounts, fees)
+    if guess is None:
+        return None
+    centre, spread = guess
+    half = int(min(_MAX_WINDOW, max(100, 3 * spread)))
+    lo = max(0, int(np.floor(centre)) - half)
+    candidates = np.arange(lo, max(lo, int(np.ceil(centre)) + half) + 1, dtype="int64")
+    order = np.argsort(amounts, kind="stable")
+    sample = order[np.unique(np.linspace(0, len(order) - 1, min(len(order), _FIT_SAMPLE)).round().astype(int))]
+    a, f = amounts[sample], fees[sample]
+    scores, fixed = [], []
+    for chunk in np.array_split(candidates, max(1, len(candidates) * len(a) // 2_000_000 + 1)):
+        residual = f[None, :] - _round_share(a[None, :], chunk[:, None])
+        c = np.rint(np.median(residual, axis=1)).astype("int64")
+        scores.append((residual == c[:, None]).sum(axis=1))
+        fixed.append(c)
+    score, c = np.concatenate(scores), np.concatenate(fixed)
+    best = np.lexsort((np.abs(candidates - centre), -_simplicity(candidates), -score))[0]
+    percent = int(candidates[best])
+    residual = fees - _round_share(amounts, percent)
+    values, counts = np.unique(residual, return_counts=True)
+    ties = values[counts == counts.max()]
+    return percent, int(ties[np.argmin(np.abs(ties - c[best]))])
+
+
+def _model_rows(transactions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The rows a contract is fitted on: successful payments/captures with an amount > 0 and a fee."""
+    frame = transactions
+    eligible = (
+        frame["status"].eq(SUCCESSFUL).fillna(False)
+        & frame["type"].isin(VOLUME_TYPES)
+        & frame["amount"].gt(0).fillna(False)
+        & frame["transaction_fee"].notna()
+    ).to_numpy(dtype=bool)
+    rows = frame.loc[eligible]
+    out = _plain_keys(rows, keys)
+    for column in ("id", "amount", "transaction_fee"):
+        if column in rows:
+            out[column] = rows[column].astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def _check_tolerance(tolerance: Any) -> int:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
+        raise ConfigurationError("tolerance", tolerance, "a whole number of minor units >= 0")
+    return int(tolerance)
+
+
+def _model_keys(by: Any, transactions: pd.DataFrame) -> list[str]:
+    keys = _resolve_by(by, transactions, "transactions")
+    require_columns(transactions, ["type", "status", "amount", "transaction_fee", "currency", *keys], "transactions")
+    _require_money(transactions, ["amount", "transaction_fee"], "transactions")
+    return [*keys, "currency"] if "currency" not in keys else keys
+
+
+def fee_model(
+    transactions: pd.DataFrame,
+    *,
+    by: str | Sequence[str] = ("payment.gateway_id", "credit_card.brand", "currency"),
+    tolerance: int = 1,
+) -> pd.DataFrame:
+    """Recover each group's fee contract: a percentage plus a fixed part.
+
+    The providers charge ``fee = round_half_even(amount * percent / 100) +
+    fixed`` in minor units. Per group, the fit looks for the percent (to
+    4 decimals) and the fixed part that reproduce exactly the most fees, so
+    that a few wrong fees cannot bend it (a Theil–Sen slope bounds the
+    search, a median residual gives the fixed part). It works in minor units
+    for every currency (JPY, KWD, …). Only successful payments and captures
+    with a positive amount and a fee are fitted.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        A transactions frame (docs/CONTRACTS.md §3).
+    by : str or sequence of str
+        Group keys (friendly names as in :func:`fee_breakdown` or columns).
+        ``currency`` is always added.
+    tolerance : int
+        A fee within this many minor units of the model counts as explained.
+
+    Returns
+    -------
+    DataFrame
+        The key columns, ``percent`` (``Float64``), ``fixed`` (``Int64``
+        minor units), ``n`` (fees fitted), ``n_explained`` (``|fee -
+        model| <= tolerance``) and ``share_explained`` (``Float64``). A group
+        whose amounts are all equal cannot separate percent from fixed: its
+        ``percent`` and ``fixed`` are ``<NA>``.
+
+    Examples
+    --------
+    >>> amounts = [1_000, 2_500, 10_000, 40_000, 7_300]
+    >>> tx = pd.DataFrame({
+    ...     "type": ["payment"] * 5, "status": ["successful"] * 5,
+    ...     "amount": pd.array(amounts, dtype="Int64"),
+    ...     "transaction_fee": pd.array([59, 102, 320, 1190, 999], dtype="Int64"),
+    ...     "currency": ["EUR"] * 5, "payment.gateway_id": pd.array([7] * 5, dtype="Int64"),
+    ...     "credit_card.brand": ["visa"] * 5})
+    >>> fee_model(tx)[["percent", "fixed", "n", "n_explained"]]
+       percent  fixed  n  n_explained
+    0      2.9     30  5            4
+    """
+    transactions = require_frame(transactions, "transactions")
+    tolerance = _check_tolerance(tolerance)
+    keys = _model_keys(by, transactions)
+    rows = _model_rows(transactions, keys)
+    records = []
+    for label, group in rows.groupby(keys, dropna=False, sort=True, observed=True):
+        amounts = group["amount"].to_numpy(dtype="int64")
+        fees = group["transaction_fee"].to_numpy(dtype="int64")
+        fit = _fit_contract(amounts, fees)
+        explained = None
+        if fit is not None:
+            explained = int((np.abs(fees - _round_share(amounts, fit[0]) - fit[1]) <= tolerance).sum())
+        records.append((*label, fit, len(group), explained))
+    out = empty_frame({k: rows[k].dtype for k in keys}) if not records else pd.DataFrame(
+        [r[: len(keys)] for r in records], columns=keys
+    ).astype({k: rows[k].dtype for k in keys})
+    out["percent"] = pd.array([None if r[-3] is None else r[-3][0] / 10_000 for r in records], dtype="Float64")
+    out["fixed"] = pd.array([None if r[-3] is None else r[-3][1] for r in records], dtype="Int64")
+    out["n"] = pd.array([r[-2] for r in records], dtype="Int64")
+    out["n_explained"] = pd.array([r[-1] for r in records], dtype="Int64")
+    out["share_explained"] = (out["n_explained"] / out["n"]).astype("Float64")
+    return out
+
+
+def fee_anomalies(transactions: pd.DataFrame, model: pd.DataFrame, *, tolerance: int = 1) -> pd.DataFrame:
+    """The transactions whose fee is off their group's contract by more than ``tolerance``.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        A transactions frame (docs/CONTRACTS.md §3).
+    model : DataFrame
+        The result of :func:`fee_model`; its key columns say how to group.
+        Groups without a model (absent, or ``percent`` ``<NA>``) are not
+        judged.
+    tolerance : int
+        Allowed difference in minor units (rounding slack).
+
+    Returns
+    -------
+    DataFrame
+        One row per anomaly, ascending ``id``: ``id``, the key columns,
+        ``currency``, ``amount``, ``expected_fee``, ``actual_fee`` and
+        ``difference`` (actual − expected; positive = charged too much), all
+        money ``Int64`` minor units.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({
+    ...     "id": pd.array([1, 2], dtype="Int64"),
+    ...     "type": ["payment"] * 2, "status": ["successful"] * 2,
+    ...     "amount": pd.array([1_000, 2_000], dtype="Int64"),
+    ...     "transaction_fee": pd.array([59, 150], dtype="Int64"), "currency": ["EUR"] * 2})
+    >>> model = pd.DataFrame({"currency": ["EUR"], "percent": pd.array([2.9], dtype="Float64"),
+    ...                       "fixed": pd.array([30], dtype="Int64")})
+    >>> fee_anomalies(tx, model)[["id", "expected_fee", "actual_fee", "difference"]]
+       id  expected_fee  actual_fee  difference
+    0   2            88         150          62
+    """
+    transactions = require_frame(transactions, "transactions")
+    model = require_frame(model, "model")
+    tolerance = _check_tolerance(tolerance)
+    require_columns(model, ["percent", "fixed", "currency"], "model")
+    keys = [c for c in model.columns if c not in _MODEL_STATS]
+    require_columns(transactions, ["id", *keys], "transactions")
+    keys = _model_keys(tuple(keys), transactions)
+    rows = _model_rows(transactions, keys)
+    contracts = _plain_keys(model, keys).assign(
+        _percent=(model["percent"].astype("Float64") * 10_000).round().astype("Int64"),
+        _fixed=model["fixed"].astype("Int64"),
+    )
+    contracts = contracts.loc[contracts["_percent"].notna() & contracts["_fixed"].notna()]
+    judged = rows.merge(contracts, on=keys, how="inner", validate="many_to_one")
+    expected = pd.Series(
+        _round_share(judged["amount"].to_numpy(dtype="int64"), judged["_percent"].to_numpy(dtype="int64")),
+        index=judged.index,
+        dtype="Int64",
+    ) + judged["_fixed"]
+    out = judged.assign(expected_fee=expected, actual_fee=judged["transaction_fee"])
+    out["difference"] = out["actual_fee"] - out["expected_fee"]
+    out = out.loc[out["difference"].abs().gt(tolerance)]
+    columns = ["id", *[k for k in keys if k != "currency"], "currency", "amount", "expected_fee", "actual_fee", "difference"]
+    return out.sort_values("id").loc[:, columns].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# Effective rate change: mix and rate
+
+
+def _check_period(value: Any, parameter: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """A ``(start, end)`` pair as UTC timestamps with start < end; naive values are UTC."""
+    expected = "a (start, end) pair of timestamps with start < end (half-open [start, end))"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigurationError(parameter, value, expected)
+    try:
+        start, end = (pd.Timestamp(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(parameter, value, expected) from exc
+    if pd.isna(start) or pd.isna(end):
+        raise ConfigurationError(parameter, value, expected)
+    start, end = (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (start, end))
+    if not start < end:
+        raise ConfigurationError(parameter, value, expected)
+    return start, end
+
+
+def _period_totals(parts: pd.DataFrame, period: tuple[pd.Timestamp, pd.Timestamp], group: list[str]) -> pd.DataFrame:
+    inside = parts["_time"].ge(period[0]) & parts["_time"].lt(period[1])
+    rows = parts.loc[inside.fillna(False).to_numpy(dtype=bool)]
+    rows = rows.assign(cost=rows["fee"] + rows["vat"])
+    return _sum_by(rows, group, ["cost", "volume"]).rename(columns={"cost": "fee"})
+
+
+def _split(
+    *, fee_a: int, volume_a: int, fee_b: int, volume_b: int, total_a: int, total_b: int
+) -> dict[str, Fraction | None]:
+    """One group's weights, rates (bp) and its mix and rate parts of the change, exactly.
+
+    The group adds ``fee / total volume`` to its period's rate. Its mix part
+    is ``(w_b - w_a) * r_a`` and its rate part the rest of its change, which
+    equals ``w_b * (r_b - r_a)`` whenever both rates exist. A group new in
+    period b has ``r_a := r_b`` (all mix); a group gone in b has mix
+    ``-w_a * r_a`` (its rate part is its fees without volume in b, if any).
+    """
+    fa, va, fb, vb = fee_a, volume_a, fee_b, volume_b
+    if not total_a or not total_b:
+        return {"weight_a": None, "weight_b": None, "rate_a_bp": _ratio(fa, va), "rate_b_bp": _ratio(fb, vb),
+                "mix_bp": None, "rate_effect_bp": None, "change_bp": None}
+    wa, wb = Fraction(va, total_a), Fraction(vb, total_b)
+    ra, rb = _ratio(fa, va), _ratio(fb, vb)
+    base = ra if ra is not None else rb
+    mix = (wb - wa) * base if base is not None else Fraction(0)
+    change = Fraction(fb * 10_000, total_b) - Fraction(fa * 10_000, total_a)
+    return {"weight_a": wa, "weight_b": wb, "rate_a_bp": ra, "rate_b_bp": rb,
+            "mix_bp": mix, "rate_effect_bp": change - mix, "change_bp": change}
+
+
+def _ratio(fee: int, volume: int) -> Fraction | None:
+    return Fraction(fee * 10_000, volume) if volume else None
+
+
+def effective_rate_change(
+    frame: pd.DataFrame,
+    period_a: tuple[Any, Any],
+    period_b: tuple[Any, Any],
+    *,
+    by: str | Sequence[str] | None = None,
+    time: str | None = None,
+) -> pd.DataFrame:
+    """Split the change in effective rate between two periods into mix and rate.
+
+    Per currency, the effective rate ``R = fee / volume`` (basis points) is
+    ``Σ w_g r_g`` over groups ``g`` with volume share ``w_g`` and rate
+    ``r_g``. From period a to b::
+
+        R_b - R_a = Σ (w_b - w_a) · r_a   (mix: volume moved between groups)
+                  + Σ w_b · (r_b - r_a)   (rate: groups got dearer or cheaper)
+
+    Computed exactly with fractions over integer sums, then given as floats,
+    so ``mix_bp + rate_effect_bp == change_bp`` as closely as floats allow.
+    A group with volume only in period b counts with ``r_a = r_b``: its whole
+    effect is mix. A group with volume only in period a has mix
+    ``-w_a · r_a`` and no rate part. Fees without any volume in their group
+    (a refund fee grouped by ``type``) count in the rate part.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A transactions or statements frame (statements: fees including VAT).
+    period_a, period_b : (start, end)
+        Half-open periods ``[start, end)``; naive timestamps are taken as UTC.
+    by : str or sequence of str, optional
+        Groups as in :func:`fee_breakdown`, except ``fee_type`` (fee types
+        have no volume of their own). Default ``"gateway"`` (transactions) or
+        ``"channel"`` (statements).
+    time : str, optional
+        Timestamp column: default ``created_at`` / ``created``.
+
+    Returns
+    -------
+    DataFrame
+        Per currency, one ``kind == "group"`` row per group and one
+        ``kind == "total"`` row (key columns ``<NA>``): ``volume_a``,
+        ``fee_a``, ``volume_b``, ``fee_b`` (``Int64``), ``weight_a``,
+        ``weight_b``, ``rate_a_bp``, ``rate_b_bp``, ``mix_bp``,
+        ``rate_effect_bp``, ``change_bp`` (``Float64``). A currency without
+        volume in one of the periods has ``<NA>`` weights and parts.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({
+    ...     "type": ["payment"] * 4, "status": ["successful"] * 4,
+    ...     "amount": pd.array([10_000, 10_000, 10_000, 30_000], dtype="Int64"),
+    ...     "transaction_fee": pd.array([100, 300, 100, 900], dtype="Int64"),
+    ...     "currency": ["EUR"] * 4, "payment.gateway_id": pd.array([1, 2, 1, 2], dtype="Int64"),
+    ...     "created_at": pd.to_datetime(["2025-01-05", "2025-01-06", "2025-02-05", "2025-02-06"], utc=True)})
+    >>> out = effective_rate_change(tx, ("2025-01-01", "2025-02-01"), ("2025-02-01", "2025-03-01"))
+    >>> out[["kind", "payment.gateway_id", "mix_bp", "rate_effect_bp", "change_bp"]]
+        kind  payment.gateway_id  mix_bp  rate_effect_bp  change_bp
+    0  group                   1   -25.0             0.0      -25.0
+    1  group                   2    75.0             0.0       75.0
+    2  total                <NA>    50.0             0.0       50.0
+    """
+    frame = require_frame(frame, "frame")
+    kind = _frame_kind(frame, "frame")
+    if by is None:
+        by = ("gateway",) if kind == "transactions" else ("channel",)
+    keys = _resolve_by(by, frame, kind)
+    if FEE_TYPE in keys:
+        raise ConfigurationError("by", by, "groups that split volume (not fee_type: fee types have no volume)")
+    spans = _check_period(period_a, "period_a"), _check_period(period_b, "period_b")
+    parts = _parts(frame, kind, keys, time=time, with_time=True)
+    group = ["currency", *keys]
+    both = _period_totals(parts, spans[0], group).merge(
+        _period_totals(parts, spans[1], group), on=group, how="outer", suffixes=("_a", "_b"), sort=True
+    )
+    key_dtypes = {c: parts[c].dtype for c in group}
+    both = both.astype(key_dtypes)
+    money = ["volume_a", "fee_a", "volume_b", "fee_b"]
+    both[money] = both[money].astype("Int64").fillna(0)
+    rows = []
+    for currency, lines in both.groupby("currency", sort=True, observed=True):
+        totals = {m: int(lines[m].sum()) for m in money}
+        for record in lines.to_dict("records"):
+            sums = {m: int(record[m]) for m in money}
+            rows.append({**record, "kind": "group", **_split(**sums, total_a=totals["volume_a"],
+                                                               total_b=totals["volume_b"])})
+        split = _split(**totals, total_a=totals["volume_a"], total_b=totals["volume_b"])
+        group_rows = rows[-len(lines):]
+        if split["mix_bp"] is not None:
+            split["mix_bp"] = sum(r["mix_bp"] for r in group_rows)
+            split["rate_effect_bp"] = sum(r["rate_effect_bp"] for r in group_rows)
+        rows.append({"currency": currency, "kind": "total", **totals, **split})
+    return _rate_change_frame(rows, key_dtypes, keys)
+
+
+def _rate_change_frame(rows: list[dict], key_dtypes: dict[str, Any], keys: list[str]) -> pd.DataFrame:
+    floats = ["weight_a", "weight_b", "rate_a_bp", "rate_b_bp", "mix_bp", "rate_effect_bp", "change_bp"]
+    columns = {"currency": key_dtypes["currency"], "kind": "str", **{k: key_dtypes[k] for k in keys}}
+    columns.update({m: "Int64" for m in ("volume_a", "fee_a", "volume_b", "fee_b")})
+    out = empty_frame(columns) if not rows else pd.DataFrame(
+        {c: [r.get(c) for r in rows] for c in columns}).astype(columns)
+    for column in floats:
+        out[column] = pd.array([None if r[column] is None else float(r[column]) for r in rows], dtype="Float64")
+    return out
