@@ -1,0 +1,546 @@
+"""beGateway DWH balance report: request it, wait for it, download the zip, read it.
+
+The DWH report API is asynchronous (docs/CONTRACTS.md §2.3)::
+
+    POST {dwh}/api/v2/reports            -> report id, status "queued"
+    GET  {dwh}/api/v2/reports/{id}       -> ... "pending" ... "successful" + file_url
+    GET  file_url (pre-signed, no auth)  -> .zip with the two sheets
+
+:func:`load_balance_records` runs the whole flow and returns a
+:class:`BalanceReport` with the ``balance_records`` and ``opening_balance``
+frames (columns in :mod:`ledgerkit.sheets`). A report that takes too long
+is not lost: the timeout error carries its id, and ``report_id=`` picks it
+up later without asking for a new one. A link past its expiry is answered
+by requesting the report again, not by retrying a dead link.
+
+Examples
+--------
+>>> from ledgerkit.sandbox import Sandbox
+>>> with Sandbox(report_seconds=0.1) as sb:                          # doctest: +SKIP
+...     report = load_balance_records("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00",
+...                                   currency="EUR", user_id=1, progress=False, **sb.kwargs("balance_records"))
+>>> report                                                          # doctest: +SKIP
+BalanceReport(report_id='…', currency='EUR', records=812 rows, opening_balance=3 rows, complete=True)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import requests
+from tqdm.auto import tqdm
+
+from ..config import resolve
+from ..errors import (
+    ConfigurationError,
+    DataError,
+    ReportError,
+    ReportExpiredError,
+    ReportFailedError,
+    ReportTimeoutError,
+    TransportError,
+)
+from ..frames import Manifest
+from ..http import PullStats, RetryPolicy, api_error, new_session, parse_retry_after, send_json
+from ..money import check_currency
+from ..sheets import read_report_file
+
+__all__ = ["BalanceReport", "load_balance_records", "FINAL_STATUSES", "SCOPES"]
+
+#: Statuses after which a report changes no more; every other one is polled on.
+FINAL_STATUSES = frozenset({"successful", "failed"})
+
+#: The request_params that narrow a report (at most one: see load_balance_records).
+SCOPES = ("merchant_id", "shop_id", "gateway_id")
+
+_POLL_GROWTH = 1.5
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BalanceReport:
+    """The two sheets of a DWH balance report, and how they were obtained.
+
+    Attributes
+    ----------
+    records : pandas.DataFrame
+        Sheet ``balance_records``: one row per balance movement.
+    opening_balance : pandas.DataFrame
+        Sheet ``opening_balance``: one row per account, balance at ``date_from``.
+    manifest : dict
+        The pull manifest (also in each frame's ``.attrs["ledgerkit"]``).
+    report_id : str
+        The DWH report id (pass it as ``report_id=`` to read the report again).
+    """
+
+    records: pd.DataFrame = field(repr=False)
+    opening_balance: pd.DataFrame = field(repr=False)
+    manifest: dict = field(repr=False)
+    report_id: str
+
+    def __repr__(self) -> str:
+        params = self.manifest.get("parameters", {})
+        return (
+            f"BalanceReport(report_id={self.report_id!r}, currency={params.get('currency')!r}, "
+            f"period=[{params.get('date_from')}, {params.get('date_to')}), "
+            f"records={len(self.records)} rows, opening_balance={len(self.opening_balance)} rows, "
+            f"complete={self.manifest.get('complete')})"
+        )
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _aware(value: Any, parameter: str) -> datetime:
+    """A timezone-aware datetime from a datetime, Timestamp or ISO string with offset."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigurationError(parameter, value, "an ISO 8601 timestamp with offset, e.g. "
+                                     "'2025-01-01T00:00:00+03:00'") from None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        raise ConfigurationError(parameter, value, "a timezone-aware datetime or an ISO 8601 string with offset")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigurationError(
+            parameter, value.isoformat(), "a timezone-aware timestamp",
+            "Naive times are ambiguous: add an offset ('+00:00') or a tzinfo.",
+        )
+    return value
+
+
+def _positive_int(value: Any, parameter: str, *, optional: bool = True) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(parameter, value, "a positive integer")
+    return value
+
+
+def _one_of(value: Any, parameter: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigurationError(parameter, value, "one of " + ", ".join(repr(a) for a in allowed))
+    return value
+
+
+def _poll_interval(value: Any) -> tuple[float, float]:
+    try:
+        first, most = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigurationError("poll_interval", value, "a pair (first, most) of seconds") from None
+    if not (0 < first <= most) or not math.isfinite(most):
+        raise ConfigurationError("poll_interval", value, "a pair (first, most) with 0 < first <= most")
+    return first, most
+
+
+def _options(poll_timeout: Any, poll_interval: Any, retry: Any, max_rerequests: Any, download_dir: Any,
+             report_id: Any) -> None:
+    if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)) or not poll_timeout > 0:
+        raise ConfigurationError("poll_timeout", poll_timeout, "a positive number of seconds")
+    _poll_interval(poll_interval)
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ConfigurationError("retry", retry, "a ledgerkit.http.RetryPolicy or None")
+    if isinstance(max_rerequests, bool) or not isinstance(max_rerequests, int) or max_rerequests < 0:
+        raise ConfigurationError("max_rerequests", max_rerequests, "an integer >= 0")
+    if download_dir is not None and not Path(download_dir).is_dir():
+        raise ConfigurationError("download_dir", str(download_dir), "an existing directory")
+    if report_id is not None and (not isinstance(report_id, str) or not report_id.strip() or "/" in report_id):
+        raise ConfigurationError("report_id", report_id, "a report id string such as "
+                                 "'c3050350-358c-4136-9ba2-da187fc443f5'")
+
+
+def _request_body(date_from: Any, date_to: Any, *, currency: Any, user_id: Any, scope: dict[str, Any],
+                  format: Any, language: Any, notification_email: Any) -> dict[str, Any]:
+    """The POST body, validated: raises ConfigurationError before anything is sent."""
+    start, end = _aware(date_from, "date_from"), _aware(date_to, "date_to")
+    if not start < end:
+        raise ConfigurationError("date_to", end.isoformat(), f"a time after date_from ({start.isoformat()}); "
+                                 "the period is [date_from, date_to)")
+    params: dict[str, Any] = {
+        "date_from": start.isoformat(timespec="microseconds"),
+        "date_to": end.isoformat(timespec="microseconds"),
+        "currency": check_currency(currency),
+    }
+    given = {k: _positive_int(v, k) for k, v in scope.items() if v is not None}
+    if len(given) > 1:
+        raise ConfigurationError(
+            ", ".join(given), tuple(given.values()), "at most one of merchant_id, shop_id, gateway_id",
+            "The DWH reports at one level: the PSP (none given), a merchant, a shop or a gateway.",
+        )
+    params.update(given)
+    if notification_email is not None and (not isinstance(notification_email, str) or "@" not in notification_email):
+        raise ConfigurationError("notification_email", notification_email, "an email address or None")
+    body: dict[str, Any] = {
+        "type": "balance_records",
+        "format": _one_of(format, "format", ("csv", "xlsx")),
+        "language": _one_of(language, "language", ("en", "ru")),
+        "user_id": _positive_int(user_id, "user_id", optional=False),
+    }
+    if notification_email is not None:
+        body["notification_email"] = notification_email
+    body["request_params"] = params
+    return body
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def parse_dwh_error(response: requests.Response) -> tuple[str, list[dict]]:
+    """``(message, field_errors)`` from the DWH error envelope.
+
+    Examples
+    --------
+    >>> r = requests.Response(); r.status_code = 422
+    >>> r._content = b'{"error": {"code": "unprocessable_entity", "message": "request_params.currency is required"}}'
+    >>> parse_dwh_error(r)
+    ('request_params.currency is required', [{'parameter': 'request_params.currency', 'message': 'request_params.currency is required'}])
+    """
+    error = response.json().get("error") or {}
+    message = str(error.get("message") or error.get("friendly_message") or response.reason)
+    first = message.split(" ", 1)[0]
+    fields = [{"parameter": first, "message": message}] if first.startswith(("request_param", "type", "format",
+                                                                               "language", "user_id")) else []
+    return message, fields
+
+
+def _parse_s3_error(response: requests.Response) -> tuple[str, list[dict]]:
+    return f"file link: {_s3_message(response)}", []
+
+
+def _s3_message(response: requests.Response) -> str:
+    text = response.text
+    code = text.partition("<Code>")[2].partition("</Code>")[0]
+    message = text.partition("<Message>")[2].partition("</Message>")[0]
+    return f"{code}: {message}" if code else (message or response.reason or "error")
+
+
+def _report_of(body: Any, url: str) -> dict[str, Any]:
+    report = body.get("data", {}).get("report") if isinstance(body, dict) else None
+    if not isinstance(report, dict) or not isinstance(report.get("id"), str) or "status" not in report:
+        raise DataError(f"the DWH answer to {url} has no data.report with an id and a status: {str(body)[:200]}")
+    return report
+
+
+class _Dwh:
+    """The three calls of the DWH flow over two sessions: API (Basic auth) and file (none)."""
+
+    def __init__(self, base_url: str, credentials: Any, policy: RetryPolicy, stats: PullStats) -> None:
+        self.base_url = base_url
+        self.api = new_session(credentials)
+        # The file link is pre-signed: S3 refuses a request that also carries Authorization.
+        self.files = requests.Session()
+        self.files.trust_env = False
+        self.policy, self.stats = policy, stats
+
+    def close(self) -> None:
+        self.api.close()
+        self.files.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        url = self.base_url + path
+        _, decoded = send_json(self.api, method, url, json=body, policy=self.policy, stats=self.stats,
+                               parse_error=parse_dwh_error)
+        return _report_of(decoded, url)
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/v2/reports``: the new report."""
+        return self._call("POST", "/api/v2/reports", body)
+
+    def show(self, report_id: str) -> dict[str, Any]:
+        """``GET /api/v2/reports/{id}``: the report now."""
+        return self._call("GET", f"/api/v2/reports/{report_id}")
+
+    def download(self, url: str, directory: str | None) -> Path | str:
+        """Stream the file to disk; the path, or the reason the link is dead (a 403)."""
+        retry = 0
+        while True:
+            try:
+                return self._download_once(url, directory)
+            except _Transient as exc:
+                if retry >= self.policy.max_retries:
+                    raise exc.final from None
+                self.stats.retried(exc.reason)
+                self.policy.sleep(exc.wait if exc.wait is not None else self.policy.backoff(retry))
+                retry += 1
+
+    def _download_once(self, url: str, directory: str | None) -> Path | str:
+        self.stats.count(requests=1)
+        try:
+            with self.files.get(url, stream=True, timeout=self.policy.timeout) as response:
+                status = response.status_code
+                if status == 403:
+                    return _s3_message(response)
+                if status == 429 or status >= 500:
+                    wait = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+                    raise _Transient(str(status), api_error(response, _parse_s3_error), wait)
+                if status >= 400:
+                    raise api_error(response, _parse_s3_error)
+                return self._save(response, directory)
+        except requests.RequestException as exc:
+            final = TransportError(f"downloading the report file failed: {type(exc).__name__}. "
+                                   "Check the network, then call again (report_id= picks the report up).")
+            raise _Transient("transport", final, None) from None
+
+    def _save(self, response: requests.Response, directory: str | None) -> Path:
+        handle, name = tempfile.mkstemp(suffix=".zip", prefix="ledgerkit-dwh-", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in response.iter_content(_CHUNK):
+                    out.write(chunk)
+                    self.stats.count(bytes=len(chunk))
+        except BaseException:
+            os.unlink(name)
+            raise
+        return Path(name)
+
+
+class _Transient(Exception):
+    """A download failure worth retrying; ``final`` is raised when retries run out."""
+
+    def __init__(self, reason: str, final: Exception, wait: float | None) -> None:
+        super().__init__(reason)
+        self.reason, self.final, self.wait = reason, final, wait
+
+
+# --------------------------------------------------------------------------- polling
+
+
+@dataclass
+class _Progress:
+    """Polling state shared across re-requests: counters, history, the bar."""
+
+    bar: Any
+    polls: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def saw(self, report: dict[str, Any]) -> None:
+        status = str(report.get("status"))
+        last = self.history[-1] if self.history else None
+        if last is None or last["report_id"] != report["id"] or last["status"] != status:
+            self.history.append({"report_id": report["id"], "status": status, "attempt": report.get("attempt"),
+                                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")})
+        self.bar.set_postfix_str(f"{report['id'][:8]} {status}", refresh=False)
+        self.bar.update(1)
+
+
+def _wait_until_final(dwh: _Dwh, report: dict[str, Any], progress: _Progress, *, timeout: float,
+                      interval: tuple[float, float]) -> dict[str, Any]:
+    """Poll with growing intervals until the report is final or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    wait, most = interval
+    progress.saw(report)
+    while report.get("status") not in FINAL_STATUSES:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ReportTimeoutError(
+                f"report {report['id']} is still {report.get('status')!r} after {timeout:g} s. The DWH keeps "
+                f"working on it: call load_balance_records again with report_id={report['id']!r} to pick it up "
+                "without requesting a new one (or pass a larger poll_timeout).",
+                report_id=report["id"], status=str(report.get("status")),
+            )
+        time.sleep(min(wait, left))
+        wait = min(wait * _POLL_GROWTH, most)
+        report = dwh.show(report["id"])
+        progress.polls += 1
+        progress.saw(report)
+    if report["status"] == "failed":
+        raise ReportFailedError(
+            f"report {report['id']} ended 'failed' on the DWH (attempt {report.get('attempt')}). Check the "
+            "parameters and request it again; if it keeps failing, ask the provider about this report id.",
+            report_id=report["id"], status="failed",
+        )
+    return report
+
+
+def _expired(report: dict[str, Any]) -> bool:
+    expiry = report.get("expiry_date")
+    if not expiry:
+        return False
+    try:
+        when = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)) <= datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- the loader
+
+
+def load_balance_records(
+    date_from: Any,
+    date_to: Any,
+    *,
+    currency: str,
+    user_id: int,
+    merchant_id: int | None = None,
+    shop_id: int | None = None,
+    gateway_id: int | None = None,
+    format: str = "csv",  # noqa: A002 - the API's own name
+    language: str = "en",
+    notification_email: str | None = None,
+    report_id: str | None = None,
+    base_url: str | None = None,
+    psp_id: str | int | None = None,
+    secret_key: str | None = None,
+    poll_timeout: float = 300.0,
+    poll_interval: tuple[float, float] = (0.5, 10.0),
+    progress: bool | None = None,
+    retry: RetryPolicy | None = None,
+    download_dir: str | os.PathLike | None = None,
+    max_rerequests: int = 1,
+) -> BalanceReport:
+    """Request a DWH ``balance_records`` report, wait for it, and read both sheets.
+
+    Parameters
+    ----------
+    date_from, date_to : datetime, pandas.Timestamp or str
+        The period ``[date_from, date_to)``; timezone-aware (or ISO 8601
+        strings with an offset). Sent with microseconds and the offset given.
+    currency : str
+        ISO 4217 or crypto code; the report holds this currency only.
+    user_id : int
+        The back-office user the report is requested for (the API requires it).
+    merchant_id, shop_id, gateway_id : int, optional
+        The level of the report: **at most one** (the DWH reports for the
+        PSP, a merchant, a shop or a gateway; combining them is not defined
+        by the API, so it is refused here). None of them: the whole PSP.
+    format : {"csv", "xlsx"}
+        File format; both give identical frames.
+    language : {"en", "ru"}
+        Header language; both give identical frames.
+    notification_email : str, optional
+        Passed to the DWH, which may mail the link there.
+    report_id : str, optional
+        Pick up an existing report (for example after a timeout) instead of
+        requesting a new one.
+    base_url, psp_id, secret_key : optional
+        DWH base URL and PSP credentials; default to ``LEDGERKIT_DWH_URL``,
+        ``LEDGERKIT_DWH_PSP_ID``, ``LEDGERKIT_DWH_SECRET_KEY``.
+    poll_timeout : float
+        Seconds to wait for a final status before :class:`ReportTimeoutError`.
+    poll_interval : (float, float)
+        First and longest wait between polls, in seconds; each wait is 1.5×
+        the previous.
+    progress : bool, optional
+        Show a tqdm progress indicator with the status (default on; False off).
+    retry : ledgerkit.http.RetryPolicy, optional
+        Retries for 429, 5xx and dropped connections.
+    download_dir : path, optional
+        Keep the downloaded zip there (``<report_id>.zip``); by default it
+        goes to a temporary file, deleted once read.
+    max_rerequests : int
+        How often a dead (expired) file link is answered by requesting the
+        report anew before :class:`ReportExpiredError`.
+
+    Returns
+    -------
+    BalanceReport
+        ``.records``, ``.opening_balance`` (columns of :mod:`ledgerkit.sheets`),
+        ``.manifest`` and ``.report_id``.
+
+    Raises
+    ------
+    ConfigurationError
+        A bad argument, before any request is sent.
+    ReportFailedError, ReportTimeoutError, ReportExpiredError
+        Each carrying ``report_id``.
+    APIError, TransportError, DataError
+        The DWH refused, the network failed, or the file does not parse.
+
+    Examples
+    --------
+    >>> report = load_balance_records("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00",
+    ...                               currency="EUR", user_id=1098, progress=False)  # doctest: +SKIP
+    >>> report.records.groupby("transaction_type", observed=True)["net"].sum()     # doctest: +SKIP
+    """
+    body = _request_body(date_from, date_to, currency=currency, user_id=user_id,
+                         scope={"merchant_id": merchant_id, "shop_id": shop_id, "gateway_id": gateway_id},
+                         format=format, language=language, notification_email=notification_email)
+    _options(poll_timeout, poll_interval, retry, max_rerequests, download_dir, report_id)
+    config = resolve("balance_records", base_url=base_url, user=psp_id, secret=secret_key)
+    stats = PullStats()
+    manifest = Manifest("balance_records", {**body["request_params"], "format": format, "language": language,
+                                            "user_id": user_id, "base_url": config.base_url})
+    dwh = _Dwh(config.base_url, config.credentials, retry or RetryPolicy(), stats)
+    bar = tqdm(desc="DWH balance report", unit=" polls", disable=progress is False, leave=False)
+    try:
+        run = _Run(dwh, body, _Progress(bar), timeout=float(poll_timeout), interval=_poll_interval(poll_interval),
+                   max_rerequests=max_rerequests, download_dir=download_dir)
+        report, sheets = run.fetch(report_id)
+    finally:
+        bar.close()
+        dwh.close()
+    manifest.pages, manifest.rows, manifest.rounded_values = 1, len(sheets.records), sheets.rounded_values
+    manifest.complete = True
+    record = manifest.as_dict(stats)
+    # Added after as_dict: frames.Manifest's extra values are flattened to text when nested.
+    record.update(
+        report_id=report["id"], report_ids=list(run.report_ids), status_history=run.progress.history,
+        polls=run.progress.polls, rerequests=run.rerequests, format=sheets.format,
+        language=report.get("language", language), generated_at=report.get("generated_at"),
+        expiry_date=report.get("expiry_date"),
+        rows_per_sheet={"balance_records": len(sheets.records), "opening_balance": len(sheets.opening_balance)},
+    )
+    for frame in (sheets.records, sheets.opening_balance):
+        frame.attrs["ledgerkit"] = record
+    return BalanceReport(sheets.records, sheets.opening_balance, record, report["id"])
+
+
+@dataclass
+class _Run:
+    """One pull: create (or pick up) a report, wait, download; re-request a dead link."""
+
+    dwh: _Dwh
+    body: dict[str, Any]
+    progress: _Progress
+    timeout: float
+    interval: tuple[float, float]
+    max_rerequests: int
+    download_dir: Any
+    rerequests: int = 0
+    report_ids: list[str] = field(default_factory=list)
+
+    def fetch(self, report_id: str | None) -> tuple[dict[str, Any], Any]:
+        report = self.dwh.show(report_id) if report_id else self.dwh.create(self.body)
+        while True:
+            self.report_ids.append(report["id"])
+            report = _wait_until_final(self.dwh, report, self.progress, timeout=self.timeout, interval=self.interval)
+            dead = "expiry_date is in the past" if _expired(report) else None
+            if dead is None:
+                dead, sheets = self._read(report)
+                if dead is None:
+                    return report, sheets
+            if self.rerequests >= self.max_rerequests:
+                raise ReportExpiredError(
+                    f"the file link of report {report['id']} is dead ({dead}) after {self.rerequests} fresh "
+                    f"request(s). Call load_balance_records again (without report_id) to request a new report.",
+                    report_id=report["id"], status=str(report.get("status")),
+                )
+            self.rerequests += 1
+            report = self.dwh.create(self.body)
+
+    def _read(self, report: dict[str, Any]) -> tuple[str | None, Any]:
+        url = report.get("file_url")
+        if not url:
+            raise ReportError(f"report {report['id']} is 'successful' but has no file_url", report_id=report["id"],
+                              status=str(report.get("status")))
+        path = self.dwh.download(url, str(self.download_dir) if self.download_dir is not None else None)
+        if isinstance(path, str):
+            return path, None
+        try:
+            if self.download_dir is not None:
+                path = path.replace(Path(self.download_dir) / f"{report['id']}.zip")
+            return None, read_report_file(path)
+        finally:
+            if self.download_dir is None:
+                path.unlink(missing_ok=True)
