@@ -21,6 +21,7 @@ __all__ = [
     "require_columns",
     "require_no_missing",
     "require_utc",
+    "minor_units",
     "check_freq",
     "period_start",
     "period_end",
@@ -77,6 +78,19 @@ def require_utc(frame: pd.DataFrame, column: str, parameter: str) -> pd.Series:
             f"{parameter}[{column!r}]", str(values.dtype), "tz-aware datetimes (datetime64[ns, UTC])"
         )
     return values.dt.tz_convert("UTC")
+
+
+def minor_units(values: pd.Series) -> np.ndarray:
+    """A complete money column as an int64 array; float money is refused, never rounded.
+
+    Examples
+    --------
+    >>> minor_units(pd.Series([1, -6], dtype="Int64", name="amount")).tolist()
+    [1, -6]
+    """
+    if not pd.api.types.is_integer_dtype(values.dtype):
+        raise ConfigurationError(str(values.name), str(values.dtype), "integer minor units (Int64), never floats")
+    return values.to_numpy(dtype="int64")
 
 
 def check_freq(freq: Any) -> str:

@@ -26,6 +26,7 @@ from ._common import (
     check_freq,
     direction,
     empty_frame,
+    minor_units,
     period_end,
     period_range,
     period_start,
@@ -111,23 +112,14 @@ def _ledger(data: Any, parameter: str) -> _Ledger:
         require_no_missing(frame, ("amount", "fee", "balance_before", "balance_after"), parameter)
         created = require_utc(frame, "created_at", parameter)
         net = frame["net"] if "net" in frame.columns and not frame["net"].isna().any() else None
-        change = _ints(net) if net is not None else _ints(frame["amount"]) - _ints(frame["fee"])
+        change = minor_units(net) if net is not None else minor_units(frame["amount"]) - minor_units(frame["fee"])
         id_column = "record_id" if "record_id" in frame.columns else None
         return _Ledger(frame, True, created, change, ACCOUNT_COLUMNS, id_column, opening)
     require_columns(frame, _STATEMENT_COLUMNS, parameter)
     require_no_missing(frame, ("amount", "balance_before", "balance_after", "currency"), parameter)
     created = require_utc(frame, "created", parameter)
     id_column = "row_id" if "row_id" in frame.columns else None
-    return _Ledger(frame, False, created, _ints(frame["amount"]), ("currency",), id_column, opening)
-
-
-def _ints(values: pd.Series) -> np.ndarray:
-    """Money column -> int64 numpy array (missing values were refused before)."""
-    if not pd.api.types.is_integer_dtype(values.dtype):
-        raise ConfigurationError(
-            str(values.name), str(values.dtype), "integer minor units (Int64), never floats"
-        )
-    return values.to_numpy(dtype="int64")
+    return _Ledger(frame, False, created, minor_units(frame["amount"]), ("currency",), id_column, opening)
 
 
 # ---------------------------------------------------------------- roll-forward
@@ -156,15 +148,15 @@ def _movements(ledger: _Ledger, categories: Mapping[str, str] | None) -> pd.Data
         mapping = _category_map(categories, RECORD_CATEGORIES)
         kinds = _categorise(frame["transaction_type"], mapping)
         fees = pd.Series("fees", index=frame.index, dtype="str")
-        moves = [(kinds, _ints(frame["amount"]), 1), (fees, -_ints(frame["fee"]), 0)]
+        moves = [(kinds, minor_units(frame["amount"]), 1), (fees, -minor_units(frame["fee"]), 0)]
     else:
         moves = [(_categorise(frame["type"], _category_map(categories, STATEMENT_CATEGORIES)), ledger.change, 1)]
     parts = [
         pd.DataFrame(
             {
-                "currency": frame["currency"].astype("str").to_numpy(),
-                "created": ledger.created.to_numpy(),
-                "category": category.to_numpy(),
+                "currency": frame["currency"].astype("str").array,
+                "created": ledger.created.array,
+                "category": category.array,
                 "amount": amount,
                 "row": np.full(len(frame), row, dtype="int64"),
             }
@@ -180,7 +172,7 @@ def _openings(ledger: _Ledger, opening: Any) -> tuple[pd.Series, pd.Series]:
         opening = ledger.opening_balance
     if opening is None:
         first = ledger.frame.groupby(list(ledger.chain_columns), sort=False, observed=True).head(1)
-        values = pd.Series(_ints(first["balance_before"]), index=first["currency"].astype("str").to_numpy())
+        values = pd.Series(minor_units(first["balance_before"]), index=first["currency"].astype("str").to_numpy())
         return values.groupby(level=0).sum(), pd.Series(dtype="datetime64[ns, UTC]")
     if isinstance(opening, Mapping):
         values = pd.Series({str(k): int(v) for k, v in opening.items()}, dtype="int64")
@@ -189,9 +181,9 @@ def _openings(ledger: _Ledger, opening: Any) -> tuple[pd.Series, pd.Series]:
     require_columns(frame, ("currency", "opening_balance"), "opening")
     require_no_missing(frame, ("currency", "opening_balance"), "opening")
     currency = frame["currency"].astype("str").to_numpy()
-    values = pd.Series(_ints(frame["opening_balance"]), index=currency).groupby(level=0).sum()
+    values = pd.Series(minor_units(frame["opening_balance"]), index=currency).groupby(level=0).sum()
     if "date" in frame.columns and isinstance(frame["date"].dtype, pd.DatetimeTZDtype):
-        dates = pd.Series(frame["date"].dt.tz_convert("UTC").dt.as_unit("ns").to_numpy(), index=currency)
+        dates = pd.Series(frame["date"].dt.tz_convert("UTC").dt.as_unit("ns").array, index=currency)
         return values, dates.groupby(level=0).min()
     return values, pd.Series(dtype="datetime64[ns, UTC]")
 
@@ -443,9 +435,9 @@ def check_balances(statements: Any) -> pd.DataFrame:
     order = kept[np.lexsort((kept, chain[kept]))]
     first = np.ones(len(order), dtype=bool)
     first[1:] = chain[order][1:] != chain[order][:-1]
-    before, after = _ints(frame["balance_before"])[order], _ints(frame["balance_after"])[order]
+    before, after = minor_units(frame["balance_before"])[order], minor_units(frame["balance_after"])[order]
     found = [(int(order[i]), *rest) for i, *rest in _diagnose(before, after, ledger.change[order], first)]
-    created = ledger.created.dt.as_unit("ns").to_numpy()[order]
+    created = ledger.created.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]")[order]
     late = np.flatnonzero(~first & np.r_[False, created[1:] < created[:-1]])
     found += [(int(order[i]), "out_of_order", "created", None, None) for i in late]
     found += [(int(p), "duplicate", "amount", 0, int(ledger.change[p])) for p in np.flatnonzero(duplicate)]
@@ -458,7 +450,7 @@ def check_balances(statements: Any) -> pd.DataFrame:
     for column in dtypes:
         if column in rows.columns and column not in out.columns:
             out[column] = rows[column].to_numpy()
-    out["created"] = ledger.created.iloc[breaks["position"].to_numpy()].to_numpy()
+    out["created"] = ledger.created.iloc[breaks["position"].to_numpy()].array
     out["currency"] = rows["currency"].astype("str").to_numpy()
     for column in ("kind", "field"):
         out[column] = breaks[column]

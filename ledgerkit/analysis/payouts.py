@@ -1,0 +1,268 @@
+"""What went into each payout, and is every payout fully explained?
+
+Works on an account-statements frame (MakeCommerce): rows carrying a
+``payout_id`` belong to that payout, and the ``PAYOUT`` row itself carries
+the payout's id and minus the amount paid out. Rows without a
+``payout_id`` are the open balance, not paid out yet.
+
+Amounts are signed as they move the balance, exactly as in
+:func:`ledgerkit.analysis.balance.roll_forward`: income positive, fees, VAT,
+refunds and chargebacks negative. So ``net`` is the plain sum of a payout's
+rows, and ``residual = paid_out - net`` is zero when the payout is fully
+explained. An unexplained difference is shown as that residual, never
+plugged into another column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigurationError
+from ._common import empty_frame, minor_units, require_columns, require_frame, require_no_missing, require_utc
+
+__all__ = ["PAYOUT_COLUMNS", "payout_groups", "payout_items", "payout_waterfall"]
+
+#: Statement ``type`` -> column of :func:`payout_groups`; other types go to
+#: ``other``. A chargeback's own fee counts with the chargeback (its VAT
+#: with ``vat``); the ``PAYOUT`` row is the amount paid out, not activity.
+PAYOUT_COLUMNS: dict[str, str] = {
+    "INCOME": "income",
+    "TRX_FEE": "trx_fee",
+    "TRX_FEE_FIX": "trx_fee_fix",
+    "VAT": "vat",
+    "REFUND": "refunds",
+    "CHARGEBACK": "chargebacks",
+    "CHARGEBACK_FEE": "chargebacks",
+}
+_ACTIVITY = ("income", "trx_fee", "trx_fee_fix", "vat", "refunds", "chargebacks", "other")
+_PAID = "PAYOUT"
+_GROUP_DTYPES = {
+    "payout_id": "str",
+    "is_open": "bool",
+    "currency": "str",
+    "first_created": "datetime64[ns, UTC]",
+    "last_created": "datetime64[ns, UTC]",
+    "paid_at": "datetime64[ns, UTC]",
+    "rows": "Int64",
+    **{column: "Int64" for column in _ACTIVITY},
+    "net": "Int64",
+    "paid_out": "Int64",
+    "residual": "Int64",
+}
+_STEPS = (
+    ("gross income", "income", "total"),
+    ("trx fees", "trx_fee", "delta"),
+    ("fixed fees", "trx_fee_fix", "delta"),
+    ("vat", "vat", "delta"),
+    ("refunds", "refunds", "delta"),
+    ("chargebacks", "chargebacks", "delta"),
+    ("other", "other", "delta"),
+    ("net", "net", "total"),
+    ("paid out", "paid_out", "total"),
+    ("residual", "residual", "residual"),
+)
+
+
+def _statements(statements: Any) -> pd.DataFrame:
+    """Validated statements with helper columns: position, created (UTC), column, paid."""
+    frame = require_frame(statements, "statements")
+    require_columns(frame, ("created", "type", "amount", "currency", "payout_id"), "statements")
+    require_no_missing(frame, ("amount", "currency"), "statements")
+    kind = frame["type"].astype("str")
+    out = pd.DataFrame(
+        {
+            "position": np.arange(len(frame), dtype="int64"),
+            "created": require_utc(frame, "created", "statements").dt.as_unit("ns").array,
+            "currency": frame["currency"].astype("str").array,
+            "payout_id": frame["payout_id"].astype("str").array,
+            "type": kind.array,
+            "column": kind.map(PAYOUT_COLUMNS).fillna("other").astype("str").array,
+            "paid": (kind == _PAID).to_numpy(dtype=bool),
+            "amount": minor_units(frame["amount"]),
+        }
+    )
+    return out
+
+
+def _group_row(rows: pd.DataFrame) -> dict[str, Any]:
+    """Totals of one payout (one currency)."""
+    activity, paid = rows[~rows["paid"]], rows[rows["paid"]]
+    spanned = activity if len(activity) else rows
+    sums = activity.groupby("column")["amount"].sum()
+    net = int(activity["amount"].sum())
+    paid_out = -int(paid["amount"].sum()) if len(paid) else pd.NA
+    return {
+        "payout_id": rows["payout_id"].iloc[0],
+        "is_open": bool(pd.isna(rows["payout_id"].iloc[0])),
+        "currency": rows["currency"].iloc[0],
+        "first_created": spanned["created"].min(),
+        "last_created": spanned["created"].max(),
+        "paid_at": paid["created"].max() if len(paid) else pd.NaT,
+        "rows": len(activity),
+        **{column: int(sums.get(column, 0)) for column in _ACTIVITY},
+        "net": net,
+        "paid_out": paid_out,
+        "residual": paid_out - net if len(paid) else pd.NA,
+    }
+
+
+def _groups(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return empty_frame(_GROUP_DTYPES)
+    grouped = frame.groupby(["payout_id", "currency"], sort=False, dropna=False)
+    table = pd.DataFrame([_group_row(rows) for _, rows in grouped])
+    for column in ("first_created", "last_created", "paid_at"):
+        table[column] = pd.to_datetime(table[column], utc=True)
+    first = grouped["position"].min().to_numpy()
+    table = table.iloc[np.lexsort((first, table["is_open"].to_numpy()))].reset_index(drop=True)
+    return table.astype(_GROUP_DTYPES)
+
+
+def payout_groups(statements: pd.DataFrame) -> pd.DataFrame:
+    """One row per payout (and currency), plus one for the open balance.
+
+    Parameters
+    ----------
+    statements : DataFrame
+        Account statements with at least ``created``, ``type``, ``amount``
+        (``Int64`` minor units), ``currency`` and ``payout_id`` (NA for rows
+        not paid out yet).
+
+    Returns
+    -------
+    DataFrame
+        ``payout_id`` (NA for the open balance), ``is_open``, ``currency``,
+        ``first_created`` / ``last_created`` (the rows it pays out),
+        ``paid_at`` (the ``PAYOUT`` row), ``rows`` (rows paid out, the
+        ``PAYOUT`` row not counted), ``income``, ``trx_fee``,
+        ``trx_fee_fix``, ``vat``, ``refunds``, ``chargebacks``, ``other``
+        (signed as they move the balance: fees negative), ``net`` (their
+        sum), ``paid_out`` (minus the ``PAYOUT`` row's amount; NA when the
+        frame holds no ``PAYOUT`` row for the group, as for the open
+        balance) and ``residual = paid_out - net`` (0 when fully
+        explained). Payouts in chain order, the open balance last.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({
+    ...     "created": pd.to_datetime(["2025-01-06 04:10", "2025-01-06 04:10", "2025-01-06 04:10",
+    ...                                "2025-01-07 00:00", "2025-01-07 08:00"], utc=True),
+    ...     "type": ["INCOME", "TRX_FEE_FIX", "VAT", "PAYOUT", "INCOME"],
+    ...     "amount": pd.array([1000, -30, -6, -964, 500], dtype="Int64"),
+    ...     "currency": "EUR",
+    ...     "payout_id": pd.array(["48862", "48862", "48862", "48862", None], dtype="str")})
+    >>> g = payout_groups(s)
+    >>> g[["payout_id", "income", "trx_fee_fix", "vat", "net", "paid_out", "residual"]].values.tolist()
+    [['48862', 1000, -30, -6, 964, 964, 0], [nan, 500, 0, 0, 500, <NA>, <NA>]]
+    """
+    return _groups(_statements(statements))
+
+
+def _select(frame: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
+    """Rows of one payout (``None`` = the open balance); unknown ids are refused."""
+    if payout_id is None:
+        return frame[frame["payout_id"].isna()]
+    wanted = str(payout_id)
+    rows = frame[frame["payout_id"] == wanted]
+    if rows.empty:
+        known = list(dict.fromkeys(frame["payout_id"].dropna()))
+        sample = ", ".join(repr(k) for k in known[:5]) + (", ..." if len(known) > 5 else "")
+        expected = f"a payout id present in the statements ({sample})" if known else "a payout id, but none is present"
+        raise ConfigurationError("payout_id", payout_id, expected, "Use None for the open balance.")
+    return rows
+
+
+def payout_items(statements: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
+    """The rows making up one payout, in chain order, with a running total.
+
+    Parameters
+    ----------
+    statements : DataFrame
+        As for :func:`payout_groups`.
+    payout_id : str, int or None
+        The payout; ``None`` selects the open balance (rows without id).
+
+    Returns
+    -------
+    DataFrame
+        ``position`` (row number in ``statements``), the row's own
+        columns, ``category`` (its :func:`payout_groups` column, ``paid
+        out`` for the ``PAYOUT`` row) and ``running_total``: the cumulative
+        sum of ``amount``. Just before the ``PAYOUT`` row it is the net so
+        far; after it, ``net - paid_out = -residual`` (0 when explained).
+
+    Raises
+    ------
+    ConfigurationError
+        ``payout_id`` not in the frame; the message lists a few valid ids.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({
+    ...     "created": pd.to_datetime(["2025-01-06", "2025-01-06", "2025-01-07"], utc=True),
+    ...     "type": ["INCOME", "TRX_FEE", "PAYOUT"],
+    ...     "amount": pd.array([1000, -25, -975], dtype="Int64"),
+    ...     "currency": "EUR", "payout_id": pd.array(["7", "7", "7"], dtype="str")})
+    >>> payout_items(s, 7)[["type", "amount", "running_total"]].values.tolist()
+    [['INCOME', 1000, 1000], ['TRX_FEE', -25, 975], ['PAYOUT', -975, 0]]
+    """
+    frame = _statements(statements)
+    rows = _select(frame, payout_id)
+    original = statements.iloc[rows["position"].to_numpy()].reset_index(drop=True)
+    out = pd.concat([pd.DataFrame({"position": rows["position"].to_numpy()}), original], axis=1)
+    out["category"] = pd.Series(np.where(rows["paid"], "paid out", rows["column"]), dtype="str")
+    totals = rows.groupby("currency", sort=False)["amount"].cumsum()
+    out["running_total"] = pd.array(totals.to_numpy(), dtype="Int64")
+    return out.astype({"position": "Int64", "amount": "Int64"})
+
+
+def payout_waterfall(statements: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
+    """The steps from gross income to the amount paid out, ready to plot.
+
+    Parameters
+    ----------
+    statements : DataFrame
+        As for :func:`payout_groups`.
+    payout_id : str, int or None
+        The payout; ``None`` for the open balance (which stops at ``net``).
+
+    Returns
+    -------
+    DataFrame
+        One row per step and currency: ``currency``, ``step`` (gross
+        income, trx fees, fixed fees, vat, refunds, chargebacks, other,
+        net, paid out, residual), ``amount``, ``start`` and ``end`` (the
+        bar's extent: totals run from 0, deltas from the previous end, the
+        residual from ``net`` to ``paid out``) and ``kind`` ("total",
+        "delta", "residual"). Money in ``Int64`` minor units.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({
+    ...     "created": pd.to_datetime(["2025-01-06", "2025-01-06", "2025-01-07"], utc=True),
+    ...     "type": ["INCOME", "TRX_FEE", "PAYOUT"],
+    ...     "amount": pd.array([1000, -25, -970], dtype="Int64"),
+    ...     "currency": "EUR", "payout_id": pd.array(["7", "7", "7"], dtype="str")})
+    >>> w = payout_waterfall(s, "7")
+    >>> w.loc[w["kind"] != "delta", ["step", "amount", "start", "end"]].values.tolist()
+    [['gross income', 1000, 0, 1000], ['net', 975, 0, 975], ['paid out', 970, 0, 970], ['residual', -5, 975, 970]]
+    """
+    frame = _statements(statements)
+    groups = _groups(_select(frame, payout_id))
+    steps = []
+    for group in groups.itertuples(index=False):
+        end = 0
+        for label, column, kind in _STEPS:
+            amount = getattr(group, column)
+            if pd.isna(amount):
+                continue
+            start = group.net if kind == "residual" else (end if kind == "delta" else 0)
+            end = start + amount
+            steps.append((group.currency, label, int(amount), int(start), int(end), kind))
+    dtypes = {"currency": "str", "step": "str", "amount": "Int64", "start": "Int64", "end": "Int64", "kind": "str"}
+    if not steps:
+        return empty_frame(dtypes)
+    return pd.DataFrame(steps, columns=list(dtypes)).astype(dtypes)
