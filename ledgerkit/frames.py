@@ -426,10 +426,14 @@ def safe_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

@@ -1,0 +1,84 @@
+"""One module per provider API: build requests, paginate, retry, hand pages to :mod:`ledgerkit.frames`.
+
+- :mod:`.transactions` -- beGateway shop report v3 (cursor pagination)
+- :mod:`.statements` -- MakeCommerce account statements (page / Link / X-Total-Count)
+- :mod:`.balance_records` -- beGateway DWH async report (request, poll, zip)
+
+This package module holds what the loaders share: a :class:`Client` bundling
+configuration, session, retry policy and counters, and :func:`resumable`,
+which gives an error raised mid-pull the keyword arguments to continue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import requests
+
+from ..config import ProviderConfig, resolve
+from ..errors import ConfigurationError, LedgerkitError
+from ..http import ParseError, PullStats, RetryPolicy, new_session, send_json
+
+__all__ = ["Client", "open_client", "resumable"]
+
+
+@dataclass
+class Client:
+    """Everything a pull needs to talk to one provider API."""
+
+    config: ProviderConfig
+    session: requests.Session
+    policy: RetryPolicy
+    parse_error: ParseError
+    stats: PullStats = field(default_factory=PullStats)
+
+    def json(self, method: str, path_or_url: str, **kw: Any) -> tuple[requests.Response, Any]:
+        """Send with retries and decode the JSON body (see :func:`ledgerkit.http.send_json`).
+
+        ``path_or_url`` starting with ``/`` is joined to the base URL.
+        """
+        url = self.config.url(path_or_url) if path_or_url.startswith("/") else path_or_url
+        return send_json(self.session, method, url, policy=self.policy, stats=self.stats,
+                         parse_error=self.parse_error, **kw)
+
+
+def open_client(
+    source: str,
+    *,
+    base_url: str | None,
+    user: str | int | None,
+    secret: Any,
+    session: requests.Session | None,
+    retry: RetryPolicy | None,
+    parse_error: ParseError,
+) -> Client:
+    """Resolve configuration (arguments > environment) and prepare a session.
+
+    A caller's ``session`` is used for transport (pooling, proxies, adapters);
+    it gets the resolved Basic auth only when it has none of its own.
+    """
+    config = resolve(source, base_url=base_url, user=user, secret=secret)
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ConfigurationError("retry", type(retry).__name__, "a ledgerkit.http.RetryPolicy or None")
+    if session is None:
+        session = new_session(config.credentials)
+    elif not isinstance(session, requests.Session):
+        raise ConfigurationError("session", type(session).__name__, "a requests.Session or None")
+    elif session.auth is None:
+        session.auth = new_session(config.credentials).auth
+    return Client(config, session, retry or RetryPolicy(), parse_error)
+
+
+def resumable(exc: LedgerkitError, *, resume: dict, manifest: dict, partial: pd.DataFrame | None) -> LedgerkitError:
+    """Give ``exc`` the attributes of a resumable failure and return it for raising.
+
+    ``exc.resume`` holds the keyword arguments that continue the pull,
+    ``exc.manifest`` the manifest of what was pulled, and ``exc.partial`` the
+    rows pulled before the failure (a DataFrame, possibly empty).
+    """
+    exc.resume = dict(resume)
+    exc.manifest = dict(manifest)
+    exc.partial = partial
+    return exc

@@ -1,0 +1,478 @@
+"""Transactions from the beGateway shop "pagination reports API" (v3), as a typed DataFrame.
+
+``POST {base_url}/api/reports`` with ``X-Api-Version: 3`` and a JSON body
+``{"report_params": {...}}``; Basic auth shop id : shop secret key. One
+request returns one page of transactions in ascending ``id`` with
+``has_more``, ``first_object_id`` and ``last_object_id``; the next page is
+asked for with ``starting_after`` (forward) or ``ending_before`` (backward).
+``payment_method_type`` takes one value per request, so pulling both
+methods is two paginated *windows*. A window (one date range, one method,
+its own cursor) is pulled by :func:`pull_window`, which shares nothing
+mutable with other windows so that windows can later run in threads.
+
+Examples
+--------
+>>> from ledgerkit.sandbox import Sandbox                       # doctest: +SKIP
+>>> with Sandbox() as sb:                                        # doctest: +SKIP
+...     df = load_transactions("2025-01-01", "2025-02-01", base_url=sb.transactions_url,
+...                            secret_key=sb.credentials["transactions"])
+...     df.attrs["ledgerkit"]["complete"]
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator
+
+import pandas as pd
+import requests
+
+from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
+from ..frames import TRANSACTIONS, Manifest, attach_manifest, build_page, empty_frame, finish
+from ..http import RetryPolicy
+from ..pagination import CursorPaginator
+from ..progress import PullProgress
+from ..timeparse import check_zone, instant, wall_clock
+from . import Client, open_client, resumable
+
+__all__ = ["load_transactions", "iter_transactions", "TransactionsQuery", "Window", "pull_window", "parse_error"]
+
+DATE_TYPES = ("created_at", "paid_at", "settled_at")
+STATUSES = ("all", "successful", "failed", "pending", "incomplete")
+METHODS = ("credit_card", "alternative")
+PATH = "/api/reports"
+HEADERS = {"X-Api-Version": "3"}
+
+
+def parse_error(response: requests.Response) -> tuple[str, list[dict]]:
+    """beGateway error body ``{"message": ..., "errors": {field: [messages]}}`` -> (message, field errors)."""
+    body = response.json()
+    errors = body.get("errors") or {}
+    fields = [{"parameter": name, "messages": list(msgs)} for name, msgs in errors.items()] if isinstance(errors, dict) else []
+    detail = "; ".join(f"{f['parameter']} {', '.join(map(str, f['messages']))}" for f in fields)
+    message = str(body.get("message") or response.reason)
+    return (f"{message}: {detail}" if detail else message), fields
+
+
+# ----------------------------------------------------------------- the query
+
+
+@dataclass(frozen=True)
+class TransactionsQuery:
+    """Validated arguments of a pull; :meth:`report_params` renders them for one method."""
+
+    date_type: str
+    date_from: pd.Timestamp
+    date_to: pd.Timestamp
+    time_zone: str
+    status: str
+    methods: tuple[str, ...]
+    correction: tuple[pd.Timestamp | None, pd.Timestamp | None] | None
+    starting_after: int | None
+    ending_before: int | None
+
+    @property
+    def direction(self) -> str:
+        return "backward" if self.ending_before is not None else "forward"
+
+    def report_params(self, method: str) -> dict[str, Any]:
+        """``report_params`` without a cursor, for one ``payment_method_type``."""
+        first, last = _api_bounds(self.date_type, self.date_from, self.date_to, self.time_zone, "date_from", "date_to")
+        params = {"date_type": self.date_type, "from": first, "to": last, "status": self.status,
+                  "payment_method_type": method, "time_zone": self.time_zone}
+        if self.correction is not None:
+            lo, hi = self.correction
+            lo_text, hi_text = _api_bounds(self.date_type, lo, hi, self.time_zone,
+                                           "manual_correction_from", "manual_correction_to")
+            if lo is not None:
+                params["manual_correction_from"] = lo_text
+            if hi is not None:
+                params["manual_correction_to"] = hi_text
+        return params
+
+
+def _api_bounds(date_type: str, start: pd.Timestamp | None, end: pd.Timestamp | None, zone: str,
+                start_name: str, end_name: str) -> tuple[str | None, str | None]:
+    """Half-open ``[start, end)`` -> the API's inclusive ``from``/``to`` text in ``zone``.
+
+    Times: ``to`` is one second before ``end`` (the API counts whole seconds).
+    ``settled_at`` counts whole days, so both ends must be midnights in ``zone``
+    and ``to`` is the last day.
+    """
+    if date_type == "settled_at":
+        for name, ts in ((start_name, start), (end_name, end)):
+            if ts is not None and ts.tz_convert(zone) != ts.tz_convert(zone).normalize():
+                raise ConfigurationError(name, ts.isoformat(), f"a midnight in time_zone {zone} (settled_at counts whole days)")
+        first = None if start is None else start.tz_convert(zone).strftime("%Y-%m-%d")
+        last = None if end is None else (end.tz_convert(zone) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        return first, last
+    first = None if start is None else wall_clock(start.ceil("s"), zone)
+    last = None if end is None else wall_clock(end.ceil("s") - pd.Timedelta(seconds=1), zone)
+    return first, last
+
+
+def _one_of(parameter: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigurationError(parameter, value, f"one of {', '.join(allowed)}")
+    return value
+
+
+def _methods(value: Any) -> tuple[str, ...]:
+    values = (value,) if isinstance(value, str) else value
+    try:
+        methods = tuple(dict.fromkeys(values))
+    except TypeError:
+        raise ConfigurationError("payment_method_type", value, f"one or more of {', '.join(METHODS)}") from None
+    if not methods or any(m not in METHODS for m in methods):
+        raise ConfigurationError("payment_method_type", value, f"one or more of {', '.join(METHODS)}")
+    return methods
+
+
+def _cursor(parameter: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ConfigurationError(parameter, value, "a transaction id (a non-negative integer), e.g. df.attrs['ledgerkit']['last_cursor']")
+
+
+def _range(start_name: str, start: pd.Timestamp, end_name: str, end: pd.Timestamp) -> None:
+    if not start < end:
+        raise ConfigurationError(end_name, end.isoformat(), f"a moment after {start_name}={start.isoformat()} ([{start_name}, {end_name}) is empty)")
+
+
+def plan_query(date_from: Any, date_to: Any, *, date_type: str, status: str, payment_method_type: Any,
+               time_zone: str, manual_correction_from: Any, manual_correction_to: Any,
+               starting_after: Any, ending_before: Any) -> TransactionsQuery:
+    """Check every argument and build the query; raises ``ConfigurationError`` before any request."""
+    zone = check_zone(time_zone)
+    date_type = _one_of("date_type", date_type, DATE_TYPES)
+    status = _one_of("status", status, STATUSES)
+    methods = _methods(payment_method_type)
+    start, end = instant(date_from, "date_from", zone), instant(date_to, "date_to", zone)
+    _range("date_from", start, "date_to", end)
+    correction = None
+    if manual_correction_from is not None or manual_correction_to is not None:
+        lo = None if manual_correction_from is None else instant(manual_correction_from, "manual_correction_from", zone)
+        hi = None if manual_correction_to is None else instant(manual_correction_to, "manual_correction_to", zone)
+        if lo is not None and hi is not None:
+            _range("manual_correction_from", lo, "manual_correction_to", hi)
+        correction = (lo, hi)
+    after, before = _cursor("starting_after", starting_after), _cursor("ending_before", ending_before)
+    if after is not None and before is not None:
+        raise ConfigurationError("ending_before", before, "None when starting_after is given (one direction per pull)")
+    query = TransactionsQuery(date_type, start, end, zone, status, methods, correction, after, before)
+    for method in methods:  # settled_at midnights are checked here, before any request
+        query.report_params(method)
+    return query
+
+
+# ------------------------------------------------------------------ a window
+
+
+@dataclass
+class Window:
+    """One paginated run: one date range, one payment method, its own cursor.
+
+    ``paginator.cursor`` is always the place to resume; ``pages``/``rows``
+    count what this window received.
+    """
+
+    method: str
+    params: dict[str, Any]
+    paginator: CursorPaginator
+    pages: int = 0
+    rows: int = 0
+    complete: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {"payment_method_type": self.method, "pages": self.pages, "rows": self.rows,
+                "cursor": self.paginator.cursor, "complete": self.complete}
+
+
+def pull_window(client: Client, window: Window) -> Iterator[list[dict[str, Any]]]:
+    """Yield the transactions of ``window`` page by page, following its cursor.
+
+    Raises
+    ------
+    PaginationError
+        The cursor does not advance.
+    CountMismatchError
+        A page's ``count`` differs from the transactions it holds.
+    DataError
+        A page is not the documented envelope.
+    """
+    paginator = window.paginator
+    while paginator.has_next_page:
+        body = {"report_params": {**window.params, **paginator.next_request()}}
+        _, payload = client.json("POST", PATH, json=body, headers=HEADERS)
+        records = payload.get("transactions") if isinstance(payload, dict) else None
+        if not isinstance(records, list):
+            raise DataError(f"the report page has no 'transactions' list: {str(payload)[:200]}")
+        count = payload.get("count")
+        if count is not None and int(count) != len(records):
+            raise CountMismatchError(f"the page announced count={count} but holds {len(records)} transactions",
+                                     resume=paginator.next_request())
+        paginator.update_state(payload)
+        window.pages += 1
+        window.rows += len(records)
+        yield records
+    window.complete = True
+
+
+# ------------------------------------------------------------------ the pull
+
+
+@dataclass
+class _Pull:
+    """One load: the windows in order, the rows seen, the manifest and the bar."""
+
+    client: Client
+    query: TransactionsQuery
+    include_pii: bool
+    manifest: Manifest
+    progress: PullProgress
+    windows: list[Window] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        q = self.query
+        cursor = q.ending_before if q.direction == "backward" else q.starting_after
+        self.windows = [Window(m, q.report_params(m), CursorPaginator(q.direction, cursor)) for m in q.methods]
+
+    def pages(self) -> Iterator[pd.DataFrame]:
+        """Typed page frames (duplicates across pages dropped), window after window."""
+        wall_zone = None if self.query.time_zone == "UTC" else self.query.time_zone
+        for window in self.windows:
+            for records in pull_window(self.client, window):
+                fresh = self._fresh(records)
+                page = build_page(fresh, TRANSACTIONS, include_pii=self.include_pii, wall_zone=wall_zone)
+                self._count(page, len(fresh))
+                yield page.frame
+
+    def _fresh(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fresh = []
+        for record in records:
+            try:
+                tx_id = int(record["id"])
+            except (KeyError, TypeError, ValueError):
+                raise DataError("a transaction has no integer 'id'", rows=[record]) from None
+            if tx_id not in self.seen:
+                self.seen.add(tx_id)
+                fresh.append(record)
+        self.manifest.duplicates_dropped += len(records) - len(fresh)
+        return fresh
+
+    def _count(self, page: Any, rows: int) -> None:
+        m = self.manifest
+        m.pages += 1
+        m.rows += rows
+        m.rounded_values += page.rounded_values
+        if page.pii_dropped:
+            m.extra["pii_dropped"] = sorted(set(m.extra.get("pii_dropped", [])) | set(page.pii_dropped))
+        if self.seen:
+            m.first_cursor, m.last_cursor = min(self.seen), max(self.seen)
+        self.progress.page(rows=rows)
+
+    def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
+        """``exc`` with ``.resume`` (continue the failed window), ``.manifest`` and ``.partial``."""
+        failed = next(w for w in self.windows if not w.complete)
+        pending = [w.method for w in self.windows if w.pages == 0 and w is not failed]
+        self.manifest.complete = False
+        self.manifest.extra["pending_methods"] = pending
+        resume = {**self.manifest.parameters, "payment_method_type": (failed.method,),
+                  "starting_after": None, "ending_before": None, **failed.paginator.next_request()}
+        partial = self.frame(frames)
+        if pending:
+            exc.args = (f"{exc.args[0] if exc.args else exc} -- windows not started: {', '.join(pending)} "
+                        "(pull them with a separate call)",)
+        return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
+
+    def frame(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        """All pages so far as one frame, ascending id, with the manifest attached."""
+        self.manifest.extra["windows"] = [w.summary() for w in self.windows]
+        df = finish(frames, TRANSACTIONS, sort_by="id") if frames else empty_frame(TRANSACTIONS, include_pii=self.include_pii)
+        return attach_manifest(df, self.manifest, self.client.stats)
+
+
+def _start(date_from: Any, date_to: Any, kw: dict[str, Any]) -> _Pull:
+    """Validate everything, resolve configuration, and set up the pull (no request yet)."""
+    query = plan_query(date_from, date_to, **{k: kw[k] for k in (
+        "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
+        "manual_correction_to", "starting_after", "ending_before")})
+    if kw["progress"] not in (None, True, False):
+        raise ConfigurationError("progress", kw["progress"], "True, False or None (automatic)")
+    client = open_client("transactions", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
+                         session=kw["session"], retry=kw["retry"], parse_error=parse_error)
+    parameters = {"date_from": date_from if isinstance(date_from, str) else query.date_from,
+                  "date_to": date_to if isinstance(date_to, str) else query.date_to,
+                  **{k: v for k, v in kw.items() if k not in ("secret_key", "session", "progress", "retry")},
+                  "base_url": client.config.base_url, "shop_id": client.config.credentials.user}
+    manifest = Manifest("transactions", parameters, include_pii=bool(kw["include_pii"]))
+    sent = query.report_params(query.methods[0])
+    manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
+    return _Pull(client, query, bool(kw["include_pii"]), manifest, PullProgress(kw["progress"], "transactions"))
+
+
+def load_transactions(
+    date_from: Any,
+    date_to: Any,
+    *,
+    date_type: str = "created_at",
+    status: str = "all",
+    payment_method_type: str | tuple[str, ...] = ("credit_card", "alternative"),
+    time_zone: str = "UTC",
+    manual_correction_from: Any = None,
+    manual_correction_to: Any = None,
+    starting_after: int | str | None = None,
+    ending_before: int | str | None = None,
+    base_url: str | None = None,
+    shop_id: str | int | None = None,
+    secret_key: str | None = None,
+    progress: bool | None = None,
+    include_pii: bool = False,
+    retry: RetryPolicy | None = None,
+    session: requests.Session | None = None,
+) -> pd.DataFrame:
+    """Pull the shop's transactions in ``[date_from, date_to)`` into one typed DataFrame.
+
+    Parameters
+    ----------
+    date_from, date_to : datetime, pd.Timestamp, date or str
+        The half-open period ``[date_from, date_to)`` on ``date_type``.
+        Timezone-aware values and ISO strings with an offset are instants;
+        dates and ISO strings without an offset are wall-clock in
+        ``time_zone``; naive datetime objects are refused. The API counts
+        whole seconds and is inclusive, so ``to`` is sent as ``date_to``
+        minus one second. For ``date_type="settled_at"`` the API counts
+        days: both ends must be midnights in ``time_zone`` and ``to`` is sent
+        as the last day.
+    date_type : {"created_at", "paid_at", "settled_at"}
+    status : {"all", "successful", "failed", "pending", "incomplete"}
+    payment_method_type : str or tuple of str
+        ``"credit_card"``, ``"alternative"`` or both (one paginated run each;
+        the rows are concatenated and ordered by ``id``).
+    time_zone : str
+        IANA zone of the API's wall-clock bounds. The API then reports
+        timestamps as wall-clock in that zone while still writing ``Z``;
+        they are read as such and converted to UTC. ``"UTC"`` avoids the
+        ambiguity of the hour repeated when clocks go back.
+    manual_correction_from, manual_correction_to : optional
+        Only transactions whose ``manually_corrected_at`` is in this
+        half-open period (either end may be open), same rules as the dates.
+    starting_after : int, optional
+        Only ids above this one: pass ``df.attrs["ledgerkit"]["last_cursor"]``
+        of an earlier pull to fetch only newer rows.
+    ending_before : int, optional
+        Pull backwards: the ids below this one (rows still come back
+        ascending). Not together with ``starting_after``.
+    base_url, shop_id, secret_key : optional
+        Else ``LEDGERKIT_TRANSACTIONS_URL`` / ``_SHOP_ID`` / ``_SECRET_KEY``.
+    progress : bool or None
+        A progress bar: None shows one only for pulls of more than a few pages.
+    include_pii : bool
+        Keep card holder, card token, customer ip/email, billing address
+        (except country), vendor token, 3-D Secure details (dropped by default).
+    retry : ledgerkit.http.RetryPolicy, optional
+    session : requests.Session, optional
+        Used for transport; given the Basic auth when it has none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per transaction, ascending ``id`` (RangeIndex):
+        ``id`` Int64, ``uid`` str, ``type``/``status``/``payment_method_type``
+        category, ``amount``/``transaction_fee``/``pay_to_merchant`` Int64
+        minor units of ``currency`` (category), ``discount_rate``/
+        ``transaction_rate`` Float64 percent, ``test`` boolean,
+        ``created_at``/``paid_at``/``settled_at``/``manually_corrected_at``
+        datetime64[ns, UTC], ``description``/``tracking_id``/``order_id``/
+        ``message``/``gateway_note`` str, then the flattened nested fields
+        (``shop.id``, ``payment.gateway_id``, ``payment.gateway_name``,
+        ``credit_card.brand``, ``credit_card.product``,
+        ``credit_card.issuer_country``, ``billing_address.country``,
+        ``additional_data.*``, ``three_d_secure_verification.*``, ...) and
+        any unknown field (e.g. ``alternative.method``). The pull's manifest
+        is in ``df.attrs["ledgerkit"]``.
+
+    Raises
+    ------
+    ConfigurationError
+        A bad argument, before any request is sent.
+    APIError, TransportError, DataError, PaginationError
+        When the pull fails; the error's ``.resume`` holds the keyword
+        arguments that continue the failed run, ``.partial`` the rows pulled
+        so far and ``.manifest`` their manifest.
+
+    Examples
+    --------
+    >>> from ledgerkit.sandbox import Sandbox                   # doctest: +SKIP
+    >>> with Sandbox() as sb:                                    # doctest: +SKIP
+    ...     kw = dict(base_url=sb.transactions_url, secret_key=sb.credentials["transactions"])
+    ...     df = load_transactions("2025-01-01", "2025-02-01", **kw)
+    ...     newer = load_transactions("2025-01-01", "2025-02-01",
+    ...                               starting_after=df.attrs["ledgerkit"]["last_cursor"], **kw)
+    >>> len(newer)                                                # doctest: +SKIP
+    0
+    """
+    pull = _start(date_from, date_to, dict(locals()))
+    frames: list[pd.DataFrame] = []
+    with pull.progress:
+        try:
+            frames.extend(pull.pages())
+        except LedgerkitError as exc:
+            pull.failure(exc, frames)
+            raise
+    pull.manifest.complete = True
+    return pull.frame(frames)
+
+
+def iter_transactions(
+    date_from: Any,
+    date_to: Any,
+    *,
+    date_type: str = "created_at",
+    status: str = "all",
+    payment_method_type: str | tuple[str, ...] = ("credit_card", "alternative"),
+    time_zone: str = "UTC",
+    manual_correction_from: Any = None,
+    manual_correction_to: Any = None,
+    starting_after: int | str | None = None,
+    ending_before: int | str | None = None,
+    base_url: str | None = None,
+    shop_id: str | int | None = None,
+    secret_key: str | None = None,
+    progress: bool | None = None,
+    include_pii: bool = False,
+    retry: RetryPolicy | None = None,
+    session: requests.Session | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Like :func:`load_transactions`, one typed DataFrame per page as it arrives.
+
+    Arguments are checked when this is called (before any request); pages
+    are fetched as the iterator is advanced. Each frame has the columns of
+    :func:`load_transactions` that its page holds and a manifest of the pull
+    so far in ``attrs["ledgerkit"]``; rows repeated across pages are dropped.
+
+    Examples
+    --------
+    >>> for page in iter_transactions("2025-01-01", "2025-01-02"):    # doctest: +SKIP
+    ...     print(len(page), page.attrs["ledgerkit"]["last_cursor"])
+    """
+    pull = _start(date_from, date_to, dict(locals()))
+    return _iterate(pull)
+
+
+def _iterate(pull: _Pull) -> Iterator[pd.DataFrame]:
+    frames: list[pd.DataFrame] = []
+    with pull.progress:
+        try:
+            for frame in pull.pages():
+                frames.append(frame)
+                yield attach_manifest(finish([frame], TRANSACTIONS), replace(pull.manifest), pull.client.stats)
+        except LedgerkitError as exc:
+            pull.failure(exc, frames)
+            raise
