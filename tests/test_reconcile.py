@@ -1,0 +1,131 @@
+"""Reconciliation of transactions with balance records on hand-built frames."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from ledgerkit.analysis.reconcile import reconcile_transactions, reconciliation_summary
+from ledgerkit.errors import ConfigurationError
+
+
+def transactions(rows):
+    """Transactions from (id, uid, type, status, amount, fee, currency) tuples."""
+    ids, uids, types, statuses, amounts, fees, currencies = (list(x) for x in zip(*rows))
+    return pd.DataFrame(
+        {
+            "id": pd.array(ids, dtype="Int64"),
+            "uid": pd.array(uids, dtype="str"),
+            "type": pd.Series(types, dtype="category"),
+            "status": pd.Series(statuses, dtype="category"),
+            "amount": pd.array(amounts, dtype="Int64"),
+            "transaction_fee": pd.array(fees, dtype="Int64"),
+            "currency": pd.Series(currencies, dtype="category"),
+            "paid_at": pd.to_datetime(["2025-01-02"] * len(rows), utc=True),
+        }
+    )
+
+
+def records(rows):
+    """Balance records from (transaction_id, uid, type, amount, fee, currency) tuples."""
+    ids, uids, types, amounts, fees, currencies = (list(x) for x in zip(*rows))
+    amount, fee = pd.array(amounts, dtype="Int64"), pd.array(fees, dtype="Int64")
+    return pd.DataFrame(
+        {
+            "record_id": pd.array(range(1, len(rows) + 1), dtype="Int64"),
+            "transaction_uid": pd.array(uids, dtype="str"),
+            "transaction_id": pd.array(ids, dtype="Int64"),
+            "transaction_type": pd.Series(types, dtype="category"),
+            "currency": pd.Series(currencies, dtype="category"),
+            "amount": amount,
+            "fee": fee,
+            "net": amount - fee,
+        }
+    )
+
+
+T = transactions(
+    [
+        (1, "u1", "payment", "successful", 1000, 29, "EUR"),
+        (2, "u2", "refund", "successful", 400, 0, "EUR"),
+        (3, "u3", "payment", "failed", 999, 0, "EUR"),
+        (4, "u4", "authorization", "successful", 500, 0, "EUR"),
+        (5, "u5", "payment", "successful", 1500, 45, "JPY"),
+        (6, "u6", "chargeback", "successful", 1234, 1500, "KWD"),
+        (7, "u7", "capture", "successful", 800, 20, "EUR"),
+        (8, "u8", "payout", "successful", 5000, 0, "EUR"),
+        (9, "u9", "credit", "successful", 300, 3, "USD"),
+    ]
+)
+R = records(
+    [
+        (1, "u1", "payment", 1000, 29, "EUR"),  # matched
+        (2, "u2", "refund", -399, 0, "EUR"),  # amount off by one
+        (None, "u5", "payment", 1500, 46, "JPY"),  # found by uid, fee off by one
+        (6, "u6", "chargeback", -1234, 1500, "KWD"),  # matched
+        (7, "u7", "capture", 500, 20, "EUR"),  # two records for one capture
+        (7, "u7", "capture", 300, 0, "EUR"),
+        (9, "u9", "credit", -300, 3, "EUR"),  # wrong currency
+        (3, "u3", "payment", 999, 0, "EUR"),  # a failed payment moved the balance
+        (None, "zz", "payment", 10, 0, "EUR"),  # no such transaction at all
+    ]
+)
+COLUMNS = ["status", "transaction_id", "currency", "records", "transaction_amount", "record_amount",
+           "amount_difference", "transaction_fee", "record_fee", "fee_difference"]
+
+
+def test_reconcile_exact():
+    result = reconcile_transactions(T, R)
+    got = [[None if pd.isna(v) else v for v in row] for row in result[COLUMNS].astype(object).values.tolist()]
+    assert got == [
+        ["only_in_balance_records", None, "EUR", 1, None, 10, None, None, 0, None],
+        ["matched", 1, "EUR", 1, 1000, 1000, 0, 29, 29, 0],
+        ["amount_mismatch", 2, "EUR", 1, -400, -399, 1, 0, 0, 0],
+        ["only_in_balance_records", 3, "EUR", 1, None, 999, None, None, 0, None],
+        ["fee_mismatch", 5, "JPY", 1, 1500, 1500, 0, 45, 46, 1],
+        ["matched", 6, "KWD", 1, -1234, -1234, 0, 1500, 1500, 0],
+        ["matched", 7, "EUR", 2, 800, 800, 0, 20, 20, 0],
+        ["only_in_transactions", 8, "EUR", 0, -5000, None, None, 0, None, None],
+        ["currency_mismatch", 9, "USD", 1, -300, -300, None, 3, 3, None],
+    ]
+    assert result["transaction_uid"].tolist()[0] == "zz"
+    assert {str(result[c].dtype) for c in COLUMNS[3:]} == {"Int64"}
+
+
+def test_summary_counts_per_currency_and_status():
+    summary = reconciliation_summary(reconcile_transactions(T, R))
+    assert summary[["currency", "status", "count", "amount_difference", "fee_difference"]].values.tolist() == [
+        ["EUR", "matched", 2, 0, 0],
+        ["EUR", "amount_mismatch", 1, 1, 0],
+        ["EUR", "only_in_transactions", 1, 0, 0],
+        ["EUR", "only_in_balance_records", 2, 0, 0],
+        ["JPY", "fee_mismatch", 1, 0, 1],
+        ["KWD", "matched", 1, 0, 0],
+        ["USD", "currency_mismatch", 1, 0, 0],
+    ]
+    assert summary.loc[summary["status"] == "only_in_balance_records", "record_amount"].tolist() == [1009]
+
+
+def test_report_like_object_and_single_row():
+    one = T.iloc[[0]]
+    result = reconcile_transactions(one, SimpleNamespace(records=R.iloc[[0]], opening_balance=None))
+    assert result["status"].tolist() == ["matched"]
+
+
+def test_empty_frames():
+    result = reconcile_transactions(T.iloc[:0], R.iloc[:0])
+    assert result.empty and list(result.columns)[:2] == ["status", "transaction_id"]
+    assert str(result["amount_difference"].dtype) == "Int64"
+    summary = reconciliation_summary(result)
+    assert summary.empty and str(summary["count"].dtype) == "Int64"
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ConfigurationError, match="transaction_fee"):
+        reconcile_transactions(T.drop(columns=["transaction_fee"]), R)
+    with pytest.raises(ConfigurationError, match="transaction_uid"):
+        reconcile_transactions(T, R.drop(columns=["transaction_uid"]))
+    with pytest.raises(ConfigurationError, match="status"):
+        reconciliation_summary(pd.DataFrame({"currency": ["EUR"]}))
