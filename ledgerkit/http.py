@@ -225,8 +225,10 @@ class MalformedBody(Exception):
     """A 2xx body that does not decode; retried by :func:`send_json`."""
 
 
-def decode_json(response: requests.Response) -> Any:
+def decode_json(response: requests.Response, *, parse_float: Callable[[str], Any] | None = None) -> Any:
     """Decode a response body as JSON, or raise :class:`MalformedBody`.
+
+    ``parse_float=decimal.Decimal`` keeps decimal amounts exact.
 
     Examples
     --------
@@ -236,7 +238,7 @@ def decode_json(response: requests.Response) -> Any:
     ledgerkit.http.MalformedBody: the body is not valid JSON (11 bytes): Expecting ',' delimiter
     """
     try:
-        return _json.loads(response.content)
+        return _json.loads(response.content, parse_float=parse_float)
     except (ValueError, UnicodeDecodeError) as exc:
         reason = str(exc).split(":")[0]
         raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from None

@@ -1,0 +1,325 @@
+"""Account statements from MakeCommerce (Maksekeskus), as a typed DataFrame.
+
+``GET {base_url}/v1/shop/accountstatements?since=&until=&payout_id=&page=&per_page=``,
+Basic auth shop id : secret key. Each page is a JSON array of rows in chain
+order; the ``Link`` header (RFC 8288) names the ``next`` page and
+``X-Total-Count`` the number of matching rows. Amounts are decimals in major
+units of the account currency, parsed as ``Decimal`` and converted exactly.
+
+Rows have no id, so each gets ``row_id``, a hash of its canonical JSON;
+rows repeated across pages are dropped by it and counted. The rows
+received must equal ``X-Total-Count``. When the count grows during the pull
+(rows appended at the end of the chain), the last page is fetched again
+until the count holds still, so the frame is complete as of the end of the
+pull; the manifest reports ``total_first`` and ``total``.
+
+Examples
+--------
+>>> from ledgerkit.sandbox import Sandbox                       # doctest: +SKIP
+>>> with Sandbox() as sb:                                        # doctest: +SKIP
+...     df = load_statements(since="2025-01-01", base_url=sb.statements_url,
+...                          secret_key=sb.credentials["statements"])
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Iterator
+
+import pandas as pd
+import requests
+
+from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
+from ..frames import STATEMENTS, Manifest, attach_manifest, build_page, empty_frame, finish, row_id
+from ..http import RetryPolicy, decode_json
+from ..money import check_currency
+from ..pagination import LinkPaginator
+from ..progress import PullProgress
+from ..timeparse import day
+from . import Client, open_client, resumable
+
+__all__ = ["load_statements", "iter_statements", "parse_error"]
+
+PATH = "/v1/shop/accountstatements"
+PER_PAGE_MAX = 1000
+#: How often the last page is fetched again while the total keeps growing.
+MAX_RECHECKS = 3
+
+
+def parse_error(response: requests.Response) -> tuple[str, list[dict]]:
+    """MakeCommerce error body ``{"code", "message", "errors": [{type, parameter, expected}]}``."""
+    body = response.json()
+    fields = [e for e in body.get("errors") or [] if isinstance(e, dict) and "parameter" in e]
+    detail = "; ".join(
+        f"{e['parameter']}: {e.get('type', 'invalid')}" + (f" (expected {e['expected']})" if e.get("expected") else "")
+        for e in fields
+    )
+    message = f"{body.get('message') or response.reason} (code {body.get('code')})"
+    return (f"{message}: {detail}" if detail else message), fields
+
+
+#: JSON with decimals kept exact; a body that does not parse is asked for again.
+_decode = functools.partial(decode_json, parse_float=Decimal)
+
+
+@dataclass(frozen=True)
+class StatementsQuery:
+    """Validated arguments; :meth:`params` renders the first request's query."""
+
+    since: date | None
+    until: date | None
+    payout_id: str | None
+    per_page: int | None
+    currency: str
+    start_page: int
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if self.since is not None:
+            params["since"] = self.since.isoformat()
+        if self.until is not None:  # ours is exclusive, the API's inclusive
+            params["until"] = (self.until - timedelta(days=1)).isoformat()
+        if self.payout_id is not None:
+            params["payout_id"] = self.payout_id
+        if self.per_page is not None:
+            params["per_page"] = self.per_page
+        params["page"] = self.start_page
+        return params
+
+
+def plan_query(*, since: Any, until: Any, payout_id: Any, per_page: Any, currency: Any, start_page: Any) -> StatementsQuery:
+    """Check every argument; raises ``ConfigurationError`` before any request."""
+    if since is None and payout_id is None:
+        raise ConfigurationError("since", None, "a date (or a payout_id): the API needs one of them")
+    first = None if since is None else day(since, "since")
+    last = None if until is None else day(until, "until")
+    if first is not None and last is not None and not first < last:
+        raise ConfigurationError("until", last.isoformat(), f"a date after since={first.isoformat()} ([since, until) is empty)")
+    if last is not None and first is None:
+        raise ConfigurationError("since", None, "a date when until is given")
+    if payout_id is not None and (isinstance(payout_id, bool) or not isinstance(payout_id, (str, int)) or str(payout_id).strip() == ""):
+        raise ConfigurationError("payout_id", payout_id, "a payout id (string or integer)")
+    for name, value, top in (("per_page", per_page, PER_PAGE_MAX), ("start_page", start_page, None)):
+        if value is None and name == "per_page":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (top and value > top):
+            raise ConfigurationError(name, value, f"an integer from 1 to {top}" if top else "an integer >= 1")
+    return StatementsQuery(first, last, None if payout_id is None else str(payout_id).strip(), per_page,
+                           check_currency(currency), start_page)
+
+
+class _Pull:
+    """One load: paginator, rows seen, manifest and bar."""
+
+    def __init__(self, client: Client, query: StatementsQuery, manifest: Manifest, progress: PullProgress) -> None:
+        self.client, self.query, self.manifest, self.progress = client, query, manifest, progress
+        self.paginator = LinkPaginator(client.config.url(PATH), query.params())
+        self.seen: set[str] = set()
+        self.per_page: int | None = query.per_page
+
+    def pages(self) -> Iterator[pd.DataFrame]:
+        """Typed page frames (repeated rows dropped), then re-checks while the total grows."""
+        yield from self._follow()
+        for _ in range(MAX_RECHECKS):
+            totals = self.paginator.totals
+            if not totals or totals[-1] == len(self.seen) or not self.per_page:
+                break
+            last_page = max(1, math.ceil(totals[-1] / self.per_page))
+            self.manifest.extra["rechecks"] = self.manifest.extra.get("rechecks", 0) + 1
+            self.paginator = LinkPaginator(self.client.config.url(PATH), {**self.query.params(), "page": last_page})
+            yield from self._follow()
+        self._verify()
+
+    def _follow(self) -> Iterator[pd.DataFrame]:
+        paginator = self.paginator
+        while paginator.has_next_page:
+            url, params = paginator.next_request()
+            response, rows = self.client.json("GET", url, params=params, decode=_decode)
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise DataError(f"the statement page is not a JSON array of rows: {str(rows)[:200]}")
+            paginator.update_state(response)
+            if paginator.has_next_page and self.per_page is None:
+                self.per_page = len(rows)  # the server's default page size
+            yield self._page(rows)
+
+    def _page(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        keyed = [{"row_id": row_id(r), **r} for r in rows]
+        fresh = [r for r in keyed if r["row_id"] not in self.seen]
+        self.seen.update(r["row_id"] for r in fresh)
+        page = build_page(fresh, STATEMENTS, default_currency=self.query.currency)
+        m = self.manifest
+        m.pages += 1
+        m.rows += len(fresh)
+        m.duplicates_dropped += len(keyed) - len(fresh)
+        m.rounded_values += page.rounded_values
+        m.last_cursor = self.paginator.page if self.paginator.has_next_page else None
+        totals = self.paginator.totals
+        if totals:
+            m.extra["total_first"], m.extra["total"] = totals[0], totals[-1]
+        expected = math.ceil(totals[-1] / self.per_page) if totals and self.per_page else None
+        self.progress.page(rows=len(fresh), expected_pages=expected)
+        return page.frame
+
+    def _verify(self) -> None:
+        totals = self.paginator.totals
+        if totals and totals[-1] != len(self.seen):
+            raise CountMismatchError(
+                f"received {len(self.seen)} distinct rows but X-Total-Count says {totals[-1]}; "
+                "rows may have changed during the pull -- pull again",
+                resume={},
+            )
+
+    def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> None:
+        """Give ``exc`` ``.resume`` (continue from the page that failed), ``.manifest``, ``.partial``."""
+        self.manifest.complete = False
+        resume = {**self.manifest.parameters, "start_page": self.paginator.page}
+        if isinstance(exc, CountMismatchError):
+            resume["start_page"] = 1
+        if isinstance(exc, LedgerkitError) and getattr(exc, "resume", None) and "start_page" in exc.resume:
+            resume["start_page"] = exc.resume["start_page"]
+        partial = self.frame(frames)
+        resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
+
+    def frame(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        df = finish(frames, STATEMENTS) if frames else empty_frame(STATEMENTS)
+        return attach_manifest(df, self.manifest, self.client.stats)
+
+
+def _start(kw: dict[str, Any]) -> _Pull:
+    query = plan_query(**{k: kw[k] for k in ("since", "until", "payout_id", "per_page", "currency", "start_page")})
+    if kw["progress"] not in (None, True, False):
+        raise ConfigurationError("progress", kw["progress"], "True, False or None (automatic)")
+    client = open_client("statements", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
+                         session=kw["session"], retry=kw["retry"], parse_error=parse_error)
+    parameters = {**{k: v for k, v in kw.items() if k not in ("secret_key", "session", "progress", "retry")},
+                  "currency": query.currency, "base_url": client.config.base_url,
+                  "shop_id": client.config.credentials.user}
+    manifest = Manifest("statements", parameters)
+    manifest.first_cursor = query.start_page
+    manifest.extra["sent"] = query.params()
+    return _Pull(client, query, manifest, PullProgress(kw["progress"], "statements"))
+
+
+def load_statements(
+    *,
+    since: Any = None,
+    until: Any = None,
+    payout_id: str | int | None = None,
+    per_page: int | None = None,
+    currency: str = "EUR",
+    start_page: int = 1,
+    base_url: str | None = None,
+    shop_id: str | int | None = None,
+    secret_key: str | None = None,
+    progress: bool | None = None,
+    retry: RetryPolicy | None = None,
+    session: requests.Session | None = None,
+) -> pd.DataFrame:
+    """Pull the account statement rows of ``[since, until)`` (or of one payout) into a DataFrame.
+
+    Parameters
+    ----------
+    since, until : date, "YYYY-MM-DD" or a timezone-aware midnight UTC, optional
+        The half-open period of days ``[since, until)`` in UTC; ``until``
+        open-ended when None. The API's ``until`` is inclusive, so the day
+        before ``until`` is sent. ``since`` or ``payout_id`` is required.
+    payout_id : str or int, optional
+        Only the rows of this payout (with ``since``: both filters apply).
+    per_page : int, optional
+        Rows per request, 1 to 1000 (the server's default when None).
+    currency : str
+        The account currency (the API does not say it); amounts become its
+        minor units.
+    start_page : int
+        First page to fetch (a failed pull's ``.resume`` sets it).
+    base_url, shop_id, secret_key : optional
+        Else ``LEDGERKIT_STATEMENTS_URL`` / ``_SHOP_ID`` / ``_SECRET_KEY``.
+    progress : bool or None
+        A progress bar: None shows one only for pulls of more than a few pages.
+    retry : ledgerkit.http.RetryPolicy, optional
+    session : requests.Session, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        In the server's (chain) order, RangeIndex: ``row_id`` str (hash of
+        the row, its identity), ``created`` datetime64[ns, UTC], ``type``
+        category, ``amount``/``balance_before``/``balance_after``/
+        ``original_amount`` Int64 minor units, ``currency`` category,
+        ``original_currency`` str, ``exchange_rate`` Float64,
+        ``transaction``/``transaction_id`` str, ``channel`` category,
+        ``merchant_reference``/``payout_id`` str (``<NA>`` for rows not yet
+        paid out), then unknown fields. Manifest in ``df.attrs["ledgerkit"]``
+        (``last_cursor`` is None once the last page was read).
+
+    Raises
+    ------
+    ConfigurationError
+        A bad argument, before any request is sent.
+    CountMismatchError
+        The distinct rows received differ from ``X-Total-Count``.
+    APIError, TransportError, DataError, PaginationError
+        With ``.resume`` (``start_page`` of the page that failed),
+        ``.partial`` and ``.manifest``.
+
+    Examples
+    --------
+    >>> df = load_statements(since="2025-01-01", until="2025-02-01")   # doctest: +SKIP
+    >>> (df["balance_before"] + df["amount"]).equals(df["balance_after"])  # doctest: +SKIP
+    True
+    """
+    pull = _start(dict(locals()))
+    frames: list[pd.DataFrame] = []
+    with pull.progress:
+        try:
+            frames.extend(pull.pages())
+        except LedgerkitError as exc:
+            pull.failure(exc, frames)
+            raise
+    pull.manifest.complete = True
+    return pull.frame(frames)
+
+
+def iter_statements(
+    *,
+    since: Any = None,
+    until: Any = None,
+    payout_id: str | int | None = None,
+    per_page: int | None = None,
+    currency: str = "EUR",
+    start_page: int = 1,
+    base_url: str | None = None,
+    shop_id: str | int | None = None,
+    secret_key: str | None = None,
+    progress: bool | None = None,
+    retry: RetryPolicy | None = None,
+    session: requests.Session | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Like :func:`load_statements`, one typed DataFrame per page as it arrives.
+
+    Arguments are checked when this is called; the count check runs when
+    the iterator is exhausted.
+
+    Examples
+    --------
+    >>> for page in iter_statements(since="2025-01-01", per_page=500):   # doctest: +SKIP
+    ...     print(len(page))
+    """
+    return _iterate(_start(dict(locals())))
+
+
+def _iterate(pull: _Pull) -> Iterator[pd.DataFrame]:
+    frames: list[pd.DataFrame] = []
+    with pull.progress:
+        try:
+            for frame in pull.pages():
+                frames.append(frame)
+                yield attach_manifest(finish([frame], STATEMENTS), replace(pull.manifest), pull.client.stats)
+        except LedgerkitError as exc:
+            pull.failure(exc, frames)
+            raise
