@@ -257,7 +257,7 @@ def _cursor(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if value >= 0 else None
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
@@ -332,11 +332,11 @@ def _invalid_params(errors: dict[str, list[str]]) -> Response:
     return json_response(422, {"message": f"report_params.{first} {what}", "errors": errors})
 
 
-def _wall_clock_z(text: str | None, zone: ZoneInfo) -> str | None:
-    """The platform quirk: a UTC timestamp rewritten as wall clock in ``zone``, still ending in Z."""
-    if text is None:
+def _wall_clock_z(value: datetime | str | None, zone: ZoneInfo) -> str | None:
+    """``YYYY-MM-DDThh:mm:ssZ``; the platform quirk: wall clock in ``zone``, still ending in Z."""
+    if value is None:
         return None
-    return _parse_utc(text).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _parse_utc(value).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TransactionsAPI:
@@ -352,19 +352,15 @@ class TransactionsAPI:
         """The index of the world's transactions, rebuilt when the world grew."""
         with self._lock:
             if self._index is None or self._index.size != len(self.sb.world.transactions):
-                self._index = _TxIndex(self.sb.world.transactions)
+                with self.sb.world.lock:
+                    snapshot = list(self.sb.world.transactions)
+                self._index = _TxIndex(snapshot)
                 self._pulls.clear()
             return self._index
 
-    def _shop(self, auth: tuple[str, str] | None) -> dict[str, Any] | None:
-        for shop in self.sb.world.shops:
-            if auth and str(shop["id"]) == auth[0] and hmac.compare_digest(str(shop["secret"]), auth[1]):
-                return shop
-        return None
-
     def handle(self, req: Request) -> Response:
         """Answer one report request."""
-        shop = self._shop(req.auth)
+        shop = self.sb.world.shop_by_credentials(*req.auth) if req.auth else None
         if shop is None:
             return json_response(401, {"message": "Unauthorized", "errors": {}}, {"WWW-Authenticate": 'Basic realm="api"'})
         if (req.header("X-Api-Version") or "").strip() != "3":
@@ -431,8 +427,8 @@ class TransactionsAPI:
         if faults.stuck_cursor:
             has_more = True
         first_page = clean.get("starting_after") is None and before is None
-        if first_page and faults.insert_during_paging and ids:
-            self.insert_transactions(ids[-1], faults.insert_during_paging)
+        if first_page and faults.insert_during_paging:
+            self._insert(q, faults.insert_during_paging)
         by_id = self.index().by_id
         rows = [self._shown(by_id[i], clean["time_zone"]) for i in page]
         return {
@@ -445,26 +441,17 @@ class TransactionsAPI:
 
     @staticmethod
     def _shown(tx: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
-        if zone.key == "UTC":
-            return tx
         shown = dict(tx)
         for name in _TX_TIME_FIELDS:
             shown[name] = _wall_clock_z(tx.get(name), zone)
         return shown
 
-    def insert_transactions(self, template_id: int, n: int) -> list[int]:
-        """Add ``n`` copies of a transaction under new ids above all others (fault ``insert_during_paging``)."""
-        with self._lock:
-            transactions = self.sb.world.transactions
-            template = next(t for t in reversed(transactions) if t["id"] == template_id)
-            next_id = max(t["id"] for t in transactions) + 1
-            new_ids = []
-            for k in range(n):
-                row = json.loads(json.dumps(template))
-                row["id"], row["uid"] = next_id + k, str(uuid.UUID(int=(next_id + k) * 7919 + 1, version=4))
-                transactions.append(row)
-                new_ids.append(row["id"])
-            return new_ids
+    def _insert(self, q: _TxQuery, n: int) -> None:
+        """Fault ``insert_during_paging``: ``n`` new payments of this shop inside the requested window."""
+        lo = datetime.fromtimestamp(max(q.start, self.sb.world.start.timestamp()), UTC)
+        hi = datetime.fromtimestamp(min(q.end, self.sb.world.end.timestamp()), UTC)
+        if hi > lo + timedelta(seconds=1):
+            self.sb.world.add_transactions(n, within=(lo, hi), shop_id=q.shop_id, payment_method_type=q.method)
 
 
 # ------------------------------------------------------------ statements API
@@ -498,6 +485,14 @@ def _int_param(req: Request, name: str, default: int, top: int | None, errors: l
     return default
 
 
+def _statement_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A statement row as served: ``created`` as ``2023-01-06T04:10:08+0000``."""
+    created = row["created"]
+    if isinstance(created, datetime):
+        row = {**row, "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")}
+    return row
+
+
 class StatementsAPI:
     """``GET /v1/shop/accountstatements``: page/per_page with Link and X-Total-Count."""
 
@@ -519,8 +514,7 @@ class StatementsAPI:
 
     def handle(self, req: Request) -> Response:
         """Answer one statement page."""
-        shop = self.sb.world.mc_shop
-        if not req.auth or req.auth[0] != str(shop["id"]) or not hmac.compare_digest(req.auth[1], str(shop["secret"])):
+        if not req.auth or not self.sb.world.is_mc_shop(*req.auth):
             return json_response(401, {"code": 1004, "message": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="api"'})
         errors: list[dict[str, str]] = []
         since, until = _date_param(req, "since", errors), _date_param(req, "until", errors)
@@ -537,16 +531,17 @@ class StatementsAPI:
         rows = self._matching(since, until, payout_id)
         faults = self.sb.faults
         if page == 1 and faults.insert_during_paging:
-            self.append_rows(faults.insert_during_paging)
+            self.sb.world.append_statements(faults.insert_during_paging)
         offset = max(0, (page - 1) * per_page - (faults.repeat_rows if page > 1 else 0))
         last = max(1, -(-len(rows) // per_page))
         links = {"first": 1, "prev": page - 1 if page > 1 else None,
                  "next": (page if faults.stuck_cursor else page + 1) if page < last else None, "last": last}
         headers = {"X-Total-Count": str(len(rows)), "Link": self._link(req, links)}
-        return json_response(200, rows[offset:offset + per_page], headers)
+        return json_response(200, [_statement_row(r) for r in rows[offset:offset + per_page]], headers)
 
     def _matching(self, since: date | None, until: date | None, payout_id: str | None) -> list[dict[str, Any]]:
-        rows = self.sb.world.statements
+        with self.sb.world.lock:
+            rows = list(self.sb.world.statements)
         times = self._created()
         lo = -float("inf") if since is None else datetime.combine(since, datetime.min.time(), UTC).timestamp()
         hi = float("inf") if until is None else datetime.combine(until + timedelta(days=1), datetime.min.time(), UTC).timestamp()
@@ -563,25 +558,6 @@ class StatementsAPI:
             query = [(k, v) for k, v in req.query if k != "page"] + [("page", str(number))]
             parts.append(f'<{self.sb.url}{self.PATH}?{urlencode(query)}>; rel="{rel}"')
         return ", ".join(parts)
-
-    def append_rows(self, n: int) -> None:
-        """Append ``n`` INCOME rows to the end of the chain (fault ``insert_during_paging``)."""
-        with self._lock:
-            rows = self.sb.world.statements
-            last = rows[-1]
-            balance = Decimal(str(last["balance_after"]))
-            created = _parse_utc(last["created"])
-            for k in range(n):
-                amount = Decimal("10.00") + k
-                tx_number = 9_000_000 + len(rows)
-                rows.append({
-                    "created": (created + timedelta(seconds=k + 1)).strftime("%Y-%m-%dT%H:%M:%S+0000"),
-                    "amount": amount, "type": "INCOME", "transaction": str(tx_number), "channel": "EE_SWED_OB",
-                    "balance_before": balance, "balance_after": balance + amount,
-                    "transaction_id": str(uuid.UUID(int=tx_number, version=4)), "merchant_reference": "late",
-                    "original_amount": 0, "exchange_rate": 0,
-                })
-                balance += amount
 
 
 # ------------------------------------------------------------------ DWH API
@@ -648,8 +624,8 @@ def validate_report_request(body: Any) -> tuple[str | None, dict[str, Any]]:
         clean[name] = _iso_with_offset(params[name])
         if clean[name] is None:
             return f"{key}.{name} is invalid, expected ISO 8601 with offset (YYYY-MM-DDThh:mm:ss±hh:mm)", {}
-    if clean["date_to"] <= clean["date_from"]:
-        return f"{key}.date_to is invalid, must be after date_from", {}
+    if clean["date_to"] < clean["date_from"]:
+        return f"{key}.date_to is invalid, must not be before date_from", {}
     currency = params.get("currency")
     if currency is None:
         return f"{key}.currency is required", {}
@@ -692,8 +668,7 @@ class DwhAPI:
         self._signing_key = hashlib.sha256(f"sandbox-s3-{sandbox.seed}".encode()).digest()
 
     def _authorized(self, req: Request) -> bool:
-        psp = self.sb.world.psp
-        return bool(req.auth) and req.auth[0] == str(psp["id"]) and hmac.compare_digest(req.auth[1], str(psp["secret"]))
+        return bool(req.auth) and self.sb.world.is_psp(*req.auth)
 
     def create(self, req: Request) -> Response:
         """``POST /api/v2/reports``."""
@@ -789,8 +764,9 @@ class DwhAPI:
         with self._lock:
             if report.file is None:
                 r = report.request
-                records, opening = report_rows(self.sb.world, r["date_from"], r["date_to"], r["currency"],
-                                               merchant_id=r["merchant_id"], shop_id=r["shop_id"], gateway_id=r["gateway_id"])
+                records, opening = self.sb.world.balance_records_in(
+                    r["date_from"], r["date_to"], r["currency"],
+                    merchant_id=r["merchant_id"], shop_id=r["shop_id"], gateway_id=r["gateway_id"])
                 report.file = build_report_zip(records, opening, fmt=r["format"], language=r["language"])
             return report.file
 
@@ -799,44 +775,6 @@ def _s3_error(status: int, code: str, message: str) -> Response:
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
             f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
     return Response(status, body.encode("utf-8"), {}, "application/xml")
-
-
-# ------------------------------------------------------ world adapter (DWH)
-
-_ACCOUNT_KEYS = ("merchant_id", "shop_id", "gateway_id", "currency")
-
-
-def _in_scope(row: dict[str, Any], currency: str, scope: dict[str, int | None]) -> bool:
-    return row["currency"] == currency and all(v is None or row.get(k) == v for k, v in scope.items())
-
-
-def report_rows(world: Any, date_from: datetime, date_to: datetime, currency: str, **scope: int | None
-                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Balance records in ``[date_from, date_to)`` and opening balances at ``date_from`` for a scope.
-
-    Computed from ``world.balance_records`` and ``world.opening_balances``
-    (balances at ``world.start``) so that the sandbox only relies on the data
-    of the World contract: the opening balance of an account at ``date_from``
-    is its opening at the world's start plus the net of its records before.
-    """
-    start, end = date_from.astimezone(UTC), date_to.astimezone(UTC)
-    records, before = [], {}
-    for row in world.balance_records:
-        if not _in_scope(row, currency, scope):
-            continue
-        at = _parse_utc(row["created_at"])
-        key = tuple(row[k] for k in _ACCOUNT_KEYS)
-        if at < start:
-            before[key] = before.get(key, 0) + int(row["net"])
-        elif at < end:
-            records.append(row)
-    opening = []
-    for row in world.opening_balances:
-        if not _in_scope(row, currency, scope):
-            continue
-        key = tuple(row[k] for k in _ACCOUNT_KEYS)
-        opening.append({**row, "date": start, "opening_balance": int(row["opening_balance"]) + before.get(key, 0)})
-    return records, opening
 
 
 # ------------------------------------------------------------------ server
@@ -997,7 +935,8 @@ class Sandbox:
         if self._server is None:
             self._server = _Server(("127.0.0.1", self.port), self)
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox:{self.port}", daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"sandbox:{self.port}", daemon=True)
             self._thread.start()
         return self
 
