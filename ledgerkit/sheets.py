@@ -209,6 +209,12 @@ def _first_bad(raw: pd.Series, bad: np.ndarray) -> tuple[int, Any]:
 
 
 def _to_int(raw: pd.Series, where: str, column: str) -> pd.Series:
+    if isinstance(raw.dtype, pd.StringDtype):
+        try:  # the usual case, all plain integers: one Arrow cast
+            arr = pc.cast(pc.utf8_trim_whitespace(pa.array(raw, type=pa.large_string())), pa.int64())
+            return pd.Series(pd.Int64Dtype().__from_arrow__(arr), index=raw.index, name=raw.name)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # find and name the bad cell below
     num = pd.to_numeric(raw, errors="coerce")
     missing = raw.isna().to_numpy()
     values = num.to_numpy(dtype="float64", na_value=np.nan)
@@ -257,7 +263,7 @@ def _text_to_minor(text: pd.Series, exp: int, decimal_comma: bool) -> tuple[np.n
     cell) is converted with Arrow string kernels; anything else goes through
     :func:`ledgerkit.money.decimals_to_minor` one value at a time.
     """
-    arr = pa.array(text.astype("str"), from_pandas=True, type=pa.large_string())
+    arr = pa.array(text if isinstance(text.dtype, pd.StringDtype) else text.astype("str"), type=pa.large_string())
     arr = pc.utf8_trim_whitespace(arr)
     if decimal_comma:
         arr = pc.replace_substring(arr, ",", ".")
@@ -285,11 +291,11 @@ def _to_money(
     values = np.zeros(len(raw), dtype="int64")
     missing = np.zeros(len(raw), dtype=bool)
     n_rounded = 0
-    codes = currency.to_numpy(dtype=object)
+    codes = currency.cat.codes.to_numpy()
     numeric = raw.dtype.kind in "fiu"
-    for code in currency.cat.categories:
-        rows = codes == code
-        part = raw[rows]
+    for k, code in enumerate(currency.cat.categories):
+        rows = np.flatnonzero(codes == k)
+        part = raw.iloc[rows]
         exp = exponent(code)
         try:
             if numeric:
