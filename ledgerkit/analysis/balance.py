@@ -169,8 +169,6 @@ def _movements(ledger: _Ledger, categories: Mapping[str, str] | None) -> pd.Data
 def _openings(ledger: _Ledger, opening: Any) -> tuple[pd.Series, pd.Series]:
     """Opening balance per currency, and the date each opening applies to (NaT if unknown)."""
     if opening is None:
-        opening = ledger.opening_balance
-    if opening is None:
         first = ledger.frame.groupby(list(ledger.chain_columns), sort=False, observed=True).head(1)
         values = pd.Series(minor_units(first["balance_before"]), index=first["currency"].astype("str").to_numpy())
         return values.groupby(level=0).sum(), pd.Series(dtype="datetime64[ns, UTC]")
@@ -197,11 +195,51 @@ def _roll_columns(categories: list[str]) -> dict[str, str]:
         **{c: "Int64" for c in categories},
         "closing": "Int64",
         "rows": "Int64",
+        "reported_closing": "Int64",
+        "unexplained": "Int64",
     }
 
 
-def _roll_one(currency: str, moves: pd.DataFrame, opening: int, first: Any, freq: str,
-              columns: list[str]) -> pd.DataFrame:
+def _chain_rows(ledger: _Ledger, freq: str) -> pd.DataFrame:
+    """Reported balances per row: currency, chain, period, balance_before, balance_after."""
+    frame = ledger.frame
+    chain = frame.groupby(list(ledger.chain_columns), sort=False, observed=True, dropna=False).ngroup()
+    return pd.DataFrame(
+        {
+            "currency": frame["currency"].astype("str").array,
+            "chain": chain.to_numpy(),
+            "period": period_start(ledger.created, freq).array,
+            "before": pd.array(minor_units(frame["balance_before"]), dtype="Int64"),
+            "after": pd.array(minor_units(frame["balance_after"]), dtype="Int64"),
+        }
+    )
+
+
+def _dormant_openings(ledger: _Ledger, opening: Any) -> pd.Series:
+    """Opening balances of accounts that have no record, per currency (they stay as they are)."""
+    if not isinstance(opening, pd.DataFrame) or not ledger.is_records:
+        return pd.Series(dtype="int64")
+    if not all(c in opening.columns for c in ACCOUNT_COLUMNS):
+        return pd.Series(dtype="int64")
+    accounts = list(ACCOUNT_COLUMNS)
+    active = ledger.frame[accounts].astype("str").drop_duplicates()
+    mine = opening[accounts].astype("str")
+    dormant = ~mine.merge(active, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+    values = pd.Series(minor_units(opening["opening_balance"])[dormant], index=mine["currency"].to_numpy()[dormant])
+    return values.groupby(level=0).sum()
+
+
+def _reported_closing(rows: pd.DataFrame, periods: pd.DatetimeIndex, dormant: int) -> np.ndarray:
+    """Sum over the chains of the last ``balance_after`` reported by each period's end."""
+    if rows.empty:
+        return np.full(len(periods), dormant, dtype="int64")
+    last = rows.groupby(["chain", "period"])["after"].last().unstack("chain").reindex(periods).ffill()
+    not_started = rows.groupby("chain")["before"].first()
+    return last.fillna(not_started).sum(axis=1).to_numpy(dtype="int64") + dormant
+
+
+def _roll_one(currency: str, moves: pd.DataFrame, reported: pd.DataFrame, opening: int, dormant: int,
+              first: Any, freq: str, columns: list[str]) -> pd.DataFrame:
     """Roll-forward of one currency over contiguous periods."""
     starts = [moves["period"].min()] if len(moves) else []
     if not pd.isna(first):
@@ -221,6 +259,8 @@ def _roll_one(currency: str, moves: pd.DataFrame, opening: int, first: Any, freq
         out[column] = activity[column].to_numpy(dtype="int64")
     out["closing"] = closing
     out["rows"] = rows.to_numpy(dtype="int64")
+    out["reported_closing"] = _reported_closing(reported, periods, dormant)
+    out["unexplained"] = out["reported_closing"] - out["closing"]
     return out
 
 
@@ -264,8 +304,12 @@ def roll_forward(
     -------
     DataFrame
         ``currency``, ``period``, ``period_end`` (UTC), ``opening``, one
-        ``Int64`` column per category, ``closing`` and ``rows`` (input rows
-        in the period), sorted by currency and period.
+        ``Int64`` column per category, ``closing``, ``rows`` (input rows in
+        the period), ``reported_closing`` (the last ``balance_after`` each
+        chain reports by the period's end, summed over the chains of the
+        currency) and ``unexplained = reported_closing - closing`` (0 when
+        the reported balances agree with opening + activity; where not,
+        :func:`check_balances` names the rows). Sorted by currency and period.
 
     Raises
     ------
@@ -291,7 +335,11 @@ def roll_forward(
     moves = _movements(ledger, categories)
     mapping_values = (categories or {}).values()
     columns = list(CATEGORIES) + sorted({v for v in mapping_values if v not in CATEGORIES})
+    if opening is None:
+        opening = ledger.opening_balance
     openings, dates = _openings(ledger, opening)
+    dormant = _dormant_openings(ledger, opening)
+    reported = _chain_rows(ledger, freq)
     if len(moves):
         moves["period"] = period_start(moves["created"], freq)
     parts = []
@@ -300,7 +348,10 @@ def roll_forward(
         first = dates.get(currency, pd.NaT)
         if not len(mine) and pd.isna(first):
             continue
-        parts.append(_roll_one(currency, mine, int(openings.get(currency, 0)), first, freq, columns))
+        parts.append(
+            _roll_one(currency, mine, reported[reported["currency"] == currency], int(openings.get(currency, 0)),
+                      int(dormant.get(currency, 0)), first, freq, columns)
+        )
     dtypes = _roll_columns(columns)
     if not parts:
         return empty_frame(dtypes)
