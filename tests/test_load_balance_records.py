@@ -183,6 +183,16 @@ def test_stuck_report_times_out_with_its_id_then_resumes(sb):
     _assert_matches_world(resumed, *world_rows(sb))
 
 
+def test_resume_checks_the_report_is_the_one_asked_for(sb, reference):
+    with pytest.raises(ConfigurationError) as info:
+        load(sb, currency="JPY", report_id=reference.report_id)
+    assert info.value.parameter == "report_id" and "currency (report 'EUR', arguments 'JPY')" in str(info.value)
+    with pytest.raises(ConfigurationError, match="date_to"):
+        load(sb, date_to=DATE_TO + timedelta(seconds=1), report_id=reference.report_id)
+    same_instant = load(sb, date_from=UTC_FROM, report_id=reference.report_id)
+    pd.testing.assert_frame_equal(same_instant.records, reference.records)
+
+
 def test_failed_report(sb):
     sb.set_faults(report_fail=True)
     with pytest.raises(ReportFailedError) as info:

@@ -16,11 +16,15 @@ by requesting the report again, not by retrying a dead link.
 Examples
 --------
 >>> from ledgerkit.sandbox import Sandbox
->>> with Sandbox(report_seconds=0.1) as sb:                          # doctest: +SKIP
-...     report = load_balance_records("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00",
-...                                   currency="EUR", user_id=1, progress=False, **sb.kwargs("balance_records"))
->>> report                                                          # doctest: +SKIP
-BalanceReport(report_id='…', currency='EUR', records=812 rows, opening_balance=3 rows, complete=True)
+>>> with Sandbox(size=200, report_seconds=0.05) as sb:
+...     psp = sb.credentials["balance_records"]
+...     report = load_balance_records(
+...         "2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00", currency="EUR", user_id=1,
+...         base_url=sb.dwh_url, psp_id=psp.user, secret_key=psp.secret, progress=False)
+>>> report.manifest["complete"], report.manifest["rerequests"]
+(True, 0)
+>>> list(report.opening_balance.columns[-3:])
+['currency', 'date', 'opening_balance']
 """
 
 from __future__ import annotations
@@ -362,6 +366,29 @@ def _wait_until_final(dwh: _Dwh, report: dict[str, Any], progress: _Progress, *,
     return report
 
 
+def _same_value(ours: Any, theirs: Any) -> bool:
+    if isinstance(ours, str) and isinstance(theirs, str) and "T" in ours:
+        try:
+            return datetime.fromisoformat(ours) == datetime.fromisoformat(theirs.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+    return ours == theirs
+
+
+def _check_same_request(report: dict[str, Any], params: dict[str, Any]) -> None:
+    """A picked-up report must be the one asked for: same currency, period and scope."""
+    theirs = report.get("request_params") or {}
+    keys = ("currency", "date_from", "date_to", *SCOPES)
+    differ = [k for k in keys if not _same_value(params.get(k), theirs.get(k))]
+    if differ:
+        raise ConfigurationError(
+            "report_id", report["id"],
+            "a report of the request given: it differs in " + ", ".join(
+                f"{k} (report {theirs.get(k)!r}, arguments {params.get(k)!r})" for k in differ),
+            "Pass the same date_from, date_to, currency and scope as when it was requested.",
+        )
+
+
 def _expired(report: dict[str, Any]) -> bool:
     expiry = report.get("expiry_date")
     if not expiry:
@@ -459,9 +486,13 @@ def load_balance_records(
 
     Examples
     --------
-    >>> report = load_balance_records("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00",
-    ...                               currency="EUR", user_id=1098, progress=False)  # doctest: +SKIP
-    >>> report.records.groupby("transaction_type", observed=True)["net"].sum()     # doctest: +SKIP
+    With ``LEDGERKIT_DWH_URL``, ``LEDGERKIT_DWH_PSP_ID`` and
+    ``LEDGERKIT_DWH_SECRET_KEY`` set (a runnable version against the
+    sandbox is in the module docstring):
+
+    >>> report = load_balance_records("2025-01-01T00:00:00+02:00", "2025-02-01T00:00:00+02:00",
+    ...                               currency="EUR", user_id=1098)            # doctest: +SKIP
+    >>> report.records.groupby("transaction_type", observed=True)["net"].sum()  # doctest: +SKIP
     """
     body = _request_body(date_from, date_to, currency=currency, user_id=user_id,
                          scope={"merchant_id": merchant_id, "shop_id": shop_id, "gateway_id": gateway_id},
@@ -511,7 +542,11 @@ class _Run:
     report_ids: list[str] = field(default_factory=list)
 
     def fetch(self, report_id: str | None) -> tuple[dict[str, Any], Any]:
-        report = self.dwh.show(report_id) if report_id else self.dwh.create(self.body)
+        if report_id:
+            report = self.dwh.show(report_id)
+            _check_same_request(report, self.body["request_params"])
+        else:
+            report = self.dwh.create(self.body)
         while True:
             self.report_ids.append(report["id"])
             report = _wait_until_final(self.dwh, report, self.progress, timeout=self.timeout, interval=self.interval)
