@@ -1,6 +1,6 @@
 """The sandbox's deterministic synthetic world: what the three fake APIs serve.
 
-``World.generate(seed, n_transactions)`` draws, from one ``random.Random(seed)``
+``World.generate(seed, n_transactions)`` draws, from one ``SeededRandom(seed)``
 and no clock, a beGateway-platform PSP with two merchants, four shops and
 eight gateways (EUR, USD, JPY, KWD; cards and the alternative methods iDEAL,
 KNET and Bancontact), ``n_transactions`` shop-report transactions, the DWH
@@ -43,10 +43,9 @@ True
 
 from __future__ import annotations
 
+import gc
 import hmac
-import random
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -54,6 +53,7 @@ from decimal import Decimal
 from ..errors import ConfigurationError
 from ..money import check_currency
 from . import world_catalog as cat
+from .world_random import SeededRandom
 from .world_balance import BalanceBook
 from .world_statements import StatementLedger
 from .world_transactions import MONEY_SIGN, PERCENT_FEE_TYPES, Draft, TransactionDrawer, scheduled_fee
@@ -130,7 +130,17 @@ class World:
             raise ConfigurationError("seed", seed, "an integer")
         if isinstance(n_transactions, bool) or not isinstance(n_transactions, int) or n_transactions < 20:
             raise ConfigurationError("n_transactions", n_transactions, "an integer >= 20")
-        rng = random.Random(seed)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # millions of young dicts, no cycles: the cyclic GC would only cost time
+        try:
+            return cls._draw(seed, n_transactions)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    @classmethod
+    def _draw(cls, seed: int, n_transactions: int) -> "World":
+        rng = SeededRandom(seed)
         start, end = int(WORLD_START.timestamp()), int(WORLD_END.timestamp())
         drawer = TransactionDrawer(rng, start, end, cat.FEE_SCHEDULE)
         drafts = drawer.draw(n_transactions - 1, cat.SHOPS, cat.SHOP_WEIGHTS)
@@ -166,11 +176,11 @@ class World:
         return world
 
     def _issue_credentials(self) -> None:
-        keys = random.Random(f"ledgerkit-sandbox-secrets-{self.seed}")
+        keys = SeededRandom(f"ledgerkit-sandbox-secrets-{self.seed}")
         self.psp = {"id": 1, "secret": f"psp-sandbox-secret-{keys.getrandbits(128):032x}"}
         self.shops = [{"id": s["id"], "merchant_id": s["merchant_id"], "name": s["name"],
                        "secret": f"sk_sandbox_{keys.getrandbits(128):032x}"} for s in cat.SHOPS]
-        self.mc_shop = {"id": str(uuid.UUID(int=keys.getrandbits(128), version=4)),
+        self.mc_shop = {"id": keys.uuid4(),
                         "secret": f"sk_sandbox_{keys.getrandbits(128):032x}"}
 
     def _index_shops(self, transactions: list[dict]) -> None:
@@ -367,7 +377,7 @@ def _account_of(accounts: dict, route: tuple[int, int]) -> tuple:
     return next(k for k in accounts if (k[1], k[2]) == route)
 
 
-def _opening(rng: random.Random, key: tuple) -> int:
+def _opening(rng: SeededRandom, key: tuple) -> int:
     floor = cat.OPENING_FLOOR[key[3]]
     return floor + rng.randrange(floor)
 

@@ -19,12 +19,11 @@ follows **truncated** to the cent, as the seed shows (0.30 -> 0.06,
 from __future__ import annotations
 
 import math
-import random
-import uuid
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from . import world_catalog as cat
+from .world_random import SeededRandom
 from .world_transactions import to_datetime
 
 _CENT = Decimal("0.01")
@@ -59,7 +58,7 @@ class StatementLedger:
 
     Parameters
     ----------
-    rng : random.Random
+    rng : SeededRandom
         The world's generator (advanced by every draw).
     start, end : int
         The period as POSIX seconds, half-open.
@@ -67,7 +66,7 @@ class StatementLedger:
         The balance before the first row (the reserve).
     """
 
-    def __init__(self, rng: random.Random, start: int, end: int, opening: Decimal) -> None:
+    def __init__(self, rng: SeededRandom, start: int, end: int, opening: Decimal) -> None:
         self.rng = rng
         self.start, self.end = start, end
         self.opening = opening
@@ -111,7 +110,7 @@ class StatementLedger:
         amount = Decimal(cents).scaleb(-2)
         self._txn_number += rng.randint(1, 150)
         ref = {"transaction": str(self._txn_number), "channel": channel,
-               "transaction_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+               "transaction_id": rng.uuid4(),
                "merchant_reference": "autotest" if rng.random() < 0.05 else f"ORDER-{self._txn_number % 1_000_000}"}
         foreign = None
         if channel.startswith("CARD_") and rng.random() < 0.01:
@@ -138,7 +137,7 @@ class StatementLedger:
             ts = paid_at + rng.randint(3600, 15 * _DAY)
             amount = first["amount"] if rng.random() < 0.6 else (first["amount"] / 2).quantize(_CENT)
             return [(ts, seq, [self.row(to_datetime(ts), -amount, "REFUND", ref)])] if ts < self.end else []
-        if u < 0.046 and ref["channel"].startswith("CARD_"):
+        if u < 0.055 and ref["channel"].startswith("CARD_"):
             ts = paid_at + rng.randint(5 * _DAY, 40 * _DAY)
             when = to_datetime(ts)
             rows = [self.row(when, -first["amount"], "CHARGEBACK", ref),

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import base64
 import math
-import random
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
 from . import world_catalog as cat
+from .world_random import SeededRandom
 
 #: Types whose successful transactions move money, with the sign they move it.
 MONEY_SIGN = {"payment": 1, "capture": 1, "refund": -1, "chargeback": -1, "credit": -1, "payout": -1}
@@ -37,6 +36,14 @@ _TDS_KEYS = ("status", "message", "ve_status", "acs_url", "pa_req", "md", "pa_re
              "xid", "cavv", "cavv_algorithm", "fail_reason", "method_process_url")
 _TDS_VERIFICATION_KEYS = ("eci", "pa_status", "xid", "cavv", "cavv_algorithm", "ve_status", "message", "status")
 _BILLING_KEYS = ("first_name", "last_name", "address", "country", "city", "zip", "state", "phone", "birth_date")
+# Read-only nested objects shared by many transactions (memory at 200k rows).
+_NULL_CARD = dict.fromkeys(_CARD_KEYS)
+_NULL_TDS = dict.fromkeys(_TDS_KEYS)
+_NULL_TDS_VERIFICATION = dict.fromkeys(_TDS_VERIFICATION_KEYS)
+_NULL_BILLING = dict.fromkeys(_BILLING_KEYS)
+_NULL_VENDOR = {"name": None, "token": None}
+_AVS_CVC = {True: {"avs_verification": {"result_code": "M"}, "cvc_verification": {"result_code": "M"}},
+            False: {"avs_verification": {"result_code": None}, "cvc_verification": {"result_code": None}}}
 _GATEWAY_WEIGHT = {301: 60, 303: 15, 304: 80, 305: 70, 306: 15, 307: 30, 308: 10}
 _ROOT_KINDS = [("payment", 68), ("authorization", 18), ("credit", 3), ("payout", 3), ("tokenization", 3)]
 _ROOT_STATUSES = [("successful", 82), ("failed", 11), ("incomplete", 3), ("pending", 2), ("error", 2)]
@@ -109,9 +116,9 @@ class Draft:
 
 
 class TransactionDrawer:
-    """Draws :class:`Draft` transactions inside ``[start, end)`` from one ``random.Random``."""
+    """Draws :class:`Draft` transactions inside ``[start, end)`` from one :class:`SeededRandom`."""
 
-    def __init__(self, rng: random.Random, start: int, end: int, schedule: dict) -> None:
+    def __init__(self, rng: SeededRandom, start: int, end: int, schedule: dict) -> None:
         self.rng = rng
         self.start, self.end = start, end
         self.schedule = schedule
@@ -121,6 +128,8 @@ class TransactionDrawer:
         self._seq = 0
         self._order = 27_000
         self._routes = {}
+        self._browsers: dict[tuple, dict] = {}
+        self._shop_refs: dict[int, dict] = {}
         for shop in cat.SHOPS:
             ids = [g for g in shop["gateways"] if _GATEWAY_WEIGHT.get(g)]
             self._routes[shop["id"]] = (ids, [_GATEWAY_WEIGHT[g] for g in ids])
@@ -262,7 +271,7 @@ class TransactionDrawer:
             if i < n_old:
                 d.uid = f"{next_id - _OLD_UID_OFFSET}-{rng.getrandbits(40):010x}"
             else:
-                d.uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                d.uid = rng.uuid4()
             next_id += rng.randint(1, 4)
         return next_id
 
@@ -287,7 +296,7 @@ class TransactionDrawer:
         is_card = d.card is not None
         customer_initiated = d.parent is None and d.type in ("payment", "authorization", "tokenization")
         message, bank_code = self.message(d)
-        tds = self.tdsecure(d) if is_card and customer_initiated else dict.fromkeys(_TDS_KEYS)
+        tds = self.tdsecure(d) if is_card and customer_initiated else _NULL_TDS
         sign = MONEY_SIGN.get(d.type, 0) if d.status == "successful" else 0
         net = sign * d.amount - d.fee if sign else 0
         rate = round(d.fee * 100 / d.amount, 4) if d.type in PERCENT_FEE_TYPES and d.fee and d.amount else 0.0
@@ -305,12 +314,12 @@ class TransactionDrawer:
                 "rrn": f"{rng.randrange(10**12):012d}" if d.status == "successful" and is_card else None,
                 "billing_descriptor": d.shop["name"].upper()[:22] if sign else None,
             },
-            "credit_card": self.card(d, first, last) if is_card else dict.fromkeys(_CARD_KEYS),
+            "credit_card": self.card(d, first, last) if is_card else _NULL_CARD,
         }
         if not is_card:
             txn["alternative"] = {"method": d.gateway["method"], "account_country": country}
         txn.update({
-            "shop": {"id": d.shop["id"]},
+            "shop": self.shop_ref(d.shop["id"]),
             "gateway_note": d.note,
             "uid": d.uid,
             "id": d.id,
@@ -334,7 +343,8 @@ class TransactionDrawer:
             "manually_corrected_at": to_datetime(d.corrected),
             "parent_uid": d.parent.uid if d.parent is not None else None,
             "additional_data": self.additional_data(d, country, tds),
-            "three_d_secure_verification": {k: tds[k] for k in _TDS_VERIFICATION_KEYS},
+            "three_d_secure_verification": (
+                {k: tds[k] for k in _TDS_VERIFICATION_KEYS} if tds is not _NULL_TDS else _NULL_TDS_VERIFICATION),
         })
         return txn
 
@@ -346,7 +356,7 @@ class TransactionDrawer:
 
     def billing(self, first: str, last: str, country: str, filled: bool) -> dict:
         if not filled or self.rng.random() < 0.4:
-            return dict.fromkeys(_BILLING_KEYS)
+            return _NULL_BILLING
         city, zip_code, phone = cat.CITIES[country]
         rng = self.rng
         return {"first_name": first, "last_name": last,
@@ -358,7 +368,7 @@ class TransactionDrawer:
     def card(self, d: Draft, first: str, last: str) -> dict:
         rng = self.rng
         bin_, issuer, issuer_country, product = d.card
-        return {"holder": f"{first} {last}".upper(), "token": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        return {"holder": f"{first} {last}".upper(), "token": rng.uuid4(),
                 "brand": d.brand, "last_4": f"{rng.randrange(10_000):04d}", "first_1": bin_[0], "bin": bin_,
                 "issuer_country": issuer_country, "issuer_name": issuer,
                 "exp_month": rng.randint(1, 12), "exp_year": rng.randint(2026, 2031), "product": product}
@@ -366,18 +376,28 @@ class TransactionDrawer:
     def additional_data(self, d: Draft, country: str, tds: dict) -> dict:
         rng = self.rng
         three_ds = tds["status"] is not None
-        language, tz_minutes, tz_name = cat.LOCALES.get(country, cat.LOCALES["EE"])
-        browser = dict(cat.BROWSERS[d.seq % len(cat.BROWSERS)])
-        browser.update(language=language, time_zone=tz_minutes, time_zone_name=tz_name)
+        browser = self.browser(d.seq % len(cat.BROWSERS), country)
         wallet = three_ds and d.seq % 5 == 0
         return {
-            "request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "request_id": rng.uuid4(),
             "browser": browser,
-            "vendor": {"name": "CTP" if wallet else None, "token": f"{rng.getrandbits(256):064x}" if wallet else None},
+            "vendor": {"name": "CTP", "token": f"{rng.getrandbits(256):064x}"} if wallet else _NULL_VENDOR,
             "tdsecure": tds,
-            "avs_cvc": {"avs_verification": {"result_code": "M" if three_ds else None},
-                        "cvc_verification": {"result_code": "M" if three_ds else None}},
+            "avs_cvc": _AVS_CVC[three_ds],
         }
+
+    def shop_ref(self, shop_id: int) -> dict:
+        """The (shared, read-only) ``{"id": ...}`` object of a shop."""
+        return self._shop_refs.setdefault(shop_id, {"id": shop_id})
+
+    def browser(self, profile: int, country: str) -> dict:
+        """The (shared, read-only) browser object of a profile used from a country."""
+        key = (profile, country)
+        if key not in self._browsers:
+            language, tz_minutes, tz_name = cat.LOCALES.get(country, cat.LOCALES["EE"])
+            self._browsers[key] = {**cat.BROWSERS[profile], "language": language, "time_zone": tz_minutes,
+                                   "time_zone_name": tz_name}
+        return self._browsers[key]
 
     def tdsecure(self, d: Draft) -> dict:
         rng = self.rng
@@ -385,8 +405,8 @@ class TransactionDrawer:
         return {
             "status": d.status, "message": "Authentication Successful" if ok else "Authentication Available",
             "ve_status": "Y",
-            "acs_url": f"https://acs.example.com:8443/pareq/{d.seq}/{uuid.UUID(int=rng.getrandbits(128), version=4)}/",
-            "pa_req": base64.b64encode(rng.randbytes(360)).decode("ascii"),
+            "acs_url": f"https://acs.example.com:8443/pareq/{d.seq}/{rng.uuid4()}/",
+            "pa_req": base64.b64encode(rng.randbytes(240)).decode("ascii"),
             "md": str(40_000 + d.seq), "pa_res_url": f"https://gw.example.com/process/{d.uid}",
             "eci": ("05" if d.brand != "master" else "02") if ok else None, "pa_status": "Y" if ok else None,
             "xid": base64.b64encode(rng.randbytes(20)).decode("ascii") if ok else None,
