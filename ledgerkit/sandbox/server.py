@@ -44,6 +44,8 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+import orjson
+
 
 from ..config import ENV_VARS, Credentials
 from ..money import is_currency
@@ -117,17 +119,13 @@ def dumps(obj: Any) -> bytes:
     >>> dumps({"amount": Decimal("-0.060"), "n": [Decimal("10.00"), 1.5, None]})
     b'{"amount":-0.06,"n":[10,1.5,null]}'
     """
-    return _dumps(obj).encode("utf-8")
+    return orjson.dumps(obj, default=_exact_number)
 
 
-def _dumps(obj: Any) -> str:
-    if isinstance(obj, Decimal):
-        return _decimal_text(obj)
-    if isinstance(obj, dict):
-        return "{" + ",".join(json.dumps(str(k)) + ":" + _dumps(v) for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ",".join(_dumps(v) for v in obj) + "]"
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+def _exact_number(value: Any) -> orjson.Fragment:
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(_decimal_text(value))
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def json_response(status: int, obj: Any, headers: dict[str, str] | None = None) -> Response:
@@ -195,23 +193,31 @@ _STATUSES = ("all", "successful", "failed", "pending", "incomplete")
 _METHODS = ("credit_card", "alternative")
 _DATE_TYPES = ("created_at", "paid_at", "settled_at")
 _WALL_FORMAT = "%Y-%m-%d %H:%M:%S"
+_Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class _TxIndex:
-    """Transactions grouped per shop, ascending id, with parsed epoch times."""
+    """Transactions grouped per shop, ascending id, with epoch times and their UTC text."""
 
     def __init__(self, transactions: list[dict[str, Any]]) -> None:
         self.size = len(transactions)
         self.by_shop: dict[int, list[dict[str, Any]]] = {}
         self.times: dict[int, dict[str, float | None]] = {}
+        self.utc_text: dict[int, dict[str, str | None]] = {}
         self.by_id: dict[int, dict[str, Any]] = {}
         for tx in sorted(transactions, key=lambda t: t["id"]):
             self.by_shop.setdefault(int(tx["shop"]["id"]), []).append(tx)
             self.by_id[tx["id"]] = tx
-            self.times[tx["id"]] = {
-                f: (None if tx.get(f) is None else _parse_utc(tx[f]).timestamp()) for f in _TX_TIME_FIELDS
-            }
-        self.max_id = max((t["id"] for t in transactions), default=0)
+            stamps = {f: (None if tx.get(f) is None else _parse_utc(tx[f])) for f in _TX_TIME_FIELDS}
+            self.times[tx["id"]] = {f: (None if v is None else v.timestamp()) for f, v in stamps.items()}
+            self.utc_text[tx["id"]] = {f: (None if v is None else v.strftime(_Z_FORMAT)) for f, v in stamps.items()}
+
+    def shown(self, tx_id: int, zone: ZoneInfo) -> dict[str, Any]:
+        """A transaction as served: times as ``...Z``, wall clock in ``zone`` (the platform quirk)."""
+        if zone.key == "UTC":
+            return {**self.by_id[tx_id], **self.utc_text[tx_id]}
+        tx = self.by_id[tx_id]
+        return {**tx, **{f: _wall_clock_z(tx.get(f), zone) for f in _TX_TIME_FIELDS}}
 
 
 @dataclass(frozen=True)
@@ -336,7 +342,7 @@ def _wall_clock_z(value: datetime | str | None, zone: ZoneInfo) -> str | None:
     """``YYYY-MM-DDThh:mm:ssZ``; the platform quirk: wall clock in ``zone``, still ending in Z."""
     if value is None:
         return None
-    return _parse_utc(value).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _parse_utc(value).astimezone(zone).strftime(_Z_FORMAT)
 
 
 class TransactionsAPI:
@@ -429,8 +435,8 @@ class TransactionsAPI:
         first_page = clean.get("starting_after") is None and before is None
         if first_page and faults.insert_during_paging:
             self._insert(q, faults.insert_during_paging)
-        by_id = self.index().by_id
-        rows = [self._shown(by_id[i], clean["time_zone"]) for i in page]
+        index = self.index()
+        rows = [index.shown(i, clean["time_zone"]) for i in page]
         return {
             "transactions": rows,
             "count": len(rows),
@@ -438,13 +444,6 @@ class TransactionsAPI:
             "first_object_id": page[0] if page else None,
             "last_object_id": page[-1] if page else None,
         }
-
-    @staticmethod
-    def _shown(tx: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
-        shown = dict(tx)
-        for name in _TX_TIME_FIELDS:
-            shown[name] = _wall_clock_z(tx.get(name), zone)
-        return shown
 
     def _insert(self, q: _TxQuery, n: int) -> None:
         """Fault ``insert_during_paging``: ``n`` new payments of this shop inside the requested window."""
@@ -783,6 +782,7 @@ def _s3_error(status: int, code: str, message: str) -> Response:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ledgerkit-sandbox/0.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     timeout = 60  # idle keep-alive connections close after a minute
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
