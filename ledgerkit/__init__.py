@@ -1,8 +1,63 @@
-"""ledgerkit: payment-provider reporting data in Jupyter, exact to the minor unit."""
+"""ledgerkit: payment-provider reporting data in Jupyter, exact to the minor unit.
 
+Loaders return typed, pagination-aware DataFrames (money in ``Int64`` minor
+units with a ``currency`` column, UTC times, a manifest in
+``df.attrs["ledgerkit"]``); the analysis functions answer fees, balance
+roll-forward and payouts; ``ledgerkit.plots`` and ``ledgerkit.widgets`` show
+them in notebooks; ``ledgerkit.sandbox`` serves all three APIs offline.
+
+Examples
+--------
+>>> import ledgerkit as lk
+>>> from ledgerkit.sandbox import Sandbox
+>>> with Sandbox() as sb:                                        # doctest: +SKIP
+...     tx = lk.load_transactions("2025-01-01", "2025-02-01", **sb.kwargs("transactions"))
+>>> lk.fee_breakdown(tx, by="brand")                             # doctest: +SKIP
+"""
+
+from .analysis import (
+    check_balances,
+    effective_rate_change,
+    fee_anomalies,
+    fee_breakdown,
+    fee_model,
+    payout_groups,
+    payout_items,
+    payout_waterfall,
+    reconcile_transactions,
+    reconciliation_summary,
+    roll_forward,
+)
+from .config import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
+from .sources.balance_records import BalanceReport, load_balance_records
+from .sources.statements import iter_statements, load_statements
+from .sources.transactions import iter_transactions, load_transactions
 
 __version__ = "0.1.0"
 
-__all__ = [*_errors_all]
+__all__ = [
+    # loaders
+    "load_transactions",
+    "iter_transactions",
+    "load_statements",
+    "iter_statements",
+    "load_balance_records",
+    "BalanceReport",
+    "Credentials",
+    # analysis
+    "fee_breakdown",
+    "fee_model",
+    "fee_anomalies",
+    "effective_rate_change",
+    "roll_forward",
+    "check_balances",
+    "payout_groups",
+    "payout_items",
+    "payout_waterfall",
+    "reconcile_transactions",
+    "reconciliation_summary",
+    # errors
+    *_errors_all,
+]
