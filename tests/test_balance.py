@@ -286,6 +286,14 @@ def test_balance_records_chains_per_account():
     assert list(got.columns[:5]) == ["position", "record_id", "merchant_id", "shop_id", "gateway_id"]
 
 
+def test_frame_without_row_id_finds_duplicates_by_value():
+    plain = EUR.drop(columns=["row_id"])
+    dup = pd.concat([plain, plain.iloc[[-1]]], ignore_index=True)
+    got = check_balances(corrupt(dup, 2, "balance_after", 5))
+    assert got[["position", "kind", "difference"]].values.tolist() == [[2, "amount_mismatch", 5], [9, "duplicate", 7]]
+    assert got["row_id"].isna().all()
+
+
 def test_single_row_and_empty():
     assert check_balances(EUR.iloc[[0]]).empty
     assert check_balances(chain([])).empty

@@ -499,8 +499,8 @@ def check_balances(statements: Any) -> pd.DataFrame:
     rows = frame.iloc[breaks["position"].to_numpy()].reset_index(drop=True)
     out = pd.DataFrame({"position": breaks["position"]})
     for column in dtypes:
-        if column in rows.columns and column not in out.columns:
-            out[column] = rows[column].to_numpy()
+        if column not in out.columns:
+            out[column] = rows[column].array if column in rows.columns else pd.NA
     out["created"] = ledger.created.iloc[breaks["position"].to_numpy()].array
     out["currency"] = rows["currency"].astype("str").to_numpy()
     for column in ("kind", "field"):
