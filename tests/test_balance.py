@@ -201,6 +201,7 @@ def test_roll_forward_balance_report_records_with_opening():
         ({"freq": "Q"}, "freq"),
         ({"categories": {"INCOME": 3}}, "categories"),
         ({"opening": pd.DataFrame({"currency": ["EUR"]})}, "opening"),
+        ({"opening": {"EUR": 1.5}}, "opening"),
     ],
 )
 def test_roll_forward_bad_arguments(kwargs, parameter):

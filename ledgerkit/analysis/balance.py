@@ -169,10 +169,12 @@ def _movements(ledger: _Ledger, categories: Mapping[str, str] | None) -> pd.Data
 def _openings(ledger: _Ledger, opening: Any) -> tuple[pd.Series, pd.Series]:
     """Opening balance per currency, and the date each opening applies to (NaT if unknown)."""
     if opening is None:
-        first = ledger.frame.groupby(list(ledger.chain_columns), sort=False, observed=True).head(1)
+        first = ledger.frame.groupby(list(ledger.chain_columns), sort=False, observed=True, dropna=False).head(1)
         values = pd.Series(minor_units(first["balance_before"]), index=first["currency"].astype("str").to_numpy())
         return values.groupby(level=0).sum(), pd.Series(dtype="datetime64[ns, UTC]")
     if isinstance(opening, Mapping):
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in opening.values()):
+            raise ConfigurationError("opening", opening, "{currency: opening balance in integer minor units}")
         values = pd.Series({str(k): int(v) for k, v in opening.items()}, dtype="int64")
         return values, pd.Series(dtype="datetime64[ns, UTC]")
     frame = require_frame(opening, "opening")
