@@ -358,22 +358,34 @@ def _round_share(amounts: np.ndarray, percent_e4: Any) -> np.ndarray:
     return q + ((2 * r > _SCALE) | ((2 * r == _SCALE) & (q % 2 == 1)))
 
 
-def _slope_guess(amounts: np.ndarray, fees: np.ndarray) -> tuple[float, float] | None:
-    """Theil–Sen: the median slope over long pairs (in 1e-4 %) and its spread."""
+def _slope_guesses(amounts: np.ndarray, fees: np.ndarray) -> list[tuple[float, float]]:
+    """Theil–Sen slopes (in 1e-4 %) with their spread (interquartile range).
+
+    Two medians of the pairwise slopes: over the longer half of the pairs,
+    and over all pairs weighted by their length (which still works when
+    most amounts sit in a narrow cluster). Empty when all amounts are equal.
+    """
     n = len(amounts)
     if n <= 200:
         i, j = np.triu_indices(n, 1)
     else:
         rng = np.random.default_rng(0)
         i, j = rng.integers(0, n, 20_000), rng.integers(0, n, 20_000)
-    span = amounts[j] - amounts[i]
+    span = (amounts[j] - amounts[i]).astype("float64")
     keep = span != 0
     if not keep.any():
-        return None
-    i, j, span = i[keep], j[keep], span[keep]
-    long = np.abs(span) >= np.median(np.abs(span))
-    slopes = (fees[j][long] - fees[i][long]) / span[long] * _SCALE
-    q1, median, q3 = np.percentile(slopes, [25, 50, 75])
+        return []
+    slopes = (fees[j] - fees[i])[keep] / span[keep] * _SCALE
+    length = np.abs(span[keep])
+    long = length >= np.median(length)
+    return [_quartiles(slopes[long], np.ones(int(long.sum()))), _quartiles(slopes, length)]
+
+
+def _quartiles(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Weighted median and interquartile range."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    q1, median, q3 = values[order][np.searchsorted(cumulative, [0.25, 0.5, 0.75]).clip(0, len(values) - 1)]
     return float(median), float(q3 - q1)
 
 
@@ -385,38 +397,49 @@ def _simplicity(percent_e4: np.ndarray) -> np.ndarray:
     return out + 2 * (percent_e4 == 0)
 
 
-def _fit_contract(amounts: np.ndarray, fees: np.ndarray) -> tuple[int, int] | None:
-    """The (percent in 1e-4 %, fixed) that explains exactly the most fees.
+def _fit_sample(amounts: np.ndarray) -> np.ndarray:
+    """Up to ``_FIT_SAMPLE`` row positions spread evenly over the range of amounts."""
+    order = np.argsort(amounts, kind="stable")
+    picks = np.unique(np.linspace(0, len(order) - 1, min(len(order), _FIT_SAMPLE)).round().astype(int))
+    return order[picks]
 
-    A Theil–Sen slope narrows the search to a window of percents; each
-    candidate's fixed part is the median residual, scored by how many fees
-    it reproduces exactly. Ties go to the simplest percent (fewest decimals),
-    then to the one nearest the Theil–Sen slope. A minority of wrong fees
-    moves neither the median slope nor the median residual.
-    """
-    guess = _slope_guess(amounts, fees)
-    if guess is None:
-        return None
-    centre, spread = guess
+
+def _score_window(a: np.ndarray, f: np.ndarray, centre: float, spread: float) -> tuple[np.ndarray, ...]:
+    """Every percent near ``centre``, its fixed part (median residual) and exact matches."""
     half = int(min(_MAX_WINDOW, max(100, 3 * spread)))
     lo = max(0, int(np.floor(centre)) - half)
     candidates = np.arange(lo, max(lo, int(np.ceil(centre)) + half) + 1, dtype="int64")
-    order = np.argsort(amounts, kind="stable")
-    sample = order[np.unique(np.linspace(0, len(order) - 1, min(len(order), _FIT_SAMPLE)).round().astype(int))]
-    a, f = amounts[sample], fees[sample]
     scores, fixed = [], []
-    for chunk in np.array_split(candidates, max(1, len(candidates) * len(a) // 2_000_000 + 1)):
+    for chunk in np.array_split(candidates, len(candidates) * len(a) // 2_000_000 + 1):
         residual = f[None, :] - _round_share(a[None, :], chunk[:, None])
         c = np.rint(np.median(residual, axis=1)).astype("int64")
         scores.append((residual == c[:, None]).sum(axis=1))
         fixed.append(c)
-    score, c = np.concatenate(scores), np.concatenate(fixed)
-    best = np.lexsort((np.abs(candidates - centre), -_simplicity(candidates), -score))[0]
+    distance = np.abs(candidates - centre)
+    return candidates, np.concatenate(fixed), np.concatenate(scores), distance
+
+
+def _fit_contract(amounts: np.ndarray, fees: np.ndarray) -> tuple[int, int] | None:
+    """The (percent in 1e-4 %, fixed) that explains exactly the most fees.
+
+    Theil–Sen slopes narrow the search to windows of percents; each
+    candidate's fixed part is its median residual, scored by how many fees
+    it reproduces exactly. Ties go to the simplest percent (fewest decimals),
+    then to the one nearest a Theil–Sen slope. A minority of wrong fees
+    moves neither the median slopes nor the median residual.
+    """
+    guesses = _slope_guesses(amounts, fees)
+    if not guesses:
+        return None
+    sample = _fit_sample(amounts)
+    windows = [_score_window(amounts[sample], fees[sample], *g) for g in guesses]
+    candidates, fixed, score, distance = (np.concatenate(parts) for parts in zip(*windows))
+    best = np.lexsort((distance, -_simplicity(candidates), -score))[0]
     percent = int(candidates[best])
     residual = fees - _round_share(amounts, percent)
     values, counts = np.unique(residual, return_counts=True)
     ties = values[counts == counts.max()]
-    return percent, int(ties[np.argmin(np.abs(ties - c[best]))])
+    return percent, int(ties[np.argmin(np.abs(ties - fixed[best]))])
 
 
 def _model_rows(transactions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
