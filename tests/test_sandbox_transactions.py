@@ -285,3 +285,15 @@ def test_request_log_records_the_body_and_hides_the_secret(fresh_sandbox):
     assert record.headers["x-api-version"] == "3"
     assert creds.secret not in repr(record)
     assert date.fromtimestamp(record.at) >= date(2025, 1, 1)
+
+
+def test_to_before_from_is_422(sandbox):
+    r = post(sandbox, {"from": "2025-02-02 00:00:00", "to": "2025-02-01 23:59:59"})
+    assert (r.status_code, r.json()["errors"]) == (422, {"to": ["must not be before from"]})
+
+
+def test_body_that_is_not_json_is_400(sandbox):
+    r = requests.post(sandbox.transactions_url + "/api/reports", data=b"{report_params:", timeout=10,
+                      headers={"X-Api-Version": "3", "Content-Type": "application/json"},
+                      auth=sandbox.credentials["transactions"].auth())
+    assert (r.status_code, r.json()) == (400, {"message": "request body is not valid JSON", "errors": {}})

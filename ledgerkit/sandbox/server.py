@@ -194,6 +194,7 @@ _METHODS = ("credit_card", "alternative")
 _DATE_TYPES = ("created_at", "paid_at", "settled_at")
 _WALL_FORMAT = "%Y-%m-%d %H:%M:%S"
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_MAX_CACHED_PULLS = 256
 
 
 class _TxIndex:
@@ -311,6 +312,9 @@ def validate_report_params(params: Any) -> tuple[dict[str, list[str]], dict[str,
         if name not in errors and not _valid_wall(value, date_type):
             errors[name] = [f"must be in format {wall}"]
         clean[name] = value
+    if "from" not in errors and "to" not in errors and _wall_start(date_type, clean["to"], UTC) < _wall_start(
+            date_type, clean["from"], UTC):
+        errors["to"] = ["must not be before from"]
     one_of("status", _STATUSES)
     one_of("payment_method_type", _METHODS)
     zone_name = need("time_zone")
@@ -371,6 +375,8 @@ class TransactionsAPI:
             return json_response(401, {"message": "Unauthorized", "errors": {}}, {"WWW-Authenticate": 'Basic realm="api"'})
         if (req.header("X-Api-Version") or "").strip() != "3":
             return json_response(400, {"message": "X-Api-Version header must be 3", "errors": {"X-Api-Version": ["must be 3"]}})
+        if req.body and req.json is None:
+            return json_response(400, {"message": "request body is not valid JSON", "errors": {}})
         if not isinstance(req.json, dict) or not isinstance(req.json.get("report_params"), dict):
             return json_response(422, {"message": "report_params is missing", "errors": {"report_params": ["is missing"]}})
         errors, clean = validate_report_params(req.json["report_params"])
@@ -413,6 +419,8 @@ class TransactionsAPI:
             ids.append(tx["id"])
         with self._lock:
             if self._index is index:
+                if len(self._pulls) >= _MAX_CACHED_PULLS:
+                    self._pulls.clear()
                 self._pulls[q] = ids
         return ids
 
@@ -760,14 +768,16 @@ class DwhAPI:
                         "application/zip")
 
     def _file(self, report: _Report) -> bytes:
-        with self._lock:
-            if report.file is None:
-                r = report.request
-                records, opening = self.sb.world.balance_records_in(
-                    r["date_from"], r["date_to"], r["currency"],
-                    merchant_id=r["merchant_id"], shop_id=r["shop_id"], gateway_id=r["gateway_id"])
-                report.file = build_report_zip(records, opening, fmt=r["format"], language=r["language"])
-            return report.file
+        """The zip, built on first download (outside the lock: other reports stay served)."""
+        if report.file is None:
+            r = report.request
+            records, opening = self.sb.world.balance_records_in(
+                r["date_from"], r["date_to"], r["currency"],
+                merchant_id=r["merchant_id"], shop_id=r["shop_id"], gateway_id=r["gateway_id"])
+            built = build_report_zip(records, opening, fmt=r["format"], language=r["language"])
+            with self._lock:
+                report.file = report.file or built
+        return report.file
 
 
 def _s3_error(status: int, code: str, message: str) -> Response:
@@ -807,7 +817,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_request(self, method: str) -> Request:
         parts = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        length = int(headers.get("content-length") or 0)
+        length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else 0
         body = self.rfile.read(length) if length > 0 else b""
         req = Request(method, parts.path, parse_qsl(parts.query, keep_blank_values=True), headers, body,
                       auth=_basic_auth(headers.get("authorization")))
