@@ -509,15 +509,16 @@ class StatementsAPI:
         self.sb = sandbox
         self._lock = threading.Lock()
         self._times: list[float] = []
+        self._pulls: dict[tuple, list[dict[str, Any]]] = {}
 
-    def _created(self) -> list[float]:
-        rows = self.sb.world.statements
+    def _snapshot(self) -> tuple[list[dict[str, Any]], list[float]]:
+        """The chain and its epoch times; the world only ever appends to it."""
+        with self.sb.world.lock:
+            rows = list(self.sb.world.statements)
         with self._lock:
-            if len(self._times) != len(rows):
-                self._times = self._times[: len(rows)] + [
-                    _parse_utc(r["created"]).timestamp() for r in rows[len(self._times):]
-                ]
-            return self._times
+            if len(self._times) < len(rows):
+                self._times = self._times + [_parse_utc(r["created"]).timestamp() for r in rows[len(self._times):]]
+            return rows, self._times[: len(rows)]
 
     def handle(self, req: Request) -> Response:
         """Answer one statement page."""
@@ -547,15 +548,22 @@ class StatementsAPI:
         return json_response(200, [_statement_row(r) for r in rows[offset:offset + per_page]], headers)
 
     def _matching(self, since: date | None, until: date | None, payout_id: str | None) -> list[dict[str, Any]]:
-        with self.sb.world.lock:
-            rows = list(self.sb.world.statements)
-        times = self._created()
+        """Rows of the chain a query selects, in chain order (cached per query and chain length)."""
+        rows, times = self._snapshot()
+        key = (since, until, payout_id, len(rows))
+        with self._lock:
+            cached = self._pulls.get(key)
+        if cached is not None:
+            return cached
         lo = -float("inf") if since is None else datetime.combine(since, datetime.min.time(), UTC).timestamp()
         hi = float("inf") if until is None else datetime.combine(until + timedelta(days=1), datetime.min.time(), UTC).timestamp()
-        return [
-            row for row, at in zip(rows, times)
-            if lo <= at < hi and (payout_id is None or str(row.get("payout_id")) == payout_id)
-        ]
+        selected = [row for row, at in zip(rows, times)
+                    if lo <= at < hi and (payout_id is None or str(row.get("payout_id")) == payout_id)]
+        with self._lock:
+            if len(self._pulls) >= _MAX_CACHED_PULLS:
+                self._pulls.clear()
+            self._pulls[key] = selected
+        return selected
 
     def _link(self, req: Request, pages: dict[str, int | None]) -> str:
         parts = []
