@@ -45,6 +45,10 @@ class SeededRandom(random.Random):
         total = cum_weights[-1]
         return [population[bisect(cum_weights, self.random() * total)] for _ in range(k)]
 
+    def pick(self, items, cum_weights):
+        """One of ``items`` drawn with precomputed cumulative weights (the fast path of ``choices``)."""
+        return items[bisect(cum_weights, self.random() * cum_weights[-1])]
+
     def uuid4(self) -> str:
         """A random (version 4, RFC 4122 variant) UUID as its canonical string."""
         n = self.getrandbits(128)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
+from itertools import accumulate
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -47,6 +48,17 @@ _AVS_CVC = {True: {"avs_verification": {"result_code": "M"}, "cvc_verification":
 _GATEWAY_WEIGHT = {301: 60, 303: 15, 304: 80, 305: 70, 306: 15, 307: 30, 308: 10}
 _ROOT_KINDS = [("payment", 68), ("authorization", 18), ("credit", 3), ("payout", 3), ("tokenization", 3)]
 _ROOT_STATUSES = [("successful", 82), ("failed", 11), ("incomplete", 3), ("pending", 2), ("error", 2)]
+
+
+def _cumulative(pairs) -> tuple[list, list[int]]:
+    """(items, cumulative weights) of ``[(item, weight), ...]`` for :meth:`SeededRandom.pick`."""
+    items, weights = zip(*pairs)
+    return list(items), list(accumulate(weights))
+
+
+_KINDS = _cumulative(_ROOT_KINDS)
+_STATUSES = _cumulative(_ROOT_STATUSES)
+_BRANDS = {gid: _cumulative(pairs) for gid, pairs in cat.BRANDS.items()}
 _OLD_UID_OFFSET = 8332
 
 
@@ -140,12 +152,12 @@ class TransactionDrawer:
         """Exactly ``n`` drafts: roots with their follow-ups (captures, refunds, ...)."""
         rng = self.rng
         out: list[Draft] = []
-        kinds, kind_w = zip(*_ROOT_KINDS)
+        shop_cum = list(accumulate(shop_weights))
         while len(out) < n:
-            shop = rng.choices(shops, shop_weights)[0]
+            shop = rng.pick(shops, shop_cum)
             created = rng.randrange(self.start, self.end - 3600)
             gateway = self.route(shop, created)
-            kind = rng.choices(kinds, kind_w)[0] if gateway["method"] == "credit_card" else "payment"
+            kind = rng.pick(*_KINDS) if gateway["method"] == "credit_card" else "payment"
             root = self.root(kind, shop, gateway, created)
             out.append(root)
             out.extend(self.follow_ups(root)[: n - len(out)])
@@ -171,13 +183,12 @@ class TransactionDrawer:
         rng = self.rng
         if status is None:
             if kind in ("payment", "authorization"):
-                status = rng.choices(*zip(*_ROOT_STATUSES))[0]
+                status = rng.pick(*_STATUSES)
             else:
                 status = "successful" if rng.random() < 0.9 else "failed"
         brand = card = None
         if gateway["method"] == "credit_card":
-            brands, weights = zip(*cat.BRANDS[gateway["id"]])
-            brand = rng.choices(brands, weights)[0]
+            brand = rng.pick(*_BRANDS[gateway["id"]])
             card = rng.choice(cat.CARD_ISSUERS[brand])
             country = card[2]
         else:
@@ -296,6 +307,7 @@ class TransactionDrawer:
         is_card = d.card is not None
         customer_initiated = d.parent is None and d.type in ("payment", "authorization", "tokenization")
         message, bank_code = self.message(d)
+        refs = rng.getrandbits(128)  # ref_id, auth_code and rrn from one draw
         tds = self.tdsecure(d) if is_card and customer_initiated else _NULL_TDS
         sign = MONEY_SIGN.get(d.type, 0) if d.status == "successful" else 0
         net = sign * d.amount - d.fee if sign else 0
@@ -305,13 +317,13 @@ class TransactionDrawer:
             "customer": {"ip": ip if customer_initiated else None, "email": email},
             "payment": {
                 "gateway_id": d.gateway["id"],
-                "ref_id": f"{rng.randrange(10**12):012d}" if d.status == "successful" else None,
+                "ref_id": f"{refs % 10**12:012d}" if d.status == "successful" else None,
                 "message": message,
                 "status": d.status,
                 "gateway_name": d.gateway["name"],
-                "auth_code": f"{rng.randrange(1_000_000):06d}" if d.status == "successful" and is_card else None,
+                "auth_code": f"{refs // 10**12 % 10**6:06d}" if d.status == "successful" and is_card else None,
                 "bank_code": bank_code,
-                "rrn": f"{rng.randrange(10**12):012d}" if d.status == "successful" and is_card else None,
+                "rrn": f"{refs // 10**18 % 10**12:012d}" if d.status == "successful" and is_card else None,
                 "billing_descriptor": d.shop["name"].upper()[:22] if sign else None,
             },
             "credit_card": self.card(d, first, last) if is_card else _NULL_CARD,
@@ -368,10 +380,11 @@ class TransactionDrawer:
     def card(self, d: Draft, first: str, last: str) -> dict:
         rng = self.rng
         bin_, issuer, issuer_country, product = d.card
+        bits = rng.getrandbits(32)  # last 4 digits and expiry from one draw
         return {"holder": f"{first} {last}".upper(), "token": rng.uuid4(),
-                "brand": d.brand, "last_4": f"{rng.randrange(10_000):04d}", "first_1": bin_[0], "bin": bin_,
+                "brand": d.brand, "last_4": f"{bits % 10_000:04d}", "first_1": bin_[0], "bin": bin_,
                 "issuer_country": issuer_country, "issuer_name": issuer,
-                "exp_month": rng.randint(1, 12), "exp_year": rng.randint(2026, 2031), "product": product}
+                "exp_month": 1 + (bits >> 14) % 12, "exp_year": 2026 + (bits >> 20) % 6, "product": product}
 
     def additional_data(self, d: Draft, country: str, tds: dict) -> dict:
         rng = self.rng
@@ -402,15 +415,15 @@ class TransactionDrawer:
     def tdsecure(self, d: Draft) -> dict:
         rng = self.rng
         ok = d.status == "successful"
+        blob = base64.b64encode(rng.randbytes(282)).decode("ascii")  # pa_req, xid and cavv from one draw
         return {
             "status": d.status, "message": "Authentication Successful" if ok else "Authentication Available",
             "ve_status": "Y",
             "acs_url": f"https://acs.example.com:8443/pareq/{d.seq}/{rng.uuid4()}/",
-            "pa_req": base64.b64encode(rng.randbytes(240)).decode("ascii"),
+            "pa_req": blob[:320],
             "md": str(40_000 + d.seq), "pa_res_url": f"https://gw.example.com/process/{d.uid}",
             "eci": ("05" if d.brand != "master" else "02") if ok else None, "pa_status": "Y" if ok else None,
-            "xid": base64.b64encode(rng.randbytes(20)).decode("ascii") if ok else None,
-            "cavv": base64.b64encode(rng.randbytes(20)).decode("ascii") if ok else None,
+            "xid": blob[320:348] if ok else None, "cavv": blob[348:376] if ok else None,
             "cavv_algorithm": "2" if ok else None,
             "fail_reason": None if ok or d.status != "failed" else "Authentication rejected",
             "method_process_url": None,
