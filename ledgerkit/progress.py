@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .errors import ConfigurationError
+
 __all__ = ["AUTO_PAGES", "PullProgress"]
 
 #: Pages a pull must be expected (or seen) to take before ``progress=None`` shows a bar.
@@ -39,6 +41,8 @@ class PullProgress:
     """
 
     def __init__(self, progress: bool | None, source: str) -> None:
+        if progress is not None and not isinstance(progress, bool):
+            raise ConfigurationError("progress", progress, "True, False or None (automatic)")
         self.mode = progress
         self.source = source
         self.pages = 0

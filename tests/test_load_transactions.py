@@ -9,6 +9,8 @@ import pytest
 
 from ledgerkit.errors import (
     AuthenticationError,
+    CountMismatchError,
+    DataError,
     ConfigurationError,
     PaginationError,
     ServerError,
@@ -338,3 +340,24 @@ def test_rows_inserted_during_paging_are_picked_up(faulty):
     assert len(new) == 4 and new <= set(df["id"].tolist())
     assert_same_rows(df, world_rows(faulty, methods=("credit_card",)))
     assert df["id"].is_unique and df["id"].is_monotonic_increasing
+
+
+def test_page_count_mismatch_and_bad_envelope():
+    from test_http import ScriptedServer  # a scripted HTTP server: the sandbox never lies about counts
+
+    tx = {"id": 7, "amount": 100, "currency": "EUR", "created_at": "2025-01-02T00:00:00Z"}
+    with ScriptedServer() as server:
+        kw = {"base_url": server.url, "shop_id": "1", "secret_key": "k", "retry": FAST, "progress": False,
+              "payment_method_type": "credit_card"}
+        server.script = [{"body": {"transactions": [tx], "count": 2, "has_more": False,
+                                   "first_object_id": "7", "last_object_id": "7"}}]
+        with pytest.raises(CountMismatchError) as info:
+            load_transactions(JAN, FEB, **kw)
+        assert info.value.resume["starting_after"] is None and len(info.value.partial) == 0
+        server.script = [{"body": {"message": "not a report"}}]
+        with pytest.raises(DataError, match="no 'transactions' list"):
+            load_transactions(JAN, FEB, **kw)
+        server.script = [{"body": {"transactions": [tx], "count": 1, "has_more": False,
+                                   "first_object_id": "7", "last_object_id": "7"}}]
+        df = load_transactions(JAN, FEB, **kw)  # string cursors are accepted
+        assert df["id"].tolist() == [7] and df.attrs["ledgerkit"]["last_cursor"] == 7

@@ -11,17 +11,19 @@ which gives an error raised mid-pull the keyword arguments to continue.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator, Protocol
 
 import pandas as pd
 import requests
 
 from ..config import ProviderConfig, resolve
 from ..errors import ConfigurationError, LedgerkitError
+from ..frames import Manifest, Schema, attach_manifest, finish
+from ..progress import PullProgress
 from ..http import ParseError, PullStats, RetryPolicy, new_session, send_json
 
-__all__ = ["Client", "open_client", "resumable"]
+__all__ = ["Client", "open_client", "resumable", "collect", "iterate"]
 
 
 @dataclass
@@ -82,3 +84,43 @@ def resumable(exc: LedgerkitError, *, resume: dict, manifest: dict, partial: pd.
     exc.manifest = dict(manifest)
     exc.partial = partial
     return exc
+
+
+class Pull(Protocol):
+    """What :func:`collect` and :func:`iterate` drive: one loader's pull in progress."""
+
+    client: Client
+    manifest: Manifest
+    progress: PullProgress
+
+    def pages(self) -> Iterator[pd.DataFrame]: ...
+
+    def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> None: ...
+
+    def frame(self, frames: list[pd.DataFrame]) -> pd.DataFrame: ...
+
+
+def collect(pull: Pull) -> pd.DataFrame:
+    """Run ``pull`` to the end and return its frame; a failure gets ``.resume``/``.partial``."""
+    frames: list[pd.DataFrame] = []
+    with pull.progress:
+        try:
+            frames.extend(pull.pages())
+        except LedgerkitError as exc:
+            pull.failure(exc, frames)
+            raise
+    pull.manifest.complete = True
+    return pull.frame(frames)
+
+
+def iterate(pull: Pull, schema: Schema) -> Iterator[pd.DataFrame]:
+    """Yield ``pull``'s pages as finished frames, each with the manifest so far."""
+    frames: list[pd.DataFrame] = []
+    with pull.progress:
+        try:
+            for frame in pull.pages():
+                frames.append(frame)
+                yield attach_manifest(finish([frame], schema), replace(pull.manifest), pull.client.stats)
+        except LedgerkitError as exc:
+            pull.failure(exc, frames)
+            raise

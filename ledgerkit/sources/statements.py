@@ -24,9 +24,8 @@ Examples
 from __future__ import annotations
 
 import functools
-import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Iterator
@@ -34,14 +33,14 @@ from typing import Any, Iterator
 import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
+from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError, PaginationError
 from ..frames import STATEMENTS, Manifest, attach_manifest, build_page, empty_frame, finish, row_id
 from ..http import RetryPolicy, decode_json
 from ..money import check_currency
 from ..pagination import LinkPaginator
 from ..progress import PullProgress
 from ..timeparse import day
-from . import Client, open_client, resumable
+from . import Client, collect, iterate, open_client, resumable
 
 __all__ = ["load_statements", "iter_statements", "parse_error"]
 
@@ -126,10 +125,10 @@ class _Pull:
         """Typed page frames (repeated rows dropped), then re-checks while the total grows."""
         yield from self._follow()
         for _ in range(MAX_RECHECKS):
-            totals = self.paginator.totals
-            if not totals or totals[-1] == len(self.seen) or not self.per_page:
+            expected = self._expected_rows()
+            if expected is None or expected == len(self.seen) or not self.per_page:
                 break
-            last_page = max(1, math.ceil(totals[-1] / self.per_page))
+            last_page = max(1, math.ceil(self.paginator.totals[-1] / self.per_page))
             self.manifest.extra["rechecks"] = self.manifest.extra.get("rechecks", 0) + 1
             self.paginator = LinkPaginator(self.client.config.url(PATH), {**self.query.params(), "page": last_page})
             yield from self._follow()
@@ -142,7 +141,11 @@ class _Pull:
             response, rows = self.client.json("GET", url, params=params, decode=_decode)
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise DataError(f"the statement page is not a JSON array of rows: {str(rows)[:200]}")
-            paginator.update_state(response)
+            try:
+                paginator.update_state(response)
+            except PaginationError:
+                yield self._page(rows)  # the page itself is good; keep it in .partial
+                raise
             if paginator.has_next_page and self.per_page is None:
                 self.per_page = len(rows)  # the server's default page size
             yield self._page(rows)
@@ -165,22 +168,32 @@ class _Pull:
         self.progress.page(rows=len(fresh), expected_pages=expected)
         return page.frame
 
-    def _verify(self) -> None:
+    def _expected_rows(self) -> int | None:
+        """Rows this pull should hold by the last ``X-Total-Count`` (None when unknowable)."""
         totals = self.paginator.totals
-        if totals and totals[-1] != len(self.seen):
+        if not totals:
+            return None
+        skipped = self.query.start_page - 1
+        if skipped and self.per_page is None:
+            return None  # started past page 1 and never learnt the server's page size
+        return max(0, totals[-1] - skipped * (self.per_page or 0))
+
+    def _verify(self) -> None:
+        expected = self._expected_rows()
+        self.manifest.extra["count_verified"] = expected is not None
+        if expected is not None and expected != len(self.seen):
             raise CountMismatchError(
-                f"received {len(self.seen)} distinct rows but X-Total-Count says {totals[-1]}; "
-                "rows may have changed during the pull -- pull again",
-                resume={},
+                f"received {len(self.seen)} distinct rows but X-Total-Count says {expected}"
+                f"{' (after the pages skipped)' if self.query.start_page > 1 else ''}; "
+                "rows changed during the pull -- pull again",
+                resume={"start_page": 1},
             )
 
     def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> None:
         """Give ``exc`` ``.resume`` (continue from the page that failed), ``.manifest``, ``.partial``."""
         self.manifest.complete = False
         resume = {**self.manifest.parameters, "start_page": self.paginator.page}
-        if isinstance(exc, CountMismatchError):
-            resume["start_page"] = 1
-        if isinstance(exc, LedgerkitError) and getattr(exc, "resume", None) and "start_page" in exc.resume:
+        if "start_page" in getattr(exc, "resume", {}):  # the paginator's or the count check's own advice
             resume["start_page"] = exc.resume["start_page"]
         partial = self.frame(frames)
         resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
@@ -192,8 +205,6 @@ class _Pull:
 
 def _start(kw: dict[str, Any]) -> _Pull:
     query = plan_query(**{k: kw[k] for k in ("since", "until", "payout_id", "per_page", "currency", "start_page")})
-    if kw["progress"] not in (None, True, False):
-        raise ConfigurationError("progress", kw["progress"], "True, False or None (automatic)")
     client = open_client("statements", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
                          session=kw["session"], retry=kw["retry"], parse_error=parse_error)
     parameters = {**{k: v for k, v in kw.items() if k not in ("secret_key", "session", "progress", "retry")},
@@ -274,15 +285,7 @@ def load_statements(
     True
     """
     pull = _start(dict(locals()))
-    frames: list[pd.DataFrame] = []
-    with pull.progress:
-        try:
-            frames.extend(pull.pages())
-        except LedgerkitError as exc:
-            pull.failure(exc, frames)
-            raise
-    pull.manifest.complete = True
-    return pull.frame(frames)
+    return collect(pull)
 
 
 def iter_statements(
@@ -310,16 +313,4 @@ def iter_statements(
     >>> for page in iter_statements(since="2025-01-01", per_page=500):   # doctest: +SKIP
     ...     print(len(page))
     """
-    return _iterate(_start(dict(locals())))
-
-
-def _iterate(pull: _Pull) -> Iterator[pd.DataFrame]:
-    frames: list[pd.DataFrame] = []
-    with pull.progress:
-        try:
-            for frame in pull.pages():
-                frames.append(frame)
-                yield attach_manifest(finish([frame], STATEMENTS), replace(pull.manifest), pull.client.stats)
-        except LedgerkitError as exc:
-            pull.failure(exc, frames)
-            raise
+    return iterate(_start(dict(locals())), STATEMENTS)

@@ -22,7 +22,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pandas as pd
@@ -34,7 +34,7 @@ from ..http import RetryPolicy
 from ..pagination import CursorPaginator
 from ..progress import PullProgress
 from ..timeparse import check_zone, instant, wall_clock
-from . import Client, open_client, resumable
+from . import Client, collect, iterate, open_client, resumable
 
 __all__ = ["load_transactions", "iter_transactions", "TransactionsQuery", "Window", "pull_window", "parse_error"]
 
@@ -303,8 +303,6 @@ def _start(date_from: Any, date_to: Any, kw: dict[str, Any]) -> _Pull:
     query = plan_query(date_from, date_to, **{k: kw[k] for k in (
         "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
         "manual_correction_to", "starting_after", "ending_before")})
-    if kw["progress"] not in (None, True, False):
-        raise ConfigurationError("progress", kw["progress"], "True, False or None (automatic)")
     client = open_client("transactions", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
                          session=kw["session"], retry=kw["retry"], parse_error=parse_error)
     parameters = {"date_from": date_from if isinstance(date_from, str) else query.date_from,
@@ -419,15 +417,7 @@ def load_transactions(
     0
     """
     pull = _start(date_from, date_to, dict(locals()))
-    frames: list[pd.DataFrame] = []
-    with pull.progress:
-        try:
-            frames.extend(pull.pages())
-        except LedgerkitError as exc:
-            pull.failure(exc, frames)
-            raise
-    pull.manifest.complete = True
-    return pull.frame(frames)
+    return collect(pull)
 
 
 def iter_transactions(
@@ -463,16 +453,4 @@ def iter_transactions(
     ...     print(len(page), page.attrs["ledgerkit"]["last_cursor"])
     """
     pull = _start(date_from, date_to, dict(locals()))
-    return _iterate(pull)
-
-
-def _iterate(pull: _Pull) -> Iterator[pd.DataFrame]:
-    frames: list[pd.DataFrame] = []
-    with pull.progress:
-        try:
-            for frame in pull.pages():
-                frames.append(frame)
-                yield attach_manifest(finish([frame], TRANSACTIONS), replace(pull.manifest), pull.client.stats)
-        except LedgerkitError as exc:
-            pull.failure(exc, frames)
-            raise
+    return iterate(pull, TRANSACTIONS)
