@@ -246,3 +246,15 @@ def test_refused_connection_is_a_transport_error():
         load_statements(since="2025-01-01", base_url=f"http://127.0.0.1:{port}", shop_id="1", secret_key="k",
                         retry=RetryPolicy(max_retries=1, backoff_base=0.001, sleep=lambda s: None), progress=False)
     assert info.value.resume == {**info.value.resume, "start_page": 1} and len(info.value.partial) == 0
+
+
+def test_progress_bar_only_when_worth_it_and_without_secrets(sb, capsys):
+    secret = sb.credentials["statements"].secret
+    kw = {**creds(sb), "progress": None}
+    load_statements(since="2025-03-01", per_page=1000, **kw)  # one page: silent
+    assert capsys.readouterr().err == ""
+    load_statements(since="2025-01-01", per_page=20, **kw)  # many pages: a bar
+    err = capsys.readouterr().err
+    assert "ledgerkit statements" in err and secret not in err
+    load_statements(since="2025-01-01", per_page=20, **{**kw, "progress": False})
+    assert capsys.readouterr().err == ""
