@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ledgerkit.analysis.fees import effective_rate_change, fee_anomalies, fee_breakdown, fee_model
 from ledgerkit.errors import ConfigurationError
+from ledgerkit.money import to_minor
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -505,21 +506,29 @@ def test_mix_plus_rate_is_the_change(frame, by):
 # The sandbox world
 
 
-def test_anomalies_on_the_sandbox_world_are_its_off_schedule_fees():
-    world_module = pytest.importorskip("ledgerkit.sandbox.world")
-    world = world_module.World.generate(seed=0)
+@pytest.fixture(scope="module")
+def world():
+    return pytest.importorskip("ledgerkit.sandbox.world").World.generate(seed=0)
+
+
+@pytest.fixture(scope="module")
+def world_transactions(world):
+    """The world's transactions as a frame of the columns the fee functions read (built by hand)."""
     rows = [
         {
-            "id": t["id"], "type": t["type"], "status": t["status"], "amount": t["amount"],
+            "type": t["type"], "status": t["status"], "amount": t["amount"],
             "transaction_fee": int(t["transaction_fee"]), "currency": t["currency"],
             "created_at": pd.Timestamp(t["created_at"]), "payment.gateway_id": t["payment"]["gateway_id"],
             "credit_card.brand": (t.get("credit_card") or {}).get("brand"),
         }
         for t in world.transactions
     ]
-    frame = transactions(*rows).assign(id=pd.array([r["id"] for r in rows], dtype="Int64"))
-    model = fee_model(frame)
-    assert set(fee_anomalies(frame, model)["id"].tolist()) == set(world.planted["off_schedule_ids"])
+    return transactions(*rows).assign(id=pd.array([t["id"] for t in world.transactions], dtype="Int64"))
+
+
+def test_anomalies_on_the_sandbox_world_are_its_off_schedule_fees(world, world_transactions):
+    model = fee_model(world_transactions)
+    assert set(fee_anomalies(world_transactions, model)["id"].tolist()) == set(world.planted["off_schedule_ids"])
     recovered = 0
     for (gateway, brand), (percent, fixed) in world.fee_schedule.items():
         brands = model["credit_card.brand"].eq(brand) if brand else model["credit_card.brand"].isna()
@@ -528,3 +537,35 @@ def test_anomalies_on_the_sandbox_world_are_its_off_schedule_fees():
             assert values(line, ["percent", "fixed"]) == [(float(percent), fixed)]
             recovered += 1
     assert recovered >= len(world.fee_schedule) - 2
+
+
+def test_march_rises_by_mix_per_gateway_and_by_rate_per_brand(world_transactions):
+    feb, mar = ("2025-02-01", "2025-03-01"), ("2025-03-01", "2025-04-01")
+    by_gateway = effective_rate_change(world_transactions, feb, mar, by="payment.gateway_id")
+    by_brand = effective_rate_change(world_transactions, feb, mar, by="brand")
+    gateway_total = by_gateway.loc[by_gateway["currency"].eq("EUR") & by_gateway["kind"].eq("total")].iloc[0]
+    brand_total = by_brand.loc[by_brand["currency"].eq("EUR") & by_brand["kind"].eq("total")].iloc[0]
+    assert gateway_total["change_bp"] == brand_total["change_bp"] > 0
+    assert gateway_total["mix_bp"] > 5 * abs(gateway_total["rate_effect_bp"])
+    assert brand_total["rate_effect_bp"] > 5 * abs(brand_total["mix_bp"])
+
+
+def test_world_statements_fee_types_and_vat(world):
+    frame = pd.DataFrame(
+        {
+            "created": pd.to_datetime([r["created"] for r in world.statements], utc=True),
+            "type": [r["type"] for r in world.statements],
+            "amount": pd.array([to_minor(r["amount"], "EUR")[0] for r in world.statements], dtype="Int64"),
+            "currency": "EUR",
+            "transaction_id": [r.get("transaction_id") for r in world.statements],
+            "channel": [r.get("channel") for r in world.statements],
+        }
+    )
+    out = fee_breakdown(frame).set_index("fee_type")
+    charges = frame.loc[frame["type"].isin(["TRX_FEE", "TRX_FEE_FIX", "VAT", "CHARGEBACK_FEE"]), "amount"]
+    assert int(out["fee"].sum()) == -int(charges.sum())
+    assert int(out["vat"].sum()) == int(out.loc["VAT", "fee"])  # every VAT row found its fee
+    for fee_type in ("TRX_FEE", "TRX_FEE_FIX"):
+        line = out.loc[fee_type]
+        assert line["vat"] <= line["fee"] * 22 / 100 < line["vat"] + line["count"]  # 22 %, rounded down per row
+    assert out["volume"].nunique() == 1 and out["volume"].iloc[0] == int(frame.loc[frame["type"].eq("INCOME"), "amount"].sum())
