@@ -51,7 +51,17 @@ __all__ = [
 
 
 class LedgerkitError(Exception):
-    """Root of every error raised by ledgerkit."""
+    """Root of every error raised by ledgerkit.
+
+    An error raised part-way through a pull also carries how to go on:
+    ``resume`` (keyword arguments that continue the pull from its last
+    completed page), ``manifest`` (what was pulled) and ``partial`` (the rows
+    pulled before the failure, a DataFrame). They are ``None`` otherwise.
+    """
+
+    resume: dict | None = None
+    manifest: dict | None = None
+    partial: Any = None
 
 
 class ConfigurationError(LedgerkitError, ValueError):

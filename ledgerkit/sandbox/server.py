@@ -48,6 +48,7 @@ import orjson
 
 
 from ..config import ENV_VARS, Credentials
+from ..errors import ConfigurationError
 from ..money import is_currency
 from .faults import DROP, MALFORMED, RATE_LIMITED, SERVER_ERROR, FaultPlan, Faults
 from .files import build_report_zip
@@ -1016,6 +1017,21 @@ class Sandbox:
             creds = self.credentials[source]
             out.update({url_var: urls[source], user_var: creds.user, secret_var: creds.secret})
         return out
+
+    def kwargs(self, source: str) -> dict[str, Any]:
+        """Keyword arguments that point a loader at this sandbox.
+
+        Examples
+        --------
+        >>> with Sandbox() as sb:                                   # doctest: +SKIP
+        ...     lk.load_statements(since="2025-01-01", **sb.kwargs("statements"))
+        """
+        urls = {"transactions": self.transactions_url, "statements": self.statements_url, "balance_records": self.dwh_url}
+        if source not in urls:
+            raise ConfigurationError("source", source, f"one of {', '.join(urls)}")
+        creds = self.credentials[source]
+        user_kw = ENV_VARS[source][3]
+        return {"base_url": urls[source], user_kw: creds.user, "secret_key": creds}
 
     # faults --------------------------------------------------------------
     @property
