@@ -185,8 +185,10 @@ def _statement_parts(
     is_vat = types.eq(VAT).fillna(False).to_numpy(dtype=bool)
     is_fee = types.str.upper().str.contains("FEE").fillna(False).to_numpy(dtype=bool) & ~is_vat
     is_income = types.eq(INCOME).fillna(False).to_numpy(dtype=bool)
+    after_fee = np.zeros_like(is_fee)
+    after_fee[1:] = is_fee[:-1]
     tx = frame["transaction_id"].reset_index(drop=True)
-    attached = is_vat & np.concatenate([[False], is_fee[:-1]]) & tx.eq(tx.shift(1)).fillna(False).to_numpy(dtype=bool)
+    attached = is_vat & after_fee & tx.eq(tx.shift(1)).fillna(False).to_numpy(dtype=bool)
 
     labels = _plain_keys(frame, ["currency", *[k for k in keys if k != FEE_TYPE]]).reset_index(drop=True)
     labels[FEE_TYPE] = types
@@ -195,11 +197,11 @@ def _statement_parts(
     owner = labels.where(~pd.Series(attached), labels.shift(1))
 
     amount = frame["amount"].astype("Int64").reset_index(drop=True)
+    income = labels.loc[is_income].assign(**{FEE_TYPE: pd.NA}).astype({FEE_TYPE: "str"})
     pieces = [
         _contribution(owner.loc[is_fee], count=1, fee=-amount),
-        _contribution(labels.loc[is_income].assign(**{FEE_TYPE: VAT}), volume_count=1, volume=amount),
+        _contribution(income, volume_count=1, volume=amount),
     ]
-    pieces[1][FEE_TYPE] = pd.Series(pd.NA, index=pieces[1].index, dtype="str")
     if vat_line:
         pieces.append(_contribution(owner.loc[attached], vat=-amount))
         pieces.append(_contribution(owner.loc[is_vat].assign(**{FEE_TYPE: VAT}), count=1, fee=-amount))
@@ -248,6 +250,16 @@ def _bp(fee: pd.Series, volume: pd.Series) -> pd.Series:
     """Basis points of volume, one rounding only; ``<NA>`` without volume."""
     rate = (fee.astype("Int64") * 10_000) / volume.astype("Int64").where(volume.ne(0))
     return rate.astype("Float64")
+
+
+def _fee_type_lines(parts: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """One line per fee type; its volume is that of the line's other keys; the VAT line has no ``vat``."""
+    volume_group = [g for g in group if g != FEE_TYPE]
+    lines = _sum_by(parts.loc[parts[FEE_TYPE].notna()], group, ["count", "fee", "vat"])
+    volumes = _sum_by(parts.loc[parts["volume_count"].gt(0)], volume_group, ["volume_count", "volume"])
+    out = lines.merge(volumes, on=volume_group, how="left", validate="many_to_one")
+    out["vat"] = out["vat"].astype("Int64").mask(out[FEE_TYPE].eq(VAT).fillna(False))
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -304,6 +316,16 @@ def fee_breakdown(
         Not a transactions or statements frame, a missing column, money not
         in integer minor units, a bad ``by``, ``freq`` or ``time``.
 
+    Notes
+    -----
+    Transactions: ``fee`` is the ``transaction_fee`` of every successful
+    transaction (refund and chargeback fees included), ``volume`` the amount
+    of successful payments and captures. Statements: ``fee`` is the charge
+    rows (types containing ``FEE``) with the sign turned, ``vat`` the ``VAT``
+    rows, ``volume`` the ``INCOME`` rows. Missing key values (no card brand
+    for an alternative method) form their own ``<NA>`` group, so totals are
+    kept.
+
     Examples
     --------
     >>> tx = pd.DataFrame({
@@ -327,12 +349,7 @@ def fee_breakdown(
         parts["period"] = period_start(parts.pop("_time"), freq).astype("datetime64[ns, UTC]")
         group.append("period")
     if by_fee_type:
-        volume_group = [g for g in group if g != FEE_TYPE]
-        lines = _sum_by(parts.loc[parts[FEE_TYPE].notna()], group, ["count", "fee", "vat"])
-        volumes = _sum_by(parts.loc[parts["volume_count"].gt(0)], volume_group, ["volume_count", "volume"])
-        out = lines.merge(volumes, on=volume_group, how="left", validate="many_to_one")
-        is_vat_line = out[FEE_TYPE].eq(VAT).fillna(False)
-        out["vat"] = out["vat"].astype("Int64").mask(is_vat_line)
+        out = _fee_type_lines(parts, group)
     else:
         out = _sum_by(parts, group, ["count", "fee", "vat", "volume_count", "volume"])
     dtypes = {c: parts[c].dtype for c in group}

@@ -193,7 +193,7 @@ class _Pull:
         """Give ``exc`` ``.resume`` (continue from the page that failed), ``.manifest``, ``.partial``."""
         self.manifest.complete = False
         resume = {**self.manifest.parameters, "start_page": self.paginator.page}
-        if "start_page" in getattr(exc, "resume", {}):  # the paginator's or the count check's own advice
+        if "start_page" in (exc.resume or {}):  # the paginator's or the count check's own advice
             resume["start_page"] = exc.resume["start_page"]
         partial = self.frame(frames)
         resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
