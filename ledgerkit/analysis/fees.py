@@ -459,16 +459,33 @@ def _fit_contract(amounts: np.ndarray, fees: np.ndarray) -> tuple[int, int] | No
     return percent, int(ties[np.argmin(np.abs(ties - fixed[best]))])
 
 
+def _group_model(group: pd.DataFrame, tolerance: int) -> dict[str, Any]:
+    """The fitted contract of one group and how many of its fees it explains."""
+    amounts = group["amount"].to_numpy(dtype="int64")
+    fees = group["transaction_fee"].to_numpy(dtype="int64")
+    fit = _fit_contract(amounts, fees)
+    if fit is None:
+        return {"percent": None, "fixed": None, "n": len(group), "n_explained": None}
+    explained = np.abs(fees - _round_share(amounts, fit[0]) - fit[1]) <= tolerance
+    return {"percent": fit[0] / 10_000, "fixed": fit[1], "n": len(group), "n_explained": int(explained.sum())}
+
+
+def _typed_frame(records: list[dict[str, Any]], dtypes: dict[str, Any]) -> pd.DataFrame:
+    """Records (dicts, ``None`` for missing) as a frame with exactly these columns and dtypes."""
+    if not records:
+        return empty_frame(dtypes)
+    return pd.DataFrame({c: pd.array([r.get(c) for r in records], dtype=d) for c, d in dtypes.items()})
+
+
 def _model_rows(transactions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The rows a contract is fitted on: successful payments/captures with an amount > 0 and a fee."""
-    frame = transactions
     eligible = (
-        frame["status"].eq(SUCCESSFUL).fillna(False)
-        & frame["type"].isin(VOLUME_TYPES)
-        & frame["amount"].gt(0).fillna(False)
-        & frame["transaction_fee"].notna()
+        transactions["status"].eq(SUCCESSFUL).fillna(False)
+        & transactions["type"].isin(VOLUME_TYPES)
+        & transactions["amount"].gt(0).fillna(False)
+        & transactions["transaction_fee"].notna()
     ).to_numpy(dtype=bool)
-    rows = frame.loc[eligible]
+    rows = transactions.loc[eligible]
     out = _plain_keys(rows, keys)
     for column in ("id", "amount", "transaction_fee"):
         if column in rows:
@@ -486,7 +503,7 @@ def _model_keys(by: Any, transactions: pd.DataFrame) -> list[str]:
     keys = _resolve_by(by, transactions, "transactions")
     require_columns(transactions, ["type", "status", "amount", "transaction_fee", "currency", *keys], "transactions")
     _require_money(transactions, ["amount", "transaction_fee"], "transactions")
-    return [*keys, "currency"] if "currency" not in keys else keys
+    return [*keys, "currency"]  # _resolve_by leaves currency out: put it last
 
 
 def fee_model(
@@ -541,22 +558,13 @@ def fee_model(
     tolerance = _check_tolerance(tolerance)
     keys = _model_keys(by, transactions)
     rows = _model_rows(transactions, keys)
-    records = []
-    for label, group in rows.groupby(keys, dropna=False, sort=True, observed=True):
-        amounts = group["amount"].to_numpy(dtype="int64")
-        fees = group["transaction_fee"].to_numpy(dtype="int64")
-        fit = _fit_contract(amounts, fees)
-        explained = None
-        if fit is not None:
-            explained = int((np.abs(fees - _round_share(amounts, fit[0]) - fit[1]) <= tolerance).sum())
-        records.append((*label, fit, len(group), explained))
-    out = empty_frame({k: rows[k].dtype for k in keys}) if not records else pd.DataFrame(
-        [r[: len(keys)] for r in records], columns=keys
-    ).astype({k: rows[k].dtype for k in keys})
-    out["percent"] = pd.array([None if r[-3] is None else r[-3][0] / 10_000 for r in records], dtype="Float64")
-    out["fixed"] = pd.array([None if r[-3] is None else r[-3][1] for r in records], dtype="Int64")
-    out["n"] = pd.array([r[-2] for r in records], dtype="Int64")
-    out["n_explained"] = pd.array([r[-1] for r in records], dtype="Int64")
+    records = [
+        {**dict(zip(keys, label)), **_group_model(group, tolerance)}
+        for label, group in rows.groupby(keys, dropna=False, sort=True, observed=True)
+    ]
+    out = _typed_frame(records, {
+        **{k: rows[k].dtype for k in keys}, "percent": "Float64", "fixed": "Int64", "n": "Int64", "n_explained": "Int64"
+    })
     out["share_explained"] = (out["n_explained"] / out["n"]).astype("Float64")
     return out
 
@@ -759,26 +767,27 @@ def effective_rate_change(
     both[money] = both[money].astype("Int64").fillna(0)
     rows = []
     for currency, lines in both.groupby("currency", sort=True, observed=True):
-        totals = {m: int(lines[m].sum()) for m in money}
-        for record in lines.to_dict("records"):
-            sums = {m: int(record[m]) for m in money}
-            rows.append({**record, "kind": "group", **_split(**sums, total_a=totals["volume_a"],
-                                                               total_b=totals["volume_b"])})
-        split = _split(**totals, total_a=totals["volume_a"], total_b=totals["volume_b"])
-        group_rows = rows[-len(lines):]
-        if split["mix_bp"] is not None:
-            split["mix_bp"] = sum(r["mix_bp"] for r in group_rows)
-            split["rate_effect_bp"] = sum(r["rate_effect_bp"] for r in group_rows)
-        rows.append({"currency": currency, "kind": "total", **totals, **split})
+        rows.extend(_currency_rows(currency, lines.to_dict("records")))
     return _rate_change_frame(rows, key_dtypes, keys)
+
+
+def _currency_rows(currency: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One currency's group rows and its total row, split exactly into mix and rate."""
+    money = ("volume_a", "fee_a", "volume_b", "fee_b")
+    totals = {m: sum(int(line[m]) for line in lines) for m in money}
+    scale = {"total_a": totals["volume_a"], "total_b": totals["volume_b"]}
+    groups = [{**line, "kind": "group", **_split(**{m: int(line[m]) for m in money}, **scale)} for line in lines]
+    total = {"currency": currency, "kind": "total", **totals, **_split(**totals, **scale)}
+    if total["mix_bp"] is not None:
+        total["mix_bp"] = sum(g["mix_bp"] for g in groups)
+        total["rate_effect_bp"] = sum(g["rate_effect_bp"] for g in groups)
+    return [*groups, total]
 
 
 def _rate_change_frame(rows: list[dict], key_dtypes: dict[str, Any], keys: list[str]) -> pd.DataFrame:
     floats = ["weight_a", "weight_b", "rate_a_bp", "rate_b_bp", "mix_bp", "rate_effect_bp", "change_bp"]
-    columns = {"currency": key_dtypes["currency"], "kind": "str", **{k: key_dtypes[k] for k in keys}}
-    columns.update({m: "Int64" for m in ("volume_a", "fee_a", "volume_b", "fee_b")})
-    out = empty_frame(columns) if not rows else pd.DataFrame(
-        {c: [r.get(c) for r in rows] for c in columns}).astype(columns)
-    for column in floats:
-        out[column] = pd.array([None if r[column] is None else float(r[column]) for r in rows], dtype="Float64")
-    return out
+    for row in rows:
+        row.update({c: None if row[c] is None else float(row[c]) for c in floats})
+    dtypes = {"currency": key_dtypes["currency"], "kind": "str", **{k: key_dtypes[k] for k in keys}}
+    dtypes.update({m: "Int64" for m in ("volume_a", "fee_a", "volume_b", "fee_b")})
+    return _typed_frame(rows, {**dtypes, **{c: "Float64" for c in floats}})
