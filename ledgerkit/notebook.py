@@ -1,0 +1,254 @@
+"""Helpers for the report notebooks: where the data comes from, how money looks.
+
+A report notebook has one parameter, ``source``, that says where its data
+comes from: ``"sandbox"`` (the offline sandbox, started in the notebook's own
+process) or ``"env"`` (real accounts, base URLs and credentials from the
+``LEDGERKIT_*`` environment variables). :func:`connect` turns that parameter
+into the keyword arguments of the loaders, so the same notebook runs against
+both without an ``if`` in sight.
+
+:func:`show` prepares an analysis frame for the eye: money in major units of
+the row's currency (``123456`` EUR minor units read ``1,234.56``), rates
+rounded, missing values blank. It returns a new frame of text, for display
+only: compute on the original frame, never on what :func:`show` returns.
+
+Examples
+--------
+>>> import ledgerkit as lk
+>>> with connect("sandbox") as conn:                               # doctest: +SKIP
+...     tx = lk.load_transactions("2025-01-01", "2025-02-01", progress=False,
+...                               **conn.kwargs("transactions"))
+>>> show(lk.fee_breakdown(tx, by="brand"))                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .config import ENV_VARS
+from .errors import ConfigurationError
+from .money import exponent, from_minor
+
+__all__ = ["Connection", "connect", "show", "money_columns", "SOURCES"]
+
+#: The values a notebook's ``source`` parameter may take.
+SOURCES = ("sandbox", "env")
+
+#: ``Int64`` columns of ledgerkit frames that hold counts or ids, not money.
+_NOT_MONEY = frozenset({"count", "volume_count", "rows", "records", "position", "n", "n_explained", "attempt"})
+
+
+class Connection:
+    """Where a notebook's loaders get their base URLs and credentials.
+
+    Made by :func:`connect`. Holds the running sandbox (``source="sandbox"``)
+    or nothing (``source="env"``: the loaders read the environment).
+
+    Attributes
+    ----------
+    source : {"sandbox", "env"}
+    sandbox : ledgerkit.sandbox.Sandbox or None
+        The running sandbox, for ``source="sandbox"``.
+    """
+
+    def __init__(self, source: str, sandbox: Any = None) -> None:
+        self.source = source
+        self.sandbox = sandbox
+
+    @property
+    def world(self) -> Any:
+        """The sandbox's World (what it serves, planted oddities included), else None."""
+        return None if self.sandbox is None else self.sandbox.world
+
+    def kwargs(self, name: str) -> dict[str, Any]:
+        """Keyword arguments for the loader of source ``name``.
+
+        Parameters
+        ----------
+        name : {"transactions", "statements", "balance_records"}
+
+        Returns
+        -------
+        dict
+            ``base_url``, the id keyword (``shop_id`` or ``psp_id``) and
+            ``secret_key`` (a :class:`~ledgerkit.config.Credentials`, whose
+            repr hides the secret) for the sandbox; ``{}`` for ``"env"``, so
+            the loader reads the ``LEDGERKIT_*`` variables itself.
+
+        Examples
+        --------
+        >>> Connection("env").kwargs("statements")
+        {}
+        """
+        if name not in ENV_VARS:
+            raise ConfigurationError("name", name, f"one of {', '.join(ENV_VARS)}")
+        if self.sandbox is None:
+            return {}
+        urls = {
+            "transactions": self.sandbox.transactions_url,
+            "statements": self.sandbox.statements_url,
+            "balance_records": self.sandbox.dwh_url,
+        }
+        credentials = self.sandbox.credentials[name]
+        user_keyword = ENV_VARS[name][3]
+        return {"base_url": urls[name], user_keyword: credentials.user, "secret_key": credentials}
+
+    def close(self) -> None:
+        """Stop the sandbox, if one was started; safe to call twice."""
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # No URL or port: a notebook output that shows this must not vary.
+        return f"<Connection source={self.source!r}>"
+
+
+def connect(source: str = "sandbox", **sandbox_options: Any) -> Connection:
+    """Turn a notebook's ``source`` parameter into a :class:`Connection`.
+
+    Parameters
+    ----------
+    source : {"sandbox", "env"}
+        ``"sandbox"`` starts an in-process :class:`~ledgerkit.sandbox.Sandbox`
+        on 127.0.0.1 (a free port); ``"env"`` uses real accounts configured
+        by the ``LEDGERKIT_*`` environment variables.
+    **sandbox_options
+        Passed to ``Sandbox(...)`` (``seed``, ``size``, ...); only with
+        ``source="sandbox"``.
+
+    Returns
+    -------
+    Connection
+        Use ``conn.kwargs("transactions")`` etc. in the loader calls and
+        ``conn.close()`` (or a ``with`` block) when done.
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown ``source``, or sandbox options with ``source="env"``.
+
+    Examples
+    --------
+    >>> conn = connect("env")
+    >>> conn, conn.kwargs("transactions")
+    (<Connection source='env'>, {})
+    """
+    if source not in SOURCES:
+        raise ConfigurationError("source", source, "'sandbox' (the offline sandbox) or 'env' (LEDGERKIT_* variables)")
+    if source == "env":
+        if sandbox_options:
+            raise ConfigurationError("sandbox_options", sorted(sandbox_options), "none with source='env'")
+        return Connection("env")
+    from .sandbox import Sandbox
+
+    return Connection("sandbox", Sandbox(**sandbox_options).start())
+
+
+def money_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` that hold money in minor units.
+
+    By the ledgerkit frame conventions: ``Int64`` columns that are not counts
+    (``count``, ``rows``, ...), not ids (``*id``) and not flattened nested
+    fields (dotted names).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"payout_id": ["1"], "rows": [3], "net": [250], "currency": ["EUR"]})
+    >>> money_columns(df.astype({"rows": "Int64", "net": "Int64"}))
+    ['net']
+    """
+    return [
+        str(name)
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.Int64Dtype)
+        and name not in _NOT_MONEY
+        and not str(name).endswith("id")
+        and "." not in str(name)
+    ]
+
+
+def _major_text(minor: Iterable[Any], currencies: Iterable[Any]) -> list[str]:
+    out = []
+    for value, currency in zip(minor, currencies):
+        if pd.isna(value) or pd.isna(currency):
+            out.append("")
+        else:
+            out.append(f"{from_minor(int(value), str(currency)):,.{exponent(str(currency))}f}")
+    return out
+
+
+def show(
+    frame: pd.DataFrame,
+    *,
+    money: Iterable[str] | None = None,
+    currency: str | None = None,
+    digits: int = 2,
+    columns: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """A display copy of ``frame``: money in major units, floats rounded, blanks for missing.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A ledgerkit frame with money in ``Int64`` minor units and a
+        ``currency`` column.
+    money : iterable of str, optional
+        The money columns; by default :func:`money_columns`.
+    currency : str, optional
+        The currency of every row, for frames without a ``currency`` column.
+    digits : int
+        Decimal places of float columns (rates in basis points, shares).
+    columns : iterable of str, optional
+        Show only these columns, in this order.
+
+    Returns
+    -------
+    DataFrame
+        Text cells, same index; money as ``1,234.56`` in the row's currency
+        (no float on the way: minor units become ``Decimal``), the currency
+        column first. For the eye only.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"currency": ["EUR", "JPY", "KWD"], "net": pd.array([123456, 1500, -6], dtype="Int64"),
+    ...                    "rate_bp": [204.115258, 0.0, None]})
+    >>> show(df).to_dict("list")
+    {'currency': ['EUR', 'JPY', 'KWD'], 'net': ['1,234.56', '1,500', '-0.006'], 'rate_bp': ['204.12', '0.00', '']}
+    """
+    shown = frame if columns is None else frame.loc[:, list(columns)]
+    money = money_columns(shown) if money is None else [m for m in money if m in shown.columns]
+    if "currency" in frame.columns:
+        currencies = frame.loc[shown.index, "currency"]
+    elif currency is not None:
+        currencies = pd.Series(currency, index=shown.index)
+    elif money:
+        raise ConfigurationError("currency", None, "a currency code for a frame without a 'currency' column")
+    else:
+        currencies = None
+    out = {}
+    for name, values in shown.items():
+        if name in money:
+            out[name] = _major_text(values, currencies)
+        elif pd.api.types.is_float_dtype(values.dtype):
+            out[name] = ["" if pd.isna(v) else f"{v:,.{digits}f}" for v in values]
+        else:
+            out[name] = ["" if _is_missing(v) else str(v) for v in values]
+    result = pd.DataFrame(out, index=shown.index, dtype="str")
+    if "currency" in result.columns:
+        result = result[["currency", *[c for c in result.columns if c != "currency"]]]
+    return result
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, arrays: not a scalar, not missing
+        return False
