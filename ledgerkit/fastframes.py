@@ -1,0 +1,351 @@
+"""Page bytes -> typed DataFrame, columnar, without building a Python object per value.
+
+The reference path (:func:`ledgerkit.frames.build_page`) decodes a page to
+dicts, flattens each record and converts column lists; it is clear and
+slow (Python objects per value, cyclic GC pauses). Here the page's bytes go
+through ``pyarrow.json`` (C++, releases the GIL, so concurrent windows
+parse in parallel), nested objects become dotted columns by flattening
+Arrow structs, and each column is converted with one vectorised call to
+exactly the dtype the reference gives it. The cyclic GC is paused meanwhile.
+
+Where Arrow cannot tell what the reference would do -- a value of another
+JSON type than the column's (``12.5`` in an integer column, a ``true`` in a
+text column), a nested object given as ``null``, text that Arrow reads as
+a timestamp, rows repeated across pages -- the page goes through the
+reference path instead, so the result is the same frame in every case
+(``tests/test_fastframes.py`` checks this with ``assert_frame_equal``).
+
+Examples
+--------
+>>> import json
+>>> from ledgerkit.frames import TRANSACTIONS
+>>> body = json.dumps({"transactions": [{"id": 7, "amount": 1000, "transaction_fee": 29.0,
+...     "currency": "USD", "created_at": "2025-01-02T03:04:05Z", "credit_card": {"brand": "visa"}}],
+...     "count": 1, "has_more": False}).encode()
+>>> page = read_page(body, TRANSACTIONS, records_key="transactions")
+>>> page.frame[["id", "transaction_fee", "credit_card.brand"]].iloc[0].tolist()
+[7, 29, 'visa']
+>>> page.meta["has_more"], page.fast
+(False, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from . import money
+from .errors import DataError
+from .frames import UTC_NS, Page, Schema, build_page, parse_times
+
+__all__ = ["FastPage", "read_page", "gc_paused", "arrow_schema"]
+
+#: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
+_Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_Z_LENGTH = 20
+
+
+class _Fallback(Exception):
+    """The page needs the reference path to give the reference result."""
+
+
+@dataclass
+class FastPage(Page):
+    """A :class:`ledgerkit.frames.Page` plus the envelope and how it was built.
+
+    Attributes
+    ----------
+    meta : dict
+        The page's top-level scalars (``count``, ``has_more``, ``first_object_id``, ...).
+    records : int
+        Rows on the page as received (before duplicates are dropped).
+    fast : bool
+        False when the page went through the reference path.
+    """
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    records: int = 0
+    fast: bool = True
+
+
+# --------------------------------------------------------------- GC pausing
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while ingesting (thread-safe, nestable).
+
+    Ingest allocates many short-lived objects and no cycles; the collector's
+    passes over them cost 35-60 % of the time (DESIGN §4). Reference
+    counting still frees everything; the collector resumes when the last
+    pauser leaves.
+
+    Examples
+    --------
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+# ------------------------------------------------------------ Arrow schema
+
+#: Text columns Arrow was seen to read as timestamps (``billing_address.birth_date``), per
+#: schema: read as text from then on. Only grows; a set add is atomic under the GIL.
+_TEXT_SEEN_AS_TIME: dict[str, set[str]] = {}
+
+
+class _Reread(Exception):
+    """Arrow read a text column as a timestamp; read the page again with it declared text."""
+
+
+def arrow_schema(schema: Schema, records_key: str) -> pa.Schema:
+    """The explicit part of the Arrow schema: timestamps stay text (everything else is inferred).
+
+    Arrow would otherwise read ISO text as ``timestamp[s]`` and lose the
+    ``Z`` that the wall-clock quirk needs (and the text of a ``str`` column
+    that looks like a date). Numbers are left to inference: declaring
+    ``order_id`` text would make Arrow refuse the page when it is a number.
+    """
+    text = {n for n, kind in schema.columns.items() if kind == "time"} | _TEXT_SEEN_AS_TIME.get(schema.name, set())
+    tree: dict[str, Any] = {}
+    for name in sorted(text):
+        node = tree
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = pa.string()
+
+    def struct(node: dict[str, Any]) -> pa.StructType:
+        return pa.struct([(k, struct(v) if isinstance(v, dict) else v) for k, v in node.items()])
+
+    return pa.schema([(records_key, pa.list_(struct(tree)))])
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
+              wall_zone: str | None = None, default_currency: str | None = None,
+              skip_ids: set[int] | frozenset[int] = frozenset()) -> FastPage:
+    """One page's bytes -> the frame :func:`ledgerkit.frames.build_page` gives for its records.
+
+    Parameters
+    ----------
+    body : bytes
+        The response body: a JSON object whose ``records_key`` is the list of records.
+    schema : Schema
+    records_key : str
+        ``"transactions"`` for the beGateway report.
+    include_pii, wall_zone, default_currency
+        As for :func:`ledgerkit.frames.build_page`.
+    skip_ids : set of int
+        Ids already received; such rows are dropped (the page is then built
+        by the reference path from the remaining records).
+
+    Raises
+    ------
+    DataError
+        The body is not JSON, or not the documented envelope, or a value
+        does not fit its declared type.
+    """
+    with gc_paused():
+        try:
+            try:
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+            except _Reread:
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+        except (_Fallback, _Reread):
+            return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+
+
+def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
+          default_currency: str | None, skip_ids: Any) -> FastPage:
+    try:
+        table = pj.read_json(io.BytesIO(body),
+                             read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
+                             parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key),
+                                                           unexpected_field_behavior="infer"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise _Fallback from None
+    if table.num_rows != 1:
+        raise _Fallback
+    meta = {name: table.column(name)[0].as_py() for name in table.column_names
+            if name != key and not pa.types.is_nested(table.schema.field(name).type)}
+    chunks = table.column(key).chunks
+    records = pa.concat_arrays([c.values for c in chunks]) if chunks else None
+    if records is None or not pa.types.is_struct(records.type) or len(records) == 0:
+        raise _Fallback
+    leaves = _leaves(records, "", body)
+    as_time = {n for n, a in leaves.items() if schema.columns.get(n) != "time"
+               and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))}
+    if as_time:
+        _TEXT_SEEN_AS_TIME.setdefault(schema.name, set()).update(as_time)
+        raise _Reread
+    ids = leaves.get("id")
+    if ids is None or ids.null_count or not pa.types.is_integer(ids.type):
+        raise _Fallback  # the reference raises the right DataError
+    id_values = ids.to_numpy()
+    if skip_ids and np.isin(id_values, np.fromiter(skip_ids, dtype=np.int64, count=len(skip_ids))).any():
+        raise _Fallback
+    if len(np.unique(id_values)) != len(id_values):
+        raise _Fallback
+    names = list(schema.columns)
+    extra = sorted(set(leaves) - set(names))
+    columns: dict[str, Any] = {}
+    rounded = 0
+    n = len(records)
+    for name in names + extra:
+        kind = schema.columns.get(name, "unknown")
+        values = leaves.get(name)
+        if values is None:
+            if name == schema.currency_column and default_currency is not None:
+                values = pa.array([default_currency] * n, pa.string())
+            else:
+                values = pa.nulls(n)
+        try:
+            if kind == "minor_float":
+                columns[name], k = money.floats_to_minor(_floats(values), 0)
+                rounded += k
+            else:
+                columns[name] = _convert(kind, values, wall_zone)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _Fallback from None
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise DataError(f"{schema.name}: column {name!r} does not match its declared type: {exc}") from None
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
+    dropped = tuple(c for c in frame.columns if schema.is_pii(c)) if not include_pii else ()
+    return FastPage(frame.drop(columns=list(dropped)), rounded, dropped, meta=meta, records=n)
+
+
+def _reference(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
+               default_currency: str | None, skip_ids: Any) -> FastPage:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise DataError(f"the page is not valid JSON ({len(body)} bytes): {exc}") from None
+    rows = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"the page has no {key!r} list of objects: {str(payload)[:200]}")
+    meta = {k: v for k, v in payload.items() if k != key}
+    fresh, seen = [], set(skip_ids)
+    for record in rows:
+        try:
+            rid = int(record["id"])
+        except (KeyError, TypeError, ValueError):
+            raise DataError("a record has no integer 'id'", rows=[record]) from None
+        if rid not in seen:
+            seen.add(rid)
+            fresh.append(record)
+    page = build_page(fresh, schema, include_pii=include_pii, wall_zone=wall_zone, default_currency=default_currency)
+    return FastPage(page.frame, page.rounded_values, page.pii_dropped, meta=meta, records=len(rows), fast=False)
+
+
+def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Array]:
+    """Dotted name -> leaf array; a struct given as ``null`` somewhere means the reference path.
+
+    The reference keeps an explicit ``"x": null`` as a column ``x`` but an
+    absent key as nothing; Arrow cannot tell them apart, so a null struct
+    is looked up in the body and, when written out, hands the page over.
+    """
+    out: dict[str, pa.Array] = {}
+    for child, f in zip(array.flatten(), array.type):
+        name = prefix + f.name
+        if pa.types.is_struct(f.type):
+            if f.type.num_fields == 0:
+                raise _Fallback
+            if child.null_count and (f'"{f.name}":null'.encode() in body or f'"{f.name}": null'.encode() in body):
+                raise _Fallback
+            out.update(_leaves(child, name + ".", body))
+        else:
+            out[name] = child
+    return out
+
+
+# ------------------------------------------------------------- conversion
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    return values.is_null().to_numpy(zero_copy_only=False)
+
+
+def _floats(values: pa.Array) -> np.ndarray:
+    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type) or pa.types.is_null(values.type)):
+        raise _Fallback
+    return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _convert(kind: str, values: pa.Array, wall_zone: str | None) -> Any:
+    t = values.type
+    if kind in ("int", "minor"):
+        if not (pa.types.is_integer(t) or pa.types.is_null(t) or pa.types.is_floating(t)):
+            raise _Fallback
+        ints = values.cast(pa.int64())  # a fractional float raises: the reference truncates
+        return pd.arrays.IntegerArray(ints.fill_null(0).to_numpy(), _mask(ints))
+    if kind == "float":
+        return pd.arrays.FloatingArray(np.nan_to_num(_floats(values)), _mask(values))
+    if kind == "bool":
+        if not (pa.types.is_boolean(t) or pa.types.is_null(t)):
+            raise _Fallback
+        bools = values.cast(pa.bool_())
+        return pd.arrays.BooleanArray(bools.fill_null(False).to_numpy(zero_copy_only=False), _mask(bools))
+    if kind in ("str", "category"):
+        return _text(values, python_ok=True)
+    if kind == "time":
+        return _times(values, wall_zone)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return _text(values, python_ok=False)
+    return np.array(values.to_pylist(), dtype=object)
+
+
+def _text(values: pa.Array, *, python_ok: bool) -> Any:
+    t = values.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t) or pa.types.is_integer(t):
+        return pd.array(values.cast(pa.string()), dtype="str")  # int -> text is exact in Arrow
+    if python_ok and (pa.types.is_floating(t) or pa.types.is_boolean(t)):
+        return pd.array([None if v is None else str(v) for v in values.to_pylist()], dtype="str")
+    raise _Fallback
+
+
+def _times(values: pa.Array, wall_zone: str | None) -> Any:
+    t = values.type
+    if pa.types.is_null(t):
+        return pd.array(np.full(len(values), np.datetime64("NaT", "ns")), dtype=UTC_NS)
+    if not pa.types.is_string(t):
+        raise _Fallback
+    utc = wall_zone is None or wall_zone == "UTC"
+    lengths = pc.utf8_length(values)
+    plain = pc.and_kleene(pc.equal(lengths, _Z_LENGTH), pc.ends_with(values, "Z"))
+    if utc and pc.all(pc.or_kleene(plain, pc.is_null(values))).as_py() is not False:
+        stamps = pc.strptime(values, format=_Z_FORMAT, unit="s", error_is_null=False)
+        ns = stamps.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+        return pd.array(pd.DatetimeIndex(ns).tz_localize("UTC"), dtype=UTC_NS)
+    return parse_times(values.to_pylist(), wall_zone=wall_zone).array
