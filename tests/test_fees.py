@@ -421,6 +421,12 @@ def test_fit_is_exact_and_anomalies_are_the_corrupted(percent, fixed, amounts, o
     assert fee_anomalies(frame, model)["id"].tolist() == list(range(1, len(offsets) + 1))
 
 
+def test_fee_model_huge_amounts_do_not_overflow():
+    amounts = [10**14, 3 * 10**14 + 7, 5 * 10**13 + 1, 123_456_789_012_345]
+    frame = transactions(*[{"amount": a, "transaction_fee": _fee(a, "2.9", 30), "currency": "KWD"} for a in amounts])
+    assert values(fee_model(frame, by="currency"), ["percent", "fixed", "n_explained"]) == [(2.9, 30, 4)]
+
+
 def test_fee_model_edge_cases():
     same = transactions({"amount": 1_000, "transaction_fee": 59}, {"amount": 1_000, "transaction_fee": 59})
     model = fee_model(same, by="gateway")

@@ -371,8 +371,12 @@ def fee_breakdown(
 
 def _round_share(amounts: np.ndarray, percent_e4: Any) -> np.ndarray:
     """``round_half_even(amount * percent / 100)`` with percent given as an integer of 1e-4 %."""
-    q, r = np.divmod(amounts * percent_e4, _SCALE)
-    return q + ((2 * r > _SCALE) | ((2 * r == _SCALE) & (q % 2 == 1)))
+    if np.size(amounts) and np.size(percent_e4) and int(np.max(amounts)) * int(np.max(percent_e4)) >= 2**62:
+        amounts = np.asarray(amounts).astype(object)  # Python ints: no int64 overflow
+    product = amounts * percent_e4
+    q = product // _SCALE
+    r = product - q * _SCALE
+    return (q + ((2 * r > _SCALE) | ((2 * r == _SCALE) & (q % 2 == 1)))).astype("int64")
 
 
 def _slope_guesses(amounts: np.ndarray, fees: np.ndarray) -> list[tuple[float, float]]:
