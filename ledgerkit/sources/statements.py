@@ -230,6 +230,8 @@ def load_statements(
     progress: bool | None = None,
     retry: RetryPolicy | None = None,
     session: requests.Session | None = None,
+    store: Any = None,
+    lookback: Any = None,
 ) -> pd.DataFrame:
     """Pull the account statement rows of ``[since, until)`` (or of one payout) into a DataFrame.
 
@@ -254,6 +256,13 @@ def load_statements(
         A progress bar: None shows one only for pulls of more than a few pages.
     retry : ledgerkit.http.RetryPolicy, optional
     session : requests.Session, optional
+    store : ledgerkit.store.Store, path or True, optional
+        Keep the pulled pages in a local store (True: the default one); a
+        later call resumes a killed pull from its last stored page, or
+        re-reads only from the page holding the ``lookback`` stretch.
+    lookback : pandas.Timedelta, optional
+        With ``store``: how much before the previous pull's end is read
+        again (default 3 days).
 
     Returns
     -------
@@ -284,8 +293,13 @@ def load_statements(
     >>> (df["balance_before"] + df["amount"]).equals(df["balance_after"])  # doctest: +SKIP
     True
     """
-    pull = _start(dict(locals()))
-    return collect(pull)
+    if store is not None and store is not False:
+        from ..store import load_stored_statements
+
+        return load_stored_statements(dict(locals()))
+    kw = dict(locals())
+    del kw["store"], kw["lookback"]
+    return collect(_start(kw))
 
 
 def iter_statements(

@@ -334,6 +334,8 @@ def load_transactions(
     include_pii: bool = False,
     retry: RetryPolicy | None = None,
     session: requests.Session | None = None,
+    store: Any = None,
+    lookback: Any = None,
 ) -> pd.DataFrame:
     """Pull the shop's transactions in ``[date_from, date_to)`` into one typed DataFrame.
 
@@ -377,6 +379,13 @@ def load_transactions(
     retry : ledgerkit.http.RetryPolicy, optional
     session : requests.Session, optional
         Used for transport; given the Basic auth when it has none.
+    store : ledgerkit.store.Store, path or True, optional
+        Keep the pulled pages in a local store (True: the default one) and
+        ask the API only for what it lacks plus the ``lookback`` stretch;
+        a killed pull resumes from its last stored page (see :mod:`ledgerkit.store`).
+    lookback : pandas.Timedelta, optional
+        With ``store``: how much before the previous pull's end is read
+        again (default 3 days) to catch late and corrected rows.
 
     Returns
     -------
@@ -416,8 +425,13 @@ def load_transactions(
     >>> len(newer)                                                # doctest: +SKIP
     0
     """
-    pull = _start(date_from, date_to, dict(locals()))
-    return collect(pull)
+    if store is not None and store is not False:
+        from ..store import load_stored_transactions
+
+        return load_stored_transactions(dict(locals()))
+    kw = dict(locals())
+    del kw["store"], kw["lookback"]
+    return collect(_start(date_from, date_to, kw))
 
 
 def iter_transactions(
