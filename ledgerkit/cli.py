@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "sandbox":
         from .sandbox.__main__ import main as sandbox_main
 
-        return sandbox_main(argv[1:]) or 0
+        return sandbox_main(argv[1:], prog="ledgerkit sandbox") or 0
     args = _build_parser().parse_args(argv)
     if args.command == "report":
         from .report import run_report

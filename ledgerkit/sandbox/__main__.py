@@ -42,9 +42,9 @@ _FAULT_HELP = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m ledgerkit.sandbox") -> argparse.ArgumentParser:
     """The argument parser of the sandbox command (also used by ``ledgerkit sandbox``)."""
-    parser = argparse.ArgumentParser(prog="python -m ledgerkit.sandbox", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port; default 8765)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated world (default 0)")
     parser.add_argument("--size", type=int, default=None, help="number of transactions (default: the world's)")
@@ -87,12 +87,12 @@ def print_banner(sb: object, out: TextIO) -> None:
     print("Ctrl-C to stop.", file=out, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m ledgerkit.sandbox") -> int:
     """Run the sandbox from the command line; returns the exit status."""
     from ..errors import ConfigurationError
     from .server import Sandbox
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         sb = Sandbox(seed=args.seed, size=args.size, page_size=args.page_size, per_page_default=args.per_page_default,
                      per_page_max=args.per_page_max, report_seconds=args.report_seconds, port=args.port,
