@@ -425,6 +425,7 @@ def load_balance_records(
     retry: RetryPolicy | None = None,
     download_dir: str | os.PathLike | None = None,
     max_rerequests: int = 1,
+    store: Any = None,
 ) -> BalanceReport:
     """Request a DWH ``balance_records`` report, wait for it, and read both sheets.
 
@@ -468,6 +469,10 @@ def load_balance_records(
     max_rerequests : int
         How often a dead (expired) file link is answered by requesting the
         report anew before :class:`ReportExpiredError`.
+    store : ledgerkit.store.Store, path or True, optional
+        Keep the downloaded zip in a local store (True: the default one),
+        keyed by the request; the same request later reads it from there
+        without asking the DWH (see :mod:`ledgerkit.store`).
 
     Returns
     -------
@@ -498,6 +503,10 @@ def load_balance_records(
                          scope={"merchant_id": merchant_id, "shop_id": shop_id, "gateway_id": gateway_id},
                          format=format, language=language, notification_email=notification_email)
     _options(poll_timeout, poll_interval, retry, max_rerequests, download_dir, report_id)
+    if store is not None and store is not False:
+        from ..store import load_stored_balance_records
+
+        return load_stored_balance_records(dict(locals()), body)
     config = resolve("balance_records", base_url=base_url, user=psp_id, secret=secret_key)
     stats = PullStats()
     manifest = Manifest("balance_records", {**body["request_params"], "format": format, "language": language,
