@@ -287,7 +287,7 @@ def test_grouping_conserves_totals(frame, by):
     assert _per_currency(fee_breakdown(frame, by=by), ["fee", "volume"]) == _oracle(frame)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=25)
 @given(tx_frames, st.sampled_from(["D", "W", "M"]), st.integers(1, 90 * 86_400 - 1))
 def test_splitting_the_period_adds_up(frame, freq, cut_seconds):
     cut = START + pd.Timedelta(seconds=cut_seconds)
@@ -308,7 +308,7 @@ statement_row = st.tuples(
 )
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=25)
 @given(st.lists(statement_row, max_size=30))
 def test_statement_fee_types_add_up_to_total_cost(rows):
     frame = statements(
