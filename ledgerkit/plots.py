@@ -34,6 +34,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from .analysis._common import require_columns, require_frame
 from .errors import ConfigurationError
 from .money import check_currency, exponent, format_money, minor_to_major
 
@@ -95,13 +96,8 @@ def _axes(ax: Axes | None) -> Axes:
 
 
 def _require(frame: Any, columns: Sequence[str], parameter: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise ConfigurationError(parameter, type(frame).__name__, "a pandas DataFrame")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ConfigurationError(
-            parameter, f"<DataFrame with columns {list(frame.columns)}>", f"a DataFrame with the columns {missing}"
-        )
+    frame = require_frame(frame, parameter)
+    require_columns(frame, columns, parameter)
     return frame
 
 

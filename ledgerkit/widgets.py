@@ -43,11 +43,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
+from .analysis._common import require_columns, require_frame
 from .errors import ConfigurationError, LedgerkitError
 from .money import format_money, is_currency
 from .plots import FIGSIZE, plot_balance, plot_effective_rate, plot_payout_waterfall, plot_payouts
 
-__all__ = ["Explorer", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS"]
+__all__ = ["Explorer", "View", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS"]
 
 #: Grouping choices of :func:`explore_fees` -> the column that must be in the frame.
 GROUPINGS: dict[str, tuple[str, ...]] = {
@@ -275,13 +276,7 @@ def _currency_control(frame: pd.DataFrame) -> widgets.Dropdown:
 
 
 def _checked(frame: Any, columns: tuple[str, ...], parameter: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise ConfigurationError(parameter, type(frame).__name__, "a pandas DataFrame")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ConfigurationError(
-            parameter, f"<DataFrame with columns {list(frame.columns)}>", f"a DataFrame with the columns {missing}"
-        )
+    require_columns(require_frame(frame, parameter), columns, parameter)
     _time_column(frame)
     return frame
 
@@ -290,7 +285,7 @@ def _checked(frame: Any, columns: tuple[str, ...], parameter: str) -> pd.DataFra
 # The three explorers
 
 
-def groupings(frame: pd.DataFrame) -> list[str]:
+def _groupings(frame: pd.DataFrame) -> list[str]:
     """The :data:`GROUPINGS` whose column is in the frame with at least one value.
 
     ``fee_type`` is offered for statements only (transactions have no fee types).
@@ -335,7 +330,7 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
     (('gateway',), [300.0])
     """
     frame = _checked(frame, ("currency", "amount"), "frame")
-    options = groupings(frame)
+    options = _groupings(frame)
     if not options:
         raise ConfigurationError("frame", "<DataFrame without group columns>",
                                  f"at least one grouping column: {GROUPINGS}")
