@@ -614,7 +614,7 @@ def _sync_statements(stream: Stream, began: pd.Timestamp, lookback: pd.Timedelta
         state.update(next_page=_refresh_from(stream, lookback), complete=False, pages_done=False)
         stream.save()
     elif not state.get("next_page") and not state.get("pages_done"):
-        state.update(next_page=1, parts=[])
+        state.update(next_page=1, parts=[], complete=False)
         stream.save()
 
     def advance(state: dict[str, Any], manifest: dict[str, Any], page: pd.DataFrame) -> None:
