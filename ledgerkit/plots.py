@@ -81,6 +81,17 @@ _FRIENDLY_KEYS: dict[str, tuple[str, ...]] = {
     "fee_type": ("fee_type",),
 }
 
+#: Group columns -> the short name shown in titles and axis labels.
+_KEY_NAMES: dict[str, str] = {
+    "credit_card.brand": "brand",
+    "credit_card.product": "product",
+    "credit_card.issuer_country": "issuer country",
+    "payment.gateway_id": "gateway",
+    "payment.gateway_name": "gateway",
+    "payment_method_type": "payment method",
+    "fee_type": "fee type",
+}
+
 
 # --------------------------------------------------------------------------
 # Shared helpers
@@ -155,6 +166,15 @@ def _naive_utc(values: pd.Series) -> np.ndarray:
     return values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
 
+def _headroom(ax: Axes, *values: np.ndarray, share: float = 0.2) -> None:
+    """Y limits from 0 and ``values`` with room above (and below) for labels and the legend."""
+    finite = np.concatenate([np.ravel(v) for v in values] + [np.zeros(1)])
+    finite = finite[np.isfinite(finite)]
+    low, high = float(finite.min()), float(finite.max())
+    pad = (high - low) * share or 1.0
+    ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
+
+
 def _no_data(ax: Axes, title: str) -> Axes:
     ax.set_title(title)
     ax.text(0.5, 0.5, "no rows to show", ha="center", va="center", transform=ax.transAxes, color="grey")
@@ -166,6 +186,12 @@ def _period_labels(periods: pd.Series) -> list[str]:
     stamps = pd.DatetimeIndex(periods)
     monthly = bool(len(stamps)) and bool(((stamps.day == 1) & (stamps.hour == 0)).all())
     return list(stamps.strftime("%b %Y" if monthly else "%Y-%m-%d"))
+
+
+def _group_name(keys: Sequence[str]) -> str:
+    """A readable name of the group columns for titles: ``gateway`` for ``payment.gateway_id``."""
+    names = [_KEY_NAMES.get(k, k) for k in keys]
+    return ", ".join(dict.fromkeys(names)) or "currency"
 
 
 def _group_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
@@ -250,7 +276,7 @@ def plot_effective_rate(
     keys = _fee_keys(frame, by)
     currency, rows = _one_currency(frame, currency)
     ax = _axes(ax)
-    title = f"Effective fee rate by {', '.join(keys) or 'currency'} ({_unit(currency)})"
+    title = f"Effective fee rate by {_group_name(keys)} ({_unit(currency)})"
     if rows.empty:
         return _no_data(ax, title)
     labels = _group_labels(rows, keys)
@@ -262,12 +288,13 @@ def plot_effective_rate(
     ax.bar_label(bars, labels=[f"{h:,.1f}" if np.isfinite(h) else "n/a" for h in heights], fontsize=8)
     ax.set_xticks(positions, labels, rotation=30 if len(labels) > 5 else 0, ha="right" if len(labels) > 5 else "center")
     ax.set_ylabel("effective rate (bp of volume)")
-    ax.set_xlabel(", ".join(keys) or "currency")
+    ax.set_xlabel(_group_name(keys))
+    _headroom(ax, heights)
     ax.set_title(title)
     right = ax.twinx()
     right.plot(positions, _major(rows["volume"], currency), "o", color=COLORS["volume"], label=f"volume ({currency})")
     right.set_ylabel(f"volume ({currency})")
-    right.set_ylim(bottom=0)
+    _headroom(right, _major(rows["volume"], currency))
     _money_axis(right.yaxis, currency)
     ax.right_ax = right
     handles = [bars, *right.get_lines()]
@@ -319,7 +346,7 @@ def plot_fee_composition(
     keys = [c for c in frame.columns if c not in _FEE_MEASURES]
     currency, rows = _one_currency(frame, currency)
     ax = _axes(ax)
-    title = f"Fees per period by {', '.join(keys) or 'currency'} ({_unit(currency)})"
+    title = f"Fees per period by {_group_name(keys)} ({_unit(currency)})"
     if rows.empty:
         return _no_data(ax, title)
     table = pd.DataFrame({"period": rows["period"].array, "group": _group_labels(rows, keys),
@@ -546,6 +573,7 @@ def _waterfall(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currency: s
             bar.set_label("residual (unexplained)")
     ax.bar_label(bars, labels=[format_money(s[2], currency, sign=s[3] != "total") for s in steps], fontsize=8)
     ax.set_xticks(positions, labels, rotation=30, ha="right")
+    _headroom(ax, starts, starts + amounts, share=0.12)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel(f"amount ({currency})")
     _money_axis(ax.yaxis, currency)
@@ -649,6 +677,7 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
     heights = _major(rows["paid_out"], currency)
     colors = np.where(odd, COLORS["residual"], COLORS["total"])
     ax.bar(x, heights, width=0.8, color=colors, edgecolor=np.where(odd, "black", COLORS["total"]))
+    _headroom(ax, heights)
     for xi, hi, value, payout in zip(x[odd], heights[odd], residual[odd], rows["payout_id"].astype("str")[odd]):
         ax.annotate(f"{payout}: residual {format_money(int(value), currency, sign=True)}", (xi, hi),
                     xytext=(0, 6), textcoords="offset points", ha="center", fontsize=8, color="black")

@@ -451,11 +451,12 @@ def explore_payouts(statements: pd.DataFrame) -> Explorer:
         waterfall = payout_waterfall(rows, None if picked == _OPEN else picked) if picked is not None else None
 
         def draw(figure: Figure) -> None:
-            over_time, steps = figure.subplots(1, 2, width_ratios=(3, 2))
+            figure.set_size_inches(FIGSIZE[0], 2 * FIGSIZE[1])
+            over_time, steps = figure.subplots(2, 1)
             plot_payouts(table, currency=values["currency"], ax=over_time)
             if waterfall is not None:
                 plot_payout_waterfall(waterfall, currency=values["currency"], ax=steps)
-                steps.set_title(f"{picked}: " + steps.get_title(), fontsize=9)
+                steps.set_title(f"{picked}: " + steps.get_title())
 
         results = {"rows": rows} if waterfall is None else {"rows": rows, "waterfall": waterfall}
         return View(table, draw, results, counts=("rows",))
