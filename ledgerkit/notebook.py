@@ -23,7 +23,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import os
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
@@ -94,6 +95,23 @@ class Connection:
         credentials = self.sandbox.credentials[name]
         user_keyword = ENV_VARS[name][3]
         return {"base_url": urls[name], user_keyword: credentials.user, "secret_key": credentials}
+
+    def account_id(self, name: str, *, environ: Mapping[str, str] | None = None) -> str | None:
+        """The id the loader of ``name`` authenticates as (shop or PSP id), else None.
+
+        From the sandbox's credentials, or the ``LEDGERKIT_*`` id variable
+        for ``"env"``; useful to scope a balance report to the transactions'
+        shop (``shop_id=int(conn.account_id("transactions"))``).
+
+        Examples
+        --------
+        >>> Connection("env").account_id("balance_records", environ={"LEDGERKIT_DWH_PSP_ID": "7"})
+        '7'
+        """
+        self.kwargs(name)  # validates the name
+        if self.sandbox is not None:
+            return self.sandbox.credentials[name].user
+        return (os.environ if environ is None else environ).get(ENV_VARS[name][1])
 
     def close(self) -> None:
         """Stop the sandbox, if one was started; safe to call twice."""
