@@ -26,17 +26,32 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
 
-from .analysis._common import require_columns, require_frame
+from ._plotting import (
+    COLORS,
+    FIGSIZE,
+    axes_for,
+    date_axis,
+    group_labels,
+    group_name,
+    headroom,
+    major,
+    money_axis,
+    naive_utc,
+    no_data,
+    one_currency,
+    period_labels,
+    require,
+    unit,
+    waterfall_bars,
+)
 from .errors import ConfigurationError
-from .money import check_currency, exponent, format_money, minor_to_major
+from .money import format_money
 
 __all__ = [
     "plot_effective_rate",
@@ -48,20 +63,6 @@ __all__ = [
     "FIGSIZE",
     "COLORS",
 ]
-
-#: Size of a new figure: the width of a notebook cell.
-FIGSIZE: tuple[float, float] = (9.0, 4.5)
-
-#: Colours by meaning, shared by every chart.
-COLORS: dict[str, str] = {
-    "total": "#4c72b0",
-    "increase": "#55a868",
-    "decrease": "#c44e52",
-    "residual": "#ff7f0e",
-    "volume": "#8172b2",
-    "line": "#4c72b0",
-    "break": "#d62728",
-}
 
 #: Columns of a ``fee_breakdown`` result that are measures, not group keys.
 _FEE_MEASURES = frozenset(
@@ -80,127 +81,6 @@ _FRIENDLY_KEYS: dict[str, tuple[str, ...]] = {
     "type": ("fee_type", "type"),
     "fee_type": ("fee_type",),
 }
-
-#: Group columns -> the short name shown in titles and axis labels.
-_KEY_NAMES: dict[str, str] = {
-    "credit_card.brand": "brand",
-    "credit_card.product": "product",
-    "credit_card.issuer_country": "issuer country",
-    "payment.gateway_id": "gateway",
-    "payment.gateway_name": "gateway",
-    "payment_method_type": "payment method",
-    "fee_type": "fee type",
-}
-
-
-# --------------------------------------------------------------------------
-# Shared helpers
-
-
-def _axes(ax: Axes | None) -> Axes:
-    """The Axes to draw on: ``ax`` itself, or the single Axes of a new figure."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=FIGSIZE)
-    elif not isinstance(ax, Axes):
-        raise ConfigurationError("ax", type(ax).__name__, "a matplotlib Axes or None")
-    return ax
-
-
-def _require(frame: Any, columns: Sequence[str], parameter: str) -> pd.DataFrame:
-    frame = require_frame(frame, parameter)
-    require_columns(frame, columns, parameter)
-    return frame
-
-
-def _one_currency(frame: pd.DataFrame, currency: str | None) -> tuple[str | None, pd.DataFrame]:
-    """The currency to draw and the frame's rows in it; several currencies need ``currency=``.
-
-    An empty frame gives ``(currency, frame)`` unchanged, so that an empty
-    selection in a widget draws an empty chart instead of failing.
-    """
-    codes = frame["currency"].astype("str")
-    present = sorted(set(codes.dropna()))
-    if currency is not None:
-        currency = check_currency(currency)
-        if frame.empty:
-            return currency, frame
-        if currency not in present:
-            raise ConfigurationError("currency", currency, f"one of the currencies in the frame: {present}")
-        return currency, frame.loc[codes.eq(currency).fillna(False).to_numpy(dtype=bool)]
-    if len(present) > 1:
-        raise ConfigurationError(
-            "currency", None, f"one of {present}",
-            "The frame holds several currencies and one chart shows one (amounts are never added across them).",
-        )
-    return (present[0] if present else None), frame
-
-
-def _major(values: pd.Series, currency: str) -> np.ndarray:
-    """Minor units -> float major units, for drawing only (NA becomes NaN)."""
-    return minor_to_major(values.astype("Int64"), currency).to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _unit(currency: str | None) -> str:
-    return currency if currency is not None else "no currency"
-
-
-def _money_axis(axis: Any, currency: str | None) -> None:
-    """Tick labels with thousands separators and at most the currency's decimals."""
-    decimals = exponent(currency) if currency is not None else 2
-
-    def label(value: float, _position: int) -> str:
-        text = f"{value:,.{decimals}f}"
-        return text.rstrip("0").rstrip(".") if "." in text else text
-
-    axis.set_major_formatter(FuncFormatter(label))
-
-
-def _date_axis(axis: Any) -> None:
-    locator = mdates.AutoDateLocator()
-    axis.set_major_locator(locator)
-    axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-
-
-def _naive_utc(values: pd.Series) -> np.ndarray:
-    """UTC timestamps as naive ``datetime64`` for matplotlib (the axis says UTC)."""
-    return values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-
-
-def _headroom(ax: Axes, *values: np.ndarray, share: float = 0.2) -> None:
-    """Y limits from 0 and ``values`` with room above (and below) for labels and the legend."""
-    finite = np.concatenate([np.ravel(v) for v in values] + [np.zeros(1)])
-    finite = finite[np.isfinite(finite)]
-    low, high = float(finite.min()), float(finite.max())
-    pad = (high - low) * share or 1.0
-    ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
-
-
-def _no_data(ax: Axes, title: str) -> Axes:
-    ax.set_title(title)
-    ax.text(0.5, 0.5, "no rows to show", ha="center", va="center", transform=ax.transAxes, color="grey")
-    return ax
-
-
-def _period_labels(periods: pd.Series) -> list[str]:
-    """Short labels: ``Jan 2025`` when every period starts a month, else ``2025-01-06``."""
-    stamps = pd.DatetimeIndex(periods)
-    monthly = bool(len(stamps)) and bool(((stamps.day == 1) & (stamps.hour == 0)).all())
-    return list(stamps.strftime("%b %Y" if monthly else "%Y-%m-%d"))
-
-
-def _group_name(keys: Sequence[str]) -> str:
-    """A readable name of the group columns for titles: ``gateway`` for ``payment.gateway_id``."""
-    names = [_KEY_NAMES.get(k, k) for k in keys]
-    return ", ".join(dict.fromkeys(names)) or "currency"
-
-
-def _group_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
-    """One text label per row from its key columns (missing values shown as ``(none)``)."""
-    if not keys:
-        return list(frame["currency"].astype("str"))
-    parts = [frame[k].astype("object").where(frame[k].notna(), "(none)").astype("str") for k in keys]
-    return [" · ".join(values) for values in zip(*parts)]
-
 
 # --------------------------------------------------------------------------
 # Fees
@@ -267,19 +147,19 @@ def plot_effective_rate(
     [200.0, 300.0]
     >>> plt.close("all")
     """
-    frame = _require(breakdown, ["currency", rate, "volume"], "breakdown")
+    frame = require(breakdown, ["currency", rate, "volume"], "breakdown")
     if "period" in frame.columns:
         raise ConfigurationError(
             "breakdown", "<fee_breakdown with a 'period' column>",
             "a fee_breakdown computed without freq (use plot_fee_composition for periods)",
         )
     keys = _fee_keys(frame, by)
-    currency, rows = _one_currency(frame, currency)
-    ax = _axes(ax)
-    title = f"Effective fee rate by {_group_name(keys)} ({_unit(currency)})"
+    currency, rows = one_currency(frame, currency)
+    ax = axes_for(ax)
+    title = f"Effective fee rate by {group_name(keys)} ({unit(currency)})"
     if rows.empty:
-        return _no_data(ax, title)
-    labels = _group_labels(rows, keys)
+        return no_data(ax, title)
+    labels = group_labels(rows, keys)
     if len(set(labels)) != len(labels):
         raise ConfigurationError("by", by, f"columns naming one row each; with {keys} several rows share a label")
     positions = np.arange(len(rows))
@@ -288,14 +168,14 @@ def plot_effective_rate(
     ax.bar_label(bars, labels=[f"{h:,.1f}" if np.isfinite(h) else "n/a" for h in heights], fontsize=8)
     ax.set_xticks(positions, labels, rotation=30 if len(labels) > 5 else 0, ha="right" if len(labels) > 5 else "center")
     ax.set_ylabel("effective rate (bp of volume)")
-    ax.set_xlabel(_group_name(keys))
-    _headroom(ax, heights)
+    ax.set_xlabel(group_name(keys))
+    headroom(ax, heights)
     ax.set_title(title)
     right = ax.twinx()
-    right.plot(positions, _major(rows["volume"], currency), "o", color=COLORS["volume"], label=f"volume ({currency})")
+    right.plot(positions, major(rows["volume"], currency), "o", color=COLORS["volume"], label=f"volume ({currency})")
     right.set_ylabel(f"volume ({currency})")
-    _headroom(right, _major(rows["volume"], currency))
-    _money_axis(right.yaxis, currency)
+    headroom(right, major(rows["volume"], currency))
+    money_axis(right.yaxis, currency)
     ax.right_ax = right
     handles = [bars, *right.get_lines()]
     ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
@@ -342,14 +222,14 @@ def plot_fee_composition(
     {'TRX_FEE': [2.5, 3.0], 'VAT': [0.55, 0.0]}
     >>> plt.close("all")
     """
-    frame = _require(breakdown_with_period, ["currency", "period", value], "breakdown_with_period")
+    frame = require(breakdown_with_period, ["currency", "period", value], "breakdown_with_period")
     keys = [c for c in frame.columns if c not in _FEE_MEASURES]
-    currency, rows = _one_currency(frame, currency)
-    ax = _axes(ax)
-    title = f"Fees per period by {_group_name(keys)} ({_unit(currency)})"
+    currency, rows = one_currency(frame, currency)
+    ax = axes_for(ax)
+    title = f"Fees per period by {group_name(keys)} ({unit(currency)})"
     if rows.empty:
-        return _no_data(ax, title)
-    table = pd.DataFrame({"period": rows["period"].array, "group": _group_labels(rows, keys),
+        return no_data(ax, title)
+    table = pd.DataFrame({"period": rows["period"].array, "group": group_labels(rows, keys),
                           "value": rows[value].astype("Int64").array})
     if table.duplicated(["period", "group"]).any():
         raise ConfigurationError(
@@ -360,15 +240,15 @@ def plot_fee_composition(
     positions = np.arange(len(wide))
     above, below = np.zeros(len(wide)), np.zeros(len(wide))
     for index, group in enumerate(wide.columns):
-        heights = _major(wide[group], currency)
+        heights = major(wide[group], currency)
         bottoms = np.where(heights >= 0, above, below)
         ax.bar(positions, heights, bottom=bottoms, label=str(group), color=f"C{index % 10}")
         above, below = np.where(heights >= 0, above + heights, above), np.where(heights < 0, below + heights, below)
-    ax.set_xticks(positions, _period_labels(wide.index.to_series()))
+    ax.set_xticks(positions, period_labels(wide.index.to_series()))
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel("period (UTC)")
     ax.set_ylabel(f"{value} ({currency})")
-    _money_axis(ax.yaxis, currency)
+    money_axis(ax.yaxis, currency)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="best")
     return ax
@@ -417,26 +297,26 @@ def plot_balance(
     >>> plt.close("all")
     """
     time = "created_at" if "created_at" in getattr(statements, "columns", ()) else "created"
-    frame = _require(statements, [time, "balance_after", "currency"], "statements")
+    frame = require(statements, [time, "balance_after", "currency"], "statements")
     positioned = frame.assign(_position=np.arange(len(frame), dtype="int64"))
-    currency, rows = _one_currency(positioned, currency)
-    ax = _axes(ax)
-    title = f"Balance after each row ({_unit(currency)})"
+    currency, rows = one_currency(positioned, currency)
+    ax = axes_for(ax)
+    title = f"Balance after each row ({unit(currency)})"
     if rows.empty:
-        return _no_data(ax, title)
+        return no_data(ax, title)
     accounts = [c for c in ("merchant_id", "shop_id", "gateway_id") if c in rows.columns and time == "created_at"]
     chains = rows.groupby(accounts, sort=True, dropna=False) if accounts else [((), rows)]
     for key, chain in chains:
         label = "balance" if not accounts else " ".join(f"{a}={k}" for a, k in zip(accounts, np.atleast_1d(key)))
-        ax.plot(_naive_utc(chain[time]), _major(chain["balance_after"], currency), drawstyle="steps-post",
+        ax.plot(naive_utc(chain[time]), major(chain["balance_after"], currency), drawstyle="steps-post",
                 color=COLORS["line"] if not accounts else None, label=label)
     if breaks is not None:
-        _mark_breaks(ax, rows, _require(breaks, ["position", "kind"], "breaks"), currency, time)
+        _mark_breaks(ax, rows, require(breaks, ["position", "kind"], "breaks"), currency, time)
     ax.set_title(title)
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel(f"balance ({currency})")
-    _date_axis(ax.xaxis)
-    _money_axis(ax.yaxis, currency)
+    date_axis(ax.xaxis)
+    money_axis(ax.yaxis, currency)
     ax.legend(fontsize=8, loc="best")
     return ax
 
@@ -456,7 +336,7 @@ def _mark_breaks(ax: Axes, rows: pd.DataFrame, breaks: pd.DataFrame, currency: s
     if not found:
         return
     at = rows.iloc[[i for i, _, _ in found]]
-    x, y = _naive_utc(at[time]), _major(at["balance_after"], currency)
+    x, y = naive_utc(at[time]), major(at["balance_after"], currency)
     ax.plot(x, y, linestyle="none", marker="X", markersize=9, color=COLORS["break"], label="breaks")
     for xi, yi, (_, kind, difference) in zip(x, y, found):
         amount = "" if difference is None else " " + format_money(difference, currency, sign=True)
@@ -472,8 +352,8 @@ def _differences(breaks: pd.DataFrame) -> list[int | None]:
 
 def _roll_row(rollforward: pd.DataFrame, period: Any, currency: str | None) -> tuple[str, pd.Series]:
     """The roll-forward row of the period containing ``period`` (naive timestamps are UTC)."""
-    frame = _require(rollforward, ["currency", "period", "period_end", "opening", "closing"], "rollforward")
-    currency, rows = _one_currency(frame, currency)
+    frame = require(rollforward, ["currency", "period", "period_end", "opening", "closing"], "rollforward")
+    currency, rows = one_currency(frame, currency)
     try:
         when = pd.Timestamp(period)
     except (TypeError, ValueError) as exc:
@@ -537,8 +417,8 @@ def plot_roll_forward(
     if not pd.isna(unexplained) and int(unexplained) != 0:
         steps.append(("unexplained", int(row["closing"]), int(unexplained), "residual"))
         steps.append(("reported closing", 0, int(row["reported_closing"]), "total"))
-    ax = _axes(ax)
-    _waterfall(ax, steps, currency)
+    ax = axes_for(ax)
+    waterfall_bars(ax, steps, currency)
     end = row["period_end"] - pd.Timedelta(days=1)
     span = row["period"].strftime("%Y-%m-%d") + ("" if end <= row["period"] else " to " + end.strftime("%Y-%m-%d"))
     ax.set_title(f"Balance roll-forward {span} ({currency})")
@@ -547,41 +427,6 @@ def plot_roll_forward(
 
 # --------------------------------------------------------------------------
 # Payouts
-
-
-def _waterfall(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currency: str) -> None:
-    """Draw ``(label, start, amount, kind)`` steps in minor units: totals from 0, deltas floating.
-
-    Each bar is labelled with its exact amount (``format_money``); a
-    floating bar's ``get_height()`` is matplotlib's top − bottom, which may
-    differ from the amount in the last bit. The residual gets its own
-    colour, hatching and legend entry.
-    """
-    labels = [s[0] for s in steps]
-    starts = _major(pd.Series([s[1] for s in steps], dtype="Int64"), currency)
-    amounts = _major(pd.Series([s[2] for s in steps], dtype="Int64"), currency)
-    colors = [
-        COLORS["residual"] if kind == "residual" else COLORS["total"] if kind == "total"
-        else COLORS["increase"] if amount >= 0 else COLORS["decrease"]
-        for (_, _, amount, kind) in steps
-    ]
-    positions = np.arange(len(steps))
-    bars = ax.bar(positions, amounts, bottom=starts, color=colors, edgecolor="black", linewidth=0.5)
-    for bar, (_, _, _, kind) in zip(bars, steps):
-        if kind == "residual":
-            bar.set_hatch("//")
-            bar.set_label("residual (unexplained)")
-    ax.bar_label(bars, labels=[format_money(s[2], currency, sign=s[3] != "total") for s in steps], fontsize=8)
-    ax.set_xticks(positions, labels, rotation=30, ha="right")
-    _headroom(ax, starts, starts + amounts, share=0.12)
-    ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_ylabel(f"amount ({currency})")
-    _money_axis(ax.yaxis, currency)
-    legend = [Patch(color=COLORS["total"], label="total"), Patch(color=COLORS["increase"], label="increase"),
-              Patch(color=COLORS["decrease"], label="decrease")]
-    if any(kind == "residual" for *_, kind in steps):
-        legend.append(Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)"))
-    ax.legend(handles=legend, fontsize=8, loc="best")
 
 
 def plot_payout_waterfall(waterfall: pd.DataFrame, *, currency: str | None = None, ax: Axes | None = None) -> Axes:
@@ -616,15 +461,15 @@ def plot_payout_waterfall(waterfall: pd.DataFrame, *, currency: str | None = Non
     ['9.75 EUR', '9.70 EUR', '-0.05 EUR']
     >>> plt.close("all")
     """
-    frame = _require(waterfall, ["currency", "step", "amount", "start", "kind"], "waterfall")
-    currency, rows = _one_currency(frame, currency)
-    ax = _axes(ax)
-    title = f"Payout waterfall ({_unit(currency)})"
+    frame = require(waterfall, ["currency", "step", "amount", "start", "kind"], "waterfall")
+    currency, rows = one_currency(frame, currency)
+    ax = axes_for(ax)
+    title = f"Payout waterfall ({unit(currency)})"
     if rows.empty:
-        return _no_data(ax, title)
+        return no_data(ax, title)
     steps = [(str(s), int(a), int(b), str(k)) for s, a, b, k in
              zip(rows["step"], rows["start"], rows["amount"], rows["kind"])]
-    _waterfall(ax, steps, currency)
+    waterfall_bars(ax, steps, currency)
     residual = [amount for _, _, amount, kind in steps if kind == "residual"]
     if residual and residual[0] != 0:
         title += f" — residual {format_money(residual[0], currency, sign=True)} unexplained"
@@ -663,21 +508,21 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
     [9.64, 5.0]
     >>> plt.close("all")
     """
-    frame = _require(payout_groups, ["currency", "paid_at", "paid_out", "residual"], "payout_groups")
-    currency, rows = _one_currency(frame, currency)
+    frame = require(payout_groups, ["currency", "paid_at", "paid_out", "residual"], "payout_groups")
+    currency, rows = one_currency(frame, currency)
     rows = rows.loc[rows["paid_at"].notna().to_numpy(dtype=bool) & rows["paid_out"].notna().to_numpy(dtype=bool)]
     rows = rows.sort_values("paid_at", kind="stable")
-    ax = _axes(ax)
-    title = f"Payouts ({_unit(currency)})"
+    ax = axes_for(ax)
+    title = f"Payouts ({unit(currency)})"
     if rows.empty:
-        return _no_data(ax, title)
+        return no_data(ax, title)
     residual = rows["residual"].astype("Int64").fillna(0)
     odd = residual.ne(0).to_numpy(dtype=bool)
-    x = _naive_utc(rows["paid_at"])
-    heights = _major(rows["paid_out"], currency)
+    x = naive_utc(rows["paid_at"])
+    heights = major(rows["paid_out"], currency)
     colors = np.where(odd, COLORS["residual"], COLORS["total"])
     ax.bar(x, heights, width=0.8, color=colors, edgecolor=np.where(odd, "black", COLORS["total"]))
-    _headroom(ax, heights)
+    headroom(ax, heights)
     for xi, hi, value, payout in zip(x[odd], heights[odd], residual[odd], rows["payout_id"].astype("str")[odd]):
         ax.annotate(f"{payout}: residual {format_money(int(value), currency, sign=True)}", (xi, hi),
                     xytext=(0, 6), textcoords="offset points", ha="center", fontsize=8, color="black")
@@ -689,6 +534,6 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
     ax.set_title(title)
     ax.set_xlabel("paid at (UTC)")
     ax.set_ylabel(f"paid out ({currency})")
-    _date_axis(ax.xaxis)
-    _money_axis(ax.yaxis, currency)
+    date_axis(ax.xaxis)
+    money_axis(ax.yaxis, currency)
     return ax

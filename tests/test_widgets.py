@@ -256,3 +256,18 @@ def test_explorers_over_sandbox_data():
     payouts = explore_payouts(st)
     assert payouts.table["residual"].dropna().eq(0).all()
     assert explore_balance(st).table["unexplained"].eq(0).all()
+
+
+def test_a_failing_redraw_is_shown_in_place_not_raised(ledger, capsys):
+    broken = ledger.assign(balance_after=ledger["balance_after"].mask(ledger["currency"].eq("USD")))
+    w = explore_balance(broken)
+    w.controls["currency"].value = "USD"
+    assert "balance_after" in w.error and "<NA>" in w.error
+    assert w.plot_output.outputs == ()
+    assert w.error in w.table_output.outputs[0]["data"]["text/plain"]
+    w.controls["currency"].value = "EUR"
+    assert w.error is None and png_count(w.plot_output) == 1
+    with pytest.raises(ConfigurationError):
+        w.controls["currency"].value = "USD"
+        w.refresh()
+    assert capsys.readouterr().out == ""
