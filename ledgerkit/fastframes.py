@@ -23,8 +23,8 @@ Examples
 ...     "currency": "USD", "created_at": "2025-01-02T03:04:05Z", "credit_card": {"brand": "visa"}}],
 ...     "count": 1, "has_more": False}).encode()
 >>> page = read_page(body, TRANSACTIONS, records_key="transactions")
->>> page.frame[["id", "transaction_fee", "credit_card.brand"]].iloc[0].tolist()
-[7, 29, 'visa']
+>>> page.frame["transaction_fee"].tolist(), page.frame["credit_card.brand"].tolist()
+([29], ['visa'])
 >>> page.meta["has_more"], page.fast
 (False, True)
 """

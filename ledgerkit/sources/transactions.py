@@ -22,19 +22,24 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator
 
+import orjson
 import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
-from ..frames import TRANSACTIONS, Manifest, attach_manifest, build_page, empty_frame, finish
-from ..http import RetryPolicy
+from ..fastframes import FastPage, read_page
+from ..frames import TRANSACTIONS, Manifest, attach_manifest, empty_frame, finish
+from ..http import MalformedBody, RetryPolicy
 from ..pagination import CursorPaginator
 from ..progress import PullProgress
+from ..ratelimit import RateLimiter, limited_session
 from ..timeparse import check_zone, instant, wall_clock
 from . import Client, collect, iterate, open_client, resumable
+from .windows import WindowScheduler, plan_spans, split_point
 
 __all__ = ["load_transactions", "iter_transactions", "TransactionsQuery", "Window", "pull_window", "parse_error"]
 
@@ -76,9 +81,11 @@ class TransactionsQuery:
     def direction(self) -> str:
         return "backward" if self.ending_before is not None else "forward"
 
-    def report_params(self, method: str) -> dict[str, Any]:
-        """``report_params`` without a cursor, for one ``payment_method_type``."""
-        first, last = _api_bounds(self.date_type, self.date_from, self.date_to, self.time_zone, "date_from", "date_to")
+    def report_params(self, method: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> dict[str, Any]:
+        """``report_params`` without a cursor, for one ``payment_method_type`` (and a window of the period)."""
+        start = self.date_from if start is None else start
+        end = self.date_to if end is None else end
+        first, last = _api_bounds(self.date_type, start, end, self.time_zone, "date_from", "date_to")
         params = {"date_type": self.date_type, "from": first, "to": last, "status": self.status,
                   "payment_method_type": method, "time_zone": self.time_zone}
         if self.correction is not None:
@@ -178,7 +185,8 @@ class Window:
     """One paginated run: one date range, one payment method, its own cursor.
 
     ``paginator.cursor`` is always the place to resume; ``pages``/``rows``
-    count what this window received.
+    count what this window received. ``start``/``end`` are set for a time
+    window of a concurrent pull (``split`` once it was handed to two halves).
     """
 
     method: str
@@ -187,10 +195,16 @@ class Window:
     pages: int = 0
     rows: int = 0
     complete: bool = False
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    split: bool = False
 
     def summary(self) -> dict[str, Any]:
-        return {"payment_method_type": self.method, "pages": self.pages, "rows": self.rows,
-                "cursor": self.paginator.cursor, "complete": self.complete}
+        out = {"payment_method_type": self.method, "pages": self.pages, "rows": self.rows,
+               "cursor": self.paginator.cursor, "complete": self.complete}
+        if self.start is not None:
+            out.update({"from": self.start, "to": self.end, "split": self.split})
+        return out
 
 
 def pull_window(client: Client, window: Window) -> Iterator[list[dict[str, Any]]]:
@@ -223,6 +237,45 @@ def pull_window(client: Client, window: Window) -> Iterator[list[dict[str, Any]]
     window.complete = True
 
 
+def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
+    """``decode`` for :func:`ledgerkit.http.send_json`: body -> (typed page, body); bad JSON is retried."""
+
+    def decode(response: requests.Response) -> tuple[FastPage, bytes]:
+        body = response.content
+        try:
+            return read_page(body, TRANSACTIONS, records_key="transactions", include_pii=include_pii,
+                             wall_zone=wall_zone), body
+        except DataError:
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise MalformedBody(f"the body is not valid JSON ({len(body)} bytes): {exc}") from None
+            raise
+
+    return decode
+
+
+def fetch_page(client: Client, window: Window, decode: Callable[[requests.Response], Any]) -> tuple[FastPage, bytes]:
+    """Fetch the next page of ``window`` as a typed page (see :mod:`ledgerkit.fastframes`) and advance its cursor.
+
+    Raises
+    ------
+    PaginationError, CountMismatchError, DataError
+        As :func:`pull_window`.
+    """
+    paginator = window.paginator
+    body = {"report_params": {**window.params, **paginator.next_request()}}
+    _, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=decode)
+    count = page.meta.get("count")
+    if count is not None and int(count) != page.records:
+        raise CountMismatchError(f"the page announced count={count} but holds {page.records} transactions",
+                                 resume=paginator.next_request())
+    paginator.update_state(page.meta)
+    window.pages += 1
+    window.rows += page.records
+    return page, content
+
+
 # ------------------------------------------------------------------ the pull
 
 
@@ -235,36 +288,84 @@ class _Pull:
     include_pii: bool
     manifest: Manifest
     progress: PullProgress
+    max_workers: int = 1
     windows: list[Window] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         q = self.query
         cursor = q.ending_before if q.direction == "backward" else q.starting_after
-        self.windows = [Window(m, q.report_params(m), CursorPaginator(q.direction, cursor)) for m in q.methods]
+        self.concurrent = self.max_workers > 1 and cursor is None
+        self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
+        self.decode = _page_decoder(self.include_pii, self.wall_zone)
+        if self.concurrent:
+            parts = -(-self.max_workers // len(q.methods))  # dense windows split further as workers idle
+            bounds = plan_spans(q.date_from, q.date_to, parts, q.date_type, q.time_zone)
+            self.windows = [self._window(m, a, b, None) for m in q.methods for a, b in zip(bounds[:-1], bounds[1:])]
+        else:
+            self.windows = [Window(m, q.report_params(m), CursorPaginator(q.direction, cursor)) for m in q.methods]
+
+    def _window(self, method: str, start: pd.Timestamp, end: pd.Timestamp, cursor: int | None) -> Window:
+        return Window(method, self.query.report_params(method, start, end), CursorPaginator("forward", cursor),
+                      start=start, end=end)
 
     def pages(self) -> Iterator[pd.DataFrame]:
-        """Typed page frames (duplicates across pages dropped), window after window."""
-        wall_zone = None if self.query.time_zone == "UTC" else self.query.time_zone
+        """Typed page frames (duplicates across pages dropped): window after window, or concurrently."""
+        if self.concurrent:
+            yield from self._concurrent_pages()
+            return
         for window in self.windows:
-            for records in pull_window(self.client, window):
-                fresh = self._fresh(records)
-                page = build_page(fresh, TRANSACTIONS, include_pii=self.include_pii, wall_zone=wall_zone)
-                self._count(page, len(fresh))
-                yield page.frame
+            while window.paginator.has_next_page:
+                yield self._accept(*fetch_page(self.client, window, self.decode))
+            window.complete = True
 
-    def _fresh(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        fresh = []
-        for record in records:
-            try:
-                tx_id = int(record["id"])
-            except (KeyError, TypeError, ValueError):
-                raise DataError("a transaction has no integer 'id'", rows=[record]) from None
-            if tx_id not in self.seen:
-                self.seen.add(tx_id)
-                fresh.append(record)
-        self.manifest.duplicates_dropped += len(records) - len(fresh)
-        return fresh
+    def _concurrent_pages(self) -> Iterator[pd.DataFrame]:
+        limiter = RateLimiter(sleep=self.client.policy.sleep)  # tests inject a no-op sleep
+        self.manifest.extra["max_workers"] = self.max_workers
+
+        def worker() -> Client:
+            return replace(self.client, session=limited_session(self.client.session, limiter))
+
+        yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=worker)
+        self.manifest.extra["throttled"] = limiter.throttled
+
+    def _step(self, window: Window, client: Client, hungry: bool) -> tuple[pd.DataFrame, list[Window]]:
+        """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing."""
+        frame = self._accept(*fetch_page(client, window, self.decode))
+        if not window.paginator.has_next_page:
+            window.complete = True
+            return frame, []
+        halves = self._halves(window, frame) if hungry else []
+        return frame, halves or [window]
+
+    def _halves(self, window: Window, frame: pd.DataFrame) -> list[Window]:
+        """Cut a dense window in two after its latest row so far; both halves keep its cursor."""
+        q = self.query
+        times = frame[q.date_type] if q.date_type in frame.columns else None
+        hint = times.max() if times is not None and times.notna().any() else None
+        cut = split_point(window.start, window.end, q.date_type, q.time_zone, hint=hint)
+        if cut is None:
+            return []
+        halves = [self._window(window.method, a, b, window.paginator.cursor) for a, b in ((window.start, cut), (cut, window.end))]
+        with self.lock:
+            window.complete = window.split = True
+            self.windows.extend(halves)
+        return halves
+
+    def _accept(self, page: FastPage, content: bytes) -> pd.DataFrame:
+        """Drop rows already received (by id), count the page, return its frame."""
+        ids = page.frame["id"].to_numpy(dtype="int64", na_value=-1).tolist() if len(page.frame) else []
+        with self.lock:
+            repeated = {i for i in ids if i in self.seen}
+            self.seen.update(ids)
+        if repeated:
+            page = read_page(content, TRANSACTIONS, records_key="transactions", include_pii=self.include_pii,
+                             wall_zone=self.wall_zone, skip_ids=repeated)
+        with self.lock:
+            self.manifest.duplicates_dropped += page.records - len(page.frame)
+            self._count(page, len(page.frame))
+        return page.frame
 
     def _count(self, page: Any, rows: int) -> None:
         m = self.manifest
@@ -279,6 +380,8 @@ class _Pull:
 
     def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
         """``exc`` with ``.resume`` (continue the failed window), ``.manifest`` and ``.partial``."""
+        if self.concurrent:
+            return self._concurrent_failure(exc, frames)
         failed = next(w for w in self.windows if not w.complete)
         pending = [w.method for w in self.windows if w.pages == 0 and w is not failed]
         self.manifest.complete = False
@@ -291,9 +394,28 @@ class _Pull:
                         "(pull them with a separate call)",)
         return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 
+    def _concurrent_failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
+        """Resume from the lowest cursor of the unfinished windows.
+
+        That is one sequential call which re-fetches some rows (drop them by
+        id) but cannot miss one; each unfinished window's own place is in
+        ``manifest["pending_windows"]``.
+        """
+        pending = [w for w in self.windows if not w.complete]
+        cursors = [w.paginator.cursor for w in pending]
+        after = None if not pending or None in cursors else min(cursors)
+        methods = tuple(dict.fromkeys(w.method for w in pending)) or self.query.methods
+        self.manifest.complete = False
+        self.manifest.extra["pending_windows"] = [w.summary() for w in pending]
+        resume = {**self.manifest.parameters, "payment_method_type": methods,
+                  "starting_after": after, "ending_before": None}
+        partial = self.frame(frames)
+        return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
+
     def frame(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
         """All pages so far as one frame, ascending id, with the manifest attached."""
         self.manifest.extra["windows"] = [w.summary() for w in self.windows]
+        self.manifest.extra["window_count"] = len(self.windows)
         df = finish(frames, TRANSACTIONS, sort_by="id") if frames else empty_frame(TRANSACTIONS, include_pii=self.include_pii)
         return attach_manifest(df, self.manifest, self.client.stats)
 
@@ -303,6 +425,9 @@ def _start(date_from: Any, date_to: Any, kw: dict[str, Any]) -> _Pull:
     query = plan_query(date_from, date_to, **{k: kw[k] for k in (
         "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
         "manual_correction_to", "starting_after", "ending_before")})
+    workers = kw.get("max_workers", 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
+        raise ConfigurationError("max_workers", workers, "an integer from 1 to 32 (windows pulled at the same time)")
     client = open_client("transactions", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
                          session=kw["session"], retry=kw["retry"], parse_error=parse_error)
     parameters = {"date_from": date_from if isinstance(date_from, str) else query.date_from,
@@ -312,7 +437,8 @@ def _start(date_from: Any, date_to: Any, kw: dict[str, Any]) -> _Pull:
     manifest = Manifest("transactions", parameters, include_pii=bool(kw["include_pii"]))
     sent = query.report_params(query.methods[0])
     manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
-    return _Pull(client, query, bool(kw["include_pii"]), manifest, PullProgress(kw["progress"], "transactions"))
+    return _Pull(client, query, bool(kw["include_pii"]), manifest, PullProgress(kw["progress"], "transactions"),
+                 max_workers=workers)
 
 
 def load_transactions(
@@ -336,6 +462,7 @@ def load_transactions(
     session: requests.Session | None = None,
     store: Any = None,
     lookback: Any = None,
+    max_workers: int = 1,
 ) -> pd.DataFrame:
     """Pull the shop's transactions in ``[date_from, date_to)`` into one typed DataFrame.
 
@@ -378,7 +505,9 @@ def load_transactions(
         (except country), vendor token, 3-D Secure details (dropped by default).
     retry : ledgerkit.http.RetryPolicy, optional
     session : requests.Session, optional
-        Used for transport; given the Basic auth when it has none.
+        Used for transport; given the Basic auth when it has none. With
+        ``max_workers > 1`` each worker gets its own session copying this
+        one's auth, headers and transport options.
     store : ledgerkit.store.Store, path or True, optional
         Keep the pulled pages in a local store (True: the default one) and
         ask the API only for what it lacks plus the ``lookback`` stretch;
@@ -386,6 +515,16 @@ def load_transactions(
     lookback : pandas.Timedelta, optional
         With ``store``: how much before the previous pull's end is read
         again (default 3 days) to catch late and corrected rows.
+    max_workers : int
+        With more than 1, ``[date_from, date_to)`` is cut into that many
+        time windows per payment method, pulled at the same time (one
+        ``requests.Session`` per worker, one rate limiter shared by all that
+        slows down on 429 and honours ``Retry-After``); a window still
+        ``has_more`` after a page is split in two while a worker is idle.
+        The frame is the same as with 1 (the default: one window per
+        method). With ``starting_after``/``ending_before`` the pull is
+        sequential. A failed concurrent pull's ``.resume`` starts after the
+        lowest unfinished cursor (drop rows already held by ``id``).
 
     Returns
     -------
@@ -453,6 +592,7 @@ def iter_transactions(
     include_pii: bool = False,
     retry: RetryPolicy | None = None,
     session: requests.Session | None = None,
+    max_workers: int = 1,
 ) -> Iterator[pd.DataFrame]:
     """Like :func:`load_transactions`, one typed DataFrame per page as it arrives.
 
