@@ -154,9 +154,13 @@ def test_money_columns_by_convention():
 # --------------------------------------------------------------------------- nbval
 
 
+def _pythonpath() -> str:
+    """The kernels import this checkout's ledgerkit, installed or not."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+
 def test_notebooks_run_and_match_their_committed_outputs(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    env.pop("LEDGERKIT_TRANSACTIONS_URL", None)
+    env = {**os.environ, "PYTHONPATH": _pythonpath()}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
          "--nbval-sanitize-with", str(NOTEBOOKS / "sanitize.cfg"), "-p", "no:cacheprovider", "-q",
@@ -164,3 +168,25 @@ def test_notebooks_run_and_match_their_committed_outputs(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_source_env_reads_the_environment(tmp_path, monkeypatch):
+    """``source="env"`` (papermill parameter): the loaders find everything in LEDGERKIT_* variables."""
+    import papermill
+
+    from ledgerkit.sandbox import Sandbox
+
+    monkeypatch.setenv("PYTHONPATH", _pythonpath())
+    with Sandbox(seed=0) as sb:
+        for key, value in sb.env().items():
+            monkeypatch.setenv(key, value)
+        out = tmp_path / "05.ipynb"
+        papermill.execute_notebook(str(NOTEBOOKS / "05_reconciliation.ipynb"), str(out),
+                                   parameters={"source": "env"}, kernel_name="python3", progress_bar=False,
+                                   cwd=str(NOTEBOOKS))
+        served = {r.path for r in sb.requests}
+    assert {"/gateway/api/reports", "/dwh/api/v2/reports"} <= served
+    cells = {c.source.splitlines()[0]: c for c in _code_cells(nbformat.read(out, as_version=4))}
+    assert cells["%matplotlib inline"].outputs[0].data["text/plain"] == "<Connection source='env'>"
+    summary = cells["show(lk.reconciliation_summary(result))"].outputs[0].data["text/plain"]
+    assert "matched" in summary and "mismatch" not in summary
