@@ -511,9 +511,16 @@ def read_report_file(source: str | Path | IO[bytes]) -> ReportSheets:
                 "or one .xlsx workbook"
             )
     except (zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(f"the report file is not a readable zip (truncated or corrupted download?): {exc}") from None
+        raise DataError(f"{_source_name(source)}: not a readable zip (truncated or corrupted download?); "
+                        f"expected the .zip of the report's file_url: {exc}") from None
     except (OSError, EOFError, zipfile.LargeZipFile) as exc:
-        raise DataError(f"the report file cannot be read: {exc}") from None
+        raise DataError(f"{_source_name(source)}: the report file cannot be read: {exc}") from None
+
+
+def _source_name(source: str | Path | IO[bytes]) -> str:
+    """The file name of ``source`` for messages (a file object's ``name``, else "the report file")."""
+    name = source if isinstance(source, (str, Path)) else getattr(source, "name", None)
+    return Path(name).name if isinstance(name, (str, Path)) else "the report file"
 
 
 def _rewind(source: str | Path | IO[bytes]) -> str | Path | IO[bytes]:

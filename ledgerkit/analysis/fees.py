@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
+from ..money import is_currency
 from ._common import check_freq, empty_frame, period_start, require_columns, require_frame, require_utc
 
 __all__ = ["fee_breakdown", "fee_model", "fee_anomalies", "effective_rate_change"]
@@ -109,6 +110,11 @@ def _require_money(frame: pd.DataFrame, columns: Iterable[str], parameter: str) 
             raise ConfigurationError(
                 f"{parameter}[{column!r}]", str(frame[column].dtype), "integer minor units (Int64)"
             )
+    if "currency" in frame.columns:  # minor units mean nothing without a known exponent
+        unknown = sorted({str(c) for c in frame["currency"].dropna().unique() if not is_currency(str(c))})
+        if unknown:
+            raise ConfigurationError(f"{parameter}['currency']", unknown[0],
+                                     "ISO 4217 or known crypto currency codes (the minor unit depends on them)")
 
 
 def _resolve_by(by: Any, frame: pd.DataFrame, kind: str) -> list[str]:
