@@ -32,6 +32,7 @@ import importlib.metadata
 import http.client
 import json as _json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,8 +41,10 @@ from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import requests.adapters
 import requests.auth
 import urllib3
+import urllib3.connection
 
 from .config import Credentials
 from .errors import (
@@ -201,6 +204,53 @@ class _BasicAuth(requests.auth.HTTPBasicAuth):
         return f"BasicAuth(user={self.username!r}, secret='***')"
 
 
+_AUTHORIZATION = re.compile(rb"(?im)^(authorization|proxy-authorization):[^\r\n]*")
+
+
+class _RedactingSend:
+    """Mixin for urllib3 connections: ``http.client``'s debug dump never shows credentials.
+
+    With ``http.client.HTTPConnection.debuglevel = 1`` the standard library
+    prints every request it sends (``send: b'POST ... Authorization: Basic
+    ...'``) -- the base64 of ``id:secret``. This prints the same dump with the
+    header's value replaced by ``<redacted>`` and sends the bytes unchanged.
+    """
+
+    def send(self, data: Any) -> None:
+        if self.debuglevel > 0 and isinstance(data, (bytes, bytearray)):
+            print("send:", repr(_AUTHORIZATION.sub(lambda m: m.group(1) + b": <redacted>", bytes(data))))
+            self.debuglevel = 0  # instance attribute: silences http.client's own print of this send
+            try:
+                return super().send(data)
+            finally:
+                del self.debuglevel
+        return super().send(data)
+
+
+class _HTTPConnection(_RedactingSend, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_RedactingSend, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _RedactingAdapter(requests.adapters.HTTPAdapter):
+    """A transport adapter whose connections redact credentials in ``http.client``'s debug dump."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 def new_session(credentials: Credentials, *, user_agent: str | None = None) -> requests.Session:
     """A keep-alive ``requests.Session`` with Basic auth and a ledgerkit User-Agent.
 
@@ -215,6 +265,8 @@ def new_session(credentials: Credentials, *, user_agent: str | None = None) -> r
     """
     session = requests.Session()
     session.trust_env = False
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, _RedactingAdapter())
     session.auth = _BasicAuth(*credentials.auth())
     session.headers["User-Agent"] = user_agent or f"ledgerkit/{_version()} python-requests/{requests.__version__}"
     session.headers["Accept"] = "application/json"
