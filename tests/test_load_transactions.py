@@ -73,7 +73,7 @@ def report_params(s: Sandbox) -> list[dict]:
 
 def test_full_pull_equals_the_world_and_sends_every_parameter(sb):
     sb.clear_requests()
-    df = load_transactions(JAN, APR, **creds(sb))
+    df = load_transactions(JAN, APR, max_workers=1, **creds(sb))
     assert_same_rows(df, world_rows(sb))
     sent = report_params(sb)
     assert {p["payment_method_type"] for p in sent} == set(METHODS)
@@ -133,7 +133,7 @@ def test_half_open_bounds_at_second_resolution(sb):
 def test_time_zone_bounds_and_wall_clock_quirk(sb):
     zone = "America/New_York"
     sb.clear_requests()
-    df = load_transactions("2025-02-01", "2025-03-01", time_zone=zone, **creds(sb))
+    df = load_transactions("2025-02-01", "2025-03-01", time_zone=zone, max_workers=1, **creds(sb))
     sent = report_params(sb)[0]
     assert (sent["from"], sent["to"], sent["time_zone"]) == ("2025-02-01 00:00:00", "2025-02-28 23:59:59", zone)
     start, end = datetime(2025, 2, 1, 5, tzinfo=UTC), datetime(2025, 3, 1, 5, tzinfo=UTC)  # EST = UTC-5
@@ -145,14 +145,14 @@ def test_time_zone_bounds_and_wall_clock_quirk(sb):
 def test_aware_datetimes_are_converted_to_the_zone(sb):
     sb.clear_requests()
     load_transactions(pd.Timestamp("2025-02-01 12:00", tz="UTC"), "2025-02-02T00:00:00+01:00",
-                      time_zone="Europe/Tallinn", payment_method_type="alternative", **creds(sb))
+                      time_zone="Europe/Tallinn", payment_method_type="alternative", max_workers=1, **creds(sb))
     sent = report_params(sb)[0]
     assert (sent["from"], sent["to"]) == ("2025-02-01 14:00:00", "2025-02-02 00:59:59")
 
 
 def test_settled_at_sends_dates_with_the_last_day(sb):
     sb.clear_requests()
-    df = load_transactions("2025-02-01", "2025-03-01", date_type="settled_at", **creds(sb))
+    df = load_transactions("2025-02-01", "2025-03-01", date_type="settled_at", max_workers=1, **creds(sb))
     sent = report_params(sb)[0]
     assert (sent["date_type"], sent["from"], sent["to"]) == ("settled_at", "2025-02-01", "2025-02-28")
     expected = world_rows(sb, FEB, MAR, field="settled_at")
@@ -261,7 +261,7 @@ def test_environment_configuration(sb, monkeypatch):
 def test_wrong_secret_is_an_authentication_error_without_the_secret(sb):
     sb.clear_requests()
     with pytest.raises(AuthenticationError) as info:
-        load_transactions(JAN, FEB, **{**creds(sb), "shop_id": "2101", "secret_key": "wrong-secret-123"})
+        load_transactions(JAN, FEB, max_workers=1, **{**creds(sb), "shop_id": "2101", "secret_key": "wrong-secret-123"})
     assert "wrong-secret-123" not in str(info.value) and info.value.status == 401
     assert len(sb.requests) == 1
 
@@ -278,7 +278,7 @@ def test_wrong_secret_is_an_authentication_error_without_the_secret(sb):
 ])
 def test_transient_faults_are_retried_and_the_frame_is_exact(faulty, faults, reason):
     faulty.set_faults(**faults)
-    df = load_transactions(JAN, APR, **creds(faulty))
+    df = load_transactions(JAN, APR, max_workers=1, **creds(faulty))
     assert_same_rows(df, world_rows(faulty))
     m = df.attrs["ledgerkit"]
     assert m["complete"] is True and m["retries"] > 0 and set(m["retry_reasons"]) == {reason}
@@ -287,7 +287,7 @@ def test_transient_faults_are_retried_and_the_frame_is_exact(faulty, faults, rea
 
 def test_repeated_rows_are_dropped_and_counted(faulty):
     faulty.set_faults(repeat_rows=3)
-    df = load_transactions(JAN, APR, **creds(faulty))
+    df = load_transactions(JAN, APR, max_workers=1, **creds(faulty))
     assert_same_rows(df, world_rows(faulty))
     m = df.attrs["ledgerkit"]
     assert m["duplicates_dropped"] == 3 * (m["pages"] - 2)  # every page but the first of each method
@@ -296,7 +296,7 @@ def test_repeated_rows_are_dropped_and_counted(faulty):
 def test_stuck_cursor_raises_with_resume(faulty):
     faulty.set_faults(stuck_cursor=True)
     with pytest.raises(PaginationError, match="did not advance") as info:
-        load_transactions(JAN, APR, **creds(faulty))
+        load_transactions(JAN, APR, max_workers=1, **creds(faulty))
     err = info.value
     first_page = world_rows(faulty, methods=("credit_card",))[:20]
     assert err.resume["starting_after"] == first_page[-1]["id"]
@@ -309,7 +309,7 @@ def test_stuck_cursor_raises_with_resume(faulty):
 def test_exhausted_retries_mid_pull_resume_to_the_exact_frame(faulty):
     faulty.set_faults(error_every=3, error_burst=10)
     with pytest.raises(ServerError) as info:
-        load_transactions(JAN, APR, payment_method_type="credit_card", **creds(faulty))
+        load_transactions(JAN, APR, payment_method_type="credit_card", max_workers=1, **creds(faulty))
     err = info.value
     assert err.status == 503 and len(err.partial) == 60  # three pages of 20
     assert err.resume["starting_after"] == err.partial["id"].max()
@@ -324,7 +324,7 @@ def test_exhausted_retries_mid_pull_resume_to_the_exact_frame(faulty):
 def test_resume_kwargs_can_be_passed_back_as_they_are(faulty):
     faulty.set_faults(error_every=1, error_burst=10)
     with pytest.raises(ServerError) as info:
-        load_transactions(JAN, APR, payment_method_type="alternative", **creds(faulty))
+        load_transactions(JAN, APR, payment_method_type="alternative", max_workers=1, **creds(faulty))
     faulty.clear_faults()
     resume = {k: v for k, v in info.value.resume.items() if k not in ("secret_key",)}
     rest = load_transactions(**resume, secret_key=faulty.credentials["transactions"], retry=FAST)
@@ -335,7 +335,7 @@ def test_resume_kwargs_can_be_passed_back_as_they_are(faulty):
 def test_rows_inserted_during_paging_are_picked_up(faulty):
     faulty.set_faults(insert_during_paging=4)
     before = {t["id"] for t in faulty.world.transactions}
-    df = load_transactions(JAN, APR, payment_method_type="credit_card", **creds(faulty))
+    df = load_transactions(JAN, APR, payment_method_type="credit_card", max_workers=1, **creds(faulty))
     new = {t["id"] for t in faulty.world.transactions} - before
     assert len(new) == 4 and new <= set(df["id"].tolist())
     assert_same_rows(df, world_rows(faulty, methods=("credit_card",)))

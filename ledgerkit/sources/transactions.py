@@ -27,11 +27,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 import orjson
+import pyarrow.compute as pc
 import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
-from ..fastframes import FastPage, read_page
+from ..fastframes import FastPage, pages_to_frame, read_columns, read_page
 from ..frames import TRANSACTIONS, Manifest, attach_manifest, empty_frame, finish
 from ..http import MalformedBody, RetryPolicy
 from ..pagination import CursorPaginator
@@ -238,13 +239,13 @@ def pull_window(client: Client, window: Window) -> Iterator[list[dict[str, Any]]
 
 
 def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
-    """``decode`` for :func:`ledgerkit.http.send_json`: body -> (typed page, body); bad JSON is retried."""
+    """``decode`` for :func:`ledgerkit.http.send_json`: body -> (columnar page, body); bad JSON is retried."""
 
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
         try:
-            return read_page(body, TRANSACTIONS, records_key="transactions", include_pii=include_pii,
-                             wall_zone=wall_zone), body
+            return read_columns(body, TRANSACTIONS, records_key="transactions", include_pii=include_pii,
+                                wall_zone=wall_zone), body
         except DataError:
             try:
                 orjson.loads(body)
@@ -289,6 +290,7 @@ class _Pull:
     manifest: Manifest
     progress: PullProgress
     max_workers: int = 1
+    columnar: bool = False
     windows: list[Window] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -310,8 +312,12 @@ class _Pull:
         return Window(method, self.query.report_params(method, start, end), CursorPaginator("forward", cursor),
                       start=start, end=end)
 
-    def pages(self) -> Iterator[pd.DataFrame]:
-        """Typed page frames (duplicates across pages dropped): window after window, or concurrently."""
+    def pages(self) -> Iterator[pd.DataFrame | FastPage]:
+        """Typed pages (duplicates across pages dropped): window after window, or concurrently.
+
+        With ``columnar`` (a whole load) the pages stay Arrow columns until
+        :meth:`frame` converts them all at once; else each is a frame.
+        """
         if self.concurrent:
             yield from self._concurrent_pages()
             return
@@ -330,20 +336,20 @@ class _Pull:
         yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=worker)
         self.manifest.extra["throttled"] = limiter.throttled
 
-    def _step(self, window: Window, client: Client, hungry: bool) -> tuple[pd.DataFrame, list[Window]]:
+    def _step(self, window: Window, client: Client, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
         """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing."""
-        frame = self._accept(*fetch_page(client, window, self.decode))
+        page, content = fetch_page(client, window, self.decode)
+        latest = _latest(page, self.query.date_type)
+        result = self._accept(page, content)
         if not window.paginator.has_next_page:
             window.complete = True
-            return frame, []
-        halves = self._halves(window, frame) if hungry else []
-        return frame, halves or [window]
+            return result, []
+        halves = self._halves(window, latest) if hungry else []
+        return result, halves or [window]
 
-    def _halves(self, window: Window, frame: pd.DataFrame) -> list[Window]:
-        """Cut a dense window in two after its latest row so far; both halves keep its cursor."""
+    def _halves(self, window: Window, hint: pd.Timestamp | None) -> list[Window]:
+        """Cut a dense window in two after its latest row so far (``hint``); both halves keep its cursor."""
         q = self.query
-        times = frame[q.date_type] if q.date_type in frame.columns else None
-        hint = times.max() if times is not None and times.notna().any() else None
         cut = split_point(window.start, window.end, q.date_type, q.time_zone, hint=hint)
         if cut is None:
             return []
@@ -353,9 +359,9 @@ class _Pull:
             self.windows.extend(halves)
         return halves
 
-    def _accept(self, page: FastPage, content: bytes) -> pd.DataFrame:
-        """Drop rows already received (by id), count the page, return its frame."""
-        ids = page.frame["id"].to_numpy(dtype="int64", na_value=-1).tolist() if len(page.frame) else []
+    def _accept(self, page: FastPage, content: bytes) -> pd.DataFrame | FastPage:
+        """Drop rows already received (by id), count the page, return it (as a frame unless columnar)."""
+        ids = page.ids().tolist()
         with self.lock:
             repeated = {i for i in ids if i in self.seen}
             self.seen.update(ids)
@@ -363,9 +369,10 @@ class _Pull:
             page = read_page(content, TRANSACTIONS, records_key="transactions", include_pii=self.include_pii,
                              wall_zone=self.wall_zone, skip_ids=repeated)
         with self.lock:
-            self.manifest.duplicates_dropped += page.records - len(page.frame)
-            self._count(page, len(page.frame))
-        return page.frame
+            kept = len(page.frame) if page.frame is not None else len(ids)
+            self.manifest.duplicates_dropped += page.records - kept
+            self._count(page, kept)
+        return page if self.columnar else pages_to_frame([page], TRANSACTIONS)
 
     def _count(self, page: Any, rows: int) -> None:
         m = self.manifest
@@ -412,20 +419,34 @@ class _Pull:
         partial = self.frame(frames)
         return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 
-    def frame(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    def frame(self, pages: list[pd.DataFrame | FastPage]) -> pd.DataFrame:
         """All pages so far as one frame, ascending id, with the manifest attached."""
         self.manifest.extra["windows"] = [w.summary() for w in self.windows]
         self.manifest.extra["window_count"] = len(self.windows)
-        df = finish(frames, TRANSACTIONS, sort_by="id") if frames else empty_frame(TRANSACTIONS, include_pii=self.include_pii)
+        if not pages:
+            df = empty_frame(TRANSACTIONS, include_pii=self.include_pii)
+        elif self.columnar:
+            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id")
+        else:
+            df = finish(pages, TRANSACTIONS, sort_by="id")
         return attach_manifest(df, self.manifest, self.client.stats)
 
 
-def _start(date_from: Any, date_to: Any, kw: dict[str, Any]) -> _Pull:
+def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
+    """The latest ``column`` time on ``page`` (None when it has none)."""
+    if page.frame is not None:
+        times = page.frame[column] if column in page.frame.columns else None
+        return times.max() if times is not None and times.notna().any() else None
+    latest = pc.max(page.columns[column]).as_py() if column in page.columns else None
+    return None if latest is None else pd.Timestamp(latest)
+
+
+def _start(date_from: Any, date_to: Any, kw: dict[str, Any], *, columnar: bool = False) -> _Pull:
     """Validate everything, resolve configuration, and set up the pull (no request yet)."""
     query = plan_query(date_from, date_to, **{k: kw[k] for k in (
         "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
         "manual_correction_to", "starting_after", "ending_before")})
-    workers = kw.get("max_workers", 1)
+    workers = kw["max_workers"]
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
         raise ConfigurationError("max_workers", workers, "an integer from 1 to 32 (windows pulled at the same time)")
     client = open_client("transactions", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
@@ -438,7 +459,7 @@ def _start(date_from: Any, date_to: Any, kw: dict[str, Any]) -> _Pull:
     sent = query.report_params(query.methods[0])
     manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
     return _Pull(client, query, bool(kw["include_pii"]), manifest, PullProgress(kw["progress"], "transactions"),
-                 max_workers=workers)
+                 max_workers=workers, columnar=columnar)
 
 
 def load_transactions(
@@ -462,7 +483,7 @@ def load_transactions(
     session: requests.Session | None = None,
     store: Any = None,
     lookback: Any = None,
-    max_workers: int = 1,
+    max_workers: int = 4,
 ) -> pd.DataFrame:
     """Pull the shop's transactions in ``[date_from, date_to)`` into one typed DataFrame.
 
@@ -521,8 +542,8 @@ def load_transactions(
         ``requests.Session`` per worker, one rate limiter shared by all that
         slows down on 429 and honours ``Retry-After``); a window still
         ``has_more`` after a page is split in two while a worker is idle.
-        The frame is the same as with 1 (the default: one window per
-        method). With ``starting_after``/``ending_before`` the pull is
+        The frame is the same as with 1 (one window per method, pulled in
+        cursor order). With ``starting_after``/``ending_before`` the pull is
         sequential. A failed concurrent pull's ``.resume`` starts after the
         lowest unfinished cursor (drop rows already held by ``id``).
 
@@ -570,7 +591,7 @@ def load_transactions(
         return load_stored_transactions(dict(locals()))
     kw = dict(locals())
     del kw["store"], kw["lookback"]
-    return collect(_start(date_from, date_to, kw))
+    return collect(_start(date_from, date_to, kw, columnar=True))
 
 
 def iter_transactions(
@@ -600,6 +621,10 @@ def iter_transactions(
     are fetched as the iterator is advanced. Each frame has the columns of
     :func:`load_transactions` that its page holds and a manifest of the pull
     so far in ``attrs["ledgerkit"]``; rows repeated across pages are dropped.
+    ``max_workers`` defaults to 1 here: pages then come in cursor order, so
+    the manifest's ``last_cursor`` after a page is a place to resume from
+    (:mod:`ledgerkit.store` relies on it); with more, pages come as windows
+    deliver them.
 
     Examples
     --------
