@@ -69,6 +69,7 @@ __all__ = [
     "error_class_for",
     "api_error",
     "MalformedBody",
+    "RedactingAdapter",
 ]
 
 #: What a provider-specific ``parse_error(response)`` returns.
@@ -243,7 +244,7 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-class _RedactingAdapter(requests.adapters.HTTPAdapter):
+class RedactingAdapter(requests.adapters.HTTPAdapter):
     """A transport adapter whose connections redact credentials in ``http.client``'s debug dump."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -266,7 +267,7 @@ def new_session(credentials: Credentials, *, user_agent: str | None = None) -> r
     session = requests.Session()
     session.trust_env = False
     for prefix in ("http://", "https://"):
-        session.mount(prefix, _RedactingAdapter())
+        session.mount(prefix, RedactingAdapter())
     session.auth = _BasicAuth(*credentials.auth())
     session.headers["User-Agent"] = user_agent or f"ledgerkit/{_version()} python-requests/{requests.__version__}"
     session.headers["Accept"] = "application/json"

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import requests.adapters
 
-from .http import parse_retry_after
+from .http import RedactingAdapter, parse_retry_after
 
 __all__ = ["RateLimiter", "LimitedAdapter", "limited_session"]
 
@@ -104,8 +104,12 @@ class RateLimiter:
         return f"RateLimiter(rate={self.rate!r}, throttled={self.throttled})"
 
 
-class LimitedAdapter(requests.adapters.HTTPAdapter):
-    """An ``HTTPAdapter`` that asks a shared :class:`RateLimiter` before each send."""
+class LimitedAdapter(RedactingAdapter):
+    """An ``HTTPAdapter`` that asks a shared :class:`RateLimiter` before each send.
+
+    It keeps :class:`ledgerkit.http.RedactingAdapter`'s connections, so that
+    ``http.client``'s debug dump never shows the Authorization header.
+    """
 
     def __init__(self, limiter: RateLimiter, **kw: Any) -> None:
         self.limiter = limiter
