@@ -334,7 +334,24 @@ class _Pull:
             return replace(self.client, session=limited_session(self.client.session, limiter))
 
         yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=worker)
+        yield from self._sweep(worker())
         self.manifest.extra["throttled"] = limiter.throttled
+
+    def _sweep(self, client: Client) -> Iterator[pd.DataFrame | FastPage]:
+        """Per method, the whole period once more after its highest id: rows added while the windows ran.
+
+        New transactions get ids above all others; the sequential pull meets
+        them at its end, but a time window that had already finished would
+        not. Usually one empty page per method.
+        """
+        for method in self.query.methods:
+            cursors = [w.paginator.cursor for w in self.windows if w.method == method and w.paginator.cursor is not None]
+            window = Window(method, self.query.report_params(method), CursorPaginator("forward", max(cursors, default=None)))
+            with self.lock:
+                self.windows.append(window)
+            while window.paginator.has_next_page:
+                yield self._accept(*fetch_page(client, window, self.decode))
+            window.complete = True
 
     def _step(self, window: Window, client: Client, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
         """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing."""
