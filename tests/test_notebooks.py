@@ -159,6 +159,7 @@ def _pythonpath() -> str:
     return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
+@pytest.mark.slow
 def test_notebooks_run_and_match_their_committed_outputs(tmp_path):
     env = {**os.environ, "PYTHONPATH": _pythonpath()}
     result = subprocess.run(
@@ -170,6 +171,7 @@ def test_notebooks_run_and_match_their_committed_outputs(tmp_path):
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_source_env_reads_the_environment(tmp_path, monkeypatch):
     """``source="env"`` (papermill parameter): the loaders find everything in LEDGERKIT_* variables."""
     import papermill
