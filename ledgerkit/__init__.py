@@ -34,6 +34,7 @@ from .errors import __all__ as _errors_all
 from .sources.balance_records import BalanceReport, load_balance_records
 from .sources.statements import iter_statements, load_statements
 from .sources.transactions import iter_transactions, load_transactions
+from .store import Store
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "load_balance_records",
     "BalanceReport",
     "Credentials",
+    "Store",
     # analysis
     "fee_breakdown",
     "fee_model",
