@@ -57,7 +57,7 @@ def assert_same_rows(df: pd.DataFrame, expected: list[dict]) -> None:
 
 def test_full_pull_equals_the_world_and_follows_links(sb):
     sb.clear_requests()
-    df = load_statements(since="2025-01-01", per_page=100, **creds(sb))
+    df = load_statements(since="2025-01-01", per_page=100, max_workers=1, **creds(sb))
     expected = world_rows(sb, date(2025, 1, 1))
     assert_same_rows(df, expected)
     queries = [r.query for r in sb.requests]
@@ -228,7 +228,7 @@ def test_count_mismatch_raises_with_resume():
 def test_exhausted_retries_resume_from_the_failed_page(faulty):
     faulty.set_faults(error_every=2, error_burst=10)
     with pytest.raises(Exception) as info:
-        load_statements(since="2025-01-01", per_page=40, **creds(faulty))
+        load_statements(since="2025-01-01", per_page=40, max_workers=1, **creds(faulty))
     err = info.value
     assert err.resume["start_page"] == 3 and len(err.partial) == 80
     faulty.clear_faults()

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +42,7 @@ from ..http import RetryPolicy, decode_json
 from ..money import check_currency
 from ..pagination import LinkPaginator
 from ..progress import PullProgress
+from ..ratelimit import RateLimiter, limited_session
 from ..timeparse import day
 from . import Client, collect, iterate, open_client, resumable
 
@@ -115,15 +119,18 @@ def plan_query(*, since: Any, until: Any, payout_id: Any, per_page: Any, currenc
 class _Pull:
     """One load: paginator, rows seen, manifest and bar."""
 
-    def __init__(self, client: Client, query: StatementsQuery, manifest: Manifest, progress: PullProgress) -> None:
+    def __init__(self, client: Client, query: StatementsQuery, manifest: Manifest, progress: PullProgress,
+                 max_workers: int = 1) -> None:
         self.client, self.query, self.manifest, self.progress = client, query, manifest, progress
         self.paginator = LinkPaginator(client.config.url(PATH), query.params())
         self.seen: set[str] = set()
         self.per_page: int | None = query.per_page
+        self.max_workers = max_workers
+        self.last_row: dict[str, Any] | None = None
 
     def pages(self) -> Iterator[pd.DataFrame]:
         """Typed page frames (repeated rows dropped), then re-checks while the total grows."""
-        yield from self._follow()
+        yield from self._concurrent() if self.max_workers > 1 else self._follow()
         for _ in range(MAX_RECHECKS):
             expected = self._expected_rows()
             if expected is None or expected == len(self.seen) or not self.per_page:
@@ -134,13 +141,78 @@ class _Pull:
             yield from self._follow()
         self._verify()
 
-    def _follow(self) -> Iterator[pd.DataFrame]:
+    def _concurrent(self) -> Iterator[pd.DataFrame]:
+        """The first page, then the rest -- known from ``X-Total-Count`` -- fetched at the same time.
+
+        The pages are taken in order and checked as they come: each must
+        report the first page's total, and its first new row must continue
+        the balance chain of the row before it (``balance_before`` equal to
+        the previous ``balance_after``; not checked for one payout's rows,
+        which are not a chain). A page that fails either check means rows
+        moved while the pages were fetched: from that page on the pull
+        follows the ``Link`` header page by page, like a sequential pull.
+        So does a page that failed in a worker (its error is raised only if
+        it fails again there, with the sequential pull's ``.resume``).
+        """
+        yield from self._follow(max_pages=1)
         paginator = self.paginator
-        while paginator.has_next_page:
+        if not (paginator.has_next_page and paginator.totals and self.per_page):
+            yield from self._follow()
+            return
+        first, total = paginator.page, paginator.totals[-1]
+        numbers = list(range(first, max(first, math.ceil(total / self.per_page)) + 1))
+        limiter, local = RateLimiter(sleep=self.client.policy.sleep), threading.local()
+
+        def fetch(number: int) -> tuple[requests.Response, Any]:
+            if not hasattr(local, "client"):
+                local.client = replace(self.client, session=limited_session(self.client.session, limiter))
+            return local.client.json("GET", PATH, params={**self.query.params(), "per_page": self.per_page,
+                                                          "page": number}, decode=_decode)
+
+        self.manifest.extra["max_workers"] = self.max_workers
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="ledgerkit-page") as pool:
+            futures = [pool.submit(fetch, n) for n in numbers]
+            try:
+                for number, future in zip(numbers, futures):
+                    paginator.page = number  # the place to resume if this page fails
+                    try:
+                        response, rows = future.result()
+                        _check_rows(rows)
+                    except LedgerkitError as exc:  # asked again below, page by page, with fresh retries
+                        self.manifest.extra["concurrent_error"] = type(exc).__name__
+                        response, rows = None, None
+                    count = response.headers.get("X-Total-Count", "") if response is not None else ""
+                    if rows is None or not count.strip().isdigit() or int(count) != total or not self._continues(rows):
+                        self.manifest.extra["refollowed_from_page"] = number
+                        self.paginator = LinkPaginator(self.client.config.url(PATH),
+                                                       {**self.query.params(), "per_page": self.per_page, "page": number})
+                        self.paginator.totals = paginator.totals + ([int(count)] if count.strip().isdigit() else [])
+                        break
+                    paginator.totals.append(total)
+                    paginator.has_next_page = number != numbers[-1]
+                    paginator.page = number + 1
+                    yield self._page(rows)
+            finally:
+                for future in futures:
+                    future.cancel()
+        self.manifest.extra["throttled"] = limiter.throttled
+        yield from self._follow()
+
+    def _continues(self, rows: list[dict[str, Any]]) -> bool:
+        """Whether the first new row of ``rows`` takes the balance on from the last row kept so far."""
+        if self.query.payout_id is not None or self.last_row is None:
+            return True
+        fresh = next((r for r in rows if row_id(r) not in self.seen), None)
+        before, after = (fresh or {}).get("balance_before"), self.last_row.get("balance_after")
+        return fresh is None or before is None or after is None or Decimal(str(before)) == Decimal(str(after))
+
+    def _follow(self, max_pages: int | None = None) -> Iterator[pd.DataFrame]:
+        paginator = self.paginator
+        while paginator.has_next_page and max_pages != 0:
+            max_pages = None if max_pages is None else max_pages - 1
             url, params = paginator.next_request()
             response, rows = self.client.json("GET", url, params=params, decode=_decode)
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise DataError(f"the statement page is not a JSON array of rows: {str(rows)[:200]}")
+            _check_rows(rows)
             try:
                 paginator.update_state(response)
             except PaginationError:
@@ -151,6 +223,8 @@ class _Pull:
             yield self._page(rows)
 
     def _page(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        if rows:
+            self.last_row = rows[-1]
         keyed = [{"row_id": row_id(r), **r} for r in rows]
         fresh = [r for r in keyed if r["row_id"] not in self.seen]
         self.seen.update(r["row_id"] for r in fresh)
@@ -203,7 +277,12 @@ class _Pull:
         return attach_manifest(df, self.manifest, self.client.stats)
 
 
-def _start(kw: dict[str, Any]) -> _Pull:
+def _check_rows(rows: Any) -> None:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"the statement page is not a JSON array of rows: {str(rows)[:200]}")
+
+
+def _start(kw: dict[str, Any], *, max_workers: int = 1) -> _Pull:
     query = plan_query(**{k: kw[k] for k in ("since", "until", "payout_id", "per_page", "currency", "start_page")})
     client = open_client("statements", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
                          session=kw["session"], retry=kw["retry"], parse_error=parse_error)
@@ -213,7 +292,7 @@ def _start(kw: dict[str, Any]) -> _Pull:
     manifest = Manifest("statements", parameters)
     manifest.first_cursor = query.start_page
     manifest.extra["sent"] = query.params()
-    return _Pull(client, query, manifest, PullProgress(kw["progress"], "statements"))
+    return _Pull(client, query, manifest, PullProgress(kw["progress"], "statements"), max_workers=max_workers)
 
 
 def load_statements(
@@ -232,6 +311,7 @@ def load_statements(
     session: requests.Session | None = None,
     store: Any = None,
     lookback: Any = None,
+    max_workers: int = 4,
 ) -> pd.DataFrame:
     """Pull the account statement rows of ``[since, until)`` (or of one payout) into a DataFrame.
 
@@ -263,6 +343,12 @@ def load_statements(
     lookback : pandas.Timedelta, optional
         With ``store``: how much before the previous pull's end is read
         again (default 3 days).
+    max_workers : int
+        Once the first page has told ``X-Total-Count``, the other pages are
+        fetched this many at a time (one session each, one shared rate
+        limiter); each is checked against the total and the balance chain,
+        and from a page where rows moved the pull goes on page by page. 1
+        fetches every page in turn. The frame is the same either way.
 
     Returns
     -------
@@ -297,9 +383,11 @@ def load_statements(
         from ..store import load_stored_statements
 
         return load_stored_statements(dict(locals()))
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or not 1 <= max_workers <= 32:
+        raise ConfigurationError("max_workers", max_workers, "an integer from 1 to 32 (pages fetched at the same time)")
     kw = dict(locals())
-    del kw["store"], kw["lookback"]
-    return collect(_start(kw))
+    del kw["store"], kw["lookback"], kw["max_workers"]
+    return collect(_start(kw, max_workers=max_workers))
 
 
 def iter_statements(
