@@ -138,7 +138,10 @@ def _category_map(categories: Mapping[str, str] | None, defaults: Mapping[str, s
 
 
 def _categorise(types: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
-    return types.astype("str").map(mapping).fillna("other").astype("str")
+    """The category of each row's type ("other" when unmapped or missing), mapped once per distinct type."""
+    kinds = types.astype("category")
+    labels = [mapping.get(str(t), "other") for t in kinds.cat.categories] + ["other"]  # code -1 (missing) last
+    return pd.Series(np.array(labels, dtype=object)[kinds.cat.codes.to_numpy()], index=types.index, dtype="str")
 
 
 def _movements(ledger: _Ledger, categories: Mapping[str, str] | None) -> pd.DataFrame:
@@ -345,7 +348,7 @@ def roll_forward(
     if len(moves):
         moves["period"] = period_start(moves["created"], freq)
     parts = []
-    for currency in sorted(set(moves["currency"]) | set(openings.index)):
+    for currency in sorted(set(moves["currency"].unique()) | set(openings.index)):
         mine = moves[moves["currency"] == currency]
         first = dates.get(currency, pd.NaT)
         if not len(mine) and pd.isna(first):
