@@ -7,9 +7,10 @@ process) or ``"env"`` (real accounts, base URLs and credentials from the
 into the keyword arguments of the loaders, so the same notebook runs against
 both without an ``if`` in sight.
 
-:func:`show` prepares an analysis frame for the eye: money in major units of
-the row's currency (``123456`` EUR minor units read ``1,234.56``), rates
-rounded, missing values blank. It returns a new frame of text, for display
+:func:`show` (from :mod:`ledgerkit.display`, re-exported here) prepares an
+analysis frame for the eye: money in major units of the row's currency
+(``123456`` EUR minor units read ``1,234.56``), rates rounded, missing values
+blank, personal data left out. It returns a new frame of text, for display
 only: compute on the original frame, never on what :func:`show` returns.
 
 Examples
@@ -24,21 +25,16 @@ Examples
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
-
-import pandas as pd
+from typing import Any, Mapping
 
 from .config import ENV_VARS
+from .display import money_columns, show
 from .errors import ConfigurationError
-from .money import exponent, from_minor
 
 __all__ = ["Connection", "connect", "show", "money_columns", "SOURCES"]
 
 #: The values a notebook's ``source`` parameter may take.
 SOURCES = ("sandbox", "env")
-
-#: ``Int64`` columns of ledgerkit frames that hold counts or ids, not money.
-_NOT_MONEY = frozenset({"count", "volume_count", "rows", "records", "position", "n", "n_explained", "attempt"})
 
 
 class Connection:
@@ -168,105 +164,3 @@ def connect(source: str = "sandbox", **sandbox_options: Any) -> Connection:
     from .sandbox import Sandbox
 
     return Connection("sandbox", Sandbox(**sandbox_options).start())
-
-
-def money_columns(frame: pd.DataFrame) -> list[str]:
-    """The columns of ``frame`` that hold money in minor units.
-
-    By the ledgerkit frame conventions: ``Int64`` columns that are not counts
-    (``count``, ``rows``, ...), not ids (``*id``) and not flattened nested
-    fields (dotted names).
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"payout_id": ["1"], "rows": [3], "net": [250], "currency": ["EUR"]})
-    >>> money_columns(df.astype({"rows": "Int64", "net": "Int64"}))
-    ['net']
-    """
-    return [
-        str(name)
-        for name, dtype in frame.dtypes.items()
-        if isinstance(dtype, pd.Int64Dtype)
-        and name not in _NOT_MONEY
-        and not str(name).endswith("id")
-        and "." not in str(name)
-    ]
-
-
-def _major_text(minor: Iterable[Any], currencies: Iterable[Any]) -> list[str]:
-    out = []
-    for value, currency in zip(minor, currencies):
-        if pd.isna(value) or pd.isna(currency):
-            out.append("")
-        else:
-            out.append(f"{from_minor(int(value), str(currency)):,.{exponent(str(currency))}f}")
-    return out
-
-
-def show(
-    frame: pd.DataFrame,
-    *,
-    money: Iterable[str] | None = None,
-    currency: str | None = None,
-    digits: int = 2,
-    columns: Iterable[str] | None = None,
-) -> pd.DataFrame:
-    """A display copy of ``frame``: money in major units, floats rounded, blanks for missing.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        A ledgerkit frame with money in ``Int64`` minor units and a
-        ``currency`` column.
-    money : iterable of str, optional
-        The money columns; by default :func:`money_columns`.
-    currency : str, optional
-        The currency of every row, for frames without a ``currency`` column.
-    digits : int
-        Decimal places of float columns (rates in basis points, shares).
-    columns : iterable of str, optional
-        Show only these columns, in this order.
-
-    Returns
-    -------
-    DataFrame
-        Text cells, same index; money as ``1,234.56`` in the row's currency
-        (no float on the way: minor units become ``Decimal``), the currency
-        column first. For the eye only.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"currency": ["EUR", "JPY", "KWD"], "net": pd.array([123456, 1500, -6], dtype="Int64"),
-    ...                    "rate_bp": [204.115258, 0.0, None]})
-    >>> show(df).to_dict("list")
-    {'currency': ['EUR', 'JPY', 'KWD'], 'net': ['1,234.56', '1,500', '-0.006'], 'rate_bp': ['204.12', '0.00', '']}
-    """
-    shown = frame if columns is None else frame.loc[:, list(columns)]
-    money = money_columns(shown) if money is None else [m for m in money if m in shown.columns]
-    if "currency" in frame.columns:
-        currencies = frame.loc[shown.index, "currency"]
-    elif currency is not None:
-        currencies = pd.Series(currency, index=shown.index)
-    elif money:
-        raise ConfigurationError("currency", None, "a currency code for a frame without a 'currency' column")
-    else:
-        currencies = None
-    out = {}
-    for name, values in shown.items():
-        if name in money:
-            out[name] = _major_text(values, currencies)
-        elif pd.api.types.is_float_dtype(values.dtype):
-            out[name] = ["" if pd.isna(v) else f"{v:,.{digits}f}" for v in values]
-        else:
-            out[name] = ["" if _is_missing(v) else str(v) for v in values]
-    result = pd.DataFrame(out, index=shown.index, dtype="str")
-    if "currency" in result.columns:
-        result = result[["currency", *[c for c in result.columns if c != "currency"]]]
-    return result
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # lists, arrays: not a scalar, not missing
-        return False

@@ -11,7 +11,8 @@ The state is open for tests and for further work in the notebook:
 ``explorer.controls`` (name -> widget), ``explorer.table`` (the analysis
 result currently shown, numeric), ``explorer.results`` (every frame the view
 was drawn from), ``explorer.figure`` and ``explorer.refresh()``. Money is
-formatted for people only in the displayed copy (``explorer.display_table``).
+formatted for people only in the displayed copy (``explorer.display_table``,
+made by :func:`ledgerkit.display.show`: ``1,234.56 EUR``, no personal data).
 
 Examples
 --------
@@ -44,8 +45,8 @@ from matplotlib.figure import Figure
 
 from .analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
 from .analysis._common import require_columns, require_frame
+from .display import show
 from .errors import ConfigurationError, LedgerkitError
-from .money import format_money, is_currency
 from .plots import FIGSIZE, plot_balance, plot_effective_rate, plot_payout_waterfall, plot_payouts
 
 __all__ = ["Explorer", "View", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS"]
@@ -59,9 +60,6 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
     "fee_type": ("type",),
 }
 
-#: Column name beginnings never shown in a table, whatever the frame holds.
-_PII_PREFIXES = ("customer.", "billing_address.", "credit_card.holder", "credit_card.token", "credit_card.bin",
-                 "credit_card.last_4", "additional_data.", "three_d_secure_verification.", "merchant_reference")
 _TIME_COLUMNS = ("created_at", "created")
 _FREQS = (("day", "D"), ("week", "W"), ("month", "M"))
 _OPEN = "open balance"
@@ -134,32 +132,6 @@ def _date_bounds(frame: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
     return times.min().date(), times.max().date() + dt.timedelta(days=1)
 
 
-def _money_columns(table: pd.DataFrame, counts: tuple[str, ...]) -> list[str]:
-    integer = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c].dtype)]
-    return [c for c in integer if c not in counts and not c.endswith("_id") and c != "position"]
-
-
-def _for_people(table: pd.DataFrame, counts: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A copy of ``table`` for display: money as ``1,234.56 EUR``, rates with one decimal, no PII.
-
-    ``counts`` names integer columns that are not money (``count``, ``rows``, ...).
-    """
-    shown = table.loc[:, [c for c in table.columns if not str(c).startswith(_PII_PREFIXES)]].copy()
-    if "currency" in shown.columns:
-        codes = shown["currency"].astype("str").tolist()
-        for column in _money_columns(shown, counts):
-            shown[column] = pd.array(
-                ["" if pd.isna(v) or not is_currency(c) else format_money(int(v), c) for v, c in zip(shown[column], codes)],
-                dtype="str",
-            )
-    for column in shown.columns:
-        if pd.api.types.is_float_dtype(shown[column].dtype):
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}").astype("str")
-        elif isinstance(shown[column].dtype, pd.DatetimeTZDtype):
-            shown[column] = shown[column].dt.strftime("%Y-%m-%d %H:%M").fillna("").astype("str")
-    return shown
-
-
 def _html_output(markup: str, text: str) -> dict:
     return {"output_type": "display_data", "data": {"text/html": markup, "text/plain": text}, "metadata": {}}
 
@@ -182,7 +154,6 @@ class View:
     table: pd.DataFrame
     draw: Callable[[Figure], None]
     results: dict[str, pd.DataFrame] = field(default_factory=dict)
-    counts: tuple[str, ...] = ()
 
 
 class Explorer(widgets.VBox):
@@ -245,7 +216,7 @@ class Explorer(widgets.VBox):
         figure = Figure(figsize=FIGSIZE, layout="constrained")
         view.draw(figure)
         self.table, self.results, self.figure, self.error = view.table, view.results, figure, None
-        self.display_table = _for_people(view.table, view.counts)
+        self.display_table = show(view.table, with_code=True, digits=1)
         markup = self.display_table.to_html(index=False, na_rep="", escape=True)
         self.table_output.outputs = (_html_output(markup, f"<table: {len(view.table)} rows>"),)
         self.plot_output.outputs = (_png_output(figure),)
@@ -344,7 +315,7 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
         def draw(figure: Figure) -> None:
             plot_effective_rate(table, currency=values["currency"], ax=figure.add_subplot())
 
-        return View(table, draw, {"rows": rows}, counts=("count", "volume_count"))
+        return View(table, draw, {"rows": rows})
 
     return Explorer("Fees and effective rate", controls, view)
 
@@ -386,7 +357,7 @@ def explore_balance(statements: pd.DataFrame) -> Explorer:
         def draw(figure: Figure) -> None:
             plot_balance(rows, breaks=breaks, currency=values["currency"], ax=figure.add_subplot())
 
-        return View(table, draw, {"rows": rows, "breaks": breaks}, counts=("rows",))
+        return View(table, draw, {"rows": rows, "breaks": breaks})
 
     return Explorer("Balance roll-forward", controls, view)
 
@@ -459,6 +430,6 @@ def explore_payouts(statements: pd.DataFrame) -> Explorer:
                 steps.set_title(f"{picked}: " + steps.get_title())
 
         results = {"rows": rows} if waterfall is None else {"rows": rows, "waterfall": waterfall}
-        return View(table, draw, results, counts=("rows",))
+        return View(table, draw, results)
 
     return Explorer("Payouts", controls, view, sync=sync)
