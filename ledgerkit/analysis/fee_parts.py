@@ -1,0 +1,222 @@
+"""What the fee analyses count: input checks and per-row fee / VAT / volume contributions.
+
+Shared by :mod:`~ledgerkit.analysis.fees` (:func:`fee_breakdown`),
+:mod:`~ledgerkit.analysis.fee_contracts` and :mod:`~ledgerkit.analysis.rate_change`.
+A transactions or statements frame becomes one row per fee, VAT or volume
+amount, labelled with its currency and group keys, by the rules in the
+docstring of :mod:`ledgerkit.analysis.fees` ("What counts"); the analyses
+only sum these rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigurationError
+from ..money import is_currency
+from ._common import empty_frame, require_columns, require_utc
+
+#: Transaction types whose amount is payment volume.
+VOLUME_TYPES: tuple[str, ...] = ("payment", "capture")
+#: The only transaction status whose fee and amount count.
+SUCCESSFUL = "successful"
+#: Statement type of payment volume.
+INCOME = "INCOME"
+#: Statement type of VAT on a fee.
+VAT = "VAT"
+#: Output column of a statement's fee type.
+FEE_TYPE = "fee_type"
+
+_TRANSACTION_NAMES: dict[str, tuple[str, ...]] = {
+    "brand": ("credit_card.brand",),
+    "product": ("credit_card.product",),
+    "country": ("credit_card.issuer_country",),
+    "gateway": ("payment.gateway_id", "payment.gateway_name"),
+    "method": ("payment_method_type",),
+    "channel": ("payment_method_type",),
+    "type": ("type",),
+    "currency": (),
+}
+_STATEMENT_NAMES: dict[str, tuple[str, ...]] = {
+    "method": ("channel",),
+    "channel": ("channel",),
+    "type": (FEE_TYPE,),
+    "fee_type": (FEE_TYPE,),
+    "currency": (),
+}
+_DEFAULT_BY = {"transactions": ("gateway",), "statements": (FEE_TYPE,)}
+
+
+# --------------------------------------------------------------------------
+# Input checks
+
+
+def _frame_kind(frame: pd.DataFrame, parameter: str) -> str:
+    if "transaction_fee" in frame.columns:
+        return "transactions"
+    if {"type", "amount", "created"} <= set(frame.columns):
+        return "statements"
+    raise ConfigurationError(
+        parameter,
+        f"<DataFrame with columns {list(frame.columns)}>",
+        "a transactions frame (with a 'transaction_fee' column) or a statements frame "
+        "(with 'type', 'amount' and 'created')",
+    )
+
+
+def _require_money(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
+    for column in columns:
+        if not pd.api.types.is_integer_dtype(frame[column].dtype):
+            raise ConfigurationError(
+                f"{parameter}[{column!r}]", str(frame[column].dtype), "integer minor units (Int64)"
+            )
+    if "currency" in frame.columns:  # minor units mean nothing without a known exponent
+        unknown = sorted({str(c) for c in frame["currency"].dropna().unique() if not is_currency(str(c))})
+        if unknown:
+            raise ConfigurationError(f"{parameter}['currency']", unknown[0],
+                                     "ISO 4217 or known crypto currency codes (the minor unit depends on them)")
+
+
+def _resolve_by(by: Any, frame: pd.DataFrame, kind: str) -> list[str]:
+    """Friendly or raw ``by`` names -> the frame's key columns (currency left out)."""
+    if by is None:
+        by = _DEFAULT_BY[kind]
+    names = (by,) if isinstance(by, str) else by
+    if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
+        raise ConfigurationError("by", by, "a column name or a tuple of column names")
+    friendly = _TRANSACTION_NAMES if kind == "transactions" else _STATEMENT_NAMES
+    keys: list[str] = []
+    for name in names:
+        if name in friendly:
+            wanted = friendly[name]
+            if wanted and wanted[0] != FEE_TYPE and wanted[0] not in frame.columns:
+                raise ConfigurationError("by", name, f"a {kind} frame with the column {wanted[0]!r}")
+            columns = tuple(c for c in wanted if c == FEE_TYPE or c in frame.columns)
+        elif name in frame.columns:
+            columns = (FEE_TYPE,) if kind == "statements" and name == "type" else (name,)
+        else:
+            raise ConfigurationError("by", name, f"one of {sorted(friendly)} or a column of the {kind} frame")
+        keys.extend(c for c in columns if c != "currency" and c not in keys)
+    return keys
+
+
+def _time_column(frame: pd.DataFrame, kind: str, time: str | None, parameter: str) -> pd.Series:
+    column = time if time is not None else ("created_at" if kind == "transactions" else "created")
+    if not isinstance(column, str) or column not in frame.columns:
+        raise ConfigurationError("time", column, f"a timestamp column of the {kind} frame")
+    return require_utc(frame, column, parameter)
+
+
+def _plain_keys(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Key columns with categoricals turned into their plain values (for merging)."""
+    out = frame.loc[:, list(keys)]
+    for key in keys:
+        dtype = out[key].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[key] = out[key].astype(dtype.categories.dtype)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Per-row contributions: one row per fee / VAT / volume amount, keyed
+
+
+def _transaction_parts(frame: pd.DataFrame, keys: list[str], times: pd.Series | None) -> pd.DataFrame:
+    """Successful transactions as contributions: every fee, and volume from payments/captures."""
+    successful = frame["status"].eq(SUCCESSFUL).fillna(False).to_numpy(dtype=bool)
+    rows = frame.loc[successful].reset_index(drop=True)
+    labels = _plain_keys(rows, ["currency", *keys])
+    if times is not None:
+        labels["_time"] = times.loc[successful].reset_index(drop=True)
+    is_volume = rows["type"].isin(VOLUME_TYPES).to_numpy(dtype=bool)
+    return _contribution(
+        labels,
+        count=1,
+        fee=rows["transaction_fee"].astype("Int64").fillna(0),
+        volume_count=pd.Series(is_volume.astype("int64"), dtype="Int64"),
+        volume=rows["amount"].astype("Int64").where(is_volume, 0).fillna(0),
+    )
+
+
+def _statement_parts(
+    frame: pd.DataFrame, keys: list[str], times: pd.Series | None, *, vat_line: bool
+) -> pd.DataFrame:
+    """Statement rows as contributions; a VAT row moves to the group of the fee it taxes.
+
+    With ``vat_line`` (grouping by fee type) a VAT row counts twice: as the
+    ``vat`` of its fee's line (when it has one) and as a fee of the ``VAT``
+    line. Otherwise VAT rows only fill the ``vat`` column.
+    """
+    types = frame["type"].astype("str").reset_index(drop=True)
+    is_vat = types.eq(VAT).fillna(False).to_numpy(dtype=bool)
+    is_fee = types.str.upper().str.contains("FEE").fillna(False).to_numpy(dtype=bool) & ~is_vat
+    is_income = types.eq(INCOME).fillna(False).to_numpy(dtype=bool)
+    after_fee = np.zeros_like(is_fee)
+    after_fee[1:] = is_fee[:-1]
+    tx = frame["transaction_id"].reset_index(drop=True)
+    attached = is_vat & after_fee & tx.eq(tx.shift(1)).fillna(False).to_numpy(dtype=bool)
+
+    labels = _plain_keys(frame, ["currency", *[k for k in keys if k != FEE_TYPE]]).reset_index(drop=True)
+    labels[FEE_TYPE] = types
+    if times is not None:
+        labels["_time"] = times.reset_index(drop=True)
+    owner = labels.where(~pd.Series(attached), labels.shift(1))
+
+    amount = frame["amount"].astype("Int64").reset_index(drop=True)
+    income = labels.loc[is_income].assign(**{FEE_TYPE: pd.NA}).astype({FEE_TYPE: "str"})
+    pieces = [
+        _contribution(owner.loc[is_fee], count=1, fee=-amount),
+        _contribution(income, volume_count=1, volume=amount),
+    ]
+    if vat_line:
+        pieces.append(_contribution(owner.loc[attached], vat=-amount))
+        pieces.append(_contribution(owner.loc[is_vat].assign(**{FEE_TYPE: VAT}), count=1, fee=-amount))
+    else:
+        pieces.append(_contribution(owner.loc[is_vat], vat=-amount))
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _contribution(labels: pd.DataFrame, **values: Any) -> pd.DataFrame:
+    """``labels`` plus the five measure columns; those not given are 0."""
+    out = labels.copy()
+    for column in ("count", "fee", "vat", "volume_count", "volume"):
+        value = values.get(column, 0)
+        if isinstance(value, pd.Series):
+            out[column] = value.loc[labels.index]
+        else:
+            out[column] = pd.Series(value, index=labels.index, dtype="Int64")
+    return out
+
+
+def _parts(
+    frame: pd.DataFrame, kind: str, keys: list[str], *, time: str | None, with_time: bool, vat_line: bool = False
+) -> pd.DataFrame:
+    """Check ``frame`` for what the analysis needs, then split it into contributions."""
+    plain_keys = [k for k in keys if k != FEE_TYPE]
+    if kind == "transactions":
+        require_columns(frame, ["type", "status", "amount", "transaction_fee", "currency", *plain_keys], "frame")
+        _require_money(frame, ["amount", "transaction_fee"], "frame")
+    else:
+        require_columns(frame, ["type", "amount", "currency", "transaction_id", *plain_keys], "frame")
+        _require_money(frame, ["amount"], "frame")
+    times = _time_column(frame, kind, time, "frame") if with_time else None
+    if kind == "transactions":
+        return _transaction_parts(frame, keys, times)
+    return _statement_parts(frame, keys, times, vat_line=vat_line)
+
+
+def _sum_by(parts: pd.DataFrame, group: list[str], measures: list[str]) -> pd.DataFrame:
+    """Integer sums of ``measures`` per ``group`` (missing labels form their own group)."""
+    if not len(parts):
+        return parts.loc[:, [*group, *measures]].reset_index(drop=True)
+    return parts.groupby(group, dropna=False, sort=True, observed=True, as_index=False)[measures].sum()
+
+
+def _typed_frame(records: list[dict[str, Any]], dtypes: dict[str, Any]) -> pd.DataFrame:
+    """Records (dicts, ``None`` for missing) as a frame with exactly these columns and dtypes."""
+    if not records:
+        return empty_frame(dtypes)
+    return pd.DataFrame({c: pd.array([r.get(c) for r in records], dtype=d) for c, d in dtypes.items()})
