@@ -23,6 +23,18 @@ def _default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager talking to its kernel over local IPC sockets, not TCP."""
+    from jupyter_client.manager import KernelManager
+
+    class IpcKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
 def execute_notebook(src: Path, dst: Path, parameters: dict) -> None:
     """Execute ``src`` with papermill into ``dst``, injecting ``parameters``."""
     import papermill
@@ -34,6 +46,7 @@ def execute_notebook(src: Path, dst: Path, parameters: dict) -> None:
         kernel_name="python3",
         progress_bar=False,
         cwd=str(src.parent),
+        kernel_manager_class=_ipc_kernel_manager(),
     )
 
 
