@@ -24,16 +24,19 @@ import pandas as pd
 from ..errors import ConfigurationError
 from ._common import (
     check_freq,
+    codes,
+    dense_codes,
     direction,
     empty_frame,
     minor_units,
     period_end,
-    period_range,
-    period_start,
+    period_numbers,
+    period_starts,
     require_columns,
     require_frame,
     require_no_missing,
     require_utc,
+    utc_nanoseconds,
 )
 
 __all__ = [
@@ -137,44 +140,91 @@ def _category_map(categories: Mapping[str, str] | None, defaults: Mapping[str, s
     return {**defaults, **categories}
 
 
-def _categorise(types: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
-    """The category of each row's type ("other" when unmapped or missing), mapped once per distinct type."""
-    kinds = types.astype("category")
-    labels = [mapping.get(str(t), "other") for t in kinds.cat.categories] + ["other"]  # code -1 (missing) last
-    return pd.Series(np.array(labels, dtype=object)[kinds.cat.codes.to_numpy()], index=types.index, dtype="str")
+def _category_codes(types: pd.Series, mapping: Mapping[str, str], columns: list[str]) -> np.ndarray:
+    """Each row's category as an index into ``columns`` ("other" when unmapped or missing), mapped per distinct type."""
+    found, kinds = codes(types)
+    labels = [columns.index(mapping.get(str(t), "other")) for t in kinds] + [columns.index("other")]
+    return np.asarray(labels, dtype="int64")[found]  # code -1 (missing) picks the last label
 
 
-def _movements(ledger: _Ledger, categories: Mapping[str, str] | None) -> pd.DataFrame:
-    """Long frame of balance movements: currency, created, category, amount, row (1 per input row)."""
-    frame = ledger.frame
+def _chain_codes(ledger: _Ledger, currency: np.ndarray) -> np.ndarray:
+    """A number per balance chain (the currency's code for statements)."""
+    if ledger.chain_columns == ("currency",):
+        return currency
+    columns = list(ledger.chain_columns)
+    return ledger.frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype="int64")
+
+
+def _first_rows(groups: np.ndarray, count: int) -> np.ndarray:
+    """Position of the first row of each of ``count`` groups (``len(groups)`` where a group has none)."""
+    first = np.full(count, len(groups), dtype="int64")
+    np.minimum.at(first, groups, np.arange(len(groups), dtype="int64"))
+    return first
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Rows placed on a (currency, period) grid; periods numbered from ``base``."""
+
+    names: list[str]  # currency names, the rows' codes first, then currencies only in the openings
+    currency: np.ndarray  # int64 code per row
+    period: np.ndarray  # int64 period per row, 0 = ``base``
+    base: int
+    width: int  # periods on the grid
+
+    def cell(self) -> np.ndarray:
+        return self.currency * self.width + self.period
+
+
+def _grid(ledger: _Ledger, freq: str, extra: list[str], dates: pd.Series) -> _Grid:
+    """Currency codes and period numbers of the rows (and of the opening dates)."""
+    found, uniques = codes(ledger.frame["currency"])
+    names = [str(u) for u in uniques]
+    names += sorted({str(c) for c in extra} - set(names))
+    period = period_numbers(utc_nanoseconds(ledger.created), freq)
+    marks = [period, period_numbers(utc_nanoseconds(dates), freq)] if len(dates) else [period]
+    bounds = np.concatenate(marks)
+    base = int(bounds.min()) if len(bounds) else 0
+    width = int(bounds.max()) - base + 1 if len(bounds) else 1
+    return _Grid(names, found, period - base, base, width)
+
+
+def _activity(ledger: _Ledger, grid: _Grid, categories: Mapping[str, str] | None, columns: list[str]) -> np.ndarray:
+    """Signed activity summed per currency, period and category: int64 array (currencies, periods, columns)."""
+    frame, cell = ledger.frame, grid.cell() * len(columns)
+    totals = np.zeros(len(grid.names) * grid.width * len(columns), dtype="int64")
     if ledger.is_records:
-        mapping = _category_map(categories, RECORD_CATEGORIES)
-        kinds = _categorise(frame["transaction_type"], mapping)
-        fees = pd.Series("fees", index=frame.index, dtype="str")
-        moves = [(kinds, minor_units(frame["amount"]), 1), (fees, -minor_units(frame["fee"]), 0)]
+        kinds = _category_codes(frame["transaction_type"], _category_map(categories, RECORD_CATEGORIES), columns)
+        np.add.at(totals, cell + kinds, minor_units(frame["amount"]))
+        np.add.at(totals, cell + columns.index("fees"), -minor_units(frame["fee"]))
     else:
-        moves = [(_categorise(frame["type"], _category_map(categories, STATEMENT_CATEGORIES)), ledger.change, 1)]
-    parts = [
-        pd.DataFrame(
-            {
-                "currency": frame["currency"].astype("str").array,
-                "created": ledger.created.array,
-                "category": category.array,
-                "amount": amount,
-                "row": np.full(len(frame), row, dtype="int64"),
-            }
-        )
-        for category, amount, row in moves
-    ]
-    return pd.concat(parts, ignore_index=True)
+        kinds = _category_codes(frame["type"], _category_map(categories, STATEMENT_CATEGORIES), columns)
+        np.add.at(totals, cell + kinds, ledger.change)
+    return totals.reshape(len(grid.names), grid.width, len(columns))
 
 
-def _openings(ledger: _Ledger, opening: Any) -> tuple[pd.Series, pd.Series]:
-    """Opening balance per currency, and the date each opening applies to (NaT if unknown)."""
-    if opening is None:
-        first = ledger.frame.groupby(list(ledger.chain_columns), sort=False, observed=True, dropna=False).head(1)
-        values = pd.Series(minor_units(first["balance_before"]), index=first["currency"].astype("str").to_numpy())
-        return values.groupby(level=0).sum(), pd.Series(dtype="datetime64[ns, UTC]")
+def _reported(ledger: _Ledger, grid: _Grid, chain: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Per currency and period, the last ``balance_after`` each chain reports by the period's end, summed.
+
+    A chain that has not started yet counts with its first ``balance_before``.
+    """
+    chains = len(first)
+    last = np.full(chains * grid.width, -1, dtype="int64")
+    np.maximum.at(last, chain * grid.width + grid.period, np.arange(len(chain), dtype="int64"))
+    last = last.reshape(chains, grid.width)
+    seen = np.where(last >= 0, np.arange(grid.width), -1)
+    latest = np.maximum.accumulate(seen, axis=1)  # forward fill: the latest period with a row
+    rows = np.take_along_axis(last, np.maximum(latest, 0), axis=1)
+    after = minor_units(ledger.frame["balance_after"])
+    before = minor_units(ledger.frame["balance_before"])
+    values = np.where(latest >= 0, after[rows], before[first][:, None])
+    out = np.zeros((len(grid.names), grid.width), dtype="int64")
+    np.add.at(out, grid.currency[first], values)
+    return out
+
+
+def _given_openings(opening: Any) -> tuple[pd.Series, pd.Series]:
+    """Opening balance per currency from ``opening``, and the date each applies to (NaT if unknown)."""
     if isinstance(opening, Mapping):
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in opening.values()):
             raise ConfigurationError("opening", opening, "{currency: opening balance in integer minor units}")
@@ -191,6 +241,12 @@ def _openings(ledger: _Ledger, opening: Any) -> tuple[pd.Series, pd.Series]:
     return values, pd.Series(dtype="datetime64[ns, UTC]")
 
 
+def _chain_openings(ledger: _Ledger, grid: _Grid, first: np.ndarray) -> pd.Series:
+    """The first ``balance_before`` of each chain, summed per currency."""
+    names = np.asarray(grid.names, dtype=object)[grid.currency[first]]
+    return pd.Series(minor_units(ledger.frame["balance_before"])[first], index=names).groupby(level=0).sum()
+
+
 def _roll_columns(categories: list[str]) -> dict[str, str]:
     return {
         "currency": "str",
@@ -205,21 +261,6 @@ def _roll_columns(categories: list[str]) -> dict[str, str]:
     }
 
 
-def _chain_rows(ledger: _Ledger, freq: str) -> pd.DataFrame:
-    """Reported balances per row: currency, chain, period, balance_before, balance_after."""
-    frame = ledger.frame
-    chain = frame.groupby(list(ledger.chain_columns), sort=False, observed=True, dropna=False).ngroup()
-    return pd.DataFrame(
-        {
-            "currency": frame["currency"].astype("str").array,
-            "chain": chain.to_numpy(),
-            "period": period_start(ledger.created, freq).array,
-            "before": pd.array(minor_units(frame["balance_before"]), dtype="Int64"),
-            "after": pd.array(minor_units(frame["balance_after"]), dtype="Int64"),
-        }
-    )
-
-
 def _dormant_openings(ledger: _Ledger, opening: Any) -> pd.Series:
     """Opening balances of accounts that have no record, per currency (they stay as they are)."""
     if not isinstance(opening, pd.DataFrame) or not ledger.is_records:
@@ -227,44 +268,40 @@ def _dormant_openings(ledger: _Ledger, opening: Any) -> pd.Series:
     if not all(c in opening.columns for c in ACCOUNT_COLUMNS):
         return pd.Series(dtype="int64")
     accounts = list(ACCOUNT_COLUMNS)
-    active = ledger.frame[accounts].astype("str").drop_duplicates()
+    active = ledger.frame[accounts].drop_duplicates().astype("str")
     mine = opening[accounts].astype("str")
     dormant = ~mine.merge(active, how="left", indicator=True)["_merge"].eq("both").to_numpy()
     values = pd.Series(minor_units(opening["opening_balance"])[dormant], index=mine["currency"].to_numpy()[dormant])
     return values.groupby(level=0).sum()
 
 
-def _reported_closing(rows: pd.DataFrame, periods: pd.DatetimeIndex, dormant: int) -> np.ndarray:
-    """Sum over the chains of the last ``balance_after`` reported by each period's end."""
-    if rows.empty:
-        return np.full(len(periods), dormant, dtype="int64")
-    last = rows.groupby(["chain", "period"])["after"].last().unstack("chain").reindex(periods).ffill()
-    not_started = rows.groupby("chain")["before"].first()
-    return last.fillna(not_started).sum(axis=1).to_numpy(dtype="int64") + dormant
-
-
-def _roll_one(currency: str, moves: pd.DataFrame, reported: pd.DataFrame, opening: int, dormant: int,
-              first: Any, freq: str, columns: list[str]) -> pd.DataFrame:
-    """Roll-forward of one currency over contiguous periods."""
-    starts = [moves["period"].min()] if len(moves) else []
+def _span(grid: _Grid, index: int, first: Any, freq: str) -> tuple[int, int] | None:
+    """First and last grid period of one currency: its rows, and its opening date if known."""
+    periods = grid.period[grid.currency == index]
+    starts = [int(periods.min())] if len(periods) else []
     if not pd.isna(first):
-        starts.append(period_start(pd.Series([first]), freq).iloc[0])
-    last = moves["period"].max() if len(moves) else min(starts)
-    periods = period_range(min(starts), last, freq)
-    activity = (
-        moves.groupby(["period", "category"])["amount"].sum().unstack("category", fill_value=0)
-        .reindex(index=periods, columns=columns, fill_value=0)
-    )
-    rows = moves.groupby("period")["row"].sum().reindex(periods, fill_value=0)
-    total = activity.sum(axis=1).to_numpy(dtype="int64")
+        starts.append(int(period_numbers(utc_nanoseconds(pd.Series([first])), freq)[0]) - grid.base)
+    if not starts:
+        return None
+    return min(starts), int(periods.max()) if len(periods) else min(starts)
+
+
+def _roll_one(currency: str, span: tuple[int, int], grid: _Grid, index: int, activity: np.ndarray,
+              rows: np.ndarray, reported: np.ndarray, opening: int, dormant: int, freq: str,
+              columns: list[str]) -> pd.DataFrame:
+    """Roll-forward of one currency over its contiguous periods."""
+    cells = slice(span[0], span[1] + 1)
+    periods = period_starts(np.arange(span[0], span[1] + 1) + grid.base, freq)
+    mine = activity[index, cells]
+    total = mine.sum(axis=1)
     closing = opening + np.cumsum(total)
     out = pd.DataFrame({"currency": currency, "period": periods, "period_end": period_end(periods, freq)})
     out["opening"] = closing - total
-    for column in columns:
-        out[column] = activity[column].to_numpy(dtype="int64")
+    for position, column in enumerate(columns):
+        out[column] = mine[:, position]
     out["closing"] = closing
-    out["rows"] = rows.to_numpy(dtype="int64")
-    out["reported_closing"] = _reported_closing(reported, periods, dormant)
+    out["rows"] = rows[index, cells]
+    out["reported_closing"] = reported[index, cells] + dormant
     out["unexplained"] = out["reported_closing"] - out["closing"]
     return out
 
@@ -337,26 +374,29 @@ def roll_forward(
     """
     freq = check_freq(freq)
     ledger = _ledger(statements, "statements")
-    moves = _movements(ledger, categories)
+    require_no_missing(ledger.frame, ("currency", ledger.created.name), "statements")
     mapping_values = (categories or {}).values()
     columns = list(CATEGORIES) + sorted({v for v in mapping_values if v not in CATEGORIES})
     if opening is None:
         opening = ledger.opening_balance
-    openings, dates = _openings(ledger, opening)
+    openings, dates = _given_openings(opening) if opening is not None else (pd.Series(dtype="int64"), pd.Series())
+    grid = _grid(ledger, freq, list(openings.index), dates)
+    chain = _chain_codes(ledger, grid.currency)
+    first = _first_rows(chain, int(chain.max()) + 1 if len(chain) else 0)
+    if opening is None:
+        openings = _chain_openings(ledger, grid, first)
     dormant = _dormant_openings(ledger, opening)
-    reported = _chain_rows(ledger, freq)
-    if len(moves):
-        moves["period"] = period_start(moves["created"], freq)
+    activity = _activity(ledger, grid, categories, columns)
+    rows = np.bincount(grid.cell(), minlength=len(grid.names) * grid.width).reshape(len(grid.names), grid.width)
+    reported = _reported(ledger, grid, chain, first)
     parts = []
-    for currency in sorted(set(moves["currency"].unique()) | set(openings.index)):
-        mine = moves[moves["currency"] == currency]
-        first = dates.get(currency, pd.NaT)
-        if not len(mine) and pd.isna(first):
+    for currency in sorted(grid.names):
+        index = grid.names.index(currency)
+        span = _span(grid, index, dates.get(currency, pd.NaT), freq)
+        if span is None:
             continue
-        parts.append(
-            _roll_one(currency, mine, reported[reported["currency"] == currency], int(openings.get(currency, 0)),
-                      int(dormant.get(currency, 0)), first, freq, columns)
-        )
+        parts.append(_roll_one(currency, span, grid, index, activity, rows, reported,
+                               int(openings.get(currency, 0)), int(dormant.get(currency, 0)), freq, columns))
     dtypes = _roll_columns(columns)
     if not parts:
         return empty_frame(dtypes)
@@ -384,11 +424,17 @@ def _break_columns(ledger: _Ledger) -> dict[str, str]:
     }
 
 
-def _duplicates(ledger: _Ledger) -> np.ndarray:
+def _duplicates(ledger: _Ledger, chain: np.ndarray) -> np.ndarray:
     """Rows repeating an earlier row of the same chain (by id, or by every field)."""
     frame = ledger.frame
-    subset = [*ledger.chain_columns, ledger.id_column] if ledger.id_column else None
-    return frame.duplicated(subset=subset, keep="first").to_numpy(dtype=bool)
+    if not ledger.id_column:
+        return frame.duplicated(keep="first").to_numpy(dtype=bool)
+    ids = dense_codes(frame[ledger.id_column])
+    order = np.lexsort((ids, chain))  # stable: a repeated (chain, id) keeps its row order
+    ids, chains = ids[order], chain[order]
+    repeated = np.zeros(len(frame), dtype=bool)
+    repeated[order[1:][(ids[1:] == ids[:-1]) & (chains[1:] == chains[:-1])]] = True
+    return repeated
 
 
 def _diagnose(b: np.ndarray, a: np.ndarray, m: np.ndarray, first: np.ndarray) -> list[tuple[int, str, str, int, int]]:
@@ -484,8 +530,8 @@ def check_balances(statements: Any) -> pd.DataFrame:
     ledger = _ledger(statements, "statements")
     frame = ledger.frame
     dtypes = _break_columns(ledger)
-    duplicate = _duplicates(ledger)
-    chain = frame.groupby(list(ledger.chain_columns), sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    chain = _chain_codes(ledger, codes(frame["currency"])[0])
+    duplicate = _duplicates(ledger, chain)
     positions = np.arange(len(frame))
     kept = positions[~duplicate]
     order = kept[np.lexsort((kept, chain[kept]))]
