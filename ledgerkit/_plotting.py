@@ -156,10 +156,14 @@ def group_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
 def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currency: str) -> None:
     """Draw ``(label, start, amount, kind)`` steps in minor units: totals from 0, deltas floating.
 
-    Each bar is labelled with its exact amount (``format_money``); a
+    Each bar is labelled with its exact amount (``format_money``), except a
+    delta or residual of zero (nothing happened there: no ``+0.00 EUR``
+    clutter). A tall bar has its label upright inside its end; a short one
+    just beyond its end, upright for a total, so that the labels of
+    neighbouring totals (``net``, ``paid out``) never collide. A
     floating bar's ``get_height()`` is matplotlib's top − bottom, which may
     differ from the amount in the last bit. The residual gets its own
-    colour, hatching and legend entry.
+    colour and hatching, and a legend entry when it is not zero.
     """
     labels = [s[0] for s in steps]
     starts = major(pd.Series([s[1] for s in steps], dtype="Int64"), currency)
@@ -175,14 +179,36 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
         if kind == "residual":
             bar.set_hatch("//")
             bar.set_label("residual (unexplained)")
-    ax.bar_label(bars, labels=[format_money(s[2], currency, sign=s[3] != "total") for s in steps], fontsize=8)
     ax.set_xticks(positions, labels, rotation=30, ha="right")
     headroom(ax, starts, starts + amounts, share=0.12)
+    low, high = ax.get_ylim()
+    for x, start, amount, (_, _, minor, kind) in zip(positions, starts, amounts, steps):
+        if kind != "total" and minor == 0:
+            continue
+        text = format_money(minor, currency, sign=kind != "total")
+        if abs(amount) >= 0.4 * (high - low):
+            _inside_label(ax, x, start + amount, amount, text)
+        else:
+            _end_label(ax, x, start + amount, amount, text, rotation=90 if kind == "total" else 0)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel(f"amount ({currency})")
     money_axis(ax.yaxis, currency)
     legend = [Patch(color=COLORS["total"], label="total"), Patch(color=COLORS["increase"], label="increase"),
               Patch(color=COLORS["decrease"], label="decrease")]
-    if any(kind == "residual" for *_, kind in steps):
+    if any(kind == "residual" and amount != 0 for _, _, amount, kind in steps):
         legend.append(Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)"))
     ax.legend(handles=legend, fontsize=8, loc="best")
+
+
+def _end_label(ax: Axes, x: float, end: float, amount: float, text: str, **style: Any) -> None:
+    """``text`` just beyond the end of a bar: above a bar going up, below one going down."""
+    up = amount >= 0
+    ax.annotate(text, (x, end), xytext=(0, 3 if up else -3), textcoords="offset points", ha="center",
+                va="bottom" if up else "top", fontsize=8, **style)
+
+
+def _inside_label(ax: Axes, x: float, end: float, amount: float, text: str) -> None:
+    """``text`` upright in white inside the end of a tall bar."""
+    up = amount >= 0
+    ax.annotate(text, (x, end), xytext=(0, -4 if up else 4), textcoords="offset points", ha="center",
+                va="top" if up else "bottom", fontsize=8, rotation=90, color="white", fontweight="bold")

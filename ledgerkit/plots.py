@@ -445,8 +445,11 @@ def plot_payout_waterfall(waterfall: pd.DataFrame, *, currency: str | None = Non
     -------
     Axes
         The bars are ``ax.containers[0]`` in step order (heights = the
-        steps' amounts in major units); the residual bar, when there is one,
-        is orange, hatched and labelled ``"residual (unexplained)"``.
+        steps' amounts in major units); the residual bar is orange, hatched
+        and labelled ``"residual (unexplained)"``. Each bar's amount is
+        written on it (``ax.texts`` in step order), except steps of zero;
+        a zero residual is stated once in the title (``residual 0.00 EUR,
+        fully explained``), a non-zero one there too and on its bar.
 
     Examples
     --------
@@ -473,6 +476,8 @@ def plot_payout_waterfall(waterfall: pd.DataFrame, *, currency: str | None = Non
     residual = [amount for _, _, amount, kind in steps if kind == "residual"]
     if residual and residual[0] != 0:
         title += f" — residual {format_money(residual[0], currency, sign=True)} unexplained"
+    elif residual:  # the zero residual bar is unlabelled: say it once, it is the point of the chart
+        title += f" — residual {format_money(0, currency)}, fully explained"
     ax.set_title(title)
     return ax
 

@@ -213,9 +213,8 @@ def test_roll_forward_waterfall_steps_from_opening_to_closing(statements):
     bars = ax.containers[0]
     names = [t.get_text() for t in ax.get_xticklabels()]
     assert names == ["opening", "income", "fees", "vat", "refunds", "chargebacks", "payouts", "other", "closing"]
-    assert [t.get_text() for t in ax.texts] == [
-        "0.00 EUR", "+170.00 EUR", "-2.80 EUR", "-0.62 EUR", "+0.00 EUR", "+0.00 EUR", "-146.53 EUR",
-        "+0.00 EUR", "20.05 EUR"]
+    assert [t.get_text() for t in ax.texts] == [  # totals always, deltas only when not zero
+        "0.00 EUR", "+170.00 EUR", "-2.80 EUR", "-0.62 EUR", "-146.53 EUR", "20.05 EUR"]
     assert [round(b.get_height(), 9) for b in bars] == [0.0, 170.0, -2.8, -0.62, 0.0, 0.0, -146.53, 0.0, 20.05]
     assert [round(b.get_y(), 9) for b in bars][:4] == [0.0, 0.0, 170.0, 167.2]
     assert bars[-1].get_y() == 0.0 and bars[-1].get_height() == 20.05
@@ -255,6 +254,20 @@ def test_payout_waterfall_totals_full_deltas_floating(statements):
     assert steps["paid out"].get_y() == 0 and steps["paid out"].get_height() == 96.95
     assert steps["residual"].get_height() == 0
     assert "EUR" in ax.get_title() and "EUR" in ax.get_ylabel() and "unexplained" not in ax.get_title()
+
+
+def test_payout_waterfall_labels_are_readable(statements):
+    """No "+0.00 EUR" on empty steps, the zero residual said once in the title, no two labels overlap."""
+    ax = plot_payout_waterfall(payout_waterfall(statements, "P1"))
+    assert [t.get_text() for t in ax.texts] == ["100.00 EUR", "-2.50 EUR", "-0.55 EUR", "96.95 EUR", "96.95 EUR"]
+    assert ax.get_title().endswith("residual 0.00 EUR, fully explained")
+    assert "residual (unexplained)" not in [t.get_text() for t in ax.get_legend().get_texts()]
+    money_columns = ["amount", "balance_before", "balance_after"]
+    large = statements.assign(**{c: statements[c] * 1_000 for c in money_columns})  # net: "96,950.00 EUR"
+    ax = plot_payout_waterfall(payout_waterfall(large, "P1"))
+    ax.figure.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.texts]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
 
 
 def test_payout_waterfall_highlights_the_residual(statements):
