@@ -21,7 +21,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
-from ._common import empty_frame, minor_units, require_columns, require_frame, require_no_missing, require_utc
+from ._common import (
+    codes,
+    empty_frame,
+    minor_units,
+    require_columns,
+    require_frame,
+    require_no_missing,
+    require_utc,
+    utc_nanoseconds,
+)
 
 __all__ = ["PAYOUT_COLUMNS", "payout_groups", "payout_items", "payout_waterfall"]
 
@@ -39,6 +48,7 @@ PAYOUT_COLUMNS: dict[str, str] = {
 }
 _ACTIVITY = ("income", "trx_fee", "trx_fee_fix", "vat", "refunds", "chargebacks", "other")
 _PAID = "PAYOUT"
+_NAT = np.iinfo("int64").min  # NaT as int64 nanoseconds
 _GROUP_DTYPES = {
     "payout_id": "str",
     "is_open": "bool",
@@ -67,56 +77,88 @@ _STEPS = (
 
 
 def _statements(statements: Any) -> pd.DataFrame:
-    """Validated statements with helper columns: position, created (UTC), column, paid."""
+    """Validated statements with helper columns: position, created (UTC), column, paid.
+
+    Types are mapped once per distinct type (codes), not row by row: the
+    helper columns stay cheap on millions of rows.
+    """
     frame = require_frame(statements, "statements")
     require_columns(frame, ("created", "type", "amount", "currency", "payout_id"), "statements")
     require_no_missing(frame, ("amount", "currency"), "statements")
-    kind = frame["type"].astype("str")
-    out = pd.DataFrame(
+    found, kinds = codes(frame["type"])
+    labels = [PAYOUT_COLUMNS.get(str(kind), "other") for kind in kinds] + ["other"]  # code -1 (missing) last
+    column = np.asarray([_ACTIVITY.index(label) for label in labels], dtype="int64")[found]
+    paid = np.asarray([str(kind) == _PAID for kind in kinds] + [False])[found]
+    payout_id = frame["payout_id"]
+    return pd.DataFrame(
         {
             "position": np.arange(len(frame), dtype="int64"),
             "created": require_utc(frame, "created", "statements").dt.as_unit("ns").array,
-            "currency": frame["currency"].astype("str").array,
-            "payout_id": frame["payout_id"].astype("str").array,
-            "type": kind.array,
-            "column": kind.map(PAYOUT_COLUMNS).fillna("other").astype("str").array,
-            "paid": (kind == _PAID).to_numpy(dtype=bool),
+            "currency": frame["currency"].array,
+            "payout_id": (payout_id if isinstance(payout_id.dtype, pd.StringDtype) else payout_id.astype("str")).array,
+            "type": frame["type"].array,
+            "column": pd.Categorical.from_codes(column, categories=list(_ACTIVITY)),
+            "paid": paid,
             "amount": minor_units(frame["amount"]),
         }
     )
+
+
+def _per_group(group: np.ndarray, count: int, values: np.ndarray, ufunc: np.ufunc, start: int) -> np.ndarray:
+    """``ufunc`` (add, minimum, maximum) of int64 ``values`` per group, starting from ``start``."""
+    out = np.full(count, start, dtype="int64")
+    ufunc.at(out, group, values)
     return out
 
 
-def _group_row(rows: pd.DataFrame) -> dict[str, Any]:
-    """Totals of one payout (one currency)."""
-    activity, paid = rows[~rows["paid"]], rows[rows["paid"]]
-    spanned = activity if len(activity) else rows
-    sums = activity.groupby("column")["amount"].sum()
-    net = int(activity["amount"].sum())
-    paid_out = -int(paid["amount"].sum()) if len(paid) else pd.NA
-    return {
-        "payout_id": rows["payout_id"].iloc[0],
-        "is_open": bool(pd.isna(rows["payout_id"].iloc[0])),
-        "currency": rows["currency"].iloc[0],
-        "first_created": spanned["created"].min(),
-        "last_created": spanned["created"].max(),
-        "paid_at": paid["created"].max() if len(paid) else pd.NaT,
-        "rows": len(activity),
-        **{column: int(sums.get(column, 0)) for column in _ACTIVITY},
-        "net": net,
-        "paid_out": paid_out,
-        "residual": paid_out - net if len(paid) else pd.NA,
-    }
+def _times(nanoseconds: np.ndarray, known: np.ndarray) -> pd.DatetimeIndex:
+    """UTC timestamps from int64 nanoseconds, NaT where not ``known``."""
+    return pd.DatetimeIndex(np.where(known, nanoseconds, _NAT).view("datetime64[ns]")).tz_localize("UTC")
 
 
 def _groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """Totals per payout and currency in one pass over integer codes (no Python per payout)."""
     if frame.empty:
         return empty_frame(_GROUP_DTYPES)
-    grouped = frame.groupby(["payout_id", "currency"], sort=False, dropna=False)
-    table = pd.DataFrame([_group_row(rows) for _, rows in grouped])
-    for column in ("first_created", "last_created", "paid_at"):
-        table[column] = pd.to_datetime(table[column], utc=True)
-    first = grouped["position"].min().to_numpy()
+    payout, payout_ids = codes(frame["payout_id"])
+    currency, currencies = codes(frame["currency"])
+    group, keys = pd.factorize((payout + 1) * len(currencies) + currency)
+    count, columns = len(keys), len(_ACTIVITY)
+    paid = frame["paid"].to_numpy(dtype=bool)
+    amount = frame["amount"].to_numpy(dtype="int64")
+    created = utc_nanoseconds(frame["created"])
+    dated = created != _NAT
+    activity = ~paid
+    sums = np.zeros(count * columns, dtype="int64")
+    np.add.at(sums, group[activity] * columns + frame["column"].cat.codes.to_numpy()[activity], amount[activity])
+    sums = sums.reshape(count, columns)
+    rows = np.bincount(group[activity], minlength=count)
+    payments = np.bincount(group[paid], minlength=count)
+    spanned = dated & (activity | (rows[group] == 0))  # the rows paid out, or all rows of a group without any
+    has_span = np.bincount(group[spanned], minlength=count) > 0
+    has_paid_at = np.bincount(group[paid & dated], minlength=count) > 0
+    big, small = np.iinfo("int64").max, _NAT
+    net = sums.sum(axis=1)
+    paid_out = -_per_group(group[paid], count, amount[paid], np.add, 0)
+    payout_of = keys // len(currencies) - 1
+    table = pd.DataFrame(
+        {
+            "payout_id": pd.array(np.append(payout_ids, None)[payout_of], dtype="str"),  # -1: the open balance
+            "is_open": payout_of < 0,
+            "currency": pd.array(currencies[keys % len(currencies)].astype(str), dtype="str"),
+            "first_created": _times(_per_group(group[spanned], count, created[spanned], np.minimum, big), has_span),
+            "last_created": _times(_per_group(group[spanned], count, created[spanned], np.maximum, small), has_span),
+            "paid_at": _times(_per_group(group[paid & dated], count, created[paid & dated], np.maximum, small), has_paid_at),
+            "rows": rows,
+            **{column: sums[:, position] for position, column in enumerate(_ACTIVITY)},
+            "net": net,
+            "paid_out": pd.array(paid_out, dtype="Int64"),
+            "residual": pd.array(paid_out - net, dtype="Int64"),
+        }
+    )
+    unpaid = payments == 0
+    table.loc[unpaid, ["paid_out", "residual"]] = pd.NA
+    first = _per_group(group, count, np.arange(len(group), dtype="int64"), np.minimum, big)
     table = table.iloc[np.lexsort((first, table["is_open"].to_numpy()))].reset_index(drop=True)
     return table.astype(_GROUP_DTYPES)
 
