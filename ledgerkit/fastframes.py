@@ -230,11 +230,18 @@ def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: 
             return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
 
 
-def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None = None) -> pd.DataFrame:
+def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None = None,
+                   consume: bool = False) -> pd.DataFrame:
     """The pages of one pull as one finished frame (see :func:`ledgerkit.frames.finish`).
 
     Runs of columnar pages are converted to pandas in one go; pages built by
-    the reference path are taken as they are; page order is kept.
+    the reference path are taken as they are; page order is kept. When
+    every page is columnar the rows are put in ``sort_by`` order while still
+    Arrow, column by column, so the frame is built once and never copied to
+    be sorted. With ``consume`` each page's columns are let go as soon as
+    they are converted (the pages are empty afterwards): the pull's peak
+    memory is then about the larger of the pages and the frame, not their
+    sum.
 
     Examples
     --------
@@ -244,12 +251,39 @@ def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None
     >>> pages_to_frame(pages, TRANSACTIONS, sort_by="id")["id"].tolist()
     [1, 2]
     """
-    frames = []
     with gc_paused():
+        if sort_by is not None and pages and all(p.frame is None for p in pages) and \
+                schema.columns.get(sort_by) == "int" and all(p.columns[sort_by].null_count == 0 for p in pages):
+            keys = np.concatenate([p.columns[sort_by].to_numpy() for p in pages])
+            order = pa.array(np.argsort(keys, kind="stable"))
+            return finish([_to_frame([p.columns for p in pages], schema, order=order, consume=consume)], schema)
+        frames = []
         for columnar, run in itertools.groupby(pages, key=lambda p: p.frame is None):
             run = list(run)
-            frames.extend([_to_frame([p.columns for p in run], schema)] if columnar else [p.frame for p in run])
-        return finish(frames, schema, sort_by=sort_by)
+            frames.extend([_to_frame([p.columns for p in run], schema, consume=consume)] if columnar
+                          else [p.frame for p in run])
+        if sort_by is None or len(frames) < 2 or any(f[sort_by].hasnans for f in frames):
+            return finish(frames, schema, sort_by=sort_by)
+        return finish([_sorted_concat(frames, schema, sort_by)], schema)
+
+
+def _sorted_concat(frames: list[pd.DataFrame], schema: Schema, sort_by: str) -> pd.DataFrame:
+    """``pd.concat(frames).sort_values(sort_by, kind="stable")``, built column by column.
+
+    Each column is concatenated, put in order and dropped from ``frames``
+    before the next, so only one column is ever held twice.
+    """
+    order = np.argsort(pd.concat([f[sort_by] for f in frames], ignore_index=True).to_numpy(), kind="stable")
+    present = dict.fromkeys(c for f in frames for c in f.columns)
+    names = [c for c in schema.columns if c in present] + sorted(set(present) - set(schema.columns))
+    data = {}
+    for name in names:
+        parts = [f[[name]] if name in f.columns else f.iloc[:, :0] for f in frames]
+        data[name] = pd.concat(parts, ignore_index=True)[name].take(order).reset_index(drop=True)
+        for f in frames:
+            if name in f.columns:
+                del f[name]
+    return pd.DataFrame(data, copy=False)
 
 
 def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
@@ -384,10 +418,12 @@ def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array
         return values.cast(pa.bool_()), 0
     if kind in ("str", "category"):
         if _is_text(t) or pa.types.is_integer(t):
-            return values.cast(pa.string()), 0  # int -> text is exact in Arrow
-        if pa.types.is_floating(t) or pa.types.is_boolean(t):
-            return pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.string()), 0
-        raise _Fallback
+            text = values.cast(pa.large_string())  # int -> text is exact in Arrow
+        elif pa.types.is_floating(t) or pa.types.is_boolean(t):
+            text = pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.large_string())
+        else:
+            raise _Fallback
+        return (text.dictionary_encode() if kind == "category" else text), 0  # pages stay compact
     if kind == "time":
         return _times(values, wall_zone), 0
     return (values.cast(pa.string()) if _is_text(t) else values), 0  # unknown: text, or kept as JSON values
@@ -410,32 +446,58 @@ def _times(values: pa.Array, wall_zone: str | None) -> pa.Array:
 # ------------------------------------------------ all pages at once: Arrow -> pandas
 
 
-def _to_frame(pages: list[dict[str, pa.Array]], schema: Schema) -> pd.DataFrame:
-    """Columnar pages -> one frame with the reference dtypes (known columns first, then unknown, sorted)."""
+def _to_frame(pages: list[dict[str, pa.Array]], schema: Schema, *, order: pa.Array | None = None,
+              consume: bool = False) -> pd.DataFrame:
+    """Columnar pages -> one frame with the reference dtypes (known columns first, then unknown, sorted).
+
+    ``order`` puts the rows in that order; with ``consume`` each column is
+    removed from the pages once converted.
+    """
     lengths = [len(p["id"]) for p in pages]
     present = set().union(*pages)
     names = [c for c in schema.columns if c in present] + sorted(present - set(schema.columns))
-    data = {name: _column(schema.columns.get(name, "unknown"), [p.get(name) for p in pages], lengths) for name in names}
-    return pd.DataFrame(data, index=pd.RangeIndex(sum(lengths)))
+    data = {}
+    for name in names:
+        chunks = [p.pop(name, None) if consume else p.get(name) for p in pages]
+        data[name] = _column(schema.columns.get(name, "unknown"), chunks, lengths, order)
+    return pd.DataFrame(data, index=pd.RangeIndex(sum(lengths)), copy=False)
 
 
-def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int]) -> Any:
+def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order: pa.Array | None = None) -> Any:
     given = [c for c in chunks if c is not None]
     if kind == "unknown" and not all(_is_text(c.type) for c in given):
         out = np.empty(sum(lengths), dtype=object)  # JSON values as the reference keeps them
         out[:] = [v for c, n in zip(chunks, lengths) for v in (c.to_pylist() if c is not None else [None] * n)]
-        return out
-    arrow_type = given[0].type if kind != "unknown" else pa.string()
-    values = pa.chunked_array([c if c is not None else pa.nulls(n, arrow_type) for c, n in zip(chunks, lengths)],
-                              arrow_type)
-    if kind in ("str", "category", "unknown"):
+        return out if order is None else out[order.to_numpy()]
+    arrow_type = given[0].type if kind != "unknown" else pa.large_string()
+    values = pa.chunked_array([c.cast(arrow_type) if c is not None else pa.nulls(n, arrow_type)
+                               for c, n in zip(chunks, lengths)], arrow_type)
+    del chunks, given
+    if kind == "category":
+        return _categorical(values, order)
+    values = values.combine_chunks() if order is None else values.take(order).combine_chunks()
+    if kind in ("str", "unknown"):
         return pd.array(values, dtype="str")
     if kind == "time":
         return values.to_pandas().array
-    values = values.combine_chunks()
     mask = values.is_null().to_numpy(zero_copy_only=False)
     if kind == "float":
         return pd.arrays.FloatingArray(values.fill_null(0.0).to_numpy(), mask)
     if kind == "bool":
         return pd.arrays.BooleanArray(values.fill_null(False).to_numpy(zero_copy_only=False), mask)
     return pd.arrays.IntegerArray(values.fill_null(0).to_numpy(), mask)
+
+
+def _categorical(values: pa.ChunkedArray, order: pa.Array | None) -> pd.Categorical:
+    """Dictionary-encoded pages -> one categorical with sorted categories (as ``astype("category")`` gives)."""
+    values = values.unify_dictionaries()
+    labels = values.chunk(0).dictionary if values.num_chunks else pa.array([], pa.large_string())
+    found = np.concatenate([c.indices.fill_null(-1).to_numpy().astype("int64") for c in values.chunks])
+    if order is not None:
+        found = found[order.to_numpy()]
+    sort = np.argsort(np.asarray(labels.to_pylist(), dtype=object), kind="stable") if len(labels) else np.empty(0, int)
+    rank = np.empty(len(sort) + 1, dtype="int64")
+    rank[sort] = np.arange(len(sort))
+    rank[-1] = -1  # a missing value keeps code -1
+    categories = pd.Index(np.asarray(labels.to_pylist(), dtype=object)[sort], dtype="str")
+    return pd.Categorical.from_codes(rank[found], dtype=pd.CategoricalDtype(categories))

@@ -405,8 +405,10 @@ def finish(frames: list[pd.DataFrame], schema: Schema, *, sort_by: str | None = 
         frame = frame.sort_values(sort_by, kind="stable", ignore_index=True)
     known = [c for c in schema.columns if c in frame.columns]
     extra = sorted(c for c in frame.columns if c not in schema.columns)
-    frame = frame[known + extra]
-    cats = {c: "category" for c in known if schema.columns[c] == "category"}
+    if list(frame.columns) != known + extra:  # selecting copies every column: only when the order differs
+        frame = frame[known + extra]
+    cats = {c: "category" for c in known
+            if schema.columns[c] == "category" and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
     return frame.astype(cats) if cats else frame
 
 

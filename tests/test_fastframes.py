@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ledgerkit.errors import DataError
-from ledgerkit.fastframes import gc_paused, read_page
+from ledgerkit.fastframes import gc_paused, pages_to_frame, read_columns, read_page
 from ledgerkit.frames import TRANSACTIONS, build_page, finish
 from ledgerkit.sandbox import World
 from ledgerkit.sandbox.server import dumps
@@ -124,3 +124,31 @@ def test_gc_is_paused_while_reading_and_restored():
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def world_reference(bodies: list[bytes], **kw) -> pd.DataFrame:
+    frames = [build_page(json.loads(b)["transactions"], TRANSACTIONS, **kw).frame for b in bodies]
+    return finish(frames, TRANSACTIONS, sort_by="id")
+
+
+@pytest.mark.parametrize("consume", [False, True])
+def test_pages_to_frame_sorts_in_arrow_and_equals_the_reference(world_pages, consume):
+    bodies = world_pages[::-1]  # ids descending across pages: the sort has work to do
+    pages = [read_columns(b, TRANSACTIONS, records_key="transactions") for b in bodies]
+    assert all(p.frame is None for p in pages)
+    frame = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=consume)
+    pd.testing.assert_frame_equal(frame, world_reference(bodies))
+    assert frame["id"].is_monotonic_increasing
+    assert all(bool(p.columns) is not consume for p in pages)  # consumed pages are let go
+
+
+def test_pages_to_frame_mixing_reference_pages_equals_the_reference(world_pages):
+    rows = copy.deepcopy(SEED["transactions"])
+    rows[0]["order_id"], rows[1]["order_id"] = "A-17", 27725  # this page takes the reference path
+    rows[0]["id"], rows[1]["id"] = 1, 10**12
+    bodies = [world_pages[2], body_of(rows), world_pages[0], world_pages[1]]
+    pages = [read_columns(b, TRANSACTIONS, records_key="transactions") for b in bodies]
+    assert [p.frame is None for p in pages] == [True, False, True, True]
+    frame = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)
+    pd.testing.assert_frame_equal(frame, world_reference(bodies))
+    assert frame["id"].iloc[[0, -1]].tolist() == [1, 10**12]

@@ -443,7 +443,7 @@ class _Pull:
         if not pages:
             df = empty_frame(TRANSACTIONS, include_pii=self.include_pii)
         elif self.columnar:
-            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id")
+            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)  # the pull ends here
         else:
             df = finish(pages, TRANSACTIONS, sort_by="id")
         return attach_manifest(df, self.manifest, self.client.stats)
