@@ -297,3 +297,18 @@ def test_body_that_is_not_json_is_400(sandbox):
                       headers={"X-Api-Version": "3", "Content-Type": "application/json"},
                       auth=sandbox.credentials["transactions"].auth())
     assert (r.status_code, r.json()) == (400, {"message": "request body is not valid JSON", "errors": {}})
+
+
+@pytest.mark.parametrize("field, value", [("count", 5), ("date_typ", "created_at"), ("per_page", 100)])
+def test_unknown_field_is_422_naming_it(sandbox, field, value):
+    r = post(sandbox, {field: value})
+    assert r.status_code == 422
+    assert r.json() == {"message": f"report_params.{field} is not permitted", "errors": {field: ["is not permitted"]}}
+
+
+def test_unknown_field_is_named_before_other_problems(sandbox):
+    r = post(sandbox, body={"report_params": {"count": 5, "status": "paid"}})
+    body = r.json()
+    assert (r.status_code, body["message"]) == (422, "report_params.count is not permitted")
+    assert list(body["errors"])[0] == "count" and body["errors"]["status"] == [
+        "must be one of: all, successful, failed, pending, incomplete"]

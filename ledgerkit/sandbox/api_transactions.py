@@ -36,6 +36,9 @@ _TX_TIME_FIELDS = ("created_at", "paid_at", "settled_at", "manually_corrected_at
 _STATUSES = ("all", "successful", "failed", "pending", "incomplete")
 _METHODS = ("credit_card", "alternative")
 _DATE_TYPES = ("created_at", "paid_at", "settled_at")
+_PARAMS = ("date_type", "from", "to", "status", "payment_method_type", "time_zone", "starting_after",
+           "ending_before", "manual_correction_from", "manual_correction_to")
+_UNKNOWN = "is not permitted"
 _WALL_FORMAT = "%Y-%m-%d %H:%M:%S"
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -125,6 +128,9 @@ def _zone(name: Any) -> ZoneInfo | None:
 def validate_report_params(params: Any) -> tuple[dict[str, list[str]], dict[str, Any]]:
     """Check ``report_params``; return (errors by field, cleaned values).
 
+    Like a strict API, a field it does not know (``count``, a typo such as
+    ``date_typ``) is an error of its own rather than silently ignored.
+
     Examples
     --------
     >>> errors, _ = validate_report_params({"date_type": "created_at", "status": "paid"})
@@ -132,8 +138,10 @@ def validate_report_params(params: Any) -> tuple[dict[str, list[str]], dict[str,
     ['from', 'payment_method_type', 'status', 'time_zone', 'to']
     >>> errors["status"]
     ['must be one of: all, successful, failed, pending, incomplete']
+    >>> validate_report_params({"count": 5})[0]["count"]
+    ['is not permitted']
     """
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {name: [_UNKNOWN] for name in params if name not in _PARAMS}
     clean: dict[str, Any] = {}
 
     def need(name: str) -> Any:
@@ -181,7 +189,7 @@ def validate_report_params(params: Any) -> tuple[dict[str, list[str]], dict[str,
 
 def _invalid_params(errors: dict[str, list[str]]) -> Response:
     first = next(iter(errors))
-    what = "is missing" if errors[first] == ["is missing"] else "is invalid"
+    what = errors[first][0] if errors[first][0] in ("is missing", _UNKNOWN) else "is invalid"
     return json_response(422, {"message": f"report_params.{first} {what}", "errors": errors})
 
 
