@@ -14,7 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
+from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter
 
 from .analysis._common import require_columns, require_frame
@@ -49,9 +51,13 @@ _KEY_NAMES: dict[str, str] = {
 
 
 def axes_for(ax: Axes | None) -> Axes:
-    """The Axes to draw on: ``ax`` itself, or the single Axes of a new figure."""
+    """The Axes to draw on: ``ax`` itself, or the single Axes of a new figure.
+
+    A new figure uses the constrained layout, which keeps room for a legend
+    placed beside the axes (:func:`legend_outside`) and for long tick labels.
+    """
     if ax is None:
-        _, ax = plt.subplots(figsize=FIGSIZE)
+        _, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
     elif not isinstance(ax, Axes):
         raise ConfigurationError("ax", type(ax).__name__, "a matplotlib Axes or None")
     return ax
@@ -153,6 +159,58 @@ def group_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
     return [" · ".join(values) for values in zip(*parts)]
 
 
+def legend_outside(ax: Axes, *, above: bool = False, **kwargs: Any) -> None:
+    """The legend outside the data area, so it never covers a bar, a line or a label.
+
+    To the right of the axes, top-aligned; or, for charts with a twin axis
+    on the right (``above=True``), in one row between the axes and the title
+    (the title is set with :func:`title_over_legend`).
+    """
+    if above:
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.3, ncols=4, frameon=False,
+                  fontsize=8, **kwargs)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **kwargs)
+
+
+def title_over_legend(ax: Axes, title: str) -> None:
+    """The title, lifted to leave a row for a legend placed ``above`` the axes."""
+    ax.set_title(title, pad=22)
+
+
+def category_ticks(ax: Axes, positions: np.ndarray, labels: Sequence[str]) -> None:
+    """Tick labels under bars that never run into each other.
+
+    Each label is measured at the tick label font size against the width of
+    one bar slot (the axes width over the number of bars). Labels that fit
+    stay upright on one line; otherwise multi-part labels (``301 · EU Cards
+    Standard``) are wrapped one part per line; labels still too wide are
+    turned upright (90°), which needs only a line height per slot.
+    """
+    size = FontProperties(size=plt.rcParams["xtick.labelsize"]).get_size_in_points()
+    figure_width = ax.figure.get_size_inches()[0] * 72.0
+    slot = figure_width * ax.get_position().width / max(len(labels), 1)
+
+    def widest(texts: Sequence[str]) -> float:
+        lines = [line for text in texts for line in text.split("\n")]
+        return max((_text_width(line, size) for line in lines), default=0.0)
+
+    if widest(labels) <= 0.9 * slot:
+        ax.set_xticks(positions, labels)
+        return
+    wrapped = [label.replace(" · ", "\n") for label in labels]
+    if widest(wrapped) <= 0.9 * slot:
+        ax.set_xticks(positions, wrapped)
+        return
+    ax.set_xticks(positions, labels, rotation=90)
+
+
+def _text_width(text: str, size: float) -> float:
+    """Width of ``text`` in points at font ``size``, without a renderer."""
+    width, _, _ = TextToPath().get_text_width_height_descent(text, FontProperties(size=size), ismath=False)
+    return float(width)
+
+
 def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currency: str) -> None:
     """Draw ``(label, start, amount, kind)`` steps in minor units: totals from 0, deltas floating.
 
@@ -197,7 +255,7 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
               Patch(color=COLORS["decrease"], label="decrease")]
     if any(kind == "residual" and amount != 0 for _, _, amount, kind in steps):
         legend.append(Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)"))
-    ax.legend(handles=legend, fontsize=8, loc="best")
+    legend_outside(ax, handles=legend)
 
 
 def _end_label(ax: Axes, x: float, end: float, amount: float, text: str, **style: Any) -> None:

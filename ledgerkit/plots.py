@@ -36,10 +36,13 @@ from ._plotting import (
     COLORS,
     FIGSIZE,
     axes_for,
+    category_ticks,
     date_axis,
     group_labels,
     group_name,
     headroom,
+    legend_outside,
+    title_over_legend,
     major,
     money_axis,
     naive_utc,
@@ -166,11 +169,11 @@ def plot_effective_rate(
     heights = rows[rate].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
     bars = ax.bar(positions, heights, color=COLORS["total"], label=f"effective rate ({rate})")
     ax.bar_label(bars, labels=[f"{h:,.1f}" if np.isfinite(h) else "n/a" for h in heights], fontsize=8)
-    ax.set_xticks(positions, labels, rotation=30 if len(labels) > 5 else 0, ha="right" if len(labels) > 5 else "center")
+    category_ticks(ax, positions, labels)
     ax.set_ylabel("effective rate (bp of volume)")
     ax.set_xlabel(group_name(keys))
     headroom(ax, heights)
-    ax.set_title(title)
+    title_over_legend(ax, title)
     right = ax.twinx()
     right.plot(positions, major(rows["volume"], currency), "o", color=COLORS["volume"], label=f"volume ({currency})")
     right.set_ylabel(f"volume ({currency})")
@@ -178,7 +181,7 @@ def plot_effective_rate(
     money_axis(right.yaxis, currency)
     ax.right_ax = right
     handles = [bars, *right.get_lines()]
-    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+    legend_outside(ax, above=True, handles=handles, labels=[h.get_label() for h in handles])
     return ax
 
 
@@ -250,7 +253,7 @@ def plot_fee_composition(
     ax.set_ylabel(f"{value} ({currency})")
     money_axis(ax.yaxis, currency)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="best")
+    legend_outside(ax)
     return ax
 
 
@@ -317,7 +320,7 @@ def plot_balance(
     ax.set_ylabel(f"balance ({currency})")
     date_axis(ax.xaxis)
     money_axis(ax.yaxis, currency)
-    ax.legend(fontsize=8, loc="best")
+    legend_outside(ax)
     return ax
 
 
@@ -535,7 +538,7 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
         title += f" — {int(odd.sum())} with an unexplained residual"
     legend = [Patch(color=COLORS["total"], label="paid out, fully explained"),
               Patch(facecolor=COLORS["residual"], edgecolor="black", label="paid out, residual ≠ 0")]
-    ax.legend(handles=legend, fontsize=8, loc="best")
+    legend_outside(ax, handles=legend)
     ax.set_title(title)
     ax.set_xlabel("paid at (UTC)")
     ax.set_ylabel(f"paid out ({currency})")

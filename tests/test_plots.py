@@ -135,6 +135,70 @@ def test_effective_rate_jpy_has_no_decimals(transactions):
     assert formatter(1234567.0, 0) == "1,234,567"
 
 
+def overlapping(texts) -> list:
+    """Pairs of drawn texts whose window extents overlap (the figure must have been drawn)."""
+    boxes = [t.get_window_extent() for t in texts if t.get_text()]
+    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+
+
+def gateway_breakdown(names: list[str]) -> pd.DataFrame:
+    n = len(names)
+    return pd.DataFrame({
+        "currency": ["EUR"] * n, "payment.gateway_id": pd.array(range(301, 301 + n), dtype="Int64"),
+        "payment.gateway_name": names, "count": money(*[10] * n), "fee": money(*[100] * n),
+        "volume_count": money(*[10] * n), "volume": money(*[10_000] * n), "rate_bp": [100.0] * n,
+    })
+
+
+def test_effective_rate_long_gateway_labels_are_wrapped_not_run_together():
+    names = ["EU Cards Standard", "EU Cards Premium", "iDEAL", "Bancontact"]
+    ax = plot_effective_rate(gateway_breakdown(names), by="gateway")
+    ax.figure.canvas.draw()
+    labels = ax.get_xticklabels()
+    assert [t.get_text() for t in labels] == [
+        "301\nEU Cards Standard", "302\nEU Cards Premium", "303\niDEAL", "304\nBancontact"]
+    assert {t.get_rotation() for t in labels} == {0.0}
+    assert not overlapping(labels)
+
+
+def test_effective_rate_labels_too_long_to_wrap_turn_upright():
+    names = [f"Acquirer {i} premium cards" for i in range(12)]
+    ax = plot_effective_rate(gateway_breakdown(names), by="gateway")
+    ax.figure.canvas.draw()
+    labels = ax.get_xticklabels()
+    assert {t.get_rotation() for t in labels} == {90.0}
+    assert labels[0].get_text() == "301 · Acquirer 0 premium cards"
+    assert not overlapping(labels)
+
+
+def test_short_labels_stay_upright_on_one_line(transactions):
+    ax = plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR")
+    assert [(t.get_text(), t.get_rotation()) for t in ax.get_xticklabels()] == [("master", 0.0), ("visa", 0.0)]
+
+
+def assert_legend_outside_the_data(ax):
+    ax.figure.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    data = ax.get_window_extent()
+    assert not legend.overlaps(data), (legend, data)
+    figure = ax.figure.bbox
+    assert figure.x0 <= legend.x0 and legend.x1 <= figure.x1 and legend.y1 <= figure.y1  # not cut off
+
+
+def test_legends_are_outside_the_data_area(transactions, statements):
+    assert_legend_outside_the_data(plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR"))
+    assert_legend_outside_the_data(plot_fee_composition(fee_breakdown(statements, by="fee_type", freq="D")))
+    assert_legend_outside_the_data(plot_balance(statements))
+    assert_legend_outside_the_data(plot_payouts(payout_groups(statements)))
+    assert_legend_outside_the_data(plot_payout_waterfall(payout_waterfall(statements, "P2")))
+
+
+def test_effective_rate_legend_does_not_cover_the_title(transactions):
+    ax = plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR")
+    ax.figure.canvas.draw()
+    assert not ax.get_legend().get_window_extent().overlaps(ax.title.get_window_extent())
+
+
 # --------------------------------------------------------------------------
 # Fee composition
 
@@ -266,8 +330,7 @@ def test_payout_waterfall_labels_are_readable(statements):
     large = statements.assign(**{c: statements[c] * 1_000 for c in money_columns})  # net: "96,950.00 EUR"
     ax = plot_payout_waterfall(payout_waterfall(large, "P1"))
     ax.figure.canvas.draw()
-    boxes = [t.get_window_extent() for t in ax.texts]
-    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    assert not overlapping(ax.texts)
 
 
 def test_payout_waterfall_highlights_the_residual(statements):
