@@ -22,6 +22,12 @@ def world() -> World:
     return World.generate(seed=0, n_transactions=3000)
 
 
+@pytest.fixture(scope="module")
+def default_world() -> World:
+    """What the sandbox, the demo and the notebooks serve."""
+    return World.generate(seed=0)
+
+
 @pytest.fixture()
 def fresh() -> World:
     return World.generate(seed=7, n_transactions=400)
@@ -304,11 +310,13 @@ def test_open_balance_rows_come_after_the_last_payout_without_payout_id(world):
     assert all("payout_id" in r for r in rows[:last])
 
 
-def test_statement_rows_follow_the_seed_pattern(world):
+@pytest.mark.parametrize("name", ["world", "default_world"])
+def test_statement_rows_follow_the_seed_pattern(request, name):
+    world = request.getfixturevalue(name)
     rows = world.statements
     types = Counter(r["type"] for r in rows)
     assert {"INCOME", "TRX_FEE_FIX", "VAT", "TRX_FEE", "REFUND", "CHARGEBACK", "CHARGEBACK_FEE", "PAYOUT"} == set(types)
-    assert types["INCOME"] == 3000 // 4
+    assert types["INCOME"] == world.n_transactions // 4
     for i, row in enumerate(rows):
         if row["type"] in ("TRX_FEE_FIX", "TRX_FEE", "CHARGEBACK_FEE"):
             tax = rows[i + 1]
@@ -322,6 +330,29 @@ def test_statement_rows_follow_the_seed_pattern(world):
     assert {r["transaction"] for r in foreign} == set(world.planted["statement_foreign_transactions"])
     for r in foreign:
         assert r["amount"] == (r["original_amount"] / r["exchange_rate"]).quantize(Decimal("0.01"))
+
+
+@pytest.mark.parametrize(("seed", "n", "drawn"), [(0, 2000, 0), (0, 40, 0), (0, 3000, 4)])
+def test_every_world_has_a_whole_chargeback(seed, n, drawn):
+    world = World.generate(seed=seed, n_transactions=n)
+    rows = world.statements
+    charged = world.planted["statement_chargebacks"]
+    assert len(charged) == max(drawn, 1)
+    assert [r["transaction"] for r in rows if r["type"] == "CHARGEBACK"] == charged
+    for i, row in enumerate(rows):
+        if row["type"] != "CHARGEBACK":
+            continue
+        income = next(r for r in rows if r["type"] == "INCOME" and r["transaction"] == row["transaction"])
+        fee, tax = rows[i + 1], rows[i + 2]
+        assert row["amount"] == -income["amount"] and row["created"] > income["created"]
+        assert (fee["type"], fee["amount"], tax["type"], tax["amount"]) == (
+            "CHARGEBACK_FEE", -Decimal("5.00"), "VAT", -Decimal("1.10"))
+        assert fee["transaction_id"] == tax["transaction_id"] == income["transaction_id"]
+        assert row["channel"].startswith("CARD_")
+    if drawn == 0:
+        row = next(r for r in rows if r["type"] == "CHARGEBACK")
+        income = next(r for r in rows if r["type"] == "INCOME" and r["transaction"] == row["transaction"])
+        assert row["created"] - income["created"] == timedelta(days=10)
 
 
 # -- growth during paging -----------------------------------------------------------------

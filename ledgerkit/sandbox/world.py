@@ -203,6 +203,7 @@ class World:
             "mix_change": dict(cat.MIX_CHANGE),
             "statement_foreign_transactions": list(self.ledger.foreign_transactions),
             "days_without_payout": list(self.ledger.days_without_payout),
+            "statement_chargebacks": list(self.ledger.chargebacks),
         }
 
     def __repr__(self) -> str:

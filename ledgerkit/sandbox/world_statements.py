@@ -3,8 +3,10 @@
 Each payment of the shop becomes an ``INCOME`` row followed by its fee rows
 in the seed's order: ``TRX_FEE_FIX``, ``VAT``, ``TRX_FEE``, ``VAT``. A refund
 is one ``REFUND`` row; a chargeback is ``CHARGEBACK``, ``CHARGEBACK_FEE``,
-``VAT``. Every business day (Mon-Fri, Estonian holidays excepted) at
-00:00:02 UTC a ``PAYOUT`` row pays out the rows since the previous payout;
+``VAT``; when no payment drew one, the first card payment without a refund
+is charged back ten days later, so that every world has one. Every business
+day (Mon-Fri, Estonian holidays excepted) at 00:00:02 UTC a ``PAYOUT`` row
+pays out the rows since the previous payout;
 those rows carry its ``payout_id``. When they sum to zero or less there is
 no payout that day and they wait for the next one. Rows after the last
 payout have no ``payout_id`` key at all (the open balance).
@@ -29,6 +31,7 @@ from .world_transactions import to_datetime
 _CENT = Decimal("0.01")
 _ZERO = Decimal(0)
 _DAY = 86_400
+_PLANTED_CHARGEBACK_AFTER = 10 * _DAY
 
 
 def vat(fee: Decimal) -> Decimal:
@@ -74,6 +77,7 @@ class StatementLedger:
         self.payouts: list[dict] = []
         self.foreign_transactions: list[str] = []
         self.days_without_payout: list[str] = []
+        self.chargebacks: list[str] = []
         self._balance = opening
         self._txn_number = 1_347_131
         self._payout_number = 48_831
@@ -86,10 +90,16 @@ class StatementLedger:
         rng = self.rng
         created = sorted(rng.randrange(self.start, self.end) for _ in range(n_payments))
         events: list[tuple[int, int, list[dict] | None]] = []
+        quiet: list[tuple[int, list[dict]]] = []  # payments without a follow-up
         for seq, ts in enumerate(created):
             income = self.payment_rows(ts)
             events.append((ts, seq, income))
-            events.extend(self.follow_ups(income, seq))
+            follow_ups = self.follow_ups(income, seq)
+            events.extend(follow_ups)
+            if not follow_ups:
+                quiet.append((seq, income))
+        if not self.chargebacks:
+            events.extend(self.planted_chargeback(quiet))
         events.extend((ts, -1, None) for ts in self.payout_times())
         events.sort(key=lambda e: (e[0], e[1]))
         pending: list[dict] = []
@@ -139,12 +149,25 @@ class StatementLedger:
             return [(ts, seq, [self.row(to_datetime(ts), -amount, "REFUND", ref)])] if ts < self.end else []
         if u < 0.055 and ref["channel"].startswith("CARD_"):
             ts = paid_at + rng.randint(5 * _DAY, 40 * _DAY)
-            when = to_datetime(ts)
-            rows = [self.row(when, -first["amount"], "CHARGEBACK", ref),
-                    self.row(when, -cat.MC_CHARGEBACK_FEE, "CHARGEBACK_FEE", ref),
-                    self.row(when, -vat(cat.MC_CHARGEBACK_FEE), "VAT", ref)]
-            return [(ts, seq, rows)] if ts < self.end else []
+            return [(ts, seq, self.chargeback_rows(ts, first))] if ts < self.end else []
         return []
+
+    def planted_chargeback(self, quiet: list[tuple[int, list[dict]]]) -> list[tuple[int, int, list[dict]]]:
+        """A chargeback of the first card payment in ``quiet`` that leaves it time (no random draw)."""
+        for seq, income in quiet:
+            ts = int(income[0]["created"].timestamp()) + _PLANTED_CHARGEBACK_AFTER
+            if income[0]["channel"].startswith("CARD_") and ts < self.end:
+                return [(ts, seq, self.chargeback_rows(ts, income[0]))]
+        return []
+
+    def chargeback_rows(self, ts: int, income: dict) -> list[dict]:
+        """``CHARGEBACK`` of the whole payment, ``CHARGEBACK_FEE`` and its ``VAT``, at ``ts``."""
+        ref = {k: income[k] for k in ("transaction", "channel", "transaction_id", "merchant_reference")}
+        when = to_datetime(ts)
+        self.chargebacks.append(ref["transaction"])
+        return [self.row(when, -income["amount"], "CHARGEBACK", ref),
+                self.row(when, -cat.MC_CHARGEBACK_FEE, "CHARGEBACK_FEE", ref),
+                self.row(when, -vat(cat.MC_CHARGEBACK_FEE), "VAT", ref)]
 
     @staticmethod
     def row(when: datetime, amount: Decimal, kind: str, ref: dict, foreign: tuple | None = None) -> dict:
