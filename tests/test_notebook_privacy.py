@@ -2,13 +2,15 @@
 
 The notebooks are committed with their outputs (nbval compares them), so
 whatever a cell prints is published. This scans every text output of every
-notebook — and the code, for good measure — for the sandbox's secret keys,
-card holder names, e-mail and IP addresses of the sandbox world, and HTTP
-``Authorization`` headers.
+notebook, the notebook metadata (the saved widget state of notebooks 02–04
+holds the widgets' HTML tables and charts) — and the code, for good measure —
+for the sandbox's secret keys, card holder names, e-mail and IP addresses of
+the sandbox world, and HTTP ``Authorization`` headers.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -33,9 +35,9 @@ def world():
 
 
 def _texts(path: Path) -> list[str]:
-    """Every cell source and every non-image output text of a notebook."""
+    """Every cell source, every non-image output text and the metadata (widget state) of a notebook."""
     nb = nbformat.read(path, as_version=4)
-    texts = []
+    texts = [json.dumps(nb.metadata, ensure_ascii=False)]
     for cell in nb.cells:
         texts.append(cell.source)
         for output in cell.get("outputs", []):
@@ -77,16 +79,34 @@ def test_no_authorization_header(path):
     assert not re.search(r"Basic [A-Za-z0-9+/=]{8,}", text)
 
 
+def _leak(world) -> tuple[str, dict]:
+    t = world.transactions[0]
+    return (f"{t['credit_card']['holder']} {t['customer']['email']} {t['customer']['ip']} "
+            f"{world.psp['secret']} Authorization: Basic dXNlcjpzZWNyZXQ="), t
+
+
+def _assert_caught(text: str, world, t: dict) -> None:
+    assert t["credit_card"]["holder"] in text and world.psp["secret"] in text
+    assert EMAIL.search(text) and IPV4.search(text)
+    assert AUTHORIZATION.search(text)
+
+
 def test_the_scan_finds_what_it_looks_for(world, tmp_path):
     """The scanner itself: a planted holder name, e-mail, IP and secret are all caught."""
-    t = world.transactions[0]
-    leaked = (f"{t['credit_card']['holder']} {t['customer']['email']} {t['customer']['ip']} "
-              f"{world.psp['secret']} Authorization: Basic dXNlcjpzZWNyZXQ=")
+    leaked, t = _leak(world)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
         nbformat.v4.new_output("stream", name="stdout", text=leaked)])])
     path = tmp_path / "leak.ipynb"
     nbformat.write(nb, path)
-    text = "\n".join(_texts(path))
-    assert t["credit_card"]["holder"] in text and world.psp["secret"] in text
-    assert EMAIL.search(text) and IPV4.search(text)
-    assert AUTHORIZATION.search(text)
+    _assert_caught("\n".join(_texts(path)), world, t)
+
+
+def test_the_scan_reads_the_widget_state_in_the_metadata(world, tmp_path):
+    """A leak inside saved widget state (an HTML table of an explorer) is caught too."""
+    leaked, t = _leak(world)
+    state = {"model_id": {"model_name": "HTMLModel", "state": {"value": f"<table><td>{leaked}</td></table>"}}}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")], metadata={
+        "widgets": {"application/vnd.jupyter.widget-state+json": {"state": state, "version_major": 2}}})
+    path = tmp_path / "leak.ipynb"
+    nbformat.write(nb, path)
+    _assert_caught("\n".join(_texts(path)), world, t)
