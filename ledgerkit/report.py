@@ -3,7 +3,12 @@
 Runs every notebook of ``notebooks/`` with papermill (parameters: the data
 source), writes the executed ``.ipynb`` and a self-contained HTML (images
 and widget state embedded) under ``out/``, then prints a one-screen summary
-computed with the same loaders and analysis functions the notebooks use.
+computed with the same loaders and analysis functions the notebooks use, for
+the sandbox or for the ``LEDGERKIT_*`` accounts.
+
+The HTML embeds every table and figure. The interactive explorers (notebooks
+02–04) are saved as widget state, which a browser renders with the Jupyter
+widget manager script loaded from a CDN: they need the viewer to be online.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["run_report", "execute_notebook", "export_html", "NOTEBOOKS"]
+__all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "NOTEBOOKS"]
 
 #: The report notebooks, in reading order.
 NOTEBOOKS = ("01_quickstart", "02_fees", "03_balance", "04_payouts", "05_reconciliation")
@@ -60,6 +65,17 @@ def export_html(notebook: Path, html: Path) -> None:
     html.write_text(body, encoding="utf-8")
 
 
+def summary_text(source: str) -> str:
+    """The one-screen summary of ``source``, or why it was skipped (a ledgerkit error's message)."""
+    from .errors import LedgerkitError
+    from .summary import env_summary, sandbox_summary
+
+    try:
+        return sandbox_summary() if source == "sandbox" else env_summary()
+    except LedgerkitError as exc:  # the reports are written; say why the summary is not
+        return f"Summary skipped: {exc}\n"
+
+
 def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLike | None = None,
                source: str = "sandbox") -> int:
     """Execute the report notebooks, write ``.ipynb`` + ``.html``, print a summary.
@@ -88,10 +104,7 @@ def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLi
             continue
         written.append(dst.with_suffix(".html"))
         print(f"  {name}: ok in {time.perf_counter() - started:.1f} s")
-    if source == "sandbox":
-        from .summary import sandbox_summary
-
-        print(sandbox_summary())
+    print(summary_text(source))
     print(f"Reports written to {out_dir}:")
     for path in written:
         print(f"  {path}")

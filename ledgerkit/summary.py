@@ -3,6 +3,8 @@
 :func:`sandbox_summary` starts a fresh sandbox, pulls the three sources with
 the loaders and answers the report's questions with the analysis functions —
 the same path the notebooks take, so the summary and the reports agree.
+:func:`env_summary` does the same for the real accounts configured by the
+``LEDGERKIT_*`` environment variables (``ledgerkit report --source env``).
 :func:`summarize` is the formatting half: frames in, text out, no I/O.
 
 What it says, per currency:
@@ -23,15 +25,17 @@ from typing import Any, Mapping, NamedTuple
 import pandas as pd
 
 from .analysis import check_balances, fee_breakdown, payout_groups, roll_forward
+from .errors import ConfigurationError
 from .money import format_money
 from .notebook import Connection, connect
 from .sources.balance_records import load_balance_records
 from .sources.statements import load_statements
 from .sources.transactions import load_transactions
 
-__all__ = ["sandbox_summary", "summarize", "load_sources", "Sources"]
+__all__ = ["sandbox_summary", "env_summary", "summarize", "load_sources", "Sources", "PERIOD"]
 
-#: The sandbox world's period: January to March 2025, half-open.
+#: The report period: January to March 2025, half-open — the sandbox world's
+#: period and the default of the notebooks' ``period_start`` / ``period_end``.
 PERIOD = ("2025-01-01", "2025-04-01")
 
 
@@ -62,6 +66,43 @@ def sandbox_summary(*, seed: int = 0, size: int | None = None) -> str:
     return summarize(*sources, title=title)
 
 
+def env_summary(start: str = PERIOD[0], end: str = PERIOD[1], *, dwh_user_id: int = 1) -> str:
+    """Pull the three sources of the ``LEDGERKIT_*`` accounts and summarise them on one screen.
+
+    The summary of ``ledgerkit report --source env``: base URLs and
+    credentials come from the environment variables, as in the notebooks
+    run with ``source = "env"``.
+
+    Parameters
+    ----------
+    start, end : str
+        Dates ``YYYY-MM-DD``, the half-open period in UTC; by default the
+        notebooks' default period (:data:`PERIOD`).
+    dwh_user_id : int
+        The back-office user the DWH balance report is requested for (the
+        notebooks' ``dwh_user_id`` parameter).
+
+    Returns
+    -------
+    str
+        The summary; see :func:`summarize`.
+
+    Raises
+    ------
+    ConfigurationError
+        A ``LEDGERKIT_*`` variable is missing (before any request is sent).
+
+    Examples
+    --------
+    >>> print(env_summary())                                         # doctest: +SKIP
+    ledgerkit summary of the LEDGERKIT_* accounts, 2025-01-01 to 2025-04-01
+    ...
+    """
+    with connect("env") as conn:
+        sources = load_sources(conn, start, end, dwh_user_id=dwh_user_id)
+    return summarize(*sources, title=f"ledgerkit summary of the LEDGERKIT_* accounts, {start} to {end}")
+
+
 class Sources(NamedTuple):
     """The three sources of one account, as the loaders return them."""
 
@@ -70,7 +111,7 @@ class Sources(NamedTuple):
     balance_reports: dict[str, Any]
 
 
-def load_sources(conn: Connection, start: str, end: str) -> Sources:
+def load_sources(conn: Connection, start: str, end: str, *, dwh_user_id: int = 1) -> Sources:
     """Pull transactions, statements and balance records of ``[start, end)``.
 
     Balance records are requested for the transactions' shop, one report per
@@ -79,10 +120,13 @@ def load_sources(conn: Connection, start: str, end: str) -> Sources:
     Parameters
     ----------
     conn : Connection
-        From :func:`ledgerkit.notebook.connect`; ``"sandbox"`` only, since the
-        shop id comes from the transactions' credentials.
+        From :func:`ledgerkit.notebook.connect`, ``"sandbox"`` or ``"env"``;
+        the shop id comes from the transactions' credentials (for ``"env"``
+        ``LEDGERKIT_TRANSACTIONS_SHOP_ID``).
     start, end : str
         Dates ``YYYY-MM-DD``, the half-open period in UTC.
+    dwh_user_id : int
+        The back-office user the DWH balance report is requested for.
 
     Returns
     -------
@@ -92,15 +136,25 @@ def load_sources(conn: Connection, start: str, end: str) -> Sources:
     """
     transactions = load_transactions(start, end, progress=False, **conn.kwargs("transactions"))
     statements = load_statements(since=start, until=end, per_page=500, progress=False, **conn.kwargs("statements"))
-    shop_id = int(conn.kwargs("transactions")["shop_id"])
+    shop_id = _shop_id(conn)
     reports = {
         str(currency): load_balance_records(
-            f"{start}T00:00:00+00:00", f"{end}T00:00:00+00:00", currency=str(currency), user_id=1,
+            f"{start}T00:00:00+00:00", f"{end}T00:00:00+00:00", currency=str(currency), user_id=dwh_user_id,
             shop_id=shop_id, progress=False, **conn.kwargs("balance_records"),
         )
         for currency in sorted(transactions["currency"].dropna().unique())
     }
     return Sources(transactions, statements, reports)
+
+
+def _shop_id(conn: Connection) -> int:
+    """The transactions' shop, to scope the balance report to it."""
+    shop_id = conn.account_id("transactions")
+    try:
+        return int(shop_id)
+    except (TypeError, ValueError):
+        raise ConfigurationError("LEDGERKIT_TRANSACTIONS_SHOP_ID", shop_id,
+                                 "the transactions' shop id, an integer") from None
 
 
 def summarize(

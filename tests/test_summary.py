@@ -122,3 +122,30 @@ def test_statement_vat_line(pulled, summary_text):
     world, _ = pulled
     vat = -sum(s["amount"] for s in world.statements if START <= s["created"] < END and s["type"] == "VAT")
     assert f"VAT  {format_money(int(vat * 100), 'EUR'):>14} on those fees" in summary_text
+
+
+def test_env_summary_reads_the_ledgerkit_variables(monkeypatch, summary_text):
+    """``ledgerkit report --source env``: the same summary, from LEDGERKIT_* variables pointing at a sandbox."""
+    from ledgerkit.sandbox import Sandbox
+    from ledgerkit.summary import env_summary
+
+    with Sandbox(seed=0) as sb:
+        for key, value in sb.env().items():
+            monkeypatch.setenv(key, value)
+        text = env_summary()
+        served = {r.path for r in sb.requests}
+    assert {"/gateway/api/reports", "/dwh/api/v2/reports"} <= served
+    assert text.splitlines()[0] == "ledgerkit summary of the LEDGERKIT_* accounts, 2025-01-01 to 2025-04-01"
+    assert text.splitlines()[1:] == summary_text.splitlines()[1:]
+
+
+def test_env_summary_without_variables_is_skipped_with_the_reason(monkeypatch, capsys):
+    from ledgerkit.config import ENV_VARS
+    from ledgerkit.report import summary_text as report_summary
+
+    for names in ENV_VARS.values():
+        for name in names[:3]:
+            monkeypatch.delenv(name, raising=False)
+    text = report_summary("env")
+    assert text.startswith("Summary skipped: ")
+    assert "LEDGERKIT_TRANSACTIONS_URL" in text
