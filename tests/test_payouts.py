@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ledgerkit.analysis.payouts import payout_groups, payout_items, payout_waterfall
 from ledgerkit.errors import ConfigurationError
 
-ACTIVITY = ["income", "trx_fee", "trx_fee_fix", "vat", "refunds", "chargebacks", "other"]
+ACTIVITY = ["income", "trx_fee", "trx_fee_fix", "other_fees", "vat", "refunds", "chargebacks", "other"]
 
 
 def statements(rows, currency="EUR"):
@@ -57,9 +57,9 @@ def test_payout_groups_exact():
     g = payout_groups(S)
     assert g["payout_id"].tolist()[:2] == ["A", "B"] and pd.isna(g["payout_id"].iloc[2])
     assert g[["is_open", "rows", *ACTIVITY, "net"]].values.tolist() == [
-        [False, 6, 1000, -25, -30, -11, -200, 0, 0, 734],
-        [False, 5, 5000, 0, 0, -330, 0, -2300, 1, 2371],
-        [True, 2, 700, -20, 0, 0, 0, 0, 0, 680],
+        [False, 6, 1000, -25, -30, 0, -11, -200, 0, 0, 734],
+        [False, 5, 5000, 0, 0, -1500, -330, 0, -800, 1, 2371],
+        [True, 2, 700, -20, 0, 0, 0, 0, 0, 0, 680],
     ]
     assert g["paid_out"].tolist()[:2] == [734, 2370] and g["paid_out"].isna().tolist() == [False, False, True]
     assert g["residual"].tolist()[:2] == [0, -1] and pd.isna(g["residual"].iloc[2])
@@ -91,7 +91,7 @@ def test_single_row_payout_without_payout_row():
 def test_payout_items_running_total():
     items = payout_items(S, "B")
     assert items["position"].tolist() == [7, 8, 9, 10, 11, 12]
-    assert items["category"].tolist() == ["income", "chargebacks", "chargebacks", "vat", "other", "paid out"]
+    assert items["category"].tolist() == ["income", "chargebacks", "other_fees", "vat", "other", "paid out"]
     assert items["running_total"].tolist() == [5000, 4200, 2700, 2370, 2371, 1]
     assert items["row_id"].tolist() == ["r7", "r8", "r9", "r10", "r11", "r12"]
     open_items = payout_items(S, None)
@@ -112,9 +112,10 @@ def test_payout_waterfall_steps():
         ["gross income", 5000, 0, 5000, "total"],
         ["trx fees", 0, 5000, 5000, "delta"],
         ["fixed fees", 0, 5000, 5000, "delta"],
-        ["vat", -330, 5000, 4670, "delta"],
-        ["refunds", 0, 4670, 4670, "delta"],
-        ["chargebacks", -2300, 4670, 2370, "delta"],
+        ["other fees", -1500, 5000, 3500, "delta"],
+        ["vat", -330, 3500, 3170, "delta"],
+        ["refunds", 0, 3170, 3170, "delta"],
+        ["chargebacks", -800, 3170, 2370, "delta"],
         ["other", 1, 2370, 2371, "delta"],
         ["net", 2371, 0, 2371, "total"],
         ["paid out", 2370, 0, 2370, "total"],

@@ -38,6 +38,7 @@ from ._common import (
     require_utc,
     utc_nanoseconds,
 )
+from .categories import CATEGORIES, STATEMENT_CATEGORIES, category_codes
 
 __all__ = [
     "CATEGORIES",
@@ -47,21 +48,6 @@ __all__ = [
     "roll_forward",
     "check_balances",
 ]
-
-#: Activity categories of a roll-forward, in column order.
-CATEGORIES: tuple[str, ...] = ("income", "fees", "vat", "refunds", "chargebacks", "payouts", "other")
-
-#: Statement ``type`` -> category; any other type is ``"other"``.
-STATEMENT_CATEGORIES: dict[str, str] = {
-    "INCOME": "income",
-    "TRX_FEE": "fees",
-    "TRX_FEE_FIX": "fees",
-    "CHARGEBACK_FEE": "fees",
-    "VAT": "vat",
-    "REFUND": "refunds",
-    "CHARGEBACK": "chargebacks",
-    "PAYOUT": "payouts",
-}
 
 #: Balance-record ``transaction_type`` -> category of its ``amount``; the
 #: ``fee`` column always goes to ``"fees"``. Any other type is ``"other"``.
@@ -128,23 +114,20 @@ def _ledger(data: Any, parameter: str) -> _Ledger:
 # ---------------------------------------------------------------- roll-forward
 
 
-def _category_map(categories: Mapping[str, str] | None, defaults: Mapping[str, str]) -> dict[str, str]:
+def _check_categories(categories: Mapping[str, str] | None) -> dict[str, str]:
     if categories is None:
-        return dict(defaults)
+        return {}
     if not isinstance(categories, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) and v for k, v in categories.items()
     ):
         raise ConfigurationError(
-            "categories", categories, "a dict mapping a type to a category name, e.g. {'FX_FEE': 'fees'}"
+            "categories", categories, "a dict mapping a type to a category name, e.g. {'FX_ADJUSTMENT': 'fx'}"
         )
-    return {**defaults, **categories}
+    return dict(categories)
 
 
-def _category_codes(types: pd.Series, mapping: Mapping[str, str], columns: list[str]) -> np.ndarray:
-    """Each row's category as an index into ``columns`` ("other" when unmapped or missing), mapped per distinct type."""
-    found, kinds = codes(types)
-    labels = [columns.index(mapping.get(str(t), "other")) for t in kinds] + [columns.index("other")]
-    return np.asarray(labels, dtype="int64")[found]  # code -1 (missing) picks the last label
+def _record_category(transaction_type: str | None) -> str:
+    return RECORD_CATEGORIES.get(transaction_type, "other") if transaction_type is not None else "other"
 
 
 def _chain_codes(ledger: _Ledger, currency: np.ndarray) -> np.ndarray:
@@ -189,16 +172,16 @@ def _grid(ledger: _Ledger, freq: str, extra: list[str], dates: pd.Series) -> _Gr
     return _Grid(names, found, period - base, base, width)
 
 
-def _activity(ledger: _Ledger, grid: _Grid, categories: Mapping[str, str] | None, columns: list[str]) -> np.ndarray:
+def _activity(ledger: _Ledger, grid: _Grid, overrides: Mapping[str, str], columns: list[str]) -> np.ndarray:
     """Signed activity summed per currency, period and category: int64 array (currencies, periods, columns)."""
     frame, cell = ledger.frame, grid.cell() * len(columns)
     totals = np.zeros(len(grid.names) * grid.width * len(columns), dtype="int64")
     if ledger.is_records:
-        kinds = _category_codes(frame["transaction_type"], _category_map(categories, RECORD_CATEGORIES), columns)
+        kinds = category_codes(frame["transaction_type"], columns, label_of=_record_category, overrides=overrides)
         np.add.at(totals, cell + kinds, minor_units(frame["amount"]))
         np.add.at(totals, cell + columns.index("fees"), -minor_units(frame["fee"]))
     else:
-        kinds = _category_codes(frame["type"], _category_map(categories, STATEMENT_CATEGORIES), columns)
+        kinds = category_codes(frame["type"], columns, overrides=overrides)
         np.add.at(totals, cell + kinds, ledger.change)
     return totals.reshape(len(grid.names), grid.width, len(columns))
 
@@ -332,10 +315,12 @@ def roll_forward(
     freq : {"D", "W", "M"}
         Period length.
     categories : dict, optional
-        Overrides of the type -> category mapping (``STATEMENT_CATEGORIES``
-        for statements, ``RECORD_CATEGORIES`` for balance records, whose
-        ``fee`` column always counts as ``fees``). A new category name adds
-        a column after ``other``; unknown types fall in ``other``.
+        Overrides of the type -> category mapping. Statement types are
+        sorted by :func:`~ledgerkit.analysis.categories.statement_category`
+        (any type containing ``FEE`` is a fee, as in ``fee_breakdown`` and
+        ``payout_groups``), balance-record types by ``RECORD_CATEGORIES``
+        (whose ``fee`` column always counts as ``fees``). A new category
+        name adds a column after ``other``; unknown types fall in ``other``.
     opening : DataFrame or dict, optional
         Opening balances: a report's ``opening_balance`` frame (summed over
         the accounts of each currency; its ``date`` starts the first period)
@@ -375,8 +360,8 @@ def roll_forward(
     freq = check_freq(freq)
     ledger = _ledger(statements, "statements")
     require_no_missing(ledger.frame, ("currency", ledger.created.name), "statements")
-    mapping_values = (categories or {}).values()
-    columns = list(CATEGORIES) + sorted({v for v in mapping_values if v not in CATEGORIES})
+    overrides = _check_categories(categories)
+    columns = list(CATEGORIES) + sorted({v for v in overrides.values() if v not in CATEGORIES})
     if opening is None:
         opening = ledger.opening_balance
     openings, dates = _given_openings(opening) if opening is not None else (pd.Series(dtype="int64"), pd.Series())
@@ -386,7 +371,7 @@ def roll_forward(
     if opening is None:
         openings = _chain_openings(ledger, grid, first)
     dormant = _dormant_openings(ledger, opening)
-    activity = _activity(ledger, grid, categories, columns)
+    activity = _activity(ledger, grid, overrides, columns)
     rows = np.bincount(grid.cell(), minlength=len(grid.names) * grid.width).reshape(len(grid.names), grid.width)
     reported = _reported(ledger, grid, chain, first)
     parts = []

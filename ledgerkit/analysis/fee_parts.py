@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import ConfigurationError
 from ..money import is_currency
 from ._common import empty_frame, require_columns, require_utc
+from .categories import CATEGORIES, category_codes
 
 #: Transaction types whose amount is payment volume.
 VOLUME_TYPES: tuple[str, ...] = ("payment", "capture")
@@ -151,9 +152,8 @@ def _statement_parts(
     line. Otherwise VAT rows only fill the ``vat`` column.
     """
     types = frame["type"].astype("str").reset_index(drop=True)
-    is_vat = types.eq(VAT).fillna(False).to_numpy(dtype=bool)
-    is_fee = types.str.upper().str.contains("FEE").fillna(False).to_numpy(dtype=bool) & ~is_vat
-    is_income = types.eq(INCOME).fillna(False).to_numpy(dtype=bool)
+    category = category_codes(frame["type"], list(CATEGORIES))
+    is_vat, is_fee, is_income = (category == CATEGORIES.index(c) for c in ("vat", "fees", "income"))
     after_fee = np.zeros_like(is_fee)
     after_fee[1:] = is_fee[:-1]
     tx = frame["transaction_id"].reset_index(drop=True)

@@ -31,9 +31,13 @@ Transactions frame (it has a ``transaction_fee`` column):
 Statements frame (it has ``type``, ``amount`` and ``created``):
 
 - **fee**: rows whose type is a charge — any type containing ``FEE``
-  (``TRX_FEE``, ``TRX_FEE_FIX``, ``CHARGEBACK_FEE``, …) — with the sign
-  turned so that a cost is positive (the statement shows it as ``-0.25``);
-  ``VAT`` rows are charges too, kept apart in a ``vat`` column;
+  (``TRX_FEE``, ``TRX_FEE_FIX``, ``CHARGEBACK_FEE``, ``SERVICE_FEE``, …) —
+  with the sign turned so that a cost is positive (the statement shows it
+  as ``-0.25``); ``VAT`` rows are charges too, kept apart in a ``vat``
+  column. Types are sorted by
+  :func:`~ledgerkit.analysis.categories.statement_category`, the same
+  classifier as ``roll_forward`` and ``payout_groups``: the fees here are
+  minus their ``fees`` (and ``trx_fee + trx_fee_fix + other_fees``);
 - **volume**: ``INCOME`` rows;
 - a ``VAT`` row taxes the fee row right before it with the same
   ``transaction_id``: it is counted with that fee row's group (its channel,

@@ -7,7 +7,10 @@ the payout's id and minus the amount paid out. Rows without a
 
 Amounts are signed as they move the balance, exactly as in
 :func:`ledgerkit.analysis.balance.roll_forward`: income positive, fees, VAT,
-refunds and chargebacks negative. So ``net`` is the plain sum of a payout's
+refunds and chargebacks negative, and sorted by the same classifier
+(:mod:`~ledgerkit.analysis.categories`): a payout's ``trx_fee +
+trx_fee_fix + other_fees`` is its rows' ``fees`` in the roll-forward and
+minus their ``fee`` in ``fee_breakdown``. So ``net`` is the plain sum of a payout's
 rows, and ``residual = paid_out - net`` is zero when the payout is fully
 explained. An unexplained difference is shown as that residual, never
 plugged into another column.
@@ -31,23 +34,15 @@ from ._common import (
     require_utc,
     utc_nanoseconds,
 )
+from .categories import category_codes, statement_category
 
-__all__ = ["PAYOUT_COLUMNS", "payout_groups", "payout_items", "payout_waterfall"]
+__all__ = ["FEE_COLUMNS", "payout_groups", "payout_items", "payout_waterfall"]
 
-#: Statement ``type`` -> column of :func:`payout_groups`; other types go to
-#: ``other``. A chargeback's own fee counts with the chargeback (its VAT
-#: with ``vat``); the ``PAYOUT`` row is the amount paid out, not activity.
-PAYOUT_COLUMNS: dict[str, str] = {
-    "INCOME": "income",
-    "TRX_FEE": "trx_fee",
-    "TRX_FEE_FIX": "trx_fee_fix",
-    "VAT": "vat",
-    "REFUND": "refunds",
-    "CHARGEBACK": "chargebacks",
-    "CHARGEBACK_FEE": "chargebacks",
-}
-_ACTIVITY = ("income", "trx_fee", "trx_fee_fix", "vat", "refunds", "chargebacks", "other")
-_PAID = "PAYOUT"
+#: Fee types with a :func:`payout_groups` column of their own; any other fee
+#: type (``CHARGEBACK_FEE``, ``SERVICE_FEE``, ...) goes to ``other_fees``.
+FEE_COLUMNS: dict[str, str] = {"TRX_FEE": "trx_fee", "TRX_FEE_FIX": "trx_fee_fix"}
+_ACTIVITY = ("income", "trx_fee", "trx_fee_fix", "other_fees", "vat", "refunds", "chargebacks", "other")
+_PAID = "paid out"  # the PAYOUT row: the amount paid out, not activity
 _NAT = np.iinfo("int64").min  # NaT as int64 nanoseconds
 _GROUP_DTYPES = {
     "payout_id": "str",
@@ -66,6 +61,7 @@ _STEPS = (
     ("gross income", "income", "total"),
     ("trx fees", "trx_fee", "delta"),
     ("fixed fees", "trx_fee_fix", "delta"),
+    ("other fees", "other_fees", "delta"),
     ("vat", "vat", "delta"),
     ("refunds", "refunds", "delta"),
     ("chargebacks", "chargebacks", "delta"),
@@ -74,6 +70,14 @@ _STEPS = (
     ("paid out", "paid_out", "total"),
     ("residual", "residual", "residual"),
 )
+
+
+def _column_of(statement_type: str | None) -> str:
+    """The :func:`payout_groups` column of a statement type (``"paid out"`` for ``PAYOUT``)."""
+    category = statement_category(statement_type)
+    if category == "fees":
+        return FEE_COLUMNS.get(str(statement_type).upper(), "other_fees")
+    return _PAID if category == "payouts" else category
 
 
 def _statements(statements: Any) -> pd.DataFrame:
@@ -85,10 +89,10 @@ def _statements(statements: Any) -> pd.DataFrame:
     frame = require_frame(statements, "statements")
     require_columns(frame, ("created", "type", "amount", "currency", "payout_id"), "statements")
     require_no_missing(frame, ("amount", "currency"), "statements")
-    found, kinds = codes(frame["type"])
-    labels = [PAYOUT_COLUMNS.get(str(kind), "other") for kind in kinds] + ["other"]  # code -1 (missing) last
-    column = np.asarray([_ACTIVITY.index(label) for label in labels], dtype="int64")[found]
-    paid = np.asarray([str(kind) == _PAID for kind in kinds] + [False])[found]
+    labels = [*_ACTIVITY, _PAID]
+    column = category_codes(frame["type"], labels, label_of=_column_of)
+    paid = column == labels.index(_PAID)
+    column[paid] = _ACTIVITY.index("other")  # never summed as activity; keeps the categorical valid
     payout_id = frame["payout_id"]
     return pd.DataFrame(
         {
@@ -180,8 +184,12 @@ def payout_groups(statements: pd.DataFrame) -> pd.DataFrame:
         ``first_created`` / ``last_created`` (the rows it pays out),
         ``paid_at`` (the ``PAYOUT`` row), ``rows`` (rows paid out, the
         ``PAYOUT`` row not counted), ``income``, ``trx_fee``,
-        ``trx_fee_fix``, ``vat``, ``refunds``, ``chargebacks``, ``other``
-        (signed as they move the balance: fees negative), ``net`` (their
+        ``trx_fee_fix``, ``other_fees`` (every other fee type:
+        ``CHARGEBACK_FEE``, ``SERVICE_FEE``, ...), ``vat``, ``refunds``,
+        ``chargebacks``, ``other`` (signed as they move the balance: fees
+        negative; fees are the types containing ``FEE``, as in
+        ``fee_breakdown`` and ``roll_forward``, see
+        :mod:`~ledgerkit.analysis.categories`), ``net`` (their
         sum), ``paid_out`` (minus the ``PAYOUT`` row's amount; NA when the
         frame holds no ``PAYOUT`` row for the group, as for the open
         balance) and ``residual = paid_out - net`` (0 when fully
@@ -275,8 +283,8 @@ def payout_waterfall(statements: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
     -------
     DataFrame
         One row per step and currency: ``currency``, ``step`` (gross
-        income, trx fees, fixed fees, vat, refunds, chargebacks, other,
-        net, paid out, residual), ``amount``, ``start`` and ``end`` (the
+        income, trx fees, fixed fees, other fees, vat, refunds,
+        chargebacks, other, net, paid out, residual), ``amount``, ``start`` and ``end`` (the
         bar's extent: totals run from 0, deltas from the previous end, the
         residual from ``net`` to ``paid out``) and ``kind`` ("total",
         "delta", "residual"). Money in ``Int64`` minor units.
