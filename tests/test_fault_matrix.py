@@ -27,6 +27,7 @@ from ledgerkit.errors import (
     ReportFailedError,
     ReportTimeoutError,
     ServerError,
+    TransportError,
 )
 from ledgerkit.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
@@ -47,19 +48,22 @@ class Fault:
     switches: dict[str, Any]
     loaders: tuple[str, ...] = LOADERS
     error: type[LedgerkitError] | None = None  # None: the pull must end with exactly the server's rows
+    reason: str | None = None  # a transient fault: the manifest's retry_reasons must count it
+    retries: int | None = None  # the exact number of retries, where the fault fixes it
+    downloads: int | None = None  # balance records: file downloads the server must have seen
 
 
 FAULTS = [
-    Fault("none", {}),
-    Fault("latency 20 ms", {"latency": 0.02}),
-    Fault("429 every 3rd, Retry-After: 2", {"rate_limit_every": 3, "retry_after": 2}),
-    Fault("429 every 3rd, no Retry-After", {"rate_limit_every": 3, "retry_after": None}),
-    Fault("429 every 3rd, Retry-After: 0", {"rate_limit_every": 3, "retry_after": 0}),
+    Fault("none", {}, retries=0),
+    Fault("latency 20 ms", {"latency": 0.02}, retries=0),
+    Fault("429 every 3rd, Retry-After: 2", {"rate_limit_every": 3, "retry_after": 2}, reason="429"),
+    Fault("429 every 3rd, no Retry-After", {"rate_limit_every": 3, "retry_after": None}, reason="429"),
+    Fault("429 every 3rd, Retry-After: 0", {"rate_limit_every": 3, "retry_after": 0}, reason="429"),
     Fault("429 always (retries run out)", {"rate_limit_every": 1, "retry_after": 0}, error=RateLimitError),
-    Fault("503 bursts of 2", {"error_every": 3, "error_burst": 2}),
+    Fault("503 bursts of 2", {"error_every": 3, "error_burst": 2}, reason="503"),
     Fault("503 burst longer than the retries", {"error_every": 1, "error_burst": 50}, error=ServerError),
-    Fault("connection dropped mid-body", {"drop_every": 3}),
-    Fault("malformed JSON", {"malformed_every": 3}),
+    Fault("connection dropped mid-body", {"drop_every": 3}, reason="transport"),
+    Fault("malformed JSON", {"malformed_every": 3}, reason="malformed"),
     Fault("repeated rows across pages", {"repeat_rows": 3}, PAGED),
     Fault("non-advancing cursor", {"stuck_cursor": True}, PAGED, error=PaginationError),
     Fault("rows inserted during paging", {"insert_during_paging": 5}, PAGED),
@@ -67,6 +71,12 @@ FAULTS = [
     Fault("report failed", {"report_fail": True}, DWH, error=ReportFailedError),
     Fault("file link expired once", {"expired_links": 1}, DWH),
     Fault("file link always expired", {"expired_links": 10}, DWH, error=ReportExpiredError),
+    Fault("file download dropped twice", {"download_drop": 2}, DWH, reason="transport", retries=2, downloads=3),
+    Fault("file download 503 twice", {"download_errors": 2}, DWH, reason="503", retries=2, downloads=3),
+    Fault("file download 429 twice, Retry-After: 0", {"download_errors": 2, "download_error_status": 429,
+                                                       "retry_after": 0}, DWH, reason="429", retries=2, downloads=3),
+    Fault("file download always dropped", {"download_drop": 50}, DWH, error=TransportError, downloads=5),
+    Fault("file download always 503", {"download_errors": 50}, DWH, error=ServerError, downloads=5),
 ]
 CELLS = [(f, loader) for f in FAULTS for loader in f.loaders]
 
@@ -90,7 +100,8 @@ class Cell:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(seed=0, size=200, page_size=20, per_page_default=25, per_page_max=100, report_seconds=0.05) as sb:
+    # A report takes 0.2 s: long enough for several polls, so "every 3rd API request" always hits the DWH flow.
+    with Sandbox(seed=0, size=200, page_size=20, per_page_default=25, per_page_max=100, report_seconds=0.2) as sb:
         yield sb
 
 
@@ -150,7 +161,7 @@ def run(sb: Sandbox, loader: str, policy: RetryPolicy):
     if loader == "statements":
         df = load_statements(since=START.date(), **kw)
         return df, df.attrs["ledgerkit"]
-    report = load_balance_records(START, DWH_END, currency="EUR", user_id=1, poll_timeout=0.5,
+    report = load_balance_records(START, DWH_END, currency="EUR", user_id=1, poll_timeout=1.0,
                                   poll_interval=(0.01, 0.05), **kw)
     return report.records, report.manifest
 
@@ -191,6 +202,12 @@ def test_cell(sandbox, matrix, fault: Fault, loader: str):
         assert cell.missing == 0 and got == sorted(got, key=server.index)
     else:
         assert cell.raised == fault.error.__name__
+    if fault.reason is not None:  # the fault fired, and the loader retried because of it
+        assert manifest["retry_reasons"].get(fault.reason, 0) > 0, manifest["retry_reasons"]
+    if fault.retries is not None:
+        assert manifest["retries"] == fault.retries, manifest["retry_reasons"]
+    if fault.downloads is not None:  # 1 + the retries of the policy when it never works
+        assert sum("/files/" in r.path for r in sandbox.requests) == fault.downloads
     if "Retry-After: 2" in fault.name:
         assert cell.waits.count(2.0) == manifest["retry_reasons"]["429"] > 0  # the server's wish honoured
     cell.ok = True
@@ -234,9 +251,15 @@ doubled or foreign row in its `.partial`).
   policy records instead of sleeping, so `Retry-After: 2` shows as 2 s per 429).
 - Retry policy: 4 retries, back-off 1 ms doubling to 10 ms. Sandbox: seed 0,
   200 transactions, transaction pages of 20, statement pages of 25.
-- Faults of the DWH report flow (stuck, failed, expired links) apply to the
-  balance records loader only; repeated rows, a stuck cursor and rows
-  inserted during paging apply to the two paginated APIs only.
+- A transient fault (429, 503, dropped connection, malformed JSON) passes
+  only if it fired: the manifest's `retry_reasons` must count retries for
+  it (`429`, `503`, `transport`, `malformed`). Cells with *none*, latency
+  and the file-download faults must show exactly 0 / 0 / k retries.
+- Faults of the DWH report flow (stuck, failed, expired links, and the file
+  download faults `download_drop` / `download_errors`, which hit the zip
+  download only, never an API request) apply to the balance records loader
+  only; repeated rows, a stuck cursor and rows inserted during paging apply
+  to the two paginated APIs only. Balance reports take 0.2 s (several polls).
 
 """
 

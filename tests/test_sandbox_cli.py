@@ -14,9 +14,11 @@ from ledgerkit.sandbox.faults import Faults
 
 def test_every_fault_is_a_flag():
     args = build_parser().parse_args(["--port", "0", "--latency", "0.5", "--rate-limit-every", "3", "--retry-after", "0",
-                                      "--stuck-cursor", "--expired-links", "2", "--error-status", "502"])
+                                      "--stuck-cursor", "--expired-links", "2", "--error-status", "502",
+                                      "--download-drop", "1", "--download-errors", "2", "--download-error-status", "429"])
     assert faults_from_args(args) == Faults(latency=0.5, rate_limit_every=3, retry_after=0, stuck_cursor=True,
-                                            expired_links=2, error_status=502)
+                                            expired_links=2, error_status=502, download_drop=1, download_errors=2,
+                                            download_error_status=429)
     assert faults_from_args(build_parser().parse_args([])) == Faults()
 
 

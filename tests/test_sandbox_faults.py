@@ -46,16 +46,21 @@ def report_after(sb, report_id, seconds):
     return r.json()["data"]["report"]
 
 
-def raw_get(sb, path):
-    """(declared Content-Length, body bytes received) of a GET read straight off the socket."""
-    auth = requests.auth._basic_auth_str(*sb.credentials["statements"].auth())
+def raw_answer(sb, path, headers=""):
+    """(status, declared Content-Length, body bytes received) of a GET read straight off the socket."""
     with socket.create_connection(("127.0.0.1", sb.port), timeout=5) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
         data = b""
         while chunk := s.recv(65536):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    return int(re.search(rb"Content-Length: (\d+)", head).group(1)), body
+    return int(head.split()[1]), int(re.search(rb"Content-Length: (\d+)", head).group(1)), body
+
+
+def raw_get(sb, path):
+    """(declared Content-Length, body bytes received) of a statements GET read off the socket."""
+    auth = requests.auth._basic_auth_str(*sb.credentials["statements"].auth())
+    return raw_answer(sb, path, f"Authorization: {auth}\r\n")[1:]
 
 
 def test_latency_delays_every_answer(fresh_sandbox):
@@ -166,6 +171,53 @@ def test_file_downloads_do_not_count_as_api_requests(fresh_sandbox):
     for _ in range(3):
         assert requests.get(report["file_url"], timeout=10).status_code == 200
     assert st_page(sb).status_code == 429
+
+
+def ready_file_url(sb):
+    return report_after(sb, new_report(sb), 2 * sb.report_seconds)["file_url"]
+
+
+def test_download_drop_cuts_the_first_k_downloads_only(fresh_sandbox):
+    sb = fresh_sandbox
+    url = ready_file_url(sb)
+    whole = requests.get(url, timeout=10).content
+    sb.set_faults(download_drop=2)
+    for _ in range(2):
+        status, declared, body = raw_answer(sb, url[len(sb.url):])
+        assert (status, declared) == (200, len(whole)) and body == whole[: len(whole) // 2]
+    assert requests.get(url, timeout=10).content == whole
+    assert tx_page(sb).status_code == 200  # API requests untouched
+
+
+@pytest.mark.parametrize(("status", "retry_after", "code"), [(503, None, "SlowDown"), (500, None, "InternalError"),
+                                                             (429, 0, "SlowDown"), (429, None, "SlowDown")])
+def test_download_errors_answer_s3_errors_for_the_first_k_downloads(fresh_sandbox, status, retry_after, code):
+    sb = fresh_sandbox
+    url = ready_file_url(sb)
+    sb.set_faults(download_errors=2, download_error_status=status, retry_after=retry_after)
+    for _ in range(2):
+        r = requests.get(url, timeout=10)
+        assert (r.status_code, r.headers["Content-Type"]) == (status, "application/xml")
+        assert f"<Code>{code}</Code>" in r.text
+        expected = str(retry_after) if status == 429 and retry_after is not None else None
+        assert r.headers.get("Retry-After") == expected
+    assert requests.get(url, timeout=10).status_code == 200
+
+
+def test_download_faults_do_not_touch_api_requests(fresh_sandbox):
+    sb = fresh_sandbox
+    url = ready_file_url(sb)
+    sb.set_faults(download_drop=5, download_errors=5)
+    assert [tx_page(sb).status_code, st_page(sb).status_code] == [200, 200]
+    sb.set_faults(download_drop=0, download_errors=1, rate_limit_every=1)
+    assert requests.get(url, timeout=10).status_code == 503
+    assert requests.get(url, timeout=10).status_code == 200
+
+
+def test_download_error_status_must_be_429_or_5xx(fresh_sandbox):
+    with pytest.raises(ConfigurationError, match="download_error_status"):
+        fresh_sandbox.set_faults(download_error_status=404)
+    assert not Faults(download_error_status=502).active() and Faults(download_drop=1).active()
 
 
 def test_set_faults_validates_and_clear_faults_resets(fresh_sandbox):

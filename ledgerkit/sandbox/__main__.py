@@ -39,6 +39,9 @@ _FAULT_HELP = {
     "report_stuck": "DWH reports stay pending forever",
     "report_fail": "DWH reports end failed",
     "expired_links": "the next N DWH reports get an already-expired file_url",
+    "download_drop": "the first N DWH file downloads are cut mid-body, connection closed",
+    "download_errors": "the next N DWH file downloads answer --download-error-status",
+    "download_error_status": "status of those downloads: 429 (with --retry-after) or a 5xx (default 503)",
 }
 
 

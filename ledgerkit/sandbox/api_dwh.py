@@ -31,7 +31,7 @@ from .http_util import UTC, Request, Response, json_response
 if TYPE_CHECKING:
     from .server import Sandbox
 
-__all__ = ["DwhAPI", "dwh_error", "validate_report_request"]
+__all__ = ["DwhAPI", "dwh_error", "s3_error", "validate_report_request"]
 
 _DWH_HELP = "https://docs.bepaid.by/en/integration/dwh/reports"
 _REPORT_KEEP = timedelta(hours=72)
@@ -215,19 +215,19 @@ class DwhAPI:
     def download(self, req: Request, report_id: str) -> Response:
         """``GET /files/{id}.zip``: the pre-signed link (no API auth, S3's errors)."""
         if req.header("Authorization") is not None:
-            return _s3_error(400, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
+            return s3_error(400, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                              "parameter, Signature query string parameter or the Authorization header should be specified")
         with self._lock:
             report = self._reports.get(report_id)
         amz_date, expires = req.param("X-Amz-Date") or "", req.param("X-Amz-Expires") or ""
         if report is None or self._state(report)[0] != "successful":
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         signature = req.param("X-Amz-Signature") or ""
         if not hmac.compare_digest(signature, self._signature(report_id, amz_date, expires)):
-            return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
+            return s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
         signed = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         if datetime.now(UTC) >= signed + timedelta(seconds=int(expires)):
-            return _s3_error(403, "AccessDenied", "Request has expired")
+            return s3_error(403, "AccessDenied", "Request has expired")
         return Response(200, self._file(report), {"Content-Disposition": f'attachment; filename="{report_id}.zip"'},
                         "application/zip")
 
@@ -244,7 +244,15 @@ class DwhAPI:
         return report.file
 
 
-def _s3_error(status: int, code: str, message: str) -> Response:
+def s3_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An S3-style XML error, as the pre-signed file link answers.
+
+    Examples
+    --------
+    >>> r = s3_error(503, "SlowDown", "Please reduce your request rate.")
+    >>> r.status, b"<Code>SlowDown</Code>" in r.body, r.content_type
+    (503, True, 'application/xml')
+    """
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
             f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
-    return Response(status, body.encode("utf-8"), {}, "application/xml")
+    return Response(status, body.encode("utf-8"), headers or {}, "application/xml")

@@ -2,8 +2,9 @@
 
 A loader is only as good as what it survives. :class:`Faults` lists the
 misbehaviours the sandbox can put on (docs/CONTRACTS.md §2.4); every switch
-is off by default. :class:`FaultPlan` counts API requests (never file
-downloads) and says, for the n-th one, which transport-level fault hits it.
+is off by default. :class:`FaultPlan` counts API requests and file
+downloads apart and says, for the n-th one, which transport-level fault hits
+it.
 
 Request-level faults share one counter ``n`` (1-based, API requests only):
 
@@ -12,7 +13,15 @@ Request-level faults share one counter ``n`` (1-based, API requests only):
   last ``k`` get ``error_status``;
 - ``drop_every=N`` / ``malformed_every=N``: responses ``N, 2N, ...`` are cut.
 
-The first matching fault wins, in that order. Data-level switches
+The first matching fault wins, in that order. File downloads
+(``GET /dwh/files/...``, the biggest body) have their own counter ``m``
+(1-based) and switches, so that API faults never hide a download fault:
+
+- ``download_drop=k``: downloads ``1..k`` are cut mid-body;
+- ``download_errors=k``: the next ``k`` answer ``download_error_status``
+  (a 5xx, or 429 with ``Retry-After: retry_after`` unless None).
+
+Data-level switches
 (``repeat_rows``, ``stuck_cursor``, ``insert_during_paging``, ``report_*``,
 ``expired_links``) are read by the API handlers themselves.
 """
@@ -38,8 +47,9 @@ MALFORMED = "malformed"
 class Faults:
     """What the sandbox does wrong, on purpose.
 
-    ``error_burst`` (1) and ``error_status`` (503) only shape ``error_every``
-    and do nothing alone; every other field switches a fault on.
+    ``error_burst`` (1) and ``error_status`` (503) only shape ``error_every``,
+    ``download_error_status`` (503) only shapes ``download_errors``; they do
+    nothing alone. Every other field switches a fault on.
 
     Examples
     --------
@@ -64,6 +74,9 @@ class Faults:
     report_stuck: bool = False
     report_fail: bool = False
     expired_links: int = 0
+    download_drop: int = 0
+    download_errors: int = 0
+    download_error_status: int = 503
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -82,7 +95,8 @@ class Faults:
 
     def active(self) -> bool:
         """Whether any fault is switched on."""
-        return self != Faults(error_burst=self.error_burst, error_status=self.error_status)
+        return self != Faults(error_burst=self.error_burst, error_status=self.error_status,
+                              download_error_status=self.download_error_status)
 
 
 def _check_field(name: str, value: Any, type_name: str) -> None:
@@ -96,6 +110,8 @@ def _check_field(name: str, value: Any, type_name: str) -> None:
         raise ConfigurationError(name, value, "an integer >= 0")
     if name == "error_status" and not 500 <= value <= 599:
         raise ConfigurationError(name, value, "a 5xx status such as 503")
+    if name == "download_error_status" and not (value == 429 or 500 <= value <= 599):
+        raise ConfigurationError(name, value, "429 or a 5xx status such as 503")
 
 
 class FaultPlan:
@@ -106,13 +122,14 @@ class FaultPlan:
     >>> plan = FaultPlan(Faults(rate_limit_every=2))
     >>> [plan.next_request() for _ in range(4)]
     [None, 'rate_limited', None, 'rate_limited']
+    >>> plan = FaultPlan(Faults(download_drop=1, download_errors=2, download_error_status=429))
+    >>> [plan.next_download() for _ in range(4)]
+    ['drop', 'rate_limited', 'rate_limited', None]
     """
 
     def __init__(self, faults: Faults | None = None) -> None:
         self._lock = threading.Lock()
-        self._faults = faults or Faults()
-        self._n = 0
-        self._expired_links_left = self._faults.expired_links
+        self.reset(faults or Faults())
 
     @property
     def faults(self) -> Faults:
@@ -124,6 +141,7 @@ class FaultPlan:
         with self._lock:
             self._faults = faults
             self._n = 0
+            self._downloads = 0
             self._expired_links_left = faults.expired_links
 
     def next_request(self) -> str | None:
@@ -139,6 +157,17 @@ class FaultPlan:
             return DROP
         if f.malformed_every and n % f.malformed_every == 0:
             return MALFORMED
+        return None
+
+    def next_download(self) -> str | None:
+        """Count one file download; return the fault that hits it, or None."""
+        with self._lock:
+            self._downloads += 1
+            m, f = self._downloads, self._faults
+        if m <= f.download_drop:
+            return DROP
+        if m <= f.download_drop + f.download_errors:
+            return RATE_LIMITED if f.download_error_status == 429 else SERVER_ERROR
         return None
 
     def take_expired_link(self) -> bool:

@@ -44,13 +44,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..config import ENV_VARS, Credentials
 from ..errors import ConfigurationError
-from .api_dwh import DwhAPI, dwh_error, validate_report_request  # noqa: F401 - importable from here as before
+from .api_dwh import DwhAPI, dwh_error, s3_error, validate_report_request  # noqa: F401 - importable from here as before
 from .api_statements import StatementsAPI
 from .api_transactions import TransactionsAPI, validate_report_params  # noqa: F401 - importable from here as before
 from .faults import DROP, MALFORMED, RATE_LIMITED, SERVER_ERROR, FaultPlan, Faults
 from .http_util import Request, Response, dumps, json_response  # noqa: F401 - dumps importable from here as before
 
 __all__ = ["Sandbox", "RequestRecord"]
+
+API, FILE = "api", "file"  # what a route serves: what the fault counters count
 
 
 # ------------------------------------------------------------- request log
@@ -157,17 +159,12 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.server.sandbox
         req = self._read_request(method)
         try:
-            response, is_api = sb.route(req)
+            response, kind = sb.route(req)
         except Exception:  # a sandbox bug must show as a 500, not a hung client
             traceback.print_exc(file=sys.stderr)
-            response, is_api = json_response(500, {"message": "sandbox internal error"}), False
-        fault = sb.next_fault() if is_api else None
-        if fault == RATE_LIMITED:
-            retry = sb.faults.retry_after
-            response = json_response(429, {"message": "Too Many Requests"},
-                                     {} if retry is None else {"Retry-After": str(retry)})
-        elif fault == SERVER_ERROR:
-            response = json_response(sb.faults.error_status, {"message": "Service Unavailable"})
+            response, kind = json_response(500, {"message": "sandbox internal error"}), None
+        fault = sb.next_fault(kind)
+        response = _fault_response(sb.faults, fault, kind) or response
         if sb.faults.latency:
             time.sleep(sb.faults.latency)
         sb.log(RequestRecord(method, req.path, dict(req.query), _masked_headers(self.headers.items(), req.auth),
@@ -198,6 +195,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+_S3_FAULTS = {
+    429: ("SlowDown", "Please reduce your request rate."),
+    503: ("SlowDown", "Please reduce your request rate."),
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+}
+
+
+def _fault_response(faults: Faults, fault: str | None, kind: str | None) -> Response | None:
+    """The answer a 429 / 5xx fault puts in place of the real one (JSON for the APIs, S3 XML for files)."""
+    if fault not in (RATE_LIMITED, SERVER_ERROR):
+        return None
+    headers = {} if fault == SERVER_ERROR or faults.retry_after is None else {"Retry-After": str(faults.retry_after)}
+    if kind == FILE:
+        status = faults.download_error_status
+        return s3_error(status, *_S3_FAULTS.get(status, _S3_FAULTS[500]), headers)
+    if fault == RATE_LIMITED:
+        return json_response(429, {"message": "Too Many Requests"}, headers)
+    return json_response(faults.error_status, {"message": "Service Unavailable"})
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -208,7 +225,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-_Route = tuple[str, "re.Pattern[str]", Callable[..., Response], bool]
+_Route = tuple[str, "re.Pattern[str]", Callable[..., Response], str]
 
 
 class Sandbox:
@@ -257,11 +274,11 @@ class Sandbox:
         self.statements_api = StatementsAPI(self)
         self.dwh_api = DwhAPI(self)
         self._routes: list[_Route] = [
-            ("POST", re.compile(r"/gateway/api/reports"), self.transactions_api.handle, True),
-            ("GET", re.compile(re.escape(StatementsAPI.PATH)), self.statements_api.handle, True),
-            ("POST", re.compile(r"/dwh/api/v2/reports"), self.dwh_api.create, True),
-            ("GET", re.compile(r"/dwh/api/v2/reports/([^/]+)"), self.dwh_api.show, True),
-            ("GET", re.compile(r"/dwh/files/([^/]+)\.zip"), self.dwh_api.download, False),
+            ("POST", re.compile(r"/gateway/api/reports"), self.transactions_api.handle, API),
+            ("GET", re.compile(re.escape(StatementsAPI.PATH)), self.statements_api.handle, API),
+            ("POST", re.compile(r"/dwh/api/v2/reports"), self.dwh_api.create, API),
+            ("GET", re.compile(r"/dwh/api/v2/reports/([^/]+)"), self.dwh_api.show, API),
+            ("GET", re.compile(r"/dwh/files/([^/]+)\.zip"), self.dwh_api.download, FILE),
         ]
 
     # lifecycle ---------------------------------------------------------
@@ -365,9 +382,11 @@ class Sandbox:
         """Switch every fault off."""
         self._plan.reset(Faults())
 
-    def next_fault(self) -> str | None:
-        """Count one API request against the fault switches."""
-        return self._plan.next_request()
+    def next_fault(self, kind: str | None = API) -> str | None:
+        """Count one API request (``kind="api"``) or file download (``"file"``) against the fault switches."""
+        if kind == API:
+            return self._plan.next_request()
+        return self._plan.next_download() if kind == FILE else None
 
     def take_expired_link(self) -> bool:
         """Whether the next report gets an expired link (fault ``expired_links``)."""
@@ -391,19 +410,19 @@ class Sandbox:
             self._log.clear()
 
     # routing -------------------------------------------------------------
-    def route(self, req: Request) -> tuple[Response, bool]:
-        """(response, whether it was an API request) for a request."""
+    def route(self, req: Request) -> tuple[Response, str | None]:
+        """(response, what the route serves: ``"api"``, ``"file"``, or None when none matched) for a request."""
         allowed = []
-        for method, pattern, handler, is_api in self._routes:
+        for method, pattern, handler, kind in self._routes:
             match = pattern.fullmatch(req.path)
             if match is None:
                 continue
             if method == req.method:
-                return handler(req, *match.groups()), is_api
+                return handler(req, *match.groups()), kind
             allowed.append(method)
         if allowed:
-            return json_response(405, {"message": "Method Not Allowed"}, {"Allow": ", ".join(allowed)}), False
-        return json_response(404, {"message": "Not Found"}), False
+            return json_response(405, {"message": "Method Not Allowed"}, {"Allow": ", ".join(allowed)}), None
+        return json_response(404, {"message": "Not Found"}), None
 
     def __repr__(self) -> str:
         state = f"serving at {self.url}" if self._server else "stopped"
