@@ -80,14 +80,14 @@ def test_reconcile_exact():
     result = reconcile_transactions(T, R)
     got = [[None if pd.isna(v) else v for v in row] for row in result[COLUMNS].astype(object).values.tolist()]
     assert got == [
-        ["only_in_balance_records", None, "EUR", 1, None, 10, None, None, 0, None],
+        ["only_in_balance_records", None, "EUR", 1, None, 10, 10, None, 0, 0],
         ["matched", 1, "EUR", 1, 1000, 1000, 0, 29, 29, 0],
         ["amount_mismatch", 2, "EUR", 1, -400, -399, 1, 0, 0, 0],
-        ["only_in_balance_records", 3, "EUR", 1, None, 999, None, None, 0, None],
+        ["only_in_balance_records", 3, "EUR", 1, None, 999, 999, None, 0, 0],
         ["fee_mismatch", 5, "JPY", 1, 1500, 1500, 0, 45, 46, 1],
         ["matched", 6, "KWD", 1, -1234, -1234, 0, 1500, 1500, 0],
         ["matched", 7, "EUR", 2, 800, 800, 0, 20, 20, 0],
-        ["only_in_transactions", 8, "EUR", 0, -5000, None, None, 0, None, None],
+        ["only_in_transactions", 8, "EUR", 0, -5000, None, 5000, 0, None, 0],
         ["currency_mismatch", 9, "USD", 1, -300, -300, None, 3, 3, None],
     ]
     assert result["transaction_uid"].tolist()[0] == "zz"
@@ -96,16 +96,56 @@ def test_reconcile_exact():
 
 def test_summary_counts_per_currency_and_status():
     summary = reconciliation_summary(reconcile_transactions(T, R))
-    assert summary[["currency", "status", "count", "amount_difference", "fee_difference"]].values.tolist() == [
-        ["EUR", "matched", 2, 0, 0],
-        ["EUR", "amount_mismatch", 1, 1, 0],
-        ["EUR", "only_in_transactions", 1, 0, 0],
-        ["EUR", "only_in_balance_records", 2, 0, 0],
-        ["JPY", "fee_mismatch", 1, 0, 1],
-        ["KWD", "matched", 1, 0, 0],
-        ["USD", "currency_mismatch", 1, 0, 0],
+    got = summary[["currency", "status", "count", "transaction_amount", "record_amount",
+                   "amount_difference", "fee_difference"]].astype(object).values.tolist()
+    assert [[None if pd.isna(v) else v for v in row] for row in got] == [
+        ["EUR", "matched", 2, 1800, 1800, 0, 0],
+        ["EUR", "amount_mismatch", 1, -400, -399, 1, 0],
+        ["EUR", "only_in_transactions", 1, -5000, None, 5000, 0],
+        ["EUR", "only_in_balance_records", 2, None, 1009, 1009, 0],
+        ["JPY", "fee_mismatch", 1, 1500, 1500, 0, 1],
+        ["KWD", "matched", 1, -1234, -1234, 0, 0],
+        ["USD", "currency_mismatch", 1, -300, -300, None, None],
     ]
-    assert summary.loc[summary["status"] == "only_in_balance_records", "record_amount"].tolist() == [1009]
+
+
+MATCHED_T = transactions([(11, "a", "payment", "successful", 10_000, 290, "EUR"),
+                          (12, "b", "refund", "successful", 3_255, 45, "EUR")])
+MATCHED_R = records([(11, "a", "payment", 10_000, 290, "EUR"), (12, "b", "refund", -3_255, 45, "EUR")])
+
+
+def test_a_dropped_balance_record_shows_its_full_amount():
+    """The reviewer's case: a -32.55 refund record missing must not read as a 0.00 difference."""
+    result = reconcile_transactions(MATCHED_T, MATCHED_R.iloc[[0]])
+    lost = result[result["status"] == "only_in_transactions"]
+    assert lost[["transaction_id", "transaction_amount", "amount_difference", "fee_difference"]].values.tolist() == [
+        [12, -3255, 3255, -45]
+    ]
+    assert pd.isna(lost["record_amount"].iloc[0]) and pd.isna(lost["record_fee"].iloc[0])
+    summary = reconciliation_summary(result).set_index("status")
+    assert summary.loc["only_in_transactions", ["count", "amount_difference", "fee_difference"]].tolist() == [1, 3255, -45]
+    assert pd.isna(summary.loc["only_in_transactions", "record_amount"])
+    assert summary.loc["matched", ["count", "amount_difference", "fee_difference"]].tolist() == [1, 0, 0]
+
+
+def test_a_dropped_transaction_shows_its_full_amount():
+    result = reconcile_transactions(MATCHED_T.iloc[[0]], MATCHED_R)
+    extra = result[result["status"] == "only_in_balance_records"]
+    assert extra[["transaction_id", "record_amount", "amount_difference", "fee_difference"]].values.tolist() == [
+        [12, -3255, -3255, 45]
+    ]
+    summary = reconciliation_summary(result).set_index("status")
+    assert summary.loc["only_in_balance_records", ["count", "amount_difference", "fee_difference"]].tolist() == [
+        1, -3255, 45
+    ]
+    assert pd.isna(summary.loc["only_in_balance_records", "transaction_amount"])
+
+
+def test_summary_never_turns_a_missing_value_into_zero():
+    result = reconcile_transactions(MATCHED_T, MATCHED_R)
+    assert reconciliation_summary(result)["amount_difference"].tolist() == [0]
+    result.loc[1, "amount_difference"] = pd.NA  # a hand-edited result with a hole
+    assert reconciliation_summary(result)["amount_difference"].isna().tolist() == [True]
 
 
 def test_report_like_object_and_single_row():

@@ -172,9 +172,13 @@ def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any) -> 
         records found), ``transaction_amount`` and ``record_amount``
         (signed as they move the balance), ``amount_difference`` (record −
         transaction), ``transaction_fee``, ``record_fee``,
-        ``fee_difference`` (record − transaction). Differences are NA when
-        one side is missing or the currencies differ. Sorted by
-        ``transaction_id``.
+        ``fee_difference`` (record − transaction). The side that is missing
+        (``only_in_transactions``, ``only_in_balance_records``) has NA
+        amount and fee, and counts as 0 in the differences: they are the
+        whole unmatched amount and fee (``-transaction_amount``, or
+        ``record_amount``). Differences are NA only for
+        ``currency_mismatch`` (two currencies are never subtracted).
+        Sorted by ``transaction_id``.
 
     Examples
     --------
@@ -197,12 +201,15 @@ def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any) -> 
     merged[["_t", "_r"]] = merged[["_t", "_r"]].fillna(False).astype(bool)
     for column in ("transaction_amount", "transaction_fee", "record_amount", "record_fee", "records"):
         merged[column] = merged[column].astype("Int64")
-    merged["amount_difference"] = merged["record_amount"] - merged["transaction_amount"]
-    merged["fee_difference"] = merged["record_fee"] - merged["transaction_fee"]
+    absent_r, absent_t = ~merged["_r"].to_numpy(dtype=bool), ~merged["_t"].to_numpy(dtype=bool)
+    for record, transaction, difference in (("record_amount", "transaction_amount", "amount_difference"),
+                                            ("record_fee", "transaction_fee", "fee_difference")):
+        # Only a side that is absent counts as 0 (a missing value on a present side stays NA).
+        merged[difference] = merged[record].mask(absent_r, 0) - merged[transaction].mask(absent_t, 0)
     merged["status"] = _status(merged)
-    comparable = merged["status"].isin(["matched", "amount_mismatch", "fee_mismatch"])
-    for column in ("amount_difference", "fee_difference"):
-        merged[column] = merged[column].where(comparable, pd.NA)
+    two_currencies = merged["status"].eq("currency_mismatch").to_numpy(dtype=bool)
+    for difference in ("amount_difference", "fee_difference"):
+        merged[difference] = merged[difference].mask(two_currencies, pd.NA)
     merged["transaction_id"] = merged["transaction_id"].fillna(merged["record_transaction_id"])
     merged["transaction_uid"] = merged["transaction_uid"].fillna(merged["record_uid"])
     merged["currency"] = merged["currency_t"].fillna(merged["currency_r"])
@@ -218,8 +225,12 @@ def reconciliation_summary(result: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         ``currency``, ``status``, ``count``, and the sums of
         ``transaction_amount``, ``record_amount``, ``amount_difference``
-        and ``fee_difference`` (missing values skipped; ``Int64``), sorted
-        by currency then status in the order of ``STATUSES``.
+        and ``fee_difference`` (``Int64``), sorted by currency then status
+        in the order of ``STATUSES``. A sum is NA when any of its values
+        is, never a silent 0: the missing side of ``only_in_*`` rows (their
+        differences are the whole unmatched amount, see
+        :func:`reconcile_transactions`) and the differences of
+        ``currency_mismatch`` rows.
 
     Examples
     --------
@@ -238,7 +249,7 @@ def reconciliation_summary(result: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return empty_frame(_SUMMARY_DTYPES)
     keys = frame[["currency", "status"]].astype("str")
-    table = frame[sums].astype("Int64").groupby([keys["currency"], keys["status"]], sort=False).sum()
+    table = frame[sums].astype("Int64").groupby([keys["currency"], keys["status"]], sort=False).sum(skipna=False)
     table.insert(0, "count", frame.groupby([keys["currency"], keys["status"]], sort=False).size())
     table = table.reset_index()
     rank = table["status"].map({s: i for i, s in enumerate(STATUSES)}).fillna(len(STATUSES))
