@@ -144,6 +144,20 @@ def test_request_body_polling_and_plain_download(sb, reference):
     assert all(g >= 0.015 for g in gaps)  # never a hot loop
 
 
+def test_poll_intervals_grow_by_half_up_to_the_most(sb):
+    # A stuck report polls until the timeout: (0.04, 0.2) sleeps 0.04, 0.06, 0.09, 0.135, then 0.2 each.
+    sb.set_faults(report_stuck=True)
+    with pytest.raises(ReportTimeoutError):
+        load(sb, poll_interval=(0.04, 0.2), poll_timeout=1.5)
+    polls = api_requests(sb, "GET")
+    gaps = [b.at - a.at for a, b in zip(polls, polls[1:])]
+    assert len(gaps) >= 7  # the last gap may be cut short by the timeout
+    planned = [0.06, 0.09, 0.135, 0.2, 0.2, 0.2]
+    assert all(g >= p - 0.01 for g, p in zip(gaps, planned)), gaps  # never sooner than planned
+    assert gaps[:4] == sorted(gaps[:4]) and gaps[3] > 2.5 * gaps[0], gaps  # growing, not constant
+    assert min(gaps[3:6]) < 0.26, gaps  # capped at the most (uncapped, the sixth would be 0.46 s)
+
+
 def test_manifest_and_repr(sb, reference):
     m = reference.manifest
     secret = sb.credentials["balance_records"].secret
