@@ -309,8 +309,11 @@ def plot_balance(
         return no_data(ax, title)
     accounts = [c for c in ("merchant_id", "shop_id", "gateway_id") if c in rows.columns and time == "created_at"]
     chains = rows.groupby(accounts, sort=True, dropna=False) if accounts else [((), rows)]
+    # name each chain by the account ids that tell the chains apart: "gateway 301", not all three ids
+    named = [a for a in accounts if rows[a].nunique(dropna=False) > 1] or accounts[-1:]
     for key, chain in chains:
-        label = "balance" if not accounts else " ".join(f"{a}={k}" for a, k in zip(accounts, np.atleast_1d(key)))
+        ids = dict(zip(accounts, np.atleast_1d(key)))
+        label = " ".join(f"{a.removesuffix('_id')} {ids[a]}" for a in named) if accounts else "balance"
         ax.plot(naive_utc(chain[time]), major(chain["balance_after"], currency), drawstyle="steps-post",
                 color=COLORS["line"] if not accounts else None, label=label)
     if breaks is not None:

@@ -267,6 +267,18 @@ def test_balance_breaks_of_another_currency_are_not_drawn(statements):
         plot_balance(both)
 
 
+def test_balance_records_draw_one_line_per_account_named_by_what_differs():
+    records = pd.DataFrame({
+        "merchant_id": money(21, 21, 21), "shop_id": money(2101, 2101, 2101), "gateway_id": money(302, 301, 302),
+        "created_at": utc("2025-01-05", "2025-01-06", "2025-01-07"),
+        "balance_after": money(1_000, 5_000, 1_250), "currency": ["EUR"] * 3,
+    })
+    ax = plot_balance(records)
+    assert [(line.get_label(), line.get_ydata().tolist()) for line in ax.get_lines()] == [
+        ("gateway 301", [50.0]), ("gateway 302", [10.0, 12.5])]
+    assert [line.get_label() for line in plot_balance(records.iloc[[0, 2]]).get_lines()] == ["gateway 302"]
+
+
 # --------------------------------------------------------------------------
 # Roll-forward
 
