@@ -463,9 +463,11 @@ def test_rate_change_exact_with_new_and_vanished_groups():
         "weight_a", "weight_b", "rate_a_bp", "rate_b_bp", "mix_bp", "rate_effect_bp", "change_bp",
     ]
     assert values(out.loc[out["currency"].eq("EUR")], list(out.columns)) == [
-        ("EUR", "group", 1, 10_000, 100, 10_000, 150, 0.5, 0.25, 100.0, 150.0, -25.0, 12.5, -12.5),
-        ("EUR", "group", 2, 10_000, 300, 0, 0, 0.5, 0.0, 300.0, None, -150.0, 0.0, -150.0),
-        ("EUR", "group", 3, 0, 0, 30_000, 600, 0.0, 0.75, None, 200.0, 150.0, 0.0, 150.0),
+        # R_a = 200 bp: gateway 1 (100 bp) lost share (+25 mix), dearer gateway 2 (300 bp) vanished
+        # (-50 mix), gateway 3 is new at exactly R_a (no effect); only gateway 1 got dearer (+12.5).
+        ("EUR", "group", 1, 10_000, 100, 10_000, 150, 0.5, 0.25, 100.0, 150.0, 25.0, 12.5, 37.5),
+        ("EUR", "group", 2, 10_000, 300, 0, 0, 0.5, 0.0, 300.0, None, -50.0, 0.0, -50.0),
+        ("EUR", "group", 3, 0, 0, 30_000, 600, 0.0, 0.75, None, 200.0, 0.0, 0.0, 0.0),
         ("EUR", "total", None, 20_000, 400, 40_000, 750, 1.0, 1.0, 200.0, 187.5, -25.0, 12.5, -12.5),
     ]
     jpy = out.loc[out["currency"].eq("JPY")]
@@ -475,11 +477,30 @@ def test_rate_change_exact_with_new_and_vanished_groups():
     ]
 
 
+def test_rate_change_group_mix_is_centred_on_the_average_rate():
+    """Volume moving from a cheap product to dearer ones raises every line's mix (the reviewer's case)."""
+    def line(product, amount, fee, when):
+        return {"amount": amount, "transaction_fee": fee, "credit_card.product": product, "created_at": when}
+
+    jan, feb = "2025-01-10T00:00:00Z", "2025-02-10T00:00:00Z"
+    frame = transactions(
+        line("Standard", 80_000, 800, jan), line("Premium", 20_000, 600, jan),  # R_a = 140 bp
+        line("Standard", 40_000, 400, feb), line("Premium", 40_000, 1_200, feb), line("Business", 20_000, 800, feb),
+    )
+    out = effective_rate_change(frame, JAN, FEB, by="product")
+    assert values(out, ["kind", "credit_card.product", "mix_bp", "rate_effect_bp", "change_bp"]) == [
+        ("group", "Business", 52.0, 0.0, 52.0),  # new at 400 bp: 0.2 * (400 - 140), all mix
+        ("group", "Premium", 32.0, 0.0, 32.0),  # +0.2 share at 300 bp: 0.2 * (300 - 140)
+        ("group", "Standard", 16.0, 0.0, 16.0),  # -0.4 share at 100 bp: -0.4 * (100 - 140)
+        ("total", None, 100.0, 0.0, 100.0),
+    ]
+
+
 def test_rate_change_statements_by_channel_and_errors():
     out = effective_rate_change(STATEMENTS, ("2025-01-01", "2025-01-07"), ("2025-01-07", "2025-02-01"))
     assert values(out, ["kind", "channel", "fee_a", "volume_a", "fee_b", "volume_b", "change_bp"]) == [
-        ("group", "EE_SWED_OB", 66, 1_000, 7, 0, 35.0 - 660.0),
-        ("group", "LV_SWED_OB", 0, 0, 610, 2_000, 3_050.0),
+        ("group", "EE_SWED_OB", 66, 1_000, 7, 0, 35.0 - 660.0 + 660.0),  # centred on R_a = 660 bp
+        ("group", "LV_SWED_OB", 0, 0, 610, 2_000, 3_050.0 - 660.0),
         ("total", None, 66, 1_000, 617, 2_000, 3_085.0 - 660.0),
     ]
     empty = effective_rate_change(RATE_FRAME.iloc[:0], JAN, FEB)
@@ -506,6 +527,7 @@ def test_mix_plus_rate_is_the_change(frame, by):
         groups = lines.loc[lines["kind"].eq("group")]
         assert int(groups["fee_a"].sum()) == int(total["fee_a"]) and int(groups["volume_b"].sum()) == int(total["volume_b"])
         assert np.isclose(float(groups["mix_bp"].sum()), float(total["mix_bp"]), atol=1e-9)
+        assert np.isclose(float(groups["change_bp"].sum()), float(total["change_bp"]), atol=1e-9)
 
 
 # --------------------------------------------------------------------------

@@ -499,6 +499,12 @@ def check_balances(statements: Any) -> pd.DataFrame:
         ``out_of_order``) and ``direction`` ("too much" / "too little").
         Empty, with these columns, when everything holds.
 
+        The analysis keeps the amount a number (minor units, signed) and
+        its reading a label; joining them into "0.05 too much" is display
+        work: :func:`ledgerkit.display.show` (used by the notebooks and
+        widgets) shows ``difference`` in major units of the row's currency
+        next to ``direction``.
+
     Examples
     --------
     >>> s = pd.DataFrame({

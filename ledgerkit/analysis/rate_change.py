@@ -45,25 +45,28 @@ def _period_totals(parts: pd.DataFrame, period: tuple[pd.Timestamp, pd.Timestamp
 
 
 def _split(
-    *, fee_a: int, volume_a: int, fee_b: int, volume_b: int, total_a: int, total_b: int
+    *, fee_a: int, volume_a: int, fee_b: int, volume_b: int, total_a: int, total_b: int, overall_a: Fraction | None
 ) -> dict[str, Fraction | None]:
     """One group's weights, rates (bp) and its mix and rate parts of the change, exactly.
 
-    The group adds ``fee / total volume`` to its period's rate. Its mix part
-    is ``(w_b - w_a) * r_a`` and its rate part the rest of its change, which
-    equals ``w_b * (r_b - r_a)`` whenever both rates exist. A group new in
-    period b has ``r_a := r_b`` (all mix); a group gone in b has mix
-    ``-w_a * r_a`` (its rate part is its fees without volume in b, if any).
+    ``overall_a`` is period a's overall rate ``R_a``. The group's change is
+    its contribution ``fee / total volume`` in b minus that in a, less
+    ``(w_b - w_a) * R_a``: volume moving in from other groups at the
+    average rate changes nothing. Its mix part is ``(w_b - w_a) * (r_a -
+    R_a)`` and its rate part the rest, which equals ``w_b * (r_b - r_a)``
+    whenever both rates exist. A group new in period b has ``r_a := r_b``
+    (all mix); a group gone in b has mix ``-w_a * (r_a - R_a)`` (its rate
+    part is its fees without volume in b, if any).
     """
     fa, va, fb, vb = fee_a, volume_a, fee_b, volume_b
-    if not total_a or not total_b:
+    if not total_a or not total_b or overall_a is None:
         return {"weight_a": None, "weight_b": None, "rate_a_bp": _ratio(fa, va), "rate_b_bp": _ratio(fb, vb),
                 "mix_bp": None, "rate_effect_bp": None, "change_bp": None}
     wa, wb = Fraction(va, total_a), Fraction(vb, total_b)
     ra, rb = _ratio(fa, va), _ratio(fb, vb)
     base = ra if ra is not None else rb
-    mix = (wb - wa) * base if base is not None else Fraction(0)
-    change = Fraction(fb * 10_000, total_b) - Fraction(fa * 10_000, total_a)
+    mix = (wb - wa) * (base - overall_a) if base is not None else Fraction(0)
+    change = Fraction(fb * 10_000, total_b) - Fraction(fa * 10_000, total_a) - (wb - wa) * overall_a
     return {"weight_a": wa, "weight_b": wb, "rate_a_bp": ra, "rate_b_bp": rb,
             "mix_bp": mix, "rate_effect_bp": change - mix, "change_bp": change}
 
@@ -86,15 +89,24 @@ def effective_rate_change(
     ``Σ w_g r_g`` over groups ``g`` with volume share ``w_g`` and rate
     ``r_g``. From period a to b::
 
-        R_b - R_a = Σ (w_b - w_a) · r_a   (mix: volume moved between groups)
-                  + Σ w_b · (r_b - r_a)   (rate: groups got dearer or cheaper)
+        R_b - R_a = Σ (w_b - w_a) · (r_a - R_a)   (mix: volume moved between groups)
+                  + Σ w_b · (r_b - r_a)           (rate: groups got dearer or cheaper)
+
+    The mix of a group is centred on period a's overall rate ``R_a``
+    (the totals are the same as without it, since ``Σ (w_b - w_a) = 0``):
+    volume moving into a group dearer than average raises the rate, into a
+    cheaper one lowers it, whichever group it left. A group's
+    ``change_bp`` is its ``mix_bp + rate_effect_bp``: its contribution
+    ``fee / total volume`` in b minus that in a, less ``(w_b - w_a) ·
+    R_a``; the groups' changes add up to the total's.
 
     Computed exactly with fractions over integer sums, then given as floats,
     so ``mix_bp + rate_effect_bp == change_bp`` as closely as floats allow.
     A group with volume only in period b counts with ``r_a = r_b``: its whole
-    effect is mix. A group with volume only in period a has mix
-    ``-w_a · r_a`` and no rate part. Fees without any volume in their group
-    (a refund fee grouped by ``type``) count in the rate part.
+    effect is mix, ``w_b · (r_b - R_a)``. A group with volume only in
+    period a has mix ``-w_a · (r_a - R_a)`` and no rate part. Fees without
+    any volume in their group (a refund fee grouped by ``type``) count in
+    the rate part.
 
     Parameters
     ----------
@@ -130,8 +142,8 @@ def effective_rate_change(
     >>> out = effective_rate_change(tx, ("2025-01-01", "2025-02-01"), ("2025-02-01", "2025-03-01"))
     >>> out[["kind", "payment.gateway_id", "mix_bp", "rate_effect_bp", "change_bp"]]
         kind  payment.gateway_id  mix_bp  rate_effect_bp  change_bp
-    0  group                   1   -25.0             0.0      -25.0
-    1  group                   2    75.0             0.0       75.0
+    0  group                   1    25.0             0.0       25.0
+    1  group                   2    25.0             0.0       25.0
     2  total                <NA>    50.0             0.0       50.0
     """
     frame = require_frame(frame, "frame")
@@ -161,10 +173,11 @@ def _currency_rows(currency: str, lines: list[dict[str, Any]]) -> list[dict[str,
     """One currency's group rows and its total row, split exactly into mix and rate."""
     money = ("volume_a", "fee_a", "volume_b", "fee_b")
     totals = {m: sum(int(line[m]) for line in lines) for m in money}
-    scale = {"total_a": totals["volume_a"], "total_b": totals["volume_b"]}
+    scale = {"total_a": totals["volume_a"], "total_b": totals["volume_b"],
+             "overall_a": _ratio(totals["fee_a"], totals["volume_a"])}
     groups = [{**line, "kind": "group", **_split(**{m: int(line[m]) for m in money}, **scale)} for line in lines]
     total = {"currency": currency, "kind": "total", **totals, **_split(**totals, **scale)}
-    if total["mix_bp"] is not None:
+    if total["mix_bp"] is not None:  # the groups' parts add up to the total's change exactly
         total["mix_bp"] = sum(g["mix_bp"] for g in groups)
         total["rate_effect_bp"] = sum(g["rate_effect_bp"] for g in groups)
     return [*groups, total]
