@@ -1,14 +1,20 @@
 """A local store of pulled pages, so that a second load asks the API only for what is new.
 
 Layout under the store's root (one directory per source and account -- the
-shop or PSP id, never its secret -- and one per month of the rows)::
+shop or PSP id, never its secret --, one per server, and one per month of
+the rows)::
 
-    <root>/transactions/<shop id>/month=2025-01/<stream>-<seq>.parquet
-    <root>/transactions/<shop id>/_streams/<stream>.json
-    <root>/statements/<shop id>/month=2025-01/<stream>-<seq>.parquet
-    <root>/statements/<shop id>/_streams/<stream>.json
-    <root>/balance_records/<psp id>/reports/<report id>.zip
-    <root>/balance_records/<psp id>/_streams/<stream>.json
+    <root>/transactions/<shop id>/server-<hash>/month=2025-01/<stream>-<seq>.parquet
+    <root>/transactions/<shop id>/server-<hash>/_streams/<stream>.json
+    <root>/statements/<shop id>/server-<hash>/month=2025-01/<stream>-<seq>.parquet
+    <root>/statements/<shop id>/server-<hash>/_streams/<stream>.json
+    <root>/balance_records/<psp id>/server-<hash>/reports/<report id>.zip
+    <root>/balance_records/<psp id>/server-<hash>/_streams/<stream>.json
+
+``<hash>`` names the API's base URL reduced to scheme, host, port and path
+(:func:`server_of`; never credentials), so a test and a live account with
+the same shop id -- or two sandboxes -- never share rows. The reduced URL is
+also part of each stream's key in its JSON state.
 
 A *stream* is one kind of pull (for transactions: date type, status, zone,
 payment method, correction filter, PII choice; for statements: the filter).
@@ -21,8 +27,11 @@ later, and the next load resumes from the last page the state records.
 
 Re-running a load reads the stored rows and asks the API only for the
 periods not covered yet plus a *lookback* stretch (default 3 days before the
-previous pull's end) that catches late-arriving and manually corrected rows;
-re-read rows replace the stored ones with the same id (the newer wins).
+previous pull's end) that catches late-arriving rows; for transactions it
+also re-reads the whole covered period filtered on ``manually_corrected_at``
+since the previous refresh minus the lookback, so that a row created long ago
+and corrected lately is replaced too. Re-read rows replace the stored ones
+with the same id (the later read wins).
 
 Examples
 --------
@@ -45,19 +54,21 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+from urllib.parse import urlsplit
 
 import pandas as pd
 import platformdirs
 
 from .config import resolve
 from .errors import ConfigurationError, CountMismatchError, StoreError
-from .frames import STATEMENTS, TRANSACTIONS, Schema, empty_frame, finish, safe_parameters
+from .frames import STATEMENTS, TRANSACTIONS, Manifest, Schema, empty_frame, finish, safe_parameters
 
-__all__ = ["Store", "as_store", "DEFAULT_LOOKBACK", "SOURCES"]
+__all__ = ["Store", "as_store", "server_of", "DEFAULT_LOOKBACK", "SOURCES"]
 
 #: How far before the previous pull's end a new load re-reads.
 DEFAULT_LOOKBACK = pd.Timedelta(days=3)
@@ -130,6 +141,30 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     except (ValueError, TypeError, ImportError) as exc:
         raise StoreError(f"a page could not be written as Parquet: {exc}") from None
     return buffer.getvalue()
+
+
+def server_of(base_url: str) -> str:
+    """``base_url`` reduced to what names a server: scheme, host, port and path.
+
+    Credentials, query and fragment are left out, host and scheme are lower
+    case and the default port is written out, so that spellings of one URL
+    name one server.
+
+    Examples
+    --------
+    >>> server_of("HTTP://Example.com/api/")
+    'http://example.com:80/api'
+    >>> server_of("https://api.test.maksekeskus.ee")
+    'https://api.test.maksekeskus.ee:443'
+    """
+    parts = urlsplit(str(base_url).strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
 
 
 # ----------------------------------------------------------------- a stream
@@ -243,9 +278,10 @@ class Store:
         return hash(self.path)
 
     # internal --------------------------------------------------------------
-    def stream(self, source: str, account: str, key: dict[str, Any]) -> Stream:
-        """The stream of ``source``/``account`` for one kind of pull (``key``)."""
-        return Stream(self._account_dir(source, account), {"source": source, "account": account, **key})
+    def stream(self, source: str, account: str, server: str, key: dict[str, Any]) -> Stream:
+        """The stream of ``source``/``account`` on ``server`` (see :func:`server_of`) for one kind of pull."""
+        return Stream(self._server_dir(source, account, server),
+                      {"source": source, "account": account, "server": server, **key})
 
     def _account_dir(self, source: str, account: str) -> Path:
         name = str(account)
@@ -253,11 +289,18 @@ class Store:
             name = "h-" + hashlib.sha256(name.encode()).hexdigest()[:16]
         return self.path / source / name
 
-    def _streams(self, source: str, account: Any) -> Iterator[Stream]:
+    def _server_dir(self, source: str, account: str, server: str) -> Path:
+        return self._account_dir(source, account) / ("server-" + hashlib.sha256(server.encode()).hexdigest()[:8])
+
+    def _streams(self, source: str, account: Any, base_url: str | None = None) -> Iterator[Stream]:
         base = self.path / source
         accounts = [self._account_dir(source, str(account))] if account is not None else sorted(
             p for p in base.glob("*") if p.is_dir())
-        for directory in accounts:
+        servers = [d for a in accounts for d in sorted(a.glob("server-*")) if d.is_dir()]
+        if base_url is not None:
+            wanted = self._server_dir(source, "x", server_of(base_url)).name
+            servers = [d for d in servers if d.name == wanted]
+        for directory in servers:
             for state in sorted((directory / "_streams").glob("*.json")):
                 stream = Stream.__new__(Stream)
                 stream.directory, stream.state_path, stream.name = directory, state, state.stem
@@ -266,7 +309,8 @@ class Store:
                 yield stream
 
     # public ----------------------------------------------------------------
-    def read(self, source: str, *, account: str | int | None = None, start: Any = None, end: Any = None) -> pd.DataFrame:
+    def read(self, source: str, *, account: str | int | None = None, start: Any = None, end: Any = None,
+             base_url: str | None = None) -> pd.DataFrame:
         """Every stored row of ``source`` (of one ``account`` if given), newest version of each id.
 
         Parameters
@@ -274,6 +318,9 @@ class Store:
         source : {"transactions", "statements"}
         account : str or int, optional
             The shop id.
+        base_url : str, optional
+            Only rows pulled from this API base URL; without it the rows of
+            every server the store has seen are merged (by id).
         start, end : timestamp, optional
             Only rows whose ``created_at`` (transactions) / ``created``
             (statements) is in ``[start, end)``; naive values are UTC.
@@ -286,7 +333,7 @@ class Store:
         """
         _check_source(source, ("transactions", "statements"))
         id_column, time_column, schema = SOURCES[source]
-        frames = [f for s in self._streams(source, account) for f in s.frames()]
+        frames = [f for s in self._streams(source, account, base_url) for f in s.frames()]
         if not frames:
             return empty_frame(schema)
         keep = "last" if source == "transactions" else "first"
@@ -294,8 +341,11 @@ class Store:
         frame = finish([frame.reset_index(drop=True)], schema, sort_by="id" if source == "transactions" else None)
         return _between(frame, time_column, _bound(start, "start"), _bound(end, "end"))
 
-    def manifest(self, source: str | None = None, *, account: str | int | None = None) -> list[dict[str, Any]]:
-        """The state of every stored stream: its key, parts, cursor and coverage (plain dicts).
+    def manifest(self, source: str | None = None, *, account: str | int | None = None,
+                 base_url: str | None = None) -> list[dict[str, Any]]:
+        """The state of every stored stream: its key (with the server), parts, cursor and coverage (plain dicts).
+
+        Each also names its ``stream`` and the ``directory`` its parts are relative to.
 
         Examples
         --------
@@ -305,7 +355,8 @@ class Store:
         sources = [source] if source is not None else list(SOURCES)
         for s in sources:
             _check_source(s, tuple(SOURCES))
-        return [{**stream.state, "stream": stream.name} for s in sources for stream in self._streams(s, account)]
+        return [{**stream.state, "stream": stream.name, "directory": str(stream.directory)} for s in sources
+                for stream in self._streams(s, account, base_url)]
 
     def clear(self, source: str | None = None, *, account: str | int | None = None) -> None:
         """Forget what is stored: everything, one source, or one account of one source.
@@ -404,25 +455,41 @@ def _iso(ts: pd.Timestamp) -> str:
 # ----------------------------------------------------------------- the stored pulls
 
 
-@dataclass
-class _Counters:
-    """HTTP counters summed over the loader calls a stored load makes."""
+#: Manifest counters that add up over the pulls one stored load makes.
+_SUMMED = ("requests", "retries", "bytes", "duplicates_dropped", "rounded_values")
 
-    requests: int = 0
-    retries: int = 0
+
+@dataclass
+class _Totals:
+    """The manifests of the pulls one stored load makes, added up into one with a plain load's keys."""
+
     pages: int = 0
     fetched_rows: int = 0
+    merged: dict[str, Any] = field(default_factory=dict)
+    reasons: Counter = field(default_factory=Counter)
+    pii_dropped: set[str] = field(default_factory=set)
 
     def add(self, manifest: dict[str, Any]) -> None:
-        self.requests += int(manifest.get("requests", 0))
-        self.retries += int(manifest.get("retries", 0))
+        """Count one pull's last manifest (a pull's manifest is cumulative over its pages)."""
+        for key, value in manifest.items():
+            if key in _SUMMED:
+                self.merged[key] = self.merged.get(key, 0) + int(value or 0)
+            elif key == "retry_reasons":
+                self.reasons.update(value or {})
+            elif key == "pii_dropped":
+                self.pii_dropped.update(value or [])
+            else:  # descriptive keys (sent_from, windows, total, ...): the latest pull's
+                self.merged[key] = value
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "retries": self.retries, "pages": self.pages,
-                "fetched_rows": self.fetched_rows}
+        out = {**Manifest("", {}).as_dict(), **self.merged, "pages": self.pages, "fetched_rows": self.fetched_rows,
+               "retry_reasons": dict(self.reasons)}
+        if self.pii_dropped:
+            out["pii_dropped"] = sorted(self.pii_dropped)
+        return out
 
 
-def _run_pages(stream: Stream, pages: Iterable[pd.DataFrame], month_column: str, counters: _Counters,
+def _run_pages(stream: Stream, pages: Iterable[pd.DataFrame], month_column: str, totals: _Totals,
                advance: Any) -> None:
     """Store each page, then its state (``advance(state, manifest, page)`` moves the cursor)."""
     last: dict[str, Any] | None = None
@@ -433,11 +500,11 @@ def _run_pages(stream: Stream, pages: Iterable[pd.DataFrame], month_column: str,
             stream.state["parts"].extend(parts)
             advance(stream.state, last, page)
             stream.save()
-            counters.pages += 1
-            counters.fetched_rows += len(page)
+            totals.pages += 1
+            totals.fetched_rows += len(page)
     finally:
         if last is not None:
-            counters.add(last)
+            totals.add(last)
 
 
 def _parameters(kw: dict[str, Any]) -> dict[str, Any]:
@@ -446,15 +513,22 @@ def _parameters(kw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if k not in hidden and not callable(v)}
 
 
-def _result_manifest(source: str, parameters: dict[str, Any], store: Store, counters: _Counters, rows: int,
+def _result_manifest(source: str, parameters: dict[str, Any], store: Store, totals: _Totals, rows: int,
                      streams: list[Stream], lookback: pd.Timedelta) -> dict[str, Any]:
+    """The keys of a plain load's manifest (counters summed over the pulls) plus the store's own."""
     return {
-        "source": source, "parameters": safe_parameters(parameters), **counters.as_dict(), "rows": rows,
+        **totals.as_dict(), "source": source, "parameters": safe_parameters(parameters), "rows": rows,
         "complete": True, "store": str(store.path), "streams": [s.name for s in streams],
-        "lookback": str(lookback), "stored_rows": rows - counters.fetched_rows if rows > counters.fetched_rows else 0,
+        "lookback": str(lookback), "stored_rows": max(0, rows - totals.fetched_rows),
         "include_pii": bool(parameters.get("include_pii", False)),
         "pulled_at": _now().isoformat(timespec="seconds"),
     }
+
+
+def _server(source: str, kw: dict[str, Any], user: str) -> tuple[str, str]:
+    """The account id and the reduced base URL of a loader's arguments (arguments > environment)."""
+    config = resolve(source, base_url=kw["base_url"], user=kw[user], secret=kw["secret_key"])
+    return config.credentials.user, server_of(config.base_url)
 
 
 # transactions -------------------------------------------------------------------
@@ -467,29 +541,32 @@ _TX_PASS = ("date_type", "status", "time_zone", "manual_correction_from", "manua
 def load_stored_transactions(kw: dict[str, Any]) -> pd.DataFrame:
     """:func:`ledgerkit.sources.transactions.load_transactions` through a store (``kw``: its arguments).
 
-    Per payment method, the periods not covered yet and the lookback stretch
-    are pulled page by page, each page stored before the cursor moves on.
+    Per payment method, the periods not covered yet, the lookback stretch
+    and the corrections since the last refresh are pulled page by page, each
+    page stored before the cursor moves on.
     """
+    from .sources import check_flag
     from .sources import transactions as tx
 
     store = as_store(kw["store"])
     lookback = lookback_of(kw.get("lookback"))
+    include_pii = check_flag("include_pii", kw["include_pii"])
+    check_flag("progress", kw["progress"], allow_none=True)
     for name in ("starting_after", "ending_before"):
         if kw.get(name) is not None:
             raise ConfigurationError(name, kw[name], "None when store= is given (the store keeps the cursor)")
     query = tx.plan_query(kw["date_from"], kw["date_to"], **{k: kw[k] for k in (
         "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
         "manual_correction_to", "starting_after", "ending_before")})
-    account = resolve("transactions", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"]).credentials.user
-    began, counters, streams, frames = _now(), _Counters(), [], []
+    account, server = _server("transactions", kw, "shop_id")
+    began, totals, streams, frames = _now(), _Totals(), [], []
     for method in query.methods:
         key = {"date_type": query.date_type, "status": query.status, "time_zone": query.time_zone,
-               "payment_method_type": method, "include_pii": bool(kw["include_pii"]),
+               "payment_method_type": method, "include_pii": include_pii,
                "correction": [None if t is None else _iso(t) for t in (query.correction or (None, None))]}
-        stream = store.stream("transactions", account, key)
+        stream = store.stream("transactions", account, server, key)
         stream.sweep()
-        _sync_transactions(stream, query.date_from, query.date_to, began, lookback, method,
-                           {k: kw[k] for k in _TX_PASS}, counters)
+        _sync_transactions(stream, query, began, lookback, method, {k: kw[k] for k in _TX_PASS}, totals)
         streams.append(stream)
         rows = pd.concat(stream.frames(), ignore_index=True) if stream.state["parts"] else None
         if rows is not None:
@@ -498,16 +575,19 @@ def load_stored_transactions(kw: dict[str, Any]) -> pd.DataFrame:
         frame = pd.concat(frames, ignore_index=True).drop_duplicates("id", keep="last")
         frame = finish([frame], TRANSACTIONS, sort_by="id")
     else:
-        frame = empty_frame(TRANSACTIONS, include_pii=bool(kw["include_pii"]))
+        frame = empty_frame(TRANSACTIONS, include_pii=include_pii)
     parameters = _parameters(kw)
-    frame.attrs["ledgerkit"] = _result_manifest("transactions", {**parameters, "shop_id": account}, store, counters,
-                                                len(frame), streams, lookback)
+    manifest = _result_manifest("transactions", {**parameters, "shop_id": account}, store, totals, len(frame),
+                                streams, lookback)
+    ids = frame["id"].dropna()
+    manifest["first_cursor"], manifest["last_cursor"] = (int(ids.min()), int(ids.max())) if len(ids) else (None, None)
+    frame.attrs["ledgerkit"] = manifest
     return frame
 
 
-def _sync_transactions(stream: Stream, start: pd.Timestamp, end: pd.Timestamp, began: pd.Timestamp,
-                       lookback: pd.Timedelta, method: str, passed: dict[str, Any], counters: _Counters) -> None:
-    """Finish a pull left pending, then pull what ``[start, end)`` lacks and the lookback stretch."""
+def _sync_transactions(stream: Stream, query: Any, began: pd.Timestamp, lookback: pd.Timedelta, method: str,
+                       passed: dict[str, Any], totals: _Totals) -> None:
+    """Finish a pull left pending, then pull what the period lacks, the lookback stretch and the corrections."""
     from .sources.transactions import iter_transactions
 
     def pull_pending() -> None:
@@ -518,9 +598,10 @@ def _sync_transactions(stream: Stream, start: pd.Timestamp, end: pd.Timestamp, b
                 if manifest.get("last_cursor") is not None:
                     item["cursor"] = manifest["last_cursor"]
 
+            corrected = {"manual_correction_from": item["corrected_from"]} if item.get("corrected_from") else {}
             pages = iter_transactions(item["from"], item["to"], payment_method_type=(method,),
-                                      starting_after=item["cursor"], **passed)
-            _run_pages(stream, pages, "created_at", counters, advance)
+                                      starting_after=item["cursor"], **{**passed, **corrected})
+            _run_pages(stream, pages, "created_at", totals, advance)
             stream.state["pending"].pop(0)
             lo, hi = stream.state.get("covered") or (item["from"], item["to"])
             stream.state["covered"] = [min(lo, item["from"]), max(hi, item["to"])]
@@ -529,32 +610,58 @@ def _sync_transactions(stream: Stream, start: pd.Timestamp, end: pd.Timestamp, b
             stream.save()
 
     pull_pending()
-    plan = _transactions_plan(stream.state, start, end, began, lookback)
+    plan = _transactions_plan(stream.state, query, began, lookback)
     if plan:
-        stream.state["pending"] = [{"from": _iso(lo), "to": _iso(hi), "cursor": None} for lo, hi in plan]
+        stream.state["pending"] = plan
         stream.save()
         pull_pending()
 
 
-def _transactions_plan(state: dict[str, Any], start: pd.Timestamp, end: pd.Timestamp, began: pd.Timestamp,
-                       lookback: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """The periods to pull: what ``[start, end)`` adds to the covered period, and the lookback stretch."""
+def _transactions_plan(state: dict[str, Any], query: Any, began: pd.Timestamp,
+                       lookback: pd.Timedelta) -> list[dict[str, Any]]:
+    """The pulls to make: what ``[date_from, date_to)`` adds to the covered period, the lookback
+    stretch, and the covered period's rows manually corrected since the last refresh minus ``lookback``."""
+    start, end = query.date_from, query.date_to
     covered = state.get("covered")
     if not covered:
-        return [(start, end)]
+        return [_pending(start, end)]
     lo, hi = pd.Timestamp(covered[0]), pd.Timestamp(covered[1])
     plan = []
     if start < lo:
-        plan.append((start, lo))
+        plan.append(_pending(start, lo))
     if end > hi:
-        plan.append((hi, end))
+        plan.append(_pending(hi, end))
     refreshed = pd.Timestamp(state.get("refreshed_at") or covered[1])
     if refreshed < began:  # not already brought up to date by this call
         stretch_start = max(lo, start, min(hi, refreshed) - lookback)
         stretch_end = min(hi, end)
         if stretch_start < stretch_end:
-            plan.append((stretch_start, stretch_end))
+            plan.append(_pending(stretch_start, stretch_end))
+        since = _corrections_since(query, refreshed - lookback)
+        if since is not None and max(lo, start) < stretch_end:
+            plan.append(_pending(max(lo, start), stretch_end, corrected_from=since))
     return plan
+
+
+def _pending(start: pd.Timestamp, end: pd.Timestamp, corrected_from: pd.Timestamp | None = None) -> dict[str, Any]:
+    item = {"from": _iso(start), "to": _iso(end), "cursor": None}
+    if corrected_from is not None:
+        item["corrected_from"] = _iso(corrected_from)
+    return item
+
+
+def _corrections_since(query: Any, since: pd.Timestamp) -> pd.Timestamp | None:
+    """``manual_correction_from`` of the corrections pass (None: nothing to ask for).
+
+    Within the query's own correction filter; a whole day in the query's zone
+    for ``settled_at`` (the API counts days there).
+    """
+    lo, hi = query.correction or (None, None)
+    if lo is not None:
+        since = max(since, lo)
+    if query.date_type == "settled_at":
+        since = since.tz_convert(query.time_zone).floor("D").tz_convert("UTC")
+    return None if hi is not None and since >= hi else since
 
 
 # statements ---------------------------------------------------------------------
@@ -571,26 +678,31 @@ def load_stored_statements(kw: dict[str, Any]) -> pd.DataFrame:
     call resumes there, or -- once complete -- re-reads from the page
     holding the lookback stretch (at least the last page) to the end.
     """
+    from .sources import check_flag
     from .sources import statements as st
 
     store = as_store(kw["store"])
     lookback = lookback_of(kw.get("lookback"))
+    check_flag("progress", kw["progress"], allow_none=True)
     if kw.get("start_page", 1) != 1:
         raise ConfigurationError("start_page", kw["start_page"], "1 when store= is given (the store keeps the cursor)")
     query = st.plan_query(**{k: kw[k] for k in ("since", "until", "payout_id", "per_page", "currency", "start_page")})
-    account = resolve("statements", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"]).credentials.user
+    account, server = _server("statements", kw, "shop_id")
     key = {"since": None if query.since is None else query.since.isoformat(),
            "until": None if query.until is None else query.until.isoformat(),
            "payout_id": query.payout_id, "per_page": query.per_page, "currency": query.currency}
-    stream = store.stream("statements", account, key)
+    stream = store.stream("statements", account, server, key)
     stream.sweep()
-    counters = _Counters()
-    _sync_statements(stream, _now(), lookback, {k: kw[k] for k in _ST_PASS}, query.per_page, counters)
+    totals = _Totals()
+    _sync_statements(stream, _now(), lookback, {k: kw[k] for k in _ST_PASS}, query.per_page, totals)
     frame = _statement_rows(stream)
     parameters = _parameters(kw)
-    frame.attrs["ledgerkit"] = _result_manifest("statements", {**parameters, "shop_id": account}, store, counters,
-                                                len(frame), [stream], lookback)
-    frame.attrs["ledgerkit"]["total"] = stream.state.get("total")
+    manifest = _result_manifest("statements", {**parameters, "shop_id": account}, store, totals, len(frame),
+                                [stream], lookback)
+    total = stream.state.get("total")
+    manifest.update(total=total, first_cursor=1, last_cursor=None, count_verified=total is not None)
+    manifest.setdefault("total_first", total)
+    frame.attrs["ledgerkit"] = manifest
     return frame
 
 
@@ -602,7 +714,7 @@ def _statement_rows(stream: Stream) -> pd.DataFrame:
 
 
 def _sync_statements(stream: Stream, began: pd.Timestamp, lookback: pd.Timedelta, passed: dict[str, Any],
-                     per_page: int | None, counters: _Counters) -> None:
+                     per_page: int | None, totals: _Totals) -> None:
     """Resume a pull left part-way, or start one (afresh, or from the lookback page), then check the total."""
     from .sources.statements import iter_statements
 
@@ -625,7 +737,7 @@ def _sync_statements(stream: Stream, began: pd.Timestamp, lookback: pd.Timedelta
 
     if not state.get("pages_done"):
         pages = iter_statements(start_page=state["next_page"], per_page=state["per_page"], **passed)
-        _run_pages(stream, pages, "created", counters, advance)
+        _run_pages(stream, pages, "created", totals, advance)
     total, held = state.get("total"), len(_statement_rows(stream))
     if total is not None and total != held:
         state.update(parts=[], complete=False, next_page=None, pages_done=False)
@@ -655,27 +767,34 @@ def _refresh_from(stream: Stream, lookback: pd.Timedelta) -> int:
 # balance records ----------------------------------------------------------------
 
 
-def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any]) -> Any:
+def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any], resume: dict[str, Any]) -> Any:
     """:func:`ledgerkit.sources.balance_records.load_balance_records` through a store.
 
-    The report's zip is kept under ``reports/<report id>.zip``; the stream
-    (one per request body) records the report id once the zip is complete,
-    so the same request is answered from the store without any request.
+    The report's zip is kept under ``reports/<report id>.zip``. The stream
+    (one per request body) records the report id as soon as the report
+    exists (``pending_report_id``), so a repeated call -- after an error or
+    a kernel restart -- picks that report up instead of requesting another;
+    once the zip is complete it records ``report_id``, and the same request
+    is then answered from the store without any request, provided the report
+    was generated after ``date_to`` (else the period was not over yet and
+    the report is requested again).
     """
+    from .errors import NotFoundError, ReportExpiredError, ReportFailedError
     from .sheets import read_report_file
-    from .sources.balance_records import BalanceReport, load_balance_records
+    from .sources.balance_records import BalanceReport, fetch_report
 
     store = as_store(kw["store"])
     if kw.get("download_dir") is not None:
         raise ConfigurationError("download_dir", str(kw["download_dir"]), "None when store= is given (the store keeps the file)")
-    account = resolve("balance_records", base_url=kw["base_url"], user=kw["psp_id"], secret=kw["secret_key"]).credentials.user
+    config = resolve("balance_records", base_url=kw["base_url"], user=kw["psp_id"], secret=kw["secret_key"])
     request = {k: v for k, v in body.items() if k != "notification_email"}
-    stream = store.stream("balance_records", account, {"request": request})
+    stream = store.stream("balance_records", config.credentials.user, server_of(config.base_url), {"request": request})
     reports = stream.directory / "reports"
     for leftover in reports.glob("ledgerkit-dwh-*.zip"):  # a download cut short by a killed process
         leftover.unlink(missing_ok=True)
     cached = stream.state.get("report_id")
-    if cached and (reports / f"{cached}.zip").is_file():
+    if (cached and kw["report_id"] in (None, cached) and (reports / f"{cached}.zip").is_file()
+            and _generated_after_period(stream.state.get("manifest") or {}, body)):
         sheets = read_report_file(reports / f"{cached}.zip")
         record = {**stream.state["manifest"], "requests": 0, "retries": 0, "bytes": 0, "from_store": True,
                   "store": str(store.path), "pulled_at": _now().isoformat(timespec="seconds")}
@@ -683,14 +802,39 @@ def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any]) -> Any
             frame.attrs["ledgerkit"] = record
         return BalanceReport(sheets.records, sheets.opening_balance, record, cached)
     reports.mkdir(parents=True, exist_ok=True)
-    passed = {k: v for k, v in kw.items() if k in _BR_PASS}
-    report = load_balance_records(**passed, download_dir=str(reports))
+
+    def remember(report_id: str) -> None:
+        stream.state["pending_report_id"] = report_id
+        stream.save()
+
+    def fetch(report_id: str | None) -> Any:
+        return fetch_report(config, body, resume, report_id=report_id, download_dir=str(reports), on_report=remember,
+                            **{k: kw[k] for k in ("poll_timeout", "poll_interval", "progress", "retry",
+                                                  "max_rerequests")})
+
+    pending = None if kw["report_id"] is not None else stream.state.get("pending_report_id")
+    try:
+        report = fetch(kw["report_id"] or pending)
+    except NotFoundError:
+        if pending is None:
+            raise
+        report = fetch(None)  # the pending report is gone on the DWH: request it anew
+    except (ReportFailedError, ReportExpiredError):
+        stream.state.pop("pending_report_id", None)  # picking it up again would not help
+        stream.save()
+        raise
     _fsync_dir(reports)
+    stream.state.pop("pending_report_id", None)
     stream.state.update(report_id=report.report_id, manifest={**report.manifest, "store": str(store.path)})
     stream.save()
     return report
 
 
-_BR_PASS = ("date_from", "date_to", "currency", "user_id", "merchant_id", "shop_id", "gateway_id", "format",
-            "language", "notification_email", "report_id", "base_url", "psp_id", "secret_key", "poll_timeout",
-            "poll_interval", "progress", "retry", "max_rerequests")
+def _generated_after_period(manifest: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a stored report was generated once its period ``[date_from, date_to)`` was over."""
+    try:
+        generated = pd.Timestamp(manifest.get("generated_at"))
+        date_to = pd.Timestamp(body["request_params"]["date_to"])
+    except (TypeError, ValueError):
+        return False
+    return generated is not pd.NaT and generated.tzinfo is not None and date_to <= generated

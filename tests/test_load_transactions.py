@@ -293,17 +293,53 @@ def test_repeated_rows_are_dropped_and_counted(faulty):
     assert m["duplicates_dropped"] == 3 * (m["pages"] - 2)  # every page but the first of each method
 
 
+def resumed_whole(s: Sandbox, err) -> pd.DataFrame:
+    """``err.partial`` plus ``load_transactions(**err.resume)``, duplicates dropped by id, ascending."""
+    rest = load_transactions(**err.resume, secret_key=s.credentials["transactions"], retry=FAST)
+    whole = pd.concat([err.partial, rest], ignore_index=True).drop_duplicates("id")
+    return whole.sort_values("id", ignore_index=True)
+
+
 def test_stuck_cursor_raises_with_resume(faulty):
     faulty.set_faults(stuck_cursor=True)
     with pytest.raises(PaginationError, match="did not advance") as info:
         load_transactions(JAN, APR, max_workers=1, **creds(faulty))
     err = info.value
     first_page = world_rows(faulty, methods=("credit_card",))[:20]
-    assert err.resume["starting_after"] == first_page[-1]["id"]
-    assert err.resume["payment_method_type"] == ("credit_card",)
     assert err.partial["id"].tolist() == [t["id"] for t in first_page]
-    assert err.manifest["complete"] is False and err.manifest["pending_methods"] == ["alternative"]
+    assert err.manifest["complete"] is False and err.manifest["pending_methods"] == list(METHODS)
     assert len(faulty.requests) == 2
+    # alternative had not started: .resume continues both methods from the start (None is the only safe cursor)
+    assert err.resume["payment_method_type"] == METHODS and err.resume["starting_after"] is None
+    assert "drop duplicates by id" in str(err)
+    faulty.clear_faults()
+    assert_same_rows(resumed_whole(faulty, err), world_rows(faulty))
+
+
+def test_a_503_burst_in_the_second_method_resumes_exactly_from_its_cursor(faulty):
+    cards = world_rows(faulty, methods=("credit_card",))
+    pages = -(-len(cards) // 20)
+    faulty.set_faults(error_every=pages + 1, error_burst=10)  # the 2nd page of alternative fails for good
+    with pytest.raises(ServerError) as info:
+        load_transactions(JAN, APR, max_workers=1, **creds(faulty))
+    err = info.value
+    assert err.resume["payment_method_type"] == ("alternative",)
+    assert err.resume["starting_after"] == world_rows(faulty, methods=("alternative",))[19]["id"]
+    faulty.clear_faults()
+    rest = load_transactions(**err.resume, secret_key=faulty.credentials["transactions"], retry=FAST)
+    assert not set(rest["id"]) & set(err.partial["id"])  # one window left: exact, no overlap
+    assert_same_rows(resumed_whole(faulty, err), world_rows(faulty))
+
+
+def test_a_503_burst_in_the_first_method_resumes_both_methods(faulty):
+    faulty.set_faults(error_every=2, error_burst=10)  # the 3rd page of credit_card fails for good
+    with pytest.raises(ServerError) as info:
+        load_transactions(JAN, APR, max_workers=1, **creds(faulty))
+    err = info.value
+    assert len(err.partial) == 40 and err.manifest["pending_methods"] == list(METHODS)
+    assert err.resume["payment_method_type"] == METHODS and err.resume["starting_after"] is None
+    faulty.clear_faults()
+    assert_same_rows(resumed_whole(faulty, err), world_rows(faulty))
 
 
 def test_exhausted_retries_mid_pull_resume_to_the_exact_frame(faulty):

@@ -37,6 +37,11 @@ def server_tx_ids(sb) -> list[int]:
                   if t["shop"]["id"] == shop and lo <= pd.Timestamp(t["created_at"]) < hi)
 
 
+def server_dir(root: Path, source: str, account: str) -> Path:
+    (directory,) = (root / source / account).glob("server-*")
+    return directory
+
+
 def store_bytes(root: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
 
@@ -52,8 +57,9 @@ def test_transactions_through_the_store_equal_a_plain_load(fresh_sandbox, tmp_pa
     pd.testing.assert_frame_equal(again, plain)
     assert first["id"].tolist() == server_tx_ids(fresh_sandbox)
     assert first.attrs["ledgerkit"]["pages"] == first.attrs["ledgerkit"]["requests"] > 2
-    # the second load re-reads only the lookback stretch (last 3 days): one request per method
-    assert again.attrs["ledgerkit"]["requests"] == 2
+    # the second load re-reads the lookback stretch (last 3 days) and the rows corrected since the last
+    # refresh: one request each per method
+    assert again.attrs["ledgerkit"]["requests"] == 4
     assert again.attrs["ledgerkit"]["stored_rows"] > 0
     assert "secret" not in json.dumps(again.attrs["ledgerkit"]).lower()
 
@@ -76,8 +82,10 @@ def test_a_sub_period_is_read_from_the_store_and_a_wider_one_pulls_only_the_rest
     fresh_sandbox.clear_requests()
     wider = load_tx(fresh_sandbox, store=tmp_path, lookback=pd.Timedelta(0))
     pd.testing.assert_frame_equal(wider, full)
-    sent = [r.json["report_params"]["from"] for r in fresh_sandbox.requests]
-    assert set(sent) == {"2025-02-01 00:00:00"}  # only [Feb, Apr) was asked for
+    sent = [r.json["report_params"] for r in fresh_sandbox.requests]
+    assert {p["from"] for p in sent if "manual_correction_from" not in p} == {"2025-02-01 00:00:00"}  # only [Feb, Apr)
+    assert {(p["from"], p["to"]) for p in sent if "manual_correction_from" in p} == {
+        ("2025-01-01 00:00:00", "2025-01-31 23:59:59")}  # and January's corrections since the last refresh
 
 
 def test_lookback_catches_rows_that_arrived_late_inside_the_stretch(fresh_sandbox, tmp_path):
@@ -119,7 +127,7 @@ def test_balance_report_is_read_from_the_store_the_second_time(fresh_sandbox, tm
     assert again.report_id == first.report_id and again.manifest["from_store"] is True
     pd.testing.assert_frame_equal(again.records, first.records)
     pd.testing.assert_frame_equal(again.opening_balance, first.opening_balance)
-    assert (tmp_path / "balance_records" / "1" / "reports" / f"{first.report_id}.zip").is_file()
+    assert (server_dir(tmp_path, "balance_records", "1") / "reports" / f"{first.report_id}.zip").is_file()
 
 
 # ------------------------------------------------------------------ failures and resuming
@@ -159,7 +167,7 @@ def test_a_failed_statements_pull_resumes_at_the_next_page(fresh_sandbox, tmp_pa
 def test_unlisted_parts_and_temporary_files_are_ignored_then_swept(fresh_sandbox, tmp_path):
     full = load_tx(fresh_sandbox, store=tmp_path)
     stream = Store(tmp_path).manifest("transactions")[0]["stream"]
-    account = tmp_path / "transactions" / fresh_sandbox.credentials["transactions"].user
+    account = server_dir(tmp_path, "transactions", fresh_sandbox.credentials["transactions"].user)
     orphan = account / "month=2025-01" / f"{stream}-999999.parquet"
     orphan.write_bytes(b"half a parquet file")
     temp = account / "month=2025-01" / ".x.parquet.abc.tmp"

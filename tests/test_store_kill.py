@@ -115,8 +115,9 @@ def test_killed_pull_leaves_a_readable_store_and_resumes_exactly(sandbox, expect
     if after_parts is not None:
         assert at_kill >= after_parts and len(stored) > 0
     for state in store.manifest(source):
-        account = tmp_path / source / state["key"]["account"]
-        assert all((account / part).is_file() for part in state["parts"])
+        directory = Path(state["directory"])
+        assert directory.parent == tmp_path / source / state["key"]["account"]
+        assert all((directory / part).is_file() for part in state["parts"])
 
     sandbox.clear_requests()
     resumed = load(sandbox, source, store=tmp_path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Protocol
 
+import numpy as np
 import pandas as pd
 import requests
 
@@ -23,7 +24,28 @@ from ..frames import Manifest, Schema, attach_manifest, finish
 from ..progress import PullProgress
 from ..http import ParseError, PullStats, RetryPolicy, new_session, send_json
 
-__all__ = ["Client", "open_client", "resumable", "collect", "iterate"]
+__all__ = ["Client", "open_client", "resumable", "collect", "iterate", "check_flag"]
+
+
+def check_flag(parameter: str, value: Any, *, allow_none: bool = False) -> bool | None:
+    """``value`` if it is a real boolean (or None with ``allow_none``); else ``ConfigurationError``.
+
+    ``bool("False")`` is True, so a string or a number is refused rather than
+    guessed at.
+
+    Examples
+    --------
+    >>> check_flag("include_pii", False), check_flag("progress", None, allow_none=True)
+    (False, None)
+    >>> check_flag("include_pii", "False")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: include_pii='False' is not valid: expected True or False
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ConfigurationError(parameter, value, "True, False or None" if allow_none else "True or False")
 
 
 @dataclass
@@ -114,13 +136,16 @@ def collect(pull: Pull) -> pd.DataFrame:
 
 
 def iterate(pull: Pull, schema: Schema) -> Iterator[pd.DataFrame]:
-    """Yield ``pull``'s pages as finished frames, each with the manifest so far."""
-    frames: list[pd.DataFrame] = []
+    """Yield ``pull``'s pages as finished frames, each with the manifest so far.
+
+    No page is kept here (memory stays that of one page): a failure's
+    ``.partial`` is an empty frame -- the caller has the pages -- while its
+    ``.manifest`` and ``.resume`` count and continue the whole pull.
+    """
     with pull.progress:
         try:
             for frame in pull.pages():
-                frames.append(frame)
                 yield attach_manifest(finish([frame], schema), replace(pull.manifest), pull.client.stats)
         except LedgerkitError as exc:
-            pull.failure(exc, frames)
+            pull.failure(exc, [])
             raise

@@ -31,21 +31,23 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import requests
 from tqdm.auto import tqdm
 
-from ..config import resolve
+from ..config import ProviderConfig, resolve
 from ..errors import (
     ConfigurationError,
     DataError,
+    LedgerkitError,
     ReportError,
     ReportExpiredError,
     ReportFailedError,
@@ -56,6 +58,7 @@ from ..frames import Manifest
 from ..http import PullStats, RetryPolicy, api_error, new_session, parse_retry_after, send_json
 from ..money import check_currency
 from ..sheets import read_report_file
+from . import check_flag
 
 __all__ = ["BalanceReport", "load_balance_records", "FINAL_STATUSES", "SCOPES"]
 
@@ -67,6 +70,7 @@ SCOPES = ("merchant_id", "shop_id", "gateway_id")
 
 _POLL_GROWTH = 1.5
 _CHUNK = 1 << 20
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,11 @@ class BalanceReport:
 
 
 def _aware(value: Any, parameter: str) -> datetime:
-    """A timezone-aware datetime from a datetime, Timestamp or ISO string with offset."""
+    """A timezone-aware datetime from a datetime, Timestamp or ISO string with offset; a date is midnight UTC."""
+    if isinstance(value, str) and _DAY.match(value.strip()):
+        value = date.fromisoformat(value.strip())
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -114,7 +122,8 @@ def _aware(value: Any, parameter: str) -> datetime:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if not isinstance(value, datetime):
-        raise ConfigurationError(parameter, value, "a timezone-aware datetime or an ISO 8601 string with offset")
+        raise ConfigurationError(parameter, value, "a timezone-aware datetime, a date (midnight UTC) or an ISO 8601 "
+                                 "string with offset")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ConfigurationError(
             parameter, value.isoformat(), "a timezone-aware timestamp",
@@ -148,7 +157,8 @@ def _poll_interval(value: Any) -> tuple[float, float]:
 
 
 def _options(poll_timeout: Any, poll_interval: Any, retry: Any, max_rerequests: Any, download_dir: Any,
-             report_id: Any) -> None:
+             report_id: Any, progress: Any) -> None:
+    check_flag("progress", progress, allow_none=True)
     if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)) or not poll_timeout > 0:
         raise ConfigurationError("poll_timeout", poll_timeout, "a positive number of seconds")
     _poll_interval(poll_interval)
@@ -292,7 +302,7 @@ class _Dwh:
                 return self._save(response, directory)
         except requests.RequestException as exc:
             final = TransportError(f"downloading the report file failed: {type(exc).__name__}. "
-                                   "Check the network, then call again (report_id= picks the report up).")
+                                   "Check the network, then call again.")
             raise _Transient("transport", final, None) from None
 
     def _save(self, response: requests.Response, directory: str | None) -> Path:
@@ -333,7 +343,7 @@ class _Progress:
         if last is None or last["report_id"] != report["id"] or last["status"] != status:
             self.history.append({"report_id": report["id"], "status": status, "attempt": report.get("attempt"),
                                  "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")})
-        self.bar.set_postfix_str(f"{report['id'][:8]} {status}", refresh=False)
+        self.bar.set_postfix_str(f"{report['id']} {status}", refresh=False)
         self.bar.update(1)
 
 
@@ -431,9 +441,11 @@ def load_balance_records(
 
     Parameters
     ----------
-    date_from, date_to : datetime, pandas.Timestamp or str
+    date_from, date_to : datetime, pandas.Timestamp, date or str
         The period ``[date_from, date_to)``; timezone-aware (or ISO 8601
-        strings with an offset). Sent with microseconds and the offset given.
+        strings with an offset). A ``datetime.date`` or a ``"YYYY-MM-DD"``
+        string is midnight UTC; naive datetimes are refused. Sent with
+        microseconds and the offset given.
     currency : str
         ISO 4217 or crypto code; the report holds this currency only.
     user_id : int
@@ -472,7 +484,11 @@ def load_balance_records(
     store : ledgerkit.store.Store, path or True, optional
         Keep the downloaded zip in a local store (True: the default one),
         keyed by the request; the same request later reads it from there
-        without asking the DWH (see :mod:`ledgerkit.store`).
+        without asking the DWH when the report was generated after
+        ``date_to`` (else the period was not over: it is requested again).
+        The report id is stored as soon as the report exists, so a call
+        repeated after an error or a kernel restart picks the report up
+        (see :mod:`ledgerkit.store`).
 
     Returns
     -------
@@ -488,6 +504,11 @@ def load_balance_records(
         Each carrying ``report_id``.
     APIError, TransportError, DataError
         The DWH refused, the network failed, or the file does not parse.
+        Once a report exists, every error carries its ``report_id``, names
+        it in the message, and has ``.resume``: the keyword arguments (no
+        secret) that pick the report up -- ``load_balance_records(**err.resume,
+        secret_key=...)`` -- or, after a failed report or a dead link, that
+        request a new one (``report_id=None``).
 
     Examples
     --------
@@ -502,21 +523,48 @@ def load_balance_records(
     body = _request_body(date_from, date_to, currency=currency, user_id=user_id,
                          scope={"merchant_id": merchant_id, "shop_id": shop_id, "gateway_id": gateway_id},
                          format=format, language=language, notification_email=notification_email)
-    _options(poll_timeout, poll_interval, retry, max_rerequests, download_dir, report_id)
+    _options(poll_timeout, poll_interval, retry, max_rerequests, download_dir, report_id, progress)
+    resume = {k: v for k, v in locals().items() if k in _RESUMED}
     if store is not None and store is not False:
         from ..store import load_stored_balance_records
 
-        return load_stored_balance_records(dict(locals()), body)
+        return load_stored_balance_records(dict(locals()), body, resume)
     config = resolve("balance_records", base_url=base_url, user=psp_id, secret=secret_key)
+    return fetch_report(config, body, resume, report_id=report_id, poll_timeout=poll_timeout,
+                        poll_interval=poll_interval, progress=progress, retry=retry, download_dir=download_dir,
+                        max_rerequests=max_rerequests)
+
+
+#: The arguments of load_balance_records that an error's ``.resume`` repeats (never the secret).
+_RESUMED = ("date_from", "date_to", "currency", "user_id", "merchant_id", "shop_id", "gateway_id", "format",
+            "language", "notification_email", "base_url", "psp_id", "poll_timeout", "poll_interval",
+            "download_dir", "max_rerequests", "store")
+
+
+def fetch_report(config: ProviderConfig, body: dict[str, Any], resume: dict[str, Any], *, report_id: str | None,
+                 poll_timeout: float, poll_interval: Any, progress: bool | None, retry: RetryPolicy | None,
+                 download_dir: Any, max_rerequests: int,
+                 on_report: Callable[[str], None] | None = None) -> BalanceReport:
+    """The checked request ``body`` run to a :class:`BalanceReport` (``load_balance_records`` after validation).
+
+    ``on_report(id)`` is called as soon as a report exists (created or
+    picked up), before waiting for it: :mod:`ledgerkit.store` records the id
+    there so that a killed kernel can pick the report up. Every error raised
+    once a report exists names it (see :func:`_naming_report`).
+    """
     stats = PullStats()
-    manifest = Manifest("balance_records", {**body["request_params"], "format": format, "language": language,
-                                            "user_id": user_id, "base_url": config.base_url})
+    params = body["request_params"]
+    manifest = Manifest("balance_records", {**params, "format": body["format"], "language": body["language"],
+                                            "user_id": body["user_id"], "base_url": config.base_url})
     dwh = _Dwh(config.base_url, config.credentials, retry or RetryPolicy(), stats)
     bar = tqdm(desc="DWH balance report", unit=" polls", disable=progress is False, leave=False)
+    run = _Run(dwh, body, _Progress(bar), timeout=float(poll_timeout), interval=_poll_interval(poll_interval),
+               max_rerequests=max_rerequests, download_dir=download_dir, on_report=on_report)
     try:
-        run = _Run(dwh, body, _Progress(bar), timeout=float(poll_timeout), interval=_poll_interval(poll_interval),
-                   max_rerequests=max_rerequests, download_dir=download_dir)
         report, sheets = run.fetch(report_id)
+    except LedgerkitError as exc:
+        raise _naming_report(exc, run.current or report_id,
+                             {**resume, "base_url": config.base_url, "psp_id": config.credentials.user}) from None
     finally:
         bar.close()
         dwh.close()
@@ -527,13 +575,33 @@ def load_balance_records(
     record.update(
         report_id=report["id"], report_ids=list(run.report_ids), status_history=run.progress.history,
         polls=run.progress.polls, rerequests=run.rerequests, format=sheets.format,
-        language=report.get("language", language), generated_at=report.get("generated_at"),
+        language=report.get("language", body["language"]), generated_at=report.get("generated_at"),
         expiry_date=report.get("expiry_date"),
         rows_per_sheet={"balance_records": len(sheets.records), "opening_balance": len(sheets.opening_balance)},
     )
     for frame in (sheets.records, sheets.opening_balance):
         frame.attrs["ledgerkit"] = record
     return BalanceReport(sheets.records, sheets.opening_balance, record, report["id"])
+
+
+def _naming_report(exc: LedgerkitError, report_id: str | None, resume: dict[str, Any]) -> LedgerkitError:
+    """``exc`` with ``report_id``, ``.resume`` and a message naming the report, when one exists.
+
+    ``.resume`` repeats the call with ``report_id=`` so that the report is
+    picked up, not requested again -- except after a failed report or a dead
+    link, where a fresh request is the way on (``report_id=None``).
+    """
+    if report_id is None or isinstance(exc, ConfigurationError):
+        return exc
+    fresh = isinstance(exc, (ReportFailedError, ReportExpiredError))
+    exc.report_id = report_id
+    exc.resume = {**resume, "report_id": None if fresh else report_id}
+    message = str(exc.args[0]) if exc.args else str(exc)
+    if report_id not in message:
+        message += (f" [report {report_id}: call load_balance_records again with report_id={report_id!r} "
+                    "(or **err.resume) to pick it up without requesting a new one]")
+        exc.args = (message, *exc.args[1:])
+    return exc
 
 
 @dataclass
@@ -547,8 +615,10 @@ class _Run:
     interval: tuple[float, float]
     max_rerequests: int
     download_dir: Any
+    on_report: Callable[[str], None] | None = None
     rerequests: int = 0
     report_ids: list[str] = field(default_factory=list)
+    current: str | None = None
 
     def fetch(self, report_id: str | None) -> tuple[dict[str, Any], Any]:
         if report_id:
@@ -558,6 +628,9 @@ class _Run:
             report = self.dwh.create(self.body)
         while True:
             self.report_ids.append(report["id"])
+            self.current = report["id"]
+            if self.on_report is not None:
+                self.on_report(report["id"])
             report = _wait_until_final(self.dwh, report, self.progress, timeout=self.timeout, interval=self.interval)
             dead = "expiry_date is in the past" if _expired(report) else None
             if dead is None:

@@ -39,7 +39,7 @@ from ..pagination import CursorPaginator
 from ..progress import PullProgress
 from ..ratelimit import RateLimiter, limited_session
 from ..timeparse import check_zone, instant, wall_clock
-from . import Client, collect, iterate, open_client, resumable
+from . import Client, check_flag, collect, iterate, open_client, resumable
 from .windows import WindowScheduler, plan_spans, split_point
 
 __all__ = ["load_transactions", "iter_transactions", "TransactionsQuery", "Window", "pull_window", "parse_error"]
@@ -403,36 +403,30 @@ class _Pull:
         self.progress.page(rows=rows)
 
     def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
-        """``exc`` with ``.resume`` (continue the failed window), ``.manifest`` and ``.partial``."""
-        if self.concurrent:
-            return self._concurrent_failure(exc, frames)
-        failed = next(w for w in self.windows if not w.complete)
-        pending = [w.method for w in self.windows if w.pages == 0 and w is not failed]
-        self.manifest.complete = False
-        self.manifest.extra["pending_methods"] = pending
-        resume = {**self.manifest.parameters, "payment_method_type": (failed.method,),
-                  "starting_after": None, "ending_before": None, **failed.paginator.next_request()}
-        partial = self.frame(frames)
-        if pending:
-            exc.args = (f"{exc.args[0] if exc.args else exc} -- windows not started: {', '.join(pending)} "
-                        "(pull them with a separate call)",)
-        return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
+        """``exc`` with ``.resume`` (continue the whole pull), ``.manifest`` and ``.partial``.
 
-    def _concurrent_failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
-        """Resume from the lowest cursor of the unfinished windows.
-
-        That is one sequential call which re-fetches some rows (drop them by
-        id) but cannot miss one; each unfinished window's own place is in
-        ``manifest["pending_windows"]``.
+        ``.resume`` names every payment method not finished and the one
+        cursor safe for all their windows (the lowest; None when one had not
+        started): a single call that cannot miss a row. It is exact when one
+        window was left; otherwise it fetches again rows already in
+        ``.partial`` -- drop duplicates by ``id``. Each unfinished window's
+        own place is in ``manifest["pending_windows"]``.
         """
         pending = [w for w in self.windows if not w.complete]
+        backward = self.query.direction == "backward" and not self.concurrent
         cursors = [w.paginator.cursor for w in pending]
-        after = None if not pending or None in cursors else min(cursors)
-        methods = tuple(dict.fromkeys(w.method for w in pending)) or self.query.methods
+        cursor = None if None in cursors else (max if backward else min)(cursors, default=None)
+        methods = tuple(dict.fromkeys(w.method for w in pending))
         self.manifest.complete = False
         self.manifest.extra["pending_windows"] = [w.summary() for w in pending]
-        resume = {**self.manifest.parameters, "payment_method_type": methods,
-                  "starting_after": after, "ending_before": None}
+        self.manifest.extra["pending_methods"] = list(methods)
+        resume = dict(self.manifest.parameters)
+        if pending:
+            resume.update(payment_method_type=methods, starting_after=None, ending_before=None)
+            resume["ending_before" if backward else "starting_after"] = cursor
+        if len(pending) > 1:
+            exc.args = (f"{exc.args[0] if exc.args else exc} -- .resume continues every unfinished window "
+                        f"({', '.join(methods)}); it may fetch rows of .partial again: drop duplicates by id",)
         partial = self.frame(frames)
         return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 
@@ -472,10 +466,11 @@ def _start(date_from: Any, date_to: Any, kw: dict[str, Any], *, columnar: bool =
                   "date_to": date_to if isinstance(date_to, str) else query.date_to,
                   **{k: v for k, v in kw.items() if k not in ("secret_key", "session", "progress", "retry")},
                   "base_url": client.config.base_url, "shop_id": client.config.credentials.user}
-    manifest = Manifest("transactions", parameters, include_pii=bool(kw["include_pii"]))
+    include_pii = check_flag("include_pii", kw["include_pii"])
+    manifest = Manifest("transactions", parameters, include_pii=include_pii)
     sent = query.report_params(query.methods[0])
     manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
-    return _Pull(client, query, bool(kw["include_pii"]), manifest, PullProgress(kw["progress"], "transactions"),
+    return _Pull(client, query, include_pii, manifest, PullProgress(kw["progress"], "transactions"),
                  max_workers=workers, columnar=columnar)
 
 
@@ -561,8 +556,7 @@ def load_transactions(
         ``has_more`` after a page is split in two while a worker is idle.
         The frame is the same as with 1 (one window per method, pulled in
         cursor order). With ``starting_after``/``ending_before`` the pull is
-        sequential. A failed concurrent pull's ``.resume`` starts after the
-        lowest unfinished cursor (drop rows already held by ``id``).
+        sequential.
 
     Returns
     -------
@@ -588,8 +582,11 @@ def load_transactions(
         A bad argument, before any request is sent.
     APIError, TransportError, DataError, PaginationError
         When the pull fails; the error's ``.resume`` holds the keyword
-        arguments that continue the failed run, ``.partial`` the rows pulled
-        so far and ``.manifest`` their manifest.
+        arguments that continue the whole pull (every payment method not
+        finished, from the lowest cursor safe for all), ``.partial`` the rows
+        pulled so far and ``.manifest`` their manifest. ``partial`` plus
+        ``load_transactions(**err.resume)`` may hold an id twice when more
+        than one window was unfinished: drop duplicates by ``id``.
 
     Examples
     --------
