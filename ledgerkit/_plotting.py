@@ -188,8 +188,7 @@ def category_ticks(ax: Axes, positions: np.ndarray, labels: Sequence[str]) -> No
     turned upright (90°), which needs only a line height per slot.
     """
     size = FontProperties(size=plt.rcParams["xtick.labelsize"]).get_size_in_points()
-    figure_width = ax.figure.get_size_inches()[0] * 72.0
-    slot = figure_width * ax.get_position().width / max(len(labels), 1)
+    slot = _slot_width(ax, len(labels))
 
     def widest(texts: Sequence[str]) -> float:
         lines = [line for text in texts for line in text.split("\n")]
@@ -205,6 +204,11 @@ def category_ticks(ax: Axes, positions: np.ndarray, labels: Sequence[str]) -> No
     ax.set_xticks(positions, labels, rotation=90)
 
 
+def _slot_width(ax: Axes, count: int) -> float:
+    """Width in points of one of ``count`` bar slots across the axes."""
+    return ax.figure.get_size_inches()[0] * 72.0 * ax.get_position().width / max(count, 1)
+
+
 def _text_width(text: str, size: float) -> float:
     """Width of ``text`` in points at font ``size``, without a renderer."""
     width, _, _ = TextToPath().get_text_width_height_descent(text, FontProperties(size=size), ismath=False)
@@ -217,8 +221,10 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     Each bar is labelled with its exact amount (``format_money``), except a
     delta or residual of zero (nothing happened there: no ``+0.00 EUR``
     clutter). A tall bar has its label upright inside its end; a short one
-    just beyond its end, upright for a total, so that the labels of
-    neighbouring totals (``net``, ``paid out``) never collide. A
+    just beyond its end, upright for a total or when wider than a bar slot,
+    so that the labels of neighbouring bars (``net``, ``paid out``; two small
+    fees) never collide. The legend sits above the axes, leaving them the
+    figure's width (set the title with :func:`title_over_legend`). A
     floating bar's ``get_height()`` is matplotlib's top − bottom, which may
     differ from the amount in the last bit. The residual gets its own
     colour and hatching, and a legend entry when it is not zero.
@@ -240,6 +246,7 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     ax.set_xticks(positions, labels, rotation=30, ha="right")
     headroom(ax, starts, starts + amounts, share=0.12)
     low, high = ax.get_ylim()
+    slot = _slot_width(ax, len(steps))
     for x, start, amount, (_, _, minor, kind) in zip(positions, starts, amounts, steps):
         if kind != "total" and minor == 0:
             continue
@@ -247,7 +254,8 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
         if abs(amount) >= 0.4 * (high - low):
             _inside_label(ax, x, start + amount, amount, text)
         else:
-            _end_label(ax, x, start + amount, amount, text, rotation=90 if kind == "total" else 0)
+            upright = kind == "total" or _text_width(text, 8) > 0.9 * slot
+            _end_label(ax, x, start + amount, amount, text, rotation=90 if upright else 0)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel(f"amount ({currency})")
     money_axis(ax.yaxis, currency)
@@ -255,7 +263,7 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
               Patch(color=COLORS["decrease"], label="decrease")]
     if any(kind == "residual" and amount != 0 for _, _, amount, kind in steps):
         legend.append(Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)"))
-    legend_outside(ax, handles=legend)
+    legend_outside(ax, above=True, handles=legend)
 
 
 def _end_label(ax: Axes, x: float, end: float, amount: float, text: str, **style: Any) -> None:

@@ -427,7 +427,7 @@ def plot_roll_forward(
     waterfall_bars(ax, steps, currency)
     end = row["period_end"] - pd.Timedelta(days=1)
     span = row["period"].strftime("%Y-%m-%d") + ("" if end <= row["period"] else " to " + end.strftime("%Y-%m-%d"))
-    ax.set_title(f"Balance roll-forward {span} ({currency})")
+    title_over_legend(ax, f"Balance roll-forward {span} ({currency})")
     return ax
 
 
@@ -484,7 +484,7 @@ def plot_payout_waterfall(waterfall: pd.DataFrame, *, currency: str | None = Non
         title += f" — residual {format_money(residual[0], currency, sign=True)} unexplained"
     elif residual:  # the zero residual bar is unlabelled: say it once, it is the point of the chart
         title += f" — residual {format_money(0, currency)}, fully explained"
-    ax.set_title(title)
+    title_over_legend(ax, title)
     return ax
 
 

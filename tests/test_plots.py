@@ -193,10 +193,11 @@ def test_legends_are_outside_the_data_area(transactions, statements):
     assert_legend_outside_the_data(plot_payout_waterfall(payout_waterfall(statements, "P2")))
 
 
-def test_effective_rate_legend_does_not_cover_the_title(transactions):
-    ax = plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR")
-    ax.figure.canvas.draw()
-    assert not ax.get_legend().get_window_extent().overlaps(ax.title.get_window_extent())
+def test_legends_above_the_axes_do_not_cover_the_title(transactions, statements):
+    for ax in (plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR"),
+               plot_payout_waterfall(payout_waterfall(statements, "P2"))):
+        ax.figure.canvas.draw()
+        assert not ax.get_legend().get_window_extent().overlaps(ax.title.get_window_extent())
 
 
 # --------------------------------------------------------------------------
@@ -342,6 +343,23 @@ def test_payout_waterfall_labels_are_readable(statements):
     large = statements.assign(**{c: statements[c] * 1_000 for c in money_columns})  # net: "96,950.00 EUR"
     ax = plot_payout_waterfall(payout_waterfall(large, "P1"))
     ax.figure.canvas.draw()
+    assert not overlapping(ax.texts)
+
+
+def test_payout_waterfall_neighbouring_fee_labels_do_not_overlap():
+    """Small neighbouring deltas (trx fees, fixed fees) of a four-digit payout, labelled side by side."""
+    amounts = [119_418, -2_396, -485, -729, -115_290]
+    balances = np.cumsum([0, *amounts]).tolist()
+    lines = pd.DataFrame({
+        "row_id": [f"r{i}" for i in range(5)],
+        "created": utc(*["2025-02-14 02:00"] * 4, "2025-02-17 00:00"),
+        "type": ["INCOME", "TRX_FEE", "TRX_FEE_FIX", "VAT", "PAYOUT"],
+        "amount": money(*amounts), "balance_before": money(*balances[:-1]), "balance_after": money(*balances[1:]),
+        "currency": ["EUR"] * 5, "payout_id": pd.array(["P9"] * 5, dtype="str"),
+    })
+    ax = plot_payout_waterfall(payout_waterfall(lines, "P9"))
+    ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.texts][:3] == ["1,194.18 EUR", "-23.96 EUR", "-4.85 EUR"]
     assert not overlapping(ax.texts)
 
 
