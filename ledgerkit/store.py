@@ -468,6 +468,7 @@ class _Totals:
     merged: dict[str, Any] = field(default_factory=dict)
     reasons: Counter = field(default_factory=Counter)
     pii_dropped: set[str] = field(default_factory=set)
+    windows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, manifest: dict[str, Any]) -> None:
         """Count one pull's last manifest (a pull's manifest is cumulative over its pages)."""
@@ -486,6 +487,8 @@ class _Totals:
                "retry_reasons": dict(self.reasons)}
         if self.pii_dropped:
             out["pii_dropped"] = sorted(self.pii_dropped)
+        if self.windows:
+            out.update(windows=self.windows, window_count=len(self.windows))
         return out
 
 
@@ -601,7 +604,12 @@ def _sync_transactions(stream: Stream, query: Any, began: pd.Timestamp, lookback
             corrected = {"manual_correction_from": item["corrected_from"]} if item.get("corrected_from") else {}
             pages = iter_transactions(item["from"], item["to"], payment_method_type=(method,),
                                       starting_after=item["cursor"], **{**passed, **corrected})
+            before = (totals.pages, totals.fetched_rows)
             _run_pages(stream, pages, "created_at", totals, advance)
+            totals.windows.append({"payment_method_type": method, "from": item["from"], "to": item["to"],
+                                   **corrected, "pages": totals.pages - before[0],
+                                   "rows": totals.fetched_rows - before[1], "cursor": item["cursor"],
+                                   "complete": True})
             stream.state["pending"].pop(0)
             lo, hi = stream.state.get("covered") or (item["from"], item["to"])
             stream.state["covered"] = [min(lo, item["from"]), max(hi, item["to"])]
