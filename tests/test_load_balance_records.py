@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -16,6 +16,7 @@ from ledgerkit.errors import (
     ReportExpiredError,
     ReportFailedError,
     ReportTimeoutError,
+    ServerError,
 )
 from ledgerkit.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
@@ -293,9 +294,43 @@ def test_download_dir_keeps_the_file_and_default_leaves_nothing(sb, tmp_path, mo
 
 
 def test_progress_indicator_shows_the_status(sb, capsys):
-    load(sb, progress=True)
+    report = load(sb, progress=True)
     err = capsys.readouterr().err
-    assert "DWH balance report" in err
+    assert "DWH balance report" in err and report.report_id in err  # the full id, to copy from the bar
+
+
+def test_dates_are_midnight_utc_like_the_other_loaders(sb):
+    by_date = load(sb, date(2025, 1, 15), date(2025, 3, 10))
+    by_text = load(sb, "2025-01-15", "2025-03-10")
+    aware = load(sb, datetime(2025, 1, 15, tzinfo=timezone.utc), DATE_TO)
+    assert by_date.manifest["parameters"]["date_from"] == "2025-01-15T00:00:00.000000+00:00"
+    for other in (by_date, by_text):
+        pd.testing.assert_frame_equal(other.records, aware.records)
+        pd.testing.assert_frame_equal(other.opening_balance, aware.opening_balance)
+
+
+def test_a_server_error_while_polling_names_the_report_and_resumes_it(sb):
+    sb.set_faults(error_every=1, error_burst=50)  # the POST passes, every poll fails
+    with pytest.raises(ServerError) as info:
+        load(sb, retry=RetryPolicy(max_retries=1, backoff_base=0.001, sleep=lambda s: None))
+    err = info.value
+    (post,) = api_requests(sb, "POST")
+    created = api_requests(sb, "GET")[0].path.rsplit("/", 1)[-1]
+    assert err.report_id == created and f"report_id={created!r}" in str(err)
+    assert err.resume["report_id"] == created and "secret_key" not in err.resume
+    assert err.resume["psp_id"] == sb.credentials["balance_records"].user
+    sb.clear_faults()
+    sb.clear_requests()
+    report = load_balance_records(**err.resume, secret_key=sb.credentials["balance_records"].secret,
+                                  progress=False)
+    assert report.report_id == created and api_requests(sb, "POST") == []
+
+
+def test_a_failed_report_resumes_with_a_fresh_request(sb):
+    sb.set_faults(report_fail=True)
+    with pytest.raises(ReportFailedError) as info:
+        load(sb)
+    assert info.value.report_id and info.value.resume["report_id"] is None
 
 
 # --------------------------------------------------------------------------- bad input

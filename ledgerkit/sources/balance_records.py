@@ -597,7 +597,7 @@ def _naming_report(exc: LedgerkitError, report_id: str | None, resume: dict[str,
     exc.report_id = report_id
     exc.resume = {**resume, "report_id": None if fresh else report_id}
     message = str(exc.args[0]) if exc.args else str(exc)
-    if report_id not in message:
+    if not fresh and f"report_id={report_id!r}" not in message:
         message += (f" [report {report_id}: call load_balance_records again with report_id={report_id!r} "
                     "(or **err.resume) to pick it up without requesting a new one]")
         exc.args = (message, *exc.args[1:])
