@@ -12,6 +12,7 @@ import ledgerkit.sources.balance_records as balance_records
 from ledgerkit.errors import (
     AuthenticationError,
     ConfigurationError,
+    DataError,
     NotFoundError,
     ReportExpiredError,
     ReportFailedError,
@@ -324,6 +325,17 @@ def test_a_server_error_while_polling_names_the_report_and_resumes_it(sb):
     report = load_balance_records(**err.resume, secret_key=sb.credentials["balance_records"].secret,
                                   progress=False)
     assert report.report_id == created and api_requests(sb, "POST") == []
+
+
+def test_a_file_that_does_not_parse_names_the_report(sb, monkeypatch):
+    def unreadable(path):
+        raise DataError("the file is not a report")
+
+    monkeypatch.setattr(balance_records, "read_report_file", unreadable)
+    with pytest.raises(DataError) as info:
+        load(sb)
+    err = info.value
+    assert err.report_id and err.resume["report_id"] == err.report_id and err.report_id in str(err)
 
 
 def test_a_failed_report_resumes_with_a_fresh_request(sb):

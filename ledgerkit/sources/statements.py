@@ -409,6 +409,9 @@ def iter_statements(
 
     Arguments are checked when this is called; the count check runs when
     the iterator is exhausted.
+    Pages are not kept (memory stays that of one page): an error's
+    ``.partial`` is empty -- you have the pages -- while ``.manifest`` counts
+    them and ``.resume`` continues after them.
 
     Examples
     --------

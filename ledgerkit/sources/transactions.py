@@ -639,6 +639,9 @@ def iter_transactions(
     the manifest's ``last_cursor`` after a page is a place to resume from
     (:mod:`ledgerkit.store` relies on it); with more, pages come as windows
     deliver them.
+    Pages are not kept (memory stays that of one page): an error's
+    ``.partial`` is empty -- you have the pages -- while ``.manifest`` counts
+    them and ``.resume`` continues after them.
 
     Examples
     --------
