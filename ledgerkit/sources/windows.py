@@ -160,8 +160,20 @@ class WindowScheduler(Generic[W]):
                 self._cv.notify_all()
             for t in self._threads:
                 t.join()
+        # A failure's DONE can overtake pages other workers were finishing:
+        # their cursors have moved on, so their rows must still reach the caller.
+        yield from self._drain()
         if self._error is not None:
             raise self._error
+
+    def _drain(self) -> Iterator[Any]:
+        while True:
+            try:
+                item = self._out.get_nowait()
+            except queue.Empty:
+                return
+            if item is not self._DONE:
+                yield item
 
     def _take(self) -> W | None:
         with self._cv:
