@@ -95,20 +95,6 @@ def fetch_bodies(url: str, user: str, secret: str, params: dict) -> list[bytes]:
         cursor = page["last_object_id"]
 
 
-def fetch_windows(url: str, user: str, secret: str, params: dict, workers: int) -> list[bytes]:
-    """The pages of ``params``' period in ``4 * workers`` windows fetched on ``workers`` threads (raw bytes).
-
-    More windows than threads keep every thread busy however unevenly the rows spread over time.
-    """
-    start, end = pd.Timestamp(params["from"]), pd.Timestamp(params["to"]) + pd.Timedelta(seconds=1)
-    edges = [start + (end - start) * i / (4 * workers) for i in range(4 * workers + 1)]
-    windows = [dict(params, **{"from": f"{a.floor('s'):%Y-%m-%d %H:%M:%S}",
-                               "to": f"{b.floor('s') - pd.Timedelta(seconds=1):%Y-%m-%d %H:%M:%S}"})
-               for a, b in zip(edges, edges[1:])]
-    with ThreadPoolExecutor(workers) as pool:
-        return [body for bodies in pool.map(lambda p: fetch_bodies(url, user, secret, p), windows) for body in bodies]
-
-
 def main() -> None:
     proc, url, user, secret = start_sandbox()
     try:
@@ -165,11 +151,6 @@ def main() -> None:
                f"{best} workers)", ">= 4x", rates[best] / naive_rate >= 4)
         report("pull_vs_bound", f"{rates[best] / bound:.0%} of {bound:,.0f} rows/s (latency bound {latency_bound:,.0f}, "
                f"parse bound {parse_bound:,.0f})", ">= 60%", rates[best] / bound >= 0.6)
-
-        serve_rate = n / timed(lambda: fetch_windows(url, user, secret, params, best))[1]
-        report("pull_vs_serve_rate", f"{rates[best] / serve_rate:.0%} of the sandbox's raw serving rate "
-               f"({serve_rate:,.0f} rows/s: the same rows fetched on {best} threads as bytes, no parsing; the "
-               "sandbox serves from one Python process, GIL-bound, sharing this 2-core box)", "transparency, no target", None)
 
         chart(rates, n, parse_bound)
     finally:

@@ -490,6 +490,8 @@ def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order:
 
 def _categorical(values: pa.ChunkedArray, order: pa.Array | None) -> pd.Categorical:
     """Dictionary-encoded pages -> one categorical with sorted categories (as ``astype("category")`` gives)."""
+    if not pa.types.is_dictionary(values.type):
+        values = values.dictionary_encode()
     values = values.unify_dictionaries()
     labels = values.chunk(0).dictionary if values.num_chunks else pa.array([], pa.large_string())
     found = np.concatenate([c.indices.fill_null(-1).to_numpy().astype("int64") for c in values.chunks])

@@ -38,6 +38,7 @@ False
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -96,7 +97,13 @@ class Schema:
 
     def is_pii(self, column: str) -> bool:
         """Whether ``column`` is personal data under this schema."""
-        return column not in self.pii_keep and any(fnmatch.fnmatchcase(column, p) for p in self.pii)
+        return _is_pii(column, self.pii, self.pii_keep)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_pii(column: str, pii: tuple[str, ...], keep: tuple[str, ...]) -> bool:
+    """Cached: asked once per column of every page."""
+    return column not in keep and any(fnmatch.fnmatchcase(column, p) for p in pii)
 
 
 def _nested(prefix: str, kind: str, names: str) -> dict[str, str]:
