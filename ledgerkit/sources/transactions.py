@@ -398,8 +398,11 @@ class _Pull:
         m.rounded_values += page.rounded_values
         if page.pii_dropped:
             m.extra["pii_dropped"] = sorted(set(m.extra.get("pii_dropped", [])) | set(page.pii_dropped))
-        if self.seen:
-            m.first_cursor, m.last_cursor = min(self.seen), max(self.seen)
+        ids = page.ids() if rows else ()
+        if len(ids):  # running bounds: min/max over all ids seen would cost O(rows) on every page
+            low, high = int(ids.min()), int(ids.max())
+            m.first_cursor = low if m.first_cursor is None else min(m.first_cursor, low)
+            m.last_cursor = high if m.last_cursor is None else max(m.last_cursor, high)
         self.progress.page(rows=rows)
 
     def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
