@@ -83,6 +83,12 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
+def best_of(fn, repeat: int = 2):
+    """``fn()`` and its shortest time over ``repeat`` runs (the first run also warms caches up)."""
+    runs = [timed(fn) for _ in range(repeat)]
+    return runs[-1][0], min(t for _, t in runs)
+
+
 def fetch_bodies(url: str, user: str, secret: str, params: dict) -> list[bytes]:
     bodies, cursor, session = [], None, requests.Session()
     while True:
@@ -127,13 +133,13 @@ def main() -> None:
             with ThreadPoolExecutor(threads) as pool_:
                 return pages_to_frame(list(pool_.map(read, bodies)), TRANSACTIONS, sort_by="id")
 
-        base, t_norm = timed(lambda: normalize_pages(bodies))
-        fast, t_one = timed(lambda: fast_parse(1))
-        _, t_fast = timed(lambda: fast_parse(2))
+        base, t_norm = best_of(lambda: normalize_pages(bodies))  # each path timed the same way: best of 2
+        fast, t_one = best_of(lambda: fast_parse(1))
+        _, t_fast = best_of(lambda: fast_parse(2))
         n = len(fast)
         parse_bound = n / min(t_one, t_fast)
         report("parse_speedup", f"{t_norm / t_fast:.1f}x with pages read on 2 threads as the pull does, {t_norm / t_one:.1f}x "
-               f"on one ({n / t_fast:,.0f} / {n / t_one:,.0f} vs {n / t_norm:,.0f} rows/s)", ">= 5x", t_norm / t_fast >= 5)
+               f"on one, best of 2 each ({n / t_fast:,.0f} / {n / t_one:,.0f} vs {n / t_norm:,.0f} rows/s)", ">= 5x", t_norm / t_fast >= 5)
         del base
 
         # 1. pull: naive vs max_workers, against min(latency bound, parse bound)
