@@ -1,7 +1,8 @@
 """A progress bar for long pulls (``tqdm.auto``: a widget in Jupyter, text elsewhere).
 
 ``progress=None`` (the loaders' default) shows a bar only once a pull is
-known or seen to need more than :data:`AUTO_PAGES` pages, so quick pulls stay
+known or seen to need more than :data:`AUTO_PAGES` pages of rows (the empty
+pages that close concurrent windows do not count), so quick pulls stay
 silent; ``True`` always shows one, ``False`` never. The bar shows the source
 and counts -- never a parameter that could hold a secret.
 
@@ -46,6 +47,7 @@ class PullProgress:
         self.mode = progress
         self.source = source
         self.pages = 0
+        self.pages_with_rows = 0
         self.rows = 0
         self.expected_pages: int | None = None
         self._bar: Any = None
@@ -61,12 +63,13 @@ class PullProgress:
         if self.mode is not None:
             return bool(self.mode)
         expected = self.expected_pages or 0
-        return expected > AUTO_PAGES or self.pages > AUTO_PAGES
+        return expected > AUTO_PAGES or self.pages_with_rows > AUTO_PAGES
 
     def page(self, *, rows: int, expected_pages: int | None = None) -> None:
         """Record one page of ``rows`` rows; ``expected_pages`` when the pull knows it."""
         with self._lock:
             self.pages += 1
+            self.pages_with_rows += rows > 0
             self.rows += rows
             if expected_pages is not None:
                 self.expected_pages = expected_pages

@@ -45,9 +45,6 @@ def test_short_pull_stays_silent(sb, capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: with the default max_workers=4 every pull takes at least 6 "
-                   "requests (4 windows + 2 final sweeps, mostly empty pages), which PullProgress counts past "
-                   "AUTO_PAGES, so even a 6-row pull shows a bar; remove this mark once the loader counts that")
 def test_short_pull_stays_silent_with_the_default_workers(sb, capsys):
     df = pull(sb, SHORT, progress=None)
     assert 0 < len(df) < 10
