@@ -251,6 +251,9 @@ def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None
     >>> pages_to_frame(pages, TRANSACTIONS, sort_by="id")["id"].tolist()
     [1, 2]
     """
+    rows = [p for p in pages if p.frame is None or len(p.frame)]
+    if rows and len(rows) < len(pages):
+        pages = rows  # empty pages (a concurrent pull's closing sweep) add no rows and would force the slow path
     with gc_paused():
         if sort_by is not None and pages and all(p.frame is None for p in pages) and \
                 schema.columns.get(sort_by) == "int" and all(p.columns[sort_by].null_count == 0 for p in pages):
