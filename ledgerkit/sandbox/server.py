@@ -47,6 +47,7 @@ from ..errors import ConfigurationError
 from .api_dwh import DwhAPI, dwh_error, s3_error, validate_report_request  # noqa: F401 - importable from here as before
 from .api_statements import StatementsAPI
 from .api_transactions import TransactionsAPI, validate_report_params  # noqa: F401 - importable from here as before
+from .dialects import Dialect, get_dialect
 from .faults import DROP, MALFORMED, RATE_LIMITED, SERVER_ERROR, FaultPlan, Faults
 from .http_util import Request, Response, dumps, json_response  # noqa: F401 - dumps importable from here as before
 
@@ -179,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body) if fault == DROP else len(body)))
-        self.send_header("X-Request-ID", str(uuid.uuid4()))
+        self.send_header(self.server.sandbox.dialect.request_id_header, str(uuid.uuid4()))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -239,8 +240,10 @@ class Sandbox:
         Number of transactions of the World (the World's default when None).
     page_size : int
         Transactions per report page (not settable by clients).
-    per_page_default, per_page_max : int
-        Statements page size when none is asked, and the largest allowed.
+    per_page_default : int, optional
+        Statements page size when none is asked (None: the dialect's, else 50).
+    per_page_max : int
+        The largest statements page size allowed.
     report_seconds : float
         Time a DWH report takes from ``queued`` to ``successful``.
     port : int
@@ -249,6 +252,9 @@ class Sandbox:
         Serve this World instead of generating one.
     faults : Faults, optional
         Faults in force from the start.
+    dialect : str
+        Which deployment's reading of the APIs to speak: one of
+        :data:`~ledgerkit.sandbox.dialects.DIALECTS` (docs/CONTRACTS.md §2.6).
 
     Examples
     --------
@@ -258,9 +264,13 @@ class Sandbox:
     True
     """
 
-    def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000, per_page_default: int = 50,
-                 per_page_max: int = 500, report_seconds: float = 0.3, port: int = 0, *, world: Any = None,
-                 faults: Faults | None = None, verbose: bool = False) -> None:
+    def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000,
+                 per_page_default: int | None = None, per_page_max: int = 500, report_seconds: float = 0.3,
+                 port: int = 0, *, world: Any = None, faults: Faults | None = None, verbose: bool = False,
+                 dialect: str = "begateway") -> None:
+        self.dialect: Dialect = get_dialect(dialect)
+        if per_page_default is None:
+            per_page_default = self.dialect.per_page_default or 50
         self.seed, self.size = seed, size
         self.page_size, self.per_page_default, self.per_page_max = page_size, per_page_default, per_page_max
         self.report_seconds, self.port, self.verbose = report_seconds, port, verbose
@@ -366,6 +376,30 @@ class Sandbox:
         user_kw = ENV_VARS[source][3]
         return {"base_url": urls[source], user_kw: creds.user, "secret_key": creds}
 
+    # what this dialect serves ------------------------------------------------
+    def served_statements(self) -> list[dict[str, Any]]:
+        """The whole statement chain as this dialect serves it, numbers as exact ``Decimal``.
+
+        For ``begateway`` this is ``world.statements``; ``makecommerce-recorded``
+        moves and adds VAT lines and omits ``transaction_id`` (§2.6).
+        """
+        return self.statements_api.served_rows()
+
+    def report_rows(self, date_from: Any, date_to: Any, currency: str, **scope: int | None) -> tuple[list, list]:
+        """(records, opening rows) of the DWH report this dialect makes for these request parameters.
+
+        ``date_from``/``date_to`` are aware datetimes as the request gives
+        them (``date_to`` exclusive or inclusive as the dialect reads it);
+        ``scope`` takes ``merchant_id``, ``shop_id``, ``gateway_id``. Rows are
+        keyed by frame column names, money in integer minor units.
+
+        Examples
+        --------
+        >>> with Sandbox(size=100, dialect="dwh-official-client") as sb:   # doctest: +SKIP
+        ...     records, opening = sb.report_rows(sb.world.start, sb.world.end, "EUR", shop_id=1101)
+        """
+        return self.dwh_api.report_rows(date_from, date_to, currency, **scope)
+
     # faults --------------------------------------------------------------
     @property
     def faults(self) -> Faults:
@@ -426,7 +460,8 @@ class Sandbox:
 
     def __repr__(self) -> str:
         state = f"serving at {self.url}" if self._server else "stopped"
-        return f"<Sandbox seed={self.seed} {state}>"
+        dialect = "" if self.dialect.name == "begateway" else f" dialect={self.dialect.name}"
+        return f"<Sandbox seed={self.seed}{dialect} {state}>"
 
 
 def _generate_world(seed: int, size: int | None) -> Any:
