@@ -221,15 +221,57 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sandbox: "Sandbox") -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], sandbox: "Loopback", handler: type = _Handler) -> None:
+        self.sandbox = sandbox  # what the handler serves: a Sandbox, or a Replay
+        super().__init__(address, handler)
+
+
+class Loopback:
+    """A server on 127.0.0.1 run in a daemon thread: start/stop, context manager, ``url``.
+
+    Subclasses set ``port`` (0: any free port) and ``verbose`` and may set
+    ``handler`` (the request handler class, reading ``self.server.sandbox``).
+    """
+
+    handler: type = _Handler
+    port: int = 0
+    verbose: bool = False
+    _server: _Server | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self):
+        """Bind and serve in a daemon thread; returns self."""
+        if self._server is None:
+            self._server = _Server(("127.0.0.1", self.port), self, self.handler)
+            self.port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"{type(self).__name__.lower()}:{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
 
 
 _Route = tuple[str, "re.Pattern[str]", Callable[..., Response], str]
 
 
-class Sandbox:
+class Sandbox(Loopback):
     """The three provider APIs on 127.0.0.1, serving a deterministic World.
 
     Parameters
@@ -291,30 +333,7 @@ class Sandbox:
             ("GET", re.compile(r"/dwh/files/([^/]+)\.zip"), self.dwh_api.download, FILE),
         ]
 
-    # lifecycle ---------------------------------------------------------
-    def start(self) -> "Sandbox":
-        """Bind and serve in a daemon thread; returns self."""
-        if self._server is None:
-            self._server = _Server(("127.0.0.1", self.port), self)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"sandbox:{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "Sandbox":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
+    # lifecycle (start, stop, context manager: Loopback) -----------------------
     def serve_forever(self) -> None:
         """Block until interrupted (for the CLI)."""
         self.start()
@@ -324,12 +343,7 @@ class Sandbox:
         finally:
             self.stop()
 
-    # addresses and credentials ----------------------------------------
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
-
+    # addresses and credentials (url: Loopback) --------------------------
     @property
     def transactions_url(self) -> str:
         return self.url + "/gateway"
