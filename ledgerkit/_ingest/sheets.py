@@ -42,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 import zlib
@@ -846,21 +847,42 @@ def _unit_problem(d: np.ndarray, m: np.ndarray, chained: int, *, unsigned: bool,
                   movement: str) -> tuple[str, np.ndarray] | None:
     """What explains the links better than the units as read: (explanation, rows it explains), or None."""
     n = len(d)
-    both = (d != 0) & (m != 0)
-    num, den = np.abs(m), np.abs(d)
-    g = np.gcd(num, den, where=both, out=np.ones_like(num))
-    ratios = np.stack([num // g, den // g], axis=1)
-    found, counts = np.unique(ratios[both & (num != den)], axis=0, return_counts=True)
-    if len(counts) and counts.max() >= 2 and counts.max() > max(chained, n / 2):
-        p, q = (int(v) for v in found[counts.argmax()])
-        factor = f"{p}x" if q == 1 else f"1/{q}" if p == 1 else f"{p}/{q}"
-        bad = both & (num * q == den * p)
-        return (f"in {int(counts.max())} of {n} links the {movement} is {factor} what the balance moves (and in "
-                f"{chained} equal to it), so {movement!r} and 'balance_after' are not in the same unit; ledgerkit "
-                f"reads both as major units of the currency and refuses to return amounts off by {factor}"), bad
+    factor = _majority_factor(np.abs(m), np.abs(d), n)
+    if factor is not None:
+        (p, q), bad = factor
+        if bad.sum() >= 2 and bad.sum() > chained:
+            text = f"{p}x" if q == 1 else f"1/{q}" if p == 1 else f"{p}/{q}"
+            return (f"in {int(bad.sum())} of {n} links the {movement} is {text} what the balance moves (and in "
+                    f"{chained} equal to it), so {movement!r} and 'balance_after' are not in the same unit; "
+                    f"ledgerkit reads both as major units of the currency and refuses to return amounts off by "
+                    f"{text}"), bad
     flips = (d == -m) & (m != 0)
     if unsigned and flips.any() and flips.sum() > n - chained - flips.sum():
         return (f"in {int(flips.sum())} of {n} links the balance falls by a positive {movement}, and no "
                 f"{movement} in the file is negative: debits look unsigned, so {movement!r} does not say which "
                 "way a row moves the balance"), flips
     return None
+
+
+#: The largest numerator or denominator of a unit factor looked for (units differ by 10, 100, 1000, ...).
+_MOST_FACTOR = 10**6
+
+
+def _majority_factor(num: np.ndarray, den: np.ndarray, n: int) -> tuple[tuple[int, int], np.ndarray] | None:
+    """The ratio ``num/den`` (reduced, not 1) shared by more than half of ``n`` links, and where it holds.
+
+    A ratio held by most links is the median of the ratios, so only that
+    one candidate is checked, in exact integers.
+    """
+    other = (num != 0) & (den != 0) & (num != den)
+    if other.sum() * 2 <= n:
+        return None
+    ratios = num[other] / den[other]
+    k = len(ratios) // 2
+    at = np.flatnonzero(other)[np.argpartition(ratios, k)[k]]
+    g = math.gcd(int(num[at]), int(den[at]))
+    p, q = int(num[at]) // g, int(den[at]) // g
+    if max(p, q) > _MOST_FACTOR:
+        return None
+    held = other & (num * q == den * p)
+    return ((p, q), held) if held.sum() * 2 > n else None
