@@ -798,6 +798,12 @@ def read_report(source: Any, request_params: dict[str, Any]) -> tuple[ReportShee
         ``derived_columns``, ``extra_columns``, ``units``,
         ``rows_at_or_after_date_to`` and ``date_to_inclusive`` (True when such
         rows came back, None when the answer does not tell).
+
+    Examples
+    --------
+    >>> sheets, learned = read_report("report.zip", {"date_to": "2025-02-01T00:00:00+00:00"})  # doctest: +SKIP
+    >>> learned["rows_at_or_after_date_to"], learned["date_to_inclusive"]                       # doctest: +SKIP
+    (1, True)
     """
     sheets = read_report_file(source)
     records = sheets.records
