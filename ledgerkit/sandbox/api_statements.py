@@ -110,13 +110,14 @@ class StatementsAPI:
         self._lock = threading.Lock()
         self._times: list[float] = []
         self._pulls: dict[tuple, list[dict[str, Any]]] = {}
+        self._reshaped = self.dialect.recorded_vat_lines or self.dialect.float_numbers or self.dialect.omit_transaction_id
         self._recorded: tuple = (-1, [], [], [])  # (world chain length, exact, served, times)
 
     def _snapshot(self) -> tuple[list[dict[str, Any]], list[float]]:
         """The chain as served and its epoch times; the world only ever appends to it."""
         with self.sb.world.lock:
             rows = list(self.sb.world.statements)
-        if self.dialect.recorded_vat_lines:
+        if self._reshaped:
             return self._recorded_rows(rows)[1:]
         with self._lock:
             if len(self._times) < len(rows):
@@ -124,14 +125,14 @@ class StatementsAPI:
             return rows, self._times[: len(rows)]
 
     def _recorded_rows(self, world_rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[float]]:
-        """(exact rows, rows as served, their epoch times) of the recorded shape, rebuilt when the chain grew."""
+        """(exact rows, rows as served, their epoch times) of the dialect's shape, rebuilt when the chain grew."""
         with self._lock:
             length, *view = self._recorded
             if length != len(world_rows):
-                exact = recorded_chain(world_rows)
-                served = float_rows(exact) if self.dialect.float_numbers else exact
+                exact = recorded_chain(world_rows) if self.dialect.recorded_vat_lines else world_rows
                 if self.dialect.omit_transaction_id:
-                    served = [{k: v for k, v in r.items() if k != "transaction_id"} for r in served]
+                    exact = [{k: v for k, v in r.items() if k != "transaction_id"} for r in exact]
+                served = float_rows(exact) if self.dialect.float_numbers else exact
                 view = [exact, served, [parse_utc(r["created"]).timestamp() for r in exact]]
                 self._recorded = (len(world_rows), *view)
             return tuple(view)
@@ -140,12 +141,7 @@ class StatementsAPI:
         """The whole chain as this dialect serves it, numbers as exact ``Decimal`` (``created`` a datetime)."""
         with self.sb.world.lock:
             rows = list(self.sb.world.statements)
-        if not self.dialect.recorded_vat_lines:
-            return rows
-        exact = self._recorded_rows(rows)[0]
-        if self.dialect.omit_transaction_id:
-            exact = [{k: v for k, v in r.items() if k != "transaction_id"} for r in exact]
-        return exact
+        return self._recorded_rows(rows)[0] if self._reshaped else rows
 
     def handle(self, req: Request) -> Response:
         """Answer one statement page."""
