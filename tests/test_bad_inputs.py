@@ -192,7 +192,6 @@ CASES = [
     Case("dwh reversed range", lambda c: c.dwh_load(DWH[1], DWH[0]), CFG, ("date_to", "after date_from"), True),
     Case("dwh unknown currency", lambda c: c.dwh_load(currency="ABC"), CFG, ("currency", "expected"), True),
     Case("dwh user_id negative", lambda c: c.dwh_load(user_id=-1), CFG, ("user_id", "positive integer"), True),
-    Case("dwh two scopes", lambda c: c.dwh_load(merchant_id=1, shop_id=2), CFG, ("merchant_id, shop_id", "at most one"), True),
     Case("dwh unknown format", lambda c: c.dwh_load(format="pdf"), CFG, ("format", "one of"), True),
     Case("dwh unknown language", lambda c: c.dwh_load(language="de"), CFG, ("language", "one of"), True),
     Case("dwh poll_timeout zero", lambda c: c.dwh_load(poll_timeout=0), CFG, ("poll_timeout", "positive"), True),

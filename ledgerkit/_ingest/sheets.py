@@ -8,6 +8,13 @@ form into the same two frames (columns of docs/CONTRACTS.md §2.3):
 
 - headers, English or Russian, map to stable snake_case columns; unknown
   columns are kept under a snake_cased version of their header;
+- only what analysis cannot do without is required (an account id, the
+  time, currency, amount; an opening balance): the full header list of the
+  real report is not public, so every other known column is optional and a
+  column the file lacks is absent from the frame (never filled with NA);
+- a missing ``balance_before`` is derived as ``balance_after`` minus the
+  movement (``net``, else ``amount``), and the money units are checked
+  against the balance chain (:func:`check_units`);
 - money (major units: decimal text in CSV, numbers in XLSX) becomes ``Int64``
   minor units using each row's currency exponent (JPY 0, EUR 2, KWD 3),
   exactly — never through float arithmetic on text;
@@ -35,10 +42,11 @@ Examples
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterable
 
@@ -66,33 +74,44 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Column:
-    """One known column of a report sheet: frame name, kind, both headers."""
+    """One known column of a report sheet: frame name, kind, headers, whether the sheet must have it.
+
+    ``aliases`` are further headers of the column, used only when none of
+    its own headers is in the file (``Type`` is ``transaction_type`` unless
+    the file also has ``Transaction type``). An empty ``russian`` means no
+    Russian header is known.
+    """
 
     name: str
     kind: str  # int | str | category | currency | time | money
     english: str
     russian: str
-    required: bool = True
+    required: bool = False
+    aliases: tuple[str, ...] = ()
 
+
+#: The account id columns; a sheet must have at least one of them.
+ACCOUNT_IDS = ("merchant_id", "shop_id", "gateway_id")
 
 _ACCOUNT = (
     Column("merchant_id", "int", "Merchant ID", "ID мерчанта"),
-    Column("merchant_name", "str", "Merchant name", "Название мерчанта", False),
+    Column("merchant_name", "str", "Merchant name", "Название мерчанта"),
     Column("shop_id", "int", "Shop ID", "ID магазина"),
-    Column("shop_name", "str", "Shop name", "Название магазина", False),
+    Column("shop_name", "str", "Shop name", "Название магазина"),
     Column("gateway_id", "int", "Gateway ID", "ID шлюза"),
-    Column("gateway_name", "str", "Gateway name", "Название шлюза", False),
+    Column("gateway_name", "str", "Gateway name", "Название шлюза"),
 )
 
 #: Columns of the ``balance_records`` sheet, in frame order.
 RECORDS_COLUMNS: tuple[Column, ...] = _ACCOUNT + (
     Column("record_id", "int", "Record ID", "ID записи"),
-    Column("created_at", "time", "Created at", "Дата создания"),
-    Column("transaction_uid", "str", "Transaction UID", "UID транзакции", False),
-    Column("transaction_id", "int", "Transaction ID", "ID транзакции", False),
-    Column("transaction_type", "category", "Transaction type", "Тип транзакции"),
-    Column("currency", "currency", "Currency", "Валюта"),
-    Column("amount", "money", "Amount", "Сумма"),
+    Column("created_at", "time", "Created at", "Дата создания", True),
+    Column("transaction_uid", "str", "Transaction UID", "UID транзакции"),
+    Column("transaction_id", "int", "Transaction ID", "ID транзакции"),
+    Column("transaction_type", "category", "Transaction type", "Тип транзакции", aliases=("Type",)),
+    Column("description", "str", "Description", ""),
+    Column("currency", "currency", "Currency", "Валюта", True),
+    Column("amount", "money", "Amount", "Сумма", True),
     Column("fee", "money", "Fee", "Комиссия"),
     Column("net", "money", "Net", "Итого"),
     Column("balance_before", "money", "Balance before", "Баланс до"),
@@ -101,9 +120,9 @@ RECORDS_COLUMNS: tuple[Column, ...] = _ACCOUNT + (
 
 #: Columns of the ``opening_balance`` sheet, in frame order.
 OPENING_COLUMNS: tuple[Column, ...] = _ACCOUNT + (
-    Column("currency", "currency", "Currency", "Валюта"),
+    Column("currency", "currency", "Currency", "Валюта", True),
     Column("date", "time", "Date", "Дата"),
-    Column("opening_balance", "money", "Opening balance", "Входящий остаток"),
+    Column("opening_balance", "money", "Opening balance", "Входящий остаток", True),
 )
 
 #: sheet name -> its columns
@@ -138,12 +157,25 @@ class ReportSheets:
     rounded_values : int
         Money cells that carried a fraction of a minor unit and were rounded
         half to even (0 for a well-formed report).
+    missing_columns : dict
+        Sheet name -> the known columns the file did not have.
+    derived_columns : list of str
+        Columns computed from others (``balance_before``).
+    extra_columns : dict
+        Sheet name -> the unknown columns kept (snake_cased headers).
+    units : dict
+        What the check of the money units against the balance chain saw
+        (see :func:`check_units`).
     """
 
     records: pd.DataFrame
     opening_balance: pd.DataFrame
     format: str
     rounded_values: int
+    missing_columns: dict = field(default_factory=dict)
+    derived_columns: list = field(default_factory=list)
+    extra_columns: dict = field(default_factory=dict)
+    units: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- headers
@@ -169,16 +201,24 @@ def _header_map(columns: Iterable[Column]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for col in columns:
         for header in (col.english, col.russian, col.name):
-            mapping[_header_key(header)] = col.name
+            if header:
+                mapping[_header_key(header)] = col.name
     return mapping
 
 
 def _rename(headers: list[Any], spec: tuple[Column, ...]) -> list[str]:
     """Frame names for the file's headers: known ones mapped, others snake_cased."""
     known = _header_map(spec)
+    aliases = {_header_key(a): c.name for c in spec for a in c.aliases}
+    keys = [_header_key(h) for h in headers]
+    claimed = {known[k] for k in keys if k in known}
     names: list[str] = []
-    for i, header in enumerate(headers):
-        name = known.get(_header_key(header)) or snake_case(header) or f"column_{i + 1}"
+    for i, (header, key) in enumerate(zip(headers, keys)):
+        name = known.get(key)
+        if name is None and aliases.get(key) not in claimed | {None}:
+            name = aliases[key]
+            claimed.add(name)
+        name = name or snake_case(header) or f"column_{i + 1}"
         base, n = name, 1
         while name in names:
             n += 1
@@ -187,12 +227,27 @@ def _rename(headers: list[Any], spec: tuple[Column, ...]) -> list[str]:
     return names
 
 
+def _missing_required(names: Iterable[str], spec: tuple[Column, ...]) -> list[str]:
+    """The headers of required columns absent from ``names`` (an account id counts once, any of the three)."""
+    present = set(names)
+    missing = [f"{c.english!r} / {c.russian!r}" for c in spec if c.required and c.name not in present]
+    if not present & set(ACCOUNT_IDS):
+        missing.insert(0, "one of 'Merchant ID', 'Shop ID', 'Gateway ID' (the account)")
+    return missing
+
+
+def _in_frame_order(columns: dict[str, pd.Series], spec: tuple[Column, ...]) -> pd.DataFrame:
+    """The known columns in the spec's order, then the unknown ones as they came."""
+    known = [c.name for c in spec if c.name in columns]
+    return pd.DataFrame({name: columns[name] for name in known + [n for n in columns if n not in known]})
+
+
 def _sheet_of(headers: list[Any]) -> str | None:
     """Which sheet a header row belongs to, judged by its distinctive columns."""
     names = set(_rename(headers, RECORDS_COLUMNS + OPENING_COLUMNS))
     if "opening_balance" in names:
         return "opening_balance"
-    if {"record_id", "balance_after"} & names:
+    if {"record_id", "balance_after", "amount"} & names:
         return "balance_records"
     return None
 
@@ -322,40 +377,37 @@ def _not_a_number(value: Any, exp: int) -> bool:
 
 
 def _typed(raw: pd.DataFrame, sheet: str, where: str, *, decimal_comma: bool = False) -> tuple[pd.DataFrame, int]:
-    """Rename the raw sheet's columns and convert each to its declared dtype."""
+    """Rename the raw sheet's columns and convert each known one to its declared dtype."""
     spec = SHEETS[sheet]
     headers = list(raw.columns)
     raw = raw.set_axis(_rename(headers, spec), axis=1)
-    missing = [c for c in spec if c.required and c.name not in raw.columns]
+    missing = _missing_required(raw.columns, spec)
     if missing:
-        wanted = ", ".join(f"{c.english!r} / {c.russian!r}" for c in missing)
         raise DataError(
-            f"{where}: required column(s) missing: {wanted}; found headers {[str(h) for h in headers]}"
+            f"{where}: required column(s) missing: {', '.join(missing)}; found headers {[str(h) for h in headers]}"
         )
     raw = raw.reset_index(drop=True)
     currency = _to_currency(raw["currency"], where, "currency")
+    kinds = {c.name: c.kind for c in spec}
     out: dict[str, pd.Series] = {}
     n_rounded = 0
-    for col in spec:
-        if col.name not in raw.columns:
-            out[col.name] = pd.Series(pd.NA, index=raw.index, dtype=_DTYPES[col.kind])
-        elif col.kind == "money":
-            out[col.name], n = _to_money(raw[col.name], currency, where, col.name, decimal_comma)
-            n_rounded += n
-        elif col.kind == "int":
-            out[col.name] = _to_int(raw[col.name], where, col.name)
-        elif col.kind == "time":
-            out[col.name] = _to_time(raw[col.name], where, col.name)
-        elif col.kind == "currency":
-            out[col.name] = currency
-        else:
-            out[col.name] = _to_str(raw[col.name]).astype(_DTYPES[col.kind])
-    known = {c.name for c in spec}
     for name in raw.columns:
-        if name not in known:
+        kind = kinds.get(name)
+        if kind == "money":
+            out[name], n = _to_money(raw[name], currency, where, name, decimal_comma)
+            n_rounded += n
+        elif kind == "int":
+            out[name] = _to_int(raw[name], where, name)
+        elif kind == "time":
+            out[name] = _to_time(raw[name], where, name)
+        elif kind == "currency":
+            out[name] = currency
+        elif kind is not None:
+            out[name] = _to_str(raw[name]).astype(_DTYPES[kind])
+        else:
             extra = raw[name]
             out[name] = extra if extra.dtype.kind in "fiubM" else _to_str(extra)
-    return pd.DataFrame(out), n_rounded
+    return _in_frame_order(out, spec), n_rounded
 
 
 # --------------------------------------------------------------------------- CSV
@@ -460,7 +512,7 @@ def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.Data
     spec = SHEETS[sheet]
     names = _rename(headers, spec)
     kinds = {c.name: c.kind for c in spec}
-    if any('"' in h for h in headers) or not all(c.name in names for c in spec if c.required):
+    if any('"' in h for h in headers) or _missing_required(names, spec):
         return None
     types = {name: _FAST_TYPES[kinds.get(name, "str")] for name in names}
     try:
@@ -476,21 +528,17 @@ def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.Data
     if currency is None:
         return None
     out: dict[str, pd.Series] = {}
-    for col in spec:
-        if col.name not in names:
-            out[col.name] = pd.Series(pd.NA, index=range(table.num_rows), dtype=_DTYPES[col.kind])
-        elif col.kind == "currency":
-            out[col.name] = currency[0]
-        elif col.kind == "money":
-            out[col.name] = _fast_money(table.column(col.name), currency[1], col.name)
-            if out[col.name] is None:
+    for name in names:
+        kind = kinds.get(name, "str")
+        if kind == "currency":
+            out[name] = currency[0]
+        elif kind == "money":
+            out[name] = _fast_money(table.column(name), currency[1], name)
+            if out[name] is None:
                 return None
         else:
-            out[col.name] = _fast_column(table.column(col.name), col.kind, col.name)
-    for name in names:
-        if name not in kinds:
-            out[name] = _fast_column(table.column(name), "str", name)
-    return pd.DataFrame(out), 0
+            out[name] = _fast_column(table.column(name), kind, name)
+    return _in_frame_order(out, spec), 0
 
 
 def read_csv_sheet(data: bytes, sheet: str, *, where: str | None = None) -> tuple[pd.DataFrame, int]:
@@ -673,9 +721,168 @@ def _csv_headers(data: bytes, where: str) -> list[str]:
 
 
 def _both(typed: dict[str, tuple[pd.DataFrame, int]], fmt: str) -> ReportSheets:
+    """The report from its two typed sheets: ``balance_before`` derived when missing, units checked."""
+    records, opening = typed["balance_records"][0], typed["opening_balance"][0]
+    frames = {"balance_records": records, "opening_balance": opening}
+    missing = {name: [c.name for c in SHEETS[name] if c.name not in frames[name].columns] for name in SHEETS}
+    extra = {name: [n for n in frames[name].columns if n not in {c.name for c in SHEETS[name]}] for name in SHEETS}
+    derived = []
+    if "balance_before" not in records.columns and "balance_after" in records.columns:
+        records, derived = derive_balance_before(records), ["balance_before"]
     return ReportSheets(
-        records=typed["balance_records"][0],
-        opening_balance=typed["opening_balance"][0],
+        records=records,
+        opening_balance=opening,
         format=fmt,
         rounded_values=typed["balance_records"][1] + typed["opening_balance"][1],
+        missing_columns=missing,
+        derived_columns=derived,
+        extra_columns=extra,
+        units=check_units(records, opening),
     )
+
+
+# --------------------------------------------------------------------------- the balance chain
+
+
+def _movement_column(records: pd.DataFrame) -> str:
+    """What a row moves the balance by: ``net`` when the sheet has it, else ``amount``."""
+    return "net" if "net" in records.columns else "amount"
+
+
+def derive_balance_before(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with ``balance_before = balance_after - movement`` inserted before ``balance_after``.
+
+    The movement is ``net`` when the sheet has it, else ``amount``; a row
+    missing either value gets ``<NA>``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"currency": ["EUR", "EUR"], "amount": pd.array([1000, -250], dtype="Int64"),
+    ...                    "balance_after": pd.array([1000, 750], dtype="Int64")})
+    >>> derive_balance_before(df)["balance_before"].tolist()
+    [0, 1000]
+    """
+    out = records.copy()
+    out.insert(out.columns.get_loc("balance_after"), "balance_before",
+               records["balance_after"] - records[_movement_column(records)])
+    return out
+
+
+def _previous_balances(records: pd.DataFrame, opening: pd.DataFrame | None, keys: list[str]) -> pd.Series:
+    """Each row's previous ``balance_after`` in its account; an account's first row gets its opening balance.
+
+    The opening balance is used only when the opening sheet names the
+    account by the same columns and holds one row for it.
+    """
+    previous = records.groupby(keys, sort=False, observed=True, dropna=False)["balance_after"].shift()
+    if opening is None or not set(keys) <= set(opening.columns) or opening.duplicated(keys).any():
+        return previous
+    first = ~records.duplicated(keys).to_numpy()
+    key_of = {c: records[c].astype("str") if c == "currency" else records[c] for c in keys}
+    table = opening[keys + ["opening_balance"]].astype({"currency": "str"})
+    found = pd.DataFrame(key_of).merge(table, on=keys, how="left")["opening_balance"]
+    return previous.where(~first, found.to_numpy())
+
+
+def check_units(records: pd.DataFrame, opening: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Check the money units against the balance chain; raise when they contradict it.
+
+    Per account (its id columns and currency), in file order, each row
+    should move the balance by its movement (``net``, else ``amount``):
+    ``balance_after[i] == balance_after[i - 1] + movement[i]``; an account's
+    first row links to its opening balance. Isolated breaks are data
+    (:func:`ledgerkit.check_balances` finds them). But when most links fit
+    one constant factor (the movement 100x what the balance moves, as when
+    one column is in minor and the other in major units), or when no
+    movement is negative yet the balance falls by one (unsigned debits) more
+    often than it breaks otherwise, the numbers would come out wrong:
+    :class:`DataError`.
+
+    Returns
+    -------
+    dict
+        ``movement`` (the column checked), ``links`` (links with both sides
+        known and something moving), ``chained`` (links that hold).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"shop_id": [1, 1, 1], "currency": ["EUR"] * 3,
+    ...                    "amount": pd.array([100000, -5000, 20000], dtype="Int64"),
+    ...                    "balance_after": pd.array([1000, 950, 1150], dtype="Int64")})
+    >>> check_units(df.iloc[:1])
+    {'movement': 'amount', 'links': 0, 'chained': 0}
+    >>> check_units(df)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ledgerkit.errors.DataError: balance_records: the money units contradict the balance chain: in 2 of 2 links ...
+    """
+    movement = _movement_column(records)
+    summary = {"movement": movement, "links": 0, "chained": 0}
+    if "balance_after" not in records.columns or records.empty:
+        return summary
+    keys = [c for c in ACCOUNT_IDS if c in records.columns] + ["currency"]
+    previous = _previous_balances(records, opening, keys)
+    moves = records[movement]
+    known = (previous.notna() & records["balance_after"].notna() & moves.notna()).to_numpy()
+    rows = np.flatnonzero(known)
+    d = (records["balance_after"] - previous).to_numpy(dtype="int64", na_value=0)[rows]
+    m = moves.to_numpy(dtype="int64", na_value=0)[rows]
+    moving = (d != 0) | (m != 0)
+    rows, d, m = rows[moving], d[moving], m[moving]
+    chained = int((d == m).sum())
+    summary.update(links=len(rows), chained=chained)
+    if chained < len(rows):
+        problem = _unit_problem(d, m, chained, unsigned=not bool((moves < 0).any()), movement=movement)
+        if problem is not None:
+            text, bad = problem
+            lines = [int(r) + 2 for r in rows[bad][:3]]  # the file's 1-based row: the header is row 1
+            where = "; ".join(f"row {line}: {movement} {int(mv)}, balance moved {int(dv)}"
+                              for line, mv, dv in zip(lines, m[bad][:3], d[bad][:3]))
+            raise DataError(f"balance_records: the money units contradict the balance chain: {text} "
+                            f"(minor units as read; first rows: {where})", rows=lines)
+    return summary
+
+
+def _unit_problem(d: np.ndarray, m: np.ndarray, chained: int, *, unsigned: bool,
+                  movement: str) -> tuple[str, np.ndarray] | None:
+    """What explains the links better than the units as read: (explanation, rows it explains), or None."""
+    n = len(d)
+    factor = _majority_factor(np.abs(m), np.abs(d), n)
+    if factor is not None:
+        (p, q), bad = factor
+        if bad.sum() >= 2 and bad.sum() > chained:
+            text = f"{p}x" if q == 1 else f"1/{q}" if p == 1 else f"{p}/{q}"
+            return (f"in {int(bad.sum())} of {n} links the {movement} is {text} what the balance moves (and in "
+                    f"{chained} equal to it), so {movement!r} and 'balance_after' are not in the same unit; "
+                    f"ledgerkit reads both as major units of the currency and refuses to return amounts off by "
+                    f"{text}"), bad
+    flips = (d == -m) & (m != 0)
+    if unsigned and flips.any() and flips.sum() > n - chained - flips.sum():
+        return (f"in {int(flips.sum())} of {n} links the balance falls by a positive {movement}, and no "
+                f"{movement} in the file is negative: debits look unsigned, so {movement!r} does not say which "
+                "way a row moves the balance"), flips
+    return None
+
+
+#: The largest numerator or denominator of a unit factor looked for (units differ by 10, 100, 1000, ...).
+_MOST_FACTOR = 10**6
+
+
+def _majority_factor(num: np.ndarray, den: np.ndarray, n: int) -> tuple[tuple[int, int], np.ndarray] | None:
+    """The ratio ``num/den`` (reduced, not 1) shared by more than half of ``n`` links, and where it holds.
+
+    A ratio held by most links is the median of the ratios, so only that
+    one candidate is checked, in exact integers.
+    """
+    other = (num != 0) & (den != 0) & (num != den)
+    if other.sum() * 2 <= n:
+        return None
+    ratios = num[other] / den[other]
+    k = len(ratios) // 2
+    at = np.flatnonzero(other)[np.argpartition(ratios, k)[k]]
+    g = math.gcd(int(num[at]), int(den[at]))
+    p, q = int(num[at]) // g, int(den[at]) // g
+    if max(p, q) > _MOST_FACTOR:
+        return None
+    held = other & (num * q == den * p)
+    return ((p, q), held) if held.sum() * 2 > n else None

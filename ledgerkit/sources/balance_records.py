@@ -2,9 +2,18 @@
 
 The DWH report API is asynchronous (docs/CONTRACTS.md §2.3)::
 
-    POST {dwh}/api/v2/reports            -> report id, status "queued"
+    POST {dwh}/api/v2/reports            -> report id, status "queued" (or "pending", ...)
     GET  {dwh}/api/v2/reports/{id}       -> ... "pending" ... "successful" + file_url
     GET  file_url (pre-signed, no auth)  -> .zip with the two sheets
+
+Deployments differ where the docs leave points open (docs/CONTRACTS.md
+§2.6), and the loader learns which variant it talks to from the answers:
+the report type is sent as documented (``balance_records``) and once more
+as ``balance_records_report`` when the DWH refuses it; any status but
+``successful``/``failed`` is polled on; ``date_to`` is sent as given and
+the records are cut to ``[date_from, date_to)`` here, whether the server
+reads it as exclusive or inclusive. What was learned is in the manifest's
+``dialect``.
 
 :func:`load_balance_records` runs the whole flow and returns a
 :class:`BalanceReport` with the ``balance_records`` and ``opening_balance``
@@ -34,7 +43,7 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -45,8 +54,10 @@ from tqdm.auto import tqdm
 
 from ..config import ProviderConfig, resolve
 from ..errors import (
+    APIError,
     ConfigurationError,
     DataError,
+    InvalidRequestError,
     LedgerkitError,
     ReportError,
     ReportExpiredError,
@@ -57,16 +68,23 @@ from ..errors import (
 from .._ingest.manifest import Manifest
 from .._transport.http import PullStats, RetryPolicy, api_error, new_session, parse_retry_after, send_json
 from ..money import check_currency
-from .._ingest.sheets import read_report_file
+from .._ingest.sheets import ReportSheets, read_report_file
 from . import check_flag
 
-__all__ = ["BalanceReport", "load_balance_records", "FINAL_STATUSES", "SCOPES"]
+__all__ = ["BalanceReport", "load_balance_records", "read_report", "FINAL_STATUSES", "SCOPES", "REPORT_TYPES"]
 
 #: Statuses after which a report changes no more; every other one is polled on.
 FINAL_STATUSES = frozenset({"successful", "failed"})
 
-#: The request_params that narrow a report (at most one: see load_balance_records).
+#: The request_params that narrow a report (any of them: the report covers their intersection).
 SCOPES = ("merchant_id", "shop_id", "gateway_id")
+
+#: The two names of the report type: the docs' ``balance_records`` (sent first) and the official client's.
+REPORT_TYPES = ("balance_records", "balance_records_report")
+
+#: Fields of a report request, as a DWH error names them (``request_params.currency``, ``Date_from``).
+_REQUEST_FIELDS = ("type", "format", "language", "user_id", "notification_email")
+_PARAM_FIELDS = ("date_from", "date_to", "currency", *SCOPES)
 
 _POLL_GROWTH = 1.5
 _CHUNK = 1 << 20
@@ -185,17 +203,11 @@ def _request_body(date_from: Any, date_to: Any, *, currency: Any, user_id: Any, 
         "date_to": end.isoformat(timespec="microseconds"),
         "currency": check_currency(currency),
     }
-    given = {k: _positive_int(v, k) for k, v in scope.items() if v is not None}
-    if len(given) > 1:
-        raise ConfigurationError(
-            ", ".join(given), tuple(given.values()), "at most one of merchant_id, shop_id, gateway_id",
-            "The DWH reports at one level: the PSP (none given), a merchant, a shop or a gateway.",
-        )
-    params.update(given)
+    params.update({k: _positive_int(v, k) for k, v in scope.items() if v is not None})
     if notification_email is not None and (not isinstance(notification_email, str) or "@" not in notification_email):
         raise ConfigurationError("notification_email", notification_email, "an email address or None")
     body: dict[str, Any] = {
-        "type": "balance_records",
+        "type": REPORT_TYPES[0],
         "format": _one_of(format, "format", ("csv", "xlsx")),
         "language": _one_of(language, "language", ("en", "ru")),
         "user_id": _positive_int(user_id, "user_id", optional=False),
@@ -212,19 +224,42 @@ def _request_body(date_from: Any, date_to: Any, *, currency: Any, user_id: Any, 
 def parse_dwh_error(response: requests.Response) -> tuple[str, list[dict]]:
     """``(message, field_errors)`` from the DWH error envelope.
 
+    The field a 422 is about is read from ``message`` or, when that is the
+    generic "Unprocessable entity", from ``friendly_message``; the message
+    carries ``friendly_message`` and ``help`` whenever they add something.
+
     Examples
     --------
     >>> r = requests.Response(); r.status_code = 422
     >>> r._content = b'{"error": {"code": "unprocessable_entity", "message": "request_params.currency is required"}}'
     >>> parse_dwh_error(r)
     ('request_params.currency is required', [{'parameter': 'request_params.currency', 'message': 'request_params.currency is required'}])
+    >>> r._content = (b'{"error": {"code": "unprocessable_entity", "friendly_message": "Type is invalid.", '
+    ...               b'"help": "https://doc.ecomcharge.com/codes/unprocessable_entity", "message": "Unprocessable entity"}}')
+    >>> parse_dwh_error(r)
+    ('Unprocessable entity: Type is invalid. (help: https://doc.ecomcharge.com/codes/unprocessable_entity)', [{'parameter': 'type', 'message': 'Type is invalid.'}])
     """
     error = response.json().get("error") or {}
-    message = str(error.get("message") or error.get("friendly_message") or response.reason)
-    first = message.split(" ", 1)[0]
-    fields = [{"parameter": first, "message": message}] if first.startswith(("request_param", "type", "format",
-                                                                               "language", "user_id")) else []
-    return message, fields
+    message, friendly, help_url = (str(error.get(k) or "").strip() for k in ("message", "friendly_message", "help"))
+    named = _named_field(message)
+    field_name = named or _named_field(friendly)
+    text = message or friendly or str(response.reason)
+    if friendly and message and friendly not in message and (named is None or message not in friendly):
+        text = f"{message}: {friendly}"
+    if help_url:
+        text += f" (help: {help_url})"
+    detail = message if named else friendly or message
+    return text, [{"parameter": field_name, "message": detail}] if field_name else []
+
+
+def _named_field(text: str) -> str | None:
+    """The request field an error text begins with (``request_params.currency``, ``Date_from`` -> ``request_params.date_from``)."""
+    first = text.split(" ", 1)[0].strip(".:,").casefold()
+    if first.startswith(("request_params.", "request_parameters.")) or first in _REQUEST_FIELDS:
+        return first
+    if first in _PARAM_FIELDS:
+        return f"request_params.{first}"
+    return None
 
 
 def _parse_s3_error(response: requests.Response) -> tuple[str, list[dict]]:
@@ -262,8 +297,11 @@ class _Dwh:
 
     def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         url = self.base_url + path
-        _, decoded = send_json(self.api, method, url, json=body, policy=self.policy, stats=self.stats,
-                               parse_error=parse_dwh_error)
+        try:
+            _, decoded = send_json(self.api, method, url, json=body, policy=self.policy, stats=self.stats,
+                                   parse_error=parse_dwh_error)
+        except APIError as exc:
+            raise _with_dwh_detail(exc) from None
         return _report_of(decoded, url)
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -318,6 +356,24 @@ class _Dwh:
         return Path(name)
 
 
+def _with_dwh_detail(exc: APIError) -> APIError:
+    """``exc`` with the DWH envelope's ``code``, ``friendly_message`` and ``help`` as attributes (None if absent)."""
+    error = exc.body.get("error") if isinstance(exc.body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    for name in ("code", "friendly_message", "help"):
+        setattr(exc, name, error.get(name))
+    return exc
+
+
+def _names_type(exc: InvalidRequestError) -> bool:
+    return any(e.get("parameter") == "type" for e in exc.field_errors)
+
+
+def _may_be_the_type(exc: InvalidRequestError) -> bool:
+    """A 422 to a create call that names ``type``, or names no field at all (a generic 422)."""
+    return exc.status == 422 and (_names_type(exc) or not exc.field_errors)
+
+
 class _Transient(Exception):
     """A download failure worth retrying; ``final`` is raised when retries run out."""
 
@@ -353,7 +409,7 @@ def _wait_until_final(dwh: _Dwh, report: dict[str, Any], progress: _Progress, *,
     deadline = time.monotonic() + timeout
     wait, most = interval
     progress.saw(report)
-    while report.get("status") not in FINAL_STATUSES:
+    while _status(report) not in FINAL_STATUSES:
         left = deadline - time.monotonic()
         if left <= 0:
             raise ReportTimeoutError(
@@ -367,21 +423,29 @@ def _wait_until_final(dwh: _Dwh, report: dict[str, Any], progress: _Progress, *,
         report = dwh.show(report["id"])
         progress.polls += 1
         progress.saw(report)
-    if report["status"] == "failed":
+    if _status(report) == "failed":
+        attempt = f" (attempt {report['attempt']})" if report.get("attempt") is not None else ""
         raise ReportFailedError(
-            f"report {report['id']} ended 'failed' on the DWH (attempt {report.get('attempt')}). Check the "
-            "parameters and request it again; if it keeps failing, ask the provider about this report id.",
-            report_id=report["id"], status="failed",
+            f"report {report['id']} ended 'failed' on the DWH{attempt}. Check the parameters and request it "
+            "again; if it keeps failing, ask the provider about this report id.",
+            report_id=report["id"], status=str(report.get("status")),
         )
     return report
+
+
+def _status(report: dict[str, Any]) -> str:
+    """The report's status, compared without case or surrounding blanks (statuses are an open set)."""
+    return str(report.get("status")).strip().casefold()
 
 
 def _same_value(ours: Any, theirs: Any) -> bool:
     if isinstance(ours, str) and isinstance(theirs, str) and "T" in ours:
         try:
-            return datetime.fromisoformat(ours) == datetime.fromisoformat(theirs.replace("Z", "+00:00"))
+            echoed = datetime.fromisoformat(theirs.replace("Z", "+00:00"))
         except ValueError:
             return False
+        # An echo without an offset is UTC (the DWH echoes dates in UTC).
+        return datetime.fromisoformat(ours) == (echoed if echoed.tzinfo else echoed.replace(tzinfo=timezone.utc))
     return ours == theirs
 
 
@@ -451,9 +515,9 @@ def load_balance_records(
     user_id : int
         The back-office user the report is requested for (the API requires it).
     merchant_id, shop_id, gateway_id : int, optional
-        The level of the report: **at most one** (the DWH reports for the
-        PSP, a merchant, a shop or a gateway; combining them is not defined
-        by the API, so it is refused here). None of them: the whole PSP.
+        Narrow the report to these accounts; several together narrow it to
+        their intersection (the official client sends all three). None of
+        them: the whole PSP.
     format : {"csv", "xlsx"}
         File format; both give identical frames.
     language : {"en", "ru"}
@@ -494,7 +558,19 @@ def load_balance_records(
     -------
     BalanceReport
         ``.records``, ``.opening_balance`` (columns of :mod:`ledgerkit._ingest.sheets`),
-        ``.manifest`` and ``.report_id``.
+        ``.manifest`` and ``.report_id``. ``.records`` always has the
+        account id columns the report has (any of ``merchant_id``,
+        ``shop_id``, ``gateway_id``), ``created_at``, ``currency`` and
+        ``amount`` (signed as it moves the balance), and each optional known
+        column the report has (``balance_before`` also derived from
+        ``balance_after``); rows of every kind are kept, unknown columns
+        too. ``manifest["dialect"]`` says what the pull learned:
+        ``report_type`` (the name that worked) and ``report_type_refused``,
+        ``statuses`` seen, ``missing_columns`` / ``derived_columns`` /
+        ``extra_columns`` per sheet, ``units`` (the check of the money units
+        against the balance chain), ``rows_at_or_after_date_to`` (dropped)
+        and ``date_to_inclusive`` (True when the server sent such rows,
+        else None: not told).
 
     Raises
     ------
@@ -502,8 +578,15 @@ def load_balance_records(
         A bad argument, before any request is sent.
     ReportFailedError, ReportTimeoutError, ReportExpiredError
         Each carrying ``report_id``.
+    InvalidRequestError
+        The DWH refused the request (422): the message carries its
+        ``friendly_message`` and ``help``, also attributes of the error
+        (with ``code``); ``.field_errors`` names the field when the answer
+        does. A refused report type is retried once under the other name
+        first.
     APIError, TransportError, DataError
-        The DWH refused, the network failed, or the file does not parse.
+        The DWH refused, the network failed, or the file does not parse
+        (also: money units that contradict the balance chain).
         Once a report exists, every error carries its ``report_id``, names
         it in the message, and has ``.resume``: the keyword arguments (no
         secret) that pick the report up -- ``load_balance_records(**err.resume,
@@ -544,13 +627,16 @@ _RESUMED = ("date_from", "date_to", "currency", "user_id", "merchant_id", "shop_
 def fetch_report(config: ProviderConfig, body: dict[str, Any], resume: dict[str, Any], *, report_id: str | None,
                  poll_timeout: float, poll_interval: Any, progress: bool | None, retry: RetryPolicy | None,
                  download_dir: Any, max_rerequests: int,
-                 on_report: Callable[[str], None] | None = None) -> BalanceReport:
+                 on_report: Callable[[str], None] | None = None, type_name: str | None = None) -> BalanceReport:
     """The checked request ``body`` run to a :class:`BalanceReport` (``load_balance_records`` after validation).
 
     ``on_report(id)`` is called as soon as a report exists (created or
     picked up), before waiting for it: :mod:`ledgerkit.store` records the id
     there so that a killed kernel can pick the report up. Every error raised
     once a report exists names it (see :func:`_naming_report`).
+    ``type_name`` is the report type to send first (default the documented
+    ``balance_records``): a caller that remembers, per server, the name
+    that worked (``manifest["dialect"]["report_type"]``) passes it here.
     """
     stats = PullStats()
     params = body["request_params"]
@@ -559,9 +645,10 @@ def fetch_report(config: ProviderConfig, body: dict[str, Any], resume: dict[str,
     dwh = _Dwh(config.base_url, config.credentials, retry or RetryPolicy(), stats)
     bar = tqdm(desc="DWH balance report", unit=" polls", disable=progress is False, leave=False)
     run = _Run(dwh, body, _Progress(bar), timeout=float(poll_timeout), interval=_poll_interval(poll_interval),
-               max_rerequests=max_rerequests, download_dir=download_dir, on_report=on_report)
+               max_rerequests=max_rerequests, download_dir=download_dir, on_report=on_report,
+               type_name=type_name or body["type"])
     try:
-        report, sheets = run.fetch(report_id)
+        report, (sheets, learned) = run.fetch(report_id)
     except LedgerkitError as exc:
         raise _naming_report(exc, run.current or report_id,
                              {**resume, "base_url": config.base_url, "psp_id": config.credentials.user}) from None
@@ -578,6 +665,8 @@ def fetch_report(config: ProviderConfig, body: dict[str, Any], resume: dict[str,
         language=report.get("language", body["language"]), generated_at=report.get("generated_at"),
         expiry_date=report.get("expiry_date"),
         rows_per_sheet={"balance_records": len(sheets.records), "opening_balance": len(sheets.opening_balance)},
+        dialect={"report_type": run.type_name, "report_type_refused": run.type_refused,
+                 "statuses": list(dict.fromkeys(h["status"] for h in run.progress.history)), **learned},
     )
     for frame in (sheets.records, sheets.opening_balance):
         frame.attrs["ledgerkit"] = record
@@ -616,6 +705,8 @@ class _Run:
     max_rerequests: int
     download_dir: Any
     on_report: Callable[[str], None] | None = None
+    type_name: str = REPORT_TYPES[0]
+    type_refused: str | None = None
     rerequests: int = 0
     report_ids: list[str] = field(default_factory=list)
     current: str | None = None
@@ -624,8 +715,10 @@ class _Run:
         if report_id:
             report = self.dwh.show(report_id)
             _check_same_request(report, self.body["request_params"])
+            if isinstance(report.get("type"), str):
+                self.type_name = report["type"]
         else:
-            report = self.dwh.create(self.body)
+            report = self._create()
         while True:
             self.report_ids.append(report["id"])
             self.current = report["id"]
@@ -644,7 +737,33 @@ class _Run:
                     report_id=report["id"], status=str(report.get("status")),
                 )
             self.rerequests += 1
-            report = self.dwh.create(self.body)
+            report = self._create()
+
+    def _create(self) -> dict[str, Any]:
+        """``POST`` the report under ``type_name``; once, under the other name when the DWH refuses the type.
+
+        The docs name the type ``balance_records``, the official client
+        ``balance_records_report``. A 422 naming ``type``, or naming no field
+        (a generic "Unprocessable entity"), is answered by the other name;
+        the name that worked is kept for later requests of this pull.
+        """
+        try:
+            return self.dwh.create({**self.body, "type": self.type_name})
+        except InvalidRequestError as exc:
+            if self.type_refused is not None or not _may_be_the_type(exc):
+                raise
+            refused = exc
+        other = next(t for t in REPORT_TYPES if t != self.type_name)
+        try:
+            report = self.dwh.create({**self.body, "type": other})
+        except InvalidRequestError as exc:
+            if exc.status != 422 or not _names_type(exc):
+                raise
+            note = f" [report type {self.type_name!r} refused as above; {other!r} refused too: {exc.args[0]}]"
+            refused.args = (str(refused.args[0]) + note, *refused.args[1:])
+            raise refused from None
+        self.type_refused, self.type_name = self.type_name, other
+        return report
 
     def _read(self, report: dict[str, Any]) -> tuple[str | None, Any]:
         url = report.get("file_url")
@@ -657,7 +776,43 @@ class _Run:
         try:
             if self.download_dir is not None:
                 path = path.replace(Path(self.download_dir) / f"{report['id']}.zip")
-            return None, read_report_file(path)
+            return None, read_report(path, self.body["request_params"])
         finally:
             if self.download_dir is None:
                 path.unlink(missing_ok=True)
+
+
+def read_report(source: Any, request_params: dict[str, Any]) -> tuple[ReportSheets, dict[str, Any]]:
+    """Read a downloaded report and keep its period: ``(sheets, what the file taught)``.
+
+    ``date_to`` is sent unchanged, a superset of the period whether the DWH
+    reads it as exclusive (our reading) or inclusive (the docs' example
+    ends at ``23:59:59.999999``); records at or after it are dropped here,
+    counted, and their presence tells the server's reading.
+
+    Returns
+    -------
+    (ReportSheets, dict)
+        The sheets with ``records`` in ``[date_from, date_to)``, and the
+        manifest's ``dialect`` entries about the file: ``missing_columns``,
+        ``derived_columns``, ``extra_columns``, ``units``,
+        ``rows_at_or_after_date_to`` and ``date_to_inclusive`` (True when such
+        rows came back, None when the answer does not tell).
+
+    Examples
+    --------
+    >>> sheets, learned = read_report("report.zip", {"date_to": "2025-02-01T00:00:00+00:00"})  # doctest: +SKIP
+    >>> learned["rows_at_or_after_date_to"], learned["date_to_inclusive"]                       # doctest: +SKIP
+    (1, True)
+    """
+    sheets = read_report_file(source)
+    records = sheets.records
+    late = (records["created_at"] >= pd.Timestamp(request_params["date_to"])).to_numpy()
+    if late.any():
+        sheets = replace(sheets, records=records.loc[~late].reset_index(drop=True))
+    learned = {
+        "missing_columns": sheets.missing_columns, "derived_columns": sheets.derived_columns,
+        "extra_columns": sheets.extra_columns, "units": sheets.units,
+        "rows_at_or_after_date_to": int(late.sum()), "date_to_inclusive": True if late.any() else None,
+    }
+    return sheets, learned

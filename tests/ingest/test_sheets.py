@@ -16,12 +16,15 @@ from ledgerkit.errors import DataError
 from ledgerkit.money import decimals_to_minor
 from ledgerkit._ingest.sheets import (
     OPENING_COLUMNS,
-    RECORDS_COLUMNS,
+    RECORDS_COLUMNS as ALL_RECORDS_COLUMNS,
     _text_to_minor,
     read_csv_sheet,
     read_report_file,
     snake_case,
 )
+
+#: The columns of the sandbox's begateway sheet (every known one but Description).
+RECORDS_COLUMNS = tuple(c for c in ALL_RECORDS_COLUMNS if c.name != "description")
 
 RECORDS = [
     # merchant, mname, shop, sname, gw, gwname, record, created, uid, txid, type, cur, amount, fee, net, before, after
@@ -163,18 +166,18 @@ def test_every_form_gives_identical_frames(reference, source):
     assert sheets.rounded_values == 0
 
 
-def test_unknown_columns_kept_and_optional_columns_filled():
+def test_unknown_columns_kept_and_missing_optional_columns_absent():
     header = ["Record ID", "Created at", "Transaction type", "Currency", "Amount", "Fee", "Net",
               "Balance before", "Balance after", "Merchant ID", "Shop ID", "Gateway ID", "Card brand", "ТипКарты"]
     data = csv_bytes(header, [[7, "2025-02-01 00:00:00", "payment", "usd", "1", "0.03", "0.97", "0", "0.97",
                                1, 2, 3, "visa", "дебет"]])
     df, rounded = read_csv_sheet(data, "balance_records")
-    assert list(df.columns)[: len(RECORDS_COLUMNS)] == [c.name for c in RECORDS_COLUMNS]
-    assert list(df.columns)[len(RECORDS_COLUMNS):] == ["card_brand", "типкарты"]
-    assert df["card_brand"].tolist() == ["visa"]
+    assert list(df.columns) == ["merchant_id", "shop_id", "gateway_id", "record_id", "created_at", "transaction_type",
+                                "currency", "amount", "fee", "net", "balance_before", "balance_after", "card_brand",
+                                "типкарты"]
+    assert df["card_brand"].tolist() == ["visa"] and df["типкарты"].tolist() == ["дебет"]
     assert df["amount"].tolist() == [100] and df["currency"].tolist() == ["USD"]
-    assert df["merchant_name"].isna().all() and str(df["merchant_name"].dtype) == "str"
-    assert df["transaction_id"].isna().all() and str(df["transaction_id"].dtype) == "Int64"
+    assert rounded == 0
 
 
 def test_sub_minor_values_are_rounded_half_even_and_counted():
@@ -270,12 +273,16 @@ def corrupted_member():
         (lambda: bad_cell("record_id", "3.5"), ["'record_id'", "row 4", "'3.5'", "integer"]),
         (lambda: bad_cell("currency", "XYZ"), ["'currency'", "row 4", "'XYZ'", "currency code"]),
         (lambda: bad_cell("currency", ""), ["'currency'", "row 4"]),
-        (lambda: with_records(records_csv(header=headers(RECORDS_COLUMNS, "en")[:-1] + ["Saldo"])),
-         ["balance_records.csv", "missing", "'Balance after'", "'Баланс после'"]),
+        (lambda: with_records(records_csv(header=[h if h != "Amount" else "Summe" for h in headers(RECORDS_COLUMNS, "en")])),
+         ["balance_records.csv", "required column(s) missing", "'Amount' / 'Сумма'", "'Summe'"]),
+        (lambda: with_records(records_csv(header=["Händler" if h.endswith(" ID") and h != "Record ID" and
+                                                  h != "Transaction ID" else h for h in headers(RECORDS_COLUMNS, "en")])),
+         ["balance_records.csv", "required column(s) missing", "one of 'Merchant ID', 'Shop ID', 'Gateway ID'"]),
     ],
     ids=["not-zip", "truncated-zip", "corrupted-member", "missing-csv", "no-report-files", "broken-xlsx",
          "unknown-delimiter", "cp1251", "utf16", "truncated-csv", "empty-csv", "money-not-number",
-         "money-text", "bad-timestamp", "bad-id", "unknown-currency", "missing-currency", "missing-column"],
+         "money-text", "bad-timestamp", "bad-id", "unknown-currency", "missing-currency", "missing-amount",
+         "missing-account-ids"],
 )
 def test_bad_files_raise_data_error(make, fragments):
     with pytest.raises(DataError) as info:
@@ -302,3 +309,195 @@ def test_xlsx_money_cell_that_is_text():
     wb.save(buf)
     with pytest.raises(DataError, match=r"sheet 'balance_records'.*'amount', row 3: 'lots'"):
         read_report_file(zip_bytes({"balance_records.xlsx": buf.getvalue()}))
+
+
+# --------------------------------------------------------------------------- sheets of other deployments
+
+#: The sheet of the dwh-official-client dialect: the five public headers, then time, kind, description,
+#: currency, amount (what the row moves the balance by) and balance after; no Russian header is known for
+#: Type and Description, so they stay English in a Russian report.
+JUSTIFIED_EN = ["Merchant ID", "Merchant name", "Shop ID", "Shop name", "Gateway ID", "Created at", "Type",
+                "Description", "Currency", "Amount", "Balance after"]
+JUSTIFIED_RU = ["ID мерчанта", "Название мерчанта", "ID магазина", "Название магазина", "ID шлюза", "Дата создания",
+                "Type", "Description", "Валюта", "Сумма", "Баланс после"]
+JUSTIFIED = [
+    [1, "Acme", 11, "Acme shop", 101, "2025-01-01 10:00:00", "payment", "", "EUR", "9.71", "9.71"],
+    [1, "Acme", 11, "Acme shop", 101, "2025-01-01 11:00:00", "adjustment", "[UserID:45] Balance debit", "EUR",
+     "-10.00", "-0.29"],
+    [1, "Acme", 11, "Acme shop", 101, "2025-01-01 12:00:00", "rolling_reserve", "Rolling reserve", "EUR", "-25.00",
+     "-25.29"],
+    [1, "Acme", 12, "Acme JP", 102, "2025-01-02 00:00:00", "payment", "", "JPY", "1455", "1455"],
+    [1, "Acme", 12, "Acme JP", 102, "2025-01-02 01:00:00", "rate", "Rate", "JPY", "-2", "1453"],
+    [1, "Acme", 11, "Acme shop", 101, "2025-01-03 00:00:00", "rolling_reserve_release", "Rolling reserve release",
+     "EUR", "25.00", "-0.29"],
+    [1, "Acme", 11, "Acme shop", 101, "2025-01-03 01:00:00", "reserve_fee_reversal", "", "EUR", "0.29", "0.00"],
+]
+JUSTIFIED_OPENING = [row for row in OPENING if row[6] in ("EUR", "JPY")]
+AMOUNT, AFTER = JUSTIFIED_EN.index("Amount"), JUSTIFIED_EN.index("Balance after")
+
+
+def justified_zip(fmt="csv", language="en", rows=JUSTIFIED) -> io.BytesIO:
+    header = JUSTIFIED_EN if language == "en" else JUSTIFIED_RU
+    opening_header = headers(OPENING_COLUMNS, language)
+    if fmt == "csv":
+        return zip_bytes({"balance_records.csv": csv_bytes(header, rows),
+                          "opening_balance.csv": csv_bytes(opening_header, JUSTIFIED_OPENING)})
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "balance_records"
+    ws.append(header)
+    for row in rows:
+        ws.append([float(Decimal(v)) if i in (AMOUNT, AFTER) else (v or None) for i, v in enumerate(row)])
+    ws2 = wb.create_sheet("opening_balance")
+    ws2.append(opening_header)
+    for row in JUSTIFIED_OPENING:
+        ws2.append(_numbers(row, OPENING_COLUMNS))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return zip_bytes({"balance_records.xlsx": buf.getvalue()})
+
+
+@pytest.fixture(scope="module")
+def justified():
+    return read_report_file(justified_zip())
+
+
+def test_a_sheet_with_only_the_justified_columns_loads(justified):
+    df = justified.records
+    assert list(df.columns) == ["merchant_id", "merchant_name", "shop_id", "shop_name", "gateway_id", "created_at",
+                                "transaction_type", "description", "currency", "amount", "balance_before",
+                                "balance_after"]
+    assert df["amount"].tolist() == [971, -1000, -2500, 1455, -2, 2500, 29]
+    assert df["balance_after"].tolist() == [971, -29, -2529, 1455, 1453, -29, 0]
+    assert df["balance_before"].tolist() == [0, 971, -29, 0, 1455, -2529, -29]  # balance_after - amount
+    assert df["transaction_type"].astype(str).tolist() == [
+        "payment", "adjustment", "rolling_reserve", "payment", "rate", "rolling_reserve_release",
+        "reserve_fee_reversal"]  # every kind kept, known or not
+    assert df["description"].iloc[1] == "[UserID:45] Balance debit" and pd.isna(df["description"].iloc[0])
+    assert str(df["transaction_type"].dtype) == "category" and str(df["description"].dtype) == "str"
+    assert str(df["balance_before"].dtype) == "Int64"
+    assert justified.missing_columns == {
+        "balance_records": ["gateway_name", "record_id", "transaction_uid", "transaction_id", "fee", "net",
+                            "balance_before"],
+        "opening_balance": []}
+    assert justified.derived_columns == ["balance_before"]
+    assert justified.extra_columns == {"balance_records": [], "opening_balance": []}
+    assert justified.units == {"movement": "amount", "links": 7, "chained": 7}
+
+
+@pytest.mark.parametrize("fmt, language", [("csv", "ru"), ("xlsx", "en"), ("xlsx", "ru")])
+def test_justified_sheet_in_every_form_gives_identical_frames(justified, fmt, language):
+    sheets = read_report_file(justified_zip(fmt, language))
+    pd.testing.assert_frame_equal(sheets.records, justified.records)
+    pd.testing.assert_frame_equal(sheets.opening_balance, justified.opening_balance)
+    assert sheets.missing_columns == justified.missing_columns and sheets.units == justified.units
+
+
+def test_reference_report_needs_nothing_derived(reference):
+    assert reference.missing_columns == {"balance_records": ["description"], "opening_balance": []}
+    assert reference.derived_columns == []
+    assert reference.units == {"movement": "net", "links": 4, "chained": 4}  # each account's first row: its opening
+
+
+def test_balance_before_is_derived_from_net_when_the_sheet_has_it(reference):
+    keep = [i for i, c in enumerate(RECORDS_COLUMNS) if c.name != "balance_before"]
+    rows = [[row[i] for i in keep] for row in RECORDS]
+    sheets = read_report_file(with_records(records_csv(rows, header=[headers(RECORDS_COLUMNS, "en")[i] for i in keep])))
+    pd.testing.assert_frame_equal(sheets.records, reference.records)
+    assert sheets.derived_columns == ["balance_before"]
+    assert sheets.missing_columns["balance_records"] == ["description", "balance_before"]
+
+
+def test_type_is_the_transaction_type_unless_the_sheet_has_both():
+    alone, _ = read_csv_sheet(csv_bytes(["Shop ID", "Created at", "Type", "Currency", "Amount"],
+                                        [[2, "2025-01-01 00:00:00", "rate", "EUR", "-0.02"]]), "balance_records")
+    assert list(alone.columns) == ["shop_id", "created_at", "transaction_type", "currency", "amount"]
+    both, _ = read_csv_sheet(csv_bytes(["Shop ID", "Created at", "Type", "Transaction type", "Currency", "Amount"],
+                                       [[2, "2025-01-01 00:00:00", "fee", "payment", "EUR", "-0.02"]]),
+                             "balance_records")
+    assert list(both.columns) == ["shop_id", "created_at", "transaction_type", "currency", "amount", "type"]
+    assert both["transaction_type"].tolist() == ["payment"] and both["type"].tolist() == ["fee"]
+
+
+def test_the_fewest_columns_analysis_needs():
+    data = zip_bytes({
+        "balance_records.csv": csv_bytes(["Gateway ID", "Created at", "Currency", "Amount"],
+                                         [[3, "2025-01-01 00:00:00", "KWD", "1.5"]]),
+        "opening_balance.csv": csv_bytes(["Gateway ID", "Currency", "Opening balance"], [[3, "KWD", "0.25"]]),
+    })
+    sheets = read_report_file(data)
+    assert sheets.records.to_dict("list") == {"gateway_id": [3], "created_at": [pd.Timestamp("2025-01-01", tz="UTC")],
+                                              "currency": ["KWD"], "amount": [1500]}
+    assert sheets.opening_balance["opening_balance"].tolist() == [250]
+    assert sheets.derived_columns == [] and sheets.units == {"movement": "amount", "links": 0, "chained": 0}
+    assert sheets.missing_columns["opening_balance"] == ["merchant_id", "merchant_name", "shop_id", "shop_name",
+                                                         "gateway_name", "date"]
+
+
+# --------------------------------------------------------------------------- units against the balance chain
+
+
+def justified_with(column, change, rows=JUSTIFIED):
+    out = [list(r) for r in rows]
+    for row in out:
+        row[column] = change(row)
+    return out
+
+
+def minor_text(row, column):
+    """The cell as minor units: what a file in minor units would hold."""
+    return str(int(Decimal(row[column]).scaleb(2 if row[8] == "EUR" else 0)))
+
+
+@pytest.mark.parametrize(
+    "rows, fragments, first_row",
+    [
+        (justified_with(AMOUNT, lambda r: minor_text(r, AMOUNT)),
+         ["in 5 of 7 links the amount is 100x what the balance moves", "(and in 2 equal to it)", "'amount'",
+          "'balance_after'", "not in the same unit", "row 2: amount 97100, balance moved 971"], 2),
+        (justified_with(AFTER, lambda r: minor_text(r, AFTER)),
+         ["the amount is 1/100 what the balance moves", "row 2: amount 971, balance moved 97100"], 2),
+        (justified_with(AMOUNT, lambda r: r[AMOUNT].lstrip("-")),
+         ["in 3 of 7 links the balance falls by a positive amount", "no amount in the file is negative",
+          "debits look unsigned", "row 3: amount 1000, balance moved -1000"], 3),
+    ],
+    ids=["amounts-in-minor-units", "balances-in-minor-units", "unsigned-debits"],
+)
+def test_units_that_contradict_the_chain_raise(rows, fragments, first_row):
+    with pytest.raises(DataError) as info:
+        read_report_file(justified_zip(rows=rows))
+    message = str(info.value)
+    assert message.startswith("balance_records: the money units contradict the balance chain")
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert info.value.rows[0] == first_row
+
+
+def test_an_isolated_break_is_data_not_a_unit_error():
+    rows = [list(r) for r in JUSTIFIED]
+    rows[2][AFTER] = "-25.00"  # 29 cents too much: breaks the link into row 3 and the one out of it
+    sheets = read_report_file(justified_zip(rows=rows))
+    assert sheets.units == {"movement": "amount", "links": 7, "chained": 5}
+    assert sheets.records["balance_before"].tolist()[2:4] == [0, 0]  # derived per row, the break left visible
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(-10**7, 10**7).filter(bool), min_size=10, max_size=40),
+    st.sets(st.integers(0, 39), max_size=2),
+    st.sampled_from([10, 100, 1000]),
+)
+def test_chains_with_isolated_breaks_pass_and_scaled_amounts_raise(moves, breaks, factor):
+    from ledgerkit._ingest.sheets import check_units
+
+    after = list(pd.Series(moves).cumsum())
+    for i in breaks:
+        if i < len(after):
+            after[i] += 7
+    frame = pd.DataFrame({"shop_id": [1] * len(moves), "currency": ["EUR"] * len(moves),
+                          "amount": pd.array(moves, dtype="Int64"), "balance_after": pd.array(after, dtype="Int64")})
+    summary = check_units(frame)
+    # Two breaks spoil at most four links, never most of nine or more: no unit error, however the moves go.
+    assert summary["links"] == len(moves) - 1 and summary["chained"] >= len(moves) - 1 - 2 * len(breaks)
+    with pytest.raises(DataError, match=f"the amount is {factor}x what the balance moves"):
+        check_units(frame.assign(amount=frame["amount"] * factor))

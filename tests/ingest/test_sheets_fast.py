@@ -13,7 +13,16 @@ import ledgerkit._ingest.sheets as sheets
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from sheets_bench import records  # noqa: E402
 
-from .test_sheets import OPENING, RECORDS, csv_bytes, headers  # noqa: E402
+from .test_sheets import (  # noqa: E402
+    JUSTIFIED,
+    JUSTIFIED_EN,
+    JUSTIFIED_RU,
+    OPENING,
+    RECORDS,
+    RECORDS_COLUMNS,
+    csv_bytes,
+    headers,
+)
 
 
 def general(data: bytes, sheet: str, monkeypatch) -> tuple[pd.DataFrame, int]:
@@ -36,13 +45,15 @@ def bench_csv(n: int) -> bytes:
 @pytest.mark.parametrize(
     "sheet, data",
     [
-        ("balance_records", csv_bytes(headers(sheets.RECORDS_COLUMNS, "en"), RECORDS)),
-        ("balance_records", csv_bytes(headers(sheets.RECORDS_COLUMNS, "ru"), RECORDS, bom=False, newline="\n")),
+        ("balance_records", csv_bytes(headers(RECORDS_COLUMNS, "en"), RECORDS)),
+        ("balance_records", csv_bytes(headers(RECORDS_COLUMNS, "ru"), RECORDS, bom=False, newline="\n")),
         ("opening_balance", csv_bytes(headers(sheets.OPENING_COLUMNS, "en"), OPENING)),
         ("balance_records", bench_csv(2_000)),
-        ("balance_records", csv_bytes(headers(sheets.RECORDS_COLUMNS, "en"), [])),
+        ("balance_records", csv_bytes(headers(RECORDS_COLUMNS, "en"), [])),
+        ("balance_records", csv_bytes(JUSTIFIED_EN, JUSTIFIED)),
+        ("balance_records", csv_bytes(JUSTIFIED_RU, JUSTIFIED)),
     ],
-    ids=["seed-en", "seed-ru-lf", "opening", "bench-2000", "empty"],
+    ids=["seed-en", "seed-ru-lf", "opening", "bench-2000", "empty", "justified-en", "justified-ru"],
 )
 def test_fast_path_equals_general_path(sheet, data, monkeypatch):
     ours, rounded = fast(data, sheet)
@@ -53,13 +64,13 @@ def test_fast_path_equals_general_path(sheet, data, monkeypatch):
 
 
 def test_unknown_and_missing_optional_columns(monkeypatch):
-    wanted = [c for c in sheets.RECORDS_COLUMNS if c.required]
-    rows = [[r[i] for i, c in enumerate(sheets.RECORDS_COLUMNS) if c.required] + ["visa"] for r in RECORDS]
-    data = csv_bytes([c.english for c in wanted] + ["Card brand"], rows)
+    wanted = [i for i, c in enumerate(RECORDS_COLUMNS) if c.required or c.name == "shop_id"]
+    rows = [[r[i] for i in wanted] + ["visa"] for r in RECORDS]
+    data = csv_bytes([RECORDS_COLUMNS[i].english for i in wanted] + ["Card brand"], rows)
     ours, _ = fast(data, "balance_records")
     pd.testing.assert_frame_equal(ours, general(data, "balance_records", monkeypatch)[0])
+    assert list(ours.columns) == ["shop_id", "created_at", "currency", "amount", "card_brand"]
     assert ours["card_brand"].tolist() == ["visa"] * len(RECORDS)
-    assert ours["merchant_name"].isna().all()
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,8 @@ def test_formats_and_languages_give_identical_frames(sb, reference, fmt, languag
 
 
 def test_columns_and_dtypes(reference):
-    assert list(reference.records.columns) == [c.name for c in RECORDS_COLUMNS]
+    # The begateway sheet has every known column but Description.
+    assert list(reference.records.columns) == [c.name for c in RECORDS_COLUMNS if c.name != "description"]
     assert list(reference.opening_balance.columns) == [c.name for c in OPENING_COLUMNS]
     for col in ("amount", "fee", "net", "balance_before", "balance_after", "record_id"):
         assert str(reference.records[col].dtype) == "Int64"
@@ -365,7 +366,6 @@ def test_a_failed_report_resumes_with_a_fresh_request(sb):
         (dict(user_id="1098"), "user_id"),
         (dict(user_id=True), "user_id"),
         (dict(shop_id=-1), "shop_id"),
-        (dict(merchant_id=1, shop_id=2), "merchant_id, shop_id"),
         (dict(notification_email="nobody"), "notification_email"),
         (dict(poll_timeout=0), "poll_timeout"),
         (dict(poll_interval=(0, 1)), "poll_interval"),
