@@ -209,17 +209,24 @@ def floats_to_minor(values: Any, exp: int) -> tuple[pd.arrays.IntegerArray, int]
     return out, n_rounded
 
 
+#: How far from a whole minor unit a value may be and still be that unit (float noise).
+_NOISE = Decimal("1e-6")
+
+
 def decimals_to_minor(values: Iterable[Any], exp: int) -> tuple[pd.arrays.IntegerArray, int]:
     """Decimal strings (or ``Decimal`` objects) -> ``Int64`` minor units, exact.
 
     Empty strings and missing values become ``<NA>``. Raises ``ValueError``
-    naming the first value that is not a decimal number.
+    naming the first value that is not a decimal number. A value within
+    1e-6 of a minor unit (``142.01000000000002``, a float written out in
+    full) is that minor unit -- representation noise, not rounding -- and is
+    not counted as rounded.
 
     Examples
     --------
-    >>> arr, n = decimals_to_minor(["10.00", "-0.06", "", "1.005"], 2)
+    >>> arr, n = decimals_to_minor(["10.00", "-0.06", "", "1.005", "142.01000000000002"], 2)
     >>> arr.tolist(), n
-    ([1000, -6, <NA>, 100], 1)
+    ([1000, -6, <NA>, 100, 14201], 1)
     """
     out: list[Any] = []
     n_rounded = 0
@@ -235,7 +242,7 @@ def decimals_to_minor(values: Iterable[Any], exp: int) -> tuple[pd.arrays.Intege
             raise ValueError(f"not a decimal amount: {v!r}")
         scaled = dec.scaleb(exp)
         r = scaled.to_integral_value(rounding=ROUND_HALF_EVEN)
-        n_rounded += int(r != scaled)
+        n_rounded += int(abs(scaled - r) > _NOISE)
         out.append(int(r))
     return pd.array(out, dtype="Int64"), n_rounded
 

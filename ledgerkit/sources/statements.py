@@ -25,28 +25,28 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError, PaginationError
-from .._ingest.schema import STATEMENTS
 from .._ingest.manifest import Manifest, attach_manifest
-from .._ingest.records import build_page, empty_frame, finish, row_id
+from .._ingest.records import build_page, empty_frame, finish
+from .._ingest.schema import STATEMENTS
+from .._ingest.timeparse import day
 from .._transport.http import RetryPolicy, decode_json
-from ..money import check_currency
-from .._transport.pagination import LinkPaginator
+from .._transport.pagination import LinkPaginator, parse_link_header
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
-from .._ingest.timeparse import day
+from ..money import check_currency
 from . import Client, collect, iterate, open_client, resumable
+from ._statement_rows import Rows
+from .windows import WindowScheduler
 
 __all__ = ["load_statements", "iter_statements", "parse_error"]
 
@@ -74,7 +74,13 @@ _decode = functools.partial(decode_json, parse_float=Decimal)
 
 @dataclass(frozen=True)
 class StatementsQuery:
-    """Validated arguments; :meth:`params` renders the first request's query."""
+    """Validated arguments; :meth:`params` renders the first request's query.
+
+    ``until`` is exclusive here. The API's reading of its ``until`` is not
+    documented (a whole inclusive day, or the instant 00:00), so the date
+    itself is sent -- a superset under either reading -- and the rows are
+    filtered to ``[since, until)`` here (:meth:`inside`).
+    """
 
     since: date | None
     until: date | None
@@ -87,14 +93,23 @@ class StatementsQuery:
         params: dict[str, Any] = {}
         if self.since is not None:
             params["since"] = self.since.isoformat()
-        if self.until is not None:  # ours is exclusive, the API's inclusive
-            params["until"] = (self.until - timedelta(days=1)).isoformat()
+        if self.until is not None:
+            params["until"] = self.until.isoformat()
         if self.payout_id is not None:
             params["payout_id"] = self.payout_id
         if self.per_page is not None:
             params["per_page"] = self.per_page
         params["page"] = self.start_page
         return params
+
+    def inside(self, created: pd.Series) -> pd.Series:
+        """Which ``created`` times lie in ``[since, until)`` (all when neither is given)."""
+        keep = pd.Series(True, index=created.index)
+        if self.since is not None:
+            keep &= (created >= pd.Timestamp(self.since, tz="UTC")).fillna(True)
+        if self.until is not None:
+            keep &= (created < pd.Timestamp(self.until, tz="UTC")).fillna(True)
+        return keep
 
 
 def plan_query(*, since: Any, until: Any, payout_id: Any, per_page: Any, currency: Any, start_page: Any) -> StatementsQuery:
@@ -118,132 +133,178 @@ def plan_query(*, since: Any, until: Any, payout_id: Any, per_page: Any, currenc
                            check_currency(currency), start_page)
 
 
+@dataclass
+class _Page:
+    """One page as received: its number, the server's total then, its rows (or the error it got)."""
+
+    number: int
+    total: int | None
+    rows: list[dict[str, Any]]
+    links: dict[str, str] = field(default_factory=dict)
+    error: LedgerkitError | None = None
+
+
+def _total(response: requests.Response) -> int | None:
+    text = (response.headers.get("X-Total-Count") or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _page_url(template: str, number: int) -> str:
+    """``template`` (a page's absolute URL) with its ``page`` parameter set to ``number``."""
+    parts = urlsplit(template)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("page", str(number))])))
+
+
 class _Pull:
-    """One load: paginator, rows seen, manifest and bar."""
+    """One load: paginator, rows kept, manifest and bar.
+
+    The first page is followed like any other; it tells the server's page
+    size (its row count when a next page exists -- what was asked for may
+    have been capped) and ``X-Total-Count``. With ``max_workers > 1`` the
+    remaining pages are then fetched at the same time on the
+    :class:`~ledgerkit.sources.windows.WindowScheduler` and taken in order.
+    """
 
     def __init__(self, client: Client, query: StatementsQuery, manifest: Manifest, progress: PullProgress,
-                 max_workers: int = 1) -> None:
+                 max_workers: int = 1, *, keeps_pages: bool = True) -> None:
         self.client, self.query, self.manifest, self.progress = client, query, manifest, progress
         self.paginator = LinkPaginator(client.config.url(PATH), query.params())
-        self.seen: set[str] = set()
-        self.per_page: int | None = query.per_page
+        self.rows = Rows(chained=query.payout_id is None)
+        self.per_page: int | None = None
         self.max_workers = max_workers
-        self.last_row: dict[str, Any] | None = None
+        self.keeps_pages = keeps_pages  # False for iter_statements: pages already handed out cannot be changed
+        self.template: str | None = None
+        self.outside = 0
+        self.dialect: dict[str, Any] = {} if query.per_page is None else {"per_page_asked": query.per_page}
+        manifest.extra["dialect"] = self.dialect  # what the server's answers teach, filled in as they come
 
+    # ---------------------------------------------------------------- pages
     def pages(self) -> Iterator[pd.DataFrame]:
         """Typed page frames (repeated rows dropped), then re-checks while the total grows."""
         yield from self._concurrent() if self.max_workers > 1 else self._follow()
         for _ in range(MAX_RECHECKS):
             expected = self._expected_rows()
-            if expected is None or expected == len(self.seen) or not self.per_page:
+            if expected is None or expected == self.rows.kept or not self.per_page:
                 break
             last_page = max(1, math.ceil(self.paginator.totals[-1] / self.per_page))
             self.manifest.extra["rechecks"] = self.manifest.extra.get("rechecks", 0) + 1
-            self.paginator = LinkPaginator(self.client.config.url(PATH), {**self.query.params(), "page": last_page})
+            self.paginator = self._paginator_from(last_page)
             yield from self._follow()
         self._verify()
 
-    def _concurrent(self) -> Iterator[pd.DataFrame]:
-        """The first page, then the rest -- known from ``X-Total-Count`` -- fetched at the same time.
-
-        The pages are taken in order and checked as they come: each must
-        report the first page's total, and its first new row must continue
-        the balance chain of the row before it (``balance_before`` equal to
-        the previous ``balance_after``; not checked for one payout's rows,
-        which are not a chain). A page that fails either check means rows
-        moved while the pages were fetched: from that page on the pull
-        follows the ``Link`` header page by page, like a sequential pull.
-        So does a page that failed in a worker (its error is raised only if
-        it fails again there, with the sequential pull's ``.resume``).
-        """
-        yield from self._follow(max_pages=1)
-        paginator = self.paginator
-        if not (paginator.has_next_page and paginator.totals and self.per_page):
-            yield from self._follow()
-            return
-        first, total = paginator.page, paginator.totals[-1]
-        numbers = list(range(first, max(first, math.ceil(total / self.per_page)) + 1))
-        limiter, local = RateLimiter(sleep=self.client.policy.sleep), threading.local()
-
-        def fetch(number: int) -> tuple[requests.Response, Any]:
-            if not hasattr(local, "client"):
-                local.client = replace(self.client, session=limited_session(self.client.session, limiter))
-            return local.client.json("GET", PATH, params={**self.query.params(), "per_page": self.per_page,
-                                                          "page": number}, decode=_decode)
-
-        self.manifest.extra["max_workers"] = self.max_workers
-        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="ledgerkit-page") as pool:
-            futures = [pool.submit(fetch, n) for n in numbers]
-            try:
-                for number, future in zip(numbers, futures):
-                    paginator.page = number  # the place to resume if this page fails
-                    try:
-                        response, rows = future.result()
-                        _check_rows(rows)
-                    except LedgerkitError as exc:  # asked again below, page by page, with fresh retries
-                        self.manifest.extra["concurrent_error"] = type(exc).__name__
-                        response, rows = None, None
-                    count = response.headers.get("X-Total-Count", "") if response is not None else ""
-                    if rows is None or not count.strip().isdigit() or int(count) != total or not self._continues(rows):
-                        self.manifest.extra["refollowed_from_page"] = number
-                        self.paginator = LinkPaginator(self.client.config.url(PATH),
-                                                       {**self.query.params(), "per_page": self.per_page, "page": number})
-                        self.paginator.totals = paginator.totals + ([int(count)] if count.strip().isdigit() else [])
-                        break
-                    paginator.totals.append(total)
-                    paginator.has_next_page = number != numbers[-1]
-                    paginator.page = number + 1
-                    yield self._page(rows)
-            finally:
-                for future in futures:
-                    future.cancel()
-        self.manifest.extra["throttled"] = limiter.throttled
-        yield from self._follow()
-
-    def _continues(self, rows: list[dict[str, Any]]) -> bool:
-        """Whether the first new row of ``rows`` takes the balance on from the last row kept so far."""
-        if self.query.payout_id is not None or self.last_row is None:
-            return True
-        fresh = next((r for r in rows if row_id(r) not in self.seen), None)
-        before, after = (fresh or {}).get("balance_before"), self.last_row.get("balance_after")
-        return fresh is None or before is None or after is None or Decimal(str(before)) == Decimal(str(after))
+    def _paginator_from(self, number: int) -> LinkPaginator:
+        paginator = LinkPaginator(self.client.config.url(PATH), {**self.query.params(), "page": number})
+        paginator.totals = self.paginator.totals
+        return paginator
 
     def _follow(self, max_pages: int | None = None) -> Iterator[pd.DataFrame]:
         paginator = self.paginator
         while paginator.has_next_page and max_pages != 0:
             max_pages = None if max_pages is None else max_pages - 1
             url, params = paginator.next_request()
+            number = paginator.page
             response, rows = self.client.json("GET", url, params=params, decode=_decode)
             _check_rows(rows)
             try:
                 paginator.update_state(response)
             except PaginationError:
-                yield self._page(rows)  # the page itself is good; keep it in .partial
+                yield self._page(_Page(number, _total(response), rows))  # the page itself is good: keep it in .partial
                 raise
             if paginator.has_next_page and self.per_page is None:
-                self.per_page = len(rows)  # the server's default page size
-            yield self._page(rows)
+                self._learn(response, rows)
+            yield self._page(_Page(number, _total(response), rows))
 
-    def _page(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
-        if rows:
-            self.last_row = rows[-1]
-        keyed = [{"row_id": row_id(r), **r} for r in rows]
-        fresh = [r for r in keyed if r["row_id"] not in self.seen]
-        self.seen.update(r["row_id"] for r in fresh)
-        page = build_page(fresh, STATEMENTS, default_currency=self.query.currency)
+    def _learn(self, response: requests.Response, rows: list[dict[str, Any]]) -> None:
+        """The server's page size and the URL of its pages, from the first page with a next one."""
+        self.per_page = len(rows)
+        self.template = parse_link_header(response.headers.get("Link")).get("next")
+        self.dialect["per_page"] = self.per_page
+
+    def _concurrent(self) -> Iterator[pd.DataFrame]:
+        """The first page, then the rest -- known from ``X-Total-Count`` -- fetched at the same time.
+
+        Pages are taken in order. Each must report the first page's total
+        and, in a chained pull, take the balance on from the row before it;
+        a page that does not (rows moved while the pages were fetched), or
+        that failed in a worker, is where the pull goes on page by page,
+        following ``Link`` like a sequential pull (a failure is raised only
+        if it fails again there, with the sequential pull's ``.resume``).
+        """
+        yield from self._follow(max_pages=1)
+        paginator = self.paginator
+        if not (paginator.has_next_page and paginator.totals and self.per_page and self.template):
+            yield from self._follow()
+            return
+        first, total = paginator.page, paginator.totals[-1]
+        numbers = list(range(first, max(first, math.ceil(total / self.per_page)) + 1))
+        limiter = RateLimiter(sleep=self.client.policy.sleep)
+        self.manifest.extra["max_workers"] = self.max_workers
+
+        def worker() -> Client:
+            return replace(self.client, session=limited_session(self.client.session, limiter))
+
+        def step(number: int, client: Client, hungry: bool) -> tuple[_Page, list[int]]:
+            try:
+                response, rows = client.json("GET", _page_url(self.template, number), decode=_decode)
+                _check_rows(rows)
+            except LedgerkitError as exc:  # asked again in turn, page by page, with fresh retries
+                return _Page(number, None, [], error=exc), []
+            return _Page(number, _total(response), rows, parse_link_header(response.headers.get("Link"))), []
+
+        waiting: dict[int, _Page] = {}
+        for arrived in WindowScheduler(numbers, step, max_workers=self.max_workers, make_worker=worker):
+            waiting[arrived.number] = arrived
+            while (page := waiting.pop(paginator.page, None)) is not None:
+                if page.error is not None or page.total != total or self.rows.breaks_chain(page.rows, self.rows.last):
+                    self.manifest.extra["refollowed_from_page"] = page.number
+                    if page.error is not None:
+                        self.manifest.extra["concurrent_error"] = type(page.error).__name__
+                    self.paginator = self._paginator_from(page.number)
+                    if page.total is not None:
+                        paginator.totals.append(page.total)
+                    break
+                paginator.totals.append(total)
+                paginator.has_next_page = "next" in page.links
+                paginator.page = page.number + 1
+                yield self._page(page)
+            else:
+                continue
+            break
+        self.manifest.extra["throttled"] = limiter.throttled
+        yield from self._follow()
+
+    def _page(self, page: _Page) -> pd.DataFrame:
+        built = build_page(self.rows.take(page.rows), STATEMENTS, default_currency=self.query.currency)
+        frame = built.frame
+        inside = self.query.inside(frame["created"]) if "created" in frame.columns else None
+        if inside is not None and not inside.all():
+            self._outside(frame[~inside])
+            frame = frame[inside].reset_index(drop=True)
         m = self.manifest
         m.pages += 1
-        m.rows += len(fresh)
-        m.duplicates_dropped += len(keyed) - len(fresh)
-        m.rounded_values += page.rounded_values
+        m.rows += len(frame)
+        m.duplicates_dropped = self.rows.repeats
+        m.rounded_values += built.rounded_values
         m.last_cursor = self.paginator.page if self.paginator.has_next_page else None
         totals = self.paginator.totals
         if totals:
             m.extra["total_first"], m.extra["total"] = totals[0], totals[-1]
         expected = math.ceil(totals[-1] / self.per_page) if totals and self.per_page else None
-        self.progress.page(rows=len(fresh), expected_pages=expected)
-        return page.frame
+        self.progress.page(rows=len(frame), expected_pages=expected)
+        return frame
 
+    def _outside(self, rows: pd.DataFrame) -> None:
+        """Count rows the server sent outside ``[since, until)`` and learn how it reads ``until``."""
+        self.outside += len(rows)
+        self.manifest.extra["outside_window"] = self.outside
+        if self.query.until is not None:
+            late = rows["created"] >= pd.Timestamp(self.query.until, tz="UTC")
+            if late.any():
+                after_midnight = rows.loc[late, "created"] > pd.Timestamp(self.query.until, tz="UTC")
+                self.dialect["until"] = "inclusive day" if after_midnight.any() else self.dialect.get("until", "instant")
+
+    # ----------------------------------------------------------- the count
     def _expected_rows(self) -> int | None:
         """Rows this pull should hold by the last ``X-Total-Count`` (None when unknowable)."""
         totals = self.paginator.totals
@@ -257,14 +318,23 @@ class _Pull:
     def _verify(self) -> None:
         expected = self._expected_rows()
         self.manifest.extra["count_verified"] = expected is not None
-        if expected is not None and expected != len(self.seen):
-            raise CountMismatchError(
-                f"received {len(self.seen)} distinct rows but X-Total-Count says {expected}"
-                f"{' (after the pages skipped)' if self.query.start_page > 1 else ''}; "
-                "rows changed during the pull -- pull again",
-                resume={"start_page": 1},
-            )
+        if expected is None or expected == self.rows.kept:
+            return
+        drop = self.rows.settle(received=self.rows.kept, expected=expected)
+        if drop and self.keeps_pages:
+            self.drop = drop
+            self.manifest.duplicates_dropped += sum(k for _, k in drop)
+            return
+        hint = (f"; the first rows of {len(drop)} page(s) repeat the rows before them -- use load_statements, "
+                "which drops them" if drop else "")
+        raise CountMismatchError(
+            f"received {self.rows.kept} distinct rows but X-Total-Count says {expected}"
+            f"{' (after the pages skipped)' if self.query.start_page > 1 else ''}; "
+            f"rows changed during the pull -- pull again{hint}",
+            resume={"start_page": 1},
+        )
 
+    # ------------------------------------------------------------- results
     def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> None:
         """Give ``exc`` ``.resume`` (continue from the page that failed), ``.manifest``, ``.partial``."""
         self.manifest.complete = False
@@ -275,6 +345,8 @@ class _Pull:
         resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 
     def frame(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        for index, k in getattr(self, "drop", ()):
+            frames[index] = frames[index].iloc[k:]
         df = finish(frames, STATEMENTS) if frames else empty_frame(STATEMENTS)
         return attach_manifest(df, self.manifest, self.client.stats)
 
@@ -284,7 +356,7 @@ def _check_rows(rows: Any) -> None:
         raise DataError(f"the statement page is not a JSON array of rows: {str(rows)[:200]}")
 
 
-def _start(kw: dict[str, Any], *, max_workers: int = 1) -> _Pull:
+def _start(kw: dict[str, Any], *, max_workers: int = 1, keeps_pages: bool = True) -> _Pull:
     query = plan_query(**{k: kw[k] for k in ("since", "until", "payout_id", "per_page", "currency", "start_page")})
     client = open_client("statements", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
                          session=kw["session"], retry=kw["retry"], parse_error=parse_error)
@@ -294,7 +366,8 @@ def _start(kw: dict[str, Any], *, max_workers: int = 1) -> _Pull:
     manifest = Manifest("statements", parameters)
     manifest.first_cursor = query.start_page
     manifest.extra["sent"] = query.params()
-    return _Pull(client, query, manifest, PullProgress(kw["progress"], "statements"), max_workers=max_workers)
+    return _Pull(client, query, manifest, PullProgress(kw["progress"], "statements"), max_workers=max_workers,
+                 keeps_pages=keeps_pages)
 
 
 def load_statements(
@@ -420,4 +493,4 @@ def iter_statements(
     >>> for page in iter_statements(since="2025-01-01", per_page=500):   # doctest: +SKIP
     ...     print(len(page))
     """
-    return iterate(_start(dict(locals())), STATEMENTS)
+    return iterate(_start(dict(locals()), keeps_pages=False), STATEMENTS)

@@ -7,8 +7,8 @@ request returns one page of transactions in ascending ``id`` with
 asked for with ``starting_after`` (forward) or ``ending_before`` (backward).
 ``payment_method_type`` takes one value per request, so pulling both
 methods is two paginated *windows*. A window (one date range, one method,
-its own cursor) is pulled by :func:`pull_window`, which shares nothing
-mutable with other windows so that windows can later run in threads.
+its own cursor) is pulled page by page by :func:`fetch_page`, which
+shares nothing mutable with other windows, so windows run in threads.
 
 Examples
 --------
@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
+from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
 from .._ingest.arrow_pages import FastPage, pages_to_frame, read_columns, read_page
 from .._ingest.schema import TRANSACTIONS
 from .._ingest.manifest import Manifest, attach_manifest
@@ -42,13 +43,17 @@ from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
 from .._ingest.timeparse import check_zone, instant, wall_clock
 from . import Client, check_flag, collect, iterate, open_client, resumable
+from ._fee_units import FeeUnits
 from .windows import WindowScheduler, plan_spans, split_point
 
-__all__ = ["load_transactions", "iter_transactions", "TransactionsQuery", "Window", "pull_window", "parse_error"]
+__all__ = ["load_transactions", "iter_transactions", "TransactionsQuery", "Window", "fetch_page", "parse_error"]
 
 DATE_TYPES = ("created_at", "paid_at", "settled_at")
 STATUSES = ("all", "successful", "failed", "pending", "incomplete")
-METHODS = ("credit_card", "alternative")
+#: Payment methods known to some deployment (beGateway: credit_card, alternative; bePaid: erip;
+#: eComCharge: credit_card only). An open set: any name is sent; these are the default.
+METHODS = ("credit_card", "alternative", "erip")
+_METHOD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PATH = "/api/reports"
 HEADERS = {"X-Api-Version": "3"}
 
@@ -76,6 +81,7 @@ class TransactionsQuery:
     time_zone: str
     status: str
     methods: tuple[str, ...]
+    skip_refused: bool
     correction: tuple[pd.Timestamp | None, pd.Timestamp | None] | None
     starting_after: int | None
     ending_before: int | None
@@ -129,13 +135,17 @@ def _one_of(parameter: str, value: Any, allowed: tuple[str, ...]) -> str:
 
 
 def _methods(value: Any) -> tuple[str, ...]:
+    """The payment methods asked for: any method names (an open set), or None for every known one."""
+    if value is None:
+        return METHODS
     values = (value,) if isinstance(value, str) else value
+    expected = f"a method name or a tuple of them (known: {', '.join(METHODS)}), or None for every method offered"
     try:
         methods = tuple(dict.fromkeys(values))
     except TypeError:
-        raise ConfigurationError("payment_method_type", value, f"one or more of {', '.join(METHODS)}") from None
-    if not methods or any(m not in METHODS for m in methods):
-        raise ConfigurationError("payment_method_type", value, f"one or more of {', '.join(METHODS)}")
+        raise ConfigurationError("payment_method_type", value, expected) from None
+    if not methods or not all(isinstance(m, str) and _METHOD_NAME.match(m) for m in methods):
+        raise ConfigurationError("payment_method_type", value, expected)
     return methods
 
 
@@ -156,7 +166,7 @@ def _range(start_name: str, start: pd.Timestamp, end_name: str, end: pd.Timestam
 
 def plan_query(date_from: Any, date_to: Any, *, date_type: str, status: str, payment_method_type: Any,
                time_zone: str, manual_correction_from: Any, manual_correction_to: Any,
-               starting_after: Any, ending_before: Any) -> TransactionsQuery:
+               starting_after: Any, ending_before: Any, skip_refused_methods: Any = None) -> TransactionsQuery:
     """Check every argument and build the query; raises ``ConfigurationError`` before any request."""
     zone = check_zone(time_zone)
     date_type = _one_of("date_type", date_type, DATE_TYPES)
@@ -174,7 +184,9 @@ def plan_query(date_from: Any, date_to: Any, *, date_type: str, status: str, pay
     after, before = _cursor("starting_after", starting_after), _cursor("ending_before", ending_before)
     if after is not None and before is not None:
         raise ConfigurationError("ending_before", before, "None when starting_after is given (one direction per pull)")
-    query = TransactionsQuery(date_type, start, end, zone, status, methods, correction, after, before)
+    skip = check_flag("skip_refused_methods", skip_refused_methods, allow_none=True)
+    query = TransactionsQuery(date_type, start, end, zone, status, methods,
+                              payment_method_type is None if skip is None else skip, correction, after, before)
     for method in methods:  # settled_at midnights are checked here, before any request
         query.report_params(method)
     return query
@@ -210,36 +222,6 @@ class Window:
         return out
 
 
-def pull_window(client: Client, window: Window) -> Iterator[list[dict[str, Any]]]:
-    """Yield the transactions of ``window`` page by page, following its cursor.
-
-    Raises
-    ------
-    PaginationError
-        The cursor does not advance.
-    CountMismatchError
-        A page's ``count`` differs from the transactions it holds.
-    DataError
-        A page is not the documented envelope.
-    """
-    paginator = window.paginator
-    while paginator.has_next_page:
-        body = {"report_params": {**window.params, **paginator.next_request()}}
-        _, payload = client.json("POST", PATH, json=body, headers=HEADERS)
-        records = payload.get("transactions") if isinstance(payload, dict) else None
-        if not isinstance(records, list):
-            raise DataError(f"the report page has no 'transactions' list: {str(payload)[:200]}")
-        count = payload.get("count")
-        if count is not None and int(count) != len(records):
-            raise CountMismatchError(f"the page announced count={count} but holds {len(records)} transactions",
-                                     resume=paginator.next_request())
-        paginator.update_state(payload)
-        window.pages += 1
-        window.rows += len(records)
-        yield records
-    window.complete = True
-
-
 def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
     """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body); bad JSON is retried."""
 
@@ -263,20 +245,42 @@ def fetch_page(client: Client, window: Window, decode: Callable[[requests.Respon
 
     Raises
     ------
-    PaginationError, CountMismatchError, DataError
-        As :func:`pull_window`.
+    PaginationError
+        The cursor does not advance.
+    DataError
+        A page is not the documented envelope, or its ``count`` is fewer
+        than the transactions it holds.
     """
     paginator = window.paginator
     body = {"report_params": {**window.params, **paginator.next_request()}}
     _, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=decode)
-    count = page.meta.get("count")
-    if count is not None and int(count) != page.records:
-        raise CountMismatchError(f"the page announced count={count} but holds {page.records} transactions",
-                                 resume=paginator.next_request())
+    count_meaning(page.meta.get("count"), page.records)  # a page that fits no reading stops before the cursor moves
     paginator.update_state(page.meta)
     window.pages += 1
     window.rows += page.records
     return page, content
+
+
+def count_meaning(count: Any, records: int) -> str | None:
+    """What a page's ``count`` is: ``"page rows"``, ``"report total"`` or None (not given).
+
+    The docs describe it as "the total number of transactions in the
+    requested report", while deployments send the page's row count; either
+    is fine. Fewer than the page holds fits neither reading.
+
+    Examples
+    --------
+    >>> count_meaning(3, 3), count_meaning(250, 100), count_meaning(None, 5)
+    ('page rows', 'report total', None)
+    """
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, (int, float, str)) or not str(count).strip().isdigit():
+        raise DataError(f"the page's count is not a number of transactions: {count!r}")
+    if int(count) < records:
+        raise DataError(f"the page announced count={count} but holds {records} transactions (fewer than the page "
+                        "holds: neither the page's nor the report's total)")
+    return "page rows" if int(count) == records else "report total"
 
 
 # ------------------------------------------------------------------ the pull
@@ -296,9 +300,13 @@ class _Pull:
     windows: list[Window] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refused: set[str] = field(default_factory=set)
+    units: FeeUnits = field(default_factory=FeeUnits)
 
     def __post_init__(self) -> None:
         q = self.query
+        self.dialect: dict[str, Any] = {}
+        self.manifest.extra["dialect"] = self.dialect  # what the server's answers teach, filled in as they come
         cursor = q.ending_before if q.direction == "backward" else q.starting_after
         self.concurrent = self.max_workers > 1 and cursor is None
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
@@ -322,11 +330,32 @@ class _Pull:
         """
         if self.concurrent:
             yield from self._concurrent_pages()
-            return
-        for window in self.windows:
-            while window.paginator.has_next_page:
-                yield self._accept(*fetch_page(self.client, window, self.decode))
-            window.complete = True
+        else:
+            for window in self.windows:
+                while window.paginator.has_next_page and (fetched := self._fetch(self.client, window)):
+                    yield self._accept(*fetched)
+                window.complete = True
+        self._check_units()
+
+    def _fetch(self, client: Client, window: Window) -> tuple[FastPage, bytes] | None:
+        """The next page of ``window``; None when the provider refuses its method (not asked for by name)."""
+        if window.method in self.refused:
+            return None
+        try:
+            return fetch_page(client, window, self.decode)
+        except InvalidRequestError as exc:
+            if not self.query.skip_refused or not _refuses_method(exc):
+                raise
+            with self.lock:
+                self.refused.add(window.method)
+                self.dialect["methods_refused"] = sorted(self.refused)
+            return None
+
+    def _check_units(self) -> None:
+        self.dialect["fee_identity"] = self.units.summary()
+        reason = self.units.contradiction()
+        if reason is not None:
+            raise DataError(reason)
 
     def _concurrent_pages(self) -> Iterator[pd.DataFrame]:
         limiter = RateLimiter(sleep=self.client.policy.sleep)  # tests inject a no-op sleep
@@ -346,18 +375,22 @@ class _Pull:
         them at its end, but a time window that had already finished would
         not. Usually one empty page per method.
         """
-        for method in self.query.methods:
+        for method in (m for m in self.query.methods if m not in self.refused):
             cursors = [w.paginator.cursor for w in self.windows if w.method == method and w.paginator.cursor is not None]
             window = Window(method, self.query.report_params(method), CursorPaginator("forward", max(cursors, default=None)))
             with self.lock:
                 self.windows.append(window)
-            while window.paginator.has_next_page:
-                yield self._accept(*fetch_page(client, window, self.decode))
+            while window.paginator.has_next_page and (fetched := self._fetch(client, window)):
+                yield self._accept(*fetched)
             window.complete = True
 
     def _step(self, window: Window, client: Client, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
         """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing."""
-        page, content = fetch_page(client, window, self.decode)
+        fetched = self._fetch(client, window)
+        if fetched is None:
+            window.complete = True
+            return None, []
+        page, content = fetched
         latest = _latest(page, self.query.date_type)
         result = self._accept(page, content)
         if not window.paginator.has_next_page:
@@ -380,6 +413,7 @@ class _Pull:
 
     def _accept(self, page: FastPage, content: bytes) -> pd.DataFrame | FastPage:
         """Drop rows already received (by id), count the page, return it (as a frame unless columnar)."""
+        meaning = count_meaning(page.meta.get("count"), page.records)
         ids = page.ids().tolist()
         with self.lock:
             repeated = {i for i in ids if i in self.seen}
@@ -391,6 +425,9 @@ class _Pull:
             kept = len(page.frame) if page.frame is not None else len(ids)
             self.manifest.duplicates_dropped += page.records - kept
             self._count(page, kept)
+            if meaning is not None and self.dialect.get("count") != "report total":
+                self.dialect["count"] = meaning
+            self.units.observe(page)
         return page if self.columnar else pages_to_frame([page], TRANSACTIONS)
 
     def _count(self, page: Any, rows: int) -> None:
@@ -417,7 +454,7 @@ class _Pull:
         ``.partial`` -- drop duplicates by ``id``. Each unfinished window's
         own place is in ``manifest["pending_windows"]``.
         """
-        pending = [w for w in self.windows if not w.complete]
+        pending = [w for w in self.windows if not w.complete and w.method not in self.refused]
         backward = self.query.direction == "backward" and not self.concurrent
         cursors = [w.paginator.cursor for w in pending]
         cursor = None if None in cursors else (max if backward else min)(cursors, default=None)
@@ -427,7 +464,8 @@ class _Pull:
         self.manifest.extra["pending_methods"] = list(methods)
         resume = dict(self.manifest.parameters)
         if pending:
-            resume.update(payment_method_type=methods, starting_after=None, ending_before=None)
+            resume.update(payment_method_type=methods, starting_after=None, ending_before=None,
+                          skip_refused_methods=self.query.skip_refused)
             resume["ending_before" if backward else "starting_after"] = cursor
         if len(pending) > 1:
             exc.args = (f"{exc.args[0] if exc.args else exc} -- .resume continues every unfinished window "
@@ -448,6 +486,13 @@ class _Pull:
         return attach_manifest(df, self.manifest, self.client.stats)
 
 
+def _refuses_method(exc: InvalidRequestError) -> bool:
+    """Whether a 422 is the provider refusing the payment method (it names ``payment_method_type``)."""
+    named = [str(f.get("parameter", "")) for f in getattr(exc, "field_errors", None) or []]
+    return any(n.endswith("payment_method_type") for n in named) or (
+        not named and "payment_method_type" in str(exc.args[0] if exc.args else ""))
+
+
 def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
     """The latest ``column`` time on ``page`` (None when it has none)."""
     if page.frame is not None:
@@ -461,7 +506,7 @@ def _start(date_from: Any, date_to: Any, kw: dict[str, Any], *, columnar: bool =
     """Validate everything, resolve configuration, and set up the pull (no request yet)."""
     query = plan_query(date_from, date_to, **{k: kw[k] for k in (
         "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
-        "manual_correction_to", "starting_after", "ending_before")})
+        "manual_correction_to", "starting_after", "ending_before", "skip_refused_methods")})
     workers = kw["max_workers"]
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
         raise ConfigurationError("max_workers", workers, "an integer from 1 to 32 (windows pulled at the same time)")
@@ -485,7 +530,8 @@ def load_transactions(
     *,
     date_type: str = "created_at",
     status: str = "all",
-    payment_method_type: str | tuple[str, ...] = ("credit_card", "alternative"),
+    payment_method_type: str | tuple[str, ...] | None = None,
+    skip_refused_methods: bool | None = None,
     time_zone: str = "UTC",
     manual_correction_from: Any = None,
     manual_correction_to: Any = None,
@@ -517,9 +563,20 @@ def load_transactions(
         as the last day.
     date_type : {"created_at", "paid_at", "settled_at"}
     status : {"all", "successful", "failed", "pending", "incomplete"}
-    payment_method_type : str or tuple of str
-        ``"credit_card"``, ``"alternative"`` or both (one paginated run each;
-        the rows are concatenated and ordered by ``id``).
+    payment_method_type : str, tuple of str or None
+        The methods to pull, one paginated run each (the rows are
+        concatenated and ordered by ``id``). Any method name the provider
+        knows (``"credit_card"``, ``"alternative"``, bePaid's ``"erip"``,
+        ...). None (the default): every method the provider offers --
+        each known one is asked for, and one the provider refuses with a
+        422 naming ``payment_method_type`` is skipped and listed in the
+        manifest's ``dialect["methods_refused"]``. A method named here
+        that the provider refuses raises ``InvalidRequestError``.
+    skip_refused_methods : bool, optional
+        Whether a method the provider refuses is skipped (True) or raises
+        (False); None: skipped for the default methods, raised for methods
+        named in ``payment_method_type``. An error's ``.resume`` sets it so
+        that resuming a default pull keeps skipping.
     time_zone : str
         IANA zone of the API's wall-clock bounds. The API then reports
         timestamps as wall-clock in that zone while still writing ``Z``;
@@ -619,7 +676,8 @@ def iter_transactions(
     *,
     date_type: str = "created_at",
     status: str = "all",
-    payment_method_type: str | tuple[str, ...] = ("credit_card", "alternative"),
+    payment_method_type: str | tuple[str, ...] | None = None,
+    skip_refused_methods: bool | None = None,
     time_zone: str = "UTC",
     manual_correction_from: Any = None,
     manual_correction_to: Any = None,

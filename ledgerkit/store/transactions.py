@@ -47,7 +47,7 @@ def load_stored_transactions(kw: dict[str, Any]) -> pd.DataFrame:
                "correction": [None if t is None else _iso(t) for t in (query.correction or (None, None))]}
         stream = store.stream("transactions", account, server, key)
         stream.sweep()
-        _sync_transactions(stream, query, began, lookback, method, {k: kw[k] for k in _TX_PASS}, totals)
+        _sync_transactions(stream, query, began, lookback, method, {**{k: kw[k] for k in _TX_PASS}, "skip_refused_methods": query.skip_refused}, totals)
         streams.append(stream)
         rows = pd.concat(stream.frames(), ignore_index=True) if stream.state["parts"] else None
         if rows is not None:

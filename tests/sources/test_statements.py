@@ -83,11 +83,17 @@ def test_frame_dtypes(sb):
     assert df.index.equals(pd.RangeIndex(len(df)))
 
 
-def test_until_is_exclusive_and_sent_as_the_last_day(sb):
+def test_until_is_exclusive_a_superset_is_asked_and_the_rest_dropped_here(sb):
+    """The API's reading of ``until`` is not documented: ``until`` itself is sent (a superset under an
+    inclusive-day and an instant reading alike) and the rows of that day are dropped here, counted."""
     sb.clear_requests()
     df = load_statements(since=date(2025, 2, 1), until="2025-03-01", per_page=1000, **creds(sb))
-    assert sb.requests[0].query == {"since": "2025-02-01", "until": "2025-02-28", "per_page": "1000", "page": "1"}
+    assert sb.requests[0].query == {"since": "2025-02-01", "until": "2025-03-01", "per_page": "1000", "page": "1"}
     assert_same_rows(df, world_rows(sb, date(2025, 2, 1), date(2025, 3, 1)))
+    m = df.attrs["ledgerkit"]
+    last_day = len(world_rows(sb, date(2025, 3, 1), date(2025, 3, 2)))
+    assert last_day > 0 and m["outside_window"] == last_day and m["rows"] == len(df)
+    assert m["dialect"]["until"] == "inclusive day"  # this sandbox returns the whole until day
 
 
 def test_payout_filter_and_server_default_page_size(sb):

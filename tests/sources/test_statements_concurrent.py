@@ -100,18 +100,6 @@ def test_a_page_failing_in_a_worker_is_asked_again_in_turn_and_resume_loses_noth
         assert len(err.partial) == 15 * (err.resume["start_page"] - 1)
 
 
-def test_the_chain_check_between_pages(sb):
-    from ledgerkit.sources import statements
-
-    pull = statements._start({**creds(sb), "since": SINCE, "until": None, "payout_id": None, "per_page": 5,
-                              "currency": "EUR", "start_page": 1, "shop_id": None, "session": None}, max_workers=2)
-    pull.last_row = {"balance_after": Decimal("10.00")}
-    assert pull._continues([{"balance_before": 10, "amount": Decimal("1")}])
-    assert not pull._continues([{"balance_before": Decimal("9.99")}])
-    pull.seen.add(statements.row_id({"balance_before": Decimal("9.99")}))  # a repeat is skipped, the next row counts
-    assert pull._continues([{"balance_before": Decimal("9.99")}, {"balance_before": Decimal("10")}])
-
-
 @pytest.mark.parametrize("bad", [0, 33, True, "4"])
 def test_max_workers_is_checked_before_any_request(sb, bad):
     sb.clear_requests()

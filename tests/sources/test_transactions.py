@@ -9,7 +9,7 @@ import pytest
 
 from ledgerkit.errors import (
     AuthenticationError,
-    CountMismatchError,
+    InvalidRequestError,
     DataError,
     ConfigurationError,
     PaginationError,
@@ -40,8 +40,9 @@ def faulty():
 
 
 def creds(s: Sandbox, **kw):
+    """Connection settings, and the two methods this sandbox offers named (default methods: their own tests)."""
     return {"base_url": s.transactions_url, "secret_key": s.credentials["transactions"], "retry": FAST,
-            "progress": False, **kw}
+            "progress": False, "payment_method_type": METHODS, **kw}
 
 
 def world_rows(s: Sandbox, start=JAN, end=APR, *, field="created_at", methods=METHODS, status="all", corrected=None):
@@ -111,7 +112,7 @@ def test_frame_dtypes_and_pii_dropped(sb):
 
 
 def test_include_pii_keeps_it(sb):
-    df = load_transactions(JAN, FEB, payment_method_type="credit_card", include_pii=True, **creds(sb))
+    df = load_transactions(JAN, FEB, include_pii=True, **creds(sb, payment_method_type="credit_card"))
     expected = world_rows(sb, JAN, FEB, methods=("credit_card",))
     assert df["credit_card.holder"].fillna("-").tolist() == [t["credit_card"]["holder"] or "-" for t in expected]
     assert df["customer.ip"].fillna("-").tolist() == [t["customer"]["ip"] or "-" for t in expected]
@@ -145,7 +146,7 @@ def test_time_zone_bounds_and_wall_clock_quirk(sb):
 def test_aware_datetimes_are_converted_to_the_zone(sb):
     sb.clear_requests()
     load_transactions(pd.Timestamp("2025-02-01 12:00", tz="UTC"), "2025-02-02T00:00:00+01:00",
-                      time_zone="Europe/Tallinn", payment_method_type="alternative", max_workers=1, **creds(sb))
+                      time_zone="Europe/Tallinn", max_workers=1, **creds(sb, payment_method_type="alternative"))
     sent = report_params(sb)[0]
     assert (sent["from"], sent["to"]) == ("2025-02-01 14:00:00", "2025-02-02 00:59:59")
 
@@ -162,7 +163,7 @@ def test_settled_at_sends_dates_with_the_last_day(sb):
 
 def test_status_filter_and_single_method(sb):
     sb.clear_requests()
-    df = load_transactions(JAN, APR, status="successful", payment_method_type="alternative", **creds(sb))
+    df = load_transactions(JAN, APR, status="successful", **creds(sb, payment_method_type="alternative"))
     sent = report_params(sb)
     assert {(p["status"], p["payment_method_type"]) for p in sent} == {("successful", "alternative")}
     assert_same_rows(df, world_rows(sb, status="successful", methods=("alternative",)))
@@ -224,8 +225,11 @@ NAIVE = datetime(2025, 1, 1)
     ((JAN, FEB), {"time_zone": "Mars/Olympus"}, "time_zone"),
     ((JAN, FEB), {"status": "paid"}, "status"),
     ((JAN, FEB), {"date_type": "updated_at"}, "date_type"),
-    ((JAN, FEB), {"payment_method_type": "crypto"}, "payment_method_type"),
+    ((JAN, FEB), {"payment_method_type": "Credit Card"}, "payment_method_type"),
+    ((JAN, FEB), {"payment_method_type": ("credit_card", 3)}, "payment_method_type"),
+    ((JAN, FEB), {"payment_method_type": 5}, "payment_method_type"),
     ((JAN, FEB), {"payment_method_type": ()}, "payment_method_type"),
+    ((JAN, FEB), {"skip_refused_methods": "yes"}, "skip_refused_methods"),
     ((JAN, FEB), {"starting_after": 5, "ending_before": 9}, "ending_before"),
     ((JAN, FEB), {"starting_after": "abc"}, "starting_after"),
     ((JAN, FEB), {"starting_after": -1}, "starting_after"),
@@ -345,14 +349,14 @@ def test_a_503_burst_in_the_first_method_resumes_both_methods(faulty):
 def test_exhausted_retries_mid_pull_resume_to_the_exact_frame(faulty):
     faulty.set_faults(error_every=3, error_burst=10)
     with pytest.raises(ServerError) as info:
-        load_transactions(JAN, APR, payment_method_type="credit_card", max_workers=1, **creds(faulty))
+        load_transactions(JAN, APR, max_workers=1, **creds(faulty, payment_method_type="credit_card"))
     err = info.value
     assert err.status == 503 and len(err.partial) == 60  # three pages of 20
     assert err.resume["starting_after"] == err.partial["id"].max()
     assert err.manifest["complete"] is False and err.manifest["rows"] == 60
     faulty.clear_faults()
     rest = load_transactions(JAN, APR, starting_after=err.resume["starting_after"],
-                             payment_method_type=err.resume["payment_method_type"], **creds(faulty))
+                             **creds(faulty, payment_method_type=err.resume["payment_method_type"]))
     whole = pd.concat([err.partial, rest], ignore_index=True)
     assert_same_rows(whole, world_rows(faulty, methods=("credit_card",)))
 
@@ -360,7 +364,7 @@ def test_exhausted_retries_mid_pull_resume_to_the_exact_frame(faulty):
 def test_resume_kwargs_can_be_passed_back_as_they_are(faulty):
     faulty.set_faults(error_every=1, error_burst=10)
     with pytest.raises(ServerError) as info:
-        load_transactions(JAN, APR, payment_method_type="alternative", max_workers=1, **creds(faulty))
+        load_transactions(JAN, APR, max_workers=1, **creds(faulty, payment_method_type="alternative"))
     faulty.clear_faults()
     resume = {k: v for k, v in info.value.resume.items() if k not in ("secret_key",)}
     rest = load_transactions(**resume, secret_key=faulty.credentials["transactions"], retry=FAST)
@@ -371,14 +375,14 @@ def test_resume_kwargs_can_be_passed_back_as_they_are(faulty):
 def test_rows_inserted_during_paging_are_picked_up(faulty):
     faulty.set_faults(insert_during_paging=4)
     before = {t["id"] for t in faulty.world.transactions}
-    df = load_transactions(JAN, APR, payment_method_type="credit_card", max_workers=1, **creds(faulty))
+    df = load_transactions(JAN, APR, max_workers=1, **creds(faulty, payment_method_type="credit_card"))
     new = {t["id"] for t in faulty.world.transactions} - before
     assert len(new) == 4 and new <= set(df["id"].tolist())
     assert_same_rows(df, world_rows(faulty, methods=("credit_card",)))
     assert df["id"].is_unique and df["id"].is_monotonic_increasing
 
 
-def test_page_count_mismatch_and_bad_envelope():
+def test_page_count_as_report_total_or_page_rows_and_a_count_that_fits_neither():
     from tests.transport.test_http import ScriptedServer  # a scripted HTTP server: the sandbox never lies about counts
 
     tx = {"id": 7, "amount": 100, "currency": "EUR", "created_at": "2025-01-02T00:00:00Z"}
@@ -387,7 +391,11 @@ def test_page_count_mismatch_and_bad_envelope():
               "payment_method_type": "credit_card"}
         server.script = [{"body": {"transactions": [tx], "count": 2, "has_more": False,
                                    "first_object_id": "7", "last_object_id": "7"}}]
-        with pytest.raises(CountMismatchError) as info:
+        df = load_transactions(JAN, FEB, **kw)  # the docs call count the report's total: not an error
+        assert df["id"].tolist() == [7] and df.attrs["ledgerkit"]["dialect"]["count"] == "report total"
+        server.script = [{"body": {"transactions": [tx], "count": 0, "has_more": False,
+                                   "first_object_id": "7", "last_object_id": "7"}}]
+        with pytest.raises(DataError, match="count=0 but holds 1") as info:
             load_transactions(JAN, FEB, **kw)
         assert info.value.resume["starting_after"] is None and len(info.value.partial) == 0
         server.script = [{"body": {"message": "not a report"}}]
@@ -397,3 +405,68 @@ def test_page_count_mismatch_and_bad_envelope():
                                    "first_object_id": "7", "last_object_id": "7"}}]
         df = load_transactions(JAN, FEB, **kw)  # string cursors are accepted
         assert df["id"].tolist() == [7] and df.attrs["ledgerkit"]["last_cursor"] == 7
+        assert df.attrs["ledgerkit"]["dialect"]["count"] == "page rows"
+
+
+# ------------------------------------------------------------------ methods and units the docs leave open
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_the_default_asks_every_known_method_and_skips_one_the_provider_refuses(sb, workers):
+    sb.clear_requests()
+    kw = {k: v for k, v in creds(sb).items() if k != "payment_method_type"}
+    df = load_transactions(JAN, APR, max_workers=workers, **kw)
+    assert_same_rows(df, world_rows(sb))
+    asked = {p["payment_method_type"] for p in report_params(sb)}
+    assert asked == {"credit_card", "alternative", "erip"}
+    refused = [r for r in sb.requests if r.status == 422]
+    assert {r.json["report_params"]["payment_method_type"] for r in refused} == {"erip"}
+    m = df.attrs["ledgerkit"]
+    assert m["complete"] and m["dialect"]["methods_refused"] == ["erip"]
+    assert m["requests"] == m["pages"] + len(refused)
+
+
+def test_a_method_named_by_the_caller_that_the_provider_refuses_raises(sb):
+    with pytest.raises(InvalidRequestError) as info:
+        load_transactions(JAN, FEB, **creds(sb, payment_method_type=("credit_card", "erip")))
+    assert "payment_method_type" in str(info.value)
+    df = load_transactions(JAN, FEB, skip_refused_methods=True, **creds(sb, payment_method_type=("credit_card", "erip")))
+    assert_same_rows(df, world_rows(sb, JAN, FEB, methods=("credit_card",)))
+    assert df.attrs["ledgerkit"]["dialect"]["methods_refused"] == ["erip"]
+
+
+def test_resuming_a_default_pull_keeps_skipping_refused_methods(faulty):
+    faulty.set_faults(error_every=3, error_burst=9)
+    kw = {k: v for k, v in creds(faulty).items() if k != "payment_method_type"}
+    with pytest.raises(ServerError) as info:
+        load_transactions(JAN, APR, max_workers=1, **kw)
+    err = info.value
+    assert err.resume["skip_refused_methods"] is True and "erip" in err.resume["payment_method_type"]
+    faulty.clear_faults()
+    rest = load_transactions(**err.resume, secret_key=faulty.credentials["transactions"], retry=FAST)
+    both = pd.concat([err.partial, rest]).drop_duplicates("id").sort_values("id")
+    assert both["id"].tolist() == [t["id"] for t in world_rows(faulty)]
+
+
+def test_fees_are_checked_to_be_minor_units_against_pay_to_merchant(sb):
+    df = load_transactions(JAN, APR, **creds(sb))
+    check = df.attrs["ledgerkit"]["dialect"]["fee_identity"]
+    assert check["checked"] > 50 and check["failed"] == 0 and check["fit_major_units"] == 0
+
+
+def test_fees_in_major_units_raise_a_data_error_explaining_the_contradiction():
+    from tests.transport.test_http import ScriptedServer
+
+    def tx(i: int, fee: float, pay: float) -> dict:
+        return {"id": i, "type": "payment", "status": "successful", "amount": 1000, "currency": "USD",
+                "transaction_fee": fee, "pay_to_merchant": pay, "created_at": "2025-01-02T00:00:00Z"}
+
+    with ScriptedServer() as server:
+        kw = {"base_url": server.url, "shop_id": "1", "secret_key": "k", "retry": FAST, "progress": False,
+              "payment_method_type": "credit_card"}
+        page = [tx(1, 0.29, 9.71), tx(2, 0.3, 9.7), tx(3, 29.0, 971.0)]
+        server.script = [{"body": {"transactions": page, "count": 3, "has_more": False,
+                                   "first_object_id": 1, "last_object_id": 3}}]
+        with pytest.raises(DataError, match="major units") as info:
+            load_transactions(JAN, FEB, **kw)
+        assert "id 1: amount 1000" in str(info.value) and len(info.value.partial) == 3

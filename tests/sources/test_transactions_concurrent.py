@@ -18,6 +18,7 @@ UTC = timezone.utc
 JAN, FEB, APR = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
 FAST = RetryPolicy(max_retries=6, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
 WORKERS = 4
+METHODS = ("credit_card", "alternative")
 
 
 def _boundaries() -> list[datetime]:
@@ -48,8 +49,9 @@ def sb():
 
 
 def creds(s: Sandbox, **kw):
+    """Connection settings, and the two methods this sandbox offers named (default methods: their own tests)."""
     return {"base_url": s.transactions_url, "secret_key": s.credentials["transactions"], "retry": FAST,
-            "progress": False, **kw}
+            "progress": False, "payment_method_type": METHODS, **kw}
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -89,9 +91,9 @@ def test_dense_windows_are_split_without_refetching(sb, sequential):
 
 
 def test_several_methods_and_a_wall_clock_zone(sb):
-    kw = dict(time_zone="Europe/Tallinn", payment_method_type=("alternative", "credit_card"))
-    one = load_transactions("2025-01-01", "2025-03-01", max_workers=1, **creds(sb), **kw)
-    many = load_transactions("2025-01-01", "2025-03-01", max_workers=3, **creds(sb), **kw)
+    kw = creds(sb, time_zone="Europe/Tallinn", payment_method_type=("alternative", "credit_card"))
+    one = load_transactions("2025-01-01", "2025-03-01", max_workers=1, **kw)
+    many = load_transactions("2025-01-01", "2025-03-01", max_workers=3, **kw)
     _same(many, one)
     assert set(many["payment_method_type"].astype(str)) == {"alternative", "credit_card"}
 

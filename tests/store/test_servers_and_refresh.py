@@ -105,7 +105,7 @@ def test_an_old_row_corrected_lately_is_replaced(fresh_sandbox, tmp_path):
     assert row["amount"] == old["amount"] + 1 and row["manually_corrected_at"] == pd.Timestamp(corrected_at)
     asked = [r.json["report_params"] for r in fresh_sandbox.requests if r.json]
     corrections = [p for p in asked if "manual_correction_from" in p]
-    assert {p["payment_method_type"] for p in corrections} == {"credit_card", "alternative"}
+    assert {p["payment_method_type"] for p in corrections} == {"credit_card", "alternative", "erip"}  # erip: refused
     assert all(p["from"] == "2025-01-01 00:00:00" for p in corrections)  # the whole covered period
 
 
@@ -114,7 +114,10 @@ def test_an_old_row_corrected_lately_is_replaced(fresh_sandbox, tmp_path):
 
 def test_store_manifests_have_the_keys_of_a_plain_load(fresh_sandbox, tmp_path):
     fresh_sandbox.set_faults(rate_limit_every=4, retry_after=0)
-    for load in (load_tx, load_st):
+    def load_offered(sb, **kw):  # the methods this sandbox offers, named: every request is a page or a retry
+        return load_tx(sb, payment_method_type=("credit_card", "alternative"), **kw)
+
+    for load in (load_offered, load_st):
         plain = load(fresh_sandbox, retry=FAST).attrs["ledgerkit"]
         for attempt in ("first", "again"):
             fresh_sandbox.clear_requests()

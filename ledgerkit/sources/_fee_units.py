@@ -1,0 +1,114 @@
+"""Checking an undocumented unit against the data: are ``transaction_fee`` and ``pay_to_merchant`` minor units?
+
+The v3 report documents ``amount`` in minor units but not the unit of
+``transaction_fee`` and ``pay_to_merchant`` (floats such as ``29.0``).
+ledgerkit reads them as minor units of the transaction's currency. The
+data can say whether that holds: for a successful payment the merchant is
+paid the amount less the fee, so ``pay_to_merchant == amount −
+transaction_fee``. :class:`FeeUnits` counts, page by page, the successful
+payments where all three are given, those where the identity fails, and
+those among them that fit it in *major* units instead (``pay × 10^e ≈
+amount − fee × 10^e`` within a major unit of rounding). A single failure
+is data (a corrected row); most payments fitting the major-unit reading is
+a contradiction of the reading, and :meth:`FeeUnits.contradiction`
+explains it rather than let every fee be 100× too small.
+
+Examples
+--------
+>>> import pandas as pd
+>>> page = pd.DataFrame({"id": [1, 2], "type": ["payment"] * 2, "status": ["successful"] * 2,
+...                      "amount": pd.array([1000, 500], "Int64"), "transaction_fee": pd.array([29, 15], "Int64"),
+...                      "pay_to_merchant": pd.array([971, 485], "Int64"), "currency": ["USD", "USD"]})
+>>> units = FeeUnits()
+>>> units.observe(page)
+>>> units.summary(), units.contradiction() is None
+({'checked': 2, 'failed': 0, 'fit_major_units': 0}, True)
+>>> major = page.assign(transaction_fee=pd.array([0, 0], "Int64"), pay_to_merchant=pd.array([10, 5], "Int64"))
+>>> wrong = FeeUnits()
+>>> wrong.observe(major)                                   # 0.29 and 9.71 read as minor units, rounded
+>>> wrong.summary()["fit_major_units"], wrong.contradiction()[:40]
+(2, 'pay_to_merchant = amount - transaction_f')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .. import money
+
+__all__ = ["FeeUnits"]
+
+_COLUMNS = ("id", "type", "status", "amount", "transaction_fee", "pay_to_merchant", "currency")
+
+
+def _checked_columns(page: Any) -> pd.DataFrame | None:
+    """The checked columns of a frame or an Arrow page (None when one is missing)."""
+    frame = page if isinstance(page, pd.DataFrame) else getattr(page, "frame", None)
+    if frame is None:
+        columns = getattr(page, "columns", {})
+        if not all(c in columns for c in _COLUMNS):
+            return None
+        return pa.table({c: columns[c] for c in _COLUMNS}).to_pandas()
+    return frame[list(_COLUMNS)] if all(c in frame.columns for c in _COLUMNS) else None
+
+
+def _exponent(currency: Any) -> int:
+    return money.exponent(currency) if money.is_currency(currency) else 0
+
+
+def _is(values: pd.Series, text: str) -> np.ndarray:
+    return (values.astype("string") == text).fillna(False).to_numpy(dtype=bool)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+class FeeUnits:
+    """Running check of ``pay_to_merchant == amount − transaction_fee`` over successful payments."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.failed = 0
+        self.major = 0
+        self.example: dict[str, Any] | None = None
+
+    def observe(self, page: Any) -> None:
+        """Count the successful payments of one page (a frame or an Arrow page) and their failures."""
+        cols = _checked_columns(page)
+        if cols is None or cols.empty:
+            return
+        amount, fee, pay = (_numbers(cols[c]) for c in ("amount", "transaction_fee", "pay_to_merchant"))
+        known = _is(cols["type"], "payment") & _is(cols["status"], "successful")
+        known &= ~(np.isnan(amount) | np.isnan(fee) | np.isnan(pay))
+        bad = known & (amount - fee != pay)
+        scale = np.array([10.0 ** _exponent(c) for c in cols["currency"].astype(object)])
+        major = bad & (scale > 1) & (np.abs(pay * scale - (amount - fee * scale)) <= scale)
+        self.checked += int(known.sum())
+        self.failed += int(bad.sum())
+        self.major += int(major.sum())
+        if self.example is None and major.any():
+            i = int(np.flatnonzero(major)[0])
+            self.example = {"id": cols["id"].iloc[i], "currency": cols["currency"].iloc[i], "amount": int(amount[i]),
+                            "transaction_fee": int(fee[i]), "pay_to_merchant": int(pay[i])}
+
+    def summary(self) -> dict[str, int]:
+        """``{"checked": n, "failed": m}`` for the manifest."""
+        return {"checked": self.checked, "failed": self.failed, "fit_major_units": self.major}
+
+    def contradiction(self) -> str | None:
+        """Why the data contradicts the minor-unit reading, or None when it does not (most payments fit)."""
+        if self.major * 2 <= self.checked:
+            return None
+        e = self.example or {}
+        return (f"pay_to_merchant = amount - transaction_fee fails on {self.failed} of {self.checked} successful "
+                f"payments, and {self.major} of them fit it with transaction_fee and pay_to_merchant in major units "
+                f"(first: id {e.get('id')}: amount {e.get('amount')}, transaction_fee {e.get('transaction_fee')}, "
+                f"pay_to_merchant {e.get('pay_to_merchant')}, read as minor units of {e.get('currency')}). The API "
+                "does not document their unit; ledgerkit reads them as minor units like amount, and these rows "
+                "contradict that reading (every fee would be 100x off). Ask the provider which unit they are in; "
+                "the rows are in .partial")
