@@ -60,9 +60,9 @@ def test_roll_forward_months_exact_with_empty_month():
     assert r["period_end"].dt.strftime("%Y-%m-%d").tolist() == ["2025-02-01", "2025-03-01", "2025-04-01"]
     got = r[["opening", *ACTIVITY, "closing", "rows"]].values.tolist()
     assert got == [
-        [1000, 10000, -250, -55, -2000, 0, 0, 0, 8695, 4],
-        [8695, 0, 0, 0, 0, 0, 0, 0, 8695, 0],
-        [8695, 0, -1500, -330, 0, -3000, -4000, 7, -128, 5],
+        [1000, 10000, -250, -55, -2000, 0, 0, 0, 0, 0, 0, 8695, 4],
+        [8695, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8695, 0],
+        [8695, 0, -1500, -330, 0, -3000, -4000, 0, 0, 0, 7, -128, 5],
     ]
     assert r["closing"].iloc[-1] == EUR["balance_after"].iloc[-1]  # negative balance is fine
     assert str(r["period"].dtype) == "datetime64[ns, UTC]"
@@ -239,7 +239,7 @@ def breaks(frame):
 def test_consistent_chain_has_no_breaks_and_right_columns():
     out = check_balances(EUR)
     assert out.empty
-    assert list(out.columns) == ["position", "row_id", "created", "currency", *BREAK_COLUMNS[1:]]
+    assert list(out.columns) == ["position", "row_id", "created", "currency", "type", "category", *BREAK_COLUMNS[1:]]
     assert str(out["difference"].dtype) == "Int64"
 
 
