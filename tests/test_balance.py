@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledgerkit.analysis.balance import CATEGORIES, check_balances, roll_forward
+from ledgerkit.analysis.balance import check_balances, roll_forward
+from ledgerkit.analysis.categories import RECORD_ACTIVITY, STATEMENT_ACTIVITY
 from ledgerkit.errors import ConfigurationError
 
-ACTIVITY = list(CATEGORIES)
+ACTIVITY = list(STATEMENT_ACTIVITY)
 CHECK = ["reported_closing", "unexplained"]
 
 
@@ -60,9 +61,9 @@ def test_roll_forward_months_exact_with_empty_month():
     assert r["period_end"].dt.strftime("%Y-%m-%d").tolist() == ["2025-02-01", "2025-03-01", "2025-04-01"]
     got = r[["opening", *ACTIVITY, "closing", "rows"]].values.tolist()
     assert got == [
-        [1000, 10000, -250, -55, -2000, 0, 0, 0, 0, 0, 0, 8695, 4],
-        [8695, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8695, 0],
-        [8695, 0, -1500, -330, 0, -3000, -4000, 0, 0, 0, 7, -128, 5],
+        [1000, 10000, -250, -55, -2000, 0, 0, 0, 8695, 4],
+        [8695, 0, 0, 0, 0, 0, 0, 0, 8695, 0],
+        [8695, 0, -1500, -330, 0, -3000, -4000, 7, -128, 5],
     ]
     assert r["closing"].iloc[-1] == EUR["balance_after"].iloc[-1]  # negative balance is fine
     assert str(r["period"].dtype) == "datetime64[ns, UTC]"
@@ -177,6 +178,7 @@ def test_roll_forward_counts_accounts_without_records():
 
 def test_roll_forward_balance_report_records_with_opening():
     r = roll_forward(RECORDS, freq="M", opening=OPENING)
+    assert list(r.columns[3:14]) == ["opening", *RECORD_ACTIVITY]  # adjustments, reserve, rates: records only
     got = r[["currency", "opening", "income", "fees", "refunds", "chargebacks", "payouts", "closing", "rows"]]
     assert r["period"].dt.strftime("%Y-%m").tolist() == ["2024-12", "2025-01", "2024-12", "2025-01", "2025-02"]
     assert got.values.tolist() == [

@@ -40,7 +40,14 @@ from ._common import (
 )
 from ._ledger import ACCOUNT_COLUMNS, Ledger, chain_codes, first_rows, ledger_of
 from .breaks import check_balances
-from .categories import CATEGORIES, RECORD_CATEGORIES, STATEMENT_CATEGORIES, category_codes
+from .categories import (
+    CATEGORIES,
+    RECORD_ACTIVITY,
+    RECORD_CATEGORIES,
+    STATEMENT_ACTIVITY,
+    STATEMENT_CATEGORIES,
+    category_codes,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -303,8 +310,9 @@ def roll_forward(
     Periods are UTC days, weeks (from Monday) or calendar months, half-open
     ``[period, period_end)`` and contiguous: a period without activity is
     present with zeros. On every row ``opening + income + fees + vat +
-    refunds + chargebacks + payouts + adjustments + reserve + rates + other
-    == closing`` and each period opens with the previous period's closing.
+    refunds + chargebacks + payouts (+ adjustments + reserve + rates for
+    balance records) + other == closing`` and each period opens with the
+    previous period's closing.
     Activity is signed as it moves the balance: income positive; fees, VAT,
     refunds, chargebacks and payouts negative; adjustments, reserve (held
     negative, released positive) and rates as they come.
@@ -350,8 +358,9 @@ def roll_forward(
     DataFrame
         ``currency``, ``period``, ``period_end`` (UTC), ``opening``, one
         ``Int64`` column per category (``income``, ``fees``, ``vat``,
-        ``refunds``, ``chargebacks``, ``payouts``, ``adjustments``,
-        ``reserve``, ``rates``, ``other``, then any new category),
+        ``refunds``, ``chargebacks``, ``payouts``, for balance records
+        ``adjustments``, ``reserve``, ``rates``, then ``other`` and any new
+        category),
         ``closing``, ``rows`` (input rows in the period),
         ``reported_closing`` (the last ``balance_after`` each chain reports
         by the period's end, summed over the chains of the currency; NA
@@ -392,7 +401,8 @@ def roll_forward(
     freq = check_freq(freq)
     ledger = ledger_of(statements, "statements")
     overrides = _check_categories(categories)
-    columns = list(CATEGORIES) + sorted({v for v in overrides.values() if v not in CATEGORIES})
+    base = RECORD_ACTIVITY if ledger.is_records else STATEMENT_ACTIVITY
+    columns = list(base) + sorted({v for v in overrides.values() if v not in base})
     if opening is None:
         opening = ledger.opening_balance
     found, uniques = codes(ledger.frame["currency"])

@@ -37,6 +37,8 @@ from ._common import codes
 
 __all__ = [
     "CATEGORIES",
+    "STATEMENT_ACTIVITY",
+    "RECORD_ACTIVITY",
     "STATEMENT_CATEGORIES",
     "RECORD_CATEGORIES",
     "statement_category",
@@ -44,10 +46,14 @@ __all__ = [
     "category_codes",
 ]
 
-#: Activity categories of a row, in report order.
+#: Activity categories of a row, in report order: all a row can fall in.
 CATEGORIES: tuple[str, ...] = (
     "income", "fees", "vat", "refunds", "chargebacks", "payouts", "adjustments", "reserve", "rates", "other"
 )
+#: The categories a statement row can fall in (no statement type is an adjustment, reserve or rate).
+STATEMENT_ACTIVITY: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in ("adjustments", "reserve", "rates"))
+#: The categories a balance record can fall in: all of them.
+RECORD_ACTIVITY: tuple[str, ...] = CATEGORIES
 
 #: Statement types named exactly, besides the fee rule (a type containing ``FEE`` is a fee).
 STATEMENT_CATEGORIES: dict[str, str] = {

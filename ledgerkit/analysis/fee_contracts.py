@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import ConfigurationError
 from ._common import require_columns, require_frame
-from ._invalid import check_invalid, integer_ids, note_dropped, screen
+from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
 from .fee_parts import SUCCESSFUL, VOLUME_TYPES, _plain_keys, _require_money, _resolve_by, _typed_frame
 
 __all__ = ["fee_model", "fee_anomalies"]
@@ -139,15 +139,15 @@ def _group_model(group: pd.DataFrame, tolerance: int) -> dict[str, Any]:
 def _model_rows(transactions: pd.DataFrame, keys: list[str], invalid: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """The rows a contract is fitted on: successful payments/captures with an amount > 0.
 
-    Their amount, fee and currency must be there (a fee is never guessed),
-    and each transaction ``id`` on one row: refused or dropped and counted,
-    as ``invalid`` says.
+    Their status, type, amount, fee and currency must be there (a fee is
+    never guessed), and each transaction ``id`` on one row: refused or
+    dropped and counted, as ``invalid`` says.
     """
-    volume = (
-        transactions["status"].eq(SUCCESSFUL).fillna(False) & transactions["type"].isin(VOLUME_TYPES)
-    ).to_numpy(dtype=bool)
+    successful = transactions["status"].eq(SUCCESSFUL).fillna(False).to_numpy(dtype=bool)
+    volume = successful & transactions["type"].isin(VOLUME_TYPES).to_numpy(dtype=bool)
     what = "successful payments and captures"
-    needs = [("amount", volume, what), ("transaction_fee", volume, what), ("currency", volume, what)]
+    needs = [Need("status", None, "every transaction"), Need("type", successful, "successful transactions")]
+    needs += [Need(c, volume, what) for c in ("amount", "transaction_fee", "currency")]
     id_column = "id" if "id" in transactions.columns else None
     kept, dropped = screen(transactions, "transactions", money=needs, invalid=invalid, id_column=id_column)
     eligible = (kept["status"].eq(SUCCESSFUL).fillna(False) & kept["type"].isin(VOLUME_TYPES)
@@ -202,8 +202,9 @@ def fee_model(
         A fee within this many minor units of the model counts as explained.
     invalid : {"raise", "drop"}
         A successful payment or capture without ``amount``,
-        ``transaction_fee`` or ``currency``, or an ``id`` on more than one
-        row: refused (default), or left out and counted in the result's
+        ``transaction_fee`` or ``currency``, a transaction without
+        ``status`` (or ``type``, when successful), or an ``id`` on more than
+        one row: refused (default), or left out and counted in the result's
         ``attrs["dropped"]`` (``{"transactions": {"missing_money": n,
         "duplicated_ids": m}}``).
 

@@ -94,8 +94,8 @@ def _transaction_side(transactions: Any, invalid: str) -> tuple[pd.DataFrame, di
             "transaction_uid": frame["uid"].astype("str").array,
             "type": kind.array,
             "currency_t": frame["currency"].astype("str").array,
-            "transaction_amount": kind.map(MONEY_SIGNS).to_numpy(dtype="int64") * minor_units(frame["amount"]),
-            "transaction_fee": minor_units(frame["transaction_fee"]),
+            "transaction_amount": kind.map(MONEY_SIGNS).to_numpy(dtype="int64") * minor_units(frame["amount"], "transactions"),
+            "transaction_fee": minor_units(frame["transaction_fee"], "transactions"),
         }
     )
     return side, dropped
@@ -157,7 +157,7 @@ def _record_side(balance_records: Any, id_by_uid: dict[str, int], invalid: str) 
             "record_uid": uid.array,
             "record_type": types.array,
             "currency_r": kept["currency"].astype("str").array,
-            "record_amount": minor_units(kept["amount"]),
+            "record_amount": minor_units(kept["amount"], "balance_records"),
         }
     )
     records["record_fee"] = (fees.loc[kept.index] if fees is not None else pd.Series(pd.NA, index=kept.index, dtype="Int64")).array
