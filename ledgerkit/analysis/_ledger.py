@@ -111,8 +111,9 @@ def _records(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
     require_no_missing(frame, ("amount", "currency", "created_at", *balances), parameter)
     created = require_utc(frame, "created_at", parameter)
     amount = minor_units(frame["amount"], parameter)
-    if "record_id" in frame.columns:
-        integer_ids(frame["record_id"], f"{parameter}['record_id']")
+    for column in ("record_id", *accounts):
+        if column in frame.columns:
+            integer_ids(frame[column], f"{parameter}[{column!r}]")
     change, fee, gap = _movement(
         amount, _optional_money(frame, "fee", parameter), _optional_money(frame, "net", parameter), parameter
     )

@@ -147,6 +147,7 @@ def _record_side(balance_records: Any, id_by_uid: dict[str, int], invalid: str) 
         needs.append(Need("fee" if "fee" in frame.columns else "net", None, "every record, its fee or net"))
     id_column = "record_id" if "record_id" in frame.columns else None
     kept, dropped = screen(view, "balance_records", money=needs, invalid=invalid, id_column=id_column)
+    fees = _record_fees(kept)
     key, ids, uid = _record_keys(kept, id_by_uid)
     types = (kept["transaction_type"].astype("str") if "transaction_type" in kept.columns
              else pd.Series(pd.NA, index=kept.index, dtype="str"))
@@ -160,7 +161,7 @@ def _record_side(balance_records: Any, id_by_uid: dict[str, int], invalid: str) 
             "record_amount": minor_units(kept["amount"], "balance_records"),
         }
     )
-    records["record_fee"] = (fees.loc[kept.index] if fees is not None else pd.Series(pd.NA, index=kept.index, dtype="Int64")).array
+    records["record_fee"] = fees.array if fees is not None else pd.array([pd.NA] * len(kept), dtype="Int64")
     grouped = records.groupby("key", sort=False)
     out = grouped.agg(
         record_transaction_id=("record_transaction_id", "first"),

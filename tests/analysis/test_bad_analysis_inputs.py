@@ -276,6 +276,8 @@ CASES = [
          ("statements['created_at']", "<NA> at row 2")),
     Case("roll: text record ids", lambda: lk.roll_forward(REC.assign(record_id=["a", "b", "c"])),
          ("statements['record_id']='a'", "whole-number ids")),
+    Case("roll: text account ids", lambda: lk.roll_forward(REC.assign(shop_id=["shop-a"] * 3)),
+         ("statements['shop_id']='shop-a'", "whole-number ids")),
     Case("roll: money too large to add (was: silent wrap-around)",
          lambda: lk.roll_forward(ST.assign(amount=pd.array([2**62] * 5, dtype="Int64"))),
          ("statements['amount']", "below 2**62")),
@@ -293,6 +295,9 @@ CASES = [
          ("statements['balance_before']='float64'", "integer minor units")),
     Case("breaks: fractional record ids", lambda: lk.check_balances(REC.assign(record_id=[1.5, 2.0, 3.0])),
          ("statements['record_id']=1.5", "whole-number ids")),
+    Case("breaks: fractional account ids (was: bare error once a break was found)",
+         lambda: lk.check_balances(with_value(REC, 1, "balance_after", 0).assign(gateway_id=[7.5] * 3)),
+         ("statements['gateway_id']=7.5", "whole-number ids")),
     Case("breaks: report whose records are not a frame", lambda: lk.check_balances(SimpleNamespace(records="x", opening_balance=None)),
          ("statements='str'", "a pandas DataFrame")),
     # --- payouts

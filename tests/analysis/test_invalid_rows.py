@@ -187,3 +187,15 @@ def test_dropping_repeats_and_holes_gives_the_clean_answer(rows, data):
     got = fee_breakdown(dirty, by="brand", freq="M", invalid="drop")
     pd.testing.assert_frame_equal(got, fee_breakdown(clean, by="brand", freq="M"), check_dtype=True)
     assert got.attrs["dropped"] == {"frame": {"missing_money": len(holes), "duplicated_ids": len(repeats)}}
+
+
+def test_the_callers_index_plays_no_part():
+    expected = reconcile_transactions(CLEAN, RECORDS.assign(fee=pd.array([320, None, 50], dtype="Int64")), invalid="drop")
+    relabelled = reconcile_transactions(
+        REPEATED.set_axis([7] * len(REPEATED)),
+        pd.concat([RECORDS, RECORDS.iloc[[0]]]).assign(fee=pd.array([320, None, 50, 320], dtype="Int64")).set_axis([0, 0, 1, 1]),
+        invalid="drop",
+    )
+    pd.testing.assert_frame_equal(relabelled, expected)
+    assert relabelled.attrs["dropped"]["balance_records"] == {"missing_money": 1, "duplicated_ids": 1}
+    assert totals(REPEATED.set_axis([0] * len(REPEATED)).iloc[:4]) == totals(CLEAN)
