@@ -160,16 +160,14 @@ def _previous(after: np.ndarray, first: np.ndarray, start: np.ndarray, known: np
     """The balance before each row: the previous row's ``balance_after``, or the chain's opening if known."""
     prev = np.empty_like(after)
     prev[1:] = after[:-1]
-    has_prev = ~first.copy()
     prev[first] = start[chain[first]]
+    has_prev = ~first
     has_prev[first] = known[chain[first]]
     return prev, has_prev
 
 
-def _walk(ledger: Ledger, order: np.ndarray, chain: np.ndarray) -> list[_Found]:
-    """The breaks of the kept rows, in chain order (indices into ``order``)."""
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = chain[order][1:] != chain[order][:-1]
+def _walk(ledger: Ledger, order: np.ndarray, chain: np.ndarray, first: np.ndarray) -> list[_Found]:
+    """The breaks of the kept rows, in chain order (indices into ``order``; ``first`` marks chain starts)."""
     heads = first_rows(chain, int(chain.max()) + 1 if len(chain) else 0)
     start, known = chain_openings(ledger, heads)
     after = ledger.after[order]
@@ -305,10 +303,10 @@ def check_balances(statements: Any) -> pd.DataFrame:
     duplicate = _duplicates(ledger, chain)
     kept = np.arange(len(frame))[~duplicate]
     order = kept[np.lexsort((kept, chain[kept]))]
-    found = [(int(order[i]), *rest) for i, *rest in _walk(ledger, order, chain)]
-    created = ledger.created.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]")[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = chain[order][1:] != chain[order][:-1]
+    found = [(int(order[i]), *rest) for i, *rest in _walk(ledger, order, chain, first)]
+    created = ledger.created.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]")[order]
     late = np.flatnonzero(~first & np.r_[False, created[1:] < created[:-1]])
     found += [(int(order[i]), "out_of_order", "created", None, None) for i in late]
     found += [(int(p), "duplicate", "amount", 0, int(ledger.change[p])) for p in np.flatnonzero(duplicate)]
