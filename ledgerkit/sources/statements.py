@@ -163,7 +163,7 @@ class _Pull:
             return
         first, total = paginator.page, paginator.totals[-1]
         numbers = list(range(first, max(first, math.ceil(total / self.per_page)) + 1))
-        limiter, local = RateLimiter(sleep=self.client.policy.sleep), threading.local()
+        limiter, local = RateLimiter(), threading.local()
 
         def fetch(number: int) -> tuple[requests.Response, Any]:
             if not hasattr(local, "client"):
