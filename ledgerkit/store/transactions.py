@@ -181,9 +181,10 @@ def _transactions_plan(state: dict[str, Any], query: Any, began: pd.Timestamp,
     """The pulls to make: what ``[date_from, date_to)`` adds to the covered period, the lookback
     stretch, and the covered period's rows manually corrected since the last refresh minus ``lookback``.
 
-    The stretch and the corrections start at a midnight of the query's zone:
-    the lookback counts the zone's days (``settled_at`` accepts nothing else,
-    and a midnight is never an ambiguous wall-clock time).
+    The stretch and the corrections start at a midnight of the query's zone,
+    ``lookback`` before on its wall clock: the lookback counts the zone's
+    days (``settled_at`` accepts nothing but midnights, and the midnights
+    chosen are never ambiguous wall-clock times).
     """
     start, end = query.date_from, query.date_to
     covered = state.get("covered")
@@ -197,11 +198,11 @@ def _transactions_plan(state: dict[str, Any], query: Any, began: pd.Timestamp,
         plan.append(_pending(hi, end))
     refreshed = pd.Timestamp(state.get("refreshed_at") or covered[1])
     if refreshed < began:  # not already brought up to date since this call began
-        stretch_start = max(lo, start, _midnight(min(hi, refreshed) - lookback, query.time_zone))
+        stretch_start = max(lo, start, _midnight(min(hi, refreshed), query.time_zone, back=lookback))
         stretch_end = min(hi, end)
         if stretch_start < stretch_end:
             plan.append(_pending(stretch_start, stretch_end))
-        since = _corrections_since(query, refreshed - lookback)
+        since = _corrections_since(query, _midnight(refreshed, query.time_zone, back=lookback))
         if since is not None and max(lo, start) < stretch_end:
             plan.append(_pending(max(lo, start), stretch_end, corrected_from=since))
     return plan
@@ -215,46 +216,42 @@ def _pending(start: pd.Timestamp, end: pd.Timestamp, corrected_from: pd.Timestam
 
 
 def _corrections_since(query: Any, since: pd.Timestamp) -> pd.Timestamp | None:
-    """``manual_correction_from`` of the corrections pass (None: nothing to ask for).
-
-    A midnight of the query's zone at or before ``since``, within the
-    query's own correction filter.
-    """
-    since = _midnight(since, query.time_zone)
+    """``manual_correction_from`` of the corrections pass (None: nothing to ask for): ``since``
+    within the query's own correction filter."""
     lo, hi = query.correction or (None, None)
     if lo is not None:
         since = max(since, lo)
     return None if hi is not None and since >= hi else since
 
 
-def _midnight(ts: pd.Timestamp, zone: str, *, up: bool = False) -> pd.Timestamp:
+def _midnight(ts: pd.Timestamp, zone: str, *, up: bool = False, back: pd.Timedelta | None = None) -> pd.Timestamp:
     """The midnight of ``zone`` at or before ``ts`` (``up``: at or after), in UTC.
 
-    A day whose midnight is skipped or repeated by a clock change is passed
-    over (the day before, or after with ``up``): the result is always a
-    wall-clock midnight with one meaning.
+    ``back`` is first taken off ``ts``'s wall-clock time in ``zone``, so that
+    days are the zone's calendar days (3 days before 1 April 00:00 is 29
+    March 00:00, whatever clock change lies between). A day whose midnight a
+    clock change skips or repeats is passed over (the day before, or after
+    with ``up``): the result is always a wall-clock midnight with one meaning.
 
     Examples
     --------
     >>> _midnight(pd.Timestamp("2025-03-30T12:00Z"), "Europe/Kyiv")   # DST began at 03:00 that day
     Timestamp('2025-03-29 22:00:00+0000', tz='UTC')
+    >>> _midnight(pd.Timestamp("2025-03-31T21:00Z"), "Europe/Kyiv", back=pd.Timedelta(days=3))
+    Timestamp('2025-03-28 22:00:00+0000', tz='UTC')
     >>> _midnight(pd.Timestamp("2025-03-28T21:00Z"), "Europe/Kyiv", up=True)
     Timestamp('2025-03-28 22:00:00+0000', tz='UTC')
     >>> _midnight(pd.Timestamp("2024-09-08T12:00Z"), "America/Santiago")  # no 00:00 on 8 September
     Timestamp('2024-09-07 04:00:00+0000', tz='UTC')
     """
-    local = ts.tz_convert(zone).tz_localize(None)
+    local = ts.tz_convert(zone).tz_localize(None) - (back if back is not None else pd.Timedelta(0))
     day = local.normalize()
     step = pd.Timedelta(days=1 if up else -1)
     if up and day < local:
         day += step
     for _ in range(7):
         try:
-            midnight = day.tz_localize(zone, ambiguous="raise", nonexistent="raise")
+            return day.tz_localize(zone, ambiguous="raise", nonexistent="raise").tz_convert("UTC")
         except ValueError:
             day += step
-            continue
-        if (midnight >= ts) if up else (midnight <= ts):
-            return midnight.tz_convert("UTC")
-        day += step
     raise StoreError(f"time zone {zone} has no usable midnight near {ts.isoformat()}")  # pragma: no cover
