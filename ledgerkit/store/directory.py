@@ -71,6 +71,8 @@ class Store:
         if not str(os.fspath(path)).strip():
             raise ConfigurationError("path", os.fspath(path), "a directory path, not an empty string (None for the "
                                      "default store)")
+        if "\x00" in str(os.fspath(path)):
+            raise ConfigurationError("path", os.fspath(path), "a directory path without NUL characters")
         root = Path(path).expanduser()
         try:
             is_file = root.exists() and not root.is_dir()

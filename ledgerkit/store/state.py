@@ -99,8 +99,8 @@ def problem(state: Any, source: str, name: str) -> str | None:
         if field not in state:
             return f"it has no {field!r}: not a stream state"
     fields.update(_SOURCE_FIELDS.get(source, {}))
-    if source == "statements" and state.get("complete") is True:
-        fields["refreshed_at"] = ("an ISO time with an offset (the state is complete)", _time)
+    if source == "statements" and state.get("complete") is True and "refreshed_at" not in state:
+        return "it is complete but has no 'refreshed_at'"
     for field, (expected, check) in fields.items():
         if field in state and not check(state[field]):
             return f"{field!r} is {_shown(state[field])}, expected {expected}"

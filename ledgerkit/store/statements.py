@@ -43,6 +43,7 @@ def load_stored_statements(kw: dict[str, Any]) -> pd.DataFrame:
            "payout_id": query.payout_id, "per_page": query.per_page, "currency": query.currency}
     totals = _Totals()
     with store.stream("statements", account, server, key) as stream:
+        stream.frames()  # the stored parts, checked before any request
         _sync_statements(stream, _now(), lookback, {k: kw[k] for k in _ST_PASS}, query.per_page, totals)
         frame = _statement_rows(stream)
     parameters = _parameters(kw)

@@ -70,6 +70,7 @@ class Stream:
         self.gate, self.timeout = gate, timeout
         self.state: dict[str, Any] = {}
         self._held: Any = None
+        self._parts: dict[str, pd.DataFrame] = {}  # parts read so far (a part's file never changes)
 
     # ------------------------------------------------------------ the lock
     def __enter__(self) -> "Stream":
@@ -77,7 +78,7 @@ class Stream:
         self._held = holding(self.lock_path, timeout=self.timeout, what=f"the stream {self.name} of {self.directory}")
         self._held.__enter__()
         try:
-            self.state = self._load() or self._fresh()
+            self.state, self._parts = self._load() or self._fresh(), {}
             if self.state.get("key") != json.loads(json.dumps(self.key, default=str)):
                 raise StoreError(f"the store state {self.state_path} belongs to another stream (its key differs). "
                                  f"{self.remedy()}")
@@ -140,16 +141,27 @@ class Stream:
         return written
 
     def frames(self) -> list[pd.DataFrame]:
-        """The listed parts, in write order (inside ``with stream``: a missing part is damage)."""
+        """The listed parts, in write order (inside ``with stream``: a missing part is damage).
+
+        Each part is read once per ``with``; a load reads them before its
+        first request, so that a damaged store fails before anything is asked.
+        """
         try:
-            return self._read_parts(self.state)
+            return self._read_parts(self.state, self._parts)
         except FileNotFoundError as exc:
             raise StoreError(f"the stored part {exc.filename} listed in {self.state_path} is missing. "
                              f"{self.remedy()}") from None
 
-    def _read_parts(self, state: dict[str, Any]) -> list[pd.DataFrame]:
+    def _read_parts(self, state: dict[str, Any], cache: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
         id_column, time_column = _COLUMNS[str(self.key.get("source"))]
-        return [read_part(self.directory / part, id_column, time_column, self.remedy()) for part in state["parts"]]
+        for part in state["parts"]:
+            if part not in cache:
+                path = self.directory / part
+                try:
+                    cache[part] = read_part(path, id_column, time_column, self.remedy())
+                except FileNotFoundError:
+                    raise FileNotFoundError(2, "a listed part is missing", str(path)) from None
+        return [cache[part] for part in state["parts"]]
 
     def snapshot(self) -> tuple[dict[str, Any] | None, list[pd.DataFrame]]:
         """The state and its parts as one consistent whole, without the lock (None: no state any more).
@@ -163,7 +175,7 @@ class Stream:
             if state is None:
                 return None, []
             try:
-                return state, self._read_parts(state) if str(self.key.get("source")) in _COLUMNS else []
+                return state, self._read_parts(state, {}) if str(self.key.get("source")) in _COLUMNS else []
             except FileNotFoundError as exc:
                 missing = exc.filename
         raise StoreError(f"the stored part {missing} listed in {self.state_path} is missing. {self.remedy()}")

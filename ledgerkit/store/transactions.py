@@ -53,6 +53,7 @@ def load_stored_transactions(kw: dict[str, Any]) -> pd.DataFrame:
                "payment_method_type": method, "include_pii": include_pii,
                "correction": [None if t is None else _iso(t) for t in (query.correction or (None, None))]}
         with store.stream("transactions", account, server, key) as stream:
+            stream.frames()  # the stored parts, checked before any request
             _sync_transactions(stream, query, began, lookback, method, passed, totals)
             rows = pd.concat(stream.frames(), ignore_index=True) if stream.state["parts"] else None
         streams.append(stream)
