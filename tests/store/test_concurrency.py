@@ -21,6 +21,7 @@ from filelock import FileLock
 
 from ledgerkit.errors import StoreError
 from ledgerkit.sandbox.server import Sandbox
+from ledgerkit.sources.balance_records import load_balance_records
 from ledgerkit.sources.statements import load_statements
 from ledgerkit.sources.transactions import load_transactions
 from ledgerkit.store import Store
@@ -174,3 +175,48 @@ def test_a_load_that_cannot_get_its_stream_in_time_is_a_store_error(sandbox, tmp
         for lock in locks:
             lock.release()
     pd.testing.assert_frame_equal(Store(tmp_path).read("transactions"), before)
+
+
+def test_readers_without_the_lock_see_a_whole_chain_while_pulls_rewrite_it(fresh_sandbox, tmp_path):
+    store = Store(tmp_path)
+    kw = dict(since="2025-01-01", progress=False, store=store, **fresh_sandbox.kwargs("statements"))
+    load_statements(**kw)
+    done, errors, reads = threading.Event(), [], []
+
+    def pull() -> None:
+        try:
+            for _ in range(5):  # each refresh compacts the head into a new part and sweeps the parts it replaced
+                fresh_sandbox.world.append_statements(3)
+                load_statements(**kw)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    puller = threading.Thread(target=pull)
+    puller.start()
+    while not done.is_set():
+        reads.append(store.read("statements")["row_id"].tolist())
+    puller.join()
+    assert errors == [] and len(reads) > 1
+    chain = load_statements(since="2025-01-01", progress=False, **fresh_sandbox.kwargs("statements"))["row_id"].tolist()
+    assert reads[-1] == chain or len(reads[-1]) < len(chain)
+    for ids in reads:  # every read is the chain as some state listed it: a prefix, no row twice
+        assert ids == chain[: len(ids)] and len(ids) > 0
+
+
+def test_two_loads_of_one_report_at_once_request_it_once(fresh_sandbox, tmp_path):
+    barrier = threading.Barrier(2)
+
+    def load(_: int):
+        barrier.wait(timeout=60)
+        return load_balance_records("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00", currency="EUR",
+                                    user_id=1, progress=False, poll_interval=(0.01, 0.05), store=tmp_path,
+                                    **fresh_sandbox.kwargs("balance_records"))
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(load, range(2))
+    assert [r.method for r in fresh_sandbox.requests if r.path.endswith("/reports")] == ["POST"]
+    assert first.report_id == second.report_id
+    assert {first.manifest.get("from_store"), second.manifest.get("from_store")} == {None, True}
+    pd.testing.assert_frame_equal(first.records, second.records)
