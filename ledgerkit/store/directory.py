@@ -284,14 +284,33 @@ def as_store(value: Any) -> Store | None:
 
 
 def lookback_of(value: Any) -> pd.Timedelta:
-    """The ``lookback=`` argument as a non-negative Timedelta (None: :data:`DEFAULT_LOOKBACK`)."""
+    """The ``lookback=`` argument as a non-negative Timedelta (None: :data:`DEFAULT_LOOKBACK`).
+
+    A string needs its unit: ``"3"`` would be read as 3 nanoseconds.
+
+    Examples
+    --------
+    >>> lookback_of("36h"), lookback_of(None)
+    (Timedelta('1 days 12:00:00'), Timedelta('3 days 00:00:00'))
+    """
     if value is None:
         return DEFAULT_LOOKBACK
+    expected = "a non-negative pandas.Timedelta, e.g. pd.Timedelta(days=3), or a duration with its unit such as '3D'"
+    if isinstance(value, str) and _is_number(value):
+        raise ConfigurationError("lookback", value, expected)
     if isinstance(value, (pd.Timedelta, timedelta)) or (isinstance(value, str) and value.strip()):
         try:
             delta = pd.Timedelta(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             delta = None
         if delta is not None and delta is not pd.NaT and delta >= pd.Timedelta(0):
             return delta
-    raise ConfigurationError("lookback", value, "a non-negative pandas.Timedelta, e.g. pd.Timedelta(days=3)")
+    raise ConfigurationError("lookback", value, expected)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

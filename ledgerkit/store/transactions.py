@@ -245,7 +245,11 @@ def _midnight(ts: pd.Timestamp, zone: str, *, up: bool = False, back: pd.Timedel
     >>> _midnight(pd.Timestamp("2024-09-08T12:00Z"), "America/Santiago")  # no 00:00 on 8 September
     Timestamp('2024-09-07 04:00:00+0000', tz='UTC')
     """
-    local = ts.tz_convert(zone).tz_localize(None) - (back if back is not None else pd.Timedelta(0))
+    try:
+        local = ts.tz_convert(zone).tz_localize(None) - (back if back is not None else pd.Timedelta(0))
+    except (OverflowError, ValueError):  # pandas' out-of-bounds errors are ValueErrors
+        raise ConfigurationError("lookback", str(back), f"a stretch that starts after 1677 (it reaches back from "
+                                 f"{ts.isoformat()})") from None
     day = local.normalize()
     step = pd.Timedelta(days=1 if up else -1)
     if up and day < local:

@@ -285,3 +285,25 @@ def test_a_full_disk_while_a_report_downloads_remembers_the_report(sandbox, tmp_
     pd.testing.assert_frame_equal(report.records, load_balance_records(
         *DWH_PERIOD, currency="EUR", user_id=1, progress=False, poll_interval=(0.01, 0.05),
         **sandbox.kwargs("balance_records")).records)
+
+
+# ------------------------------------------------------------------ lookback
+
+
+@pytest.mark.parametrize("value", ["3", "3.5", "abc", "-1D", "", 3, 2.5, True, pd.Timedelta("-1s"), pd.NaT])
+def test_a_bad_lookback_is_refused_before_any_request(sandbox, tmp_path, value):
+    sandbox.clear_requests()
+    with pytest.raises(ConfigurationError, match="lookback=.*expected a non-negative"):
+        load(sandbox, "transactions", tmp_path, lookback=value)
+    assert sandbox.requests == [] and not tmp_path.joinpath("transactions").exists()
+
+
+def test_a_lookback_reaching_before_pandas_earliest_time_is_refused_before_any_request(sandbox, tmp_path):
+    period = ("1950-01-01", "1950-02-01")
+    load_transactions(*period, store=tmp_path, progress=False, **sandbox.kwargs("transactions"))
+    before = tree(tmp_path)
+    sandbox.clear_requests()
+    with pytest.raises(ConfigurationError, match="lookback=.*after 1677"):
+        load_transactions(*period, store=tmp_path, progress=False, lookback=pd.Timedelta.max,
+                          **sandbox.kwargs("transactions"))
+    assert sandbox.requests == [] and tree(tmp_path) == before
