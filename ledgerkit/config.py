@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
-__all__ = ["Credentials", "ProviderConfig", "resolve", "ENV_VARS"]
+__all__ = ["Credentials", "ProviderConfig", "resolve", "check_basic_auth", "ENV_VARS"]
 
 #: source -> (url variable, user variable, secret variable, user keyword)
 ENV_VARS: dict[str, tuple[str, str, str, str]] = {
@@ -105,6 +105,42 @@ def _check_url(url: str, parameter: str) -> str:
     return url.rstrip("/")
 
 
+def check_basic_auth(user: str, secret: str, *, user_parameter: str, secret_parameter: str = "secret_key") -> None:
+    """Refuse an (id, secret) pair that HTTP Basic auth cannot carry, without ever showing it.
+
+    Basic auth sends ``id:secret`` encoded as Latin-1: any other character
+    cannot be sent (``requests`` would fail with a ``UnicodeEncodeError``
+    whose text holds the whole key), and a ``:`` in the id would move the
+    split between id and secret.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the parameter and the position of the first bad character,
+        with the value shown as ``<hidden>``.
+
+    Examples
+    --------
+    >>> check_basic_auth("1673", "s3cr3t", user_parameter="shop_id")
+    >>> check_basic_auth("1673", "s3cr\u20ac3t", user_parameter="shop_id")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: secret_key='<hidden>' is not valid: expected only Latin-1 characters \
+(HTTP Basic auth cannot send character 5 of 7, U+20AC). Check for a character pasted in by mistake \
+(a curly quote, a non-breaking space, a currency sign)
+    """
+    for parameter, value in ((user_parameter, user), (secret_parameter, secret)):
+        bad = next((i for i, c in enumerate(value) if ord(c) > 0xFF), None)
+        if bad is not None:
+            raise ConfigurationError(
+                parameter, "<hidden>",
+                f"only Latin-1 characters (HTTP Basic auth cannot send character {bad + 1} of {len(value)}, "
+                f"U+{ord(value[bad]):04X})",
+                "Check for a character pasted in by mistake (a curly quote, a non-breaking space, a currency sign)",
+            )
+    if ":" in user:
+        raise ConfigurationError(user_parameter, "<hidden>", "an id without ':' (HTTP Basic auth splits id and secret at it)")
+
+
 def resolve(
     source: str,
     *,
@@ -154,4 +190,5 @@ def resolve(
         raise ConfigurationError(user_kw, type(user).__name__, "a string or integer id")
     if not isinstance(secret, str):
         raise ConfigurationError("secret_key", "<hidden>", "a string")
+    check_basic_auth(str(user), secret, user_parameter=user_kw)
     return ProviderConfig(source, _check_url(url, "base_url"), Credentials(str(user), secret))

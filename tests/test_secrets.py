@@ -1,5 +1,9 @@
 """No secret anywhere: logs (DEBUG, urllib3, http.client wire dump), output, errors, manifests, store, reprs.
 
+Every path is scanned: ledgerkit's own sessions and a caller's ``session=``,
+sequential and concurrent pulls, the DWH file download (whose pre-signed
+link's signature is a bearer token), credentials that cannot be sent.
+
 And personal data (holder names, e-mails, IPs, tokens, 3-D Secure payloads)
 is dropped at load time unless ``include_pii=True``, which the manifest records.
 """
@@ -14,8 +18,17 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import requests
+import requests.adapters
 
-from ledgerkit.errors import AuthenticationError, InvalidRequestError, LedgerkitError, NotFoundError, ServerError
+from ledgerkit.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    LedgerkitError,
+    NotFoundError,
+    ServerError,
+)
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
 from ledgerkit.sources.balance_records import load_balance_records
@@ -25,13 +38,22 @@ from ledgerkit.store import Store
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002)
 WRONG_SECRET = "sk_WRONG_recognisable_0123456789abcdef"
+#: Not Latin-1: HTTP Basic auth cannot send it (requests' UnicodeEncodeError would quote it whole).
+UNSENDABLE_SECRET = "sk_EURO_\u20ac_recognisable_0123456789"
 DWH = ("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00")
 
 
 def forms(user: str, secret: str) -> set[str]:
     """Every way a secret can show up: itself, and the Basic header (base64 of user:secret)."""
     basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
-    return {secret, basic, basic.rstrip("=")}
+    return {secret, basic, basic.rstrip("="), secret.encode("unicode_escape").decode()}
+
+
+def caller_session() -> requests.Session:
+    """A caller's own plain session, as a notebook would build one."""
+    session = requests.Session()
+    session.headers["X-Team"] = "finance"
+    return session
 
 
 @pytest.fixture
@@ -92,9 +114,14 @@ def runs(sb: Sandbox, store: Path) -> list[Any]:
         attempt(None, source)
         attempt(None, source, store=store)
         attempt(AuthenticationError, source, secret=WRONG_SECRET)
+        attempt(ConfigurationError, source, secret=UNSENDABLE_SECRET)
         sb.set_faults(error_every=1, error_burst=20)
         attempt(ServerError, source)
         sb.clear_faults()
+    for source in ("transactions", "statements"):  # load_balance_records takes no session
+        for workers in (1, 4):
+            attempt(None, source, session=caller_session(), max_workers=workers)
+            attempt(AuthenticationError, source, session=caller_session(), max_workers=workers, secret=WRONG_SECRET)
     attempt(InvalidRequestError, "statements", per_page=500)  # above the sandbox's per_page_max
     attempt(NotFoundError, "balance_records", report_id="00000000-0000-0000-0000-000000000000")
     return results
@@ -105,7 +132,9 @@ def test_no_secret_in_logs_output_errors_manifests_store_or_reprs(wire_debug, ca
     with Sandbox(seed=0, size=200, per_page_max=100, report_seconds=0.02) as sb:
         results = runs(sb, tmp_path / "store")
         secrets = set().union(*(forms(c.user, c.secret) for c in sb.credentials.values()),
-                              *(forms(c.user, WRONG_SECRET) for c in sb.credentials.values()))
+                              *(forms(c.user, s) for c in sb.credentials.values() for s in (WRONG_SECRET, UNSENDABLE_SECRET)))
+        signatures = {r.query["X-Amz-Signature"] for r in sb.requests if "/files/" in r.path}
+        secrets |= signatures
         texts = {
             "log records": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records),
             "stdout/stderr": "".join(capfd.readouterr()),
@@ -117,10 +146,77 @@ def test_no_secret_in_logs_output_errors_manifests_store_or_reprs(wire_debug, ca
         }
     assert "send: b'POST" in texts["stdout/stderr"] or "send: b'GET" in texts["stdout/stderr"]  # the dump was on
     assert "Authorization: <redacted>" in texts["stdout/stderr"]  # ... and showed the header, redacted
-    assert len(caplog.records) > 20 and len(texts["store"]) > 10_000
+    assert len(caplog.records) > 20 and len(texts["store"]) > 10_000 and signatures
+    assert "GET /dwh/files/" in texts["stdout/stderr"] and "?<redacted>" in texts["stdout/stderr"]  # the file link too
     for where, text in texts.items():
         leaked = sorted(s for s in secrets if s in text)
         assert not leaked, f"a secret leaked into {where}"
+
+
+USER_KEYWORD = {"transactions": "shop_id", "statements": "shop_id", "balance_records": "psp_id"}
+
+
+@pytest.mark.parametrize("source", list(USER_KEYWORD))
+@pytest.mark.parametrize("which", ["secret", "id"])
+def test_credentials_basic_auth_cannot_send_are_refused_before_any_request_unshown(fresh_sandbox, source, which):
+    sb = fresh_sandbox
+    good = sb.credentials[source]
+    user, secret = (good.user, UNSENDABLE_SECRET) if which == "secret" else ("shop_\u20ac_" + good.user, good.secret)
+    sb.clear_requests()
+    with pytest.raises(ConfigurationError) as info:
+        load(sb, source, secret=secret, **{USER_KEYWORD[source]: user})
+    err = info.value
+    assert err.parameter == ("secret_key" if which == "secret" else USER_KEYWORD[source])
+    assert "Latin-1" in str(err) and "U+20AC" in str(err)
+    chain = [err, err.__cause__, err.__context__, *err.args]
+    shown = " ".join(f"{x!r} {x}" for x in chain)
+    assert not {f for f in forms(user, secret) | ({user} if which == "id" else set()) if f in shown}
+    assert sb.requests == []
+
+
+def test_a_caller_session_lends_its_settings_and_is_left_as_it_was(fresh_sandbox):
+    sb = fresh_sandbox
+    session = caller_session()
+    adapters, headers = dict(session.adapters), dict(session.headers)
+    sb.clear_requests()
+    df = load(sb, "statements", session=session, max_workers=4)
+    assert len(df) > 0 and len(sb.requests) > 1
+    assert all(r.headers.get("X-Team") == "finance" for r in sb.requests)
+    assert all(r.headers["User-Agent"].startswith("ledgerkit/") for r in sb.requests)
+    assert session.adapters == adapters and all(session.adapters[k] is v for k, v in adapters.items())
+    assert session.auth is None and dict(session.headers) == headers
+
+
+def test_a_caller_session_s_own_basic_auth_is_used_and_never_printed(wire_debug, capfd, fresh_sandbox):
+    sb = fresh_sandbox
+    good = sb.credentials["transactions"]
+    session = requests.Session()
+    session.auth = (good.user, good.secret)
+    df = load(sb, "transactions", session=session, secret="not-this-one", max_workers=4)
+    assert len(df) > 0
+    out = "".join(capfd.readouterr())
+    assert "Authorization: <redacted>" in out
+    assert not {f for f in forms(good.user, good.secret) if f in out}
+
+    session.auth = (good.user, UNSENDABLE_SECRET)
+    with pytest.raises(ConfigurationError, match="session.auth") as info:
+        load(sb, "transactions", session=session)
+    assert UNSENDABLE_SECRET not in repr(info.value) + str(info.value)
+
+
+def test_a_caller_session_with_an_adapter_ledgerkit_cannot_check_is_refused_before_any_request(fresh_sandbox):
+    class Tap(requests.adapters.HTTPAdapter):
+        """A caller's adapter: it could print or log what it sends."""
+
+    sb = fresh_sandbox
+    session = requests.Session()
+    session.mount("http://", Tap())
+    sb.clear_requests()
+    for source in ("transactions", "statements"):
+        with pytest.raises(ConfigurationError, match="Tap") as info:
+            load(sb, source, session=session)
+        assert info.value.parameter == "session"
+    assert sb.requests == []
 
 
 # ------------------------------------------------------------------ personal data

@@ -1,13 +1,19 @@
-"""One place for HTTP: sessions, timeouts, bounded retries, and error mapping.
+"""One place for HTTP: timeouts, retries, and error mapping (sessions: :mod:`.sessions`).
 
 Every loader sends its requests through :func:`send` (or :func:`send_json`
 when it wants the decoded body). They
 
-- retry, with exponential backoff and jitter and a bounded number of times:
-  429 (honouring ``Retry-After`` in seconds or as an HTTP date), 5xx,
-  refused or dropped connections, timeouts, bodies cut short
-  (``Content-Length`` promised more than arrived) and, for :func:`send_json`,
-  a 200 whose JSON does not parse (a truncated body is a transient fault);
+- retry faults -- 5xx, refused or dropped connections, timeouts, bodies cut
+  short (``Content-Length`` promised more than arrived) and, for
+  :func:`send_json`, a 200 whose JSON does not parse -- with exponential
+  backoff and jitter, at most ``RetryPolicy.max_retries`` times per request;
+- wait out throttling -- a 429 is a signal to slow down, not a fault: the
+  request waits ``Retry-After`` (seconds or an HTTP date; at least
+  ``retry_after_floor``, also for ``Retry-After: 0``) or a backoff, and is
+  sent again for as long as the whole pull's waiting for 429s stays within
+  ``RetryPolicy.throttle_budget`` seconds (counted in :class:`PullStats`;
+  the waits of concurrent workers that overlap count once). Fewer requests
+  in flight is :mod:`.ratelimit`'s part;
 - map a final 4xx/5xx to the :mod:`ledgerkit.errors` tree through one
   function, :func:`error_class_for`, with status, decoded body, request id
   and URL -- never a credential;
@@ -28,11 +34,9 @@ Examples
 from __future__ import annotations
 
 import email.utils
-import importlib.metadata
 import http.client
 import json as _json
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,16 +45,13 @@ from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-import requests.adapters
-import requests.auth
 import urllib3
-import urllib3.connection
 import urllib3.response
 
-from ..config import Credentials
 from ..errors import (
     APIError,
     AuthenticationError,
+    ConfigurationError,
     DataError,
     InvalidRequestError,
     NotFoundError,
@@ -58,12 +59,14 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from .sessions import RedactingAdapter, new_file_session, new_session, redact_signed_query
 
 __all__ = [
     "RetryPolicy",
     "PullStats",
     "ErrorDetail",
     "new_session",
+    "new_file_session",
     "send",
     "send_json",
     "decode_json",
@@ -111,6 +114,13 @@ class RetryPolicy:
         Least wait after a 429, even with ``Retry-After: 0`` (never a hot loop).
     retry_after_max : float
         A ``Retry-After`` longer than this ends the retries at once.
+    throttle_budget : float
+        Seconds a whole pull may spend waiting after 429 answers (wall
+        clock: concurrent workers waiting at the same time count once).
+        429s are not counted against ``max_retries``; when the next wait
+        would pass this budget the pull stops with a
+        :class:`~ledgerkit.errors.RateLimitError` that says how long it
+        waited and carries ``.resume`` to continue later.
     sleep : callable
         ``sleep(seconds)``; injectable for tests.
 
@@ -119,6 +129,9 @@ class RetryPolicy:
     >>> p = RetryPolicy(backoff_base=1.0, backoff_max=8.0, jitter=0.0)
     >>> [p.backoff(n) for n in range(5)]
     [1.0, 2.0, 4.0, 8.0, 8.0]
+    >>> RetryPolicy(throttle_budget=-1)
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: throttle_budget=-1 is not valid: expected a number of seconds >= 0
     """
 
     max_retries: int = 5
@@ -129,7 +142,21 @@ class RetryPolicy:
     read_timeout: float = 60.0
     retry_after_floor: float = 0.05
     retry_after_max: float = 300.0
+    throttle_budget: float = 600.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ConfigurationError("max_retries", self.max_retries, "an integer >= 0")
+        for name in ("backoff_base", "backoff_max", "connect_timeout", "read_timeout", "retry_after_floor",
+                     "retry_after_max", "throttle_budget"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ConfigurationError(name, value, "a number of seconds >= 0")
+        if isinstance(self.jitter, bool) or not isinstance(self.jitter, (int, float)) or not 0 <= self.jitter <= 1:
+            raise ConfigurationError("jitter", self.jitter, "a number from 0 to 1")
+        if not callable(self.sleep):
+            raise ConfigurationError("sleep", type(self.sleep).__name__, "a function sleep(seconds)")
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -149,7 +176,12 @@ class RetryPolicy:
 
 
 class PullStats:
-    """Thread-safe counters of one pull: requests sent, retries, bytes received.
+    """Thread-safe counters of one pull: requests sent, retries, bytes received, time throttled.
+
+    ``throttled_seconds`` is the wall-clock time the pull spent waiting
+    after 429 answers: :meth:`book_throttle` adds a wait only where it does
+    not overlap the waits already booked (several workers waiting at once
+    count once).
 
     Examples
     --------
@@ -157,6 +189,10 @@ class PullStats:
     >>> s.count(requests=2, bytes=10); s.retried("429")
     >>> s.as_dict()
     {'requests': 2, 'retries': 1, 'bytes': 10, 'retry_reasons': {'429': 1}}
+    >>> s.book_throttle(100.0, 2.0, budget=10), s.book_throttle(101.0, 2.0, budget=10), s.throttled_seconds
+    (True, True, 3.0)
+    >>> s.book_throttle(103.0, 8.0, budget=10), s.throttled_seconds   # would pass the budget: not booked
+    (False, 3.0)
     """
 
     def __init__(self) -> None:
@@ -165,6 +201,19 @@ class PullStats:
         self.retries = 0
         self.bytes = 0
         self.retry_reasons: dict[str, int] = {}
+        self.throttled_seconds = 0.0
+        self._throttled_until = float("-inf")
+
+    def book_throttle(self, start: float, seconds: float, *, budget: float) -> bool:
+        """Book a wait of ``seconds`` from ``start`` (a monotonic time); False, booking nothing, past ``budget``."""
+        with self._lock:
+            end = start + seconds
+            added = max(0.0, end - max(start, self._throttled_until))
+            if self.throttled_seconds + added > budget:
+                return False
+            self.throttled_seconds += added
+            self._throttled_until = max(self._throttled_until, end)
+            return True
 
     def count(self, *, requests: int = 0, bytes: int = 0) -> None:
         """Add sent requests and received bytes."""
@@ -190,89 +239,6 @@ class PullStats:
 
     def __repr__(self) -> str:
         return f"PullStats({self.as_dict()})"
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("ledgerkit")
-    except importlib.metadata.PackageNotFoundError:
-        return "dev"
-
-
-class _BasicAuth(requests.auth.HTTPBasicAuth):
-    """HTTP Basic auth whose repr never shows the secret."""
-
-    def __repr__(self) -> str:
-        return f"BasicAuth(user={self.username!r}, secret='***')"
-
-
-_AUTHORIZATION = re.compile(rb"(?im)^(authorization|proxy-authorization):[^\r\n]*")
-
-
-class _RedactingSend:
-    """Mixin for urllib3 connections: ``http.client``'s debug dump never shows credentials.
-
-    With ``http.client.HTTPConnection.debuglevel = 1`` the standard library
-    prints every request it sends (``send: b'POST ... Authorization: Basic
-    ...'``) -- the base64 of ``id:secret``. This prints the same dump with the
-    header's value replaced by ``<redacted>`` and sends the bytes unchanged.
-    """
-
-    def send(self, data: Any) -> None:
-        if self.debuglevel > 0 and isinstance(data, (bytes, bytearray)):
-            print("send:", repr(_AUTHORIZATION.sub(lambda m: m.group(1) + b": <redacted>", bytes(data))))
-            self.debuglevel = 0  # instance attribute: silences http.client's own print of this send
-            try:
-                return super().send(data)
-            finally:
-                del self.debuglevel
-        return super().send(data)
-
-
-class _HTTPConnection(_RedactingSend, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_RedactingSend, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-class RedactingAdapter(requests.adapters.HTTPAdapter):
-    """A transport adapter whose connections redact credentials in ``http.client``'s debug dump."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-def new_session(credentials: Credentials, *, user_agent: str | None = None) -> requests.Session:
-    """A keep-alive ``requests.Session`` with Basic auth and a ledgerkit User-Agent.
-
-    ``trust_env`` is off so that a ``~/.netrc`` or proxy variable cannot
-    replace the credentials given.
-
-    Examples
-    --------
-    >>> s = new_session(Credentials("1673", "s3cr3t"))
-    >>> s.auth
-    BasicAuth(user='1673', secret='***')
-    """
-    session = requests.Session()
-    session.trust_env = False
-    for prefix in ("http://", "https://"):
-        session.mount(prefix, RedactingAdapter())
-    session.auth = _BasicAuth(*credentials.auth())
-    session.headers["User-Agent"] = user_agent or f"ledgerkit/{_version()} python-requests/{requests.__version__}"
-    session.headers["Accept"] = "application/json"
-    return session
 
 
 class MalformedBody(Exception):
@@ -323,17 +289,17 @@ def error_class_for(status: int) -> type[APIError]:
 _HINTS = {
     AuthenticationError: "Check the id and secret key for this API.",
     InvalidRequestError: "The provider rejected a parameter; see .field_errors.",
-    RateLimitError: "The provider is throttling; wait and call again.",
+    RateLimitError: "The provider is throttling: wait, then continue with the error's .resume "
+                    "(or allow more waiting with RetryPolicy(throttle_budget=...)).",
     ServerError: "The provider kept failing; try again later.",
 }
 
 
 def _safe_url(url: str) -> str:
+    """``url`` without user info, fragment or a pre-signed link's signature (never raises)."""
     parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    netloc = parts.netloc.rpartition("@")[2]
+    return redact_signed_query(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")))
 
 
 def _request_id(response: requests.Response) -> str | None:
@@ -350,11 +316,12 @@ def _body(response: requests.Response) -> Any:
         return response.text[:2000]
 
 
-def api_error(response: requests.Response, parse_error: ParseError) -> APIError:
+def api_error(response: requests.Response, parse_error: ParseError, *, note: str = "") -> APIError:
     """Build the error for a final HTTP error ``response`` (not raised here).
 
     ``parse_error(response)`` is the provider's reader of its error body and
-    returns ``(message, field_errors)``.
+    returns ``(message, field_errors)``; ``note`` says why ledgerkit stopped
+    asking (it follows the status and URL).
     """
     cls = error_class_for(response.status_code)
     try:
@@ -366,6 +333,8 @@ def api_error(response: requests.Response, parse_error: ParseError) -> APIError:
     method = response.request.method if response.request is not None else "?"
     text = f"{message} (HTTP {response.status_code} for {method} {url}"
     text += f", request id {request_id})" if request_id else ")"
+    if note:
+        text += f": {note}"
     if cls in _HINTS:
         text += f". {_HINTS[cls]}"
     kw: dict[str, Any] = {"status": response.status_code, "body": _body(response), "request_id": request_id, "url": url}
@@ -477,7 +446,7 @@ def _read_body(response: requests.Response) -> bytes:
 
 
 def _send(session, method, url, params, json, headers, policy, stats, parse_error, decode):
-    retry = 0
+    attempts = _Attempts(policy, stats)
     while True:
         try:
             response = session.request(
@@ -487,26 +456,22 @@ def _send(session, method, url, params, json, headers, policy, stats, parse_erro
             stats.count(requests=1, bytes=len(_read_body(response)))
         except _TRANSPORT_ERRORS as exc:
             stats.count(requests=1)
-            if retry >= policy.max_retries:
-                raise TransportError(
-                    f"{method} {_safe_url(url)} failed after {retry + 1} attempts: {type(exc).__name__}. "
-                    "Check the base URL and the network, then call again."
-                ) from None
-            stats.retried("transport")
-            policy.sleep(policy.backoff(retry))
-            retry += 1
+            attempts.fault("transport", exc, lambda n, exc=exc: TransportError(
+                f"{method} {_safe_url(url)} failed after {n} attempts: {type(exc).__name__}. "
+                "Check the base URL and the network, then call again."))
             continue
+        except requests.RequestException as exc:  # not worth a retry: a bad URL, too many redirects, ...
+            # An invalid header's text quotes the header's value: keep it out of the chain.
+            cause = None if isinstance(exc, requests.exceptions.InvalidHeader) else exc
+            raise TransportError(f"{method} {_safe_url(url)} could not be sent: {type(exc).__name__}. "
+                                 "Check the base URL and the session given.") from cause
 
         status = response.status_code
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
-            too_long = retry_after is not None and retry_after > policy.retry_after_max
-            if retry >= policy.max_retries or too_long:
-                raise api_error(response, parse_error)
-            stats.retried(str(status))
-            wait = policy.wait_for_retry_after(retry_after, retry) if status == 429 else policy.backoff(retry)
-            policy.sleep(wait)
-            retry += 1
+        if status == 429:
+            attempts.throttled(response, parse_error)
+            continue
+        if status >= 500:
+            attempts.fault(str(status), None, lambda n: api_error(response, parse_error))
             continue
         if status >= 400:
             raise api_error(response, parse_error)
@@ -515,11 +480,44 @@ def _send(session, method, url, params, json, headers, policy, stats, parse_erro
         try:
             return response, decode(response)
         except MalformedBody as exc:
-            if retry >= policy.max_retries:
-                raise DataError(
-                    f"{method} {_safe_url(response.url or url)} kept answering a body that does not parse "
-                    f"({retry + 1} attempts): {exc}"
-                ) from None
-            stats.retried("malformed")
-            policy.sleep(policy.backoff(retry))
-            retry += 1
+            attempts.fault("malformed", exc, lambda n, exc=exc: DataError(
+                f"{method} {_safe_url(response.url or url)} kept answering a body that does not parse "
+                f"({n} attempts): {exc}"))
+
+
+class _Attempts:
+    """The retries of one logical request: faults by count, 429s by the pull's time budget."""
+
+    def __init__(self, policy: RetryPolicy, stats: PullStats) -> None:
+        self.policy, self.stats = policy, stats
+        self.faults = 0  # 5xx, transport, malformed: at most policy.max_retries retries
+        self.throttles = 0  # 429s: as many as the pull's throttle_budget allows
+        self._waited_until = float("-inf")  # this request's own waits follow one another
+
+    def fault(self, reason: str, cause: BaseException | None, final: Callable[[int], Exception]) -> None:
+        """Back off before sending again, or raise ``final(attempts)`` (from ``cause``) once the retries are spent."""
+        if self.faults >= self.policy.max_retries:
+            raise final(self.faults + self.throttles + 1) from cause
+        self.stats.retried(reason)
+        self.policy.sleep(self.policy.backoff(self.faults))
+        self.faults += 1
+
+    def throttled(self, response: requests.Response, parse_error: ParseError) -> None:
+        """Wait as a 429 asks, within the pull's ``throttle_budget``; else raise :class:`RateLimitError`."""
+        policy = self.policy
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is not None and retry_after > policy.retry_after_max:
+            raise api_error(response, parse_error, note=(
+                f"the provider asks to wait {retry_after:g} s, longer than "
+                f"RetryPolicy.retry_after_max={policy.retry_after_max:g} s"))
+        wait = policy.wait_for_retry_after(retry_after, self.throttles)
+        start = max(time.monotonic(), self._waited_until)
+        if not self.stats.book_throttle(start, wait, budget=policy.throttle_budget):
+            raise api_error(response, parse_error, note=(
+                f"the pull has waited {round(self.stats.throttled_seconds, 3):g} s in all after "
+                f"{self.stats.retry_reasons.get('429', 0) + 1} answers 429, and waiting {wait:g} s more would pass "
+                f"RetryPolicy.throttle_budget={policy.throttle_budget:g} s"))
+        self._waited_until = start + wait
+        self.stats.retried("429")
+        policy.sleep(wait)
+        self.throttles += 1

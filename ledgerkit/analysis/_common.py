@@ -23,6 +23,8 @@ __all__ = [
     "require_columns",
     "require_no_missing",
     "require_utc",
+    "MAX_TOTAL",
+    "require_total_fits",
     "minor_units",
     "check_freq",
     "period_start",
@@ -42,9 +44,26 @@ FREQS: dict[str, str] = {"D": "day", "W": "week (Monday)", "M": "month"}
 
 
 def require_frame(frame: Any, parameter: str) -> pd.DataFrame:
-    """Return ``frame`` if it is a DataFrame, else raise ``ConfigurationError``."""
+    """Return ``frame`` if it is a DataFrame with unique column names, else raise ``ConfigurationError``.
+
+    A column name given twice makes ``frame[name]`` a DataFrame, so every
+    later step would fail or read the wrong values.
+
+    Examples
+    --------
+    >>> require_frame(pd.DataFrame([[1, 2]], columns=["amount", "amount"]), "frame")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: frame="<DataFrame with the column 'amount' 2 times>" is not valid: \
+expected a DataFrame whose column names are unique
+    """
     if not isinstance(frame, pd.DataFrame):
         raise ConfigurationError(parameter, type(frame).__name__, "a pandas DataFrame")
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        name = repeated[0]
+        count = int((frame.columns == name).sum())
+        raise ConfigurationError(parameter, f"<DataFrame with the column {name!r} {count} times>",
+                                 "a DataFrame whose column names are unique")
     return frame
 
 
@@ -73,7 +92,7 @@ def require_no_missing(frame: pd.DataFrame, columns: Iterable[str], parameter: s
             raise ConfigurationError(
                 f"{parameter}[{column!r}]",
                 f"<NA> at row {position}",
-                "no missing values in money and balance columns",
+                "a value on every row: missing money is never read as 0, nor a missing time, currency or id guessed",
             )
 
 
@@ -87,17 +106,50 @@ def require_utc(frame: pd.DataFrame, column: str, parameter: str) -> pd.Series:
     return values.dt.tz_convert("UTC")
 
 
-def minor_units(values: pd.Series) -> np.ndarray:
+#: Largest total of absolute money values in one column: sums of them fit in int64.
+MAX_TOTAL = 2**62
+
+
+def require_total_fits(values: np.ndarray, name: str) -> None:
+    """Refuse int64 money whose absolute total could overflow a 64-bit sum (never a silent wrap-around).
+
+    Examples
+    --------
+    >>> require_total_fits(np.array([2**61, 2**61], dtype="int64"), "amount")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: amount='<values adding up to 4.6e+18 in absolute terms>' is not valid: \
+expected money whose absolute total stays below 2**62 minor units (sums must fit in 64-bit integers)
+    """
+    if not len(values):
+        return
+    peak = max(int(values.max()), -int(values.min()))
+    if peak * len(values) < MAX_TOTAL:
+        return
+    total = float(np.abs(values.astype("float64")).sum())
+    if total >= MAX_TOTAL:
+        raise ConfigurationError(
+            name, f"<values adding up to {total:.2g} in absolute terms>",
+            "money whose absolute total stays below 2**62 minor units (sums must fit in 64-bit integers)",
+        )
+
+
+def minor_units(values: pd.Series, parameter: str | None = None) -> np.ndarray:
     """A complete money column as an int64 array; float money is refused, never rounded.
+
+    ``parameter`` (the argument's name) prefixes the column in messages.
+    Values whose total could overflow a 64-bit sum are refused too.
 
     Examples
     --------
     >>> minor_units(pd.Series([1, -6], dtype="Int64", name="amount")).tolist()
     [1, -6]
     """
+    name = str(values.name) if parameter is None else f"{parameter}[{values.name!r}]"
     if not pd.api.types.is_integer_dtype(values.dtype):
-        raise ConfigurationError(str(values.name), str(values.dtype), "integer minor units (Int64), never floats")
-    return values.to_numpy(dtype="int64")
+        raise ConfigurationError(name, str(values.dtype), "integer minor units (Int64), never floats")
+    out = values.to_numpy(dtype="int64")
+    require_total_fits(out, name)
+    return out
 
 
 def check_freq(freq: Any) -> str:

@@ -1,16 +1,16 @@
-"""Balance roll-forward and balance-chain checks.
+"""Balance roll-forward: opening + activity by category = closing, per currency and period.
 
 Two questions about an account's balance, per currency:
 
-- :func:`roll_forward` — opening balance + activity by category = closing
-  balance, per day, week or month;
-- :func:`check_balances` — where exactly the chain of ``balance_before`` /
-  ``balance_after`` breaks, and by how much (like Beancount's and hledger's
-  balance assertions: "expected X, found Y, Z too much", naming the row).
+- :func:`roll_forward` (this module) — opening balance + activity by
+  category = closing balance, per day, week or month;
+- :func:`~ledgerkit.analysis.breaks.check_balances` — where exactly the
+  chain of balances breaks, and by how much (re-exported here).
 
 Both take an account-statements frame (MakeCommerce) or the records of a DWH
-balance report (beGateway), see ``docs/CONTRACTS.md`` §3. Money is ``Int64``
-minor units, signed as it moves the balance (fees and payouts negative).
+balance report (beGateway), full or minimal, see :mod:`~ledgerkit.analysis._ledger`
+and ``docs/CONTRACTS.md`` §4. Money is ``Int64`` minor units, signed as it
+moves the balance (fees and payouts negative).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
+from ..money import is_currency
 from ._common import (
+    MAX_TOTAL,
     check_freq,
     codes,
-    dense_codes,
-    direction,
     empty_frame,
     minor_units,
     period_end,
@@ -38,7 +38,16 @@ from ._common import (
     require_utc,
     utc_nanoseconds,
 )
-from .categories import CATEGORIES, STATEMENT_CATEGORIES, category_codes
+from ._ledger import ACCOUNT_COLUMNS, Ledger, chain_codes, first_rows, ledger_of
+from .breaks import check_balances
+from .categories import (
+    CATEGORIES,
+    RECORD_ACTIVITY,
+    RECORD_CATEGORIES,
+    STATEMENT_ACTIVITY,
+    STATEMENT_CATEGORIES,
+    category_codes,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -49,69 +58,9 @@ __all__ = [
     "check_balances",
 ]
 
-#: Balance-record ``transaction_type`` -> category of its ``amount``; the
-#: ``fee`` column always goes to ``"fees"``. Any other type is ``"other"``.
-RECORD_CATEGORIES: dict[str, str] = {
-    "payment": "income",
-    "capture": "income",
-    "refund": "refunds",
-    "chargeback": "chargebacks",
-    "payout": "payouts",
-    "credit": "payouts",
-}
 
-#: Columns identifying one balance chain of a DWH balance report.
-ACCOUNT_COLUMNS: tuple[str, ...] = ("merchant_id", "shop_id", "gateway_id", "currency")
-
-_STATEMENT_COLUMNS = ("created", "type", "amount", "balance_before", "balance_after", "currency")
-_RECORD_COLUMNS = (
-    "created_at",
-    "transaction_type",
-    "amount",
-    "fee",
-    "balance_before",
-    "balance_after",
-    *ACCOUNT_COLUMNS,
-)
-
-
-@dataclass(frozen=True)
-class _Ledger:
-    """One input, whichever its source, in the shape the checks need."""
-
-    frame: pd.DataFrame  # the caller's rows, original order
-    is_records: bool
-    created: pd.Series  # UTC timestamps
-    change: np.ndarray  # int64: how much each row moves the balance
-    chain_columns: tuple[str, ...]
-    id_column: str | None
-    opening_balance: pd.DataFrame | None
-
-
-def _ledger(data: Any, parameter: str) -> _Ledger:
-    """Recognise a statements frame, a records frame or a BalanceReport-like object."""
-    opening = None
-    if not isinstance(data, pd.DataFrame) and hasattr(data, "records"):
-        opening = getattr(data, "opening_balance", None)
-        data = data.records
-    frame = require_frame(data, parameter)
-    is_records = "transaction_type" in frame.columns or "created_at" in frame.columns
-    if is_records:
-        require_columns(frame, _RECORD_COLUMNS, parameter)
-        require_no_missing(frame, ("amount", "fee", "balance_before", "balance_after"), parameter)
-        created = require_utc(frame, "created_at", parameter)
-        net = frame["net"] if "net" in frame.columns and not frame["net"].isna().any() else None
-        change = minor_units(net) if net is not None else minor_units(frame["amount"]) - minor_units(frame["fee"])
-        id_column = "record_id" if "record_id" in frame.columns else None
-        return _Ledger(frame, True, created, change, ACCOUNT_COLUMNS, id_column, opening)
-    require_columns(frame, _STATEMENT_COLUMNS, parameter)
-    require_no_missing(frame, ("amount", "balance_before", "balance_after", "currency"), parameter)
-    created = require_utc(frame, "created", parameter)
-    id_column = "row_id" if "row_id" in frame.columns else None
-    return _Ledger(frame, False, created, minor_units(frame["amount"]), ("currency",), id_column, opening)
-
-
-# ---------------------------------------------------------------- roll-forward
+#: Output columns of :func:`roll_forward` besides the categories: no category may take their name.
+_FIXED_COLUMNS = ("currency", "period", "period_end", "opening", "closing", "rows", "reported_closing", "unexplained")
 
 
 def _check_categories(categories: Mapping[str, str] | None) -> dict[str, str]:
@@ -123,26 +72,11 @@ def _check_categories(categories: Mapping[str, str] | None) -> dict[str, str]:
         raise ConfigurationError(
             "categories", categories, "a dict mapping a type to a category name, e.g. {'FX_ADJUSTMENT': 'fx'}"
         )
+    taken = sorted({v for v in categories.values() if v in _FIXED_COLUMNS})
+    if taken:
+        raise ConfigurationError("categories", categories,
+                                 f"category names other than the roll-forward's own columns {list(_FIXED_COLUMNS)}")
     return dict(categories)
-
-
-def _record_category(transaction_type: str | None) -> str:
-    return RECORD_CATEGORIES.get(transaction_type, "other") if transaction_type is not None else "other"
-
-
-def _chain_codes(ledger: _Ledger, currency: np.ndarray) -> np.ndarray:
-    """A number per balance chain (the currency's code for statements)."""
-    if ledger.chain_columns == ("currency",):
-        return currency
-    columns = list(ledger.chain_columns)
-    return ledger.frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype="int64")
-
-
-def _first_rows(groups: np.ndarray, count: int) -> np.ndarray:
-    """Position of the first row of each of ``count`` groups (``len(groups)`` where a group has none)."""
-    first = np.full(count, len(groups), dtype="int64")
-    np.minimum.at(first, groups, np.arange(len(groups), dtype="int64"))
-    return first
 
 
 @dataclass(frozen=True)
@@ -159,11 +93,8 @@ class _Grid:
         return self.currency * self.width + self.period
 
 
-def _grid(ledger: _Ledger, freq: str, extra: list[str], dates: pd.Series) -> _Grid:
-    """Currency codes and period numbers of the rows (and of the opening dates)."""
-    found, uniques = codes(ledger.frame["currency"])
-    names = [str(u) for u in uniques]
-    names += sorted({str(c) for c in extra} - set(names))
+def _grid(ledger: Ledger, freq: str, found: np.ndarray, names: list[str], dates: pd.Series) -> _Grid:
+    """Period numbers of the rows (and of the opening dates) on one grid."""
     period = period_numbers(utc_nanoseconds(ledger.created), freq)
     marks = [period, period_numbers(utc_nanoseconds(dates), freq)] if len(dates) else [period]
     bounds = np.concatenate(marks)
@@ -172,25 +103,38 @@ def _grid(ledger: _Ledger, freq: str, extra: list[str], dates: pd.Series) -> _Gr
     return _Grid(names, found, period - base, base, width)
 
 
-def _activity(ledger: _Ledger, grid: _Grid, overrides: Mapping[str, str], columns: list[str]) -> np.ndarray:
-    """Signed activity summed per currency, period and category: int64 array (currencies, periods, columns)."""
-    frame, cell = ledger.frame, grid.cell() * len(columns)
+def _activity(ledger: Ledger, grid: _Grid, overrides: Mapping[str, str], columns: list[str]) -> np.ndarray:
+    """Signed activity summed per currency, period and category: int64 array (currencies, periods, columns).
+
+    A row's amount goes to the category of its type; a record's fee to ``fees``.
+    """
+    cell = grid.cell() * len(columns)
     totals = np.zeros(len(grid.names) * grid.width * len(columns), dtype="int64")
-    if ledger.is_records:
-        kinds = category_codes(frame["transaction_type"], columns, label_of=_record_category, overrides=overrides)
-        np.add.at(totals, cell + kinds, minor_units(frame["amount"]))
-        np.add.at(totals, cell + columns.index("fees"), -minor_units(frame["fee"]))
-    else:
-        kinds = category_codes(frame["type"], columns, overrides=overrides)
-        np.add.at(totals, cell + kinds, ledger.change)
+    kinds = category_codes(ledger.types, columns, label_of=ledger.label_of, overrides=overrides)
+    np.add.at(totals, cell + kinds, ledger.amount)
+    if ledger.fee is not None:
+        np.add.at(totals, cell + columns.index("fees"), -ledger.fee)
     return totals.reshape(len(grid.names), grid.width, len(columns))
 
 
-def _reported(ledger: _Ledger, grid: _Grid, chain: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _chain_start(ledger: Ledger, first: np.ndarray) -> np.ndarray | None:
+    """Each chain's balance before its first row: ``balance_before``, else ``balance_after - movement``."""
+    if ledger.before is not None:
+        return ledger.before[first]
+    if ledger.after is not None:
+        return ledger.after[first] - ledger.change[first]
+    return None
+
+
+def _reported(ledger: Ledger, grid: _Grid, chain: np.ndarray, first: np.ndarray) -> np.ndarray | None:
     """Per currency and period, the last ``balance_after`` each chain reports by the period's end, summed.
 
-    A chain that has not started yet counts with its first ``balance_before``.
+    A chain that has not started yet counts with its balance before its
+    first row. None when the records carry no ``balance_after``.
     """
+    start = _chain_start(ledger, first)
+    if ledger.after is None or start is None:
+        return None
     chains = len(first)
     last = np.full(chains * grid.width, -1, dtype="int64")
     np.maximum.at(last, chain * grid.width + grid.period, np.arange(len(chain), dtype="int64"))
@@ -198,36 +142,112 @@ def _reported(ledger: _Ledger, grid: _Grid, chain: np.ndarray, first: np.ndarray
     seen = np.where(last >= 0, np.arange(grid.width), -1)
     latest = np.maximum.accumulate(seen, axis=1)  # forward fill: the latest period with a row
     rows = np.take_along_axis(last, np.maximum(latest, 0), axis=1)
-    after = minor_units(ledger.frame["balance_after"])
-    before = minor_units(ledger.frame["balance_before"])
-    values = np.where(latest >= 0, after[rows], before[first][:, None])
+    values = np.where(latest >= 0, ledger.after[rows], start[:, None])
     out = np.zeros((len(grid.names), grid.width), dtype="int64")
     np.add.at(out, grid.currency[first], values)
     return out
 
 
-def _given_openings(opening: Any) -> tuple[pd.Series, pd.Series]:
-    """Opening balance per currency from ``opening``, and the date each applies to (NaT if unknown)."""
-    if isinstance(opening, Mapping):
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in opening.values()):
-            raise ConfigurationError("opening", opening, "{currency: opening balance in integer minor units}")
-        values = pd.Series({str(k): int(v) for k, v in opening.items()}, dtype="int64")
-        return values, pd.Series(dtype="datetime64[ns, UTC]")
+# ------------------------------------------------------------------ openings
+
+_OPENING = "{currency: opening balance in integer minor units}, e.g. {'EUR': 50000}, or a report's opening_balance"
+
+
+def _currency_names(opening_codes: list[Any], present: list[str]) -> list[str]:
+    """Opening currencies spelled as in the frame (codes compared in upper case); unknown codes refused."""
+    by_code = {name.strip().upper(): name for name in present}
+    names = []
+    for code in opening_codes:
+        normal = code.strip().upper() if isinstance(code, str) else code
+        if not is_currency(normal):
+            raise ConfigurationError("opening", code, "ISO 4217 (or known crypto) currency codes, e.g. 'EUR'")
+        names.append(by_code.get(normal, normal))
+    return names
+
+
+def _opening_mapping(opening: Mapping, present: list[str]) -> pd.Series:
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and abs(int(v)) < MAX_TOTAL
+               for v in opening.values()):
+        raise ConfigurationError("opening", opening, _OPENING)
+    names = _currency_names(list(opening), present)
+    if len(set(names)) < len(names):
+        raise ConfigurationError("opening", opening, "one opening balance per currency (codes compared in upper case)")
+    absent = [code for code, name in zip(opening, names) if name not in present]
+    if absent:
+        raise ConfigurationError(
+            "opening", absent[0],
+            f"a currency of the frame ({sorted(present)}): an opening without rows and without a date "
+            "has no period to go in",
+        )
+    return pd.Series(dict(zip(names, (int(v) for v in opening.values()))), dtype="int64")
+
+
+def _opening_frame(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Series]:
     frame = require_frame(opening, "opening")
     require_columns(frame, ("currency", "opening_balance"), "opening")
     require_no_missing(frame, ("currency", "opening_balance"), "opening")
-    currency = frame["currency"].astype("str").to_numpy()
-    values = pd.Series(minor_units(frame["opening_balance"]), index=currency).groupby(level=0).sum()
-    if "date" in frame.columns and isinstance(frame["date"].dtype, pd.DatetimeTZDtype):
-        dates = pd.Series(frame["date"].dt.tz_convert("UTC").dt.as_unit("ns").array, index=currency)
+    currency = np.asarray(_currency_names(frame["currency"].astype("str").tolist(), present), dtype=object)
+    values = pd.Series(minor_units(frame["opening_balance"], "opening"), index=currency).groupby(level=0).sum()
+    if "date" in frame.columns:
+        require_no_missing(frame, ("date",), "opening")
+        dates = pd.Series(require_utc(frame, "date", "opening").dt.as_unit("ns").array, index=currency)
         return values, dates.groupby(level=0).min()
+    absent = sorted(set(values.index) - set(present))
+    if absent:
+        raise ConfigurationError(
+            "opening", absent[0],
+            f"a currency of the frame ({sorted(present)}), or a 'date' column: an opening without rows "
+            "and without a date has no period to go in",
+        )
     return values, pd.Series(dtype="datetime64[ns, UTC]")
 
 
-def _chain_openings(ledger: _Ledger, grid: _Grid, first: np.ndarray) -> pd.Series:
-    """The first ``balance_before`` of each chain, summed per currency."""
+def _given_openings(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Opening balance per currency from ``opening``, and the date each applies to (none if unknown).
+
+    Every currency of the frame needs an opening: a currency left out would
+    silently open at 0.
+    """
+    if isinstance(opening, Mapping):
+        values, dates = _opening_mapping(opening, present), pd.Series(dtype="datetime64[ns, UTC]")
+    else:
+        values, dates = _opening_frame(opening, present)
+    missing = [name for name in present if name not in values.index]
+    if missing:
+        shown = opening if isinstance(opening, Mapping) else "<opening_balance frame>"
+        raise ConfigurationError("opening", shown, f"an opening balance for every currency of the frame "
+                                 f"(none for {missing})")
+    return values, dates
+
+
+def _chain_openings(ledger: Ledger, grid: _Grid, first: np.ndarray) -> pd.Series:
+    """Each chain's balance before its first row, summed per currency."""
+    start = _chain_start(ledger, first)
+    if start is None:
+        raise ConfigurationError(
+            "opening", None,
+            f"{_OPENING}: these records have no balance_before or balance_after to start from",
+        )
     names = np.asarray(grid.names, dtype=object)[grid.currency[first]]
-    return pd.Series(minor_units(ledger.frame["balance_before"])[first], index=names).groupby(level=0).sum()
+    return pd.Series(start, index=names).groupby(level=0).sum()
+
+
+def _dormant_openings(ledger: Ledger, opening: Any) -> pd.Series:
+    """Opening balances of accounts that have no record, per currency (they stay as they are)."""
+    accounts = list(ledger.chain_columns)
+    if not isinstance(opening, pd.DataFrame) or not ledger.is_records:
+        return pd.Series(dtype="int64")
+    if not all(c in opening.columns for c in accounts):
+        return pd.Series(dtype="int64")
+    active = ledger.frame[accounts].drop_duplicates().astype("str")
+    mine = opening[accounts].astype("str")
+    dormant = ~mine.merge(active, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+    values = pd.Series(minor_units(opening["opening_balance"], "opening")[dormant],
+                       index=mine["currency"].to_numpy()[dormant])
+    return values.groupby(level=0).sum()
+
+
+# ------------------------------------------------------------------ roll-forward
 
 
 def _roll_columns(categories: list[str]) -> dict[str, str]:
@@ -244,20 +264,6 @@ def _roll_columns(categories: list[str]) -> dict[str, str]:
     }
 
 
-def _dormant_openings(ledger: _Ledger, opening: Any) -> pd.Series:
-    """Opening balances of accounts that have no record, per currency (they stay as they are)."""
-    if not isinstance(opening, pd.DataFrame) or not ledger.is_records:
-        return pd.Series(dtype="int64")
-    if not all(c in opening.columns for c in ACCOUNT_COLUMNS):
-        return pd.Series(dtype="int64")
-    accounts = list(ACCOUNT_COLUMNS)
-    active = ledger.frame[accounts].drop_duplicates().astype("str")
-    mine = opening[accounts].astype("str")
-    dormant = ~mine.merge(active, how="left", indicator=True)["_merge"].eq("both").to_numpy()
-    values = pd.Series(minor_units(opening["opening_balance"])[dormant], index=mine["currency"].to_numpy()[dormant])
-    return values.groupby(level=0).sum()
-
-
 def _span(grid: _Grid, index: int, first: Any, freq: str) -> tuple[int, int] | None:
     """First and last grid period of one currency: its rows, and its opening date if known."""
     periods = grid.period[grid.currency == index]
@@ -270,7 +276,7 @@ def _span(grid: _Grid, index: int, first: Any, freq: str) -> tuple[int, int] | N
 
 
 def _roll_one(currency: str, span: tuple[int, int], grid: _Grid, index: int, activity: np.ndarray,
-              rows: np.ndarray, reported: np.ndarray, opening: int, dormant: int, freq: str,
+              rows: np.ndarray, reported: np.ndarray | None, opening: int, dormant: int, freq: str,
               columns: list[str]) -> pd.DataFrame:
     """Roll-forward of one currency over its contiguous periods."""
     cells = slice(span[0], span[1] + 1)
@@ -284,8 +290,11 @@ def _roll_one(currency: str, span: tuple[int, int], grid: _Grid, index: int, act
         out[column] = mine[:, position]
     out["closing"] = closing
     out["rows"] = rows[index, cells]
-    out["reported_closing"] = reported[index, cells] + dormant
-    out["unexplained"] = out["reported_closing"] - out["closing"]
+    if reported is None:  # no balance_after: nothing to compare with, never a silent 0
+        out["reported_closing"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    else:
+        out["reported_closing"] = reported[index, cells] + dormant
+    out["unexplained"] = out["reported_closing"].astype("Int64") - out["closing"]
     return out
 
 
@@ -301,48 +310,71 @@ def roll_forward(
     Periods are UTC days, weeks (from Monday) or calendar months, half-open
     ``[period, period_end)`` and contiguous: a period without activity is
     present with zeros. On every row ``opening + income + fees + vat +
-    refunds + chargebacks + payouts + other == closing`` and each period
-    opens with the previous period's closing. Activity is signed as it
-    moves the balance: income positive; fees, VAT, refunds, chargebacks and
-    payouts negative.
+    refunds + chargebacks + payouts (+ adjustments + reserve + rates for
+    balance records) + other == closing`` and each period opens with the
+    previous period's closing.
+    Activity is signed as it moves the balance: income positive; fees, VAT,
+    refunds, chargebacks and payouts negative; adjustments, reserve (held
+    negative, released positive) and rates as they come.
 
     Parameters
     ----------
     statements : DataFrame or BalanceReport-like
         An account-statements frame (chain order = row order), the
         ``.records`` of a DWH balance report, or an object with ``.records``
-        and ``.opening_balance`` attributes.
+        and ``.opening_balance`` attributes. Balance records need only
+        ``created_at`` (UTC), ``currency``, ``amount`` (``Int64`` minor
+        units, signed as it moves the balance) and at least one of
+        ``merchant_id``, ``shop_id``, ``gateway_id`` (each combination of
+        the ids present and the currency is one account); they use
+        ``transaction_type``, ``fee``, ``net``, ``balance_before`` and
+        ``balance_after`` when present. A record's amount goes to the
+        category of its type and its fee (``fee``, else ``amount - net``) to
+        ``fees``; without ``fee`` and ``net`` columns the amount is the
+        whole movement.
     freq : {"D", "W", "M"}
         Period length.
     categories : dict, optional
         Overrides of the type -> category mapping. Statement types are
         sorted by :func:`~ledgerkit.analysis.categories.statement_category`
         (any type containing ``FEE`` is a fee, as in ``fee_breakdown`` and
-        ``payout_groups``), balance-record types by ``RECORD_CATEGORIES``
-        (whose ``fee`` column always counts as ``fees``). A new category
-        name adds a column after ``other``; unknown types fall in ``other``.
+        ``payout_groups``), balance-record types by
+        :func:`~ledgerkit.analysis.categories.record_category` (payment,
+        capture: income; refund; chargeback; payout, credit: payouts;
+        adjustment: adjustments; rolling_reserve, rolling_reserve_release:
+        reserve; rate: rates). A new category name adds a column after
+        ``other``; unknown types fall in ``other``.
     opening : DataFrame or dict, optional
         Opening balances: a report's ``opening_balance`` frame (summed over
         the accounts of each currency; its ``date`` starts the first period)
-        or ``{currency: minor units}``. By default the first row's
-        ``balance_before`` of each chain.
+        or ``{currency: minor units}`` (codes in any case, each a currency
+        of the frame). Every currency of the frame needs one. By default
+        each chain's first ``balance_before`` (without that column:
+        ``balance_after - movement`` of its first row; records with neither
+        column need ``opening``).
 
     Returns
     -------
     DataFrame
         ``currency``, ``period``, ``period_end`` (UTC), ``opening``, one
-        ``Int64`` column per category, ``closing``, ``rows`` (input rows in
-        the period), ``reported_closing`` (the last ``balance_after`` each
-        chain reports by the period's end, summed over the chains of the
-        currency) and ``unexplained = reported_closing - closing`` (0 when
-        the reported balances agree with opening + activity; where not,
-        :func:`check_balances` names the rows). Sorted by currency and period.
+        ``Int64`` column per category (``income``, ``fees``, ``vat``,
+        ``refunds``, ``chargebacks``, ``payouts``, for balance records
+        ``adjustments``, ``reserve``, ``rates``, then ``other`` and any new
+        category),
+        ``closing``, ``rows`` (input rows in the period),
+        ``reported_closing`` (the last ``balance_after`` each chain reports
+        by the period's end, summed over the chains of the currency; NA
+        without ``balance_after``) and ``unexplained = reported_closing -
+        closing`` (0 when the reported balances agree with opening +
+        activity; where not, :func:`check_balances` names the rows). Sorted
+        by currency and period.
 
     Raises
     ------
     ConfigurationError
         A missing column, a missing money value, naive timestamps, a bad
-        ``freq``, ``categories`` or ``opening``.
+        ``freq``, ``categories`` or ``opening`` (an unknown currency code, a
+        currency not in the frame, a currency of the frame without opening).
 
     Examples
     --------
@@ -356,18 +388,33 @@ def roll_forward(
     >>> r = roll_forward(s, freq="M")
     >>> r[["opening", "income", "fees", "payouts", "closing"]].values.tolist()
     [[500, 1000, -30, 0, 1470], [1470, 0, 0, 0, 1470], [1470, 0, 0, -970, 500]]
+
+    A minimal balance report: no fee, net or balance_before.
+
+    >>> records = pd.DataFrame({"shop_id": pd.array([3, 3], dtype="Int64"),
+    ...     "created_at": pd.to_datetime(["2025-01-05", "2025-01-09"], utc=True), "currency": ["JPY", "JPY"],
+    ...     "transaction_type": ["payment", "rolling_reserve"], "amount": pd.array([1000, -100], dtype="Int64"),
+    ...     "balance_after": pd.array([1500, 1400], dtype="Int64")})
+    >>> roll_forward(records)[["opening", "income", "reserve", "closing", "unexplained"]].values.tolist()
+    [[500, 1000, -100, 1400, 0]]
     """
     freq = check_freq(freq)
-    ledger = _ledger(statements, "statements")
-    require_no_missing(ledger.frame, ("currency", ledger.created.name), "statements")
+    ledger = ledger_of(statements, "statements")
     overrides = _check_categories(categories)
-    columns = list(CATEGORIES) + sorted({v for v in overrides.values() if v not in CATEGORIES})
+    base = RECORD_ACTIVITY if ledger.is_records else STATEMENT_ACTIVITY
+    columns = list(base) + sorted({v for v in overrides.values() if v not in base})
     if opening is None:
         opening = ledger.opening_balance
-    openings, dates = _given_openings(opening) if opening is not None else (pd.Series(dtype="int64"), pd.Series())
-    grid = _grid(ledger, freq, list(openings.index), dates)
-    chain = _chain_codes(ledger, grid.currency)
-    first = _first_rows(chain, int(chain.max()) + 1 if len(chain) else 0)
+    found, uniques = codes(ledger.frame["currency"])
+    present = [str(u) for u in uniques]
+    if opening is not None:
+        openings, dates = _given_openings(opening, present)
+    else:
+        openings, dates = pd.Series(dtype="int64"), pd.Series(dtype="datetime64[ns, UTC]")
+    names = present + sorted(set(openings.index) - set(present))
+    grid = _grid(ledger, freq, found, names, dates)
+    chain = chain_codes(ledger, grid.currency)
+    first = first_rows(chain, int(chain.max()) + 1 if len(chain) else 0)
     if opening is None:
         openings = _chain_openings(ledger, grid, first)
     dormant = _dormant_openings(ledger, opening)
@@ -386,169 +433,3 @@ def roll_forward(
     if not parts:
         return empty_frame(dtypes)
     return pd.concat(parts, ignore_index=True).astype(dtypes)
-
-
-# ------------------------------------------------------------------ breaks
-
-
-def _break_columns(ledger: _Ledger) -> dict[str, str]:
-    id_columns = {"record_id": "Int64"} if ledger.is_records else {"row_id": "str"}
-    accounts = {c: "Int64" for c in ACCOUNT_COLUMNS[:-1]} if ledger.is_records else {}
-    return {
-        "position": "Int64",
-        **id_columns,
-        **accounts,
-        "created": "datetime64[ns, UTC]",
-        "currency": "str",
-        "kind": "str",
-        "field": "str",
-        "expected": "Int64",
-        "actual": "Int64",
-        "difference": "Int64",
-        "direction": "str",
-    }
-
-
-def _duplicates(ledger: _Ledger, chain: np.ndarray) -> np.ndarray:
-    """Rows repeating an earlier row of the same chain (by id, or by every field)."""
-    frame = ledger.frame
-    if not ledger.id_column:
-        return frame.duplicated(keep="first").to_numpy(dtype=bool)
-    ids = dense_codes(frame[ledger.id_column])
-    order = np.lexsort((ids, chain))  # stable: a repeated (chain, id) keeps its row order
-    ids, chains = ids[order], chain[order]
-    repeated = np.zeros(len(frame), dtype=bool)
-    repeated[order[1:][(ids[1:] == ids[:-1]) & (chains[1:] == chains[:-1])]] = True
-    return repeated
-
-
-def _diagnose(b: np.ndarray, a: np.ndarray, m: np.ndarray, first: np.ndarray) -> list[tuple[int, str, str, int, int]]:
-    """Locate single faults in chain-ordered arrays; returns (index, kind, field, expected, actual).
-
-    ``e = after - before - amount`` is the row's own error and ``link =
-    before - previous after`` the error between rows. One corrupted value
-    shows two symptoms that cancel (``e[i] == -link[i+1]`` for a wrong
-    ``balance_after``, ``link[i] == -e[i]`` for a wrong ``balance_before``);
-    they are reported once, at the row holding the wrong value.
-    """
-    n = len(b)
-    e = a - b - m
-    link = np.zeros(n, dtype="int64")
-    link[1:] = b[1:] - a[:-1]
-    link[first] = 0
-    last = np.ones(n, dtype=bool)
-    last[:-1] = first[1:]
-    found: list[tuple[int, str, str, int, int]] = []
-    used_link: set[int] = set()
-    for i in np.flatnonzero((e != 0) | (link != 0)).tolist():
-        row_error_explained = False
-        if link[i] != 0 and i not in used_link:
-            found.append((i, "chain_break", "balance_before", int(a[i - 1]), int(b[i])))
-            row_error_explained = e[i] == -link[i]
-        if e[i] == 0 or row_error_explained:
-            continue
-        if not last[i] and link[i + 1] == -e[i]:
-            used_link.add(i + 1)
-            found.append((i, "amount_mismatch", "balance_after", int(b[i] + m[i]), int(a[i])))
-        elif last[i]:
-            found.append((i, "amount_mismatch", "balance_after", int(b[i] + m[i]), int(a[i])))
-        elif first[i]:
-            found.append((i, "amount_mismatch", "balance_before", int(a[i] - m[i]), int(b[i])))
-        else:
-            found.append((i, "amount_mismatch", "amount", int(a[i] - b[i]), int(m[i])))
-    return found
-
-
-def check_balances(statements: Any) -> pd.DataFrame:
-    """Every place where the balance chain does not hold, one row per break.
-
-    Rows are checked in chain order (= row order) per chain: the currency
-    for statements, the account (merchant, shop, gateway, currency) for
-    balance records. Kinds:
-
-    - ``chain_break`` — ``balance_before`` differs from the previous row's
-      ``balance_after``;
-    - ``amount_mismatch`` — ``balance_after != balance_before + amount``
-      (``net`` for balance records);
-    - ``out_of_order`` — the timestamp is earlier than the previous row's;
-    - ``duplicate`` — the row repeats an earlier one (same ``row_id`` /
-      ``record_id``, or every field equal when there is no id); it is left
-      out of the chain check.
-
-    A single wrong value is reported once, at its own row, with ``field``
-    naming the value that is wrong and ``difference = actual - expected``
-    equal to the error: a corrupted ``balance_after`` is not also reported
-    as a chain break on the next row, nor a corrupted ``balance_before`` as
-    an amount mismatch. When the two balances of a row agree with their
-    neighbours the ``amount`` is blamed; on the first row of a chain (no
-    neighbour before) the ``balance_before``.
-
-    Parameters
-    ----------
-    statements : DataFrame or BalanceReport-like
-        As for :func:`roll_forward`.
-
-    Returns
-    -------
-    DataFrame
-        ``position`` (0-based row number in the input), ``row_id`` (or
-        ``record_id``, ``merchant_id``, ``shop_id``, ``gateway_id`` for
-        balance records), ``created``, ``currency``, ``kind``, ``field``,
-        ``expected``, ``actual``, ``difference`` (``Int64``; for a duplicate
-        expected 0 and actual the amount counted again, NA for
-        ``out_of_order``) and ``direction`` ("too much" / "too little").
-        Empty, with these columns, when everything holds.
-
-        The analysis keeps the amount a number (minor units, signed) and
-        its reading a label; joining them into "0.05 too much" is display
-        work: :func:`ledgerkit.viz.display.show` (used by the notebooks and
-        widgets) shows ``difference`` in major units of the row's currency
-        next to ``direction``.
-
-    Examples
-    --------
-    >>> s = pd.DataFrame({
-    ...     "row_id": ["a", "b", "c"],
-    ...     "created": pd.to_datetime(["2025-01-05"] * 3, utc=True),
-    ...     "type": ["INCOME", "TRX_FEE", "VAT"],
-    ...     "amount": pd.array([1000, -30, -7], dtype="Int64"),
-    ...     "balance_before": pd.array([0, 1000, 970], dtype="Int64"),
-    ...     "balance_after": pd.array([1000, 975, 963], dtype="Int64"),
-    ...     "currency": ["EUR"] * 3})
-    >>> check_balances(s)[["position", "kind", "field", "expected", "actual", "difference", "direction"]].values.tolist()
-    [[1, 'amount_mismatch', 'balance_after', 970, 975, 5, 'too much']]
-    """
-    ledger = _ledger(statements, "statements")
-    frame = ledger.frame
-    dtypes = _break_columns(ledger)
-    chain = _chain_codes(ledger, codes(frame["currency"])[0])
-    duplicate = _duplicates(ledger, chain)
-    positions = np.arange(len(frame))
-    kept = positions[~duplicate]
-    order = kept[np.lexsort((kept, chain[kept]))]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = chain[order][1:] != chain[order][:-1]
-    before, after = minor_units(frame["balance_before"])[order], minor_units(frame["balance_after"])[order]
-    found = [(int(order[i]), *rest) for i, *rest in _diagnose(before, after, ledger.change[order], first)]
-    created = ledger.created.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]")[order]
-    late = np.flatnonzero(~first & np.r_[False, created[1:] < created[:-1]])
-    found += [(int(order[i]), "out_of_order", "created", None, None) for i in late]
-    found += [(int(p), "duplicate", "amount", 0, int(ledger.change[p])) for p in np.flatnonzero(duplicate)]
-    if not found:
-        return empty_frame(dtypes)
-    found.sort(key=lambda f: (f[0], f[1]))
-    breaks = pd.DataFrame(found, columns=["position", "kind", "field", "expected", "actual"])
-    rows = frame.iloc[breaks["position"].to_numpy()].reset_index(drop=True)
-    out = pd.DataFrame({"position": breaks["position"]})
-    for column in dtypes:
-        if column not in out.columns:
-            out[column] = rows[column].array if column in rows.columns else pd.NA
-    out["created"] = ledger.created.iloc[breaks["position"].to_numpy()].array
-    out["currency"] = rows["currency"].astype("str").to_numpy()
-    for column in ("kind", "field"):
-        out[column] = breaks[column]
-    out["expected"] = pd.array(breaks["expected"], dtype="Int64")
-    out["actual"] = pd.array(breaks["actual"], dtype="Int64")
-    out["difference"] = out["actual"] - out["expected"]
-    out["direction"] = direction(out["difference"])
-    return out[list(dtypes)].astype(dtypes)

@@ -1,21 +1,29 @@
-"""What kind of money movement a statement row is: the one classifier of statement types.
+"""What kind of money movement a row is: the one classifier of statement and balance-record types.
 
 :func:`~ledgerkit.analysis.fees.fee_breakdown`,
-:func:`~ledgerkit.analysis.balance.roll_forward` and
-:func:`~ledgerkit.analysis.payouts.payout_groups` all sort statement rows
-with :func:`statement_category`, so they agree on what a fee is: the fee
-total of one equals (with the sign turned) the fee total of the others.
+:func:`~ledgerkit.analysis.balance.roll_forward`,
+:func:`~ledgerkit.analysis.balance.check_balances` and
+:func:`~ledgerkit.analysis.payouts.payout_groups` all sort rows with this
+module, so they agree on what a fee is: the fee total of one equals (with
+the sign turned) the fee total of the others.
 
-Statement types are an open set (the provider documents five; refunds,
-chargebacks and their fees exist too). The rule:
+Both kinds of type are open sets; whatever is not named below is
+``other``, as is a missing type.
+
+Statement types (MakeCommerce; the provider documents five, refunds,
+chargebacks and their fees exist too), compared in upper case:
 
 - any type containing ``FEE`` is a fee (``TRX_FEE``, ``TRX_FEE_FIX``,
   ``CHARGEBACK_FEE``, ``SERVICE_FEE``, ...);
 - ``INCOME``, ``VAT``, ``REFUND``, ``CHARGEBACK`` and ``PAYOUT`` are income,
-  VAT, refunds, chargebacks and payouts;
-- anything else, and a missing type, is ``other``.
+  VAT, refunds, chargebacks and payouts.
 
-Types are compared in upper case.
+Balance-record ``transaction_type`` values (beGateway DWH report), compared
+in lower case (:data:`RECORD_CATEGORIES`): payment and capture are income;
+refund, chargeback, payout and credit as named (credit with payouts);
+``adjustment`` is an adjustment; ``rolling_reserve`` (held) and
+``rolling_reserve_release`` are the reserve; ``rate`` is a rate. A record's
+``fee`` column is always a fee, whatever its type.
 """
 
 from __future__ import annotations
@@ -27,10 +35,25 @@ import pandas as pd
 
 from ._common import codes
 
-__all__ = ["CATEGORIES", "STATEMENT_CATEGORIES", "statement_category", "category_codes"]
+__all__ = [
+    "CATEGORIES",
+    "STATEMENT_ACTIVITY",
+    "RECORD_ACTIVITY",
+    "STATEMENT_CATEGORIES",
+    "RECORD_CATEGORIES",
+    "statement_category",
+    "record_category",
+    "category_codes",
+]
 
-#: Activity categories of a statement row, in report order.
-CATEGORIES: tuple[str, ...] = ("income", "fees", "vat", "refunds", "chargebacks", "payouts", "other")
+#: Activity categories of a row, in report order: all a row can fall in.
+CATEGORIES: tuple[str, ...] = (
+    "income", "fees", "vat", "refunds", "chargebacks", "payouts", "adjustments", "reserve", "rates", "other"
+)
+#: The categories a statement row can fall in (no statement type is an adjustment, reserve or rate).
+STATEMENT_ACTIVITY: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in ("adjustments", "reserve", "rates"))
+#: The categories a balance record can fall in: all of them.
+RECORD_ACTIVITY: tuple[str, ...] = CATEGORIES
 
 #: Statement types named exactly, besides the fee rule (a type containing ``FEE`` is a fee).
 STATEMENT_CATEGORIES: dict[str, str] = {
@@ -39,6 +62,22 @@ STATEMENT_CATEGORIES: dict[str, str] = {
     "REFUND": "refunds",
     "CHARGEBACK": "chargebacks",
     "PAYOUT": "payouts",
+}
+
+
+#: Balance-record ``transaction_type`` -> category of its ``amount`` (the
+#: ``fee`` column always goes to ``"fees"``); any other type is ``"other"``.
+RECORD_CATEGORIES: dict[str, str] = {
+    "payment": "income",
+    "capture": "income",
+    "refund": "refunds",
+    "chargeback": "chargebacks",
+    "payout": "payouts",
+    "credit": "payouts",
+    "adjustment": "adjustments",
+    "rolling_reserve": "reserve",
+    "rolling_reserve_release": "reserve",
+    "rate": "rates",
 }
 
 
@@ -58,6 +97,19 @@ def statement_category(statement_type: Any) -> str:
     return STATEMENT_CATEGORIES.get(name, "other")
 
 
+def record_category(transaction_type: Any) -> str:
+    """The category of one balance-record ``transaction_type`` (its ``amount``; the fee is a fee).
+
+    Examples
+    --------
+    >>> [record_category(t) for t in ["payment", "Credit", "adjustment", "rolling_reserve_release", "rate", "p2p", None]]
+    ['income', 'payouts', 'adjustments', 'reserve', 'rates', 'other', 'other']
+    """
+    if transaction_type is None or pd.isna(transaction_type):
+        return "other"
+    return RECORD_CATEGORIES.get(str(transaction_type).strip().lower(), "other")
+
+
 def category_codes(
     types: pd.Series, labels: list[str], *, label_of: Any = statement_category, overrides: Mapping[str, str] | None = None
 ) -> np.ndarray:
@@ -72,7 +124,7 @@ def category_codes(
     --------
     >>> types = pd.Series(["INCOME", "SERVICE_FEE", None, "INCOME"], dtype="category")
     >>> category_codes(types, list(CATEGORIES)).tolist()
-    [0, 1, 6, 0]
+    [0, 1, 9, 0]
     """
     overrides = overrides or {}
     found, kinds = codes(types)

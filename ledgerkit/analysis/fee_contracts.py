@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import ConfigurationError
 from ._common import require_columns, require_frame
+from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
 from .fee_parts import SUCCESSFUL, VOLUME_TYPES, _plain_keys, _require_money, _resolve_by, _typed_frame
 
 __all__ = ["fee_model", "fee_anomalies"]
@@ -135,20 +136,29 @@ def _group_model(group: pd.DataFrame, tolerance: int) -> dict[str, Any]:
     return {"percent": fit[0] / 10_000, "fixed": fit[1], "n": len(group), "n_explained": int(explained.sum())}
 
 
-def _model_rows(transactions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The rows a contract is fitted on: successful payments/captures with an amount > 0 and a fee."""
-    eligible = (
-        transactions["status"].eq(SUCCESSFUL).fillna(False)
-        & transactions["type"].isin(VOLUME_TYPES)
-        & transactions["amount"].gt(0).fillna(False)
-        & transactions["transaction_fee"].notna()
-    ).to_numpy(dtype=bool)
-    rows = transactions.loc[eligible]
+def _model_rows(transactions: pd.DataFrame, keys: list[str], invalid: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows a contract is fitted on: successful payments/captures with an amount > 0.
+
+    Their status, type, amount, fee and currency must be there (a fee is
+    never guessed), and each transaction ``id`` on one row: refused or
+    dropped and counted, as ``invalid`` says.
+    """
+    successful = transactions["status"].eq(SUCCESSFUL).fillna(False).to_numpy(dtype=bool)
+    volume = successful & transactions["type"].isin(VOLUME_TYPES).to_numpy(dtype=bool)
+    what = "successful payments and captures"
+    needs = [Need("status", None, "every transaction"), Need("type", successful, "successful transactions")]
+    needs += [Need(c, volume, what) for c in ("amount", "transaction_fee", "currency")]
+    id_column = "id" if "id" in transactions.columns else None
+    kept, dropped = screen(transactions, "transactions", money=needs, invalid=invalid, id_column=id_column)
+    eligible = (kept["status"].eq(SUCCESSFUL).fillna(False) & kept["type"].isin(VOLUME_TYPES)
+                & kept["amount"].gt(0).fillna(False)).to_numpy(dtype=bool)
+    rows = kept.loc[eligible]
     out = _plain_keys(rows, keys)
     for column in ("id", "amount", "transaction_fee"):
         if column in rows:
-            out[column] = rows[column].astype("Int64")
-    return out.reset_index(drop=True)
+            out[column] = integer_ids(rows[column], f"transactions[{column!r}]") if column == "id" else (
+                rows[column].astype("Int64"))
+    return out.reset_index(drop=True), dropped
 
 
 def _check_tolerance(tolerance: Any) -> int:
@@ -169,6 +179,7 @@ def fee_model(
     *,
     by: str | Sequence[str] = ("payment.gateway_id", "credit_card.brand", "currency"),
     tolerance: int = 1,
+    invalid: str = "raise",
 ) -> pd.DataFrame:
     """Recover each group's fee contract: a percentage plus a fixed part.
 
@@ -189,6 +200,13 @@ def fee_model(
         ``currency`` is always added.
     tolerance : int
         A fee within this many minor units of the model counts as explained.
+    invalid : {"raise", "drop"}
+        A successful payment or capture without ``amount``,
+        ``transaction_fee`` or ``currency``, a transaction without
+        ``status`` (or ``type``, when successful), or an ``id`` on more than
+        one row: refused (default), or left out and counted in the result's
+        ``attrs["dropped"]`` (``{"transactions": {"missing_money": n,
+        "duplicated_ids": m}}``).
 
     Returns
     -------
@@ -215,7 +233,7 @@ def fee_model(
     transactions = require_frame(transactions, "transactions")
     tolerance = _check_tolerance(tolerance)
     keys = _model_keys(by, transactions)
-    rows = _model_rows(transactions, keys)
+    rows, dropped = _model_rows(transactions, keys, check_invalid(invalid))
     records = [
         {**dict(zip(keys, label)), **_group_model(group, tolerance)}
         for label, group in rows.groupby(keys, dropna=False, sort=True, observed=True)
@@ -224,10 +242,42 @@ def fee_model(
         **{k: rows[k].dtype for k in keys}, "percent": "Float64", "fixed": "Int64", "n": "Int64", "n_explained": "Int64"
     })
     out["share_explained"] = (out["n_explained"] / out["n"]).astype("Float64")
-    return out
+    return note_dropped(out, transactions=dropped)
 
 
-def fee_anomalies(transactions: pd.DataFrame, model: pd.DataFrame, *, tolerance: int = 1) -> pd.DataFrame:
+def _check_model_values(model: pd.DataFrame) -> None:
+    percent, fixed = model["percent"], model["fixed"]
+    if pd.api.types.is_bool_dtype(percent.dtype) or not pd.api.types.is_numeric_dtype(percent.dtype):
+        raise ConfigurationError("model['percent']", str(percent.dtype), "numbers (a percent, e.g. 2.9; NA for no contract)")
+    if not np.isfinite(percent.dropna().to_numpy(dtype="float64")).all():
+        raise ConfigurationError("model['percent']", "inf", "finite percents (NA for no contract)")
+    if pd.api.types.is_bool_dtype(fixed.dtype) or not pd.api.types.is_integer_dtype(fixed.dtype):
+        raise ConfigurationError("model['fixed']", str(fixed.dtype), "integer minor units (Int64; NA for no contract)")
+
+
+def _contracts(model: pd.DataFrame, keys: list[str], rows: pd.DataFrame) -> pd.DataFrame:
+    """The model's contracts keyed like ``rows``, one per group; groups without a contract left out."""
+    _check_model_values(model)
+    keyed = _plain_keys(model, keys)
+    for key in keys:
+        mine, theirs = keyed[key].dtype, rows[key].dtype
+        if pd.api.types.is_numeric_dtype(mine) != pd.api.types.is_numeric_dtype(theirs):
+            raise ConfigurationError(f"model[{key!r}]", str(mine),
+                                     f"values of the same kind as transactions[{key!r}] ({theirs})")
+    repeated = keyed.duplicated().to_numpy(dtype=bool)
+    if repeated.any():
+        group = {k: keyed[k].iloc[int(np.flatnonzero(repeated)[0])] for k in keys}
+        raise ConfigurationError("model", f"<more than one contract for {group}>", "one contract per group (a fee_model result)")
+    contracts = keyed.assign(
+        _percent=(model["percent"].astype("Float64") * 10_000).round().astype("Int64").array,
+        _fixed=model["fixed"].astype("Int64").array,
+    )
+    return contracts.loc[contracts["_percent"].notna() & contracts["_fixed"].notna()]
+
+
+def fee_anomalies(
+    transactions: pd.DataFrame, model: pd.DataFrame, *, tolerance: int = 1, invalid: str = "raise"
+) -> pd.DataFrame:
     """The transactions whose fee is off their group's contract by more than ``tolerance``.
 
     Parameters
@@ -240,6 +290,9 @@ def fee_anomalies(transactions: pd.DataFrame, model: pd.DataFrame, *, tolerance:
         judged.
     tolerance : int
         Allowed difference in minor units (rounding slack).
+    invalid : {"raise", "drop"}
+        As for :func:`fee_model`: rows with missing money or a repeated
+        ``id`` are refused, or left out and counted in ``attrs["dropped"]``.
 
     Returns
     -------
@@ -269,12 +322,8 @@ def fee_anomalies(transactions: pd.DataFrame, model: pd.DataFrame, *, tolerance:
     keys = [c for c in model.columns if c not in _MODEL_STATS]
     require_columns(transactions, ["id", *keys], "transactions")
     keys = _model_keys(tuple(keys), transactions)
-    rows = _model_rows(transactions, keys)
-    contracts = _plain_keys(model, keys).assign(
-        _percent=(model["percent"].astype("Float64") * 10_000).round().astype("Int64"),
-        _fixed=model["fixed"].astype("Int64"),
-    )
-    contracts = contracts.loc[contracts["_percent"].notna() & contracts["_fixed"].notna()]
+    rows, dropped = _model_rows(transactions, keys, check_invalid(invalid))
+    contracts = _contracts(model, keys, rows)
     judged = rows.merge(contracts, on=keys, how="inner", validate="many_to_one")
     expected = pd.Series(
         _round_share(judged["amount"].to_numpy(dtype="int64"), judged["_percent"].to_numpy(dtype="int64")),
@@ -285,4 +334,4 @@ def fee_anomalies(transactions: pd.DataFrame, model: pd.DataFrame, *, tolerance:
     out["difference"] = out["actual_fee"] - out["expected_fee"]
     out = out.loc[out["difference"].abs().gt(tolerance)]
     columns = ["id", *[k for k in keys if k != "currency"], "currency", "amount", "expected_fee", "actual_fee", "difference"]
-    return out.sort_values("id").loc[:, columns].reset_index(drop=True)
+    return note_dropped(out.sort_values("id").loc[:, columns].reset_index(drop=True), transactions=dropped)

@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..errors import ConfigurationError
 from ..money import is_currency
-from ._common import empty_frame, require_columns, require_utc
+from ._common import empty_frame, require_columns, require_total_fits, require_utc
+from ._invalid import Need, screen
 from .categories import CATEGORIES, category_codes
 
 #: Transaction types whose amount is payment volume.
@@ -74,6 +75,7 @@ def _require_money(frame: pd.DataFrame, columns: Iterable[str], parameter: str) 
             raise ConfigurationError(
                 f"{parameter}[{column!r}]", str(frame[column].dtype), "integer minor units (Int64)"
             )
+        require_total_fits(frame[column].to_numpy(dtype="int64", na_value=0), f"{parameter}[{column!r}]")
     if "currency" in frame.columns:  # minor units mean nothing without a known exponent
         unknown = sorted({str(c) for c in frame["currency"].dropna().unique() if not is_currency(str(c))})
         if unknown:
@@ -136,9 +138,9 @@ def _transaction_parts(frame: pd.DataFrame, keys: list[str], times: pd.Series | 
     return _contribution(
         labels,
         count=1,
-        fee=rows["transaction_fee"].astype("Int64").fillna(0),
+        fee=rows["transaction_fee"].astype("Int64"),  # complete on successful rows (screened)
         volume_count=pd.Series(is_volume.astype("int64"), dtype="Int64"),
-        volume=rows["amount"].astype("Int64").where(is_volume, 0).fillna(0),
+        volume=rows["amount"].astype("Int64").where(is_volume, 0),
     )
 
 
@@ -191,10 +193,36 @@ def _contribution(labels: pd.DataFrame, **values: Any) -> pd.DataFrame:
     return out
 
 
+def _counted_rows(frame: pd.DataFrame, kind: str, time: str | None) -> list[Need]:
+    """What each kind of frame needs, and on which rows (see the rules in :mod:`~ledgerkit.analysis.fees`).
+
+    A transaction's ``status`` decides whether it counts and its ``type``
+    whether its amount is volume: neither may be missing where it matters.
+    """
+    if kind == "transactions":
+        successful = frame["status"].eq(SUCCESSFUL).fillna(False).to_numpy(dtype=bool)
+        volume = successful & frame["type"].isin(VOLUME_TYPES).to_numpy(dtype=bool)
+        needs = [Need("status", None, "every transaction"), Need("type", successful, "successful transactions"),
+                 Need("transaction_fee", successful, "successful transactions"),
+                 Need("amount", volume, "successful payments and captures"),
+                 Need("currency", successful, "successful transactions")]
+        return needs + ([Need(time, successful, "successful transactions")] if time else [])
+    category = category_codes(frame["type"], list(CATEGORIES))
+    counted = np.isin(category, [CATEGORIES.index(c) for c in ("fees", "vat", "income")])
+    what = "fee, VAT and income rows"
+    return [Need("amount", counted, what), Need("currency", counted, what)] + ([Need(time, counted, what)] if time else [])
+
+
 def _parts(
-    frame: pd.DataFrame, kind: str, keys: list[str], *, time: str | None, with_time: bool, vat_line: bool = False
-) -> pd.DataFrame:
-    """Check ``frame`` for what the analysis needs, then split it into contributions."""
+    frame: pd.DataFrame, kind: str, keys: list[str], *, time: str | None, with_time: bool, vat_line: bool = False,
+    invalid: str = "raise",
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Check ``frame`` for what the analysis needs, then split it into contributions.
+
+    Rows with missing money where it counts, and (transactions) rows
+    repeating an ``id``, are refused or dropped as ``invalid`` says (see
+    :mod:`~ledgerkit.analysis._invalid`); the counts come back with the parts.
+    """
     plain_keys = [k for k in keys if k != FEE_TYPE]
     if kind == "transactions":
         require_columns(frame, ["type", "status", "amount", "transaction_fee", "currency", *plain_keys], "frame")
@@ -202,10 +230,14 @@ def _parts(
     else:
         require_columns(frame, ["type", "amount", "currency", "transaction_id", *plain_keys], "frame")
         _require_money(frame, ["amount"], "frame")
-    times = _time_column(frame, kind, time, "frame") if with_time else None
+    time_name = _time_column(frame, kind, time, "frame").name if with_time else None
+    id_column = "id" if kind == "transactions" and "id" in frame.columns else None
+    needs = _counted_rows(frame, kind, time_name)
+    kept, dropped = screen(frame, "frame", money=needs, invalid=invalid, id_column=id_column)
+    times = _time_column(kept, kind, time, "frame") if with_time else None
     if kind == "transactions":
-        return _transaction_parts(frame, keys, times)
-    return _statement_parts(frame, keys, times, vat_line=vat_line)
+        return _transaction_parts(kept, keys, times), dropped
+    return _statement_parts(kept, keys, times, vat_line=vat_line), dropped
 
 
 def _sum_by(parts: pd.DataFrame, group: list[str], measures: list[str]) -> pd.DataFrame:

@@ -55,6 +55,7 @@ from typing import Sequence
 import pandas as pd
 
 from ._common import check_freq, period_start, require_frame
+from ._invalid import check_invalid, note_dropped
 from .fee_contracts import fee_anomalies, fee_model
 from .fee_parts import FEE_TYPE, VAT, _frame_kind, _parts, _resolve_by, _sum_by
 from .fee_parts import INCOME, SUCCESSFUL, VOLUME_TYPES  # noqa: F401 (the rules' names, where they were)
@@ -64,9 +65,10 @@ __all__ = ["fee_breakdown", "fee_model", "fee_anomalies", "effective_rate_change
 
 
 def _bp(fee: pd.Series, volume: pd.Series) -> pd.Series:
-    """Basis points of volume, one rounding only; ``<NA>`` without volume."""
-    rate = (fee.astype("Int64") * 10_000) / volume.astype("Int64").where(volume.ne(0))
-    return rate.astype("Float64")
+    """Basis points of volume, one rounding only (exact integers, no overflow); ``<NA>`` without volume."""
+    rates = [None if pd.isna(f) or pd.isna(v) or v == 0 else int(f) * 10_000 / int(v)
+             for f, v in zip(fee.tolist(), volume.tolist())]
+    return pd.Series(pd.array(rates, dtype="Float64"), index=fee.index)
 
 
 def _fee_type_lines(parts: pd.DataFrame, group: list[str]) -> pd.DataFrame:
@@ -80,7 +82,12 @@ def _fee_type_lines(parts: pd.DataFrame, group: list[str]) -> pd.DataFrame:
 
 
 def fee_breakdown(
-    frame: pd.DataFrame, *, by: str | Sequence[str] | None = None, freq: str | None = None, time: str | None = None
+    frame: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = None,
+    freq: str | None = None,
+    time: str | None = None,
+    invalid: str = "raise",
 ) -> pd.DataFrame:
     """Fee totals, counts, volume and effective rate per group and currency.
 
@@ -108,6 +115,16 @@ def fee_breakdown(
     time : str, optional
         The timestamp column for ``freq``: default ``created_at``
         (transactions) or ``created`` (statements).
+    invalid : {"raise", "drop"}
+        What to do with rows that cannot be counted: a missing ``amount``,
+        ``transaction_fee`` or ``currency`` on a row that counts (a missing
+        fee is never read as 0), or a transaction ``id`` on more than one
+        row. ``"raise"`` (default) refuses the frame naming the column and
+        the rows; ``"drop"`` leaves them out (a repeated id keeps its first
+        row) and counts them in the result's ``attrs["dropped"]``
+        (``{"frame": {"missing_money": n, "duplicated_ids": m}}``).
+        Statement rows have no id of their own (identical lines are both
+        real), so only transactions are checked for repeats.
 
     Returns
     -------
@@ -126,8 +143,10 @@ def fee_breakdown(
     Raises
     ------
     ConfigurationError
-        Not a transactions or statements frame, a missing column, money not
-        in integer minor units, a bad ``by``, ``freq`` or ``time``.
+        Not a transactions or statements frame, a missing or repeated
+        column, money not in integer minor units, missing money or a
+        repeated id (unless ``invalid="drop"``), a bad ``by``, ``freq``,
+        ``time`` or ``invalid``.
 
     Notes
     -----
@@ -155,8 +174,10 @@ def fee_breakdown(
     kind = _frame_kind(frame, "frame")
     keys = _resolve_by(by, frame, kind)
     freq = None if freq is None else check_freq(freq)
+    invalid = check_invalid(invalid)
     by_fee_type = FEE_TYPE in keys
-    parts = _parts(frame, kind, keys, time=time, with_time=freq is not None, vat_line=by_fee_type)
+    parts, dropped = _parts(frame, kind, keys, time=time, with_time=freq is not None, vat_line=by_fee_type,
+                            invalid=invalid)
     group = ["currency", *keys]
     if freq is not None:
         parts["period"] = period_start(parts.pop("_time"), freq).astype("datetime64[ns, UTC]")
@@ -171,8 +192,8 @@ def fee_breakdown(
     out[["volume_count", "volume"]] = out[["volume_count", "volume"]].fillna(0)
     out["rate_bp"] = _bp(out["fee"], out["volume"])
     if kind == "transactions":
-        return out.drop(columns="vat").reset_index(drop=True)
+        return note_dropped(out.drop(columns="vat").reset_index(drop=True), frame=dropped)
     out["fee_incl_vat"] = out["fee"] + out["vat"]
     out["rate_incl_vat_bp"] = _bp(out["fee_incl_vat"], out["volume"])
     columns = [*group, "count", "fee", "vat", "fee_incl_vat", "volume_count", "volume", "rate_bp", "rate_incl_vat_bp"]
-    return out.loc[:, columns].reset_index(drop=True)
+    return note_dropped(out.loc[:, columns].reset_index(drop=True), frame=dropped)

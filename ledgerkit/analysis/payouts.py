@@ -103,7 +103,7 @@ def _statements(statements: Any) -> pd.DataFrame:
             "type": frame["type"].array,
             "column": pd.Categorical.from_codes(column, categories=list(_ACTIVITY)),
             "paid": paid,
-            "amount": minor_units(frame["amount"]),
+            "amount": minor_units(frame["amount"], "statements"),
         }
     )
 

@@ -8,13 +8,16 @@ cheaper (rate), computed with fractions over integer sums.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
 from ._common import require_frame
+from ._invalid import check_invalid, note_dropped
 from .fee_parts import FEE_TYPE, _frame_kind, _parts, _resolve_by, _sum_by, _typed_frame
 
 __all__ = ["effective_rate_change"]
@@ -22,9 +25,11 @@ __all__ = ["effective_rate_change"]
 
 def _check_period(value: Any, parameter: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """A ``(start, end)`` pair as UTC timestamps with start < end; naive values are UTC."""
-    expected = "a (start, end) pair of timestamps with start < end (half-open [start, end))"
+    expected = "a (start, end) pair of timestamps (text or datetimes) with start < end (half-open [start, end))"
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ConfigurationError(parameter, value, expected)
+    if not all(isinstance(v, (str, datetime, date, np.datetime64)) for v in value):
+        raise ConfigurationError(parameter, value, expected)  # a bare number has no unit: never guessed
     try:
         start, end = (pd.Timestamp(v) for v in value)
     except (TypeError, ValueError) as exc:
@@ -82,6 +87,7 @@ def effective_rate_change(
     *,
     by: str | Sequence[str] | None = None,
     time: str | None = None,
+    invalid: str = "raise",
 ) -> pd.DataFrame:
     """Split the change in effective rate between two periods into mix and rate.
 
@@ -120,6 +126,10 @@ def effective_rate_change(
         ``"channel"`` (statements).
     time : str, optional
         Timestamp column: default ``created_at`` / ``created``.
+    invalid : {"raise", "drop"}
+        Rows with missing money where it counts, or a repeated transaction
+        ``id``: refused (default) or left out and counted in
+        ``attrs["dropped"]``, as in :func:`fee_breakdown`.
 
     Returns
     -------
@@ -154,7 +164,7 @@ def effective_rate_change(
     if FEE_TYPE in keys:
         raise ConfigurationError("by", by, "groups that split volume (not fee_type: fee types have no volume)")
     spans = _check_period(period_a, "period_a"), _check_period(period_b, "period_b")
-    parts = _parts(frame, kind, keys, time=time, with_time=True)
+    parts, dropped = _parts(frame, kind, keys, time=time, with_time=True, invalid=check_invalid(invalid))
     group = ["currency", *keys]
     both = _period_totals(parts, spans[0], group).merge(
         _period_totals(parts, spans[1], group), on=group, how="outer", suffixes=("_a", "_b"), sort=True
@@ -166,7 +176,7 @@ def effective_rate_change(
     rows = []
     for currency, lines in both.groupby("currency", sort=True, observed=True):
         rows.extend(_currency_rows(currency, lines.to_dict("records")))
-    return _rate_change_frame(rows, key_dtypes, keys)
+    return note_dropped(_rate_change_frame(rows, key_dtypes, keys), frame=dropped)
 
 
 def _currency_rows(currency: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

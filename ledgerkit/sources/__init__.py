@@ -24,7 +24,8 @@ from .._ingest.schema import Schema
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import finish
 from .._transport.progress import PullProgress
-from .._transport.http import ParseError, PullStats, RetryPolicy, new_session, send_json
+from .._transport.http import ParseError, PullStats, RetryPolicy, send_json
+from .._transport.sessions import adopt_session, new_session
 
 __all__ = ["Client", "open_client", "resumable", "collect", "iterate", "check_flag"]
 
@@ -82,18 +83,20 @@ def open_client(
 ) -> Client:
     """Resolve configuration (arguments > environment) and prepare a session.
 
-    A caller's ``session`` is used for transport (pooling, proxies, adapters);
-    it gets the resolved Basic auth only when it has none of its own.
+    A caller's ``session`` lends its settings -- proxies, TLS ``verify`` and
+    ``cert``, headers, cookies, hooks, pool sizes, and its auth when it has
+    one (else the resolved Basic auth) -- to a session of ledgerkit's own,
+    which keeps credentials out of ``http.client``'s debug output (see
+    :func:`ledgerkit._transport.sessions.adopt_session`; a session with a
+    custom adapter is refused). The caller's session is never modified.
     """
     config = resolve(source, base_url=base_url, user=user, secret=secret)
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise ConfigurationError("retry", type(retry).__name__, "a ledgerkit.RetryPolicy or None")
     if session is None:
         session = new_session(config.credentials)
-    elif not isinstance(session, requests.Session):
-        raise ConfigurationError("session", type(session).__name__, "a requests.Session or None")
-    elif session.auth is None:
-        session.auth = new_session(config.credentials).auth
+    else:
+        session = adopt_session(session, config.credentials, config.base_url)
     return Client(config, session, retry or RetryPolicy(), parse_error)
 
 

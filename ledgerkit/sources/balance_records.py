@@ -66,7 +66,7 @@ from ..errors import (
     TransportError,
 )
 from .._ingest.manifest import Manifest
-from .._transport.http import PullStats, RetryPolicy, api_error, new_session, parse_retry_after, send_json
+from .._transport.http import PullStats, RetryPolicy, api_error, new_file_session, new_session, parse_retry_after, send_json
 from ..money import check_currency
 from .._ingest.sheets import ReportSheets, read_report_file
 from . import check_flag
@@ -287,8 +287,7 @@ class _Dwh:
         self.base_url = base_url
         self.api = new_session(credentials)
         # The file link is pre-signed: S3 refuses a request that also carries Authorization.
-        self.files = requests.Session()
-        self.files.trust_env = False
+        self.files = new_file_session()  # no auth; its debug dump hides the link's signature
         self.policy, self.stats = policy, stats
 
     def close(self) -> None:

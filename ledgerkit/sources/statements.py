@@ -238,7 +238,7 @@ class _Pull:
             return
         first, total = paginator.page, paginator.totals[-1]
         numbers = list(range(first, max(first, math.ceil(total / self.per_page)) + 1))
-        limiter = RateLimiter(sleep=self.client.policy.sleep)
+        limiter = RateLimiter()
         self.manifest.extra["max_workers"] = self.max_workers
 
         def worker() -> Client:

@@ -358,7 +358,7 @@ class _Pull:
             raise DataError(reason)
 
     def _concurrent_pages(self) -> Iterator[pd.DataFrame]:
-        limiter = RateLimiter(sleep=self.client.policy.sleep)  # tests inject a no-op sleep
+        limiter = RateLimiter()
         self.manifest.extra["max_workers"] = self.max_workers
 
         def worker() -> Client:

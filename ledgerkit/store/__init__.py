@@ -24,14 +24,55 @@ pull in progress and what is covered. Every file is written atomically
 written *before* the state that lists it, so a pull killed at any moment
 leaves a readable store: a part not (yet) listed is ignored and swept away
 later, and the next load resumes from the last page the state records.
+Beside the sources, ``<root>/_locks/`` holds the (empty) lock files.
 
 Re-running a load reads the stored rows and asks the API only for the
-periods not covered yet plus a *lookback* stretch (default 3 days before the
-previous pull's end) that catches late-arriving rows; for transactions it
+periods not covered yet plus a *lookback* stretch that catches
+late-arriving rows: it starts at the midnight of the query's time zone
+``lookback`` (default 3 days) before the previous pull's end on the zone's
+wall clock -- the zone's calendar days, so ``settled_at`` (which counts
+whole days) gets whole days across a clock change too. For transactions it
 also re-reads the whole covered period filtered on ``manually_corrected_at``
-since the previous refresh minus the lookback, so that a row created long ago
-and corrected lately is replaced too. Re-read rows replace the stored ones
-with the same id (the later read wins).
+since the previous refresh minus the lookback, so that a row created long
+ago and corrected lately is replaced too. Re-read rows replace the stored
+ones with the same id (the later read wins). A plan of pulls is checked
+before anything of it is saved, and saved with its first stored page; a
+window the API refuses is dropped, never asked for again and again.
+
+Many writers
+------------
+Any number of processes and threads may load into one store at once (two
+notebooks with ``store=True`` share the default one). The contract:
+
+- **One writer per stream at a time.** A load holds the stream's lock
+  (``<root>/_locks/...``, :mod:`ledgerkit.store.locks`) from reading its
+  state to reading its rows back, and reads the state afresh once it holds
+  it. Another load of the same stream waits, then asks only for what is
+  still missing -- never more requests than the two loads made one after
+  the other. Loads of other streams (the other payment method, another
+  source, account or server) do not wait. The lock is held across the
+  stream's requests on purpose: a stream's pull is one cursor chain, and
+  what the second load needs depends on what the first one gets.
+- **Frames are whole.** Each load returns the rows the store holds for its
+  period once its own pulls are done -- every row the API had, none twice.
+- **Kills are harmless.** The operating system releases a dead process's
+  locks; its leftovers (unlisted parts, temporary files) are swept by the
+  next load of that stream, which resumes from the last stored page. A
+  sweep touches only its own stream's files.
+- **Readers take no lock.** :meth:`Store.read` and :meth:`Store.manifest`
+  read a state and the parts it lists; parts are never rewritten, only
+  unlisted, so a reader that finds one gone reads the state again.
+- **Clearing waits.** :meth:`Store.clear` waits for the streams being
+  pulled, and loads that reach a stream meanwhile wait for the clear.
+- ``Store(path, timeout=s)`` bounds every wait; past it, a
+  :class:`~ledgerkit.errors.StoreError` says which stream is busy.
+
+Every failure of the store itself -- a state file that does not parse or
+holds wrong values, a part that is unreadable or not a page of this store,
+a full disk or a directory that cannot be written -- is a
+:class:`~ledgerkit.errors.StoreError` naming the file and what to do (for
+damage: ``Store(root).clear(source, account=...)``), raised before any
+request where the store can tell, and leaving the files as they were.
 
 Examples
 --------

@@ -3,15 +3,19 @@ report id remembered so a repeated call picks the report up instead of requestin
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..config import resolve
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, DataError, StoreError
 from .directory import as_store
-from .files import _fsync_dir, server_of
+from .files import _fsync_dir, server_of, write_error
 from .pulls import _now
+from .stream import Stream
 
 
 def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any], resume: dict[str, Any]) -> Any:
@@ -24,40 +28,48 @@ def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any], resume
     once the zip is complete it records ``report_id``, and the same request
     is then answered from the store without any request, provided the report
     was generated after ``date_to`` (else the period was not over yet and
-    the report is requested again).
+    the report is requested again). The stream's lock is held throughout:
+    a second load of the same request waits, then reads the first one's zip.
     """
-    from ..errors import NotFoundError, ReportExpiredError, ReportFailedError
-    from .._ingest.sheets import read_report_file
-    from ..sources.balance_records import BalanceReport, fetch_report
-
     store = as_store(kw["store"])
     if kw.get("download_dir") is not None:
         raise ConfigurationError("download_dir", str(kw["download_dir"]), "None when store= is given (the store keeps the file)")
     config = resolve("balance_records", base_url=kw["base_url"], user=kw["psp_id"], secret=kw["secret_key"])
     request = {k: v for k, v in body.items() if k != "notification_email"}
-    stream = store.stream("balance_records", config.credentials.user, server_of(config.base_url), {"request": request})
+    with store.stream("balance_records", config.credentials.user, server_of(config.base_url),
+                      {"request": request}) as stream:
+        return _stored_report(stream, str(store.path), kw, config, body, resume)
+
+
+def _stored_report(stream: Stream, root: str, kw: dict[str, Any], config: Any, body: dict[str, Any],
+                   resume: dict[str, Any]) -> Any:
+    """The report from the store when it is there and final, else fetched (picked up or requested) and kept."""
+    from ..errors import NotFoundError, ReportExpiredError, ReportFailedError
+    from ..sources.balance_records import fetch_report
+
     reports = stream.directory / "reports"
-    for leftover in reports.glob("ledgerkit-dwh-*.zip"):  # a download cut short by a killed process
-        leftover.unlink(missing_ok=True)
+    downloads = reports / f".{stream.name}.download"  # this stream's own: swept under its lock only
+    _sweep_downloads(reports, downloads)
     cached = stream.state.get("report_id")
     if (cached and kw["report_id"] in (None, cached) and (reports / f"{cached}.zip").is_file()
             and _generated_after_period(stream.state.get("manifest") or {}, body)):
-        sheets = read_report_file(reports / f"{cached}.zip")
-        record = {**stream.state["manifest"], "requests": 0, "retries": 0, "bytes": 0, "from_store": True,
-                  "store": str(store.path), "pulled_at": _now().isoformat(timespec="seconds")}
-        for frame in (sheets.records, sheets.opening_balance):
-            frame.attrs["ledgerkit"] = record
-        return BalanceReport(sheets.records, sheets.opening_balance, record, cached)
-    reports.mkdir(parents=True, exist_ok=True)
+        return _from_store(stream, reports / f"{cached}.zip", cached, root)
+    try:
+        downloads.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, downloads) from None
 
     def remember(report_id: str) -> None:
         stream.state["pending_report_id"] = report_id
         stream.save()
 
     def fetch(report_id: str | None) -> Any:
-        return fetch_report(config, body, resume, report_id=report_id, download_dir=str(reports), on_report=remember,
-                            **{k: kw[k] for k in ("poll_timeout", "poll_interval", "progress", "retry",
-                                                  "max_rerequests")})
+        try:
+            return fetch_report(config, body, resume, report_id=report_id, download_dir=str(downloads),
+                                on_report=remember, **{k: kw[k] for k in ("poll_timeout", "poll_interval", "progress",
+                                                                           "retry", "max_rerequests")})
+        except OSError as exc:  # writing the zip failed (the source raises its own error for the rest)
+            raise _download_error(exc, downloads, stream.state.get("pending_report_id")) from None
 
     pending = None if kw["report_id"] is not None else stream.state.get("pending_report_id")
     try:
@@ -70,11 +82,56 @@ def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any], resume
         stream.state.pop("pending_report_id", None)  # picking it up again would not help
         stream.save()
         raise
-    _fsync_dir(reports)
+    _keep(downloads / f"{report.report_id}.zip", reports / f"{report.report_id}.zip")
     stream.state.pop("pending_report_id", None)
-    stream.state.update(report_id=report.report_id, manifest={**report.manifest, "store": str(store.path)})
+    stream.state.update(report_id=report.report_id, manifest={**report.manifest, "store": root})
     stream.save()
     return report
+
+
+def _from_store(stream: Stream, path: Path, report_id: str, root: str) -> Any:
+    """The stored report ``path`` as a :class:`BalanceReport`, with no request made."""
+    from .._ingest.sheets import read_report_file
+    from ..sources.balance_records import BalanceReport
+
+    try:
+        sheets = read_report_file(path)
+    except (DataError, OSError) as exc:
+        raise StoreError(f"the stored report {path} is unreadable ({str(exc)[:200]}). {stream.remedy()}") from None
+    record = {**stream.state["manifest"], "requests": 0, "retries": 0, "bytes": 0, "from_store": True,
+              "store": root, "pulled_at": _now().isoformat(timespec="seconds")}
+    for frame in (sheets.records, sheets.opening_balance):
+        frame.attrs["ledgerkit"] = record
+    return BalanceReport(sheets.records, sheets.opening_balance, record, report_id)
+
+
+def _sweep_downloads(reports: Path, downloads: Path) -> None:
+    """Remove downloads cut short by a killed process: this stream's, and any an older ledgerkit left in ``reports/``."""
+    leftovers = list(reports.glob("ledgerkit-dwh-*.zip"))
+    try:
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        if downloads.exists():
+            shutil.rmtree(downloads)
+    except OSError as exc:
+        raise StoreError(f"could not remove the leftover download {exc.filename} ({exc.strerror}). "
+                         "Check the store directory's permissions.") from None
+
+
+def _keep(downloaded: Path, kept: Path) -> None:
+    """Move a complete download to its place under ``reports/`` (same directory tree: no copy)."""
+    try:
+        os.replace(downloaded, kept)
+    except OSError as exc:
+        raise write_error(exc, kept) from None
+    _fsync_dir(kept.parent)
+
+
+def _download_error(exc: OSError, downloads: Path, report_id: str | None) -> StoreError:
+    error = write_error(exc, downloads)
+    if report_id:
+        error.args = (f"{error.args[0]} Report {report_id} is remembered: the same call picks it up.",)
+    return error
 
 
 def _generated_after_period(manifest: dict[str, Any], body: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,10 +18,11 @@ from typing import Any, Iterator
 import pandas as pd
 import platformdirs
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StoreError
 from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
 from .._ingest.records import empty_frame, finish
 from .files import server_of
+from .locks import GATE, holding
 from .stream import Stream
 
 #: How far before the previous pull's end a new load re-reads.
@@ -37,12 +39,20 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class Store:
-    """A directory of pulled pages (Parquet) and pull states (JSON), safe to kill at any moment.
+    """A directory of pulled pages (Parquet) and pull states (JSON), safe to kill and to share.
+
+    Any number of processes and threads may load into one store at once
+    (see :mod:`ledgerkit.store` for how they take turns).
 
     Parameters
     ----------
     path : str or os.PathLike, optional
         The store's root; by default ``platformdirs.user_cache_dir("ledgerkit")``.
+    timeout : float, optional
+        Seconds a load waits for another load pulling the same stream (and
+        :meth:`clear` for the loads running) before it raises
+        :class:`~ledgerkit.errors.StoreError`; None (default) waits as long
+        as the other takes.
 
     Examples
     --------
@@ -53,15 +63,29 @@ class Store:
     (True, [])
     """
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float | None = None) -> None:
         if path is None:
             path = platformdirs.user_cache_dir("ledgerkit")
         if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
             raise ConfigurationError("path", type(path).__name__, "a directory path (str or os.PathLike) or None")
+        if not str(os.fspath(path)).strip():
+            raise ConfigurationError("path", os.fspath(path), "a directory path, not an empty string (None for the "
+                                     "default store)")
+        if "\x00" in str(os.fspath(path)):
+            raise ConfigurationError("path", os.fspath(path), "a directory path without NUL characters")
         root = Path(path).expanduser()
-        if root.exists() and not root.is_dir():
+        try:
+            is_file = root.exists() and not root.is_dir()
+        except (OSError, ValueError):
+            raise ConfigurationError("path", str(root), "a directory path this process may look into") from None
+        if is_file:
             raise ConfigurationError("path", str(root), "a directory (this is a file)")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not 0 <= timeout < float("inf")):
+            raise ConfigurationError("timeout", timeout, "None (wait as long as another pull takes) or a "
+                                     "number of seconds >= 0")
         self.path = root
+        self.timeout = timeout
 
     def __repr__(self) -> str:
         return f"Store(path={str(self.path)!r})"
@@ -74,34 +98,49 @@ class Store:
 
     # internal --------------------------------------------------------------
     def stream(self, source: str, account: str, server: str, key: dict[str, Any]) -> Stream:
-        """The stream of ``source``/``account`` on ``server`` (see :func:`server_of`) for one kind of pull."""
-        return Stream(self._server_dir(source, account, server),
-                      {"source": source, "account": account, "server": server, **key})
+        """The stream of ``source``/``account`` on ``server`` (see :func:`server_of`) for one kind of pull.
 
-    def _account_dir(self, source: str, account: str) -> Path:
+        Work on it inside ``with`` (see :class:`Stream`): that holds its lock.
+        """
+        return Stream(self._server_dir(source, account, server),
+                      {"source": source, "account": account, "server": server, **key},
+                      locks=self._locks / source / self._account_name(account) / self._server_name(server),
+                      gate=self._locks / GATE, timeout=self.timeout)
+
+    @property
+    def _locks(self) -> Path:
+        return self.path / "_locks"
+
+    @staticmethod
+    def _account_name(account: Any) -> str:
         name = str(account)
         if not _SAFE_NAME.match(name) or name in (".", ".."):
             name = "h-" + hashlib.sha256(name.encode()).hexdigest()[:16]
-        return self.path / source / name
+        return name
+
+    @staticmethod
+    def _server_name(server: str) -> str:
+        return "server-" + hashlib.sha256(server.encode()).hexdigest()[:8]
+
+    def _account_dir(self, source: str, account: str) -> Path:
+        return self.path / source / self._account_name(account)
 
     def _server_dir(self, source: str, account: str, server: str) -> Path:
-        return self._account_dir(source, account) / ("server-" + hashlib.sha256(server.encode()).hexdigest()[:8])
+        return self._account_dir(source, account) / self._server_name(server)
 
     def _streams(self, source: str, account: Any, base_url: str | None = None) -> Iterator[Stream]:
+        """The streams stored for ``source`` (one account's, one server's), for reading without their locks."""
         base = self.path / source
         accounts = [self._account_dir(source, str(account))] if account is not None else sorted(
             p for p in base.glob("*") if p.is_dir())
         servers = [d for a in accounts for d in sorted(a.glob("server-*")) if d.is_dir()]
         if base_url is not None:
-            wanted = self._server_dir(source, "x", server_of(base_url)).name
-            servers = [d for d in servers if d.name == wanted]
+            servers = [d for d in servers if d.name == self._server_name(server_of(base_url))]
         for directory in servers:
             for state in sorted((directory / "_streams").glob("*.json")):
-                stream = Stream.__new__(Stream)
-                stream.directory, stream.state_path, stream.name = directory, state, state.stem
-                stream.state = stream._load()
-                stream.key = stream.state.get("key", {})
-                yield stream
+                yield Stream(directory, {"source": source, "account": directory.parent.name},
+                             locks=self._locks / source / directory.parent.name / directory.name,
+                             gate=self._locks / GATE, timeout=self.timeout, name=state.stem)
 
     # public ----------------------------------------------------------------
     def read(self, source: str, *, account: str | int | None = None, start: Any = None, end: Any = None,
@@ -128,7 +167,7 @@ class Store:
         """
         _check_source(source, ("transactions", "statements"))
         id_column, time_column, schema = SOURCES[source]
-        frames = [f for s in self._streams(source, account, base_url) for f in s.frames()]
+        frames = [f for s in self._streams(source, account, base_url) for f in s.snapshot()[1]]
         if not frames:
             return empty_frame(schema)
         keep = "last" if source == "transactions" else "first"
@@ -150,11 +189,20 @@ class Store:
         sources = [source] if source is not None else list(SOURCES)
         for s in sources:
             _check_source(s, tuple(SOURCES))
-        return [{**stream.state, "stream": stream.name, "directory": str(stream.directory)} for s in sources
-                for stream in self._streams(s, account, base_url)]
+        states = []
+        for s in sources:
+            for stream in self._streams(s, account, base_url):
+                state = stream._load()
+                if state is not None:  # (cleared meanwhile)
+                    states.append({**state, "stream": stream.name, "directory": str(stream.directory)})
+        return states
 
     def clear(self, source: str | None = None, *, account: str | int | None = None) -> None:
         """Forget what is stored: everything, one source, or one account of one source.
+
+        Loads into the store that are running finish first (their rows are
+        then cleared too); loads that start meanwhile wait for the clear. The
+        empty lock files under ``_locks/`` stay (see :mod:`ledgerkit.store.locks`).
 
         Examples
         --------
@@ -165,13 +213,23 @@ class Store:
         if source is None:
             if account is not None:
                 raise ConfigurationError("source", None, "a source when account is given")
-            targets = [self.path / s for s in SOURCES]
+            parts = [(s,) for s in SOURCES]
         else:
             _check_source(source, tuple(SOURCES))
-            targets = [self._account_dir(source, str(account)) if account is not None else self.path / source]
-        for target in targets:
-            if target.exists():
-                shutil.rmtree(target)
+            parts = [(source,) if account is None else (source, self._account_name(account))]
+        if not self.path.exists():
+            return
+        with holding(self._locks / GATE, timeout=self.timeout, what=f"the store {self.path}"), ExitStack() as held:
+            for lock in sorted(p for names in parts for p in self._locks.joinpath(*names).rglob("*.lock")):
+                held.enter_context(holding(lock, timeout=self.timeout, what=f"the stream {lock.stem}"))
+            for names in parts:
+                target = self.path.joinpath(*names)
+                try:
+                    if target.exists():
+                        shutil.rmtree(target)
+                except OSError as exc:
+                    raise StoreError(f"could not remove {exc.filename or target} ({exc.strerror}); part of "
+                                     f"{target} may remain. Check its permissions and clear again.") from None
 
 
 def _check_source(source: Any, allowed: tuple[str, ...]) -> None:
@@ -226,14 +284,33 @@ def as_store(value: Any) -> Store | None:
 
 
 def lookback_of(value: Any) -> pd.Timedelta:
-    """The ``lookback=`` argument as a non-negative Timedelta (None: :data:`DEFAULT_LOOKBACK`)."""
+    """The ``lookback=`` argument as a non-negative Timedelta (None: :data:`DEFAULT_LOOKBACK`).
+
+    A string needs its unit: ``"3"`` would be read as 3 nanoseconds.
+
+    Examples
+    --------
+    >>> lookback_of("36h"), lookback_of(None)
+    (Timedelta('1 days 12:00:00'), Timedelta('3 days 00:00:00'))
+    """
     if value is None:
         return DEFAULT_LOOKBACK
+    expected = "a non-negative pandas.Timedelta, e.g. pd.Timedelta(days=3), or a duration with its unit such as '3D'"
+    if isinstance(value, str) and _is_number(value):
+        raise ConfigurationError("lookback", value, expected)
     if isinstance(value, (pd.Timedelta, timedelta)) or (isinstance(value, str) and value.strip()):
         try:
             delta = pd.Timedelta(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             delta = None
         if delta is not None and delta is not pd.NaT and delta >= pd.Timedelta(0):
             return delta
-    raise ConfigurationError("lookback", value, "a non-negative pandas.Timedelta, e.g. pd.Timedelta(days=3)")
+    raise ConfigurationError("lookback", value, expected)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

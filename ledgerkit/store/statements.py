@@ -24,7 +24,9 @@ def load_stored_statements(kw: dict[str, Any]) -> pd.DataFrame:
 
     Pages are stored as they arrive with the next page to ask for; a later
     call resumes there, or -- once complete -- re-reads from the page
-    holding the lookback stretch (at least the last page) to the end.
+    holding the lookback stretch (at least the last page) to the end. All
+    of it holds the stream's lock: another load of the same statements
+    waits, then finds them complete (or resumes where this one stopped).
     """
     from ..sources import check_flag
     from ..sources import statements as st
@@ -39,11 +41,11 @@ def load_stored_statements(kw: dict[str, Any]) -> pd.DataFrame:
     key = {"since": None if query.since is None else query.since.isoformat(),
            "until": None if query.until is None else query.until.isoformat(),
            "payout_id": query.payout_id, "per_page": query.per_page, "currency": query.currency}
-    stream = store.stream("statements", account, server, key)
-    stream.sweep()
     totals = _Totals()
-    _sync_statements(stream, _now(), lookback, {k: kw[k] for k in _ST_PASS}, query.per_page, totals)
-    frame = _statement_rows(stream)
+    with store.stream("statements", account, server, key) as stream:
+        stream.frames()  # the stored parts, checked before any request
+        _sync_statements(stream, _now(), lookback, {k: kw[k] for k in _ST_PASS}, query.per_page, totals)
+        frame = _statement_rows(stream)
     parameters = _parameters(kw)
     manifest = _result_manifest("statements", {**parameters, "shop_id": account}, store, totals, len(frame),
                                 [stream], lookback)

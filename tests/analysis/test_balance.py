@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledgerkit.analysis.balance import CATEGORIES, check_balances, roll_forward
+from ledgerkit.analysis.balance import check_balances, roll_forward
+from ledgerkit.analysis.categories import RECORD_ACTIVITY, STATEMENT_ACTIVITY
 from ledgerkit.errors import ConfigurationError
 
-ACTIVITY = list(CATEGORIES)
+ACTIVITY = list(STATEMENT_ACTIVITY)
 CHECK = ["reported_closing", "unexplained"]
 
 
@@ -177,6 +178,7 @@ def test_roll_forward_counts_accounts_without_records():
 
 def test_roll_forward_balance_report_records_with_opening():
     r = roll_forward(RECORDS, freq="M", opening=OPENING)
+    assert list(r.columns[3:14]) == ["opening", *RECORD_ACTIVITY]  # adjustments, reserve, rates: records only
     got = r[["currency", "opening", "income", "fees", "refunds", "chargebacks", "payouts", "closing", "rows"]]
     assert r["period"].dt.strftime("%Y-%m").tolist() == ["2024-12", "2025-01", "2024-12", "2025-01", "2025-02"]
     assert got.values.tolist() == [
@@ -239,7 +241,7 @@ def breaks(frame):
 def test_consistent_chain_has_no_breaks_and_right_columns():
     out = check_balances(EUR)
     assert out.empty
-    assert list(out.columns) == ["position", "row_id", "created", "currency", *BREAK_COLUMNS[1:]]
+    assert list(out.columns) == ["position", "row_id", "created", "currency", "type", "category", *BREAK_COLUMNS[1:]]
     assert str(out["difference"].dtype) == "Int64"
 
 

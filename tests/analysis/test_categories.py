@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerkit.analysis.balance import roll_forward
-from ledgerkit.analysis.categories import CATEGORIES, category_codes, statement_category
+from ledgerkit.analysis.categories import (
+    CATEGORIES,
+    RECORD_CATEGORIES,
+    category_codes,
+    record_category,
+    statement_category,
+)
 from ledgerkit.analysis.fees import fee_breakdown
 from ledgerkit.analysis.payouts import payout_groups
 
@@ -69,6 +75,22 @@ def test_statement_category_rule():
                                             "PAYOUT", "ROUNDING", None, pd.NA]] == [
         "income", "fees", "fees", "vat", "refunds", "chargebacks", "payouts", "other", "other", "other"
     ]
+
+
+def test_record_category_rule_types_are_an_open_set():
+    kinds = ["payment", "capture", "refund", "chargeback", "payout", "credit", "adjustment", "rolling_reserve",
+             "rolling_reserve_release", "rate", "Adjustment ", "p2p", "authorization", "fee", None, pd.NA]
+    assert [record_category(k) for k in kinds] == [
+        "income", "income", "refunds", "chargebacks", "payouts", "payouts", "adjustments", "reserve",
+        "reserve", "rates", "adjustments", "other", "other", "other", "other", "other",
+    ]
+    assert set(RECORD_CATEGORIES.values()) <= set(CATEGORIES)
+    assert CATEGORIES[-1] == "other" and CATEGORIES[6:9] == ("adjustments", "reserve", "rates")
+
+
+def test_statement_types_never_fall_in_the_record_only_categories():
+    for kind in ["ADJUSTMENT", "ROLLING_RESERVE", "RATE", "PAYMENT", "CREDIT"]:
+        assert statement_category(kind) == "other"  # no evidence for these statement types: not guessed
 
 
 def test_category_codes_overrides_win_and_missing_is_other():

@@ -165,7 +165,7 @@ def test_empty_frames():
 def test_missing_columns_are_named():
     with pytest.raises(ConfigurationError, match="transaction_fee"):
         reconcile_transactions(T.drop(columns=["transaction_fee"]), R)
-    with pytest.raises(ConfigurationError, match="transaction_uid"):
-        reconcile_transactions(T, R.drop(columns=["transaction_uid"]))
+    with pytest.raises(ConfigurationError, match="'transaction_id' or 'transaction_uid'"):
+        reconcile_transactions(T, R.drop(columns=["transaction_id", "transaction_uid"]))
     with pytest.raises(ConfigurationError, match="status"):
         reconciliation_summary(pd.DataFrame({"currency": ["EUR"]}))

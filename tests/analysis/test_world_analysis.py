@@ -8,14 +8,17 @@ off-schedule fees.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
 import ledgerkit as lk
+from ledgerkit.analysis.categories import CATEGORIES
 from ledgerkit.money import to_minor
 
 MONEY_MOVING = {"payment", "capture", "refund", "chargeback", "credit", "payout"}
-ACTIVITY = ["income", "fees", "vat", "refunds", "chargebacks", "payouts", "other"]
+ACTIVITY = list(CATEGORIES)
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +115,18 @@ def test_fee_anomalies_are_exactly_the_planted_ones(transactions, world):
     model = lk.fee_model(transactions)
     found = lk.fee_anomalies(transactions, model)
     assert sorted(found["id"].tolist()) == sorted(world.off_schedule_ids)
+
+
+def test_the_balance_report_cut_to_its_minimal_columns_ties_out_the_same(reports):
+    """What a minimal report would hold: account ids, time, currency, type, the amount that moved the balance."""
+    for report in reports.values():
+        full = lk.roll_forward(report, freq="M")
+        records = report.records.assign(amount=report.records["net"])
+        records = records[["merchant_id", "shop_id", "gateway_id", "created_at", "currency", "transaction_type",
+                           "amount", "balance_after"]]
+        minimal = SimpleNamespace(records=records, opening_balance=report.opening_balance)
+        cut = lk.roll_forward(minimal, freq="M")
+        _assert_rolls(cut)
+        assert cut[["opening", "closing", "reported_closing"]].equals(full[["opening", "closing", "reported_closing"]])
+        assert (cut["fees"] == 0).all() and (cut[ACTIVITY].sum(axis=1) == full[ACTIVITY].sum(axis=1)).all()
+        assert lk.check_balances(minimal).empty and lk.check_balances(report).empty

@@ -174,7 +174,7 @@ def test_cell(sandbox, matrix, fault: Fault, loader: str):
     cell = Cell(fault.name, loader)
     matrix[(fault.name, loader)] = cell
     cell.expected = fault.error.__name__ if fault.error else "exact rows"
-    policy = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.01, jitter=0.0,
+    policy = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.01, jitter=0.0, throttle_budget=5.0,
                          sleep=cell.waits.append)
     sandbox.clear_requests()
     sandbox.set_faults(**fault.switches)

@@ -9,7 +9,6 @@ import pytest
 
 from ledgerkit.errors import ConfigurationError, ServerError
 from ledgerkit._transport.http import RetryPolicy
-from ledgerkit._transport.ratelimit import RateLimiter
 from ledgerkit.sandbox import Sandbox, World
 from ledgerkit.sources.transactions import iter_transactions, load_transactions
 from ledgerkit.sources.windows import WindowScheduler, plan_spans, split_point
@@ -196,18 +195,3 @@ def test_scheduler_raises_the_first_error_and_stops():
     with pytest.raises(ValueError, match="boom"):
         list(WindowScheduler([1, 2, 3, 4], step, max_workers=2, make_worker=lambda: None))
 
-
-def test_rate_limiter_holds_everyone_after_429_and_recovers():
-    now = [100.0]
-    waits = []
-    limiter = RateLimiter(first_rate=4.0, increase=1.0, clock=lambda: now[0], sleep=waits.append)
-    assert limiter.acquire() == 0.0 and limiter.rate is None
-    limiter.observe(429, retry_after=2.0)
-    assert limiter.rate == 4.0 and limiter.throttled == 1
-    assert limiter.acquire() == 2.0  # Retry-After holds the next request of any worker
-    assert limiter.acquire() == 2.25  # then paced at 4 per second
-    limiter.observe(429, retry_after=0.0)
-    assert limiter.rate == 2.0
-    limiter.observe(200)
-    assert limiter.rate == 3.0
-    assert waits == [2.0, 2.25]

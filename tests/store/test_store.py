@@ -170,18 +170,23 @@ def test_unlisted_parts_and_temporary_files_are_ignored_then_swept(fresh_sandbox
     account = server_dir(tmp_path, "transactions", fresh_sandbox.credentials["transactions"].user)
     orphan = account / "month=2025-01" / f"{stream}-999999.parquet"
     orphan.write_bytes(b"half a parquet file")
-    temp = account / "month=2025-01" / ".x.parquet.abc.tmp"
+    temp = account / "month=2025-01" / f".{stream}-000007.parquet.abc.tmp"
     temp.write_bytes(b"junk")
+    state_temp = account / "_streams" / f".{stream}.json.abc.tmp"
+    state_temp.write_bytes(b"{")
+    other = account / "month=2025-01" / ".0123456789abcdef-000001.parquet.abc.tmp"  # another writer's, maybe live
+    other.write_bytes(b"being written")
     assert Store(tmp_path).read("transactions")["id"].tolist() == full["id"].tolist()
     load_tx(fresh_sandbox, store=tmp_path)
-    assert not orphan.exists() and not temp.exists()
+    assert not orphan.exists() and not temp.exists() and not state_temp.exists()
+    assert other.read_bytes() == b"being written"
 
 
 def test_a_corrupted_state_is_a_store_error(fresh_sandbox, tmp_path):
     load_tx(fresh_sandbox, store=tmp_path)
     state = next((tmp_path / "transactions").rglob("_streams/*.json"))
     state.write_text("{not json")
-    with pytest.raises(StoreError, match="Store.clear"):
+    with pytest.raises(StoreError, match=r"Store\(.*\)\.clear\(.transactions., account="):
         Store(tmp_path).read("transactions")
 
 

@@ -7,10 +7,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from ledgerkit.config import Credentials
 from ledgerkit.errors import (
     AuthenticationError,
+    ConfigurationError,
     DataError,
     InvalidRequestError,
     NotFoundError,
@@ -142,13 +144,53 @@ def test_retry_after_as_http_date():
     assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
 
 
-def test_429_exhausted_raises_rate_limit_error(server):
+def test_429s_wait_within_the_throttle_budget_then_say_how_long_and_how_to_resume(server):
     server.script = [{"status": 429, "headers": {"Retry-After": "1", "X-Request-ID": "rq-9"}, "body": {"message": "slow"}}]
+    policy = RetryPolicy(max_retries=1, throttle_budget=3.5, sleep=SleepLog())
     with pytest.raises(RateLimitError) as info:
-        call(server)
+        call(server, policy=policy)
     err = info.value
     assert (err.status, err.retry_after, err.request_id) == (429, 1.0, "rq-9")
-    assert len(server.seen) == 4  # 1 + max_retries
+    assert policy.sleep.waits == [1.0, 1.0, 1.0]  # a 4th second would pass the budget: not waited in vain
+    assert len(server.seen) == 4  # more 429s than max_retries: they do not count as faults
+    text = str(err)
+    assert "waited 3 s in all after 4 answers 429" in text and "throttle_budget=3.5 s" in text
+    assert ".resume" in text and SECRET not in text
+
+
+def test_429s_do_not_use_up_the_retries_of_faults(server):
+    server.script = [{"status": 429, "headers": {"Retry-After": "0"}}] * 7 + [{"body": {"ok": 1}}]
+    policy = RetryPolicy(max_retries=1, retry_after_floor=0.001, sleep=SleepLog())
+    (_, payload), stats, _ = call(server, policy=policy, decode=True)
+    assert payload == {"ok": 1} and stats.retry_reasons == {"429": 7}
+    assert policy.sleep.waits == [0.001] * 7
+
+
+def test_faults_keep_their_count_between_429s(server):
+    fault, throttle = {"status": 503}, {"status": 429, "headers": {"Retry-After": "0"}}
+    server.script = [fault, throttle, fault, throttle, fault, throttle, fault, {"body": {}}]
+    policy = RetryPolicy(max_retries=3, backoff_base=0.01, jitter=0.0, retry_after_floor=0.001, sleep=SleepLog())
+    with pytest.raises(ServerError):
+        call(server, policy=policy)
+    assert len(server.seen) == 7  # the 4th 503 is one more than max_retries
+    assert policy.sleep.waits == [0.01, 0.001, 0.02, 0.001, 0.04, 0.001]  # each kind backs off on its own count
+
+
+def test_a_retry_after_beyond_the_budget_left_is_not_waited_for(server):
+    server.script = [{"status": 429, "headers": {"Retry-After": "10"}}]
+    policy = RetryPolicy(throttle_budget=5, sleep=SleepLog())
+    with pytest.raises(RateLimitError, match="waiting 10 s more would pass RetryPolicy.throttle_budget=5 s"):
+        call(server, policy=policy)
+    assert len(server.seen) == 1 and policy.sleep.waits == []
+
+
+def test_the_budget_is_the_pull_s_and_overlapping_waits_count_once():
+    stats = PullStats()
+    assert stats.book_throttle(10.0, 1.0, budget=2.0)
+    assert stats.book_throttle(10.5, 1.0, budget=2.0)  # another worker, half overlapping
+    assert stats.throttled_seconds == 1.5
+    assert stats.book_throttle(20.0, 0.5, budget=2.0) and stats.throttled_seconds == 2.0
+    assert not stats.book_throttle(30.0, 0.001, budget=2.0) and stats.throttled_seconds == 2.0
 
 
 def test_retry_after_too_long_gives_up_at_once(server):
@@ -248,6 +290,42 @@ def test_read_timeout_is_retried(server):
     policy = RetryPolicy(max_retries=2, backoff_base=0.001, read_timeout=0.1, sleep=SleepLog())
     (_, payload), stats, _ = call(server, policy=policy, decode=True)
     assert payload == {} and stats.as_dict()["retry_reasons"] == {"transport": 1}
+
+
+def test_errors_keep_their_cause_and_the_cause_shows_no_secret(server):
+    server.script = [{"raw": b'{"rows": ['}]
+    with pytest.raises(DataError) as info:
+        call(server, decode=True)
+    assert type(info.value.__cause__).__name__ == "MalformedBody"
+
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    policy = RetryPolicy(max_retries=0, sleep=SleepLog())
+    with pytest.raises(TransportError) as info:
+        send(new_session(Credentials("1", SECRET)), "GET", f"http://127.0.0.1:{port}/x", policy=policy,
+             stats=PullStats(), parse_error=parse_error)
+    cause = info.value.__cause__
+    assert isinstance(cause, requests.exceptions.ConnectionError)
+    assert SECRET not in repr(cause) and SECRET not in str(cause)
+
+
+def test_a_request_that_cannot_be_sent_is_a_transport_error_with_its_cause():
+    policy = RetryPolicy(max_retries=3, sleep=SleepLog())
+    with pytest.raises(TransportError, match="could not be sent: InvalidURL") as info:
+        send(new_session(Credentials("1", SECRET)), "GET", "http://127.0.0.1:99999/x", policy=policy,
+             stats=PullStats(), parse_error=parse_error)
+    assert isinstance(info.value.__cause__, requests.exceptions.InvalidURL) and policy.sleep.waits == []
+
+
+@pytest.mark.parametrize("field, value", [("max_retries", -1), ("max_retries", 2.5), ("throttle_budget", -1),
+                                          ("throttle_budget", "600"), ("retry_after_floor", float("nan")),
+                                          ("jitter", 1.5), ("sleep", 0)])
+def test_retry_policy_refuses_bad_values(field, value):
+    with pytest.raises(ConfigurationError, match=field):
+        RetryPolicy(**{field: value})
 
 
 def test_backoff_is_bounded_and_jittered():
