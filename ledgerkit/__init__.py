@@ -32,14 +32,19 @@ from ._transport.http import RetryPolicy
 from .config import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
-from .sources.balance_records import BalanceReport, load_balance_records
-from .sources.statements import iter_statements, load_statements
-from .sources.transactions import iter_transactions, load_transactions
+from .accounts import Account, accounts
+from .client import Client
+from .loaders import iter_statements, iter_transactions, load_balance_records, load_statements, load_transactions
+from .sources.balance_records import BalanceReport
 from .store import Store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # front door
+    "Client",
+    "Account",
+    "accounts",
     # loaders
     "load_transactions",
     "iter_transactions",
