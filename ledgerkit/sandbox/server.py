@@ -249,6 +249,8 @@ class Sandbox:
         Serve this World instead of generating one.
     faults : Faults, optional
         Faults in force from the start.
+    shape : {"uniform", "sparse", "burst"}
+        How the generated World's transactions spread in time.
 
     Examples
     --------
@@ -260,11 +262,11 @@ class Sandbox:
 
     def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000, per_page_default: int = 50,
                  per_page_max: int = 500, report_seconds: float = 0.3, port: int = 0, *, world: Any = None,
-                 faults: Faults | None = None, verbose: bool = False) -> None:
+                 faults: Faults | None = None, verbose: bool = False, shape: str = "uniform") -> None:
         self.seed, self.size = seed, size
         self.page_size, self.per_page_default, self.per_page_max = page_size, per_page_default, per_page_max
         self.report_seconds, self.port, self.verbose = report_seconds, port, verbose
-        self.world = world if world is not None else _generate_world(seed, size)
+        self.world = world if world is not None else _generate_world(seed, size, shape)
         self._plan = FaultPlan(faults)
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
@@ -429,7 +431,8 @@ class Sandbox:
         return f"<Sandbox seed={self.seed} {state}>"
 
 
-def _generate_world(seed: int, size: int | None) -> Any:
+def _generate_world(seed: int, size: int | None, shape: str = "uniform") -> Any:
     from .world import World
 
-    return World.generate(seed=seed) if size is None else World.generate(seed=seed, n_transactions=size)
+    size_kw = {} if size is None else {"n_transactions": size}
+    return World.generate(seed=seed, shape=shape, **size_kw)
