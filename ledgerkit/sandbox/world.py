@@ -6,7 +6,8 @@ eight gateways (EUR, USD, JPY, KWD; cards and the alternative methods iDEAL,
 KNET and Bancontact), ``n_transactions`` shop-report transactions, the DWH
 balance records derived from them, and a MakeCommerce EUR shop whose account
 statement and payouts derive from its own ``n_transactions // 4`` payments.
-The period is ``[2025-01-01, 2025-04-01)`` UTC.
+The period is ``[2025-01-01, 2025-04-01)`` UTC (other time shapes:
+:mod:`~ledgerkit.sandbox.world_shapes`).
 
 Choices the server (and tests elsewhere) rely on:
 
