@@ -58,8 +58,8 @@ import sheets_bench  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from naive import naive_pull, normalize_pages  # noqa: E402
 
-from ledgerkit.fastframes import pages_to_frame, read_columns  # noqa: E402
-from ledgerkit.frames import TRANSACTIONS  # noqa: E402
+from ledgerkit._ingest.arrow_pages import pages_to_frame, read_columns  # noqa: E402
+from ledgerkit._ingest.schema import TRANSACTIONS  # noqa: E402
 from ledgerkit.sources.transactions import load_transactions  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")

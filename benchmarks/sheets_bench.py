@@ -1,4 +1,4 @@
-"""Target 5: reading a balance report (CSV, XLSX) with ledgerkit.sheets against pandas' default engines."""
+"""Target 5: reading a balance report (CSV, XLSX) with ledgerkit._ingest.sheets against pandas' default engines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ledgerkit.money import exponent
-from ledgerkit.sheets import read_csv_sheet, read_xlsx_sheets
+from ledgerkit._ingest.sheets import read_csv_sheet, read_xlsx_sheets
 
 HEADERS = ["Merchant ID", "Merchant name", "Shop ID", "Shop name", "Gateway ID", "Gateway name", "Record ID",
            "Created at", "Transaction UID", "Transaction ID", "Transaction type", "Currency", "Amount", "Fee",

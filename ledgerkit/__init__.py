@@ -3,7 +3,7 @@
 Loaders return typed, pagination-aware DataFrames (money in ``Int64`` minor
 units with a ``currency`` column, UTC times, a manifest in
 ``df.attrs["ledgerkit"]``); the analysis functions answer fees, balance
-roll-forward and payouts; ``ledgerkit.plots`` and ``ledgerkit.widgets`` show
+roll-forward and payouts; ``ledgerkit.viz`` (plots and interactive explorers) shows
 them in notebooks; ``ledgerkit.sandbox`` serves all three APIs offline.
 
 Examples
@@ -28,6 +28,7 @@ from .analysis import (
     reconciliation_summary,
     roll_forward,
 )
+from ._transport.http import RetryPolicy
 from .config import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
@@ -47,6 +48,7 @@ __all__ = [
     "load_balance_records",
     "BalanceReport",
     "Credentials",
+    "RetryPolicy",
     "Store",
     # analysis
     "fee_breakdown",
@@ -63,3 +65,12 @@ __all__ = [
     # errors
     *_errors_all,
 ]
+
+
+def __getattr__(name: str):
+    """``ledgerkit.viz`` on first use (it imports matplotlib and ipywidgets)."""
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module 'ledgerkit' has no attribute {name!r}")

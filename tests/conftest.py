@@ -6,6 +6,11 @@
 - ``fresh_sandbox``: a small sandbox of its own per test (200 transactions,
   transaction pages of 20, statement pages of 10 by default, reports ready in
   0.05 s), for fault tests and anything that changes the world.
+- ``dialect_sandbox``: the same small sandbox once per dialect of
+  ``DIALECTS`` (parametrised; test ids are the dialect names), statement
+  pages of the dialect's recorded default size where it has one
+  (``makecommerce-recorded``: 30), else 10. ``dialect_sandbox.dialect``
+  is the profile (docs/CONTRACTS.md §2.6).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from ledgerkit.sandbox.dialects import DIALECTS, get_dialect
 from ledgerkit.sandbox.server import Sandbox
 
 
@@ -27,6 +33,14 @@ def sandbox():
 @pytest.fixture
 def fresh_sandbox():
     with Sandbox(seed=0, size=200, page_size=20, per_page_default=10, per_page_max=100, report_seconds=0.05) as sb:
+        yield sb
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect_sandbox(request):
+    per_page = get_dialect(request.param).per_page_default or 10
+    with Sandbox(seed=0, size=200, page_size=20, per_page_default=per_page, per_page_max=100, report_seconds=0.05,
+                 dialect=request.param) as sb:
         yield sb
 
 

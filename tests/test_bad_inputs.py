@@ -22,10 +22,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ledgerkit import analysis, plots
+from ledgerkit import analysis
+from ledgerkit.viz import plots
 from ledgerkit.errors import ConfigurationError, DataError, LedgerkitError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sheets import read_report_file
+from ledgerkit._ingest.sheets import read_report_file
 from ledgerkit.sources.balance_records import load_balance_records
 from ledgerkit.sources.statements import iter_statements, load_statements
 from ledgerkit.sources.transactions import iter_transactions, load_transactions
@@ -34,7 +35,7 @@ from ledgerkit.store import Store
 matplotlib.use("Agg")
 
 try:
-    from ledgerkit import widgets
+    from ledgerkit.viz import widgets
 except ImportError:  # pragma: no cover - widgets not installed
     widgets = None
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ledgerkit.errors import AuthenticationError, InvalidRequestError, LedgerkitError, NotFoundError, ServerError
-from ledgerkit.http import RetryPolicy
+from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
 from ledgerkit.sources.balance_records import load_balance_records
 from ledgerkit.sources.statements import load_statements

@@ -501,7 +501,7 @@ def check_balances(statements: Any) -> pd.DataFrame:
 
         The analysis keeps the amount a number (minor units, signed) and
         its reading a label; joining them into "0.05 too much" is display
-        work: :func:`ledgerkit.display.show` (used by the notebooks and
+        work: :func:`ledgerkit.viz.display.show` (used by the notebooks and
         widgets) shows ``difference`` in major units of the row's currency
         next to ``direction``.
 

@@ -1,7 +1,9 @@
 """An offline sandbox of the three provider APIs, on 127.0.0.1.
 
 ``Sandbox`` is a real HTTP server serving a deterministic ``World``, with
-switchable ``Faults``; ``python -m ledgerkit.sandbox`` runs it from a shell.
+switchable ``Faults``, in one of the ``DIALECTS`` of the real deployments;
+``python -m ledgerkit.sandbox`` runs it from a shell. ``Replay`` serves
+recorded answers of the real services as they are.
 
 Examples
 --------
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dialects import DIALECTS, Dialect
 from .faults import Faults
+from .replay import Recorded, Replay
 from .server import RequestRecord, Sandbox
 
-__all__ = ["Sandbox", "World", "Faults", "RequestRecord"]
+__all__ = ["Sandbox", "World", "Faults", "RequestRecord", "DIALECTS", "Dialect", "Replay", "Recorded"]
 
 
 def __getattr__(name: str) -> Any:

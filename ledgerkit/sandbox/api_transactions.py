@@ -5,7 +5,10 @@ the API's error map); ``TransactionsAPI`` selects a shop's transactions by
 date type, status, payment method and manual correction window, pages them by
 id cursor (``starting_after`` / ``ending_before``, ``has_more``), and shows the
 platform's time-zone quirk: times in the requested zone's wall clock, still
-ending in ``Z``.
+ending in ``Z``. The sandbox's dialect names the payment methods (the world's
+alternative-method transactions are served as ``erip`` to ``bepaid``, not at
+all to ``ecomcharge``) and says whether ``count`` is the page's rows or the
+report's.
 
 Examples
 --------
@@ -56,8 +59,9 @@ class _TxIndex:
     Both live as long as the index (rebuilt when the world changes).
     """
 
-    def __init__(self, transactions: list[dict[str, Any]]) -> None:
+    def __init__(self, transactions: list[dict[str, Any]], alternative_method: str | None = "alternative") -> None:
         self.size = len(transactions)
+        self.alternative_method = alternative_method
         self.by_shop: dict[int, list[dict[str, Any]]] = {}
         self.times: dict[int, dict[str, float | None]] = {}
         self.utc_text: dict[int, dict[str, str | None]] = {}
@@ -74,10 +78,19 @@ class _TxIndex:
 
     def shown(self, tx_id: int, zone: ZoneInfo) -> dict[str, Any]:
         """A transaction as served: times as ``...Z``, wall clock in ``zone`` (the platform quirk)."""
-        if zone.key == "UTC":
-            return {**self.by_id[tx_id], **self.utc_text[tx_id]}
         tx = self.by_id[tx_id]
-        return {**tx, **{f: _wall_clock_z(tx.get(f), zone) for f in _TX_TIME_FIELDS}}
+        if zone.key == "UTC":
+            shown = {**tx, **self.utc_text[tx_id]}
+        else:
+            shown = {**tx, **{f: _wall_clock_z(tx.get(f), zone) for f in _TX_TIME_FIELDS}}
+        return self._renamed(shown)
+
+    def _renamed(self, tx: dict[str, Any]) -> dict[str, Any]:
+        """An alternative-method transaction under the dialect's method name (nested object renamed too)."""
+        name = self.alternative_method
+        if name in (None, "alternative") or tx.get("payment_method_type") != "alternative":
+            return tx
+        return {(name if k == "alternative" else k): (name if k == "payment_method_type" else v) for k, v in tx.items()}
 
     def row_json(self, tx_id: int, zone: ZoneInfo) -> bytes:
         """The JSON bytes of :meth:`shown` (kept once made)."""
@@ -110,7 +123,7 @@ class _TxQuery:
     start: float
     end: float  # exclusive
     status: str
-    method: str
+    method: str  # as the world names it
     zone: str
     correction: tuple[float, float] | None
 
@@ -159,11 +172,12 @@ def _zone(name: Any) -> ZoneInfo | None:
         return None
 
 
-def validate_report_params(params: Any) -> tuple[dict[str, list[str]], dict[str, Any]]:
+def validate_report_params(params: Any, methods: tuple[str, ...] = _METHODS) -> tuple[dict[str, list[str]], dict[str, Any]]:
     """Check ``report_params``; return (errors by field, cleaned values).
 
     Like a strict API, a field it does not know (``count``, a typo such as
     ``date_typ``) is an error of its own rather than silently ignored.
+    ``methods`` are the ``payment_method_type`` values the deployment offers.
 
     Examples
     --------
@@ -201,7 +215,7 @@ def validate_report_params(params: Any) -> tuple[dict[str, list[str]], dict[str,
             date_type, clean["from"], UTC):
         errors["to"] = ["must not be before from"]
     one_of("status", _STATUSES)
-    one_of("payment_method_type", _METHODS)
+    one_of("payment_method_type", methods)
     zone_name = need("time_zone")
     clean["time_zone"] = _zone(zone_name)
     if "time_zone" not in errors and clean["time_zone"] is None:
@@ -249,7 +263,7 @@ class TransactionsAPI:
             if self._index is None or self._index.size != len(self.sb.world.transactions):
                 with self.sb.world.lock:
                     snapshot = list(self.sb.world.transactions)
-                self._index = _TxIndex(snapshot)
+                self._index = _TxIndex(snapshot, self.sb.dialect.alternative_method)
                 self._pulls.clear()
             return self._index
 
@@ -264,7 +278,7 @@ class TransactionsAPI:
             return json_response(400, {"message": "request body is not valid JSON", "errors": {}})
         if not isinstance(req.json, dict) or not isinstance(req.json.get("report_params"), dict):
             return json_response(422, {"message": "report_params is missing", "errors": {"report_params": ["is missing"]}})
-        errors, clean = validate_report_params(req.json["report_params"])
+        errors, clean = validate_report_params(req.json["report_params"], self.sb.dialect.payment_methods)
         if errors:
             return _invalid_params(errors)
         query = self._query(int(shop["id"]), clean)
@@ -277,8 +291,10 @@ class TransactionsAPI:
         if lo or hi:
             correction = (_wall_start(kind, lo, zone) if lo else -float("inf"),
                           _wall_end(kind, hi, zone) if hi else float("inf"))
+        method = clean["payment_method_type"]
+        world_method = "alternative" if method == self.sb.dialect.alternative_method else method
         return _TxQuery(shop_id, kind, _wall_start(kind, clean["from"], zone), _wall_end(kind, clean["to"], zone),
-                        clean["status"], clean["payment_method_type"], zone.key, correction)
+                        clean["status"], world_method, zone.key, correction)
 
     def matching_ids(self, q: _TxQuery) -> list[int]:
         """Ascending ids of the transactions a query selects (cached per query)."""
@@ -327,7 +343,7 @@ class TransactionsAPI:
         rows = orjson.Fragment(b"[" + b",".join([index.row_json(i, zone) for i in page]) + b"]")
         return {
             "transactions": rows,
-            "count": len(page),
+            "count": len(ids) if self.sb.dialect.count == "report" else len(page),
             "has_more": has_more,
             "first_object_id": page[0] if page else None,
             "last_object_id": page[-1] if page else None,

@@ -9,6 +9,12 @@ the currency's digits (``ledgerkit.money``), timestamps as
 
 Rows come in as dicts keyed by the frame column names (what
 ``World.balance_records`` holds, money in integer minor units).
+
+The ``dwh-official-client`` dialect writes sheet ``balance_records`` with
+``JUSTIFIED_RECORD_COLUMNS`` only: the five headers the help page shows, then
+the movement's time, kind, description, currency, amount and balance after
+(docs/CONTRACTS.md §2.6). ``Type`` and ``Description`` have no known Russian
+header, so they stay English in ``language=ru``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ..money import from_minor
 
 __all__ = [
     "RECORD_COLUMNS",
+    "JUSTIFIED_RECORD_COLUMNS",
     "OPENING_COLUMNS",
     "MONEY_COLUMNS",
     "headers",
@@ -51,6 +58,17 @@ RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT + [
     ("fee", "Fee", "Комиссия"),
     ("net", "Net", "Итого"),
     ("balance_before", "Balance before", "Баланс до"),
+    ("balance_after", "Balance after", "Баланс после"),
+]
+
+#: Sheet ``balance_records`` of the ``dwh-official-client`` dialect: only what public sources justify.
+#: ``amount`` is what the row moves the balance by (net of any fee); ``type`` the movement's kind.
+JUSTIFIED_RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT[:5] + [
+    ("created_at", "Created at", "Дата создания"),
+    ("type", "Type", "Type"),
+    ("description", "Description", "Description"),
+    ("currency", "Currency", "Валюта"),
+    ("amount", "Amount", "Сумма"),
     ("balance_after", "Balance after", "Баланс после"),
 ]
 
@@ -132,6 +150,7 @@ def build_report_zip(
     *,
     fmt: str,
     language: str = "en",
+    record_columns: list[tuple[str, str, str]] = RECORD_COLUMNS,
 ) -> bytes:
     """Build the report file as the DWH serves it.
 
@@ -142,6 +161,8 @@ def build_report_zip(
     fmt : {"csv", "xlsx"}
     language : {"en", "ru"}
         Language of the header row.
+    record_columns : list of (column, English, Russian)
+        Columns of sheet ``balance_records`` (``RECORD_COLUMNS`` or ``JUSTIFIED_RECORD_COLUMNS``).
 
     Examples
     --------
@@ -154,10 +175,10 @@ def build_report_zip(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         if fmt == "csv":
-            archive.writestr("balance_records.csv", _csv_bytes(records, RECORD_COLUMNS, language))
+            archive.writestr("balance_records.csv", _csv_bytes(records, record_columns, language))
             archive.writestr("opening_balance.csv", _csv_bytes(opening, OPENING_COLUMNS, language))
         elif fmt == "xlsx":
-            sheets = {"balance_records": (records, RECORD_COLUMNS), "opening_balance": (opening, OPENING_COLUMNS)}
+            sheets = {"balance_records": (records, record_columns), "opening_balance": (opening, OPENING_COLUMNS)}
             archive.writestr("balance_records.xlsx", _xlsx_bytes(sheets, language))
         else:
             raise ValueError(f"format must be 'csv' or 'xlsx', not {fmt!r}")

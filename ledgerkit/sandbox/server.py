@@ -47,6 +47,7 @@ from ..errors import ConfigurationError
 from .api_dwh import DwhAPI, dwh_error, s3_error, validate_report_request  # noqa: F401 - importable from here as before
 from .api_statements import StatementsAPI
 from .api_transactions import TransactionsAPI, validate_report_params  # noqa: F401 - importable from here as before
+from .dialects import Dialect, get_dialect
 from .faults import DROP, MALFORMED, RATE_LIMITED, SERVER_ERROR, FaultPlan, Faults
 from .http_util import Request, Response, dumps, json_response  # noqa: F401 - dumps importable from here as before
 
@@ -179,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body) if fault == DROP else len(body)))
-        self.send_header("X-Request-ID", str(uuid.uuid4()))
+        self.send_header(self.server.sandbox.dialect.request_id_header, str(uuid.uuid4()))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -220,15 +221,57 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sandbox: "Sandbox") -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], sandbox: "Loopback", handler: type = _Handler) -> None:
+        self.sandbox = sandbox  # what the handler serves: a Sandbox, or a Replay
+        super().__init__(address, handler)
+
+
+class Loopback:
+    """A server on 127.0.0.1 run in a daemon thread: start/stop, context manager, ``url``.
+
+    Subclasses set ``port`` (0: any free port) and ``verbose`` and may set
+    ``handler`` (the request handler class, reading ``self.server.sandbox``).
+    """
+
+    handler: type = _Handler
+    port: int = 0
+    verbose: bool = False
+    _server: _Server | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self):
+        """Bind and serve in a daemon thread; returns self."""
+        if self._server is None:
+            self._server = _Server(("127.0.0.1", self.port), self, self.handler)
+            self.port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"{type(self).__name__.lower()}:{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
 
 
 _Route = tuple[str, "re.Pattern[str]", Callable[..., Response], str]
 
 
-class Sandbox:
+class Sandbox(Loopback):
     """The three provider APIs on 127.0.0.1, serving a deterministic World.
 
     Parameters
@@ -239,8 +282,10 @@ class Sandbox:
         Number of transactions of the World (the World's default when None).
     page_size : int
         Transactions per report page (not settable by clients).
-    per_page_default, per_page_max : int
-        Statements page size when none is asked, and the largest allowed.
+    per_page_default : int, optional
+        Statements page size when none is asked (None: the dialect's, else 50).
+    per_page_max : int
+        The largest statements page size allowed.
     report_seconds : float
         Time a DWH report takes from ``queued`` to ``successful``.
     port : int
@@ -249,6 +294,9 @@ class Sandbox:
         Serve this World instead of generating one.
     faults : Faults, optional
         Faults in force from the start.
+    dialect : str
+        Which deployment's reading of the APIs to speak: one of
+        :data:`~ledgerkit.sandbox.dialects.DIALECTS` (docs/CONTRACTS.md §2.6).
     shape : {"uniform", "sparse", "burst"}
         How the generated World's transactions spread in time.
 
@@ -260,9 +308,13 @@ class Sandbox:
     True
     """
 
-    def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000, per_page_default: int = 50,
-                 per_page_max: int = 500, report_seconds: float = 0.3, port: int = 0, *, world: Any = None,
-                 faults: Faults | None = None, verbose: bool = False, shape: str = "uniform") -> None:
+    def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000,
+                 per_page_default: int | None = None, per_page_max: int = 500, report_seconds: float = 0.3,
+                 port: int = 0, *, world: Any = None, faults: Faults | None = None, verbose: bool = False,
+                 dialect: str = "begateway", shape: str = "uniform") -> None:
+        self.dialect: Dialect = get_dialect(dialect)
+        if per_page_default is None:
+            per_page_default = self.dialect.per_page_default or 50
         self.seed, self.size = seed, size
         self.page_size, self.per_page_default, self.per_page_max = page_size, per_page_default, per_page_max
         self.report_seconds, self.port, self.verbose = report_seconds, port, verbose
@@ -283,30 +335,7 @@ class Sandbox:
             ("GET", re.compile(r"/dwh/files/([^/]+)\.zip"), self.dwh_api.download, FILE),
         ]
 
-    # lifecycle ---------------------------------------------------------
-    def start(self) -> "Sandbox":
-        """Bind and serve in a daemon thread; returns self."""
-        if self._server is None:
-            self._server = _Server(("127.0.0.1", self.port), self)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"sandbox:{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "Sandbox":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
+    # lifecycle (start, stop, context manager: Loopback) -----------------------
     def serve_forever(self) -> None:
         """Block until interrupted (for the CLI)."""
         self.start()
@@ -316,12 +345,7 @@ class Sandbox:
         finally:
             self.stop()
 
-    # addresses and credentials ----------------------------------------
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
-
+    # addresses and credentials (url: Loopback) --------------------------
     @property
     def transactions_url(self) -> str:
         return self.url + "/gateway"
@@ -367,6 +391,30 @@ class Sandbox:
         creds = self.credentials[source]
         user_kw = ENV_VARS[source][3]
         return {"base_url": urls[source], user_kw: creds.user, "secret_key": creds}
+
+    # what this dialect serves ------------------------------------------------
+    def served_statements(self) -> list[dict[str, Any]]:
+        """The whole statement chain as this dialect serves it, numbers as exact ``Decimal``.
+
+        For ``begateway`` this is ``world.statements``; ``makecommerce-recorded``
+        moves and adds VAT lines and omits ``transaction_id`` (§2.6).
+        """
+        return self.statements_api.served_rows()
+
+    def report_rows(self, date_from: Any, date_to: Any, currency: str, **scope: int | None) -> tuple[list, list]:
+        """(records, opening rows) of the DWH report this dialect makes for these request parameters.
+
+        ``date_from``/``date_to`` are aware datetimes as the request gives
+        them (``date_to`` exclusive or inclusive as the dialect reads it);
+        ``scope`` takes ``merchant_id``, ``shop_id``, ``gateway_id``. Rows are
+        keyed by frame column names, money in integer minor units.
+
+        Examples
+        --------
+        >>> with Sandbox(size=100, dialect="dwh-official-client") as sb:   # doctest: +SKIP
+        ...     records, opening = sb.report_rows(sb.world.start, sb.world.end, "EUR", shop_id=1101)
+        """
+        return self.dwh_api.report_rows(date_from, date_to, currency, **scope)
 
     # faults --------------------------------------------------------------
     @property
@@ -428,7 +476,8 @@ class Sandbox:
 
     def __repr__(self) -> str:
         state = f"serving at {self.url}" if self._server else "stopped"
-        return f"<Sandbox seed={self.seed} {state}>"
+        dialect = "" if self.dialect.name == "begateway" else f" dialect={self.dialect.name}"
+        return f"<Sandbox seed={self.seed}{dialect} {state}>"
 
 
 def _generate_world(seed: int, size: int | None, shape: str = "uniform") -> Any:

@@ -1,4 +1,4 @@
-"""One module per provider API: build requests, paginate, retry, hand pages to :mod:`ledgerkit.frames`.
+"""One module per provider API: build requests, paginate, retry, hand pages to :mod:`ledgerkit._ingest`.
 
 - :mod:`.transactions` -- beGateway shop report v3 (cursor pagination)
 - :mod:`.statements` -- MakeCommerce account statements (page / Link / X-Total-Count)
@@ -20,9 +20,11 @@ import requests
 
 from ..config import ProviderConfig, resolve
 from ..errors import ConfigurationError, LedgerkitError
-from ..frames import Manifest, Schema, attach_manifest, finish
-from ..progress import PullProgress
-from ..http import ParseError, PullStats, RetryPolicy, new_session, send_json
+from .._ingest.schema import Schema
+from .._ingest.manifest import Manifest, attach_manifest
+from .._ingest.records import finish
+from .._transport.progress import PullProgress
+from .._transport.http import ParseError, PullStats, RetryPolicy, new_session, send_json
 
 __all__ = ["Client", "open_client", "resumable", "collect", "iterate", "check_flag"]
 
@@ -59,7 +61,7 @@ class Client:
     stats: PullStats = field(default_factory=PullStats)
 
     def json(self, method: str, path_or_url: str, **kw: Any) -> tuple[requests.Response, Any]:
-        """Send with retries and decode the JSON body (see :func:`ledgerkit.http.send_json`).
+        """Send with retries and decode the JSON body (see :func:`ledgerkit._transport.http.send_json`).
 
         ``path_or_url`` starting with ``/`` is joined to the base URL.
         """
@@ -85,7 +87,7 @@ def open_client(
     """
     config = resolve(source, base_url=base_url, user=user, secret=secret)
     if retry is not None and not isinstance(retry, RetryPolicy):
-        raise ConfigurationError("retry", type(retry).__name__, "a ledgerkit.http.RetryPolicy or None")
+        raise ConfigurationError("retry", type(retry).__name__, "a ledgerkit.RetryPolicy or None")
     if session is None:
         session = new_session(config.credentials)
     elif not isinstance(session, requests.Session):

@@ -8,7 +8,7 @@ The DWH report API is asynchronous (docs/CONTRACTS.md §2.3)::
 
 :func:`load_balance_records` runs the whole flow and returns a
 :class:`BalanceReport` with the ``balance_records`` and ``opening_balance``
-frames (columns in :mod:`ledgerkit.sheets`). A report that takes too long
+frames (columns in :mod:`ledgerkit._ingest.sheets`). A report that takes too long
 is not lost: the timeout error carries its id, and ``report_id=`` picks it
 up later without asking for a new one. A link past its expiry is answered
 by requesting the report again, not by retrying a dead link.
@@ -54,10 +54,10 @@ from ..errors import (
     ReportTimeoutError,
     TransportError,
 )
-from ..frames import Manifest
-from ..http import PullStats, RetryPolicy, api_error, new_session, parse_retry_after, send_json
+from .._ingest.manifest import Manifest
+from .._transport.http import PullStats, RetryPolicy, api_error, new_session, parse_retry_after, send_json
 from ..money import check_currency
-from ..sheets import read_report_file
+from .._ingest.sheets import read_report_file
 from . import check_flag
 
 __all__ = ["BalanceReport", "load_balance_records", "FINAL_STATUSES", "SCOPES"]
@@ -163,7 +163,7 @@ def _options(poll_timeout: Any, poll_interval: Any, retry: Any, max_rerequests: 
         raise ConfigurationError("poll_timeout", poll_timeout, "a positive number of seconds")
     _poll_interval(poll_interval)
     if retry is not None and not isinstance(retry, RetryPolicy):
-        raise ConfigurationError("retry", retry, "a ledgerkit.http.RetryPolicy or None")
+        raise ConfigurationError("retry", retry, "a ledgerkit.RetryPolicy or None")
     if isinstance(max_rerequests, bool) or not isinstance(max_rerequests, int) or max_rerequests < 0:
         raise ConfigurationError("max_rerequests", max_rerequests, "an integer >= 0")
     if download_dir is not None and not Path(download_dir).is_dir():
@@ -473,7 +473,7 @@ def load_balance_records(
         the previous.
     progress : bool, optional
         Show a tqdm progress indicator with the status (default on; False off).
-    retry : ledgerkit.http.RetryPolicy, optional
+    retry : ledgerkit.RetryPolicy, optional
         Retries for 429, 5xx and dropped connections.
     download_dir : path, optional
         Keep the downloaded zip there (``<report_id>.zip``); by default it
@@ -493,7 +493,7 @@ def load_balance_records(
     Returns
     -------
     BalanceReport
-        ``.records``, ``.opening_balance`` (columns of :mod:`ledgerkit.sheets`),
+        ``.records``, ``.opening_balance`` (columns of :mod:`ledgerkit._ingest.sheets`),
         ``.manifest`` and ``.report_id``.
 
     Raises

@@ -37,13 +37,15 @@ import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError, PaginationError
-from ..frames import STATEMENTS, Manifest, attach_manifest, build_page, empty_frame, finish, row_id
-from ..http import RetryPolicy, decode_json
+from .._ingest.schema import STATEMENTS
+from .._ingest.manifest import Manifest, attach_manifest
+from .._ingest.records import build_page, empty_frame, finish, row_id
+from .._transport.http import RetryPolicy, decode_json
 from ..money import check_currency
-from ..pagination import LinkPaginator
-from ..progress import PullProgress
-from ..ratelimit import RateLimiter, limited_session
-from ..timeparse import day
+from .._transport.pagination import LinkPaginator
+from .._transport.progress import PullProgress
+from .._transport.ratelimit import RateLimiter, limited_session
+from .._ingest.timeparse import day
 from . import Client, collect, iterate, open_client, resumable
 
 __all__ = ["load_statements", "iter_statements", "parse_error"]
@@ -334,7 +336,7 @@ def load_statements(
         Else ``LEDGERKIT_STATEMENTS_URL`` / ``_SHOP_ID`` / ``_SECRET_KEY``.
     progress : bool or None
         A progress bar: None shows one only for pulls of more than a few pages.
-    retry : ledgerkit.http.RetryPolicy, optional
+    retry : ledgerkit.RetryPolicy, optional
     session : requests.Session, optional
     store : ledgerkit.store.Store, path or True, optional
         Keep the pulled pages in a local store (True: the default one); a

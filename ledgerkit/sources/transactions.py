@@ -32,13 +32,15 @@ import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
-from ..fastframes import FastPage, pages_to_frame, read_columns, read_page
-from ..frames import TRANSACTIONS, Manifest, attach_manifest, empty_frame, finish
-from ..http import MalformedBody, RetryPolicy
-from ..pagination import CursorPaginator
-from ..progress import PullProgress
-from ..ratelimit import RateLimiter, limited_session
-from ..timeparse import check_zone, instant, wall_clock
+from .._ingest.arrow_pages import FastPage, pages_to_frame, read_columns, read_page
+from .._ingest.schema import TRANSACTIONS
+from .._ingest.manifest import Manifest, attach_manifest
+from .._ingest.records import empty_frame, finish
+from .._transport.http import MalformedBody, RetryPolicy
+from .._transport.pagination import CursorPaginator
+from .._transport.progress import PullProgress
+from .._transport.ratelimit import RateLimiter, limited_session
+from .._ingest.timeparse import check_zone, instant, wall_clock
 from . import Client, check_flag, collect, iterate, open_client, resumable
 from .windows import WindowScheduler, plan_spans, split_point
 
@@ -239,7 +241,7 @@ def pull_window(client: Client, window: Window) -> Iterator[list[dict[str, Any]]
 
 
 def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
-    """``decode`` for :func:`ledgerkit.http.send_json`: body -> (columnar page, body); bad JSON is retried."""
+    """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body); bad JSON is retried."""
 
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
@@ -257,7 +259,7 @@ def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[request
 
 
 def fetch_page(client: Client, window: Window, decode: Callable[[requests.Response], Any]) -> tuple[FastPage, bytes]:
-    """Fetch the next page of ``window`` as a typed page (see :mod:`ledgerkit.fastframes`) and advance its cursor.
+    """Fetch the next page of ``window`` as a typed page (see :mod:`ledgerkit._ingest.arrow_pages`) and advance its cursor.
 
     Raises
     ------
@@ -539,7 +541,7 @@ def load_transactions(
     include_pii : bool
         Keep card holder, card token, customer ip/email, billing address
         (except country), vendor token, 3-D Secure details (dropped by default).
-    retry : ledgerkit.http.RetryPolicy, optional
+    retry : ledgerkit.RetryPolicy, optional
     session : requests.Session, optional
         Used for transport; given the Basic auth when it has none. With
         ``max_workers > 1`` each worker gets its own session copying this

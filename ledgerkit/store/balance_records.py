@@ -27,7 +27,7 @@ def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any], resume
     the report is requested again).
     """
     from ..errors import NotFoundError, ReportExpiredError, ReportFailedError
-    from ..sheets import read_report_file
+    from .._ingest.sheets import read_report_file
     from ..sources.balance_records import BalanceReport, fetch_report
 
     store = as_store(kw["store"])

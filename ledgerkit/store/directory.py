@@ -18,7 +18,8 @@ import pandas as pd
 import platformdirs
 
 from ..errors import ConfigurationError
-from ..frames import STATEMENTS, TRANSACTIONS, Schema, empty_frame, finish
+from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
+from .._ingest.records import empty_frame, finish
 from .files import server_of
 from .stream import Stream
 

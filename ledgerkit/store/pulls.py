@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from ..config import resolve
-from ..frames import Manifest, safe_parameters
+from .._ingest.manifest import Manifest, safe_parameters
 from .directory import Store
 from .files import server_of
 from .stream import Stream

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigurationError, CountMismatchError
-from ..frames import STATEMENTS, empty_frame, finish
+from .._ingest.schema import STATEMENTS
+from .._ingest.records import empty_frame, finish
 from .directory import as_store, lookback_of
 from .pulls import _iso, _now, _parameters, _result_manifest, _run_pages, _server, _Totals
 from .stream import Stream

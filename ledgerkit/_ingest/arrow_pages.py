@@ -1,0 +1,524 @@
+"""Page bytes -> typed DataFrame, columnar, without building a Python object per value.
+
+The reference path (:func:`ledgerkit._ingest.records.build_page`) decodes a page to
+dicts, flattens each record and converts column lists; it is clear and
+slow (Python objects per value, cyclic GC pauses). Here the page's bytes go
+through ``pyarrow.json`` (C++, releases the GIL, so concurrent windows
+parse in parallel), nested objects become dotted columns by flattening
+Arrow structs, and each column is cast to one Arrow type per kind
+(:func:`read_columns`). The conversion to pandas -- exactly the dtypes the
+reference gives -- happens once for all the pages of a pull
+(:func:`pages_to_frame`), since its cost is mostly per column, not per
+row. The cyclic GC is paused meanwhile.
+
+Where Arrow cannot tell what the reference would do -- a value of another
+JSON type than the column's (``12.5`` in an integer column, a ``true`` in a
+text column), a nested object given as ``null``, text that Arrow reads as
+a timestamp, rows repeated across pages -- the page goes through the
+reference path instead, so the result is the same frame in every case
+(``tests/ingest/test_arrow_pages.py`` checks this with ``assert_frame_equal``).
+
+Examples
+--------
+>>> import json
+>>> from ledgerkit._ingest.schema import TRANSACTIONS
+>>> body = json.dumps({"transactions": [{"id": 7, "amount": 1000, "transaction_fee": 29.0,
+...     "currency": "USD", "created_at": "2025-01-02T03:04:05Z", "credit_card": {"brand": "visa"}}],
+...     "count": 1, "has_more": False}).encode()
+>>> page = read_page(body, TRANSACTIONS, records_key="transactions")
+>>> page.frame["transaction_fee"].tolist(), page.frame["credit_card.brand"].tolist()
+([29], ['visa'])
+>>> page.meta["has_more"], page.fast
+(False, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from .. import money
+from ..errors import DataError
+from .schema import Schema
+from .records import Page, build_page, finish, parse_times
+
+__all__ = ["FastPage", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
+
+#: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
+_Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_Z_LENGTH = 20
+
+
+class _Fallback(Exception):
+    """The page needs the reference path to give the reference result."""
+
+
+@dataclass
+class FastPage(Page):
+    """A :class:`ledgerkit._ingest.records.Page` plus the envelope and how it was built.
+
+    Attributes
+    ----------
+    meta : dict
+        The page's top-level scalars (``count``, ``has_more``, ``first_object_id``, ...).
+    records : int
+        Rows on the page as received (before duplicates are dropped).
+    fast : bool
+        False when the page went through the reference path.
+    columns : dict of str to pyarrow.Array
+        From :func:`read_columns`: the page's typed columns while ``frame``
+        is None (one Arrow type per column kind, so that pages concatenate).
+    """
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    records: int = 0
+    fast: bool = True
+    columns: dict[str, pa.Array] = field(default_factory=dict)
+
+    def ids(self) -> np.ndarray:
+        """The page's ``id`` values as int64 (-1 for a missing id)."""
+        if self.frame is None:
+            return self.columns["id"].to_numpy()
+        return self.frame["id"].to_numpy(dtype="int64", na_value=-1) if len(self.frame) else np.empty(0, np.int64)
+
+
+# --------------------------------------------------------------- GC pausing
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while ingesting (thread-safe, nestable).
+
+    Ingest allocates many short-lived objects and no cycles; the collector's
+    passes over them cost 35-60 % of the time (DESIGN §4). Reference
+    counting still frees everything; the collector resumes when the last
+    pauser leaves.
+
+    Examples
+    --------
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+# ------------------------------------------------------------ Arrow schema
+
+#: Text columns Arrow was seen to read as timestamps (``billing_address.birth_date``), per
+#: schema: read as text from then on. Only grows; a set add is atomic under the GIL.
+_TEXT_SEEN_AS_TIME: dict[str, set[str]] = {}
+
+
+class _Reread(Exception):
+    """Arrow read a text column as a timestamp; read the page again with it declared text."""
+
+
+def arrow_schema(schema: Schema, records_key: str) -> pa.Schema:
+    """The explicit part of the Arrow schema: timestamps stay text (everything else is inferred).
+
+    Arrow would otherwise read ISO text as ``timestamp[s]`` and lose the
+    ``Z`` that the wall-clock quirk needs (and the text of a ``str`` column
+    that looks like a date). Numbers are left to inference: declaring
+    ``order_id`` text would make Arrow refuse the page when it is a number.
+    """
+    text = {n for n, kind in schema.columns.items() if kind == "time"} | _TEXT_SEEN_AS_TIME.get(schema.name, set())
+    tree: dict[str, Any] = {}
+    for name in sorted(text):
+        node = tree
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = pa.string()
+
+    def struct(node: dict[str, Any]) -> pa.StructType:
+        return pa.struct([(k, struct(v) if isinstance(v, dict) else v) for k, v in node.items()])
+
+    return pa.schema([(records_key, pa.list_(struct(tree)))])
+
+
+# ---------------------------------------------------------------- reading
+
+
+
+def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
+              wall_zone: str | None = None, default_currency: str | None = None,
+              skip_ids: set[int] | frozenset[int] = frozenset()) -> FastPage:
+    """One page's bytes -> the frame :func:`ledgerkit._ingest.records.build_page` gives for its records.
+
+    Parameters
+    ----------
+    body : bytes
+        The response body: a JSON object whose ``records_key`` is the list of records.
+    schema : Schema
+    records_key : str
+        ``"transactions"`` for the beGateway report.
+    include_pii, wall_zone, default_currency
+        As for :func:`ledgerkit._ingest.records.build_page`.
+    skip_ids : set of int
+        Ids already received; such rows are dropped (the page is then built
+        by the reference path from the remaining records).
+
+    Raises
+    ------
+    DataError
+        The body is not JSON, or not the documented envelope, or a value
+        does not fit its declared type.
+    """
+    page = read_columns(body, schema, records_key=records_key, include_pii=include_pii, wall_zone=wall_zone,
+                        default_currency=default_currency, skip_ids=skip_ids)
+    if page.frame is None:
+        with gc_paused():
+            page.frame = _to_frame([page.columns], schema)
+        page.columns = {}
+    return page
+
+
+def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
+                 wall_zone: str | None = None, default_currency: str | None = None,
+                 skip_ids: set[int] | frozenset[int] = frozenset()) -> FastPage:
+    """Like :func:`read_page`, but a fast page keeps typed Arrow columns and no frame yet.
+
+    Converting to pandas costs about the same per column whether a column
+    holds 1,000 rows or 200,000, so a pull keeps each page's columns
+    (compact Arrow buffers; the body is let go) and :func:`pages_to_frame`
+    converts all pages at once. A page that needed the reference path
+    comes back with its ``frame`` set instead.
+
+    Examples
+    --------
+    >>> from ledgerkit._ingest.schema import TRANSACTIONS
+    >>> body = b'{"transactions": [{"id": 1, "amount": 5, "currency": "EUR"}], "count": 1, "has_more": false}'
+    >>> page = read_columns(body, TRANSACTIONS, records_key="transactions")
+    >>> page.frame is None, page.columns["amount"].type, page.ids().tolist()
+    (True, DataType(int64), [1])
+    """
+    with gc_paused():
+        try:
+            try:
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+            except _Reread:
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+        except (_Fallback, _Reread):
+            return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+
+
+def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None = None,
+                   consume: bool = False) -> pd.DataFrame:
+    """The pages of one pull as one finished frame (see :func:`ledgerkit._ingest.records.finish`).
+
+    Runs of columnar pages are converted to pandas in one go; pages built by
+    the reference path are taken as they are; page order is kept. When
+    every page is columnar the rows are put in ``sort_by`` order while still
+    Arrow, column by column, so the frame is built once and never copied to
+    be sorted. With ``consume`` each page's columns are let go as soon as
+    they are converted (the pages are empty afterwards): the pull's peak
+    memory is then about the larger of the pages and the frame, not their
+    sum.
+
+    Examples
+    --------
+    >>> from ledgerkit._ingest.schema import TRANSACTIONS
+    >>> pages = [read_columns(b'{"transactions": [{"id": %d, "currency": "EUR"}]}' % i, TRANSACTIONS,
+    ...                       records_key="transactions") for i in (2, 1)]
+    >>> pages_to_frame(pages, TRANSACTIONS, sort_by="id")["id"].tolist()
+    [1, 2]
+    """
+    rows = [p for p in pages if p.frame is None or len(p.frame)]
+    if rows and len(rows) < len(pages):
+        pages = rows  # empty pages (a concurrent pull's closing sweep) add no rows and would force the slow path
+    with gc_paused():
+        if sort_by is not None and pages and all(p.frame is None for p in pages) and \
+                schema.columns.get(sort_by) == "int" and all(p.columns[sort_by].null_count == 0 for p in pages):
+            pages, order = _row_order(pages, sort_by)
+            return finish([_to_frame([p.columns for p in pages], schema, order=order, consume=consume)], schema)
+        frames = []
+        for columnar, run in itertools.groupby(pages, key=lambda p: p.frame is None):
+            run = list(run)
+            frames.extend([_to_frame([p.columns for p in run], schema, consume=consume)] if columnar
+                          else [p.frame for p in run])
+        if sort_by is None or len(frames) < 2 or any(f[sort_by].hasnans for f in frames):
+            return finish(frames, schema, sort_by=sort_by)
+        return finish([_sorted_concat(frames, schema, sort_by)], schema)
+
+
+def _row_order(pages: list[FastPage], sort_by: str) -> tuple[list[FastPage], pa.Array | None]:
+    """The pages in the order of their first key, and the row order that sorts them (None: already sorted).
+
+    Pages of time windows usually hold disjoint key ranges: put in order of
+    their first key they are sorted as they stand, and the frame is built
+    without a take over every column.
+    """
+    firsts = [p.columns[sort_by][0].as_py() if len(p.columns[sort_by]) else -1 for p in pages]
+    by_first = [pages[i] for i in sorted(range(len(pages)), key=firsts.__getitem__)]
+    keys = np.concatenate([p.columns[sort_by].to_numpy() for p in by_first])
+    if bool((keys[1:] > keys[:-1]).all()):  # strictly: with no tie, no question of which equal row comes first
+        return by_first, None
+    keys = np.concatenate([p.columns[sort_by].to_numpy() for p in pages])
+    return pages, pa.array(np.argsort(keys, kind="stable"))
+
+
+def _sorted_concat(frames: list[pd.DataFrame], schema: Schema, sort_by: str) -> pd.DataFrame:
+    """``pd.concat(frames).sort_values(sort_by, kind="stable")``, built column by column.
+
+    Each column is concatenated, put in order and dropped from ``frames``
+    before the next, so only one column is ever held twice.
+    """
+    order = np.argsort(pd.concat([f[sort_by] for f in frames], ignore_index=True).to_numpy(), kind="stable")
+    present = dict.fromkeys(c for f in frames for c in f.columns)
+    names = [c for c in schema.columns if c in present] + sorted(set(present) - set(schema.columns))
+    data = {}
+    for name in names:
+        parts = [f[[name]] if name in f.columns else f.iloc[:, :0] for f in frames]
+        data[name] = pd.concat(parts, ignore_index=True)[name].take(order).reset_index(drop=True)
+        for f in frames:
+            if name in f.columns:
+                del f[name]
+    return pd.DataFrame(data, copy=False)
+
+
+def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
+          default_currency: str | None, skip_ids: Any) -> FastPage:
+    try:
+        table = pj.read_json(io.BytesIO(body),
+                             read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
+                             parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key),
+                                                           unexpected_field_behavior="infer"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise _Fallback from None
+    if table.num_rows != 1:
+        raise _Fallback
+    meta = {name: table.column(name)[0].as_py() for name in table.column_names
+            if name != key and not pa.types.is_nested(table.schema.field(name).type)}
+    chunks = table.column(key).chunks
+    records = pa.concat_arrays([c.values for c in chunks]) if chunks else None
+    if records is None or not pa.types.is_struct(records.type) or len(records) == 0:
+        raise _Fallback
+    leaves = _leaves(records, "", body)
+    as_time = {n for n, a in leaves.items() if schema.columns.get(n) != "time"
+               and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))}
+    if as_time:
+        _TEXT_SEEN_AS_TIME.setdefault(schema.name, set()).update(as_time)
+        raise _Reread
+    ids = leaves.get("id")
+    if ids is None or ids.null_count or not pa.types.is_integer(ids.type):
+        raise _Fallback  # the reference raises the right DataError
+    id_values = ids.to_numpy()
+    if skip_ids and np.isin(id_values, np.fromiter(skip_ids, dtype=np.int64, count=len(skip_ids))).any():
+        raise _Fallback
+    if len(np.unique(id_values)) != len(id_values):
+        raise _Fallback
+    names = list(schema.columns)
+    columns: dict[str, pa.Array] = {}
+    dropped: list[str] = []
+    rounded = 0
+    n = len(records)
+    for name in names + sorted(set(leaves) - set(names)):
+        if schema.is_pii(name) and not include_pii:
+            dropped.append(name)
+            continue
+        kind = schema.columns.get(name, "unknown")
+        values = leaves.get(name)
+        if values is None:
+            filler = default_currency if name == schema.currency_column else None
+            values = pa.nulls(n) if filler is None else pa.array([filler] * n, pa.string())
+        try:
+            columns[name], k = _typed(kind, values, wall_zone)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _Fallback from None
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise DataError(f"{schema.name}: column {name!r} does not match its declared type: {exc}") from None
+        rounded += k
+    return FastPage(None, rounded, tuple(dropped), meta=meta, records=n, columns=columns)
+
+
+def _reference(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
+               default_currency: str | None, skip_ids: Any) -> FastPage:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise DataError(f"the page is not valid JSON ({len(body)} bytes): {exc}") from None
+    rows = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"the page has no {key!r} list of objects: {str(payload)[:200]}")
+    meta = {k: v for k, v in payload.items() if k != key}
+    fresh, seen = [], set(skip_ids)
+    for record in rows:
+        try:
+            rid = int(record["id"])
+        except (KeyError, TypeError, ValueError):
+            raise DataError("a record has no integer 'id'", rows=[record]) from None
+        if rid not in seen:
+            seen.add(rid)
+            fresh.append(record)
+    page = build_page(fresh, schema, include_pii=include_pii, wall_zone=wall_zone, default_currency=default_currency)
+    return FastPage(page.frame, page.rounded_values, page.pii_dropped, meta=meta, records=len(rows), fast=False)
+
+
+def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Array]:
+    """Dotted name -> leaf array; a struct given as ``null`` somewhere means the reference path.
+
+    The reference keeps an explicit ``"x": null`` as a column ``x`` but an
+    absent key as nothing; Arrow cannot tell them apart, so a null struct
+    is looked up in the body and, when written out, hands the page over.
+    """
+    out: dict[str, pa.Array] = {}
+    for child, f in zip(array.flatten(), array.type):
+        name = prefix + f.name
+        if pa.types.is_struct(f.type):
+            if f.type.num_fields == 0:
+                raise _Fallback
+            if child.null_count and (f'"{f.name}":null'.encode() in body or f'"{f.name}": null'.encode() in body):
+                raise _Fallback
+            out.update(_leaves(child, name + ".", body))
+        else:
+            out[name] = child
+    return out
+
+
+# ---------------------------------------- per page: JSON types -> one Arrow type per kind
+
+_TIME = pa.timestamp("ns", tz="UTC")
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+
+
+def _floats(values: pa.Array) -> pa.Array:
+    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type) or pa.types.is_null(values.type)):
+        raise _Fallback
+    return values.cast(pa.float64())
+
+
+def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array, int]:
+    """``values`` as the one Arrow type of ``kind`` (so pages concatenate), and values rounded."""
+    t = values.type
+    if kind == "minor_float":
+        ints, rounded = money.floats_to_minor(_floats(values).to_numpy(zero_copy_only=False), 0)
+        return pa.array(ints._data, mask=ints._mask), rounded
+    if kind in ("int", "minor"):
+        if not (pa.types.is_integer(t) or pa.types.is_null(t) or pa.types.is_floating(t)):
+            raise _Fallback
+        return values.cast(pa.int64()), 0  # a fractional float raises: the reference truncates
+    if kind == "float":
+        return _floats(values), 0
+    if kind == "bool":
+        if not (pa.types.is_boolean(t) or pa.types.is_null(t)):
+            raise _Fallback
+        return values.cast(pa.bool_()), 0
+    if kind in ("str", "category"):
+        if _is_text(t) or pa.types.is_integer(t):
+            text = values.cast(pa.large_string())  # int -> text is exact in Arrow
+        elif pa.types.is_floating(t) or pa.types.is_boolean(t):
+            text = pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.large_string())
+        else:
+            raise _Fallback
+        return (text.dictionary_encode() if kind == "category" else text), 0  # pages stay compact
+    if kind == "time":
+        return _times(values, wall_zone), 0
+    return (values.cast(pa.string()) if _is_text(t) else values), 0  # unknown: text, or kept as JSON values
+
+
+def _times(values: pa.Array, wall_zone: str | None) -> pa.Array:
+    t = values.type
+    if pa.types.is_null(t):
+        return pa.nulls(len(values), _TIME)
+    if not pa.types.is_string(t):
+        raise _Fallback
+    utc = wall_zone is None or wall_zone == "UTC"
+    lengths = pc.utf8_length(values)
+    plain = pc.and_kleene(pc.equal(lengths, _Z_LENGTH), pc.ends_with(values, "Z"))
+    if utc and pc.all(pc.or_kleene(plain, pc.is_null(values))).as_py() is not False:
+        return pc.strptime(values, format=_Z_FORMAT, unit="s", error_is_null=False).cast(_TIME)
+    return pa.array(parse_times(values.to_pylist(), wall_zone=wall_zone).array, _TIME)
+
+
+# ------------------------------------------------ all pages at once: Arrow -> pandas
+
+
+def _to_frame(pages: list[dict[str, pa.Array]], schema: Schema, *, order: pa.Array | None = None,
+              consume: bool = False) -> pd.DataFrame:
+    """Columnar pages -> one frame with the reference dtypes (known columns first, then unknown, sorted).
+
+    ``order`` puts the rows in that order; with ``consume`` each column is
+    removed from the pages once converted.
+    """
+    lengths = [len(p["id"]) for p in pages]
+    present = set().union(*pages)
+    names = [c for c in schema.columns if c in present] + sorted(present - set(schema.columns))
+    data = {}
+    for name in names:
+        chunks = [p.pop(name, None) if consume else p.get(name) for p in pages]
+        data[name] = _column(schema.columns.get(name, "unknown"), chunks, lengths, order)
+    return pd.DataFrame(data, index=pd.RangeIndex(sum(lengths)), copy=False)
+
+
+def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order: pa.Array | None = None) -> Any:
+    given = [c for c in chunks if c is not None]
+    if kind == "unknown" and not all(_is_text(c.type) for c in given):
+        out = np.empty(sum(lengths), dtype=object)  # JSON values as the reference keeps them
+        out[:] = [v for c, n in zip(chunks, lengths) for v in (c.to_pylist() if c is not None else [None] * n)]
+        return out if order is None else out[order.to_numpy()]
+    arrow_type = given[0].type if kind != "unknown" else pa.large_string()
+    values = pa.chunked_array([c.cast(arrow_type) if c is not None else pa.nulls(n, arrow_type)
+                               for c, n in zip(chunks, lengths)], arrow_type)
+    del chunks, given
+    if kind == "category":
+        return _categorical(values, order)
+    values = values.combine_chunks() if order is None else values.take(order).combine_chunks()
+    if kind in ("str", "unknown"):
+        return pd.array(values, dtype="str")
+    if kind == "time":
+        return values.to_pandas().array
+    mask = values.is_null().to_numpy(zero_copy_only=False)
+    if kind == "float":
+        return pd.arrays.FloatingArray(values.fill_null(0.0).to_numpy(), mask)
+    if kind == "bool":
+        return pd.arrays.BooleanArray(values.fill_null(False).to_numpy(zero_copy_only=False), mask)
+    return pd.arrays.IntegerArray(values.fill_null(0).to_numpy(), mask)
+
+
+def _categorical(values: pa.ChunkedArray, order: pa.Array | None) -> pd.Categorical:
+    """Dictionary-encoded pages -> one categorical with sorted categories (as ``astype("category")`` gives)."""
+    if not pa.types.is_dictionary(values.type):
+        values = values.dictionary_encode()
+    values = values.unify_dictionaries()
+    labels = values.chunk(0).dictionary if values.num_chunks else pa.array([], pa.large_string())
+    found = np.concatenate([c.indices.fill_null(-1).to_numpy().astype("int64") for c in values.chunks])
+    if order is not None:
+        found = found[order.to_numpy()]
+    sort = np.argsort(np.asarray(labels.to_pylist(), dtype=object), kind="stable") if len(labels) else np.empty(0, int)
+    rank = np.empty(len(sort) + 1, dtype="int64")
+    rank[sort] = np.arange(len(sort))
+    rank[-1] = -1  # a missing value keeps code -1
+    categories = pd.Index(np.asarray(labels.to_pylist(), dtype=object)[sort], dtype="str")
+    return pd.Categorical.from_codes(rank[found], dtype=pd.CategoricalDtype(categories))

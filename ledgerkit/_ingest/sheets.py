@@ -1,0 +1,681 @@
+"""Read the two sheets of a DWH balance report into typed DataFrames.
+
+The beGateway DWH ``balance_records`` report arrives as a ``.zip`` holding
+either two CSV files (``balance_records.csv`` and ``opening_balance.csv``) or
+one ``.xlsx`` workbook with two sheets of the same names. Headers are English
+or Russian depending on the report's ``language``. This module turns either
+form into the same two frames (columns of docs/CONTRACTS.md §2.3):
+
+- headers, English or Russian, map to stable snake_case columns; unknown
+  columns are kept under a snake_cased version of their header;
+- money (major units: decimal text in CSV, numbers in XLSX) becomes ``Int64``
+  minor units using each row's currency exponent (JPY 0, EUR 2, KWD 3),
+  exactly — never through float arithmetic on text;
+- timestamps become ``datetime64[ns, UTC]``, ids ``Int64``, currency and
+  transaction type ``category``, names ``str``.
+
+Anything malformed raises :class:`~ledgerkit.errors.DataError` naming the
+file or sheet, the column and what was expected.
+
+Examples
+--------
+>>> import io, zipfile
+>>> buf = io.BytesIO()
+>>> with zipfile.ZipFile(buf, "w") as z:
+...     z.writestr("balance_records.csv", "Merchant ID,Shop ID,Gateway ID,Record ID,Created at,"
+...                "Transaction type,Currency,Amount,Fee,Net,Balance before,Balance after\\r\\n"
+...                "1,2,3,10,2025-01-01 00:00:00,payment,EUR,10.00,0.29,9.71,0.00,9.71\\r\\n")
+...     z.writestr("opening_balance.csv", "Merchant ID,Shop ID,Gateway ID,Currency,Date,Opening balance\\r\\n"
+...                "1,2,3,EUR,2025-01-01 00:00:00,0.00\\r\\n")
+>>> sheets = read_report_file(buf)
+>>> sheets.records[["amount", "fee", "net"]].iloc[0].tolist()
+[1000, 29, 971]
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from ..errors import ConfigurationError, DataError
+from ..money import decimals_to_minor, exponent, floats_to_minor
+
+__all__ = [
+    "Column",
+    "RECORDS_COLUMNS",
+    "OPENING_COLUMNS",
+    "SHEETS",
+    "ReportSheets",
+    "read_report_file",
+    "read_csv_sheet",
+    "read_xlsx_sheets",
+    "snake_case",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One known column of a report sheet: frame name, kind, both headers."""
+
+    name: str
+    kind: str  # int | str | category | currency | time | money
+    english: str
+    russian: str
+    required: bool = True
+
+
+_ACCOUNT = (
+    Column("merchant_id", "int", "Merchant ID", "ID мерчанта"),
+    Column("merchant_name", "str", "Merchant name", "Название мерчанта", False),
+    Column("shop_id", "int", "Shop ID", "ID магазина"),
+    Column("shop_name", "str", "Shop name", "Название магазина", False),
+    Column("gateway_id", "int", "Gateway ID", "ID шлюза"),
+    Column("gateway_name", "str", "Gateway name", "Название шлюза", False),
+)
+
+#: Columns of the ``balance_records`` sheet, in frame order.
+RECORDS_COLUMNS: tuple[Column, ...] = _ACCOUNT + (
+    Column("record_id", "int", "Record ID", "ID записи"),
+    Column("created_at", "time", "Created at", "Дата создания"),
+    Column("transaction_uid", "str", "Transaction UID", "UID транзакции", False),
+    Column("transaction_id", "int", "Transaction ID", "ID транзакции", False),
+    Column("transaction_type", "category", "Transaction type", "Тип транзакции"),
+    Column("currency", "currency", "Currency", "Валюта"),
+    Column("amount", "money", "Amount", "Сумма"),
+    Column("fee", "money", "Fee", "Комиссия"),
+    Column("net", "money", "Net", "Итого"),
+    Column("balance_before", "money", "Balance before", "Баланс до"),
+    Column("balance_after", "money", "Balance after", "Баланс после"),
+)
+
+#: Columns of the ``opening_balance`` sheet, in frame order.
+OPENING_COLUMNS: tuple[Column, ...] = _ACCOUNT + (
+    Column("currency", "currency", "Currency", "Валюта"),
+    Column("date", "time", "Date", "Дата"),
+    Column("opening_balance", "money", "Opening balance", "Входящий остаток"),
+)
+
+#: sheet name -> its columns
+SHEETS: dict[str, tuple[Column, ...]] = {
+    "balance_records": RECORDS_COLUMNS,
+    "opening_balance": OPENING_COLUMNS,
+}
+
+_DTYPES = {
+    "int": "Int64",
+    "str": "str",
+    "category": "category",
+    "currency": "category",
+    "time": "datetime64[ns, UTC]",
+    "money": "Int64",
+}
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_DELIMITERS = (",", ";", "\t")
+
+
+@dataclass(frozen=True)
+class ReportSheets:
+    """The two typed frames of one report file, and how they were read.
+
+    Attributes
+    ----------
+    records, opening_balance : pandas.DataFrame
+        The ``balance_records`` and ``opening_balance`` sheets.
+    format : str
+        ``"csv"`` or ``"xlsx"``.
+    rounded_values : int
+        Money cells that carried a fraction of a minor unit and were rounded
+        half to even (0 for a well-formed report).
+    """
+
+    records: pd.DataFrame
+    opening_balance: pd.DataFrame
+    format: str
+    rounded_values: int
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def _header_key(text: Any) -> str:
+    return " ".join(str(text).replace("\ufeff", "").split()).casefold()
+
+
+def snake_case(header: Any) -> str:
+    """A header as a snake_case column name (letters of any script kept).
+
+    Examples
+    --------
+    >>> snake_case(" Card brand "), snake_case("IssuerCountry"), snake_case("Тип карты")
+    ('card_brand', 'issuer_country', 'тип_карты')
+    """
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(header).replace("\ufeff", "").strip())
+    return re.sub(r"\W+", "_", text.casefold()).strip("_")
+
+
+def _header_map(columns: Iterable[Column]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for col in columns:
+        for header in (col.english, col.russian, col.name):
+            mapping[_header_key(header)] = col.name
+    return mapping
+
+
+def _rename(headers: list[Any], spec: tuple[Column, ...]) -> list[str]:
+    """Frame names for the file's headers: known ones mapped, others snake_cased."""
+    known = _header_map(spec)
+    names: list[str] = []
+    for i, header in enumerate(headers):
+        name = known.get(_header_key(header)) or snake_case(header) or f"column_{i + 1}"
+        base, n = name, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def _sheet_of(headers: list[Any]) -> str | None:
+    """Which sheet a header row belongs to, judged by its distinctive columns."""
+    names = set(_rename(headers, RECORDS_COLUMNS + OPENING_COLUMNS))
+    if "opening_balance" in names:
+        return "opening_balance"
+    if {"record_id", "balance_after"} & names:
+        return "balance_records"
+    return None
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def _bad(where: str, column: str, row: int, value: Any, expected: str) -> DataError:
+    return DataError(f"{where}: column {column!r}, row {row}: {value!r} is not {expected}", rows=[row])
+
+
+def _first_bad(raw: pd.Series, bad: np.ndarray) -> tuple[int, Any]:
+    i = int(np.flatnonzero(bad)[0])
+    return int(raw.index[i]) + 2, raw.iloc[i]  # the file's 1-based line: header is line 1
+
+
+def _to_int(raw: pd.Series, where: str, column: str) -> pd.Series:
+    if isinstance(raw.dtype, pd.StringDtype):
+        try:  # the usual case, all plain integers: one Arrow cast
+            arr = pc.cast(pc.utf8_trim_whitespace(pa.array(raw, type=pa.large_string())), pa.int64())
+            return pd.Series(pd.Int64Dtype().__from_arrow__(arr), index=raw.index, name=raw.name)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # find and name the bad cell below
+    num = pd.to_numeric(raw, errors="coerce")
+    missing = raw.isna().to_numpy()
+    values = num.to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~missing & (np.isnan(values) | (values != np.round(values)))
+    if bad.any():
+        raise _bad(where, column, *_first_bad(raw, bad), "an integer id")
+    return num.astype("Int64")
+
+
+def _to_time(raw: pd.Series, where: str, column: str) -> pd.Series:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or raw.dtype.kind == "M":
+        out = raw if isinstance(raw.dtype, pd.DatetimeTZDtype) else raw.dt.tz_localize("UTC")
+        return out.dt.tz_convert("UTC").astype(_DTYPES["time"])
+    text = raw.map(lambda v: v.isoformat(sep=" ") if hasattr(v, "isoformat") else v) if raw.dtype == object else raw
+    out = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    bad = (raw.notna() & out.isna()).to_numpy()
+    if bad.any():
+        raise _bad(where, column, *_first_bad(raw, bad), "a timestamp 'YYYY-MM-DD hh:mm:ss' (UTC)")
+    return out.astype(_DTYPES["time"])
+
+
+def _to_str(raw: pd.Series) -> pd.Series:
+    if raw.dtype == object:
+        raw = raw.map(lambda v: v if v is None or isinstance(v, str) or pd.isna(v) else str(v))
+    return raw.astype("str")
+
+
+def _to_currency(raw: pd.Series, where: str, column: str) -> pd.Series:
+    codes = _to_str(raw).str.strip().str.upper()
+    missing = codes.isna().to_numpy() | (codes == "").fillna(False).to_numpy()
+    if missing.any():
+        raise _bad(where, column, *_first_bad(raw, missing), "a currency code")
+    for code in codes.unique():
+        try:
+            exponent(code)
+        except ConfigurationError:
+            bad = (codes == code).to_numpy()
+            raise _bad(where, column, *_first_bad(raw, bad), "an ISO 4217 or crypto currency code") from None
+    return codes.astype("category")
+
+
+def _text_to_minor(text: pd.Series, exp: int, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Decimal text -> (int64 values, missing mask, rounded count), exactly.
+
+    Plain ``-?digits[.digits]`` with at most ``exp`` decimals (nearly every
+    cell) is converted with Arrow string kernels; anything else goes through
+    :func:`ledgerkit.money.decimals_to_minor` one value at a time.
+    """
+    arr = pa.array(text if isinstance(text.dtype, pd.StringDtype) else text.astype("str"), type=pa.large_string())
+    arr = pc.utf8_trim_whitespace(arr)
+    if decimal_comma:
+        arr = pc.replace_substring(arr, ",", ".")
+    missing = pc.fill_null(pc.equal(arr, ""), True).to_numpy(zero_copy_only=False)
+    simple = pc.fill_null(pc.match_substring_regex(arr, rf"^-?\d{{1,{18 - exp}}}(\.\d{{0,{exp}}})?$"), False)
+    simple_np = simple.to_numpy(zero_copy_only=False)
+    values = np.zeros(len(arr), dtype="int64")
+    good = pc.filter(arr, simple)
+    if len(good):
+        dot = pc.find_substring(good, ".").to_numpy()
+        decimals = np.where(dot < 0, 0, pc.utf8_length(good).to_numpy() - dot - 1)
+        digits = pc.cast(pc.replace_substring(good, ".", ""), pa.int64()).to_numpy()
+        values[simple_np] = digits * 10 ** (exp - decimals)
+    rest = ~simple_np & ~missing
+    n_rounded = 0
+    if rest.any():
+        exact, n_rounded = decimals_to_minor(pc.filter(arr, pa.array(rest)).to_pylist(), exp)
+        values[rest] = exact.to_numpy(dtype="int64")
+    return values, missing, n_rounded
+
+
+def _to_money(
+    raw: pd.Series, currency: pd.Series, where: str, column: str, decimal_comma: bool
+) -> tuple[pd.Series, int]:
+    values = np.zeros(len(raw), dtype="int64")
+    missing = np.zeros(len(raw), dtype=bool)
+    n_rounded = 0
+    codes = currency.cat.codes.to_numpy()
+    numeric = raw.dtype.kind in "fiu"
+    for k, code in enumerate(currency.cat.categories):
+        rows = np.flatnonzero(codes == k)
+        part = raw.iloc[rows]
+        exp = exponent(code)
+        try:
+            if numeric:
+                arr, n = floats_to_minor(part.to_numpy(dtype="float64", na_value=np.nan), exp)
+                v, m = arr.to_numpy(dtype="int64", na_value=0), arr.isna()
+            else:
+                v, m, n = _text_to_minor(part, exp, decimal_comma)
+        except (ValueError, TypeError, OverflowError, pa.ArrowInvalid) as exc:
+            bad = np.array([_not_a_number(x, exp) for x in part.tolist()])
+            if not bad.any():
+                raise DataError(f"{where}: column {column!r}: {exc}") from None
+            raise _bad(where, column, *_first_bad(part, bad), f"a {code} amount in major units") from None
+        values[rows], missing[rows], n_rounded = v, m, n_rounded + n
+    return pd.Series(pd.arrays.IntegerArray(values, missing), index=raw.index, name=column), n_rounded
+
+
+def _not_a_number(value: Any, exp: int) -> bool:
+    try:
+        decimals_to_minor([value], exp)
+    except (ValueError, TypeError, OverflowError):
+        return True
+    return False
+
+
+def _typed(raw: pd.DataFrame, sheet: str, where: str, *, decimal_comma: bool = False) -> tuple[pd.DataFrame, int]:
+    """Rename the raw sheet's columns and convert each to its declared dtype."""
+    spec = SHEETS[sheet]
+    headers = list(raw.columns)
+    raw = raw.set_axis(_rename(headers, spec), axis=1)
+    missing = [c for c in spec if c.required and c.name not in raw.columns]
+    if missing:
+        wanted = ", ".join(f"{c.english!r} / {c.russian!r}" for c in missing)
+        raise DataError(
+            f"{where}: required column(s) missing: {wanted}; found headers {[str(h) for h in headers]}"
+        )
+    raw = raw.reset_index(drop=True)
+    currency = _to_currency(raw["currency"], where, "currency")
+    out: dict[str, pd.Series] = {}
+    n_rounded = 0
+    for col in spec:
+        if col.name not in raw.columns:
+            out[col.name] = pd.Series(pd.NA, index=raw.index, dtype=_DTYPES[col.kind])
+        elif col.kind == "money":
+            out[col.name], n = _to_money(raw[col.name], currency, where, col.name, decimal_comma)
+            n_rounded += n
+        elif col.kind == "int":
+            out[col.name] = _to_int(raw[col.name], where, col.name)
+        elif col.kind == "time":
+            out[col.name] = _to_time(raw[col.name], where, col.name)
+        elif col.kind == "currency":
+            out[col.name] = currency
+        else:
+            out[col.name] = _to_str(raw[col.name]).astype(_DTYPES[col.kind])
+    known = {c.name for c in spec}
+    for name in raw.columns:
+        if name not in known:
+            extra = raw[name]
+            out[name] = extra if extra.dtype.kind in "fiubM" else _to_str(extra)
+    return pd.DataFrame(out), n_rounded
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _sniff_delimiter(first_line: str, where: str) -> str:
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    best = max(counts, key=counts.get)
+    if counts[best] == 0:
+        raise DataError(f"{where}: cannot tell the delimiter of header {first_line[:80]!r}: expected ',' or ';'")
+    return best
+
+
+def _header_line(data: bytes, where: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{where}: the file is UTF-16; expected UTF-8 (with or without BOM)")
+    end = data.find(b"\n")
+    line = data[: end if end >= 0 else len(data)]
+    try:
+        text = line.decode("utf-8-sig").rstrip("\r")
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: the header is not UTF-8 text; expected a UTF-8 CSV (with or without BOM)") from None
+    if not text.strip():
+        raise DataError(f"{where}: the file is empty; expected a header row")
+    return text
+
+
+#: Decimals the fast CSV path parses money with; a currency with a larger exponent takes the general path.
+_FAST_SCALE = 8
+_FAST_TYPES = {
+    "int": pa.int64(),
+    "time": pa.timestamp("s"),
+    "money": pa.decimal128(18, _FAST_SCALE),
+    "currency": pa.dictionary(pa.int32(), pa.string()),
+    "category": pa.dictionary(pa.int32(), pa.string()),
+    "str": pa.string(),
+}
+
+
+def _unscaled(values: pa.ChunkedArray) -> np.ndarray:
+    """The int64 unscaled integers of a ``decimal128(18, s)`` column (precision 18 fits the low word)."""
+    array = values.combine_chunks()
+    words = np.frombuffer(array.buffers()[1], dtype="int64")
+    return words[2 * array.offset : 2 * (array.offset + len(array)) : 2]
+
+
+def _fast_money(values: pa.ChunkedArray, exponents: np.ndarray, column: str) -> pd.Series | None:
+    """Minor units from the parsed decimals, or None when a value has a fraction of a minor unit."""
+    divisor = 10 ** (_FAST_SCALE - exponents)
+    unscaled = _unscaled(values)
+    if (unscaled % divisor).any():
+        return None  # rounding needed: the general path rounds half to even and counts
+    missing = values.is_null().to_numpy(zero_copy_only=False)
+    return pd.Series(pd.arrays.IntegerArray(unscaled // divisor, missing), name=column)
+
+
+def _fast_category(values: pa.ChunkedArray, column: str) -> pd.Series:
+    """A dictionary column as a categorical with sorted categories, as ``astype("category")`` gives."""
+    array = values.combine_chunks()
+    labels = pd.Index(array.dictionary.to_pandas(), dtype="str")
+    found = pd.Categorical.from_codes(array.indices.fill_null(-1).to_numpy(), categories=labels)
+    return pd.Series(found.reorder_categories(labels.sort_values()), name=column)
+
+
+def _fast_currency(values: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray] | None:
+    """The currency column and each row's exponent, or None when a code needs cleaning or is unknown."""
+    currency = _fast_category(values, "currency")
+    codes = currency.array.codes
+    if (codes < 0).any() or not all(c == c.strip().upper() and c for c in currency.cat.categories):
+        return None
+    try:
+        exponents = np.array([exponent(c) for c in currency.cat.categories], dtype="int64")
+    except ConfigurationError:
+        return None
+    if (exponents > _FAST_SCALE).any():
+        return None
+    return currency, exponents[codes]
+
+
+def _fast_column(values: pa.ChunkedArray, kind: str, name: str) -> pd.Series:
+    if kind == "int":
+        return pd.Series(pd.Int64Dtype().__from_arrow__(values), name=name)
+    if kind == "time":
+        seconds = values.cast(pa.int64()).to_numpy(zero_copy_only=False) if values.null_count == 0 else None
+        if seconds is not None:
+            return pd.Series(pd.DatetimeIndex(seconds * 1_000_000_000).tz_localize("UTC"), name=name)
+        return pd.Series(values.to_pandas(), name=name).dt.tz_localize("UTC").astype(_DTYPES["time"])
+    if kind == "category":
+        return _fast_category(values, name)
+    return pd.Series(values.to_pandas(), name=name).astype("str")
+
+
+def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.DataFrame, int] | None:
+    """The common case of a comma-separated report read in one typed Arrow pass.
+
+    Ids, timestamps, money (as decimals, converted to minor units exactly in
+    integers) and codes are parsed by Arrow's CSV reader itself. Returns
+    None for anything unusual (a cell to round, to trim or to report as
+    malformed, quoted headers, exotic currencies): the general path then
+    reads the file and names the problem.
+    """
+    spec = SHEETS[sheet]
+    names = _rename(headers, spec)
+    kinds = {c.name: c.kind for c in spec}
+    if any('"' in h for h in headers) or not all(c.name in names for c in spec if c.required):
+        return None
+    types = {name: _FAST_TYPES[kinds.get(name, "str")] for name in names}
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
+                                                 timestamp_parsers=["%Y-%m-%d %H:%M:%S"]),
+        )
+    except (pa.ArrowException, UnicodeDecodeError):
+        return None
+    currency = _fast_currency(table.column("currency"))
+    if currency is None:
+        return None
+    out: dict[str, pd.Series] = {}
+    for col in spec:
+        if col.name not in names:
+            out[col.name] = pd.Series(pd.NA, index=range(table.num_rows), dtype=_DTYPES[col.kind])
+        elif col.kind == "currency":
+            out[col.name] = currency[0]
+        elif col.kind == "money":
+            out[col.name] = _fast_money(table.column(col.name), currency[1], col.name)
+            if out[col.name] is None:
+                return None
+        else:
+            out[col.name] = _fast_column(table.column(col.name), col.kind, col.name)
+    for name in names:
+        if name not in kinds:
+            out[name] = _fast_column(table.column(name), "str", name)
+    return pd.DataFrame(out), 0
+
+
+def read_csv_sheet(data: bytes, sheet: str, *, where: str | None = None) -> tuple[pd.DataFrame, int]:
+    """Parse one CSV sheet (bytes) into its typed frame.
+
+    The delimiter (``,`` or ``;``; tab too) is sniffed from the header row;
+    UTF-8 with or without BOM and CRLF or LF line ends are accepted. With
+    ``;`` a decimal comma in money cells (``10,00``) is understood.
+
+    Parameters
+    ----------
+    data : bytes
+        The CSV file's content.
+    sheet : {"balance_records", "opening_balance"}
+        Which sheet it holds (decides the known columns).
+    where : str, optional
+        Name used in error messages (default ``"<sheet>.csv"``).
+
+    Returns
+    -------
+    (DataFrame, int)
+        The typed frame and the count of money cells rounded half to even.
+
+    Examples
+    --------
+    >>> df, n = read_csv_sheet(b"Merchant ID;Shop ID;Gateway ID;Currency;Date;Opening balance\\n"
+    ...                        b"1;2;3;KWD;2025-01-01 00:00:00;1,234\\n", "opening_balance")
+    >>> df["opening_balance"].tolist(), str(df["date"].dtype)
+    ([1234], 'datetime64[ns, UTC]')
+    """
+    where = where or f"{sheet}.csv"
+    header = _header_line(data, where)
+    delimiter = _sniff_delimiter(header, where)
+    fast = _read_csv_fast(data, sheet, header.split(",")) if delimiter == "," else None
+    if fast is not None:
+        return fast
+    try:
+        raw = pd.read_csv(
+            io.BytesIO(data),
+            sep=delimiter,
+            dtype="str",
+            engine="pyarrow",
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8",
+        )
+    except (ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{where}: not a well-formed UTF-8 CSV with delimiter {delimiter!r} "
+            f"(truncated or corrupted?): {str(exc).splitlines()[0][:200]}"
+        ) from None
+    return _typed(raw, sheet, where, decimal_comma=delimiter == ";")
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def read_xlsx_sheets(source: str | Path | IO[bytes], *, where: str = "balance_records.xlsx") -> ReportSheets:
+    """Read both sheets of the report workbook (calamine engine).
+
+    Sheets are found by name (``balance_records``, ``opening_balance``), or,
+    when named otherwise (a Russian report), by their headers.
+
+    Examples
+    --------
+    >>> import io, openpyxl
+    >>> wb = openpyxl.Workbook(); ws = wb.active; ws.title = "balance_records"
+    >>> ws.append(["Merchant ID", "Shop ID", "Gateway ID", "Record ID", "Created at", "Transaction type",
+    ...            "Currency", "Amount", "Fee", "Net", "Balance before", "Balance after"])
+    >>> ws.append([1, 2, 3, 10, "2025-01-01 00:00:00", "payment", "JPY", 1500, 45, 1455, 0, 1455])
+    >>> wb.create_sheet("opening_balance").append(["Merchant ID", "Shop ID", "Gateway ID", "Currency",
+    ...                                            "Date", "Opening balance"])
+    >>> buf = io.BytesIO(); wb.save(buf)
+    >>> read_xlsx_sheets(buf).records["net"].tolist()
+    [1455]
+    """
+    try:
+        book = pd.read_excel(source, sheet_name=None, engine="calamine")
+    except Exception as exc:  # calamine raises its own error types for bad workbooks
+        raise DataError(f"{where}: not a readable XLSX workbook: {str(exc)[:200]}") from None
+    frames = _pick_sheets(book, where)
+    return _both({name: _typed(raw, name, f"{where}, sheet {sheet_name!r}") for name, (sheet_name, raw) in frames.items()}, "xlsx")
+
+
+def _pick_sheets(book: dict[str, pd.DataFrame], where: str) -> dict[str, tuple[str, pd.DataFrame]]:
+    found: dict[str, tuple[str, pd.DataFrame]] = {}
+    for sheet_name, raw in book.items():
+        key = snake_case(sheet_name)
+        name = key if key in SHEETS else _sheet_of(list(raw.columns))
+        if name and name not in found:
+            found[name] = (sheet_name, raw)
+    for name in SHEETS:
+        if name not in found:
+            raise DataError(f"{where}: sheet {name!r} not found; the workbook has sheets {list(book)}")
+    return found
+
+
+# --------------------------------------------------------------------------- the zip
+
+
+def read_report_file(source: str | Path | IO[bytes]) -> ReportSheets:
+    """Read a downloaded report (``.zip`` of two CSVs or of one XLSX) into frames.
+
+    Parameters
+    ----------
+    source : path or binary file object
+        The zip as downloaded from the report's ``file_url``. A bare
+        ``.xlsx`` (itself a zip) is accepted too.
+
+    Raises
+    ------
+    DataError
+        Corrupted or truncated zip, a sheet missing, or any malformed cell.
+
+    Examples
+    --------
+    See the module docstring.
+    """
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            names = [m.filename for m in members]
+            if "[Content_Types].xml" in names:
+                return read_xlsx_sheets(_rewind(source))
+            xlsx = [m for m in members if m.filename.lower().endswith(".xlsx")]
+            csvs = [m for m in members if m.filename.lower().endswith(".csv")]
+            if csvs:
+                return _read_csv_members(archive, csvs)
+            if len(xlsx) == 1:
+                return read_xlsx_sheets(io.BytesIO(_read_member(archive, xlsx[0])), where=xlsx[0].filename)
+            raise DataError(
+                f"report zip holds {names}; expected balance_records.csv and opening_balance.csv, "
+                "or one .xlsx workbook"
+            )
+    except (zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{_source_name(source)}: not a readable zip (truncated or corrupted download?); "
+                        f"expected the .zip of the report's file_url: {exc}") from None
+    except (OSError, EOFError, zipfile.LargeZipFile) as exc:
+        raise DataError(f"{_source_name(source)}: the report file cannot be read: {exc}") from None
+
+
+def _source_name(source: str | Path | IO[bytes]) -> str:
+    """The file name of ``source`` for messages (a file object's ``name``, else "the report file")."""
+    name = source if isinstance(source, (str, Path)) else getattr(source, "name", None)
+    return Path(name).name if isinstance(name, (str, Path)) else "the report file"
+
+
+def _rewind(source: str | Path | IO[bytes]) -> str | Path | IO[bytes]:
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return source
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    try:
+        return archive.read(member)  # checks the CRC
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise DataError(f"{member.filename} in the report zip is corrupted or truncated: {exc}") from None
+
+
+def _read_csv_members(archive: zipfile.ZipFile, csvs: list[zipfile.ZipInfo]) -> ReportSheets:
+    chosen: dict[str, tuple[str, bytes]] = {}
+    for member in csvs:
+        data = _read_member(archive, member)
+        stem = snake_case(Path(member.filename).stem)
+        name = stem if stem in SHEETS else _sheet_of(_csv_headers(data, member.filename))
+        if name and name not in chosen:
+            chosen[name] = (member.filename, data)
+    for name in SHEETS:
+        if name not in chosen:
+            raise DataError(
+                f"report zip has no {name}.csv; it holds {[m.filename for m in csvs]}"
+            )
+    return _both({name: read_csv_sheet(data, name, where=filename) for name, (filename, data) in chosen.items()}, "csv")
+
+
+def _csv_headers(data: bytes, where: str) -> list[str]:
+    line = _header_line(data, where)
+    return line.split(_sniff_delimiter(line, where))
+
+
+def _both(typed: dict[str, tuple[pd.DataFrame, int]], fmt: str) -> ReportSheets:
+    return ReportSheets(
+        records=typed["balance_records"][0],
+        opening_balance=typed["opening_balance"][0],
+        format=fmt,
+        rounded_values=typed["balance_records"][1] + typed["opening_balance"][1],
+    )

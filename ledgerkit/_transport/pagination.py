@@ -1,0 +1,175 @@
+"""Paginators: one small state machine per pagination style, fresh for every pull.
+
+In the style of dlt's ``rest_client``: a loop asks ``next_request()`` what
+to send, sends it, hands the answer to ``update_state(...)``, and stops when
+``has_next_page`` is false. The paginator alone decides what "next" means,
+and refuses to go round in circles: a cursor or link that does not move
+raises :class:`~ledgerkit.errors.PaginationError`.
+
+Examples
+--------
+>>> p = CursorPaginator()
+>>> p.next_request()
+{}
+>>> p.update_state({"has_more": True, "first_object_id": 1, "last_object_id": 20})
+>>> p.next_request(), p.has_next_page
+({'starting_after': 20}, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from ..errors import PaginationError
+
+__all__ = ["CursorPaginator", "LinkPaginator", "parse_link_header"]
+
+
+def _id(value: Any) -> int | None:
+    """``first_object_id``/``last_object_id`` come as integers or numeric strings."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise PaginationError(f"the cursor {value!r} is not a transaction id") from None
+
+
+class CursorPaginator:
+    """beGateway ``starting_after`` / ``ending_before`` cursors over ascending ids.
+
+    Parameters
+    ----------
+    direction : {"forward", "backward"}
+        Forward follows ``last_object_id`` with ``starting_after``; backward
+        follows ``first_object_id`` with ``ending_before`` (pages still come
+        in ascending id order, but each page is older than the last).
+    cursor : int, optional
+        Where to start (exclusive); None for the first page.
+
+    Attributes
+    ----------
+    cursor : int or None
+        The cursor of the next request: after a failure, the place to resume.
+    """
+
+    def __init__(self, direction: str = "forward", cursor: int | None = None) -> None:
+        if direction not in ("forward", "backward"):
+            raise ValueError(direction)
+        self.direction = direction
+        self.cursor = cursor
+        self.has_next_page = True
+
+    @property
+    def parameter(self) -> str:
+        """The request parameter that carries the cursor."""
+        return "starting_after" if self.direction == "forward" else "ending_before"
+
+    def next_request(self) -> dict[str, int]:
+        """The cursor parameter for the next request (empty for the very first page)."""
+        return {} if self.cursor is None else {self.parameter: self.cursor}
+
+    def update_state(self, payload: dict[str, Any]) -> None:
+        """Advance on a decoded page; raise if the cursor would not move."""
+        key = "last_object_id" if self.direction == "forward" else "first_object_id"
+        new = _id(payload.get(key))
+        more = bool(payload.get("has_more"))
+        if new is None:
+            if more:
+                raise PaginationError(f"the page says has_more but carries no {key}", resume=self.next_request())
+            self.has_next_page = False
+            return
+        moved = self.cursor is None or (new > self.cursor if self.direction == "forward" else new < self.cursor)
+        if more and not moved:
+            raise PaginationError(
+                f"the cursor did not advance ({self.parameter}={self.cursor} answered {key}={new} with has_more); "
+                "stopping rather than looping",
+                resume=self.next_request(),
+            )
+        self.cursor = new
+        self.has_next_page = more
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """RFC 8288 ``Link`` header -> ``{rel: url}`` (a ``rel`` may list several relations).
+
+    Examples
+    --------
+    >>> parse_link_header('<https://x/a?page=2>; rel="next", <https://x/a?page=9>; rel="last"')
+    {'next': 'https://x/a?page=2', 'last': 'https://x/a?page=9'}
+    """
+    links: dict[str, str] = {}
+    for link in requests.utils.parse_header_links(value or ""):
+        for rel in link.get("rel", "").split():
+            links.setdefault(rel.lower(), link["url"])
+    return links
+
+
+def _page_number(url: str) -> int | None:
+    values = parse_qs(urlsplit(url).query).get("page")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+class LinkPaginator:
+    """MakeCommerce ``page``/``per_page`` paging that follows ``Link: rel="next"``.
+
+    The first request goes to ``url`` with ``params``; afterwards the next URL
+    is taken from the ``Link`` header as given (it carries every parameter).
+    A next link to another origin is refused, so credentials never leave the
+    configured host.
+
+    Attributes
+    ----------
+    page : int
+        The page number of the next request (the place to resume).
+    totals : list of int
+        ``X-Total-Count`` of every page, in order.
+
+    Examples
+    --------
+    >>> p = LinkPaginator("http://h/s", {"since": "2025-01-01", "page": 1})
+    >>> p.next_request()
+    ('http://h/s', {'since': '2025-01-01', 'page': 1})
+    """
+
+    def __init__(self, url: str, params: dict[str, Any]) -> None:
+        self._url: str = url
+        self._params: dict[str, Any] | None = dict(params)
+        self._origin = urlsplit(url)[:2]
+        self.page: int = int(params.get("page", 1))
+        self.totals: list[int] = []
+        self.has_next_page = True
+
+    def next_request(self) -> tuple[str, dict[str, Any] | None]:
+        """``(url, params)`` of the next request."""
+        return self._url, self._params
+
+    def update_state(self, response: requests.Response) -> None:
+        """Read ``X-Total-Count`` and ``Link`` of a page; find the next one or stop."""
+        total = response.headers.get("X-Total-Count")
+        if total is not None and total.strip().isdigit():
+            self.totals.append(int(total))
+        nxt = parse_link_header(response.headers.get("Link")).get("next")
+        if nxt is None:
+            self.has_next_page = False
+            return
+        if urlsplit(nxt)[:2] != self._origin:
+            raise PaginationError(
+                f"the next-page link points to another host ({urlsplit(nxt).netloc}); not following it",
+                resume={"start_page": self.page + 1},
+            )
+        number = _page_number(nxt)
+        if nxt == response.url or (number is not None and number <= self.page):
+            raise PaginationError(
+                f"the next-page link does not advance (page {self.page} links to page {number}); "
+                "stopping rather than looping",
+                resume={"start_page": self.page + 1},
+            )
+        self._url, self._params = nxt, None
+        self.page = number if number is not None else self.page + 1

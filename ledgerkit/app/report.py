@@ -1,0 +1,111 @@
+"""``make demo`` / ``ledgerkit report``: execute the report notebooks and write HTML.
+
+Runs every notebook of ``notebooks/`` with papermill (parameters: the data
+source), writes the executed ``.ipynb`` and a self-contained HTML (images
+and widget state embedded) under ``out/``, then prints a one-screen summary
+computed with the same loaders and analysis functions the notebooks use, for
+the sandbox or for the ``LEDGERKIT_*`` accounts.
+
+The HTML embeds every table and figure. The interactive explorers (notebooks
+02–04) are saved as widget state, which a browser renders with the Jupyter
+widget manager script loaded from a CDN: they need the viewer to be online.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "NOTEBOOKS"]
+
+#: The report notebooks, in reading order.
+NOTEBOOKS = ("01_quickstart", "02_fees", "03_balance", "04_payouts", "05_reconciliation")
+
+
+def _default_notebooks_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager talking to its kernel over local IPC sockets, not TCP."""
+    from jupyter_client.manager import KernelManager
+
+    class IpcKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
+def execute_notebook(src: Path, dst: Path, parameters: dict) -> None:
+    """Execute ``src`` with papermill into ``dst``, injecting ``parameters``."""
+    import papermill
+
+    papermill.execute_notebook(
+        str(src),
+        str(dst),
+        parameters=parameters,
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(src.parent),
+        kernel_manager_class=_ipc_kernel_manager(),
+    )
+
+
+def export_html(notebook: Path, html: Path) -> None:
+    """Write a self-contained HTML of an executed notebook (images embedded)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(embed_images=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    html.write_text(body, encoding="utf-8")
+
+
+def summary_text(source: str) -> str:
+    """The one-screen summary of ``source``, or why it was skipped (a ledgerkit error's message)."""
+    from ..errors import LedgerkitError
+    from .summary import env_summary, sandbox_summary
+
+    try:
+        return sandbox_summary() if source == "sandbox" else env_summary()
+    except LedgerkitError as exc:  # the reports are written; say why the summary is not
+        return f"Summary skipped: {exc}\n"
+
+
+def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLike | None = None,
+               source: str = "sandbox") -> int:
+    """Execute the report notebooks, write ``.ipynb`` + ``.html``, print a summary.
+
+    Returns the process exit code (0 when every notebook ran).
+    """
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nb_dir = Path(notebooks) if notebooks else _default_notebooks_dir()
+    written: list[Path] = []
+    failures = 0
+    for name in NOTEBOOKS:
+        src = nb_dir / f"{name}.ipynb"
+        if not src.exists():
+            print(f"  missing notebook: {src}", file=sys.stderr)
+            failures += 1
+            continue
+        dst = out_dir / f"{name}.ipynb"
+        started = time.perf_counter()
+        try:
+            execute_notebook(src, dst, {"source": source})
+            export_html(dst, dst.with_suffix(".html"))
+        except Exception as exc:  # report every notebook, then fail
+            failures += 1
+            print(f"  {name}: FAILED ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+            continue
+        written.append(dst.with_suffix(".html"))
+        print(f"  {name}: ok in {time.perf_counter() - started:.1f} s")
+    print(summary_text(source))
+    print(f"Reports written to {out_dir}:")
+    for path in written:
+        print(f"  {path}")
+    return 1 if failures else 0

@@ -1,0 +1,211 @@
+"""Concurrent windows of load_transactions give the sequential frame, over real HTTP against the sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from ledgerkit.errors import ConfigurationError, ServerError
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit._transport.ratelimit import RateLimiter
+from ledgerkit.sandbox import Sandbox, World
+from ledgerkit.sources.transactions import iter_transactions, load_transactions
+from ledgerkit.sources.windows import WindowScheduler, plan_spans, split_point
+
+UTC = timezone.utc
+JAN, FEB, APR = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
+FAST = RetryPolicy(max_retries=6, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
+WORKERS = 4
+
+
+def _boundaries() -> list[datetime]:
+    bounds = plan_spans(pd.Timestamp(JAN), pd.Timestamp(APR), WORKERS // 2, "created_at", "UTC")  # two methods
+    return [b.to_pydatetime() for b in bounds[1:-1]]
+
+
+def _world_with_boundary_rows() -> tuple[World, set[int]]:
+    """A world where some rows sit exactly on a window boundary second, and one second before it."""
+    world = World.generate(seed=3, n_transactions=600)
+    shop = world.shops[0]["id"]
+    mine = [t for t in world.transactions if t["shop"]["id"] == shop]
+    planted = set()
+    for k, boundary in enumerate(_boundaries()):
+        for j, at in enumerate((boundary, boundary, boundary - timedelta(seconds=1))):
+            tx = mine[40 * k + 7 * j]
+            tx["created_at"] = at
+            planted.add(tx["id"])
+    return world, planted
+
+
+@pytest.fixture(scope="module")
+def sb():
+    world, planted = _world_with_boundary_rows()
+    with Sandbox(seed=3, page_size=7, world=world) as s:
+        s.planted_ids = planted
+        yield s
+
+
+def creds(s: Sandbox, **kw):
+    return {"base_url": s.transactions_url, "secret_key": s.credentials["transactions"], "retry": FAST,
+            "progress": False, **kw}
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b)
+    assert a["id"].is_monotonic_increasing and a["id"].is_unique
+
+
+@pytest.fixture(scope="module")
+def sequential(sb):
+    return load_transactions(JAN, APR, max_workers=1, **creds(sb))
+
+
+def test_parallel_pull_is_the_sequential_frame_with_boundary_second_rows(sb, sequential):
+    parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(sb))
+    _same(parallel, sequential)
+    assert sb.planted_ids <= set(parallel["id"].tolist())
+    boundary_rows = parallel[parallel["id"].isin(sb.planted_ids)]
+    assert set(boundary_rows["created_at"]) == {b for bd in _boundaries() for b in (pd.Timestamp(bd), pd.Timestamp(bd) - pd.Timedelta(seconds=1))}
+    m = parallel.attrs["ledgerkit"]
+    assert m["complete"] and m["rows"] == len(sequential) and m["duplicates_dropped"] == 0
+    assert m["max_workers"] == WORKERS and m["window_count"] == len(m["windows"]) >= WORKERS
+
+
+def test_dense_windows_are_split_without_refetching(sb, sequential):
+    sb.clear_requests()
+    parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(sb))
+    _same(parallel, sequential)
+    m = parallel.attrs["ledgerkit"]
+    assert any(w["split"] for w in m["windows"]), "pages of 7 rows: some window must have been split"
+    assert m["window_count"] > WORKERS
+    assert sum(w["rows"] for w in m["windows"]) == len(parallel)  # no row received twice
+    assert m["pages"] == m["requests"] == len(sb.requests) == sum(w["pages"] for w in m["windows"])
+    sent = [r.json["report_params"] for r in sb.requests]
+    starts = {pd.Timestamp(p["from"], tz="UTC") for p in sent} | {pd.Timestamp(APR)}
+    ends = {pd.Timestamp(p["to"], tz="UTC") + pd.Timedelta(seconds=1) for p in sent}
+    assert ends <= starts  # [a, b) is sent as to = b - 1 s: the windows tile the period
+
+
+def test_several_methods_and_a_wall_clock_zone(sb):
+    kw = dict(time_zone="Europe/Tallinn", payment_method_type=("alternative", "credit_card"))
+    one = load_transactions("2025-01-01", "2025-03-01", max_workers=1, **creds(sb), **kw)
+    many = load_transactions("2025-01-01", "2025-03-01", max_workers=3, **creds(sb), **kw)
+    _same(many, one)
+    assert set(many["payment_method_type"].astype(str)) == {"alternative", "credit_card"}
+
+
+def test_pii_and_settled_at_days(sb):
+    one = load_transactions("2025-01-01", "2025-03-01", date_type="settled_at", include_pii=True, max_workers=1, **creds(sb))
+    many = load_transactions("2025-01-01", "2025-03-01", date_type="settled_at", include_pii=True, max_workers=4, **creds(sb))
+    _same(many, one)
+    assert "credit_card.holder" in many.columns
+    sent = {r.json["report_params"]["to"] for r in sb.requests[-many.attrs["ledgerkit"]["requests"]:]}
+    assert all(len(t) == 10 for t in sent)  # settled_at windows are whole days
+
+
+def test_cursor_arguments_fall_back_to_the_sequential_pull(sb, sequential):
+    cut = int(sequential["id"].iloc[len(sequential) // 2])
+    sb.clear_requests()
+    newer = load_transactions(JAN, APR, starting_after=cut, max_workers=WORKERS, **creds(sb))
+    _same(newer, load_transactions(JAN, APR, starting_after=cut, max_workers=1, **creds(sb)))
+    assert newer["id"].tolist() == sequential.loc[sequential["id"] > cut, "id"].tolist()
+    assert newer.attrs["ledgerkit"]["window_count"] == 2 and "max_workers" not in newer.attrs["ledgerkit"]
+    assert {r.json["report_params"]["from"] for r in sb.requests} == {"2025-01-01 00:00:00"}
+
+
+def test_under_429_with_retry_after_and_5xx_bursts(sequential):
+    world, _ = _world_with_boundary_rows()
+    with Sandbox(seed=3, page_size=7, world=world) as s:
+        s.set_faults(rate_limit_every=5, retry_after=0, error_every=7, error_burst=2, error_status=503)
+        parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))
+        _same(parallel, sequential)
+        m = parallel.attrs["ledgerkit"]
+        assert m["retry_reasons"].get("429", 0) > 0 and m["retry_reasons"].get("503", 0) > 0
+        assert m["throttled"] == m["retry_reasons"]["429"]
+        assert m["requests"] == m["pages"] + m["retries"]
+
+
+def test_repeated_rows_are_dropped_once(sequential):
+    world, _ = _world_with_boundary_rows()
+    with Sandbox(seed=3, page_size=7, world=world) as s:
+        s.set_faults(repeat_rows=2)
+        parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))
+    _same(parallel, sequential)
+    assert parallel.attrs["ledgerkit"]["duplicates_dropped"] > 0
+
+
+def test_failure_resumes_without_losing_a_row(sequential):
+    world, _ = _world_with_boundary_rows()
+    policy = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.001, sleep=lambda s: None)
+    with Sandbox(seed=3, page_size=7, world=world) as s:
+        s.set_faults(error_every=30, error_burst=5, error_status=503)
+        with pytest.raises(ServerError) as info:
+            load_transactions(JAN, APR, max_workers=WORKERS, **{**creds(s), "retry": policy})
+        err = info.value
+        s.clear_faults()
+        assert err.manifest["complete"] is False and err.manifest["pending_windows"]
+        rest = load_transactions(**{k: v for k, v in err.resume.items() if k != "secret_key"},
+                                 secret_key=s.credentials["transactions"], retry=FAST)
+    both = pd.concat([err.partial, rest]).drop_duplicates("id").sort_values("id", ignore_index=True)
+    assert both["id"].tolist() == sequential["id"].tolist()
+
+
+def test_iter_transactions_concurrently_yields_every_row_once(sb, sequential):
+    pages = list(iter_transactions(JAN, APR, max_workers=WORKERS, **creds(sb)))
+    ids = sorted(i for p in pages for i in p["id"].tolist())
+    assert ids == sequential["id"].tolist()
+
+
+@pytest.mark.parametrize("bad", [0, 33, 2.0, True, "4"])
+def test_max_workers_is_checked_before_any_request(sb, bad):
+    sb.clear_requests()
+    with pytest.raises(ConfigurationError, match="max_workers"):
+        load_transactions(JAN, FEB, max_workers=bad, **creds(sb))
+    assert sb.requests == []
+
+
+# ----------------------------------------------------------- the pieces
+
+
+def test_plan_and_split_fall_on_whole_seconds_and_midnights():
+    a, b = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2025-01-01 00:00:03", tz="UTC")
+    assert plan_spans(a, b, 8, "created_at", "UTC") == [a, *(a + pd.Timedelta(seconds=s) for s in (1, 2)), b]
+    assert split_point(a, a + pd.Timedelta(seconds=1), "created_at", "UTC") is None
+    days = plan_spans(pd.Timestamp("2025-01-01", tz="Europe/Tallinn").tz_convert("UTC"),
+                      pd.Timestamp("2025-01-04", tz="Europe/Tallinn").tz_convert("UTC"), 6, "settled_at", "Europe/Tallinn")
+    assert [d.tz_convert("Europe/Tallinn").hour for d in days] == [0, 0, 0, 0]
+
+
+def test_no_cut_on_an_ambiguous_wall_clock_hour():
+    # Europe/Tallinn repeats 03:00-04:00 local on 2025-10-26 (00:00-01:00 UTC)
+    a, b = pd.Timestamp("2025-10-26 00:10", tz="UTC"), pd.Timestamp("2025-10-26 00:50", tz="UTC")
+    assert split_point(a, b, "created_at", "Europe/Tallinn") is None
+    assert split_point(a, b, "created_at", "UTC") == pd.Timestamp("2025-10-26 00:30", tz="UTC")
+
+
+def test_scheduler_raises_the_first_error_and_stops():
+    def step(n, worker, hungry):
+        if n == 3:
+            raise ValueError("boom")
+        return n, []
+
+    with pytest.raises(ValueError, match="boom"):
+        list(WindowScheduler([1, 2, 3, 4], step, max_workers=2, make_worker=lambda: None))
+
+
+def test_rate_limiter_holds_everyone_after_429_and_recovers():
+    now = [100.0]
+    waits = []
+    limiter = RateLimiter(first_rate=4.0, increase=1.0, clock=lambda: now[0], sleep=waits.append)
+    assert limiter.acquire() == 0.0 and limiter.rate is None
+    limiter.observe(429, retry_after=2.0)
+    assert limiter.rate == 4.0 and limiter.throttled == 1
+    assert limiter.acquire() == 2.0  # Retry-After holds the next request of any worker
+    assert limiter.acquire() == 2.25  # then paced at 4 per second
+    limiter.observe(429, retry_after=0.0)
+    assert limiter.rate == 2.0
+    limiter.observe(200)
+    assert limiter.rate == 3.0
+    assert waits == [2.0, 2.25]
