@@ -6,9 +6,10 @@ and widget state embedded) under ``out/``, then prints a one-screen summary
 computed with the same loaders and analysis functions the notebooks use, for
 the sandbox or for the ``LEDGERKIT_*`` accounts.
 
-The HTML embeds every table and figure. The interactive explorers (notebooks
-02–04) are saved as widget state, which a browser renders with the Jupyter
-widget manager script loaded from a CDN: they need the viewer to be online.
+The HTML embeds every table and figure, and for the interactive explorers
+(notebooks 02–04) their saved widget state and the widget manager that draws
+it (:mod:`ledgerkit.app.html_export`): a report opened from disk needs no
+network.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from .html_export import export_html
 
 __all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "NOTEBOOKS"]
 
@@ -53,16 +56,6 @@ def execute_notebook(src: Path, dst: Path, parameters: dict) -> None:
         cwd=str(src.parent),
         kernel_manager_class=_ipc_kernel_manager(),
     )
-
-
-def export_html(notebook: Path, html: Path) -> None:
-    """Write a self-contained HTML of an executed notebook (images embedded)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(embed_images=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    html.write_text(body, encoding="utf-8")
 
 
 def summary_text(source: str) -> str:

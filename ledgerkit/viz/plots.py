@@ -36,6 +36,7 @@ from ._layout import (
     COLORS,
     FIGSIZE,
     axes_for,
+    bands,
     category_ticks,
     date_axis,
     group_labels,
@@ -135,7 +136,9 @@ def plot_effective_rate(
     -------
     Axes
         The bars are ``ax.containers[0]`` (heights in basis points); the
-        volume axis is ``ax.right_ax``.
+        volume axis is ``ax.right_ax``. Bars and their value labels keep
+        to the lower part of the axes and the volume dots to a band above
+        them, so a dot never sits on a label.
 
     Examples
     --------
@@ -172,12 +175,12 @@ def plot_effective_rate(
     category_ticks(ax, positions, labels)
     ax.set_ylabel("effective rate (bp of volume)")
     ax.set_xlabel(group_name(keys))
-    headroom(ax, heights)
     title_over_legend(ax, title)
     right = ax.twinx()
-    right.plot(positions, major(rows["volume"], currency), "o", color=COLORS["volume"], label=f"volume ({currency})")
+    volumes = major(rows["volume"], currency)
+    right.plot(positions, volumes, "o", color=COLORS["volume"], label=f"volume ({currency})")
     right.set_ylabel(f"volume ({currency})")
-    headroom(right, major(rows["volume"], currency))
+    bands(ax, heights, right, volumes)
     money_axis(right.yaxis, currency)
     ax.right_ax = right
     handles = [bars, *right.get_lines()]
