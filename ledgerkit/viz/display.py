@@ -40,7 +40,7 @@ __all__ = ["show", "money_columns", "period_format", "DisplayTable", "PII_PREFIX
 
 #: ``Int64`` columns of ledgerkit frames that hold counts or ids, not money.
 _NOT_MONEY = frozenset({"count", "volume_count", "rows", "records", "position", "n", "n_explained", "attempt",
-                        "items", "failing", "payouts"})
+                        "checked", "failing", "pages"})
 
 #: Column name beginnings that hold personal data; :func:`show` leaves them out by default.
 PII_PREFIXES = ("customer.", "billing_address.", "credit_card.holder", "credit_card.token", "credit_card.bin",
