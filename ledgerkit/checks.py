@@ -161,6 +161,10 @@ def assert_payouts_explained(statements: pd.DataFrame) -> None:
     """Raise :class:`CheckFailedError` unless every payout's rows add up to the amount paid out (residual 0).
 
     The open balance (not paid out yet) has no residual and is not checked.
+    Pass whole payouts: a payout whose first lines are missing (they date
+    from before the statement's ``since``) shows them as a residual. Pull
+    the statement from early enough, or each payout by its id
+    (``load_statements(payout_id=...)``), as notebook 04 does.
 
     Raises
     ------

@@ -37,23 +37,26 @@ _VENDOR = _HERE / "_vendor" / "html-manager"
 _TEMPLATES = _HERE / "templates"
 _INJECTED = "injected-parameters"
 
-#: Table styling of the reports: tables read at a 1280 px window (smaller
-#: type, tight cells, numbers in tabular figures) without a scrollbar.
+#: Table styling of the reports (``body`` first: it must win over JupyterLab's
+#: own rules, which come later in the page): tables read at a 1280 px window (smaller
+#: type, tight cells, numbers in tabular figures) without a scrollbar. Cells
+#: wrap only at spaces (a time may take two lines, an amount never does) and
+#: headers also after ``_`` and ``.`` (:func:`ledgerkit.viz.display.table_html`).
 REPORT_CSS = """
-.jp-RenderedHTMLCommon table, .widget-output table {
+body .jp-RenderedHTMLCommon table, body .widget-output table {
   font-size: 12px;
   font-variant-numeric: tabular-nums;
+  table-layout: auto;
+  border-collapse: collapse;
 }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th,
-.widget-output td, .widget-output th {
-  padding: 0.25em 0.45em;
-  white-space: nowrap;
+body .jp-RenderedHTMLCommon td, body .jp-RenderedHTMLCommon th,
+body .widget-output td, body .widget-output th {
+  padding: 0.25em 0.35em;
 }
-.widget-output table { border-collapse: collapse; }
-.widget-output td { text-align: right; }
-.widget-output th { text-align: right; border-bottom: 1px solid #bdbdbd; }
-.widget-output tr.picked td { background: #fff3c4; font-weight: bold; }
-.widget-output .ledgerkit-note { color: #555; font-size: 12px; margin: 0.3em 0; }
+body .jp-RenderedHTMLCommon th, body .widget-output th { vertical-align: bottom; }
+body .widget-output td, body .widget-output th { text-align: right; }
+body .widget-output th { border-bottom: 1px solid #bdbdbd; }
+body .widget-output .ledgerkit-note { color: #555; font-size: 12px; margin: 0.3em 0; }
 """
 
 

@@ -2,9 +2,11 @@
 
 Runs every notebook of ``notebooks/`` with papermill (parameters: the data
 source), writes the executed ``.ipynb`` and a self-contained HTML (images
-and widget state embedded) under ``out/``, then prints a one-screen summary
-computed with the same loaders and analysis functions the notebooks use, for
-the sandbox or for the ``LEDGERKIT_*`` accounts.
+and widget state embedded) under ``out/``, writes the close pack of the last
+full month (:mod:`ledgerkit.app.close_run`: ``close-YYYY-MM.xlsx`` and
+``.html``), then prints a one-screen summary computed with the same loaders
+and analysis functions the notebooks use, for the sandbox or for the
+``LEDGERKIT_*`` accounts.
 
 The HTML embeds every table and figure, and for the interactive explorers
 (notebooks 02–04) their saved widget state and the widget manager that draws
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from .html_export import export_html
 
-__all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "NOTEBOOKS"]
+__all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "close_month", "NOTEBOOKS"]
 
 #: The report notebooks, in reading order.
 NOTEBOOKS = ("01_quickstart", "02_fees", "03_balance", "04_payouts", "05_reconciliation")
@@ -101,4 +103,16 @@ def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLi
     print(f"Reports written to {out_dir}:")
     for path in written:
         print(f"  {path}")
+    failures += close_month(out_dir, source)
     return 1 if failures else 0
+
+
+def close_month(out_dir: Path, source: str) -> int:
+    """Write the close pack of the reports' last month beside them and print where; 1 if it failed."""
+    import pandas as pd
+
+    from .close_run import run_close
+    from .summary import PERIOD
+
+    period = (pd.Timestamp(PERIOD[1]) - pd.DateOffset(months=1)).strftime("%Y-%m")
+    return 1 if run_close(period=period, out=out_dir, source=source) else 0

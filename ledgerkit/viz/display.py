@@ -29,6 +29,7 @@ currency      net
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 import pandas as pd
@@ -36,7 +37,8 @@ import pandas as pd
 from ..errors import ConfigurationError
 from ..money import exponent, from_minor
 
-__all__ = ["show", "money_columns", "period_format", "DisplayTable", "PII_PREFIXES", "NONE_LABEL", "is_group_column"]
+__all__ = ["show", "money_columns", "period_format", "table_html", "DisplayTable", "PII_PREFIXES", "NONE_LABEL",
+           "is_group_column"]
 
 #: ``Int64`` columns of ledgerkit frames that hold counts or ids, not money.
 _NOT_MONEY = frozenset({"count", "volume_count", "rows", "records", "position", "n", "n_explained", "attempt",
@@ -67,11 +69,33 @@ class DisplayTable(pd.DataFrame):
         return DisplayTable
 
     def _repr_html_(self) -> str:
-        return self.to_html(index=False, na_rep="", max_rows=pd.get_option("display.max_rows"),
-                            show_dimensions="truncate", classes="ledgerkit-table")
+        return table_html(self, max_rows=pd.get_option("display.max_rows"))
 
     def __repr__(self) -> str:
+        if self.empty:
+            return f"(no rows) columns: {', '.join(map(str, self.columns))}"
         return self.to_string(index=False, max_rows=pd.get_option("display.max_rows"))
+
+
+_HEADER = re.compile(r"(<th[^>]*>)([^<]*)(</th>)")
+
+
+def table_html(table: pd.DataFrame, *, max_rows: int | None = None) -> str:
+    """An HTML table of display text without the index; long column names may wrap at ``_`` and ``.``.
+
+    A header such as ``rate_effect_bp`` is often wider than the numbers
+    under it: a break opportunity (``<wbr>``) after each ``_`` and ``.`` lets
+    it take two lines instead of pushing the table past the window.
+
+    Examples
+    --------
+    >>> "<th>rate_<wbr>bp</th>" in table_html(pd.DataFrame({"rate_bp": ["1.00"]}))
+    True
+    """
+    markup = table.to_html(index=False, na_rep="", max_rows=max_rows, show_dimensions="truncate" if max_rows else False,
+                           classes="ledgerkit-table", escape=True)
+    return _HEADER.sub(lambda m: m.group(1) + m.group(2).replace("_", "_<wbr>").replace(".", ".<wbr>") + m.group(3),
+                       markup)
 
 
 def is_group_column(name: Any) -> bool:

@@ -544,8 +544,9 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
         title += f" — {int(odd.sum())} with an unexplained residual"
     legend = [Patch(color=COLORS["total"], label="paid out, fully explained"),
               Patch(facecolor=COLORS["residual"], edgecolor="black", label="paid out, residual ≠ 0")]
-    legend_outside(ax, handles=legend)
-    ax.set_title(title)
+    # above the axes, not beside them: the chart keeps the figure's width (and so does a waterfall under it)
+    legend_outside(ax, above=True, handles=legend)
+    title_over_legend(ax, title)
     ax.set_xlabel("paid at (UTC)")
     ax.set_ylabel(f"paid out ({currency})")
     date_axis(ax.xaxis)

@@ -49,7 +49,7 @@ from matplotlib.figure import Figure
 
 from ..analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
 from ..analysis._common import require_columns, require_frame
-from .display import show
+from .display import show, table_html
 from ..errors import ConfigurationError, LedgerkitError
 from ._layout import title_over_legend
 from .plots import FIGSIZE, plot_balance, plot_effective_rate, plot_payout_waterfall, plot_payouts
@@ -173,7 +173,7 @@ def _range_message(frame: pd.DataFrame, rows: pd.DataFrame, values: dict) -> str
 
 def _table_html(table: pd.DataFrame, picked: int | None) -> str:
     """An HTML table without the index; the row at position ``picked`` highlighted."""
-    markup = table.to_html(index=False, na_rep="", escape=True, classes="ledgerkit-table")
+    markup = table_html(table)
     if picked is None:
         return markup
     head, body = markup.split("<tbody>", 1)

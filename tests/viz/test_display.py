@@ -132,3 +132,4 @@ def test_shown_without_the_row_index(payouts):
     assert html.split("<tbody>")[0].count("<th>") == len(shown.columns)
     assert ">10<" not in html and "1,234.56" in html
     assert repr(shown).splitlines()[0].split() == list(shown.columns)
+    assert repr(shown.iloc[:0]) == "(no rows) columns: currency, payout_id, rows, net, rate_bp, paid_at"

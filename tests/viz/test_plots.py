@@ -216,7 +216,7 @@ def test_legends_are_outside_the_data_area(transactions, statements):
 
 def test_legends_above_the_axes_do_not_cover_the_title(transactions, statements):
     for ax in (plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR"),
-               plot_payout_waterfall(payout_waterfall(statements, "P2"))):
+               plot_payout_waterfall(payout_waterfall(statements, "P2")), plot_payouts(payout_groups(statements))):
         ax.figure.canvas.draw()
         assert not ax.get_legend().get_window_extent().overlaps(ax.title.get_window_extent())
 

@@ -276,6 +276,10 @@ def test_explore_payouts_waterfall_title_clears_its_legend(ledger):
     assert steps.get_title().startswith("Payout P2: Payout waterfall (EUR)")
     w.figure.canvas.draw()
     assert not steps.get_legend().get_window_extent().overlaps(steps.title.get_window_extent())
+    labels = [t.get_window_extent() for t in steps.texts if t.get_text()]
+    assert labels and not [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a.overlaps(b)]
+    over_time = w.figure.axes[0]
+    assert abs(over_time.get_position().width - steps.get_position().width) < 0.01  # both charts full width
 
 
 def test_explore_payouts_keeps_a_payout_whole_when_the_range_cuts_it(ledger):
