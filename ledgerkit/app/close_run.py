@@ -66,7 +66,7 @@ def load_close_sources(conn: Connection, period: Any, *, dwh_user_id: int = 1) -
     from ..sources.balance_records import load_balance_records
     from ..sources.statements import load_statements
     from ..sources.transactions import load_transactions
-    from .summary import _shop_id
+    from .summary import shop_id_of
 
     start, end = close_period(period)
     day = "%Y-%m-%d"
@@ -75,7 +75,7 @@ def load_close_sources(conn: Connection, period: Any, *, dwh_user_id: int = 1) -
     since = (start - pd.Timedelta(days=STATEMENT_LOOKBACK)).strftime(day)
     statements = load_statements(since=since, until=end.strftime(day), per_page=500, progress=False,
                                  **conn.kwargs("statements"))
-    shop_id = _shop_id(conn)
+    shop_id = shop_id_of(conn)
     reports = {
         str(currency): load_balance_records(start, end, currency=str(currency), user_id=dwh_user_id, shop_id=shop_id,
                                             progress=False, **conn.kwargs("balance_records"))

@@ -114,9 +114,13 @@ def merge_parameters(nb: Any) -> Any:
     if not injected or not defaults:
         return nb
     given = _literal_assignments(injected[0].source)
+    try:
+        body = ast.parse(defaults[0].source).body
+    except SyntaxError:  # not plain Python (a magic?): keep both cells as papermill left them
+        return nb
     lines = defaults[0].source.splitlines()
     done: set[str] = set()
-    for node in reversed(ast.parse(defaults[0].source).body):
+    for node in reversed(body):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
             if name in given:

@@ -200,9 +200,12 @@ def _balance_shown(table: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
     last = np.zeros(len(table), dtype=bool)
     last[-max(MAX_ROWS - int(off.sum()), 1):] = True
     unit = dict((code, name) for name, code in _FREQS)[freq]
+    earlier = int((off & ~last).sum())
     note = f"The last {int(last.sum())} of {len(table)} {unit}s"
-    note += f", and the {int((off & ~last).sum())} earlier ones that do not tie out." if (off & ~last).any() else "."
-    return table.loc[off | last], note
+    if earlier:
+        note += f", and the earlier {unit} that does not tie out." if earlier == 1 else \
+            f", and the {earlier} earlier {unit}s that do not tie out."
+    return table.loc[off | last], note + ("" if earlier else ".")
 
 
 #: Columns of ``payout_groups`` the payouts explorer leaves out of its table (the chart and picker say them).

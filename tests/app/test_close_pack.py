@@ -278,3 +278,15 @@ def test_currencies_without_cents_and_with_three_decimals_stay_exact(tmp_path):
     closing = {row[header.index("currency")].value: row[header.index("closing")] for row in rows}
     assert (closing["JPY"].value, closing["JPY"].number_format) == (2_001_501, "#,##0;-#,##0")
     assert (closing["KWD"].value, closing["KWD"].number_format) == (123456.79, "#,##0.000;-#,##0.000")
+
+
+def test_the_command_refuses_a_bad_period_before_any_request(tmp_path, capsys, monkeypatch):
+    from ledgerkit.app import close_run
+    from ledgerkit.app.cli import main
+
+    monkeypatch.setattr(close_run, "connect", lambda *a, **k: pytest.fail("connected despite a bad period"))
+    assert main(["close", "--period", "2025-13", "--out", str(tmp_path)]) == 2
+    assert "ledgerkit close: ConfigurationError: period='2025-13' is not valid" in capsys.readouterr().err
+    assert close_run.run_close(period=PERIOD, out=tmp_path, fail_on="maybe") == 2
+    assert "fail_on='maybe' is not valid" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

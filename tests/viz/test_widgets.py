@@ -218,7 +218,7 @@ def test_explore_balance_daily_table_keeps_to_what_fits_and_every_day_off(ledger
     days = w.display_table["period"].tolist()
     assert days == ["2025-01-07"] + [f"2025-01-{d}" for d in range(25, 32)] + [f"2025-02-0{d}" for d in range(1, 5)]
     assert len(days) == MAX_ROWS
-    assert w.note == "The last 11 of 30 days, and the 1 earlier ones that do not tie out."
+    assert w.note == "The last 11 of 30 days, and the earlier day that does not tie out."
     assert w.note in w.table_output.outputs[0]["data"]["text/html"]
 
 
