@@ -179,7 +179,7 @@ def plot_effective_rate(
     right = ax.twinx()
     volumes = major(rows["volume"], currency)
     right.plot(positions, volumes, "o", color=COLORS["volume"], label=f"volume ({currency})")
-    right.set_ylabel(f"volume ({currency})")
+    right.set_ylabel(f"volume ({currency})", loc="top")  # beside the band of dots
     bands(ax, heights, right, volumes)
     money_axis(right.yaxis, currency)
     ax.right_ax = right
