@@ -1,29 +1,41 @@
-"""ledgerkit benchmarks: ``python benchmarks/run.py`` (or ``make bench``).
+"""ledgerkit benchmarks: ``python benchmarks/run.py`` (or ``make bench``, which installs the ``bench`` extra).
 
 Prints each target as ``name: value (target)`` -- with ``MISSED`` when the
-target is not met -- then a table; writes ``benchmarks/results/latest.txt``
-and ``benchmarks/results/pull_workers.png``. The sandbox runs in its own
-process (``python -m ledgerkit.sandbox``) so that serving does not share
-this process's GIL with the pull being measured.
+target is not met -- then the same lines as a table, the peer lines first;
+writes ``benchmarks/results/latest.txt`` and ``pull_workers.png`` (rows/s by
+worker count against the bound). The sandbox runs in its own process
+(``python -m ledgerkit.sandbox``) so that serving does not share this
+process's GIL with the pull being measured; it still shares the cores, so
+the CPU time of both processes is measured and printed (``pull_time_split``).
 
-Target 1 pulls at least ``BENCH_ROWS`` (default 200000) transactions in ONE
-``load_transactions`` call: every row of the sandbox's first shop, both
-payment methods, in a world of ``BENCH_WORLD`` transactions (default
-``BENCH_ROWS * 9 // 4``: that shop draws 45 % of the world; seed 0 and 450,000
-give it 200,657). The naive loader and the parse bound go over the same rows.
+The pull targets pull at least ``BENCH_ROWS`` (default 200000) transactions
+in ONE ``load_transactions`` call: every row of the sandbox's first shop,
+both payment methods, in a world of ``BENCH_WORLD`` transactions (default
+``BENCH_ROWS * 9 // 4``: that shop draws 45 % of the world; seed 0 and
+450,000 give it 200,657). The naive loader, the parse bound and the peer
+(a dlt ``rest_api`` pipeline, :mod:`peers`) go over the same rows from the
+same sandbox process. ``load_transactions`` runs with its default
+``max_workers`` (the headline) and with 8; their spread is over
+``BENCH_REPEAT`` runs (default 3). The honest cases (:mod:`honest`) pull a
+cold sandbox, a user's year around the world's three months, a sparse world
+and a burst world, default workers against one.
 
-Environment: ``BENCH_ROWS``, ``BENCH_WORLD`` (above); ``BENCH_ANALYSIS_ROWS``,
-``BENCH_SHEET_ROWS``, ``BENCH_XLSX_ROWS`` the sizes of targets 4 and 5;
-``BENCH_WORKERS`` (default "1,2,4,8") worker counts for the chart.
+Environment: ``BENCH_ROWS``, ``BENCH_WORLD`` (above); ``BENCH_REPEAT``;
+``BENCH_SPARSE_WORLD`` (default 4500: about 2,000 rows of the first shop over
+two years), ``BENCH_BURST_WORLD`` (default 100000); ``BENCH_ANALYSIS_ROWS``,
+``BENCH_SHEET_ROWS``, ``BENCH_XLSX_ROWS`` the sizes of the analysis and sheet
+targets; ``BENCH_WORKERS`` (default "1,2,4,8") worker counts for the chart;
+``BENCH_QUICK=1`` small sizes for a smoke run (written to
+``latest-quick.txt``, never over ``latest.txt``); ``BENCH_RESULTS`` the
+folder to write to.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-import re
-import socket
-import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -37,6 +49,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analysis_bench  # noqa: E402
+import honest  # noqa: E402
+import peers  # noqa: E402
+from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of, spread  # noqa: E402
+from ledgerkit import Store  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import sheets_bench  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
@@ -46,16 +62,37 @@ from ledgerkit._ingest.arrow_pages import pages_to_frame, read_columns  # noqa: 
 from ledgerkit._ingest.schema import TRANSACTIONS  # noqa: E402
 from ledgerkit import load_transactions  # noqa: E402
 
-ROWS = int(os.environ.get("BENCH_ROWS", "200000"))
-WORLD = int(os.environ.get("BENCH_WORLD", str(ROWS * 9 // 4)))
-METHODS = ("credit_card", "alternative")
-ANALYSIS_ROWS = int(os.environ.get("BENCH_ANALYSIS_ROWS", "5000000"))
-SHEET_ROWS = int(os.environ.get("BENCH_SHEET_ROWS", "1000000"))
-XLSX_ROWS = int(os.environ.get("BENCH_XLSX_ROWS", "100000"))
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+
+def setting(name: str, full: int, quick: int) -> int:
+    """An integer size from the environment, else its full-run or quick-run default."""
+    return int(os.environ.get(name, str(quick if QUICK else full)))
+
+
+ROWS = setting("BENCH_ROWS", 200_000, 2_000)
+WORLD = setting("BENCH_WORLD", ROWS * 9 // 4, ROWS * 5 // 2)  # a small world's share varies more: 2.5x keeps ROWS
+REPEAT = setting("BENCH_REPEAT", 3, 3)
+SPARSE_WORLD = setting("BENCH_SPARSE_WORLD", 4_500, 2_000)
+BURST_WORLD = setting("BENCH_BURST_WORLD", 100_000, 5_000)
+ANALYSIS_ROWS = setting("BENCH_ANALYSIS_ROWS", 5_000_000, 50_000)
+SHEET_ROWS = setting("BENCH_SHEET_ROWS", 1_000_000, 10_000)
+XLSX_ROWS = setting("BENCH_XLSX_ROWS", 100_000, 1_000)
 WORKERS = [int(w) for w in os.environ.get("BENCH_WORKERS", "1,2,4,8").split(",")]
+DEFAULT_WORKERS = inspect.signature(load_transactions).parameters["max_workers"].default
+SPREAD_WORKERS = tuple(dict.fromkeys((DEFAULT_WORKERS, 8)))  # the headline, and 8 beside it
+METHODS = ("credit_card", "alternative")
+PERIOD = ("2025-01-01", "2025-04-01")
+PARAMS = {"date_type": "created_at", "from": "2025-01-01 00:00:00", "to": "2025-03-31 23:59:59",
+          "status": "all", "time_zone": "UTC"}
 LATENCY, PAGE = 0.05, 1000
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
+SUFFIX = "-quick" if QUICK else ""
+#: The table's order: lines starting with these first, in this order; the rest as they were measured.
+TABLE_ORDER = ("peer_", "pull_vs_naive", "pull_with_store", "pull_vs_bound", "pull_time_split", "pull_by_workers",
+               "honest_")
 LINES: list[str] = []
+NO_TARGET = "for transparency, no target"
 
 
 def report(name: str, value: str, target: str, ok: bool | None) -> None:
@@ -64,25 +101,8 @@ def report(name: str, value: str, target: str, ok: bool | None) -> None:
     LINES.append(line)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sandbox() -> tuple[subprocess.Popen, str, str, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ledgerkit.sandbox", "--port", str(port), "--size", str(WORLD),
-                             "--page-size", str(PAGE), "--latency", str(LATENCY)],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    user = secret = None
-    for line in proc.stdout:
-        m = re.match(r"\s+transactions\s+(\S+) : (\S+)", line)
-        if m:
-            user, secret = m.groups()
-        if line.startswith("Ctrl-C"):
-            break
-    return proc, f"http://127.0.0.1:{port}/gateway", user, secret
+def table_rank(line: str) -> int:
+    return next((i for i, prefix in enumerate(TABLE_ORDER) if line.startswith(prefix)), len(TABLE_ORDER))
 
 
 def timed(fn):
@@ -97,14 +117,20 @@ def best_of(fn, repeat: int = 2):
     return runs[-1][0], min(t for _, t in runs)
 
 
-def fetch_bodies(url: str, user: str, secret: str, params: dict) -> list[bytes]:
+def pull(sb: SandboxProcess, workers: int, **kw):
+    """A call pulling the benchmark's rows with ``workers`` workers."""
+    return lambda: load_transactions(*PERIOD, payment_method_type=METHODS, max_workers=workers, **sb.kw, **kw)
+
+
+def fetch_bodies(sb: SandboxProcess) -> list[bytes]:
     """Every page body of the pull, each payment method in turn."""
     bodies, session = [], requests.Session()
     for method in METHODS:
         cursor = None
         while True:
-            p = dict(params, payment_method_type=method, **({"starting_after": cursor} if cursor else {}))
-            r = session.post(url + "/api/reports", json={"report_params": p}, auth=(user, secret), headers={"X-Api-Version": "3"})
+            p = dict(PARAMS, payment_method_type=method, **({"starting_after": cursor} if cursor else {}))
+            r = session.post(sb.url + "/api/reports", json={"report_params": p}, auth=(sb.user, sb.secret),
+                             headers={"X-Api-Version": "3"})
             r.raise_for_status()
             bodies.append(r.content)
             page = orjson.loads(r.content)  # only the cursor is needed: the cheapest decode
@@ -114,78 +140,147 @@ def fetch_bodies(url: str, user: str, secret: str, params: dict) -> list[bytes]:
     return bodies
 
 
+def memory_targets(sb: SandboxProcess) -> int:
+    """Peak memory of the first pull against its frame, and the frame against object strings; the rows pulled."""
+    # memory first, while the Arrow pool's high-water mark is still this pull's own:
+    # peak = tracemalloc peak (Python heap) + Arrow pool peak (not seen by tracemalloc), an upper bound
+    pool = pa.default_memory_pool()
+    arrow_before = pool.max_memory()
+    tracemalloc.start()
+    df = pull(sb, DEFAULT_WORKERS)()
+    peak = tracemalloc.get_traced_memory()[1] + pool.max_memory() - arrow_before
+    tracemalloc.stop()
+    pulled = len(df)
+    report("pull_rows", f"{pulled:,} transactions in one load_transactions call (world of {WORLD:,}, first shop, "
+           f"{' + '.join(METHODS)})", f">= {ROWS:,}", pulled >= ROWS)
+    deep = df.memory_usage(deep=True).sum()
+    plain = df.astype({c: object for c in df.columns if str(df[c].dtype) in ("str", "category")}).memory_usage(deep=True).sum()
+    report("pull_peak_memory", f"{peak / deep:.2f}x the frame ({peak / 2**20:,.0f} MiB peak, tracemalloc + Arrow pool, "
+           f"default max_workers={DEFAULT_WORKERS})", "<= 2.5x", peak / deep <= 2.5)
+    report("frame_memory", f"{deep / plain:.2f} of object strings ({deep / 2**20:,.0f} vs {plain / 2**20:,.0f} MiB)", "<= 0.5", deep / plain <= 0.5)
+    return pulled
+
+
+def parse_target(bodies: list[bytes]) -> float:
+    """Page bytes -> typed frame against json_normalize, from memory; returns the parse bound in rows/s."""
+    def fast_parse(threads: int) -> pd.DataFrame:
+        def read(body: bytes):
+            return read_columns(body, TRANSACTIONS, records_key="transactions")
+        with ThreadPoolExecutor(threads) as pool_:
+            return pages_to_frame(list(pool_.map(read, bodies)), TRANSACTIONS, sort_by="id")
+
+    _, t_norm = best_of(lambda: normalize_pages(bodies))  # each path timed the same way: best of 2
+    fast, t_one = best_of(lambda: fast_parse(1))
+    _, t_fast = best_of(lambda: fast_parse(2))
+    n = len(fast)
+    report("parse_speedup", f"{t_norm / t_fast:.1f}x with pages read on 2 threads as the pull does, {t_norm / t_one:.1f}x "
+           f"on one, best of 2 each ({n / t_fast:,.0f} / {n / t_one:,.0f} vs {n / t_norm:,.0f} rows/s)", ">= 5x", t_norm / t_fast >= 5)
+    return n / min(t_one, t_fast)
+
+
+def pull_targets(sb: SandboxProcess, n: int, parse_bound: float) -> None:
+    """The pull against the naive loop, the peer, a store, and the bound; where its time goes; the chart."""
+    naive, t_naive = timed(lambda: naive_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS))
+    assert len(naive) == n, (len(naive), n)
+    naive_rate = n / t_naive
+    del naive
+    runs = pull_runs(sb, n)
+    rates = {w: median_run(r).rate for w, r in sorted(runs.items())}
+    report("pull_by_workers", ", ".join(f"{w}: {r:,.0f}" for w, r in rates.items())
+           + f" rows/s (median of {REPEAT} for {' and '.join(map(str, SPREAD_WORKERS))}, one run for the others)", NO_TARGET, None)
+    default, eight = median_run(runs[DEFAULT_WORKERS]), median_run(runs[SPREAD_WORKERS[-1]])
+    report("pull_vs_naive", f"{default.rate / naive_rate:.1f}x with the default {DEFAULT_WORKERS} workers ({default.rate:,.0f} vs "
+           f"{naive_rate:,.0f} rows/s, median of {REPEAT}); {eight.rate / naive_rate:.1f}x with {SPREAD_WORKERS[-1]} "
+           f"({eight.rate:,.0f} rows/s)", ">= 6x with the default workers", default.rate / naive_rate >= 6)
+    stored = store_run(sb, n)
+    report("pull_with_store", f"{stored.rate / naive_rate:.1f}x naive ({stored.rate:,.0f} rows/s into a fresh store=, one run; "
+           f"the same pull without a store {default.rate:,.0f} rows/s)", NO_TARGET, None)
+    peer_line(sb, n, default)
+    for workers in SPREAD_WORKERS:
+        bound_line(workers, runs[workers], parse_bound)
+    for workers in SPREAD_WORKERS:
+        time_split_line(workers, median_run(runs[workers]))
+    chart(rates, n, parse_bound)
+
+
+def pull_runs(sb: SandboxProcess, n: int) -> dict[int, list[Run]]:
+    """Measured pulls by worker count: one run each, ``REPEAT`` (alternating) for the default and for 8."""
+    runs: dict[int, list[Run]] = {w: [] for w in {*WORKERS, *SPREAD_WORKERS}}
+    for workers in WORKERS:
+        if workers not in SPREAD_WORKERS:
+            runs[workers] += runs_of(pull(sb, workers), sb, 1)
+    for _ in range(REPEAT):
+        for workers in SPREAD_WORKERS:
+            runs[workers] += runs_of(pull(sb, workers), sb, 1)
+    assert all(r.rows == n for rs in runs.values() for r in rs), "a pull returned another row count"
+    return runs
+
+
+def store_run(sb: SandboxProcess, n: int) -> Run:
+    """The default pull into a fresh temporary store (the honest comparison with a pipeline that persists)."""
+    with tempfile.TemporaryDirectory(prefix="ledgerkit-bench-store-") as folder:
+        _, run = measure(pull(sb, DEFAULT_WORKERS, store=Store(folder)), sb)
+    assert run.rows == n, (run.rows, n)
+    return run
+
+
+def peer_line(sb: SandboxProcess, n: int, default: Run) -> None:
+    """``peer_dlt``: the default pull against the dlt pipeline over the same rows."""
+    target = ">= 20x"
+    missing = peers.dlt_missing()
+    if missing:
+        report("peer_dlt", f"not measured: {missing}", target, None)
+        return
+    _, run = measure(lambda: peers.dlt_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS), sb)
+    assert run.rows == n, ("dlt loaded another row count", run.rows, n)
+    ratio = default.rate / run.rate
+    report("peer_dlt", f"{ratio:.1f}x {peers.DESCRIPTION} ({default.rate:,.0f} vs {run.rate:,.0f} rows/s, {n:,} rows "
+           f"each; ledgerkit with the default {DEFAULT_WORKERS} workers, dlt one run with Parquet load files)", target, ratio >= 20)
+
+
+def bound_line(workers: int, runs: list[Run], parse_bound: float) -> None:
+    """``pull_vs_bound``: the median run against min(latency bound, parse bound), with the spread."""
+    latency_bound = workers * PAGE / LATENCY
+    bound = min(latency_bound, parse_bound)
+    low, mid, high = spread(runs)
+    name = "pull_vs_bound" if workers == DEFAULT_WORKERS else f"pull_vs_bound_{workers}_workers"
+    which = "the default " if workers == DEFAULT_WORKERS else ""
+    report(name, f"{mid / bound:.0%} of {bound:,.0f} rows/s with {which}{workers} workers (latency bound "
+           f"{latency_bound:,.0f}, parse bound {parse_bound:,.0f}); {len(runs)} runs min / median / max "
+           f"{low / bound:.0%} / {mid / bound:.0%} / {high / bound:.0%} ({low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s)",
+           ">= 75%", mid / bound >= 0.75)
+
+
+def time_split_line(workers: int, run: Run) -> None:
+    """``pull_time_split``: wall = client CPU + waiting, and the sandbox's CPU, of one run."""
+    name = "pull_time_split" if workers == DEFAULT_WORKERS else f"pull_time_split_{workers}_workers"
+    cores = os.cpu_count() or 1
+    busy = (run.client_cpu + run.sandbox_cpu) / (cores * run.wall)
+    report(name, f"{workers} workers, median run: {run.wall:.2f} s wall = client CPU {run.client_cpu:.2f} s + waiting "
+           f"{run.wall - run.client_cpu:.2f} s (wall - client CPU; below 0 when parse threads overlap); sandbox CPU "
+           f"{run.sandbox_cpu:.2f} s; client + sandbox kept {busy:.0%} of the {cores} cores busy", NO_TARGET, None)
+
+
 def main() -> None:
-    proc, url, user, secret = start_sandbox()
-    try:
-        kw = dict(base_url=url, shop_id=user, secret_key=secret, progress=False)
-        period = ("2025-01-01", "2025-04-01")
-        method = {"payment_method_type": METHODS}
-        params = {"date_type": "created_at", "from": "2025-01-01 00:00:00", "to": "2025-03-31 23:59:59",
-                  "status": "all", "time_zone": "UTC"}
-        # 3. memory first, while the Arrow pool's high-water mark is still this pull's own:
-        # peak = tracemalloc peak (Python heap) + Arrow pool peak (not seen by tracemalloc), an upper bound
-        pool = pa.default_memory_pool()
-        arrow_before = pool.max_memory()
-        tracemalloc.start()
-        df = load_transactions(*period, **method, **kw)
-        peak = tracemalloc.get_traced_memory()[1] + pool.max_memory() - arrow_before
-        tracemalloc.stop()
-        pulled = len(df)
-        report("pull_rows", f"{pulled:,} transactions in one load_transactions call (world of {WORLD:,}, first shop, "
-               f"{' + '.join(METHODS)})", f">= {ROWS:,}", pulled >= ROWS)
-        deep = df.memory_usage(deep=True).sum()
-        plain = df.astype({c: object for c in df.columns if str(df[c].dtype) in ("str", "category")}).memory_usage(deep=True).sum()
-        report("pull_peak_memory", f"{peak / deep:.2f}x the frame ({peak / 2**20:,.0f} MiB peak, tracemalloc + Arrow pool, "
-               "default max_workers=4)", "<= 2.5x", peak / deep <= 2.5)
-        report("frame_memory", f"{deep / plain:.2f} of object strings ({deep / 2**20:,.0f} vs {plain / 2**20:,.0f} MiB)", "<= 0.5", deep / plain <= 0.5)
-        del df
-
-        bodies = fetch_bodies(url, user, secret, params)
-
-        # 2. parse: page bytes -> typed frame vs json_normalize, from memory
-        def fast_parse(threads: int) -> pd.DataFrame:
-            def read(body: bytes):
-                return read_columns(body, TRANSACTIONS, records_key="transactions")
-            with ThreadPoolExecutor(threads) as pool_:
-                return pages_to_frame(list(pool_.map(read, bodies)), TRANSACTIONS, sort_by="id")
-
-        base, t_norm = best_of(lambda: normalize_pages(bodies))  # each path timed the same way: best of 2
-        fast, t_one = best_of(lambda: fast_parse(1))
-        _, t_fast = best_of(lambda: fast_parse(2))
-        n = len(fast)
-        parse_bound = n / min(t_one, t_fast)
-        report("parse_speedup", f"{t_norm / t_fast:.1f}x with pages read on 2 threads as the pull does, {t_norm / t_one:.1f}x "
-               f"on one, best of 2 each ({n / t_fast:,.0f} / {n / t_one:,.0f} vs {n / t_norm:,.0f} rows/s)", ">= 5x", t_norm / t_fast >= 5)
-        del base
-
-        # 1. pull: naive vs max_workers, against min(latency bound, parse bound)
-        naive, t_naive = timed(lambda: naive_pull(url, user, secret, params, METHODS))
-        assert len(naive) == n == pulled, (len(naive), n, pulled)
-        naive_rate = len(naive) / t_naive
-        del naive
-        rates = {}
-        for w in WORKERS:
-            df, t = timed(lambda: load_transactions(*period, max_workers=w, **method, **kw))
-            rates[w] = len(df) / t
-            assert len(df) == n
-        best = max(rates, key=rates.get)
-        report("pull_by_workers", ", ".join(f"{w}: {r:,.0f}" for w, r in rates.items()) + " rows/s", "for transparency, no target", None)
-        latency_bound = best * PAGE / LATENCY
-        bound = min(latency_bound, parse_bound)
-        report("pull_vs_naive", f"{rates[best] / naive_rate:.1f}x ({rates[best]:,.0f} vs {naive_rate:,.0f} rows/s, "
-               f"{best} workers)", ">= 4x", rates[best] / naive_rate >= 4)
-        report("pull_vs_bound", f"{rates[best] / bound:.0%} of {bound:,.0f} rows/s (latency bound {latency_bound:,.0f}, "
-               f"parse bound {parse_bound:,.0f})", ">= 60%", rates[best] / bound >= 0.6)
-
-        chart(rates, n, parse_bound)
-    finally:
-        proc.terminate()
-        proc.wait()
+    started = time.perf_counter()
+    with SandboxProcess(WORLD, PAGE, LATENCY) as sb:
+        pulled = memory_targets(sb)
+        parse_bound = parse_target(fetch_bodies(sb))
+        pull_targets(sb, pulled, parse_bound)
+        report(*honest.user_range(sb, DEFAULT_WORKERS, REPEAT))
+    report(*honest.cold(WORLD, PAGE, LATENCY, DEFAULT_WORKERS))
+    report(*honest.sparse(SPARSE_WORLD, PAGE, LATENCY, DEFAULT_WORKERS, REPEAT))
+    report(*honest.burst(BURST_WORLD, PAGE, LATENCY, DEFAULT_WORKERS, REPEAT))
     for line in analysis_bench.run(ANALYSIS_ROWS) + sheets_bench.run(SHEET_ROWS, XLSX_ROWS):
         report(*line)
-    table = f"# {pulled:,} transactions pulled (world {WORLD:,}), {ANALYSIS_ROWS:,} statement rows, {SHEET_ROWS:,}/{XLSX_ROWS:,} sheet rows, workers {WORKERS}, {time.strftime('%Y-%m-%d %H:%M')}\n" + "\n".join(LINES)
+    mode = "quick run (BENCH_QUICK=1), " if QUICK else ""
+    table = (f"# {mode}{pulled:,} transactions pulled (world {WORLD:,}), {ANALYSIS_ROWS:,} statement rows, "
+             f"{SHEET_ROWS:,}/{XLSX_ROWS:,} sheet rows, workers {WORKERS}, default {DEFAULT_WORKERS}, "
+             f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - started:,.0f} s\n"
+             + "\n".join(sorted(LINES, key=table_rank)))
     print("\n" + "=" * 60 + "\n" + table)
-    (RESULTS / "latest.txt").write_text(table + "\n")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"latest{SUFFIX}.txt").write_text(table + "\n")
 
 
 def chart(rates: dict[int, float], rows: int, parse_bound: float) -> None:
@@ -203,7 +298,9 @@ def chart(rates: dict[int, float], rows: int, parse_bound: float) -> None:
     ax.set_title(f"load_transactions of {rows:,} rows\n{LATENCY * 1000:.0f} ms latency, pages of {PAGE:,}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "pull_workers.png")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RESULTS / f"pull_workers{SUFFIX}.png")
+    plt.close(fig)
 
 
 if __name__ == "__main__":

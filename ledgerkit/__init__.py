@@ -29,6 +29,8 @@ from .analysis import (
     roll_forward,
 )
 from ._transport.http import RetryPolicy
+from .app.close_pack import ClosePack, close_pack
+from .checks import CheckFailedError, assert_balances_chain, assert_payouts_explained, assert_reconciled
 from .config import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
@@ -67,6 +69,13 @@ __all__ = [
     "payout_waterfall",
     "reconcile_transactions",
     "reconciliation_summary",
+    # close and checks
+    "close_pack",
+    "ClosePack",
+    "assert_balances_chain",
+    "assert_payouts_explained",
+    "assert_reconciled",
+    "CheckFailedError",
     # errors
     *_errors_all,
 ]

@@ -2,13 +2,16 @@
 
 Runs every notebook of ``notebooks/`` with papermill (parameters: the data
 source), writes the executed ``.ipynb`` and a self-contained HTML (images
-and widget state embedded) under ``out/``, then prints a one-screen summary
-computed with the same loaders and analysis functions the notebooks use, for
-the sandbox or for the ``LEDGERKIT_*`` accounts.
+and widget state embedded) under ``out/``, writes the close pack of the last
+full month (:mod:`ledgerkit.app.close_run`: ``close-YYYY-MM.xlsx`` and
+``.html``), then prints a one-screen summary computed with the same loaders
+and analysis functions the notebooks use, for the sandbox or for the
+``LEDGERKIT_*`` accounts.
 
-The HTML embeds every table and figure. The interactive explorers (notebooks
-02–04) are saved as widget state, which a browser renders with the Jupyter
-widget manager script loaded from a CDN: they need the viewer to be online.
+The HTML embeds every table and figure, and for the interactive explorers
+(notebooks 02–04) their saved widget state and the widget manager that draws
+it (:mod:`ledgerkit.app.html_export`): a report opened from disk needs no
+network.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "NOTEBOOKS"]
+from .html_export import export_html
+
+__all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "close_month", "NOTEBOOKS"]
 
 #: The report notebooks, in reading order.
 NOTEBOOKS = ("01_quickstart", "02_fees", "03_balance", "04_payouts", "05_reconciliation")
@@ -53,16 +58,6 @@ def execute_notebook(src: Path, dst: Path, parameters: dict) -> None:
         cwd=str(src.parent),
         kernel_manager_class=_ipc_kernel_manager(),
     )
-
-
-def export_html(notebook: Path, html: Path) -> None:
-    """Write a self-contained HTML of an executed notebook (images embedded)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(embed_images=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    html.write_text(body, encoding="utf-8")
 
 
 def summary_text(source: str) -> str:
@@ -108,4 +103,16 @@ def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLi
     print(f"Reports written to {out_dir}:")
     for path in written:
         print(f"  {path}")
+    failures += close_month(out_dir, source)
     return 1 if failures else 0
+
+
+def close_month(out_dir: Path, source: str) -> int:
+    """Write the close pack of the reports' last month beside them and print where; 1 if it failed."""
+    import pandas as pd
+
+    from .close_run import run_close
+    from .summary import PERIOD
+
+    period = (pd.Timestamp(PERIOD[1]) - pd.DateOffset(months=1)).strftime("%Y-%m")
+    return 1 if run_close(period=period, out=out_dir, source=source) else 0

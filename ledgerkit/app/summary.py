@@ -30,7 +30,7 @@ from ..money import format_money
 from .notebook import Connection, connect
 from ..loaders import load_balance_records, load_statements, load_transactions
 
-__all__ = ["sandbox_summary", "env_summary", "summarize", "load_sources", "Sources", "PERIOD"]
+__all__ = ["sandbox_summary", "env_summary", "summarize", "load_sources", "shop_id_of", "Sources", "PERIOD"]
 
 #: The report period: January to March 2025, half-open — the sandbox world's
 #: period and the default of the notebooks' ``period_start`` / ``period_end``.
@@ -134,7 +134,7 @@ def load_sources(conn: Connection, start: str, end: str, *, dwh_user_id: int = 1
     """
     transactions = load_transactions(start, end, progress=False, **conn.kwargs("transactions"))
     statements = load_statements(since=start, until=end, per_page=500, progress=False, **conn.kwargs("statements"))
-    shop_id = _shop_id(conn)
+    shop_id = shop_id_of(conn)
     reports = {
         str(currency): load_balance_records(
             f"{start}T00:00:00+00:00", f"{end}T00:00:00+00:00", currency=str(currency), user_id=dwh_user_id,
@@ -145,8 +145,8 @@ def load_sources(conn: Connection, start: str, end: str, *, dwh_user_id: int = 1
     return Sources(transactions, statements, reports)
 
 
-def _shop_id(conn: Connection) -> int:
-    """The transactions' shop, to scope the balance report to it."""
+def shop_id_of(conn: Connection) -> int:
+    """The transactions' shop, to scope the balance report to it (a ConfigurationError when not an integer)."""
     shop_id = conn.account_id("transactions")
     try:
         return int(shop_id)

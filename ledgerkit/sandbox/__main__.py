@@ -22,6 +22,7 @@ from typing import TextIO
 
 from .dialects import DIALECTS
 from .faults import Faults
+from .world_shapes import SHAPES
 
 __all__ = ["build_parser", "main", "faults_from_args"]
 
@@ -52,6 +53,7 @@ def build_parser(prog: str = "python -m ledgerkit.sandbox") -> argparse.Argument
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port; default 8765)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated world (default 0)")
     parser.add_argument("--size", type=int, default=None, help="number of transactions (default: the world's)")
+    parser.add_argument("--shape", choices=SHAPES, default="uniform", help="how transactions spread in time (uniform)")
     parser.add_argument("--page-size", type=int, default=1000, help="transactions per report page (default 1000)")
     parser.add_argument("--dialect", default="begateway",
                         help=f"which deployment's reading of the APIs to speak: {', '.join(DIALECTS)} (default begateway)")
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m ledgerkit.sandbox
     try:
         sb = Sandbox(seed=args.seed, size=args.size, page_size=args.page_size, per_page_default=args.per_page_default,
                      per_page_max=args.per_page_max, report_seconds=args.report_seconds, port=args.port,
-                     faults=faults_from_args(args), verbose=args.verbose, dialect=args.dialect)
+                     faults=faults_from_args(args), verbose=args.verbose, dialect=args.dialect, shape=args.shape)
         sb.start()
     except (ConfigurationError, OSError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)

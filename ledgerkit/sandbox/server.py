@@ -297,6 +297,8 @@ class Sandbox(Loopback):
     dialect : str
         Which deployment's reading of the APIs to speak: one of
         :data:`~ledgerkit.sandbox.dialects.DIALECTS` (docs/CONTRACTS.md §2.6).
+    shape : {"uniform", "sparse", "burst"}
+        How the generated World's transactions spread in time.
 
     Examples
     --------
@@ -309,14 +311,14 @@ class Sandbox(Loopback):
     def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000,
                  per_page_default: int | None = None, per_page_max: int = 500, report_seconds: float = 0.3,
                  port: int = 0, *, world: Any = None, faults: Faults | None = None, verbose: bool = False,
-                 dialect: str = "begateway") -> None:
+                 dialect: str = "begateway", shape: str = "uniform") -> None:
         self.dialect: Dialect = get_dialect(dialect)
         if per_page_default is None:
             per_page_default = self.dialect.per_page_default or 50
         self.seed, self.size = seed, size
         self.page_size, self.per_page_default, self.per_page_max = page_size, per_page_default, per_page_max
         self.report_seconds, self.port, self.verbose = report_seconds, port, verbose
-        self.world = world if world is not None else _generate_world(seed, size)
+        self.world = world if world is not None else _generate_world(seed, size, shape)
         self._plan = FaultPlan(faults)
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
@@ -478,7 +480,8 @@ class Sandbox(Loopback):
         return f"<Sandbox seed={self.seed}{dialect} {state}>"
 
 
-def _generate_world(seed: int, size: int | None) -> Any:
+def _generate_world(seed: int, size: int | None, shape: str = "uniform") -> Any:
     from .world import World
 
-    return World.generate(seed=seed) if size is None else World.generate(seed=seed, n_transactions=size)
+    size_kw = {} if size is None else {"n_transactions": size}
+    return World.generate(seed=seed, shape=shape, **size_kw)

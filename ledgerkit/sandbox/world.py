@@ -6,7 +6,8 @@ eight gateways (EUR, USD, JPY, KWD; cards and the alternative methods iDEAL,
 KNET and Bancontact), ``n_transactions`` shop-report transactions, the DWH
 balance records derived from them, and a MakeCommerce EUR shop whose account
 statement and payouts derive from its own ``n_transactions // 4`` payments.
-The period is ``[2025-01-01, 2025-04-01)`` UTC.
+The period is ``[2025-01-01, 2025-04-01)`` UTC (other time shapes:
+:mod:`~ledgerkit.sandbox.world_shapes`).
 
 Choices the server (and tests elsewhere) rely on:
 
@@ -55,6 +56,7 @@ from ..money import check_currency
 from . import world_catalog as cat
 from .world_random import SeededRandom
 from .world_balance import BalanceBook
+from .world_shapes import WorldShape, world_shape
 from .world_statements import StatementLedger
 from .world_transactions import MONEY_SIGN, PERCENT_FEE_TYPES, Draft, TransactionDrawer, scheduled_fee
 
@@ -109,7 +111,7 @@ class World:
     # -- construction -----------------------------------------------------------
 
     @classmethod
-    def generate(cls, seed: int = 0, n_transactions: int = 2000) -> "World":
+    def generate(cls, seed: int = 0, n_transactions: int = 2000, shape: str = "uniform") -> "World":
         """Draw a world from ``seed`` with exactly ``n_transactions`` transactions.
 
         Parameters
@@ -119,6 +121,8 @@ class World:
         n_transactions : int
             How many shop-report transactions (at least 20); the statement
             gets ``n_transactions // 4`` MakeCommerce payments.
+        shape : {"uniform", "sparse", "burst"}
+            How the transactions spread in time (:mod:`~ledgerkit.sandbox.world_shapes`).
 
         Examples
         --------
@@ -130,22 +134,24 @@ class World:
             raise ConfigurationError("seed", seed, "an integer")
         if isinstance(n_transactions, bool) or not isinstance(n_transactions, int) or n_transactions < 20:
             raise ConfigurationError("n_transactions", n_transactions, "an integer >= 20")
+        span = world_shape(shape, WORLD_START, WORLD_END)
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of young dicts, no cycles: the cyclic GC would only cost time
         try:
-            return cls._draw(seed, n_transactions)
+            return cls._draw(seed, n_transactions, span)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
     @classmethod
-    def _draw(cls, seed: int, n_transactions: int) -> "World":
+    def _draw(cls, seed: int, n_transactions: int, span: WorldShape) -> "World":
         rng = SeededRandom(seed)
-        start, end = int(WORLD_START.timestamp()), int(WORLD_END.timestamp())
+        start, end = int(span.start.timestamp()), int(span.end.timestamp())
         drawer = TransactionDrawer(rng, start, end, cat.FEE_SCHEDULE)
         drafts = drawer.draw(n_transactions - 1, cat.SHOPS, cat.SHOP_WEIGHTS)
         negative = _plant_payout(drawer)
         drafts.append(negative)
+        span.warp(drafts)
         drafts.sort(key=lambda d: (d.created, d.seq))
         next_id = drawer.number(drafts, _FIRST_ID, int(len(drafts) * _OLD_UID_SHARE))
         for d in drafts:
@@ -158,12 +164,12 @@ class World:
         negative.amount = max(_balance_before(drafts, negative, opening[_account_of(accounts, _NEGATIVE_ROUTE)]),
                               0) + _NEGATIVE_BY
         transactions = [drawer.to_api_dict(d) for d in drafts]
-        book = BalanceBook(accounts, opening, WORLD_START)
+        book = BalanceBook(accounts, opening, span.start)
         book.post(transactions)
         ledger = StatementLedger(rng, start, end, _MC_RESERVE)
         ledger.build(n_transactions // 4)
         world = cls(
-            seed=seed, n_transactions=n_transactions, start=WORLD_START, end=WORLD_END,
+            seed=seed, n_transactions=n_transactions, start=span.start, end=span.end,
             psp={}, merchants=[dict(m) for m in cat.MERCHANTS], shops=[], gateways=[dict(g) for g in cat.GATEWAYS],
             fee_schedule=dict(cat.FEE_SCHEDULE), transactions=transactions,
             off_schedule_ids={d.id for d in off_schedule}, manually_corrected_ids={d.id for d in corrected},

@@ -17,11 +17,12 @@ from matplotlib.axes import Axes
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 from matplotlib.textpath import TextToPath
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from ..analysis._common import require_columns, require_frame
 from ..errors import ConfigurationError
 from ..money import check_currency, exponent, format_money, minor_to_major
+from .display import NONE_LABEL, period_format
 
 #: Size of a new figure: the width of a notebook cell.
 FIGSIZE: tuple[float, float] = (9.0, 4.5)
@@ -132,6 +133,34 @@ def headroom(ax: Axes, *values: np.ndarray, share: float = 0.2) -> None:
     ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
 
 
+#: Where :func:`bands` puts things, as shares of the axes height: bars and
+#: their labels below ``_BARS_TOP`` (labels need about 0.05 more), the twin
+#: axis's dots between ``_DOTS`` (their bottom and top).
+_BARS_TOP = 0.55
+_DOTS = (0.70, 0.95)
+
+
+def bands(ax: Axes, bars: np.ndarray, right: Axes, dots: np.ndarray) -> None:
+    """Y limits that keep bars (and their labels) low and the twin axis's dots in a band above them.
+
+    Bars of ``ax`` reach at most :data:`_BARS_TOP` of the axes height; dots
+    of ``right`` span :data:`_DOTS`. The right axis ticks only the range
+    the dots take, so no negative volume is ever suggested.
+    """
+    values = np.concatenate([np.ravel(bars), np.zeros(1)])
+    values = values[np.isfinite(values)]
+    low, high = float(values.min()), float(values.max())
+    ax.set_ylim(low, low + ((high - low) or 1.0) / _BARS_TOP)
+    finite = np.ravel(dots)[np.isfinite(np.ravel(dots))]
+    bottom, top = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    bottom = min(bottom, 0.0)
+    span = (top - bottom) or 1.0
+    height = span / (_DOTS[1] - _DOTS[0])
+    right.set_ylim(bottom - _DOTS[0] * height, bottom - _DOTS[0] * height + height)
+    ticks = MaxNLocator(nbins=3).tick_values(bottom, top)
+    right.yaxis.set_major_locator(FixedLocator([t for t in ticks if bottom <= t <= top + 1e-9 * span]))
+
+
 def no_data(ax: Axes, title: str) -> Axes:
     ax.set_title(title)
     ax.text(0.5, 0.5, "no rows to show", ha="center", va="center", transform=ax.transAxes, color="grey")
@@ -139,10 +168,9 @@ def no_data(ax: Axes, title: str) -> Axes:
 
 
 def period_labels(periods: pd.Series) -> list[str]:
-    """Short labels: ``Jan 2025`` when every period starts a month, else ``2025-01-06``."""
-    stamps = pd.DatetimeIndex(periods)
-    monthly = bool(len(stamps)) and bool(((stamps.day == 1) & (stamps.hour == 0)).all())
-    return list(stamps.strftime("%b %Y" if monthly else "%Y-%m-%d"))
+    """The periods named as in the tables (:func:`~ledgerkit.viz.display.period_format`): ``2025-01``,
+    ``2025-W03`` or ``2025-01-06``."""
+    return list(pd.DatetimeIndex(periods).strftime(period_format(periods)))
 
 
 def group_name(keys: Sequence[str]) -> str:
@@ -152,10 +180,10 @@ def group_name(keys: Sequence[str]) -> str:
 
 
 def group_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
-    """One text label per row from its key columns (missing values shown as ``(none)``)."""
+    """One text label per row from its key columns (missing values shown as ``(none)``, as in the tables)."""
     if not keys:
         return list(frame["currency"].astype("str"))
-    parts = [frame[k].astype("object").where(frame[k].notna(), "(none)").astype("str") for k in keys]
+    parts = [frame[k].astype("object").where(frame[k].notna(), NONE_LABEL).astype("str") for k in keys]
     return [" · ".join(values) for values in zip(*parts)]
 
 

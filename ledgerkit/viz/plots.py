@@ -36,6 +36,7 @@ from ._layout import (
     COLORS,
     FIGSIZE,
     axes_for,
+    bands,
     category_ticks,
     date_axis,
     group_labels,
@@ -135,7 +136,9 @@ def plot_effective_rate(
     -------
     Axes
         The bars are ``ax.containers[0]`` (heights in basis points); the
-        volume axis is ``ax.right_ax``.
+        volume axis is ``ax.right_ax``. Bars and their value labels keep
+        to the lower part of the axes and the volume dots to a band above
+        them, so a dot never sits on a label.
 
     Examples
     --------
@@ -172,12 +175,12 @@ def plot_effective_rate(
     category_ticks(ax, positions, labels)
     ax.set_ylabel("effective rate (bp of volume)")
     ax.set_xlabel(group_name(keys))
-    headroom(ax, heights)
     title_over_legend(ax, title)
     right = ax.twinx()
-    right.plot(positions, major(rows["volume"], currency), "o", color=COLORS["volume"], label=f"volume ({currency})")
-    right.set_ylabel(f"volume ({currency})")
-    headroom(right, major(rows["volume"], currency))
+    volumes = major(rows["volume"], currency)
+    right.plot(positions, volumes, "o", color=COLORS["volume"], label=f"volume ({currency})")
+    right.set_ylabel(f"volume ({currency})", loc="top")  # beside the band of dots
+    bands(ax, heights, right, volumes)
     money_axis(right.yaxis, currency)
     ax.right_ax = right
     handles = [bars, *right.get_lines()]
@@ -541,8 +544,9 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
         title += f" — {int(odd.sum())} with an unexplained residual"
     legend = [Patch(color=COLORS["total"], label="paid out, fully explained"),
               Patch(facecolor=COLORS["residual"], edgecolor="black", label="paid out, residual ≠ 0")]
-    legend_outside(ax, handles=legend)
-    ax.set_title(title)
+    # above the axes, not beside them: the chart keeps the figure's width (and so does a waterfall under it)
+    legend_outside(ax, above=True, handles=legend)
+    title_over_legend(ax, title)
     ax.set_xlabel("paid at (UTC)")
     ax.set_ylabel(f"paid out ({currency})")
     date_axis(ax.xaxis)

@@ -12,7 +12,11 @@ The state is open for tests and for further work in the notebook:
 result currently shown, numeric), ``explorer.results`` (every frame the view
 was drawn from), ``explorer.figure`` and ``explorer.refresh()``. Money is
 formatted for people only in the displayed copy (``explorer.display_table``,
-made by :func:`ledgerkit.viz.display.show`: ``1,234.56 EUR``, no personal data).
+made by :func:`ledgerkit.viz.display.show`, exactly as the notebooks' tables:
+``1,234.56``, periods as ``2025-01``, no index, no personal data). The
+displayed table keeps to what fits beside the chart (:data:`MAX_ROWS` rows,
+``explorer.note`` says which); a date range that holds nothing shows a
+sentence saying why (``explorer.message``) instead of an empty chart.
 
 Examples
 --------
@@ -45,11 +49,18 @@ from matplotlib.figure import Figure
 
 from ..analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
 from ..analysis._common import require_columns, require_frame
-from .display import show
+from .display import show, table_html
 from ..errors import ConfigurationError, LedgerkitError
+from ._layout import title_over_legend
 from .plots import FIGSIZE, plot_balance, plot_effective_rate, plot_payout_waterfall, plot_payouts
 
-__all__ = ["Explorer", "View", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS"]
+__all__ = ["Explorer", "View", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS", "MAX_ROWS"]
+
+#: Rows of an explorer's table: what fits under its chart without scrolling.
+MAX_ROWS = 12
+
+#: What a picked row of an explorer's table looks like (inline: it shows in JupyterLab and in saved HTML alike).
+_PICKED_STYLE = "background: #fff3c4; font-weight: bold"
 
 #: Grouping choices of :func:`explore_fees` -> the column that must be in the frame.
 GROUPINGS: dict[str, tuple[str, ...]] = {
@@ -132,6 +143,94 @@ def _date_bounds(frame: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
     return times.min().date(), times.max().date() + dt.timedelta(days=1)
 
 
+def _day(value: Any) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _range_message(frame: pd.DataFrame, rows: pd.DataFrame, values: dict) -> str | None:
+    """Why a view has nothing to show (an inverted range, or no rows in it), else None.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"created": pd.to_datetime(["2025-01-05"], utc=True), "currency": ["EUR"]})
+    >>> _range_message(f, f.iloc[:0], {"start": dt.date(2025, 2, 1), "end": dt.date(2025, 1, 1), "currency": "EUR"})
+    "Nothing to show: the range runs from 2025-02-01 to before 2025-01-01, which is no time at all. Pick a 'before' date after the 'from' date."
+    """
+    start, end = values.get("start"), values.get("end")
+    if start is not None and end is not None and _utc(start) >= _utc(end):
+        return (f"Nothing to show: the range runs from {_day(start)} to before {_day(end)}, which is no time at all. "
+                "Pick a 'before' date after the 'from' date.")
+    if not rows.empty:
+        return None
+    currency = values.get("currency")
+    span = " ".join(filter(None, [f"from {_day(start)}" if start is not None else "",
+                                  f"before {_day(end)}" if end is not None else ""])) or "at all"
+    first, after_last = _date_bounds(_filter(frame, None, None, currency))
+    where = (f"the {currency} rows run from {_day(first)} to {_day(after_last - dt.timedelta(days=1))}"
+             if first is not None else f"the data has no {currency} rows")
+    return f"No {currency} rows {span}: {where}. Widen the date range."
+
+
+def _table_html(table: pd.DataFrame, picked: int | None) -> str:
+    """An HTML table without the index; the row at position ``picked`` highlighted."""
+    markup = table_html(table)
+    if picked is None:
+        return markup
+    head, body = markup.split("<tbody>", 1)
+    first, *rows = body.split("<tr>")
+    opening = ["<tr>"] * len(rows)
+    opening[picked] = f'<tr class="picked" style="{_PICKED_STYLE}">'
+    return head + "<tbody>" + first + "".join(o + r for o, r in zip(opening, rows))
+
+
+def _fees_shown(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The groups with the most volume when there are more than fit, in the breakdown's order."""
+    if len(table) <= MAX_ROWS:
+        return table, ""
+    top = table.sort_values("volume", ascending=False, na_position="last", kind="stable").head(MAX_ROWS)
+    return table.loc[top.index.sort_values()], (
+        f"The {MAX_ROWS} groups with the most volume, of {len(table)}; the chart shows every group.")
+
+
+def _balance_shown(table: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
+    """The last periods when there are more than fit, and every period that does not tie out."""
+    if len(table) <= MAX_ROWS:
+        return table, ""
+    off = table["unexplained"].ne(0).fillna(True).to_numpy(dtype=bool)
+    last = np.zeros(len(table), dtype=bool)
+    last[-max(MAX_ROWS - int(off.sum()), 1):] = True
+    unit = dict((code, name) for name, code in _FREQS)[freq]
+    earlier = int((off & ~last).sum())
+    note = f"The last {int(last.sum())} of {len(table)} {unit}s"
+    if earlier:
+        note += f", and the earlier {unit} that does not tie out." if earlier == 1 else \
+            f", and the {earlier} earlier {unit}s that do not tie out."
+    return table.loc[off | last], note + ("" if earlier else ".")
+
+
+#: Columns of ``payout_groups`` the payouts explorer leaves out of its table (the chart and picker say them).
+_PAYOUT_HIDDEN = ("is_open", "first_created", "last_created")
+
+
+def _payouts_shown(table: pd.DataFrame, picked: Any) -> tuple[pd.DataFrame, int | None, str]:
+    """The payouts around the picked one (at most :data:`MAX_ROWS`), its position among them, a note."""
+    table = table.drop(columns=[c for c in _PAYOUT_HIDDEN if c in table.columns])
+    is_open = table["payout_id"].isna().to_numpy(dtype=bool)
+    hits = np.flatnonzero(is_open if picked == _OPEN else table["payout_id"].eq(picked).fillna(False).to_numpy(bool))
+    at = int(hits[0]) if len(hits) else None
+    if len(table) <= MAX_ROWS:
+        return table, at, ""
+    first = 0 if at is None else min(max(at - MAX_ROWS // 2, 0), len(table) - MAX_ROWS)
+    window = table.iloc[first:first + MAX_ROWS]
+    note = f"Payouts {first + 1}–{first + len(window)} of {len(table)} (the open balance last)"
+    return window, (None if at is None else at - first), note + (", the picked one highlighted." if at is not None
+                                                                  else ".")
+
+
+def _note_html(note: str) -> str:
+    return f'<p class="ledgerkit-note">{html.escape(note)}</p>' if note else ""
+
+
 def _html_output(markup: str, text: str) -> dict:
     return {"output_type": "display_data", "data": {"text/html": markup, "text/plain": text}, "metadata": {}}
 
@@ -149,11 +248,21 @@ def _png_output(figure: Figure) -> dict:
 
 @dataclass
 class View:
-    """What one refresh shows: the table, the frames behind it and how to draw the chart."""
+    """What one refresh shows: the table, the frames behind it and how to draw the chart.
+
+    ``shown`` is the part of ``table`` displayed (all of it by default),
+    ``picked`` the position in ``shown`` of the highlighted row, ``note`` a
+    sentence above the table (which rows are shown). ``message`` replaces
+    chart and table when there is nothing to show, saying why.
+    """
 
     table: pd.DataFrame
     draw: Callable[[Figure], None]
     results: dict[str, pd.DataFrame] = field(default_factory=dict)
+    shown: pd.DataFrame | None = None
+    picked: int | None = None
+    note: str = ""
+    message: str | None = None
 
 
 class Explorer(widgets.VBox):
@@ -174,9 +283,10 @@ class Explorer(widgets.VBox):
 
     Attributes
     ----------
-    controls, table, display_table, results, figure, error
-        The current state; ``error`` is the message of a failed redraw
-        (shown in place of the table), else None.
+    controls, table, display_table, results, figure, note, message, error
+        The current state; ``message`` says why there is nothing to show
+        (an empty or inverted range), ``error`` is the message of a failed
+        redraw (shown in place of the table), else None.
     """
 
     def __init__(self, title: str, controls: Mapping[str, widgets.ValueWidget],
@@ -186,6 +296,8 @@ class Explorer(widgets.VBox):
         self.display_table: pd.DataFrame | None = None
         self.results: dict[str, pd.DataFrame] = {}
         self.figure: Figure | None = None
+        self.note = ""
+        self.message: str | None = None
         self.error: str | None = None
         self.table_output = widgets.Output()
         self.plot_output = widgets.Output()
@@ -213,13 +325,19 @@ class Explorer(widgets.VBox):
             finally:
                 self._syncing = False
         view = self._view(self.values())
-        figure = Figure(figsize=FIGSIZE, layout="constrained")
-        view.draw(figure)
-        self.table, self.results, self.figure, self.error = view.table, view.results, figure, None
-        self.display_table = show(view.table, with_code=True, digits=1)
-        markup = self.display_table.to_html(index=False, na_rep="", escape=True)
-        self.table_output.outputs = (_html_output(markup, f"<table: {len(view.table)} rows>"),)
-        self.plot_output.outputs = (_png_output(figure),)
+        self.table, self.results, self.error = view.table, view.results, None
+        self.note, self.message = view.note, view.message
+        if view.message is not None:
+            self.figure, self.display_table = None, None
+            self.table_output.outputs = (_html_output(_note_html(view.message), view.message),)
+            self.plot_output.outputs = ()
+            return
+        self.figure = Figure(figsize=FIGSIZE, layout="constrained")
+        view.draw(self.figure)
+        self.display_table = show(view.table if view.shown is None else view.shown)
+        markup = _note_html(view.note) + _table_html(self.display_table, view.picked)
+        self.table_output.outputs = (_html_output(markup, f"<table: {len(self.display_table)} rows>"),)
+        self.plot_output.outputs = (_png_output(self.figure),)
 
     def _changed(self, _change: dict) -> None:
         if self._syncing:
@@ -315,7 +433,9 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
         def draw(figure: Figure) -> None:
             plot_effective_rate(table, currency=values["currency"], ax=figure.add_subplot())
 
-        return View(table, draw, {"rows": rows})
+        shown, note = _fees_shown(table)
+        return View(table, draw, {"rows": rows}, shown=shown, note=note,
+                    message=_range_message(frame, rows, values))
 
     return Explorer("Fees and effective rate", controls, view)
 
@@ -357,7 +477,9 @@ def explore_balance(statements: pd.DataFrame) -> Explorer:
         def draw(figure: Figure) -> None:
             plot_balance(rows, breaks=breaks, currency=values["currency"], ax=figure.add_subplot())
 
-        return View(table, draw, {"rows": rows, "breaks": breaks})
+        shown, note = _balance_shown(table, values["freq"])
+        return View(table, draw, {"rows": rows, "breaks": breaks}, shown=shown, note=note,
+                    message=_range_message(statements, rows, values))
 
     return Explorer("Balance roll-forward", controls, view)
 
@@ -427,9 +549,13 @@ def explore_payouts(statements: pd.DataFrame) -> Explorer:
             plot_payouts(table, currency=values["currency"], ax=over_time)
             if waterfall is not None:
                 plot_payout_waterfall(waterfall, currency=values["currency"], ax=steps)
-                steps.set_title(f"{picked}: " + steps.get_title())
+                name = "Open balance" if picked == _OPEN else f"Payout {picked}"
+                title_over_legend(steps, f"{name}: " + steps.get_title())
 
         results = {"rows": rows} if waterfall is None else {"rows": rows, "waterfall": waterfall}
-        return View(table, draw, results)
+        shown, at, note = _payouts_shown(table, picked)
+        in_range = _filter(statements, values["start"], values["end"], values["currency"])
+        return View(table, draw, results, shown=shown, picked=at, note=note,
+                    message=_range_message(statements, in_range, values))
 
     return Explorer("Payouts", controls, view, sync=sync)

@@ -129,7 +129,7 @@ def test_show_money_in_major_units_per_row_currency():
     assert shown["net"].tolist() == ["1,234.56", "-1,500", "0.001", ""]
     assert shown["rows"].tolist() == ["3", "1", "2", "0"]
     assert shown["rate_bp"].tolist() == ["204.12", "", "0.00", "1.00"]
-    assert shown["paid_at"].tolist()[:2] == ["2025-01-02 00:00:00+00:00", ""]
+    assert shown["paid_at"].tolist()[:2] == ["2025-01-02 00:00:00", ""]
     assert shown["payout_id"].tolist()[3] == ""
     assert frame["net"].tolist()[0] == 123456  # the input is untouched
 

@@ -1,24 +1,19 @@
-"""``ledgerkit report`` / ``make demo``: five executed notebooks, five self-contained HTML, a summary.
+"""``ledgerkit report`` / ``make demo``: five executed notebooks, five self-contained HTML, a close pack, a summary.
 
 One run of :func:`ledgerkit.app.report.run_report` against the sandbox (papermill
 executes the five notebooks, each starting its own sandbox) is shared by the
-tests of this module.
+tests of this module and the browser tests (``report_run`` in conftest.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from ledgerkit.app.report import NOTEBOOKS, run_report
+from ledgerkit.app.report import NOTEBOOKS
 
-ROOT = Path(__file__).resolve().parents[2]
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_NOTEBOOKS = ("02_fees", "03_balance", "04_payouts")
 
@@ -26,19 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    """(exit code, printed text, output folder) of one ``run_report`` against the sandbox."""
-    out = tmp_path_factory.mktemp("reports")
-    capture = pytest.MonkeyPatch()
-    # the kernels import this checkout's ledgerkit, installed or not
-    capture.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            code = run_report(out=out)
-    finally:
-        capture.undo()
-    return code, printed.getvalue(), out
+def report(report_run):
+    """(exit code, printed text, output folder) of the session's one ``run_report`` (tests/app/conftest.py)."""
+    return report_run
 
 
 def test_every_notebook_ran(report):
@@ -51,7 +36,7 @@ def test_every_notebook_ran(report):
 def test_five_notebooks_and_five_html(report):
     _, printed, out = report
     assert sorted(p.name for p in out.glob("*.ipynb")) == [f"{n}.ipynb" for n in NOTEBOOKS]
-    assert sorted(p.name for p in out.glob("*.html")) == [f"{n}.html" for n in NOTEBOOKS]
+    assert sorted(p.name for p in out.glob("*.html")) == [f"{n}.html" for n in NOTEBOOKS] + ["close-2025-03.html"]
     for name in NOTEBOOKS:
         assert f"  {out / name}.html" in printed
 
@@ -95,3 +80,31 @@ def test_the_summary_has_its_sections(report):
         assert re.search(rf"^{section}", printed, re.MULTILINE), section
     assert "open balance, not paid out yet:" in printed
     assert "Summary skipped" not in printed
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_html_asks_nothing_of_the_network(report, name):
+    _, _, out = report
+    html = (out / f"{name}.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=\"(?!\./\")", html), "a script loaded from elsewhere"
+    styles = "".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.S))
+    assert not re.search(r"<link[^>]+href=", html) and "url(http" not in styles and "@import" not in styles
+    assert "cdnjs" not in html and "MathJax.Hub.Config" not in html  # (embed.js names a CDN it never uses here)
+    if name in WIDGET_NOTEBOOKS:  # the widget manager inlined, once
+        assert html.count("please see embed.js.LICENSE.txt") == 1
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_one_parameters_cell_holding_the_run_s_values(report, name):
+    _, _, out = report
+    html = (out / f"{name}.html").read_text(encoding="utf-8")
+    assert html.count("Parameters (papermill)") == 1 and "injected-parameters" not in html
+    assert "set by this run" in html  # source = 'sandbox', as papermill injected it
+
+
+def test_the_close_pack_is_written_beside_the_reports(report):
+    _, printed, out = report
+    assert "Close pack 2025-03: GREEN" in printed
+    for suffix in (".xlsx", ".html"):
+        path = out / f"close-2025-03{suffix}"
+        assert path.exists() and f"  {path}" in printed

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from ledgerkit.app import notebook
-from ledgerkit.viz.display import PII_PREFIXES, money_columns, show
+from ledgerkit.analysis import fee_breakdown, roll_forward
+from ledgerkit.viz.display import NONE_LABEL, PII_PREFIXES, DisplayTable, money_columns, period_format, show
 from ledgerkit.errors import ConfigurationError
 
 
@@ -70,3 +71,65 @@ def test_money_columns_by_convention():
                           ("id", "shop.id", "payout_id", "count", "volume_count", "position", "rows", "n",
                            "amount", "closing")})
     assert money_columns(frame.assign(rate=[1.5], fee64=pd.array([1], dtype="int64"))) == ["amount", "closing"]
+
+
+@pytest.fixture
+def statements() -> pd.DataFrame:
+    """Two EUR rows six weeks apart, chained."""
+    return pd.DataFrame({
+        "created": pd.to_datetime(["2025-01-14 09:30", "2025-02-25 10:00"], utc=True),
+        "type": ["INCOME", "TRX_FEE"], "amount": ints(1000, -30), "balance_before": ints(0, 1000),
+        "balance_after": ints(1000, 970), "currency": ["EUR", "EUR"]})
+
+
+@pytest.mark.parametrize("freq, first, last, count", [
+    ("M", "2025-01", "2025-02", 2), ("W", "2025-W03", "2025-W09", 7), ("D", "2025-01-14", "2025-02-25", 43)])
+def test_periods_are_named_by_their_length(statements, freq, first, last, count):
+    shown = show(roll_forward(statements, freq=freq))
+    assert shown["period"].tolist()[0] == first and shown["period"].tolist()[-1] == last
+    assert len(shown) == count and "period_end" not in shown.columns  # the label says where it ends
+    assert shown.columns.tolist()[:2] == ["currency", "period"]
+    assert "period_end" in show(roll_forward(statements, freq=freq), columns=["period", "period_end"]).columns
+
+
+def test_period_format_is_sure_or_says_the_day():
+    starts = pd.Series(pd.to_datetime(["2025-01-13", "2025-01-20"], utc=True))
+    assert period_format(starts) == "%G-W%V"  # Mondays a week apart
+    assert period_format(starts.iloc[:1]) == "%Y-%m-%d"  # one Monday: could be a day
+    assert period_format(starts.iloc[:1], starts.iloc[:1] + pd.Timedelta(days=7)) == "%G-W%V"
+    assert period_format(starts + pd.Timedelta(hours=1)) == "%Y-%m-%d"
+    with pytest.raises(ConfigurationError, match="freq"):
+        period_format(starts, freq="Q")
+    breakdown = fee_breakdown(pd.DataFrame({
+        "type": ["payment"] * 2, "status": ["successful"] * 2, "amount": ints(100, 100),
+        "transaction_fee": ints(1, 1), "currency": ["EUR"] * 2,
+        "created_at": pd.to_datetime(["2025-01-05", "2025-02-05"], utc=True)}), by=(), freq="M")
+    assert show(breakdown)["period"].tolist() == ["2025-01", "2025-02"]
+
+
+def test_utc_times_without_the_redundant_offset(payouts):
+    assert show(payouts)["paid_at"].tolist() == ["2025-01-02 00:00:00", "", "2025-01-03 00:00:00",
+                                                 "2025-01-04 00:00:00"]
+    tallinn = payouts.assign(paid_at=payouts["paid_at"].dt.tz_convert("Europe/Tallinn"))
+    assert show(tallinn)["paid_at"].tolist()[0] == "2025-01-02 02:00:00+02:00"
+
+
+def test_a_group_without_a_value_is_labelled_as_in_the_charts():
+    from ledgerkit.viz._layout import group_labels
+
+    breakdown = pd.DataFrame({"currency": ["EUR", "EUR"], "credit_card.brand": ["visa", None],
+                              "channel": [None, "ideal"], "payout_id": [None, "7"]})
+    shown = show(breakdown)
+    assert shown["credit_card.brand"].tolist() == ["visa", NONE_LABEL] == group_labels(breakdown, ["credit_card.brand"])
+    assert shown["channel"].tolist() == [NONE_LABEL, "ideal"]
+    assert shown["payout_id"].tolist() == ["", "7"]  # not a group: the open balance has no payout id
+
+
+def test_shown_without_the_row_index(payouts):
+    shown = show(payouts.set_index(pd.Index([10, 11, 12, 13])))
+    assert isinstance(shown, DisplayTable) and isinstance(shown.head(2), DisplayTable)
+    html = shown._repr_html_()
+    assert html.split("<tbody>")[0].count("<th>") == len(shown.columns)
+    assert ">10<" not in html and "1,234.56" in html
+    assert repr(shown).splitlines()[0].split() == list(shown.columns)
+    assert repr(shown.iloc[:0]) == "(no rows) columns: currency, payout_id, rows, net, rate_bp, paid_at"

@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from ledgerkit.analysis import (  # noqa: E402
     check_balances,
@@ -135,6 +136,26 @@ def test_effective_rate_jpy_has_no_decimals(transactions):
     assert formatter(1234567.0, 0) == "1,234,567"
 
 
+def test_effective_rate_volume_dots_never_sit_on_the_bar_labels():
+    """Volume proportional to the rate: without bands every dot would land on its bar's label."""
+    breakdown = pd.DataFrame({
+        "currency": ["EUR"] * 4, "credit_card.brand": ["amex", "master", "visa", "jcb"],
+        "fee": money(300, 200, 100, 50), "volume": money(30_000, 20_000, 10_000, 5_000),
+        "rate_bp": [300.0, 200.0, 100.0, 50.0]})
+    ax = plot_effective_rate(breakdown.assign(volume=money(3_000_000, 2_000_000, 1_000_000, 500_000)))
+    ax.figure.canvas.draw()
+    labels = [t.get_window_extent() for t in ax.texts]
+    assert [t.get_text() for t in ax.texts] == ["300.0", "200.0", "100.0", "50.0"]
+    dots = ax.right_ax.get_lines()[0]
+    radius = dots.get_markersize() / 2 * ax.figure.dpi / 72
+    centres = ax.right_ax.transData.transform(dots.get_xydata())
+    for x, y in centres:
+        dot = Bbox([[x - radius, y - radius], [x + radius, y + radius]])
+        assert not [label for label in labels if label.overlaps(dot)], (x, y)
+    ticks = ax.right_ax.get_yticks()
+    assert ticks.min() >= 0 and ticks.max() <= 30_000  # the volume axis ticks only the volumes' range
+
+
 def overlapping(texts) -> list:
     """Pairs of drawn texts whose window extents overlap (the figure must have been drawn)."""
     boxes = [t.get_window_extent() for t in texts if t.get_text()]
@@ -195,7 +216,7 @@ def test_legends_are_outside_the_data_area(transactions, statements):
 
 def test_legends_above_the_axes_do_not_cover_the_title(transactions, statements):
     for ax in (plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR"),
-               plot_payout_waterfall(payout_waterfall(statements, "P2"))):
+               plot_payout_waterfall(payout_waterfall(statements, "P2")), plot_payouts(payout_groups(statements))):
         ax.figure.canvas.draw()
         assert not ax.get_legend().get_window_extent().overlaps(ax.title.get_window_extent())
 
@@ -211,7 +232,7 @@ def test_fee_composition_stacks_groups_per_period_in_major_units(transactions):
     assert heights == {"master": [4.0, 0.0], "visa": [3.0, 1.75]}
     bottoms = [b.get_y() for b in ax.containers[1]]
     assert bottoms == [4.0, 0.0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["Jan 2025", "Feb 2025"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2025-01", "2025-02"]  # named as in the tables
     assert "EUR" in ax.get_ylabel() and "EUR" in ax.get_title()
 
 

@@ -16,7 +16,8 @@ from pandas.testing import assert_frame_equal  # noqa: E402
 
 from ledgerkit.analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward  # noqa: E402
 from ledgerkit.errors import ConfigurationError  # noqa: E402
-from ledgerkit.viz.widgets import _filter, explore_balance, explore_fees, explore_payouts  # noqa: E402
+from ledgerkit.viz.display import show  # noqa: E402
+from ledgerkit.viz.widgets import MAX_ROWS, _filter, explore_balance, explore_fees, explore_payouts  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -128,17 +129,44 @@ def test_explore_fees_redraws_in_place_with_money_for_people(payments):
     assert "EUR" in w.figure.axes[0].get_title()
     assert plt.get_fignums() == before  # the explorer draws on its own figures, not pyplot's
     assert w.table["fee"].dtype == "Int64"
-    assert w.display_table["fee"].tolist() == ["34.00 EUR", "1.50 EUR"]
-    assert w.display_table["volume"].tolist() == ["1,434.56 EUR", "50.00 EUR"]
+    assert w.display_table["fee"].tolist() == ["34.00", "1.50"]
+    assert w.display_table["volume"].tolist() == ["1,434.56", "50.00"]
     assert w.display_table["count"].tolist() == ["2", "1"]  # a count, not money
-    assert "1,434.56 EUR" in w.table_output.outputs[0]["data"]["text/html"]
+    markup = w.table_output.outputs[0]["data"]["text/html"]
+    assert "1,434.56" in markup and "1,434.56 EUR" not in markup
 
 
-def test_explore_fees_empty_range_shows_an_empty_table_and_chart(payments):
-    w = explore_fees(payments)
+def test_explorer_tables_read_exactly_as_the_notebook_tables(payments, ledger):
+    """One formatter: same money format (no code, no wrapping), same rate decimals, no index column."""
+    for w in (explore_fees(payments), explore_balance(ledger), explore_payouts(ledger)):
+        expected = show(w.table)
+        shown = w.display_table
+        assert_frame_equal(shown, expected.loc[shown.index, list(shown.columns)])
+        markup = w.table_output.outputs[0]["data"]["text/html"]
+        header = markup.split("<tbody>")[0]
+        assert header.count("<th>") == len(shown.columns)  # no index column
+    assert explore_fees(payments).display_table["rate_bp"].tolist() == show(fee_breakdown(
+        _filter(payments, None, None, "EUR"), by="brand"))["rate_bp"].tolist() == ["200.00", "245.22"]
+
+
+@pytest.mark.parametrize("explore, data", [(explore_fees, "payments"), (explore_balance, "ledger"),
+                                            (explore_payouts, "ledger")])
+def test_an_empty_range_says_why_instead_of_drawing_empty_axes(explore, data, request):
+    frame = request.getfixturevalue(data)
+    w = explore(frame)
     w.controls["start"].value = dt.date(2026, 1, 1)
-    assert w.error is None and w.table.empty
-    assert [t.get_text() for t in w.figure.axes[0].texts] == ["no rows to show"]
+    w.controls["end"].value = dt.date(2026, 2, 1)
+    first, last = ("2025-01-05", "2025-02-03") if data == "payments" else ("2025-01-06", "2025-02-04")
+    assert w.message == (f"No EUR rows from 2026-01-01 before 2026-02-01: the EUR rows run from {first} to {last}. "
+                         "Widen the date range.")
+    assert w.error is None and w.table.empty and w.figure is None and w.plot_output.outputs == ()
+    assert w.table_output.outputs[0]["data"]["text/plain"] == w.message
+
+    w.controls["start"].value = dt.date(2026, 3, 1)  # after the end: an inverted range
+    assert w.message == ("Nothing to show: the range runs from 2026-03-01 to before 2026-02-01, which is no time "
+                         "at all. Pick a 'before' date after the 'from' date.")
+    w.controls["start"].value, w.controls["end"].value = dt.date(2025, 1, 1), dt.date(2025, 3, 1)
+    assert w.message is None and png_count(w.plot_output) == 1
 
 
 def test_explore_fees_refuses_what_it_cannot_show(payments):
@@ -176,8 +204,22 @@ def test_explore_balance_marks_the_breaks(ledger):
     assert w.results["breaks"]["position"].tolist() == [7]
     assert [t.get_text() for t in w.figure.axes[0].texts] == ["amount mismatch +0.10 EUR"]
     assert w.table["unexplained"].tolist() == [0, 0]
-    assert w.display_table["closing"].tolist() == ["0.05 EUR", "30.05 EUR"]
+    assert w.display_table["closing"].tolist() == ["0.05", "30.05"]
+    assert w.display_table["period"].tolist() == ["2025-01", "2025-02"]  # periods named, period_end left out
     assert w.display_table["rows"].tolist() == ["7", "2"]  # a count, not money
+
+
+def test_explore_balance_daily_table_keeps_to_what_fits_and_every_day_off(ledger):
+    broken = ledger.copy()
+    broken.loc[5, "balance_after"] = 4_980  # 2025-01-07 stops tying out
+    w = explore_balance(broken)
+    w.controls["freq"].value = "D"
+    assert len(w.table) == 30  # 2025-01-06 .. 2025-02-04, every day
+    days = w.display_table["period"].tolist()
+    assert days == ["2025-01-07"] + [f"2025-01-{d}" for d in range(25, 32)] + [f"2025-02-0{d}" for d in range(1, 5)]
+    assert len(days) == MAX_ROWS
+    assert w.note == "The last 11 of 30 days, and the earlier day that does not tie out."
+    assert w.note in w.table_output.outputs[0]["data"]["text/html"]
 
 
 # --------------------------------------------------------------------------
@@ -201,6 +243,43 @@ def test_explore_payouts_tables_and_payout_picker(ledger):
     w.controls["payout"].value = "open balance"
     assert_frame_equal(w.results["waterfall"], payout_waterfall(rows, None))
     assert "merchant_reference" not in "".join(w.display_table.columns)
+
+
+def _picked_rows(w) -> list[str]:
+    body = w.table_output.outputs[0]["data"]["text/html"].split("<tbody>")[1]
+    return [row.split("<td>")[2].split("</td>")[0] for row in body.split("<tr")[1:] if 'class="picked"' in row]
+
+
+def test_explore_payouts_highlights_the_picked_payout_in_a_table_that_fits():
+    n = 30
+    payout_ids = [f"P{i:02d}" for i in range(n) for _ in range(2)]
+    many = pd.DataFrame({
+        "created": pd.Series(pd.date_range("2025-01-01", periods=2 * n, freq="12h", tz="UTC")),
+        "type": ["INCOME", "PAYOUT"] * n, "amount": ints(*[1_000, -1_000] * n), "currency": "EUR",
+        "payout_id": pd.array(payout_ids, dtype="str")})
+    w = explore_payouts(many)
+    assert len(w.table) == n and len(w.display_table) == MAX_ROWS
+    assert not {"is_open", "first_created", "last_created"} & set(w.display_table.columns)
+    assert _picked_rows(w) == ["P00"] and w.display_table["payout_id"].iloc[0] == "P00"
+    w.controls["payout"].value = "P17"
+    assert _picked_rows(w) == ["P17"]
+    assert w.display_table["payout_id"].tolist() == [f"P{i}" for i in range(11, 23)]
+    assert w.note == "Payouts 12–23 of 30 (the open balance last), the picked one highlighted."
+    w.controls["payout"].value = "P29"
+    assert w.display_table["payout_id"].tolist()[-1] == "P29" and _picked_rows(w) == ["P29"]
+
+
+def test_explore_payouts_waterfall_title_clears_its_legend(ledger):
+    w = explore_payouts(ledger)
+    w.controls["payout"].value = "P2"
+    steps = w.figure.axes[1]
+    assert steps.get_title().startswith("Payout P2: Payout waterfall (EUR)")
+    w.figure.canvas.draw()
+    assert not steps.get_legend().get_window_extent().overlaps(steps.title.get_window_extent())
+    labels = [t.get_window_extent() for t in steps.texts if t.get_text()]
+    assert labels and not [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a.overlaps(b)]
+    over_time = w.figure.axes[0]
+    assert abs(over_time.get_position().width - steps.get_position().width) < 0.01  # both charts full width
 
 
 def test_explore_payouts_keeps_a_payout_whole_when_the_range_cuts_it(ledger):

@@ -1,0 +1,104 @@
+"""``BENCH_QUICK=1 python benchmarks/run.py`` runs end to end and prints every target in its form.
+
+A smoke run at small sizes: it checks that each line is there, in the
+``name: value (target)`` form, in the table's order, and that the row
+counts agree between cases. It asserts no speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ledgerkit as lk
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>.+) \((?P<target>[^()]+)\)(?P<missed> MISSED)?$")
+DEFAULT = inspect.signature(lk.load_transactions).parameters["max_workers"].default
+SUFFIXES = [""] if DEFAULT == 8 else ["", "_8_workers"]  # the default, and 8 workers beside it
+PEER_AND_PULL = ["peer_dlt", "pull_vs_naive", "pull_with_store", *[f"pull_vs_bound{s}" for s in SUFFIXES],
+                 *[f"pull_time_split{s}" for s in SUFFIXES], "pull_by_workers"]
+HONEST = ["honest_user_range", "honest_cold_pull", "honest_sparse", "honest_burst"]
+DLT_MISSING = [name for name in ("dlt", "duckdb") if importlib.util.find_spec(name) is None]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> dict:
+    results = tmp_path_factory.mktemp("bench")
+    committed = (ROOT / "benchmarks" / "results" / "latest.txt").read_bytes()
+    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_RESULTS": str(results), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "benchmarks/run.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (ROOT / "benchmarks" / "results" / "latest.txt").read_bytes() == committed
+    table = (results / "latest-quick.txt").read_text().splitlines()
+    lines = {}
+    for text in table[1:]:
+        match = LINE.match(text)
+        assert match, text
+        lines[match["name"]] = match
+    return {"header": table[0], "names": [LINE.match(t)["name"] for t in table[1:]], "lines": lines,
+            "stdout": done.stdout, "results": results}
+
+
+def rows_of(line: re.Match) -> int:
+    return int(re.search(r"([\d,]+) rows(?: each)?[;,]", line["value"]).group(1).replace(",", ""))
+
+
+def test_every_target_is_printed_in_the_table_peer_lines_first(quick_run):
+    names = quick_run["names"]
+    assert quick_run["header"].startswith("# quick run (BENCH_QUICK=1), ")
+    assert names[: len(PEER_AND_PULL) + len(HONEST)] == PEER_AND_PULL + HONEST
+    rest = {"pull_rows", "pull_peak_memory", "frame_memory", "parse_speedup", "sheets_csv_10k_rows",
+            "sheets_csv_10k_rows_vs_raw", "sheets_xlsx_1k_rows"}
+    assert rest <= set(names)
+    assert [n for n in names if n.startswith("analysis_")] == [
+        "analysis_roll_forward_50_000_rows", "analysis_check_balances_50_000_rows", "analysis_payout_groups_50_000_rows"]
+    assert len(names) == len(set(names))
+    assert (quick_run["results"] / "pull_workers-quick.png").stat().st_size > 0
+
+
+def test_each_line_names_its_target(quick_run):
+    lines = quick_run["lines"]
+    assert lines["pull_vs_naive"]["target"] == ">= 6x with the default workers"
+    assert lines["pull_vs_naive"]["value"].count(f"with the default {DEFAULT} workers") == 1
+    assert {lines[n]["target"] for n in lines if n.startswith("pull_vs_bound")} == {">= 75%"}
+    assert "3 runs min / median / max" in lines["pull_vs_bound"]["value"]
+    assert lines["peer_dlt"]["target"] == ">= 20x"
+    for name in HONEST:
+        assert lines[name]["target"] == ">= 1.0x: the default never slower than one worker"
+        assert f" one worker ({DEFAULT} workers " in lines[name]["value"]
+    split = lines["pull_time_split"]["value"]
+    assert re.search(r"wall = client CPU [\d.]+ s \+ waiting -?[\d.]+ s .*; sandbox CPU [\d.]+ s", split)
+    for match in lines.values():  # MISSED only where a target can be missed
+        assert not (match["missed"] and match["target"] == "for transparency, no target")
+
+
+def test_the_cases_over_the_same_world_pull_the_same_rows(quick_run):
+    lines = quick_run["lines"]
+    pulled = int(re.match(r"([\d,]+) transactions", lines["pull_rows"]["value"]).group(1).replace(",", ""))
+    assert pulled >= 2_000
+    assert rows_of(lines["honest_user_range"]) == rows_of(lines["honest_cold_pull"]) == pulled
+    assert 0 < rows_of(lines["honest_sparse"]) < rows_of(lines["honest_burst"])
+
+
+@pytest.mark.skipif(bool(DLT_MISSING), reason=f"{' and '.join(DLT_MISSING)} not installed: the bench extra "
+                                              "(pip install -e '.[bench]') brings the dlt peer line")
+def test_the_dlt_peer_pulls_the_same_rows(quick_run):
+    line = quick_run["lines"]["peer_dlt"]
+    assert re.match(r"[\d.]+x dlt rest_api -> duckdb -> DataFrame \(", line["value"])
+    assert rows_of(line) == rows_of(quick_run["lines"]["honest_user_range"])
+
+
+@pytest.mark.skipif(not DLT_MISSING, reason="dlt is installed here: the peer line is measured")
+def test_without_dlt_the_peer_line_says_why(quick_run):
+    assert quick_run["lines"]["peer_dlt"]["value"].startswith("not measured: dlt")
