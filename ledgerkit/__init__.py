@@ -30,7 +30,7 @@ from .analysis import (
 )
 from ._transport.http import RetryPolicy
 from .app.close_pack import ClosePack, close_pack
-from .checks import CheckFailedError, assert_balances_chain, assert_payouts_explained, assert_reconciled
+from .checks import assert_balances_chain, assert_payouts_explained, assert_reconciled
 from .config import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
@@ -75,7 +75,6 @@ __all__ = [
     "assert_balances_chain",
     "assert_payouts_explained",
     "assert_reconciled",
-    "CheckFailedError",
     # errors
     *_errors_all,
 ]

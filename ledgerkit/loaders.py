@@ -16,6 +16,7 @@ import requests
 
 from ._transport.http import RetryPolicy
 from .client import Client
+from .many_accounts import chosen_accounts, combine, pull_each
 from .sources.balance_records import BalanceReport
 
 __all__ = ["load_transactions", "iter_transactions", "load_statements", "iter_statements", "load_balance_records"]
@@ -26,6 +27,27 @@ def _given(base_url: Any, user_keyword: str, user: Any, secret_key: Any) -> dict
     if base_url is None and user is None and secret_key is None:
         return None
     return {"base_url": base_url, user_keyword: user, "secret_key": secret_key}
+
+
+def _plain(options: dict[str, Any]) -> dict[str, Any]:
+    """The call's options that an error's ``.resume`` can repeat (no session or policy objects)."""
+    return {k: (str(v.path) if k == "store" and hasattr(v, "path") else v) for k, v in options.items()
+            if k not in ("session", "retry")}
+
+
+
+
+def _many(source: str, wanted: Any, path: Any, given: dict[str, Any], call: dict[str, Any],
+          pull: Any) -> Any:
+    """Run ``pull(account)`` for each account ``wanted`` selects; one frame (or report) with an ``account`` column."""
+    chosen = chosen_accounts(source, wanted, path, given)
+    results = pull_each(source, chosen, pull, resume={**call, "accounts_file": path})
+    if source != "balance_records":
+        return combine(source, results)
+    records = combine(source, {name: r.records for name, r in results.items()})
+    opening = combine(source, {name: r.opening_balance for name, r in results.items()})
+    opening.attrs = records.attrs
+    return BalanceReport(records, opening, records.attrs["ledgerkit"], None)
 
 
 def load_transactions(
@@ -51,6 +73,8 @@ def load_transactions(
     store: Any = None,
     lookback: Any = None,
     max_workers: int = 4,
+    accounts: Any = None,
+    accounts_file: Any = None,
 ) -> pd.DataFrame:
     """Pull the shop's transactions in ``[date_from, date_to)`` into one typed DataFrame.
 
@@ -126,6 +150,18 @@ def load_transactions(
         cursor order). With ``starting_after``/``ending_before`` the pull is
         sequential.
 
+    accounts : str or list of str, optional
+        Pull several accounts of the accounts file (:func:`ledgerkit.accounts`)
+        in one call: ``"all"``, account names, tags or ``"key=value"`` tags
+        (``"merchant=Acme"``, ``"brand=bepaid"``). The frame then has an
+        ``account`` column first and ``attrs["ledgerkit"]["accounts"]`` holds
+        each account's manifest; when some fail,
+        :class:`~ledgerkit.errors.AccountsError` names them, ``.partial``
+        holds the others' rows and ``.resume`` pulls only the failed ones.
+        Not together with ``base_url``, the id or ``secret_key``.
+    accounts_file : path, optional
+        The accounts file (default ``$LEDGERKIT_ACCOUNTS``, ``./ledgerkit.toml``,
+        or the user's config directory).
     Returns
     -------
     pandas.DataFrame
@@ -167,13 +203,19 @@ def load_transactions(
     >>> len(newer)                                                # doctest: +SKIP
     0
     """
-    client = Client(transactions=_given(base_url, "shop_id", shop_id, secret_key), session=session, retry=retry,
-                    store=store, lookback=lookback, progress=progress, max_workers=max_workers)
-    return client.transactions(
-        date_from, date_to, date_type=date_type, status=status, payment_method_type=payment_method_type,
-        skip_refused_methods=skip_refused_methods, time_zone=time_zone, manual_correction_from=manual_correction_from,
-        manual_correction_to=manual_correction_to, starting_after=starting_after, ending_before=ending_before,
-        include_pii=include_pii)
+    request = dict(date_type=date_type, status=status, payment_method_type=payment_method_type,
+                   skip_refused_methods=skip_refused_methods, time_zone=time_zone,
+                   manual_correction_from=manual_correction_from, manual_correction_to=manual_correction_to,
+                   starting_after=starting_after, ending_before=ending_before, include_pii=include_pii)
+    options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
+                   max_workers=max_workers)
+    if accounts is not None:
+        return _many("transactions", accounts, accounts_file,
+                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
+                     {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
+                     lambda account: Client(transactions=account, **options).transactions(date_from, date_to, **request))
+    client = Client(transactions=_given(base_url, "shop_id", shop_id, secret_key), **options)
+    return client.transactions(date_from, date_to, **request)
 
 
 def iter_transactions(
@@ -246,6 +288,8 @@ def load_statements(
     store: Any = None,
     lookback: Any = None,
     max_workers: int = 4,
+    accounts: Any = None,
+    accounts_file: Any = None,
 ) -> pd.DataFrame:
     """Pull the account statement rows of ``[date_from, date_to)`` (or of one payout) into a DataFrame.
 
@@ -289,6 +333,18 @@ def load_statements(
         and from a page where rows moved the pull goes on page by page. 1
         fetches every page in turn. The frame is the same either way.
 
+    accounts : str or list of str, optional
+        Pull several accounts of the accounts file (:func:`ledgerkit.accounts`)
+        in one call: ``"all"``, account names, tags or ``"key=value"`` tags
+        (``"merchant=Acme"``, ``"brand=bepaid"``). The frame then has an
+        ``account`` column first and ``attrs["ledgerkit"]["accounts"]`` holds
+        each account's manifest; when some fail,
+        :class:`~ledgerkit.errors.AccountsError` names them, ``.partial``
+        holds the others' rows and ``.resume`` pulls only the failed ones.
+        Not together with ``base_url``, the id or ``secret_key``.
+    accounts_file : path, optional
+        The accounts file (default ``$LEDGERKIT_ACCOUNTS``, ``./ledgerkit.toml``,
+        or the user's config directory).
     Returns
     -------
     pandas.DataFrame
@@ -318,10 +374,17 @@ def load_statements(
     >>> (df["balance_before"] + df["amount"]).equals(df["balance_after"])  # doctest: +SKIP
     True
     """
-    client = Client(statements=_given(base_url, "shop_id", shop_id, secret_key), session=session, retry=retry,
-                    store=store, lookback=lookback, progress=progress, max_workers=max_workers)
-    return client.statements(date_from, date_to, since=since, until=until, payout_id=payout_id, per_page=per_page,
-                             currency=currency, start_page=start_page)
+    request = dict(since=since, until=until, payout_id=payout_id, per_page=per_page, currency=currency,
+                   start_page=start_page)
+    options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
+                   max_workers=max_workers)
+    if accounts is not None:
+        return _many("statements", accounts, accounts_file,
+                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
+                     {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
+                     lambda account: Client(statements=account, **options).statements(date_from, date_to, **request))
+    client = Client(statements=_given(base_url, "shop_id", shop_id, secret_key), **options)
+    return client.statements(date_from, date_to, **request)
 
 
 def iter_statements(
@@ -387,6 +450,8 @@ def load_balance_records(
     download_dir: str | os.PathLike | None = None,
     max_rerequests: int = 1,
     store: Any = None,
+    accounts: Any = None,
+    accounts_file: Any = None,
 ) -> BalanceReport:
     """Request a DWH ``balance_records`` report, wait for it, and read both sheets.
 
@@ -443,6 +508,18 @@ def load_balance_records(
         repeated after an error or a kernel restart picks the report up
         (see :mod:`ledgerkit.store`).
 
+    accounts : str or list of str, optional
+        Pull several accounts of the accounts file (:func:`ledgerkit.accounts`)
+        in one call: ``"all"``, account names, tags or ``"key=value"`` tags
+        (``"merchant=Acme"``, ``"brand=bepaid"``). The frame then has an
+        ``account`` column first and ``attrs["ledgerkit"]["accounts"]`` holds
+        each account's manifest; when some fail,
+        :class:`~ledgerkit.errors.AccountsError` names them, ``.partial``
+        holds the others' rows and ``.resume`` pulls only the failed ones.
+        Not together with ``base_url``, the id or ``secret_key``.
+    accounts_file : path, optional
+        The accounts file (default ``$LEDGERKIT_ACCOUNTS``, ``./ledgerkit.toml``,
+        or the user's config directory).
     Returns
     -------
     BalanceReport
@@ -492,10 +569,16 @@ def load_balance_records(
     ...                               currency="EUR", user_id=1098)            # doctest: +SKIP
     >>> report.records.groupby("transaction_type", observed=True)["net"].sum()  # doctest: +SKIP
     """
-    client = Client(balance_records=_given(base_url, "psp_id", psp_id, secret_key), session=session, retry=retry,
-                    store=store, progress=progress)
-    return client.balance_records(
-        date_from, date_to, currency=currency, user_id=user_id, merchant_id=merchant_id, shop_id=shop_id,
-        gateway_id=gateway_id, format=format, language=language, notification_email=notification_email,
-        report_id=report_id, poll_timeout=poll_timeout, poll_interval=poll_interval, max_rerequests=max_rerequests,
-        download_dir=download_dir)
+    request = dict(currency=currency, user_id=user_id, merchant_id=merchant_id, shop_id=shop_id,
+                   gateway_id=gateway_id, format=format, language=language, notification_email=notification_email,
+                   report_id=report_id, poll_timeout=poll_timeout, poll_interval=poll_interval,
+                   max_rerequests=max_rerequests, download_dir=download_dir)
+    options = dict(session=session, retry=retry, store=store, progress=progress)
+    if accounts is not None:
+        return _many("balance_records", accounts, accounts_file,
+                     {"base_url": base_url, "psp_id": psp_id, "secret_key": secret_key},
+                     {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
+                     lambda account: Client(balance_records=account, **options).balance_records(
+                         date_from, date_to, **request))
+    client = Client(balance_records=_given(base_url, "psp_id", psp_id, secret_key), **options)
+    return client.balance_records(date_from, date_to, **request)

@@ -108,14 +108,16 @@ class BalanceReport:
         Sheet ``opening_balance``: one row per account, balance at ``date_from``.
     manifest : dict
         The pull manifest (also in each frame's ``.attrs["ledgerkit"]``).
-    report_id : str
-        The DWH report id (pass it as ``report_id=`` to read the report again).
+    report_id : str or None
+        The DWH report id (pass it as ``report_id=`` to read the report again);
+        None for the reports of several accounts (each account's id is in
+        ``manifest["accounts"][name]["report_id"]``).
     """
 
     records: pd.DataFrame = field(repr=False)
     opening_balance: pd.DataFrame = field(repr=False)
     manifest: dict = field(repr=False)
-    report_id: str
+    report_id: str | None
 
     def __repr__(self) -> str:
         params = self.manifest.get("parameters", {})
