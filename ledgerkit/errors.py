@@ -61,7 +61,13 @@ class LedgerkitError(Exception):
     ``resume`` (keyword arguments that continue the pull from its last
     completed page), ``manifest`` (what was pulled) and ``partial`` (the rows
     pulled before the failure, a DataFrame). They are ``None`` otherwise.
+
+    Errors pickle whole -- message and attributes -- so that one raised in a
+    Dask worker reaches the caller as the same error.
     """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
 
     resume: dict | None = None
     manifest: dict | None = None
@@ -243,3 +249,11 @@ class CheckFailedError(LedgerkitError, AssertionError):
     def __init__(self, message: str, *, rows: Any) -> None:
         self.rows = rows
         super().__init__(message)
+
+
+def _rebuilt(cls: type, args: tuple[Any, ...], attributes: dict[str, Any]) -> LedgerkitError:
+    """An error of class ``cls`` with ``args`` and ``attributes``, without calling its ``__init__`` (unpickling)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error

@@ -16,6 +16,7 @@ import requests
 
 from ._transport.http import RetryPolicy
 from .client import Client
+from .errors import ConfigurationError
 from .many_accounts import chosen_accounts, combine, pull_each
 from .sources.balance_records import BalanceReport
 
@@ -38,10 +39,10 @@ def _plain(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _many(source: str, wanted: Any, path: Any, given: dict[str, Any], call: dict[str, Any],
-          pull: Any) -> Any:
+          pull: Any, scheduler: Any) -> Any:
     """Run ``pull(account)`` for each account ``wanted`` selects; one frame (or report) with an ``account`` column."""
     chosen = chosen_accounts(source, wanted, path, given)
-    results = pull_each(source, chosen, pull, resume={**call, "accounts_file": path})
+    results = pull_each(source, chosen, pull, resume={**call, "accounts_file": path}, scheduler=scheduler)
     if source != "balance_records":
         return combine(source, results)
     records = combine(source, {name: r.records for name, r in results.items()})
@@ -75,6 +76,7 @@ def load_transactions(
     max_workers: int = 4,
     accounts: Any = None,
     accounts_file: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Pull the shop's transactions in ``[date_from, date_to)`` into one typed DataFrame.
 
@@ -162,6 +164,12 @@ def load_transactions(
     accounts_file : path, optional
         The accounts file (default ``$LEDGERKIT_ACCOUNTS``, ``./ledgerkit.toml``,
         or the user's config directory).
+    scheduler : dask.distributed.Client or str, optional
+        With ``accounts``: pull each account as a task on this Dask cluster
+        (a client, or a scheduler address such as ``"tcp://10.0.0.5:8786"``)
+        instead of one after the other here. The workers read each account's
+        secret from their own environment and need ``store`` to be a path
+        they all reach (a shared filesystem). Needs ``ledgerkit[dask]``.
     Returns
     -------
     pandas.DataFrame
@@ -209,11 +217,14 @@ def load_transactions(
                    starting_after=starting_after, ending_before=ending_before, include_pii=include_pii)
     options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
                    max_workers=max_workers)
+    if scheduler is not None and accounts is None:
+        raise ConfigurationError("scheduler", "<given>", "None unless accounts= is given (one task per account)")
     if accounts is not None:
         return _many("transactions", accounts, accounts_file,
                      {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
                      {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
-                     lambda account: Client(transactions=account, **options).transactions(date_from, date_to, **request))
+                     lambda account: Client(transactions=account, **options).transactions(date_from, date_to, **request),
+                     scheduler)
     client = Client(transactions=_given(base_url, "shop_id", shop_id, secret_key), **options)
     return client.transactions(date_from, date_to, **request)
 
@@ -290,6 +301,7 @@ def load_statements(
     max_workers: int = 4,
     accounts: Any = None,
     accounts_file: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Pull the account statement rows of ``[date_from, date_to)`` (or of one payout) into a DataFrame.
 
@@ -345,6 +357,12 @@ def load_statements(
     accounts_file : path, optional
         The accounts file (default ``$LEDGERKIT_ACCOUNTS``, ``./ledgerkit.toml``,
         or the user's config directory).
+    scheduler : dask.distributed.Client or str, optional
+        With ``accounts``: pull each account as a task on this Dask cluster
+        (a client, or a scheduler address such as ``"tcp://10.0.0.5:8786"``)
+        instead of one after the other here. The workers read each account's
+        secret from their own environment and need ``store`` to be a path
+        they all reach (a shared filesystem). Needs ``ledgerkit[dask]``.
     Returns
     -------
     pandas.DataFrame
@@ -378,11 +396,14 @@ def load_statements(
                    start_page=start_page)
     options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
                    max_workers=max_workers)
+    if scheduler is not None and accounts is None:
+        raise ConfigurationError("scheduler", "<given>", "None unless accounts= is given (one task per account)")
     if accounts is not None:
         return _many("statements", accounts, accounts_file,
                      {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
                      {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
-                     lambda account: Client(statements=account, **options).statements(date_from, date_to, **request))
+                     lambda account: Client(statements=account, **options).statements(date_from, date_to, **request),
+                     scheduler)
     client = Client(statements=_given(base_url, "shop_id", shop_id, secret_key), **options)
     return client.statements(date_from, date_to, **request)
 
@@ -452,6 +473,7 @@ def load_balance_records(
     store: Any = None,
     accounts: Any = None,
     accounts_file: Any = None,
+    scheduler: Any = None,
 ) -> BalanceReport:
     """Request a DWH ``balance_records`` report, wait for it, and read both sheets.
 
@@ -520,6 +542,12 @@ def load_balance_records(
     accounts_file : path, optional
         The accounts file (default ``$LEDGERKIT_ACCOUNTS``, ``./ledgerkit.toml``,
         or the user's config directory).
+    scheduler : dask.distributed.Client or str, optional
+        With ``accounts``: pull each account as a task on this Dask cluster
+        (a client, or a scheduler address such as ``"tcp://10.0.0.5:8786"``)
+        instead of one after the other here. The workers read each account's
+        secret from their own environment and need ``store`` to be a path
+        they all reach (a shared filesystem). Needs ``ledgerkit[dask]``.
     Returns
     -------
     BalanceReport
@@ -574,11 +602,13 @@ def load_balance_records(
                    report_id=report_id, poll_timeout=poll_timeout, poll_interval=poll_interval,
                    max_rerequests=max_rerequests, download_dir=download_dir)
     options = dict(session=session, retry=retry, store=store, progress=progress)
+    if scheduler is not None and accounts is None:
+        raise ConfigurationError("scheduler", "<given>", "None unless accounts= is given (one task per account)")
     if accounts is not None:
         return _many("balance_records", accounts, accounts_file,
                      {"base_url": base_url, "psp_id": psp_id, "secret_key": secret_key},
                      {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
                      lambda account: Client(balance_records=account, **options).balance_records(
-                         date_from, date_to, **request))
+                         date_from, date_to, **request), scheduler)
     client = Client(balance_records=_given(base_url, "psp_id", psp_id, secret_key), **options)
     return client.balance_records(date_from, date_to, **request)

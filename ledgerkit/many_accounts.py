@@ -24,13 +24,14 @@ Examples
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping
+from uuid import uuid4
 
 import pandas as pd
 
 from .accounts import Account, accounts, select
 from .errors import AccountsError, ConfigurationError, LedgerkitError
 
-__all__ = ["chosen_accounts", "pull_each", "combine"]
+__all__ = ["chosen_accounts", "pull_each", "combine", "dask_client"]
 
 #: Manifest counters that add up over accounts.
 _SUMMED = ("rows", "pages", "requests", "retries", "bytes", "duplicates_dropped", "rounded_values")
@@ -50,18 +51,61 @@ def chosen_accounts(source: str, wanted: Any, path: Any, given: Mapping[str, Any
 
 
 def pull_each(source: str, chosen: list[Account], pull: Callable[[Account], Any], *,
-              resume: dict[str, Any]) -> dict[str, Any]:
-    """``pull(account)`` for every account, in order; every failure collected, then one error naming them all."""
+              resume: dict[str, Any], scheduler: Any = None) -> dict[str, Any]:
+    """``pull(account)`` for every account; every failure collected, then one error naming them all.
+
+    In this process, one account after the other; with ``scheduler`` (a
+    ``dask.distributed.Client`` or a scheduler address) as one task per
+    account on the cluster's workers, which read each account's secret from
+    their own environment (:attr:`Account.secret_env`).
+    """
     results: dict[str, Any] = {}
     failed: dict[str, LedgerkitError] = {}
-    for account in chosen:
-        try:
-            results[account.name] = pull(account)
-        except LedgerkitError as exc:
-            failed[account.name] = exc
+    if scheduler is None:
+        outcomes = ((account.name, _run(pull, account)) for account in chosen)
+    else:
+        client = dask_client(scheduler)
+        futures = [(a.name, client.submit(_run, pull, a, pure=False, key=f"ledgerkit-{source}-{a.name}-{uuid4().hex}"))
+                   for a in chosen]
+        outcomes = ((name, future.result()) for name, future in futures)
+    for name, (ok, value) in outcomes:
+        (results if ok else failed)[name] = value
     if failed:
         raise failure(source, results, failed, resume)
     return results
+
+
+def _run(pull: Callable[[Account], Any], account: Account) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, the LedgerkitError)``: a task's outcome, whichever process runs it."""
+    try:
+        return True, pull(account)
+    except LedgerkitError as exc:
+        return False, exc
+
+
+def dask_client(scheduler: Any) -> Any:
+    """``scheduler`` as a ``dask.distributed.Client``: one given, or one connected to an address.
+
+    Raises
+    ------
+    ConfigurationError
+        Dask is not installed (naming the extra to install), or ``scheduler``
+        is neither a client nor an address such as ``"tcp://10.0.0.5:8786"``.
+    """
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigurationError("scheduler", type(scheduler).__name__,
+                                 "Dask installed: pip install 'ledgerkit[dask]'") from None
+    if isinstance(scheduler, distributed.Client):
+        return scheduler
+    if isinstance(scheduler, str) and scheduler.strip():
+        try:
+            return distributed.Client(scheduler.strip(), set_as_default=False, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigurationError("scheduler", scheduler, f"the address of a running Dask scheduler ({exc})") from exc
+    raise ConfigurationError("scheduler", type(scheduler).__name__,
+                             "a dask.distributed.Client or a scheduler address such as 'tcp://10.0.0.5:8786'")
 
 
 def failure(source: str, results: dict[str, Any], failed: dict[str, LedgerkitError],

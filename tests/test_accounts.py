@@ -182,3 +182,34 @@ def test_accounts_and_a_single_account_are_not_mixed(sb, tmp_path, secrets):
         lk.load_transactions("2025-01-01", "2025-02-01", accounts="all", accounts_file=path, shop_id=2101)
     with pytest.raises(ConfigurationError, match="accounts"):
         lk.load_transactions("2025-01-01", "2025-02-01", accounts="nobody", accounts_file=path)
+
+
+# ------------------------------------------------------------------ on a Dask cluster
+
+
+@pytest.mark.slow
+def test_accounts_pulled_as_tasks_on_a_real_cluster_into_one_store_equal_the_local_pull(sb, tmp_path, secrets):
+    distributed = pytest.importorskip("distributed")
+    path = shops_file(sb, tmp_path, sb.world.shops)
+    local = lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        on_cluster = lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path,
+                                          store=tmp_path / "shared", progress=False, scheduler=client)
+        workers = {w["host"] for w in client.scheduler_info()["workers"].values()}
+        again = lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path,
+                                     store=tmp_path / "shared", progress=False, scheduler=cluster.scheduler_address)
+    assert workers == {"127.0.0.1"}
+    pd.testing.assert_frame_equal(on_cluster.reset_index(drop=True), local.reset_index(drop=True))
+    pd.testing.assert_frame_equal(again, on_cluster)
+    assert again.attrs["ledgerkit"]["accounts"]["shop-2101"]["stored_rows"] > 0
+    stored = lk.Store(tmp_path / "shared").read("transactions")
+    assert sorted(stored["id"]) == sorted(local["id"]) and stored["id"].is_unique
+
+
+def test_a_scheduler_needs_accounts_and_names_what_it_expects(sb, tmp_path, secrets):
+    with pytest.raises(ConfigurationError, match="accounts"):
+        lk.load_transactions("2025-01-01", "2025-02-01", scheduler="tcp://127.0.0.1:1")
+    path = shops_file(sb, tmp_path, sb.world.shops)
+    with pytest.raises(ConfigurationError, match="scheduler"):
+        lk.load_transactions("2025-01-01", "2025-02-01", accounts="all", accounts_file=path, scheduler=42)
