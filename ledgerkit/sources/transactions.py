@@ -50,7 +50,7 @@ from .._transport.ratelimit import RateLimiter, limited_session
 from .._ingest.timeparse import check_zone, instant, wall_clock
 from ._pull import Connection, check_flag, check_workers, resumable
 from ._fee_units import FeeUnits
-from .windows import WindowScheduler, plan_spans, split_point
+from .windows import WindowScheduler, split_point
 
 __all__ = ["TransactionsRequest", "pull", "Window", "fetch_page", "parse_error", "METHODS"]
 
@@ -344,10 +344,8 @@ class _Pull:
         self.concurrent = self.max_workers > 1 and cursor is None
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
         self.decode = _page_decoder(self.include_pii, self.wall_zone)
-        if self.concurrent:
-            parts = -(-self.max_workers // len(q.methods))  # dense windows split further as workers idle
-            bounds = plan_spans(q.date_from, q.date_to, parts, q.date_type, q.time_zone)
-            self.windows = [self._window(m, a, b, None) for m in q.methods for a, b in zip(bounds[:-1], bounds[1:])]
+        if self.concurrent:  # one window per method; a window that turns out dense splits while workers idle
+            self.windows = [self._window(m, q.date_from, q.date_to, None) for m in q.methods]
         else:
             self.windows = [Window(m, q.report_params(m), CursorPaginator(q.direction, cursor)) for m in q.methods]
 
@@ -398,24 +396,29 @@ class _Pull:
             return replace(self.client, session=limited_session(self.client.session, limiter))
 
         yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=worker)
-        yield from self._sweep(worker())
+        sweeps = self._sweeps()
+        yield from WindowScheduler(sweeps, self._step, max_workers=self.max_workers, make_worker=worker)
         self.manifest.extra["throttled"] = limiter.throttled
 
-    def _sweep(self, client: Connection) -> Iterator[pd.DataFrame | FastPage]:
-        """Per method, the whole period once more after its highest id: rows added while the windows ran.
+    def _sweeps(self) -> list[Window]:
+        """Per method that was split, the whole period once more after its highest id: rows added meanwhile.
 
-        New transactions get ids above all others; the sequential pull meets
-        them at its end, but a time window that had already finished would
-        not. Usually one empty page per method.
+        New transactions get ids above all others; a method pulled in one
+        window met them at its end, like the sequential pull, but a time
+        window that had already finished would not. Usually one empty page
+        per split method; the methods' sweeps run at the same time.
         """
+        sweeps = []
         for method in (m for m in self.query.methods if m not in self.refused):
-            cursors = [w.paginator.cursor for w in self.windows if w.method == method and w.paginator.cursor is not None]
-            window = Window(method, self.query.report_params(method), CursorPaginator("forward", max(cursors, default=None)))
-            with self.lock:
-                self.windows.append(window)
-            while window.paginator.has_next_page and (fetched := self._fetch(client, window)):
-                yield self._accept(*fetched)
-            window.complete = True
+            own = [w for w in self.windows if w.method == method]
+            if not any(w.split for w in own):
+                continue
+            cursors = [w.paginator.cursor for w in own if w.paginator.cursor is not None]
+            sweeps.append(Window(method, self.query.report_params(method),
+                                 CursorPaginator("forward", max(cursors, default=None))))
+        with self.lock:
+            self.windows.extend(sweeps)
+        return sweeps
 
     def _step(self, window: Window, client: Connection, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
         """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing."""
@@ -429,7 +432,7 @@ class _Pull:
         if not window.paginator.has_next_page:
             window.complete = True
             return result, []
-        halves = self._halves(window, latest) if hungry else []
+        halves = self._halves(window, latest) if hungry and window.start is not None else []
         return result, halves or [window]
 
     def _halves(self, window: Window, hint: pd.Timestamp | None) -> list[Window]:
