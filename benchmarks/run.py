@@ -60,7 +60,7 @@ from naive import naive_pull, normalize_pages  # noqa: E402
 
 from ledgerkit._ingest.arrow_pages import pages_to_frame, read_columns  # noqa: E402
 from ledgerkit._ingest.schema import TRANSACTIONS  # noqa: E402
-from ledgerkit.sources.transactions import load_transactions  # noqa: E402
+from ledgerkit import load_transactions  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 

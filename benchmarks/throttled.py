@@ -30,7 +30,7 @@ from typing import Any, Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledgerkit.sources.transactions import load_transactions  # noqa: E402
+from ledgerkit import load_transactions  # noqa: E402
 
 PERIOD = ("2025-01-01", "2025-04-01")
 DEFAULT_WORKERS = inspect.signature(load_transactions).parameters["max_workers"].default

@@ -30,18 +30,23 @@ from .analysis import (
 )
 from ._transport.http import RetryPolicy
 from .app.close_pack import ClosePack, close_pack
-from .checks import CheckFailedError, assert_balances_chain, assert_payouts_explained, assert_reconciled
+from .checks import assert_balances_chain, assert_payouts_explained, assert_reconciled
 from .config import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
-from .sources.balance_records import BalanceReport, load_balance_records
-from .sources.statements import iter_statements, load_statements
-from .sources.transactions import iter_transactions, load_transactions
+from .accounts import Account, accounts
+from .client import Client
+from .loaders import iter_statements, iter_transactions, load_balance_records, load_statements, load_transactions
+from .sources.balance_records import BalanceReport
 from .store import Store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # front door
+    "Client",
+    "Account",
+    "accounts",
     # loaders
     "load_transactions",
     "iter_transactions",
@@ -70,7 +75,6 @@ __all__ = [
     "assert_balances_chain",
     "assert_payouts_explained",
     "assert_reconciled",
-    "CheckFailedError",
     # errors
     *_errors_all,
 ]

@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .analysis import check_balances, payout_groups, reconcile_transactions
-from .errors import ConfigurationError, LedgerkitError
+from .errors import CheckFailedError, ConfigurationError
 from .money import format_money
 
 __all__ = [
@@ -54,18 +54,6 @@ _LISTED = 5
 _NO_RECORDS = pd.DataFrame({"transaction_id": pd.array([], dtype="Int64"), "transaction_uid": pd.array([], dtype="str"),
                             "amount": pd.array([], dtype="Int64"), "fee": pd.array([], dtype="Int64"),
                             "currency": pd.array([], dtype="str")})
-
-
-class CheckFailedError(LedgerkitError, AssertionError):
-    """A check on the data failed; ``rows`` holds the offending rows (a DataFrame of the analysis result).
-
-    Also an ``AssertionError``, so test runners and nbval report it as a
-    failed assertion.
-    """
-
-    def __init__(self, message: str, *, rows: pd.DataFrame) -> None:
-        self.rows = rows
-        super().__init__(message)
 
 
 def _money(value: Any, currency: Any, *, sign: bool = False) -> str:

@@ -19,7 +19,9 @@ never sees a bare ``requests``, ``KeyError`` or pandas traceback::
     │   ├── ReportExpiredError                 the file link is dead
     │   └── ReportTimeoutError                 not final within ``poll_timeout``
     ├── DataError                              a page or file that does not parse
-    └── StoreError                             the local store is unusable
+    ├── StoreError                             the local store is unusable
+    ├── AccountsError                          some of several accounts failed (``.failed``)
+    └── CheckFailedError (also AssertionError) a check on the data failed (``.rows``)
 
 Messages say what was wrong, what was expected and what to do; they never
 contain a secret (see :mod:`ledgerkit.config`).
@@ -47,6 +49,8 @@ __all__ = [
     "ReportTimeoutError",
     "DataError",
     "StoreError",
+    "AccountsError",
+    "CheckFailedError",
 ]
 
 
@@ -57,7 +61,13 @@ class LedgerkitError(Exception):
     ``resume`` (keyword arguments that continue the pull from its last
     completed page), ``manifest`` (what was pulled) and ``partial`` (the rows
     pulled before the failure, a DataFrame). They are ``None`` otherwise.
+
+    Errors pickle whole -- message and attributes -- so that one raised in a
+    Dask worker reaches the caller as the same error.
     """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
 
     resume: dict | None = None
     manifest: dict | None = None
@@ -213,3 +223,37 @@ class DataError(LedgerkitError):
 
 class StoreError(LedgerkitError):
     """The local store is unreadable or inconsistent."""
+
+
+class AccountsError(LedgerkitError):
+    """Some of the accounts of a many-account pull failed.
+
+    ``failed`` maps each failed account's name to its error (each with its
+    own ``.resume`` where it has one); ``partial`` holds the rows of the
+    accounts that succeeded (with their ``account`` column) and ``resume`` the
+    keyword arguments that pull only the failed accounts again.
+    """
+
+    def __init__(self, message: str, *, failed: dict[str, LedgerkitError]) -> None:
+        self.failed = failed
+        super().__init__(message)
+
+
+class CheckFailedError(LedgerkitError, AssertionError):
+    """A check on the data failed; ``rows`` holds the offending rows (a DataFrame of the analysis result).
+
+    Also an ``AssertionError``, so test runners and nbval report it as a
+    failed assertion.
+    """
+
+    def __init__(self, message: str, *, rows: Any) -> None:
+        self.rows = rows
+        super().__init__(message)
+
+
+def _rebuilt(cls: type, args: tuple[Any, ...], attributes: dict[str, Any]) -> LedgerkitError:
+    """An error of class ``cls`` with ``args`` and ``attributes``, without calling its ``__init__`` (unpickling)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error

@@ -27,9 +27,9 @@ from ledgerkit.viz import plots
 from ledgerkit.errors import ConfigurationError, DataError, LedgerkitError
 from ledgerkit.sandbox.server import Sandbox
 from ledgerkit._ingest.sheets import read_report_file
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import iter_statements, load_statements
-from ledgerkit.sources.transactions import iter_transactions, load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import iter_statements, load_statements
+from ledgerkit import iter_transactions, load_transactions
 from ledgerkit.store import Store
 
 matplotlib.use("Agg")
@@ -177,7 +177,7 @@ CASES = [
     Case("iter tx reversed range", lambda c: iter_transactions("2025-02-01", "2025-01-01", **c.kw("transactions")), CFG,
          ("date_to", "after date_from"), True),
     # --- statements loader
-    Case("st neither since nor payout", lambda c: c.st_load(since=None), CFG, ("since", "payout_id"), True),
+    Case("st neither since nor payout", lambda c: c.st_load(since=None), CFG, ("date_from", "payout_id"), True),
     Case("st reversed range", lambda c: c.st_load(until="2024-12-01"), CFG, ("until", "after since"), True),
     Case("st malformed date", lambda c: c.st_load(since="2025-13-01"), CFG, ("since", "expected"), True),
     Case("st naive datetime", lambda c: c.st_load(since=datetime(2025, 1, 1, 5)), CFG, ("since", "expected"), True),

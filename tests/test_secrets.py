@@ -31,9 +31,9 @@ from ledgerkit.errors import (
 )
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002)

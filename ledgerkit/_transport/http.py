@@ -398,7 +398,7 @@ def send(
     >>> # r = send(session, "GET", url, params={"page": 1}, policy=RetryPolicy(),
     >>> #          stats=PullStats(), parse_error=lambda r: (r.text, []))
     """
-    response, _ = _send(session, method, url, params, json, headers, policy, stats, parse_error, None)
+    response, _ = _send(session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error))
     return response
 
 
@@ -425,7 +425,7 @@ def send_json(
     -------
     (response, decoded)
     """
-    return _send(session, method, url, params, json, headers, policy, stats, parse_error, decode)
+    return _send(session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error), decode)
 
 
 def _read_body(response: requests.Response) -> bytes:
@@ -445,44 +445,90 @@ def _read_body(response: requests.Response) -> bytes:
     return response._content
 
 
-def _send(session, method, url, params, json, headers, policy, stats, parse_error, decode):
-    attempts = _Attempts(policy, stats)
-    while True:
-        try:
-            response = session.request(
-                method, url, params=params, json=json, headers=headers, timeout=policy.timeout, allow_redirects=True,
-                stream=True,
-            )
-            stats.count(requests=1, bytes=len(_read_body(response)))
-        except _TRANSPORT_ERRORS as exc:
-            stats.count(requests=1)
-            attempts.fault("transport", exc, lambda n, exc=exc: TransportError(
-                f"{method} {_safe_url(url)} failed after {n} attempts: {type(exc).__name__}. "
-                "Check the base URL and the network, then call again."))
-            continue
-        except requests.RequestException as exc:  # not worth a retry: a bad URL, too many redirects, ...
-            # An invalid header's text quotes the header's value: keep it out of the chain.
-            cause = None if isinstance(exc, requests.exceptions.InvalidHeader) else exc
-            raise TransportError(f"{method} {_safe_url(url)} could not be sent: {type(exc).__name__}. "
-                                 "Check the base URL and the session given.") from cause
+@dataclass(frozen=True)
+class _Request:
+    """One logical request: what is sent on every attempt."""
 
-        status = response.status_code
-        if status == 429:
-            attempts.throttled(response, parse_error)
+    method: str
+    url: str
+    params: dict | None = None
+    json: Any = None
+    headers: dict | None = None
+
+    def describe(self, url: str | None = None) -> str:
+        return f"{self.method} {_safe_url(url or self.url)}"
+
+
+@dataclass(frozen=True)
+class _Handling:
+    """How a request's answers are treated: retries, counters, and the provider's reader of error bodies."""
+
+    policy: RetryPolicy
+    stats: PullStats
+    parse_error: ParseError
+
+
+def _send(session: requests.Session, request: _Request, handling: _Handling,
+          decode: Callable[[requests.Response], Any] | None = None) -> tuple[requests.Response, Any]:
+    """Retry layer: send ``request`` until it gets a usable answer or its retries are spent.
+
+    Each attempt goes through :func:`_transmit` (transport faults become
+    :class:`TransportError`, from their cause) and :func:`_answer` (a final
+    HTTP status becomes its :mod:`ledgerkit.errors` class; a body that does
+    not decode, :class:`DataError`).
+    """
+    attempts = _Attempts(handling.policy, handling.stats)
+    while True:
+        response = _transmit(session, request, handling, attempts)
+        if response is None:
             continue
-        if status >= 500:
-            attempts.fault(str(status), None, lambda n: api_error(response, parse_error))
-            continue
-        if status >= 400:
-            raise api_error(response, parse_error)
-        if decode is None:
-            return response, None
-        try:
-            return response, decode(response)
-        except MalformedBody as exc:
-            attempts.fault("malformed", exc, lambda n, exc=exc: DataError(
-                f"{method} {_safe_url(response.url or url)} kept answering a body that does not parse "
-                f"({n} attempts): {exc}"))
+        outcome = _answer(response, request, handling, attempts, decode)
+        if outcome is not None:
+            return outcome
+
+
+def _transmit(session: requests.Session, request: _Request, handling: _Handling,
+              attempts: "_Attempts") -> requests.Response | None:
+    """Transport layer: one attempt's response, or None after a transient fault (already backed off)."""
+    policy, stats = handling.policy, handling.stats
+    try:
+        response = session.request(request.method, request.url, params=request.params, json=request.json,
+                                   headers=request.headers, timeout=policy.timeout, allow_redirects=True, stream=True)
+        stats.count(requests=1, bytes=len(_read_body(response)))
+        return response
+    except _TRANSPORT_ERRORS as exc:
+        stats.count(requests=1)
+        attempts.fault("transport", exc, lambda n, exc=exc: TransportError(
+            f"{request.describe()} failed after {n} attempts: {type(exc).__name__}. "
+            "Check the base URL and the network, then call again."))
+        return None
+    except requests.RequestException as exc:  # not worth a retry: a bad URL, too many redirects, ...
+        # An invalid header's text quotes the header's value: keep it out of the chain.
+        cause = None if isinstance(exc, requests.exceptions.InvalidHeader) else exc
+        raise TransportError(f"{request.describe()} could not be sent: {type(exc).__name__}. "
+                             "Check the base URL and the session given.") from cause
+
+
+def _answer(response: requests.Response, request: _Request, handling: _Handling, attempts: "_Attempts",
+            decode: Callable[[requests.Response], Any] | None) -> tuple[requests.Response, Any] | None:
+    """Error-mapping layer: ``(response, decoded)`` for a usable answer, None to try again, else the error."""
+    status = response.status_code
+    if status == 429:
+        attempts.throttled(response, handling.parse_error)
+        return None
+    if status >= 500:
+        attempts.fault(str(status), None, lambda n: api_error(response, handling.parse_error))
+        return None
+    if status >= 400:
+        raise api_error(response, handling.parse_error)
+    if decode is None:
+        return response, None
+    try:
+        return response, decode(response)
+    except MalformedBody as exc:
+        attempts.fault("malformed", exc, lambda n, exc=exc: DataError(
+            f"{request.describe(response.url)} kept answering a body that does not parse ({n} attempts): {exc}"))
+        return None
 
 
 class _Attempts:

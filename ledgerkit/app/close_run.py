@@ -63,9 +63,7 @@ def default_period(source: str, *, today: pd.Timestamp | None = None) -> str:
 
 def load_close_sources(conn: Connection, period: Any, *, dwh_user_id: int = 1) -> CloseSources:
     """Pull the sources of ``period`` for :func:`close_pack` (see the module docstring for what and why)."""
-    from ..sources.balance_records import load_balance_records
-    from ..sources.statements import load_statements
-    from ..sources.transactions import load_transactions
+    from ..loaders import load_balance_records, load_statements, load_transactions
     from .summary import shop_id_of
 
     start, end = close_period(period)

@@ -4,8 +4,8 @@ A report notebook has one parameter, ``source``, that says where its data
 comes from: ``"sandbox"`` (the offline sandbox, started in the notebook's own
 process) or ``"env"`` (real accounts, base URLs and credentials from the
 ``LEDGERKIT_*`` environment variables). :func:`connect` turns that parameter
-into the keyword arguments of the loaders, so the same notebook runs against
-both without an ``if`` in sight.
+into a :class:`ledgerkit.Client` (a :class:`Connection`), so the same notebook
+runs against both without an ``if`` in sight.
 
 :func:`show` (from :mod:`ledgerkit.viz.display`, re-exported here) prepares an
 analysis frame for the eye: money in major units of the row's currency
@@ -17,8 +17,7 @@ Examples
 --------
 >>> import ledgerkit as lk
 >>> with connect("sandbox") as conn:                               # doctest: +SKIP
-...     tx = lk.load_transactions("2025-01-01", "2025-02-01", progress=False,
-...                               **conn.kwargs("transactions"))
+...     tx = conn.transactions("2025-01-01", "2025-02-01")
 >>> show(lk.fee_breakdown(tx, by="brand"))                         # doctest: +SKIP
 """
 
@@ -27,9 +26,10 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
+from ..client import Client
 from ..config import ENV_VARS
-from ..viz.display import money_columns, show
 from ..errors import ConfigurationError
+from ..viz.display import money_columns, show
 
 __all__ = ["Connection", "connect", "show", "money_columns", "SOURCES"]
 
@@ -37,11 +37,12 @@ __all__ = ["Connection", "connect", "show", "money_columns", "SOURCES"]
 SOURCES = ("sandbox", "env")
 
 
-class Connection:
-    """Where a notebook's loaders get their base URLs and credentials.
+class Connection(Client):
+    """A notebook's :class:`ledgerkit.Client`: the running sandbox's accounts, or the environment's.
 
-    Made by :func:`connect`. Holds the running sandbox (``source="sandbox"``)
-    or nothing (``source="env"``: the loaders read the environment).
+    Made by :func:`connect`. Pull with its methods (``conn.transactions(...)``,
+    ``conn.statements(...)``, ``conn.balance_records(...)``); :meth:`kwargs`
+    still gives the loaders' keyword arguments.
 
     Attributes
     ----------
@@ -50,7 +51,9 @@ class Connection:
         The running sandbox, for ``source="sandbox"``.
     """
 
-    def __init__(self, source: str, sandbox: Any = None) -> None:
+    def __init__(self, source: str, sandbox: Any = None, **options: Any) -> None:
+        accounts = {name: _sandbox_account(sandbox, name) for name in ENV_VARS} if sandbox is not None else {}
+        super().__init__(**accounts, **{"progress": False, **options})
         self.source = source
         self.sandbox = sandbox
 
@@ -83,14 +86,7 @@ class Connection:
             raise ConfigurationError("name", name, f"one of {', '.join(ENV_VARS)}")
         if self.sandbox is None:
             return {}
-        urls = {
-            "transactions": self.sandbox.transactions_url,
-            "statements": self.sandbox.statements_url,
-            "balance_records": self.sandbox.dwh_url,
-        }
-        credentials = self.sandbox.credentials[name]
-        user_keyword = ENV_VARS[name][3]
-        return {"base_url": urls[name], user_keyword: credentials.user, "secret_key": credentials}
+        return _sandbox_account(self.sandbox, name)
 
     def account_id(self, name: str, *, environ: Mapping[str, str] | None = None) -> str | None:
         """The id the loader of ``name`` authenticates as (shop or PSP id), else None.
@@ -123,6 +119,13 @@ class Connection:
     def __repr__(self) -> str:
         # No URL or port: a notebook output that shows this must not vary.
         return f"<Connection source={self.source!r}>"
+
+
+def _sandbox_account(sandbox: Any, name: str) -> dict[str, Any]:
+    urls = {"transactions": sandbox.transactions_url, "statements": sandbox.statements_url,
+            "balance_records": sandbox.dwh_url}
+    credentials = sandbox.credentials[name]
+    return {"base_url": urls[name], ENV_VARS[name][3]: credentials.user, "secret_key": credentials}
 
 
 def connect(source: str = "sandbox", **sandbox_options: Any) -> Connection:

@@ -28,9 +28,7 @@ from ..analysis import check_balances, fee_breakdown, payout_groups, roll_forwar
 from ..errors import ConfigurationError
 from ..money import format_money
 from .notebook import Connection, connect
-from ..sources.balance_records import load_balance_records
-from ..sources.statements import load_statements
-from ..sources.transactions import load_transactions
+from ..loaders import load_balance_records, load_statements, load_transactions
 
 __all__ = ["sandbox_summary", "env_summary", "summarize", "load_sources", "shop_id_of", "Sources", "PERIOD"]
 

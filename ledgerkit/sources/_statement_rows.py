@@ -35,9 +35,11 @@ from collections import Counter, deque
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pandas as pd
+
 from .._ingest.records import row_id
 
-__all__ = ["Rows", "continues"]
+__all__ = ["Rows", "continues", "renumber"]
 
 #: Balances closer than this (in major units) are equal: floats written out in full differ by ~1e-14.
 _SAME = Decimal("1e-9")
@@ -156,3 +158,20 @@ class Rows:
         if extra > 0 and extra == sum(k for _, k in self.candidates):
             return list(self.candidates)
         return []
+
+
+def renumber(row_ids: pd.Series) -> pd.Series:
+    """``row_id`` values with their ``~n`` suffixes counted afresh over these rows, in order.
+
+    Rows stored from several pulls (a store re-reads the tail of a chain)
+    were numbered by each pull; read back together, the second of two
+    identical lines must still be ``~2``.
+
+    Examples
+    --------
+    >>> renumber(pd.Series(["a", "b", "a", "a~2"])).tolist()
+    ['a', 'b', 'a~2', 'a~3']
+    """
+    base = row_ids.astype(str).str.replace(r"~\d+$", "", regex=True)
+    n = base.groupby(base, sort=False).cumcount() + 1
+    return base.where(n == 1, base + "~" + n.astype(str))

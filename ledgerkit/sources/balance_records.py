@@ -15,21 +15,23 @@ the records are cut to ``[date_from, date_to)`` here, whether the server
 reads it as exclusive or inclusive. What was learned is in the manifest's
 ``dialect``.
 
-:func:`load_balance_records` runs the whole flow and returns a
-:class:`BalanceReport` with the ``balance_records`` and ``opening_balance``
-frames (columns in :mod:`ledgerkit._ingest.sheets`). A report that takes too long
+:func:`fetch_report` runs the whole flow for a validated
+:class:`BalanceRecordsRequest` and returns a :class:`BalanceReport` with the
+``balance_records`` and ``opening_balance`` frames (columns in
+:mod:`ledgerkit._ingest.sheets`); the public entry points are
+:func:`ledgerkit.load_balance_records` and ``lk.Client(...).balance_records(...)``. A report that takes too long
 is not lost: the timeout error carries its id, and ``report_id=`` picks it
 up later without asking for a new one. A link past its expiry is answered
 by requesting the report again, not by retrying a dead link.
 
 Examples
 --------
+>>> from ledgerkit.config import resolve
 >>> from ledgerkit.sandbox import Sandbox
 >>> with Sandbox(size=200, report_seconds=0.05) as sb:
-...     psp = sb.credentials["balance_records"]
-...     report = load_balance_records(
-...         "2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00", currency="EUR", user_id=1,
-...         base_url=sb.dwh_url, psp_id=psp.user, secret_key=psp.secret, progress=False)
+...     config = resolve("balance_records", base_url=sb.dwh_url, secret=sb.credentials["balance_records"])
+...     request = BalanceRecordsRequest.build("2025-01-01", "2025-02-01", currency="EUR", user_id=1)
+...     report = fetch_report(config, request, ReportOptions.build(poll_interval=(0.01, 0.05)), progress=False)
 >>> report.manifest["complete"], report.manifest["rerequests"]
 (True, 0)
 >>> list(report.opening_balance.columns[-3:])
@@ -52,7 +54,7 @@ import pandas as pd
 import requests
 from tqdm.auto import tqdm
 
-from ..config import ProviderConfig, resolve
+from ..config import ProviderConfig
 from ..errors import (
     APIError,
     ConfigurationError,
@@ -67,11 +69,12 @@ from ..errors import (
 )
 from .._ingest.manifest import Manifest
 from .._transport.http import PullStats, RetryPolicy, api_error, new_file_session, new_session, parse_retry_after, send_json
+from .._transport.sessions import adopt_session
 from ..money import check_currency
 from .._ingest.sheets import ReportSheets, read_report_file
-from . import check_flag
 
-__all__ = ["BalanceReport", "load_balance_records", "read_report", "FINAL_STATUSES", "SCOPES", "REPORT_TYPES"]
+__all__ = ["BalanceReport", "BalanceRecordsRequest", "ReportOptions", "fetch_report", "read_report", "FINAL_STATUSES",
+           "SCOPES", "REPORT_TYPES"]
 
 #: Statuses after which a report changes no more; every other one is polled on.
 FINAL_STATUSES = frozenset({"successful", "failed"})
@@ -89,6 +92,8 @@ _PARAM_FIELDS = ("date_from", "date_to", "currency", *SCOPES)
 _POLL_GROWTH = 1.5
 _CHUNK = 1 << 20
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A report id goes into a URL path: letters, digits and dashes only.
+_REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -103,14 +108,16 @@ class BalanceReport:
         Sheet ``opening_balance``: one row per account, balance at ``date_from``.
     manifest : dict
         The pull manifest (also in each frame's ``.attrs["ledgerkit"]``).
-    report_id : str
-        The DWH report id (pass it as ``report_id=`` to read the report again).
+    report_id : str or None
+        The DWH report id (pass it as ``report_id=`` to read the report again);
+        None for the reports of several accounts (each account's id is in
+        ``manifest["accounts"][name]["report_id"]``).
     """
 
     records: pd.DataFrame = field(repr=False)
     opening_balance: pd.DataFrame = field(repr=False)
     manifest: dict = field(repr=False)
-    report_id: str
+    report_id: str | None
 
     def __repr__(self) -> str:
         params = self.manifest.get("parameters", {})
@@ -165,57 +172,109 @@ def _one_of(value: Any, parameter: str, allowed: tuple[str, ...]) -> str:
 
 
 def _poll_interval(value: Any) -> tuple[float, float]:
-    try:
-        first, most = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigurationError("poll_interval", value, "a pair (first, most) of seconds") from None
+    numbers = value if isinstance(value, (tuple, list)) else ()
+    if len(numbers) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        raise ConfigurationError("poll_interval", value, "a pair (first, most) of seconds, e.g. (0.5, 10.0)")
+    first, most = (float(v) for v in numbers)
     if not (0 < first <= most) or not math.isfinite(most):
         raise ConfigurationError("poll_interval", value, "a pair (first, most) with 0 < first <= most")
     return first, most
 
 
-def _options(poll_timeout: Any, poll_interval: Any, retry: Any, max_rerequests: Any, download_dir: Any,
-             report_id: Any, progress: Any) -> None:
-    check_flag("progress", progress, allow_none=True)
-    if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)) or not poll_timeout > 0:
-        raise ConfigurationError("poll_timeout", poll_timeout, "a positive number of seconds")
-    _poll_interval(poll_interval)
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise ConfigurationError("retry", retry, "a ledgerkit.RetryPolicy or None")
-    if isinstance(max_rerequests, bool) or not isinstance(max_rerequests, int) or max_rerequests < 0:
-        raise ConfigurationError("max_rerequests", max_rerequests, "an integer >= 0")
-    if download_dir is not None and not Path(download_dir).is_dir():
-        raise ConfigurationError("download_dir", str(download_dir), "an existing directory")
-    if report_id is not None and (not isinstance(report_id, str) or not report_id.strip() or "/" in report_id):
-        raise ConfigurationError("report_id", report_id, "a report id string such as "
-                                 "'c3050350-358c-4136-9ba2-da187fc443f5'")
+@dataclass(frozen=True)
+class BalanceRecordsRequest:
+    """What to ask the DWH for, validated: built by :meth:`build`; :meth:`body` renders the POST body.
+
+    Examples
+    --------
+    >>> r = BalanceRecordsRequest.build("2025-01-01", "2025-02-01", currency="eur", user_id=1, shop_id=7)
+    >>> r.body()["request_params"]
+    {'date_from': '2025-01-01T00:00:00.000000+00:00', 'date_to': '2025-02-01T00:00:00.000000+00:00', 'currency': 'EUR', 'shop_id': 7}
+    """
+
+    date_from: datetime
+    date_to: datetime
+    currency: str
+    user_id: int
+    merchant_id: int | None = None
+    shop_id: int | None = None
+    gateway_id: int | None = None
+    format: str = "csv"
+    language: str = "en"
+    notification_email: str | None = None
+
+    @classmethod
+    def build(cls, date_from: Any, date_to: Any, *, currency: Any, user_id: Any, merchant_id: Any = None,
+              shop_id: Any = None, gateway_id: Any = None, format: Any = "csv", language: Any = "en",  # noqa: A002
+              notification_email: Any = None) -> "BalanceRecordsRequest":
+        """Check every argument (see :func:`ledgerkit.load_balance_records`); ``ConfigurationError`` before any request."""
+        start, end = _aware(date_from, "date_from"), _aware(date_to, "date_to")
+        if not start < end:
+            raise ConfigurationError("date_to", end.isoformat(), f"a time after date_from ({start.isoformat()}); "
+                                     "the period is [date_from, date_to)")
+        if notification_email is not None and (not isinstance(notification_email, str) or "@" not in notification_email):
+            raise ConfigurationError("notification_email", notification_email, "an email address or None")
+        return cls(start, end, check_currency(currency), _positive_int(user_id, "user_id", optional=False),
+                   _positive_int(merchant_id, "merchant_id"), _positive_int(shop_id, "shop_id"),
+                   _positive_int(gateway_id, "gateway_id"), _one_of(format, "format", ("csv", "xlsx")),
+                   _one_of(language, "language", ("en", "ru")), notification_email)
+
+    def request_params(self) -> dict[str, Any]:
+        """The body's ``request_params``: the period with its offset, the currency, the scopes given."""
+        params: dict[str, Any] = {"date_from": self.date_from.isoformat(timespec="microseconds"),
+                                  "date_to": self.date_to.isoformat(timespec="microseconds"),
+                                  "currency": self.currency}
+        params.update({k: v for k in SCOPES if (v := getattr(self, k)) is not None})
+        return params
+
+    def body(self, type_name: str = REPORT_TYPES[0]) -> dict[str, Any]:
+        """The POST body, with the report ``type_name`` (the documented one by default)."""
+        body: dict[str, Any] = {"type": type_name, "format": self.format, "language": self.language,
+                                "user_id": self.user_id}
+        if self.notification_email is not None:
+            body["notification_email"] = self.notification_email
+        body["request_params"] = self.request_params()
+        return body
+
+    def parameters(self) -> dict[str, Any]:
+        """The request as keyword arguments of :func:`ledgerkit.load_balance_records` (plain values)."""
+        return {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
+                "currency": self.currency, "user_id": self.user_id, **{k: getattr(self, k) for k in SCOPES},
+                "format": self.format, "language": self.language, "notification_email": self.notification_email}
 
 
-def _request_body(date_from: Any, date_to: Any, *, currency: Any, user_id: Any, scope: dict[str, Any],
-                  format: Any, language: Any, notification_email: Any) -> dict[str, Any]:
-    """The POST body, validated: raises ConfigurationError before anything is sent."""
-    start, end = _aware(date_from, "date_from"), _aware(date_to, "date_to")
-    if not start < end:
-        raise ConfigurationError("date_to", end.isoformat(), f"a time after date_from ({start.isoformat()}); "
-                                 "the period is [date_from, date_to)")
-    params: dict[str, Any] = {
-        "date_from": start.isoformat(timespec="microseconds"),
-        "date_to": end.isoformat(timespec="microseconds"),
-        "currency": check_currency(currency),
-    }
-    params.update({k: _positive_int(v, k) for k, v in scope.items() if v is not None})
-    if notification_email is not None and (not isinstance(notification_email, str) or "@" not in notification_email):
-        raise ConfigurationError("notification_email", notification_email, "an email address or None")
-    body: dict[str, Any] = {
-        "type": REPORT_TYPES[0],
-        "format": _one_of(format, "format", ("csv", "xlsx")),
-        "language": _one_of(language, "language", ("en", "ru")),
-        "user_id": _positive_int(user_id, "user_id", optional=False),
-    }
-    if notification_email is not None:
-        body["notification_email"] = notification_email
-    body["request_params"] = params
-    return body
+@dataclass(frozen=True)
+class ReportOptions:
+    """How to wait for and keep a report, validated (see :func:`ledgerkit.load_balance_records`)."""
+
+    report_id: str | None = None
+    poll_timeout: float = 300.0
+    poll_interval: tuple[float, float] = (0.5, 10.0)
+    max_rerequests: int = 1
+    download_dir: str | None = None
+
+    @classmethod
+    def build(cls, *, report_id: Any = None, poll_timeout: Any = 300.0, poll_interval: Any = (0.5, 10.0),
+              max_rerequests: Any = 1, download_dir: Any = None) -> "ReportOptions":
+        if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)) or not poll_timeout > 0:
+            raise ConfigurationError("poll_timeout", poll_timeout, "a positive number of seconds")
+        if isinstance(max_rerequests, bool) or not isinstance(max_rerequests, int) or max_rerequests < 0:
+            raise ConfigurationError("max_rerequests", max_rerequests, "an integer >= 0")
+        if download_dir is not None:
+            if isinstance(download_dir, bool) or not isinstance(download_dir, (str, os.PathLike)):
+                raise ConfigurationError("download_dir", download_dir, "an existing directory (a path) or None")
+            if not Path(download_dir).is_dir():
+                raise ConfigurationError("download_dir", str(download_dir), "an existing directory")
+        if report_id is not None and (not isinstance(report_id, str) or not _REPORT_ID.match(report_id)):
+            raise ConfigurationError("report_id", report_id, "a report id string such as "
+                                     "'c3050350-358c-4136-9ba2-da187fc443f5'")
+        return cls(report_id, float(poll_timeout), _poll_interval(poll_interval), max_rerequests,
+                   None if download_dir is None else os.fspath(download_dir))
+
+    def parameters(self) -> dict[str, Any]:
+        return {"report_id": self.report_id, "poll_timeout": self.poll_timeout,
+                "poll_interval": list(self.poll_interval), "max_rerequests": self.max_rerequests,
+                "download_dir": self.download_dir}
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -283,9 +342,10 @@ def _report_of(body: Any, url: str) -> dict[str, Any]:
 class _Dwh:
     """The three calls of the DWH flow over two sessions: API (Basic auth) and file (none)."""
 
-    def __init__(self, base_url: str, credentials: Any, policy: RetryPolicy, stats: PullStats) -> None:
+    def __init__(self, base_url: str, credentials: Any, policy: RetryPolicy, stats: PullStats,
+                 session: requests.Session | None = None) -> None:
         self.base_url = base_url
-        self.api = new_session(credentials)
+        self.api = new_session(credentials) if session is None else adopt_session(session, credentials, base_url)
         # The file link is pre-signed: S3 refuses a request that also carries Authorization.
         self.files = new_file_session()  # no auth; its debug dump hides the link's signature
         self.policy, self.stats = policy, stats
@@ -476,180 +536,38 @@ def _expired(report: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- the loader
 
 
-def load_balance_records(
-    date_from: Any,
-    date_to: Any,
-    *,
-    currency: str,
-    user_id: int,
-    merchant_id: int | None = None,
-    shop_id: int | None = None,
-    gateway_id: int | None = None,
-    format: str = "csv",  # noqa: A002 - the API's own name
-    language: str = "en",
-    notification_email: str | None = None,
-    report_id: str | None = None,
-    base_url: str | None = None,
-    psp_id: str | int | None = None,
-    secret_key: str | None = None,
-    poll_timeout: float = 300.0,
-    poll_interval: tuple[float, float] = (0.5, 10.0),
-    progress: bool | None = None,
-    retry: RetryPolicy | None = None,
-    download_dir: str | os.PathLike | None = None,
-    max_rerequests: int = 1,
-    store: Any = None,
-) -> BalanceReport:
-    """Request a DWH ``balance_records`` report, wait for it, and read both sheets.
-
-    Parameters
-    ----------
-    date_from, date_to : datetime, pandas.Timestamp, date or str
-        The period ``[date_from, date_to)``; timezone-aware (or ISO 8601
-        strings with an offset). A ``datetime.date`` or a ``"YYYY-MM-DD"``
-        string is midnight UTC; naive datetimes are refused. Sent with
-        microseconds and the offset given.
-    currency : str
-        ISO 4217 or crypto code; the report holds this currency only.
-    user_id : int
-        The back-office user the report is requested for (the API requires it).
-    merchant_id, shop_id, gateway_id : int, optional
-        Narrow the report to these accounts; several together narrow it to
-        their intersection (the official client sends all three). None of
-        them: the whole PSP.
-    format : {"csv", "xlsx"}
-        File format; both give identical frames.
-    language : {"en", "ru"}
-        Header language; both give identical frames.
-    notification_email : str, optional
-        Passed to the DWH, which may mail the link there.
-    report_id : str, optional
-        Pick up an existing report (for example after a timeout) instead of
-        requesting a new one.
-    base_url, psp_id, secret_key : optional
-        DWH base URL and PSP credentials; default to ``LEDGERKIT_DWH_URL``,
-        ``LEDGERKIT_DWH_PSP_ID``, ``LEDGERKIT_DWH_SECRET_KEY``.
-    poll_timeout : float
-        Seconds to wait for a final status before :class:`ReportTimeoutError`.
-    poll_interval : (float, float)
-        First and longest wait between polls, in seconds; each wait is 1.5×
-        the previous.
-    progress : bool, optional
-        Show a tqdm progress indicator with the status (default on; False off).
-    retry : ledgerkit.RetryPolicy, optional
-        Retries for 429, 5xx and dropped connections.
-    download_dir : path, optional
-        Keep the downloaded zip there (``<report_id>.zip``); by default it
-        goes to a temporary file, deleted once read.
-    max_rerequests : int
-        How often a dead (expired) file link is answered by requesting the
-        report anew before :class:`ReportExpiredError`.
-    store : ledgerkit.store.Store, path or True, optional
-        Keep the downloaded zip in a local store (True: the default one),
-        keyed by the request; the same request later reads it from there
-        without asking the DWH when the report was generated after
-        ``date_to`` (else the period was not over: it is requested again).
-        The report id is stored as soon as the report exists, so a call
-        repeated after an error or a kernel restart picks the report up
-        (see :mod:`ledgerkit.store`).
-
-    Returns
-    -------
-    BalanceReport
-        ``.records``, ``.opening_balance`` (columns of :mod:`ledgerkit._ingest.sheets`),
-        ``.manifest`` and ``.report_id``. ``.records`` always has the
-        account id columns the report has (any of ``merchant_id``,
-        ``shop_id``, ``gateway_id``), ``created_at``, ``currency`` and
-        ``amount`` (signed as it moves the balance), and each optional known
-        column the report has (``balance_before`` also derived from
-        ``balance_after``); rows of every kind are kept, unknown columns
-        too. ``manifest["dialect"]`` says what the pull learned:
-        ``report_type`` (the name that worked) and ``report_type_refused``,
-        ``statuses`` seen, ``missing_columns`` / ``derived_columns`` /
-        ``extra_columns`` per sheet, ``units`` (the check of the money units
-        against the balance chain), ``rows_at_or_after_date_to`` (dropped)
-        and ``date_to_inclusive`` (True when the server sent such rows,
-        else None: not told).
-
-    Raises
-    ------
-    ConfigurationError
-        A bad argument, before any request is sent.
-    ReportFailedError, ReportTimeoutError, ReportExpiredError
-        Each carrying ``report_id``.
-    InvalidRequestError
-        The DWH refused the request (422): the message carries its
-        ``friendly_message`` and ``help``, also attributes of the error
-        (with ``code``); ``.field_errors`` names the field when the answer
-        does. A refused report type is retried once under the other name
-        first.
-    APIError, TransportError, DataError
-        The DWH refused, the network failed, or the file does not parse
-        (also: money units that contradict the balance chain).
-        Once a report exists, every error carries its ``report_id``, names
-        it in the message, and has ``.resume``: the keyword arguments (no
-        secret) that pick the report up -- ``load_balance_records(**err.resume,
-        secret_key=...)`` -- or, after a failed report or a dead link, that
-        request a new one (``report_id=None``).
-
-    Examples
-    --------
-    With ``LEDGERKIT_DWH_URL``, ``LEDGERKIT_DWH_PSP_ID`` and
-    ``LEDGERKIT_DWH_SECRET_KEY`` set (a runnable version against the
-    sandbox is in the module docstring):
-
-    >>> report = load_balance_records("2025-01-01T00:00:00+02:00", "2025-02-01T00:00:00+02:00",
-    ...                               currency="EUR", user_id=1098)            # doctest: +SKIP
-    >>> report.records.groupby("transaction_type", observed=True)["net"].sum()  # doctest: +SKIP
-    """
-    body = _request_body(date_from, date_to, currency=currency, user_id=user_id,
-                         scope={"merchant_id": merchant_id, "shop_id": shop_id, "gateway_id": gateway_id},
-                         format=format, language=language, notification_email=notification_email)
-    _options(poll_timeout, poll_interval, retry, max_rerequests, download_dir, report_id, progress)
-    resume = {k: v for k, v in locals().items() if k in _RESUMED}
-    if store is not None and store is not False:
-        from ..store import load_stored_balance_records
-
-        return load_stored_balance_records(dict(locals()), body, resume)
-    config = resolve("balance_records", base_url=base_url, user=psp_id, secret=secret_key)
-    return fetch_report(config, body, resume, report_id=report_id, poll_timeout=poll_timeout,
-                        poll_interval=poll_interval, progress=progress, retry=retry, download_dir=download_dir,
-                        max_rerequests=max_rerequests)
-
-
-#: The arguments of load_balance_records that an error's ``.resume`` repeats (never the secret).
-_RESUMED = ("date_from", "date_to", "currency", "user_id", "merchant_id", "shop_id", "gateway_id", "format",
-            "language", "notification_email", "base_url", "psp_id", "poll_timeout", "poll_interval",
-            "download_dir", "max_rerequests", "store")
-
-
-def fetch_report(config: ProviderConfig, body: dict[str, Any], resume: dict[str, Any], *, report_id: str | None,
-                 poll_timeout: float, poll_interval: Any, progress: bool | None, retry: RetryPolicy | None,
-                 download_dir: Any, max_rerequests: int,
-                 on_report: Callable[[str], None] | None = None, type_name: str | None = None) -> BalanceReport:
-    """The checked request ``body`` run to a :class:`BalanceReport` (``load_balance_records`` after validation).
+def fetch_report(config: ProviderConfig, request: BalanceRecordsRequest, options: ReportOptions, *,
+                 progress: bool | None = None, retry: RetryPolicy | None = None,
+                 on_report: Callable[[str], None] | None = None, type_name: str | None = None,
+                 resume: dict[str, Any] | None = None, session: requests.Session | None = None) -> BalanceReport:
+    """Run ``request`` to a :class:`BalanceReport`: create (or pick up) the report, wait, download, read.
 
     ``on_report(id)`` is called as soon as a report exists (created or
     picked up), before waiting for it: :mod:`ledgerkit.store` records the id
     there so that a killed kernel can pick the report up. Every error raised
-    once a report exists names it (see :func:`_naming_report`).
+    once a report exists names it (see :func:`_naming_report`); its
+    ``.resume`` is the request and options as keyword arguments of
+    :func:`ledgerkit.load_balance_records` plus ``resume``.
     ``type_name`` is the report type to send first (default the documented
     ``balance_records``): a caller that remembers, per server, the name
     that worked (``manifest["dialect"]["report_type"]``) passes it here.
+    ``session`` lends its settings to the API session, as for the other loaders.
     """
+    body = request.body()
+    resume = {**request.parameters(), **options.parameters(), **(resume or {})}
     stats = PullStats()
     params = body["request_params"]
     manifest = Manifest("balance_records", {**params, "format": body["format"], "language": body["language"],
                                             "user_id": body["user_id"], "base_url": config.base_url})
-    dwh = _Dwh(config.base_url, config.credentials, retry or RetryPolicy(), stats)
+    dwh = _Dwh(config.base_url, config.credentials, retry or RetryPolicy(), stats, session)
     bar = tqdm(desc="DWH balance report", unit=" polls", disable=progress is False, leave=False)
-    run = _Run(dwh, body, _Progress(bar), timeout=float(poll_timeout), interval=_poll_interval(poll_interval),
-               max_rerequests=max_rerequests, download_dir=download_dir, on_report=on_report,
+    run = _Run(dwh, body, _Progress(bar), timeout=options.poll_timeout, interval=options.poll_interval,
+               max_rerequests=options.max_rerequests, download_dir=options.download_dir, on_report=on_report,
                type_name=type_name or body["type"])
     try:
-        report, (sheets, learned) = run.fetch(report_id)
+        report, (sheets, learned) = run.fetch(options.report_id)
     except LedgerkitError as exc:
-        raise _naming_report(exc, run.current or report_id,
+        raise _naming_report(exc, run.current or options.report_id,
                              {**resume, "base_url": config.base_url, "psp_id": config.credentials.user}) from None
     finally:
         bar.close()

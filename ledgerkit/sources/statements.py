@@ -39,16 +39,16 @@ from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import build_page, empty_frame, finish
 from .._ingest.schema import STATEMENTS
 from .._ingest.timeparse import day
-from .._transport.http import RetryPolicy, decode_json
+from .._transport.http import decode_json
 from .._transport.pagination import LinkPaginator, parse_link_header
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
 from ..money import check_currency
-from . import Client, collect, iterate, open_client, resumable
+from ._pull import Connection, check_workers, resumable
 from ._statement_rows import Rows
 from .windows import WindowScheduler
 
-__all__ = ["load_statements", "iter_statements", "parse_error"]
+__all__ = ["StatementsRequest", "pull", "parse_error"]
 
 PATH = "/v1/shop/accountstatements"
 PER_PAGE_MAX = 1000
@@ -73,28 +73,73 @@ _decode = functools.partial(decode_json, parse_float=Decimal)
 
 
 @dataclass(frozen=True)
-class StatementsQuery:
-    """Validated arguments; :meth:`params` renders the first request's query.
+class StatementsRequest:
+    """What to pull, validated: built by :meth:`build`; :meth:`params` renders the first request's query.
 
-    ``until`` is exclusive here. The API's reading of its ``until`` is not
+    The period is ``[date_from, date_to)`` in whole UTC days (the API's
+    ``since`` and ``until``). The API's reading of its ``until`` is not
     documented (a whole inclusive day, or the instant 00:00), so the date
     itself is sent -- a superset under either reading -- and the rows are
-    filtered to ``[since, until)`` here (:meth:`inside`).
+    filtered to ``[date_from, date_to)`` here (:meth:`inside`).
+
+    Examples
+    --------
+    >>> r = StatementsRequest.build(since="2025-01-01", until="2025-02-01")
+    >>> r.params(), r.parameters()["date_to"]
+    ({'since': '2025-01-01', 'until': '2025-02-01', 'page': 1}, '2025-02-01')
     """
 
-    since: date | None
-    until: date | None
+    date_from: date | None
+    date_to: date | None
     payout_id: str | None
     per_page: int | None
     currency: str
     start_page: int
 
+    @classmethod
+    def build(cls, date_from: Any = None, date_to: Any = None, *, since: Any = None, until: Any = None,
+              payout_id: Any = None, per_page: Any = None, currency: Any = "EUR",
+              start_page: Any = 1) -> "StatementsRequest":
+        """Check every argument (see :func:`ledgerkit.load_statements`); ``ConfigurationError`` before any request.
+
+        ``since``/``until`` are the API's names for ``date_from``/``date_to``; either pair may be used, not both.
+        """
+        first_name, first = _alias("date_from", date_from, "since", since)
+        last_name, last = _alias("date_to", date_to, "until", until)
+        if first is None and payout_id is None:
+            raise ConfigurationError(first_name, None, "a date (or a payout_id): the API needs one of them")
+        first = None if first is None else day(first, first_name)
+        last = None if last is None else day(last, last_name)
+        if first is not None and last is not None and not first < last:
+            raise ConfigurationError(last_name, last.isoformat(), f"a date after {first_name}={first.isoformat()} "
+                                     f"([{first_name}, {last_name}) is empty)")
+        if last is not None and first is None:
+            raise ConfigurationError(first_name, None, f"a date when {last_name} is given")
+        if payout_id is not None and (isinstance(payout_id, bool) or not isinstance(payout_id, (str, int))
+                                      or str(payout_id).strip() == ""):
+            raise ConfigurationError("payout_id", payout_id, "a payout id (string or integer)")
+        for name, value, top in (("per_page", per_page, PER_PAGE_MAX), ("start_page", start_page, None)):
+            if value is None and name == "per_page":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (top and value > top):
+                raise ConfigurationError(name, value, f"an integer from 1 to {top}" if top else "an integer >= 1")
+        return cls(first, last, None if payout_id is None else str(payout_id).strip(), per_page,
+                   check_currency(currency), start_page)
+
+    def parameters(self) -> dict[str, Any]:
+        """The request as keyword arguments of :func:`ledgerkit.load_statements` (plain values, for manifests)."""
+        return {"date_from": None if self.date_from is None else self.date_from.isoformat(),
+                "date_to": None if self.date_to is None else self.date_to.isoformat(),
+                "payout_id": self.payout_id, "per_page": self.per_page, "currency": self.currency,
+                "start_page": self.start_page}
+
     def params(self) -> dict[str, Any]:
+        """The API query of the first page."""
         params: dict[str, Any] = {}
-        if self.since is not None:
-            params["since"] = self.since.isoformat()
-        if self.until is not None:
-            params["until"] = self.until.isoformat()
+        if self.date_from is not None:
+            params["since"] = self.date_from.isoformat()
+        if self.date_to is not None:
+            params["until"] = self.date_to.isoformat()
         if self.payout_id is not None:
             params["payout_id"] = self.payout_id
         if self.per_page is not None:
@@ -103,34 +148,20 @@ class StatementsQuery:
         return params
 
     def inside(self, created: pd.Series) -> pd.Series:
-        """Which ``created`` times lie in ``[since, until)`` (all when neither is given)."""
+        """Which ``created`` times lie in ``[date_from, date_to)`` (all when neither is given)."""
         keep = pd.Series(True, index=created.index)
-        if self.since is not None:
-            keep &= (created >= pd.Timestamp(self.since, tz="UTC")).fillna(True)
-        if self.until is not None:
-            keep &= (created < pd.Timestamp(self.until, tz="UTC")).fillna(True)
+        if self.date_from is not None:
+            keep &= (created >= pd.Timestamp(self.date_from, tz="UTC")).fillna(True)
+        if self.date_to is not None:
+            keep &= (created < pd.Timestamp(self.date_to, tz="UTC")).fillna(True)
         return keep
 
 
-def plan_query(*, since: Any, until: Any, payout_id: Any, per_page: Any, currency: Any, start_page: Any) -> StatementsQuery:
-    """Check every argument; raises ``ConfigurationError`` before any request."""
-    if since is None and payout_id is None:
-        raise ConfigurationError("since", None, "a date (or a payout_id): the API needs one of them")
-    first = None if since is None else day(since, "since")
-    last = None if until is None else day(until, "until")
-    if first is not None and last is not None and not first < last:
-        raise ConfigurationError("until", last.isoformat(), f"a date after since={first.isoformat()} ([since, until) is empty)")
-    if last is not None and first is None:
-        raise ConfigurationError("since", None, "a date when until is given")
-    if payout_id is not None and (isinstance(payout_id, bool) or not isinstance(payout_id, (str, int)) or str(payout_id).strip() == ""):
-        raise ConfigurationError("payout_id", payout_id, "a payout id (string or integer)")
-    for name, value, top in (("per_page", per_page, PER_PAGE_MAX), ("start_page", start_page, None)):
-        if value is None and name == "per_page":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (top and value > top):
-            raise ConfigurationError(name, value, f"an integer from 1 to {top}" if top else "an integer >= 1")
-    return StatementsQuery(first, last, None if payout_id is None else str(payout_id).strip(), per_page,
-                           check_currency(currency), start_page)
+def _alias(name: str, value: Any, alias: str, alias_value: Any) -> tuple[str, Any]:
+    """The one of two names for a bound that was given (``ConfigurationError`` when both were)."""
+    if value is not None and alias_value is not None:
+        raise ConfigurationError(alias, alias_value, f"None when {name} is given (two names for one bound)")
+    return (alias, alias_value) if alias_value is not None else (name, value)
 
 
 @dataclass
@@ -166,7 +197,7 @@ class _Pull:
     :class:`~ledgerkit.sources.windows.WindowScheduler` and taken in order.
     """
 
-    def __init__(self, client: Client, query: StatementsQuery, manifest: Manifest, progress: PullProgress,
+    def __init__(self, client: Connection, query: StatementsRequest, manifest: Manifest, progress: PullProgress,
                  max_workers: int = 1, *, keeps_pages: bool = True) -> None:
         self.client, self.query, self.manifest, self.progress = client, query, manifest, progress
         self.paginator = LinkPaginator(client.config.url(PATH), query.params())
@@ -241,10 +272,10 @@ class _Pull:
         limiter = RateLimiter()
         self.manifest.extra["max_workers"] = self.max_workers
 
-        def worker() -> Client:
+        def worker() -> Connection:
             return replace(self.client, session=limited_session(self.client.session, limiter))
 
-        def step(number: int, client: Client, hungry: bool) -> tuple[_Page, list[int]]:
+        def step(number: int, client: Connection, hungry: bool) -> tuple[_Page, list[int]]:
             try:
                 response, rows = client.json("GET", _page_url(self.template, number), decode=_decode)
                 _check_rows(rows)
@@ -298,10 +329,10 @@ class _Pull:
         """Count rows the server sent outside ``[since, until)`` and learn how it reads ``until``."""
         self.outside += len(rows)
         self.manifest.extra["outside_window"] = self.outside
-        if self.query.until is not None:
-            late = rows["created"] >= pd.Timestamp(self.query.until, tz="UTC")
+        if self.query.date_to is not None:
+            late = rows["created"] >= pd.Timestamp(self.query.date_to, tz="UTC")
             if late.any():
-                after_midnight = rows.loc[late, "created"] > pd.Timestamp(self.query.until, tz="UTC")
+                after_midnight = rows.loc[late, "created"] > pd.Timestamp(self.query.date_to, tz="UTC")
                 self.dialect["until"] = "inclusive day" if after_midnight.any() else self.dialect.get("until", "instant")
 
     # ----------------------------------------------------------- the count
@@ -356,141 +387,19 @@ def _check_rows(rows: Any) -> None:
         raise DataError(f"the statement page is not a JSON array of rows: {str(rows)[:200]}")
 
 
-def _start(kw: dict[str, Any], *, max_workers: int = 1, keeps_pages: bool = True) -> _Pull:
-    query = plan_query(**{k: kw[k] for k in ("since", "until", "payout_id", "per_page", "currency", "start_page")})
-    client = open_client("statements", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
-                         session=kw["session"], retry=kw["retry"], parse_error=parse_error)
-    parameters = {**{k: v for k, v in kw.items() if k not in ("secret_key", "session", "progress", "retry")},
-                  "currency": query.currency, "base_url": client.config.base_url,
-                  "shop_id": client.config.credentials.user}
+def pull(connection: Connection, request: StatementsRequest, *, max_workers: int = 4,
+         progress: bool | None = None, keeps_pages: bool = True) -> _Pull:
+    """Set up the pull of ``request`` over ``connection`` (no request is sent until its pages are asked for).
+
+    ``keeps_pages`` is False when the pages are handed out as they come
+    (:func:`~ledgerkit.sources._pull.iterate`): rows the count later shows to
+    be repeats can then not be taken back, so that case raises instead.
+    """
+    check_workers(max_workers)
+    parameters = {**request.parameters(), "max_workers": max_workers, "base_url": connection.config.base_url,
+                  "shop_id": connection.config.credentials.user}
     manifest = Manifest("statements", parameters)
-    manifest.first_cursor = query.start_page
-    manifest.extra["sent"] = query.params()
-    return _Pull(client, query, manifest, PullProgress(kw["progress"], "statements"), max_workers=max_workers,
+    manifest.first_cursor = request.start_page
+    manifest.extra["sent"] = request.params()
+    return _Pull(connection, request, manifest, PullProgress(progress, "statements"), max_workers=max_workers,
                  keeps_pages=keeps_pages)
-
-
-def load_statements(
-    *,
-    since: Any = None,
-    until: Any = None,
-    payout_id: str | int | None = None,
-    per_page: int | None = None,
-    currency: str = "EUR",
-    start_page: int = 1,
-    base_url: str | None = None,
-    shop_id: str | int | None = None,
-    secret_key: str | None = None,
-    progress: bool | None = None,
-    retry: RetryPolicy | None = None,
-    session: requests.Session | None = None,
-    store: Any = None,
-    lookback: Any = None,
-    max_workers: int = 4,
-) -> pd.DataFrame:
-    """Pull the account statement rows of ``[since, until)`` (or of one payout) into a DataFrame.
-
-    Parameters
-    ----------
-    since, until : date, "YYYY-MM-DD" or a timezone-aware midnight UTC, optional
-        The half-open period of days ``[since, until)`` in UTC; ``until``
-        open-ended when None. The API's ``until`` is inclusive, so the day
-        before ``until`` is sent. ``since`` or ``payout_id`` is required.
-    payout_id : str or int, optional
-        Only the rows of this payout (with ``since``: both filters apply).
-    per_page : int, optional
-        Rows per request, 1 to 1000 (the server's default when None).
-    currency : str
-        The account currency (the API does not say it); amounts become its
-        minor units.
-    start_page : int
-        First page to fetch (a failed pull's ``.resume`` sets it).
-    base_url, shop_id, secret_key : optional
-        Else ``LEDGERKIT_STATEMENTS_URL`` / ``_SHOP_ID`` / ``_SECRET_KEY``.
-    progress : bool or None
-        A progress bar: None shows one only for pulls of more than a few pages.
-    retry : ledgerkit.RetryPolicy, optional
-    session : requests.Session, optional
-    store : ledgerkit.store.Store, path or True, optional
-        Keep the pulled pages in a local store (True: the default one); a
-        later call resumes a killed pull from its last stored page, or
-        re-reads only from the page holding the ``lookback`` stretch.
-    lookback : pandas.Timedelta, optional
-        With ``store``: how much before the previous pull's end is read
-        again (default 3 days).
-    max_workers : int
-        Once the first page has told ``X-Total-Count``, the other pages are
-        fetched this many at a time (one session each, one shared rate
-        limiter); each is checked against the total and the balance chain,
-        and from a page where rows moved the pull goes on page by page. 1
-        fetches every page in turn. The frame is the same either way.
-
-    Returns
-    -------
-    pandas.DataFrame
-        In the server's (chain) order, RangeIndex: ``row_id`` str (hash of
-        the row, its identity), ``created`` datetime64[ns, UTC], ``type``
-        category, ``amount``/``balance_before``/``balance_after``/
-        ``original_amount`` Int64 minor units, ``currency`` category,
-        ``original_currency`` str, ``exchange_rate`` Float64,
-        ``transaction``/``transaction_id`` str, ``channel`` category,
-        ``merchant_reference``/``payout_id`` str (``<NA>`` for rows not yet
-        paid out), then unknown fields. Manifest in ``df.attrs["ledgerkit"]``
-        (``last_cursor`` is None once the last page was read).
-
-    Raises
-    ------
-    ConfigurationError
-        A bad argument, before any request is sent.
-    CountMismatchError
-        The distinct rows received differ from ``X-Total-Count``.
-    APIError, TransportError, DataError, PaginationError
-        With ``.resume`` (``start_page`` of the page that failed),
-        ``.partial`` and ``.manifest``.
-
-    Examples
-    --------
-    >>> df = load_statements(since="2025-01-01", until="2025-02-01")   # doctest: +SKIP
-    >>> (df["balance_before"] + df["amount"]).equals(df["balance_after"])  # doctest: +SKIP
-    True
-    """
-    if store is not None and store is not False:
-        from ..store import load_stored_statements
-
-        return load_stored_statements(dict(locals()))
-    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or not 1 <= max_workers <= 32:
-        raise ConfigurationError("max_workers", max_workers, "an integer from 1 to 32 (pages fetched at the same time)")
-    kw = dict(locals())
-    del kw["store"], kw["lookback"], kw["max_workers"]
-    return collect(_start(kw, max_workers=max_workers))
-
-
-def iter_statements(
-    *,
-    since: Any = None,
-    until: Any = None,
-    payout_id: str | int | None = None,
-    per_page: int | None = None,
-    currency: str = "EUR",
-    start_page: int = 1,
-    base_url: str | None = None,
-    shop_id: str | int | None = None,
-    secret_key: str | None = None,
-    progress: bool | None = None,
-    retry: RetryPolicy | None = None,
-    session: requests.Session | None = None,
-) -> Iterator[pd.DataFrame]:
-    """Like :func:`load_statements`, one typed DataFrame per page as it arrives.
-
-    Arguments are checked when this is called; the count check runs when
-    the iterator is exhausted.
-    Pages are not kept (memory stays that of one page): an error's
-    ``.partial`` is empty -- you have the pages -- while ``.manifest`` counts
-    them and ``.resume`` continues after them.
-
-    Examples
-    --------
-    >>> for page in iter_statements(since="2025-01-01", per_page=500):   # doctest: +SKIP
-    ...     print(len(page))
-    """
-    return iterate(_start(dict(locals()), keeps_pages=False), STATEMENTS)

@@ -10,14 +10,20 @@ methods is two paginated *windows*. A window (one date range, one method,
 its own cursor) is pulled page by page by :func:`fetch_page`, which
 shares nothing mutable with other windows, so windows run in threads.
 
+The public entry points are :func:`ledgerkit.load_transactions` and
+``lk.Client(...).transactions(...)``; here a validated
+:class:`TransactionsRequest` becomes a :func:`pull`.
+
 Examples
 --------
->>> from ledgerkit.sandbox import Sandbox                       # doctest: +SKIP
->>> with Sandbox() as sb:                                        # doctest: +SKIP
-...     df = load_transactions("2025-01-01", "2025-02-01", base_url=sb.transactions_url,
-...                            secret_key=sb.credentials["transactions"])
-...     df.attrs["ledgerkit"]["complete"]
-True
+>>> from ledgerkit.sandbox import Sandbox
+>>> from ledgerkit.sources._pull import collect, connect
+>>> with Sandbox(size=100) as sb:
+...     c = connect("transactions", base_url=sb.transactions_url, user=None, secret=sb.credentials["transactions"],
+...                 session=None, retry=None, parse_error=parse_error)
+...     df = collect(pull(c, TransactionsRequest.build("2025-01-01", "2025-02-01"), progress=False))
+>>> df.attrs["ledgerkit"]["complete"], df.attrs["ledgerkit"]["dialect"]["methods_refused"]
+(True, ['erip'])
 """
 
 from __future__ import annotations
@@ -37,16 +43,16 @@ from .._ingest.arrow_pages import FastPage, pages_to_frame, read_columns, read_p
 from .._ingest.schema import TRANSACTIONS
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import empty_frame, finish
-from .._transport.http import MalformedBody, RetryPolicy
+from .._transport.http import MalformedBody
 from .._transport.pagination import CursorPaginator
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
 from .._ingest.timeparse import check_zone, instant, wall_clock
-from . import Client, check_flag, collect, iterate, open_client, resumable
+from ._pull import Connection, check_flag, check_workers, resumable
 from ._fee_units import FeeUnits
-from .windows import WindowScheduler, plan_spans, split_point
+from .windows import WindowScheduler, split_point
 
-__all__ = ["load_transactions", "iter_transactions", "TransactionsQuery", "Window", "fetch_page", "parse_error"]
+__all__ = ["TransactionsRequest", "pull", "Window", "fetch_page", "parse_error", "METHODS"]
 
 DATE_TYPES = ("created_at", "paid_at", "settled_at")
 STATUSES = ("all", "successful", "failed", "pending", "incomplete")
@@ -72,8 +78,18 @@ def parse_error(response: requests.Response) -> tuple[str, list[dict]]:
 
 
 @dataclass(frozen=True)
-class TransactionsQuery:
-    """Validated arguments of a pull; :meth:`report_params` renders them for one method."""
+class TransactionsRequest:
+    """What to pull, validated: built by :meth:`build`; :meth:`report_params` renders it for one method.
+
+    Frozen: a store or a front door derives the requests it sends with
+    :func:`dataclasses.replace` (another period, one method, a cursor).
+
+    Examples
+    --------
+    >>> r = TransactionsRequest.build("2025-01-01", "2025-02-01")
+    >>> r.methods, r.skip_refused, r.report_params("credit_card")["to"]
+    (('credit_card', 'alternative', 'erip'), True, '2025-01-31 23:59:59')
+    """
 
     date_type: str
     date_from: pd.Timestamp
@@ -85,6 +101,51 @@ class TransactionsQuery:
     correction: tuple[pd.Timestamp | None, pd.Timestamp | None] | None
     starting_after: int | None
     ending_before: int | None
+    include_pii: bool = False
+
+    @classmethod
+    def build(cls, date_from: Any, date_to: Any, *, date_type: str = "created_at", status: str = "all",
+              payment_method_type: Any = None, skip_refused_methods: Any = None, time_zone: str = "UTC",
+              manual_correction_from: Any = None, manual_correction_to: Any = None, starting_after: Any = None,
+              ending_before: Any = None, include_pii: Any = False) -> "TransactionsRequest":
+        """Check every argument (see :func:`ledgerkit.load_transactions`); ``ConfigurationError`` before any request."""
+        zone = check_zone(time_zone)
+        date_type = _one_of("date_type", date_type, DATE_TYPES)
+        status = _one_of("status", status, STATUSES)
+        methods = _methods(payment_method_type)
+        start, end = instant(date_from, "date_from", zone), instant(date_to, "date_to", zone)
+        _range("date_from", start, "date_to", end)
+        correction = None
+        if manual_correction_from is not None or manual_correction_to is not None:
+            lo = None if manual_correction_from is None else instant(manual_correction_from, "manual_correction_from", zone)
+            hi = None if manual_correction_to is None else instant(manual_correction_to, "manual_correction_to", zone)
+            if lo is not None and hi is not None:
+                _range("manual_correction_from", lo, "manual_correction_to", hi)
+            correction = (lo, hi)
+        after, before = _cursor("starting_after", starting_after), _cursor("ending_before", ending_before)
+        if after is not None and before is not None:
+            raise ConfigurationError("ending_before", before, "None when starting_after is given (one direction per pull)")
+        skip = check_flag("skip_refused_methods", skip_refused_methods, allow_none=True)
+        request = cls(date_type, start, end, zone, status, methods, payment_method_type is None if skip is None else skip,
+                      correction, after, before, bool(check_flag("include_pii", include_pii)))
+        return request.checked()
+
+    def checked(self) -> "TransactionsRequest":
+        """This request, once its bounds render for the API (``settled_at`` needs midnights of the zone)."""
+        for method in self.methods:
+            self.report_params(method)
+        return self
+
+    def parameters(self) -> dict[str, Any]:
+        """The request as keyword arguments of :func:`ledgerkit.load_transactions` (plain values, for manifests)."""
+        lo, hi = self.correction or (None, None)
+        return {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
+                "date_type": self.date_type, "status": self.status, "payment_method_type": self.methods,
+                "skip_refused_methods": self.skip_refused, "time_zone": self.time_zone,
+                "manual_correction_from": None if lo is None else lo.isoformat(),
+                "manual_correction_to": None if hi is None else hi.isoformat(),
+                "starting_after": self.starting_after, "ending_before": self.ending_before,
+                "include_pii": self.include_pii}
 
     @property
     def direction(self) -> str:
@@ -164,34 +225,6 @@ def _range(start_name: str, start: pd.Timestamp, end_name: str, end: pd.Timestam
         raise ConfigurationError(end_name, end.isoformat(), f"a moment after {start_name}={start.isoformat()} ([{start_name}, {end_name}) is empty)")
 
 
-def plan_query(date_from: Any, date_to: Any, *, date_type: str, status: str, payment_method_type: Any,
-               time_zone: str, manual_correction_from: Any, manual_correction_to: Any,
-               starting_after: Any, ending_before: Any, skip_refused_methods: Any = None) -> TransactionsQuery:
-    """Check every argument and build the query; raises ``ConfigurationError`` before any request."""
-    zone = check_zone(time_zone)
-    date_type = _one_of("date_type", date_type, DATE_TYPES)
-    status = _one_of("status", status, STATUSES)
-    methods = _methods(payment_method_type)
-    start, end = instant(date_from, "date_from", zone), instant(date_to, "date_to", zone)
-    _range("date_from", start, "date_to", end)
-    correction = None
-    if manual_correction_from is not None or manual_correction_to is not None:
-        lo = None if manual_correction_from is None else instant(manual_correction_from, "manual_correction_from", zone)
-        hi = None if manual_correction_to is None else instant(manual_correction_to, "manual_correction_to", zone)
-        if lo is not None and hi is not None:
-            _range("manual_correction_from", lo, "manual_correction_to", hi)
-        correction = (lo, hi)
-    after, before = _cursor("starting_after", starting_after), _cursor("ending_before", ending_before)
-    if after is not None and before is not None:
-        raise ConfigurationError("ending_before", before, "None when starting_after is given (one direction per pull)")
-    skip = check_flag("skip_refused_methods", skip_refused_methods, allow_none=True)
-    query = TransactionsQuery(date_type, start, end, zone, status, methods,
-                              payment_method_type is None if skip is None else skip, correction, after, before)
-    for method in methods:  # settled_at midnights are checked here, before any request
-        query.report_params(method)
-    return query
-
-
 # ------------------------------------------------------------------ a window
 
 
@@ -240,7 +273,7 @@ def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[request
     return decode
 
 
-def fetch_page(client: Client, window: Window, decode: Callable[[requests.Response], Any]) -> tuple[FastPage, bytes]:
+def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Response], Any]) -> tuple[FastPage, bytes]:
     """Fetch the next page of ``window`` as a typed page (see :mod:`ledgerkit._ingest.arrow_pages`) and advance its cursor.
 
     Raises
@@ -290,9 +323,8 @@ def count_meaning(count: Any, records: int) -> str | None:
 class _Pull:
     """One load: the windows in order, the rows seen, the manifest and the bar."""
 
-    client: Client
-    query: TransactionsQuery
-    include_pii: bool
+    client: Connection
+    query: TransactionsRequest
     manifest: Manifest
     progress: PullProgress
     max_workers: int = 1
@@ -305,16 +337,15 @@ class _Pull:
 
     def __post_init__(self) -> None:
         q = self.query
-        self.dialect: dict[str, Any] = {}
+        self.include_pii = q.include_pii
+        self.dialect: dict[str, Any] = {"methods_refused": sorted(self.refused)} if self.refused else {}
         self.manifest.extra["dialect"] = self.dialect  # what the server's answers teach, filled in as they come
         cursor = q.ending_before if q.direction == "backward" else q.starting_after
         self.concurrent = self.max_workers > 1 and cursor is None
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
         self.decode = _page_decoder(self.include_pii, self.wall_zone)
-        if self.concurrent:
-            parts = -(-self.max_workers // len(q.methods))  # dense windows split further as workers idle
-            bounds = plan_spans(q.date_from, q.date_to, parts, q.date_type, q.time_zone)
-            self.windows = [self._window(m, a, b, None) for m in q.methods for a, b in zip(bounds[:-1], bounds[1:])]
+        if self.concurrent:  # one window per method; a window that turns out dense splits while workers idle
+            self.windows = [self._window(m, q.date_from, q.date_to, None) for m in q.methods]
         else:
             self.windows = [Window(m, q.report_params(m), CursorPaginator(q.direction, cursor)) for m in q.methods]
 
@@ -337,7 +368,7 @@ class _Pull:
                 window.complete = True
         self._check_units()
 
-    def _fetch(self, client: Client, window: Window) -> tuple[FastPage, bytes] | None:
+    def _fetch(self, client: Connection, window: Window) -> tuple[FastPage, bytes] | None:
         """The next page of ``window``; None when the provider refuses its method (not asked for by name)."""
         if window.method in self.refused:
             return None
@@ -361,30 +392,35 @@ class _Pull:
         limiter = RateLimiter()
         self.manifest.extra["max_workers"] = self.max_workers
 
-        def worker() -> Client:
+        def worker() -> Connection:
             return replace(self.client, session=limited_session(self.client.session, limiter))
 
         yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=worker)
-        yield from self._sweep(worker())
+        sweeps = self._sweeps()
+        yield from WindowScheduler(sweeps, self._step, max_workers=self.max_workers, make_worker=worker)
         self.manifest.extra["throttled"] = limiter.throttled
 
-    def _sweep(self, client: Client) -> Iterator[pd.DataFrame | FastPage]:
-        """Per method, the whole period once more after its highest id: rows added while the windows ran.
+    def _sweeps(self) -> list[Window]:
+        """Per method that was split, the whole period once more after its highest id: rows added meanwhile.
 
-        New transactions get ids above all others; the sequential pull meets
-        them at its end, but a time window that had already finished would
-        not. Usually one empty page per method.
+        New transactions get ids above all others; a method pulled in one
+        window met them at its end, like the sequential pull, but a time
+        window that had already finished would not. Usually one empty page
+        per split method; the methods' sweeps run at the same time.
         """
+        sweeps = []
         for method in (m for m in self.query.methods if m not in self.refused):
-            cursors = [w.paginator.cursor for w in self.windows if w.method == method and w.paginator.cursor is not None]
-            window = Window(method, self.query.report_params(method), CursorPaginator("forward", max(cursors, default=None)))
-            with self.lock:
-                self.windows.append(window)
-            while window.paginator.has_next_page and (fetched := self._fetch(client, window)):
-                yield self._accept(*fetched)
-            window.complete = True
+            own = [w for w in self.windows if w.method == method]
+            if not any(w.split for w in own):
+                continue
+            cursors = [w.paginator.cursor for w in own if w.paginator.cursor is not None]
+            sweeps.append(Window(method, self.query.report_params(method),
+                                 CursorPaginator("forward", max(cursors, default=None))))
+        with self.lock:
+            self.windows.extend(sweeps)
+        return sweeps
 
-    def _step(self, window: Window, client: Client, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
+    def _step(self, window: Window, client: Connection, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
         """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing."""
         fetched = self._fetch(client, window)
         if fetched is None:
@@ -396,7 +432,7 @@ class _Pull:
         if not window.paginator.has_next_page:
             window.complete = True
             return result, []
-        halves = self._halves(window, latest) if hungry else []
+        halves = self._halves(window, latest) if hungry and window.start is not None else []
         return result, halves or [window]
 
     def _halves(self, window: Window, hint: pd.Timestamp | None) -> list[Window]:
@@ -502,214 +538,24 @@ def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
     return None if latest is None else pd.Timestamp(latest)
 
 
-def _start(date_from: Any, date_to: Any, kw: dict[str, Any], *, columnar: bool = False) -> _Pull:
-    """Validate everything, resolve configuration, and set up the pull (no request yet)."""
-    query = plan_query(date_from, date_to, **{k: kw[k] for k in (
-        "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
-        "manual_correction_to", "starting_after", "ending_before", "skip_refused_methods")})
-    workers = kw["max_workers"]
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
-        raise ConfigurationError("max_workers", workers, "an integer from 1 to 32 (windows pulled at the same time)")
-    client = open_client("transactions", base_url=kw["base_url"], user=kw["shop_id"], secret=kw["secret_key"],
-                         session=kw["session"], retry=kw["retry"], parse_error=parse_error)
-    parameters = {"date_from": date_from if isinstance(date_from, str) else query.date_from,
-                  "date_to": date_to if isinstance(date_to, str) else query.date_to,
-                  **{k: v for k, v in kw.items() if k not in ("secret_key", "session", "progress", "retry")},
-                  "base_url": client.config.base_url, "shop_id": client.config.credentials.user}
-    include_pii = check_flag("include_pii", kw["include_pii"])
-    manifest = Manifest("transactions", parameters, include_pii=include_pii)
-    sent = query.report_params(query.methods[0])
+def pull(connection: Connection, request: TransactionsRequest, *, max_workers: int = 4, progress: bool | None = None,
+         columnar: bool = True, known_refused: tuple[str, ...] = ()) -> _Pull:
+    """Set up the pull of ``request`` over ``connection`` (no request is sent until its pages are asked for).
+
+    Drive it with :func:`~ledgerkit.sources._pull.collect` (one frame; ``columnar``
+    keeps pages as Arrow columns until the end) or
+    :func:`~ledgerkit.sources._pull.iterate` (``columnar=False``: a frame per page).
+    With ``max_workers`` above 1 and no cursor, ``[date_from, date_to)`` is cut
+    into time windows per method pulled at the same time (:mod:`.windows`).
+    ``known_refused``: methods this server refused before; when the request
+    skips refused methods, they are not asked for again.
+    """
+    check_workers(max_workers)
+    parameters = {**request.parameters(), "max_workers": max_workers,
+                  "base_url": connection.config.base_url, "shop_id": connection.config.credentials.user}
+    manifest = Manifest("transactions", parameters, include_pii=request.include_pii)
+    sent = request.report_params(request.methods[0])
     manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
-    return _Pull(client, query, include_pii, manifest, PullProgress(kw["progress"], "transactions"),
-                 max_workers=workers, columnar=columnar)
-
-
-def load_transactions(
-    date_from: Any,
-    date_to: Any,
-    *,
-    date_type: str = "created_at",
-    status: str = "all",
-    payment_method_type: str | tuple[str, ...] | None = None,
-    skip_refused_methods: bool | None = None,
-    time_zone: str = "UTC",
-    manual_correction_from: Any = None,
-    manual_correction_to: Any = None,
-    starting_after: int | str | None = None,
-    ending_before: int | str | None = None,
-    base_url: str | None = None,
-    shop_id: str | int | None = None,
-    secret_key: str | None = None,
-    progress: bool | None = None,
-    include_pii: bool = False,
-    retry: RetryPolicy | None = None,
-    session: requests.Session | None = None,
-    store: Any = None,
-    lookback: Any = None,
-    max_workers: int = 4,
-) -> pd.DataFrame:
-    """Pull the shop's transactions in ``[date_from, date_to)`` into one typed DataFrame.
-
-    Parameters
-    ----------
-    date_from, date_to : datetime, pd.Timestamp, date or str
-        The half-open period ``[date_from, date_to)`` on ``date_type``.
-        Timezone-aware values and ISO strings with an offset are instants;
-        dates and ISO strings without an offset are wall-clock in
-        ``time_zone``; naive datetime objects are refused. The API counts
-        whole seconds and is inclusive, so ``to`` is sent as ``date_to``
-        minus one second. For ``date_type="settled_at"`` the API counts
-        days: both ends must be midnights in ``time_zone`` and ``to`` is sent
-        as the last day.
-    date_type : {"created_at", "paid_at", "settled_at"}
-    status : {"all", "successful", "failed", "pending", "incomplete"}
-    payment_method_type : str, tuple of str or None
-        The methods to pull, one paginated run each (the rows are
-        concatenated and ordered by ``id``). Any method name the provider
-        knows (``"credit_card"``, ``"alternative"``, bePaid's ``"erip"``,
-        ...). None (the default): every method the provider offers --
-        each known one is asked for, and one the provider refuses with a
-        422 naming ``payment_method_type`` is skipped and listed in the
-        manifest's ``dialect["methods_refused"]``. A method named here
-        that the provider refuses raises ``InvalidRequestError``.
-    skip_refused_methods : bool, optional
-        Whether a method the provider refuses is skipped (True) or raises
-        (False); None: skipped for the default methods, raised for methods
-        named in ``payment_method_type``. An error's ``.resume`` sets it so
-        that resuming a default pull keeps skipping.
-    time_zone : str
-        IANA zone of the API's wall-clock bounds. The API then reports
-        timestamps as wall-clock in that zone while still writing ``Z``;
-        they are read as such and converted to UTC. ``"UTC"`` avoids the
-        ambiguity of the hour repeated when clocks go back.
-    manual_correction_from, manual_correction_to : optional
-        Only transactions whose ``manually_corrected_at`` is in this
-        half-open period (either end may be open), same rules as the dates.
-    starting_after : int, optional
-        Only ids above this one: pass ``df.attrs["ledgerkit"]["last_cursor"]``
-        of an earlier pull to fetch only newer rows.
-    ending_before : int, optional
-        Pull backwards: the ids below this one (rows still come back
-        ascending). Not together with ``starting_after``.
-    base_url, shop_id, secret_key : optional
-        Else ``LEDGERKIT_TRANSACTIONS_URL`` / ``_SHOP_ID`` / ``_SECRET_KEY``.
-    progress : bool or None
-        A progress bar: None shows one only for pulls of more than a few pages.
-    include_pii : bool
-        Keep card holder, card token, customer ip/email, billing address
-        (except country), vendor token, 3-D Secure details (dropped by default).
-    retry : ledgerkit.RetryPolicy, optional
-    session : requests.Session, optional
-        Used for transport; given the Basic auth when it has none. With
-        ``max_workers > 1`` each worker gets its own session copying this
-        one's auth, headers and transport options.
-    store : ledgerkit.store.Store, path or True, optional
-        Keep the pulled pages in a local store (True: the default one) and
-        ask the API only for what it lacks plus the ``lookback`` stretch;
-        a killed pull resumes from its last stored page (see :mod:`ledgerkit.store`).
-    lookback : pandas.Timedelta, optional
-        With ``store``: how much before the previous pull's end is read
-        again (default 3 days) to catch late and corrected rows.
-    max_workers : int
-        With more than 1, ``[date_from, date_to)`` is cut into that many
-        time windows per payment method, pulled at the same time (one
-        ``requests.Session`` per worker, one rate limiter shared by all that
-        slows down on 429 and honours ``Retry-After``); a window still
-        ``has_more`` after a page is split in two while a worker is idle.
-        The frame is the same as with 1 (one window per method, pulled in
-        cursor order). With ``starting_after``/``ending_before`` the pull is
-        sequential.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per transaction, ascending ``id`` (RangeIndex):
-        ``id`` Int64, ``uid`` str, ``type``/``status``/``payment_method_type``
-        category, ``amount``/``transaction_fee``/``pay_to_merchant`` Int64
-        minor units of ``currency`` (category), ``discount_rate``/
-        ``transaction_rate`` Float64 percent, ``test`` boolean,
-        ``created_at``/``paid_at``/``settled_at``/``manually_corrected_at``
-        datetime64[ns, UTC], ``description``/``tracking_id``/``order_id``/
-        ``message``/``gateway_note`` str, then the flattened nested fields
-        (``shop.id``, ``payment.gateway_id``, ``payment.gateway_name``,
-        ``credit_card.brand``, ``credit_card.product``,
-        ``credit_card.issuer_country``, ``billing_address.country``,
-        ``additional_data.*``, ``three_d_secure_verification.*``, ...) and
-        any unknown field (e.g. ``alternative.method``). The pull's manifest
-        is in ``df.attrs["ledgerkit"]``.
-
-    Raises
-    ------
-    ConfigurationError
-        A bad argument, before any request is sent.
-    APIError, TransportError, DataError, PaginationError
-        When the pull fails; the error's ``.resume`` holds the keyword
-        arguments that continue the whole pull (every payment method not
-        finished, from the lowest cursor safe for all), ``.partial`` the rows
-        pulled so far and ``.manifest`` their manifest. ``partial`` plus
-        ``load_transactions(**err.resume)`` may hold an id twice when more
-        than one window was unfinished: drop duplicates by ``id``.
-
-    Examples
-    --------
-    >>> from ledgerkit.sandbox import Sandbox                   # doctest: +SKIP
-    >>> with Sandbox() as sb:                                    # doctest: +SKIP
-    ...     kw = dict(base_url=sb.transactions_url, secret_key=sb.credentials["transactions"])
-    ...     df = load_transactions("2025-01-01", "2025-02-01", **kw)
-    ...     newer = load_transactions("2025-01-01", "2025-02-01",
-    ...                               starting_after=df.attrs["ledgerkit"]["last_cursor"], **kw)
-    >>> len(newer)                                                # doctest: +SKIP
-    0
-    """
-    if store is not None and store is not False:
-        from ..store import load_stored_transactions
-
-        return load_stored_transactions(dict(locals()))
-    kw = dict(locals())
-    del kw["store"], kw["lookback"]
-    return collect(_start(date_from, date_to, kw, columnar=True))
-
-
-def iter_transactions(
-    date_from: Any,
-    date_to: Any,
-    *,
-    date_type: str = "created_at",
-    status: str = "all",
-    payment_method_type: str | tuple[str, ...] | None = None,
-    skip_refused_methods: bool | None = None,
-    time_zone: str = "UTC",
-    manual_correction_from: Any = None,
-    manual_correction_to: Any = None,
-    starting_after: int | str | None = None,
-    ending_before: int | str | None = None,
-    base_url: str | None = None,
-    shop_id: str | int | None = None,
-    secret_key: str | None = None,
-    progress: bool | None = None,
-    include_pii: bool = False,
-    retry: RetryPolicy | None = None,
-    session: requests.Session | None = None,
-    max_workers: int = 1,
-) -> Iterator[pd.DataFrame]:
-    """Like :func:`load_transactions`, one typed DataFrame per page as it arrives.
-
-    Arguments are checked when this is called (before any request); pages
-    are fetched as the iterator is advanced. Each frame has the columns of
-    :func:`load_transactions` that its page holds and a manifest of the pull
-    so far in ``attrs["ledgerkit"]``; rows repeated across pages are dropped.
-    ``max_workers`` defaults to 1 here: pages then come in cursor order, so
-    the manifest's ``last_cursor`` after a page is a place to resume from
-    (:mod:`ledgerkit.store` relies on it); with more, pages come as windows
-    deliver them.
-    Pages are not kept (memory stays that of one page): an error's
-    ``.partial`` is empty -- you have the pages -- while ``.manifest`` counts
-    them and ``.resume`` continues after them.
-
-    Examples
-    --------
-    >>> for page in iter_transactions("2025-01-01", "2025-01-02"):    # doctest: +SKIP
-    ...     print(len(page), page.attrs["ledgerkit"]["last_cursor"])
-    """
-    pull = _start(date_from, date_to, dict(locals()))
-    return iterate(pull, TRANSACTIONS)
+    remembered = set(known_refused) & set(request.methods) if request.skip_refused else set()
+    return _Pull(connection, request, manifest, PullProgress(progress, "transactions"), max_workers=max_workers,
+                 columnar=columnar, refused=remembered)

@@ -78,7 +78,7 @@ Examples
 --------
 >>> import tempfile
 >>> from ledgerkit.sandbox import Sandbox
->>> from ledgerkit.sources.transactions import load_transactions
+>>> from ledgerkit import load_transactions
 >>> with Sandbox(size=200) as sb, tempfile.TemporaryDirectory() as root:
 ...     store = Store(root)
 ...     first = load_transactions("2025-01-01", "2025-02-01", store=store, **sb.kwargs("transactions"))
@@ -89,11 +89,8 @@ Examples
 
 from __future__ import annotations
 
-from .balance_records import load_stored_balance_records
 from .directory import DEFAULT_LOOKBACK, SOURCES, Store, as_store, lookback_of
 from .files import atomic_write, server_of
-from .statements import load_stored_statements
 from .stream import Stream
-from .transactions import load_stored_transactions
 
 __all__ = ["Store", "as_store", "server_of", "DEFAULT_LOOKBACK", "SOURCES"]

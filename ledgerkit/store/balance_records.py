@@ -5,55 +5,54 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..config import resolve
-from ..errors import ConfigurationError, DataError, StoreError
-from .directory import as_store
+from ..config import ProviderConfig
+from ..errors import ConfigurationError, DataError, NotFoundError, ReportExpiredError, ReportFailedError, StoreError
+from ..sources.balance_records import BalanceRecordsRequest, BalanceReport, ReportOptions, fetch_report, read_report
+from .directory import Store
 from .files import _fsync_dir, server_of, write_error
 from .pulls import _now
 from .stream import Stream
 
 
-def load_stored_balance_records(kw: dict[str, Any], body: dict[str, Any], resume: dict[str, Any]) -> Any:
-    """:func:`ledgerkit.sources.balance_records.load_balance_records` through a store.
+def load_balance_records(store: Store, config: ProviderConfig, request: BalanceRecordsRequest, options: ReportOptions,
+                         **fetch: Any) -> BalanceReport:
+    """The report of ``request`` through the store, as :func:`ledgerkit.load_balance_records` returns it.
 
     The report's zip is kept under ``reports/<report id>.zip``. The stream
-    (one per request body) records the report id as soon as the report
-    exists (``pending_report_id``), so a repeated call -- after an error or
-    a kernel restart -- picks that report up instead of requesting another;
+    (one per request) records the report id as soon as the report exists
+    (``pending_report_id``), so a repeated call -- after an error or a
+    kernel restart -- picks that report up instead of requesting another;
     once the zip is complete it records ``report_id``, and the same request
     is then answered from the store without any request, provided the report
     was generated after ``date_to`` (else the period was not over yet and
     the report is requested again). The stream's lock is held throughout:
     a second load of the same request waits, then reads the first one's zip.
+    ``fetch`` goes to :func:`~ledgerkit.sources.balance_records.fetch_report`.
     """
-    store = as_store(kw["store"])
-    if kw.get("download_dir") is not None:
-        raise ConfigurationError("download_dir", str(kw["download_dir"]), "None when store= is given (the store keeps the file)")
-    config = resolve("balance_records", base_url=kw["base_url"], user=kw["psp_id"], secret=kw["secret_key"])
-    request = {k: v for k, v in body.items() if k != "notification_email"}
+    if options.download_dir is not None:
+        raise ConfigurationError("download_dir", options.download_dir, "None when store= is given (the store keeps the file)")
+    key = {k: v for k, v in request.body().items() if k != "notification_email"}
     with store.stream("balance_records", config.credentials.user, server_of(config.base_url),
-                      {"request": request}) as stream:
-        return _stored_report(stream, str(store.path), kw, config, body, resume)
+                      {"request": key}) as stream:
+        return _stored_report(stream, str(store.path), config, request, options, fetch)
 
 
-def _stored_report(stream: Stream, root: str, kw: dict[str, Any], config: Any, body: dict[str, Any],
-                   resume: dict[str, Any]) -> Any:
+def _stored_report(stream: Stream, root: str, config: ProviderConfig, request: BalanceRecordsRequest,
+                   options: ReportOptions, fetch_options: dict[str, Any]) -> BalanceReport:
     """The report from the store when it is there and final, else fetched (picked up or requested) and kept."""
-    from ..errors import NotFoundError, ReportExpiredError, ReportFailedError
-    from ..sources.balance_records import fetch_report
-
     reports = stream.directory / "reports"
     downloads = reports / f".{stream.name}.download"  # this stream's own: swept under its lock only
     _sweep_downloads(reports, downloads)
     cached = stream.state.get("report_id")
-    if (cached and kw["report_id"] in (None, cached) and (reports / f"{cached}.zip").is_file()
-            and _generated_after_period(stream.state.get("manifest") or {}, body)):
-        return _from_store(stream, reports / f"{cached}.zip", cached, root)
+    if (cached and options.report_id in (None, cached) and (reports / f"{cached}.zip").is_file()
+            and _generated_after_period(stream.state.get("manifest") or {}, request)):
+        return _from_store(stream, reports / f"{cached}.zip", cached, root, request)
     try:
         downloads.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -63,17 +62,18 @@ def _stored_report(stream: Stream, root: str, kw: dict[str, Any], config: Any, b
         stream.state["pending_report_id"] = report_id
         stream.save()
 
-    def fetch(report_id: str | None) -> Any:
+    def fetch(report_id: str | None) -> BalanceReport:
+        here = replace(options, report_id=report_id, download_dir=str(downloads))
+        remembered = (stream.state.get("manifest") or {}).get("dialect", {}).get("report_type")
         try:
-            return fetch_report(config, body, resume, report_id=report_id, download_dir=str(downloads),
-                                on_report=remember, **{k: kw[k] for k in ("poll_timeout", "poll_interval", "progress",
-                                                                           "retry", "max_rerequests")})
+            return fetch_report(config, request, here, on_report=remember, resume={"store": root},
+                                **{"type_name": remembered, **fetch_options})
         except OSError as exc:  # writing the zip failed (the source raises its own error for the rest)
             raise _download_error(exc, downloads, stream.state.get("pending_report_id")) from None
 
-    pending = None if kw["report_id"] is not None else stream.state.get("pending_report_id")
+    pending = None if options.report_id is not None else stream.state.get("pending_report_id")
     try:
-        report = fetch(kw["report_id"] or pending)
+        report = fetch(options.report_id or pending)
     except NotFoundError:
         if pending is None:
             raise
@@ -89,13 +89,10 @@ def _stored_report(stream: Stream, root: str, kw: dict[str, Any], config: Any, b
     return report
 
 
-def _from_store(stream: Stream, path: Path, report_id: str, root: str) -> Any:
-    """The stored report ``path`` as a :class:`BalanceReport`, with no request made."""
-    from .._ingest.sheets import read_report_file
-    from ..sources.balance_records import BalanceReport
-
+def _from_store(stream: Stream, path: Path, report_id: str, root: str, request: BalanceRecordsRequest) -> BalanceReport:
+    """The stored report ``path`` as a :class:`BalanceReport` (cut to the period like a fresh one), no request made."""
     try:
-        sheets = read_report_file(path)
+        sheets, _ = read_report(path, request.request_params())
     except (DataError, OSError) as exc:
         raise StoreError(f"the stored report {path} is unreadable ({str(exc)[:200]}). {stream.remedy()}") from None
     record = {**stream.state["manifest"], "requests": 0, "retries": 0, "bytes": 0, "from_store": True,
@@ -134,11 +131,11 @@ def _download_error(exc: OSError, downloads: Path, report_id: str | None) -> Sto
     return error
 
 
-def _generated_after_period(manifest: dict[str, Any], body: dict[str, Any]) -> bool:
+def _generated_after_period(manifest: dict[str, Any], request: BalanceRecordsRequest) -> bool:
     """Whether a stored report was generated once its period ``[date_from, date_to)`` was over."""
     try:
         generated = pd.Timestamp(manifest.get("generated_at"))
-        date_to = pd.Timestamp(body["request_params"]["date_to"])
+        date_to = pd.Timestamp(request.date_to)
     except (TypeError, ValueError):
         return False
     return generated is not pd.NaT and generated.tzinfo is not None and date_to <= generated

@@ -1,20 +1,28 @@
 """What the stored pulls of every source share: storing pages as they come, and the result's manifest.
 
-:func:`_run_pages` stores each page before the state that moves the cursor;
-:class:`_Totals` adds the pulls' manifests up into one with a plain load's keys.
+A stored load asks the sources for pages like any other caller (a
+validated request, :func:`ledgerkit.sources._pull.iterate`) and keeps them:
+:class:`StoredLoad` stores each page before the state that moves the
+cursor, from one thread or several, and :class:`_Totals` adds the pulls'
+manifests up into one with a plain load's keys.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable
 
 import pandas as pd
 
-from ..config import resolve
 from .._ingest.manifest import Manifest, safe_parameters
+from .._ingest.schema import Schema
+from .._transport.http import PullStats
+from .._transport.progress import PullProgress
+from .._transport.ratelimit import RateLimiter, limited_session
+from ..sources._pull import Connection, Pull, iterate
 from .directory import Store
 from .files import server_of
 from .stream import Stream
@@ -52,6 +60,8 @@ class _Totals:
                 self.reasons.update(value or {})
             elif key == "pii_dropped":
                 self.pii_dropped.update(value or [])
+            elif key == "dialect":
+                self.merged["dialect"] = _merge_dialect(self.merged.get("dialect", {}), value or {})
             else:  # descriptive keys (sent_from, windows, total, ...): the latest pull's
                 self.merged[key] = value
 
@@ -65,43 +75,78 @@ class _Totals:
         return out
 
 
-def _run_pages(stream: Stream, pages: Iterable[pd.DataFrame], month_column: str, totals: _Totals,
-               advance: Any) -> None:
-    """Store each page, then its state (``advance(state, manifest, page)`` moves the cursor)."""
-    last: dict[str, Any] | None = None
-    try:
-        for page in pages:
-            last = page.attrs.get("ledgerkit", {})
-            parts = stream.write_page(page, month_column)
-            stream.state["parts"].extend(parts)
-            advance(stream.state, last, page)
-            stream.save()
-            totals.pages += 1
-            totals.fetched_rows += len(page)
-    finally:
-        if last is not None:
-            totals.add(last)
+def _merge_dialect(seen: dict[str, Any], learnt: dict[str, Any]) -> dict[str, Any]:
+    """What several pulls taught, together: lists united, counts added, anything else the latest."""
+    out = dict(seen)
+    for key, value in learnt.items():
+        before = out.get(key)
+        if isinstance(value, list) and isinstance(before, list):
+            out[key] = sorted(set(before) | set(value), key=str)
+        elif isinstance(value, dict) and isinstance(before, dict):
+            out[key] = {k: before.get(k, 0) + v if isinstance(v, int) else v for k, v in value.items()}
+        else:
+            out[key] = value
+    return out
 
 
-def _parameters(kw: dict[str, Any]) -> dict[str, Any]:
-    """A loader's arguments for the manifest: no secret, no live objects."""
-    hidden = ("store", "secret_key", "session", "progress", "retry")
-    return {k: v for k, v in kw.items() if k not in hidden and not callable(v)}
+@dataclass
+class StoredLoad:
+    """One load through the store: its connection, how it pulls, and the counters of its pulls.
+
+    Every pull it makes gets its own copy of the connection (fresh counters,
+    and a session of its own paced by one shared limiter when pulls run in
+    threads); :meth:`keep` stores a pull's pages as they come.
+    """
+
+    store: Store
+    connection: Connection
+    lookback: pd.Timedelta
+    max_workers: int
+    progress: PullProgress
+    totals: _Totals = field(default_factory=lambda: _Totals())
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    @property
+    def account(self) -> str:
+        return self.connection.config.credentials.user
+
+    @property
+    def server(self) -> str:
+        return server_of(self.connection.config.base_url)
+
+    def fresh_connection(self, *, threaded: bool = False) -> Connection:
+        """A copy of the connection for one pull: its own counters (and session, for a thread)."""
+        session = limited_session(self.connection.session, self.limiter) if threaded else self.connection.session
+        return replace(self.connection, session=session, stats=PullStats())
+
+    def keep(self, stream: Stream, pull: Pull, schema: Schema, month_column: str,
+             advance: Callable[[dict[str, Any], dict[str, Any], pd.DataFrame], None]) -> None:
+        """Store each page of ``pull``, then the state that ``advance(state, manifest, page)`` moves on."""
+        try:
+            for page in iterate(pull, schema):
+                with self.lock:
+                    stream.state["parts"].extend(stream.write_page(page, month_column))
+                    advance(stream.state, page.attrs["ledgerkit"], page)
+                    stream.save()
+                    self.totals.pages += 1
+                    self.totals.fetched_rows += len(page)
+                self.progress.page(rows=len(page))
+        finally:
+            with self.lock:
+                self.totals.add(pull.manifest.as_dict(pull.client.stats))
 
 
-def _result_manifest(source: str, parameters: dict[str, Any], store: Store, totals: _Totals, rows: int,
-                     streams: list[Stream], lookback: pd.Timedelta) -> dict[str, Any]:
+def _result_manifest(source: str, parameters: dict[str, Any], load: StoredLoad, rows: int,
+                     streams: list[Stream]) -> dict[str, Any]:
     """The keys of a plain load's manifest (counters summed over the pulls) plus the store's own."""
+    parameters = {**parameters, "max_workers": load.max_workers, "base_url": load.connection.config.base_url,
+                  ("psp_id" if source == "balance_records" else "shop_id"): load.account,
+                  "store": str(load.store.path), "lookback": str(load.lookback)}
     return {
-        **totals.as_dict(), "source": source, "parameters": safe_parameters(parameters), "rows": rows,
-        "complete": True, "store": str(store.path), "streams": [s.name for s in streams],
-        "lookback": str(lookback), "stored_rows": max(0, rows - totals.fetched_rows),
+        **load.totals.as_dict(), "source": source, "parameters": safe_parameters(parameters), "rows": rows,
+        "complete": True, "store": str(load.store.path), "streams": [s.name for s in streams],
+        "lookback": str(load.lookback), "stored_rows": max(0, rows - load.totals.fetched_rows),
         "include_pii": bool(parameters.get("include_pii", False)),
         "pulled_at": _now().isoformat(timespec="seconds"),
     }
-
-
-def _server(source: str, kw: dict[str, Any], user: str) -> tuple[str, str]:
-    """The account id and the reduced base URL of a loader's arguments (arguments > environment)."""
-    config = resolve(source, base_url=kw["base_url"], user=kw[user], secret=kw["secret_key"])
-    return config.credentials.user, server_of(config.base_url)

@@ -60,6 +60,7 @@ _SOURCE_FIELDS: dict[str, dict[str, tuple[str, Check]]] = {
         "covered": ("null or [start, end] (ISO times, start < end)", _optional(_span)),
         "refreshed_at": ("null or an ISO time with an offset", _optional(_time)),
         "planned_at": ("null or an ISO time with an offset", _optional(_time)),
+        "refused": ("true or false", lambda v: isinstance(v, bool)),
     },
     "statements": {
         "per_page": ("null or an integer >= 1", _optional(_int(1))),
@@ -67,6 +68,7 @@ _SOURCE_FIELDS: dict[str, dict[str, tuple[str, Check]]] = {
         "pages_done": ("true or false", lambda v: isinstance(v, bool)),
         "complete": ("true or false", lambda v: isinstance(v, bool)),
         "total": ("null or an integer >= 0", _optional(_int())),
+        "outside": ("an integer >= 0", _int()),
         "refreshed_at": ("null or an ISO time with an offset", _optional(_time)),
     },
     "balance_records": {

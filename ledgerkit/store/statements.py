@@ -3,24 +3,23 @@ lookback page, and checked against the API's total."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigurationError, CountMismatchError
-from .._ingest.schema import STATEMENTS
 from .._ingest.records import empty_frame, finish
-from .directory import as_store, lookback_of
-from .pulls import _iso, _now, _parameters, _result_manifest, _run_pages, _server, _Totals
+from .._ingest.schema import STATEMENTS
+from ..errors import ConfigurationError, CountMismatchError
+from ..sources import statements as st
+from ..sources._statement_rows import renumber
+from ..sources.statements import StatementsRequest
+from .pulls import StoredLoad, _iso, _now, _result_manifest
 from .stream import Stream
 
 
-_ST_PASS = ("since", "until", "payout_id", "currency", "base_url", "shop_id", "secret_key", "progress", "retry",
-            "session")
-
-
-def load_stored_statements(kw: dict[str, Any]) -> pd.DataFrame:
-    """:func:`ledgerkit.sources.statements.load_statements` through a store (``kw``: its arguments).
+def load_statements(load: StoredLoad, request: StatementsRequest) -> pd.DataFrame:
+    """The statement rows of ``request`` through the store, as :func:`ledgerkit.load_statements` returns them.
 
     Pages are stored as they arrive with the next page to ask for; a later
     call resumes there, or -- once complete -- re-reads from the page
@@ -28,29 +27,19 @@ def load_stored_statements(kw: dict[str, Any]) -> pd.DataFrame:
     of it holds the stream's lock: another load of the same statements
     waits, then finds them complete (or resumes where this one stopped).
     """
-    from ..sources import check_flag
-    from ..sources import statements as st
-
-    store = as_store(kw["store"])
-    lookback = lookback_of(kw.get("lookback"))
-    check_flag("progress", kw["progress"], allow_none=True)
-    if kw.get("start_page", 1) != 1:
-        raise ConfigurationError("start_page", kw["start_page"], "1 when store= is given (the store keeps the cursor)")
-    query = st.plan_query(**{k: kw[k] for k in ("since", "until", "payout_id", "per_page", "currency", "start_page")})
-    account, server = _server("statements", kw, "shop_id")
-    key = {"since": None if query.since is None else query.since.isoformat(),
-           "until": None if query.until is None else query.until.isoformat(),
-           "payout_id": query.payout_id, "per_page": query.per_page, "currency": query.currency}
-    totals = _Totals()
-    with store.stream("statements", account, server, key) as stream:
+    if request.start_page != 1:
+        raise ConfigurationError("start_page", request.start_page, "1 when store= is given (the store keeps the cursor)")
+    key = {"since": None if request.date_from is None else request.date_from.isoformat(),
+           "until": None if request.date_to is None else request.date_to.isoformat(),
+           "payout_id": request.payout_id, "per_page": request.per_page, "currency": request.currency}
+    with load.store.stream("statements", load.account, load.server, key) as stream:
         stream.frames()  # the stored parts, checked before any request
-        _sync_statements(stream, _now(), lookback, {k: kw[k] for k in _ST_PASS}, query.per_page, totals)
+        _sync_statements(load, stream, request, _now())
         frame = _statement_rows(stream)
-    parameters = _parameters(kw)
-    manifest = _result_manifest("statements", {**parameters, "shop_id": account}, store, totals, len(frame),
-                                [stream], lookback)
+    manifest = _result_manifest("statements", request.parameters(), load, len(frame), [stream])
     total = stream.state.get("total")
-    manifest.update(total=total, first_cursor=1, last_cursor=None, count_verified=total is not None)
+    manifest.update(total=total, first_cursor=1, last_cursor=None, count_verified=total is not None,
+                    outside_window=stream.state.get("outside", 0))
     manifest.setdefault("total_first", total)
     frame.attrs["ledgerkit"] = manifest
     return frame
@@ -59,38 +48,44 @@ def load_stored_statements(kw: dict[str, Any]) -> pd.DataFrame:
 def _statement_rows(stream: Stream) -> pd.DataFrame:
     if not stream.state["parts"]:
         return empty_frame(STATEMENTS)
-    frame = pd.concat(stream.frames(), ignore_index=True).drop_duplicates("row_id", keep="first")
-    return finish([frame.reset_index(drop=True)], STATEMENTS)
+    frame = pd.concat(stream.frames(), ignore_index=True)  # parts hold disjoint places of the chain
+    return finish([frame.assign(row_id=renumber(frame["row_id"]))], STATEMENTS)
 
 
-def _sync_statements(stream: Stream, began: pd.Timestamp, lookback: pd.Timedelta, passed: dict[str, Any],
-                     per_page: int | None, totals: _Totals) -> None:
-    """Resume a pull left part-way, or start one (afresh, or from the lookback page), then check the total."""
-    from ..sources.statements import iter_statements
+def _sync_statements(load: StoredLoad, stream: Stream, request: StatementsRequest, began: pd.Timestamp) -> None:
+    """Resume a pull left part-way, or start one (afresh, or from the lookback page), then check the total.
 
+    The server's total counts every row it sent, those outside
+    ``[date_from, date_to)`` too (``date_to`` is sent as a superset and the
+    rows of that day are dropped here), so the check adds them back.
+    """
     state = stream.state
-    state.setdefault("per_page", per_page)
+    state.setdefault("per_page", request.per_page)
     if state.get("complete"):
         if pd.Timestamp(state["refreshed_at"]) >= began:
             return
-        state.update(next_page=_refresh_from(stream, lookback), complete=False, pages_done=False)
+        state.update(next_page=_refresh_from(stream, load.lookback), complete=False, pages_done=False, outside=0)
         stream.save()
     elif not state.get("next_page") and not state.get("pages_done"):
-        state.update(next_page=1, parts=[], complete=False)
+        state.update(next_page=1, parts=[], complete=False, outside=0)
         stream.save()
+
+    outside_before = state.get("outside", 0)
 
     def advance(state: dict[str, Any], manifest: dict[str, Any], page: pd.DataFrame) -> None:
         nxt = manifest.get("last_cursor")
         if state["per_page"] is None and state["next_page"] == 1 and nxt == 2:
-            state["per_page"] = len(page)  # the server's default page size, kept for resuming
-        state.update(next_page=nxt, pages_done=nxt is None, total=manifest.get("total", state.get("total")))
+            state["per_page"] = manifest.get("dialect", {}).get("per_page") or len(page)  # kept for resuming
+        state.update(next_page=nxt, pages_done=nxt is None, total=manifest.get("total", state.get("total")),
+                     outside=outside_before + manifest.get("outside_window", 0))
 
     if not state.get("pages_done"):
-        pages = iter_statements(start_page=state["next_page"], per_page=state["per_page"], **passed)
-        _run_pages(stream, pages, "created", totals, advance)
-    total, held = state.get("total"), len(_statement_rows(stream))
+        sub = replace(request, start_page=state["next_page"], per_page=state["per_page"])
+        pull = st.pull(load.fresh_connection(), sub, max_workers=load.max_workers, progress=False, keeps_pages=False)
+        load.keep(stream, pull, STATEMENTS, "created", advance)
+    total, held = state.get("total"), len(_statement_rows(stream)) + state.get("outside", 0)
     if total is not None and total != held:
-        state.update(parts=[], complete=False, next_page=None, pages_done=False)
+        state.update(parts=[], complete=False, next_page=None, pages_done=False, outside=0)
         stream.save()
         raise CountMismatchError(f"the store holds {held} statement rows but X-Total-Count says {total}; "
                                  "the stored rows were dropped -- load again to pull them afresh")

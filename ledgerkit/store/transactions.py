@@ -3,78 +3,62 @@ stretch and the corrections since the last refresh, pulled page by page."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigurationError, InvalidRequestError, StoreError
-from .._ingest.schema import TRANSACTIONS
 from .._ingest.records import empty_frame, finish
-from .directory import _between, as_store, lookback_of
-from .pulls import _iso, _now, _parameters, _result_manifest, _run_pages, _server, _Totals
+from .._ingest.schema import TRANSACTIONS
+from ..errors import ConfigurationError, InvalidRequestError, StoreError
+from ..sources import transactions as tx
+from ..sources.transactions import TransactionsRequest
+from ..sources.windows import WindowScheduler, plan_spans
+from .directory import _between
+from .pulls import StoredLoad, _iso, _now, _result_manifest
 from .stream import Stream
 
 
-_TX_PASS = ("date_type", "status", "time_zone", "manual_correction_from", "manual_correction_to", "base_url",
-            "shop_id", "secret_key", "progress", "include_pii", "retry", "session")
-
-#: Arguments of ``plan_query`` (what checks a window before it is saved or asked for).
-_PLAN_ARGS = ("date_from", "date_to", "date_type", "status", "payment_method_type", "time_zone",
-              "manual_correction_from", "manual_correction_to", "starting_after")
-
-
-def load_stored_transactions(kw: dict[str, Any]) -> pd.DataFrame:
-    """:func:`ledgerkit.sources.transactions.load_transactions` through a store (``kw``: its arguments).
+def load_transactions(load: StoredLoad, request: TransactionsRequest) -> pd.DataFrame:
+    """The transactions of ``request`` through the store, as :func:`ledgerkit.load_transactions` returns them.
 
     Per payment method, the periods not covered yet, the lookback stretch
     and the corrections since the last refresh are pulled page by page, each
     page stored before the cursor moves on -- all while holding that
     method's stream lock, so another load of the same stream waits and then
-    asks only for what is still missing.
+    asks only for what is still missing. With ``load.max_workers`` above 1 a
+    period never pulled before is cut into that many time windows, each with
+    its own cursor in the state, pulled at the same time.
     """
-    from ..sources import check_flag
-    from ..sources import transactions as tx
-
-    store = as_store(kw["store"])
-    lookback = lookback_of(kw.get("lookback"))
-    include_pii = check_flag("include_pii", kw["include_pii"])
-    check_flag("progress", kw["progress"], allow_none=True)
     for name in ("starting_after", "ending_before"):
-        if kw.get(name) is not None:
-            raise ConfigurationError(name, kw[name], "None when store= is given (the store keeps the cursor)")
-    query = tx.plan_query(kw["date_from"], kw["date_to"], **{k: kw[k] for k in (
-        "date_type", "status", "payment_method_type", "time_zone", "manual_correction_from",
-        "manual_correction_to", "starting_after", "ending_before")})
-    account, server = _server("transactions", kw, "shop_id")
-    passed = {**{k: kw[k] for k in _TX_PASS}, "skip_refused_methods": query.skip_refused}
-    began, totals, streams, frames = _now(), _Totals(), [], []
-    for method in query.methods:
-        key = {"date_type": query.date_type, "status": query.status, "time_zone": query.time_zone,
-               "payment_method_type": method, "include_pii": include_pii,
-               "correction": [None if t is None else _iso(t) for t in (query.correction or (None, None))]}
-        with store.stream("transactions", account, server, key) as stream:
+        if getattr(request, name) is not None:
+            raise ConfigurationError(name, getattr(request, name), "None when store= is given (the store keeps the cursor)")
+    began, streams, frames = _now(), [], []
+    for method in request.methods:
+        key = {"date_type": request.date_type, "status": request.status, "time_zone": request.time_zone,
+               "payment_method_type": method, "include_pii": request.include_pii,
+               "correction": [None if t is None else _iso(t) for t in (request.correction or (None, None))]}
+        with load.store.stream("transactions", load.account, load.server, key) as stream:
             stream.frames()  # the stored parts, checked before any request
-            _sync_transactions(stream, query, began, lookback, method, passed, totals)
+            _sync_transactions(load, stream, request, began, method)
             rows = pd.concat(stream.frames(), ignore_index=True) if stream.state["parts"] else None
         streams.append(stream)
         if rows is not None:
-            frames.append(_between(rows, query.date_type, query.date_from, query.date_to))
+            frames.append(_between(rows, request.date_type, request.date_from, request.date_to))
     if frames:
         frame = pd.concat(frames, ignore_index=True).drop_duplicates("id", keep="last")
         frame = finish([frame], TRANSACTIONS, sort_by="id")
     else:
-        frame = empty_frame(TRANSACTIONS, include_pii=include_pii)
-    parameters = _parameters(kw)
-    manifest = _result_manifest("transactions", {**parameters, "shop_id": account}, store, totals, len(frame),
-                                streams, lookback)
+        frame = empty_frame(TRANSACTIONS, include_pii=request.include_pii)
+    manifest = _result_manifest("transactions", request.parameters(), load, len(frame), streams)
     ids = frame["id"].dropna()
     manifest["first_cursor"], manifest["last_cursor"] = (int(ids.min()), int(ids.max())) if len(ids) else (None, None)
     frame.attrs["ledgerkit"] = manifest
     return frame
 
 
-def _sync_transactions(stream: Stream, query: Any, began: pd.Timestamp, lookback: pd.Timedelta, method: str,
-                       passed: dict[str, Any], totals: _Totals) -> None:
+def _sync_transactions(load: StoredLoad, stream: Stream, request: TransactionsRequest, began: pd.Timestamp,
+                       method: str) -> None:
     """Finish a pull left pending, then pull what the period lacks, the lookback stretch and the corrections.
 
     A new plan is checked window by window before anything is saved, and
@@ -82,41 +66,86 @@ def _sync_transactions(stream: Stream, query: Any, began: pd.Timestamp, lookback
     never reaches the state, and one the API refuses is forgotten.
     """
     state = stream.state
-    _heal(state, query, method, passed)
-    _pull_pending(stream, method, passed, totals)
-    plan = _transactions_plan(state, query, began, lookback)
+    _heal(state, request, method)
+    _pull_pending(load, stream, request, method)
+    workers = 1 if state.get("refused") else load.max_workers  # a method refused before is asked once, not per window
+    plan = _split(_transactions_plan(state, request, began, load.lookback), request, workers)
     if plan:
         for item in plan:
-            _check_window(item, method, passed)
+            _window(request, item, method)
         state.update(pending=plan, planned_at=_iso(began))
-        _pull_pending(stream, method, passed, totals)
+        _pull_pending(load, stream, request, method)
 
 
-def _pull_pending(stream: Stream, method: str, passed: dict[str, Any], totals: _Totals) -> None:
-    """Pull the state's pending windows in turn, each page stored before the cursor moves past it."""
-    from ..sources.transactions import iter_transactions
+def _split(plan: list[dict[str, Any]], request: TransactionsRequest, workers: int) -> list[dict[str, Any]]:
+    """The plan with a period never pulled before cut into ``workers`` windows (pulled at the same time)."""
+    if workers == 1:
+        return plan
+    out = []
+    for item in plan:
+        if item.get("corrected_from") or len(plan) > 1:
+            out.append(item)
+            continue
+        start, end = pd.Timestamp(item["from"]), pd.Timestamp(item["to"])
+        bounds = plan_spans(start, end, workers, request.date_type, request.time_zone)
+        out.extend(_pending(a, b) for a, b in zip(bounds[:-1], bounds[1:]))
+    return out
 
+
+def _pull_pending(load: StoredLoad, stream: Stream, request: TransactionsRequest, method: str) -> None:
+    """Pull the state's pending windows, each page stored before its window's cursor moves past it.
+
+    One window at a time, or -- with several windows and ``max_workers``
+    above 1 -- that many at a time, each in a thread with a session of its
+    own; the state is saved under one lock.
+    """
+    pending = list(stream.state.get("pending") or [])
+    if not pending:
+        return
+    threaded = load.max_workers > 1 and len(pending) > 1
+
+    def step(item: dict[str, Any], _worker: Any, _hungry: bool) -> tuple[None, list]:
+        _pull_window(load, stream, request, method, item, threaded=threaded)
+        return None, []
+
+    try:
+        if threaded:
+            list(WindowScheduler(pending, step, max_workers=min(load.max_workers, len(pending)),
+                                 make_worker=lambda: None))
+        else:
+            for item in pending:
+                step(item, None, False)
+    except (ConfigurationError, InvalidRequestError):
+        _forget_plan(stream)
+        raise
+
+
+def _pull_window(load: StoredLoad, stream: Stream, request: TransactionsRequest, method: str,
+                 item: dict[str, Any], *, threaded: bool) -> None:
+    """One pending window pulled from its cursor to its end; then it leaves the plan."""
+    def advance(state: dict[str, Any], manifest: dict[str, Any], page: pd.DataFrame) -> None:
+        if manifest.get("last_cursor") is not None:
+            item["cursor"] = manifest["last_cursor"]
+
+    before = (load.totals.pages, load.totals.fetched_rows)
+    pull = tx.pull(load.fresh_connection(threaded=threaded), _window(request, item, method), max_workers=1,
+                   progress=False, columnar=False)
+    load.keep(stream, pull, TRANSACTIONS, "created_at", advance)
     state = stream.state
-    while state.get("pending"):
-        item = state["pending"][0]
-
-        def advance(state: dict[str, Any], manifest: dict[str, Any], page: pd.DataFrame) -> None:
-            if manifest.get("last_cursor") is not None:
-                item["cursor"] = manifest["last_cursor"]
-
-        before = (totals.pages, totals.fetched_rows)
-        try:
-            pages = iter_transactions(**_window_args(item, method, passed))
-            _run_pages(stream, pages, "created_at", totals, advance)
-        except (ConfigurationError, InvalidRequestError):
-            _forget_plan(stream)
-            raise
-        totals.windows.append({"payment_method_type": method, "from": item["from"], "to": item["to"],
-                               **({"manual_correction_from": item["corrected_from"]} if item.get("corrected_from")
-                                  else {}),
-                               "pages": totals.pages - before[0], "rows": totals.fetched_rows - before[1],
-                               "cursor": item["cursor"], "complete": True})
-        state["pending"].pop(0)
+    with load.lock:
+        state["refused"] = method in pull.refused
+        if state["refused"]:  # nothing is covered: the next load asks once more (a provider may start offering it)
+            state["pending"] = []
+            state.pop("planned_at", None)
+            stream.save()
+            return
+        load.totals.windows.append({"payment_method_type": method, "from": item["from"], "to": item["to"],
+                                    **({"manual_correction_from": item["corrected_from"]}
+                                       if item.get("corrected_from") else {}),
+                                    "pages": load.totals.pages - before[0],
+                                    "rows": load.totals.fetched_rows - before[1],
+                                    "cursor": item["cursor"], "complete": True})
+        state["pending"] = [i for i in state["pending"] if i is not item]
         lo, hi = (pd.Timestamp(t) for t in (state.get("covered") or (item["from"], item["to"])))
         state["covered"] = [_iso(min(lo, pd.Timestamp(item["from"]))), _iso(max(hi, pd.Timestamp(item["to"])))]
         if not state["pending"] and state.get("planned_at"):
@@ -138,26 +167,22 @@ def _forget_plan(stream: Stream) -> None:
         pass
 
 
-def _window_args(item: dict[str, Any], method: str, passed: dict[str, Any]) -> dict[str, Any]:
-    """``iter_transactions`` keyword arguments that pull one pending window from its cursor."""
-    corrected = {"manual_correction_from": item["corrected_from"]} if item.get("corrected_from") else {}
-    return {"date_from": item["from"], "date_to": item["to"], "payment_method_type": (method,),
-            "starting_after": item["cursor"], **passed, **corrected}
+def _window(request: TransactionsRequest, item: dict[str, Any], method: str) -> TransactionsRequest:
+    """The request that pulls one pending window from its cursor (checked: ``ConfigurationError`` when it
+    cannot be asked for -- before it is saved)."""
+    correction = request.correction
+    if item.get("corrected_from"):
+        correction = (pd.Timestamp(item["corrected_from"]), None if correction is None else correction[1])
+    return replace(request, date_from=pd.Timestamp(item["from"]), date_to=pd.Timestamp(item["to"]),
+                   methods=(method,), starting_after=item["cursor"], ending_before=None,
+                   correction=correction).checked()
 
 
-def _check_window(item: dict[str, Any], method: str, passed: dict[str, Any]) -> None:
-    """Raise the ``ConfigurationError`` asking for ``item`` would raise -- before it is saved."""
-    from ..sources.transactions import plan_query
-
-    args = _window_args(item, method, passed)
-    plan_query(**{k: args[k] for k in _PLAN_ARGS}, ending_before=None)
-
-
-def _heal(state: dict[str, Any], query: Any, method: str, passed: dict[str, Any]) -> None:
+def _heal(state: dict[str, Any], request: TransactionsRequest, method: str) -> None:
     """Mend what an older ledgerkit may have left: windows and coverage of ``settled_at`` off the zone's
     midnights, or pending windows that cannot be asked for (those are dropped: they are planned again)."""
-    if query.date_type == "settled_at":
-        zone = query.time_zone
+    if request.date_type == "settled_at":
+        zone = request.time_zone
         for item in state.get("pending", []):
             start, end = (_midnight(pd.Timestamp(item["from"]), zone),
                           _midnight(pd.Timestamp(item["to"]), zone, up=True))
@@ -171,13 +196,13 @@ def _heal(state: dict[str, Any], query: Any, method: str, passed: dict[str, Any]
             state["covered"] = [_iso(lo), _iso(hi)] if lo < hi else None  # narrower: only what surely is covered
     try:
         for item in state.get("pending", []):
-            _check_window(item, method, passed)
+            _window(request, item, method)
     except ConfigurationError:
         state["pending"] = []
         state.pop("planned_at", None)
 
 
-def _transactions_plan(state: dict[str, Any], query: Any, began: pd.Timestamp,
+def _transactions_plan(state: dict[str, Any], query: TransactionsRequest, began: pd.Timestamp,
                        lookback: pd.Timedelta) -> list[dict[str, Any]]:
     """The pulls to make: what ``[date_from, date_to)`` adds to the covered period, the lookback
     stretch, and the covered period's rows manually corrected since the last refresh minus ``lookback``.
@@ -216,7 +241,7 @@ def _pending(start: pd.Timestamp, end: pd.Timestamp, corrected_from: pd.Timestam
     return item
 
 
-def _corrections_since(query: Any, since: pd.Timestamp) -> pd.Timestamp | None:
+def _corrections_since(query: TransactionsRequest, since: pd.Timestamp) -> pd.Timestamp | None:
     """``manual_correction_from`` of the corrections pass (None: nothing to ask for): ``since``
     within the query's own correction filter."""
     lo, hi = query.correction or (None, None)

@@ -22,7 +22,7 @@ from ledgerkit.errors import (
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
 from ledgerkit._ingest.sheets import OPENING_COLUMNS, RECORDS_COLUMNS
-from ledgerkit.sources.balance_records import BalanceReport, load_balance_records
+from ledgerkit import BalanceReport, load_balance_records
 
 DATE_FROM = "2025-01-15T00:00:00+03:00"  # 2025-01-14 21:00 UTC
 DATE_TO = datetime(2025, 3, 10, tzinfo=timezone.utc)

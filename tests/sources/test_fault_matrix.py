@@ -31,9 +31,9 @@ from ledgerkit.errors import (
 )
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "fault-matrix.md"
 LOADERS = ("transactions", "statements", "balance_records")

@@ -10,8 +10,8 @@ import pytest
 from ledgerkit.errors import ServerError
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox import Sandbox
-from ledgerkit.sources.statements import iter_statements
-from ledgerkit.sources.transactions import iter_transactions
+from ledgerkit import iter_statements
+from ledgerkit import iter_transactions
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, sleep=lambda s: None)
 

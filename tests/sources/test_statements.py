@@ -11,7 +11,7 @@ from ledgerkit.errors import AuthenticationError, ConfigurationError, CountMisma
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit._transport.pagination import parse_link_header
 from ledgerkit.sandbox import Sandbox
-from ledgerkit.sources.statements import iter_statements, load_statements
+from ledgerkit import iter_statements, load_statements
 
 UTC = timezone.utc
 FAST = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
@@ -129,7 +129,10 @@ def test_start_page_resumes(sb):
 
 
 @pytest.mark.parametrize("kw, parameter", [
-    ({}, "since"),
+    ({}, "date_from"),
+    ({"date_from": "2025-01-01", "since": "2025-01-01"}, "since"),
+    ({"date_to": "2025-02-01", "until": "2025-02-01", "since": "2025-01-01"}, "until"),
+    ({"date_from": "2025-02-01", "date_to": "2025-01-01"}, "date_to"),
     ({"since": "2025-02-01", "until": "2025-02-01"}, "until"),
     ({"since": "2025-03-01", "until": "2025-02-01"}, "until"),
     ({"since": "2025-02-30"}, "since"),
@@ -141,7 +144,7 @@ def test_start_page_resumes(sb):
     ({"since": "2025-01-01", "currency": "EURO"}, "currency"),
     ({"since": "2025-01-01", "start_page": 0}, "start_page"),
     ({"payout_id": ""}, "payout_id"),
-    ({"until": "2025-02-01", "payout_id": "1"}, "since"),
+    ({"until": "2025-02-01", "payout_id": "1"}, "date_from"),
     ({"since": "2025-01-01", "progress": 1}, "progress"),
 ])
 def test_bad_inputs_raise_before_any_request(sb, kw, parameter):
@@ -200,7 +203,7 @@ def test_stuck_link_raises_with_resume(faulty):
     with pytest.raises(PaginationError, match="does not advance") as info:
         load_statements(since="2025-01-01", per_page=50, **creds(faulty))
     err = info.value
-    assert err.resume["start_page"] == 2 and err.resume["since"] == "2025-01-01"
+    assert err.resume["start_page"] == 2 and err.resume["date_from"] == "2025-01-01"
     assert len(err.partial) == 50 and err.manifest["complete"] is False
     assert len(faulty.requests) == 1  # a link back to the same page is refused before it is followed
 

@@ -11,7 +11,7 @@ import pytest
 from ledgerkit.errors import ConfigurationError, ServerError
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox import Sandbox
-from ledgerkit.sources.statements import load_statements
+from ledgerkit import load_statements
 from .test_statements import FAST, assert_same_rows, creds, world_rows
 
 SINCE = date(2025, 1, 1)

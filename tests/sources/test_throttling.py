@@ -14,8 +14,8 @@ import pytest
 from ledgerkit.errors import RateLimitError
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox import Sandbox
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 from . import test_statements as st
 from . import test_transactions as tx
 

@@ -18,7 +18,7 @@ from ledgerkit.errors import (
 from ledgerkit._ingest.schema import TRANSACTIONS
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox import Sandbox
-from ledgerkit.sources.transactions import iter_transactions, load_transactions
+from ledgerkit import iter_transactions, load_transactions
 
 UTC = timezone.utc
 JAN, FEB, MAR, APR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4))

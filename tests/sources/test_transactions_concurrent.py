@@ -10,7 +10,7 @@ import pytest
 from ledgerkit.errors import ConfigurationError, ServerError
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox import Sandbox, World
-from ledgerkit.sources.transactions import iter_transactions, load_transactions
+from ledgerkit import iter_transactions, load_transactions
 from ledgerkit.sources.windows import WindowScheduler, plan_spans, split_point
 
 UTC = timezone.utc

@@ -12,8 +12,8 @@ from typing import Any
 
 def serve(tasks: Any, results: Any, barrier: Any, kwargs: dict[str, dict[str, Any]]) -> None:
     """Run ``(source, (start, end), root)`` tasks until ``None``; put ``("ok", ids, complete)`` or ``("error", text, None)``."""
-    from ledgerkit.sources.statements import load_statements
-    from ledgerkit.sources.transactions import load_transactions
+    from ledgerkit import load_statements
+    from ledgerkit import load_transactions
 
     while (task := tasks.get()) is not None:
         source, (start, end), root = task

@@ -21,9 +21,9 @@ from filelock import FileLock
 
 from ledgerkit.errors import StoreError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 from . import _writers
@@ -162,7 +162,7 @@ def test_a_load_that_cannot_get_its_stream_in_time_is_a_store_error(sandbox, tmp
     load_transactions(*JAN, store=tmp_path, progress=False, **sandbox.kwargs("transactions"))
     before = Store(tmp_path).read("transactions")
     locks = [FileLock(str(p)) for p in sorted((tmp_path / "_locks" / "transactions").rglob("*.lock"))]
-    assert len(locks) == 2  # one stream per payment method
+    assert len(locks) == 3  # one stream per payment method asked for (credit_card, alternative, erip)
     for lock in locks:
         lock.acquire()  # another writer, as far as the load can tell
     try:

@@ -11,9 +11,9 @@ import pytest
 from ledgerkit.errors import ServerError
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 from ledgerkit.store import Store, server_of
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002, sleep=lambda s: None)
@@ -105,7 +105,7 @@ def test_an_old_row_corrected_lately_is_replaced(fresh_sandbox, tmp_path):
     assert row["amount"] == old["amount"] + 1 and row["manually_corrected_at"] == pd.Timestamp(corrected_at)
     asked = [r.json["report_params"] for r in fresh_sandbox.requests if r.json]
     corrections = [p for p in asked if "manual_correction_from" in p]
-    assert {p["payment_method_type"] for p in corrections} == {"credit_card", "alternative", "erip"}  # erip: refused
+    assert {p["payment_method_type"] for p in corrections} == {"credit_card", "alternative"}  # erip, refused, has no coverage to correct
     assert all(p["from"] == "2025-01-01 00:00:00" for p in corrections)  # the whole covered period
 
 

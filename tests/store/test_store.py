@@ -13,17 +13,21 @@ import pytest
 from ledgerkit.errors import ConfigurationError, ServerError, StoreError
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 from ledgerkit.store import Store, as_store, atomic_write, lookback_of
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002)
 PERIOD = ("2025-01-01", "2025-04-01")
 
 
+OFFERED = ("credit_card", "alternative")  # the methods this sandbox offers (erip, refused, is asked anew each load)
+
+
 def load_tx(sb, **kw):
-    return load_transactions(*PERIOD, progress=False, **sb.kwargs("transactions"), **kw)
+    return load_transactions(*PERIOD, progress=False, **{"payment_method_type": OFFERED, **sb.kwargs("transactions"),
+                                                         **kw})
 
 
 def load_st(sb, **kw):
@@ -50,16 +54,20 @@ def store_bytes(root: Path) -> bytes:
 
 
 def test_transactions_through_the_store_equal_a_plain_load(fresh_sandbox, tmp_path):
-    plain = load_tx(fresh_sandbox)
-    first = load_tx(fresh_sandbox, store=tmp_path)
-    again = load_tx(fresh_sandbox, store=tmp_path)
+    plain = load_tx(fresh_sandbox, payment_method_type=None)
+    fresh_sandbox.clear_requests()
+    first = load_tx(fresh_sandbox, store=tmp_path, payment_method_type=None)
     pd.testing.assert_frame_equal(first, plain)
-    pd.testing.assert_frame_equal(again, plain)
     assert first["id"].tolist() == server_tx_ids(fresh_sandbox)
-    assert first.attrs["ledgerkit"]["pages"] == first.attrs["ledgerkit"]["requests"] > 2
+    refused = sum(r.status == 422 for r in fresh_sandbox.requests)  # erip, not offered here: once per window
+    assert first.attrs["ledgerkit"]["pages"] + refused == first.attrs["ledgerkit"]["requests"] > 2
+    assert first.attrs["ledgerkit"]["dialect"]["methods_refused"] == ["erip"]
     # the second load re-reads the lookback stretch (last 3 days) and the rows corrected since the last
-    # refresh: one request each per method
-    assert again.attrs["ledgerkit"]["requests"] == 4
+    # refresh: one request each per offered method, and erip, refused before, is asked once
+    fresh_sandbox.clear_requests()
+    again = load_tx(fresh_sandbox, store=tmp_path, payment_method_type=None)
+    assert again.attrs["ledgerkit"]["requests"] == len(fresh_sandbox.requests) == 5
+    pd.testing.assert_frame_equal(again, plain)
     assert again.attrs["ledgerkit"]["stored_rows"] > 0
     assert "secret" not in json.dumps(again.attrs["ledgerkit"]).lower()
 
@@ -76,7 +84,7 @@ def test_statements_through_the_store_equal_a_plain_load(fresh_sandbox, tmp_path
 
 def test_a_sub_period_is_read_from_the_store_and_a_wider_one_pulls_only_the_rest(fresh_sandbox, tmp_path):
     full = load_tx(fresh_sandbox)
-    jan = load_transactions("2025-01-01", "2025-02-01", progress=False, store=tmp_path,
+    jan = load_transactions("2025-01-01", "2025-02-01", progress=False, store=tmp_path, payment_method_type=OFFERED,
                             lookback=pd.Timedelta(0), **fresh_sandbox.kwargs("transactions"))
     assert jan["id"].tolist() == full.loc[full["created_at"] < pd.Timestamp("2025-02-01", tz="UTC"), "id"].tolist()
     fresh_sandbox.clear_requests()
@@ -140,14 +148,23 @@ def test_a_failed_pull_resumes_from_its_last_stored_page(fresh_sandbox, tmp_path
         load_tx(fresh_sandbox, store=tmp_path, retry=FAST)
     stored = Store(tmp_path).read("transactions")
     assert 0 < len(stored) < len(full)
-    (pending,) = [s["pending"][0] for s in Store(tmp_path).manifest("transactions") if s.get("pending")]
-    assert pending["cursor"] == int(stored["id"].max())
+    (windows,) = [s["pending"] for s in Store(tmp_path).manifest("transactions") if s.get("pending")]
+    cards = stored[stored["payment_method_type"] == "credit_card"]
+    for window in windows:  # each window's cursor is the last id stored of it (None: none stored yet)
+        inside = cards[(cards["created_at"] >= pd.Timestamp(window["from"]))
+                       & (cards["created_at"] < pd.Timestamp(window["to"]))]
+        assert window["cursor"] == (int(inside["id"].max()) if len(inside) else None)
     fresh_sandbox.clear_faults()
     fresh_sandbox.clear_requests()
     resumed = load_tx(fresh_sandbox, store=tmp_path, retry=FAST)
     pd.testing.assert_frame_equal(resumed, full)
-    cursors = [r.json["report_params"].get("starting_after") for r in fresh_sandbox.requests]
-    assert cursors[0] == pending["cursor"]  # started where the stored pages end
+    first_asks = {}
+    for r in fresh_sandbox.requests:
+        p = r.json["report_params"]
+        first_asks.setdefault((p["payment_method_type"], p["from"]), p.get("starting_after"))
+    for window in windows:  # every window started where its stored pages end
+        start = pd.Timestamp(window["from"]).strftime("%Y-%m-%d %H:%M:%S")
+        assert first_asks[("credit_card", start)] == window["cursor"]
 
 
 def test_a_failed_statements_pull_resumes_at_the_next_page(fresh_sandbox, tmp_path):

@@ -17,9 +17,9 @@ import pytest
 
 from ledgerkit.errors import ConfigurationError, StoreError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 JAN = ("2025-01-01", "2025-02-01")
@@ -212,9 +212,9 @@ def test_bad_store_arguments_are_configuration_errors(tmp_path, kw, parameter):
 CHILD = """
 import json, resource, signal, sys
 from ledgerkit.errors import LedgerkitError
-from ledgerkit.sources.balance_records import load_balance_records
-from ledgerkit.sources.statements import load_statements
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_balance_records
+from ledgerkit import load_statements
+from ledgerkit import load_transactions
 source, root, limit, period = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))

@@ -12,7 +12,7 @@ import pytest
 
 from ledgerkit._transport.progress import AUTO_PAGES
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit.sources.transactions import load_transactions
+from ledgerkit import load_transactions
 
 UTC = timezone.utc
 LONG = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))

@@ -436,8 +436,8 @@ def test_ax_must_be_an_axes(statements):
 
 def test_every_plot_draws_sandbox_data():
     from ledgerkit.sandbox import Sandbox
-    from ledgerkit.sources.statements import load_statements
-    from ledgerkit.sources.transactions import load_transactions
+    from ledgerkit import load_statements
+    from ledgerkit import load_transactions
 
     with Sandbox(seed=0, size=300) as sb:
         kw = {"base_url": sb.transactions_url, "shop_id": sb.credentials["transactions"].user,

@@ -308,8 +308,8 @@ def test_explore_payouts_needs_payout_ids(ledger):
 
 def test_explorers_over_sandbox_data():
     from ledgerkit.sandbox import Sandbox
-    from ledgerkit.sources.statements import load_statements
-    from ledgerkit.sources.transactions import load_transactions
+    from ledgerkit import load_statements
+    from ledgerkit import load_transactions
 
     with Sandbox(seed=0, size=300) as sb:
         tx = load_transactions("2025-01-01", "2025-04-01", base_url=sb.transactions_url,

@@ -1,0 +1,138 @@
+"""Many accounts in one call: the same pull for every selected account, one frame with an ``account`` column.
+
+A loader given ``accounts=`` (names, tags, ``"key=value"`` or ``"all"`` of
+the accounts file, :mod:`ledgerkit.accounts`) runs its pull once per
+account -- in this process by default, or as tasks on a Dask cluster with
+``scheduler=`` -- and returns one frame: the accounts' rows one after the
+other, an ``account`` column first, and in ``attrs["ledgerkit"]`` a
+manifest whose ``accounts`` holds each account's own manifest. When some
+accounts fail, :class:`~ledgerkit.errors.AccountsError` names them, keeps
+the others' rows in ``.partial`` and has a ``.resume`` that pulls only the
+failed ones again.
+
+Examples
+--------
+>>> import pandas as pd
+>>> frames = {"eu": pd.DataFrame({"id": [1, 2]}), "us": pd.DataFrame({"id": [3]})}
+>>> for name, f in frames.items():
+...     f.attrs["ledgerkit"] = {"rows": len(f), "complete": True, "requests": 1}
+>>> both = combine("transactions", frames)
+>>> both["account"].tolist(), both.attrs["ledgerkit"]["rows"], sorted(both.attrs["ledgerkit"]["accounts"])
+(['eu', 'eu', 'us'], 3, ['eu', 'us'])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+from uuid import uuid4
+
+import pandas as pd
+
+from .accounts import Account, accounts, select
+from .errors import AccountsError, ConfigurationError, LedgerkitError
+
+__all__ = ["chosen_accounts", "pull_each", "combine", "dask_client"]
+
+#: Manifest counters that add up over accounts.
+_SUMMED = ("rows", "pages", "requests", "retries", "bytes", "duplicates_dropped", "rounded_values")
+
+
+def chosen_accounts(source: str, wanted: Any, path: Any, given: Mapping[str, Any]) -> list[Account]:
+    """The accounts of ``source`` that ``wanted`` selects in the accounts file at ``path``.
+
+    ``given`` holds the single-account keyword arguments of the call: with
+    ``accounts=`` they must all be None (one way to say where to pull from).
+    """
+    clash = [name for name, value in given.items() if value is not None]
+    if clash:
+        raise ConfigurationError(clash[0], "<given>", "None when accounts= is given (the accounts file says it)")
+    found = select(accounts(path), wanted, source=source)
+    return found
+
+
+def pull_each(source: str, chosen: list[Account], pull: Callable[[Account], Any], *,
+              resume: dict[str, Any], scheduler: Any = None) -> dict[str, Any]:
+    """``pull(account)`` for every account; every failure collected, then one error naming them all.
+
+    In this process, one account after the other; with ``scheduler`` (a
+    ``dask.distributed.Client`` or a scheduler address) as one task per
+    account on the cluster's workers, which read each account's secret from
+    their own environment (:attr:`Account.secret_env`).
+    """
+    results: dict[str, Any] = {}
+    failed: dict[str, LedgerkitError] = {}
+    if scheduler is None:
+        outcomes = ((account.name, _run(pull, account)) for account in chosen)
+    else:
+        client = dask_client(scheduler)
+        futures = [(a.name, client.submit(_run, pull, a, pure=False, key=f"ledgerkit-{source}-{a.name}-{uuid4().hex}"))
+                   for a in chosen]
+        outcomes = ((name, future.result()) for name, future in futures)
+    for name, (ok, value) in outcomes:
+        (results if ok else failed)[name] = value
+    if failed:
+        raise failure(source, results, failed, resume)
+    return results
+
+
+def _run(pull: Callable[[Account], Any], account: Account) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, the LedgerkitError)``: a task's outcome, whichever process runs it."""
+    try:
+        return True, pull(account)
+    except LedgerkitError as exc:
+        return False, exc
+
+
+def dask_client(scheduler: Any) -> Any:
+    """``scheduler`` as a ``dask.distributed.Client``: one given, or one connected to an address.
+
+    Raises
+    ------
+    ConfigurationError
+        Dask is not installed (naming the extra to install), or ``scheduler``
+        is neither a client nor an address such as ``"tcp://10.0.0.5:8786"``.
+    """
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigurationError("scheduler", type(scheduler).__name__,
+                                 "Dask installed: pip install 'ledgerkit[dask]'") from None
+    if isinstance(scheduler, distributed.Client):
+        return scheduler
+    if isinstance(scheduler, str) and scheduler.strip():
+        try:
+            return distributed.Client(scheduler.strip(), set_as_default=False, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigurationError("scheduler", scheduler, f"the address of a running Dask scheduler ({exc})") from exc
+    raise ConfigurationError("scheduler", type(scheduler).__name__,
+                             "a dask.distributed.Client or a scheduler address such as 'tcp://10.0.0.5:8786'")
+
+
+def failure(source: str, results: dict[str, Any], failed: dict[str, LedgerkitError],
+            resume: dict[str, Any]) -> AccountsError:
+    """The error of a many-account pull: which accounts failed and why, the others' rows, how to go on."""
+    lines = "; ".join(f"{name}: {type(exc).__name__}: {str(exc)[:200]}" for name, exc in failed.items())
+    error = AccountsError(
+        f"{len(failed)} of {len(failed) + len(results)} {source} accounts failed ({lines}). .partial holds the "
+        f"rows of the others; load again with **err.resume to pull only {', '.join(failed)}",
+        failed=failed)
+    error.resume = {**resume, "accounts": list(failed)}
+    error.partial = combine(source, results) if results and all(
+        isinstance(r, pd.DataFrame) for r in results.values()) else None
+    error.manifest = error.partial.attrs.get("ledgerkit") if error.partial is not None else None
+    return error
+
+
+def combine(source: str, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The accounts' frames one after the other, an ``account`` column first; manifests kept per account."""
+    parts = [frame.assign(account=name)[["account", *frame.columns]] for name, frame in frames.items()]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"account": pd.Series(dtype="str")})
+    categories = {c for f in frames.values() for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)}
+    out = out.astype({c: "category" for c in ["account", *sorted(categories)]})
+    manifests = {name: frame.attrs.get("ledgerkit", {}) for name, frame in frames.items()}
+    summary: dict[str, Any] = {"source": source, "accounts": manifests,
+                               "complete": all(m.get("complete") for m in manifests.values())}
+    for key in _SUMMED:
+        summary[key] = sum(int(m.get(key) or 0) for m in manifests.values())
+    out.attrs["ledgerkit"] = summary
+    return out
