@@ -23,7 +23,7 @@ Examples
 ...     "balance_after": pd.array([1000, 975], dtype="Int64"), "currency": ["EUR", "EUR"]})
 >>> assert_balances_chain(s)
 Traceback (most recent call last):
-ledgerkit.checks.CheckFailedError: 1 balance break: the balance chain does not hold.
+ledgerkit.errors.CheckFailedError: 1 balance break: the balance chain does not hold.
   row 1 (row_id b, 2025-01-06 00:00:00 UTC): amount mismatch, balance_after expected 9.70 EUR, found 9.75 EUR (+0.05 EUR, too much)
 """
 

@@ -116,7 +116,14 @@ class APIError(LedgerkitError):
         The provider's request id header, when it sent one.
     url : str
         The URL requested (no credentials are ever part of it).
+    code, friendly_message, help : str or None
+        The DWH error envelope's own fields, when the provider sent them
+        (``friendly_message`` may be the only place a field is named).
     """
+
+    code: str | None = None
+    friendly_message: str | None = None
+    help: str | None = None
 
     def __init__(
         self,

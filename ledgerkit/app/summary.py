@@ -25,6 +25,7 @@ from typing import Any, Mapping, NamedTuple
 import pandas as pd
 
 from ..analysis import check_balances, fee_breakdown, payout_groups, roll_forward
+from ..checks import describe_break
 from ..errors import ConfigurationError
 from ..money import format_money
 from .notebook import Connection, connect
@@ -220,16 +221,12 @@ def _fees_section(transactions: pd.DataFrame, statements: pd.DataFrame) -> list[
 
 def _balance_verdict(chain: Any) -> list[str]:
     breaks = check_balances(chain)
-    unexplained = roll_forward(chain, freq="M")
-    off = unexplained[unexplained["unexplained"].fillna(0) != 0]
-    if breaks.empty and off.empty:
+    unexplained = roll_forward(chain, freq="M")["unexplained"]
+    off = int((unexplained != 0).fillna(True).sum())  # a month whose tie-out is unknown is not "ok"
+    if breaks.empty and not off:
         return ["ok"]
-    verdict = [f"{len(breaks)} break(s), {len(off)} month(s) not tying to the reported balance"]
-    for row in breaks.head(1).itertuples(index=False):
-        verdict.append(
-            f"first: row {row.position} ({row.created:%Y-%m-%d %H:%M:%S}) {row.field} expected "
-            f"{format_money(int(row.expected), row.currency)}, found {format_money(int(row.actual), row.currency)}"
-        )
+    verdict = [f"{len(breaks)} break(s), {off} month(s) not tying to the reported balance"]
+    verdict += [f"first: {describe_break(row)}" for row in breaks.head(1).to_dict("records")]
     return verdict
 
 

@@ -77,8 +77,9 @@ def test_corrupted_income_row_shows_as_break_and_residual(pulled):
     text = summarize(transactions, bad, reports)
     row = statements.loc[position]
     assert f"  statements            1 break(s), 3 month(s) not tying to the reported balance\n" in text
-    assert (f"first: row {position} ({row['created']:%Y-%m-%d %H:%M:%S}) amount expected "
-            f"{format_money(int(row['amount']), 'EUR')}, found {format_money(int(row['amount']) + 5, 'EUR')}") in text
+    assert (f"first: row {position} (row_id {row['row_id']}, {row['created']:%Y-%m-%d %H:%M:%S} UTC): amount mismatch, "
+            f"amount expected {format_money(int(row['amount']), 'EUR')}, found "
+            f"{format_money(int(row['amount']) + 5, 'EUR')}") in text
     paid = int(-statements.loc[(statements["payout_id"] == payout_id) & (statements["type"] == "PAYOUT"), "amount"].sum())
     assert f"payout {payout_id} paid " in text
     assert (f"paid out {format_money(paid, 'EUR')}, rows add up to {format_money(paid + 5, 'EUR')}, "
@@ -149,3 +150,18 @@ def test_env_summary_without_variables_is_skipped_with_the_reason(monkeypatch, c
     text = report_summary("env")
     assert text.startswith("Summary skipped: ")
     assert "LEDGERKIT_TRANSACTIONS_URL" in text
+
+
+def test_a_break_without_an_expected_value_is_described_not_a_crash():
+    """An out-of-order row has no expected balance: the verdict names it instead of calling int(<NA>)."""
+    import pandas as pd
+
+    from ledgerkit.app.summary import _balance_verdict
+
+    when = pd.to_datetime(["2025-01-02", "2025-01-01"], utc=True)
+    chain = pd.DataFrame({"row_id": ["a", "b"], "created": when, "type": ["INCOME", "INCOME"],
+                          "amount": pd.array([100, 50], "Int64"), "balance_before": pd.array([0, 100], "Int64"),
+                          "balance_after": pd.array([100, 150], "Int64"), "currency": ["EUR", "EUR"],
+                          "payout_id": pd.array([pd.NA, pd.NA], "str")})
+    verdict = _balance_verdict(chain)
+    assert verdict[0].startswith("1 break(s)") and "out of order" in verdict[1]
