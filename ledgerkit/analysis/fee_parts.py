@@ -15,9 +15,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .._ingest.schema import STATEMENTS, TRANSACTIONS, frame_kind
 from ..errors import ConfigurationError
 from ..money import is_currency
-from ._common import empty_frame, require_columns, require_total_fits, require_utc
+from ._common import empty_frame, require_total_fits, require_utc
 from ._invalid import Need, screen
 from .categories import CATEGORIES, category_codes
 
@@ -56,25 +57,24 @@ _DEFAULT_BY = {"transactions": ("gateway",), "statements": (FEE_TYPE,)}
 # Input checks
 
 
+#: What the fee analyses need of each kind of frame, besides the group keys and the time column.
+_NEEDS = {
+    "transactions": TRANSACTIONS.required,
+    "statements": (*STATEMENTS.required, "transaction_id"),
+}
+_USES = {"transactions": ("id",), "statements": ()}
+_MONEY = {"transactions": ("amount", "transaction_fee"), "statements": ("amount",)}
+_SCHEMAS = {"transactions": TRANSACTIONS, "statements": STATEMENTS}
+
+
 def _frame_kind(frame: pd.DataFrame, parameter: str) -> str:
-    if "transaction_fee" in frame.columns:
-        return "transactions"
-    if {"type", "amount", "created"} <= set(frame.columns):
-        return "statements"
-    raise ConfigurationError(
-        parameter,
-        f"<DataFrame with columns {list(frame.columns)}>",
-        "a transactions frame (with a 'transaction_fee' column) or a statements frame "
-        "(with 'type', 'amount' and 'created')",
-    )
+    """``"transactions"`` or ``"statements"``: by the frame's manifest, else its columns (:func:`frame_kind`)."""
+    return frame_kind(frame, parameter, (TRANSACTIONS, STATEMENTS)).name
 
 
-def _require_money(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
+def _check_money_values(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
+    """Money totals that fit a 64-bit sum, and currency codes with a known minor unit (types are checked already)."""
     for column in columns:
-        if not pd.api.types.is_integer_dtype(frame[column].dtype):
-            raise ConfigurationError(
-                f"{parameter}[{column!r}]", str(frame[column].dtype), "integer minor units (Int64)"
-            )
         require_total_fits(frame[column].to_numpy(dtype="int64", na_value=0), f"{parameter}[{column!r}]")
     if "currency" in frame.columns:  # minor units mean nothing without a known exponent
         unknown = sorted({str(c) for c in frame["currency"].dropna().unique() if not is_currency(str(c))})
@@ -106,11 +106,16 @@ def _resolve_by(by: Any, frame: pd.DataFrame, kind: str) -> list[str]:
     return keys
 
 
-def _time_column(frame: pd.DataFrame, kind: str, time: str | None, parameter: str) -> pd.Series:
+def _time_name(frame: pd.DataFrame, kind: str, time: str | None) -> str:
+    """The timestamp column ``time`` names (by default ``created_at`` or ``created``), refused when absent."""
     column = time if time is not None else ("created_at" if kind == "transactions" else "created")
     if not isinstance(column, str) or column not in frame.columns:
         raise ConfigurationError("time", column, f"a timestamp column of the {kind} frame")
-    return require_utc(frame, column, parameter)
+    return column
+
+
+def _time_column(frame: pd.DataFrame, kind: str, time: str | None, parameter: str) -> pd.Series:
+    return require_utc(frame, _time_name(frame, kind, time), parameter)
 
 
 def _plain_keys(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -224,13 +229,12 @@ def _parts(
     :mod:`~ledgerkit.analysis._invalid`); the counts come back with the parts.
     """
     plain_keys = [k for k in keys if k != FEE_TYPE]
-    if kind == "transactions":
-        require_columns(frame, ["type", "status", "amount", "transaction_fee", "currency", *plain_keys], "frame")
-        _require_money(frame, ["amount", "transaction_fee"], "frame")
-    else:
-        require_columns(frame, ["type", "amount", "currency", "transaction_id", *plain_keys], "frame")
-        _require_money(frame, ["amount"], "frame")
-    time_name = _time_column(frame, kind, time, "frame").name if with_time else None
+    time_name = _time_name(frame, kind, time) if with_time else None
+    columns = (*_NEEDS[kind], *([time_name] if time_name else []))
+    _SCHEMAS[kind].check(frame, "frame", columns, uses=_USES[kind], labels=plain_keys)
+    _check_money_values(frame, _MONEY[kind], "frame")
+    if time_name is not None:
+        require_utc(frame, time_name, "frame")  # also a time column the schema does not declare
     id_column = "id" if kind == "transactions" and "id" in frame.columns else None
     needs = _counted_rows(frame, kind, time_name)
     kept, dropped = screen(frame, "frame", money=needs, invalid=invalid, id_column=id_column)
