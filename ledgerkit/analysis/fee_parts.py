@@ -15,12 +15,13 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .._ingest.schema import STATEMENTS, TRANSACTIONS, frame_kind
+from .._ingest.schema import STATEMENTS, TRANSACTIONS, OneOf, frame_kind
 from ..errors import ConfigurationError
 from ..money import is_currency
 from ._common import empty_frame, require_total_fits, require_utc
 from ._invalid import Need, screen
 from .categories import CATEGORIES, category_codes
+from .vat import vat_owners
 
 #: Transaction types whose amount is payment volume.
 VOLUME_TYPES: tuple[str, ...] = ("payment", "capture")
@@ -57,10 +58,12 @@ _DEFAULT_BY = {"transactions": ("gateway",), "statements": (FEE_TYPE,)}
 # Input checks
 
 
+#: The columns that say which transaction a statement line belongs to, tried in this order.
+TRANSACTION_KEYS: tuple[str, ...] = ("transaction_id", "transaction")
 #: What the fee analyses need of each kind of frame, besides the group keys and the time column.
 _NEEDS = {
     "transactions": TRANSACTIONS.required,
-    "statements": (*STATEMENTS.required, "transaction_id"),
+    "statements": (*STATEMENTS.required, OneOf(TRANSACTION_KEYS, "what ties a VAT line to the fee it taxes")),
 }
 _USES = {"transactions": ("id",), "statements": ()}
 _MONEY = {"transactions": ("amount", "transaction_fee"), "statements": ("amount",)}
@@ -154,25 +157,27 @@ def _statement_parts(
 ) -> pd.DataFrame:
     """Statement rows as contributions; a VAT row moves to the group of the fee it taxes.
 
-    With ``vat_line`` (grouping by fee type) a VAT row counts twice: as the
+    Which fee a VAT row taxes is decided by :func:`~ledgerkit.analysis.vat.vat_owners`
+    (same ``transaction_id``, else same ``transaction``; nearest first, before
+    or after). With ``vat_line`` (grouping by fee type) a VAT row counts twice: as the
     ``vat`` of its fee's line (when it has one) and as a fee of the ``VAT``
     line. Otherwise VAT rows only fill the ``vat`` column.
     """
     types = frame["type"].astype("str").reset_index(drop=True)
     category = category_codes(frame["type"], list(CATEGORIES))
     is_vat, is_fee, is_income = (category == CATEGORIES.index(c) for c in ("vat", "fees", "income"))
-    after_fee = np.zeros_like(is_fee)
-    after_fee[1:] = is_fee[:-1]
-    tx = frame["transaction_id"].reset_index(drop=True)
-    attached = is_vat & after_fee & tx.eq(tx.shift(1)).fillna(False).to_numpy(dtype=bool)
+    amount = frame["amount"].astype("Int64").reset_index(drop=True)
+    zero = amount.eq(0).fillna(False).to_numpy(dtype=bool)
+    keys_of_rows = [frame[c].reset_index(drop=True) for c in TRANSACTION_KEYS if c in frame.columns]
+    fee_of = vat_owners(is_fee, is_vat, zero & is_vat, keys_of_rows)
+    attached = fee_of >= 0
 
     labels = _plain_keys(frame, ["currency", *[k for k in keys if k != FEE_TYPE]]).reset_index(drop=True)
     labels[FEE_TYPE] = types
     if times is not None:
         labels["_time"] = times.reset_index(drop=True)
-    owner = labels.where(~pd.Series(attached), labels.shift(1))
+    owner = labels.take(np.where(attached, fee_of, np.arange(len(labels)))).set_axis(labels.index)
 
-    amount = frame["amount"].astype("Int64").reset_index(drop=True)
     income = labels.loc[is_income].assign(**{FEE_TYPE: pd.NA}).astype({FEE_TYPE: "str"})
     pieces = [
         _contribution(owner.loc[is_fee], count=1, fee=-amount),
