@@ -305,7 +305,7 @@ def roll_forward(
 ) -> pd.DataFrame:
     """Opening balance + activity by category = closing balance, per currency and period.
 
-    Periods are UTC days, weeks (from Monday) or calendar months, half-open
+    Periods are UTC days, weeks, months, quarters or years, half-open
     ``[period, period_end)`` and contiguous: a period without activity is
     present with zeros. On every row ``opening + income + fees + vat +
     refunds + chargebacks + payouts (+ adjustments + reserve + rates for
@@ -330,8 +330,12 @@ def roll_forward(
         category of its type and its fee (``fee``, else ``amount - net``) to
         ``fees``; without ``fee`` and ``net`` columns the amount is the
         whole movement.
-    freq : {"D", "W", "M"}
-        Period length.
+    freq : str
+        Period length: ``"D"`` day, ``"W"`` week from Monday, ``"M"``
+        month, or a pandas offset alias of one day, week, month, quarter or
+        year (``"ME"``, ``"MS"``, ``"W-SAT"`` for weeks from Sunday,
+        ``"QE"``, ``"QS"``, ``"YE"``, ``"YE-JUN"``, ...; see
+        :mod:`~ledgerkit.analysis.periods`).
     categories : dict, optional
         Overrides of the type -> category mapping. Statement types are
         sorted by :func:`~ledgerkit.analysis.categories.statement_category`

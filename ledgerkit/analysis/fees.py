@@ -112,9 +112,12 @@ def fee_breakdown(
         ``"currency"`` — or raw column names. ``()`` gives one line per
         currency. Default: ``"gateway"`` for transactions, ``"fee_type"`` for
         statements. Results are always per ``currency``.
-    freq : {"D", "W", "M"}, optional
-        Adds a ``period`` column: the UTC start of the day, week (Monday) or
-        month of ``time``.
+    freq : str, optional
+        Adds a ``period`` column: the UTC start of the period of ``time``:
+        ``"D"`` day, ``"W"`` week from Monday, ``"M"`` month, or a pandas
+        offset alias of one day, week, month, quarter or year (``"ME"``,
+        ``"MS"``, ``"W-SAT"`` for weeks from Sunday, ``"QE"``, ``"YS"``,
+        ``"YE-JUN"``, ...; :mod:`~ledgerkit.analysis.periods`).
     time : str, optional
         The timestamp column for ``freq``: default ``created_at``
         (transactions) or ``created`` (statements).
