@@ -231,21 +231,21 @@ class Schema:
 expected integer minor units (Int64), never floats
         """
         frame = require_frame(frame, parameter)
-        needs = tuple(needs)
+        names = [n for n in needs if isinstance(n, str)]
+        groups = [n for n in needs if isinstance(n, OneOf)]
         present = set(frame.columns)
-        missing = [n for n in dict.fromkeys([*(n for n in needs if isinstance(n, str)), *labels]) if n not in present]
-        unmet = [n for n in needs if isinstance(n, OneOf) and not set(n.columns) & present]
-        named = [*(n for n in needs if isinstance(n, str)), *(c for n in needs if isinstance(n, OneOf) for c in n.columns)]
-        wrong = self.mistyped(frame, [c for c in dict.fromkeys([*named, *uses]) if c in present])
-        also = "".join(f"; also {parameter}[{c!r}]={v!r}: expected {e}" for c, v, e in wrong[1:])
+        missing = [n for n in dict.fromkeys([*names, *labels]) if n not in present]
+        unmet = [g for g in groups if not set(g.columns) & present]
+        looked_at = dict.fromkeys([*names, *(c for g in groups for c in g.columns), *uses])
+        wrong = self.mistyped(frame, [c for c in looked_at if c in present])
+        also = [f"; also {parameter}[{c!r}]={v!r}: expected {e}" for c, v, e in wrong]
         if missing or unmet:
             wanted = ([f"the columns {missing} as well"] if missing else []) + [g.describe() for g in unmet]
-            first = "".join(f"; also {parameter}[{c!r}]={v!r}: expected {e}" for c, v, e in wrong[:1])
             raise ConfigurationError(parameter, f"<DataFrame with columns {list(frame.columns)}>",
-                                     f"a DataFrame with {' and '.join(wanted)}{first}{also}")
+                                     f"a DataFrame with {' and '.join(wanted)}{''.join(also)}")
         if wrong:
             column, value, expected = wrong[0]
-            raise ConfigurationError(f"{parameter}[{column!r}]", value, f"{expected}{also}")
+            raise ConfigurationError(f"{parameter}[{column!r}]", value, expected + "".join(also[1:]))
         return frame
 
     def mistyped(self, frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[str, Any, str]]:
