@@ -58,6 +58,8 @@ import pyarrow.csv as pacsv
 
 from ..errors import ConfigurationError, DataError
 from ..money import decimals_to_minor, exponent, floats_to_minor
+from .kinds import dtype_of
+from .schema import ACCOUNT, ACCOUNT_IDS, BALANCE_RECORDS, OPENING_BALANCE, Column
 
 __all__ = [
     "Column",
@@ -72,73 +74,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Column:
-    """One known column of a report sheet: frame name, kind, headers, whether the sheet must have it.
-
-    ``aliases`` are further headers of the column, used only when none of
-    its own headers is in the file (``Type`` is ``transaction_type`` unless
-    the file also has ``Transaction type``). An empty ``russian`` means no
-    Russian header is known.
-    """
-
-    name: str
-    kind: str  # int | str | category | currency | time | money
-    english: str
-    russian: str
-    required: bool = False
-    aliases: tuple[str, ...] = ()
-
-
-#: The account id columns; a sheet must have at least one of them.
-ACCOUNT_IDS = ("merchant_id", "shop_id", "gateway_id")
-
-_ACCOUNT = (
-    Column("merchant_id", "int", "Merchant ID", "ID мерчанта"),
-    Column("merchant_name", "str", "Merchant name", "Название мерчанта"),
-    Column("shop_id", "int", "Shop ID", "ID магазина"),
-    Column("shop_name", "str", "Shop name", "Название магазина"),
-    Column("gateway_id", "int", "Gateway ID", "ID шлюза"),
-    Column("gateway_name", "str", "Gateway name", "Название шлюза"),
-)
-
+#: sheet name -> its columns, in frame order (declared in :mod:`ledgerkit._ingest.schema`)
+SHEETS: dict[str, tuple[Column, ...]] = {schema.name: schema.fields for schema in (BALANCE_RECORDS, OPENING_BALANCE)}
 #: Columns of the ``balance_records`` sheet, in frame order.
-RECORDS_COLUMNS: tuple[Column, ...] = _ACCOUNT + (
-    Column("record_id", "int", "Record ID", "ID записи"),
-    Column("created_at", "time", "Created at", "Дата создания", True),
-    Column("transaction_uid", "str", "Transaction UID", "UID транзакции"),
-    Column("transaction_id", "int", "Transaction ID", "ID транзакции"),
-    Column("transaction_type", "category", "Transaction type", "Тип транзакции", aliases=("Type",)),
-    Column("description", "str", "Description", ""),
-    Column("currency", "currency", "Currency", "Валюта", True),
-    Column("amount", "money", "Amount", "Сумма", True),
-    Column("fee", "money", "Fee", "Комиссия"),
-    Column("net", "money", "Net", "Итого"),
-    Column("balance_before", "money", "Balance before", "Баланс до"),
-    Column("balance_after", "money", "Balance after", "Баланс после"),
-)
-
+RECORDS_COLUMNS: tuple[Column, ...] = BALANCE_RECORDS.fields
 #: Columns of the ``opening_balance`` sheet, in frame order.
-OPENING_COLUMNS: tuple[Column, ...] = _ACCOUNT + (
-    Column("currency", "currency", "Currency", "Валюта", True),
-    Column("date", "time", "Date", "Дата"),
-    Column("opening_balance", "money", "Opening balance", "Входящий остаток", True),
-)
-
-#: sheet name -> its columns
-SHEETS: dict[str, tuple[Column, ...]] = {
-    "balance_records": RECORDS_COLUMNS,
-    "opening_balance": OPENING_COLUMNS,
-}
-
-_DTYPES = {
-    "int": "Int64",
-    "str": "str",
-    "category": "category",
-    "currency": "category",
-    "time": "datetime64[ns, UTC]",
-    "money": "Int64",
-}
+OPENING_COLUMNS: tuple[Column, ...] = OPENING_BALANCE.fields
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _DELIMITERS = (",", ";", "\t")
@@ -231,8 +172,9 @@ def _missing_required(names: Iterable[str], spec: tuple[Column, ...]) -> list[st
     """The headers of required columns absent from ``names`` (an account id counts once, any of the three)."""
     present = set(names)
     missing = [f"{c.english!r} / {c.russian!r}" for c in spec if c.required and c.name not in present]
-    if not present & set(ACCOUNT_IDS):
-        missing.insert(0, "one of 'Merchant ID', 'Shop ID', 'Gateway ID' (the account)")
+    if not present & set(ACCOUNT.columns):
+        headers = ", ".join(repr(c.english) for c in spec if c.name in ACCOUNT.columns)
+        missing.insert(0, f"one of {headers} (the account)")
     return missing
 
 
@@ -283,13 +225,13 @@ def _to_int(raw: pd.Series, where: str, column: str) -> pd.Series:
 def _to_time(raw: pd.Series, where: str, column: str) -> pd.Series:
     if isinstance(raw.dtype, pd.DatetimeTZDtype) or raw.dtype.kind == "M":
         out = raw if isinstance(raw.dtype, pd.DatetimeTZDtype) else raw.dt.tz_localize("UTC")
-        return out.dt.tz_convert("UTC").astype(_DTYPES["time"])
+        return out.dt.tz_convert("UTC").astype(dtype_of("time"))
     text = raw.map(lambda v: v.isoformat(sep=" ") if hasattr(v, "isoformat") else v) if raw.dtype == object else raw
     out = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     bad = (raw.notna() & out.isna()).to_numpy()
     if bad.any():
         raise _bad(where, column, *_first_bad(raw, bad), "a timestamp 'YYYY-MM-DD hh:mm:ss' (UTC)")
-    return out.astype(_DTYPES["time"])
+    return out.astype(dtype_of("time"))
 
 
 def _to_str(raw: pd.Series) -> pd.Series:
@@ -393,7 +335,7 @@ def _typed(raw: pd.DataFrame, sheet: str, where: str, *, decimal_comma: bool = F
     n_rounded = 0
     for name in raw.columns:
         kind = kinds.get(name)
-        if kind == "money":
+        if kind == "major":
             out[name], n = _to_money(raw[name], currency, where, name, decimal_comma)
             n_rounded += n
         elif kind == "int":
@@ -403,7 +345,7 @@ def _typed(raw: pd.DataFrame, sheet: str, where: str, *, decimal_comma: bool = F
         elif kind == "currency":
             out[name] = currency
         elif kind is not None:
-            out[name] = _to_str(raw[name]).astype(_DTYPES[kind])
+            out[name] = _to_str(raw[name]).astype(dtype_of(kind))
         else:
             extra = raw[name]
             out[name] = extra if extra.dtype.kind in "fiubM" else _to_str(extra)
@@ -440,7 +382,7 @@ _FAST_SCALE = 8
 _FAST_TYPES = {
     "int": pa.int64(),
     "time": pa.timestamp("s"),
-    "money": pa.decimal128(18, _FAST_SCALE),
+    "major": pa.decimal128(18, _FAST_SCALE),
     "currency": pa.dictionary(pa.int32(), pa.string()),
     "category": pa.dictionary(pa.int32(), pa.string()),
     "str": pa.string(),
@@ -494,7 +436,7 @@ def _fast_column(values: pa.ChunkedArray, kind: str, name: str) -> pd.Series:
         seconds = values.cast(pa.int64()).to_numpy(zero_copy_only=False) if values.null_count == 0 else None
         if seconds is not None:
             return pd.Series(pd.DatetimeIndex(seconds * 1_000_000_000).tz_localize("UTC"), name=name)
-        return pd.Series(values.to_pandas(), name=name).dt.tz_localize("UTC").astype(_DTYPES["time"])
+        return pd.Series(values.to_pandas(), name=name).dt.tz_localize("UTC").astype(dtype_of("time"))
     if kind == "category":
         return _fast_category(values, name)
     return pd.Series(values.to_pandas(), name=name).astype("str")
@@ -532,7 +474,7 @@ def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.Data
         kind = kinds.get(name, "str")
         if kind == "currency":
             out[name] = currency[0]
-        elif kind == "money":
+        elif kind == "major":
             out[name] = _fast_money(table.column(name), currency[1], name)
             if out[name] is None:
                 return None

@@ -1,9 +1,11 @@
-"""Helpers shared by the analysis modules: argument checks and period bucketing.
+"""Helpers shared by the analysis modules: argument checks, money arrays, codes.
 
 Analysis functions are pure (DataFrame in, DataFrame of numbers out). They
-check their input up front so that a user sees a ``ConfigurationError``
-naming the missing column or bad argument, never a ``KeyError`` from deep
-inside pandas.
+check their input up front -- against the frame contracts of
+:mod:`ledgerkit._ingest.schema` -- so that a user sees a
+``ConfigurationError`` naming the missing column or bad argument, never a
+``KeyError`` from deep inside pandas. Periods (``freq``) are read by
+:mod:`~ledgerkit.analysis.periods`, re-exported here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._ingest.schema import require_frame
 from ..errors import ConfigurationError
+from .periods import (
+    FREQS,
+    check_freq,
+    period_end,
+    period_numbers,
+    period_range,
+    period_start,
+    period_starts,
+    utc_nanoseconds,
+)
 
 __all__ = [
     "FREQS",
@@ -39,36 +52,13 @@ __all__ = [
     "utc_nanoseconds",
 ]
 
-#: Period frequencies understood by the analysis functions (UTC period starts).
-FREQS: dict[str, str] = {"D": "day", "W": "week (Monday)", "M": "month"}
-
-
-def require_frame(frame: Any, parameter: str) -> pd.DataFrame:
-    """Return ``frame`` if it is a DataFrame with unique column names, else raise ``ConfigurationError``.
-
-    A column name given twice makes ``frame[name]`` a DataFrame, so every
-    later step would fail or read the wrong values.
-
-    Examples
-    --------
-    >>> require_frame(pd.DataFrame([[1, 2]], columns=["amount", "amount"]), "frame")
-    Traceback (most recent call last):
-    ledgerkit.errors.ConfigurationError: frame="<DataFrame with the column 'amount' 2 times>" is not valid: \
-expected a DataFrame whose column names are unique
-    """
-    if not isinstance(frame, pd.DataFrame):
-        raise ConfigurationError(parameter, type(frame).__name__, "a pandas DataFrame")
-    repeated = frame.columns[frame.columns.duplicated()]
-    if len(repeated):
-        name = repeated[0]
-        count = int((frame.columns == name).sum())
-        raise ConfigurationError(parameter, f"<DataFrame with the column {name!r} {count} times>",
-                                 "a DataFrame whose column names are unique")
-    return frame
-
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
     """Raise ``ConfigurationError`` naming every column of ``columns`` missing from ``frame``.
+
+    For frames without a contract of their own (analysis results given to
+    the plots); loader and analysis input frames are checked by their
+    schema (:meth:`ledgerkit._ingest.schema.Schema.check`).
 
     Examples
     --------
@@ -152,47 +142,6 @@ def minor_units(values: pd.Series, parameter: str | None = None) -> np.ndarray:
     return out
 
 
-def check_freq(freq: Any) -> str:
-    """Validate a period frequency: one of ``"D"``, ``"W"``, ``"M"``."""
-    if not isinstance(freq, str) or freq.upper() not in FREQS:
-        raise ConfigurationError("freq", freq, "one of 'D' (day), 'W' (week from Monday), 'M' (month)")
-    return freq.upper()
-
-
-def period_start(timestamps: pd.Series, freq: str) -> pd.Series:
-    """The UTC start of the period each timestamp falls in (half-open periods).
-
-    Examples
-    --------
-    >>> ts = pd.Series(pd.to_datetime(["2025-01-15 13:00", "2025-02-01 00:00"], utc=True))
-    >>> period_start(ts, "M").dt.strftime("%Y-%m-%d").tolist()
-    ['2025-01-01', '2025-02-01']
-    >>> period_start(ts, "W").dt.strftime("%Y-%m-%d").tolist()
-    ['2025-01-13', '2025-01-27']
-    """
-    day = timestamps.dt.tz_convert("UTC").dt.as_unit("ns").dt.floor("D")
-    if freq == "D":
-        return day
-    if freq == "W":
-        return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
-    return day - pd.to_timedelta(day.dt.day - 1, unit="D")
-
-
-def period_end(starts: pd.Series | pd.DatetimeIndex, freq: str) -> Any:
-    """The exclusive end of the periods starting at ``starts``."""
-    if freq == "D":
-        return starts + pd.Timedelta(days=1)
-    if freq == "W":
-        return starts + pd.Timedelta(days=7)
-    return starts + pd.DateOffset(months=1)
-
-
-def period_range(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
-    """Every period start from ``first`` to ``last`` inclusive (both period starts)."""
-    step = {"D": "D", "W": "7D", "M": "MS"}[freq]
-    return pd.date_range(first, last, freq=step, tz="UTC", unit="ns")
-
-
 def empty_frame(dtypes: dict[str, Any]) -> pd.DataFrame:
     """An empty DataFrame with exactly these columns and dtypes."""
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
@@ -243,38 +192,3 @@ def dense_codes(values: pd.Series) -> np.ndarray:
     out = np.empty(len(order), dtype="int64")
     out[order] = np.r_[0, np.cumsum(~same)]
     return out
-
-
-def utc_nanoseconds(timestamps: pd.Series) -> np.ndarray:
-    """Tz-aware timestamps as int64 nanoseconds since the epoch (UTC)."""
-    return pd.DatetimeIndex(timestamps).tz_convert("UTC").as_unit("ns").asi8
-
-
-def period_numbers(nanoseconds: np.ndarray, freq: str) -> np.ndarray:
-    """The period each UTC timestamp (int64 ns) falls in, as a number counted from 1970.
-
-    Days and months are counted from 1970-01-01; weeks (from Monday) from
-    the week of 1969-12-29. :func:`period_starts` turns them back into
-    timestamps.
-
-    Examples
-    --------
-    >>> ns = utc_nanoseconds(pd.Series(pd.to_datetime(["2025-01-15 13:00", "2025-02-01 00:00"], utc=True)))
-    >>> period_starts(period_numbers(ns, "W"), "W").strftime("%Y-%m-%d").tolist()
-    ['2025-01-13', '2025-01-27']
-    """
-    if freq == "M":
-        return nanoseconds.astype("datetime64[ns]").astype("datetime64[M]").astype("int64")
-    days = nanoseconds // 86_400_000_000_000
-    return days if freq == "D" else (days + 3) // 7  # day 0 (1970-01-01) is a Thursday
-
-
-def period_starts(numbers: np.ndarray, freq: str) -> pd.DatetimeIndex:
-    """The UTC start of each period number of :func:`period_numbers`."""
-    numbers = np.asarray(numbers, dtype="int64")
-    if freq == "M":
-        starts = numbers.astype("datetime64[M]").astype("datetime64[ns]")
-    else:
-        days = numbers if freq == "D" else numbers * 7 - 3
-        starts = days.astype("datetime64[D]").astype("datetime64[ns]")
-    return pd.DatetimeIndex(starts).tz_localize("UTC")

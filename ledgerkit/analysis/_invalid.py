@@ -11,8 +11,9 @@ keyword ``invalid``, one name across the analysis functions:
   ``attrs["dropped"]``, ``{parameter: {"missing_money": n, "duplicated_ids": m}}``
   (a repeated id keeps its first row).
 
-Ids are checked with :func:`integer_ids`: integer dtypes, or floats and
-Python objects holding whole numbers; text or fractional ids are refused.
+Ids are checked with :func:`integer_ids` (:mod:`ledgerkit._ingest.kinds`):
+integer dtypes, or floats and Python objects holding whole numbers; text or
+fractional ids are refused.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
+from .._ingest.kinds import integer_ids
 from ..errors import ConfigurationError
 
 __all__ = ["INVALID", "DROPPED", "Need", "check_invalid", "screen", "note_dropped", "integer_ids", "rows_text"]
@@ -31,7 +33,6 @@ INVALID: tuple[str, ...] = ("raise", "drop")
 #: The ``attrs`` key of a result holding the counts of rows left out.
 DROPPED = "dropped"
 _SAMPLE = 5
-_EXACT_FLOAT = 2**53  # floats hold every whole number below this exactly
 
 
 def check_invalid(invalid: Any) -> str:
@@ -163,48 +164,3 @@ def screen(
     if not (missing.any() or repeated.any()):
         return frame, counts
     return frame.loc[~(missing | repeated)], counts
-
-
-def _whole_floats(values: pd.Series, parameter: str) -> pd.Series:
-    numbers = values.astype("Float64")
-    known = numbers.dropna().to_numpy(dtype="float64")
-    bad = ~np.isfinite(known) | (np.abs(known) >= _EXACT_FLOAT)
-    bad[~bad] = known[~bad] != np.round(known[~bad])
-    if bad.any():
-        raise ConfigurationError(parameter, known[bad][0].item(), "whole-number ids (Int64)")
-    return numbers.round().astype("Int64")
-
-
-def integer_ids(values: pd.Series, parameter: str) -> pd.Series:
-    """An id column as ``Int64``: integers, or floats / objects holding whole numbers.
-
-    Text (``"abc"``, even ``"12"``), booleans and fractional numbers
-    (``1.5``) are refused with a ``ConfigurationError`` naming the first.
-
-    Examples
-    --------
-    >>> integer_ids(pd.Series([3.0, None, 5.0]), "ids").tolist()
-    [3, <NA>, 5]
-    >>> integer_ids(pd.Series(["abc"]), "transactions['id']")
-    Traceback (most recent call last):
-    ledgerkit.errors.ConfigurationError: transactions['id']='abc' is not valid: expected whole-number ids (Int64)
-    """
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        raise ConfigurationError(parameter, str(dtype), "whole-number ids (Int64)")
-    if pd.api.types.is_integer_dtype(dtype):
-        return values.astype("Int64")
-    if pd.api.types.is_float_dtype(dtype):
-        return _whole_floats(values, parameter)
-    if isinstance(dtype, pd.CategoricalDtype):
-        return integer_ids(values.astype(dtype.categories.dtype), parameter)
-    if dtype == object:
-        known = values.dropna()
-        for value in known:
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
-                raise ConfigurationError(parameter, value, "whole-number ids (Int64)")
-        if all(isinstance(value, (int, np.integer)) for value in known):
-            return pd.Series(pd.array(values.where(values.notna(), None).tolist(), dtype="Int64"), index=values.index)
-        return _whole_floats(values.astype("float64"), parameter)
-    first = values.dropna()
-    raise ConfigurationError(parameter, first.iloc[0] if len(first) else str(dtype), "whole-number ids (Int64)")

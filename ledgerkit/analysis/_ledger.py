@@ -27,20 +27,20 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .._ingest.schema import ACCOUNT_IDS, BALANCE_RECORDS, STATEMENTS, frame_kind
 from ..errors import ConfigurationError
-from ._common import minor_units, require_columns, require_frame, require_no_missing, require_total_fits, require_utc
-from ._invalid import integer_ids, rows_text
+from ._common import minor_units, require_frame, require_no_missing, require_total_fits, require_utc
+from ._invalid import rows_text
 from .categories import record_category, statement_category
 
 __all__ = ["ACCOUNT_IDS", "ACCOUNT_COLUMNS", "Ledger", "ledger_of", "chain_codes", "chain_openings", "first_rows"]
 
-#: Account id columns of a DWH balance report; a report holds at least one.
-ACCOUNT_IDS: tuple[str, ...] = ("merchant_id", "shop_id", "gateway_id")
 #: Columns identifying one balance chain of a full DWH balance report.
 ACCOUNT_COLUMNS: tuple[str, ...] = (*ACCOUNT_IDS, "currency")
 
-_STATEMENT_COLUMNS = ("created", "type", "amount", "balance_before", "balance_after", "currency")
-_RECORD_COLUMNS = ("created_at", "currency", "amount")
+#: What the balance analyses need of a statements frame, and of balance records (the columns they use if there).
+_STATEMENT_NEEDS = (*STATEMENTS.required, "balance_before", "balance_after")
+_RECORD_USES = ("record_id", "fee", "net", "balance_before", "balance_after")
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,10 @@ class Ledger:
 
 
 def _optional_money(frame: pd.DataFrame, column: str, parameter: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(values with 0 where missing, known mask) of an optional money column; None when absent."""
+    """(values with 0 where missing, known mask) of an optional money column (checked by the schema); None when absent."""
     if column not in frame.columns:
         return None
     values = frame[column]
-    if not pd.api.types.is_integer_dtype(values.dtype):
-        raise ConfigurationError(f"{parameter}[{column!r}]", str(values.dtype),
-                                 "integer minor units (Int64), never floats")
     known = values.notna().to_numpy(dtype=bool)
     out = values.to_numpy(dtype="int64", na_value=0)
     require_total_fits(out, f"{parameter}[{column!r}]")
@@ -99,21 +96,12 @@ def _movement(amount: np.ndarray, fee: Any, net: Any, parameter: str) -> tuple[n
 
 
 def _records(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
-    require_columns(frame, _RECORD_COLUMNS, parameter)
+    BALANCE_RECORDS.check(frame, parameter, BALANCE_RECORDS.required, uses=_RECORD_USES)
     accounts = tuple(c for c in ACCOUNT_IDS if c in frame.columns)
-    if not accounts:
-        raise ConfigurationError(
-            parameter, f"<DataFrame with columns {list(frame.columns)}>",
-            "balance records with at least one account id column (merchant_id, shop_id or gateway_id): "
-            "they say which balance each row moves",
-        )
     balances = [c for c in ("balance_before", "balance_after") if c in frame.columns]
     require_no_missing(frame, ("amount", "currency", "created_at", *balances), parameter)
     created = require_utc(frame, "created_at", parameter)
     amount = minor_units(frame["amount"], parameter)
-    for column in ("record_id", *accounts):
-        if column in frame.columns:
-            integer_ids(frame[column], f"{parameter}[{column!r}]")
     change, fee, gap = _movement(
         amount, _optional_money(frame, "fee", parameter), _optional_money(frame, "net", parameter), parameter
     )
@@ -131,7 +119,7 @@ def _records(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
 
 
 def _statements(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
-    require_columns(frame, _STATEMENT_COLUMNS, parameter)
+    STATEMENTS.check(frame, parameter, _STATEMENT_NEEDS)
     require_no_missing(frame, ("amount", "balance_before", "balance_after", "currency", "created"), parameter)
     created = require_utc(frame, "created", parameter)
     amount = minor_units(frame["amount"], parameter)
@@ -147,8 +135,9 @@ def _statements(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
 def ledger_of(data: Any, parameter: str) -> Ledger:
     """Recognise a statements frame, a records frame or a BalanceReport-like object.
 
-    A frame with ``transaction_type`` or ``created_at`` is balance records,
-    any other a statements frame.
+    Which of the two a frame is, its manifest says, else its columns
+    (:func:`ledgerkit._ingest.schema.frame_kind`): ``created`` for
+    statements, ``created_at`` and an account id for balance records.
 
     Examples
     --------
@@ -165,7 +154,7 @@ def ledger_of(data: Any, parameter: str) -> Ledger:
         opening = getattr(data, "opening_balance", None)
         data = data.records
     frame = require_frame(data, parameter)
-    if "transaction_type" in frame.columns or "created_at" in frame.columns:
+    if frame_kind(frame, parameter, (STATEMENTS, BALANCE_RECORDS)) is BALANCE_RECORDS:
         return _records(frame, parameter, opening)
     return _statements(frame, parameter, opening)
 

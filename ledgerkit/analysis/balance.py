@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from .._ingest.schema import OPENING_BALANCE
 from ..errors import ConfigurationError
 from ..money import is_currency
 from ._common import (
@@ -32,8 +33,6 @@ from ._common import (
     period_end,
     period_numbers,
     period_starts,
-    require_columns,
-    require_frame,
     require_no_missing,
     require_utc,
     utc_nanoseconds,
@@ -183,8 +182,7 @@ def _opening_mapping(opening: Mapping, present: list[str]) -> pd.Series:
 
 
 def _opening_frame(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Series]:
-    frame = require_frame(opening, "opening")
-    require_columns(frame, ("currency", "opening_balance"), "opening")
+    frame = OPENING_BALANCE.check(opening, "opening", ("currency", "opening_balance"), uses=("date",))
     require_no_missing(frame, ("currency", "opening_balance"), "opening")
     currency = np.asarray(_currency_names(frame["currency"].astype("str").tolist(), present), dtype=object)
     values = pd.Series(minor_units(frame["opening_balance"], "opening"), index=currency).groupby(level=0).sum()
@@ -307,7 +305,7 @@ def roll_forward(
 ) -> pd.DataFrame:
     """Opening balance + activity by category = closing balance, per currency and period.
 
-    Periods are UTC days, weeks (from Monday) or calendar months, half-open
+    Periods are UTC days, weeks, months, quarters or years, half-open
     ``[period, period_end)`` and contiguous: a period without activity is
     present with zeros. On every row ``opening + income + fees + vat +
     refunds + chargebacks + payouts (+ adjustments + reserve + rates for
@@ -332,8 +330,12 @@ def roll_forward(
         category of its type and its fee (``fee``, else ``amount - net``) to
         ``fees``; without ``fee`` and ``net`` columns the amount is the
         whole movement.
-    freq : {"D", "W", "M"}
-        Period length.
+    freq : str
+        Period length: ``"D"`` day, ``"W"`` week from Monday, ``"M"``
+        month, or a pandas offset alias of one day, week, month, quarter or
+        year (``"ME"``, ``"MS"``, ``"W-SAT"`` for weeks from Sunday,
+        ``"QE"``, ``"QS"``, ``"YE"``, ``"YE-JUN"``, ...; see
+        :mod:`~ledgerkit.analysis.periods`).
     categories : dict, optional
         Overrides of the type -> category mapping. Statement types are
         sorted by :func:`~ledgerkit.analysis.categories.statement_category`

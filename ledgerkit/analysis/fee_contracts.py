@@ -15,14 +15,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
-from ._common import require_columns, require_frame
+from .._ingest.schema import FEE_MODEL, TRANSACTIONS, frame_kind
+from ._common import require_frame
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
-from .fee_parts import SUCCESSFUL, VOLUME_TYPES, _plain_keys, _require_money, _resolve_by, _typed_frame
+from .fee_parts import SUCCESSFUL, VOLUME_TYPES, _check_money_values, _plain_keys, _resolve_by, _typed_frame
 
 __all__ = ["fee_model", "fee_anomalies"]
 
 _SCALE = 10**6  # percent with 4 decimals as an integer P: amount * P / 10**6
-_MODEL_STATS = ("percent", "fixed", "n", "n_explained", "share_explained")
+_MODEL_STATS = tuple(c.name for c in FEE_MODEL.fields if c.name != "currency")
 _FIT_SAMPLE = 300
 _MAX_WINDOW = 20_000
 
@@ -167,11 +168,13 @@ def _check_tolerance(tolerance: Any) -> int:
     return int(tolerance)
 
 
-def _model_keys(by: Any, transactions: pd.DataFrame) -> list[str]:
-    keys = _resolve_by(by, transactions, "transactions")
-    require_columns(transactions, ["type", "status", "amount", "transaction_fee", "currency", *keys], "transactions")
-    _require_money(transactions, ["amount", "transaction_fee"], "transactions")
-    return [*keys, "currency"]  # _resolve_by leaves currency out: put it last
+def _model_keys(by: Any, transactions: pd.DataFrame, *, needs: tuple[str, ...] = (),
+                labels: tuple[str, ...] = ()) -> list[str]:
+    """The group keys (currency last), once ``transactions`` is checked to hold them and what a fit needs."""
+    frame_kind(transactions, "transactions", (TRANSACTIONS,))
+    TRANSACTIONS.check(transactions, "transactions", (*TRANSACTIONS.required, *needs), uses=("id",), labels=labels)
+    _check_money_values(transactions, ["amount", "transaction_fee"], "transactions")
+    return [*_resolve_by(by, transactions, "transactions"), "currency"]  # currency left out by _resolve_by: last
 
 
 def fee_model(
@@ -246,13 +249,9 @@ def fee_model(
 
 
 def _check_model_values(model: pd.DataFrame) -> None:
-    percent, fixed = model["percent"], model["fixed"]
-    if pd.api.types.is_bool_dtype(percent.dtype) or not pd.api.types.is_numeric_dtype(percent.dtype):
-        raise ConfigurationError("model['percent']", str(percent.dtype), "numbers (a percent, e.g. 2.9; NA for no contract)")
-    if not np.isfinite(percent.dropna().to_numpy(dtype="float64")).all():
+    """Finite percents (the types are checked by :data:`FEE_MODEL`)."""
+    if not np.isfinite(model["percent"].dropna().to_numpy(dtype="float64")).all():
         raise ConfigurationError("model['percent']", "inf", "finite percents (NA for no contract)")
-    if pd.api.types.is_bool_dtype(fixed.dtype) or not pd.api.types.is_integer_dtype(fixed.dtype):
-        raise ConfigurationError("model['fixed']", str(fixed.dtype), "integer minor units (Int64; NA for no contract)")
 
 
 def _contracts(model: pd.DataFrame, keys: list[str], rows: pd.DataFrame) -> pd.DataFrame:
@@ -318,10 +317,9 @@ def fee_anomalies(
     transactions = require_frame(transactions, "transactions")
     model = require_frame(model, "model")
     tolerance = _check_tolerance(tolerance)
-    require_columns(model, ["percent", "fixed", "currency"], "model")
-    keys = [c for c in model.columns if c not in _MODEL_STATS]
-    require_columns(transactions, ["id", *keys], "transactions")
-    keys = _model_keys(tuple(keys), transactions)
+    FEE_MODEL.check(model, "model", FEE_MODEL.required)
+    model_keys = tuple(c for c in model.columns if c not in _MODEL_STATS)
+    keys = _model_keys(model_keys, transactions, needs=("id",), labels=model_keys)
     rows, dropped = _model_rows(transactions, keys, check_invalid(invalid))
     contracts = _contracts(model, keys, rows)
     judged = rows.merge(contracts, on=keys, how="inner", validate="many_to_one")

@@ -15,11 +15,13 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .._ingest.schema import STATEMENTS, TRANSACTIONS, OneOf, frame_kind
 from ..errors import ConfigurationError
 from ..money import is_currency
-from ._common import empty_frame, require_columns, require_total_fits, require_utc
+from ._common import empty_frame, require_total_fits, require_utc
 from ._invalid import Need, screen
 from .categories import CATEGORIES, category_codes
+from .vat import vat_owners
 
 #: Transaction types whose amount is payment volume.
 VOLUME_TYPES: tuple[str, ...] = ("payment", "capture")
@@ -56,25 +58,26 @@ _DEFAULT_BY = {"transactions": ("gateway",), "statements": (FEE_TYPE,)}
 # Input checks
 
 
+#: The columns that say which transaction a statement line belongs to, tried in this order.
+TRANSACTION_KEYS: tuple[str, ...] = ("transaction_id", "transaction")
+#: What the fee analyses need of each kind of frame, besides the group keys and the time column.
+_NEEDS = {
+    "transactions": TRANSACTIONS.required,
+    "statements": (*STATEMENTS.required, OneOf(TRANSACTION_KEYS, "what ties a VAT line to the fee it taxes")),
+}
+_USES = {"transactions": ("id",), "statements": ()}
+_MONEY = {"transactions": ("amount", "transaction_fee"), "statements": ("amount",)}
+_SCHEMAS = {"transactions": TRANSACTIONS, "statements": STATEMENTS}
+
+
 def _frame_kind(frame: pd.DataFrame, parameter: str) -> str:
-    if "transaction_fee" in frame.columns:
-        return "transactions"
-    if {"type", "amount", "created"} <= set(frame.columns):
-        return "statements"
-    raise ConfigurationError(
-        parameter,
-        f"<DataFrame with columns {list(frame.columns)}>",
-        "a transactions frame (with a 'transaction_fee' column) or a statements frame "
-        "(with 'type', 'amount' and 'created')",
-    )
+    """``"transactions"`` or ``"statements"``: by the frame's manifest, else its columns (:func:`frame_kind`)."""
+    return frame_kind(frame, parameter, (TRANSACTIONS, STATEMENTS)).name
 
 
-def _require_money(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
+def _check_money_values(frame: pd.DataFrame, columns: Iterable[str], parameter: str) -> None:
+    """Money totals that fit a 64-bit sum, and currency codes with a known minor unit (types are checked already)."""
     for column in columns:
-        if not pd.api.types.is_integer_dtype(frame[column].dtype):
-            raise ConfigurationError(
-                f"{parameter}[{column!r}]", str(frame[column].dtype), "integer minor units (Int64)"
-            )
         require_total_fits(frame[column].to_numpy(dtype="int64", na_value=0), f"{parameter}[{column!r}]")
     if "currency" in frame.columns:  # minor units mean nothing without a known exponent
         unknown = sorted({str(c) for c in frame["currency"].dropna().unique() if not is_currency(str(c))})
@@ -106,11 +109,16 @@ def _resolve_by(by: Any, frame: pd.DataFrame, kind: str) -> list[str]:
     return keys
 
 
-def _time_column(frame: pd.DataFrame, kind: str, time: str | None, parameter: str) -> pd.Series:
+def _time_name(frame: pd.DataFrame, kind: str, time: str | None) -> str:
+    """The timestamp column ``time`` names (by default ``created_at`` or ``created``), refused when absent."""
     column = time if time is not None else ("created_at" if kind == "transactions" else "created")
     if not isinstance(column, str) or column not in frame.columns:
         raise ConfigurationError("time", column, f"a timestamp column of the {kind} frame")
-    return require_utc(frame, column, parameter)
+    return column
+
+
+def _time_column(frame: pd.DataFrame, kind: str, time: str | None, parameter: str) -> pd.Series:
+    return require_utc(frame, _time_name(frame, kind, time), parameter)
 
 
 def _plain_keys(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -149,25 +157,27 @@ def _statement_parts(
 ) -> pd.DataFrame:
     """Statement rows as contributions; a VAT row moves to the group of the fee it taxes.
 
-    With ``vat_line`` (grouping by fee type) a VAT row counts twice: as the
+    Which fee a VAT row taxes is decided by :func:`~ledgerkit.analysis.vat.vat_owners`
+    (same ``transaction_id``, else same ``transaction``; nearest first, before
+    or after). With ``vat_line`` (grouping by fee type) a VAT row counts twice: as the
     ``vat`` of its fee's line (when it has one) and as a fee of the ``VAT``
     line. Otherwise VAT rows only fill the ``vat`` column.
     """
     types = frame["type"].astype("str").reset_index(drop=True)
     category = category_codes(frame["type"], list(CATEGORIES))
     is_vat, is_fee, is_income = (category == CATEGORIES.index(c) for c in ("vat", "fees", "income"))
-    after_fee = np.zeros_like(is_fee)
-    after_fee[1:] = is_fee[:-1]
-    tx = frame["transaction_id"].reset_index(drop=True)
-    attached = is_vat & after_fee & tx.eq(tx.shift(1)).fillna(False).to_numpy(dtype=bool)
+    amount = frame["amount"].astype("Int64").reset_index(drop=True)
+    zero = amount.eq(0).fillna(False).to_numpy(dtype=bool)
+    keys_of_rows = [frame[c].reset_index(drop=True) for c in TRANSACTION_KEYS if c in frame.columns]
+    fee_of = vat_owners(is_fee, is_vat, zero & is_vat, keys_of_rows)
+    attached = fee_of >= 0
 
     labels = _plain_keys(frame, ["currency", *[k for k in keys if k != FEE_TYPE]]).reset_index(drop=True)
     labels[FEE_TYPE] = types
     if times is not None:
         labels["_time"] = times.reset_index(drop=True)
-    owner = labels.where(~pd.Series(attached), labels.shift(1))
+    owner = labels.take(np.where(attached, fee_of, np.arange(len(labels)))).set_axis(labels.index)
 
-    amount = frame["amount"].astype("Int64").reset_index(drop=True)
     income = labels.loc[is_income].assign(**{FEE_TYPE: pd.NA}).astype({FEE_TYPE: "str"})
     pieces = [
         _contribution(owner.loc[is_fee], count=1, fee=-amount),
@@ -224,13 +234,12 @@ def _parts(
     :mod:`~ledgerkit.analysis._invalid`); the counts come back with the parts.
     """
     plain_keys = [k for k in keys if k != FEE_TYPE]
-    if kind == "transactions":
-        require_columns(frame, ["type", "status", "amount", "transaction_fee", "currency", *plain_keys], "frame")
-        _require_money(frame, ["amount", "transaction_fee"], "frame")
-    else:
-        require_columns(frame, ["type", "amount", "currency", "transaction_id", *plain_keys], "frame")
-        _require_money(frame, ["amount"], "frame")
-    time_name = _time_column(frame, kind, time, "frame").name if with_time else None
+    time_name = _time_name(frame, kind, time) if with_time else None
+    columns = (*_NEEDS[kind], *([time_name] if time_name else []))
+    _SCHEMAS[kind].check(frame, "frame", columns, uses=_USES[kind], labels=plain_keys)
+    _check_money_values(frame, _MONEY[kind], "frame")
+    if time_name is not None:
+        require_utc(frame, time_name, "frame")  # also a time column the schema does not declare
     id_column = "id" if kind == "transactions" and "id" in frame.columns else None
     needs = _counted_rows(frame, kind, time_name)
     kept, dropped = screen(frame, "frame", money=needs, invalid=invalid, id_column=id_column)

@@ -18,7 +18,7 @@ The rules below are carried out once, in :mod:`~ledgerkit.analysis.fee_parts`.
 
 What counts
 -----------
-Transactions frame (it has a ``transaction_fee`` column):
+Transactions frame (its manifest says so, or it has a ``transaction_fee`` column):
 
 - **fee**: ``transaction_fee`` of every ``successful`` transaction, whatever
   its type (a refund or chargeback fee is a fee too), as reported: a
@@ -28,7 +28,7 @@ Transactions frame (it has a ``transaction_fee`` column):
 - **count**: successful transactions; **volume_count**: successful payments
   and captures.
 
-Statements frame (it has ``type``, ``amount`` and ``created``):
+Statements frame (its manifest says so, or it has a ``created`` column):
 
 - **fee**: rows whose type is a charge — any type containing ``FEE``
   (``TRX_FEE``, ``TRX_FEE_FIX``, ``CHARGEBACK_FEE``, ``SERVICE_FEE``, …) —
@@ -39,9 +39,12 @@ Statements frame (it has ``type``, ``amount`` and ``created``):
   classifier as ``roll_forward`` and ``payout_groups``: the fees here are
   minus their ``fees`` (and ``trx_fee + trx_fee_fix + other_fees``);
 - **volume**: ``INCOME`` rows;
-- a ``VAT`` row taxes the fee row right before it with the same
-  ``transaction_id``: it is counted with that fee row's group (its channel,
-  period, …). A VAT row with no such fee row is counted on its own.
+- a ``VAT`` row taxes one fee row of its transaction (same
+  ``transaction_id``, else same ``transaction``), before or after it: the
+  nearest one, one VAT per fee (:mod:`~ledgerkit.analysis.vat` has the
+  rule and its tie-breaks). It is counted with that fee row's group (its
+  channel, fee type, period, payout, …). A VAT row with no fee row of its
+  own is counted on its own.
 
 Money is ``Int64`` minor units of the row's ``currency``; results are per
 currency and two currencies are never added. Rates are ``Float64`` basis
@@ -109,9 +112,12 @@ def fee_breakdown(
         ``"currency"`` — or raw column names. ``()`` gives one line per
         currency. Default: ``"gateway"`` for transactions, ``"fee_type"`` for
         statements. Results are always per ``currency``.
-    freq : {"D", "W", "M"}, optional
-        Adds a ``period`` column: the UTC start of the day, week (Monday) or
-        month of ``time``.
+    freq : str, optional
+        Adds a ``period`` column: the UTC start of the period of ``time``:
+        ``"D"`` day, ``"W"`` week from Monday, ``"M"`` month, or a pandas
+        offset alias of one day, week, month, quarter or year (``"ME"``,
+        ``"MS"``, ``"W-SAT"`` for weeks from Sunday, ``"QE"``, ``"YS"``,
+        ``"YE-JUN"``, ...; :mod:`~ledgerkit.analysis.periods`).
     time : str, optional
         The timestamp column for ``freq``: default ``created_at``
         (transactions) or ``created`` (statements).

@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._ingest.schema import STATEMENTS, frame_kind
 from ..errors import ConfigurationError
 from ._common import (
     codes,
     empty_frame,
     minor_units,
-    require_columns,
-    require_frame,
     require_no_missing,
     require_utc,
     utc_nanoseconds,
@@ -86,8 +85,8 @@ def _statements(statements: Any) -> pd.DataFrame:
     Types are mapped once per distinct type (codes), not row by row: the
     helper columns stay cheap on millions of rows.
     """
-    frame = require_frame(statements, "statements")
-    require_columns(frame, ("created", "type", "amount", "currency", "payout_id"), "statements")
+    frame_kind(statements, "statements", (STATEMENTS,))
+    frame = STATEMENTS.check(statements, "statements", (*STATEMENTS.required, "payout_id"))
     require_no_missing(frame, ("amount", "currency"), "statements")
     labels = [*_ACTIVITY, _PAID]
     column = category_codes(frame["type"], labels, label_of=_column_of)

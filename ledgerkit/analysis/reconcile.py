@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigurationError
-from ._common import empty_frame, minor_units, require_columns, require_frame, require_no_missing
+from .._ingest.schema import BALANCE_RECORDS, RECONCILIATION, TRANSACTIONS, OneOf, frame_kind
+from ._common import empty_frame, minor_units, require_no_missing
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
-from .fee_parts import _require_money
+from .fee_parts import _check_money_values
 
 __all__ = ["MONEY_SIGNS", "STATUSES", "reconcile_transactions", "reconciliation_summary"]
 
@@ -46,20 +46,10 @@ STATUSES: tuple[str, ...] = (
     "only_in_balance_records",
 )
 
-_RESULT_DTYPES = {
-    "status": "str",
-    "transaction_id": "Int64",
-    "transaction_uid": "str",
-    "type": "str",
-    "currency": "str",
-    "records": "Int64",
-    "transaction_amount": "Int64",
-    "record_amount": "Int64",
-    "amount_difference": "Int64",
-    "transaction_fee": "Int64",
-    "record_fee": "Int64",
-    "fee_difference": "Int64",
-}
+_RESULT_DTYPES = RECONCILIATION.dtypes
+#: What pairing needs of balance records: money, and a transaction to pair each record with.
+_RECORD_NEEDS = ("amount", "currency", OneOf(("transaction_id", "transaction_uid"),
+                                              "without either, a record cannot be paired with its transaction"))
 _SUMMARY_DTYPES = {
     "currency": "str",
     "status": "str",
@@ -73,9 +63,9 @@ _SUMMARY_DTYPES = {
 
 def _transaction_side(transactions: Any, invalid: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Successful money-moving transactions: key, ids, type, currency, signed amount, fee."""
-    frame = require_frame(transactions, "transactions")
-    require_columns(frame, ("id", "uid", "type", "status", "amount", "transaction_fee", "currency"), "transactions")
-    _require_money(frame, ["amount", "transaction_fee"], "transactions")
+    frame_kind(transactions, "transactions", (TRANSACTIONS,))
+    frame = TRANSACTIONS.check(transactions, "transactions", (*TRANSACTIONS.required, "id", "uid"))
+    _check_money_values(frame, ["amount", "transaction_fee"], "transactions")
     successful = (frame["status"].astype("str") == "successful").fillna(False).to_numpy(dtype=bool)
     counted = successful & frame["type"].astype("str").isin(list(MONEY_SIGNS)).to_numpy(dtype=bool)
     what = "successful payments, captures, refunds, chargebacks, credits and payouts"
@@ -131,15 +121,9 @@ def _record_side(balance_records: Any, id_by_uid: dict[str, int], invalid: str) 
     """Balance records summed per transaction (matched by id, else by uid)."""
     if not isinstance(balance_records, pd.DataFrame) and hasattr(balance_records, "records"):
         balance_records = balance_records.records
-    frame = require_frame(balance_records, "balance_records")
-    require_columns(frame, ("amount", "currency"), "balance_records")
-    if "transaction_id" not in frame.columns and "transaction_uid" not in frame.columns:
-        raise ConfigurationError(
-            "balance_records", f"<DataFrame with columns {list(frame.columns)}>",
-            "balance records with a 'transaction_id' or 'transaction_uid' column: without either, a record "
-            "cannot be paired with its transaction",
-        )
-    _require_money(frame, [c for c in ("amount", "fee", "net") if c in frame.columns], "balance_records")
+    frame_kind(balance_records, "balance_records", (BALANCE_RECORDS,))
+    frame = BALANCE_RECORDS.check(balance_records, "balance_records", _RECORD_NEEDS, uses=("fee", "net", "record_id"))
+    _check_money_values(frame, [c for c in ("amount", "fee", "net") if c in frame.columns], "balance_records")
     fees = _record_fees(frame)
     view = frame if fees is None or "fee" not in frame.columns else frame.assign(fee=fees)
     needs = [Need("amount", None, "every record"), Need("currency", None, "every record")]
@@ -313,10 +297,9 @@ def reconciliation_summary(result: pd.DataFrame) -> pd.DataFrame:
     >>> reconciliation_summary(result)[["currency", "status", "count", "amount_difference"]].values.tolist()
     [['EUR', 'matched', 1, 0], ['EUR', 'amount_mismatch', 1, -10], ['JPY', 'matched', 1, 0]]
     """
-    frame = require_frame(result, "result")
+    frame = RECONCILIATION.check(result, "result", RECONCILIATION.required)
     sums = ["transaction_amount", "record_amount", "amount_difference", "fee_difference"]
-    require_columns(frame, ["status", "currency", *sums], "result")
-    _require_money(frame, sums, "result")
+    _check_money_values(frame, sums, "result")
     if frame.empty:
         return empty_frame(_SUMMARY_DTYPES)
     keys = frame[["currency", "status"]].astype("str")

@@ -22,7 +22,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from ..analysis._common import require_columns, require_frame
 from ..errors import ConfigurationError
 from ..money import check_currency, exponent, format_money, minor_to_major
-from .display import NONE_LABEL, period_format
+from .display import NONE_LABEL
+from .display import period_labels as _display_period_labels
 
 #: Size of a new figure: the width of a notebook cell.
 FIGSIZE: tuple[float, float] = (9.0, 4.5)
@@ -168,9 +169,9 @@ def no_data(ax: Axes, title: str) -> Axes:
 
 
 def period_labels(periods: pd.Series) -> list[str]:
-    """The periods named as in the tables (:func:`~ledgerkit.viz.display.period_format`): ``2025-01``,
-    ``2025-W03`` or ``2025-01-06``."""
-    return list(pd.DatetimeIndex(periods).strftime(period_format(periods)))
+    """The periods named as in the tables (:func:`~ledgerkit.viz.display.period_labels`): ``2025-01``,
+    ``2025-W03``, ``2025-Q1``, ``2025`` or ``2025-01-06``."""
+    return _display_period_labels(pd.Series(periods))
 
 
 def group_name(keys: Sequence[str]) -> str:

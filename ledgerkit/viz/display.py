@@ -9,7 +9,9 @@ analysis frames through :func:`show`, so a table reads the same everywhere:
   per column, never a float on the way;
 - floats (rates in basis points, shares) with the same number of decimals;
 - periods as what they are: ``2025-01`` (month), ``2025-W03`` (ISO week),
-  ``2025-01-14`` (day); UTC times as ``2025-01-14 09:30:00``;
+  ``2025-Q1`` (quarter), ``2025`` (year), ``2025-01-14`` (day, and any
+  period that starts elsewhere: a week from Sunday, a fiscal year); UTC
+  times as ``2025-01-14 09:30:00``;
 - a group without a value (a payment without a card brand) as ``(none)``,
   as the charts label it; other missing values blank;
 - no pandas row index, and no personal data.
@@ -34,11 +36,12 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from ..analysis.periods import Freq, check_freq
 from ..errors import ConfigurationError
 from ..money import exponent, from_minor
 
-__all__ = ["show", "money_columns", "period_format", "table_html", "DisplayTable", "PII_PREFIXES", "NONE_LABEL",
-           "is_group_column"]
+__all__ = ["show", "money_columns", "period_format", "period_labels", "table_html", "DisplayTable", "PII_PREFIXES",
+           "NONE_LABEL", "is_group_column"]
 
 #: ``Int64`` columns of ledgerkit frames that hold counts or ids, not money.
 _NOT_MONEY = frozenset({"count", "volume_count", "rows", "records", "position", "n", "n_explained", "attempt",
@@ -53,8 +56,6 @@ NONE_LABEL = "(none)"
 
 #: Group columns that are not dotted names (flattened nested fields always are group columns).
 _GROUP_COLUMNS = frozenset({"channel", "payment_method_type", "fee_type"})
-
-_FREQ_FORMATS = {"M": "%Y-%m", "W": "%G-W%V", "D": "%Y-%m-%d"}
 
 
 class DisplayTable(pd.DataFrame):
@@ -109,8 +110,8 @@ def is_group_column(name: Any) -> bool:
     return "." in str(name) or str(name) in _GROUP_COLUMNS
 
 
-def period_format(periods: Any, period_end: Any = None, freq: str | None = None) -> str:
-    """The ``strftime`` format that names these period starts: month, ISO week or day.
+def period_format(periods: Any, period_end: Any = None, freq: Any = None) -> str:
+    """The format that names these period starts: day, ISO week, month, quarter or year.
 
     Parameters
     ----------
@@ -118,47 +119,105 @@ def period_format(periods: Any, period_end: Any = None, freq: str | None = None)
         Period starts (a ``period`` column).
     period_end : Series, optional
         The periods' ends (``period_end``); with it the length is known.
-    freq : {"D", "W", "M"}, optional
-        The period length, when the caller knows it.
+    freq : str, optional
+        The period length, when the caller knows it: any ``freq`` of the
+        analysis (``"D"``, ``"W"``, ``"M"``, ``"QE"``, ``"YS"``, ``"W-SAT"``,
+        ...; :mod:`ledgerkit.analysis.periods`).
 
     Returns
     -------
     str
-        ``"%Y-%m"`` (``2025-01``) for calendar months, ``"%G-W%V"``
-        (``2025-W03``) for weeks from Monday, else ``"%Y-%m-%d"``: the day
-        format names any period start unambiguously, so it is the answer
-        whenever the length cannot be told for sure.
+        A ``strftime`` format, plus ``%q`` for the quarter (1 to 4), which
+        :func:`period_labels` fills in: ``"%Y-%m"`` (``2025-01``) for
+        calendar months, ``"%G-W%V"`` (``2025-W03``) for weeks from Monday,
+        ``"%Y-Q%q"`` (``2025-Q1``) for calendar quarters, ``"%Y"``
+        (``2025``) for calendar years, else ``"%Y-%m-%d"``: the day format
+        names any period start unambiguously (a week from Sunday, a
+        quarter or year from another month), so it is the answer whenever
+        the kind cannot be told for sure.
 
     Examples
     --------
     >>> months = pd.Series(pd.to_datetime(["2025-01-01", "2025-02-01"], utc=True))
     >>> period_format(months), period_format(months.iloc[:1]), period_format(months.iloc[:1], freq="M")
     ('%Y-%m', '%Y-%m-%d', '%Y-%m')
+    >>> period_format(months.iloc[:1], freq="QE"), period_format(months.iloc[:1], freq="YE-JUN")
+    ('%Y-Q%q', '%Y-%m-%d')
     """
     if freq is not None:
-        if freq not in _FREQ_FORMATS:
-            raise ConfigurationError("freq", freq, "'D', 'W' or 'M'")
-        return _FREQ_FORMATS[freq]
+        return _FORMATS[_named(check_freq(freq))]
     starts = pd.DatetimeIndex(pd.Series(periods).dropna())
-    if starts.empty:
-        return _FREQ_FORMATS["D"]
-    midnight = bool((starts.normalize() == starts).all())
+    if starts.empty or not bool((starts.normalize() == starts).all()):
+        return _FORMATS["D"]
     if period_end is not None:
         ends = pd.DatetimeIndex(pd.Series(period_end).dropna())
-        if len(ends) == len(starts) and midnight:
-            for code, offset in (("D", pd.DateOffset(days=1)), ("W", pd.DateOffset(weeks=1)),
-                                 ("M", pd.DateOffset(months=1))):
-                if bool((starts + offset == ends).all()) and (code != "W" or bool((starts.day_of_week == 0).all())):
-                    return _FREQ_FORMATS[code]
-        return _FREQ_FORMATS["D"]
-    steps = set(pd.Series(starts.sort_values().unique()).diff().dropna().dt.days)
-    if not midnight or not steps:
-        return _FREQ_FORMATS["D"]
-    if bool((starts.day == 1).all()) and steps <= {28, 29, 30, 31}:
-        return _FREQ_FORMATS["M"]
-    if bool((starts.day_of_week == 0).all()) and all(step % 7 == 0 for step in steps):
-        return _FREQ_FORMATS["W"]
-    return _FREQ_FORMATS["D"]
+        found = _freq_of_spans(starts, ends) if len(ends) == len(starts) else None
+    else:
+        found = _freq_of_steps(starts)
+    return _FORMATS["D"] if found is None else _FORMATS[_named(found)]
+
+
+def period_labels(periods: Any, period_end: Any = None, freq: Any = None) -> list[str]:
+    """The periods named as in the tables and charts (:func:`period_format`); ``""`` for a missing one.
+
+    Examples
+    --------
+    >>> quarters = pd.Series(pd.to_datetime(["2025-01-01", "2025-04-01"], utc=True))
+    >>> period_labels(quarters), period_labels(quarters, freq="QS-JAN"), period_labels(quarters, freq="D")
+    (['2025-Q1', '2025-Q2'], ['2025-Q1', '2025-Q2'], ['2025-01-01', '2025-04-01'])
+    """
+    fmt = period_format(periods, period_end, freq)
+    return [_period_label(start, fmt) for start in pd.Series(periods)]
+
+
+def _period_label(start: Any, fmt: str) -> str:
+    if pd.isna(start):
+        return ""
+    return start.strftime(fmt.replace("%q", str((start.month - 1) // 3 + 1)))
+
+
+#: How each kind of period is named (the day format for weeks, quarters and years of other starts).
+_FORMATS = {"D": "%Y-%m-%d", "W": "%G-W%V", "M": "%Y-%m", "Q": "%Y-Q%q", "Y": "%Y"}
+
+
+def _named(freq: Freq) -> str:
+    """The key of :data:`_FORMATS` for ``freq``: its unit when it starts where its label says, else ``"D"``."""
+    return freq.unit if freq.start == 0 else "D"
+
+
+def _freq_of_spans(starts: pd.DatetimeIndex, ends: pd.DatetimeIndex) -> Freq | None:
+    """The kind of period that runs from each start to its end, the same for all; None when there is none."""
+    if bool((starts + pd.Timedelta(days=1) == ends).all()):
+        return Freq("D")
+    if bool((starts + pd.Timedelta(days=7) == ends).all()) and len(set(starts.day_of_week)) == 1:
+        return Freq("W", int(starts.day_of_week[0]))
+    for unit, months in (("M", 1), ("Q", 3), ("Y", 12)):
+        if bool((starts + pd.DateOffset(months=months) == ends).all()):
+            return _month_kind(starts, unit, months)
+    return None
+
+
+def _freq_of_steps(starts: pd.DatetimeIndex) -> Freq | None:
+    """The kind of period the distinct starts step by (consecutive periods only); None when not sure."""
+    ordered = starts.unique().sort_values()
+    if len(ordered) < 2:
+        return None
+    months = pd.Series(ordered.year * 12 + ordered.month - 1).diff().dropna()
+    for unit, step in (("M", 1), ("Q", 3), ("Y", 12)):
+        if set(months) == {step}:
+            return _month_kind(starts, unit, step)
+    days = set(pd.Series(ordered).diff().dropna().dt.days)
+    if bool((starts.day_of_week == 0).all()) and all(d % 7 == 0 for d in days):
+        return Freq("W", 0)
+    return None
+
+
+def _month_kind(starts: pd.DatetimeIndex, unit: str, months: int) -> Freq | None:
+    """Periods of ``months`` months starting on the first of the month, all at the same place of the year."""
+    offsets = set((starts.month - 1) % months)
+    if not bool((starts.day == 1).all()) or len(offsets) != 1:
+        return None
+    return Freq(unit, int(offsets.pop()))
 
 
 def money_columns(frame: pd.DataFrame) -> list[str]:
@@ -193,7 +252,7 @@ def show(
     columns: Iterable[str] | None = None,
     with_code: bool = False,
     drop_pii: bool = True,
-    freq: str | None = None,
+    freq: Any = None,
 ) -> DisplayTable:
     """A display copy of ``frame``: money in major units, floats rounded, periods named, no index.
 
@@ -219,9 +278,10 @@ def show(
         Leave out the columns of personal data (:data:`PII_PREFIXES`:
         customer, billing address, card holder, ...), even when named in
         ``columns``.
-    freq : {"D", "W", "M"}, optional
-        The length of the ``period`` column's periods; by default told
-        from ``period_end`` or the periods themselves (:func:`period_format`).
+    freq : str, optional
+        The length of the ``period`` column's periods (any ``freq`` of the
+        analysis); by default told from ``period_end`` or the periods
+        themselves (:func:`period_format`).
 
     Returns
     -------
@@ -261,7 +321,7 @@ def show(
         if name in money:
             out[name] = _major_text(values, currencies, with_code)
         elif name == "period" and period is not None:
-            out[name] = ["" if pd.isna(v) else v.strftime(period) for v in values]
+            out[name] = [_period_label(v, period) for v in values]
         elif pd.api.types.is_float_dtype(values.dtype):
             out[name] = ["" if pd.isna(v) else f"{v:,.{digits}f}" for v in values]
         elif isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -275,8 +335,8 @@ def show(
     return result
 
 
-def _period_column(frame: pd.DataFrame, freq: str | None) -> str | None:
-    """The strftime format of the frame's ``period`` column, None when it has none."""
+def _period_column(frame: pd.DataFrame, freq: Any) -> str | None:
+    """The format of the frame's ``period`` column (:func:`period_format`), None when it has none."""
     if "period" not in frame.columns or not isinstance(frame["period"].dtype, pd.DatetimeTZDtype):
         return None
     return period_format(frame["period"], frame["period_end"] if "period_end" in frame.columns else None, freq)

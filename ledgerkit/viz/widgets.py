@@ -49,6 +49,7 @@ from matplotlib.figure import Figure
 
 from ..analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
 from ..analysis._common import require_columns, require_frame
+from ..analysis.periods import check_freq
 from .display import show, table_html
 from ..errors import ConfigurationError, LedgerkitError
 from ._layout import title_over_legend
@@ -72,7 +73,8 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
 }
 
 _TIME_COLUMNS = ("created_at", "created")
-_FREQS = (("day", "D"), ("week", "W"), ("month", "M"))
+#: The period choices of :func:`explore_balance`: (label, freq); any freq of the analysis works the same.
+_FREQS = (("day", "D"), ("week", "W"), ("month", "M"), ("quarter", "QS"), ("year", "YS"))
 _OPEN = "open balance"
 
 
@@ -199,7 +201,7 @@ def _balance_shown(table: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
     off = table["unexplained"].ne(0).fillna(True).to_numpy(dtype=bool)
     last = np.zeros(len(table), dtype=bool)
     last[-max(MAX_ROWS - int(off.sum()), 1):] = True
-    unit = dict((code, name) for name, code in _FREQS)[freq]
+    unit = check_freq(freq).name
     earlier = int((off & ~last).sum())
     note = f"The last {int(last.sum())} of {len(table)} {unit}s"
     if earlier:
@@ -441,7 +443,7 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
 
 
 def explore_balance(statements: pd.DataFrame) -> Explorer:
-    """Balance roll-forward per day / week / month and the chain's breaks, for a date range and currency.
+    """Balance roll-forward per period (day to year) and the chain's breaks, for a date range and currency.
 
     Parameters
     ----------
@@ -451,7 +453,8 @@ def explore_balance(statements: pd.DataFrame) -> Explorer:
     Returns
     -------
     Explorer
-        Controls ``start``, ``end``, ``currency``, ``freq`` ("D", "W", "M");
+        Controls ``start``, ``end``, ``currency``, ``freq`` ("D", "W", "M",
+        "QS", "YS": day, week, month, quarter, year);
         ``.table`` is ``roll_forward(rows, freq=freq)`` and
         ``.results["breaks"]`` is ``check_balances(rows)``, drawn with
         :func:`ledgerkit.viz.plots.plot_balance`.

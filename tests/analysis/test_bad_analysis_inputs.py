@@ -263,7 +263,7 @@ CASES = [
     Case("roll: freq None", lambda: lk.roll_forward(ST, freq=None), ("freq=None", "'M' (month)")),
     Case("roll: a column given twice", lambda: lk.roll_forward(twice(ST, "amount")), ("statements=", "'amount' 2 times")),
     Case("roll: records without an account id", lambda: lk.roll_forward(REC.drop(columns=["merchant_id", "shop_id", "gateway_id"])),
-         ("statements=", "merchant_id, shop_id or gateway_id")),
+         ("statements=", "'merchant_id', 'shop_id' or 'gateway_id'", "which balance a row moves")),
     Case("roll: a record with neither net nor fee", lambda: lk.roll_forward(with_value(with_value(REC, 1, "fee", pd.NA), 1, "net", pd.NA)),
          ("statements['net']", "<NA> at rows [1]", "a net or a fee on every record")),
     Case("roll: a missing balance_after", lambda: lk.roll_forward(with_value(REC, 0, "balance_after", pd.NA)),

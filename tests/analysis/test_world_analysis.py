@@ -130,3 +130,17 @@ def test_the_balance_report_cut_to_its_minimal_columns_ties_out_the_same(reports
         assert cut[["opening", "closing", "reported_closing"]].equals(full[["opening", "closing", "reported_closing"]])
         assert (cut["fees"] == 0).all() and (cut[ACTIVITY].sum(axis=1) == full[ACTIVITY].sum(axis=1)).all()
         assert lk.check_balances(minimal).empty and lk.check_balances(report).empty
+
+
+def test_fees_and_vat_per_payout_agree_across_fee_breakdown_payout_groups_and_roll_forward(statements):
+    """Every VAT line is attached to its fee (by transaction_id here), in the payout of both."""
+    groups = lk.payout_groups(statements).set_index("payout_id")
+    breakdown = lk.fee_breakdown(statements, by="payout_id").set_index("payout_id")
+    assert breakdown["fee"].to_dict() == (-groups[["trx_fee", "trx_fee_fix", "other_fees"]].sum(axis=1)).to_dict()
+    assert breakdown["vat"].to_dict() == (-groups["vat"]).to_dict()
+    by_type = lk.fee_breakdown(statements, by=("payout_id", "fee_type"))
+    attached = by_type[by_type["fee_type"].ne("VAT")].groupby("payout_id", dropna=False)["vat"].sum()
+    assert attached.to_dict() == (-groups["vat"]).to_dict()
+    rolled = lk.roll_forward(statements, freq="M")
+    assert (-int(rolled["fees"].sum()), -int(rolled["vat"].sum())) == (int(breakdown["fee"].sum()),
+                                                                        int(breakdown["vat"].sum()))

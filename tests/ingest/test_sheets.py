@@ -80,7 +80,7 @@ def csv_zip(language="en", **kw) -> io.BytesIO:
 def _numbers(row, columns):
     out = []
     for value, col in zip(row, columns):
-        if col.kind == "money":
+        if col.kind == "major":
             value = float(Decimal(value))
         out.append(None if value == "" else value)
     return out

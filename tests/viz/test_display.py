@@ -7,7 +7,15 @@ import pytest
 
 from ledgerkit.app import notebook
 from ledgerkit.analysis import fee_breakdown, roll_forward
-from ledgerkit.viz.display import NONE_LABEL, PII_PREFIXES, DisplayTable, money_columns, period_format, show
+from ledgerkit.viz.display import (
+    NONE_LABEL,
+    PII_PREFIXES,
+    DisplayTable,
+    money_columns,
+    period_format,
+    period_labels,
+    show,
+)
 from ledgerkit.errors import ConfigurationError
 
 
@@ -83,7 +91,11 @@ def statements() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("freq, first, last, count", [
-    ("M", "2025-01", "2025-02", 2), ("W", "2025-W03", "2025-W09", 7), ("D", "2025-01-14", "2025-02-25", 43)])
+    ("M", "2025-01", "2025-02", 2), ("W", "2025-W03", "2025-W09", 7), ("D", "2025-01-14", "2025-02-25", 43),
+    ("ME", "2025-01", "2025-02", 2), ("W-SUN", "2025-W03", "2025-W09", 7), ("QE", "2025-Q1", "2025-Q1", 1),
+    ("QS-JAN", "2025-Q1", "2025-Q1", 1), ("YS", "2025", "2025", 1),
+    ("W-SAT", "2025-01-12", "2025-02-23", 7),  # weeks from Sunday are no ISO weeks: named by their first day
+    ("QE-JAN", "2024-11-01", "2025-02-01", 2), ("YE-JUN", "2024-07-01", "2024-07-01", 1)])
 def test_periods_are_named_by_their_length(statements, freq, first, last, count):
     shown = show(roll_forward(statements, freq=freq))
     assert shown["period"].tolist()[0] == first and shown["period"].tolist()[-1] == last
@@ -99,12 +111,41 @@ def test_period_format_is_sure_or_says_the_day():
     assert period_format(starts.iloc[:1], starts.iloc[:1] + pd.Timedelta(days=7)) == "%G-W%V"
     assert period_format(starts + pd.Timedelta(hours=1)) == "%Y-%m-%d"
     with pytest.raises(ConfigurationError, match="freq"):
-        period_format(starts, freq="Q")
+        period_format(starts, freq="Q")  # pandas 3 says 'QE'
+    with pytest.raises(ConfigurationError, match="freq"):
+        period_format(starts, freq="2W")
     breakdown = fee_breakdown(pd.DataFrame({
         "type": ["payment"] * 2, "status": ["successful"] * 2, "amount": ints(100, 100),
         "transaction_fee": ints(1, 1), "currency": ["EUR"] * 2,
         "created_at": pd.to_datetime(["2025-01-05", "2025-02-05"], utc=True)}), by=(), freq="M")
     assert show(breakdown)["period"].tolist() == ["2025-01", "2025-02"]
+
+
+def test_quarters_and_years_are_named_from_their_ends_or_their_steps():
+    quarters = pd.Series(pd.to_datetime(["2024-10-01", "2025-01-01", "2025-04-01"], utc=True))
+    ends = quarters + pd.DateOffset(months=3)
+    assert period_labels(quarters) == ["2024-Q4", "2025-Q1", "2025-Q2"]
+    assert period_labels(quarters.iloc[:1], ends.iloc[:1]) == ["2024-Q4"]
+    assert period_labels(quarters.iloc[:1]) == ["2024-10-01"]  # one start alone: could be a day
+    fiscal = pd.Series(pd.to_datetime(["2024-11-01", "2025-02-01"], utc=True))
+    assert period_labels(fiscal) == ["2024-11-01", "2025-02-01"]  # quarters from February: their first day
+    years = pd.Series(pd.to_datetime(["2024-01-01", "2025-01-01", None], utc=True))
+    assert period_labels(years) == ["2024", "2025", ""]
+    assert period_labels(years.iloc[:1], years.iloc[:1] + pd.DateOffset(years=1)) == ["2024"]
+    assert period_labels(pd.Series(pd.to_datetime(["2024-07-01", "2025-07-01"], utc=True))) == ["2024-07-01",
+                                                                                                 "2025-07-01"]
+    assert period_labels(quarters, freq="D") == ["2024-10-01", "2025-01-01", "2025-04-01"]
+    skipped = pd.Series(pd.to_datetime(["2025-01-01", "2025-07-01"], utc=True))
+    assert period_format(skipped) == "%Y-%m-%d"  # a gap: quarters or half-years, not told
+
+
+def test_a_quarterly_fee_breakdown_is_shown_by_quarter():
+    breakdown = fee_breakdown(pd.DataFrame({
+        "type": ["payment"] * 3, "status": ["successful"] * 3, "amount": ints(100, 100, 100),
+        "transaction_fee": ints(1, 1, 1), "currency": ["EUR"] * 3,
+        "created_at": pd.to_datetime(["2025-01-05", "2025-05-05", "2025-08-30"], utc=True)}), by=(), freq="QE")
+    assert show(breakdown)["period"].tolist() == ["2025-Q1", "2025-Q2", "2025-Q3"]
+    assert show(breakdown.iloc[:1], freq="QS")["period"].tolist() == ["2025-Q1"]
 
 
 def test_utc_times_without_the_redundant_offset(payouts):
