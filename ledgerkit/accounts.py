@@ -57,7 +57,7 @@ import platformdirs
 from .config import ENV_VARS, Credentials, resolve
 from .errors import ConfigurationError
 
-__all__ = ["Account", "accounts", "select", "accounts_path", "BRANDS", "ACCOUNTS_VARIABLE"]
+__all__ = ["Account", "accounts", "select", "wanted_words", "accounts_path", "BRANDS", "ACCOUNTS_VARIABLE"]
 
 #: The variable that points at the accounts file.
 ACCOUNTS_VARIABLE = "LEDGERKIT_ACCOUNTS"
@@ -181,7 +181,7 @@ def _account(file: Path, name: str, entry: Any) -> Account:
         shown = "<hidden>" if field_name in _SECRETS else value
         return ConfigurationError(f"{file}: accounts.{name}.{field_name}", shown, expected)
 
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise bad("name", name, "a name of letters, digits, '_', '.', '-' (at most 64)")
     if not isinstance(entry, dict):
         raise bad("entry", type(entry).__name__, "a table with source, base_url, id and secret_env")
@@ -200,12 +200,14 @@ def _account(file: Path, name: str, entry: Any) -> Account:
     if isinstance(account_id, bool) or not isinstance(account_id, (str, int)) or not str(account_id).strip():
         raise bad("id", account_id, "the shop or PSP id (a string or an integer)")
     secret_env = entry["secret_env"]
-    if not isinstance(secret_env, str) or not _VARIABLE.match(secret_env):
+    if not isinstance(secret_env, str) or not _VARIABLE.fullmatch(secret_env):
         raise bad("secret_env", secret_env, "the name of an environment variable, e.g. 'SHOP_EU_SECRET'")
     try:
-        base_url = resolve(source, base_url=entry["base_url"], user=str(account_id), secret="-").base_url
+        base_url = resolve(source, base_url=entry["base_url"], user=account_id, secret="-").base_url
     except ConfigurationError as exc:
-        raise bad("base_url", entry["base_url"], exc.expected) from None
+        if exc.parameter == "base_url":  # exc.value: the URL with any password hidden
+            raise bad("base_url", exc.value, exc.expected) from None
+        raise bad("id", account_id, exc.expected) from None
     tags: dict[str, Any] = {}
     if "brand" in entry:
         if entry["brand"] not in BRANDS:
@@ -221,6 +223,20 @@ def _account(file: Path, name: str, entry: Any) -> Account:
         raise bad("tags", words, "a list of words, e.g. ['eu', 'cards']")
     tags["tags"] = tuple(words)
     return Account(name, source, base_url, str(account_id).strip(), secret_env, tags)
+
+
+def wanted_words(wanted: Any) -> list[str]:
+    """``accounts=`` as its list of words; ``ConfigurationError`` for anything else (checked before the file is read).
+
+    Examples
+    --------
+    >>> wanted_words("eu"), wanted_words(["shop-eu", "merchant=Acme"])
+    (['eu'], ['shop-eu', 'merchant=Acme'])
+    """
+    words = [wanted] if isinstance(wanted, str) else wanted
+    if not isinstance(words, (list, tuple)) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+        raise ConfigurationError("accounts", wanted, "'all', an account name, a tag, 'key=value', or a list of them")
+    return list(words)
 
 
 def select(found: Iterable[Account], wanted: Any, *, source: str | None = None) -> list[Account]:
@@ -239,9 +255,7 @@ def select(found: Iterable[Account], wanted: Any, *, source: str | None = None) 
         A word that selects no account (naming it and the accounts there are).
     """
     found = list(found)
-    words = [wanted] if isinstance(wanted, str) else wanted
-    if not isinstance(words, (list, tuple)) or not words or not all(isinstance(w, str) and w for w in words):
-        raise ConfigurationError("accounts", wanted, "'all', an account name, a tag, 'key=value', or a list of them")
+    words = wanted_words(wanted)
     pool = [a for a in found if source is None or a.source == source]
     chosen: dict[str, Account] = {}
     for word in words:

@@ -32,6 +32,7 @@ store=None)
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Iterator, Mapping
 
 import pandas as pd
@@ -56,6 +57,8 @@ from .store.pulls import StoredLoad
 
 __all__ = ["Client"]
 
+#: The arguments of ``Client.balance_records`` that say how to wait for and keep the report.
+_REPORT_OPTIONS = ("report_id", "poll_timeout", "poll_interval", "max_rerequests", "download_dir")
 _PARSERS = {"transactions": tx.parse_error, "statements": st.parse_error, "balance_records": dwh.parse_dwh_error}
 
 
@@ -169,7 +172,7 @@ class Client:
         ``payment_method_type``, ``time_zone``, ...); the frame, manifest and
         errors are those documented there.
         """
-        req = tx.TransactionsRequest.build(date_from, date_to, **request)
+        req = _build(tx.TransactionsRequest, "transactions", date_from, date_to, request)
         workers, shown = self._how(max_workers, progress)
         connection = self.connection("transactions")
         memory = self._memory(connection)
@@ -194,7 +197,7 @@ class Client:
         Arguments are checked when this is called; see
         :func:`ledgerkit.iter_transactions` (why one worker by default).
         """
-        req = tx.TransactionsRequest.build(date_from, date_to, **request)
+        req = _build(tx.TransactionsRequest, "iter_transactions", date_from, date_to, request)
         workers, shown = self._how(max_workers, progress)
         connection = self.connection("transactions")
         pull = tx.pull(connection, req, max_workers=workers, progress=shown, columnar=False,
@@ -210,7 +213,7 @@ class Client:
         that say what to pull (``payout_id``, ``per_page``, ``currency``,
         ``start_page``; ``since``/``until`` as other names of the period).
         """
-        req = st.StatementsRequest.build(date_from, date_to, **request)
+        req = _build(st.StatementsRequest, "statements", date_from, date_to, request)
         workers, shown = self._how(max_workers, progress)
         connection = self.connection("statements")
         if self.store is not None:
@@ -226,7 +229,7 @@ class Client:
 
         One request at a time by default: see :func:`ledgerkit.iter_statements`.
         """
-        req = st.StatementsRequest.build(date_from, date_to, **request)
+        req = _build(st.StatementsRequest, "iter_statements", date_from, date_to, request)
         workers, shown = self._how(max_workers, progress)
         return iterate(st.pull(self.connection("statements"), req, max_workers=workers, progress=shown,
                                keeps_pages=False), STATEMENTS)
@@ -240,10 +243,9 @@ class Client:
 
         See :func:`ledgerkit.load_balance_records` for the arguments and the result.
         """
-        req = dwh.BalanceRecordsRequest.build(date_from, date_to, currency=currency, user_id=user_id, **request)
-        options = dwh.ReportOptions.build(report_id=report_id, poll_timeout=poll_timeout,
-                                          poll_interval=poll_interval, max_rerequests=max_rerequests,
-                                          download_dir=download_dir)
+        req, options = checked_request("balance_records", date_from, date_to, {
+            **request, "currency": currency, "user_id": user_id, "report_id": report_id, "poll_timeout": poll_timeout,
+            "poll_interval": poll_interval, "max_rerequests": max_rerequests, "download_dir": download_dir})
         _, shown = self._how(None, progress)
         account = self._accounts["balance_records"] or {}
         config = resolve("balance_records", base_url=account.get("base_url"), user=account.get("user"),
@@ -264,6 +266,41 @@ class Client:
         return {**parameters, "max_workers": workers, "base_url": connection.config.base_url,
                 user_keyword: connection.config.credentials.user, "store": str(self.store.path) if self.store else None,
                 "lookback": str(self.lookback)}
+
+
+def checked_request(source: str, date_from: Any, date_to: Any, request: Mapping[str, Any]) -> Any:
+    """The validated request of one pull of ``source``: ``ConfigurationError`` for any bad argument, nothing sent.
+
+    ``request`` holds the method's keyword arguments that say what to pull;
+    for ``balance_records`` the result is the request and its
+    :class:`~ledgerkit.sources.balance_records.ReportOptions`.
+
+    Examples
+    --------
+    >>> checked_request("statements", "2025-01-01", "2025-02-01", {"per_page": 500}).params()
+    {'since': '2025-01-01', 'until': '2025-02-01', 'per_page': 500, 'page': 1}
+    """
+    if source == "balance_records":
+        options = dwh.ReportOptions.build(**{k: v for k, v in request.items() if k in _REPORT_OPTIONS})
+        rest = {k: v for k, v in request.items() if k not in _REPORT_OPTIONS}
+        return _build(dwh.BalanceRecordsRequest, "balance_records", date_from, date_to, rest), options
+    request_type = tx.TransactionsRequest if source == "transactions" else st.StatementsRequest
+    return _build(request_type, source, date_from, date_to, dict(request))
+
+
+def _build(request_type: Any, method: str, date_from: Any, date_to: Any, request: dict[str, Any]) -> Any:
+    """``request_type.build(date_from, date_to, **request)``; a keyword it does not take is a ``ConfigurationError``.
+
+    The method's own ``**request`` would otherwise end in a ``TypeError``
+    naming an internal class (and a connection argument such as
+    ``shop_id=`` belongs to the :class:`Client`, not to the method).
+    """
+    takes = [name for name, p in inspect.signature(request_type.build).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(request) - set(takes))
+    if unknown:
+        raise ConfigurationError(unknown[0], "<given>", f"an argument of Client.{method}: {', '.join(takes)} "
+                                 "(where to pull from and how are arguments of Client(...))")
+    return request_type.build(date_from, date_to, **request)
 
 
 def _resumable_store(run: Any, resume: dict[str, Any]) -> pd.DataFrame:

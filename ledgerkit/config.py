@@ -94,15 +94,45 @@ class ProviderConfig:
 
 
 def _check_url(url: str, parameter: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(parameter, url, "an http(s) URL such as 'https://api.example.com'")
+    expected = "an http(s) URL such as 'https://api.example.com'"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when not a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigurationError(parameter, _without_userinfo(url), f"{expected} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(parameter, _without_userinfo(url), expected)
     if parts.username or parts.password:
         raise ConfigurationError(
             parameter, f"{parts.scheme}://<hidden>@{parts.hostname}", "a URL without credentials in it",
             "Pass the id and secret key as keyword arguments or environment variables.",
         )
+    if port == 0 or any(c.isspace() or not c.isprintable() for c in url):
+        raise ConfigurationError(parameter, url, f"{expected}, with a port from 1 to 65535 and no spaces or "
+                                 "control characters")
+    if parts.query or parts.fragment or url.rstrip("/").endswith(("?", "#")):
+        raise ConfigurationError(parameter, url, f"{expected} without '?query' or '#fragment' (the API paths "
+                                 "are added after it)")
     return url.rstrip("/")
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` with anything before an ``@`` of its authority hidden (it may hold a password)."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if sep and "@" in authority:
+        return f"{scheme}://<hidden>@{authority.rpartition('@')[2]}{slash}{path}"
+    return url
+
+
+def _check_user(value: str | int, parameter: str) -> str:
+    """The account id as text: a positive integer, or text without spaces or control characters."""
+    text = str(value)
+    out_of_range = isinstance(value, int) and not 0 < value < 2**63
+    if out_of_range or not text or any(c.isspace() or not c.isprintable() for c in text):
+        raise ConfigurationError(parameter, value, "a positive integer id, or an id string without spaces or "
+                                 "control characters")
+    return text
 
 
 def check_basic_auth(user: str, secret: str, *, user_parameter: str, secret_parameter: str = "secret_key") -> None:
@@ -165,6 +195,9 @@ def resolve(
     env = os.environ if environ is None else environ
     url_var, user_var, secret_var, user_kw = ENV_VARS[source]
     if isinstance(secret, Credentials):
+        if user is not None and user != "" and _id_text(user) != secret.user:
+            raise ConfigurationError(user_kw, user, f"None or the id of the Credentials given as secret_key "
+                                     f"({secret.user!r})", "An id beside a Credentials key would be ignored.")
         user, secret = secret.user, secret.secret
     url = base_url if base_url is not None else env.get(url_var)
     if user is None:
@@ -190,5 +223,11 @@ def resolve(
         raise ConfigurationError(user_kw, type(user).__name__, "a string or integer id")
     if not isinstance(secret, str):
         raise ConfigurationError("secret_key", "<hidden>", "a string")
-    check_basic_auth(str(user), secret, user_parameter=user_kw)
-    return ProviderConfig(source, _check_url(url, "base_url"), Credentials(str(user), secret))
+    user = _check_user(user, user_kw)
+    check_basic_auth(user, secret, user_parameter=user_kw)
+    return ProviderConfig(source, _check_url(url, "base_url"), Credentials(user, secret))
+
+
+def _id_text(user: object) -> object:
+    """An id as the text it is sent as (other types as they are, to be refused with the right message)."""
+    return str(user) if isinstance(user, (str, int)) and not isinstance(user, bool) else user

@@ -15,7 +15,7 @@ import pandas as pd
 import requests
 
 from ._transport.http import RetryPolicy
-from .client import Client
+from .client import Client, checked_request
 from .errors import ConfigurationError
 from .many_accounts import chosen_accounts, combine, pull_each
 from .sources.balance_records import BalanceReport
@@ -38,10 +38,25 @@ def _plain(options: dict[str, Any]) -> dict[str, Any]:
 
 
 
-def _many(source: str, wanted: Any, path: Any, given: dict[str, Any], call: dict[str, Any],
-          pull: Any, scheduler: Any) -> Any:
-    """Run ``pull(account)`` for each account ``wanted`` selects; one frame (or report) with an ``account`` column."""
+def _one_account_or_many(accounts: Any, accounts_file: Any, scheduler: Any) -> None:
+    """Refuse ``accounts_file`` and ``scheduler`` without ``accounts`` (they would be ignored)."""
+    for name, value in (("accounts_file", accounts_file), ("scheduler", scheduler)):
+        if value is not None and accounts is None:
+            raise ConfigurationError(name, "<given>", "None unless accounts= is given (it says which accounts of "
+                                     "the file to pull, one task each)")
+
+
+def _many(source: str, wanted: Any, path: Any, given: dict[str, Any], period: tuple[Any, Any],
+          request: dict[str, Any], options: dict[str, Any], pull: Any, scheduler: Any) -> Any:
+    """Run ``pull(account)`` for each account ``wanted`` selects; one frame (or report) with an ``account`` column.
+
+    Every argument is checked first, as one account's pull would check it:
+    a bad one is a ``ConfigurationError`` here, not one failure per account.
+    """
+    Client(**options)
+    checked_request(source, *period, request)
     chosen = chosen_accounts(source, wanted, path, given)
+    call = {"date_from": period[0], "date_to": period[1], **request, **_plain(options)}
     results = pull_each(source, chosen, pull, resume={**call, "accounts_file": path}, scheduler=scheduler)
     if source != "balance_records":
         return combine(source, results)
@@ -217,12 +232,11 @@ def load_transactions(
                    starting_after=starting_after, ending_before=ending_before, include_pii=include_pii)
     options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
                    max_workers=max_workers)
-    if scheduler is not None and accounts is None:
-        raise ConfigurationError("scheduler", "<given>", "None unless accounts= is given (one task per account)")
+    _one_account_or_many(accounts, accounts_file, scheduler)
     if accounts is not None:
         return _many("transactions", accounts, accounts_file,
-                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
-                     {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
+                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key}, (date_from, date_to),
+                     request, options,
                      lambda account: Client(transactions=account, **options).transactions(date_from, date_to, **request),
                      scheduler)
     client = Client(transactions=_given(base_url, "shop_id", shop_id, secret_key), **options)
@@ -396,12 +410,11 @@ def load_statements(
                    start_page=start_page)
     options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
                    max_workers=max_workers)
-    if scheduler is not None and accounts is None:
-        raise ConfigurationError("scheduler", "<given>", "None unless accounts= is given (one task per account)")
+    _one_account_or_many(accounts, accounts_file, scheduler)
     if accounts is not None:
         return _many("statements", accounts, accounts_file,
-                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
-                     {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
+                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key}, (date_from, date_to),
+                     request, options,
                      lambda account: Client(statements=account, **options).statements(date_from, date_to, **request),
                      scheduler)
     client = Client(statements=_given(base_url, "shop_id", shop_id, secret_key), **options)
@@ -602,12 +615,11 @@ def load_balance_records(
                    report_id=report_id, poll_timeout=poll_timeout, poll_interval=poll_interval,
                    max_rerequests=max_rerequests, download_dir=download_dir)
     options = dict(session=session, retry=retry, store=store, progress=progress)
-    if scheduler is not None and accounts is None:
-        raise ConfigurationError("scheduler", "<given>", "None unless accounts= is given (one task per account)")
+    _one_account_or_many(accounts, accounts_file, scheduler)
     if accounts is not None:
         return _many("balance_records", accounts, accounts_file,
-                     {"base_url": base_url, "psp_id": psp_id, "secret_key": secret_key},
-                     {"date_from": date_from, "date_to": date_to, **request, **_plain(options)},
+                     {"base_url": base_url, "psp_id": psp_id, "secret_key": secret_key}, (date_from, date_to),
+                     request, options,
                      lambda account: Client(balance_records=account, **options).balance_records(
                          date_from, date_to, **request), scheduler)
     client = Client(balance_records=_given(base_url, "psp_id", psp_id, secret_key), **options)

@@ -28,7 +28,7 @@ from uuid import uuid4
 
 import pandas as pd
 
-from .accounts import Account, accounts, select
+from .accounts import Account, accounts, select, wanted_words
 from .errors import AccountsError, ConfigurationError, LedgerkitError
 
 __all__ = ["chosen_accounts", "pull_each", "combine", "dask_client"]
@@ -46,6 +46,7 @@ def chosen_accounts(source: str, wanted: Any, path: Any, given: Mapping[str, Any
     clash = [name for name, value in given.items() if value is not None]
     if clash:
         raise ConfigurationError(clash[0], "<given>", "None when accounts= is given (the accounts file says it)")
+    wanted_words(wanted)  # before the file is read: a bad accounts= is named as such
     found = select(accounts(path), wanted, source=source)
     return found
 

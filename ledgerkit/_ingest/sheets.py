@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import zipfile
 import zlib
@@ -599,6 +600,8 @@ def read_report_file(source: str | Path | IO[bytes]) -> ReportSheets:
     --------
     See the module docstring.
     """
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
+        raise ConfigurationError("source", type(source).__name__, "the path or binary file object of a report zip")
     try:
         with zipfile.ZipFile(source) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
@@ -612,8 +615,8 @@ def read_report_file(source: str | Path | IO[bytes]) -> ReportSheets:
             if len(xlsx) == 1:
                 return read_xlsx_sheets(io.BytesIO(_read_member(archive, xlsx[0])), where=xlsx[0].filename)
             raise DataError(
-                f"report zip holds {names}; expected balance_records.csv and opening_balance.csv, "
-                "or one .xlsx workbook"
+                f"{_source_name(source)}: the report zip holds {names}; expected balance_records.csv and "
+                "opening_balance.csv, or one .xlsx workbook"
             )
     except (zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{_source_name(source)}: not a readable zip (truncated or corrupted download?); "

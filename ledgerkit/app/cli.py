@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import LedgerkitError
+from ..sandbox.__main__ import OneLineParser
+
 __all__ = ["main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ledgerkit", description=__doc__)
+    parser = OneLineParser(prog="ledgerkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "sandbox",
@@ -29,13 +32,28 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="sandbox (default) or env: real accounts from LEDGERKIT_* environment variables")
     close.add_argument("--fail-on", default="never", choices=("never", "red"),
                        help="red: exit 1 when any check is red (for CI); never (default): exit 0 once written")
-    close.add_argument("--dwh-user-id", type=int, default=1,
+    close.add_argument("--dwh-user-id", type=_positive_int, default=1,
                        help="the back-office user the DWH balance report is requested for (default 1)")
     return parser
 
 
+def _positive_int(text: str) -> int:
+    """An argument that must be a whole number >= 1 (argparse names the flag when it is not)."""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ledgerkit`` console script."""
+    """Entry point of the ``ledgerkit`` console script: one line on stderr and exit status 2 for a bad argument."""
+    try:
+        return _run(argv)
+    except LedgerkitError as exc:
+        print(f"ledgerkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "sandbox":
         from ..sandbox.__main__ import main as sandbox_main

@@ -70,7 +70,7 @@ _FINGERPRINT_DTYPES = {"input": "str", "currency": "str", "rows": "Int64", "firs
                        "pages": "Int64", "sha256": "str", "manifest": "str"}
 #: Manifest fields that describe what was asked and got (not how often it was retried): the fingerprint's.
 _MANIFEST_FIELDS = ("source", "parameters", "rows", "pages", "duplicates_dropped", "complete")
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_MONTH = re.compile(r"^[1-9]\d{3}-\d{2}$")  # four-digit years: the APIs read no others
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,10 @@ def _reports(balance_reports: Any) -> dict[str, Any]:
     if balance_reports is None:
         return {}
     if isinstance(balance_reports, Mapping):
+        for currency, report in balance_reports.items():
+            if not isinstance(getattr(report, "records", None), pd.DataFrame):
+                raise ConfigurationError(f"balance_reports[{currency!r}]", type(report).__name__,
+                                         "a BalanceReport (with .records)")
         return {str(currency): report for currency, report in balance_reports.items()}
     if hasattr(balance_reports, "records"):
         codes = balance_reports.records["currency"].dropna().astype("str").unique()

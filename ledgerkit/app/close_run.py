@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,7 +27,8 @@ from ..errors import ConfigurationError, LedgerkitError
 from .close_pack import RED, ClosePack, close_pack, close_period
 from .notebook import Connection, connect
 
-__all__ = ["run_close", "load_close_sources", "default_period", "close_text", "STATEMENT_LOOKBACK", "FAIL_ON"]
+__all__ = ["run_close", "load_close_sources", "default_period", "close_text", "output_folder", "STATEMENT_LOOKBACK",
+           "FAIL_ON"]
 
 #: Days of statements pulled before the period, so that the payouts paid early in it are whole.
 STATEMENT_LOOKBACK = 31
@@ -100,6 +102,34 @@ def close_text(pack: ClosePack, files: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def output_folder(out: Any, parameter: str = "out") -> Path:
+    """``out`` as an absolute folder path where files can be written (made when missing); else ``ConfigurationError``.
+
+    Checked before anything is pulled or run, so that a typo in ``--out``
+    costs nothing; nothing is created here (a temporary file in the nearest
+    existing folder tells that files can be made).
+
+    Examples
+    --------
+    >>> output_folder("/proc/nope")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: out='/proc/nope' is not valid: expected a folder this process can create \
+and write files in (No such file or directory)
+    """
+    if isinstance(out, bool) or not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        raise ConfigurationError(parameter, out, "the path of a folder for the written files")
+    try:
+        folder = Path(out).expanduser().resolve()
+        existing = next(p for p in (folder, *folder.parents) if p.exists())  # where the first new entry goes
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigurationError(parameter, str(out), f"a folder this process can create and write files in ({reason})"
+                                 ) from None
+    return folder
+
+
 def write_close(pack: ClosePack, out: str | os.PathLike) -> list[Path]:
     """Write ``close-<period>.xlsx`` and ``close-<period>.html`` into ``out``; returns both paths."""
     from .close_writers import write_page, write_workbook
@@ -122,18 +152,25 @@ def run_close(*, period: str | None = None, out: str | os.PathLike = "reports", 
     ledgerkit error: bad period, missing credentials, a failed pull), with
     the error's message on stderr.
     """
-    if fail_on not in FAIL_ON:
-        print(ConfigurationError("fail_on", fail_on, f"one of {FAIL_ON}"), file=sys.stderr)
-        return 2
     try:
+        if fail_on not in FAIL_ON:
+            raise ConfigurationError("fail_on", fail_on, f"one of {FAIL_ON}")
+        if isinstance(dwh_user_id, bool) or not isinstance(dwh_user_id, int) or dwh_user_id < 1:
+            raise ConfigurationError("dwh_user_id", dwh_user_id, "a positive integer (a DWH back-office user id)")
         period = period or default_period(source)
-        close_period(period)  # a bad period is refused before any request
+        close_period(period)  # a bad argument is refused before any request
+        output_folder(out)
         with connect(source) as conn:
+            for api in ("transactions", "statements", "balance_records"):  # every account resolves before a pull
+                conn.connection(api).session.close()
             sources = load_close_sources(conn, period, dwh_user_id=dwh_user_id)
         pack = close_pack(*sources, period=period)
         files = write_close(pack, out)
     except LedgerkitError as exc:
         print(f"ledgerkit close: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the folder checked above, then the disk filled or went away
+        print(f"ledgerkit close: the close pack could not be written to {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(close_text(pack, files))
     return 1 if fail_on == "red" and pack.status == RED else 0

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import ConfigurationError
 from .html_export import export_html
 
 __all__ = ["run_report", "execute_notebook", "export_html", "summary_text", "close_month", "NOTEBOOKS"]
@@ -71,15 +72,28 @@ def summary_text(source: str) -> str:
         return f"Summary skipped: {exc}\n"
 
 
+def _notebooks_dir(notebooks: str | os.PathLike | None) -> Path:
+    """The folder of the report notebooks: the repository's, or ``notebooks`` when it holds any of them."""
+    if notebooks is None:
+        return _default_notebooks_dir()
+    folder = Path(notebooks) if isinstance(notebooks, (str, os.PathLike)) and str(notebooks).strip() else None
+    if folder is None or not folder.is_dir() or not any((folder / f"{name}.ipynb").is_file() for name in NOTEBOOKS):
+        raise ConfigurationError("notebooks", str(notebooks), f"a folder holding the report notebooks "
+                                 f"({', '.join(f'{name}.ipynb' for name in NOTEBOOKS)})")
+    return folder
+
+
 def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLike | None = None,
                source: str = "sandbox") -> int:
     """Execute the report notebooks, write ``.ipynb`` + ``.html``, print a summary.
 
     Returns the process exit code (0 when every notebook ran).
     """
-    out_dir = Path(out).resolve()
+    from .close_run import output_folder
+
+    out_dir = output_folder(out)
+    nb_dir = _notebooks_dir(notebooks)
     out_dir.mkdir(parents=True, exist_ok=True)
-    nb_dir = Path(notebooks) if notebooks else _default_notebooks_dir()
     written: list[Path] = []
     failures = 0
     for name in NOTEBOOKS:

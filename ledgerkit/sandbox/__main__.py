@@ -18,13 +18,13 @@ import argparse
 import dataclasses
 import shlex
 import sys
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from .dialects import DIALECTS
 from .faults import Faults
 from .world_shapes import SHAPES
 
-__all__ = ["build_parser", "main", "faults_from_args"]
+__all__ = ["build_parser", "main", "faults_from_args", "OneLineParser"]
 
 _FAULT_HELP = {
     "latency": "seconds to sleep before every answer",
@@ -47,9 +47,16 @@ _FAULT_HELP = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose error is one line naming the flag (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(prog: str = "python -m ledgerkit.sandbox") -> argparse.ArgumentParser:
     """The argument parser of the sandbox command (also used by ``ledgerkit sandbox``)."""
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port; default 8765)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated world (default 0)")
     parser.add_argument("--size", type=int, default=None, help="number of transactions (default: the world's)")

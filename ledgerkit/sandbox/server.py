@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import socket
 import sys
@@ -315,6 +316,8 @@ class Sandbox(Loopback):
         self.dialect: Dialect = get_dialect(dialect)
         if per_page_default is None:
             per_page_default = self.dialect.per_page_default or 50
+        _check_settings(size=size, page_size=page_size, per_page_default=per_page_default, per_page_max=per_page_max,
+                        report_seconds=report_seconds, port=port, faults=faults, verbose=verbose)
         self.seed, self.size = seed, size
         self.page_size, self.per_page_default, self.per_page_max = page_size, per_page_default, per_page_max
         self.report_seconds, self.port, self.verbose = report_seconds, port, verbose
@@ -478,6 +481,27 @@ class Sandbox(Loopback):
         state = f"serving at {self.url}" if self._server else "stopped"
         dialect = "" if self.dialect.name == "begateway" else f" dialect={self.dialect.name}"
         return f"<Sandbox seed={self.seed}{dialect} {state}>"
+
+
+def _check_settings(*, size: Any, page_size: Any, per_page_default: Any, per_page_max: Any, report_seconds: Any,
+                    port: Any, faults: Any, verbose: Any) -> None:
+    """Refuse a :class:`Sandbox` setting it could not serve, naming the argument (``ConfigurationError``)."""
+    def whole(value: Any, low: int, high: float = math.inf) -> bool:
+        return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+
+    for name, value, ok, expected in (
+        ("size", size, size is None or whole(size, 20), "None or an integer >= 20 (transactions of the world)"),
+        ("page_size", page_size, whole(page_size, 1), "an integer >= 1"),
+        ("per_page_default", per_page_default, whole(per_page_default, 1), "None or an integer >= 1"),
+        ("per_page_max", per_page_max, whole(per_page_max, 1), "an integer >= 1"),
+        ("report_seconds", report_seconds, not isinstance(report_seconds, bool)
+         and isinstance(report_seconds, (int, float)) and 0 <= report_seconds < math.inf, "a number of seconds >= 0"),
+        ("port", port, whole(port, 0, 65535), "an integer from 0 (any free port) to 65535"),
+        ("faults", faults, faults is None or isinstance(faults, Faults), "a ledgerkit.sandbox.faults.Faults or None"),
+        ("verbose", verbose, isinstance(verbose, bool), "True or False"),
+    ):
+        if not ok:
+            raise ConfigurationError(name, value, expected)
 
 
 def _generate_world(seed: int, size: int | None, shape: str = "uniform") -> Any:

@@ -92,6 +92,8 @@ _PARAM_FIELDS = ("date_from", "date_to", "currency", *SCOPES)
 _POLL_GROWTH = 1.5
 _CHUNK = 1 << 20
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: What a notification e-mail address may look like: one ``@``, nothing blank or invisible.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 #: A report id goes into a URL path: letters, digits and dashes only.
 _REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -160,8 +162,8 @@ def _aware(value: Any, parameter: str) -> datetime:
 def _positive_int(value: Any, parameter: str, *, optional: bool = True) -> int | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(parameter, value, "a positive integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise ConfigurationError(parameter, value, "a positive integer (below 2**63)")
     return value
 
 
@@ -212,8 +214,10 @@ class BalanceRecordsRequest:
         if not start < end:
             raise ConfigurationError("date_to", end.isoformat(), f"a time after date_from ({start.isoformat()}); "
                                      "the period is [date_from, date_to)")
-        if notification_email is not None and (not isinstance(notification_email, str) or "@" not in notification_email):
-            raise ConfigurationError("notification_email", notification_email, "an email address or None")
+        if notification_email is not None and (not isinstance(notification_email, str)
+                                               or not _EMAIL.fullmatch(notification_email)):
+            raise ConfigurationError("notification_email", notification_email, "an email address (name@domain, "
+                                     "no spaces or control characters) or None")
         return cls(start, end, check_currency(currency), _positive_int(user_id, "user_id", optional=False),
                    _positive_int(merchant_id, "merchant_id"), _positive_int(shop_id, "shop_id"),
                    _positive_int(gateway_id, "gateway_id"), _one_of(format, "format", ("csv", "xlsx")),
@@ -243,6 +247,16 @@ class BalanceRecordsRequest:
                 "format": self.format, "language": self.language, "notification_email": self.notification_email}
 
 
+def _check_writable(directory: str | os.PathLike) -> None:
+    """Refuse a ``download_dir`` this process cannot create the report's file in (tried with a temporary file)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise ConfigurationError("download_dir", str(directory), f"a directory this process can write to "
+                                 f"({exc.strerror or type(exc).__name__})") from None
+
+
 @dataclass(frozen=True)
 class ReportOptions:
     """How to wait for and keep a report, validated (see :func:`ledgerkit.load_balance_records`)."""
@@ -256,16 +270,18 @@ class ReportOptions:
     @classmethod
     def build(cls, *, report_id: Any = None, poll_timeout: Any = 300.0, poll_interval: Any = (0.5, 10.0),
               max_rerequests: Any = 1, download_dir: Any = None) -> "ReportOptions":
-        if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)) or not poll_timeout > 0:
-            raise ConfigurationError("poll_timeout", poll_timeout, "a positive number of seconds")
+        if (isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float))
+                or not 0 < poll_timeout < math.inf):
+            raise ConfigurationError("poll_timeout", poll_timeout, "a positive, finite number of seconds")
         if isinstance(max_rerequests, bool) or not isinstance(max_rerequests, int) or max_rerequests < 0:
             raise ConfigurationError("max_rerequests", max_rerequests, "an integer >= 0")
         if download_dir is not None:
             if isinstance(download_dir, bool) or not isinstance(download_dir, (str, os.PathLike)):
                 raise ConfigurationError("download_dir", download_dir, "an existing directory (a path) or None")
-            if not Path(download_dir).is_dir():
+            if not str(download_dir).strip() or not Path(download_dir).is_dir():
                 raise ConfigurationError("download_dir", str(download_dir), "an existing directory")
-        if report_id is not None and (not isinstance(report_id, str) or not _REPORT_ID.match(report_id)):
+            _check_writable(download_dir)
+        if report_id is not None and (not isinstance(report_id, str) or not _REPORT_ID.fullmatch(report_id)):
             raise ConfigurationError("report_id", report_id, "a report id string such as "
                                      "'c3050350-358c-4136-9ba2-da187fc443f5'")
         return cls(report_id, float(poll_timeout), _poll_interval(poll_interval), max_rerequests,

@@ -52,6 +52,8 @@ __all__ = ["StatementsRequest", "pull", "parse_error"]
 
 PATH = "/v1/shop/accountstatements"
 PER_PAGE_MAX = 1000
+#: The largest ``start_page``: what a server's 32-bit page number holds under every reading.
+START_PAGE_MAX = 2**31 - 1
 #: How often the last page is fetched again while the total keeps growing.
 MAX_RECHECKS = 3
 
@@ -116,13 +118,14 @@ class StatementsRequest:
         if last is not None and first is None:
             raise ConfigurationError(first_name, None, f"a date when {last_name} is given")
         if payout_id is not None and (isinstance(payout_id, bool) or not isinstance(payout_id, (str, int))
-                                      or str(payout_id).strip() == ""):
-            raise ConfigurationError("payout_id", payout_id, "a payout id (string or integer)")
-        for name, value, top in (("per_page", per_page, PER_PAGE_MAX), ("start_page", start_page, None)):
+                                      or str(payout_id).strip() == ""
+                                      or not str(payout_id).strip().isprintable()):
+            raise ConfigurationError("payout_id", payout_id, "a payout id (string or integer, no control characters)")
+        for name, value, top in (("per_page", per_page, PER_PAGE_MAX), ("start_page", start_page, START_PAGE_MAX)):
             if value is None and name == "per_page":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (top and value > top):
-                raise ConfigurationError(name, value, f"an integer from 1 to {top}" if top else "an integer >= 1")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > top:
+                raise ConfigurationError(name, value, f"an integer from 1 to {top}")
         return cls(first, last, None if payout_id is None else str(payout_id).strip(), per_page,
                    check_currency(currency), start_page)
 

@@ -109,7 +109,7 @@ class TransactionsRequest:
               manual_correction_from: Any = None, manual_correction_to: Any = None, starting_after: Any = None,
               ending_before: Any = None, include_pii: Any = False) -> "TransactionsRequest":
         """Check every argument (see :func:`ledgerkit.load_transactions`); ``ConfigurationError`` before any request."""
-        zone = check_zone(time_zone)
+        zone = _api_zone(time_zone)
         date_type = _one_of("date_type", date_type, DATE_TYPES)
         status = _one_of("status", status, STATUSES)
         methods = _methods(payment_method_type)
@@ -177,6 +177,10 @@ def _api_bounds(date_type: str, start: pd.Timestamp | None, end: pd.Timestamp | 
     ``settled_at`` counts whole days, so both ends must be midnights in ``zone``
     and ``to`` is the last day.
     """
+    for name, ts in ((start_name, start), (end_name, end)):
+        if ts is not None and ts.tz_convert(zone).year < 1000:
+            raise ConfigurationError(name, ts.isoformat(), f"a moment in the years 1000 to 9999 in time_zone {zone} "
+                                     "(the API reads four-digit years)")
     if date_type == "settled_at":
         for name, ts in ((start_name, start), (end_name, end)):
             if ts is not None and ts.tz_convert(zone) != ts.tz_convert(zone).normalize():
@@ -189,6 +193,19 @@ def _api_bounds(date_type: str, start: pd.Timestamp | None, end: pd.Timestamp | 
     return first, last
 
 
+def _api_zone(name: Any) -> str:
+    """``time_zone`` as the API gets it: an IANA zone, not a file of this machine's zone database.
+
+    ``localtime`` is this machine's own setting and ``posix/...``, ``right/...``
+    are variants of the database: a server knows none of them.
+    """
+    zone = check_zone(name)
+    if zone in ("localtime", "posixrules") or zone.startswith(("posix/", "right/")):
+        raise ConfigurationError("time_zone", name, "an IANA time zone name such as 'UTC' or 'Europe/London' "
+                                 "(not a file of this machine's zone database)")
+    return zone
+
+
 def _one_of(parameter: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigurationError(parameter, value, f"one of {', '.join(allowed)}")
@@ -199,13 +216,11 @@ def _methods(value: Any) -> tuple[str, ...]:
     """The payment methods asked for: any method names (an open set), or None for every known one."""
     if value is None:
         return METHODS
-    values = (value,) if isinstance(value, str) else value
     expected = f"a method name or a tuple of them (known: {', '.join(METHODS)}), or None for every method offered"
-    try:
-        methods = tuple(dict.fromkeys(values))
-    except TypeError:
-        raise ConfigurationError("payment_method_type", value, expected) from None
-    if not methods or not all(isinstance(m, str) and _METHOD_NAME.match(m) for m in methods):
+    if not isinstance(value, (str, tuple, list, set, frozenset)):
+        raise ConfigurationError("payment_method_type", value, expected)
+    methods = tuple(dict.fromkeys((value,) if isinstance(value, str) else value))
+    if not methods or not all(isinstance(m, str) and _METHOD_NAME.fullmatch(m) for m in methods):
         raise ConfigurationError("payment_method_type", value, expected)
     return methods
 
@@ -213,11 +228,12 @@ def _methods(value: Any) -> tuple[str, ...]:
 def _cursor(parameter: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
         return value
-    raise ConfigurationError(parameter, value, "a transaction id (a non-negative integer), e.g. df.attrs['ledgerkit']['last_cursor']")
+    raise ConfigurationError(parameter, value, "a transaction id (a non-negative integer below 2**63), "
+                             "e.g. df.attrs['ledgerkit']['last_cursor']")
 
 
 def _range(start_name: str, start: pd.Timestamp, end_name: str, end: pd.Timestamp) -> None:

@@ -11,10 +11,11 @@ import os
 import re
 import shutil
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 import platformdirs
 
@@ -73,11 +74,11 @@ class Store:
                                      "default store)")
         if "\x00" in str(os.fspath(path)):
             raise ConfigurationError("path", os.fspath(path), "a directory path without NUL characters")
-        root = Path(path).expanduser()
         try:
+            root = Path(path).expanduser()
             is_file = root.exists() and not root.is_dir()
-        except (OSError, ValueError):
-            raise ConfigurationError("path", str(root), "a directory path this process may look into") from None
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: '~user' of no known user
+            raise ConfigurationError("path", os.fspath(path), "a directory path this process may look into") from None
         if is_file:
             raise ConfigurationError("path", str(root), "a directory (this is a file)")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
@@ -114,7 +115,7 @@ class Store:
     @staticmethod
     def _account_name(account: Any) -> str:
         name = str(account)
-        if not _SAFE_NAME.match(name) or name in (".", ".."):
+        if not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
             name = "h-" + hashlib.sha256(name.encode()).hexdigest()[:16]
         return name
 
@@ -166,6 +167,10 @@ class Store:
             stored (chain) order.
         """
         _check_source(source, ("transactions", "statements"))
+        _check_selection(account, base_url)
+        first, last = _bound(start, "start"), _bound(end, "end")
+        if first is not None and last is not None and not first < last:
+            raise ConfigurationError("end", end, f"a moment after start={start!r} ([start, end) is empty)")
         id_column, time_column, schema = SOURCES[source]
         frames = [f for s in self._streams(source, account, base_url) for f in s.snapshot()[1]]
         if not frames:
@@ -173,7 +178,7 @@ class Store:
         keep = "last" if source == "transactions" else "first"
         frame = pd.concat(frames, ignore_index=True).drop_duplicates(id_column, keep=keep)
         frame = finish([frame.reset_index(drop=True)], schema, sort_by="id" if source == "transactions" else None)
-        return _between(frame, time_column, _bound(start, "start"), _bound(end, "end"))
+        return _between(frame, time_column, first, last)
 
     def manifest(self, source: str | None = None, *, account: str | int | None = None,
                  base_url: str | None = None) -> list[dict[str, Any]]:
@@ -189,6 +194,7 @@ class Store:
         sources = [source] if source is not None else list(SOURCES)
         for s in sources:
             _check_source(s, tuple(SOURCES))
+        _check_selection(account, base_url)
         states = []
         for s in sources:
             for stream in self._streams(s, account, base_url):
@@ -210,6 +216,7 @@ class Store:
         >>> with tempfile.TemporaryDirectory() as root:
         ...     Store(root).clear("transactions")
         """
+        _check_selection(account, None)
         if source is None:
             if account is not None:
                 raise ConfigurationError("source", None, "a source when account is given")
@@ -237,13 +244,26 @@ def _check_source(source: Any, allowed: tuple[str, ...]) -> None:
         raise ConfigurationError("source", source, f"one of {', '.join(allowed)}")
 
 
+def _check_selection(account: Any, base_url: Any) -> None:
+    """``account`` (a shop or PSP id) and ``base_url`` (a server's URL) as :meth:`Store.read` takes them."""
+    if account is not None and (isinstance(account, bool) or not isinstance(account, (str, int))
+                                or not str(account).strip()):
+        raise ConfigurationError("account", account, "a shop or PSP id (a string or an integer) or None")
+    if base_url is not None and (not isinstance(base_url, str) or not server_of(base_url).startswith(("http://",
+                                                                                                       "https://"))):
+        raise ConfigurationError("base_url", base_url, "the http(s) base URL the rows were pulled from, or None")
+
+
 def _bound(value: Any, parameter: str) -> pd.Timestamp | None:
     if value is None:
         return None
+    expected = "a timestamp, e.g. '2025-01-01' or a timezone-aware datetime"
+    if not isinstance(value, (str, date, np.datetime64)):  # a bare number would be nanoseconds of 1970
+        raise ConfigurationError(parameter, value, expected)
     try:
         ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(parameter, value, "a timestamp, e.g. '2025-01-01' or a timezone-aware datetime") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigurationError(parameter, value, expected) from None
     if ts is pd.NaT:
         raise ConfigurationError(parameter, value, "a timestamp, not NaT")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

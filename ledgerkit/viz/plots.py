@@ -54,6 +54,7 @@ from ._layout import (
     unit,
     waterfall_bars,
 )
+from ..analysis._common import require_utc
 from ..errors import ConfigurationError
 from ..money import format_money
 
@@ -304,6 +305,7 @@ def plot_balance(
     """
     time = "created_at" if "created_at" in getattr(statements, "columns", ()) else "created"
     frame = require(statements, [time, "balance_after", "currency"], "statements")
+    require_utc(frame, time, "statements")
     positioned = frame.assign(_position=np.arange(len(frame), dtype="int64"))
     currency, rows = one_currency(positioned, currency)
     ax = axes_for(ax)

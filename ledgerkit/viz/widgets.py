@@ -48,7 +48,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
-from ..analysis._common import require_columns, require_frame
+from ..analysis._common import require_columns, require_frame, require_utc
 from ..analysis.periods import check_freq
 from .display import show, table_html
 from ..errors import ConfigurationError, LedgerkitError
@@ -368,7 +368,7 @@ def _currency_control(frame: pd.DataFrame) -> widgets.Dropdown:
 
 def _checked(frame: Any, columns: tuple[str, ...], parameter: str) -> pd.DataFrame:
     require_columns(require_frame(frame, parameter), columns, parameter)
-    _time_column(frame)
+    require_utc(frame, _time_column(frame), parameter)
     return frame
 
 

@@ -366,3 +366,12 @@ def test_bad_input_gets_a_clear_error(case: Case):
     message = str(info.value)
     missing = [word for word in case.words if word not in message]
     assert not missing, f"{message!r} lacks {missing}"
+
+
+def test_an_opening_keyed_in_lower_case_is_used_not_ignored():
+    """``roll_forward(opening={"eur": 500})`` once ignored the opening (issue 11); it is EUR's opening of 500."""
+    lower = lk.roll_forward(ST, opening={"eur": 500}, freq="M")
+    upper = lk.roll_forward(ST, opening={"EUR": 500}, freq="M")
+    pd.testing.assert_frame_equal(lower, upper)
+    assert lower["opening"].iloc[0] == 500
+    assert lower["unexplained"].tolist() == [500, 500]  # the statements open at 1,000: 500 is not explained
