@@ -169,7 +169,8 @@ def test_a_failed_pull_resumes_from_its_last_stored_page(fresh_sandbox, tmp_path
 
 def test_a_failed_statements_pull_resumes_at_the_next_page(fresh_sandbox, tmp_path):
     full = load_st(fresh_sandbox)
-    fresh_sandbox.set_faults(error_every=5, error_burst=3)
+    # every request after the 4th fails until cleared: the pull fails whichever pages the workers had in flight
+    fresh_sandbox.set_faults(error_every=5, error_burst=50)
     with pytest.raises(ServerError):
         load_st(fresh_sandbox, store=tmp_path, retry=FAST)
     state = Store(tmp_path).manifest("statements")[0]
