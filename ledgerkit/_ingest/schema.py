@@ -16,12 +16,25 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
-__all__ = ["Schema", "TRANSACTIONS", "STATEMENTS", "UTC_NS"]
+__all__ = ["Schema", "TRANSACTIONS", "STATEMENTS", "UTC_NS", "MAX_DEPTH", "MONEY_LIMIT", "CURRENCY_CODE"]
 
 UTC_NS = "datetime64[ns, UTC]"
+
+#: Levels of nesting one record may have (objects and lists): the documented
+#: shapes have four (``additional_data.avs_cvc.avs_verification.result_code``).
+MAX_DEPTH = 32
+
+#: The largest amount, in minor units, a money field may hold: 2**53, so that a
+#: float carries it exactly and a million of them still sum inside int64.
+MONEY_LIMIT = 2**53
+
+#: What a currency code looks like. Codes are an open set (a crypto code we do
+#: not know yet is kept); ``"euro"``, ``""`` or ``5`` are not codes.
+CURRENCY_CODE = re.compile(r"[A-Z][A-Z0-9]{2,9}")
 
 
 @dataclass(frozen=True)
