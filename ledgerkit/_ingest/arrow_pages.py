@@ -65,7 +65,7 @@ import pyarrow.json as pj
 from .. import money
 from ..errors import DataError
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
-from .records import Page, build_page, excerpt, finish, parse_times, strict_json
+from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
 
 __all__ = ["FastPage", "NotJSON", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
 
@@ -369,16 +369,15 @@ def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: s
         if values is None:
             filler = default_currency if name == schema.currency_column else None
             values = pa.nulls(n) if filler is None else pa.array([filler] * n, pa.string())
+        if pa.types.is_floating(values.type):  # NaN/Infinity literals, or an integer past 2**53 read as a float
+            _within(values.to_numpy(zero_copy_only=False), values.null_count, MONEY_LIMIT)
         columns[name], k = _typed(kind, values, wall_zone)
         rounded += k
     _money_has_currency(columns, schema)
     return FastPage(None, rounded, tuple(dropped), meta=meta, records=n, columns=columns)
 
 
-#: What is left of a body once everything but quotes and brackets is deleted.
-_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
 _OBJECT_BODY = re.compile(rb"\s*\{")
-_QUOTED = re.compile(rb'"[^"]*"')
 
 
 def _safe_for_arrow(body: bytes) -> bool:
@@ -400,30 +399,7 @@ def _safe_for_arrow(body: bytes) -> bool:
             body.decode("utf-8")
         except UnicodeDecodeError:
             return False
-    return _nesting(body) <= MAX_DEPTH + 2  # the envelope object and the records list
-
-
-def _nesting(body: bytes) -> int:
-    r"""How deep the JSON text nests, counting brackets outside strings only.
-
-    Vectorised: escapes are removed (``\\`` first, then ``\"``), then
-    everything but quotes and brackets, then the strings; what remains is
-    the bracket structure the parser sees.
-
-    Examples
-    --------
-    >>> _nesting(b'{"a": [1, {"b": "]]]"}], "c": "\\\\", "d": "\\"[["}')
-    3
-    """
-    if b"\\" in body:
-        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")  # a string without brackets is gone
-    if b'"' in marks:
-        marks = _QUOTED.sub(b"", marks)
-    if not marks:
-        return 0
-    steps = np.where((np.frombuffer(marks, np.uint8) | 0x20) == ord("{"), 1, -1)  # '[' | 0x20 == '{'
-    return int(steps.cumsum().max())
+    return nesting(body) <= MAX_DEPTH + 2  # the envelope object and the records list
 
 
 def _no_objects_in_known_fields(leaves: dict[str, pa.Array], schema: Schema) -> None:
@@ -531,31 +507,30 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
 
 
-def _floats(values: pa.Array, limit: float = np.inf) -> pa.Array:
+def _floats(values: pa.Array) -> pa.Array:
     if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type) or pa.types.is_null(values.type)):
         raise _Fallback
-    out = values.cast(pa.float64())
-    _within(out.to_numpy(zero_copy_only=False), values.null_count, limit)
-    return out
+    return values.cast(pa.float64())
 
 
 def _within(x: np.ndarray, nulls: int, limit: float) -> None:
-    """No ``NaN``/``Infinity`` literal (Arrow reads them; JSON has none) and nothing past ``limit``."""
-    if (np.abs(x) > limit).any() or np.count_nonzero(np.isnan(x)) != nulls:
+    """No ``NaN``/``Infinity`` literal (Arrow reads them; JSON has none), nothing from ``limit`` on.
+
+    ``limit`` itself counts as too large: an integer past 2**53 read as a
+    float may have been rounded down onto it.
+    """
+    if (np.abs(x) >= limit).any() or np.count_nonzero(np.isnan(x)) != nulls:
         raise _Fallback
 
 
-def _integers(values: pa.Array, limit: int) -> pa.Array:
-    """Integers, or whole floats a float holds exactly (``7.0``); within ``±limit``."""
-    t = values.type
-    if pa.types.is_floating(t):
-        _within(values.to_numpy(zero_copy_only=False), values.null_count, MONEY_LIMIT)
-    elif not (pa.types.is_integer(t) or pa.types.is_null(t)):
+def _integers(values: pa.Array, money_kind: bool) -> pa.Array:
+    """Integers, or whole floats (``7.0``; within 2**53, checked for every float column); money within the limit."""
+    if not (pa.types.is_integer(values.type) or pa.types.is_null(values.type) or pa.types.is_floating(values.type)):
         raise _Fallback
     out = values.cast(pa.int64())  # a fraction raises: the reference names it
-    if limit < MONEY_LIMIT * 2 and out.null_count < len(out):
+    if money_kind and out.null_count < len(out):
         low, high = pc.min_max(out).values()
-        if low.as_py() < -limit or high.as_py() > limit:
+        if low.as_py() < -MONEY_LIMIT or high.as_py() > MONEY_LIMIT:
             raise _Fallback
     return out
 
@@ -564,10 +539,12 @@ def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array
     """``values`` as the one Arrow type of ``kind`` (so pages concatenate), and values rounded."""
     t = values.type
     if kind == "minor_float":
-        ints, rounded = money.floats_to_minor(_floats(values, MONEY_LIMIT).to_numpy(zero_copy_only=False), 0)
+        ints, rounded = money.floats_to_minor(_floats(values).to_numpy(zero_copy_only=False), 0)
+        if (ints._data[~ints._mask] > MONEY_LIMIT).any() or (ints._data[~ints._mask] < -MONEY_LIMIT).any():
+            raise _Fallback
         return pa.array(ints._data, mask=ints._mask), rounded
     if kind in ("int", "minor"):
-        return _integers(values, MONEY_LIMIT if kind == "minor" else 2**63), 0
+        return _integers(values, kind == "minor"), 0
     if kind == "float":
         return _floats(values), 0
     if kind == "bool":
@@ -577,15 +554,13 @@ def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array
     if kind in ("str", "category"):
         if _is_text(t) or pa.types.is_integer(t):
             text = values.cast(pa.large_string())  # int -> text is exact in Arrow
-        elif pa.types.is_floating(t) or pa.types.is_boolean(t):
+        elif pa.types.is_boolean(t):
             text = pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.large_string())
-        else:
+        else:  # floats too: one 0.0 makes Arrow read the column's 27035 as 27035.0, whose text is not the id's
             raise _Fallback
         return (text.dictionary_encode() if kind == "category" else text), 0  # pages stay compact
     if kind == "time":
         return _times(values, wall_zone), 0
-    if pa.types.is_floating(t):  # unknown numbers: kept only if a float holds them exactly
-        _within(values.to_numpy(zero_copy_only=False), values.null_count, MONEY_LIMIT)
     return (values.cast(pa.string()) if _is_text(t) else values), 0  # unknown: text, or kept as JSON values
 
 

@@ -60,7 +60,8 @@ from .. import money
 from ..errors import DataError
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, UTC_NS, Schema
 
-__all__ = ["Page", "flatten", "build_page", "finish", "empty_frame", "row_id", "parse_times", "strict_json", "excerpt"]
+__all__ = ["Page", "flatten", "build_page", "finish", "empty_frame", "row_id", "parse_times", "strict_json", "excerpt",
+           "nesting"]
 
 # Which currency column gives the exponent of a ``major`` column (default: the schema's).
 _CURRENCY_OF = {"original_amount": "original_currency"}
@@ -97,13 +98,78 @@ def excerpt(value: Any) -> str:
     return f"{text} ({len(value):,} characters)" if isinstance(value, str) and len(value) > _REPR.maxstring else text
 
 
-def strict_json(body: bytes | str, *, parse_float: Any = None) -> Any:
+#: What is left of a body once everything but quotes and brackets is deleted.
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+_QUOTED = re.compile(rb'"[^"]*"')
+
+
+def nesting(body: bytes) -> int:
+    r"""How deep the JSON text nests, counting brackets outside strings only.
+
+    Vectorised: escapes are removed (``\\`` first, then ``\"``), then
+    everything but quotes and brackets, then the strings; what remains is
+    the bracket structure the parser sees.
+
+    Examples
+    --------
+    >>> nesting(b'{"a": [1, {"b": "]]]"}], "c": "\\\\", "d": "\\"[["}')
+    3
+    """
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")  # a string without brackets is gone
+    if b'"' in marks:
+        marks = _QUOTED.sub(b"", marks)
+    if not marks:
+        return 0
+    steps = np.where((np.frombuffer(marks, np.uint8) | 0x20) == ord("{"), 1, -1)  # '[' | 0x20 == '{'
+    return int(steps.cumsum().max())
+
+
+def _too_deep(body: bytes, limit: int) -> str:
+    """Which field of ``body`` first nests deeper than ``limit`` (a byte-by-byte scan: the error path only).
+
+    Examples
+    --------
+    >>> _too_deep(b'{"rows": [{"id": 1, "x": {"y": [[[1]]]}}]}', 4)
+    "field 'rows.x.y' nests deeper than 4 levels (near byte 31)"
+    """
+    depth, in_string, escaped, start, text = 0, False, False, 0, None
+    keys: dict[int, str] = {}  # depth -> the name last seen in the object open at that depth
+    for position, byte in enumerate(body):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 92:  # backslash
+                escaped = True
+            elif byte == 34:  # the closing quote
+                in_string, text = False, body[start:position].decode("utf-8", "replace")
+        elif byte == 34:
+            in_string, start = True, position + 1
+        elif byte == 58 and text is not None:  # ':' after a string: it was a name
+            keys[depth], text = text, None
+        elif byte in (91, 123):  # '[' '{'
+            depth += 1
+            if depth > limit:
+                names = [keys[d] for d in sorted(keys) if d < depth]
+                path = ".".join(names[:8]) + ("..." if len(names) > 8 else "")
+                return f"field {path!r} nests deeper than {limit} levels (near byte {position:,})"
+        elif byte in (93, 125):  # ']' '}'
+            keys.pop(depth, None)
+            depth -= 1
+        elif byte not in (32, 9, 10, 13):
+            text = None
+    return f"the JSON nests deeper than {limit} levels"
+
+
+def strict_json(body: bytes, *, parse_float: Any = None) -> Any:
     """Decode JSON as the APIs promise it, or say where it is not.
 
     Besides what :func:`json.loads` checks: no name twice in one object
     (which of two amounts would be the amount?), no ``NaN`` / ``Infinity``
     (not JSON), no number too large for a float, no nesting deeper than
-    can be followed. The error names the place (``transactions[3].amount``).
+    ``MAX_DEPTH`` + 2 (the envelope and its list). The error names the place
+    (``transactions[3].amount``).
 
     Raises
     ------
@@ -121,12 +187,11 @@ def strict_json(body: bytes | str, *, parse_float: Any = None) -> Any:
     Traceback (most recent call last):
     ledgerkit.errors.DataError: field [0].amount is 'NaN': not a JSON number
     """
+    if nesting(body) > MAX_DEPTH + 2:  # Python's decoder would recurse as deep: refuse before it does
+        raise DataError(_too_deep(body, MAX_DEPTH + 2) + " (the documented pages nest six)")
     try:
         return json.loads(body, parse_float=parse_float or _finite_float, parse_constant=_no_constant,
                           object_pairs_hook=_unique_names)
-    except RecursionError:
-        raise DataError("the JSON nests too deeply to be read (the documented records nest a few levels; "
-                        f"at most {MAX_DEPTH} are read)") from None
     except _Broken:
         pass
     marked = json.loads(body, parse_float=_marking_float(parse_float), parse_constant=_marking_constant,
@@ -213,18 +278,24 @@ def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     {'a': 1, 'b.c': None, 'b.d.e': [1, 2]}
     """
     try:
-        return _flatten(record, prefix, 1)
+        return {k: v for k, v in _flatten(record, prefix, 1).items() if not _empty_object(v)}
     except _BadValue as bad:
         raise DataError(f"field {bad.field!r}: expected {bad.expected}") from None
 
 
+def _empty_object(value: Any) -> bool:
+    return isinstance(value, Mapping) and not value
+
+
 def _flatten(record: Mapping[str, Any], prefix: str, depth: int) -> dict[str, Any]:
+    """As :func:`flatten`, but an empty object stays as a leaf (``"amount": {}`` must not vanish)."""
     if depth > MAX_DEPTH:
         raise _BadValue(record, f"at most {MAX_DEPTH} levels of nesting", field=prefix.rstrip("."))
     out: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
-        parts = _flatten(value, name + ".", depth + 1) if isinstance(value, Mapping) else {name: value}
+        nested = isinstance(value, Mapping) and value
+        parts = _flatten(value, name + ".", depth + 1) if nested else {name: value}
         for part, leaf in parts.items():
             if part in out:
                 raise _BadValue(leaf, f"one value (the name {part!r} appears twice once flattened)", field=part)
@@ -295,8 +366,8 @@ def parse_times(values: Iterable[Any], *, wall_zone: str | None = None) -> pd.Se
     Raises
     ------
     DataError
-        Naming the first value that is not an ISO 8601 timestamp within
-        the range of ``datetime64[ns]`` (years 1677 to 2262).
+        Naming the first value that is not an ISO 8601 date with a time of
+        day within the range of ``datetime64[ns]`` (years 1677 to 2262).
 
     Examples
     --------
@@ -308,7 +379,7 @@ def parse_times(values: Iterable[Any], *, wall_zone: str | None = None) -> pd.Se
     Timestamp('2023-01-06 04:10:08+0000', tz='UTC')
     >>> parse_times(["2025-13-45T00:00:00Z"])
     Traceback (most recent call last):
-    ledgerkit.errors.DataError: row 0: '2025-13-45T00:00:00Z' is not an ISO 8601 timestamp between 1677-09-22 and 2262-04-11
+    ledgerkit.errors.DataError: row 0: '2025-13-45T00:00:00Z' is not an ISO 8601 date and time (2025-01-27T14:07:00Z) between 1677-09-22 and 2262-04-11
     """
     try:
         return _times(list(values), wall_zone)
@@ -316,7 +387,7 @@ def parse_times(values: Iterable[Any], *, wall_zone: str | None = None) -> pd.Se
         raise DataError(f"row {bad.row}: {excerpt(bad.value)} is not {bad.expected}") from None
 
 
-_TIME_EXPECTED = "an ISO 8601 timestamp between 1677-09-22 and 2262-04-11"
+_TIME_EXPECTED = "an ISO 8601 date and time (2025-01-27T14:07:00Z) between 1677-09-22 and 2262-04-11"
 
 
 def _times(values: list[Any], wall_zone: str | None) -> pd.Series:
@@ -336,7 +407,14 @@ def _times(values: list[Any], wall_zone: str | None) -> pd.Series:
     raise _BadValue(values, _TIME_EXPECTED)
 
 
+#: A date with a time of day, and optionally seconds, a fraction and a zone: an instant, not a
+#: reduced-precision ``"2025"`` or ``"2025-01-27"`` that pandas would read as midnight.
+_ISO_INSTANT = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+
+
 def _parse_text_times(text: pd.Series, wall_zone: str | None) -> pd.Series:
+    if not (text.isna() | (text == "") | text.str.fullmatch(_ISO_INSTANT)).all():
+        raise ValueError("not an ISO 8601 instant")
     if wall_zone is None or wall_zone == "UTC":
         return pd.to_datetime(text, format="ISO8601", utc=True).astype(UTC_NS)
     quirk = text.str.endswith("Z").fillna(False)
@@ -393,7 +471,7 @@ def _column(kind: str, values: list[Any]) -> Any:
         _check(values, lambda v: _finite(v, MONEY_LIMIT), f"a number of minor units within ±{MONEY_LIMIT:,}")
         return money.floats_to_minor(np.array([np.nan if v is None else float(v) for v in values]), 0)
     if kind == "float":
-        _check(values, _finite, "a finite number")
+        _check(values, lambda v: _finite(v) and math.isfinite(float(v)), "a number a float can hold")
         return pd.array([None if v is None else float(v) for v in values], dtype="Float64")
     if kind == "bool":
         _check(values, lambda v: isinstance(v, bool), "true or false")
@@ -454,7 +532,7 @@ def _major(values: list[Any], currencies: list[Any], default_currency: str | Non
             if not known:
                 raise _BadValue(currencies[i], "a currency code (the amount's exponent depends on it)", row=i)
             if not _finite(values[i], limit):
-                raise _BadValue(values[i], f"a {code} amount (a JSON number) within ±{limit:,}", row=i)
+                raise _BadValue(values[i], f"an amount in {code} (a JSON number) within ±{limit:,}", row=i)
         arr, n = money.decimals_to_minor([values[i] for i in idx], money.exponent(code)) if known else (None, 0)
         if arr is not None:
             out[idx] = arr
@@ -527,7 +605,8 @@ def _bad_record(bad: _BadValue, records: list[Mapping[str, Any]], schema: Schema
     rid = record.get("id") if isinstance(record, Mapping) else None
     where = f"row {bad.row}" + (f" (id {excerpt(rid)})" if rid is not None else "") if bad.row is not None else "a row"
     value = "<hidden: personal data>" if bad.field and schema.is_pii(bad.field) else excerpt(bad.value)
-    return DataError(f"{schema.name}: {where}: field {excerpt(bad.field)} is {value}: expected {bad.expected}",
+    field = bad.field if bad.field is None or len(bad.field) <= 100 else f"{bad.field[:100]}..."
+    return DataError(f"{schema.name}: {where}: field {field!r} is {value}: expected {bad.expected}",
                      rows=[record] if record is not None else None)
 
 
@@ -538,10 +617,11 @@ def _build(records: list[Mapping[str, Any]], schema: Schema, include_pii: bool, 
         if not isinstance(record, Mapping):
             raise _BadValue(record, "a JSON object (one record)", row=i)
         try:
-            flat.append(_flatten(record, "", 1))
+            leaves = _flatten(record, "", 1)
         except _BadValue as bad:
             bad.row = i
             raise
+        flat.append({k: v for k, v in leaves.items() if k in schema.columns or not _empty_object(v)})
     names = list(schema.columns)
     present = {k for row in flat for k in row}
     _no_objects_in_known_fields(present, flat, schema)
