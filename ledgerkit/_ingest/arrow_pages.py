@@ -336,12 +336,14 @@ def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: s
     if table.num_rows != 1:
         raise _Fallback
     meta = {name: table.column(name)[0].as_py() for name in table.column_names if name != key}
+    if any(isinstance(v, float) and not abs(v) < MONEY_LIMIT for v in meta.values()):
+        raise _Fallback  # NaN, or an integer past 2**53 that Arrow read as an inexact float
     chunks = table.column(key).chunks
     records = pa.concat_arrays([c.values for c in chunks]) if chunks else None
     if records is None or not pa.types.is_struct(records.type) or len(records) == 0:
         raise _Fallback
     leaves = _leaves(records, "", body)
-    _no_objects_in_known_fields(leaves, schema)
+    _check_leaves(leaves, schema)
     as_time = {n for n, a in leaves.items() if schema.columns.get(n) != "time"
                and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))}
     if as_time:
@@ -402,7 +404,7 @@ def _safe_for_arrow(body: bytes) -> bool:
     return nesting(body) <= MAX_DEPTH + 2  # the envelope object and the records list
 
 
-def _no_objects_in_known_fields(leaves: dict[str, pa.Array], schema: Schema) -> None:
+def _check_leaves(leaves: dict[str, pa.Array], schema: Schema) -> None:
     """A known field given as an object, or a list holding floats: the reference decides (see module docstring)."""
     for name, values in leaves.items():
         head = name
@@ -508,9 +510,20 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _floats(values: pa.Array) -> pa.Array:
-    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type) or pa.types.is_null(values.type)):
+    """As float64; integers only while a float holds them exactly (floats were checked once for the page)."""
+    if pa.types.is_integer(values.type):
+        _money_range(values)
+    elif not (pa.types.is_floating(values.type) or pa.types.is_null(values.type)):
         raise _Fallback
     return values.cast(pa.float64())
+
+
+def _money_range(values: pa.Array) -> None:
+    """Integers within ±``MONEY_LIMIT`` (else the reference decides)."""
+    if values.null_count < len(values):
+        low, high = pc.min_max(values).values()
+        if low.as_py() < -MONEY_LIMIT or high.as_py() > MONEY_LIMIT:
+            raise _Fallback
 
 
 def _within(x: np.ndarray, nulls: int, limit: float) -> None:
@@ -528,10 +541,8 @@ def _integers(values: pa.Array, money_kind: bool) -> pa.Array:
     if not (pa.types.is_integer(values.type) or pa.types.is_null(values.type) or pa.types.is_floating(values.type)):
         raise _Fallback
     out = values.cast(pa.int64())  # a fraction raises: the reference names it
-    if money_kind and out.null_count < len(out):
-        low, high = pc.min_max(out).values()
-        if low.as_py() < -MONEY_LIMIT or high.as_py() > MONEY_LIMIT:
-            raise _Fallback
+    if money_kind:
+        _money_range(out)
     return out
 
 
@@ -540,8 +551,6 @@ def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array
     t = values.type
     if kind == "minor_float":
         ints, rounded = money.floats_to_minor(_floats(values).to_numpy(zero_copy_only=False), 0)
-        if (ints._data[~ints._mask] > MONEY_LIMIT).any() or (ints._data[~ints._mask] < -MONEY_LIMIT).any():
-            raise _Fallback
         return pa.array(ints._data, mask=ints._mask), rounded
     if kind in ("int", "minor"):
         return _integers(values, kind == "minor"), 0

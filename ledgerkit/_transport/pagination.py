@@ -130,6 +130,25 @@ class CursorPaginator:
         """The cursor parameter for the next request (empty for the very first page)."""
         return {} if self.cursor is None else {self.parameter: self.cursor}
 
+    @property
+    def _followed(self) -> str:
+        """The response field the cursor follows."""
+        return "last_object_id" if self.direction == "forward" else "first_object_id"
+
+    def _checked(self, payload: dict[str, Any], ids: tuple[int, int] | None) -> tuple[int | None, bool]:
+        """The followed cursor and ``has_more`` of ``payload``, of the documented types and within ``ids``."""
+        key = self._followed
+        other = "first_object_id" if key == "last_object_id" else "last_object_id"
+        _id(other, payload.get(other))  # not followed in this direction, but documented as an id all the same
+        new = _id(key, payload.get(key))
+        more = payload.get("has_more")
+        if not isinstance(more, bool):
+            raise DataError(f"has_more is {_excerpt(more)}: expected true or false (a JSON boolean)")
+        if new is not None and ids is not None and ((new > ids[1]) if self.direction == "forward" else (new < ids[0])):
+            raise DataError(f"{key} is {new}, beyond the page's own ids ({ids[0]} to {ids[1]}): the next page "
+                            "would skip any row between them")
+        return new, more
+
     def update_state(self, payload: dict[str, Any], ids: tuple[int, int] | None = None) -> None:
         """Advance on a decoded page; raise if the cursor would not move.
 
@@ -144,16 +163,8 @@ class CursorPaginator:
         PaginationError
             The cursor does not move (or is missing while ``has_more``).
         """
-        key = "last_object_id" if self.direction == "forward" else "first_object_id"
-        new = _id(key, payload.get(key))
-        more = payload.get("has_more")
-        if not isinstance(more, bool):
-            raise DataError(f"has_more is {_excerpt(more)}: expected true or false (a JSON boolean)")
-        if new is not None and ids is not None:
-            low, high = ids
-            if (new > high) if self.direction == "forward" else (new < low):
-                raise DataError(f"{key} is {new}, beyond the page's own ids ({low} to {high}): the next page would "
-                                "skip any row between them")
+        key = self._followed
+        new, more = self._checked(payload, ids)
         if new is None:
             if more:
                 raise PaginationError(f"the page says has_more but carries no {key}", resume=self.next_request())

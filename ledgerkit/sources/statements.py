@@ -112,11 +112,11 @@ class StatementsQuery:
 
     def inside(self, created: pd.Series) -> pd.Series:
         """Which ``created`` times lie in ``[since, until)`` (all when neither is given)."""
-        keep = pd.Series(True, index=created.index)
+        keep = pd.Series(True, index=created.index)  # a row without a time is kept (NaT compares False)
         if self.since is not None:
-            keep &= (created >= pd.Timestamp(self.since, tz="UTC")).fillna(True)
+            keep &= ~(created < pd.Timestamp(self.since, tz="UTC"))
         if self.until is not None:
-            keep &= (created < pd.Timestamp(self.until, tz="UTC")).fillna(True)
+            keep &= ~(created >= pd.Timestamp(self.until, tz="UTC"))
         return keep
 
 

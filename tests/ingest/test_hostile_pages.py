@@ -315,6 +315,19 @@ def test_personal_data_never_appears_in_the_message():
         assert "PEETERS" not in str(info.value) and "<hidden: personal data>" in str(info.value)
 
 
+def test_money_past_2_53_never_rounds_onto_a_neighbour():
+    """A float column holds 2**53 + 1 as 2**53: both Arrow's int-to-float cast and its float reading."""
+    rows = copy.deepcopy(SEED)
+    for fees in ([0, 2**53 + 1], [0.0, 2**53 + 1], [2**53 + 1, 2**53 + 1]):
+        for row, fee in zip(rows, fees):
+            row["transaction_fee"] = fee
+        with pytest.raises(DataError, match=r"field 'transaction_fee' is 9007199254740993"):
+            read_page(body_of({"transactions": rows, "has_more": False}), TRANSACTIONS, records_key="transactions")
+    rows[0]["transaction_fee"], rows[1]["transaction_fee"] = 2**53, 2**53  # exactly the limit: exact, kept
+    page = read_page(body_of({"transactions": rows, "has_more": False}), TRANSACTIONS, records_key="transactions")
+    assert page.frame["transaction_fee"].tolist() == [2**53, 2**53]
+
+
 def test_money_without_a_currency_and_a_currency_that_is_no_code():
     rows = copy.deepcopy(SEED)
     del rows[1]["currency"]
