@@ -79,7 +79,7 @@ class _Fallback(Exception):
 
 
 class NotJSON(DataError):
-    """The body is not JSON at all (cut short, not UTF-8): worth asking for again, unlike JSON that breaks the contract."""
+    """The body is not JSON at all (cut short, not UTF-8): worth asking for again (JSON that breaks the contract is not)."""
 
 
 @dataclass
@@ -391,7 +391,8 @@ def _safe_for_arrow(body: bytes) -> bool:
 
     Examples
     --------
-    >>> _safe_for_arrow(b'{"transactions": []}'), _safe_for_arrow(b"null"), _safe_for_arrow(b'{"a":' * 99 + b"1" + b"}" * 99)
+    >>> deep = b'{"a":' * 99 + b"1" + b"}" * 99
+    >>> _safe_for_arrow(b'{"transactions": []}'), _safe_for_arrow(b"null"), _safe_for_arrow(deep)
     (True, False, False)
     """
     if not _OBJECT_BODY.match(body):
@@ -469,7 +470,7 @@ def _record_id(value: Any) -> int | None:
     """A record's ``id`` as a non-negative integer (whole floats and digit text count), else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, float) and value.is_integer() and 0 <= value <= MONEY_LIMIT:
+    if isinstance(value, float) and value.is_integer() and 0 <= value < MONEY_LIMIT:
         return int(value)
     if isinstance(value, str) and value.isascii() and value.strip().isdigit() and len(value.strip()) <= 18:
         return int(value)

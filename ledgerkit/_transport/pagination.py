@@ -56,14 +56,16 @@ def whole_number(value: Any) -> int | None:
     if isinstance(value, int):
         return value if value >= 0 else None
     if isinstance(value, float):
-        return int(value) if value.is_integer() and 0 <= value <= _EXACT else None
+        return int(value) if value.is_integer() and 0 <= value < _EXACT else None  # from 2**53 on, maybe rounded
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         return int(value)
     return None
 
 
 def _excerpt(value: Any) -> str:
-    text = repr(value) if not isinstance(value, (dict, list)) else f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}... ({len(text):,} characters)"
 
 

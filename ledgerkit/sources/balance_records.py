@@ -293,7 +293,8 @@ def _report_of(body: Any, url: str) -> dict[str, Any]:
     ) if not ok]
     if wrong:
         name, expected = wrong[0]
-        raise DataError(f"the DWH answer to {url}: data.report.{name} is {excerpt(report.get(name))}: expected {expected}")
+        raise DataError(f"the DWH answer to {url}: data.report.{name} is {excerpt(report.get(name))}: "
+                        f"expected {expected}")
     return report
 
 

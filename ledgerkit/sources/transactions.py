@@ -267,7 +267,7 @@ def fetch_page(client: Client, window: Window, decode: Callable[[requests.Respon
 
 
 def _page_name(window: Window) -> str:
-    """Which page a message is about: ``transactions page 3 (credit_card, ..., starting_after=28861)``."""
+    """Which page a message is about: ``transactions page 3 (payment_method_type=credit_card, ..., starting_after=28861)``."""
     cursor = window.paginator.next_request()
     where = ", ".join(f"{k}={v}" for k, v in cursor.items()) or "first page"
     return (f"transactions page {window.pages + 1} (payment_method_type={window.method}, "

@@ -120,7 +120,7 @@ def _number(value: Any) -> bool:
 
 
 def _whole(value: Any, limit: int) -> int | None:
-    if not _number(value) or (isinstance(value, float) and not (value.is_integer() and abs(value) <= LIMIT)):
+    if not _number(value) or (isinstance(value, float) and not (value.is_integer() and abs(value) < LIMIT)):
         return None
     return int(value) if value == int(value) and abs(int(value)) <= limit else None
 
@@ -147,7 +147,7 @@ def honest(kind: str, value: Any, *, name: str = "", row_has_money: bool = True)
         whole = _whole(value, 2**63 - 1)
         return REJECT if whole is None else whole
     if kind == "minor_float":
-        if not _number(value) or abs(value) > LIMIT:
+        if not _number(value) or abs(value) > LIMIT or isinstance(value, float) and abs(value) >= LIMIT:
             return REJECT
         return int(Decimal(repr(float(value))).to_integral_value(ROUND_HALF_EVEN))
     if kind == "float":

@@ -115,7 +115,7 @@ def honest_envelope(key: str, value: Any, rows: list[dict]) -> str:
         text = value.strip()
         number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
     elif isinstance(value, float):
-        number = int(value) if value.is_integer() and 0 <= value <= 2**53 else None
+        number = int(value) if value.is_integer() and 0 <= value < 2**53 else None
     else:
         number = value if value >= 0 else None
     if number is None:
