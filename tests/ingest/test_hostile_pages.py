@@ -540,3 +540,13 @@ def test_a_report_cell_out_of_range_raises_data_error_naming_it(column, value):
         read_report_file(report_zip(",".join(cells)))
     message = str(info.value)
     assert "balance_records.csv" in message and "row 2" in message and value[:10] in message and len(message) < 400
+
+
+def test_a_workbook_datetime_outside_the_ns_range_raises_data_error():
+    """XLSX cells arrive as datetimes; year 1500 became a bare OutOfBoundsDatetime."""
+    from datetime import datetime
+
+    from ledgerkit._ingest.sheets import _to_time
+
+    with pytest.raises(DataError, match=r"book.xlsx: column 'created_at', row 3: .*1500"):
+        _to_time(pd.Series([datetime(2025, 1, 1), datetime(1500, 1, 1)]), "book.xlsx", "created_at")
