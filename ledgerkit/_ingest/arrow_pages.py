@@ -18,6 +18,19 @@ a timestamp, rows repeated across pages -- the page goes through the
 reference path instead, so the result is the same frame in every case
 (``tests/ingest/test_arrow_pages.py`` checks this with ``assert_frame_equal``).
 
+A page that breaks the contract goes the reference way too, and the
+reference raises the :class:`~ledgerkit.errors.DataError` that names the row,
+field and value. The fast path only has to notice, with checks on whole
+Arrow arrays (never per row in Python): ``NaN``/``Infinity`` or numbers past
+2**53 (Arrow reads them, JSON has no such numbers or a float cannot hold
+them exactly), money past the limit, a fraction in an integer column, a
+negative id, a currency that is not a code or missing beside money, a known
+field given as an object, a name flattened twice, a float inside a list.
+Before Arrow sees a body at all, :func:`_safe_for_arrow` makes sure it is
+an object, UTF-8, and nests at most ``MAX_DEPTH`` levels: Arrow's parser
+crashes the process on a bare ``null`` (apache/arrow#47409) and on some
+ten thousand levels of nesting, and keeps invalid UTF-8 as it is.
+
 Examples
 --------
 >>> import json
@@ -38,12 +51,12 @@ import contextlib
 import gc
 import io
 import itertools
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,10 +64,10 @@ import pyarrow.json as pj
 
 from .. import money
 from ..errors import DataError
-from .schema import Schema
-from .records import Page, build_page, finish, parse_times
+from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
+from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
 
-__all__ = ["FastPage", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
+__all__ = ["FastPage", "NotJSON", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
 
 #: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -63,6 +76,10 @@ _Z_LENGTH = 20
 
 class _Fallback(Exception):
     """The page needs the reference path to give the reference result."""
+
+
+class NotJSON(DataError):
+    """The body is not JSON at all (cut short, not UTF-8): worth asking for again (JSON that breaks the contract is not)."""
 
 
 @dataclass
@@ -189,9 +206,11 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
 
     Raises
     ------
+    NotJSON
+        The body is not JSON (a :class:`~ledgerkit.errors.DataError`).
     DataError
-        The body is not JSON, or not the documented envelope, or a value
-        does not fit its declared type.
+        The body is not the documented envelope, or a value does not fit
+        its declared kind (see :mod:`ledgerkit._ingest.records`).
     """
     page = read_columns(body, schema, records_key=records_key, include_pii=include_pii, wall_zone=wall_zone,
                         default_currency=default_currency, skip_ids=skip_ids)
@@ -227,7 +246,7 @@ def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: 
                 return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
             except _Reread:
                 return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
-        except (_Fallback, _Reread):
+        except (_Fallback, _Reread, pa.ArrowException):  # Arrow refused or could not type it: the reference decides
             return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
 
 
@@ -307,29 +326,31 @@ def _sorted_concat(frames: list[pd.DataFrame], schema: Schema, sort_by: str) -> 
 
 def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
           default_currency: str | None, skip_ids: Any) -> FastPage:
-    try:
-        table = pj.read_json(io.BytesIO(body),
-                             read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
-                             parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key),
-                                                           unexpected_field_behavior="infer"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise _Fallback from None
+    if not _safe_for_arrow(body):
+        raise _Fallback
+    table = pj.read_json(io.BytesIO(body),
+                         read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
+                         parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key),
+                                                       unexpected_field_behavior="infer"))
+    table.validate()  # cheap; catches the list offsets Arrow gets wrong after leading nulls (apache/arrow#51305)
     if table.num_rows != 1:
         raise _Fallback
-    meta = {name: table.column(name)[0].as_py() for name in table.column_names
-            if name != key and not pa.types.is_nested(table.schema.field(name).type)}
+    meta = {name: table.column(name)[0].as_py() for name in table.column_names if name != key}
+    if any(isinstance(v, float) and not abs(v) < MONEY_LIMIT for v in meta.values()):
+        raise _Fallback  # NaN, or an integer past 2**53 that Arrow read as an inexact float
     chunks = table.column(key).chunks
     records = pa.concat_arrays([c.values for c in chunks]) if chunks else None
     if records is None or not pa.types.is_struct(records.type) or len(records) == 0:
         raise _Fallback
     leaves = _leaves(records, "", body)
+    _check_leaves(leaves, schema)
     as_time = {n for n, a in leaves.items() if schema.columns.get(n) != "time"
                and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))}
     if as_time:
         _TEXT_SEEN_AS_TIME.setdefault(schema.name, set()).update(as_time)
         raise _Reread
     ids = leaves.get("id")
-    if ids is None or ids.null_count or not pa.types.is_integer(ids.type):
+    if ids is None or ids.null_count or not pa.types.is_integer(ids.type) or pc.min(ids).as_py() < 0:
         raise _Fallback  # the reference raises the right DataError
     id_values = ids.to_numpy()
     if skip_ids and np.isin(id_values, np.fromiter(skip_ids, dtype=np.int64, count=len(skip_ids))).any():
@@ -350,37 +371,110 @@ def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: s
         if values is None:
             filler = default_currency if name == schema.currency_column else None
             values = pa.nulls(n) if filler is None else pa.array([filler] * n, pa.string())
-        try:
-            columns[name], k = _typed(kind, values, wall_zone)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise _Fallback from None
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise DataError(f"{schema.name}: column {name!r} does not match its declared type: {exc}") from None
+        if pa.types.is_floating(values.type):  # NaN/Infinity literals, or an integer past 2**53 read as a float
+            _within(values.to_numpy(zero_copy_only=False), values.null_count, MONEY_LIMIT)
+        columns[name], k = _typed(kind, values, wall_zone)
         rounded += k
+    _money_has_currency(columns, schema)
     return FastPage(None, rounded, tuple(dropped), meta=meta, records=n, columns=columns)
+
+
+_OBJECT_BODY = re.compile(rb"\s*\{")
+
+
+def _safe_for_arrow(body: bytes) -> bool:
+    """Whether Arrow's JSON reader may see ``body``: an object, UTF-8, nesting at most ``MAX_DEPTH`` levels.
+
+    Arrow crashes the process on a body that is a bare ``null`` and on deep
+    nesting, and keeps invalid UTF-8 text; such a body goes the reference
+    way, whose decoder refuses it properly.
+
+    Examples
+    --------
+    >>> deep = b'{"a":' * 99 + b"1" + b"}" * 99
+    >>> _safe_for_arrow(b'{"transactions": []}'), _safe_for_arrow(b"null"), _safe_for_arrow(deep)
+    (True, False, False)
+    """
+    if not _OBJECT_BODY.match(body):
+        return False
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return nesting(body) <= MAX_DEPTH + 2  # the envelope object and the records list
+
+
+def _check_leaves(leaves: dict[str, pa.Array], schema: Schema) -> None:
+    """A known field given as an object, or a list holding floats: the reference decides (see module docstring)."""
+    for name, values in leaves.items():
+        head = name
+        while "." in head:
+            head = head.rsplit(".", 1)[0]
+            if head in schema.columns:
+                raise _Fallback
+        if _floats_inside_list(values.type):
+            raise _Fallback
+
+
+def _floats_inside_list(t: pa.DataType, in_list: bool = False) -> bool:
+    if pa.types.is_floating(t):
+        return in_list
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _floats_inside_list(t.value_type, True)
+    if pa.types.is_struct(t):
+        return any(_floats_inside_list(f.type, in_list) for f in t)
+    return False
+
+
+def _money_has_currency(columns: dict[str, pa.Array], schema: Schema) -> None:
+    """Every currency a code; no money on a row without one."""
+    currency = columns.get(schema.currency_column)
+    if currency is None:
+        return
+    codes = currency.dictionary if pa.types.is_dictionary(currency.type) else currency
+    if len(codes) and not pc.all(pc.match_substring_regex(codes, f"^{CURRENCY_CODE.pattern}$")).as_py():
+        raise _Fallback
+    if currency.null_count:
+        for name, kind in schema.columns.items():
+            if kind in ("minor", "minor_float") and name in columns and \
+                    pc.any(pc.and_(pc.is_null(currency), pc.is_valid(columns[name]))).as_py():
+                raise _Fallback
 
 
 def _reference(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
                default_currency: str | None, skip_ids: Any) -> FastPage:
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise DataError(f"the page is not valid JSON ({len(body)} bytes): {exc}") from None
+        payload = strict_json(body)
+    except ValueError as exc:
+        raise NotJSON(f"the page is not valid JSON ({len(body)} bytes): {exc}") from None
     rows = payload.get(key) if isinstance(payload, dict) else None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise DataError(f"the page has no {key!r} list of objects: {str(payload)[:200]}")
+        found = f"{key!r} is {excerpt(rows)}" if isinstance(payload, dict) else f"the page is {excerpt(payload)}"
+        raise DataError(f"the page has no {key!r} list of objects: {found}")
     meta = {k: v for k, v in payload.items() if k != key}
     fresh, seen = [], set(skip_ids)
-    for record in rows:
-        try:
-            rid = int(record["id"])
-        except (KeyError, TypeError, ValueError):
-            raise DataError("a record has no integer 'id'", rows=[record]) from None
+    for i, record in enumerate(rows):
+        rid = _record_id(record.get("id"))
+        if rid is None:
+            raise DataError(f"{schema.name}: row {i}: field 'id' is {excerpt(record.get('id'))}: expected a "
+                            "non-negative integer (the transaction id)", rows=[record])
         if rid not in seen:
             seen.add(rid)
             fresh.append(record)
     page = build_page(fresh, schema, include_pii=include_pii, wall_zone=wall_zone, default_currency=default_currency)
     return FastPage(page.frame, page.rounded_values, page.pii_dropped, meta=meta, records=len(rows), fast=False)
+
+
+def _record_id(value: Any) -> int | None:
+    """A record's ``id`` as a non-negative integer (whole floats and digit text count), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer() and 0 <= value < MONEY_LIMIT:
+        return int(value)
+    if isinstance(value, str) and value.isascii() and value.strip().isdigit() and len(value.strip()) <= 18:
+        return int(value)
+    return value if isinstance(value, int) and 0 <= value < 2**63 else None
 
 
 def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Array]:
@@ -398,9 +492,12 @@ def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Arr
                 raise _Fallback
             if child.null_count and (f'"{f.name}":null'.encode() in body or f'"{f.name}": null'.encode() in body):
                 raise _Fallback
-            out.update(_leaves(child, name + ".", body))
+            nested = _leaves(child, name + ".", body)
         else:
-            out[name] = child
+            nested = {name: child}
+        if out.keys() & nested.keys():
+            raise _Fallback  # a literal dotted name and a nested one meet: the reference names it
+        out.update(nested)
     return out
 
 
@@ -414,9 +511,40 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _floats(values: pa.Array) -> pa.Array:
-    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type) or pa.types.is_null(values.type)):
+    """As float64; integers only while a float holds them exactly (floats were checked once for the page)."""
+    if pa.types.is_integer(values.type):
+        _money_range(values)
+    elif not (pa.types.is_floating(values.type) or pa.types.is_null(values.type)):
         raise _Fallback
     return values.cast(pa.float64())
+
+
+def _money_range(values: pa.Array) -> None:
+    """Integers within ±``MONEY_LIMIT`` (else the reference decides)."""
+    if values.null_count < len(values):
+        low, high = pc.min_max(values).values()
+        if low.as_py() < -MONEY_LIMIT or high.as_py() > MONEY_LIMIT:
+            raise _Fallback
+
+
+def _within(x: np.ndarray, nulls: int, limit: float) -> None:
+    """No ``NaN``/``Infinity`` literal (Arrow reads them; JSON has none), nothing from ``limit`` on.
+
+    ``limit`` itself counts as too large: an integer past 2**53 read as a
+    float may have been rounded down onto it.
+    """
+    if (np.abs(x) >= limit).any() or np.count_nonzero(np.isnan(x)) != nulls:
+        raise _Fallback
+
+
+def _integers(values: pa.Array, money_kind: bool) -> pa.Array:
+    """Integers, or whole floats (``7.0``; within 2**53, checked for every float column); money within the limit."""
+    if not (pa.types.is_integer(values.type) or pa.types.is_null(values.type) or pa.types.is_floating(values.type)):
+        raise _Fallback
+    out = values.cast(pa.int64())  # a fraction raises: the reference names it
+    if money_kind:
+        _money_range(out)
+    return out
 
 
 def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array, int]:
@@ -426,9 +554,7 @@ def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array
         ints, rounded = money.floats_to_minor(_floats(values).to_numpy(zero_copy_only=False), 0)
         return pa.array(ints._data, mask=ints._mask), rounded
     if kind in ("int", "minor"):
-        if not (pa.types.is_integer(t) or pa.types.is_null(t) or pa.types.is_floating(t)):
-            raise _Fallback
-        return values.cast(pa.int64()), 0  # a fractional float raises: the reference truncates
+        return _integers(values, kind == "minor"), 0
     if kind == "float":
         return _floats(values), 0
     if kind == "bool":
@@ -438,9 +564,9 @@ def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array
     if kind in ("str", "category"):
         if _is_text(t) or pa.types.is_integer(t):
             text = values.cast(pa.large_string())  # int -> text is exact in Arrow
-        elif pa.types.is_floating(t) or pa.types.is_boolean(t):
+        elif pa.types.is_boolean(t):
             text = pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.large_string())
-        else:
+        else:  # floats too: one 0.0 makes Arrow read the column's 27035 as 27035.0, whose text is not the id's
             raise _Fallback
         return (text.dictionary_encode() if kind == "category" else text), 0  # pages stay compact
     if kind == "time":
@@ -459,7 +585,10 @@ def _times(values: pa.Array, wall_zone: str | None) -> pa.Array:
     plain = pc.and_kleene(pc.equal(lengths, _Z_LENGTH), pc.ends_with(values, "Z"))
     if utc and pc.all(pc.or_kleene(plain, pc.is_null(values))).as_py() is not False:
         return pc.strptime(values, format=_Z_FORMAT, unit="s", error_is_null=False).cast(_TIME)
-    return pa.array(parse_times(values.to_pylist(), wall_zone=wall_zone).array, _TIME)
+    try:
+        return pa.array(parse_times(values.to_pylist(), wall_zone=wall_zone).array, _TIME)
+    except DataError:
+        raise _Fallback from None  # the reference names the row and field
 
 
 # ------------------------------------------------ all pages at once: Arrow -> pandas

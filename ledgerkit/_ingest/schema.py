@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence, Union
@@ -40,8 +41,20 @@ from .kinds import KINDS, UTC_NS, dtype_of, mistyped
 __all__ = [
     "Column", "OneOf", "Schema", "UTC_NS", "ACCOUNT_IDS", "ACCOUNT",
     "TRANSACTIONS", "STATEMENTS", "BALANCE_RECORDS", "OPENING_BALANCE", "FEE_MODEL", "RECONCILIATION",
-    "LOADER_SCHEMAS", "require_frame", "frame_kind",
+    "LOADER_SCHEMAS", "require_frame", "frame_kind", "MAX_DEPTH", "MONEY_LIMIT", "CURRENCY_CODE",
 ]
+
+#: Levels of nesting one record may have (objects and lists): the documented
+#: shapes have four (``additional_data.avs_cvc.avs_verification.result_code``).
+MAX_DEPTH = 32
+
+#: The largest amount, in minor units, a money field may hold: 2**53, so that a
+#: float carries it exactly and a million of them still sum inside int64.
+MONEY_LIMIT = 2**53
+
+#: What a currency code looks like. Codes are an open set (a crypto code we do
+#: not know yet is kept); ``"euro"``, ``""`` or ``5`` are not codes.
+CURRENCY_CODE = re.compile(r"[A-Z][A-Z0-9]{2,9}")
 
 
 @dataclass(frozen=True)

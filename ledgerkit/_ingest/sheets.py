@@ -61,6 +61,7 @@ from ..errors import ConfigurationError, DataError
 from ..money import decimals_to_minor, exponent, floats_to_minor
 from .kinds import dtype_of
 from .schema import ACCOUNT, ACCOUNT_IDS, BALANCE_RECORDS, OPENING_BALANCE, Column
+from .records import excerpt
 
 __all__ = [
     "Column",
@@ -199,7 +200,7 @@ def _sheet_of(headers: list[Any]) -> str | None:
 
 
 def _bad(where: str, column: str, row: int, value: Any, expected: str) -> DataError:
-    return DataError(f"{where}: column {column!r}, row {row}: {value!r} is not {expected}", rows=[row])
+    return DataError(f"{where}: column {column!r}, row {row}: {excerpt(value)} is not {expected}", rows=[row])
 
 
 def _first_bad(raw: pd.Series, bad: np.ndarray) -> tuple[int, Any]:
@@ -217,21 +218,25 @@ def _to_int(raw: pd.Series, where: str, column: str) -> pd.Series:
     num = pd.to_numeric(raw, errors="coerce")
     missing = raw.isna().to_numpy()
     values = num.to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~missing & (np.isnan(values) | (values != np.round(values)))
+    bad = ~missing & (np.isnan(values) | (values != np.round(values)) | (np.abs(values) > 2**53))  # past 2**53: not exact
     if bad.any():
         raise _bad(where, column, *_first_bad(raw, bad), "an integer id")
     return num.astype("Int64")
 
 
+#: The instants ``datetime64[ns]`` holds; pandas parses years 1 to 9999 at a coarser unit, so check.
+_FIRST, _LAST = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+
+
 def _to_time(raw: pd.Series, where: str, column: str) -> pd.Series:
     if isinstance(raw.dtype, pd.DatetimeTZDtype) or raw.dtype.kind == "M":
-        out = raw if isinstance(raw.dtype, pd.DatetimeTZDtype) else raw.dt.tz_localize("UTC")
-        return out.dt.tz_convert("UTC").astype(dtype_of("time"))
-    text = raw.map(lambda v: v.isoformat(sep=" ") if hasattr(v, "isoformat") else v) if raw.dtype == object else raw
-    out = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    bad = (raw.notna() & out.isna()).to_numpy()
+        out = (raw if isinstance(raw.dtype, pd.DatetimeTZDtype) else raw.dt.tz_localize("UTC")).dt.tz_convert("UTC")
+    else:
+        text = raw.map(lambda v: v.isoformat(sep=" ") if hasattr(v, "isoformat") else v) if raw.dtype == object else raw
+        out = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    bad = (raw.notna() & (out.isna() | (out < _FIRST) | (out > _LAST))).to_numpy()
     if bad.any():
-        raise _bad(where, column, *_first_bad(raw, bad), "a timestamp 'YYYY-MM-DD hh:mm:ss' (UTC)")
+        raise _bad(where, column, *_first_bad(raw, bad), "a timestamp 'YYYY-MM-DD hh:mm:ss' (UTC, years 1678 to 2261)")
     return out.astype(dtype_of("time"))
 
 
@@ -443,6 +448,12 @@ def _fast_column(values: pa.ChunkedArray, kind: str, name: str) -> pd.Series:
     return pd.Series(values.to_pandas(), name=name).astype("str")
 
 
+def _fits_ns(values: pa.ChunkedArray) -> bool:
+    """Whether second timestamps fit ``datetime64[ns]`` (year 0 would wrap around into 1753)."""
+    low, high = pc.min_max(values.cast(pa.int64())).values()
+    return low.as_py() is None or (-(2**63) // 10**9 < low.as_py() and high.as_py() < (2**63 - 1) // 10**9)
+
+
 def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.DataFrame, int] | None:
     """The common case of a comma-separated report read in one typed Arrow pass.
 
@@ -468,7 +479,7 @@ def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.Data
     except (pa.ArrowException, UnicodeDecodeError):
         return None
     currency = _fast_currency(table.column("currency"))
-    if currency is None:
+    if currency is None or not all(_fits_ns(table.column(n)) for n in names if kinds.get(n) == "time"):
         return None
     out: dict[str, pd.Series] = {}
     for name in names:

@@ -4,7 +4,11 @@ In the style of dlt's ``rest_client``: a loop asks ``next_request()`` what
 to send, sends it, hands the answer to ``update_state(...)``, and stops when
 ``has_next_page`` is false. The paginator alone decides what "next" means,
 and refuses to go round in circles: a cursor or link that does not move
-raises :class:`~ledgerkit.errors.PaginationError`.
+raises :class:`~ledgerkit.errors.PaginationError`. What the server says
+about its pages must be of the documented type -- ``has_more`` a boolean,
+cursors transaction ids, ``X-Total-Count`` a count -- and a cursor must not
+jump past the rows of its own page (rows would be skipped unseen); else
+:class:`~ledgerkit.errors.DataError` names the field and the value.
 
 Examples
 --------
@@ -18,24 +22,80 @@ Examples
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from ..errors import PaginationError
+from ..errors import DataError, PaginationError
 
-__all__ = ["CursorPaginator", "LinkPaginator", "parse_link_header"]
+__all__ = ["CursorPaginator", "LinkPaginator", "parse_link_header", "whole_number", "total_count"]
+
+#: A count or an id written as text: ASCII digits, at most 18 (so it fits an int64).
+_DIGITS = re.compile(r"[0-9]{1,18}")
+#: The largest whole number a JSON float (``7.0``) carries exactly.
+_EXACT = 2**53
 
 
-def _id(value: Any) -> int | None:
-    """``first_object_id``/``last_object_id`` come as integers or numeric strings."""
+def whole_number(value: Any) -> int | None:
+    """``value`` as a non-negative integer, or None when it is not one.
+
+    Integers, whole floats that a float holds exactly (``7.0``: JSON does
+    not tell it from ``7``) and ASCII digit text (``"7"``: the documented
+    type of the v3 cursors) count; booleans, fractions, signs, exponents
+    and very long text do not.
+
+    Examples
+    --------
+    >>> whole_number(7), whole_number(7.0), whole_number("7"), whole_number(7.5), whole_number(True), whole_number("-3")
+    (7, 7, 7, None, None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and 0 <= value < _EXACT else None  # from 2**53 on, maybe rounded
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value)
+    return None
+
+
+def _excerpt(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}... ({len(text):,} characters)"
+
+
+def _id(name: str, value: Any) -> int | None:
+    """``first_object_id``/``last_object_id``: integers or digit text; absent or ``null`` is None."""
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise PaginationError(f"the cursor {value!r} is not a transaction id") from None
+    number = whole_number(value)
+    if number is None:
+        raise DataError(f"{name} is {_excerpt(value)}: expected a transaction id (a non-negative integer)")
+    return number
+
+
+def total_count(headers: Any) -> int | None:
+    """The ``X-Total-Count`` header as a count; None when the server sent none.
+
+    Examples
+    --------
+    >>> total_count({"X-Total-Count": "42"}), total_count({})
+    (42, None)
+    >>> total_count({"X-Total-Count": "-3"})
+    Traceback (most recent call last):
+    ledgerkit.errors.DataError: the X-Total-Count header is '-3': expected a count of rows (digits)
+    """
+    text = headers.get("X-Total-Count")
+    if text is None:
+        return None
+    if not _DIGITS.fullmatch(text.strip()):
+        raise DataError(f"the X-Total-Count header is {_excerpt(text)}: expected a count of rows (digits)")
+    return int(text)
 
 
 class CursorPaginator:
@@ -72,11 +132,41 @@ class CursorPaginator:
         """The cursor parameter for the next request (empty for the very first page)."""
         return {} if self.cursor is None else {self.parameter: self.cursor}
 
-    def update_state(self, payload: dict[str, Any]) -> None:
-        """Advance on a decoded page; raise if the cursor would not move."""
-        key = "last_object_id" if self.direction == "forward" else "first_object_id"
-        new = _id(payload.get(key))
-        more = bool(payload.get("has_more"))
+    @property
+    def _followed(self) -> str:
+        """The response field the cursor follows."""
+        return "last_object_id" if self.direction == "forward" else "first_object_id"
+
+    def _checked(self, payload: dict[str, Any], ids: tuple[int, int] | None) -> tuple[int | None, bool]:
+        """The followed cursor and ``has_more`` of ``payload``, of the documented types and within ``ids``."""
+        key = self._followed
+        other = "first_object_id" if key == "last_object_id" else "last_object_id"
+        _id(other, payload.get(other))  # not followed in this direction, but documented as an id all the same
+        new = _id(key, payload.get(key))
+        more = payload.get("has_more")
+        if not isinstance(more, bool):
+            raise DataError(f"has_more is {_excerpt(more)}: expected true or false (a JSON boolean)")
+        if new is not None and ids is not None and ((new > ids[1]) if self.direction == "forward" else (new < ids[0])):
+            raise DataError(f"{key} is {new}, beyond the page's own ids ({ids[0]} to {ids[1]}): the next page "
+                            "would skip any row between them")
+        return new, more
+
+    def update_state(self, payload: dict[str, Any], ids: tuple[int, int] | None = None) -> None:
+        """Advance on a decoded page; raise if the cursor would not move.
+
+        ``ids`` is the lowest and highest id on the page (None for a page
+        without rows): a cursor past them would skip rows nobody saw.
+
+        Raises
+        ------
+        DataError
+            ``has_more`` is not a boolean, a cursor is not an id, or it lies
+            beyond the page's own rows.
+        PaginationError
+            The cursor does not move (or is missing while ``has_more``).
+        """
+        key = self._followed
+        new, more = self._checked(payload, ids)
         if new is None:
             if more:
                 raise PaginationError(f"the page says has_more but carries no {key}", resume=self.next_request())
@@ -151,10 +241,18 @@ class LinkPaginator:
         return self._url, self._params
 
     def update_state(self, response: requests.Response) -> None:
-        """Read ``X-Total-Count`` and ``Link`` of a page; find the next one or stop."""
-        total = response.headers.get("X-Total-Count")
-        if total is not None and total.strip().isdigit():
-            self.totals.append(int(total))
+        """Read ``X-Total-Count`` and ``Link`` of a page; find the next one or stop.
+
+        Raises
+        ------
+        DataError
+            ``X-Total-Count`` is there but not a count.
+        PaginationError
+            The next link goes to another host or does not advance.
+        """
+        total = total_count(response.headers)
+        if total is not None:
+            self.totals.append(total)
         nxt = parse_link_header(response.headers.get("Link")).get("next")
         if nxt is None:
             self.has_next_page = False

@@ -70,6 +70,7 @@ from ..errors import (
 from .._ingest.manifest import Manifest
 from .._transport.http import PullStats, RetryPolicy, api_error, new_file_session, new_session, parse_retry_after, send_json
 from .._transport.sessions import adopt_session
+from .._ingest.records import excerpt
 from ..money import check_currency
 from .._ingest.sheets import ReportSheets, read_report_file
 
@@ -94,8 +95,8 @@ _CHUNK = 1 << 20
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: What a notification e-mail address may look like: one ``@``, nothing blank or invisible.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
-#: A report id goes into a URL path: letters, digits and dashes only.
-_REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+#: A report id the DWH may hand out: it goes into a URL path, so nothing that would change the path (matched whole).
+_REPORT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -349,9 +350,24 @@ def _s3_message(response: requests.Response) -> str:
 
 
 def _report_of(body: Any, url: str) -> dict[str, Any]:
-    report = body.get("data", {}).get("report") if isinstance(body, dict) else None
-    if not isinstance(report, dict) or not isinstance(report.get("id"), str) or "status" not in report:
-        raise DataError(f"the DWH answer to {url} has no data.report with an id and a status: {str(body)[:200]}")
+    """The ``data.report`` object of a DWH answer, its fields of the documented types (else ``DataError``)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    report = data.get("report") if isinstance(data, dict) else None
+    if not isinstance(report, dict) or "id" not in report or "status" not in report:
+        raise DataError(f"the DWH answer to {url} has no data.report with an id and a status: {excerpt(body)}")
+    wrong = [(name, expected) for name, ok, expected in (
+        ("id", isinstance(report["id"], str) and _REPORT_ID.fullmatch(report["id"]), "a report id (letters, digits, "
+         "'.', '_', ':', '~', '-'; at most 128)"),
+        ("status", isinstance(report["status"], str), "a status name (text)"),
+        ("file_url", report.get("file_url") is None or isinstance(report["file_url"], str)
+         and report["file_url"].startswith(("http://", "https://")), "an http(s) URL"),
+        ("request_params", report.get("request_params") is None or isinstance(report["request_params"], dict),
+         "an object"),
+    ) if not ok]
+    if wrong:
+        name, expected = wrong[0]
+        raise DataError(f"the DWH answer to {url}: data.report.{name} is {excerpt(report.get(name))}: "
+                        f"expected {expected}")
     return report
 
 
@@ -377,6 +393,8 @@ class _Dwh:
                                    parse_error=parse_dwh_error)
         except APIError as exc:
             raise _with_dwh_detail(exc) from None
+        except RecursionError:  # Python's JSON decoder on thousands of levels of nesting
+            raise DataError(f"the DWH answer to {url} nests too deeply to be read") from None
         return _report_of(decoded, url)
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -36,11 +35,11 @@ import requests
 
 from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError, PaginationError
 from .._ingest.manifest import Manifest, attach_manifest
-from .._ingest.records import build_page, empty_frame, finish
+from .._ingest.records import build_page, empty_frame, excerpt, finish, strict_json
 from .._ingest.schema import STATEMENTS
 from .._ingest.timeparse import day
-from .._transport.http import decode_json
-from .._transport.pagination import LinkPaginator, parse_link_header
+from .._transport.http import MalformedBody
+from .._transport.pagination import LinkPaginator, parse_link_header, total_count
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
 from ..money import check_currency
@@ -70,8 +69,17 @@ def parse_error(response: requests.Response) -> tuple[str, list[dict]]:
     return (f"{message}: {detail}" if detail else message), fields
 
 
-#: JSON with decimals kept exact; a body that does not parse is asked for again.
-_decode = functools.partial(decode_json, parse_float=Decimal)
+def _decode(response: requests.Response) -> Any:
+    """JSON with decimals kept exact, by the rules of :func:`~ledgerkit._ingest.records.strict_json`.
+
+    A body that is not JSON is asked for again; JSON that breaks the
+    contract (a name twice, ``NaN``, nesting too deep) raises ``DataError``.
+    """
+    try:
+        return strict_json(response.content, parse_float=Decimal)
+    except ValueError as exc:
+        reason = str(exc).split(":")[0]
+        raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from None
 
 
 @dataclass(frozen=True)
@@ -152,11 +160,11 @@ class StatementsRequest:
 
     def inside(self, created: pd.Series) -> pd.Series:
         """Which ``created`` times lie in ``[date_from, date_to)`` (all when neither is given)."""
-        keep = pd.Series(True, index=created.index)
+        keep = pd.Series(True, index=created.index)  # a row without a time is kept (NaT compares False)
         if self.date_from is not None:
-            keep &= (created >= pd.Timestamp(self.date_from, tz="UTC")).fillna(True)
+            keep &= ~(created < pd.Timestamp(self.date_from, tz="UTC"))
         if self.date_to is not None:
-            keep &= (created < pd.Timestamp(self.date_to, tz="UTC")).fillna(True)
+            keep &= ~(created >= pd.Timestamp(self.date_to, tz="UTC"))
         return keep
 
 
@@ -179,8 +187,12 @@ class _Page:
 
 
 def _total(response: requests.Response) -> int | None:
-    text = (response.headers.get("X-Total-Count") or "").strip()
-    return int(text) if text.isdigit() else None
+    return total_count(response.headers)
+
+
+def _on_page(number: int, exc: DataError) -> DataError:
+    """``exc`` told about page ``number`` (raised ``from`` it)."""
+    return DataError(f"statements page {number}: {exc}", rows=exc.rows)
 
 
 def _page_url(template: str, number: int) -> str:
@@ -238,8 +250,12 @@ class _Pull:
             max_pages = None if max_pages is None else max_pages - 1
             url, params = paginator.next_request()
             number = paginator.page
-            response, rows = self.client.json("GET", url, params=params, decode=_decode)
-            _check_rows(rows)
+            try:
+                response, rows = self.client.json("GET", url, params=params, decode=_decode)
+                _check_rows(rows)
+                _total(response)
+            except DataError as exc:
+                raise _on_page(number, exc) from exc
             try:
                 paginator.update_state(response)
             except PaginationError:
@@ -309,7 +325,10 @@ class _Pull:
         yield from self._follow()
 
     def _page(self, page: _Page) -> pd.DataFrame:
-        built = build_page(self.rows.take(page.rows), STATEMENTS, default_currency=self.query.currency)
+        try:
+            built = build_page(self.rows.take(page.rows), STATEMENTS, default_currency=self.query.currency)
+        except DataError as exc:
+            raise _on_page(page.number, exc) from exc
         frame = built.frame
         inside = self.query.inside(frame["created"]) if "created" in frame.columns else None
         if inside is not None and not inside.all():
@@ -387,7 +406,7 @@ class _Pull:
 
 def _check_rows(rows: Any) -> None:
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise DataError(f"the statement page is not a JSON array of rows: {str(rows)[:200]}")
+        raise DataError(f"the statement page is not a JSON array of rows (objects): it is {excerpt(rows)}")
 
 
 def pull(connection: Connection, request: StatementsRequest, *, max_workers: int = 4,

@@ -33,18 +33,17 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
-import orjson
 import pyarrow.compute as pc
 import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
-from .._ingest.arrow_pages import FastPage, pages_to_frame, read_columns, read_page
+from .._ingest.arrow_pages import FastPage, NotJSON, pages_to_frame, read_columns, read_page
 from .._ingest.schema import TRANSACTIONS
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import empty_frame, finish
 from .._transport.http import MalformedBody
-from .._transport.pagination import CursorPaginator
+from .._transport.pagination import CursorPaginator, whole_number
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
 from .._ingest.timeparse import check_zone, instant, wall_clock
@@ -272,19 +271,19 @@ class Window:
 
 
 def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
-    """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body); bad JSON is retried."""
+    """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body).
+
+    A body that is not JSON is asked for again; JSON that breaks the
+    contract raises :class:`DataError` at once (asking again would not mend it).
+    """
 
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
         try:
             return read_columns(body, TRANSACTIONS, records_key="transactions", include_pii=include_pii,
                                 wall_zone=wall_zone), body
-        except DataError:
-            try:
-                orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise MalformedBody(f"the body is not valid JSON ({len(body)} bytes): {exc}") from None
-            raise
+        except NotJSON as exc:
+            raise MalformedBody(str(exc)) from None
 
     return decode
 
@@ -297,17 +296,31 @@ def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Re
     PaginationError
         The cursor does not advance.
     DataError
-        A page is not the documented envelope, or its ``count`` is fewer
-        than the transactions it holds.
+        A page is not the documented envelope (``has_more`` a boolean,
+        cursors transaction ids within the page's rows, ``count`` a number
+        no smaller than the page's rows) or a value does not fit its field;
+        the message names the page (its number, method, period and cursor).
     """
     paginator = window.paginator
     body = {"report_params": {**window.params, **paginator.next_request()}}
-    _, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=decode)
-    count_meaning(page.meta.get("count"), page.records)  # a page that fits no reading stops before the cursor moves
-    paginator.update_state(page.meta)
+    try:
+        _, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=decode)
+        count_meaning(page.meta.get("count"), page.records)  # a page that fits no reading stops before the cursor moves
+        ids = page.ids()
+        paginator.update_state(page.meta, (int(ids.min()), int(ids.max())) if len(ids) else None)
+    except DataError as exc:
+        raise DataError(f"{_page_name(window)}: {exc}", rows=exc.rows) from exc
     window.pages += 1
     window.rows += page.records
     return page, content
+
+
+def _page_name(window: Window) -> str:
+    """Which page a message is about: ``transactions page 3 (payment_method_type=credit_card, ..., starting_after=28861)``."""
+    cursor = window.paginator.next_request()
+    where = ", ".join(f"{k}={v}" for k, v in cursor.items()) or "first page"
+    return (f"transactions page {window.pages + 1} (payment_method_type={window.method}, "
+            f"from {window.params.get('from')} to {window.params.get('to')}, {where})")
 
 
 def count_meaning(count: Any, records: int) -> str | None:
@@ -324,12 +337,14 @@ def count_meaning(count: Any, records: int) -> str | None:
     """
     if count is None:
         return None
-    if isinstance(count, bool) or not isinstance(count, (int, float, str)) or not str(count).strip().isdigit():
-        raise DataError(f"the page's count is not a number of transactions: {count!r}")
-    if int(count) < records:
-        raise DataError(f"the page announced count={count} but holds {records} transactions (fewer than the page "
+    number = whole_number(count)
+    if number is None:
+        shown = repr(count) if len(repr(count)) <= 60 else f"{repr(count)[:57]}..."
+        raise DataError(f"the page's count is {shown}: expected a number of transactions (a non-negative integer)")
+    if number < records:
+        raise DataError(f"the page announced count={number} but holds {records} transactions (fewer than the page "
                         "holds: neither the page's nor the report's total)")
-    return "page rows" if int(count) == records else "report total"
+    return "page rows" if number == records else "report total"
 
 
 # ------------------------------------------------------------------ the pull
