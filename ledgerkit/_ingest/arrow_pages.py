@@ -618,8 +618,8 @@ def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order:
         out[:] = [v for c, n in zip(chunks, lengths) for v in (c.to_pylist() if c is not None else [None] * n)]
         return out if order is None else out[order.to_numpy()]
     arrow_type = given[0].type if kind != "unknown" else pa.large_string()
-    values = pa.chunked_array([c.cast(arrow_type) if c is not None else pa.nulls(n, arrow_type)
-                               for c, n in zip(chunks, lengths)], arrow_type)
+    values = pa.chunked_array([pa.nulls(n, arrow_type) if c is None else c if c.type == arrow_type else c.cast(arrow_type)
+                               for c, n in zip(chunks, lengths)], arrow_type)  # a cast call per chunk costs more than it casts
     del chunks, given
     if kind == "category":
         return _categorical(values, order)
@@ -642,7 +642,8 @@ def _categorical(values: pa.ChunkedArray, order: pa.Array | None) -> pd.Categori
         values = values.dictionary_encode()
     values = values.unify_dictionaries()
     labels = values.chunk(0).dictionary if values.num_chunks else pa.array([], pa.large_string())
-    found = np.concatenate([c.indices.fill_null(-1).to_numpy().astype("int64") for c in values.chunks])
+    indices = pa.chunked_array([c.indices for c in values.chunks], values.type.index_type).combine_chunks()
+    found = indices.fill_null(-1).to_numpy().astype("int64")  # one call for all pages, not one per page
     if order is not None:
         found = found[order.to_numpy()]
     sort = np.argsort(np.asarray(labels.to_pylist(), dtype=object), kind="stable") if len(labels) else np.empty(0, int)

@@ -69,6 +69,7 @@ __all__ = [
     "new_file_session",
     "send",
     "send_json",
+    "transmit",
     "decode_json",
     "error_class_for",
     "api_error",
@@ -414,6 +415,7 @@ def send_json(
     stats: PullStats,
     parse_error: ParseError,
     decode: Callable[[requests.Response], Any] = decode_json,
+    first: Callable[[], requests.Response] | None = None,
 ) -> tuple[requests.Response, Any]:
     """Like :func:`send`, and decode the body; a body that does not decode is retried.
 
@@ -421,11 +423,28 @@ def send_json(
     asking for again (the default, :func:`decode_json`, does so for JSON that
     does not parse). When the retries run out, :class:`DataError` is raised.
 
+    ``first``, when given, is the first attempt already sent (by
+    :func:`transmit`, e.g. in another thread while the page before was
+    parsed): ``first()`` returns its response or raises what sending
+    raised, and the answer is handled as if it had been sent here; retries
+    are sent with ``session``.
+
     Returns
     -------
     (response, decoded)
     """
-    return _send(session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error), decode)
+    return _send(session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error), decode,
+                 first)
+
+
+def transmit(session: requests.Session, method: str, url: str, *, json: Any = None, headers: dict | None = None,
+             policy: RetryPolicy) -> requests.Response:
+    """One attempt, body read, nothing retried or counted: the ``first`` of :func:`send_json`, sent ahead.
+
+    Raises what sending raises (``requests`` and connection errors);
+    :func:`send_json` maps and retries them when it takes the attempt.
+    """
+    return _attempt(session, _Request(method, url, None, json, headers), policy)
 
 
 def _read_body(response: requests.Response) -> bytes:
@@ -469,7 +488,8 @@ class _Handling:
 
 
 def _send(session: requests.Session, request: _Request, handling: _Handling,
-          decode: Callable[[requests.Response], Any] | None = None) -> tuple[requests.Response, Any]:
+          decode: Callable[[requests.Response], Any] | None = None,
+          first: Callable[[], requests.Response] | None = None) -> tuple[requests.Response, Any]:
     """Retry layer: send ``request`` until it gets a usable answer or its retries are spent.
 
     Each attempt goes through :func:`_transmit` (transport faults become
@@ -479,7 +499,8 @@ def _send(session: requests.Session, request: _Request, handling: _Handling,
     """
     attempts = _Attempts(handling.policy, handling.stats)
     while True:
-        response = _transmit(session, request, handling, attempts)
+        response = _transmit(session, request, handling, attempts, first)
+        first = None
         if response is None:
             continue
         outcome = _answer(response, request, handling, attempts, decode)
@@ -487,14 +508,21 @@ def _send(session: requests.Session, request: _Request, handling: _Handling,
             return outcome
 
 
-def _transmit(session: requests.Session, request: _Request, handling: _Handling,
-              attempts: "_Attempts") -> requests.Response | None:
-    """Transport layer: one attempt's response, or None after a transient fault (already backed off)."""
+def _attempt(session: requests.Session, request: _Request, policy: RetryPolicy) -> requests.Response:
+    """Send ``request`` once and read its body (raises what ``requests`` and the connection raise)."""
+    response = session.request(request.method, request.url, params=request.params, json=request.json,
+                               headers=request.headers, timeout=policy.timeout, allow_redirects=True, stream=True)
+    _read_body(response)
+    return response
+
+
+def _transmit(session: requests.Session, request: _Request, handling: _Handling, attempts: "_Attempts",
+              first: Callable[[], requests.Response] | None = None) -> requests.Response | None:
+    """Transport layer: one attempt's response (``first``'s when given), or None after a transient fault (backed off)."""
     policy, stats = handling.policy, handling.stats
     try:
-        response = session.request(request.method, request.url, params=request.params, json=request.json,
-                                   headers=request.headers, timeout=policy.timeout, allow_redirects=True, stream=True)
-        stats.count(requests=1, bytes=len(_read_body(response)))
+        response = first() if first is not None else _attempt(session, request, policy)
+        stats.count(requests=1, bytes=len(response.content))
         return response
     except _TRANSPORT_ERRORS as exc:
         stats.count(requests=1)

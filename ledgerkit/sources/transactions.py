@@ -9,6 +9,10 @@ asked for with ``starting_after`` (forward) or ``ending_before`` (backward).
 methods is two paginated *windows*. A window (one date range, one method,
 its own cursor) is pulled page by page by :func:`fetch_page`, which
 shares nothing mutable with other windows, so windows run in threads.
+A window's next page is asked for as soon as this page's bytes are in,
+its cursor read from their tail (:mod:`ledgerkit._ingest.page_tail`),
+while this page is parsed (:class:`_Ahead`); it is taken only when it is
+the very request the parsed page leads to.
 
 The public entry points are :func:`ledgerkit.load_transactions` and
 ``lk.Client(...).transactions(...)``; here a validated
@@ -28,21 +32,25 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
 from .._ingest.arrow_pages import FastPage, NotJSON, pages_to_frame, read_columns, read_page
+from .._ingest.page_tail import tail_cursor
 from .._ingest.schema import TRANSACTIONS
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import empty_frame, finish
-from .._transport.http import MalformedBody
+from .._transport.http import MalformedBody, PullStats, transmit
 from .._transport.pagination import CursorPaginator, whole_number
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
@@ -261,6 +269,7 @@ class Window:
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
     split: bool = False
+    ahead: tuple[dict[str, Any], Future] | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
         out = {"payment_method_type": self.method, "pages": self.pages, "rows": self.rows,
@@ -288,8 +297,14 @@ def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[request
     return decode
 
 
-def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Response], Any]) -> tuple[FastPage, bytes]:
+def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Response], Any],
+               ahead: "_Ahead | None" = None, *, send_next: bool = False) -> tuple[FastPage, bytes]:
     """Fetch the next page of ``window`` as a typed page (see :mod:`ledgerkit._ingest.arrow_pages`) and advance its cursor.
+
+    With ``ahead`` the request goes out through it (taking the one sent
+    ahead for this window when it is this very request), and with
+    ``send_next`` the page after is asked for as soon as this page's bytes
+    are in, before they are parsed.
 
     Raises
     ------
@@ -303,8 +318,11 @@ def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Re
     """
     paginator = window.paginator
     body = {"report_params": {**window.params, **paginator.next_request()}}
+    first = None if ahead is None else ahead.first(window, body)
+    if ahead is not None and send_next:
+        decode = ahead.sending_next(window, decode)
     try:
-        _, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=decode)
+        _, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=decode, first=first)
         count_meaning(page.meta.get("count"), page.records)  # a page that fits no reading stops before the cursor moves
         ids = page.ids()
         paginator.update_state(page.meta, (int(ids.min()), int(ids.max())) if len(ids) else None)
@@ -347,6 +365,82 @@ def count_meaning(count: Any, records: int) -> str | None:
     return "page rows" if number == records else "report total"
 
 
+# ------------------------------------------------------- requests sent ahead
+
+
+class _Ahead:
+    """Sends the pull's requests on ``threads`` threads, and a window's next one while its page is parsed.
+
+    Every page's first attempt goes out here (retries are the worker's), so
+    at most ``threads`` -- the pull's ``max_workers`` -- are in flight, sent
+    ahead or not. Each thread sends with a connection of its own
+    (``make_client()``). A request sent ahead is kept on its window with the
+    body it sent, and :meth:`first` hands it over only for that very body;
+    one not taken is waited for and counted as sent (``unused``).
+    """
+
+    def __init__(self, make_client: Callable[[], Connection], threads: int, stats: PullStats) -> None:
+        self._make_client, self._stats = make_client, stats
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="ledgerkit-send")
+        self.unused = 0
+
+    def _transmit(self, body: dict[str, Any]) -> requests.Response:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._make_client()
+        return transmit(client.session, "POST", client.config.url(PATH), json=body, headers=HEADERS,
+                        policy=client.policy)
+
+    def first(self, window: Window, body: dict[str, Any]) -> Callable[[], requests.Response]:
+        """The first attempt of ``body`` for ``window``: the one sent ahead when it is this body, else sent now."""
+        sent, window.ahead = window.ahead, None
+        if sent is not None and sent[0] == body:
+            return sent[1].result
+        self.drop(sent)
+        return self._pool.submit(self._transmit, body).result
+
+    def sending_next(self, window: Window, decode: Callable[[requests.Response], Any]) -> Callable[[requests.Response], Any]:
+        """``decode`` that first sends ``window``'s next request, from the cursor at the tail of the bytes."""
+        paginator = window.paginator
+
+        def decode_after_sending(response: requests.Response) -> Any:
+            found = tail_cursor(response.content, "last_object_id" if paginator.direction == "forward" else "first_object_id")
+            self.drop(window.ahead)  # sent from an earlier attempt's bytes
+            window.ahead = None
+            if found is not None and found[1] and _moves(paginator, found[0]):
+                body = {"report_params": {**window.params, paginator.parameter: found[0]}}
+                window.ahead = (body, self._pool.submit(self._transmit, body))
+            return decode(response)
+
+        return decode_after_sending
+
+    def drop(self, sent: tuple[dict[str, Any], Future] | None) -> None:
+        """Let a request sent ahead go untaken: wait for it (its connection is free again) and count it."""
+        if sent is None:
+            return
+        self.unused += 1
+        with contextlib.suppress(Exception):
+            response = sent[1].result()
+            self._stats.count(requests=1, bytes=len(response.content))
+            return
+        self._stats.count(requests=1)
+
+    def close(self, windows: list[Window]) -> None:
+        """Drop what was sent ahead for ``windows`` and stop the threads."""
+        for window in windows:
+            sent, window.ahead = window.ahead, None
+            self.drop(sent)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _moves(paginator: CursorPaginator, cursor: int) -> bool:
+    """Whether ``cursor`` moves ``paginator`` on (else the parsed page stops the pull, and nothing is sent ahead)."""
+    if paginator.cursor is None:
+        return True
+    return cursor > paginator.cursor if paginator.direction == "forward" else cursor < paginator.cursor
+
+
 # ------------------------------------------------------------------ the pull
 
 
@@ -373,6 +467,7 @@ class _Pull:
         self.manifest.extra["dialect"] = self.dialect  # what the server's answers teach, filled in as they come
         cursor = q.ending_before if q.direction == "backward" else q.starting_after
         self.concurrent = self.max_workers > 1 and cursor is None
+        self.limiter = RateLimiter()
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
         self.decode = _page_decoder(self.include_pii, self.wall_zone)
         if self.concurrent:  # one window per method; a window that turns out dense splits while workers idle
@@ -390,21 +485,52 @@ class _Pull:
         With ``columnar`` (a whole load) the pages stay Arrow columns until
         :meth:`frame` converts them all at once; else each is a frame.
         """
-        if self.concurrent:
-            yield from self._concurrent_pages()
-        else:
-            for window in self.windows:
-                while window.paginator.has_next_page and (fetched := self._fetch(self.client, window)):
-                    yield self._accept(*fetched)
-                window.complete = True
+        self.ahead = _Ahead(self._worker, self.max_workers if self.concurrent else 1, self.client.stats)
+        try:
+            yield from self._observed(self._concurrent_pages() if self.concurrent else self._sequential_pages())
+        finally:
+            self.ahead.close(self.windows)
+            if self.ahead.unused:
+                self.manifest.extra["requests_sent_ahead_unused"] = self.ahead.unused
         self._check_units()
 
-    def _fetch(self, client: Connection, window: Window) -> tuple[FastPage, bytes] | None:
+    def _sequential_pages(self) -> Iterator[pd.DataFrame | FastPage]:
+        for window in self.windows:
+            while window.paginator.has_next_page and (fetched := self._fetch(self.client, window)):
+                yield self._accept(*fetched)
+            window.complete = True
+
+    def _observed(self, results: Iterator[pd.DataFrame | FastPage]) -> Iterator[pd.DataFrame | FastPage]:
+        """``results`` passed on as they come, each seen by the fee-unit check.
+
+        Arrow pages are checked in batches of alike pages (the check's cost
+        is per call, not per row); every page is checked before the pull
+        ends, which is when the check can fail.
+        """
+        batches: dict[tuple, list[FastPage]] = {}
+        for result in results:
+            if isinstance(result, FastPage) and result.frame is None:
+                key = tuple((c, result.columns[c].type) if c in result.columns else (c, None) for c in FeeUnits.columns)
+                batch = batches.setdefault(key, [])
+                batch.append(result)
+                if len(batch) == _FEE_BATCH:
+                    self.units.observe(_fee_columns(batches.pop(key)))
+            else:
+                self.units.observe(result)
+            yield result
+        for batch in batches.values():
+            self.units.observe(_fee_columns(batch))
+
+    def _worker(self) -> Connection:
+        """A connection for one thread of the pull: its own session, within the pull's shared limiter."""
+        return replace(self.client, session=limited_session(self.client.session, self.limiter))
+
+    def _fetch(self, client: Connection, window: Window, *, send_next: bool = True) -> tuple[FastPage, bytes] | None:
         """The next page of ``window``; None when the provider refuses its method (not asked for by name)."""
         if window.method in self.refused:
             return None
         try:
-            return fetch_page(client, window, self.decode)
+            return fetch_page(client, window, self.decode, self.ahead, send_next=send_next)
         except InvalidRequestError as exc:
             if not self.query.skip_refused or not _refuses_method(exc):
                 raise
@@ -420,16 +546,11 @@ class _Pull:
             raise DataError(reason)
 
     def _concurrent_pages(self) -> Iterator[pd.DataFrame]:
-        limiter = RateLimiter()
         self.manifest.extra["max_workers"] = self.max_workers
-
-        def worker() -> Connection:
-            return replace(self.client, session=limited_session(self.client.session, limiter))
-
-        yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=worker)
+        yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=self._worker)
         sweeps = self._sweeps()
-        yield from WindowScheduler(sweeps, self._step, max_workers=self.max_workers, make_worker=worker)
-        self.manifest.extra["throttled"] = limiter.throttled
+        yield from WindowScheduler(sweeps, self._step, max_workers=self.max_workers, make_worker=self._worker)
+        self.manifest.extra["throttled"] = self.limiter.throttled
 
     def _sweeps(self) -> list[Window]:
         """Per method that was split, the whole period once more after its highest id: rows added meanwhile.
@@ -452,8 +573,12 @@ class _Pull:
         return sweeps
 
     def _step(self, window: Window, client: Connection, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
-        """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing."""
-        fetched = self._fetch(client, window)
+        """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing.
+
+        The next page is sent ahead unless the window may be split (then its next requests are the halves').
+        """
+        splittable = hungry and window.start is not None
+        fetched = self._fetch(client, window, send_next=not splittable)
         if fetched is None:
             window.complete = True
             return None, []
@@ -463,7 +588,7 @@ class _Pull:
         if not window.paginator.has_next_page:
             window.complete = True
             return result, []
-        halves = self._halves(window, latest) if hungry and window.start is not None else []
+        halves = self._halves(window, latest) if splittable else []
         return result, halves or [window]
 
     def _halves(self, window: Window, hint: pd.Timestamp | None) -> list[Window]:
@@ -494,7 +619,6 @@ class _Pull:
             self._count(page, kept)
             if meaning is not None and self.dialect.get("count") != "report total":
                 self.dialect["count"] = meaning
-            self.units.observe(page)
         return page if self.columnar else pages_to_frame([page], TRANSACTIONS)
 
     def _count(self, page: Any, rows: int) -> None:
@@ -558,6 +682,17 @@ def _refuses_method(exc: InvalidRequestError) -> bool:
     named = [str(f.get("parameter", "")) for f in getattr(exc, "field_errors", None) or []]
     return any(n.endswith("payment_method_type") for n in named) or (
         not named and "payment_method_type" in str(exc.args[0] if exc.args else ""))
+
+
+#: Arrow pages per call of the fee-unit check.
+_FEE_BATCH = 32
+
+
+def _fee_columns(pages: list[FastPage]) -> FastPage:
+    """The columns the fee-unit check reads, of ``pages`` alike in them, as one page (no copy)."""
+    first = pages[0].columns
+    return FastPage(None, 0, (), columns={c: pa.chunked_array([p.columns[c] for p in pages], first[c].type)
+                                          for c in FeeUnits.columns if c in first})
 
 
 def _latest(page: FastPage, column: str) -> pd.Timestamp | None:

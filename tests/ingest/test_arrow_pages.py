@@ -153,3 +153,19 @@ def test_pages_to_frame_mixing_reference_pages_equals_the_reference(world_pages)
     frame = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)
     pd.testing.assert_frame_equal(frame, world_reference(bodies))
     assert frame["id"].iloc[[0, -1]].tolist() == [1, 10**12]
+
+
+
+def test_categories_missing_from_a_page_or_null_convert_as_the_reference():
+    """A category column absent from one page, null in others, typed alike on the rest: one categorical."""
+    def row(i: int, **kw) -> dict:
+        return {"id": i, "amount": 10 * i, "currency": "EUR", "created_at": "2025-01-02T03:04:05Z", **kw}
+
+    bodies = [body_of([row(1, status="successful"), row(2, status=None)]), body_of([row(3), row(4)]),
+              body_of([row(5, status="failed"), row(6, status="successful")]), body_of([row(7, status=None)])]
+    pages = [read_columns(b, TRANSACTIONS, records_key="transactions") for b in bodies]
+    assert all(p.frame is None for p in pages)
+    frame = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)
+    pd.testing.assert_frame_equal(frame, world_reference(bodies))
+    assert frame["status"].cat.categories.tolist() == ["failed", "successful"]
+    assert frame["status"].isna().tolist() == [False, True, True, True, False, False, True]
