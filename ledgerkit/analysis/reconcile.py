@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import ConfigurationError
 from ._common import empty_frame, minor_units, require_columns, require_frame, require_no_missing
+from ._dask import dask_aware
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
 from .fee_parts import _require_money
 
@@ -190,6 +191,7 @@ def _status(merged: pd.DataFrame, compare_fees: bool) -> pd.Series:
     return pd.Series(status, index=merged.index, dtype="str")
 
 
+@dask_aware("transactions", "balance_records")
 def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any, *, invalid: str = "raise") -> pd.DataFrame:
     """Pair each successful money-moving transaction with its balance record(s).
 
