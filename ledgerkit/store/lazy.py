@@ -151,9 +151,23 @@ class PartsReader:
         if self.source == "transactions":
             frame = frame.drop_duplicates(self.id_column, keep="last").sort_values(self.id_column, kind="stable")
         else:
-            frame = frame.drop_duplicates(self.id_column, keep="first")
+            frame = frame.iloc[_first_copies(frame[self.id_column])]
         frame = _between(frame.reset_index(drop=True), self.time_column, *self.window)
         return _conformed(finish([frame], self.schema), self.meta.loc[:, columns])
+
+
+def _first_copies(ids: pd.Series) -> np.ndarray:
+    """Positions of the first row of each id, in order (hashing Arrow text in Arrow: faster than pandas)."""
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow" and len(ids):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.chunked_array([pa.array(ids.array, from_pandas=True)]).combine_chunks())
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        _, first = np.unique(codes, return_index=True)
+        missing = np.flatnonzero(codes < 0)[1:]  # like drop_duplicates: missing ids equal each other
+        return np.sort(first) if not len(missing) else np.setdiff1d(np.sort(first), missing)
+    return np.flatnonzero(~ids.duplicated(keep="first").to_numpy(dtype=bool))
 
 
 def _between(frame: pd.DataFrame, column: str, start: Any, end: Any) -> pd.DataFrame:

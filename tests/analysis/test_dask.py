@@ -192,7 +192,7 @@ def records_frame(rng: np.random.Generator, rows: int, *, ids: bool, before: boo
 
 def plant(frame: pd.DataFrame, rng: np.random.Generator, faults: int) -> pd.DataFrame:
     frame = frame.copy()
-    for _ in range(faults):
+    for _ in range(faults if len(frame) else 0):
         row = int(rng.integers(0, len(frame)))
         column = rng.choice([c for c in ("amount", "balance_after", "balance_before", "net", "fee", "created_at")
                              if c in frame.columns])

@@ -21,14 +21,16 @@ import numpy as np
 import pandas as pd
 
 from .._common import check_freq, codes, period_start
-from .._ledger import chain_codes, ledger_of
+from .._ledger import ACCOUNT_IDS, chain_codes, ledger_of
 from ..balance import roll_forward as _pandas_roll_forward
-from .partials import abs_totals, check_totals, meta_of, raise_first, run_partials
+from .partials import abs_totals, check_totals, meta_of, projected, raise_first, run_partials
 
-__all__ = ["roll_forward", "records_of", "MONEY"]
+__all__ = ["roll_forward", "records_of", "MONEY", "LEDGER_COLUMNS"]
 
 #: Money columns of a ledger whose absolute totals must fit a 64-bit sum.
 MONEY = ("amount", "fee", "net", "balance_before", "balance_after")
+#: What a balance analysis reads of statements or balance records (the others are not read from Parquet).
+LEDGER_COLUMNS = ("created", "created_at", "type", "transaction_type", "currency", *MONEY, *ACCOUNT_IDS, "record_id")
 
 
 def records_of(statements: Any) -> tuple[Any, Any]:
@@ -48,7 +50,7 @@ def _folded(part: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     totals = abs_totals(part, MONEY)
     ledger = ledger_of(part, "statements")  # every check on the rows, as pandas makes it
     period = period_start(ledger.created, check_freq(freq))
-    counts = pd.DataFrame({"currency": part["currency"].astype("str").to_numpy(), "period": period.to_numpy()})
+    counts = pd.DataFrame({"currency": part["currency"].astype("str").array, "period": period.array})
     counts = counts.groupby(["currency", "period"], sort=False).size().rename("rows").reset_index()
     if not len(part):
         return part, counts, totals
@@ -89,7 +91,7 @@ def roll_forward(statements: Any, *, freq: str = "M", categories: Mapping[str, s
     frame, report_opening = records_of(statements)
     given = opening if opening is not None else report_opening
     _pandas_roll_forward(meta_of(frame), freq=freq, categories=categories, opening=None if given is None else {})
-    pieces = run_partials(frame, _folded, freq)
+    pieces = run_partials(projected(frame, LEDGER_COLUMNS), _folded, freq)
     raise_first(pieces)
     check_totals([p.value[2] for p in pieces], "statements")
     folded = pd.concat([p.value[0] for p in pieces], ignore_index=True)

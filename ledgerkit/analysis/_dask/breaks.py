@@ -30,16 +30,16 @@ import pandas as pd
 from .._common import codes
 from .._ledger import Ledger, chain_codes, ledger_of
 from ..breaks import check_balances as _pandas_check_balances
-from .balance import MONEY, records_of, with_opening
-from .partials import abs_totals, check_totals, meta_of, offsets_of, raise_first, repeated_values, run_partials
+from .balance import LEDGER_COLUMNS, MONEY, records_of, with_opening
+from .partials import (abs_totals, check_totals, meta_of, offsets_of, projected, raise_first, repeated_values,
+                       row_hashes, run_partials)
 
 __all__ = ["check_balances"]
 
 
 def _hashes(part: pd.DataFrame, columns: list[str] | None) -> pd.Series:
     """A hash per row of ``columns`` (all columns when None): equal rows hash alike in every partition."""
-    chosen = part if columns is None else part[columns]
-    return pd.Series(pd.util.hash_pandas_object(chosen, index=False).to_numpy(), index=part.index, dtype="uint64")
+    return pd.Series(row_hashes(part, columns), index=part.index, dtype="uint64")
 
 
 def _within(mask: np.ndarray, same: np.ndarray, step: int) -> np.ndarray:
@@ -106,7 +106,7 @@ def _reduced(part: pd.DataFrame, repeats_of: pd.Index, hashed: list[str] | None)
     totals = abs_totals(part, MONEY)
     ledger = ledger_of(part, "statements")
     chain = chain_codes(ledger, codes(part["currency"])[0])
-    maybe = np.isin(_hashes(part, hashed).to_numpy(), repeats_of.to_numpy()) if len(repeats_of) else \
+    maybe = np.isin(row_hashes(part, hashed), repeats_of.to_numpy()) if len(repeats_of) else \
         np.zeros(len(part), dtype=bool)
     members = np.flatnonzero(~maybe)
     order = members[np.lexsort((members, chain[members]))]
@@ -153,6 +153,8 @@ def check_balances(statements: Any) -> pd.DataFrame:
     template = _pandas_check_balances(meta)  # every check that needs no rows, before any work
     ledger = ledger_of(meta, "statements")
     hashed = [*ledger.chain_columns, ledger.id_column] if ledger.id_column else None
+    if ledger.id_column:  # without ids a repeat is a row equal in every column: all are read
+        frame = projected(frame, [*LEDGER_COLUMNS, ledger.id_column])
     hashes = frame.map_partitions(_hashes, hashed, meta=pd.Series(dtype="uint64"))
     repeats_of = repeated_values(hashes)
     pieces = run_partials(frame, _reduced, repeats_of, hashed)

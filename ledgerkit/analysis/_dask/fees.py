@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ConfigurationError
+from ..categories import CATEGORIES, category_codes
 from ..fees import _bp
 from ..fees import fee_breakdown as _pandas_fee_breakdown
-from .partials import Piece, abs_totals, check_totals, meta_of, raise_first, repeated_values, run_partials
+from .partials import Piece, abs_totals, check_totals, meta_of, projected, raise_first, repeated_values, run_partials
 from .runs import realigned
 from .witness import gathered
 
@@ -36,6 +37,14 @@ __all__ = ["fee_breakdown"]
 
 _FEE_TYPE = "fee_type"
 _MEASURES = ("count", "fee", "vat", "volume_count", "volume")
+#: What fee_breakdown reads besides the group keys and ``time`` (the other columns are not read from Parquet).
+_STATEMENT_COLUMNS = ("type", "amount", "currency", "created", "transaction_id", "transaction")
+_TRANSACTION_COLUMNS = ("id", "type", "status", "amount", "transaction_fee", "currency", "created_at")
+
+
+def _income(part: pd.DataFrame) -> pd.DataFrame:
+    """The statement rows that are volume (the one classifier: :mod:`~ledgerkit.analysis.categories`)."""
+    return part.loc[category_codes(part["type"], list(CATEGORIES)) == CATEGORIES.index("income")]
 
 
 def _partial(part: pd.DataFrame, options: dict[str, Any], volume_by: tuple[str, ...] | None,
@@ -44,7 +53,7 @@ def _partial(part: pd.DataFrame, options: dict[str, Any], volume_by: tuple[str, 
     if excluded is not None and len(excluded):
         part = part.loc[~part["id"].isin(excluded).to_numpy(dtype=bool)]
     lines = _pandas_fee_breakdown(part, **options)
-    volumes = None if volume_by is None else _pandas_fee_breakdown(part, **{**options, "by": volume_by})
+    volumes = None if volume_by is None else _pandas_fee_breakdown(_income(part), **{**options, "by": volume_by})
     return lines, volumes, totals
 
 
@@ -104,6 +113,7 @@ def fee_breakdown(frame: Any, *, by: str | Sequence[str] | None = None, freq: st
     keys = tuple(g for g in group if g not in ("currency", "period", _FEE_TYPE))
     volume_by = keys if _FEE_TYPE in group else None
     money = ("amount",) if statements else ("amount", "transaction_fee")
+    frame = projected(frame, [*(_STATEMENT_COLUMNS if statements else _TRANSACTION_COLUMNS), *keys, time or ""])
 
     excluded, witness = None, None
     if not statements and "id" in meta.columns:

@@ -24,7 +24,7 @@ from .._common import require_total_fits
 from .._invalid import rows_text
 
 __all__ = ["Piece", "meta_of", "partitions", "run_partials", "raise_first", "offsets_of", "check_totals",
-           "abs_totals", "repeated_values"]
+           "abs_totals", "repeated_values", "projected", "row_hashes"]
 
 _ROWS = re.compile(r"^(?P<head>.*\bat rows \[)(?P<shown>[0-9, ]*?)(?:, \.\.\. \((?P<count>\d+) rows in all\))?\](?P<tail>.*)$",
                    re.S)
@@ -150,3 +150,40 @@ def repeated_values(series: Any) -> pd.Index:
     counts = series.dropna().value_counts(split_out=max(1, series.npartitions // 16))
     found = counts[counts > 1].compute()
     return pd.Index(found.index)
+
+
+def projected(frame: Any, columns: Sequence[str]) -> Any:
+    """Only the ``columns`` an analysis reads (those present, in the frame's order): Parquet reads no others."""
+    wanted = set(columns)
+    return frame[[c for c in frame.columns if c in wanted]]
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _text_hashes(values: np.ndarray) -> np.ndarray:
+    return pd.util.hash_array(values.astype(object, copy=False), categorize=False)
+
+
+def _column_hashes(values: pd.Series) -> np.ndarray:
+    """One uint64 per value, equal for equal values in any partition (text hashed as text, whatever its dtype)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        table = np.append(_text_hashes(np.asarray(dtype.categories, dtype=object)), np.uint64(0))
+        return table[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last entry
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+        return _text_hashes(values.to_numpy(dtype=object))
+    return pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
+
+
+def row_hashes(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> np.ndarray:
+    """A uint64 per row of ``columns`` (all when None): equal rows hash alike in every partition.
+
+    Equal hashes only make rows *candidates* for being equal; the pandas code
+    that gets them decides. Faster than ``hash_pandas_object`` on Arrow text.
+    """
+    out = np.zeros(len(frame), dtype="uint64")
+    with np.errstate(over="ignore"):
+        for column in (frame.columns if columns is None else columns):
+            out = (out * _MIX) ^ _column_hashes(frame[column])
+    return out

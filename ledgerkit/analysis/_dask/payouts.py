@@ -17,11 +17,13 @@ import pandas as pd
 
 from ..payouts import _ACTIVITY
 from ..payouts import payout_groups as _pandas_payout_groups
-from .partials import abs_totals, check_totals, meta_of, raise_first, run_partials
+from .partials import abs_totals, check_totals, meta_of, projected, raise_first, run_partials
 
 __all__ = ["payout_groups"]
 
 _KEYS = ["payout_id", "currency"]
+#: What payout_groups reads (the other columns are not read from Parquet).
+_COLUMNS = ("created", "type", "amount", "currency", "payout_id")
 
 
 def _partial(part: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -39,7 +41,7 @@ def _span(lines: pd.DataFrame, grouped: Any, column: str, how: str) -> pd.Series
 def payout_groups(statements: Any) -> pd.DataFrame:
     """:func:`ledgerkit.analysis.payouts.payout_groups` of a Dask DataFrame (the same pandas result)."""
     template = _pandas_payout_groups(meta_of(statements))
-    pieces = run_partials(statements, _partial)
+    pieces = run_partials(projected(statements, _COLUMNS), _partial)
     raise_first(pieces)
     check_totals([p.value[1] for p in pieces], "statements")
     lines = [p.value[0] for p in pieces if len(p.value[0])]

@@ -25,9 +25,20 @@ def _links(part: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """``links[i]``: row ``i + 1`` continues the transaction of row ``i``."""
     links = np.zeros(max(len(part) - 1, 0), dtype=bool)
     for column in columns:
-        found = pd.factorize(part[column], use_na_sentinel=True)[0]  # -1: missing, never linked
-        links |= (found[1:] == found[:-1]) & (found[1:] >= 0)
+        links |= _same_as_previous(part[column])
     return links
+
+
+def _same_as_previous(values: pd.Series) -> np.ndarray:
+    """Whether each value but the first equals the one before it (missing never equals)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and len(values) > 1:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        array = pa.chunked_array([pa.array(values.array, from_pandas=True)])
+        return pc.equal(array[1:], array[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
+    found = pd.factorize(values, use_na_sentinel=True)[0]  # -1: missing
+    return (found[1:] == found[:-1]) & (found[1:] >= 0)
 
 
 def _edges(part: pd.DataFrame, columns: Sequence[str]) -> tuple[int, tuple, tuple, int]:
