@@ -134,6 +134,14 @@ def test_check_balances_names_every_planted_fault_once_wherever_the_cuts_are(sta
     assert set(breaks["kind"]) == {"amount_mismatch", "chain_break", "out_of_order", "duplicate"}
 
 
+@pytest.mark.parametrize("cuts", CUTS[:2])
+def test_statements_without_row_ids_repeat_by_every_field(statements, cuts):
+    bare = statements.drop(columns="row_id")
+    breaks = lk.check_balances(split(bare, cuts))
+    pd.testing.assert_frame_equal(breaks, lk.check_balances(bare))
+    assert (breaks["kind"] == "duplicate").sum() == 1 and breaks["row_id"].isna().all()
+
+
 @pytest.mark.parametrize("cuts", CUTS)
 def test_payout_groups_combines_a_payout_spread_over_three_partitions(statements, cuts):
     _compare("payout_groups", statements, cuts)
