@@ -209,13 +209,16 @@ class Store:
         ...     frame.npartitions, len(frame.compute())
         (1, 0)
         """
-        from ..analysis._dask import require_dask
+        from ..analysis._dask import INSTALL, require_dask
 
         _check_source(source, ("transactions", "statements"))
         require_dask("source", source)
         if isinstance(rows_per_partition, bool) or not isinstance(rows_per_partition, int) or rows_per_partition < 1:
             raise ConfigurationError("rows_per_partition", rows_per_partition, "a whole number of rows >= 1")
-        import fsspec
+        try:
+            import fsspec
+        except ImportError:
+            raise ConfigurationError("source", source, f"the Dask extra installed (fsspec is missing): {INSTALL}") from None
 
         from .lazy import describe, frame_of
 

@@ -40,7 +40,7 @@ from .._ingest.schema import Schema
 __all__ = ["Part", "chunks", "frame_of"]
 
 #: About how many rows a partition holds (a month is cut only where no id can be in two pieces).
-ROWS_PER_PARTITION = 1_000_000
+ROWS_PER_PARTITION = 250_000
 
 
 @dataclass(frozen=True)
