@@ -213,7 +213,7 @@ def plant(frame: pd.DataFrame, rng: np.random.Generator, faults: int) -> pd.Data
     return frame
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 60), faults=st.integers(0, 4),
        ids=st.booleans(), before=st.booleans(), fees=st.sampled_from(["none", "fee", "net", "both"]),
        cuts=st.lists(st.integers(0, 60), max_size=6))
@@ -225,7 +225,7 @@ def test_balance_records_split_anywhere(seed, rows, faults, ids, before, fees, c
     _compare("roll_forward", frame, cuts, freq="W")
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), sales=st.integers(0, 14), faults=st.integers(0, 3),
        cuts=st.lists(st.integers(0, 50), max_size=6), freq=st.sampled_from(["D", "M"]))
 def test_statements_split_anywhere(seed, sales, faults, cuts, freq):
