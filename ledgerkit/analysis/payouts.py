@@ -33,6 +33,7 @@ from ._common import (
     require_utc,
     utc_nanoseconds,
 )
+from ._dask import dask_aware
 from .categories import category_codes, statement_category
 
 __all__ = ["FEE_COLUMNS", "payout_groups", "payout_items", "payout_waterfall"]
@@ -166,6 +167,7 @@ def _groups(frame: pd.DataFrame) -> pd.DataFrame:
     return table.astype(_GROUP_DTYPES)
 
 
+@dask_aware("statements")
 def payout_groups(statements: pd.DataFrame) -> pd.DataFrame:
     """One row per payout (and currency), plus one for the open balance.
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .._ingest.schema import BALANCE_RECORDS, RECONCILIATION, TRANSACTIONS, OneOf, frame_kind
 from ._common import empty_frame, minor_units, require_no_missing
+from ._dask import dask_aware
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
 from .fee_parts import _check_money_values
 
@@ -174,6 +175,7 @@ def _status(merged: pd.DataFrame, compare_fees: bool) -> pd.Series:
     return pd.Series(status, index=merged.index, dtype="str")
 
 
+@dask_aware("transactions", "balance_records")
 def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any, *, invalid: str = "raise") -> pd.DataFrame:
     """Pair each successful money-moving transaction with its balance record(s).
 

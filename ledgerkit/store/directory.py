@@ -23,6 +23,7 @@ from ..errors import ConfigurationError, StoreError
 from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
 from .._ingest.records import empty_frame, finish
 from .files import server_of
+from .lazy import ROWS_PER_PARTITION
 from .locks import GATE, holding
 from .stream import Stream
 
@@ -180,6 +181,68 @@ class Store:
         frame = finish([frame.reset_index(drop=True)], schema, sort_by="id" if source == "transactions" else None)
         return _between(frame, time_column, first, last)
 
+    def dask(self, source: str, *, account: str | int | None = None, start: Any = None, end: Any = None,
+             base_url: str | None = None, rows_per_partition: int = ROWS_PER_PARTITION) -> Any:
+        """The stored rows of ``source`` as a lazy Dask DataFrame, partitioned by account and month.
+
+        The same rows and dtypes as :meth:`read` (the parts the states list,
+        newest version of each id), read by Dask's workers a partition at a
+        time: the analysis functions take the result as they take a pandas
+        frame (see :mod:`ledgerkit.store.lazy` for the partitioning and the
+        order of the rows). Needs the Dask extra (``pip install
+        'ledgerkit[dask]'``); the parts' footers are read now, their rows
+        when the frame is computed.
+
+        Parameters
+        ----------
+        source : {"transactions", "statements"}
+        account, start, end, base_url
+            As for :meth:`read`.
+        rows_per_partition : int
+            About how many rows a partition holds: a month is cut into
+            pieces of this size where no id can be in two of them.
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     frame = Store(root).dask("statements")
+        ...     frame.npartitions, len(frame.compute())
+        (1, 0)
+        """
+        from ..analysis._dask import INSTALL, require_dask
+
+        _check_source(source, ("transactions", "statements"))
+        _check_selection(account, base_url)
+        require_dask("source", source)
+        if isinstance(rows_per_partition, bool) or not isinstance(rows_per_partition, int) or rows_per_partition < 1:
+            raise ConfigurationError("rows_per_partition", rows_per_partition, "a whole number of rows >= 1")
+        try:
+            import fsspec
+        except ImportError:
+            raise ConfigurationError("source", source, f"the Dask extra installed (fsspec is missing): {INSTALL}") from None
+
+        from .lazy import describe, frame_of
+
+        id_column, time_column, schema = SOURCES[source]
+        window = (_bound(start, "start"), _bound(end, "end"))
+        fs, _ = fsspec.core.url_to_fs(str(self.path))
+        key = id_column if source == "transactions" else time_column
+        parts = []
+        for stream in self._streams(source, account, base_url):
+            state = stream._load()
+            for relative in (state or {}).get("parts", []):
+                month = relative.split("/", 1)[0]
+                part = describe(fs, str(stream.directory / relative), stream.directory.parent.name, month, key,
+                                time_column)
+                if _overlaps(part.times, window):
+                    parts.append(part)
+        return frame_of(fs, source, schema, parts, id_column, time_column, window, rows_per_partition)
+
     def manifest(self, source: str | None = None, *, account: str | int | None = None,
                  base_url: str | None = None) -> list[dict[str, Any]]:
         """The state of every stored stream: its key (with the server), parts, cursor and coverage (plain dicts).
@@ -252,6 +315,16 @@ def _check_selection(account: Any, base_url: Any) -> None:
     if base_url is not None and (not isinstance(base_url, str) or not server_of(base_url).startswith(("http://",
                                                                                                        "https://"))):
         raise ConfigurationError("base_url", base_url, "the http(s) base URL the rows were pulled from, or None")
+
+
+def _overlaps(times: tuple[Any, Any], window: tuple[pd.Timestamp | None, pd.Timestamp | None]) -> bool:
+    """Whether a part whose times span ``times`` (None: unknown) may hold rows in ``[start, end)``."""
+    low, high = (None if t is None else pd.Timestamp(t) for t in times)
+    start, end = window
+    if low is None or high is None:
+        return True
+    low, high = (t.tz_localize("UTC") if t.tzinfo is None else t for t in (low, high))
+    return (start is None or high >= start) and (end is None or low < end)
 
 
 def _bound(value: Any, parameter: str) -> pd.Timestamp | None:

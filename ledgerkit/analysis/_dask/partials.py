@@ -1,0 +1,189 @@
+"""What every Dask path shares: partitions as tasks, their errors in the caller's row numbers, totals that fit.
+
+A Dask path runs a *partial* on each partition (a pandas function returning
+a small piece), gathers the pieces into this process with one
+``dask.compute`` -- on whatever scheduler is active, a ``distributed.Client``
+included -- and combines them there. :func:`run_partials` does the first two
+steps: each partition gets the frame's ``attrs`` (the loader's manifest says
+which frame it is), the partial's ``ConfigurationError`` comes back as a value
+instead of failing the task, and :func:`raise_first` raises it with row
+numbers counted in the whole frame, as the pandas path names them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...errors import ConfigurationError
+from .._common import require_total_fits
+from .._invalid import rows_text
+
+__all__ = ["Piece", "meta_of", "partitions", "run_partials", "raise_first", "offsets_of", "check_totals",
+           "abs_totals", "repeated_values", "projected", "row_hashes"]
+
+_ROWS = re.compile(r"^(?P<head>.*\bat rows \[)(?P<shown>[0-9, ]*?)(?:, \.\.\. \((?P<count>\d+) rows in all\))?\](?P<tail>.*)$",
+                   re.S)
+_ROW = re.compile(r"^(?P<head>.*\bat row )(?P<row>\d+)(?P<tail>.*)$", re.S)
+
+
+@dataclass
+class Piece:
+    """What a partial returns for one partition: its value, its row count, or the error it raised."""
+
+    value: Any
+    rows: int
+    error: ConfigurationError | None = None
+
+
+def meta_of(frame: Any) -> pd.DataFrame:
+    """The empty pandas frame standing for a Dask frame's columns and dtypes (with its ``attrs``)."""
+    return frame._meta
+
+
+def partitions(frame: Any) -> list[Any]:
+    """The frame's partitions as delayed pandas frames, in order."""
+    return list(frame.to_delayed())
+
+
+def _guarded(partial: Callable[..., Any], part: pd.DataFrame, attrs: dict[str, Any], *args: Any) -> Piece:
+    part = part.copy(deep=False) if part.attrs != attrs else part
+    part.attrs = dict(attrs)
+    try:
+        return Piece(partial(part, *args), len(part))
+    except ConfigurationError as exc:
+        return Piece(None, len(part), exc)
+
+
+def run_partials(frame: Any, partial: Callable[..., Any], *args: Any, parts: Sequence[Any] | None = None) -> list[Piece]:
+    """``partial(partition, *args)`` on every partition (or on ``parts``, delayed frames), computed at once."""
+    import dask
+
+    attrs = dict(getattr(meta_of(frame), "attrs", {}) or {})
+    tasks = [dask.delayed(_guarded, pure=True)(partial, part, attrs, *args)
+             for part in (partitions(frame) if parts is None else parts)]
+    return list(dask.compute(*tasks))
+
+
+def offsets_of(pieces: Sequence[Piece]) -> np.ndarray:
+    """The row number in the whole frame of each piece's first row."""
+    return np.concatenate([[0], np.cumsum([p.rows for p in pieces])[:-1]]).astype("int64")
+
+
+def _moved(exc: ConfigurationError, to_global: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, list[int], int | None]:
+    """The error's rows (shown, and how many in all) in whole-frame numbers; (value, [], None) if it names none."""
+    value = exc.value
+    if not isinstance(value, str):
+        return value, [], None
+    many = _ROWS.match(value)
+    if many:
+        shown = [int(v) for v in many["shown"].split(",") if v.strip()]
+        total = int(many["count"]) if many["count"] else len(shown)
+        return value, to_global(np.asarray(shown, dtype="int64")).tolist(), total
+    one = _ROW.match(value)
+    if one:
+        return value, to_global(np.asarray([int(one["row"])], dtype="int64")).tolist(), None
+    return value, [], None
+
+
+def _renumbered(value: str, rows: list[int], total: int | None) -> str:
+    many = _ROWS.match(value)
+    if many:
+        count = max(total or 0, len(rows))
+        padded = np.concatenate([np.asarray(rows[:5], dtype="int64"), np.zeros(count - len(rows[:5]), dtype="int64")])
+        return f"{many['head'][:-1]}{rows_text(padded)}{many['tail']}"  # rows_text shows five and counts all
+    one = _ROW.match(value)
+    return f"{one['head']}{rows[0]}{one['tail']}" if one else value
+
+
+def raise_first(pieces: Sequence[Piece], to_global: Sequence[Callable[[np.ndarray], np.ndarray]] | None = None) -> None:
+    """Raise the first partition's error, its rows numbered in the whole frame.
+
+    Where later partitions raised the same error (same parameter and
+    expectation), their rows join it: the first five are shown and all are
+    counted, as the pandas path does. With bad rows of different kinds in
+    several partitions, the first partition's kind is the one named.
+    """
+    failed = [(i, p.error) for i, p in enumerate(pieces) if p.error is not None]
+    if not failed:
+        return
+    starts = offsets_of(pieces)
+    mapping = list(to_global) if to_global is not None else [(lambda a, s=s: a + s) for s in starts]
+    first_index, first = failed[0]
+    value, rows, total = _moved(first, mapping[first_index])
+    if not rows:
+        raise first
+    for index, other in failed[1:]:
+        if (other.parameter, other.expected) != (first.parameter, first.expected) or total is None:
+            continue
+        _, more, count = _moved(other, mapping[index])
+        rows += more
+        total += count or 0
+    rows = rows[:5]
+    raise ConfigurationError(first.parameter, _renumbered(value, rows, total), first.expected) from None
+
+
+def abs_totals(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, int]:
+    """Sum of absolute values of each integer money column present (as Python ints)."""
+    out = {}
+    for column in columns:
+        if column in frame.columns and pd.api.types.is_integer_dtype(frame[column].dtype):
+            values = frame[column].to_numpy(dtype="int64", na_value=0)
+            out[column] = int(np.abs(values.astype("float64")).sum()) if len(values) else 0
+    return out
+
+
+def check_totals(totals: Sequence[dict[str, int]], parameter: str) -> None:
+    """Refuse money whose absolute total over all partitions could overflow a 64-bit sum (as pandas would)."""
+    columns = sorted({c for t in totals for c in t})
+    for column in columns:
+        per_part = [min(t.get(column, 0), 2**62 - 1) for t in totals]
+        require_total_fits(np.asarray(per_part, dtype="int64"), f"{parameter}[{column!r}]")
+
+
+def repeated_values(series: Any) -> pd.Index:
+    """The values of a Dask series found on more than one row (an aggregation, not the whole column in one place)."""
+    counts = series.dropna().value_counts(split_out=max(1, series.npartitions // 16))
+    found = counts[counts > 1].compute()
+    return pd.Index(found.index)
+
+
+def projected(frame: Any, columns: Sequence[str]) -> Any:
+    """Only the ``columns`` an analysis reads (those present, in the frame's order): Parquet reads no others."""
+    wanted = set(columns)
+    return frame[[c for c in frame.columns if c in wanted]]
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _text_hashes(values: np.ndarray) -> np.ndarray:
+    return pd.util.hash_array(values.astype(object, copy=False), categorize=False)
+
+
+def _column_hashes(values: pd.Series) -> np.ndarray:
+    """One uint64 per value, equal for equal values in any partition (text hashed as text, whatever its dtype)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        table = np.append(_text_hashes(np.asarray(dtype.categories, dtype=object)), np.uint64(0))
+        return table[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last entry
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+        return _text_hashes(values.to_numpy(dtype=object))
+    return pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
+
+
+def row_hashes(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> np.ndarray:
+    """A uint64 per row of ``columns`` (all when None): equal rows hash alike in every partition.
+
+    Equal hashes only make rows *candidates* for being equal; the pandas code
+    that gets them decides. Faster than ``hash_pandas_object`` on Arrow text.
+    """
+    out = np.zeros(len(frame), dtype="uint64")
+    with np.errstate(over="ignore"):
+        for column in (frame.columns if columns is None else columns):
+            out = (out * _MIX) ^ _column_hashes(frame[column])
+    return out

@@ -1,0 +1,424 @@
+"""The analysis functions on Dask DataFrames give the pandas result, to the minor unit.
+
+Every test builds a pandas frame, splits it into partitions at chosen
+(awkward) places -- a chain break or a VAT line right after a boundary, a
+payout over three partitions, a currency in one partition only, empty
+partitions -- and compares the Dask result with the pandas result on the
+same rows with ``assert_frame_equal``. Most run on Dask's synchronous
+scheduler (fast, same code path); the last ones on a real
+``distributed.LocalCluster`` with two worker processes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from types import SimpleNamespace
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ledgerkit as lk
+from ledgerkit.errors import ConfigurationError
+
+FUNCTIONS = ("fee_breakdown", "roll_forward", "check_balances", "payout_groups")
+
+
+@pytest.fixture(autouse=True)
+def synchronous():
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+def split(frame: pd.DataFrame, cuts) -> dd.DataFrame:
+    """``frame`` as a Dask frame cut before each row number in ``cuts`` (repeats make empty partitions)."""
+    bounds = [0, *cuts, len(frame)]
+    pieces = [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    with dask.config.set({"dataframe.convert-string": False}):
+        out = dd.from_map(_same, pieces, meta=frame.iloc[:0], enforce_metadata=False, divisions=None)
+    out._meta.attrs.update(frame.attrs)
+    return out
+
+
+def _same(piece: pd.DataFrame) -> pd.DataFrame:
+    return piece
+
+
+def _ts(minutes: int) -> pd.Timestamp:
+    return pd.Timestamp("2025-01-30 00:00", tz="UTC") + pd.Timedelta(minutes=minutes)
+
+
+# ---------------------------------------------------------------- statements
+
+def statement_rows(events, currency="EUR", start=0, minutes=0, step=97):
+    """A chained statements frame from (type, amount, payout id, transaction id) events; balances follow."""
+    rows, balance = [], start
+    for number, (kind, amount, payout, tx) in enumerate(events):
+        rows.append({"row_id": f"{currency}-{number}", "created": _ts(minutes + number * step), "type": kind,
+                     "amount": amount, "balance_before": balance, "balance_after": balance + amount,
+                     "currency": currency, "transaction_id": tx, "channel": "card" if number % 3 else "bank",
+                     "payout_id": payout})
+        balance += amount
+    return rows
+
+
+def statements_frame(rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in ("amount", "balance_before", "balance_after"):
+        frame[column] = frame[column].astype("Int64")
+    for column in ("row_id", "transaction_id", "payout_id"):
+        frame[column] = frame[column].astype("str")
+    frame["type"] = frame["type"].astype("category")
+    frame["currency"] = frame["currency"].astype("category")
+    frame["channel"] = frame["channel"].astype("category")
+    return frame
+
+
+def sale(tx, payout, amount=10_000, fee=-250, vat=-50):
+    return [("INCOME", amount, payout, tx), ("TRX_FEE", fee, payout, tx), ("VAT", vat, payout, tx)]
+
+
+@pytest.fixture(scope="module")
+def statements() -> pd.DataFrame:
+    """Two payouts, the first over three months; a JPY chain in the middle; five planted faults."""
+    events = []
+    for n in range(12):
+        events += sale(f"t{n}", "p1" if n < 8 else "p2")
+    events += [("PAYOUT", -77_600, "p1", None), ("CHARGEBACK", -3_000, "p2", "t9"),
+               ("CHARGEBACK_FEE", -1_500, "p2", "t9"), ("PAYOUT", -25_200, "p2", None)]
+    events += sale("t20", None) + sale("t21", None)
+    rows = statement_rows(events, step=61 * 24 * 60 // 8)
+    jpy = statement_rows(sale("j1", "pj") + [("PAYOUT", -9_700, "pj", None)], currency="JPY", start=500,
+                         minutes=40 * 24 * 60)
+    rows = rows[:21] + jpy + rows[21:]
+    rows[5]["amount"] += 7                       # a wrong amount: balances hold
+    rows[9]["balance_after"] += 30               # a wrong balance_after: the next row's balance_before is right
+    rows[13]["balance_before"] -= 4              # a break at a chosen row
+    rows[30]["created"] = rows[29]["created"] - pd.Timedelta(hours=1)   # out of order
+    rows.append(dict(rows[3]))                   # a repeated line, far from its first copy
+    return statements_frame(rows)
+
+
+CUTS = [
+    [13],                  # a chain break right at a partition boundary
+    [2, 11, 11, 20, 27],   # VAT first in a partition, an empty partition, the JPY chain in one partition
+    [1, 2, 3, 4, 36, 40],  # many tiny partitions, the repeat far from its first copy
+    [len(range(44))],      # everything in the first partition, an empty last one
+]
+
+
+def _compare(name: str, frame: pd.DataFrame, cuts, **options) -> None:
+    function = getattr(lk, name)
+    expected = function(frame, **options)
+    got = function(split(frame, cuts), **options)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs.get("dropped") == expected.attrs.get("dropped")
+
+
+@pytest.mark.parametrize("cuts", CUTS)
+@pytest.mark.parametrize("options", [{"freq": "D"}, {"freq": "W", "categories": {"VAT": "tax"}}])
+def test_roll_forward_of_statements_split_anywhere(statements, cuts, options):
+    _compare("roll_forward", statements, cuts, **options)
+
+
+@pytest.mark.parametrize("cuts", CUTS)
+def test_check_balances_names_every_planted_fault_once_wherever_the_cuts_are(statements, cuts):
+    breaks = lk.check_balances(split(statements, cuts))
+    pd.testing.assert_frame_equal(breaks, lk.check_balances(statements))
+    assert set(breaks["kind"]) == {"amount_mismatch", "chain_break", "out_of_order", "duplicate"}
+
+
+@pytest.mark.parametrize("cuts", CUTS[:2])
+def test_statements_without_row_ids_repeat_by_every_field(statements, cuts):
+    bare = statements.drop(columns="row_id")
+    breaks = lk.check_balances(split(bare, cuts))
+    pd.testing.assert_frame_equal(breaks, lk.check_balances(bare))
+    assert (breaks["kind"] == "duplicate").sum() == 1 and breaks["row_id"].isna().all()
+
+
+@pytest.mark.parametrize("cuts", CUTS)
+def test_payout_groups_combines_a_payout_spread_over_three_partitions(statements, cuts):
+    _compare("payout_groups", statements, cuts)
+    groups = lk.payout_groups(split(statements, [5, 12, 20]))
+    first = groups.iloc[0]
+    # p1: 8 sales and the repeated INCOME line (payout_groups counts it; check_balances names it)
+    assert (first["payout_id"], first["rows"], first["income"], first["residual"]) == ("p1", 25, 90_000, -10_007)
+
+
+@pytest.mark.parametrize("cuts", CUTS + [[2, 5, 8, 11]])
+@pytest.mark.parametrize("options", [{"by": "channel"}, {"by": ("fee_type", "channel"), "freq": "M"}])
+def test_fee_breakdown_of_statements_keeps_each_vat_with_its_fee(statements, cuts, options):
+    _compare("fee_breakdown", statements, cuts, **options)
+
+
+def test_a_vat_line_first_in_its_partition_stays_with_the_fee_before_it(statements):
+    by_type = lk.fee_breakdown(split(statements, [2, 5, 8]), by="fee_type")
+    fee = by_type.set_index(["currency", "fee_type"])
+    assert fee.loc[("EUR", "TRX_FEE"), "vat"] == 13 * 50 + 43  # one VAT line planted 7 short
+    assert fee.loc[("EUR", "CHARGEBACK_FEE"), "vat"] == 0
+
+
+# ---------------------------------------------------------------- balance records
+
+def records_frame(rng: np.random.Generator, rows: int, *, ids: bool, before: bool, fees: str) -> pd.DataFrame:
+    shops = rng.integers(1, 4, rows)
+    currency = np.where(shops == 3, "JPY", "EUR")
+    amount = rng.integers(-5_000, 20_000, rows)
+    fee = rng.integers(0, 300, rows)
+    change = amount - fee if fees != "none" else amount
+    after = np.zeros(rows, dtype="int64")
+    balances: dict[int, int] = {}
+    start = np.zeros(rows, dtype="int64")
+    for i, shop in enumerate(shops):
+        start[i] = balances.get(shop, 1_000 * shop)
+        after[i] = start[i] + change[i]
+        balances[shop] = after[i]
+    frame = pd.DataFrame({
+        "shop_id": pd.array(shops, dtype="Int64"),
+        "created_at": pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(np.arange(rows) * 7, unit="h"),
+        "transaction_type": pd.Categorical(rng.choice(["payment", "refund", "adjustment", "rolling_reserve", "p2p"],
+                                                      rows)),
+        "currency": currency, "amount": pd.array(amount, dtype="Int64"),
+        "balance_after": pd.array(after, dtype="Int64"),
+    })
+    if before:
+        frame["balance_before"] = pd.array(start, dtype="Int64")
+    if fees in ("fee", "both"):
+        frame["fee"] = pd.array(fee, dtype="Int64")
+    if fees in ("net", "both"):
+        frame["net"] = pd.array(change, dtype="Int64")
+    if ids:
+        frame["record_id"] = pd.array(np.arange(rows) + 100, dtype="Int64")
+    return frame
+
+
+def plant(frame: pd.DataFrame, rng: np.random.Generator, faults: int) -> pd.DataFrame:
+    frame = frame.copy()
+    for _ in range(faults if len(frame) else 0):
+        row = int(rng.integers(0, len(frame)))
+        column = rng.choice([c for c in ("amount", "balance_after", "balance_before", "net", "fee", "created_at")
+                             if c in frame.columns])
+        if column == "created_at":
+            frame.loc[row, column] -= pd.Timedelta(days=3)
+        else:
+            frame.loc[row, column] += int(rng.integers(1, 50))
+    if faults and len(frame) > 3:
+        frame = pd.concat([frame, frame.iloc[[1]]], ignore_index=True)  # a record given twice
+    return frame
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 60), faults=st.integers(0, 4),
+       ids=st.booleans(), before=st.booleans(), fees=st.sampled_from(["none", "fee", "net", "both"]),
+       cuts=st.lists(st.integers(0, 60), max_size=6))
+def test_balance_records_split_anywhere(seed, rows, faults, ids, before, fees, cuts):
+    rng = np.random.default_rng(seed)
+    frame = plant(records_frame(rng, rows, ids=ids, before=before, fees=fees), rng, faults)
+    cuts = sorted(min(c, len(frame)) for c in cuts)
+    _compare("check_balances", frame, cuts)
+    _compare("roll_forward", frame, cuts, freq="W")
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sales=st.integers(0, 14), faults=st.integers(0, 3),
+       cuts=st.lists(st.integers(0, 50), max_size=6), freq=st.sampled_from(["D", "M"]))
+def test_statements_split_anywhere(seed, sales, faults, cuts, freq):
+    rng = np.random.default_rng(seed)
+    events = []
+    for n in range(sales):
+        payout = f"p{n // 4}" if n < sales - 2 else None
+        events += sale(f"t{n}", payout, amount=int(rng.integers(100, 9_000)), fee=-int(rng.integers(0, 90)),
+                       vat=-int(rng.integers(0, 20)))
+        if payout and (n % 4 == 3 or n == sales - 3):
+            events.append(("PAYOUT", -int(rng.integers(100, 20_000)), payout, None))
+    rows = statement_rows(events, step=int(rng.integers(30, 3_000)))
+    for _ in range(faults if rows else 0):
+        rows[int(rng.integers(0, len(rows)))][str(rng.choice(["amount", "balance_after", "balance_before"]))] += 3
+    if not rows:
+        return
+    frame = statements_frame(rows)
+    cuts = sorted(min(c, len(frame)) for c in cuts)
+    for name, options in (("check_balances", {}), ("roll_forward", {"freq": freq}), ("payout_groups", {}),
+                          ("fee_breakdown", {"by": ("fee_type", "channel"), "freq": freq})):
+        _compare(name, frame, cuts, **options)
+
+
+def test_a_report_whose_records_are_dask_is_checked_against_its_opening():
+    rng = np.random.default_rng(7)
+    records = records_frame(rng, 30, ids=True, before=False, fees="both")
+    opening = pd.DataFrame({"shop_id": pd.array([1, 2, 3], dtype="Int64"), "currency": ["EUR", "EUR", "JPY"],
+                            "opening_balance": pd.array([1_000, 2_005, 3_000], dtype="Int64")})
+    report = SimpleNamespace(records=records, opening_balance=opening)
+    lazy = SimpleNamespace(records=split(records, [4, 9, 9, 22]), opening_balance=opening)
+    pd.testing.assert_frame_equal(lk.check_balances(lazy), lk.check_balances(report))
+    pd.testing.assert_frame_equal(lk.roll_forward(lazy, freq="D"), lk.roll_forward(report, freq="D"))
+    assert lk.check_balances(lazy)["kind"].tolist() == ["chain_break"]
+
+
+# ---------------------------------------------------------------- transactions
+
+def transactions_frame(rows: int, repeat: tuple[int, int] | None = None) -> pd.DataFrame:
+    number = np.arange(rows)
+    frame = pd.DataFrame({
+        "id": pd.array(number + 1_000, dtype="Int64"), "uid": [f"u{n}" for n in number],
+        "type": pd.Categorical(np.where(number % 7 == 0, "refund", "payment")),
+        "status": pd.Categorical(np.where(number % 5 == 0, "failed", "successful")),
+        "amount": pd.array(1_000 + number * 10, dtype="Int64"),
+        "transaction_fee": pd.array(20 + number % 9, dtype="Int64"),
+        "currency": pd.Categorical(np.where(number % 11 == 0, "USD", "EUR")),
+        "credit_card.brand": pd.Categorical(np.where(number % 2 == 0, "visa", "master")),
+        "created_at": pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(number * 5, unit="h"),
+    })
+    if repeat is not None:
+        frame.loc[repeat[1], "id"] = frame.loc[repeat[0], "id"]
+    return frame
+
+
+@pytest.mark.parametrize("options", [{"by": "brand"}, {"by": ("brand", "type"), "freq": "W"}, {"by": ()}])
+def test_fee_breakdown_of_transactions(options):
+    _compare("fee_breakdown", transactions_frame(80), [10, 10, 45], **options)
+
+
+def test_an_id_in_two_partitions_counts_once_and_is_named_by_its_whole_frame_rows():
+    frame = transactions_frame(60, repeat=(3, 52))
+    lazy = split(frame, [20, 40])
+    _compare("fee_breakdown", frame, [20, 40], by="brand", invalid="drop")
+    assert lk.fee_breakdown(lazy, by="brand", invalid="drop").attrs["dropped"]["frame"]["duplicated_ids"] == 1
+    with pytest.raises(ConfigurationError) as pandas_error:
+        lk.fee_breakdown(frame, by="brand")
+    with pytest.raises(ConfigurationError) as dask_error:
+        lk.fee_breakdown(lazy, by="brand")
+    assert str(dask_error.value) == str(pandas_error.value)
+    assert "at rows [3, 52]" in str(dask_error.value)
+
+
+def test_missing_money_is_named_by_its_whole_frame_rows():
+    frame = transactions_frame(60)
+    frame.loc[[31, 33, 36, 37, 38, 39, 41], "transaction_fee"] = pd.NA
+    with pytest.raises(ConfigurationError) as pandas_error:
+        lk.fee_breakdown(frame, by="brand")
+    with pytest.raises(ConfigurationError) as dask_error:
+        lk.fee_breakdown(split(frame, [20, 37, 45]), by="brand")
+    assert str(dask_error.value) == str(pandas_error.value)
+    _compare("fee_breakdown", frame, [20, 37, 45], by="brand", invalid="drop")
+
+
+def test_a_missing_balance_is_named_by_its_whole_frame_row(statements):
+    frame = statements.copy()
+    frame.loc[27, "balance_after"] = pd.NA
+    for name in ("check_balances", "roll_forward"):
+        with pytest.raises(ConfigurationError) as pandas_error:
+            getattr(lk, name)(frame)
+        with pytest.raises(ConfigurationError) as dask_error:
+            getattr(lk, name)(split(frame, [5, 20]))
+        assert str(dask_error.value) == str(pandas_error.value)
+
+
+def test_reconcile_dask_transactions_with_dask_or_pandas_records():
+    tx = transactions_frame(40)
+    tx["type"] = tx["type"].astype(str)
+    counted = tx[(tx["status"] == "successful")]
+    sign = np.where(counted["type"] == "refund", -1, 1)
+    records = pd.DataFrame({"transaction_id": counted["id"].array, "transaction_uid": counted["uid"].array,
+                            "amount": pd.array(sign * counted["amount"].to_numpy(dtype="int64"), dtype="Int64"),
+                            "fee": counted["transaction_fee"].array, "currency": counted["currency"].astype(str).array,
+                            "transaction_type": counted["type"].array}).reset_index(drop=True)
+    records.loc[3, "fee"] += 1
+    records.loc[5, "transaction_id"] = pd.NA  # matched by uid
+    expected = lk.reconcile_transactions(tx, records)
+    pd.testing.assert_frame_equal(lk.reconcile_transactions(split(tx, [7, 30]), records), expected)
+    pd.testing.assert_frame_equal(lk.reconcile_transactions(split(tx, [7]), split(records, [2, 2, 9])), expected)
+    assert (expected["status"] == "fee_mismatch").sum() == 1
+
+
+# ---------------------------------------------------------------- checks before any work
+
+def _exploding(meta: pd.DataFrame) -> dd.DataFrame:
+    return dd.from_map(_explode, [0, 1], meta=meta, enforce_metadata=False)
+
+
+def _explode(_: int) -> pd.DataFrame:
+    raise RuntimeError("a partition was computed")
+
+
+@pytest.mark.parametrize("name, drop, parameter", [
+    ("fee_breakdown", "amount", "frame"), ("roll_forward", "balance_after", "statements"),
+    ("check_balances", "balance_after", "statements"), ("payout_groups", "payout_id", "statements"),
+])
+def test_bad_columns_are_refused_from_the_meta_before_any_partition_is_read(statements, name, drop, parameter):
+    lazy = _exploding(statements.drop(columns=drop).iloc[:0])
+    with pytest.raises(ConfigurationError) as error:
+        getattr(lk, name)(lazy)
+    assert error.value.parameter.startswith(parameter)
+
+
+def test_a_bad_argument_is_refused_before_any_partition_is_read(statements):
+    lazy = _exploding(statements.iloc[:0])
+    with pytest.raises(ConfigurationError, match="freq"):
+        lk.roll_forward(lazy, freq="fortnight")
+    with pytest.raises(ConfigurationError, match="by"):
+        lk.fee_breakdown(lazy, by="nonsense")
+
+
+def test_import_ledgerkit_does_not_import_dask_and_a_missing_extra_says_what_to_install(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys
+        import ledgerkit as lk
+        assert "dask" not in sys.modules, "import ledgerkit imported dask"
+        sys.modules["dask"] = None  # as if the extra were not installed
+        sys.modules["dask.dataframe"] = None
+        try:
+            lk.Store({str(tmp_path)!r}).dask("statements")
+        except lk.ConfigurationError as exc:
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "pip install 'ledgerkit[dask]'" in out.stdout
+
+
+# ---------------------------------------------------------------- a real cluster
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, memory_limit="1GiB") as local, Client(local) as client:
+        yield client
+
+
+@pytest.mark.slow
+def test_the_sandbox_world_through_a_store_on_a_local_cluster(cluster, tmp_path):
+    from distributed import get_task_stream
+
+    from ledgerkit.sandbox import Sandbox
+
+    with Sandbox(seed=3, size=1500) as sandbox:
+        world = sandbox.world
+        store = lk.Store(tmp_path)
+        lk.load_statements(since=world.start.date(), progress=False, store=store, **sandbox.kwargs("statements"))
+        lk.load_transactions(world.start, world.end, progress=False, store=store, **sandbox.kwargs("transactions"))
+        currency = sorted({g["currency"] for g in world.gateways})[0]
+        report = lk.load_balance_records(world.start, world.end, currency=currency, user_id=1, progress=False,
+                                         poll_interval=(0.05, 0.2), **sandbox.kwargs("balance_records"))
+    statements, transactions = store.read("statements"), store.read("transactions")
+    lazy_statements = store.dask("statements", rows_per_partition=500)
+    lazy_transactions = store.dask("transactions", rows_per_partition=300)
+    lazy_report = SimpleNamespace(records=dd.from_pandas(report.records, npartitions=3, sort=False),
+                                  opening_balance=report.opening_balance)
+    assert lazy_statements.npartitions > 3 and lazy_transactions.npartitions > 1
+    with dask.config.set(scheduler=cluster.get), get_task_stream(client=cluster) as tasks:
+        for name, options in (("roll_forward", {"freq": "M"}), ("check_balances", {}), ("payout_groups", {}),
+                              ("fee_breakdown", {"by": ("fee_type", "channel")})):
+            pd.testing.assert_frame_equal(getattr(lk, name)(lazy_statements, **options),
+                                          getattr(lk, name)(statements, **options))
+        pd.testing.assert_frame_equal(lk.reconcile_transactions(lazy_transactions, lazy_report),
+                                      lk.reconcile_transactions(transactions, report))
+    assert len({task["worker"] for task in tasks.data}) == 2  # the partitions were read and reduced on both workers

@@ -1,0 +1,133 @@
+"""Store.dask: the stored rows as a lazy Dask DataFrame -- the rows and dtypes of Store.read, by account and month."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dask
+import pandas as pd
+import pytest
+
+import ledgerkit as lk
+from ledgerkit.errors import ConfigurationError, StoreError
+from ledgerkit.loaders import load_statements
+from ledgerkit.loaders import load_transactions
+from ledgerkit.sandbox.server import Sandbox
+from ledgerkit.store import Store
+
+PERIOD = ("2025-01-01", "2025-04-01")
+
+
+@pytest.fixture(autouse=True)
+def synchronous():
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+def load_tx(sb, **kw):
+    return load_transactions(*PERIOD, progress=False, **sb.kwargs("transactions"), **kw)
+
+
+def load_st(sb, **kw):
+    return load_statements(since="2025-01-01", progress=False, **sb.kwargs("statements"), **kw)
+
+
+@pytest.fixture(scope="module")
+def sandbox_of_store():
+    with Sandbox(seed=0, size=200, page_size=20, per_page_default=10, per_page_max=100, report_seconds=0.05) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def store(sandbox_of_store, tmp_path_factory):
+    """Transactions loaded twice (the second re-reads a stretch: ids stored twice) and statements (read only)."""
+    sb = sandbox_of_store
+    store = Store(tmp_path_factory.mktemp("store"))
+    load_tx(sb, store=store)
+    sb.world.add_transactions(
+        3, within=(datetime(2025, 3, 30, tzinfo=timezone.utc), datetime(2025, 3, 31, tzinfo=timezone.utc)))
+    load_tx(sb, store=store)
+    load_st(sb, store=store)
+    sb.world.append_statements(5)
+    load_st(sb, store=store)
+    return store
+
+
+def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("id", kind="stable", ignore_index=True)
+
+
+def same(lazy: pd.DataFrame, eager: pd.DataFrame) -> None:
+    """Equal values and dtypes; a category column's categories may come in another order (one set per partition)."""
+    pd.testing.assert_frame_equal(lazy, eager, check_categorical=False)
+    assert all(str(a) == str(b) or (a == "category" and b == "category") for a, b in zip(lazy.dtypes, eager.dtypes))
+
+
+@pytest.mark.parametrize("rows_per_partition", [1_000_000, 40])
+def test_the_same_rows_and_dtypes_as_read(store, rows_per_partition):
+    statements = store.dask("statements", rows_per_partition=rows_per_partition)
+    transactions = store.dask("transactions", rows_per_partition=rows_per_partition)
+    same(statements.compute().reset_index(drop=True), store.read("statements"))
+    same(by_id(transactions.compute()), store.read("transactions"))
+    assert not transactions["id"].compute().duplicated().any()
+    months = {p.parent.name for p in (store.path / "transactions").rglob("*.parquet")}
+    assert transactions.npartitions >= len(months)
+    if rows_per_partition == 40:
+        assert statements.npartitions > len(months)  # months cut where no line can be in two pieces
+
+
+def test_partitions_follow_accounts_and_months(store):
+    statements = store.dask("statements")
+    months = [part["created"].dt.strftime("%Y-%m").unique().tolist() for part in
+              (statements.get_partition(i).compute() for i in range(statements.npartitions))]
+    assert all(len(m) == 1 for m in months) and [m[0] for m in months] == sorted(m[0] for m in months)
+
+
+def test_a_window_and_an_account_read_as_read_does(store, sandbox_of_store):
+    got = store.dask("transactions", start="2025-02-01", end="2025-03-01").compute()
+    same(by_id(got), store.read("transactions", start="2025-02-01", end="2025-03-01"))
+    account = sandbox_of_store.credentials["statements"].user
+    same(store.dask("statements", account=account).compute().reset_index(drop=True),
+         store.read("statements", account=account))
+    assert len(store.dask("statements", account="nobody").compute()) == 0
+
+
+def test_only_the_asked_columns_are_read(store):
+    transactions = store.dask("transactions")
+    assert int(transactions["amount"].sum().compute()) == int(store.read("transactions")["amount"].sum())
+    assert list(transactions[["id", "currency"]].compute().columns) == ["id", "currency"]
+
+
+def test_the_analysis_of_store_dask_equals_the_analysis_of_store_read(store):
+    lazy, eager = store.dask("statements", rows_per_partition=40), store.read("statements")
+    for name, options in (("roll_forward", {"freq": "W"}), ("check_balances", {}), ("payout_groups", {}),
+                          ("fee_breakdown", {"by": ("fee_type", "channel"), "freq": "M"})):
+        pd.testing.assert_frame_equal(getattr(lk, name)(lazy, **options), getattr(lk, name)(eager, **options))
+    pd.testing.assert_frame_equal(lk.fee_breakdown(store.dask("transactions", rows_per_partition=40), by="brand"),
+                                  lk.fee_breakdown(store.read("transactions"), by="brand"))
+
+
+def test_an_empty_store_is_one_empty_partition_with_the_loader_columns(tmp_path):
+    frame = Store(tmp_path).dask("transactions")
+    same(frame.compute(), Store(tmp_path).read("transactions"))
+
+
+@pytest.mark.parametrize("kwargs, parameter", [
+    ({"source": "balance_records"}, "source"), ({"source": "nope"}, "source"),
+    ({"source": "statements", "rows_per_partition": 0}, "rows_per_partition"),
+    ({"source": "statements", "rows_per_partition": True}, "rows_per_partition"),
+    ({"source": "statements", "start": "yesterday-ish"}, "start"),
+])
+def test_bad_arguments(tmp_path, kwargs, parameter):
+    with pytest.raises(ConfigurationError) as error:
+        Store(tmp_path).dask(**kwargs)
+    assert error.value.parameter == parameter
+
+
+def test_a_listed_part_that_is_missing_is_a_store_error(fresh_sandbox, tmp_path):
+    store = Store(tmp_path)
+    load_st(fresh_sandbox, store=store)
+    (state,) = store.manifest("statements")
+    (store.path / state["directory"] / state["parts"][-1]).unlink()
+    with pytest.raises(StoreError, match="missing"):
+        store.dask("statements")
