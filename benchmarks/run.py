@@ -24,7 +24,8 @@ Environment: ``BENCH_ROWS``, ``BENCH_WORLD`` (above); ``BENCH_REPEAT``;
 ``BENCH_SPARSE_WORLD`` (default 4500: about 2,000 rows of the first shop over
 two years), ``BENCH_BURST_WORLD`` (default 100000); ``BENCH_ANALYSIS_ROWS``,
 ``BENCH_SHEET_ROWS``, ``BENCH_XLSX_ROWS`` the sizes of the analysis and sheet
-targets; ``BENCH_WORKERS`` (default "1,2,4,8") worker counts for the chart;
+targets; ``BENCH_DASK_ROWS`` (default 50,000,000) and ``BENCH_DASK_WORKER_MEMORY``
+the Dask store (:mod:`dask_bench`); the throttled pull is :mod:`throttled`'s; ``BENCH_WORKERS`` (default "1,2,4,8") worker counts for the chart;
 ``BENCH_QUICK=1`` small sizes for a smoke run (written to
 ``latest-quick.txt``, never over ``latest.txt``); ``BENCH_RESULTS`` the
 folder to write to.
@@ -49,12 +50,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analysis_bench  # noqa: E402
+import dask_bench  # noqa: E402
 import honest  # noqa: E402
 import peers  # noqa: E402
 from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of, spread  # noqa: E402
 from ledgerkit import Store  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import sheets_bench  # noqa: E402
+import throttled  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from naive import naive_pull, normalize_pages  # noqa: E402
 
@@ -78,6 +81,8 @@ BURST_WORLD = setting("BENCH_BURST_WORLD", 100_000, 5_000)
 ANALYSIS_ROWS = setting("BENCH_ANALYSIS_ROWS", 5_000_000, 50_000)
 SHEET_ROWS = setting("BENCH_SHEET_ROWS", 1_000_000, 10_000)
 XLSX_ROWS = setting("BENCH_XLSX_ROWS", 100_000, 1_000)
+DASK_ROWS = setting("BENCH_DASK_ROWS", 50_000_000, 200_000)
+DASK_WORKER_MEMORY = setting("BENCH_DASK_WORKER_MEMORY", int(1.5 * 1024**3), 512 * 1024**2)
 WORKERS = [int(w) for w in os.environ.get("BENCH_WORKERS", "1,2,4,8").split(",")]
 DEFAULT_WORKERS = inspect.signature(load_transactions).parameters["max_workers"].default
 SPREAD_WORKERS = tuple(dict.fromkeys((DEFAULT_WORKERS, 8)))  # the headline, and 8 beside it
@@ -90,7 +95,7 @@ RESULTS = Path(os.environ.get("BENCH_RESULTS", Path(__file__).resolve().parent /
 SUFFIX = "-quick" if QUICK else ""
 #: The table's order: lines starting with these first, in this order; the rest as they were measured.
 TABLE_ORDER = ("peer_", "pull_vs_naive", "pull_with_store", "pull_vs_bound", "pull_time_split", "pull_by_workers",
-               "honest_")
+               "honest_", "throttled_", "dask_")
 LINES: list[str] = []
 NO_TARGET = "for transparency, no target"
 
@@ -261,6 +266,19 @@ def time_split_line(workers: int, run: Run) -> None:
            f"{run.sandbox_cpu:.2f} s; client + sandbox kept {busy:.0%} of the {cores} cores busy", NO_TARGET, None)
 
 
+def throttled_line() -> tuple[str, str, str, bool]:
+    """The default workers against one under the same 429s (every 4th request, ``Retry-After: 0``)."""
+    t = throttled.throttled_times()
+    return ("throttled_pull", f"{t['ratio']:.2f}x ({t['workers']} workers {t['default_s']:.2f} s vs 1 worker "
+                              f"{t['one_s']:.2f} s, {t['rows']:,} rows, 429 on every 4th request; "
+                              f"{t['requests']} requests)", ">= 1.0x", t["ratio"] >= 1.0)
+
+
+def dask_partition(rows: int) -> int:
+    """Rows per Dask partition: the store's default for a big store, about 40 partitions for a small one."""
+    return 250_000 if rows >= 10_000_000 else max(rows // 40, 1_000)
+
+
 def main() -> None:
     started = time.perf_counter()
     with SandboxProcess(WORLD, PAGE, LATENCY) as sb:
@@ -271,11 +289,15 @@ def main() -> None:
     report(*honest.cold(WORLD, PAGE, LATENCY, DEFAULT_WORKERS))
     report(*honest.sparse(SPARSE_WORLD, PAGE, LATENCY, DEFAULT_WORKERS, REPEAT))
     report(*honest.burst(BURST_WORLD, PAGE, LATENCY, DEFAULT_WORKERS, REPEAT))
+    report(*throttled_line())
     for line in analysis_bench.run(ANALYSIS_ROWS) + sheets_bench.run(SHEET_ROWS, XLSX_ROWS):
+        report(*line)
+    for line in dask_bench.run(DASK_ROWS, DASK_WORKER_MEMORY, rows_per_partition=dask_partition(DASK_ROWS)):
         report(*line)
     mode = "quick run (BENCH_QUICK=1), " if QUICK else ""
     table = (f"# {mode}{pulled:,} transactions pulled (world {WORLD:,}), {ANALYSIS_ROWS:,} statement rows, "
-             f"{SHEET_ROWS:,}/{XLSX_ROWS:,} sheet rows, workers {WORKERS}, default {DEFAULT_WORKERS}, "
+             f"{SHEET_ROWS:,}/{XLSX_ROWS:,} sheet rows, {DASK_ROWS:,} Dask statement rows, workers {WORKERS}, "
+             f"default {DEFAULT_WORKERS}, "
              f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - started:,.0f} s\n"
              + "\n".join(sorted(LINES, key=table_rank)))
     print("\n" + "=" * 60 + "\n" + table)

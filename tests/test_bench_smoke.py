@@ -35,9 +35,10 @@ DLT_MISSING = [name for name in ("dlt", "duckdb") if importlib.util.find_spec(na
 def quick_run(tmp_path_factory) -> dict:
     results = tmp_path_factory.mktemp("bench")
     committed = (ROOT / "benchmarks" / "results" / "latest.txt").read_bytes()
-    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_RESULTS": str(results), "MPLBACKEND": "Agg"}
+    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_RESULTS": str(results), "MPLBACKEND": "Agg",
+           "BENCH_DASK_ROWS": "60000", "BENCH_DASK_WORKER_MEMORY": str(512 * 1024**2)}
     done = subprocess.run([sys.executable, "benchmarks/run.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=240)
+                          timeout=480)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (ROOT / "benchmarks" / "results" / "latest.txt").read_bytes() == committed
     table = (results / "latest-quick.txt").read_text().splitlines()
@@ -63,6 +64,8 @@ def test_every_target_is_printed_in_the_table_peer_lines_first(quick_run):
     assert rest <= set(names)
     assert [n for n in names if n.startswith("analysis_")] == [
         "analysis_roll_forward_50_000_rows", "analysis_check_balances_50_000_rows", "analysis_payout_groups_50_000_rows"]
+    assert [n for n in names if n.startswith(("throttled_", "dask_"))] == [
+        "throttled_pull", "dask_store_rows", "dask_worker_memory", "dask_vs_duckdb", "dask_peak_worker_memory"]
     assert len(names) == len(set(names))
     assert (quick_run["results"] / "pull_workers-quick.png").stat().st_size > 0
 
@@ -79,6 +82,10 @@ def test_each_line_names_its_target(quick_run):
         assert f" one worker ({DEFAULT} workers " in lines[name]["value"]
     split = lines["pull_time_split"]["value"]
     assert re.search(r"wall = client CPU [\d.]+ s \+ waiting -?[\d.]+ s .*; sandbox CPU [\d.]+ s", split)
+    assert lines["throttled_pull"]["target"] == ">= 1.0x"
+    assert re.match(rf"[\d.]+x \({DEFAULT} workers [\d.]+ s vs 1 worker [\d.]+ s, [\d,]+ rows, 429 on every 4th",
+                    lines["throttled_pull"]["value"])
+    assert lines["dask_vs_duckdb"]["target"] == "<= 5x"
     for match in lines.values():  # MISSED only where a target can be missed
         assert not (match["missed"] and match["target"] == "for transparency, no target")
 
@@ -102,3 +109,10 @@ def test_the_dlt_peer_pulls_the_same_rows(quick_run):
 @pytest.mark.skipif(not DLT_MISSING, reason="dlt is installed here: the peer line is measured")
 def test_without_dlt_the_peer_line_says_why(quick_run):
     assert quick_run["lines"]["peer_dlt"]["value"].startswith("not measured: dlt")
+
+
+def test_the_dask_lines_hold_the_store_and_equal_duckdb(quick_run):
+    lines = quick_run["lines"]
+    assert re.match(r"^59,9\d\d statement rows in \d+ Parquet parts, \d+ partitions", lines["dask_store_rows"]["value"])
+    assert "results equal" in lines["dask_vs_duckdb"]["value"]  # the bench asserts equality before it prints this
+    assert re.match(r"^\d+\.\d\d GiB, \d+\.\d\d GiB \(2 workers", lines["dask_peak_worker_memory"]["value"])
