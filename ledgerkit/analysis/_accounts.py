@@ -88,22 +88,23 @@ def has_account(value: Any) -> bool:
     return columns is not None and ACCOUNT in columns
 
 
-def _frames_of(value: Any) -> list[Any]:
-    """The frames inside ``value`` that must say their account: a frame, or a report's records and opening."""
-    if _is_report(value):
-        opening = getattr(value, "opening_balance", None)
-        return [value.records] + ([opening] if opening is not None else [])
-    return [value]
+def _frames_of(name: str, value: Any) -> dict[str, Any]:
+    """The frames inside argument ``name`` that must say their account: a frame, or a report's two sheets."""
+    if not _is_report(value):
+        return {name: value}
+    opening = getattr(value, "opening_balance", None)
+    return {f"{name}.records": value.records, **({} if opening is None else {f"{name}.opening_balance": opening})}
 
 
 def _check_all_or_none(values: Mapping[str, Any]) -> bool:
     """True when the frames carry ``account``; a ``ConfigurationError`` when some do and some do not."""
-    given = {name: [has_account(f) for f in _frames_of(value)] for name, value in values.items() if value is not None}
-    if not any(any(flags) for flags in given.values()):
+    given = {label: has_account(frame) for name, value in values.items() if value is not None
+             for label, frame in _frames_of(name, value).items()}
+    if not any(given.values()):
         return False
-    without = [name for name, flags in given.items() if not all(flags)]
+    without = [label for label, flag in given.items() if not flag]
     if without:
-        having = next(name for name, flags in given.items() if any(flags))
+        having = next(label for label, flag in given.items() if flag)
         raise ConfigurationError(
             without[0], "<without an 'account' column>",
             f"an 'account' column, as {having!r} has one (a many-account frame is analysed per account: "

@@ -313,7 +313,7 @@ def test_a_row_without_an_account_is_refused_naming_the_row():
 
 def test_one_frame_with_accounts_and_one_without_is_refused_naming_the_one_without():
     tx = combined({name: transactions_of(name) for name in ACCOUNTS})
-    with pytest.raises(ConfigurationError, match="balance_records=.*expected an 'account' column"):
+    with pytest.raises(ConfigurationError, match=r"balance_records\.records=.*expected an 'account' column"):
         lk.reconcile_transactions(tx, records_of("eu-shop"))
     with pytest.raises(ConfigurationError, match="^transactions=.*expected an 'account' column"):
         lk.reconcile_transactions(transactions_of("eu-shop"), both_reports())
@@ -322,6 +322,9 @@ def test_one_frame_with_accounts_and_one_without_is_refused_naming_the_one_witho
     statements = combined({name: statements_of(name) for name in ACCOUNTS})
     with pytest.raises(ConfigurationError, match="^opening="):
         lk.roll_forward(statements, opening={"EUR": 0})
+    report = both_reports()
+    with pytest.raises(ConfigurationError, match=r"^statements\.opening_balance=.*'statements\.records' has one"):
+        lk.roll_forward(SimpleNamespace(records=report.records, opening_balance=records_of("eu-shop").opening_balance))
 
 
 def test_a_payout_id_no_account_has_is_refused_and_an_error_in_one_account_names_it():
