@@ -139,22 +139,34 @@ def _mask(frame: pd.DataFrame, name: str) -> np.ndarray:
     return frame[ACCOUNT].astype("str").eq(name).to_numpy(dtype=bool, na_value=False)
 
 
-def _rows_of(frame: Any, name: str) -> Any:
+class _Rows(dict):
+    """Row numbers of each account of each pandas frame of one call: one sort per frame, not a scan per account."""
+
+    def of(self, frame: pd.DataFrame, name: str) -> np.ndarray:
+        if id(frame) not in self:
+            found, names = pd.factorize(frame[ACCOUNT].astype("str"))
+            order = np.argsort(found, kind="stable")
+            bounds = np.searchsorted(found[order], np.arange(len(names) + 1))
+            self[id(frame)] = {str(n): order[a:b] for n, a, b in zip(names, bounds[:-1], bounds[1:])}
+        return self[id(frame)].get(name, np.empty(0, dtype="int64"))
+
+
+def _rows_of(frame: Any, name: str, rows: _Rows) -> Any:
     """The rows of account ``name``, without the ``account`` column (pandas or Dask)."""
     if hasattr(frame, "__dask_graph__"):
         return frame[frame[ACCOUNT].astype("str") == name].drop(columns=ACCOUNT)
-    return frame.loc[_mask(frame, name)].drop(columns=ACCOUNT)
+    return frame.iloc[rows.of(frame, name)].drop(columns=ACCOUNT)
 
 
-def _part(value: Any, name: str) -> Any:
+def _part(value: Any, name: str, rows: _Rows) -> Any:
     """``value`` narrowed to one account: a frame, or a report whose records and opening are narrowed."""
     if value is None or not (_is_report(value) or has_account(value)):
         return value
     if _is_report(value):
         opening = getattr(value, "opening_balance", None)
-        return SimpleNamespace(records=_rows_of(value.records, name),
-                               opening_balance=None if opening is None else _rows_of(opening, name))
-    return _rows_of(value, name)
+        return SimpleNamespace(records=_rows_of(value.records, name, rows),
+                               opening_balance=None if opening is None else _rows_of(opening, name, rows))
+    return _rows_of(value, name, rows)
 
 
 def _dask_positions(frame: Any, name: str) -> np.ndarray:
@@ -203,11 +215,11 @@ def _size(part: pd.DataFrame) -> int:
     return int(part["rows"].iloc[0])
 
 
-def _positions(frame: Any, name: str) -> Any:
+def _positions(frame: Any, name: str, rows: _Rows) -> Any:
     """Whole-frame row numbers of account ``name``'s rows, indexable by the account's own row numbers."""
     if hasattr(frame, "__dask_graph__"):
         return _dask_positions(frame, name)
-    return np.flatnonzero(_mask(frame, name))
+    return rows.of(frame, name)
 
 
 def _labelled(result: pd.DataFrame, name: str, positions: Callable[[], Any]) -> pd.DataFrame:
@@ -255,7 +267,8 @@ def _in_account(error: ConfigurationError, name: str) -> ConfigurationError:
     return out
 
 
-def per_account(*parameters: str, absent_in_some: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def per_account(*parameters: str,
+                absent_in_some: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate an analysis function so that frames with an ``account`` column are analysed per account.
 
     ``parameters`` name the function's frame arguments (frames, Dask frames,
@@ -281,9 +294,9 @@ def per_account(*parameters: str, absent_in_some: str | None = None) -> Callable
             frames = {name: _records(value) for name, value in values.items() if value is not None}
             names = sorted({n for parameter, frame in frames.items() for n in _names(frame, parameter)})
             first = frames[parameters[0]]
-            results, refused = [], []
+            results, refused, rows = [], [], _Rows()
             for name in names:
-                call = {**bound.arguments, **{p: _part(v, name) for p, v in values.items() if v is not None}}
+                call = {**bound.arguments, **{p: _part(v, name, rows) for p, v in values.items() if v is not None}}
                 try:
                     result = function(**call)
                 except ConfigurationError as error:
@@ -291,7 +304,7 @@ def per_account(*parameters: str, absent_in_some: str | None = None) -> Callable
                         raise _in_account(error, name) from error
                     refused.append(_in_account(error, name))
                     continue
-                results.append(_labelled(result, name, functools.cache(lambda n=name: _positions(first, n))))
+                results.append(_labelled(result, name, functools.cache(lambda n=name: _positions(first, n, rows))))
             if refused and not results:
                 raise refused[0]
             if not names:  # no rows at all: the function's columns, with an account column

@@ -102,7 +102,8 @@ def records_of(account: str) -> SimpleNamespace:
         "currency": pd.Categorical(["EUR"] * len(tx)),
         "amount": pd.array(amount, dtype="Int64"), "fee": pd.array(fee, dtype="Int64"),
         "net": pd.array(amount - fee, dtype="Int64"),
-        "balance_before": pd.array(after - (amount - fee), dtype="Int64"), "balance_after": pd.array(after, dtype="Int64"),
+        "balance_before": pd.array(after - (amount - fee), dtype="Int64"),
+        "balance_after": pd.array(after, dtype="Int64"),
     })
     records["created_at"] = pd.to_datetime(records["created_at"], utc=True)
     opening = pd.DataFrame({"shop_id": pd.array([1], dtype="Int64"), "currency": pd.Categorical(["EUR"]),

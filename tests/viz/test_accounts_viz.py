@@ -1,4 +1,4 @@
-"""Charts and explorers never draw two accounts' money together: a many-account frame is refused, one account's rows are drawn."""
+"""Charts and explorers never draw two accounts' money together: several accounts are refused, one is drawn."""
 
 from __future__ import annotations
 
