@@ -39,7 +39,7 @@ from ..errors import ConfigurationError
 from .kinds import KINDS, UTC_NS, dtype_of, mistyped
 
 __all__ = [
-    "Column", "OneOf", "Schema", "UTC_NS", "ACCOUNT_IDS", "ACCOUNT",
+    "Column", "OneOf", "Schema", "UTC_NS", "ACCOUNT_IDS", "ACCOUNT", "ACCOUNT_COLUMN",
     "TRANSACTIONS", "STATEMENTS", "BALANCE_RECORDS", "OPENING_BALANCE", "FEE_MODEL", "RECONCILIATION",
     "LOADER_SCHEMAS", "require_frame", "frame_kind", "MAX_DEPTH", "MONEY_LIMIT", "CURRENCY_CODE",
 ]
@@ -401,6 +401,11 @@ def _required(names: str, kind: str) -> tuple[Column, ...]:
 ACCOUNT_IDS: tuple[str, ...] = ("merchant_id", "shop_id", "gateway_id")
 #: A balance report's sheets name the account by at least one of its ids.
 ACCOUNT = OneOf(ACCOUNT_IDS, "the account ids: they say which balance a row moves")
+
+#: The optional first column of any frame of a many-account call (``load_*(accounts=...)``): the account's
+#: name in the accounts file. Not a provider field (no sheet has it); the analysis groups by it as by currency
+#: (:mod:`ledgerkit.analysis._accounts`).
+ACCOUNT_COLUMN = Column("account", "category")
 
 #: beGateway shop report v3 (docs/CONTRACTS.md §3): one row per transaction.
 TRANSACTIONS = Schema(

@@ -1,7 +1,11 @@
 """Pure analysis of ledgerkit frames: DataFrame in, DataFrame of numbers out.
 
 No I/O, no printing, no formatting. Money stays in ``Int64`` minor units with
-a ``currency`` column and two currencies are never added together.
+a ``currency`` column and two currencies are never added together. A frame
+with an ``account`` column (``load_*(accounts=...)``) is analysed per account
+as it is per currency: the result gets an ``account`` column first and two
+accounts' chains, payouts, fee groups or transaction ids never meet
+(:mod:`~ledgerkit.analysis._accounts`).
 """
 
 from .balance import check_balances, roll_forward

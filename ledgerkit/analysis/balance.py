@@ -37,6 +37,7 @@ from ._common import (
     require_utc,
     utc_nanoseconds,
 )
+from ._accounts import per_account
 from ._dask import dask_aware
 from ._ledger import ACCOUNT_COLUMNS, Ledger, chain_codes, first_rows, ledger_of
 from .breaks import check_balances
@@ -297,6 +298,7 @@ def _roll_one(currency: str, span: tuple[int, int], grid: _Grid, index: int, act
     return out
 
 
+@per_account("statements", "opening")
 @dask_aware("statements")
 def roll_forward(
     statements: Any,

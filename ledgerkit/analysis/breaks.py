@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import ConfigurationError
 from ._common import codes, dense_codes, direction, empty_frame
+from ._accounts import per_account
 from ._dask import dask_aware
 from ._ledger import ACCOUNT_IDS, Ledger, chain_codes, chain_openings, first_rows, ledger_of
 
@@ -206,6 +207,7 @@ def _frame_of(found: list[_Found], ledger: Ledger, dtypes: dict[str, str]) -> pd
     return out[list(dtypes)].astype(dtypes)
 
 
+@per_account("statements")
 @dask_aware("statements")
 def check_balances(statements: Any) -> pd.DataFrame:
     """Every place where the balance chain, or a record's own numbers, do not hold; one row per break.

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import ConfigurationError
 from .._ingest.schema import FEE_MODEL, TRANSACTIONS, frame_kind
+from ._accounts import per_account
 from ._common import require_frame
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
 from .fee_parts import SUCCESSFUL, VOLUME_TYPES, _check_money_values, _plain_keys, _resolve_by, _typed_frame
@@ -177,6 +178,7 @@ def _model_keys(by: Any, transactions: pd.DataFrame, *, needs: tuple[str, ...] =
     return [*_resolve_by(by, transactions, "transactions"), "currency"]  # currency left out by _resolve_by: last
 
 
+@per_account("transactions")
 def fee_model(
     transactions: pd.DataFrame,
     *,
@@ -274,6 +276,7 @@ def _contracts(model: pd.DataFrame, keys: list[str], rows: pd.DataFrame) -> pd.D
     return contracts.loc[contracts["_percent"].notna() & contracts["_fixed"].notna()]
 
 
+@per_account("transactions", "model")
 def fee_anomalies(
     transactions: pd.DataFrame, model: pd.DataFrame, *, tolerance: int = 1, invalid: str = "raise"
 ) -> pd.DataFrame:

@@ -58,6 +58,7 @@ from typing import Sequence
 import pandas as pd
 
 from ._common import check_freq, period_start, require_frame
+from ._accounts import per_account
 from ._dask import dask_aware
 from ._invalid import check_invalid, note_dropped
 from .fee_contracts import fee_anomalies, fee_model
@@ -85,6 +86,7 @@ def _fee_type_lines(parts: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     return out
 
 
+@per_account("frame")
 @dask_aware("frame")
 def fee_breakdown(
     frame: pd.DataFrame,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from .._ingest.schema import STATEMENTS, frame_kind
 from ..errors import ConfigurationError
+from ._accounts import per_account
 from ._common import (
     codes,
     empty_frame,
@@ -167,6 +168,7 @@ def _groups(frame: pd.DataFrame) -> pd.DataFrame:
     return table.astype(_GROUP_DTYPES)
 
 
+@per_account("statements")
 @dask_aware("statements")
 def payout_groups(statements: pd.DataFrame) -> pd.DataFrame:
     """One row per payout (and currency), plus one for the open balance.
@@ -226,6 +228,7 @@ def _select(frame: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
     return rows
 
 
+@per_account("statements", absent_in_some="payout_id")
 def payout_items(statements: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
     """The rows making up one payout, in chain order, with a running total.
 
@@ -270,6 +273,7 @@ def payout_items(statements: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
     return out.astype({"position": "Int64", "amount": "Int64"})
 
 
+@per_account("statements", absent_in_some="payout_id")
 def payout_waterfall(statements: pd.DataFrame, payout_id: Any) -> pd.DataFrame:
     """The steps from gross income to the amount paid out, ready to plot.
 

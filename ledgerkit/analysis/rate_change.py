@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
+from ._accounts import per_account
 from ._common import require_frame
 from ._invalid import check_invalid, note_dropped
 from .fee_parts import FEE_TYPE, _frame_kind, _parts, _resolve_by, _sum_by, _typed_frame
@@ -80,6 +81,7 @@ def _ratio(fee: int, volume: int) -> Fraction | None:
     return Fraction(fee * 10_000, volume) if volume else None
 
 
+@per_account("frame")
 def effective_rate_change(
     frame: pd.DataFrame,
     period_a: tuple[Any, Any],

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._ingest.schema import BALANCE_RECORDS, RECONCILIATION, TRANSACTIONS, OneOf, frame_kind
+from ._accounts import per_account
 from ._common import empty_frame, minor_units, require_no_missing
 from ._dask import dask_aware
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
@@ -175,6 +176,7 @@ def _status(merged: pd.DataFrame, compare_fees: bool) -> pd.Series:
     return pd.Series(status, index=merged.index, dtype="str")
 
 
+@per_account("transactions", "balance_records")
 @dask_aware("transactions", "balance_records")
 def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any, *, invalid: str = "raise") -> pd.DataFrame:
     """Pair each successful money-moving transaction with its balance record(s).
@@ -273,6 +275,7 @@ def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any, *, 
     return note_dropped(result, transactions=dropped_t, balance_records=dropped_r)
 
 
+@per_account("result")
 def reconciliation_summary(result: pd.DataFrame) -> pd.DataFrame:
     """Count and total a :func:`reconcile_transactions` result per currency and status.
 

@@ -68,7 +68,33 @@ def axes_for(ax: Axes | None) -> Axes:
 def require(frame: Any, columns: Sequence[str], parameter: str) -> pd.DataFrame:
     frame = require_frame(frame, parameter)
     require_columns(frame, columns, parameter)
+    one_account(frame, parameter)
     return frame
+
+
+def one_account(frame: pd.DataFrame, parameter: str) -> None:
+    """Refuse a frame holding several accounts' rows (an ``account`` column): a chart shows one account.
+
+    Two accounts' balances, fees or payouts are never drawn as one line or
+    stacked together; the message says how to pick one.
+
+    Examples
+    --------
+    >>> one_account(pd.DataFrame({"account": ["eu", "us"]}), "statements")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: statements='<rows of the accounts eu, us>' is not valid: expected the rows \
+of one account, e.g. statements[statements['account'] == 'eu'] (a chart shows one account: their money is never \
+drawn together)
+    """
+    if "account" not in frame.columns:
+        return
+    present = sorted({str(a) for a in frame["account"].dropna().unique()})
+    if len(present) + bool(frame["account"].isna().any()) > 1:
+        raise ConfigurationError(
+            parameter, f"<rows of the accounts {', '.join(present)}>",
+            f"the rows of one account, e.g. {parameter}[{parameter}['account'] == {present[0]!r}] "
+            "(a chart shows one account: their money is never drawn together)",
+        )
 
 
 def one_currency(frame: pd.DataFrame, currency: str | None) -> tuple[str | None, pd.DataFrame]:

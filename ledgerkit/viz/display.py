@@ -288,7 +288,7 @@ def show(
     DisplayTable
         Text cells, same index (not shown); money as ``1,234.56`` in the
         row's currency (no float on the way: minor units become
-        ``Decimal``), the currency column first. For the eye only.
+        ``Decimal``), the account (of a many-account frame) and currency columns first. For the eye only.
 
     Raises
     ------
@@ -330,8 +330,8 @@ def show(
             missing = NONE_LABEL if is_group_column(name) else ""
             out[name] = [missing if _is_missing(v) else str(v) for v in values]
     result = DisplayTable(out, index=shown.index, dtype="str")
-    if "currency" in result.columns:
-        result = result[["currency", *[c for c in result.columns if c != "currency"]]]
+    first = [c for c in ("account", "currency") if c in result.columns]  # the account, then the currency
+    result = result[[*first, *[c for c in result.columns if c not in first]]]
     return result
 
 

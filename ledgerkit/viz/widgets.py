@@ -52,7 +52,7 @@ from ..analysis._common import require_columns, require_frame, require_utc
 from ..analysis.periods import check_freq
 from .display import show, table_html
 from ..errors import ConfigurationError, LedgerkitError
-from ._layout import title_over_legend
+from ._layout import one_account, title_over_legend
 from .plots import FIGSIZE, plot_balance, plot_effective_rate, plot_payout_waterfall, plot_payouts
 
 __all__ = ["Explorer", "View", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS", "MAX_ROWS"]
@@ -368,6 +368,7 @@ def _currency_control(frame: pd.DataFrame) -> widgets.Dropdown:
 
 def _checked(frame: Any, columns: tuple[str, ...], parameter: str) -> pd.DataFrame:
     require_columns(require_frame(frame, parameter), columns, parameter)
+    one_account(frame, parameter)
     require_utc(frame, _time_column(frame), parameter)
     return frame
 

@@ -383,6 +383,38 @@ def test_import_ledgerkit_does_not_import_dask_and_a_missing_extra_says_what_to_
     assert "pip install 'ledgerkit[dask]'" in out.stdout
 
 
+# ---------------------------------------------------------------- many accounts
+
+def _accounts_frames():
+    from .test_accounts import ACCOUNTS, both_reports, combined, statements_of, transactions_of
+
+    statements = combined({name: statements_of(name) for name in ACCOUNTS}, [0, 1, 9, 2, 10, 3, 4, 5, 11, 12, 13,
+                                                                              6, 7, 14, 8])
+    transactions = combined({name: transactions_of(name) for name in ACCOUNTS})
+    return statements, transactions, both_reports()
+
+
+@pytest.mark.parametrize("cuts", [[9], [3, 3, 8, 11], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]])
+def test_two_accounts_with_colliding_chains_payouts_and_ids_give_the_pandas_result(cuts):
+    statements, transactions, report = _accounts_frames()
+    for name, options in (("roll_forward", {"freq": "D"}), ("check_balances", {}), ("payout_groups", {}),
+                          ("fee_breakdown", {"by": ("fee_type", "channel"), "freq": "D"})):
+        _compare(name, statements, cuts, **options)
+    assert lk.check_balances(split(statements, cuts))[["account", "position"]].values.tolist() == [["lv-shop", 10]]
+    lazy_report = SimpleNamespace(records=split(report.records, [2, 6]), opening_balance=report.opening_balance)
+    for records in (lazy_report, report):
+        pd.testing.assert_frame_equal(lk.reconcile_transactions(split(transactions, cuts[:2]), records),
+                                      lk.reconcile_transactions(transactions, report))
+    pd.testing.assert_frame_equal(lk.roll_forward(lazy_report), lk.roll_forward(report))
+
+
+def test_a_dask_frame_with_a_row_of_no_account_is_refused():
+    statements = _accounts_frames()[0]
+    statements.loc[4, "account"] = None
+    with pytest.raises(ConfigurationError, match=r"statements\['account'\]='<NA> on 1 rows'"):
+        lk.payout_groups(split(statements, [5]))
+
+
 # ---------------------------------------------------------------- a real cluster
 
 @pytest.fixture(scope="module")
