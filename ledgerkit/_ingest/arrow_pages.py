@@ -51,6 +51,7 @@ import contextlib
 import gc
 import io
 import itertools
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ from ..errors import DataError
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
 
-__all__ = ["FastPage", "NotJSON", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
+__all__ = ["FastPage", "NotJSON", "PageHints", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
 
 #: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -134,6 +135,9 @@ def gc_paused() -> Iterator[None]:
     False
     """
     global _gc_pausers, _gc_was_enabled
+    if os.environ.get("LEDGERKIT_GC_PAUSE", "1") == "0":
+        yield
+        return
     with _gc_lock:
         if _gc_pausers == 0:
             _gc_was_enabled = gc.isenabled()
@@ -150,24 +154,51 @@ def gc_paused() -> Iterator[None]:
 
 # ------------------------------------------------------------ Arrow schema
 
-#: Text columns Arrow was seen to read as timestamps (``billing_address.birth_date``), per
-#: schema: read as text from then on. Only grows; a set add is atomic under the GIL.
-_TEXT_SEEN_AS_TIME: dict[str, set[str]] = {}
+class PageHints:
+    """What the pages read so far taught about the next ones: owned by one pull and handed to each of its reads.
+
+    Arrow reads ISO-looking text (``billing_address.birth_date``) as a
+    timestamp; a page where it did is read again with that column declared
+    text, and so are the pull's later pages from the start. The hints live
+    as long as the pull that owns them, so one pull's pages never change how
+    another's are read. Thread-safe (a pull reads pages on several threads).
+
+    Examples
+    --------
+    >>> hints = PageHints()
+    >>> hints.learn_text({"billing_address.birth_date"}); sorted(hints.text_columns)
+    ['billing_address.birth_date']
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._text: frozenset[str] = frozenset()
+
+    @property
+    def text_columns(self) -> frozenset[str]:
+        """Columns to declare text (Arrow read them as times on an earlier page)."""
+        return self._text
+
+    def learn_text(self, names: set[str]) -> None:
+        """Declare ``names`` text on every later read."""
+        with self._lock:
+            self._text = self._text | names
 
 
 class _Reread(Exception):
     """Arrow read a text column as a timestamp; read the page again with it declared text."""
 
 
-def arrow_schema(schema: Schema, records_key: str) -> pa.Schema:
+def arrow_schema(schema: Schema, records_key: str, text: frozenset[str] = frozenset()) -> pa.Schema:
     """The explicit part of the Arrow schema: timestamps stay text (everything else is inferred).
 
     Arrow would otherwise read ISO text as ``timestamp[s]`` and lose the
     ``Z`` that the wall-clock quirk needs (and the text of a ``str`` column
-    that looks like a date). Numbers are left to inference: declaring
-    ``order_id`` text would make Arrow refuse the page when it is a number.
+    that looks like a date), nor the ``text`` columns (of :class:`PageHints`).
+    Numbers are left to inference: declaring ``order_id`` text would make
+    Arrow refuse the page when it is a number.
     """
-    text = {n for n, kind in schema.columns.items() if kind == "time"} | _TEXT_SEEN_AS_TIME.get(schema.name, set())
+    text = {n for n, kind in schema.columns.items() if kind == "time"} | text
     tree: dict[str, Any] = {}
     for name in sorted(text):
         node = tree
@@ -188,7 +219,7 @@ def arrow_schema(schema: Schema, records_key: str) -> pa.Schema:
 
 def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
               wall_zone: str | None = None, default_currency: str | None = None,
-              skip_ids: set[int] | frozenset[int] = frozenset()) -> FastPage:
+              skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None) -> FastPage:
     """One page's bytes -> the frame :func:`ledgerkit._ingest.records.build_page` gives for its records.
 
     Parameters
@@ -203,6 +234,9 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
     skip_ids : set of int
         Ids already received; such rows are dropped (the page is then built
         by the reference path from the remaining records).
+    hints : PageHints, optional
+        What the pull's earlier pages taught (the pull owns it); None reads
+        the page on its own.
 
     Raises
     ------
@@ -213,7 +247,7 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
         its declared kind (see :mod:`ledgerkit._ingest.records`).
     """
     page = read_columns(body, schema, records_key=records_key, include_pii=include_pii, wall_zone=wall_zone,
-                        default_currency=default_currency, skip_ids=skip_ids)
+                        default_currency=default_currency, skip_ids=skip_ids, hints=hints)
     if page.frame is None:
         with gc_paused():
             page.frame = _to_frame([page.columns], schema)
@@ -223,7 +257,7 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
 
 def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
                  wall_zone: str | None = None, default_currency: str | None = None,
-                 skip_ids: set[int] | frozenset[int] = frozenset()) -> FastPage:
+                 skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None) -> FastPage:
     """Like :func:`read_page`, but a fast page keeps typed Arrow columns and no frame yet.
 
     Converting to pandas costs about the same per column whether a column
@@ -242,10 +276,11 @@ def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: 
     """
     with gc_paused():
         try:
+            hints = PageHints() if hints is None else hints
             try:
-                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids, hints)
             except _Reread:
-                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids, hints)
         except (_Fallback, _Reread, pa.ArrowException):  # Arrow refused or could not type it: the reference decides
             return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
 
@@ -325,12 +360,12 @@ def _sorted_concat(frames: list[pd.DataFrame], schema: Schema, sort_by: str) -> 
 
 
 def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
-          default_currency: str | None, skip_ids: Any) -> FastPage:
+          default_currency: str | None, skip_ids: Any, hints: PageHints) -> FastPage:
     if not _safe_for_arrow(body):
         raise _Fallback
     table = pj.read_json(io.BytesIO(body),
                          read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
-                         parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key),
+                         parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key, hints.text_columns),
                                                        unexpected_field_behavior="infer"))
     table.validate()  # cheap; catches the list offsets Arrow gets wrong after leading nulls (apache/arrow#51305)
     if table.num_rows != 1:
@@ -347,7 +382,7 @@ def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: s
     as_time = {n for n, a in leaves.items() if schema.columns.get(n) != "time"
                and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))}
     if as_time:
-        _TEXT_SEEN_AS_TIME.setdefault(schema.name, set()).update(as_time)
+        hints.learn_text(as_time)
         raise _Reread
     ids = leaves.get("id")
     if ids is None or ids.null_count or not pa.types.is_integer(ids.type) or pc.min(ids).as_py() < 0:
@@ -447,7 +482,7 @@ def _reference(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zo
     try:
         payload = strict_json(body)
     except ValueError as exc:
-        raise NotJSON(f"the page is not valid JSON ({len(body)} bytes): {exc}") from None
+        raise NotJSON(f"the page is not valid JSON ({len(body)} bytes): {exc}") from exc
     rows = payload.get(key) if isinstance(payload, dict) else None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         found = f"{key!r} is {excerpt(rows)}" if isinstance(payload, dict) else f"the page is {excerpt(payload)}"
