@@ -68,7 +68,8 @@ from ..errors import DataError
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
 
-__all__ = ["FastPage", "NotJSON", "PageHints", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
+__all__ = ["FastPage", "NotJSON", "PageHints", "read_page", "read_columns", "pages_to_frame", "gc_paused", "gc_pause_default",
+           "arrow_schema"]
 
 #: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -119,23 +120,35 @@ _gc_pausers = 0
 _gc_was_enabled = False
 
 
+def gc_pause_default() -> bool:
+    """Whether reads pause the collector when not told: yes, unless ``LEDGERKIT_GC_PAUSE=0``."""
+    return os.environ.get("LEDGERKIT_GC_PAUSE", "1").strip() != "0"
+
+
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while ingesting (thread-safe, nestable).
+def gc_paused(enabled: bool | None = None) -> Iterator[None]:
+    """Pause the cyclic garbage collector while ingesting (thread-safe, nestable, opt-out).
 
     Ingest allocates many short-lived objects and no cycles; the collector's
-    passes over them cost 35-60 % of the time (DESIGN §4). Reference
-    counting still frees everything; the collector resumes when the last
-    pauser leaves.
+    passes over them cost time (DESIGN §4). Python's switch is one for the
+    whole process, so the pause covers every thread while any read is in
+    progress: the reads of concurrent pulls are counted, and the collector
+    is switched back on -- only if it was on before the first -- when the
+    last one leaves, also when it raises. Reference counting still frees
+    everything. ``enabled=False`` (or ``LEDGERKIT_GC_PAUSE=0`` when
+    ``enabled`` is None) leaves the collector alone.
 
     Examples
     --------
     >>> with gc_paused():
     ...     gc.isenabled()
     False
+    >>> with gc_paused(False):
+    ...     gc.isenabled()
+    True
     """
     global _gc_pausers, _gc_was_enabled
-    if os.environ.get("LEDGERKIT_GC_PAUSE", "1") == "0":
+    if not (gc_pause_default() if enabled is None else enabled):
         yield
         return
     with _gc_lock:
@@ -219,7 +232,8 @@ def arrow_schema(schema: Schema, records_key: str, text: frozenset[str] = frozen
 
 def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
               wall_zone: str | None = None, default_currency: str | None = None,
-              skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None) -> FastPage:
+              skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None,
+              pause_gc: bool | None = None) -> FastPage:
     """One page's bytes -> the frame :func:`ledgerkit._ingest.records.build_page` gives for its records.
 
     Parameters
@@ -237,6 +251,9 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
     hints : PageHints, optional
         What the pull's earlier pages taught (the pull owns it); None reads
         the page on its own.
+    pause_gc : bool, optional
+        Pause the garbage collector while reading (:func:`gc_paused`);
+        None: unless ``LEDGERKIT_GC_PAUSE=0``.
 
     Raises
     ------
@@ -247,9 +264,9 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
         its declared kind (see :mod:`ledgerkit._ingest.records`).
     """
     page = read_columns(body, schema, records_key=records_key, include_pii=include_pii, wall_zone=wall_zone,
-                        default_currency=default_currency, skip_ids=skip_ids, hints=hints)
+                        default_currency=default_currency, skip_ids=skip_ids, hints=hints, pause_gc=pause_gc)
     if page.frame is None:
-        with gc_paused():
+        with gc_paused(pause_gc):
             page.frame = _to_frame([page.columns], schema)
         page.columns = {}
     return page
@@ -257,7 +274,8 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
 
 def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
                  wall_zone: str | None = None, default_currency: str | None = None,
-                 skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None) -> FastPage:
+                 skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None,
+                 pause_gc: bool | None = None) -> FastPage:
     """Like :func:`read_page`, but a fast page keeps typed Arrow columns and no frame yet.
 
     Converting to pandas costs about the same per column whether a column
@@ -274,7 +292,7 @@ def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: 
     >>> page.frame is None, page.columns["amount"].type, page.ids().tolist()
     (True, DataType(int64), [1])
     """
-    with gc_paused():
+    with gc_paused(pause_gc):
         try:
             hints = PageHints() if hints is None else hints
             try:
@@ -286,7 +304,7 @@ def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: 
 
 
 def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None = None,
-                   consume: bool = False) -> pd.DataFrame:
+                   consume: bool = False, pause_gc: bool | None = None) -> pd.DataFrame:
     """The pages of one pull as one finished frame (see :func:`ledgerkit._ingest.records.finish`).
 
     Runs of columnar pages are converted to pandas in one go; pages built by
@@ -296,7 +314,7 @@ def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None
     be sorted. With ``consume`` each page's columns are let go as soon as
     they are converted (the pages are empty afterwards): the pull's peak
     memory is then about the larger of the pages and the frame, not their
-    sum.
+    sum. ``pause_gc`` as for :func:`read_page`.
 
     Examples
     --------
@@ -309,7 +327,7 @@ def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None
     rows = [p for p in pages if p.frame is None or len(p.frame)]
     if rows and len(rows) < len(pages):
         pages = rows  # empty pages (a concurrent pull's closing sweep) add no rows and would force the slow path
-    with gc_paused():
+    with gc_paused(pause_gc):
         if sort_by is not None and pages and all(p.frame is None for p in pages) and \
                 schema.columns.get(sort_by) == "int" and all(p.columns[sort_by].null_count == 0 for p in pages):
             pages, order = _row_order(pages, sort_by)

@@ -262,7 +262,7 @@ def decode_json(response: requests.Response, *, parse_float: Callable[[str], Any
         return _json.loads(response.content, parse_float=parse_float)
     except (ValueError, UnicodeDecodeError) as exc:
         reason = str(exc).split(":")[0]
-        raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from None
+        raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from exc
 
 
 def error_class_for(status: int) -> type[APIError]:

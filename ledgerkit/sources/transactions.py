@@ -283,20 +283,21 @@ class Window:
         return out
 
 
-def _page_decoder(include_pii: bool, wall_zone: str | None,
-                  hints: PageHints) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
+def _page_decoder(include_pii: bool, wall_zone: str | None, hints: PageHints,
+                  pause_gc: bool | None = None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
     """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body).
 
     A body that is not JSON is asked for again; JSON that breaks the
     contract raises :class:`DataError` at once (asking again would not mend it).
-    ``hints`` are the pull's own (:class:`~ledgerkit._ingest.arrow_pages.PageHints`).
+    ``hints`` are the pull's own (:class:`~ledgerkit._ingest.arrow_pages.PageHints`); ``pause_gc`` as for
+    :func:`~ledgerkit._ingest.arrow_pages.read_page`.
     """
 
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
         try:
             return read_columns(body, TRANSACTIONS, records_key="transactions", include_pii=include_pii,
-                                wall_zone=wall_zone, hints=hints), body
+                                wall_zone=wall_zone, hints=hints, pause_gc=pause_gc), body
         except NotJSON as exc:
             raise MalformedBody(str(exc)) from exc
 
@@ -461,6 +462,7 @@ class _Pull:
     lock: threading.Lock = field(default_factory=threading.Lock)
     refused: set[str] = field(default_factory=set)
     units: FeeUnits = field(default_factory=FeeUnits)
+    pause_gc: bool | None = None
 
     def __post_init__(self) -> None:
         q = self.query
@@ -472,7 +474,7 @@ class _Pull:
         self.limiter = RateLimiter()
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
         self.hints = PageHints()  # what this pull's pages teach about its later pages
-        self.decode = _page_decoder(self.include_pii, self.wall_zone, self.hints)
+        self.decode = _page_decoder(self.include_pii, self.wall_zone, self.hints, self.pause_gc)
         if self.concurrent:  # one window per method; a window that turns out dense splits while workers idle
             self.windows = [self._window(m, q.date_from, q.date_to, None) for m in q.methods]
         else:
@@ -615,14 +617,14 @@ class _Pull:
             self.seen.update(ids)
         if repeated:
             page = read_page(content, TRANSACTIONS, records_key="transactions", include_pii=self.include_pii,
-                             wall_zone=self.wall_zone, skip_ids=repeated, hints=self.hints)
+                             wall_zone=self.wall_zone, skip_ids=repeated, hints=self.hints, pause_gc=self.pause_gc)
         with self.lock:
             kept = len(page.frame) if page.frame is not None else len(ids)
             self.manifest.duplicates_dropped += page.records - kept
             self._count(page, kept)
             if meaning is not None and self.dialect.get("count") != "report total":
                 self.dialect["count"] = meaning
-        return page if self.columnar else pages_to_frame([page], TRANSACTIONS)
+        return page if self.columnar else pages_to_frame([page], TRANSACTIONS, pause_gc=self.pause_gc)
 
     def _count(self, page: Any, rows: int) -> None:
         m = self.manifest
@@ -674,7 +676,8 @@ class _Pull:
         if not pages:
             df = empty_frame(TRANSACTIONS, include_pii=self.include_pii)
         elif self.columnar:
-            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)  # the pull ends here
+            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True,  # the pull ends here
+                                pause_gc=self.pause_gc)
         else:
             df = finish(pages, TRANSACTIONS, sort_by="id")
         return attach_manifest(df, self.manifest, self.client.stats)
@@ -708,7 +711,7 @@ def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
 
 
 def pull(connection: Connection, request: TransactionsRequest, *, max_workers: int = 4, progress: bool | None = None,
-         columnar: bool = True, known_refused: tuple[str, ...] = ()) -> _Pull:
+         columnar: bool = True, known_refused: tuple[str, ...] = (), pause_gc: bool | None = None) -> _Pull:
     """Set up the pull of ``request`` over ``connection`` (no request is sent until its pages are asked for).
 
     Drive it with :func:`~ledgerkit.sources._pull.collect` (one frame; ``columnar``
@@ -717,8 +720,12 @@ def pull(connection: Connection, request: TransactionsRequest, *, max_workers: i
     With ``max_workers`` above 1 and no cursor, ``[date_from, date_to)`` is cut
     into time windows per method pulled at the same time (:mod:`.windows`).
     ``known_refused``: methods this server refused before; when the request
-    skips refused methods, they are not asked for again.
+    skips refused methods, they are not asked for again. ``pause_gc``: pause
+    Python's garbage collector -- a switch for the whole process -- while
+    this pull parses pages (:func:`~ledgerkit._ingest.arrow_pages.gc_paused`);
+    None pauses it unless ``LEDGERKIT_GC_PAUSE=0``, False leaves it alone.
     """
+    check_flag("pause_gc", pause_gc, allow_none=True)
     check_workers(max_workers)
     parameters = {**request.parameters(), "max_workers": max_workers,
                   "base_url": connection.config.base_url, "shop_id": connection.config.credentials.user}
@@ -727,4 +734,4 @@ def pull(connection: Connection, request: TransactionsRequest, *, max_workers: i
     manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
     remembered = set(known_refused) & set(request.methods) if request.skip_refused else set()
     return _Pull(connection, request, manifest, PullProgress(progress, "transactions"), max_workers=max_workers,
-                 columnar=columnar, refused=remembered)
+                 columnar=columnar, refused=remembered, pause_gc=pause_gc)
