@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import math
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -135,7 +135,7 @@ class Paginator:
         raise NotImplementedError
 
     def update_state(self, response: requests.Response | None, data: Any) -> None:
-        """Advance over a page: ``response`` as received (None where only the body matters), ``data`` its body decoded."""
+        """Advance over a page: ``response`` as received (None where only the body matters), ``data`` its body."""
         raise NotImplementedError
 
     def pages_known(self) -> list[int]:
@@ -384,7 +384,7 @@ class LinkPaginator(Paginator):
         return list(range(self.page, max(self.page, math.ceil(self.totals[-1] / self.per_page)) + 1))
 
     def page_request(self, number: int) -> tuple[str, None]:
-        """``(url, params)`` of page ``number``: the URL of the pages with its ``page`` set (after :meth:`pages_known`)."""
+        """``(url, params)`` of page ``number``: the pages' URL with its ``page`` set (see :meth:`pages_known`)."""
         if self._template is None:
             raise PaginationError("the page URL is not known yet: no page has linked a next one")
         return _page_url(self._template, number), None

@@ -412,12 +412,14 @@ class _Dwh:
             try:
                 return self._download_once(url, directory)
             except _Transient as exc:
-                if retry >= self.policy.max_retries:
-                    # Not from exc: its context is the requests error, whose text holds the signed file link.
-                    raise exc.final from None
-                self.stats.retried(exc.reason)
-                self.policy.sleep(exc.wait if exc.wait is not None else self.policy.backoff(retry))
-                retry += 1
+                transient = exc
+            if retry >= self.policy.max_retries:
+                # Raised outside the handler, with no cause: behind it is the requests error, whose text holds
+                # the signed file link (a credential), so neither __cause__ nor __context__ may lead to it.
+                raise transient.final
+            self.stats.retried(transient.reason)
+            self.policy.sleep(transient.wait if transient.wait is not None else self.policy.backoff(retry))
+            retry += 1
 
     def _download_once(self, url: str, directory: str | None) -> Path | str:
         self.stats.count(requests=1)
@@ -433,10 +435,10 @@ class _Dwh:
                     raise api_error(response, _parse_s3_error)
                 return self._save(response, directory)
         except requests.RequestException as exc:
-            final = TransportError(f"downloading the report file failed: {type(exc).__name__}. "
-                                   "Check the network, then call again.")
-            # Not from exc: a requests error quotes the file link, whose signature is a credential.
-            raise _Transient("transport", final, None) from None
+            failure = type(exc).__name__
+        # Outside the handler, with no cause: a requests error quotes the file link, whose signature is a credential.
+        final = TransportError(f"downloading the report file failed: {failure}. Check the network, then call again.")
+        raise _Transient("transport", final, None)
 
     def _save(self, response: requests.Response, directory: str | None) -> Path:
         handle, name = tempfile.mkstemp(suffix=".zip", prefix="ledgerkit-dwh-", dir=directory)

@@ -24,7 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterator
@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError, PaginationError
+from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import build_page, empty_frame, excerpt, finish, strict_json
 from .._ingest.schema import STATEMENTS

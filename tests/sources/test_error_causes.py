@@ -46,7 +46,7 @@ def chain(exc: BaseException) -> list[BaseException]:
 
 
 def shown(exc: BaseException) -> str:
-    """Everything a user or a log can see of ``exc``: str, repr and args along the chain, and the formatted traceback."""
+    """What a user or a log can see of ``exc``: str, repr and args along the chain, and the formatted traceback."""
     parts = [f"{e!s} {e!r} {e.args!r}" for e in chain(exc)]
     return "\n".join(parts) + "".join(traceback.format_exception(exc))
 
@@ -105,7 +105,7 @@ def test_a_file_download_that_keeps_failing_hides_the_signed_link_from_the_whole
     assert signatures  # the link was used, and its signature is a credential
     text = shown(err)
     assert not {s for s in secrets_of(sb, "balance_records") | signatures if s in text}
-    assert err.__cause__ is None and err.__suppress_context__  # deliberately: a requests error quotes the link
+    assert err.__cause__ is None and err.__context__ is None  # deliberately: a requests error quotes the link
 
 
 def test_dwh_api_errors_keep_their_own_cause(sb):

@@ -24,7 +24,8 @@ def answer(page: int, *, total: int | None = 95, next_page: int | None = None, h
     if total is not None:
         response.headers["X-Total-Count"] = str(total)
     if next_page is not None:
-        response.headers["Link"] = f'<http://{host}/v1/shop/accountstatements?since=2025-01-01&page={next_page}>; rel="next"'
+        link = f"http://{host}/v1/shop/accountstatements?since=2025-01-01&page={next_page}"
+        response.headers["Link"] = f'<{link}>; rel="next"'
     return response
 
 
