@@ -51,6 +51,7 @@ import contextlib
 import gc
 import io
 import itertools
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ from ..errors import DataError
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
 
-__all__ = ["FastPage", "NotJSON", "read_page", "read_columns", "pages_to_frame", "gc_paused", "arrow_schema"]
+__all__ = ["FastPage", "NotJSON", "PageHints", "read_page", "read_columns", "pages_to_frame", "gc_paused", "gc_pause_default",
+           "arrow_schema"]
 
 #: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -118,22 +120,37 @@ _gc_pausers = 0
 _gc_was_enabled = False
 
 
+def gc_pause_default() -> bool:
+    """Whether reads pause the collector when not told: yes, unless ``LEDGERKIT_GC_PAUSE=0``."""
+    return os.environ.get("LEDGERKIT_GC_PAUSE", "1").strip() != "0"
+
+
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while ingesting (thread-safe, nestable).
+def gc_paused(enabled: bool | None = None) -> Iterator[None]:
+    """Pause the cyclic garbage collector while ingesting (thread-safe, nestable, opt-out).
 
     Ingest allocates many short-lived objects and no cycles; the collector's
-    passes over them cost 35-60 % of the time (DESIGN §4). Reference
-    counting still frees everything; the collector resumes when the last
-    pauser leaves.
+    passes over them cost time (DESIGN §4). Python's switch is one for the
+    whole process, so the pause covers every thread while any read is in
+    progress: the reads of concurrent pulls are counted, and the collector
+    is switched back on -- only if it was on before the first -- when the
+    last one leaves, also when it raises. Reference counting still frees
+    everything. ``enabled=False`` (or ``LEDGERKIT_GC_PAUSE=0`` when
+    ``enabled`` is None) leaves the collector alone.
 
     Examples
     --------
     >>> with gc_paused():
     ...     gc.isenabled()
     False
+    >>> with gc_paused(False):
+    ...     gc.isenabled()
+    True
     """
     global _gc_pausers, _gc_was_enabled
+    if not (gc_pause_default() if enabled is None else enabled):
+        yield
+        return
     with _gc_lock:
         if _gc_pausers == 0:
             _gc_was_enabled = gc.isenabled()
@@ -150,24 +167,51 @@ def gc_paused() -> Iterator[None]:
 
 # ------------------------------------------------------------ Arrow schema
 
-#: Text columns Arrow was seen to read as timestamps (``billing_address.birth_date``), per
-#: schema: read as text from then on. Only grows; a set add is atomic under the GIL.
-_TEXT_SEEN_AS_TIME: dict[str, set[str]] = {}
+class PageHints:
+    """What the pages read so far taught about the next ones: owned by one pull and handed to each of its reads.
+
+    Arrow reads ISO-looking text (``billing_address.birth_date``) as a
+    timestamp; a page where it did is read again with that column declared
+    text, and so are the pull's later pages from the start. The hints live
+    as long as the pull that owns them, so one pull's pages never change how
+    another's are read. Thread-safe (a pull reads pages on several threads).
+
+    Examples
+    --------
+    >>> hints = PageHints()
+    >>> hints.learn_text({"billing_address.birth_date"}); sorted(hints.text_columns)
+    ['billing_address.birth_date']
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._text: frozenset[str] = frozenset()
+
+    @property
+    def text_columns(self) -> frozenset[str]:
+        """Columns to declare text (Arrow read them as times on an earlier page)."""
+        return self._text
+
+    def learn_text(self, names: set[str]) -> None:
+        """Declare ``names`` text on every later read."""
+        with self._lock:
+            self._text = self._text | names
 
 
 class _Reread(Exception):
     """Arrow read a text column as a timestamp; read the page again with it declared text."""
 
 
-def arrow_schema(schema: Schema, records_key: str) -> pa.Schema:
+def arrow_schema(schema: Schema, records_key: str, text: frozenset[str] = frozenset()) -> pa.Schema:
     """The explicit part of the Arrow schema: timestamps stay text (everything else is inferred).
 
     Arrow would otherwise read ISO text as ``timestamp[s]`` and lose the
     ``Z`` that the wall-clock quirk needs (and the text of a ``str`` column
-    that looks like a date). Numbers are left to inference: declaring
-    ``order_id`` text would make Arrow refuse the page when it is a number.
+    that looks like a date), nor the ``text`` columns (of :class:`PageHints`).
+    Numbers are left to inference: declaring ``order_id`` text would make
+    Arrow refuse the page when it is a number.
     """
-    text = {n for n, kind in schema.columns.items() if kind == "time"} | _TEXT_SEEN_AS_TIME.get(schema.name, set())
+    text = {n for n, kind in schema.columns.items() if kind == "time"} | text
     tree: dict[str, Any] = {}
     for name in sorted(text):
         node = tree
@@ -188,7 +232,8 @@ def arrow_schema(schema: Schema, records_key: str) -> pa.Schema:
 
 def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
               wall_zone: str | None = None, default_currency: str | None = None,
-              skip_ids: set[int] | frozenset[int] = frozenset()) -> FastPage:
+              skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None,
+              pause_gc: bool | None = None) -> FastPage:
     """One page's bytes -> the frame :func:`ledgerkit._ingest.records.build_page` gives for its records.
 
     Parameters
@@ -203,6 +248,12 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
     skip_ids : set of int
         Ids already received; such rows are dropped (the page is then built
         by the reference path from the remaining records).
+    hints : PageHints, optional
+        What the pull's earlier pages taught (the pull owns it); None reads
+        the page on its own.
+    pause_gc : bool, optional
+        Pause the garbage collector while reading (:func:`gc_paused`);
+        None: unless ``LEDGERKIT_GC_PAUSE=0``.
 
     Raises
     ------
@@ -213,9 +264,9 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
         its declared kind (see :mod:`ledgerkit._ingest.records`).
     """
     page = read_columns(body, schema, records_key=records_key, include_pii=include_pii, wall_zone=wall_zone,
-                        default_currency=default_currency, skip_ids=skip_ids)
+                        default_currency=default_currency, skip_ids=skip_ids, hints=hints, pause_gc=pause_gc)
     if page.frame is None:
-        with gc_paused():
+        with gc_paused(pause_gc):
             page.frame = _to_frame([page.columns], schema)
         page.columns = {}
     return page
@@ -223,7 +274,8 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
 
 def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
                  wall_zone: str | None = None, default_currency: str | None = None,
-                 skip_ids: set[int] | frozenset[int] = frozenset()) -> FastPage:
+                 skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None,
+                 pause_gc: bool | None = None) -> FastPage:
     """Like :func:`read_page`, but a fast page keeps typed Arrow columns and no frame yet.
 
     Converting to pandas costs about the same per column whether a column
@@ -240,18 +292,19 @@ def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: 
     >>> page.frame is None, page.columns["amount"].type, page.ids().tolist()
     (True, DataType(int64), [1])
     """
-    with gc_paused():
+    with gc_paused(pause_gc):
         try:
+            hints = PageHints() if hints is None else hints
             try:
-                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids, hints)
             except _Reread:
-                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
+                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids, hints)
         except (_Fallback, _Reread, pa.ArrowException):  # Arrow refused or could not type it: the reference decides
             return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
 
 
 def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None = None,
-                   consume: bool = False) -> pd.DataFrame:
+                   consume: bool = False, pause_gc: bool | None = None) -> pd.DataFrame:
     """The pages of one pull as one finished frame (see :func:`ledgerkit._ingest.records.finish`).
 
     Runs of columnar pages are converted to pandas in one go; pages built by
@@ -261,7 +314,7 @@ def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None
     be sorted. With ``consume`` each page's columns are let go as soon as
     they are converted (the pages are empty afterwards): the pull's peak
     memory is then about the larger of the pages and the frame, not their
-    sum.
+    sum. ``pause_gc`` as for :func:`read_page`.
 
     Examples
     --------
@@ -274,7 +327,7 @@ def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None
     rows = [p for p in pages if p.frame is None or len(p.frame)]
     if rows and len(rows) < len(pages):
         pages = rows  # empty pages (a concurrent pull's closing sweep) add no rows and would force the slow path
-    with gc_paused():
+    with gc_paused(pause_gc):
         if sort_by is not None and pages and all(p.frame is None for p in pages) and \
                 schema.columns.get(sort_by) == "int" and all(p.columns[sort_by].null_count == 0 for p in pages):
             pages, order = _row_order(pages, sort_by)
@@ -325,12 +378,12 @@ def _sorted_concat(frames: list[pd.DataFrame], schema: Schema, sort_by: str) -> 
 
 
 def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
-          default_currency: str | None, skip_ids: Any) -> FastPage:
+          default_currency: str | None, skip_ids: Any, hints: PageHints) -> FastPage:
     if not _safe_for_arrow(body):
         raise _Fallback
     table = pj.read_json(io.BytesIO(body),
                          read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
-                         parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key),
+                         parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key, hints.text_columns),
                                                        unexpected_field_behavior="infer"))
     table.validate()  # cheap; catches the list offsets Arrow gets wrong after leading nulls (apache/arrow#51305)
     if table.num_rows != 1:
@@ -347,7 +400,7 @@ def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: s
     as_time = {n for n, a in leaves.items() if schema.columns.get(n) != "time"
                and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))}
     if as_time:
-        _TEXT_SEEN_AS_TIME.setdefault(schema.name, set()).update(as_time)
+        hints.learn_text(as_time)
         raise _Reread
     ids = leaves.get("id")
     if ids is None or ids.null_count or not pa.types.is_integer(ids.type) or pc.min(ids).as_py() < 0:
@@ -447,7 +500,7 @@ def _reference(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zo
     try:
         payload = strict_json(body)
     except ValueError as exc:
-        raise NotJSON(f"the page is not valid JSON ({len(body)} bytes): {exc}") from None
+        raise NotJSON(f"the page is not valid JSON ({len(body)} bytes): {exc}") from exc
     rows = payload.get(key) if isinstance(payload, dict) else None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         found = f"{key!r} is {excerpt(rows)}" if isinstance(payload, dict) else f"the page is {excerpt(payload)}"

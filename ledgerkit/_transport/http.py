@@ -262,7 +262,7 @@ def decode_json(response: requests.Response, *, parse_float: Callable[[str], Any
         return _json.loads(response.content, parse_float=parse_float)
     except (ValueError, UnicodeDecodeError) as exc:
         reason = str(exc).split(":")[0]
-        raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from None
+        raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from exc
 
 
 def error_class_for(status: int) -> type[APIError]:
@@ -530,11 +530,18 @@ def _transmit(session: requests.Session, request: _Request, handling: _Handling,
             f"{request.describe()} failed after {n} attempts: {type(exc).__name__}. "
             "Check the base URL and the network, then call again."))
         return None
+    except requests.exceptions.InvalidHeader:
+        pass  # raised below, outside the handler: the error's text quotes the header's value
     except requests.RequestException as exc:  # not worth a retry: a bad URL, too many redirects, ...
-        # An invalid header's text quotes the header's value: keep it out of the chain.
-        cause = None if isinstance(exc, requests.exceptions.InvalidHeader) else exc
-        raise TransportError(f"{request.describe()} could not be sent: {type(exc).__name__}. "
-                             "Check the base URL and the session given.") from cause
+        raise _unsendable(request, exc) from exc
+    # Neither __cause__ nor __context__ may lead to the header's value (it may be a credential).
+    raise _unsendable(request, requests.exceptions.InvalidHeader())
+
+
+def _unsendable(request: _Request, exc: requests.RequestException) -> TransportError:
+    """The error for a request that could not be sent at all (named by the type of ``exc`` only)."""
+    return TransportError(f"{request.describe()} could not be sent: {type(exc).__name__}. "
+                          "Check the base URL and the session given.")
 
 
 def _answer(response: requests.Response, request: _Request, handling: _Handling, attempts: "_Attempts",

@@ -1,8 +1,10 @@
 """Paginators: one small state machine per pagination style, fresh for every pull.
 
-In the style of dlt's ``rest_client``: a loop asks ``next_request()`` what
-to send, sends it, hands the answer to ``update_state(...)``, and stops when
-``has_next_page`` is false. The paginator alone decides what "next" means,
+In the style of dlt's ``rest_client``, every paginator speaks one protocol,
+:class:`Paginator`: a loop asks ``next_request()`` what to send, sends it,
+hands the answer to ``update_state(response, data)`` and stops when
+``has_next_page`` is false; :func:`fetch_next` is that loop's one step,
+shared by the sources. The paginator alone decides what "next" means,
 and refuses to go round in circles: a cursor or link that does not move
 raises :class:`~ledgerkit.errors.PaginationError`. What the server says
 about its pages must be of the documented type -- ``has_more`` a boolean,
@@ -10,27 +12,34 @@ cursors transaction ids, ``X-Total-Count`` a count -- and a cursor must not
 jump past the rows of its own page (rows would be skipped unseen); else
 :class:`~ledgerkit.errors.DataError` names the field and the value.
 
+Pages fetched at the same time go through the protocol too: a paginator
+whose pages are numbered says which pages it already knows of
+(``pages_known()``), and is advanced over each of them in order with
+``take(...)`` or moved to another page with ``restart(...)``; its state is
+never assigned from outside.
+
 Examples
 --------
 >>> p = CursorPaginator()
 >>> p.next_request()
 {}
->>> p.update_state({"has_more": True, "first_object_id": 1, "last_object_id": 20})
->>> p.next_request(), p.has_next_page
-({'starting_after': 20}, True)
+>>> p.update_state(None, {"has_more": True, "first_object_id": 1, "last_object_id": 20})
+>>> p.next_request(), p.has_next_page, p.pages
+({'starting_after': 20}, True, 1)
 """
-
 from __future__ import annotations
 
 import re
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+import math
+from typing import Any, Callable, Mapping, NamedTuple
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
 from ..errors import DataError, PaginationError
 
-__all__ = ["CursorPaginator", "LinkPaginator", "parse_link_header", "whole_number", "total_count"]
+__all__ = ["Paginator", "CursorPaginator", "LinkPaginator", "Fetched", "fetch_next", "parse_link_header",
+           "whole_number", "total_count"]
 
 #: A count or an id written as text: ASCII digits, at most 18 (so it fits an int64).
 _DIGITS = re.compile(r"[0-9]{1,18}")
@@ -98,7 +107,51 @@ def total_count(headers: Any) -> int | None:
     return int(text)
 
 
-class CursorPaginator:
+class Paginator:
+    """The protocol of every paginator: dlt's ``BasePaginator``, plus what pages fetched at the same time need.
+
+    A loop -- :func:`fetch_next` -- asks :meth:`next_request` what to send,
+    sends it, and hands the answer to :meth:`update_state` until
+    ``has_next_page`` is false. A paginator over numbered pages can also say
+    which pages it knows of ahead (:meth:`pages_known`) so that they are
+    fetched at the same time, and is then advanced over each of them, in
+    order, with :meth:`take`, or moved with :meth:`restart`. A paginator
+    that is a chain (each page known only from the one before) knows no
+    page ahead.
+
+    Attributes
+    ----------
+    has_next_page : bool
+        Whether there is another page to ask for.
+    pages : int
+        The pages this paginator has advanced over.
+    """
+
+    has_next_page: bool = True
+    pages: int = 0
+
+    def next_request(self) -> Any:
+        """What the next request needs, in this paginator's terms (cursor parameters, or a URL and query)."""
+        raise NotImplementedError
+
+    def update_state(self, response: requests.Response | None, data: Any) -> None:
+        """Advance over a page: ``response`` as received (None where only the body matters), ``data`` its body."""
+        raise NotImplementedError
+
+    def pages_known(self) -> list[int]:
+        """The numbers of the pages from the next one to the last, when the pages so far tell them; else ``[]``."""
+        return []
+
+    def take(self, number: int, response: requests.Response, data: Any) -> None:
+        """Advance over page ``number`` (one of :meth:`pages_known`), fetched apart; pages are taken in order."""
+        raise PaginationError(f"{type(self).__name__} knows no page ahead: each follows from the one before")
+
+    def restart(self, number: int, response: requests.Response | None = None) -> None:
+        """Go on from page ``number`` with a fresh request; ``response`` is the answer that made the pull turn back."""
+        raise PaginationError(f"{type(self).__name__} has no page numbers to go back to")
+
+
+class CursorPaginator(Paginator):
     """beGateway ``starting_after`` / ``ending_before`` cursors over ascending ids.
 
     Parameters
@@ -137,7 +190,7 @@ class CursorPaginator:
         """The response field the cursor follows."""
         return "last_object_id" if self.direction == "forward" else "first_object_id"
 
-    def _checked(self, payload: dict[str, Any], ids: tuple[int, int] | None) -> tuple[int | None, bool]:
+    def _checked(self, payload: Mapping[str, Any], ids: tuple[int, int] | None) -> tuple[int | None, bool]:
         """The followed cursor and ``has_more`` of ``payload``, of the documented types and within ``ids``."""
         key = self._followed
         other = "first_object_id" if key == "last_object_id" else "last_object_id"
@@ -151,11 +204,13 @@ class CursorPaginator:
                             "would skip any row between them")
         return new, more
 
-    def update_state(self, payload: dict[str, Any], ids: tuple[int, int] | None = None) -> None:
+    def update_state(self, response: requests.Response | None, data: Any) -> None:
         """Advance on a decoded page; raise if the cursor would not move.
 
-        ``ids`` is the lowest and highest id on the page (None for a page
-        without rows): a cursor past them would skip rows nobody saw.
+        ``data`` is the page: its envelope (a mapping with ``has_more`` and
+        the cursors), or an object with that envelope as ``meta`` and the
+        ids of its rows as ``ids()`` -- a cursor past the lowest or highest
+        of them would skip rows nobody saw. ``response`` is not read.
 
         Raises
         ------
@@ -165,15 +220,16 @@ class CursorPaginator:
         PaginationError
             The cursor does not move (or is missing while ``has_more``).
         """
+        payload, ids = _envelope(data)
         key = self._followed
         new, more = self._checked(payload, ids)
         if new is None:
             if more:
                 raise PaginationError(f"the page says has_more but carries no {key}", resume=self.next_request())
             self.has_next_page = False
+            self.pages += 1
             return
-        moved = self.cursor is None or (new > self.cursor if self.direction == "forward" else new < self.cursor)
-        if more and not moved:
+        if more and not self.moves_to(new):
             raise PaginationError(
                 f"the cursor did not advance ({self.parameter}={self.cursor} answered {key}={new} with has_more); "
                 "stopping rather than looping",
@@ -181,6 +237,27 @@ class CursorPaginator:
             )
         self.cursor = new
         self.has_next_page = more
+        self.pages += 1
+
+    def moves_to(self, cursor: int) -> bool:
+        """Whether ``cursor`` is further on than this paginator's own (any cursor is, before the first page).
+
+        Examples
+        --------
+        >>> CursorPaginator(cursor=20).moves_to(21), CursorPaginator("backward", 20).moves_to(21)
+        (True, False)
+        """
+        if self.cursor is None:
+            return True
+        return cursor > self.cursor if self.direction == "forward" else cursor < self.cursor
+
+
+def _envelope(data: Any) -> tuple[Mapping[str, Any], tuple[int, int] | None]:
+    """A cursor page's envelope, and the lowest and highest id of its rows (None when not known or no rows)."""
+    if isinstance(data, Mapping):
+        return data, None
+    ids = data.ids()
+    return data.meta, ((int(ids.min()), int(ids.max())) if len(ids) else None)
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:
@@ -206,13 +283,17 @@ def _page_number(url: str) -> int | None:
         return None
 
 
-class LinkPaginator:
+class LinkPaginator(Paginator):
     """MakeCommerce ``page``/``per_page`` paging that follows ``Link: rel="next"``.
 
     The first request goes to ``url`` with ``params``; afterwards the next URL
     is taken from the ``Link`` header as given (it carries every parameter).
     A next link to another origin is refused, so credentials never leave the
-    configured host.
+    configured host. The first page that links a next one teaches the
+    server's page size (its row count: what was asked for may have been
+    capped) and the URL of its pages; from then on the pages up to
+    ``X-Total-Count`` are known (:meth:`pages_known`) and can be fetched
+    at the same time (:meth:`page_request`).
 
     Attributes
     ----------
@@ -220,28 +301,41 @@ class LinkPaginator:
         The page number of the next request (the place to resume).
     totals : list of int
         ``X-Total-Count`` of every page, in order.
+    per_page : int or None
+        The server's page size, once learnt.
 
     Examples
     --------
     >>> p = LinkPaginator("http://h/s", {"since": "2025-01-01", "page": 1})
     >>> p.next_request()
     ('http://h/s', {'since': '2025-01-01', 'page': 1})
+    >>> r = requests.Response(); r.url = "http://h/s?since=2025-01-01&page=1"
+    >>> r.headers.update({"X-Total-Count": "5", "Link": '<http://h/s?since=2025-01-01&page=2>; rel="next"'})
+    >>> p.update_state(r, [{"n": 1}, {"n": 2}])
+    >>> p.page, p.per_page, p.pages_known(), p.page_request(3)
+    (2, 2, [2, 3], ('http://h/s?since=2025-01-01&page=3', None))
     """
 
     def __init__(self, url: str, params: dict[str, Any]) -> None:
+        self._first_url, self._first_params = url, dict(params)
         self._url: str = url
         self._params: dict[str, Any] | None = dict(params)
         self._origin = urlsplit(url)[:2]
         self.page: int = int(params.get("page", 1))
         self.totals: list[int] = []
+        self.per_page: int | None = None
+        self._template: str | None = None
         self.has_next_page = True
 
     def next_request(self) -> tuple[str, dict[str, Any] | None]:
         """``(url, params)`` of the next request."""
         return self._url, self._params
 
-    def update_state(self, response: requests.Response) -> None:
+    def update_state(self, response: requests.Response, data: Any) -> None:
         """Read ``X-Total-Count`` and ``Link`` of a page; find the next one or stop.
+
+        ``data`` is the page's rows: the first page with a next one tells the
+        server's page size by their number.
 
         Raises
         ------
@@ -250,12 +344,11 @@ class LinkPaginator:
         PaginationError
             The next link goes to another host or does not advance.
         """
-        total = total_count(response.headers)
-        if total is not None:
-            self.totals.append(total)
+        self._count(response)
         nxt = parse_link_header(response.headers.get("Link")).get("next")
         if nxt is None:
             self.has_next_page = False
+            self.pages += 1
             return
         if urlsplit(nxt)[:2] != self._origin:
             raise PaginationError(
@@ -271,3 +364,109 @@ class LinkPaginator:
             )
         self._url, self._params = nxt, None
         self.page = number if number is not None else self.page + 1
+        self.pages += 1
+        if self.per_page is None:
+            self.per_page, self._template = len(data), nxt
+
+    def _count(self, response: requests.Response) -> int | None:
+        total = total_count(response.headers)
+        if total is not None:
+            self.totals.append(total)
+        return total
+
+    def pages_known(self) -> list[int]:
+        """The next page to the last by the latest ``X-Total-Count`` and the page size (``[]`` until both are known).
+
+        At least the next page, while there is one.
+        """
+        if not (self.has_next_page and self.totals and self.per_page and self._template):
+            return []
+        return list(range(self.page, max(self.page, math.ceil(self.totals[-1] / self.per_page)) + 1))
+
+    def page_request(self, number: int) -> tuple[str, None]:
+        """``(url, params)`` of page ``number``: the pages' URL with its ``page`` set (see :meth:`pages_known`)."""
+        if self._template is None:
+            raise PaginationError("the page URL is not known yet: no page has linked a next one")
+        return _page_url(self._template, number), None
+
+    def take(self, number: int, response: requests.Response, data: Any) -> None:
+        """Advance over page ``number``, fetched apart by :meth:`page_request`: count it, stop if it links no next.
+
+        Raises
+        ------
+        PaginationError
+            ``number`` is not the next page (pages are taken in order).
+        """
+        if number != self.page:
+            raise PaginationError(f"page {number} taken while page {self.page} is next; pages are taken in order",
+                                  resume={"start_page": self.page})
+        self._count(response)
+        self.has_next_page = "next" in parse_link_header(response.headers.get("Link"))
+        self.page = number + 1
+        self.pages += 1
+
+    def restart(self, number: int, response: requests.Response | None = None) -> None:
+        """Go on from page ``number`` as a first request would (the page size and totals so far are kept).
+
+        ``response``, when given, is the answer that made the pull turn back: its ``X-Total-Count`` is kept.
+        """
+        if response is not None:
+            self._count(response)
+        self._url, self._params = self._first_url, {**self._first_params, "page": number}
+        self.page = number
+        self.has_next_page = True
+
+
+def _page_url(template: str, number: int) -> str:
+    """``template`` (a page's absolute URL) with its ``page`` parameter set to ``number``."""
+    parts = urlsplit(template)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("page", str(number))])))
+
+
+class Fetched(NamedTuple):
+    """One page as :func:`fetch_next` got it."""
+
+    response: requests.Response
+    data: Any
+    #: The paginator's refusal to go on past this page (the page itself is good), else None.
+    stuck: PaginationError | None
+
+
+def fetch_next(paginator: Paginator, send: Callable[[Any], tuple[requests.Response, Any]], *,
+               where: Callable[[], str], check: Callable[[requests.Response, Any], None] | None = None) -> Fetched:
+    """One step of the pull loop: send the next request, check the page, advance the paginator over it.
+
+    ``send(paginator.next_request())`` sends (with retries) and returns the
+    response and its decoded body; ``check(response, data)`` raises
+    :class:`DataError` for a page that breaks the contract, before the
+    paginator moves. A ``DataError`` of sending, checking or
+    ``update_state`` is raised again naming the page -- ``where()``, asked
+    before the paginator moves -- from the original. A
+    :class:`PaginationError` (the paginator will not go on) is returned in
+    ``stuck``: the page is good, and the caller decides whether to keep it
+    before raising it.
+
+    Examples
+    --------
+    >>> p = CursorPaginator()
+    >>> pages = iter([{"has_more": True, "last_object_id": 7}, {"has_more": False, "last_object_id": 9}])
+    >>> while p.has_next_page:
+    ...     got = fetch_next(p, lambda request: (None, next(pages)), where=lambda: f"page {p.pages + 1}")
+    >>> p.pages, p.cursor, got.stuck
+    (2, 9, None)
+    >>> fetch_next(CursorPaginator(), lambda request: (None, {"has_more": "yes"}), where=lambda: "page 1")
+    Traceback (most recent call last):
+    ledgerkit.errors.DataError: page 1: has_more is 'yes': expected true or false (a JSON boolean)
+    """
+    try:
+        response, data = send(paginator.next_request())
+        if check is not None:
+            check(response, data)
+        try:
+            paginator.update_state(response, data)
+        except PaginationError as exc:
+            return Fetched(response, data, exc)
+    except DataError as exc:
+        raise DataError(f"{where()}: {exc}", rows=exc.rows) from exc
+    return Fetched(response, data, None)

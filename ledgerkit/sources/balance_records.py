@@ -144,9 +144,9 @@ def _aware(value: Any, parameter: str) -> datetime:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
+        except ValueError as exc:
             raise ConfigurationError(parameter, value, "an ISO 8601 timestamp with offset, e.g. "
-                                     "'2025-01-01T00:00:00+03:00'") from None
+                                     "'2025-01-01T00:00:00+03:00'") from exc
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if not isinstance(value, datetime):
@@ -255,7 +255,7 @@ def _check_writable(directory: str | os.PathLike) -> None:
             pass
     except OSError as exc:
         raise ConfigurationError("download_dir", str(directory), f"a directory this process can write to "
-                                 f"({exc.strerror or type(exc).__name__})") from None
+                                 f"({exc.strerror or type(exc).__name__})") from exc
 
 
 @dataclass(frozen=True)
@@ -392,9 +392,9 @@ class _Dwh:
             _, decoded = send_json(self.api, method, url, json=body, policy=self.policy, stats=self.stats,
                                    parse_error=parse_dwh_error)
         except APIError as exc:
-            raise _with_dwh_detail(exc) from None
-        except RecursionError:  # Python's JSON decoder on thousands of levels of nesting
-            raise DataError(f"the DWH answer to {url} nests too deeply to be read") from None
+            raise _with_dwh_detail(exc)  # the same error, its own cause kept
+        except RecursionError as exc:  # Python's JSON decoder on thousands of levels of nesting
+            raise DataError(f"the DWH answer to {url} nests too deeply to be read") from exc
         return _report_of(decoded, url)
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -412,11 +412,14 @@ class _Dwh:
             try:
                 return self._download_once(url, directory)
             except _Transient as exc:
-                if retry >= self.policy.max_retries:
-                    raise exc.final from None
-                self.stats.retried(exc.reason)
-                self.policy.sleep(exc.wait if exc.wait is not None else self.policy.backoff(retry))
-                retry += 1
+                transient = exc
+            if retry >= self.policy.max_retries:
+                # Raised outside the handler, with no cause: behind it is the requests error, whose text holds
+                # the signed file link (a credential), so neither __cause__ nor __context__ may lead to it.
+                raise transient.final
+            self.stats.retried(transient.reason)
+            self.policy.sleep(transient.wait if transient.wait is not None else self.policy.backoff(retry))
+            retry += 1
 
     def _download_once(self, url: str, directory: str | None) -> Path | str:
         self.stats.count(requests=1)
@@ -432,9 +435,10 @@ class _Dwh:
                     raise api_error(response, _parse_s3_error)
                 return self._save(response, directory)
         except requests.RequestException as exc:
-            final = TransportError(f"downloading the report file failed: {type(exc).__name__}. "
-                                   "Check the network, then call again.")
-            raise _Transient("transport", final, None) from None
+            failure = type(exc).__name__
+        # Outside the handler, with no cause: a requests error quotes the file link, whose signature is a credential.
+        final = TransportError(f"downloading the report file failed: {failure}. Check the network, then call again.")
+        raise _Transient("transport", final, None)
 
     def _save(self, response: requests.Response, directory: str | None) -> Path:
         handle, name = tempfile.mkstemp(suffix=".zip", prefix="ledgerkit-dwh-", dir=directory)
@@ -602,7 +606,7 @@ def fetch_report(config: ProviderConfig, request: BalanceRecordsRequest, options
         report, (sheets, learned) = run.fetch(options.report_id)
     except LedgerkitError as exc:
         raise _naming_report(exc, run.current or options.report_id,
-                             {**resume, "base_url": config.base_url, "psp_id": config.credentials.user}) from None
+                             {**resume, "base_url": config.base_url, "psp_id": config.credentials.user})
     finally:
         bar.close()
         dwh.close()
@@ -712,7 +716,7 @@ class _Run:
                 raise
             note = f" [report type {self.type_name!r} refused as above; {other!r} refused too: {exc.args[0]}]"
             refused.args = (str(refused.args[0]) + note, *refused.args[1:])
-            raise refused from None
+            raise refused from exc
         self.type_refused, self.type_name = self.type_name, other
         return report
 

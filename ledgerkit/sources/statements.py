@@ -24,22 +24,21 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError, PaginationError
+from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import build_page, empty_frame, excerpt, finish, strict_json
 from .._ingest.schema import STATEMENTS
 from .._ingest.timeparse import day
 from .._transport.http import MalformedBody
-from .._transport.pagination import LinkPaginator, parse_link_header, total_count
+from .._transport.pagination import LinkPaginator, fetch_next, total_count
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
 from ..money import check_currency
@@ -79,7 +78,7 @@ def _decode(response: requests.Response) -> Any:
         return strict_json(response.content, parse_float=Decimal)
     except ValueError as exc:
         reason = str(exc).split(":")[0]
-        raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from None
+        raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from exc
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,7 @@ class _Page:
     number: int
     total: int | None
     rows: list[dict[str, Any]]
-    links: dict[str, str] = field(default_factory=dict)
+    response: requests.Response | None = None
     error: LedgerkitError | None = None
 
 
@@ -193,13 +192,6 @@ def _total(response: requests.Response) -> int | None:
 def _on_page(number: int, exc: DataError) -> DataError:
     """``exc`` told about page ``number`` (raised ``from`` it)."""
     return DataError(f"statements page {number}: {exc}", rows=exc.rows)
-
-
-def _page_url(template: str, number: int) -> str:
-    """``template`` (a page's absolute URL) with its ``page`` parameter set to ``number``."""
-    parts = urlsplit(template)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("page", str(number))])))
 
 
 class _Pull:
@@ -217,13 +209,16 @@ class _Pull:
         self.client, self.query, self.manifest, self.progress = client, query, manifest, progress
         self.paginator = LinkPaginator(client.config.url(PATH), query.params())
         self.rows = Rows(chained=query.payout_id is None)
-        self.per_page: int | None = None
         self.max_workers = max_workers
         self.keeps_pages = keeps_pages  # False for iter_statements: pages already handed out cannot be changed
-        self.template: str | None = None
         self.outside = 0
         self.dialect: dict[str, Any] = {} if query.per_page is None else {"per_page_asked": query.per_page}
         manifest.extra["dialect"] = self.dialect  # what the server's answers teach, filled in as they come
+
+    @property
+    def per_page(self) -> int | None:
+        """The server's page size, once a page has taught it."""
+        return self.paginator.per_page
 
     # ---------------------------------------------------------------- pages
     def pages(self) -> Iterator[pd.DataFrame]:
@@ -235,41 +230,27 @@ class _Pull:
                 break
             last_page = max(1, math.ceil(self.paginator.totals[-1] / self.per_page))
             self.manifest.extra["rechecks"] = self.manifest.extra.get("rechecks", 0) + 1
-            self.paginator = self._paginator_from(last_page)
+            self.paginator.restart(last_page)
             yield from self._follow()
         self._verify()
-
-    def _paginator_from(self, number: int) -> LinkPaginator:
-        paginator = LinkPaginator(self.client.config.url(PATH), {**self.query.params(), "page": number})
-        paginator.totals = self.paginator.totals
-        return paginator
 
     def _follow(self, max_pages: int | None = None) -> Iterator[pd.DataFrame]:
         paginator = self.paginator
         while paginator.has_next_page and max_pages != 0:
             max_pages = None if max_pages is None else max_pages - 1
-            url, params = paginator.next_request()
             number = paginator.page
-            try:
-                response, rows = self.client.json("GET", url, params=params, decode=_decode)
-                _check_rows(rows)
-                _total(response)
-            except DataError as exc:
-                raise _on_page(number, exc) from exc
-            try:
-                paginator.update_state(response)
-            except PaginationError:
-                yield self._page(_Page(number, _total(response), rows))  # the page itself is good: keep it in .partial
-                raise
-            if paginator.has_next_page and self.per_page is None:
-                self._learn(response, rows)
-            yield self._page(_Page(number, _total(response), rows))
+            got = fetch_next(paginator, self._send, where=lambda: f"statements page {number}", check=_check_page)
+            page = _Page(number, _total(got.response), got.data)
+            if got.stuck is not None:
+                yield self._page(page)  # the page itself is good: keep it in .partial
+                raise got.stuck
+            if self.per_page is not None:
+                self.dialect["per_page"] = self.per_page
+            yield self._page(page)
 
-    def _learn(self, response: requests.Response, rows: list[dict[str, Any]]) -> None:
-        """The server's page size and the URL of its pages, from the first page with a next one."""
-        self.per_page = len(rows)
-        self.template = parse_link_header(response.headers.get("Link")).get("next")
-        self.dialect["per_page"] = self.per_page
+    def _send(self, request: tuple[str, dict[str, Any] | None]) -> tuple[requests.Response, Any]:
+        url, params = request
+        return self.client.json("GET", url, params=params, decode=_decode)
 
     def _concurrent(self) -> Iterator[pd.DataFrame]:
         """The first page, then the rest -- known from ``X-Total-Count`` -- fetched at the same time.
@@ -283,11 +264,11 @@ class _Pull:
         """
         yield from self._follow(max_pages=1)
         paginator = self.paginator
-        if not (paginator.has_next_page and paginator.totals and self.per_page and self.template):
+        numbers = paginator.pages_known()
+        if not numbers:
             yield from self._follow()
             return
-        first, total = paginator.page, paginator.totals[-1]
-        numbers = list(range(first, max(first, math.ceil(total / self.per_page)) + 1))
+        total = paginator.totals[-1]
         limiter = RateLimiter()
         self.manifest.extra["max_workers"] = self.max_workers
 
@@ -295,12 +276,13 @@ class _Pull:
             return replace(self.client, session=limited_session(self.client.session, limiter))
 
         def step(number: int, client: Connection, hungry: bool) -> tuple[_Page, list[int]]:
+            url, params = paginator.page_request(number)
             try:
-                response, rows = client.json("GET", _page_url(self.template, number), decode=_decode)
+                response, rows = client.json("GET", url, params=params, decode=_decode)
                 _check_rows(rows)
             except LedgerkitError as exc:  # asked again in turn, page by page, with fresh retries
                 return _Page(number, None, [], error=exc), []
-            return _Page(number, _total(response), rows, parse_link_header(response.headers.get("Link"))), []
+            return _Page(number, _total(response), rows, response), []
 
         waiting: dict[int, _Page] = {}
         for arrived in WindowScheduler(numbers, step, max_workers=self.max_workers, make_worker=worker):
@@ -310,13 +292,9 @@ class _Pull:
                     self.manifest.extra["refollowed_from_page"] = page.number
                     if page.error is not None:
                         self.manifest.extra["concurrent_error"] = type(page.error).__name__
-                    self.paginator = self._paginator_from(page.number)
-                    if page.total is not None:
-                        paginator.totals.append(page.total)
+                    paginator.restart(page.number, page.response)
                     break
-                paginator.totals.append(total)
-                paginator.has_next_page = "next" in page.links
-                paginator.page = page.number + 1
+                paginator.take(page.number, page.response, page.rows)
                 yield self._page(page)
             else:
                 continue
@@ -402,6 +380,12 @@ class _Pull:
             frames[index] = frames[index].iloc[k:]
         df = finish(frames, STATEMENTS) if frames else empty_frame(STATEMENTS)
         return attach_manifest(df, self.manifest, self.client.stats)
+
+
+def _check_page(response: requests.Response, rows: Any) -> None:
+    """A followed page: rows that are a JSON array of objects, and ``X-Total-Count`` a count when sent."""
+    _check_rows(rows)
+    _total(response)
 
 
 def _check_rows(rows: Any) -> None:

@@ -45,13 +45,13 @@ import pandas as pd
 import requests
 
 from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
-from .._ingest.arrow_pages import FastPage, NotJSON, pages_to_frame, read_columns, read_page
+from .._ingest.arrow_pages import FastPage, NotJSON, PageHints, pages_to_frame, read_columns, read_page
 from .._ingest.page_tail import tail_cursor
 from .._ingest.schema import TRANSACTIONS
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import empty_frame, finish
 from .._transport.http import MalformedBody, PullStats, transmit
-from .._transport.pagination import CursorPaginator, whole_number
+from .._transport.pagination import CursorPaginator, fetch_next, whole_number
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
 from .._ingest.timeparse import check_zone, instant, wall_clock
@@ -263,13 +263,17 @@ class Window:
     method: str
     params: dict[str, Any]
     paginator: CursorPaginator
-    pages: int = 0
     rows: int = 0
     complete: bool = False
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
     split: bool = False
     ahead: tuple[dict[str, Any], Future] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def pages(self) -> int:
+        """Pages received (the paginator's count)."""
+        return self.paginator.pages
 
     def summary(self) -> dict[str, Any]:
         out = {"payment_method_type": self.method, "pages": self.pages, "rows": self.rows,
@@ -279,20 +283,23 @@ class Window:
         return out
 
 
-def _page_decoder(include_pii: bool, wall_zone: str | None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
+def _page_decoder(include_pii: bool, wall_zone: str | None, hints: PageHints,
+                  pause_gc: bool | None = None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
     """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body).
 
     A body that is not JSON is asked for again; JSON that breaks the
     contract raises :class:`DataError` at once (asking again would not mend it).
+    ``hints`` are the pull's own (:class:`~ledgerkit._ingest.arrow_pages.PageHints`); ``pause_gc`` as for
+    :func:`~ledgerkit._ingest.arrow_pages.read_page`.
     """
 
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
         try:
             return read_columns(body, TRANSACTIONS, records_key="transactions", include_pii=include_pii,
-                                wall_zone=wall_zone), body
+                                wall_zone=wall_zone, hints=hints, pause_gc=pause_gc), body
         except NotJSON as exc:
-            raise MalformedBody(str(exc)) from None
+            raise MalformedBody(str(exc)) from exc
 
     return decode
 
@@ -316,21 +323,24 @@ def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Re
         no smaller than the page's rows) or a value does not fit its field;
         the message names the page (its number, method, period and cursor).
     """
-    paginator = window.paginator
-    body = {"report_params": {**window.params, **paginator.next_request()}}
-    first = None if ahead is None else ahead.first(window, body)
-    if ahead is not None and send_next:
-        decode = ahead.sending_next(window, decode)
-    try:
-        _, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=decode, first=first)
+    content = b""
+
+    def send(cursor: dict[str, int]) -> tuple[requests.Response, FastPage]:
+        nonlocal content
+        body = {"report_params": {**window.params, **cursor}}
+        first = None if ahead is None else ahead.first(window, body)
+        sending = ahead.sending_next(window, decode) if ahead is not None and send_next else decode
+        response, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=sending, first=first)
+        return response, page
+
+    def check(response: requests.Response, page: FastPage) -> None:
         count_meaning(page.meta.get("count"), page.records)  # a page that fits no reading stops before the cursor moves
-        ids = page.ids()
-        paginator.update_state(page.meta, (int(ids.min()), int(ids.max())) if len(ids) else None)
-    except DataError as exc:
-        raise DataError(f"{_page_name(window)}: {exc}", rows=exc.rows) from exc
-    window.pages += 1
-    window.rows += page.records
-    return page, content
+
+    got = fetch_next(window.paginator, send, where=lambda: _page_name(window), check=check)
+    if got.stuck is not None:
+        raise got.stuck
+    window.rows += got.data.records
+    return got.data, content
 
 
 def _page_name(window: Window) -> str:
@@ -408,7 +418,7 @@ class _Ahead:
             found = tail_cursor(response.content, "last_object_id" if paginator.direction == "forward" else "first_object_id")
             self.drop(window.ahead)  # sent from an earlier attempt's bytes
             window.ahead = None
-            if found is not None and found[1] and _moves(paginator, found[0]):
+            if found is not None and found[1] and paginator.moves_to(found[0]):
                 body = {"report_params": {**window.params, paginator.parameter: found[0]}}
                 window.ahead = (body, self._pool.submit(self._transmit, body))
             return decode(response)
@@ -434,13 +444,6 @@ class _Ahead:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _moves(paginator: CursorPaginator, cursor: int) -> bool:
-    """Whether ``cursor`` moves ``paginator`` on (else the parsed page stops the pull, and nothing is sent ahead)."""
-    if paginator.cursor is None:
-        return True
-    return cursor > paginator.cursor if paginator.direction == "forward" else cursor < paginator.cursor
-
-
 # ------------------------------------------------------------------ the pull
 
 
@@ -459,6 +462,7 @@ class _Pull:
     lock: threading.Lock = field(default_factory=threading.Lock)
     refused: set[str] = field(default_factory=set)
     units: FeeUnits = field(default_factory=FeeUnits)
+    pause_gc: bool | None = None
 
     def __post_init__(self) -> None:
         q = self.query
@@ -469,7 +473,8 @@ class _Pull:
         self.concurrent = self.max_workers > 1 and cursor is None
         self.limiter = RateLimiter()
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
-        self.decode = _page_decoder(self.include_pii, self.wall_zone)
+        self.hints = PageHints()  # what this pull's pages teach about its later pages
+        self.decode = _page_decoder(self.include_pii, self.wall_zone, self.hints, self.pause_gc)
         if self.concurrent:  # one window per method; a window that turns out dense splits while workers idle
             self.windows = [self._window(m, q.date_from, q.date_to, None) for m in q.methods]
         else:
@@ -612,14 +617,14 @@ class _Pull:
             self.seen.update(ids)
         if repeated:
             page = read_page(content, TRANSACTIONS, records_key="transactions", include_pii=self.include_pii,
-                             wall_zone=self.wall_zone, skip_ids=repeated)
+                             wall_zone=self.wall_zone, skip_ids=repeated, hints=self.hints, pause_gc=self.pause_gc)
         with self.lock:
             kept = len(page.frame) if page.frame is not None else len(ids)
             self.manifest.duplicates_dropped += page.records - kept
             self._count(page, kept)
             if meaning is not None and self.dialect.get("count") != "report total":
                 self.dialect["count"] = meaning
-        return page if self.columnar else pages_to_frame([page], TRANSACTIONS)
+        return page if self.columnar else pages_to_frame([page], TRANSACTIONS, pause_gc=self.pause_gc)
 
     def _count(self, page: Any, rows: int) -> None:
         m = self.manifest
@@ -671,7 +676,8 @@ class _Pull:
         if not pages:
             df = empty_frame(TRANSACTIONS, include_pii=self.include_pii)
         elif self.columnar:
-            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)  # the pull ends here
+            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True,  # the pull ends here
+                                pause_gc=self.pause_gc)
         else:
             df = finish(pages, TRANSACTIONS, sort_by="id")
         return attach_manifest(df, self.manifest, self.client.stats)
@@ -705,7 +711,7 @@ def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
 
 
 def pull(connection: Connection, request: TransactionsRequest, *, max_workers: int = 4, progress: bool | None = None,
-         columnar: bool = True, known_refused: tuple[str, ...] = ()) -> _Pull:
+         columnar: bool = True, known_refused: tuple[str, ...] = (), pause_gc: bool | None = None) -> _Pull:
     """Set up the pull of ``request`` over ``connection`` (no request is sent until its pages are asked for).
 
     Drive it with :func:`~ledgerkit.sources._pull.collect` (one frame; ``columnar``
@@ -714,8 +720,12 @@ def pull(connection: Connection, request: TransactionsRequest, *, max_workers: i
     With ``max_workers`` above 1 and no cursor, ``[date_from, date_to)`` is cut
     into time windows per method pulled at the same time (:mod:`.windows`).
     ``known_refused``: methods this server refused before; when the request
-    skips refused methods, they are not asked for again.
+    skips refused methods, they are not asked for again. ``pause_gc``: pause
+    Python's garbage collector -- a switch for the whole process -- while
+    this pull parses pages (:func:`~ledgerkit._ingest.arrow_pages.gc_paused`);
+    None pauses it unless ``LEDGERKIT_GC_PAUSE=0``, False leaves it alone.
     """
+    check_flag("pause_gc", pause_gc, allow_none=True)
     check_workers(max_workers)
     parameters = {**request.parameters(), "max_workers": max_workers,
                   "base_url": connection.config.base_url, "shop_id": connection.config.credentials.user}
@@ -724,4 +734,4 @@ def pull(connection: Connection, request: TransactionsRequest, *, max_workers: i
     manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
     remembered = set(known_refused) & set(request.methods) if request.skip_refused else set()
     return _Pull(connection, request, manifest, PullProgress(progress, "transactions"), max_workers=max_workers,
-                 columnar=columnar, refused=remembered)
+                 columnar=columnar, refused=remembered, pause_gc=pause_gc)

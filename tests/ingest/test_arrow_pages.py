@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import threading
 from pathlib import Path
 
 import orjson
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ledgerkit.errors import DataError
-from ledgerkit._ingest.arrow_pages import gc_paused, pages_to_frame, read_columns, read_page
+from ledgerkit._ingest.arrow_pages import PageHints, arrow_schema, gc_paused, pages_to_frame, read_columns, read_page
 from ledgerkit._ingest.schema import TRANSACTIONS
 from ledgerkit._ingest.records import build_page, finish
 from ledgerkit.sandbox import World
@@ -126,6 +127,66 @@ def test_gc_is_paused_while_reading_and_restored():
         assert not gc.isenabled()
     assert gc.isenabled()
 
+
+
+def test_gc_is_left_as_it_was_found_when_a_read_raises():
+    for before in (True, False):
+        (gc.enable if before else gc.disable)()
+        try:
+            with pytest.raises(DataError):
+                read_page(b'{"count": 0}', TRANSACTIONS, records_key="transactions")
+            with pytest.raises(DataError):
+                read_columns(body_of([{"id": -1, "amount": 5, "currency": "EUR"}]), TRANSACTIONS,
+                             records_key="transactions")
+            assert gc.isenabled() is before
+        finally:
+            gc.enable()
+
+
+def test_concurrent_pauses_in_threads_do_not_switch_the_gc_back_on_under_each_other():
+    inside, first_left, seen = threading.Barrier(2), threading.Event(), {}
+
+    def first():
+        with gc_paused():
+            inside.wait()
+        first_left.set()
+
+    def second():
+        with gc_paused():
+            inside.wait()
+            first_left.wait(10)
+            seen["after the first left"] = gc.isenabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"after the first left": False} and gc.isenabled()
+
+
+def test_the_gc_pause_can_be_turned_off(monkeypatch):
+    with gc_paused(False):
+        assert gc.isenabled()
+    monkeypatch.setenv("LEDGERKIT_GC_PAUSE", "0")
+    with gc_paused():
+        assert gc.isenabled()
+    with gc_paused(True):  # an explicit wish wins over the environment
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_text_read_as_time_is_remembered_by_the_pull_that_read_it_only():
+    row = {"id": 1, "amount": 5, "currency": "EUR", "billing_address": {"birth_date": "1990-01-31"}}
+    mine, other = PageHints(), PageHints()
+    page = read_page(body_of([row]), TRANSACTIONS, records_key="transactions", hints=mine,
+                     include_pii=True)
+    assert page.frame["billing_address.birth_date"].tolist() == ["1990-01-31"]  # text, not a time
+    assert mine.text_columns == {"billing_address.birth_date"} and other.text_columns == frozenset()
+    read_page(body_of([{**row, "id": 2}]), TRANSACTIONS, records_key="transactions", hints=other, include_pii=True)
+    assert other.text_columns == {"billing_address.birth_date"}  # learnt again: nothing carried over
+    names = str(arrow_schema(TRANSACTIONS, "transactions"))
+    assert "birth_date" not in names  # a read without the pull's hints is as the first read of a pull
 
 def world_reference(bodies: list[bytes], **kw) -> pd.DataFrame:
     frames = [build_page(json.loads(b)["transactions"], TRANSACTIONS, **kw).frame for b in bodies]

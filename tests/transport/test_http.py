@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -310,6 +311,18 @@ def test_errors_keep_their_cause_and_the_cause_shows_no_secret(server):
     cause = info.value.__cause__
     assert isinstance(cause, requests.exceptions.ConnectionError)
     assert SECRET not in repr(cause) and SECRET not in str(cause)
+    assert SECRET not in "".join(traceback.format_exception(info.value))
+
+
+def test_a_header_that_cannot_be_sent_keeps_its_value_out_of_the_whole_chain(server):
+    policy = RetryPolicy(max_retries=0, sleep=SleepLog())
+    with pytest.raises(TransportError, match="could not be sent: InvalidHeader") as info:
+        send(new_session(Credentials("1", "x")), "GET", server.url + "/x", headers={"X-Key": f"{SECRET}\n"},
+             policy=policy, stats=PullStats(), parse_error=parse_error)
+    err = info.value
+    assert err.__cause__ is None and err.__context__ is None  # deliberately cut: the error quotes the header
+    shown = f"{err!s} {err!r} {err.__context__!r}" + "".join(traceback.format_exception(err))
+    assert SECRET not in shown and server.seen == []
 
 
 def test_a_request_that_cannot_be_sent_is_a_transport_error_with_its_cause():
