@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,8 @@ def texts_of(value: Any) -> list[str]:
     out = [repr(value), str(value)]
     if isinstance(value, BaseException):
         out += [repr(a) for a in value.args]
+        out.append("".join(traceback.format_exception(value)))  # the whole chain: causes and contexts
+        out += [repr(value.__cause__), repr(value.__context__)]
         out += [repr(getattr(value, name, None)) for name in ("resume", "manifest", "body", "url", "field_errors")]
         partial = getattr(value, "partial", None)
         if isinstance(partial, pd.DataFrame):
