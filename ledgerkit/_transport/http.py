@@ -247,7 +247,7 @@ class MalformedBody(Exception):
 
 
 def decode_json(response: requests.Response, *, parse_float: Callable[[str], Any] | None = None) -> Any:
-    """Decode a response body as JSON, or raise :class:`MalformedBody`.
+    """Decode a response body as JSON, or raise :class:`MalformedBody` (or :class:`DataError` when it nests too deeply).
 
     ``parse_float=decimal.Decimal`` keeps decimal amounts exact.
 
@@ -263,6 +263,9 @@ def decode_json(response: requests.Response, *, parse_float: Callable[[str], Any
     except (ValueError, UnicodeDecodeError) as exc:
         reason = str(exc).split(":")[0]
         raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from exc
+    except RecursionError:  # valid JSON nested deeper than Python's decoder goes: asking again would not mend it
+        raise DataError(f"the body nests too deeply to be read ({len(response.content)} bytes; "
+                        f"no documented answer nests more than a few levels)") from None
 
 
 def error_class_for(status: int) -> type[APIError]:

@@ -361,3 +361,12 @@ def test_stats_are_thread_safe():
     for t in threads:
         t.join()
     assert stats.as_dict() == {"requests": 4000, "retries": 4000, "bytes": 8000, "retry_reasons": {"x": 4000}}
+
+
+def test_json_nested_deeper_than_the_decoder_goes_is_a_data_error_asked_once(server):
+    depth = 100_000  # valid JSON; Python's decoder raises RecursionError long before
+    server.script = [{"raw": b"[" * depth + b"]" * depth}]
+    with pytest.raises(DataError, match=r"nests too deeply to be read \(200000 bytes") as caught:
+        call(server, decode=True)
+    assert len(server.seen) == 1  # asking again would not mend it
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
