@@ -44,9 +44,25 @@ class SandboxProcess:
     def __enter__(self) -> "SandboxProcess":
         port = _free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ledgerkit.sandbox", "--port", str(port), "--size", str(self.size),
-             "--page-size", str(self.page), "--latency", str(self.latency), "--shape", self.shape],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "ledgerkit.sandbox",
+                "--port",
+                str(port),
+                "--size",
+                str(self.size),
+                "--page-size",
+                str(self.page),
+                "--latency",
+                str(self.latency),
+                "--shape",
+                self.shape,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for line in self.proc.stdout:
             m = re.match(r"\s+transactions\s+(\S+) : (\S+)", line)
             if m:

@@ -106,9 +106,7 @@ def check_currency(code: Any, parameter: str = "currency") -> str:
     """
     if isinstance(code, str) and is_currency(code.strip().upper()):
         return code.strip().upper()
-    raise ConfigurationError(
-        parameter, code, "an ISO 4217 currency code such as 'EUR' or a crypto code such as 'BTC'"
-    )
+    raise ConfigurationError(parameter, code, "an ISO 4217 currency code such as 'EUR' or a crypto code such as 'BTC'")
 
 
 @lru_cache(maxsize=None)

@@ -23,12 +23,22 @@ LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>.+) \((?P<target>[^()]+)\)(
 
 def test_the_quick_dask_bench_prints_every_line_and_its_results_equal_duckdb():
     env = {**os.environ, "BENCH_DASK_ROWS": "60000", "BENCH_DASK_WORKER_MEMORY": str(512 * 1024**2)}
-    done = subprocess.run([sys.executable, "benchmarks/dask_bench.py", "--quick"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "benchmarks/dask_bench.py", "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [LINE.match(text) for text in done.stdout.splitlines() if LINE.match(text)]
-    assert [m["name"] for m in lines] == ["dask_store_rows", "dask_worker_memory", "dask_vs_duckdb",
-                                          "dask_peak_worker_memory"]
+    assert [m["name"] for m in lines] == [
+        "dask_store_rows",
+        "dask_worker_memory",
+        "dask_vs_duckdb",
+        "dask_peak_worker_memory",
+    ]
     found = {m["name"]: m for m in lines}
     assert re.match(r"^59,9\d\d statement rows in \d+ Parquet parts, \d+ partitions", found["dask_store_rows"]["value"])
     assert "results equal" in found["dask_vs_duckdb"]["value"]

@@ -55,9 +55,7 @@ def test_versions_agree_between_the_two_lists():
     for extra in data["optional-dependencies"].values():
         pins.update({_name(r): r.replace(" ", "") for r in extra})
     env_lines = [
-        ln.split("#", 1)[0].strip()[2:].replace(" ", "")
-        for ln in _environment_lines()
-        if ln.strip().startswith("- ")
+        ln.split("#", 1)[0].strip()[2:].replace(" ", "") for ln in _environment_lines() if ln.strip().startswith("- ")
     ]
     env = {_name(r): r for r in env_lines if _name(r) in pins}
     assert env == pins

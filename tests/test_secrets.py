@@ -131,16 +131,17 @@ def test_no_secret_in_logs_output_errors_manifests_store_or_reprs(wire_debug, ca
     caplog.set_level(logging.DEBUG)
     with Sandbox(seed=0, size=200, per_page_max=100, report_seconds=0.02) as sb:
         results = runs(sb, tmp_path / "store")
-        secrets = set().union(*(forms(c.user, c.secret) for c in sb.credentials.values()),
-                              *(forms(c.user, s) for c in sb.credentials.values() for s in (WRONG_SECRET, UNSENDABLE_SECRET)))
+        secrets = set().union(
+            *(forms(c.user, c.secret) for c in sb.credentials.values()),
+            *(forms(c.user, s) for c in sb.credentials.values() for s in (WRONG_SECRET, UNSENDABLE_SECRET)),
+        )
         signatures = {r.query["X-Amz-Signature"] for r in sb.requests if "/files/" in r.path}
         secrets |= signatures
         texts = {
             "log records": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records),
             "stdout/stderr": "".join(capfd.readouterr()),
             "results and errors": "\n".join(t for r in results for t in texts_of(r)),
-            "store": b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
-            .decode("latin-1"),
+            "store": b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file()).decode("latin-1"),
             "store repr": repr(Store(tmp_path / "store")) + repr(Store(tmp_path / "store").manifest()),
             "credentials repr": repr(sb.credentials) + repr(sb),
         }
@@ -222,10 +223,20 @@ def test_a_caller_session_with_an_adapter_ledgerkit_cannot_check_is_refused_befo
 # ------------------------------------------------------------------ personal data
 
 
-PII_COLUMNS = {"credit_card.holder", "credit_card.token", "customer.ip", "customer.email",
-               "billing_address.first_name", "billing_address.last_name", "billing_address.address",
-               "billing_address.phone", "three_d_secure_verification.xid", "three_d_secure_verification.cavv",
-               "additional_data.tdsecure.pa_req", "additional_data.tdsecure.cavv"}
+PII_COLUMNS = {
+    "credit_card.holder",
+    "credit_card.token",
+    "customer.ip",
+    "customer.email",
+    "billing_address.first_name",
+    "billing_address.last_name",
+    "billing_address.address",
+    "billing_address.phone",
+    "three_d_secure_verification.xid",
+    "three_d_secure_verification.cavv",
+    "additional_data.tdsecure.pa_req",
+    "additional_data.tdsecure.cavv",
+}
 
 
 def pii_values(sb: Sandbox, ids: set[int]) -> set[str]:
@@ -258,7 +269,13 @@ def test_personal_data_is_dropped_by_default_and_kept_on_request(fresh_sandbox, 
     assert full.attrs["ledgerkit"]["include_pii"] is True
     assert full["id"].tolist() == lean["id"].tolist()
     if store:
-        lean_parts = b"".join(p.read_bytes() for p in where.rglob("*.parquet")
-                              if any(p.name.startswith(s["stream"]) for s in Store(where).manifest("transactions")
-                                     if not s["key"]["include_pii"]))
+        lean_parts = b"".join(
+            p.read_bytes()
+            for p in where.rglob("*.parquet")
+            if any(
+                p.name.startswith(s["stream"])
+                for s in Store(where).manifest("transactions")
+                if not s["key"]["include_pii"]
+            )
+        )
         assert lean_parts and not {v for v in values if v.encode() in lean_parts}

@@ -77,7 +77,9 @@ class Manifest:
 
     def as_dict(self, stats: Any = None) -> dict[str, Any]:
         """A JSON-serialisable dict; ``stats`` is a ``PullStats`` (or None)."""
-        counters = stats.as_dict() if stats is not None else {"requests": 0, "retries": 0, "bytes": 0, "retry_reasons": {}}
+        counters = (
+            stats.as_dict() if stats is not None else {"requests": 0, "retries": 0, "bytes": 0, "retry_reasons": {}}
+        )
         out = {
             "source": self.source,
             "parameters": safe_parameters(self.parameters),

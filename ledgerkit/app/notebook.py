@@ -122,8 +122,11 @@ class Connection(Client):
 
 
 def _sandbox_account(sandbox: Any, name: str) -> dict[str, Any]:
-    urls = {"transactions": sandbox.transactions_url, "statements": sandbox.statements_url,
-            "balance_records": sandbox.dwh_url}
+    urls = {
+        "transactions": sandbox.transactions_url,
+        "statements": sandbox.statements_url,
+        "balance_records": sandbox.dwh_url,
+    }
     credentials = sandbox.credentials[name]
     return {"base_url": urls[name], ENV_VARS[name][3]: credentials.user, "secret_key": credentials}
 

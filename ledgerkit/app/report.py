@@ -78,13 +78,17 @@ def _notebooks_dir(notebooks: str | os.PathLike | None) -> Path:
         return _default_notebooks_dir()
     folder = Path(notebooks) if isinstance(notebooks, (str, os.PathLike)) and str(notebooks).strip() else None
     if folder is None or not folder.is_dir() or not any((folder / f"{name}.ipynb").is_file() for name in NOTEBOOKS):
-        raise ConfigurationError("notebooks", str(notebooks), f"a folder holding the report notebooks "
-                                 f"({', '.join(f'{name}.ipynb' for name in NOTEBOOKS)})")
+        raise ConfigurationError(
+            "notebooks",
+            str(notebooks),
+            f"a folder holding the report notebooks ({', '.join(f'{name}.ipynb' for name in NOTEBOOKS)})",
+        )
     return folder
 
 
-def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLike | None = None,
-               source: str = "sandbox") -> int:
+def run_report(
+    *, out: str | os.PathLike = "reports", notebooks: str | os.PathLike | None = None, source: str = "sandbox"
+) -> int:
     """Execute the report notebooks, write ``.ipynb`` + ``.html``, print a summary.
 
     Returns the process exit code (0 when every notebook ran).

@@ -138,8 +138,13 @@ def load_sources(conn: Connection, start: str, end: str, *, dwh_user_id: int = 1
     shop_id = shop_id_of(conn)
     reports = {
         str(currency): load_balance_records(
-            f"{start}T00:00:00+00:00", f"{end}T00:00:00+00:00", currency=str(currency), user_id=dwh_user_id,
-            shop_id=shop_id, progress=False, **conn.kwargs("balance_records"),
+            f"{start}T00:00:00+00:00",
+            f"{end}T00:00:00+00:00",
+            currency=str(currency),
+            user_id=dwh_user_id,
+            shop_id=shop_id,
+            progress=False,
+            **conn.kwargs("balance_records"),
         )
         for currency in sorted(transactions["currency"].dropna().unique())
     }
@@ -152,8 +157,9 @@ def shop_id_of(conn: Connection) -> int:
     try:
         return int(shop_id)
     except (TypeError, ValueError):
-        raise ConfigurationError("LEDGERKIT_TRANSACTIONS_SHOP_ID", shop_id,
-                                 "the transactions' shop id, an integer") from None
+        raise ConfigurationError(
+            "LEDGERKIT_TRANSACTIONS_SHOP_ID", shop_id, "the transactions' shop id, an integer"
+        ) from None
 
 
 def summarize(

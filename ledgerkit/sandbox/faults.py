@@ -95,8 +95,11 @@ class Faults:
 
     def active(self) -> bool:
         """Whether any fault is switched on."""
-        return self != Faults(error_burst=self.error_burst, error_status=self.error_status,
-                              download_error_status=self.download_error_status)
+        return self != Faults(
+            error_burst=self.error_burst,
+            error_status=self.error_status,
+            download_error_status=self.download_error_status,
+        )
 
 
 def _check_field(name: str, value: Any, type_name: str) -> None:

@@ -126,11 +126,15 @@ def _csv_bytes(rows: Iterable[Mapping[str, Any]], columns: list[tuple[str, str, 
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(headers(columns, language))
     for row in rows:
-        writer.writerow(["" if c is None else format(c, "f") if isinstance(c, Decimal) else c for c in _cells(row, columns)])
+        writer.writerow(
+            ["" if c is None else format(c, "f") if isinstance(c, Decimal) else c for c in _cells(row, columns)]
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _xlsx_bytes(sheets: dict[str, tuple[Iterable[Mapping[str, Any]], list[tuple[str, str, str]]]], language: str) -> bytes:
+def _xlsx_bytes(
+    sheets: dict[str, tuple[Iterable[Mapping[str, Any]], list[tuple[str, str, str]]]], language: str
+) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

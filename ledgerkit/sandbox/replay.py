@@ -88,8 +88,17 @@ class _ReplayHandler(_Handler):
         replay = self.server.sandbox
         req = self._read_request(method)
         recorded = replay.answer(method, self.path)
-        replay.log(RequestRecord(method, req.path, dict(req.query), _masked_headers(self.headers.items(), req.auth),
-                                 req.json, recorded.status, time.time()))
+        replay.log(
+            RequestRecord(
+                method,
+                req.path,
+                dict(req.query),
+                _masked_headers(self.headers.items(), req.auth),
+                req.json,
+                recorded.status,
+                time.time(),
+            )
+        )
         body = recorded.content
         self.send_response_only(recorded.status)
         for name, value in recorded.headers.items():
@@ -121,7 +130,9 @@ class Replay(Loopback):
 
     def __init__(self, routes: Mapping[str, Recorded | Sequence[Recorded]], port: int = 0) -> None:
         self.port = port
-        self._routes = {key: list(value) if isinstance(value, (list, tuple)) else [value] for key, value in routes.items()}
+        self._routes = {
+            key: list(value) if isinstance(value, (list, tuple)) else [value] for key, value in routes.items()
+        }
         self._served: dict[str, int] = {}
         self._lock = threading.Lock()
         self.requests: list[RequestRecord] = []

@@ -110,8 +110,10 @@ class HeaderDict(dict):
 
 def _masked_headers(headers: Iterable[tuple[str, str]], auth: tuple[str, str] | None) -> HeaderDict:
     """Headers for the request log: Authorization becomes ``<basic user=ID>``."""
-    masked = ((k, (f"<basic user={auth[0]}>" if auth else "<hidden>") if k.lower() == "authorization" else v)
-              for k, v in headers)
+    masked = (
+        (k, (f"<basic user={auth[0]}>" if auth else "<hidden>") if k.lower() == "authorization" else v)
+        for k, v in headers
+    )
     return HeaderDict(masked)
 
 
@@ -148,8 +150,14 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else 0
         body = self.rfile.read(length) if length > 0 else b""
-        req = Request(method, parts.path, parse_qsl(parts.query, keep_blank_values=True), headers, body,
-                      auth=_basic_auth(headers.get("authorization")))
+        req = Request(
+            method,
+            parts.path,
+            parse_qsl(parts.query, keep_blank_values=True),
+            headers,
+            body,
+            auth=_basic_auth(headers.get("authorization")),
+        )
         if body:
             try:
                 req.json = json.loads(body)
@@ -169,8 +177,17 @@ class _Handler(BaseHTTPRequestHandler):
         response = _fault_response(sb.faults, fault, kind) or response
         if sb.faults.latency:
             time.sleep(sb.faults.latency)
-        sb.log(RequestRecord(method, req.path, dict(req.query), _masked_headers(self.headers.items(), req.auth),
-                             req.json, response.status, time.time()))
+        sb.log(
+            RequestRecord(
+                method,
+                req.path,
+                dict(req.query),
+                _masked_headers(self.headers.items(), req.auth),
+                req.json,
+                response.status,
+                time.time(),
+            )
+        )
         self._send(response, fault)
 
     def _send(self, response: Response, fault: str | None) -> None:
@@ -245,8 +262,12 @@ class Loopback:
         if self._server is None:
             self._server = _Server(("127.0.0.1", self.port), self, self.handler)
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"{type(self).__name__.lower()}:{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"{type(self).__name__.lower()}:{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -309,15 +330,35 @@ class Sandbox(Loopback):
     True
     """
 
-    def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000,
-                 per_page_default: int | None = None, per_page_max: int = 500, report_seconds: float = 0.3,
-                 port: int = 0, *, world: Any = None, faults: Faults | None = None, verbose: bool = False,
-                 dialect: str = "begateway", shape: str = "uniform") -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        size: int | None = None,
+        page_size: int = 1000,
+        per_page_default: int | None = None,
+        per_page_max: int = 500,
+        report_seconds: float = 0.3,
+        port: int = 0,
+        *,
+        world: Any = None,
+        faults: Faults | None = None,
+        verbose: bool = False,
+        dialect: str = "begateway",
+        shape: str = "uniform",
+    ) -> None:
         self.dialect: Dialect = get_dialect(dialect)
         if per_page_default is None:
             per_page_default = self.dialect.per_page_default or 50
-        _check_settings(size=size, page_size=page_size, per_page_default=per_page_default, per_page_max=per_page_max,
-                        report_seconds=report_seconds, port=port, faults=faults, verbose=verbose)
+        _check_settings(
+            size=size,
+            page_size=page_size,
+            per_page_default=per_page_default,
+            per_page_max=per_page_max,
+            report_seconds=report_seconds,
+            port=port,
+            faults=faults,
+            verbose=verbose,
+        )
         self.seed, self.size = seed, size
         self.page_size, self.per_page_default, self.per_page_max = page_size, per_page_default, per_page_max
         self.report_seconds, self.port, self.verbose = report_seconds, port, verbose
@@ -373,7 +414,11 @@ class Sandbox(Loopback):
 
     def env(self) -> dict[str, str]:
         """The nine ``LEDGERKIT_*`` environment variables pointing at this sandbox."""
-        urls = {"transactions": self.transactions_url, "statements": self.statements_url, "balance_records": self.dwh_url}
+        urls = {
+            "transactions": self.transactions_url,
+            "statements": self.statements_url,
+            "balance_records": self.dwh_url,
+        }
         out = {}
         for source, (url_var, user_var, secret_var, _) in ENV_VARS.items():
             creds = self.credentials[source]
@@ -388,7 +433,11 @@ class Sandbox(Loopback):
         >>> with Sandbox() as sb:                                   # doctest: +SKIP
         ...     lk.load_statements(since="2025-01-01", **sb.kwargs("statements"))
         """
-        urls = {"transactions": self.transactions_url, "statements": self.statements_url, "balance_records": self.dwh_url}
+        urls = {
+            "transactions": self.transactions_url,
+            "statements": self.statements_url,
+            "balance_records": self.dwh_url,
+        }
         if source not in urls:
             raise ConfigurationError("source", source, f"one of {', '.join(urls)}")
         creds = self.credentials[source]
@@ -483,9 +532,19 @@ class Sandbox(Loopback):
         return f"<Sandbox seed={self.seed}{dialect} {state}>"
 
 
-def _check_settings(*, size: Any, page_size: Any, per_page_default: Any, per_page_max: Any, report_seconds: Any,
-                    port: Any, faults: Any, verbose: Any) -> None:
+def _check_settings(
+    *,
+    size: Any,
+    page_size: Any,
+    per_page_default: Any,
+    per_page_max: Any,
+    report_seconds: Any,
+    port: Any,
+    faults: Any,
+    verbose: Any,
+) -> None:
     """Refuse a :class:`Sandbox` setting it could not serve, naming the argument (``ConfigurationError``)."""
+
     def whole(value: Any, low: int, high: float = math.inf) -> bool:
         return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
 
@@ -494,8 +553,14 @@ def _check_settings(*, size: Any, page_size: Any, per_page_default: Any, per_pag
         ("page_size", page_size, whole(page_size, 1), "an integer >= 1"),
         ("per_page_default", per_page_default, whole(per_page_default, 1), "None or an integer >= 1"),
         ("per_page_max", per_page_max, whole(per_page_max, 1), "an integer >= 1"),
-        ("report_seconds", report_seconds, not isinstance(report_seconds, bool)
-         and isinstance(report_seconds, (int, float)) and 0 <= report_seconds < math.inf, "a number of seconds >= 0"),
+        (
+            "report_seconds",
+            report_seconds,
+            not isinstance(report_seconds, bool)
+            and isinstance(report_seconds, (int, float))
+            and 0 <= report_seconds < math.inf,
+            "a number of seconds >= 0",
+        ),
         ("port", port, whole(port, 0, 65535), "an integer from 0 (any free port) to 65535"),
         ("faults", faults, faults is None or isinstance(faults, Faults), "a ledgerkit.sandbox.faults.Faults or None"),
         ("verbose", verbose, isinstance(verbose, bool), "True or False"),

@@ -124,8 +124,11 @@ def read_part(path: Path, id_column: str, time_column: str, remedy: str) -> pd.D
         raise _bad_part(path, remedy, f"unreadable ({type(exc).__name__}: {str(exc)[:200]})") from None
     ids = frame.get(id_column)
     times = frame.get(time_column)
-    if ids is None or (id_column == "id" and not pd.api.types.is_integer_dtype(ids.dtype)) \
-            or (id_column != "id" and not pd.api.types.is_string_dtype(ids.dtype)):
+    if (
+        ids is None
+        or (id_column == "id" and not pd.api.types.is_integer_dtype(ids.dtype))
+        or (id_column != "id" and not pd.api.types.is_string_dtype(ids.dtype))
+    ):
         raise _bad_part(path, remedy, f"not a page of this store (no {id_column} column of the loader's type)")
     if times is None or not isinstance(times.dtype, pd.DatetimeTZDtype):
         raise _bad_part(path, remedy, f"not a page of this store (no UTC {time_column} column)")

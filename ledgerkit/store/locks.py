@@ -49,9 +49,11 @@ def holding(path: Path, *, timeout: float | None, what: str) -> Iterator[None]:
         lock = FileLock(str(path), timeout=-1 if timeout is None else timeout)
         lock.acquire()
     except Timeout:
-        raise StoreError(f"{what} is busy: another ledgerkit load is pulling into it (lock {path}) and did not "
-                         f"finish within {timeout} s. Let it finish and load again, or give "
-                         "Store(..., timeout=) more time.") from None
+        raise StoreError(
+            f"{what} is busy: another ledgerkit load is pulling into it (lock {path}) and did not "
+            f"finish within {timeout} s. Let it finish and load again, or give "
+            "Store(..., timeout=) more time."
+        ) from None
     except OSError as exc:
         raise write_error(exc, path) from None
     try:

@@ -98,9 +98,17 @@ def test_a_payout_with_a_residual_and_a_missing_record_are_red(sources):
     payout = groups["payout_id"].iloc[3]
     lost = int(st.index[(st["payout_id"] == payout) & (st["type"] == "TRX_FEE")][0])
     records = sources.balance_reports["USD"].records
-    reports = {**sources.balance_reports, "USD": type("Report", (), {
-        "records": records.drop(index=records.index[5]).reset_index(drop=True),
-        "opening_balance": sources.balance_reports["USD"].opening_balance})()}
+    reports = {
+        **sources.balance_reports,
+        "USD": type(
+            "Report",
+            (),
+            {
+                "records": records.drop(index=records.index[5]).reset_index(drop=True),
+                "opening_balance": sources.balance_reports["USD"].opening_balance,
+            },
+        )(),
+    }
     pack = close_pack(sources.transactions, st.drop(index=lost).reset_index(drop=True), reports, period=PERIOD)
     payouts = pack.summary[pack.summary["check"] == "payouts explained"].iloc[0]
     fee = int(st.loc[lost, "amount"])
@@ -168,10 +176,14 @@ def test_the_fingerprint_says_rows_sums_and_manifests(pack, sources):
         mine = tx[tx["currency"] == currency]
         row = fp.loc[("transactions", currency)]
         assert (row["rows"], row["amount_sum"], row["fee_sum"]) == (
-            len(mine), int(mine["amount"].sum()), int(mine["transaction_fee"].sum()))
+            len(mine),
+            int(mine["amount"].sum()),
+            int(mine["transaction_fee"].sum()),
+        )
     assert fp.loc[("statements", "EUR"), "rows"] == len(sources.statements)
     assert fp.loc[("opening balance EUR", "EUR"), "amount_sum"] == int(
-        sources.balance_reports["EUR"].opening_balance["opening_balance"].sum())
+        sources.balance_reports["EUR"].opening_balance["opening_balance"].sum()
+    )
     assert set(fp["complete"]) == {"True"}
     manifest = fp.loc[("statements", "EUR"), "manifest"]
     assert '"complete": true' in manifest and '"requests"' not in manifest  # what was asked, not how often
@@ -266,13 +278,18 @@ def test_close_period_dates_are_half_open():
 def test_currencies_without_cents_and_with_three_decimals_stay_exact(tmp_path):
     def chain(currency: str, amounts: list[int]) -> pd.DataFrame:
         after = pd.Series(amounts).cumsum()
-        return pd.DataFrame({
-            "row_id": [f"{currency}{i}" for i in range(len(amounts))],
-            "created": pd.to_datetime([f"2025-03-0{i + 1}" for i in range(len(amounts))], utc=True),
-            "type": ["INCOME"] * len(amounts), "amount": pd.array(amounts, dtype="Int64"),
-            "balance_before": pd.array((after - pd.Series(amounts)).tolist(), dtype="Int64"),
-            "balance_after": pd.array(after.tolist(), dtype="Int64"), "currency": currency,
-            "payout_id": pd.array([None] * len(amounts), dtype="str")})
+        return pd.DataFrame(
+            {
+                "row_id": [f"{currency}{i}" for i in range(len(amounts))],
+                "created": pd.to_datetime([f"2025-03-0{i + 1}" for i in range(len(amounts))], utc=True),
+                "type": ["INCOME"] * len(amounts),
+                "amount": pd.array(amounts, dtype="Int64"),
+                "balance_before": pd.array((after - pd.Series(amounts)).tolist(), dtype="Int64"),
+                "balance_after": pd.array(after.tolist(), dtype="Int64"),
+                "currency": currency,
+                "payout_id": pd.array([None] * len(amounts), dtype="str"),
+            }
+        )
 
     statements = pd.concat([chain("JPY", [1500, 2_000_001]), chain("KWD", [1, 123_456_789])], ignore_index=True)
     pack = close_pack(statements=statements, period=PERIOD)

@@ -36,8 +36,9 @@ def recorded():
 
 
 def get(sb, params=None, url=None):
-    return requests.get(url or sb.statements_url + PATH, params=params, auth=sb.credentials["statements"].auth(),
-                        timeout=10)
+    return requests.get(
+        url or sb.statements_url + PATH, params=params, auth=sb.credentials["statements"].auth(), timeout=10
+    )
 
 
 def raw_get(sb, params):
@@ -137,7 +138,7 @@ def test_two_identical_zero_vat_lines_in_a_row_in_the_first_month(whole):
     twin = rows[twins[0]]
     assert twin["type"] == "VAT" and twin["amount"] == 0 and twin["balance_before"] == twin["balance_after"]
     assert created(twin).month == 1 and created(twin).year == 2025
-    incomes = [r for r in rows[:twins[0]] if r["type"] == "INCOME"]
+    incomes = [r for r in rows[: twins[0]] if r["type"] == "INCOME"]
     assert incomes[-1]["transaction"] == twin["transaction"] and len(incomes) == TWIN_ZERO_VAT_PAYMENT + 1
     zeros = [r for r in rows if r["type"] == "VAT" and r["amount"] == 0]
     assert len(zeros) > 3  # single zero lines elsewhere too
@@ -149,11 +150,22 @@ def _vat(fee):
 
 def test_vat_comes_before_its_fee_in_some_payments_and_after_in_others(whole):
     rows, _ = whole
-    before = [i for i in range(len(rows) - 1) if rows[i]["type"] == "VAT" and rows[i]["amount"] != 0
-              and rows[i + 1]["type"] == "TRX_FEE" and rows[i]["transaction"] == rows[i + 1]["transaction"]
-              and cents(rows[i]["amount"]) == _vat(cents(rows[i + 1]["amount"]))]
-    after = [i for i in range(len(rows) - 1) if rows[i]["type"] == "TRX_FEE" and rows[i + 1]["type"] == "VAT"
-             and rows[i]["transaction"] == rows[i + 1]["transaction"]]
+    before = [
+        i
+        for i in range(len(rows) - 1)
+        if rows[i]["type"] == "VAT"
+        and rows[i]["amount"] != 0
+        and rows[i + 1]["type"] == "TRX_FEE"
+        and rows[i]["transaction"] == rows[i + 1]["transaction"]
+        and cents(rows[i]["amount"]) == _vat(cents(rows[i + 1]["amount"]))
+    ]
+    after = [
+        i
+        for i in range(len(rows) - 1)
+        if rows[i]["type"] == "TRX_FEE"
+        and rows[i + 1]["type"] == "VAT"
+        and rows[i]["transaction"] == rows[i + 1]["transaction"]
+    ]
     payments = sum(r["type"] == "INCOME" for r in rows)
     assert len(before) == (payments + 2) // 4 and len(after) == payments - len(before)
 
@@ -232,8 +244,13 @@ def test_since_and_until_take_timestamps_utc_when_no_zone(recorded):
 def test_a_malformed_bound_is_a_400_naming_it(recorded):
     r = get(recorded, {"since": "2025-01-01", "until": "yesterday"})
     assert r.status_code == 400 and r.json()["code"] == 1001
-    assert r.json()["errors"] == [{"type": "invalid", "parameter": "until",
-                                   "expected": "YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[±hh:mm] (UTC when no zone)"}]
+    assert r.json()["errors"] == [
+        {
+            "type": "invalid",
+            "parameter": "until",
+            "expected": "YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[±hh:mm] (UTC when no zone)",
+        }
+    ]
 
 
 def test_rows_inserted_while_paging_keep_the_recorded_shape():

@@ -15,8 +15,9 @@ PATH = "/v1/shop/accountstatements"
 
 
 def get(sb, params=None, *, auth=None, url=None):
-    return requests.get(url or sb.statements_url + PATH, params=params,
-                        auth=auth or sb.credentials["statements"].auth(), timeout=10)
+    return requests.get(
+        url or sb.statements_url + PATH, params=params, auth=auth or sb.credentials["statements"].auth(), timeout=10
+    )
 
 
 def rows_of(response):
@@ -57,8 +58,11 @@ def walk(sb, params):
 
 def normalized(rows):
     """Served or world rows comparable: numbers as exact Decimals, ``created`` as UTC datetimes."""
-    return [{k: (Decimal(v) if isinstance(v, (int, Decimal)) and not isinstance(v, bool) else v) for k, v in row.items()}
-            | {"created": created(row)} for row in rows]
+    return [
+        {k: (Decimal(v) if isinstance(v, (int, Decimal)) and not isinstance(v, bool) else v) for k, v in row.items()}
+        | {"created": created(row)}
+        for row in rows
+    ]
 
 
 # ---------------------------------------------------------------- shape
@@ -117,7 +121,12 @@ def test_link_urls_are_absolute_and_keep_every_parameter(sandbox):
     for rel, page in {"first": 1, "prev": 2, "next": 4, "last": -(-total // 50)}.items():
         parts = urlsplit(rels[rel])
         assert f"{parts.scheme}://{parts.netloc}{parts.path}" == sandbox.statements_url + PATH
-        assert dict(parse_qsl(parts.query)) == {"since": "2025-01-01", "until": "2025-02-28", "per_page": "50", "page": str(page)}
+        assert dict(parse_qsl(parts.query)) == {
+            "since": "2025-01-01",
+            "until": "2025-02-28",
+            "per_page": "50",
+            "page": str(page),
+        }
 
 
 def test_first_and_last_pages_lack_prev_and_next(sandbox):
@@ -168,9 +177,18 @@ def test_bad_credentials_give_the_seed_401(sandbox, api_examples):
     "params, error",
     [
         ({"since": "2025/01/01"}, {"type": "invalid", "parameter": "since", "expected": "YYYY-MM-DD"}),
-        ({"since": "2025-01-01", "until": "2025-02-30"}, {"type": "invalid", "parameter": "until", "expected": "YYYY-MM-DD"}),
-        ({"since": "2025-01-01", "per_page": 501}, {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"}),
-        ({"since": "2025-01-01", "per_page": 0}, {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"}),
+        (
+            {"since": "2025-01-01", "until": "2025-02-30"},
+            {"type": "invalid", "parameter": "until", "expected": "YYYY-MM-DD"},
+        ),
+        (
+            {"since": "2025-01-01", "per_page": 501},
+            {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"},
+        ),
+        (
+            {"since": "2025-01-01", "per_page": 0},
+            {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"},
+        ),
         ({"since": "2025-01-01", "page": "x"}, {"type": "invalid", "parameter": "page", "expected": "integer >= 1"}),
     ],
 )
