@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sandbox_proc import Run, SandboxProcess, median_run, spread  # noqa: E402
+from sandbox_proc import Run, SandboxProcess, median_run, spread
 
 ROWS = int(os.environ.get("AB_ROWS", "100000"))
 REPEAT = int(os.environ.get("AB_REPEAT", "5"))
@@ -67,9 +67,10 @@ def main() -> None:
             m = median_run(rs)
             bound = w * PAGE / LATENCY
             print(
-                f"{w} workers {t}: {low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s ({mid / bound:.0%} of the latency bound "
-                f"{bound:,.0f}); median run {m.wall:.2f} s wall, client CPU {m.client_cpu:.2f} s, sandbox CPU "
-                f"{m.sandbox_cpu:.2f} s, {m.rows:,} rows",
+                f"{w} workers {t}: {low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s "
+                f"({mid / bound:.0%} of the latency bound {bound:,.0f}); "
+                f"median run {m.wall:.2f} s wall, client CPU {m.client_cpu:.2f} s, "
+                f"sandbox CPU {m.sandbox_cpu:.2f} s, {m.rows:,} rows",
                 flush=True,
             )
 

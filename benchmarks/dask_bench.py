@@ -47,8 +47,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import ledgerkit as lk  # noqa: E402
-from ledgerkit.store.files import server_of  # noqa: E402
+import ledgerkit as lk
+from ledgerkit.store.files import server_of
 
 CHUNK = 250_000  # rows generated (and written as one part per month) at a time
 ACCOUNT = "bench-shop"
@@ -110,7 +110,10 @@ def _chunk(first: int, count: int, rows: int, balance: int, schema: pa.Schema) -
     kept = index % every != every - 5  # a lost row: the next one does not chain
     payout_day = np.where(kind == 3, day - 1, day)
     unpaid = (day >= 358) & (kind != 3)  # the last week is the open balance
-    text = lambda prefix, values: pc.binary_join_element_wise(prefix, pa.array(values).cast(pa.string()), "")
+
+    def text(prefix: str, values: np.ndarray) -> pa.Array:
+        return pc.binary_join_element_wise(prefix, pa.array(values).cast(pa.string()), "")
+
     table = pa.Table.from_arrays(
         [
             text("r", index),
@@ -352,8 +355,8 @@ def run(
 
 def main() -> None:
     quick = "--quick" in sys.argv[1:] or os.environ.get("BENCH_QUICK", "") not in ("", "0")
-    rows = int(os.environ.get("BENCH_DASK_ROWS", 200_000 if quick else 50_000_000))
-    memory = int(os.environ.get("BENCH_DASK_WORKER_MEMORY", 512 * 1024**2 if quick else int(1.5 * GIB)))
+    rows = int(os.environ.get("BENCH_DASK_ROWS", str(200_000 if quick else 50_000_000)))
+    memory = int(os.environ.get("BENCH_DASK_WORKER_MEMORY", str(512 * 1024**2 if quick else int(1.5 * GIB))))
     partition = 250_000 if rows >= 10_000_000 else max(rows // 40, 1_000)
     for name, value, target, ok in run(rows, memory, rows_per_partition=partition):
         print(f"{name}: {value} ({target}){'' if ok else ' MISSED'}")

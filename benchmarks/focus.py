@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import LATENCY, PAGE, fetch_bodies, parse_target, pull  # noqa: E402
-from sandbox_proc import SandboxProcess, measure, spread  # noqa: E402
+from run import LATENCY, PAGE, fetch_bodies, parse_target, pull
+from sandbox_proc import SandboxProcess, measure, spread
 
 ROWS = int(os.environ.get("FOCUS_ROWS", "100000"))
 REPEAT = int(os.environ.get("FOCUS_REPEAT", "3"))

@@ -14,7 +14,8 @@ worker's (target >= 1.0: concurrency must never make a pull slower):
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of

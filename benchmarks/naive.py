@@ -9,7 +9,10 @@ import requests
 
 
 def naive_pull(url: str, user: str, secret: str, report_params: dict, methods: tuple[str, ...]) -> pd.DataFrame:
-    """For each payment method in turn, follow ``starting_after`` page by page; flatten every page with ``pd.json_normalize``."""
+    """For each payment method in turn, follow ``starting_after`` page by page.
+
+    Every page is flattened with ``pd.json_normalize``.
+    """
     session, frames = requests.Session(), []
     for method in methods:
         cursor = None

@@ -48,19 +48,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import analysis_bench  # noqa: E402
-import honest  # noqa: E402
-import peers  # noqa: E402
-from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of, spread  # noqa: E402
-from ledgerkit import Store  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import sheets_bench  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from naive import naive_pull, normalize_pages  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor
 
-from ledgerkit._ingest.arrow_pages import pages_to_frame, read_columns  # noqa: E402
-from ledgerkit._ingest.schema import TRANSACTIONS  # noqa: E402
-from ledgerkit import load_transactions  # noqa: E402
+import analysis_bench
+import honest
+import peers
+import pyarrow as pa
+import sheets_bench
+from naive import naive_pull, normalize_pages
+from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of, spread
+
+from ledgerkit import (
+    Store,
+    load_transactions,
+)
+from ledgerkit._ingest.arrow_pages import pages_to_frame, read_columns
+from ledgerkit._ingest.schema import TRANSACTIONS
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 
@@ -357,9 +360,9 @@ def main() -> None:
 
 
 def chart(rates: dict[int, float], rows: int, parse_bound: float) -> None:
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)

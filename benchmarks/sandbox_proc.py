@@ -13,9 +13,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
@@ -41,7 +42,7 @@ class SandboxProcess:
         self.proc: subprocess.Popen | None = None
         self.url = self.user = self.secret = ""
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         port = _free_port()
         self.proc = subprocess.Popen(
             [

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from ledgerkit.money import exponent
 from ledgerkit._ingest.sheets import read_csv_sheet, read_xlsx_sheets
+from ledgerkit.money import exponent
 
 HEADERS = [
     "Merchant ID",
@@ -62,6 +62,7 @@ def records(n: int, seed: int = 0) -> pd.DataFrame:
                     (after - amount + fee) / 100,
                     after / 100,
                 ],
+                strict=True,
             )
         )
     )

@@ -24,13 +24,14 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledgerkit import load_transactions  # noqa: E402
+from ledgerkit import load_transactions
 
 PERIOD = ("2025-01-01", "2025-04-01")
 DEFAULT_WORKERS = inspect.signature(load_transactions).parameters["max_workers"].default

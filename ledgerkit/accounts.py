@@ -41,16 +41,17 @@ Examples
 [Account(name='shop-eu', source='transactions', base_url='https://backoffice.example.com', id='1673', secret_env='SHOP_EU_SECRET')]
 >>> select(found, "merchant=Acme") == select(found, "eu") == found
 True
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import platformdirs
 

@@ -25,11 +25,12 @@ Examples
 Traceback (most recent call last):
 ledgerkit.errors.CheckFailedError: 1 balance break: the balance chain does not hold.
   row 1 (row_id b, 2025-01-06 00:00:00 UTC): amount mismatch, balance_after expected 9.70 EUR, found 9.75 EUR (+0.05 EUR, too much)
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -75,11 +76,11 @@ def describe_break(row: Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> describe_break({"position": 7, "record_id": 99, "gateway_id": 301, "created": pd.Timestamp("2025-02-01", tz="UTC"),
-    ...                 "kind": "chain_break", "field": "balance_before", "expected": 500, "actual": 450,
+    >>> describe_break({"position": 7, "record_id": 99, "gateway_id": 301,
+    ...                 "created": pd.Timestamp("2025-02-01", tz="UTC"), "kind": "chain_break", "field": "balance_before", "expected": 500, "actual": 450,
     ...                 "difference": -50, "direction": "too little", "currency": "EUR"})
     'row 7 (record_id 99, gateway 301, 2025-02-01 00:00:00 UTC): chain break, balance_before expected 5.00 EUR, found 4.50 EUR (-0.50 EUR, too little)'
-    """
+    """  # noqa: E501 - a doctest's output is one line
     ids = [f"{name} {row[name]}" for name in ("row_id", "record_id") if name in row and not pd.isna(row[name])]
     ids += [
         f"{name.removesuffix('_id')} {row[name]}" for name in ("gateway_id",) if name in row and not pd.isna(row[name])
@@ -121,7 +122,7 @@ def describe_mismatch(row: Mapping[str, Any]) -> str:
     >>> describe_mismatch({"status": "fee_mismatch", "transaction_id": 41250, "type": "payment", "currency": "EUR",
     ...                    "amount_difference": 0, "fee_difference": 1})
     'transaction 41250 (payment): fee mismatch, amount difference +0.00 EUR, fee difference +0.01 EUR (record - transaction)'
-    """
+    """  # noqa: E501 - a doctest's output is one line
     currency = row["currency"]
     return (
         f"transaction {row['transaction_id']} ({row['type']}): {str(row['status']).replace('_', ' ')}, "
@@ -141,7 +142,9 @@ def _plural(count: int, word: str) -> str:
 
 
 def assert_balances_chain(statements: Any) -> None:
-    """Raise :class:`CheckFailedError` unless every balance chains (:func:`~ledgerkit.analysis.check_balances` is empty).
+    """Raise :class:`CheckFailedError` unless every balance chains.
+
+    That is, unless :func:`~ledgerkit.analysis.check_balances` is empty.
 
     Parameters
     ----------

@@ -33,7 +33,8 @@ store=None)
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 import requests
@@ -48,10 +49,11 @@ from .sources import balance_records as dwh
 from .sources import statements as st
 from .sources import transactions as tx
 from .sources._pull import Connection, check_flag, check_workers, collect, connect, iterate
-from .store import Store, as_store, lookback_of
+from .store import Store, as_store
 from .store import balance_records as stored_dwh
 from .store import statements as stored_st
 from .store import transactions as stored_tx
+from .store.directory import lookback_of
 from .store.files import server_of
 from .store.pulls import StoredLoad
 

@@ -23,8 +23,8 @@ the secret; nothing else in ledgerkit ever formats a secret into text.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError

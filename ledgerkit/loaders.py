@@ -9,7 +9,8 @@ times from one account -- it remembers what each server taught it.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 import requests

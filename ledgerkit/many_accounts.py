@@ -23,7 +23,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from uuid import uuid4
 
 import pandas as pd
@@ -141,7 +142,7 @@ def combine(source: str, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     parts = [frame.assign(account=name)[["account", *frame.columns]] for name, frame in frames.items()]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"account": pd.Series(dtype="str")})
     categories = {c for f in frames.values() for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)}
-    out = out.astype({c: "category" for c in ["account", *sorted(categories)]})
+    out = out.astype(dict.fromkeys(["account", *sorted(categories)], "category"))
     manifests = {name: frame.attrs.get("ledgerkit", {}) for name, frame in frames.items()}
     summary: dict[str, Any] = {
         "source": source,

@@ -26,11 +26,8 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def shops_file(sb: Sandbox, path: Path, shops: list[dict], merchant_tags: bool = True) -> Path:
-    """An accounts file naming the sandbox's shops, secrets in SHOP_<id>_SECRET."""
-    blocks = []
-    for shop in shops:
-        blocks.append(f"""
+def _shop_block(sb: Sandbox, shop: dict) -> str:
+    return f"""
 [accounts.shop-{shop["id"]}]
 source = "transactions"
 base_url = "{sb.transactions_url}"
@@ -39,7 +36,12 @@ secret_env = "SHOP_{shop["id"]}_SECRET"
 merchant = "m{shop["merchant_id"]}"
 brand = "begateway"
 tags = ["{"eu" if shop["id"] % 2 else "us"}"]
-""")
+"""
+
+
+def shops_file(sb: Sandbox, path: Path, shops: list[dict], merchant_tags: bool = True) -> Path:
+    """An accounts file naming the sandbox's shops, secrets in SHOP_<id>_SECRET."""
+    blocks = [_shop_block(sb, shop) for shop in shops]
     blocks.append(f"""
 [accounts.makecommerce]
 source = "statements"
@@ -86,7 +88,7 @@ def test_selection_by_name_tag_key_value_and_all(sb, tmp_path, secrets):
     assert names("eu") == ["shop-2101", "shop-2201"]
     assert names(["shop-2102", "merchant=m22"]) == ["shop-2102", "shop-2201", "shop-2202"]
     assert names("brand=makecommerce") == ["makecommerce"]
-    with pytest.raises(ConfigurationError, match="shop-9.*shop-2101"):
+    with pytest.raises(ConfigurationError, match=r"shop-9.*shop-2101"):
         select(found, "shop-9", source="transactions")
 
 
@@ -145,7 +147,7 @@ def test_a_missing_or_broken_file_and_a_missing_secret_variable(tmp_path, monkey
         )
     )
     monkeypatch.delenv("LK_TEST_NOT_SET", raising=False)
-    with pytest.raises(ConfigurationError, match="LK_TEST_NOT_SET.*account 'a'"):
+    with pytest.raises(ConfigurationError, match=r"LK_TEST_NOT_SET.*account 'a'"):
         found[0].credentials()
     monkeypatch.setenv("LEDGERKIT_ACCOUNTS", str(tmp_path / "ok.toml"))
     assert [a.name for a in accounts()] == ["a"]

@@ -25,30 +25,35 @@ import hashlib
 import io
 import math
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import matplotlib
+import matplotlib as mpl
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
 import ledgerkit as lk
-from ledgerkit import analysis
+from ledgerkit import (
+    analysis,
+    iter_statements,
+    iter_transactions,
+    load_balance_records,
+    load_statements,
+    load_transactions,
+)
+from ledgerkit._ingest.sheets import read_report_file
 from ledgerkit.accounts import Account, select
-from ledgerkit.viz import plots
 from ledgerkit.errors import ConfigurationError, DataError, LedgerkitError, StoreError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit._ingest.sheets import read_report_file
-from ledgerkit import load_balance_records
-from ledgerkit import iter_statements, load_statements
-from ledgerkit import iter_transactions, load_transactions
 from ledgerkit.store import Store
+from ledgerkit.viz import plots
 
-matplotlib.use("Agg")
+mpl.use("Agg")
 
 try:
     from ledgerkit.viz import widgets
@@ -1932,15 +1937,20 @@ def test_at_least_250_bad_inputs_in_the_tables():
     assert len(CASES) + len(ANALYSIS) + len(CLI) >= 250, (len(CASES), len(ANALYSIS), len(CLI))
 
 
+def _call_and_start(case: Case, ctx: Any) -> None:
+    """The case's call; an iterator is started too, as it checks its arguments on the first ``next``."""
+    result = case.call(ctx)
+    if hasattr(result, "__next__"):
+        next(result)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(ctx, case: Case, monkeypatch):
     monkeypatch.chdir(ctx.workdir)
     before = tree_hash(ctx.store.path), tree_hash(ctx.workdir)
     ctx.sb.clear_requests()
     with pytest.raises(LedgerkitError) as info:
-        result = case.call(ctx)
-        if hasattr(result, "__next__"):
-            next(result)
+        _call_and_start(case, ctx)
     exc = info.value
     message = str(exc)
     assert type(exc) is case.error, f"{type(exc).__name__}: {message}"

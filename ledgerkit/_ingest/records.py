@@ -49,9 +49,10 @@ import json
 import math
 import re
 import reprlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,7 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]{1,18}")
 _MONEY = ("minor", "minor_float", "major")
 
 
-class _BadValue(Exception):
+class _BadValue(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """A value that does not fit its kind: where it is, what it is, what was expected."""
 
     def __init__(self, value: Any, expected: str, *, row: int | None = None, field: str | None = None) -> None:
@@ -217,7 +218,7 @@ def strict_json(body: bytes, *, parse_float: Any = None) -> Any:
     raise DataError(f"field {path or '(the page)'} is {excerpt(mark.value)}: {mark.reason}")
 
 
-class _Broken(Exception):
+class _Broken(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """Raised inside the decoder; :func:`strict_json` then decodes again to say where."""
 
 
@@ -512,7 +513,7 @@ def _check(values: list[Any], ok: Any, expected: str) -> None:
 
 
 def _first_bad(values: list[Any], converted: list[Any], expected: str) -> None:
-    for i, (v, c) in enumerate(zip(values, converted)):
+    for i, (v, c) in enumerate(zip(values, converted, strict=True)):
         if c is None and v is not None:
             raise _BadValue(v, expected, row=i)
 

@@ -47,9 +47,10 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -60,8 +61,8 @@ import pyarrow.csv as pacsv
 from ..errors import ConfigurationError, DataError
 from ..money import decimals_to_minor, exponent, floats_to_minor
 from .kinds import dtype_of
-from .schema import ACCOUNT, ACCOUNT_IDS, BALANCE_RECORDS, OPENING_BALANCE, Column
 from .records import excerpt
+from .schema import ACCOUNT, ACCOUNT_IDS, BALANCE_RECORDS, OPENING_BALANCE, Column
 
 __all__ = [
     "Column",
@@ -156,7 +157,7 @@ def _rename(headers: list[Any], spec: tuple[Column, ...]) -> list[str]:
     keys = [_header_key(h) for h in headers]
     claimed = {known[k] for k in keys if k in known}
     names: list[str] = []
-    for i, (header, key) in enumerate(zip(headers, keys)):
+    for i, (header, key) in enumerate(zip(headers, keys, strict=True)):
         name = known.get(key)
         if name is None and aliases.get(key) not in claimed | {None}:
             name = aliases[key]
@@ -453,7 +454,7 @@ def _fast_column(values: pa.ChunkedArray, kind: str, name: str) -> pd.Series:
 def _fits_ns(values: pa.ChunkedArray) -> bool:
     """Whether second timestamps fit ``datetime64[ns]`` (year 0 would wrap around into 1753)."""
     low, high = pc.min_max(values.cast(pa.int64())).values()
-    return low.as_py() is None or (-(2**63) // 10**9 < low.as_py() and high.as_py() < (2**63 - 1) // 10**9)
+    return low.as_py() is None or (low.as_py() > -(2**63) // 10**9 and high.as_py() < (2**63 - 1) // 10**9)
 
 
 def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.DataFrame, int] | None:
@@ -574,7 +575,7 @@ def read_xlsx_sheets(source: str | Path | IO[bytes], *, where: str = "balance_re
     """
     try:
         book = pd.read_excel(source, sheet_name=None, engine="calamine")
-    except Exception as exc:  # calamine raises its own error types for bad workbooks
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for bad workbooks
         raise DataError(f"{where}: not a readable XLSX workbook: {str(exc)[:200]}") from None
     frames = _pick_sheets(book, where)
     return _both(
@@ -744,7 +745,7 @@ def _previous_balances(records: pd.DataFrame, opening: pd.DataFrame | None, keys
         return previous
     first = ~records.duplicated(keys).to_numpy()
     key_of = {c: records[c].astype("str") if c == "currency" else records[c] for c in keys}
-    table = opening[keys + ["opening_balance"]].astype({"currency": "str"})
+    table = opening[[*keys, "opening_balance"]].astype({"currency": "str"})
     found = pd.DataFrame(key_of).merge(table, on=keys, how="left")["opening_balance"]
     return previous.where(~first, found.to_numpy())
 
@@ -803,7 +804,7 @@ def check_units(records: pd.DataFrame, opening: pd.DataFrame | None = None) -> d
             lines = [int(r) + 2 for r in rows[bad][:3]]  # the file's 1-based row: the header is row 1
             where = "; ".join(
                 f"row {line}: {movement} {int(mv)}, balance moved {int(dv)}"
-                for line, mv, dv in zip(lines, m[bad][:3], d[bad][:3])
+                for line, mv, dv in zip(lines, m[bad][:3], d[bad][:3], strict=True)
             )
             raise DataError(
                 f"balance_records: the money units contradict the balance chain: {text} "

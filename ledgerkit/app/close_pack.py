@@ -35,16 +35,17 @@ Examples
 [['roll-forward ties out', 'EUR', 'green'], ['balance chain holds', 'EUR', 'green'], ['payouts explained', 'EUR', 'green']]
 >>> pack.status, len(pack.fingerprint_hash)
 ('green', 64)
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -347,7 +348,7 @@ def _chain_part(
             detail="; ".join(
                 f"{p:%Y-%m}: the reported closing differs from opening + activity by "
                 f"{'an unknown amount' if pd.isna(u) else format_money(int(u), currency, sign=True)}"
-                for p, u in zip(off["period"], off["unexplained"])
+                for p, u in zip(off["period"], off["unexplained"], strict=True)
             ),
         )
     )
@@ -365,7 +366,7 @@ def _chain_part(
 
 
 def _account_name(key: tuple, frame: pd.DataFrame) -> str:
-    ids = dict(zip(ACCOUNT_COLUMNS[:-1], key))
+    ids = dict(zip(ACCOUNT_COLUMNS[:-1], key, strict=True))
     name = frame["gateway_name"].iloc[0] if "gateway_name" in frame.columns and len(frame) else None
     text = " · ".join(f"{column.removesuffix('_id')} {value}" for column, value in ids.items())
     return text + (f" ({name})" if isinstance(name, str) and name else "")
@@ -385,7 +386,7 @@ def _records_part(reports: Mapping[str, Any], period: tuple, parts: dict) -> Non
             keys = pd.concat([keys, opening[accounts]]).drop_duplicates()
         for key in keys.sort_values(accounts).itertuples(index=False):
             match = np.logical_and.reduce(
-                [records[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key)]
+                [records[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key, strict=True)]
             )
             rows = records.loc[match]
             own = (
@@ -393,7 +394,7 @@ def _records_part(reports: Mapping[str, Any], period: tuple, parts: dict) -> Non
                 if opening is None
                 else opening.loc[
                     np.logical_and.reduce(
-                        [opening[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key)]
+                        [opening[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key, strict=True)]
                     )
                 ]
             )

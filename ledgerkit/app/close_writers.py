@@ -95,7 +95,7 @@ def _write_table(sheet: Any, frame: pd.DataFrame, top: int) -> None:
         )
     widths = [len(str(name)) + (6 if _is_time(frame[name]) else 0) for name in columns]
     for i, record in enumerate(frame.itertuples(index=False), start=top + 1):
-        for j, (name, value) in enumerate(zip(columns, record), start=1):
+        for j, (name, value) in enumerate(zip(columns, record, strict=True), start=1):
             cell = sheet.cell(row=i, column=j)
             currency = currencies[i - top - 1]
             if name in money and not pd.isna(value) and currency not in (None, "nan", "<NA>"):
@@ -202,7 +202,7 @@ def _html_table(frame: pd.DataFrame) -> str:
     rows = []
     for record in frame.itertuples(index=False):
         cells = []
-        for name, value in zip(frame.columns, record):
+        for name, value in zip(frame.columns, record, strict=True):
             css = (
                 value
                 if name == "status" and value in _FILLS

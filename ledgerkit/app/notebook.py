@@ -24,7 +24,8 @@ Examples
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..client import Client
 from ..config import ENV_VARS
@@ -110,7 +111,7 @@ class Connection(Client):
         if self.sandbox is not None:
             self.sandbox.stop()
 
-    def __enter__(self) -> "Connection":
+    def __enter__(self) -> Connection:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -111,7 +111,7 @@ def run_report(
         try:
             execute_notebook(src, dst, {"source": source})
             export_html(dst, dst.with_suffix(".html"))
-        except Exception as exc:  # report every notebook, then fail
+        except Exception as exc:  # noqa: BLE001 - report every notebook, then fail
             failures += 1
             print(f"  {name}: FAILED ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
             continue

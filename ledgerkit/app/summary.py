@@ -20,16 +20,17 @@ What it says, per currency:
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from ..analysis import check_balances, fee_breakdown, payout_groups, roll_forward
 from ..checks import describe_break
 from ..errors import ConfigurationError
+from ..loaders import load_balance_records, load_statements, load_transactions
 from ..money import format_money
 from .notebook import Connection, connect
-from ..loaders import load_balance_records, load_statements, load_transactions
 
 __all__ = ["sandbox_summary", "env_summary", "summarize", "load_sources", "shop_id_of", "Sources", "PERIOD"]
 
@@ -209,7 +210,7 @@ def _rows_section(transactions: pd.DataFrame, statements: pd.DataFrame, reports:
     for currency, report in sorted(reports.items()):
         label = f"balance records {currency}"
         lines.append(f"  {label:<20}{len(report.records):>8}{_complete(report.records)}")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _fees_section(transactions: pd.DataFrame, statements: pd.DataFrame) -> list[str]:
@@ -222,7 +223,7 @@ def _fees_section(transactions: pd.DataFrame, statements: pd.DataFrame) -> list[
             lines.append(f"  {label:<14}{row.currency:<5}fees {fee:>14} on {volume:>16}  {rate:>9}")
             if "vat" in row._fields and not pd.isna(row.vat):
                 lines.append(f"  {'':<14}{'':<5}VAT  {format_money(int(row.vat), row.currency):>14} on those fees")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _balance_verdict(chain: Any) -> list[str]:
@@ -244,7 +245,7 @@ def _balance_section(statements: pd.DataFrame, reports: Mapping[str, Any]) -> li
         verdict = _balance_verdict(chain)
         lines.append(f"  {label:<22}{verdict[0]}")
         lines += [f"  {'':<22}{more}" for more in verdict[1:]]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _payouts_section(statements: pd.DataFrame) -> list[str]:
@@ -256,12 +257,18 @@ def _payouts_section(statements: pd.DataFrame) -> list[str]:
         lines.append(f"  {len(paid)} payouts, every one fully explained (residual 0)")
     else:
         lines.append(f"  {len(paid)} payouts, {len(residual)} with a residual:")
-        for row in residual.itertuples(index=False):
-            lines.append(
-                f"    payout {row.payout_id} paid {row.paid_at:%Y-%m-%d}: paid out "
-                f"{format_money(int(row.paid_out), row.currency)}, rows add up to "
-                f"{format_money(int(row.net), row.currency)}, residual {format_money(int(row.residual), row.currency, sign=True)}"
-            )
-    for row in groups[groups["is_open"]].itertuples(index=False):
-        lines.append(f"  open balance, not paid out yet: {format_money(int(row.net), row.currency)} ({row.rows} rows)")
+        lines += [_residual_line(row) for row in residual.itertuples(index=False)]
+    lines += [
+        f"  open balance, not paid out yet: {format_money(int(row.net), row.currency)} ({row.rows} rows)"
+        for row in groups[groups["is_open"]].itertuples(index=False)
+    ]
     return lines
+
+
+def _residual_line(row: Any) -> str:
+    return (
+        f"    payout {row.payout_id} paid {row.paid_at:%Y-%m-%d}: paid out "
+        f"{format_money(int(row.paid_out), row.currency)}, rows add up to "
+        f"{format_money(int(row.net), row.currency)}, "
+        f"residual {format_money(int(row.residual), row.currency, sign=True)}"
+    )

@@ -74,7 +74,7 @@ def generic_dwh_error(status: int, code: str, friendly: str | None = None) -> Re
     --------
     >>> generic_dwh_error(422, "unprocessable_entity", "Type is invalid.").body.decode()
     '{"error":{"code":"unprocessable_entity","friendly_message":"Type is invalid.","help":"https://doc.ecomcharge.com/codes/unprocessable_entity","message":"Unprocessable entity"}}'
-    """
+    """  # noqa: E501 - a doctest's output is one line
     return json_response(
         status,
         {
@@ -206,7 +206,7 @@ class _Report:
 class DwhAPI:
     """DWH balance report: create, poll, download the pre-signed zip."""
 
-    def __init__(self, sandbox: "Sandbox") -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self._lock = threading.Lock()
         self._reports: dict[str, _Report] = {}

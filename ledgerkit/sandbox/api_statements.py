@@ -108,7 +108,7 @@ class StatementsAPI:
 
     PATH = "/makecommerce/v1/shop/accountstatements"
 
-    def __init__(self, sandbox: "Sandbox") -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self.dialect = sandbox.dialect
         self._lock = threading.Lock()
@@ -198,7 +198,7 @@ class StatementsAPI:
             return cached
         selected = [
             row
-            for row, at in zip(rows, times)
+            for row, at in zip(rows, times, strict=True)
             if lo <= at
             and (at <= hi if inclusive else at < hi)
             and (payout_id is None or str(row.get("payout_id")) == payout_id)

@@ -161,7 +161,7 @@ def _valid_wall(text: Any, date_type: str) -> bool:
     try:
         if date_type == "settled_at":
             return bool(re.fullmatch(r"\d{4}-\d\d-\d\d", text)) and date.fromisoformat(text) is not None
-        return datetime.strptime(text, _WALL_FORMAT) is not None
+        return datetime.strptime(text, _WALL_FORMAT) is not None  # noqa: DTZ007 - the text's shape only
     except ValueError:
         return False
 
@@ -181,7 +181,7 @@ def _zone(name: Any) -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError ...
+    except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, IsADirectoryError ...
         return None
 
 
@@ -269,7 +269,7 @@ def _wall_clock_z(value: datetime | str | None, zone: ZoneInfo) -> str | None:
 class TransactionsAPI:
     """``POST /api/reports`` (X-Api-Version 3): cursor-paginated shop report."""
 
-    def __init__(self, sandbox: "Sandbox") -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self._lock = threading.Lock()
         self._index: _TxIndex | None = None

@@ -18,7 +18,7 @@ Examples
 Traceback (most recent call last):
 ...
 ledgerkit.errors.ConfigurationError: dialect='nope' is not valid: expected one of: begateway, bepaid, ecomcharge, makecommerce-recorded, dwh-official-client
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ class Faults:
                 continue
             _check_field(f.name, value, f.type)
 
-    def replace(self, **changes: Any) -> "Faults":
+    def replace(self, **changes: Any) -> Faults:
         """A copy with ``changes`` applied; unknown names raise ConfigurationError."""
         names = {f.name for f in dataclasses.fields(self)}
         for name in changes:

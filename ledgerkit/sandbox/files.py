@@ -22,9 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..money import from_minor
 
@@ -47,7 +48,8 @@ _ACCOUNT = [
 ]
 
 #: (frame column, English header, Russian header) of sheet ``balance_records``.
-RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT + [
+RECORD_COLUMNS: list[tuple[str, str, str]] = [
+    *_ACCOUNT,
     ("record_id", "Record ID", "ID записи"),
     ("created_at", "Created at", "Дата создания"),
     ("transaction_uid", "Transaction UID", "UID транзакции"),
@@ -63,7 +65,8 @@ RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT + [
 
 #: Sheet ``balance_records`` of the ``dwh-official-client`` dialect: only what public sources justify.
 #: ``amount`` is what the row moves the balance by (net of any fee); ``type`` the movement's kind.
-JUSTIFIED_RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT[:5] + [
+JUSTIFIED_RECORD_COLUMNS: list[tuple[str, str, str]] = [
+    *_ACCOUNT[:5],
     ("created_at", "Created at", "Дата создания"),
     ("type", "Type", "Type"),
     ("description", "Description", "Description"),
@@ -73,7 +76,8 @@ JUSTIFIED_RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT[:5] + [
 ]
 
 #: (frame column, English header, Russian header) of sheet ``opening_balance``.
-OPENING_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT + [
+OPENING_COLUMNS: list[tuple[str, str, str]] = [
+    *_ACCOUNT,
     ("currency", "Currency", "Валюта"),
     ("date", "Date", "Дата"),
     ("opening_balance", "Opening balance", "Входящий остаток"),
@@ -101,7 +105,7 @@ def _timestamp_text(value: Any) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 

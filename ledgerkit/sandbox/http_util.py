@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,6 @@ import orjson
 
 __all__ = ["Request", "Response", "dumps", "json_response", "parse_utc", "UTC", "MAX_CACHED_PULLS"]
 
-UTC = timezone.utc
 _JSON = "application/json; charset=utf-8"
 MAX_CACHED_PULLS = 256  # selections each API keeps per query before starting afresh
 

@@ -110,7 +110,10 @@ class JustifiedBook:
         return self._chains[key][i - 1][1]["balance_after"] if i else self.book.opening[key]
 
     def records_in(self, date_from: datetime, date_to: datetime, keys: list[AccountKey]) -> tuple[list, list]:
-        """Movements in ``[date_from, date_to)`` of ``keys`` (by time, then chain order) and opening rows at ``date_from``."""
+        """Movements in ``[date_from, date_to)`` of ``keys`` and opening rows at ``date_from``.
+
+        Movements come by time, then chain order.
+        """
         found: list[tuple[tuple, dict[str, Any]]] = []
         opening: list[dict[str, Any]] = []
         for key in keys:

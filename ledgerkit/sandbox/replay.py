@@ -26,9 +26,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .http_util import json_response
 from .server import Loopback, RequestRecord, _Handler, _masked_headers
@@ -60,7 +61,7 @@ class Recorded:
     body: Any = b""
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> "Recorded":
+    def from_payload(cls, payload: Mapping[str, Any]) -> Recorded:
         """A recording shaped ``{"status": ..., "headers": {...}, "body": ...}``.
 
         Examples

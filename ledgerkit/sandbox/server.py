@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import re
@@ -38,9 +39,10 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..config import ENV_VARS, Credentials
@@ -130,19 +132,19 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.sandbox.verbose:
             super().log_message(format, *args)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._serve("PUT")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._serve("DELETE")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._serve("PATCH")
 
     def _read_request(self, method: str) -> Request:
@@ -170,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         req = self._read_request(method)
         try:
             response, kind = sb.route(req)
-        except Exception:  # a sandbox bug must show as a 500, not a hung client
+        except Exception:  # noqa: BLE001 - a sandbox bug must show as a 500, not a hung client
             traceback.print_exc(file=sys.stderr)
             response, kind = json_response(500, {"message": "sandbox internal error"}), None
         fault = sb.next_fault(kind)
@@ -206,10 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.wfile.write(body)
 
@@ -239,7 +239,7 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sandbox: "Loopback", handler: type = _Handler) -> None:
+    def __init__(self, address: tuple[str, int], sandbox: Loopback, handler: type = _Handler) -> None:
         self.sandbox = sandbox  # what the handler serves: a Sandbox, or a Replay
         super().__init__(address, handler)
 

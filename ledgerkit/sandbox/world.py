@@ -48,22 +48,22 @@ import gc
 import hmac
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ..errors import ConfigurationError
 from ..money import check_currency
 from . import world_catalog as cat
-from .world_random import SeededRandom
 from .world_balance import BalanceBook
+from .world_random import SeededRandom
 from .world_shapes import WorldShape, world_shape
 from .world_statements import StatementLedger
 from .world_transactions import MONEY_SIGN, PERCENT_FEE_TYPES, Draft, TransactionDrawer, scheduled_fee
 
 __all__ = ["World", "WORLD_START", "WORLD_END"]
 
-WORLD_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-WORLD_END = datetime(2025, 4, 1, tzinfo=timezone.utc)
+WORLD_START = datetime(2025, 1, 1, tzinfo=UTC)
+WORLD_END = datetime(2025, 4, 1, tzinfo=UTC)
 
 _FIRST_ID = 41_207
 _OLD_UID_SHARE = 0.35
@@ -111,7 +111,7 @@ class World:
     # -- construction -----------------------------------------------------------
 
     @classmethod
-    def generate(cls, seed: int = 0, n_transactions: int = 2000, shape: str = "uniform") -> "World":
+    def generate(cls, seed: int = 0, n_transactions: int = 2000, shape: str = "uniform") -> World:
         """Draw a world from ``seed`` with exactly ``n_transactions`` transactions.
 
         Parameters
@@ -144,7 +144,7 @@ class World:
                 gc.enable()
 
     @classmethod
-    def _draw(cls, seed: int, n_transactions: int, span: WorldShape) -> "World":
+    def _draw(cls, seed: int, n_transactions: int, span: WorldShape) -> World:
         rng = SeededRandom(seed)
         start, end = int(span.start.timestamp()), int(span.end.timestamp())
         drawer = TransactionDrawer(rng, start, end, cat.FEE_SCHEDULE)
@@ -335,7 +335,7 @@ class World:
         if date_to < date_from:
             raise ConfigurationError("date_to", date_to, f"a time not before date_from ({date_from.isoformat()})")
         currency = check_currency(currency)
-        utc_from, utc_to = date_from.astimezone(timezone.utc), date_to.astimezone(timezone.utc)
+        utc_from, utc_to = date_from.astimezone(UTC), date_to.astimezone(UTC)
         with self.lock:
             keys = self.book.in_scope(currency, merchant_id, shop_id, gateway_id)
             return self.book.records_in(utc_from, utc_to, keys)

@@ -21,7 +21,7 @@ follows **truncated** to the cent, as the seed shows (0.30 -> 0.06,
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from . import world_catalog as cat

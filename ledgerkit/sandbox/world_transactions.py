@@ -18,9 +18,9 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
-from itertools import accumulate
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import accumulate
 
 from . import world_catalog as cat
 from .world_random import SeededRandom
@@ -79,7 +79,7 @@ _ROOT_STATUSES = [("successful", 82), ("failed", 11), ("incomplete", 3), ("pendi
 
 def _cumulative(pairs) -> tuple[list, list[int]]:
     """(items, cumulative weights) of ``[(item, weight), ...]`` for :meth:`SeededRandom.pick`."""
-    items, weights = zip(*pairs)
+    items, weights = zip(*pairs, strict=True)
     return list(items), list(accumulate(weights))
 
 
@@ -91,7 +91,7 @@ _OLD_UID_OFFSET = 8332
 
 def to_datetime(ts: int | None) -> datetime | None:
     """POSIX seconds to a tz-aware UTC ``datetime`` (``None`` stays ``None``)."""
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 def percent_of(amount: int, percent: Decimal) -> int:
@@ -116,7 +116,8 @@ def scheduled_fee(txn_type: str, status: str, amount: int, percent: Decimal, fix
     --------
     >>> scheduled_fee("payment", "successful", 10000, Decimal("1.40"), 25)
     165
-    >>> scheduled_fee("refund", "successful", 10000, Decimal("1.40"), 25), scheduled_fee("payment", "failed", 1, Decimal(1), 1)
+    >>> (scheduled_fee("refund", "successful", 10000, Decimal("1.40"), 25),
+    ...  scheduled_fee("payment", "failed", 1, Decimal(1), 1))
     (25, 0)
     """
     if status != "successful":
@@ -142,7 +143,7 @@ class Draft:
     brand: str | None = None
     card: tuple | None = None
     person: tuple | None = None
-    parent: "Draft | None" = None
+    parent: Draft | None = None
     order_id: int = 0
     paid: int | None = None
     settled: int | None = None
@@ -161,7 +162,7 @@ class TransactionDrawer:
         self.rng = rng
         self.start, self.end = start, end
         self.schedule = schedule
-        self.mix_from = int(datetime.fromisoformat(cat.MIX_CHANGE["from"]).replace(tzinfo=timezone.utc).timestamp())
+        self.mix_from = int(datetime.fromisoformat(cat.MIX_CHANGE["from"]).replace(tzinfo=UTC).timestamp())
         self.mix_share = float(cat.MIX_CHANGE["share"])
         self.gateways = {g["id"]: g for g in cat.GATEWAYS}
         self._seq = 0
@@ -194,7 +195,7 @@ class TransactionDrawer:
         """The gateway a payment of ``shop`` goes through (with the March mix change)."""
         ids, weights = self._routes[shop["id"]]
         if method is not None:
-            pairs = [(g, w) for g, w in zip(ids, weights) if self._method_type(g) == method]
+            pairs = [(g, w) for g, w in zip(ids, weights, strict=True) if self._method_type(g) == method]
             ids, weights = [p[0] for p in pairs] or ids, [p[1] for p in pairs] or weights
         gid = self.rng.choices(ids, weights)[0]
         if (

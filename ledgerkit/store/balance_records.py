@@ -130,7 +130,10 @@ def _from_store(stream: Stream, path: Path, report_id: str, root: str, request: 
 
 
 def _sweep_downloads(reports: Path, downloads: Path) -> None:
-    """Remove downloads cut short by a killed process: this stream's, and any an older ledgerkit left in ``reports/``."""
+    """Remove downloads cut short by a killed process.
+
+    This stream's, and any an older ledgerkit left in ``reports/``.
+    """
     leftovers = list(reports.glob("ledgerkit-dwh-*.zip"))
     try:
         for leftover in leftovers:

@@ -10,18 +10,19 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import platformdirs
 
-from ..errors import ConfigurationError, StoreError
-from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
 from .._ingest.records import empty_frame, finish
+from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
+from ..errors import ConfigurationError, StoreError
 from .files import server_of
 from .lazy import ROWS_PER_PARTITION
 from .locks import GATE, holding

@@ -27,15 +27,16 @@ differs for two accounts on different servers sharing an id).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import StoreError
 from .._ingest.records import empty_frame, finish
 from .._ingest.schema import Schema
+from ..errors import StoreError
 
 __all__ = ["Part", "chunks", "frame_of"]
 
@@ -84,7 +85,7 @@ def describe(fs: Any, path: str, account: str, month: str, key: str, time: str) 
         raise StoreError(
             f"the stored part {path} is missing (the store changed while it was read). Read it again."
         ) from None
-    except Exception as exc:  # pyarrow raises many kinds for a damaged file
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a damaged file
         raise StoreError(
             f"the stored part {path} is unreadable ({type(exc).__name__}: {str(exc)[:200]}). "
             "Clear that account's rows with Store.clear and load again."

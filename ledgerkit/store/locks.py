@@ -16,9 +16,9 @@ so :meth:`Store.clear` leaves them behind; they are empty.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from filelock import FileLock, Timeout
 
@@ -63,7 +63,10 @@ def holding(path: Path, *, timeout: float | None, what: str) -> Iterator[None]:
 
 
 def ensure_lock_file(path: Path, gate: Path, *, timeout: float | None) -> None:
-    """Create the lock file ``path`` if missing -- under the gate, so a running clear sees every lock it must wait for."""
+    """Create the lock file ``path`` if missing.
+
+    Under the gate, so a running clear sees every lock it must wait for.
+    """
     if path.exists():
         return
     with holding(gate, timeout=timeout, what="the store"):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -29,7 +30,7 @@ from .stream import Stream
 
 
 def _now() -> pd.Timestamp:
-    return pd.Timestamp(datetime.now(timezone.utc))
+    return pd.Timestamp(datetime.now(UTC))
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -108,7 +109,7 @@ class StoredLoad:
     lookback: pd.Timedelta
     max_workers: int
     progress: PullProgress
-    totals: _Totals = field(default_factory=lambda: _Totals())
+    totals: _Totals = field(default_factory=_Totals)
     lock: threading.Lock = field(default_factory=threading.Lock)
     limiter: RateLimiter = field(default_factory=RateLimiter)
 

@@ -11,7 +11,8 @@ know are left alone (a newer ledgerkit may add some).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 

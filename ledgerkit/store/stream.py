@@ -81,7 +81,7 @@ class Stream:
         self._parts: dict[str, pd.DataFrame] = {}  # parts read so far (a part's file never changes)
 
     # ------------------------------------------------------------ the lock
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:
         ensure_lock_file(self.lock_path, self.gate, timeout=self.timeout)
         self._held = holding(self.lock_path, timeout=self.timeout, what=f"the stream {self.name} of {self.directory}")
         self._held.__enter__()

@@ -3,6 +3,8 @@ stretch and the corrections since the last refresh, pulled page by page."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -96,7 +98,7 @@ def _split(plan: list[dict[str, Any]], request: TransactionsRequest, workers: in
             continue
         start, end = pd.Timestamp(item["from"]), pd.Timestamp(item["to"])
         bounds = plan_spans(start, end, workers, request.date_type, request.time_zone)
-        out.extend(_pending(a, b) for a, b in zip(bounds[:-1], bounds[1:]))
+        out.extend(_pending(a, b) for a, b in itertools.pairwise(bounds))
     return out
 
 
@@ -185,10 +187,8 @@ def _forget_plan(stream: Stream) -> None:
     """
     stream.state["pending"] = []
     stream.state.pop("planned_at", None)
-    try:
+    with contextlib.suppress(StoreError):  # the refusal is the error worth reporting; the next load tries again
         stream.save()
-    except StoreError:  # the refusal is the error worth reporting; the next load tries again
-        pass
 
 
 def _window(request: TransactionsRequest, item: dict[str, Any], method: str) -> TransactionsRequest:

@@ -55,7 +55,13 @@ class Runner:
 
     def run(self, step: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            ["bash", "-c", steps()[step]], cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=600
+            ["bash", "-c", steps()[step]],
+            cwd=self.folder,
+            env=self.env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         for line in self.github_env.read_text().splitlines():  # what GitHub does between steps
             key, _, value = line.partition("=")

@@ -13,7 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ledgerkit.analysis import check_balances, payout_groups, reconcile_transactions, roll_forward
+from ledgerkit.analysis import payout_groups, reconcile_transactions, roll_forward
 from ledgerkit.app.close_pack import CHECKS, ClosePack, close_pack, close_period, frame_hash
 from ledgerkit.app.close_run import STATEMENT_LOOKBACK, default_period, load_close_sources
 from ledgerkit.app.close_writers import SHEETS, SUMMARY_TOP, excel_format, write_page, write_workbook
@@ -160,8 +160,8 @@ def test_the_fingerprint_changes_when_one_input_row_changes(pack, sources):
     tx.loc[tx.index[17], "transaction_fee"] += 1
     changed = close_pack(tx, sources.statements, sources.balance_reports, period=PERIOD)
     assert changed.fingerprint_hash != pack.fingerprint_hash
-    digests = dict(zip(changed.fingerprint["input"], changed.fingerprint["sha256"]))
-    before = dict(zip(pack.fingerprint["input"], pack.fingerprint["sha256"]))
+    digests = dict(zip(changed.fingerprint["input"], changed.fingerprint["sha256"], strict=True))
+    before = dict(zip(pack.fingerprint["input"], pack.fingerprint["sha256"], strict=True))
     assert [name for name in before if digests[name] != before[name]] == ["transactions"]
     assert close_pack(*sources, period="2025-02").fingerprint_hash != pack.fingerprint_hash  # the period counts
     st = sources.statements.copy()
@@ -198,7 +198,7 @@ def test_the_fingerprint_says_rows_sums_and_manifests(pack, sources):
 
 def cell_rows(sheet, top: int) -> tuple[list[str], list[list]]:
     header = [c.value for c in sheet[top]]
-    rows = [[c for c in row] for row in sheet.iter_rows(min_row=top + 1)]
+    rows = [list(row) for row in sheet.iter_rows(min_row=top + 1)]
     return header, rows
 
 
@@ -239,8 +239,8 @@ def test_every_number_in_the_workbook_is_the_analysis_result_exactly(red_pack, t
         assert len(rows) == len(frame), title
         assert sheet.freeze_panes == f"A{top + 1}", title
         money = set(money_columns(frame))
-        for cells, record in zip(rows, frame.to_dict("records")):
-            for cell, name in zip(cells, frame.columns):
+        for cells, record in zip(rows, frame.to_dict("records"), strict=True):
+            for cell, name in zip(cells, frame.columns, strict=True):
                 assert_cell_is(cell, record[name], record.get("currency"), name in money)
                 checked += 1
                 amounts += name in money and not pd.isna(record[name])

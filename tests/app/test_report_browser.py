@@ -53,7 +53,8 @@ _MEASURE = """() => {
     let right = window.innerWidth;
     for (let a = el.parentElement; a; a = a.parentElement) {
       const s = getComputedStyle(a);
-      if (['auto', 'scroll', 'hidden', 'clip'].includes(s.overflowX)) right = Math.min(right, a.getBoundingClientRect().right);
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(s.overflowX))
+        right = Math.min(right, a.getBoundingClientRect().right);
     }
     return right;
   }

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from ledgerkit.money import format_money
 from ledgerkit.app.notebook import connect
 from ledgerkit.app.summary import PERIOD, load_sources, sandbox_summary, summarize
+from ledgerkit.money import format_money
 
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-END = datetime(2025, 4, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2025, 4, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_corrupted_income_row_shows_as_break_and_residual(pulled):
     bad.loc[position, "amount"] = bad.loc[position, "amount"] + 5
     text = summarize(transactions, bad, reports)
     row = statements.loc[position]
-    assert f"  statements            1 break(s), 3 month(s) not tying to the reported balance\n" in text
+    assert "  statements            1 break(s), 3 month(s) not tying to the reported balance\n" in text
     assert (
         f"first: row {position} (row_id {row['row_id']}, {row['created']:%Y-%m-%d %H:%M:%S} UTC): amount mismatch, "
         f"amount expected {format_money(int(row['amount']), 'EUR')}, found "
@@ -137,8 +137,8 @@ def test_statement_vat_line(pulled, summary_text):
 
 def test_env_summary_reads_the_ledgerkit_variables(monkeypatch, summary_text):
     """``ledgerkit report --source env``: the same summary, from LEDGERKIT_* variables pointing at a sandbox."""
-    from ledgerkit.sandbox import Sandbox
     from ledgerkit.app.summary import env_summary
+    from ledgerkit.sandbox import Sandbox
 
     with Sandbox(seed=0) as sb:
         for key, value in sb.env().items():
@@ -151,8 +151,8 @@ def test_env_summary_reads_the_ledgerkit_variables(monkeypatch, summary_text):
 
 
 def test_env_summary_without_variables_is_skipped_with_the_reason(monkeypatch, capsys):
-    from ledgerkit.config import ENV_VARS
     from ledgerkit.app.report import summary_text as report_summary
+    from ledgerkit.config import ENV_VARS
 
     for names in ENV_VARS.values():
         for name in names[:3]:

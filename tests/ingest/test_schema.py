@@ -66,7 +66,7 @@ def test_a_schema_refuses_an_unknown_kind_and_a_column_declared_twice():
 def test_the_report_sheets_read_their_headers_from_the_schemas():
     assert sheets.RECORDS_COLUMNS is BALANCE_RECORDS.fields
     assert sheets.OPENING_COLUMNS is OPENING_BALANCE.fields
-    assert sheets.SHEETS == {"balance_records": BALANCE_RECORDS.fields, "opening_balance": OPENING_BALANCE.fields}
+    assert {"balance_records": BALANCE_RECORDS.fields, "opening_balance": OPENING_BALANCE.fields} == sheets.SHEETS
     assert BALANCE_RECORDS["transaction_type"].aliases == ("Type",)
     assert [c.name for c in BALANCE_RECORDS.fields if c.required] == ["created_at", "currency", "amount"]
     assert BALANCE_RECORDS.required == ("created_at", "currency", "amount", ACCOUNT)
@@ -252,8 +252,8 @@ def test_the_columns_say_which_frame_it_is_and_none_or_two_are_refused():
         frame_kind(tx, "statements", (STATEMENTS, BALANCE_RECORDS))
     with pytest.raises(
         ConfigurationError,
-        match="told apart by their columns; this frame has the columns of a "
-        "transactions frame .* and of a statements frame",
+        match=r"told apart by their columns; this frame has the columns of a "
+        r"transactions frame .* and of a statements frame",
     ):
         frame_kind(tx.assign(created=1), "frame", (TRANSACTIONS, STATEMENTS))
     with pytest.raises(

@@ -12,16 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledgerkit.errors import DataError
-from ledgerkit.money import decimals_to_minor
 from ledgerkit._ingest.sheets import (
     OPENING_COLUMNS,
-    RECORDS_COLUMNS as ALL_RECORDS_COLUMNS,
     _text_to_minor,
     read_csv_sheet,
     read_report_file,
     snake_case,
 )
+from ledgerkit._ingest.sheets import (
+    RECORDS_COLUMNS as ALL_RECORDS_COLUMNS,
+)
+from ledgerkit.errors import DataError
+from ledgerkit.money import decimals_to_minor
 
 #: The columns of the sandbox's begateway sheet (every known one but Description).
 RECORDS_COLUMNS = tuple(c for c in ALL_RECORDS_COLUMNS if c.name != "description")
@@ -149,9 +151,8 @@ def csv_zip(language="en", **kw) -> io.BytesIO:
 
 def _numbers(row, columns):
     out = []
-    for value, col in zip(row, columns):
-        if col.kind == "major":
-            value = float(Decimal(value))
+    for text, col in zip(row, columns, strict=True):
+        value = float(Decimal(text)) if col.kind == "major" else text
         out.append(None if value == "" else value)
     return out
 

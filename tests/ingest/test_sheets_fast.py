@@ -11,9 +11,9 @@ import pytest
 import ledgerkit._ingest.sheets as sheets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from sheets_bench import records  # noqa: E402
+from sheets_bench import records
 
-from .test_sheets import (  # noqa: E402
+from .test_sheets import (
     JUSTIFIED,
     JUSTIFIED_EN,
     JUSTIFIED_RU,

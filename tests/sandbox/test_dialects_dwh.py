@@ -15,8 +15,7 @@ import io
 import json
 import time
 import zipfile
-from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from ledgerkit.sandbox import Sandbox
 from ledgerkit.sandbox.files import OPENING_COLUMNS, headers
 from ledgerkit.sandbox.justified_balance import EXTRA_MOVEMENTS
 
-UTC = timezone.utc
 REAL = Path(__file__).resolve().parents[1] / "data" / "real-world"
 FIXTURES = json.loads((REAL / "dwh-official-client-fixtures.json").read_text(encoding="utf-8"))
 SUCCESSFUL = json.loads((REAL / "dwh-report-successful.json").read_text(encoding="utf-8"))["body"]
@@ -205,10 +203,10 @@ def test_the_sheet_has_only_the_justified_columns(official, fmt, language, names
 def _chains(sheet, opening):
     """Check every account's chain in file order; return the rows as dicts."""
     names = sheet[0]
-    rows = [dict(zip(names, row)) for row in sheet[1:]]
+    rows = [dict(zip(names, row, strict=True)) for row in sheet[1:]]
     balance = {}
     for row in opening[1:]:
-        o = dict(zip(opening[0], row))
+        o = dict(zip(opening[0], row, strict=True))
         balance[(o["Merchant ID"], o["Shop ID"], o["Gateway ID"])] = minor(o["Opening balance"], o["Currency"])
     for row in rows:
         key = (row["Merchant ID"], row["Shop ID"], row["Gateway ID"])
@@ -225,7 +223,7 @@ def test_chains_stay_exact_with_adjustment_reserve_and_rate_rows(official, curre
     kinds = {r["Type"] for r in extra}
     assert kinds <= {"adjustment", "rolling_reserve", "rolling_reserve_release", "rate"} and extra
     for row in extra:
-        kind, major, text = next(m for m in EXTRA_MOVEMENTS if m[0] == row["Type"] and m[2] == row["Description"])
+        _kind, major, _text = next(m for m in EXTRA_MOVEMENTS if m[0] == row["Type"] and m[2] == row["Description"])
         assert Decimal(row["Amount"]) == major
     assert all(r["Description"] == "" for r in rows if r not in extra)
     if currency == "EUR":
@@ -278,7 +276,7 @@ def test_merchant_shop_and_gateway_together_narrow_to_their_intersection(dialect
         **scope,
     )
     got = sheets(sb, payload)
-    records = [dict(zip(got["balance_records"][0], row)) for row in got["balance_records"][1:]]
+    records = [dict(zip(got["balance_records"][0], row, strict=True)) for row in got["balance_records"][1:]]
     opening = got["opening_balance"][1:]
     assert len(opening) == 1 and [opening[0][i] for i in (0, 2, 4)] == ["21", "2101", "301"]
     assert records and {(r["Merchant ID"], r["Shop ID"], r["Gateway ID"]) for r in records} == {("21", "2101", "301")}

@@ -10,11 +10,12 @@ spaces and with first/last on a single page, default ``per_page`` 30,
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import re
 from base64 import b64encode
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -26,7 +27,6 @@ from ledgerkit.sandbox.recorded_statements import TWIN_ZERO_VAT_PAYMENT
 
 PATH = "/v1/shop/accountstatements"
 CENT = Decimal("0.01")
-UTC = timezone.utc
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def whole(recorded):
 
 
 def test_balances_carry_float_artefacts_in_the_raw_bytes(whole):
-    rows, responses = whole
+    _rows, responses = whole
     text = "".join(r.text for r in responses)
     noisy = re.findall(r'"balance_before":(-?\d+\.\d{6,})', text)
     assert len(noisy) >= 10 and '"original_amount":0.0' in text and '"exchange_rate":0.0' in text
@@ -99,11 +99,11 @@ def test_the_chain_is_exact_in_cents_and_matches_what_the_sandbox_says_it_serves
     rows, _ = whole
     served = recorded.served_statements()
     assert len(rows) == len(served) and len(served) > len(recorded.world.statements)
-    for got, exact in zip(rows, served):
+    for got, exact in zip(rows, served, strict=True):
         assert cents(got["balance_before"]) == exact["balance_before"]
         assert cents(got["amount"]) == exact["amount"] and cents(got["balance_after"]) == exact["balance_after"]
         assert exact["balance_before"] + exact["amount"] == exact["balance_after"]
-    for before, after in zip(served, served[1:]):
+    for before, after in itertools.pairwise(served):
         assert before["balance_after"] == after["balance_before"]
     assert served[0]["balance_before"] == recorded.world.statements[0]["balance_before"]
     assert sum(r["amount"] for r in served) == sum(r["amount"] for r in recorded.world.statements)
@@ -179,7 +179,7 @@ def test_default_page_is_30_rows_and_link_entries_are_joined_without_a_space(rec
     link = r.headers["Link"]
     assert ", " not in link and link.count('>; rel="') == 3 and '",<' in link
     assert set(links(r)) == {"first", "next", "last"}
-    for rel, url in links(r).items():
+    for url in links(r).values():
         query = dict(parse_qsl(urlsplit(url).query))
         assert query["per_page"] == "30" and query["since"] == "2025-01-01" and url.startswith(recorded.statements_url)
     assert dict(parse_qsl(urlsplit(links(r)["next"]).query))["page"] == "2"
@@ -261,4 +261,4 @@ def test_rows_inserted_while_paging_keep_the_recorded_shape():
         assert int(first.headers["X-Total-Count"]) == before
         served = sb.served_statements()
         assert len(served) == before + 5 and "transaction_id" not in served[-1]
-        assert all(a["balance_after"] == b["balance_before"] for a, b in zip(served, served[1:]))
+        assert all(a["balance_after"] == b["balance_before"] for a, b in itertools.pairwise(served))

@@ -8,7 +8,7 @@ import re
 import time
 import zipfile
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,6 @@ import requests
 from ledgerkit.money import from_minor
 from ledgerkit.sandbox.files import OPENING_COLUMNS, RECORD_COLUMNS, headers
 
-UTC = timezone.utc
 FEBRUARY = {"date_from": "2025-02-01T00:00:00+00:00", "date_to": "2025-03-01T00:00:00+00:00"}
 
 
@@ -134,7 +133,7 @@ def test_report_file_has_both_sheets_and_ties_to_the_world(sandbox, fmt, languag
     expected = world_records(sandbox)
     assert len(records) - 1 == len(expected) > 0
     col = {name: i for i, (name, _, _) in enumerate(RECORD_COLUMNS)}
-    for row, want in zip(records[1:], expected):
+    for row, want in zip(records[1:], expected, strict=True):
         assert int(row[col["record_id"]]) == want["record_id"]
         assert minor(row[col["net"]], "EUR") == want["net"] == want["amount"] - want["fee"]
         assert minor(row[col["balance_after"]], "EUR") == want["balance_after"]

@@ -147,7 +147,7 @@ def test_stuck_cursor_repeats_the_page(fresh_sandbox):
     again = tx_page(sb, starting_after=first["last_object_id"]).json()
     assert again == first and again["has_more"] is True
     r = st_page(sb, 2)
-    next_url = dict((rel, url) for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', r.headers["Link"]))["next"]
+    next_url = {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', r.headers["Link"])}["next"]
     assert "page=2" in next_url
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import datetime
@@ -38,7 +39,7 @@ def world_rows(sb, since=None, until=None, payout_id=None):
     out = []
     for row in sb.world.statements:
         day = created(row).date().isoformat()
-        if since and day < since or until and day > until:
+        if (since and day < since) or (until and day > until):
             continue
         if payout_id and row.get("payout_id") != payout_id:
             continue
@@ -81,7 +82,7 @@ def test_rows_have_the_seed_shape_and_exact_amounts(sandbox, api_examples):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000", row["created"])
         for name in ("amount", "balance_before", "balance_after"):
             value = row[name]
-            assert isinstance(value, int) or isinstance(value, Decimal) and -value.as_tuple().exponent <= 2
+            assert isinstance(value, int) or (isinstance(value, Decimal) and -value.as_tuple().exponent <= 2)
         assert Decimal(row["balance_before"]) + Decimal(row["amount"]) == Decimal(row["balance_after"])
     assert normalized(rows) == normalized(sandbox.world.statements[:200])
 
@@ -96,7 +97,7 @@ def test_amounts_are_written_as_json_numbers_never_via_float(sandbox):
 def test_seed_types_appear_with_vat_after_each_fee(sandbox):
     rows = sandbox.world.statements
     assert {"INCOME", "TRX_FEE", "TRX_FEE_FIX", "VAT", "PAYOUT"} <= {r["type"] for r in rows}
-    for fee, vat in zip(rows, rows[1:]):
+    for fee, vat in itertools.pairwise(rows):
         if fee["type"] in ("TRX_FEE", "TRX_FEE_FIX"):
             assert vat["type"] == "VAT" and vat["transaction_id"] == fee["transaction_id"]
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
-UTC = timezone.utc
 PARAMS = {
     "date_type": "created_at",
     "from": "2025-01-01 00:00:00",
@@ -305,7 +304,7 @@ def test_request_log_records_the_body_and_hides_the_secret(fresh_sandbox):
     assert record.headers["Authorization"] == f"<basic user={creds.user}>"
     assert record.headers["x-api-version"] == "3"
     assert creds.secret not in repr(record)
-    assert date.fromtimestamp(record.at) >= date(2025, 1, 1)
+    assert datetime.fromtimestamp(record.at, UTC).date() >= date(2025, 1, 1)
 
 
 def test_to_before_from_is_422(sandbox):
@@ -335,6 +334,6 @@ def test_unknown_field_is_named_before_other_problems(sandbox):
     r = post(sandbox, body={"report_params": {"count": 5, "status": "paid"}})
     body = r.json()
     assert (r.status_code, body["message"]) == (422, "report_params.count is not permitted")
-    assert list(body["errors"])[0] == "count" and body["errors"]["status"] == [
+    assert next(iter(body["errors"])) == "count" and body["errors"]["status"] == [
         "must be one of: all, successful, failed, pending, incomplete"
     ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,6 @@ from ledgerkit.errors import ConfigurationError
 from ledgerkit.sandbox.world import World
 from ledgerkit.sandbox.world_transactions import MONEY_SIGN, PERCENT_FEE_TYPES
 
-UTC = timezone.utc
 MONEY_TYPES = set(MONEY_SIGN)
 
 
@@ -28,7 +28,7 @@ def default_world() -> World:
     return World.generate(seed=0)
 
 
-@pytest.fixture()
+@pytest.fixture
 def fresh() -> World:
     return World.generate(seed=7, n_transactions=400)
 
@@ -64,7 +64,7 @@ def test_other_seed_gives_another_world():
 def test_exactly_n_transactions_in_ascending_id_order(world):
     ids = [t["id"] for t in world.transactions]
     assert len(ids) == 3000
-    assert all(a < b for a, b in zip(ids, ids[1:]))
+    assert all(a < b for a, b in itertools.pairwise(ids))
 
 
 def test_transactions_have_the_seed_shape(world):
@@ -296,7 +296,7 @@ def test_records_in_split_periods_add_up(world, currency):
     right, open_b = world.balance_records_in(b, c, currency)
     assert whole == left + right and whole
     assert open_a == open_a2
-    for oa, ob in zip(open_a, open_b):
+    for oa, ob in zip(open_a, open_b, strict=True):
         key = account_key(oa)
         assert account_key(ob) == key and ob["date"] == b
         assert ob["opening_balance"] == oa["opening_balance"] + nets_between(world, key, a, b)
@@ -330,7 +330,7 @@ def test_records_in_rejects_bad_input(world):
 def test_statement_chain_ties(world):
     rows = world.statements
     assert rows[0]["balance_before"] == world.mc_opening_balance
-    for prev, row in zip([None, *rows], rows):
+    for prev, row in zip([None, *rows], rows, strict=True):
         if prev is not None:
             assert row["balance_before"] == prev["balance_after"] and row["created"] >= prev["created"]
         assert row["balance_after"] == row["balance_before"] + row["amount"]
@@ -435,7 +435,7 @@ def test_append_statements_adds_exactly_n_chained_open_rows(fresh):
     assert len(new) == 13 and fresh.statements[before:] == new
     assert [r["type"] for r in new].count("INCOME") == 2 and [r["type"] for r in new][-3:] == ["REFUND"] * 3
     rows = fresh.statements
-    for prev, row in zip(rows[before - 1 :], rows[before:]):
+    for prev, row in zip(rows[before - 1 :], rows[before:], strict=True):
         assert row["balance_before"] == prev["balance_after"] and "payout_id" not in row
         assert row["balance_after"] == row["balance_before"] + row["amount"]
 

@@ -1,8 +1,12 @@
-"""The sandbox world's time shapes: the default world untouched, sparse and burst spread as named, every chain intact."""
+"""The sandbox world's time shapes.
+
+The default world untouched, sparse and burst spread as named, every chain intact.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -97,7 +101,7 @@ def test_ids_ascend_with_creation_and_follow_ups_come_after_their_parent(request
     world = request.getfixturevalue(name)
     txns = world.transactions
     assert [t["id"] for t in txns] == sorted(t["id"] for t in txns)
-    assert all(a["created_at"] <= b["created_at"] for a, b in zip(txns, txns[1:]))
+    assert all(a["created_at"] <= b["created_at"] for a, b in itertools.pairwise(txns))
     assert all(t["created_at"] <= t["paid_at"] for t in txns if t["paid_at"] is not None)
     created = {t["uid"]: t["created_at"] for t in txns}
     children = [t for t in txns if t["parent_uid"] is not None]

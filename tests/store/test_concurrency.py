@@ -13,17 +13,15 @@ import multiprocessing
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 from filelock import FileLock
 
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit.errors import StoreError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 from . import _writers
@@ -76,7 +74,7 @@ def workers(sandbox):
 
 def world_ids(sb, start: str, end: str) -> list[int]:
     shop = int(sb.credentials["transactions"].user)
-    lo, hi = (datetime.fromisoformat(t).replace(tzinfo=timezone.utc) for t in (start, end))
+    lo, hi = (datetime.fromisoformat(t).replace(tzinfo=UTC) for t in (start, end))
     return sorted(t["id"] for t in sb.world.transactions if t["shop"]["id"] == shop and lo <= t["created_at"] < hi)
 
 
@@ -98,9 +96,9 @@ def test_processes_loading_into_one_store_at_once_get_exact_frames(sandbox, work
         for round_ in range(ROUNDS):
             source, *periods = SCENARIOS[round_ % len(SCENARIOS)]
             root = tmp_path / f"round-{round_}"
-            for (tasks, _), period in zip(workers, periods):
+            for (tasks, _), period in zip(workers, periods, strict=True):
                 tasks.put((source, period, str(root)))
-            for (_, results), period in zip(workers, periods):
+            for (_, results), period in zip(workers, periods, strict=True):
                 status, ids, complete = results.get(timeout=300)
                 assert status == "ok", (round_, source, period, ids)
                 assert complete is True
@@ -126,13 +124,15 @@ def test_threads_loading_into_one_store_at_once_get_exact_frames(sandbox, tmp_pa
         for round_ in range(5):
             store, barrier = Store(tmp_path / f"round-{round_}"), threading.Barrier(len(periods))
 
-            def load(period: tuple[str, str]) -> pd.DataFrame:
+            def load(
+                period: tuple[str, str], store: Store = store, barrier: threading.Barrier = barrier
+            ) -> pd.DataFrame:
                 barrier.wait(timeout=60)
                 return load_transactions(*period, store=store, progress=False, **sandbox.kwargs("transactions"))
 
             with ThreadPoolExecutor(len(periods)) as pool:
                 frames = list(pool.map(load, periods))
-            for period, frame in zip(periods, frames):
+            for period, frame in zip(periods, frames, strict=True):
                 assert frame["id"].tolist() == world_ids(sandbox, *period), (round_, period)
                 assert frame.attrs["ledgerkit"]["complete"] is True
             assert store.read("transactions")["id"].tolist() == world_ids(sandbox, *JAN)
@@ -200,7 +200,7 @@ def test_readers_without_the_lock_see_a_whole_chain_while_pulls_rewrite_it(fresh
             for _ in range(5):  # each refresh compacts the head into a new part and sweeps the parts it replaced
                 fresh_sandbox.world.append_statements(3)
                 load_statements(**kw)
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
             done.set()

@@ -19,9 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ledgerkit import load_statements, load_transactions
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 CHILD = """

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import requests
 
-from ledgerkit.errors import InvalidRequestError, RateLimitError
-from ledgerkit._transport.http import RetryPolicy
 from ledgerkit import load_transactions
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import InvalidRequestError, RateLimitError
 from ledgerkit.store import Store
 from ledgerkit.store.transactions import _midnight
 

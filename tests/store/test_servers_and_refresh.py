@@ -3,22 +3,19 @@ manifests have a plain load's keys, and DWH reports are reused only when complet
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import ServerError
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import ServerError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store, server_of
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002, sleep=lambda s: None)
 PERIOD = ("2025-01-01", "2025-04-01")
-UTC = timezone.utc
 SMALL = dict(size=200, page_size=20, per_page_default=10, per_page_max=100, report_seconds=0.05)
 
 
@@ -179,7 +176,7 @@ def test_a_report_id_is_stored_on_creation_and_picked_up_after_a_failure(fresh_s
     with pytest.raises(ServerError) as info:
         load_dwh(fresh_sandbox, store=tmp_path, retry=FAST)
     err = info.value
-    (post,) = [r for r in fresh_sandbox.requests if r.method == "POST"]
+    (_post,) = [r for r in fresh_sandbox.requests if r.method == "POST"]
     created = fresh_sandbox.requests[1].path.rsplit("/", 1)[-1]
     assert err.report_id == created and err.resume["report_id"] == created and created in str(err)
     (state,) = Store(tmp_path).manifest("balance_records")

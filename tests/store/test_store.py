@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import platformdirs
 import pytest
 
-from ledgerkit.errors import ConfigurationError, ServerError, StoreError
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit._transport.http import RetryPolicy
-from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
-from ledgerkit.store import Store, as_store, atomic_write, lookback_of
+from ledgerkit.errors import ConfigurationError, ServerError, StoreError
+from ledgerkit.store import Store, as_store
+from ledgerkit.store.directory import lookback_of
+from ledgerkit.store.files import atomic_write
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002)
 PERIOD = ("2025-01-01", "2025-04-01")
@@ -37,7 +36,7 @@ def load_st(sb, **kw):
 
 def server_tx_ids(sb) -> list[int]:
     shop = sb.world.shops[0]["id"]
-    lo, hi = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 4, 1, tzinfo=timezone.utc)
+    lo, hi = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
     return sorted(
         t["id"] for t in sb.world.transactions if t["shop"]["id"] == shop and lo <= pd.Timestamp(t["created_at"]) < hi
     )
@@ -110,7 +109,7 @@ def test_lookback_catches_rows_that_arrived_late_inside_the_stretch(fresh_sandbo
     first = load_tx(fresh_sandbox, store=tmp_path)
     late = fresh_sandbox.world.add_transactions(
         2,
-        within=(datetime(2025, 3, 30, tzinfo=timezone.utc), datetime(2025, 3, 31, tzinfo=timezone.utc)),
+        within=(datetime(2025, 3, 30, tzinfo=UTC), datetime(2025, 3, 31, tzinfo=UTC)),
         payment_method_type="credit_card",
     )
     again = load_tx(fresh_sandbox, store=tmp_path)
@@ -122,7 +121,7 @@ def test_lookback_catches_rows_that_arrived_late_inside_the_stretch(fresh_sandbo
 def test_rows_arriving_before_the_stretch_wait_for_a_longer_lookback(fresh_sandbox, tmp_path):
     first = load_tx(fresh_sandbox, store=tmp_path)
     late = fresh_sandbox.world.add_transactions(
-        1, within=(datetime(2025, 1, 10, tzinfo=timezone.utc), datetime(2025, 1, 11, tzinfo=timezone.utc))
+        1, within=(datetime(2025, 1, 10, tzinfo=UTC), datetime(2025, 1, 11, tzinfo=UTC))
     )
     assert len(load_tx(fresh_sandbox, store=tmp_path)) == len(first)
     caught = load_tx(fresh_sandbox, store=tmp_path, lookback=pd.Timedelta(days=120))

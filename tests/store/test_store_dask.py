@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dask
 import pandas as pd
@@ -10,8 +10,7 @@ import pytest
 
 import ledgerkit as lk
 from ledgerkit.errors import ConfigurationError, StoreError
-from ledgerkit.loaders import load_statements
-from ledgerkit.loaders import load_transactions
+from ledgerkit.loaders import load_statements, load_transactions
 from ledgerkit.sandbox.server import Sandbox
 from ledgerkit.store import Store
 
@@ -44,9 +43,7 @@ def store(sandbox_of_store, tmp_path_factory):
     sb = sandbox_of_store
     store = Store(tmp_path_factory.mktemp("store"))
     load_tx(sb, store=store)
-    sb.world.add_transactions(
-        3, within=(datetime(2025, 3, 30, tzinfo=timezone.utc), datetime(2025, 3, 31, tzinfo=timezone.utc))
-    )
+    sb.world.add_transactions(3, within=(datetime(2025, 3, 30, tzinfo=UTC), datetime(2025, 3, 31, tzinfo=UTC)))
     load_tx(sb, store=store)
     load_st(sb, store=store)
     sb.world.append_statements(5)
@@ -61,7 +58,10 @@ def by_id(frame: pd.DataFrame) -> pd.DataFrame:
 def same(lazy: pd.DataFrame, eager: pd.DataFrame) -> None:
     """Equal values and dtypes; a category column's categories may come in another order (one set per partition)."""
     pd.testing.assert_frame_equal(lazy, eager, check_categorical=False)
-    assert all(str(a) == str(b) or (a == "category" and b == "category") for a, b in zip(lazy.dtypes, eager.dtypes))
+    assert all(
+        str(a) == str(b) or (a == "category" and b == "category")
+        for a, b in zip(lazy.dtypes, eager.dtypes, strict=True)
+    )
 
 
 @pytest.mark.parametrize("rows_per_partition", [1_000_000, 40])

@@ -9,17 +9,16 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit.errors import ConfigurationError, StoreError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 JAN = ("2025-01-01", "2025-02-01")
@@ -276,6 +275,7 @@ def load_in_child(sb, source: str, root: Path, limit: int, period: tuple[str, st
     done = subprocess.run(
         [sys.executable, "-c", CHILD, source, str(root), str(limit), json.dumps(period)],
         env={**os.environ, **sb.env()},
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,
@@ -357,7 +357,7 @@ def test_a_full_disk_while_a_report_downloads_remembers_the_report(sandbox, tmp_
 @pytest.mark.parametrize("value", ["3", "3.5", "abc", "-1D", "", 3, 2.5, True, pd.Timedelta("-1s"), pd.NaT])
 def test_a_bad_lookback_is_refused_before_any_request(sandbox, tmp_path, value):
     sandbox.clear_requests()
-    with pytest.raises(ConfigurationError, match="lookback=.*expected a non-negative"):
+    with pytest.raises(ConfigurationError, match=r"lookback=.*expected a non-negative"):
         load(sandbox, "transactions", tmp_path, lookback=value)
     assert sandbox.requests == [] and not tmp_path.joinpath("transactions").exists()
 
@@ -367,7 +367,7 @@ def test_a_lookback_reaching_before_pandas_earliest_time_is_refused_before_any_r
     load_transactions(*period, store=tmp_path, progress=False, **sandbox.kwargs("transactions"))
     before = tree(tmp_path)
     sandbox.clear_requests()
-    with pytest.raises(ConfigurationError, match="lookback=.*after 1677"):
+    with pytest.raises(ConfigurationError, match=r"lookback=.*after 1677"):
         load_transactions(
             *period, store=tmp_path, progress=False, lookback=pd.Timedelta.max, **sandbox.kwargs("transactions")
         )
