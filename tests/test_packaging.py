@@ -66,3 +66,22 @@ def test_ci_entry_calls_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in ci
     assert "make test" in readme and "make demo" in readme
+
+
+def test_make_test_runs_ruff_and_mypy_before_pytest():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: lint$", makefile, re.MULTILINE)
+    lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert [line.strip() for line in lint.splitlines()[1:]] == [
+        "$(BIN)/ruff check .",
+        "$(BIN)/ruff format --check .",
+        "$(BIN)/mypy",
+    ]
+
+
+def test_ruff_and_mypy_leave_out_the_same_package_modules():
+    tools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    ruff = {p for p in tools["ruff"]["extend-exclude"] if p.startswith("ledgerkit/")}
+    as_module = {p.removesuffix(".py").replace("/", ".") + ("" if p.endswith(".py") else ".*") for p in ruff}
+    ignored = {m for o in tools["mypy"]["overrides"] if o.get("ignore_errors") for m in o["module"]}
+    assert as_module == ignored
