@@ -15,6 +15,8 @@ Examples
 >>> lk.fee_breakdown(tx, by="brand")                             # doctest: +SKIP
 """
 
+import typing as _typing
+
 from . import errors as _errors
 from ._transport.http import RetryPolicy
 from .accounts import Account, accounts
@@ -79,7 +81,7 @@ __all__ = [
 __all__ += _errors.__all__  # and every error class
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> _typing.Any:
     """``ledgerkit.viz`` on first use (it imports matplotlib and ipywidgets)."""
     if name == "viz":
         import importlib

@@ -207,7 +207,7 @@ def reconcile_by_currency(transactions: pd.DataFrame, balance_records: Any) -> p
         The results of every currency, one after the other.
     """
     if isinstance(balance_records, Mapping):
-        parts = list(balance_records.items())
+        parts: list[tuple[Any, Any]] = list(balance_records.items())
     else:
         records = getattr(balance_records, "records", balance_records)
         if not isinstance(records, pd.DataFrame):
@@ -222,8 +222,8 @@ def reconcile_by_currency(transactions: pd.DataFrame, balance_records: Any) -> p
     codes = transactions["currency"].astype("str")
     results = []
     for currency, report in parts:
-        records = getattr(report, "records", report)
-        mine = records[records["currency"].astype("str").eq(str(currency)).fillna(False).to_numpy(dtype=bool)]
+        rows = getattr(report, "records", report)
+        mine = rows[rows["currency"].astype("str").eq(str(currency)).fillna(False).to_numpy(dtype=bool)]
         results.append(reconcile_transactions(transactions[codes.eq(str(currency)).fillna(False).to_numpy(bool)], mine))
     if not results:  # no balance records at all: nothing is matched
         results.append(reconcile_transactions(transactions, _NO_RECORDS))

@@ -222,7 +222,7 @@ class Client:
             pull = tx.pull(
                 connection, req, max_workers=workers, progress=shown, known_refused=memory.get("methods_refused", ())
             )
-            frame = collect(pull)
+            frame = collect(pull)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
         refused = frame.attrs["ledgerkit"].get("dialect", {}).get("methods_refused")
         if refused:
             memory["methods_refused"] = tuple(sorted(set(memory.get("methods_refused", ())) | set(refused)))
@@ -247,7 +247,7 @@ class Client:
             columnar=False,
             known_refused=self._memory(connection).get("methods_refused", ()),
         )
-        return iterate(pull, TRANSACTIONS)
+        return iterate(pull, TRANSACTIONS)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
 
     # ----------------------------------------------------------------- statements
     def statements(
@@ -338,7 +338,7 @@ class Client:
             "balance_records", base_url=account.get("base_url"), user=account.get("user"), secret=account.get("secret")
         )
         memory = self._learned.setdefault(("balance_records", server_of(config.base_url)), {})
-        fetch = {"progress": shown, "retry": self.retry, "session": self.session}
+        fetch: dict[str, Any] = {"progress": shown, "retry": self.retry, "session": self.session}
         if self.store is not None:
             report = stored_dwh.load_balance_records(self.store, config, req, options, **fetch)
         else:

@@ -240,7 +240,7 @@ def load_transactions(
     >>> len(newer)                                                # doctest: +SKIP
     0
     """
-    request = dict(
+    request: dict[str, Any] = dict(
         date_type=date_type,
         status=status,
         payment_method_type=payment_method_type,
@@ -252,7 +252,7 @@ def load_transactions(
         ending_before=ending_before,
         include_pii=include_pii,
     )
-    options = dict(
+    options: dict[str, Any] = dict(
         session=session, retry=retry, store=store, lookback=lookback, progress=progress, max_workers=max_workers
     )
     _one_account_or_many(accounts, accounts_file, scheduler)
@@ -449,10 +449,10 @@ def load_statements(
     >>> (df["balance_before"] + df["amount"]).equals(df["balance_after"])  # doctest: +SKIP
     True
     """
-    request = dict(
+    request: dict[str, Any] = dict(
         since=since, until=until, payout_id=payout_id, per_page=per_page, currency=currency, start_page=start_page
     )
-    options = dict(
+    options: dict[str, Any] = dict(
         session=session, retry=retry, store=store, lookback=lookback, progress=progress, max_workers=max_workers
     )
     _one_account_or_many(accounts, accounts_file, scheduler)
@@ -674,7 +674,7 @@ def load_balance_records(
     ...                               currency="EUR", user_id=1098)            # doctest: +SKIP
     >>> report.records.groupby("transaction_type", observed=True)["net"].sum()  # doctest: +SKIP
     """
-    request = dict(
+    request: dict[str, Any] = dict(
         currency=currency,
         user_id=user_id,
         merchant_id=merchant_id,
@@ -689,7 +689,7 @@ def load_balance_records(
         max_rerequests=max_rerequests,
         download_dir=download_dir,
     )
-    options = dict(session=session, retry=retry, store=store, progress=progress)
+    options: dict[str, Any] = dict(session=session, retry=retry, store=store, progress=progress)
     _one_account_or_many(accounts, accounts_file, scheduler)
     if accounts is not None:
         return _many(

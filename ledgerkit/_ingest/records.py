@@ -368,7 +368,8 @@ def _canonical(value: Any, depth: int) -> Any:
         return [_canonical(v, depth + 1) for v in value]
     if isinstance(value, (Decimal, float, int)) and not isinstance(value, bool):
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        if number.is_finite() and number.as_tuple().exponent < -_PLACES:  # float noise: 142.01000000000002
+        exponent = number.as_tuple().exponent  # "n", "N" or "F" when not finite
+        if isinstance(exponent, int) and exponent < -_PLACES:  # float noise: 142.01000000000002
             number = number.quantize(_QUANTUM)
         return format(number.normalize(), "f") if number else "0"
     return value
@@ -471,7 +472,7 @@ def _integer(value: Any, limit: int, *, text: bool = False) -> int | None:
     return number if -limit <= number <= limit else None
 
 
-def _finite(value: Any, limit: float = math.inf) -> bool:
+def _finite(value: Any, limit: float | Decimal = math.inf) -> bool:
     """Whether ``value`` is a JSON number (not a boolean, not text), finite and within ``±limit``.
 
     A float must stay below ``limit``: at it, it may be a rounded neighbour.
@@ -480,7 +481,9 @@ def _finite(value: Any, limit: float = math.inf) -> bool:
         return False
     if isinstance(value, float):
         return math.isfinite(value) and abs(value) < limit
-    return (value.is_finite() if isinstance(value, Decimal) else True) and abs(value) <= limit
+    if isinstance(value, Decimal):
+        return value.is_finite() and abs(value) <= limit
+    return abs(value) <= limit
 
 
 def _column(kind: str, values: list[Any]) -> Any:

@@ -366,7 +366,7 @@ def _typed(raw: pd.DataFrame, sheet: str, where: str, *, decimal_comma: bool = F
 
 def _sniff_delimiter(first_line: str, where: str) -> str:
     counts = {d: first_line.count(d) for d in _DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     if counts[best] == 0:
         raise DataError(f"{where}: cannot tell the delimiter of header {first_line[:80]!r}: expected ',' or ';'")
     return best

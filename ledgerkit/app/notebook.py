@@ -53,7 +53,9 @@ class Connection(Client):
     """
 
     def __init__(self, source: str, sandbox: Any = None, **options: Any) -> None:
-        accounts = {name: _sandbox_account(sandbox, name) for name in ENV_VARS} if sandbox is not None else {}
+        accounts: dict[str, Any] = (
+            {name: _sandbox_account(sandbox, name) for name in ENV_VARS} if sandbox is not None else {}
+        )
         super().__init__(**accounts, **{"progress": False, **options})
         self.source = source
         self.sandbox = sandbox

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError
 from .html_export import export_html
@@ -39,7 +40,7 @@ def _ipc_kernel_manager() -> type:
     from jupyter_client.manager import KernelManager
 
     class IpcKernelManager(KernelManager):
-        def __init__(self, **kwargs):
+        def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
             super().__init__(**kwargs)
 

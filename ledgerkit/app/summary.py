@@ -156,7 +156,7 @@ def shop_id_of(conn: Connection) -> int:
     """The transactions' shop, to scope the balance report to it (a ConfigurationError when not an integer)."""
     shop_id = conn.account_id("transactions")
     try:
-        return int(shop_id)
+        return int(shop_id or "")  # None: the same error as any text that is not an integer
     except (TypeError, ValueError):
         raise ConfigurationError(
             "LEDGERKIT_TRANSACTIONS_SHOP_ID", shop_id, "the transactions' shop id, an integer"

@@ -18,11 +18,14 @@ import argparse
 import dataclasses
 import shlex
 import sys
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from .dialects import DIALECTS
 from .faults import Faults
 from .world_shapes import SHAPES
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 __all__ = ["build_parser", "main", "faults_from_args", "OneLineParser"]
 
@@ -93,7 +96,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     return Faults(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Faults)})
 
 
-def print_banner(sb: object, out: TextIO) -> None:
+def print_banner(sb: Sandbox, out: TextIO) -> None:
     """Print where the sandbox listens, its credentials and the env vars to export."""
     print(f"ledgerkit sandbox serving at {sb.url}", file=out)
     if sb.dialect.name != "begateway":

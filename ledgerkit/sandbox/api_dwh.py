@@ -215,7 +215,7 @@ class DwhAPI:
         self._justified: JustifiedBook | None = None
 
     def _authorized(self, req: Request) -> bool:
-        return bool(req.auth) and self.sb.world.is_psp(*req.auth)
+        return req.auth is not None and self.sb.world.is_psp(*req.auth)
 
     def _error(self, status: int, code: str, message: str, friendly: str | None = None) -> Response:
         """An error in the dialect's envelope (``friendly`` only shapes the generic one)."""

@@ -24,7 +24,7 @@ import re
 import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -119,9 +119,9 @@ class _TxIndex:
             found = self._by_time.get(key)
             if found is None:
                 pairs = sorted(
-                    (self.times[tx["id"]][date_type], tx["id"])
+                    (t, tx["id"])
                     for tx in self.by_shop.get(shop_id, [])
-                    if tx.get("payment_method_type") == method and self.times[tx["id"]][date_type] is not None
+                    if tx.get("payment_method_type") == method and (t := self.times[tx["id"]][date_type]) is not None
                 )
                 found = self._by_time[key] = ([t for t, _ in pairs], [i for _, i in pairs])
             return found
@@ -141,7 +141,7 @@ class _TxQuery:
     correction: tuple[float, float] | None
 
 
-def _wall_start(date_type: str, text: str, zone: ZoneInfo) -> float:
+def _wall_start(date_type: str, text: str, zone: tzinfo) -> float:
     """Epoch seconds where an inclusive wall-clock (or date) bound in ``zone`` starts."""
     if date_type == "settled_at":
         return datetime.combine(date.fromisoformat(text), datetime.min.time(), zone).timestamp()

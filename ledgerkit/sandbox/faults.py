@@ -83,7 +83,7 @@ class Faults:
             value = getattr(self, f.name)
             if f.name == "retry_after" and value is None:
                 continue
-            _check_field(f.name, value, f.type)
+            _check_field(f.name, value, str(f.type))  # a string: annotations are postponed
 
     def replace(self, **changes: Any) -> Faults:
         """A copy with ``changes`` applied; unknown names raise ConfigurationError."""

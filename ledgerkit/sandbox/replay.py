@@ -131,8 +131,8 @@ class Replay(Loopback):
 
     def __init__(self, routes: Mapping[str, Recorded | Sequence[Recorded]], port: int = 0) -> None:
         self.port = port
-        self._routes = {
-            key: list(value) if isinstance(value, (list, tuple)) else [value] for key, value in routes.items()
+        self._routes: dict[str, list[Recorded]] = {
+            key: [value] if isinstance(value, Recorded) else list(value) for key, value in routes.items()
         }
         self._served: dict[str, int] = {}
         self._lock = threading.Lock()

@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from ..config import ENV_VARS, Credentials
@@ -127,6 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "ledgerkit-sandbox/0.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes
     timeout = 60  # idle keep-alive connections close after a minute
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.sandbox.verbose:
@@ -240,7 +241,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], sandbox: Loopback, handler: type = _Handler) -> None:
-        self.sandbox = sandbox  # what the handler serves: a Sandbox, or a Replay
+        self.sandbox: Any = sandbox  # what the handler serves: a Sandbox, or a Replay
         super().__init__(address, handler)
 
 
@@ -257,7 +258,7 @@ class Loopback:
     _server: _Server | None = None
     _thread: threading.Thread | None = None
 
-    def start(self):
+    def start(self) -> Self:
         """Bind and serve in a daemon thread; returns self."""
         if self._server is None:
             self._server = _Server(("127.0.0.1", self.port), self, self.handler)
@@ -278,7 +279,7 @@ class Loopback:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -119,7 +119,9 @@ class BalanceBook:
         i = bisect_left(self._times[key], at)
         return self._chains[key][i - 1]["balance_after"] if i else self.opening[key]
 
-    def in_scope(self, currency: str, merchant_id=None, shop_id=None, gateway_id=None) -> list[AccountKey]:
+    def in_scope(
+        self, currency: str, merchant_id: int | None = None, shop_id: int | None = None, gateway_id: int | None = None
+    ) -> list[AccountKey]:
         """Account keys matching the filters (``None`` matches all), in account order."""
         return [
             k

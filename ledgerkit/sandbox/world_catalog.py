@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 MERCHANTS: list[dict] = [
     {"id": 21, "name": "Nordlicht Outdoor GmbH"},
@@ -45,7 +46,7 @@ ALTERNATIVE_COUNTRY = {"ideal": "NL", "knet": "KW", "bancontact": "BE"}
 
 #: From this day on, MIX_CHANGE["share"] of the EUR card payments that would
 #: have gone to the cheap gateway go to the dearer one.
-MIX_CHANGE = {"from": "2025-03-01", "from_gateway": 301, "to_gateway": 302, "share": Decimal("0.45")}
+MIX_CHANGE: dict[str, Any] = {"from": "2025-03-01", "from_gateway": 301, "to_gateway": 302, "share": Decimal("0.45")}
 
 #: (brand, weight) per card gateway.
 BRANDS: dict[int, list[tuple[str, int]]] = {
@@ -228,7 +229,7 @@ LOCALES = {
 }
 
 #: Decline messages by status: (message, bank_code)
-DECLINES = {
+DECLINES: dict[str, list[tuple[str | None, str | None]]] = {
     "failed": [
         ("Declined: insufficient funds", "51"),
         ("Declined: do not honor", "05"),

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import accumulate
+from typing import Any, overload
 
 from . import world_catalog as cat
 from .world_random import SeededRandom
@@ -77,7 +79,7 @@ _ROOT_KINDS = [("payment", 68), ("authorization", 18), ("credit", 3), ("payout",
 _ROOT_STATUSES = [("successful", 82), ("failed", 11), ("incomplete", 3), ("pending", 2), ("error", 2)]
 
 
-def _cumulative(pairs) -> tuple[list, list[int]]:
+def _cumulative(pairs: Sequence[tuple[Any, int]]) -> tuple[list, list[int]]:
     """(items, cumulative weights) of ``[(item, weight), ...]`` for :meth:`SeededRandom.pick`."""
     items, weights = zip(*pairs, strict=True)
     return list(items), list(accumulate(weights))
@@ -89,6 +91,10 @@ _BRANDS = {gid: _cumulative(pairs) for gid, pairs in cat.BRANDS.items()}
 _OLD_UID_OFFSET = 8332
 
 
+@overload
+def to_datetime(ts: None) -> None: ...
+@overload
+def to_datetime(ts: int) -> datetime: ...
 def to_datetime(ts: int | None) -> datetime | None:
     """POSIX seconds to a tz-aware UTC ``datetime`` (``None`` stays ``None``)."""
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
@@ -359,6 +365,7 @@ class TransactionDrawer:
     def to_api_dict(self, d: Draft) -> dict:
         """The transaction as the shop report API v3 shows it (timestamps as UTC datetimes)."""
         rng = self.rng
+        assert d.person is not None, "a drawn transaction has a person"
         first, last, country, email, ip = d.person
         is_card = d.card is not None
         customer_initiated = d.parent is None and d.type in ("payment", "authorization", "tokenization")
@@ -368,7 +375,7 @@ class TransactionDrawer:
         sign = MONEY_SIGN.get(d.type, 0) if d.status == "successful" else 0
         net = sign * d.amount - d.fee if sign else 0
         rate = round(d.fee * 100 / d.amount, 4) if d.type in PERCENT_FEE_TYPES and d.fee and d.amount else 0.0
-        txn = {
+        txn: dict[str, Any] = {
             "billing_address": self.billing(first, last, country, is_card and customer_initiated),
             "customer": {"ip": ip if customer_initiated else None, "email": email},
             "payment": {
@@ -444,6 +451,7 @@ class TransactionDrawer:
 
     def card(self, d: Draft, first: str, last: str) -> dict:
         rng = self.rng
+        assert d.card is not None, "card() is asked for card transactions only"
         bin_, issuer, issuer_country, product = d.card
         bits = rng.getrandbits(32)  # last 4 digits and expiry from one draw
         return {

@@ -37,6 +37,8 @@ SOURCES: dict[str, tuple[str, str, Schema | None]] = {
     "statements": ("row_id", "created", STATEMENTS),
     "balance_records": ("report_id", "", None),
 }
+#: The sources a store reads back as frames: those with a schema.
+_FRAMED: dict[str, tuple[str, str, Schema]] = {s: (i, t, f) for s, (i, t, f) in SOURCES.items() if f is not None}
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -194,7 +196,7 @@ class Store:
         first, last = _bound(start, "start"), _bound(end, "end")
         if first is not None and last is not None and not first < last:
             raise ConfigurationError("end", end, f"a moment after start={start!r} ([start, end) is empty)")
-        id_column, time_column, schema = SOURCES[source]
+        id_column, time_column, schema = _FRAMED[source]
         frames = [f for s in self._streams(source, account, base_url) for f in s.snapshot()[1]]
         if not frames:
             return empty_frame(schema)
@@ -260,7 +262,7 @@ class Store:
 
         from .lazy import describe, frame_of
 
-        id_column, time_column, schema = SOURCES[source]
+        id_column, time_column, schema = _FRAMED[source]
         window = (_bound(start, "start"), _bound(end, "end"))
         fs, _ = fsspec.core.url_to_fs(str(self.path))
         key = id_column if source == "transactions" else time_column
@@ -317,7 +319,7 @@ class Store:
         if source is None:
             if account is not None:
                 raise ConfigurationError("source", None, "a source when account is given")
-            parts = [(s,) for s in SOURCES]
+            parts: list[tuple[str, ...]] = [(s,) for s in SOURCES]
         else:
             _check_source(source, tuple(SOURCES))
             parts = [(source,) if account is None else (source, self._account_name(account))]
