@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench browser clean
+.PHONY: demo test lint bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-notebooks
 	$(BIN)/ledgerkit report --out reports
 
-test: $(VENV)/.installed-dev
+# Lint, format check and type check first: a lint error fails make test (and .ci/run) before pytest starts.
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
@@ -38,4 +44,4 @@ browser:
 		apt-get update -q && apt-get install -y -q chromium; }
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache .mypy_cache

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sandbox_proc import Run, SandboxProcess, median_run, spread  # noqa: E402
+from sandbox_proc import Run, SandboxProcess, median_run, spread
 
 ROWS = int(os.environ.get("AB_ROWS", "100000"))
 REPEAT = int(os.environ.get("AB_REPEAT", "5"))
@@ -39,8 +39,14 @@ print(json.dumps({"rows": len(df), "wall": time.perf_counter() - start, "cpu": t
 def one(tree: str, sb: SandboxProcess, workers: int) -> Run:
     """One pull in a fresh process of ``tree``; the sandbox's CPU over the whole child (its start is idle)."""
     before = sb.cpu_seconds()
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps({**sb.kw, "workers": workers})], cwd=tree,
-                         env={**os.environ, "PYTHONPATH": tree}, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({**sb.kw, "workers": workers})],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": tree},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     return Run(got["rows"], got["wall"], got["cpu"], sb.cpu_seconds() - before)
 
@@ -60,9 +66,13 @@ def main() -> None:
             low, mid, high = spread(rs)
             m = median_run(rs)
             bound = w * PAGE / LATENCY
-            print(f"{w} workers {t}: {low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s ({mid / bound:.0%} of the latency bound "
-                  f"{bound:,.0f}); median run {m.wall:.2f} s wall, client CPU {m.client_cpu:.2f} s, sandbox CPU "
-                  f"{m.sandbox_cpu:.2f} s, {m.rows:,} rows", flush=True)
+            print(
+                f"{w} workers {t}: {low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s "
+                f"({mid / bound:.0%} of the latency bound {bound:,.0f}); "
+                f"median run {m.wall:.2f} s wall, client CPU {m.client_cpu:.2f} s, "
+                f"sandbox CPU {m.sandbox_cpu:.2f} s, {m.rows:,} rows",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

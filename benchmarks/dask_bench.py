@@ -47,8 +47,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import ledgerkit as lk  # noqa: E402
-from ledgerkit.store.files import server_of  # noqa: E402
+import ledgerkit as lk
+from ledgerkit.store.files import server_of
 
 CHUNK = 250_000  # rows generated (and written as one part per month) at a time
 ACCOUNT = "bench-shop"
@@ -62,14 +62,22 @@ GIB = 1024**3
 
 # ---------------------------------------------------------------- the store
 
+
 def _template() -> pd.DataFrame:
-    return pd.DataFrame({
-        "row_id": pd.Series([], dtype="str"), "created": pd.Series([], dtype="datetime64[ns, UTC]"),
-        "type": pd.Categorical([], categories=list(TYPES)), "amount": pd.Series([], dtype="Int64"),
-        "balance_before": pd.Series([], dtype="Int64"), "balance_after": pd.Series([], dtype="Int64"),
-        "currency": pd.Categorical([], categories=["EUR"]), "transaction_id": pd.Series([], dtype="str"),
-        "channel": pd.Categorical([], categories=["bank", "card"]), "payout_id": pd.Series([], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "row_id": pd.Series([], dtype="str"),
+            "created": pd.Series([], dtype="datetime64[ns, UTC]"),
+            "type": pd.Categorical([], categories=list(TYPES)),
+            "amount": pd.Series([], dtype="Int64"),
+            "balance_before": pd.Series([], dtype="Int64"),
+            "balance_after": pd.Series([], dtype="Int64"),
+            "currency": pd.Categorical([], categories=["EUR"]),
+            "transaction_id": pd.Series([], dtype="str"),
+            "channel": pd.Categorical([], categories=["bank", "card"]),
+            "payout_id": pd.Series([], dtype="str"),
+        }
+    )
 
 
 def _day(index: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,30 +95,40 @@ def _chunk(first: int, count: int, rows: int, balance: int, schema: pa.Schema) -
     _, day_before = _day(np.maximum(index - 1, 0), rows)
     rng = np.random.default_rng(first)
     sale = index // 3
-    kind = (index % 3).astype("int8")                            # INCOME, TRX_FEE, VAT of one sale
-    kind[(index % 997 == 0) & (kind == 0)] = 4                   # now and then a refund
-    kind[(day != day_before) & (day > 0)] = 3                    # each day opens with the payout of the day before
+    kind = (index % 3).astype("int8")  # INCOME, TRX_FEE, VAT of one sale
+    kind[(index % 997 == 0) & (kind == 0)] = 4  # now and then a refund
+    kind[(day != day_before) & (day > 0)] = 3  # each day opens with the payout of the day before
     gross = rng.integers(500, 50_000, count)
-    amount = np.select([kind == 0, kind == 1, kind == 2, kind == 4, kind == 3],
-                       [gross, -(gross // 40), -(gross // 200), -(gross // 2), -rng.integers(10**6, 3 * 10**6, count)])
+    amount = np.select(
+        [kind == 0, kind == 1, kind == 2, kind == 4, kind == 3],
+        [gross, -(gross // 40), -(gross // 200), -(gross // 2), -rng.integers(10**6, 3 * 10**6, count)],
+    )
     after = balance + np.cumsum(amount)
     before = after - amount
     every = fault_every(rows)
-    amount = amount + (index % every == every // 2)             # a wrong amount: both balances hold
-    kept = index % every != every - 5                            # a lost row: the next one does not chain
+    amount = amount + (index % every == every // 2)  # a wrong amount: both balances hold
+    kept = index % every != every - 5  # a lost row: the next one does not chain
     payout_day = np.where(kind == 3, day - 1, day)
-    unpaid = (day >= 358) & (kind != 3)                          # the last week is the open balance
-    text = lambda prefix, values: pc.binary_join_element_wise(prefix, pa.array(values).cast(pa.string()), "")
-    table = pa.Table.from_arrays([
-        text("r", index),
-        pa.array(created, pa.timestamp("ns", "UTC")),
-        pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(TYPES)),
-        pa.array(amount), pa.array(before), pa.array(after),
-        pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, "int8")), pa.array(["EUR"])),
-        pc.if_else(pa.array(kind == 3), pa.nulls(count, pa.string()), text("t", sale)),
-        pa.DictionaryArray.from_arrays(pa.array((sale % 2).astype("int8")), pa.array(["bank", "card"])),
-        pc.if_else(pa.array(unpaid), pa.nulls(count, pa.string()), text("P", payout_day)),
-    ], schema=schema)
+    unpaid = (day >= 358) & (kind != 3)  # the last week is the open balance
+
+    def text(prefix: str, values: np.ndarray) -> pa.Array:
+        return pc.binary_join_element_wise(prefix, pa.array(values).cast(pa.string()), "")
+
+    table = pa.Table.from_arrays(
+        [
+            text("r", index),
+            pa.array(created, pa.timestamp("ns", "UTC")),
+            pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(TYPES)),
+            pa.array(amount),
+            pa.array(before),
+            pa.array(after),
+            pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, "int8")), pa.array(["EUR"])),
+            pc.if_else(pa.array(kind == 3), pa.nulls(count, pa.string()), text("t", sale)),
+            pa.DictionaryArray.from_arrays(pa.array((sale % 2).astype("int8")), pa.array(["bank", "card"])),
+            pc.if_else(pa.array(unpaid), pa.nulls(count, pa.string()), text("P", payout_day)),
+        ],
+        schema=schema,
+    )
     months = np.asarray(pd.DatetimeIndex(created).tz_localize("UTC").strftime("%Y-%m"))
     return table.filter(pa.array(kept)), months[kept], int(after[-1]) if count else balance
 
@@ -134,9 +152,17 @@ def write_store(root: Path, rows: int) -> dict[str, Any]:
             pq.write_table(table.filter(pa.array(months == month)), server / relative)
             parts.append(relative)
         written += table.num_rows
-    state = {"key": {"source": "statements", "account": ACCOUNT, "server": server_of(SERVER)}, "parts": parts,
-             "seq": seq, "per_page": 1000, "next_page": None, "pages_done": True, "complete": True,
-             "total": written, "refreshed_at": "2026-01-01T00:00:00+00:00"}
+    state = {
+        "key": {"source": "statements", "account": ACCOUNT, "server": server_of(SERVER)},
+        "parts": parts,
+        "seq": seq,
+        "per_page": 1000,
+        "next_page": None,
+        "pages_done": True,
+        "complete": True,
+        "total": written,
+        "refreshed_at": "2026-01-01T00:00:00+00:00",
+    }
     (server / "_streams").mkdir(parents=True, exist_ok=True)
     (server / "_streams" / f"{STREAM}.json").write_text(json.dumps(state))
     return {"rows": written, "parts": [str(server / p) for p in parts]}
@@ -151,6 +177,7 @@ def pandas_bytes(rows: int) -> int:
 
 
 # ---------------------------------------------------------------- the reference
+
 
 def _duckdb(files: list[str]) -> tuple[dict[str, pd.DataFrame], float]:
     import duckdb
@@ -203,8 +230,10 @@ def _equal(name: str, got: pd.DataFrame, ref: pd.DataFrame) -> None:
         mine = got[["rows", "income", "fees", "vat", "refunds", "payouts", "reported_closing"]].astype("int64")
         theirs = ref[list(mine.columns)].fillna(0).astype("int64")
     elif name == "check_balances":
-        mine, theirs = got[["position", "kind"]].astype({"position": "int64", "kind": str}), \
-            ref.rename(columns={"pos": "position"}).astype({"position": "int64", "kind": str})
+        mine, theirs = (
+            got[["position", "kind"]].astype({"position": "int64", "kind": str}),
+            ref.rename(columns={"pos": "position"}).astype({"position": "int64", "kind": str}),
+        )
     elif name == "payout_groups":
         mine = got[["rows", "income", "trx_fee", "vat", "refunds", "paid_out"]].astype("float64")
         mine.index = got["payout_id"].fillna("").to_numpy()
@@ -217,6 +246,7 @@ def _equal(name: str, got: pd.DataFrame, ref: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------- the cluster
+
 
 class _Peaks(threading.Thread):
     """Each worker's largest memory (bytes) seen while the analysis runs."""
@@ -242,10 +272,12 @@ def _rss() -> int:
 
 
 def _analyses(frame: Any) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
-    calls = {"roll_forward": lambda: lk.roll_forward(frame, freq="M"),
-             "check_balances": lambda: lk.check_balances(frame),
-             "payout_groups": lambda: lk.payout_groups(frame),
-             "fee_breakdown": lambda: lk.fee_breakdown(frame, by="fee_type")}
+    calls = {
+        "roll_forward": lambda: lk.roll_forward(frame, freq="M"),
+        "check_balances": lambda: lk.check_balances(frame),
+        "payout_groups": lambda: lk.payout_groups(frame),
+        "fee_breakdown": lambda: lk.fee_breakdown(frame, by="fee_type"),
+    }
     results, times = {}, {}
     for name, call in calls.items():
         started = time.perf_counter()
@@ -254,8 +286,9 @@ def _analyses(frame: Any) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
     return results, times
 
 
-def run(rows: int = 50_000_000, worker_memory: int = int(1.5 * GIB),
-        rows_per_partition: int = 250_000) -> list[tuple[str, str, str, bool]]:
+def run(
+    rows: int = 50_000_000, worker_memory: int = int(1.5 * GIB), rows_per_partition: int = 250_000
+) -> list[tuple[str, str, str, bool]]:
     """The lines of the Dask target: store size, memory, time against DuckDB, peak memory per worker."""
     import dask
     from distributed import Client, LocalCluster
@@ -265,8 +298,17 @@ def run(rows: int = 50_000_000, worker_memory: int = int(1.5 * GIB),
         store = write_store(Path(root), rows)
         written = time.perf_counter() - started
         frame_bytes = pandas_bytes(store["rows"])
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None, memory_limit=worker_memory) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                memory_limit=worker_memory,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             frame = lk.Store(root).dask("statements", rows_per_partition=rows_per_partition)
             peaks = _Peaks(client)
             peaks.start()
@@ -282,22 +324,39 @@ def run(rows: int = 50_000_000, worker_memory: int = int(1.5 * GIB),
     split = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in times.items())
     peak = ", ".join(f"{value / GIB:.2f} GiB" for value in sorted(peaks.peaks.values()))
     return [
-        ("dask_store_rows", f"{store['rows']:,} statement rows in {len(store['parts'])} Parquet parts, "
-                            f"{frame.npartitions} partitions, written in {written:.0f} s", ">= 50,000,000 rows",
-         store["rows"] >= 50_000_000),
-        ("dask_worker_memory", f"limit {worker_memory / GIB:.2f} GiB per worker; pandas needs {frame_bytes / GIB:.2f} "
-                               f"GiB for the frame (from one chunk)", "limit < pandas", worker_memory < frame_bytes),
-        ("dask_vs_duckdb", f"{ratio:.1f}x DuckDB's time ({total:.1f} s vs {reference_time:.1f} s; {split}); "
-                           f"results equal", "<= 5x", ratio <= 5),
-        ("dask_peak_worker_memory", f"{peak} (2 workers, 1 thread each)", f"<= {worker_memory / GIB:.2f} GiB",
-         bool(peaks.peaks) and max(peaks.peaks.values()) <= worker_memory),
+        (
+            "dask_store_rows",
+            f"{store['rows']:,} statement rows in {len(store['parts'])} Parquet parts, "
+            f"{frame.npartitions} partitions, written in {written:.0f} s",
+            ">= 50,000,000 rows",
+            store["rows"] >= 50_000_000,
+        ),
+        (
+            "dask_worker_memory",
+            f"limit {worker_memory / GIB:.2f} GiB per worker; pandas needs {frame_bytes / GIB:.2f} "
+            f"GiB for the frame (from one chunk)",
+            "limit < pandas",
+            worker_memory < frame_bytes,
+        ),
+        (
+            "dask_vs_duckdb",
+            f"{ratio:.1f}x DuckDB's time ({total:.1f} s vs {reference_time:.1f} s; {split}); results equal",
+            "<= 5x",
+            ratio <= 5,
+        ),
+        (
+            "dask_peak_worker_memory",
+            f"{peak} (2 workers, 1 thread each)",
+            f"<= {worker_memory / GIB:.2f} GiB",
+            bool(peaks.peaks) and max(peaks.peaks.values()) <= worker_memory,
+        ),
     ]
 
 
 def main() -> None:
     quick = "--quick" in sys.argv[1:] or os.environ.get("BENCH_QUICK", "") not in ("", "0")
-    rows = int(os.environ.get("BENCH_DASK_ROWS", 200_000 if quick else 50_000_000))
-    memory = int(os.environ.get("BENCH_DASK_WORKER_MEMORY", 512 * 1024**2 if quick else int(1.5 * GIB)))
+    rows = int(os.environ.get("BENCH_DASK_ROWS", str(200_000 if quick else 50_000_000)))
+    memory = int(os.environ.get("BENCH_DASK_WORKER_MEMORY", str(512 * 1024**2 if quick else int(1.5 * GIB))))
     partition = 250_000 if rows >= 10_000_000 else max(rows // 40, 1_000)
     for name, value, target, ok in run(rows, memory, rows_per_partition=partition):
         print(f"{name}: {value} ({target}){'' if ok else ' MISSED'}")

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import LATENCY, PAGE, fetch_bodies, parse_target, pull  # noqa: E402
-from sandbox_proc import SandboxProcess, measure, spread  # noqa: E402
+from run import LATENCY, PAGE, fetch_bodies, parse_target, pull
+from sandbox_proc import SandboxProcess, measure, spread
 
 ROWS = int(os.environ.get("FOCUS_ROWS", "100000"))
 REPEAT = int(os.environ.get("FOCUS_REPEAT", "3"))
@@ -37,9 +37,24 @@ def profile(sb: SandboxProcess, workers: int) -> None:
     RESULTS.mkdir(exist_ok=True)
     for extra, name in (([], "cpu"), (["--gil"], "gil")):
         out = RESULTS / f"focus-profile-{workers}w-{name}.txt"
-        spy = subprocess.Popen([str(pyspy), "record", "--pid", str(os.getpid()), "--rate", "250", "--format", "raw",
-                                "--threads", *extra, "--output", str(out), "--nonblocking"],
-                               stdout=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(pyspy),
+                "record",
+                "--pid",
+                str(os.getpid()),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--threads",
+                *extra,
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         threading.Event().wait(1.0)
         pull(sb, workers)()
         spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
@@ -61,9 +76,12 @@ def main() -> None:
             low, mid, high = spread(runs[w])
             bound = min(w * PAGE / LATENCY, parse_bound)
             split = sorted(runs[w], key=lambda r: r.rate)[(len(runs[w]) - 1) // 2]
-            print(f"{w} workers: {low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s; {mid / bound:.0%} of {bound:,.0f} "
-                  f"(min {low / bound:.0%} max {high / bound:.0%}); median run {split.wall:.2f} s wall, client CPU "
-                  f"{split.client_cpu:.2f} s, sandbox CPU {split.sandbox_cpu:.2f} s", flush=True)
+            print(
+                f"{w} workers: {low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s; {mid / bound:.0%} of {bound:,.0f} "
+                f"(min {low / bound:.0%} max {high / bound:.0%}); median run {split.wall:.2f} s wall, client CPU "
+                f"{split.client_cpu:.2f} s, sandbox CPU {split.sandbox_cpu:.2f} s",
+                flush=True,
+            )
         if PROFILE:
             profile(sb, PROFILE)
     print(f"{n:,} rows, parse bound {parse_bound:,.0f} rows/s")

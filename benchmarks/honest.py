@@ -14,7 +14,8 @@ worker's (target >= 1.0: concurrency must never make a pull slower):
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of
@@ -38,8 +39,10 @@ def ratio_line(name: str, case: str, default: int, fast: Run, one: Run, how: str
     """``name: R x one worker (...)`` with the target >= 1.0x."""
     assert fast.rows == one.rows, (name, fast.rows, one.rows)
     ratio = fast.rate / one.rate
-    value = (f"{ratio:.2f}x one worker ({default} workers {fast.rate:,.0f} vs 1 worker {one.rate:,.0f} rows/s, "
-             f"{fast.rows:,} rows; {case}; {how})")
+    value = (
+        f"{ratio:.2f}x one worker ({default} workers {fast.rate:,.0f} vs 1 worker {one.rate:,.0f} rows/s, "
+        f"{fast.rows:,} rows; {case}; {how})"
+    )
     return name, value, ">= 1.0x: the default never slower than one worker", ratio >= 1.0
 
 
@@ -62,23 +65,41 @@ def cold(world: int, page: int, latency: float, default: int) -> Line:
     for workers in (default, 1):
         with SandboxProcess(world, page, latency) as sb:
             runs[workers] = measure(pull(sb, WORLD_PERIOD, workers), sb)[1]
-    return ratio_line("honest_cold_pull", f"the first pull of a freshly started sandbox (world {world:,})", default,
-                      runs[default], runs[1], "one run each")
+    return ratio_line(
+        "honest_cold_pull",
+        f"the first pull of a freshly started sandbox (world {world:,})",
+        default,
+        runs[default],
+        runs[1],
+        "one run each",
+    )
 
 
 def user_range(sb: SandboxProcess, default: int, repeat: int) -> Line:
     """A whole year (2024-11-01 .. 2025-11-01) around the three months the world holds."""
     fast, one = compare(sb, USER_YEAR, default, repeat)
-    return ratio_line("honest_user_range", f"{USER_YEAR[0]} .. {USER_YEAR[1]} around a world of 2025-01 .. 2025-03",
-                      default, fast, one, f"median of {repeat}")
+    return ratio_line(
+        "honest_user_range",
+        f"{USER_YEAR[0]} .. {USER_YEAR[1]} around a world of 2025-01 .. 2025-03",
+        default,
+        fast,
+        one,
+        f"median of {repeat}",
+    )
 
 
 def sparse(world: int, page: int, latency: float, default: int, repeat: int) -> Line:
     """A world of ``world`` transactions spread over two years, pulled whole."""
     with SandboxProcess(world, page, latency, shape="sparse") as sb:
         fast, one = compare(sb, SPARSE_PERIOD, default, repeat)
-    return ratio_line("honest_sparse", f"{SPARSE_PERIOD[0]} .. {SPARSE_PERIOD[1]}, a world of {world:,} over two years",
-                      default, fast, one, f"median of {repeat}")
+    return ratio_line(
+        "honest_sparse",
+        f"{SPARSE_PERIOD[0]} .. {SPARSE_PERIOD[1]}, a world of {world:,} over two years",
+        default,
+        fast,
+        one,
+        f"median of {repeat}",
+    )
 
 
 def burst(world: int, page: int, latency: float, default: int, repeat: int) -> Line:
@@ -87,5 +108,11 @@ def burst(world: int, page: int, latency: float, default: int, repeat: int) -> L
         fast, one = compare(sb, WORLD_PERIOD, default, repeat)
         hour = (pd.Timestamp(BURST_AT), pd.Timestamp(BURST_AT) + pd.Timedelta(seconds=BURST_SECONDS))
         inside = len(pull(sb, hour, 1)()) / fast.rows
-    return ratio_line("honest_burst", f"{inside:.0%} of them created in one hour of 2025-01 .. 2025-03", default,
-                      fast, one, f"median of {repeat}")
+    return ratio_line(
+        "honest_burst",
+        f"{inside:.0%} of them created in one hour of 2025-01 .. 2025-03",
+        default,
+        fast,
+        one,
+        f"median of {repeat}",
+    )

@@ -9,14 +9,24 @@ import requests
 
 
 def naive_pull(url: str, user: str, secret: str, report_params: dict, methods: tuple[str, ...]) -> pd.DataFrame:
-    """For each payment method in turn, follow ``starting_after`` page by page; flatten every page with ``pd.json_normalize``."""
+    """For each payment method in turn, follow ``starting_after`` page by page.
+
+    Every page is flattened with ``pd.json_normalize``.
+    """
     session, frames = requests.Session(), []
     for method in methods:
         cursor = None
         while True:
-            params = dict(report_params, payment_method_type=method, **({"starting_after": cursor} if cursor is not None else {}))
-            r = session.post(url + "/api/reports", json={"report_params": params}, auth=(user, secret),
-                             headers={"X-Api-Version": "3"}, timeout=60)
+            params = dict(
+                report_params, payment_method_type=method, **({"starting_after": cursor} if cursor is not None else {})
+            )
+            r = session.post(
+                url + "/api/reports",
+                json={"report_params": params},
+                auth=(user, secret),
+                headers={"X-Api-Version": "3"},
+                timeout=60,
+            )
             r.raise_for_status()
             page = json.loads(r.content)
             frames.append(pd.json_normalize(page["transactions"]))

@@ -18,9 +18,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -36,8 +36,12 @@ def dlt_missing() -> str | None:
 @contextmanager
 def _quiet_and_local(folder: str) -> Iterator[None]:
     """dlt's settings for one run: no telemetry, errors-only logging, its folders under ``folder``."""
-    settings = {"RUNTIME__DLTHUB_TELEMETRY": "false", "RUNTIME__LOG_LEVEL": "ERROR",
-                "DLT_DATA_DIR": folder, "DLT_PROJECT_DIR": folder}
+    settings = {
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "RUNTIME__LOG_LEVEL": "ERROR",
+        "DLT_DATA_DIR": folder,
+        "DLT_PROJECT_DIR": folder,
+    }
     before = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     try:
@@ -52,6 +56,7 @@ def _quiet_and_local(folder: str) -> Iterator[None]:
 
 def rest_api_config(url: str, user: str, secret: str, report_params: dict, methods: tuple[str, ...]) -> dict:
     """The ``rest_api`` source configuration: one resource per payment method, cursor in the JSON body."""
+
     def resource(method: str) -> dict:
         return {
             "name": f"transactions_{method}",
@@ -60,14 +65,21 @@ def rest_api_config(url: str, user: str, secret: str, report_params: dict, metho
                 "method": "POST",
                 "json": {"report_params": dict(report_params, payment_method_type=method)},
                 "data_selector": "transactions",
-                "paginator": {"type": "cursor", "cursor_path": "last_object_id",
-                              "cursor_body_path": "report_params.starting_after", "has_more_path": "has_more"},
+                "paginator": {
+                    "type": "cursor",
+                    "cursor_path": "last_object_id",
+                    "cursor_body_path": "report_params.starting_after",
+                    "has_more_path": "has_more",
+                },
             },
         }
 
     return {
-        "client": {"base_url": url.rstrip("/") + "/", "headers": {"X-Api-Version": "3"},
-                   "auth": {"type": "http_basic", "username": user, "password": secret}},
+        "client": {
+            "base_url": url.rstrip("/") + "/",
+            "headers": {"X-Api-Version": "3"},
+            "auth": {"type": "http_basic", "username": user, "password": secret},
+        },
         "resources": [resource(m) for m in methods],
     }
 
@@ -78,10 +90,15 @@ def dlt_pull(url: str, user: str, secret: str, report_params: dict, methods: tup
         import dlt
         from dlt.sources.rest_api import rest_api_source
 
-        pipeline = dlt.pipeline(pipeline_name="ledgerkit_bench", pipelines_dir=tmp, dataset_name="report",
-                                destination=dlt.destinations.duckdb(str(Path(tmp) / "peer.duckdb")))
-        pipeline.run(rest_api_source(rest_api_config(url, user, secret, report_params, methods)),
-                     loader_file_format="parquet")
+        pipeline = dlt.pipeline(
+            pipeline_name="ledgerkit_bench",
+            pipelines_dir=tmp,
+            dataset_name="report",
+            destination=dlt.destinations.duckdb(str(Path(tmp) / "peer.duckdb")),
+        )
+        pipeline.run(
+            rest_api_source(rest_api_config(url, user, secret, report_params, methods)), loader_file_format="parquet"
+        )
         frames = []
         with pipeline.sql_client() as client:
             for method in methods:

@@ -25,7 +25,8 @@ Environment: ``BENCH_ROWS``, ``BENCH_WORLD`` (above); ``BENCH_REPEAT``;
 two years), ``BENCH_BURST_WORLD`` (default 100000); ``BENCH_ANALYSIS_ROWS``,
 ``BENCH_SHEET_ROWS``, ``BENCH_XLSX_ROWS`` the sizes of the analysis and sheet
 targets; ``BENCH_DASK_ROWS`` (default 50,000,000) and ``BENCH_DASK_WORKER_MEMORY``
-the Dask store (:mod:`dask_bench`); the throttled pull is :mod:`throttled`'s; ``BENCH_WORKERS`` (default "1,2,4,8") worker counts for the chart;
+the Dask store (:mod:`dask_bench`); the throttled pull is :mod:`throttled`'s;
+``BENCH_WORKERS`` (default "1,2,4,8") worker counts for the chart;
 ``BENCH_QUICK=1`` small sizes for a smoke run (written to
 ``latest-quick.txt``, never over ``latest.txt``); ``BENCH_RESULTS`` the
 folder to write to.
@@ -49,21 +50,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import analysis_bench  # noqa: E402
-import dask_bench  # noqa: E402
-import honest  # noqa: E402
-import peers  # noqa: E402
-from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of, spread  # noqa: E402
-from ledgerkit import Store  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import sheets_bench  # noqa: E402
-import throttled  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from naive import naive_pull, normalize_pages  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor
 
-from ledgerkit._ingest.arrow_pages import pages_to_frame, read_columns  # noqa: E402
-from ledgerkit._ingest.schema import TRANSACTIONS  # noqa: E402
-from ledgerkit import load_transactions  # noqa: E402
+import analysis_bench
+import dask_bench
+import honest
+import peers
+import pyarrow as pa
+import sheets_bench
+import throttled
+from naive import naive_pull, normalize_pages
+from sandbox_proc import Run, SandboxProcess, measure, median_run, runs_of, spread
+
+from ledgerkit import (
+    Store,
+    load_transactions,
+)
+from ledgerkit._ingest.arrow_pages import pages_to_frame, read_columns
+from ledgerkit._ingest.schema import TRANSACTIONS
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 
@@ -88,14 +92,28 @@ DEFAULT_WORKERS = inspect.signature(load_transactions).parameters["max_workers"]
 SPREAD_WORKERS = tuple(dict.fromkeys((DEFAULT_WORKERS, 8)))  # the headline, and 8 beside it
 METHODS = ("credit_card", "alternative")
 PERIOD = ("2025-01-01", "2025-04-01")
-PARAMS = {"date_type": "created_at", "from": "2025-01-01 00:00:00", "to": "2025-03-31 23:59:59",
-          "status": "all", "time_zone": "UTC"}
+PARAMS = {
+    "date_type": "created_at",
+    "from": "2025-01-01 00:00:00",
+    "to": "2025-03-31 23:59:59",
+    "status": "all",
+    "time_zone": "UTC",
+}
 LATENCY, PAGE = 0.05, 1000
 RESULTS = Path(os.environ.get("BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 SUFFIX = "-quick" if QUICK else ""
 #: The table's order: lines starting with these first, in this order; the rest as they were measured.
-TABLE_ORDER = ("peer_", "pull_vs_naive", "pull_with_store", "pull_vs_bound", "pull_time_split", "pull_by_workers",
-               "honest_", "throttled_", "dask_")
+TABLE_ORDER = (
+    "peer_",
+    "pull_vs_naive",
+    "pull_with_store",
+    "pull_vs_bound",
+    "pull_time_split",
+    "pull_by_workers",
+    "honest_",
+    "throttled_",
+    "dask_",
+)
 LINES: list[str] = []
 NO_TARGET = "for transparency, no target"
 
@@ -134,8 +152,12 @@ def fetch_bodies(sb: SandboxProcess) -> list[bytes]:
         cursor = None
         while True:
             p = dict(PARAMS, payment_method_type=method, **({"starting_after": cursor} if cursor else {}))
-            r = session.post(sb.url + "/api/reports", json={"report_params": p}, auth=(sb.user, sb.secret),
-                             headers={"X-Api-Version": "3"})
+            r = session.post(
+                sb.url + "/api/reports",
+                json={"report_params": p},
+                auth=(sb.user, sb.secret),
+                headers={"X-Api-Version": "3"},
+            )
             r.raise_for_status()
             bodies.append(r.content)
             page = orjson.loads(r.content)  # only the cursor is needed: the cheapest decode
@@ -156,21 +178,42 @@ def memory_targets(sb: SandboxProcess) -> int:
     peak = tracemalloc.get_traced_memory()[1] + pool.max_memory() - arrow_before
     tracemalloc.stop()
     pulled = len(df)
-    report("pull_rows", f"{pulled:,} transactions in one load_transactions call (world of {WORLD:,}, first shop, "
-           f"{' + '.join(METHODS)})", f">= {ROWS:,}", pulled >= ROWS)
+    report(
+        "pull_rows",
+        f"{pulled:,} transactions in one load_transactions call (world of {WORLD:,}, first shop, "
+        f"{' + '.join(METHODS)})",
+        f">= {ROWS:,}",
+        pulled >= ROWS,
+    )
     deep = df.memory_usage(deep=True).sum()
-    plain = df.astype({c: object for c in df.columns if str(df[c].dtype) in ("str", "category")}).memory_usage(deep=True).sum()
-    report("pull_peak_memory", f"{peak / deep:.2f}x the frame ({peak / 2**20:,.0f} MiB peak, tracemalloc + Arrow pool, "
-           f"default max_workers={DEFAULT_WORKERS})", "<= 2.5x", peak / deep <= 2.5)
-    report("frame_memory", f"{deep / plain:.2f} of object strings ({deep / 2**20:,.0f} vs {plain / 2**20:,.0f} MiB)", "<= 0.5", deep / plain <= 0.5)
+    plain = (
+        df.astype({c: object for c in df.columns if str(df[c].dtype) in ("str", "category")})
+        .memory_usage(deep=True)
+        .sum()
+    )
+    report(
+        "pull_peak_memory",
+        f"{peak / deep:.2f}x the frame ({peak / 2**20:,.0f} MiB peak, tracemalloc + Arrow pool, "
+        f"default max_workers={DEFAULT_WORKERS})",
+        "<= 2.5x",
+        peak / deep <= 2.5,
+    )
+    report(
+        "frame_memory",
+        f"{deep / plain:.2f} of object strings ({deep / 2**20:,.0f} vs {plain / 2**20:,.0f} MiB)",
+        "<= 0.5",
+        deep / plain <= 0.5,
+    )
     return pulled
 
 
 def parse_target(bodies: list[bytes]) -> float:
     """Page bytes -> typed frame against json_normalize, from memory; returns the parse bound in rows/s."""
+
     def fast_parse(threads: int) -> pd.DataFrame:
         def read(body: bytes):
             return read_columns(body, TRANSACTIONS, records_key="transactions")
+
         with ThreadPoolExecutor(threads) as pool_:
             return pages_to_frame(list(pool_.map(read, bodies)), TRANSACTIONS, sort_by="id")
 
@@ -178,8 +221,13 @@ def parse_target(bodies: list[bytes]) -> float:
     fast, t_one = best_of(lambda: fast_parse(1))
     _, t_fast = best_of(lambda: fast_parse(2))
     n = len(fast)
-    report("parse_speedup", f"{t_norm / t_fast:.1f}x with pages read on 2 threads as the pull does, {t_norm / t_one:.1f}x "
-           f"on one, best of 2 each ({n / t_fast:,.0f} / {n / t_one:,.0f} vs {n / t_norm:,.0f} rows/s)", ">= 5x", t_norm / t_fast >= 5)
+    report(
+        "parse_speedup",
+        f"{t_norm / t_fast:.1f}x with pages read on 2 threads as the pull does, {t_norm / t_one:.1f}x "
+        f"on one, best of 2 each ({n / t_fast:,.0f} / {n / t_one:,.0f} vs {n / t_norm:,.0f} rows/s)",
+        ">= 5x",
+        t_norm / t_fast >= 5,
+    )
     return n / min(t_one, t_fast)
 
 
@@ -191,15 +239,30 @@ def pull_targets(sb: SandboxProcess, n: int, parse_bound: float) -> None:
     del naive
     runs = pull_runs(sb, n)
     rates = {w: median_run(r).rate for w, r in sorted(runs.items())}
-    report("pull_by_workers", ", ".join(f"{w}: {r:,.0f}" for w, r in rates.items())
-           + f" rows/s (median of {REPEAT} for {' and '.join(map(str, SPREAD_WORKERS))}, one run for the others)", NO_TARGET, None)
+    report(
+        "pull_by_workers",
+        ", ".join(f"{w}: {r:,.0f}" for w, r in rates.items())
+        + f" rows/s (median of {REPEAT} for {' and '.join(map(str, SPREAD_WORKERS))}, one run for the others)",
+        NO_TARGET,
+        None,
+    )
     default, eight = median_run(runs[DEFAULT_WORKERS]), median_run(runs[SPREAD_WORKERS[-1]])
-    report("pull_vs_naive", f"{default.rate / naive_rate:.1f}x with the default {DEFAULT_WORKERS} workers ({default.rate:,.0f} vs "
-           f"{naive_rate:,.0f} rows/s, median of {REPEAT}); {eight.rate / naive_rate:.1f}x with {SPREAD_WORKERS[-1]} "
-           f"({eight.rate:,.0f} rows/s)", ">= 6x with the default workers", default.rate / naive_rate >= 6)
+    report(
+        "pull_vs_naive",
+        f"{default.rate / naive_rate:.1f}x with the default {DEFAULT_WORKERS} workers ({default.rate:,.0f} vs "
+        f"{naive_rate:,.0f} rows/s, median of {REPEAT}); {eight.rate / naive_rate:.1f}x with {SPREAD_WORKERS[-1]} "
+        f"({eight.rate:,.0f} rows/s)",
+        ">= 6x with the default workers",
+        default.rate / naive_rate >= 6,
+    )
     stored = store_run(sb, n)
-    report("pull_with_store", f"{stored.rate / naive_rate:.1f}x naive ({stored.rate:,.0f} rows/s into a fresh store=, one run; "
-           f"the same pull without a store {default.rate:,.0f} rows/s)", NO_TARGET, None)
+    report(
+        "pull_with_store",
+        f"{stored.rate / naive_rate:.1f}x naive ({stored.rate:,.0f} rows/s into a fresh store=, one run; "
+        f"the same pull without a store {default.rate:,.0f} rows/s)",
+        NO_TARGET,
+        None,
+    )
     peer_line(sb, n, default)
     for workers in SPREAD_WORKERS:
         bound_line(workers, runs[workers], parse_bound)
@@ -239,8 +302,13 @@ def peer_line(sb: SandboxProcess, n: int, default: Run) -> None:
     _, run = measure(lambda: peers.dlt_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS), sb)
     assert run.rows == n, ("dlt loaded another row count", run.rows, n)
     ratio = default.rate / run.rate
-    report("peer_dlt", f"{ratio:.1f}x {peers.DESCRIPTION} ({default.rate:,.0f} vs {run.rate:,.0f} rows/s, {n:,} rows "
-           f"each; ledgerkit with the default {DEFAULT_WORKERS} workers, dlt one run with Parquet load files)", target, ratio >= 20)
+    report(
+        "peer_dlt",
+        f"{ratio:.1f}x {peers.DESCRIPTION} ({default.rate:,.0f} vs {run.rate:,.0f} rows/s, {n:,} rows "
+        f"each; ledgerkit with the default {DEFAULT_WORKERS} workers, dlt one run with Parquet load files)",
+        target,
+        ratio >= 20,
+    )
 
 
 def bound_line(workers: int, runs: list[Run], parse_bound: float) -> None:
@@ -250,10 +318,14 @@ def bound_line(workers: int, runs: list[Run], parse_bound: float) -> None:
     low, mid, high = spread(runs)
     name = "pull_vs_bound" if workers == DEFAULT_WORKERS else f"pull_vs_bound_{workers}_workers"
     which = "the default " if workers == DEFAULT_WORKERS else ""
-    report(name, f"{mid / bound:.0%} of {bound:,.0f} rows/s with {which}{workers} workers (latency bound "
-           f"{latency_bound:,.0f}, parse bound {parse_bound:,.0f}); {len(runs)} runs min / median / max "
-           f"{low / bound:.0%} / {mid / bound:.0%} / {high / bound:.0%} ({low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s)",
-           ">= 75%", mid / bound >= 0.75)
+    report(
+        name,
+        f"{mid / bound:.0%} of {bound:,.0f} rows/s with {which}{workers} workers (latency bound "
+        f"{latency_bound:,.0f}, parse bound {parse_bound:,.0f}); {len(runs)} runs min / median / max "
+        f"{low / bound:.0%} / {mid / bound:.0%} / {high / bound:.0%} ({low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s)",
+        ">= 75%",
+        mid / bound >= 0.75,
+    )
 
 
 def time_split_line(workers: int, run: Run) -> None:
@@ -261,17 +333,27 @@ def time_split_line(workers: int, run: Run) -> None:
     name = "pull_time_split" if workers == DEFAULT_WORKERS else f"pull_time_split_{workers}_workers"
     cores = os.cpu_count() or 1
     busy = (run.client_cpu + run.sandbox_cpu) / (cores * run.wall)
-    report(name, f"{workers} workers, median run: {run.wall:.2f} s wall = client CPU {run.client_cpu:.2f} s + waiting "
-           f"{run.wall - run.client_cpu:.2f} s (wall - client CPU; below 0 when parse threads overlap); sandbox CPU "
-           f"{run.sandbox_cpu:.2f} s; client + sandbox kept {busy:.0%} of the {cores} cores busy", NO_TARGET, None)
+    report(
+        name,
+        f"{workers} workers, median run: {run.wall:.2f} s wall = client CPU {run.client_cpu:.2f} s + waiting "
+        f"{run.wall - run.client_cpu:.2f} s (wall - client CPU; below 0 when parse threads overlap); sandbox CPU "
+        f"{run.sandbox_cpu:.2f} s; client + sandbox kept {busy:.0%} of the {cores} cores busy",
+        NO_TARGET,
+        None,
+    )
 
 
 def throttled_line() -> tuple[str, str, str, bool]:
     """The default workers against one under the same 429s (every 4th request, ``Retry-After: 0``)."""
     t = throttled.throttled_times()
-    return ("throttled_pull", f"{t['ratio']:.2f}x ({t['workers']} workers {t['default_s']:.2f} s vs 1 worker "
-                              f"{t['one_s']:.2f} s, {t['rows']:,} rows, 429 on every 4th request; "
-                              f"{t['requests']} requests)", ">= 1.0x", t["ratio"] >= 1.0)
+    return (
+        "throttled_pull",
+        f"{t['ratio']:.2f}x ({t['workers']} workers {t['default_s']:.2f} s vs 1 worker "
+        f"{t['one_s']:.2f} s, {t['rows']:,} rows, 429 on every 4th request; "
+        f"{t['requests']} requests)",
+        ">= 1.0x",
+        t["ratio"] >= 1.0,
+    )
 
 
 def dask_partition(rows: int) -> int:
@@ -295,20 +377,22 @@ def main() -> None:
     for line in dask_bench.run(DASK_ROWS, DASK_WORKER_MEMORY, rows_per_partition=dask_partition(DASK_ROWS)):
         report(*line)
     mode = "quick run (BENCH_QUICK=1), " if QUICK else ""
-    table = (f"# {mode}{pulled:,} transactions pulled (world {WORLD:,}), {ANALYSIS_ROWS:,} statement rows, "
-             f"{SHEET_ROWS:,}/{XLSX_ROWS:,} sheet rows, {DASK_ROWS:,} Dask statement rows, workers {WORKERS}, "
-             f"default {DEFAULT_WORKERS}, "
-             f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - started:,.0f} s\n"
-             + "\n".join(sorted(LINES, key=table_rank)))
+    table = (
+        f"# {mode}{pulled:,} transactions pulled (world {WORLD:,}), {ANALYSIS_ROWS:,} statement rows, "
+        f"{SHEET_ROWS:,}/{XLSX_ROWS:,} sheet rows, {DASK_ROWS:,} Dask statement rows, workers {WORKERS}, "
+        f"default {DEFAULT_WORKERS}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - started:,.0f} s\n"
+        + "\n".join(sorted(LINES, key=table_rank))
+    )
     print("\n" + "=" * 60 + "\n" + table)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"latest{SUFFIX}.txt").write_text(table + "\n")
 
 
 def chart(rates: dict[int, float], rows: int, parse_bound: float) -> None:
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)

@@ -13,9 +13,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
@@ -41,12 +42,28 @@ class SandboxProcess:
         self.proc: subprocess.Popen | None = None
         self.url = self.user = self.secret = ""
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         port = _free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ledgerkit.sandbox", "--port", str(port), "--size", str(self.size),
-             "--page-size", str(self.page), "--latency", str(self.latency), "--shape", self.shape],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "ledgerkit.sandbox",
+                "--port",
+                str(port),
+                "--size",
+                str(self.size),
+                "--page-size",
+                str(self.page),
+                "--latency",
+                str(self.latency),
+                "--shape",
+                self.shape,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for line in self.proc.stdout:
             m = re.match(r"\s+transactions\s+(\S+) : (\S+)", line)
             if m:

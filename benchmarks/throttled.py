@@ -24,13 +24,14 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledgerkit import load_transactions  # noqa: E402
+from ledgerkit import load_transactions
 
 PERIOD = ("2025-01-01", "2025-04-01")
 DEFAULT_WORKERS = inspect.signature(load_transactions).parameters["max_workers"].default
@@ -39,8 +40,9 @@ DEFAULT_WORKERS = inspect.signature(load_transactions).parameters["max_workers"]
 @contextlib.contextmanager
 def sandbox_process(*flags: str) -> Iterator[dict[str, Any]]:
     """A sandbox in its own process on a free port; yields ``load_transactions`` keyword arguments."""
-    proc = subprocess.Popen([sys.executable, "-m", "ledgerkit.sandbox", "--port", "0", *flags],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ledgerkit.sandbox", "--port", "0", *flags], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         url = user = secret = None
         for line in proc.stdout:
@@ -67,8 +69,15 @@ def _best(pull, repeat: int) -> tuple[Any, float]:
     return frame, best
 
 
-def throttled_times(*, world: int = 7000, page_size: int = 100, rate_limit_every: int = 4, retry_after: int = 0,
-                    latency: float = 0.01, repeat: int = 2) -> dict[str, Any]:
+def throttled_times(
+    *,
+    world: int = 7000,
+    page_size: int = 100,
+    rate_limit_every: int = 4,
+    retry_after: int = 0,
+    latency: float = 0.01,
+    repeat: int = 2,
+) -> dict[str, Any]:
     """Shortest seconds of the default-worker and the one-worker pull under the same throttling.
 
     Returns
@@ -78,8 +87,18 @@ def throttled_times(*, world: int = 7000, page_size: int = 100, rate_limit_every
         ``workers`` (the default), ``requests`` and ``retries`` of the last
         default pull.
     """
-    flags = ["--size", str(world), "--page-size", str(page_size), "--latency", str(latency),
-             "--rate-limit-every", str(rate_limit_every), "--retry-after", str(retry_after)]
+    flags = [
+        "--size",
+        str(world),
+        "--page-size",
+        str(page_size),
+        "--latency",
+        str(latency),
+        "--rate-limit-every",
+        str(rate_limit_every),
+        "--retry-after",
+        str(retry_after),
+    ]
     with sandbox_process(*flags) as kw:
         load_transactions(*PERIOD, **kw)  # warm-up: imports, caches, the server's first pages
         concurrent, default_s = _best(lambda: load_transactions(*PERIOD, **kw), repeat)
@@ -87,8 +106,15 @@ def throttled_times(*, world: int = 7000, page_size: int = 100, rate_limit_every
     if concurrent["id"].tolist() != sequential["id"].tolist():
         raise RuntimeError("the concurrent and the sequential pull returned different rows")
     manifest = concurrent.attrs["ledgerkit"]
-    return {"default_s": default_s, "one_s": one_s, "ratio": one_s / default_s, "rows": len(concurrent),
-            "workers": DEFAULT_WORKERS, "requests": manifest["requests"], "retries": manifest["retry_reasons"]}
+    return {
+        "default_s": default_s,
+        "one_s": one_s,
+        "ratio": one_s / default_s,
+        "rows": len(concurrent),
+        "workers": DEFAULT_WORKERS,
+        "requests": manifest["requests"],
+        "retries": manifest["retry_reasons"],
+    }
 
 
 def throttled_pull(**kw: Any) -> float:
@@ -101,6 +127,8 @@ def throttled_pull(**kw: Any) -> float:
 
 if __name__ == "__main__":
     t = throttled_times()
-    print(f"throttled_pull: {t['ratio']:.2f}x ({t['workers']} workers {t['default_s']:.2f} s vs 1 worker "
-          f"{t['one_s']:.2f} s, {t['rows']:,} rows, 429 on every 4th request with Retry-After: 0; "
-          f"{t['requests']} requests, retries {t['retries']}) (>= 1.0x)")
+    print(
+        f"throttled_pull: {t['ratio']:.2f}x ({t['workers']} workers {t['default_s']:.2f} s vs 1 worker "
+        f"{t['one_s']:.2f} s, {t['rows']:,} rows, 429 on every 4th request with Retry-After: 0; "
+        f"{t['requests']} requests, retries {t['retries']}) (>= 1.0x)"
+    )

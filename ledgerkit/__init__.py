@@ -15,6 +15,11 @@ Examples
 >>> lk.fee_breakdown(tx, by="brand")                             # doctest: +SKIP
 """
 
+import typing as _typing
+
+from . import errors as _errors
+from ._transport.http import RetryPolicy
+from .accounts import Account, accounts
 from .analysis import (
     check_balances,
     effective_rate_change,
@@ -28,14 +33,11 @@ from .analysis import (
     reconciliation_summary,
     roll_forward,
 )
-from ._transport.http import RetryPolicy
 from .app.close_pack import ClosePack, close_pack
 from .checks import assert_balances_chain, assert_payouts_explained, assert_reconciled
-from .config import Credentials
-from .errors import *  # noqa: F401,F403
-from .errors import __all__ as _errors_all
-from .accounts import Account, accounts
 from .client import Client
+from .config import Credentials
+from .errors import *  # noqa: F403
 from .loaders import iter_statements, iter_transactions, load_balance_records, load_statements, load_transactions
 from .sources.balance_records import BalanceReport
 from .store import Store
@@ -75,12 +77,11 @@ __all__ = [
     "assert_balances_chain",
     "assert_payouts_explained",
     "assert_reconciled",
-    # errors
-    *_errors_all,
 ]
+__all__ += _errors.__all__  # and every error class
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> _typing.Any:
     """``ledgerkit.viz`` on first use (it imports matplotlib and ipywidgets)."""
     if name == "viz":
         import importlib

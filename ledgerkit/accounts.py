@@ -41,16 +41,17 @@ Examples
 [Account(name='shop-eu', source='transactions', base_url='https://backoffice.example.com', id='1673', secret_env='SHOP_EU_SECRET')]
 >>> select(found, "merchant=Acme") == select(found, "eu") == found
 True
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import platformdirs
 
@@ -107,8 +108,11 @@ class Account:
         secret = env.get(self.secret_env)
         if not secret:
             raise ConfigurationError(
-                "accounts", self.name, f"the environment variable {self.secret_env} set to the secret key of "
-                f"account {self.name!r}", "Set it in the shell, the notebook's environment or the CI's secrets.")
+                "accounts",
+                self.name,
+                f"the environment variable {self.secret_env} set to the secret key of account {self.name!r}",
+                "Set it in the shell, the notebook's environment or the CI's secrets.",
+            )
         return Credentials(self.id, secret)
 
     def connection(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -166,8 +170,12 @@ def accounts(path: str | os.PathLike | None = None) -> list[Account]:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError("path", str(file), f"an accounts file (TOML) at {file}",
-                                 f"Write one (see ledgerkit.accounts) or set ${ACCOUNTS_VARIABLE}.") from None
+        raise ConfigurationError(
+            "path",
+            str(file),
+            f"an accounts file (TOML) at {file}",
+            f"Write one (see ledgerkit.accounts) or set ${ACCOUNTS_VARIABLE}.",
+        ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError("path", str(file), f"a readable TOML file ({exc})") from exc
     table = data.get("accounts")
@@ -262,7 +270,8 @@ def select(found: Iterable[Account], wanted: Any, *, source: str | None = None) 
         hits = [a for a in pool if a.matches(word)]
         if not hits:
             names = ", ".join(a.name for a in pool) or "none"
-            raise ConfigurationError("accounts", word, f"an account name or tag of the {source or 'listed'} "
-                                     f"accounts ({names})")
+            raise ConfigurationError(
+                "accounts", word, f"an account name or tag of the {source or 'listed'} accounts ({names})"
+            )
         chosen.update((a.name, a) for a in hits)
     return [a for a in pool if a.name in chosen]

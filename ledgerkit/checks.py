@@ -25,11 +25,12 @@ Examples
 Traceback (most recent call last):
 ledgerkit.errors.CheckFailedError: 1 balance break: the balance chain does not hold.
   row 1 (row_id b, 2025-01-06 00:00:00 UTC): amount mismatch, balance_after expected 9.70 EUR, found 9.75 EUR (+0.05 EUR, too much)
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -51,9 +52,15 @@ __all__ = [
 #: Rows named in a message; the rest are counted (all of them are in ``.rows``).
 _LISTED = 5
 
-_NO_RECORDS = pd.DataFrame({"transaction_id": pd.array([], dtype="Int64"), "transaction_uid": pd.array([], dtype="str"),
-                            "amount": pd.array([], dtype="Int64"), "fee": pd.array([], dtype="Int64"),
-                            "currency": pd.array([], dtype="str")})
+_NO_RECORDS = pd.DataFrame(
+    {
+        "transaction_id": pd.array([], dtype="Int64"),
+        "transaction_uid": pd.array([], dtype="str"),
+        "amount": pd.array([], dtype="Int64"),
+        "fee": pd.array([], dtype="Int64"),
+        "currency": pd.array([], dtype="str"),
+    }
+)
 
 
 def _money(value: Any, currency: Any, *, sign: bool = False) -> str:
@@ -69,22 +76,25 @@ def describe_break(row: Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> describe_break({"position": 7, "record_id": 99, "gateway_id": 301, "created": pd.Timestamp("2025-02-01", tz="UTC"),
-    ...                 "kind": "chain_break", "field": "balance_before", "expected": 500, "actual": 450,
+    >>> describe_break({"position": 7, "record_id": 99, "gateway_id": 301,
+    ...                 "created": pd.Timestamp("2025-02-01", tz="UTC"), "kind": "chain_break", "field": "balance_before", "expected": 500, "actual": 450,
     ...                 "difference": -50, "direction": "too little", "currency": "EUR"})
     'row 7 (record_id 99, gateway 301, 2025-02-01 00:00:00 UTC): chain break, balance_before expected 5.00 EUR, found 4.50 EUR (-0.50 EUR, too little)'
-    """
+    """  # noqa: E501 - a doctest's output is one line
     ids = [f"{name} {row[name]}" for name in ("row_id", "record_id") if name in row and not pd.isna(row[name])]
-    ids += [f"{name.removesuffix('_id')} {row[name]}" for name in ("gateway_id",)
-            if name in row and not pd.isna(row[name])]
+    ids += [
+        f"{name.removesuffix('_id')} {row[name]}" for name in ("gateway_id",) if name in row and not pd.isna(row[name])
+    ]
     where = f"row {row['position']} ({', '.join([*ids, _when(row.get('created'))])})"
     kind = str(row["kind"]).replace("_", " ")
     if pd.isna(row.get("expected")):
         return f"{where}: {kind} ({row['field']})"
     currency = row["currency"]
-    return (f"{where}: {kind}, {row['field']} expected {_money(row['expected'], currency)}, "
-            f"found {_money(row['actual'], currency)} ({_money(row['difference'], currency, sign=True)}, "
-            f"{row['direction']})")
+    return (
+        f"{where}: {kind}, {row['field']} expected {_money(row['expected'], currency)}, "
+        f"found {_money(row['actual'], currency)} ({_money(row['difference'], currency, sign=True)}, "
+        f"{row['direction']})"
+    )
 
 
 def describe_payout(row: Mapping[str, Any]) -> str:
@@ -97,9 +107,11 @@ def describe_payout(row: Mapping[str, Any]) -> str:
     'payout 48862 (paid 2025-03-04 00:00:00 UTC): paid out 9.64 EUR, its rows add up to 10.00 EUR, residual -0.36 EUR'
     """
     currency = row["currency"]
-    return (f"payout {row['payout_id']} (paid {_when(row.get('paid_at'))}): paid out "
-            f"{_money(row['paid_out'], currency)}, its rows add up to {_money(row['net'], currency)}, "
-            f"residual {_money(row['residual'], currency, sign=True)}")
+    return (
+        f"payout {row['payout_id']} (paid {_when(row.get('paid_at'))}): paid out "
+        f"{_money(row['paid_out'], currency)}, its rows add up to {_money(row['net'], currency)}, "
+        f"residual {_money(row['residual'], currency, sign=True)}"
+    )
 
 
 def describe_mismatch(row: Mapping[str, Any]) -> str:
@@ -110,11 +122,13 @@ def describe_mismatch(row: Mapping[str, Any]) -> str:
     >>> describe_mismatch({"status": "fee_mismatch", "transaction_id": 41250, "type": "payment", "currency": "EUR",
     ...                    "amount_difference": 0, "fee_difference": 1})
     'transaction 41250 (payment): fee mismatch, amount difference +0.00 EUR, fee difference +0.01 EUR (record - transaction)'
-    """
+    """  # noqa: E501 - a doctest's output is one line
     currency = row["currency"]
-    return (f"transaction {row['transaction_id']} ({row['type']}): {str(row['status']).replace('_', ' ')}, "
-            f"amount difference {_money(row['amount_difference'], currency, sign=True)}, "
-            f"fee difference {_money(row['fee_difference'], currency, sign=True)} (record - transaction)")
+    return (
+        f"transaction {row['transaction_id']} ({row['type']}): {str(row['status']).replace('_', ' ')}, "
+        f"amount difference {_money(row['amount_difference'], currency, sign=True)}, "
+        f"fee difference {_money(row['fee_difference'], currency, sign=True)} (record - transaction)"
+    )
 
 
 def _fail(rows: pd.DataFrame, what: str, describe: Any) -> None:
@@ -128,7 +142,9 @@ def _plural(count: int, word: str) -> str:
 
 
 def assert_balances_chain(statements: Any) -> None:
-    """Raise :class:`CheckFailedError` unless every balance chains (:func:`~ledgerkit.analysis.check_balances` is empty).
+    """Raise :class:`CheckFailedError` unless every balance chains.
+
+    That is, unless :func:`~ledgerkit.analysis.check_balances` is empty.
 
     Parameters
     ----------
@@ -163,8 +179,11 @@ def assert_payouts_explained(statements: pd.DataFrame) -> None:
     paid = groups[~groups["is_open"].to_numpy(dtype=bool)]
     off = paid[paid["residual"].ne(0).fillna(True).to_numpy(dtype=bool)]
     if not off.empty:
-        _fail(off, f"{_plural(len(off), 'payout')} not fully explained: the rows do not add up to the amount "
-                   "paid out.", describe_payout)
+        _fail(
+            off,
+            f"{_plural(len(off), 'payout')} not fully explained: the rows do not add up to the amount paid out.",
+            describe_payout,
+        )
 
 
 def reconcile_by_currency(transactions: pd.DataFrame, balance_records: Any) -> pd.DataFrame:
@@ -188,22 +207,24 @@ def reconcile_by_currency(transactions: pd.DataFrame, balance_records: Any) -> p
         The results of every currency, one after the other.
     """
     if isinstance(balance_records, Mapping):
-        parts = list(balance_records.items())
+        parts: list[tuple[Any, Any]] = list(balance_records.items())
     else:
         records = getattr(balance_records, "records", balance_records)
         if not isinstance(records, pd.DataFrame):
-            raise ConfigurationError("balance_records", type(balance_records).__name__,
-                                     "a BalanceReport, a records DataFrame or a mapping currency -> either")
+            raise ConfigurationError(
+                "balance_records",
+                type(balance_records).__name__,
+                "a BalanceReport, a records DataFrame or a mapping currency -> either",
+            )
         parts = [(str(c), records) for c in sorted(records["currency"].dropna().astype("str").unique())]
     if not isinstance(transactions, pd.DataFrame) or "currency" not in transactions.columns:
         raise ConfigurationError("transactions", type(transactions).__name__, "a transactions DataFrame")
     codes = transactions["currency"].astype("str")
     results = []
     for currency, report in parts:
-        records = getattr(report, "records", report)
-        mine = records[records["currency"].astype("str").eq(str(currency)).fillna(False).to_numpy(dtype=bool)]
-        results.append(reconcile_transactions(transactions[codes.eq(str(currency)).fillna(False).to_numpy(bool)],
-                                              mine))
+        rows = getattr(report, "records", report)
+        mine = rows[rows["currency"].astype("str").eq(str(currency)).fillna(False).to_numpy(dtype=bool)]
+        results.append(reconcile_transactions(transactions[codes.eq(str(currency)).fillna(False).to_numpy(bool)], mine))
     if not results:  # no balance records at all: nothing is matched
         results.append(reconcile_transactions(transactions, _NO_RECORDS))
     return pd.concat(results, ignore_index=True)

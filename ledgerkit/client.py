@@ -33,7 +33,8 @@ store=None)
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 import requests
@@ -48,10 +49,11 @@ from .sources import balance_records as dwh
 from .sources import statements as st
 from .sources import transactions as tx
 from .sources._pull import Connection, check_flag, check_workers, collect, connect, iterate
-from .store import Store, as_store, lookback_of
+from .store import Store, as_store
 from .store import balance_records as stored_dwh
 from .store import statements as stored_st
 from .store import transactions as stored_tx
+from .store.directory import lookback_of
 from .store.files import server_of
 from .store.pulls import StoredLoad
 
@@ -71,8 +73,12 @@ def _account(source: str, value: Any) -> dict[str, Any] | None:
             raise ConfigurationError(source, value.name, f"an account of the {source} API (this one is {value.source})")
         return {"base_url": value.base_url, "user": value.id, "secret": value.credentials()}
     if not isinstance(value, Mapping):
-        raise ConfigurationError(source, type(value).__name__, "a mapping with base_url, the id and secret_key, "
-                                 "a ledgerkit.accounts.Account, or None (the LEDGERKIT_* variables)")
+        raise ConfigurationError(
+            source,
+            type(value).__name__,
+            "a mapping with base_url, the id and secret_key, "
+            "a ledgerkit.accounts.Account, or None (the LEDGERKIT_* variables)",
+        )
     user_keyword = ENV_VARS[source][3]
     known = {"base_url", user_keyword, "secret_key"}
     unknown = sorted(set(value) - known)
@@ -117,12 +123,24 @@ class Client:
     ledgerkit.errors.ConfigurationError: progress='yes' is not valid: expected True, False or None
     """
 
-    def __init__(self, *, transactions: Any = None, statements: Any = None, balance_records: Any = None,
-                 session: requests.Session | None = None, retry: RetryPolicy | None = None, store: Any = None,
-                 lookback: Any = None, progress: bool | None = None, max_workers: int = 4) -> None:
-        self._accounts = {"transactions": _account("transactions", transactions),
-                          "statements": _account("statements", statements),
-                          "balance_records": _account("balance_records", balance_records)}
+    def __init__(
+        self,
+        *,
+        transactions: Any = None,
+        statements: Any = None,
+        balance_records: Any = None,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        store: Any = None,
+        lookback: Any = None,
+        progress: bool | None = None,
+        max_workers: int = 4,
+    ) -> None:
+        self._accounts = {
+            "transactions": _account("transactions", transactions),
+            "statements": _account("statements", statements),
+            "balance_records": _account("balance_records", balance_records),
+        }
         if session is not None and not isinstance(session, requests.Session):
             raise ConfigurationError("session", type(session).__name__, "a requests.Session or None")
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -135,19 +153,29 @@ class Client:
         self._learned: dict[tuple[str, str], dict[str, Any]] = {}
 
     def __repr__(self) -> str:
-        where = {source: (repr(a["base_url"]) if a and a.get("base_url") else "<environment>")
-                 for source, a in self._accounts.items()}
+        where = {
+            source: (repr(a["base_url"]) if a and a.get("base_url") else "<environment>")
+            for source, a in self._accounts.items()
+        }
         store = repr(str(self.store.path)) if self.store is not None else "None"
-        return (f"Client(transactions={where['transactions']}, statements={where['statements']}, "
-                f"balance_records={where['balance_records']}, store={store})")
+        return (
+            f"Client(transactions={where['transactions']}, statements={where['statements']}, "
+            f"balance_records={where['balance_records']}, store={store})"
+        )
 
     # ----------------------------------------------------------------- plumbing
     def connection(self, source: str) -> Connection:
         """A fresh :class:`~ledgerkit.sources._pull.Connection` to ``source`` (its own session and counters)."""
         account = self._accounts[source] or {}
-        return connect(source, base_url=account.get("base_url"), user=account.get("user"),
-                       secret=account.get("secret"), session=self.session, retry=self.retry,
-                       parse_error=_PARSERS[source])
+        return connect(
+            source,
+            base_url=account.get("base_url"),
+            user=account.get("user"),
+            secret=account.get("secret"),
+            session=self.session,
+            retry=self.retry,
+            parse_error=_PARSERS[source],
+        )
 
     def _how(self, max_workers: Any, progress: Any) -> tuple[int, bool | None]:
         workers = self.max_workers if max_workers is None else check_workers(max_workers)
@@ -163,8 +191,15 @@ class Client:
         return StoredLoad(self.store, connection, self.lookback, workers, PullProgress(progress, source))
 
     # ----------------------------------------------------------------- transactions
-    def transactions(self, date_from: Any, date_to: Any, *, max_workers: int | None = None,
-                     progress: bool | None = None, **request: Any) -> pd.DataFrame:
+    def transactions(
+        self,
+        date_from: Any,
+        date_to: Any,
+        *,
+        max_workers: int | None = None,
+        progress: bool | None = None,
+        **request: Any,
+    ) -> pd.DataFrame:
         """The account's transactions in ``[date_from, date_to)`` as one typed DataFrame.
 
         ``request`` takes the arguments of :func:`ledgerkit.load_transactions`
@@ -179,19 +214,23 @@ class Client:
         if self.store is not None:
             load = self._stored(connection, workers, shown, "transactions")
             with load.progress:
-                frame = _resumable_store(lambda: stored_tx.load_transactions(load, req), self._resume(
-                    "transactions", req.parameters(), connection, workers))
+                frame = _resumable_store(
+                    lambda: stored_tx.load_transactions(load, req),
+                    self._resume("transactions", req.parameters(), connection, workers),
+                )
         else:
-            pull = tx.pull(connection, req, max_workers=workers, progress=shown,
-                           known_refused=memory.get("methods_refused", ()))
-            frame = collect(pull)
+            pull = tx.pull(
+                connection, req, max_workers=workers, progress=shown, known_refused=memory.get("methods_refused", ())
+            )
+            frame = collect(pull)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
         refused = frame.attrs["ledgerkit"].get("dialect", {}).get("methods_refused")
         if refused:
             memory["methods_refused"] = tuple(sorted(set(memory.get("methods_refused", ())) | set(refused)))
         return frame
 
-    def iter_transactions(self, date_from: Any, date_to: Any, *, max_workers: int = 1,
-                          progress: bool | None = None, **request: Any) -> Iterator[pd.DataFrame]:
+    def iter_transactions(
+        self, date_from: Any, date_to: Any, *, max_workers: int = 1, progress: bool | None = None, **request: Any
+    ) -> Iterator[pd.DataFrame]:
         """Like :meth:`transactions`, one typed DataFrame per page as it arrives (straight from the API).
 
         Arguments are checked when this is called; see
@@ -200,13 +239,26 @@ class Client:
         req = _build(tx.TransactionsRequest, "iter_transactions", date_from, date_to, request)
         workers, shown = self._how(max_workers, progress)
         connection = self.connection("transactions")
-        pull = tx.pull(connection, req, max_workers=workers, progress=shown, columnar=False,
-                       known_refused=self._memory(connection).get("methods_refused", ()))
-        return iterate(pull, TRANSACTIONS)
+        pull = tx.pull(
+            connection,
+            req,
+            max_workers=workers,
+            progress=shown,
+            columnar=False,
+            known_refused=self._memory(connection).get("methods_refused", ()),
+        )
+        return iterate(pull, TRANSACTIONS)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
 
     # ----------------------------------------------------------------- statements
-    def statements(self, date_from: Any = None, date_to: Any = None, *, max_workers: int | None = None,
-                   progress: bool | None = None, **request: Any) -> pd.DataFrame:
+    def statements(
+        self,
+        date_from: Any = None,
+        date_to: Any = None,
+        *,
+        max_workers: int | None = None,
+        progress: bool | None = None,
+        **request: Any,
+    ) -> pd.DataFrame:
         """The account statement rows of ``[date_from, date_to)`` (or of one payout) as a DataFrame.
 
         ``request`` takes the arguments of :func:`ledgerkit.load_statements`
@@ -219,39 +271,74 @@ class Client:
         if self.store is not None:
             load = self._stored(connection, workers, shown, "statements")
             with load.progress:
-                return _resumable_store(lambda: stored_st.load_statements(load, req), self._resume(
-                    "statements", req.parameters(), connection, workers))
+                return _resumable_store(
+                    lambda: stored_st.load_statements(load, req),
+                    self._resume("statements", req.parameters(), connection, workers),
+                )
         return collect(st.pull(connection, req, max_workers=workers, progress=shown))
 
-    def iter_statements(self, date_from: Any = None, date_to: Any = None, *, max_workers: int = 1,
-                        progress: bool | None = None, **request: Any) -> Iterator[pd.DataFrame]:
+    def iter_statements(
+        self,
+        date_from: Any = None,
+        date_to: Any = None,
+        *,
+        max_workers: int = 1,
+        progress: bool | None = None,
+        **request: Any,
+    ) -> Iterator[pd.DataFrame]:
         """Like :meth:`statements`, one typed DataFrame per page as it arrives (straight from the API).
 
         One request at a time by default: see :func:`ledgerkit.iter_statements`.
         """
         req = _build(st.StatementsRequest, "iter_statements", date_from, date_to, request)
         workers, shown = self._how(max_workers, progress)
-        return iterate(st.pull(self.connection("statements"), req, max_workers=workers, progress=shown,
-                               keeps_pages=False), STATEMENTS)
+        return iterate(
+            st.pull(self.connection("statements"), req, max_workers=workers, progress=shown, keeps_pages=False),
+            STATEMENTS,
+        )
 
     # ----------------------------------------------------------------- balance records
-    def balance_records(self, date_from: Any, date_to: Any, *, currency: Any, user_id: Any,
-                        progress: bool | None = None, report_id: Any = None, poll_timeout: Any = 300.0,
-                        poll_interval: Any = (0.5, 10.0), max_rerequests: Any = 1, download_dir: Any = None,
-                        **request: Any) -> dwh.BalanceReport:
+    def balance_records(
+        self,
+        date_from: Any,
+        date_to: Any,
+        *,
+        currency: Any,
+        user_id: Any,
+        progress: bool | None = None,
+        report_id: Any = None,
+        poll_timeout: Any = 300.0,
+        poll_interval: Any = (0.5, 10.0),
+        max_rerequests: Any = 1,
+        download_dir: Any = None,
+        **request: Any,
+    ) -> dwh.BalanceReport:
         """Request a DWH balance report of ``[date_from, date_to)``, wait for it, read both sheets.
 
         See :func:`ledgerkit.load_balance_records` for the arguments and the result.
         """
-        req, options = checked_request("balance_records", date_from, date_to, {
-            **request, "currency": currency, "user_id": user_id, "report_id": report_id, "poll_timeout": poll_timeout,
-            "poll_interval": poll_interval, "max_rerequests": max_rerequests, "download_dir": download_dir})
+        req, options = checked_request(
+            "balance_records",
+            date_from,
+            date_to,
+            {
+                **request,
+                "currency": currency,
+                "user_id": user_id,
+                "report_id": report_id,
+                "poll_timeout": poll_timeout,
+                "poll_interval": poll_interval,
+                "max_rerequests": max_rerequests,
+                "download_dir": download_dir,
+            },
+        )
         _, shown = self._how(None, progress)
         account = self._accounts["balance_records"] or {}
-        config = resolve("balance_records", base_url=account.get("base_url"), user=account.get("user"),
-                         secret=account.get("secret"))
+        config = resolve(
+            "balance_records", base_url=account.get("base_url"), user=account.get("user"), secret=account.get("secret")
+        )
         memory = self._learned.setdefault(("balance_records", server_of(config.base_url)), {})
-        fetch = {"progress": shown, "retry": self.retry, "session": self.session}
+        fetch: dict[str, Any] = {"progress": shown, "retry": self.retry, "session": self.session}
         if self.store is not None:
             report = stored_dwh.load_balance_records(self.store, config, req, options, **fetch)
         else:
@@ -263,9 +350,14 @@ class Client:
     def _resume(self, source: str, parameters: dict[str, Any], connection: Connection, workers: int) -> dict[str, Any]:
         """The keyword arguments of ``load_<source>`` that repeat a stored load (the store keeps the cursor)."""
         user_keyword = ENV_VARS[source][3]
-        return {**parameters, "max_workers": workers, "base_url": connection.config.base_url,
-                user_keyword: connection.config.credentials.user, "store": str(self.store.path) if self.store else None,
-                "lookback": str(self.lookback)}
+        return {
+            **parameters,
+            "max_workers": workers,
+            "base_url": connection.config.base_url,
+            user_keyword: connection.config.credentials.user,
+            "store": str(self.store.path) if self.store else None,
+            "lookback": str(self.lookback),
+        }
 
 
 def checked_request(source: str, date_from: Any, date_to: Any, request: Mapping[str, Any]) -> Any:
@@ -298,8 +390,12 @@ def _build(request_type: Any, method: str, date_from: Any, date_to: Any, request
     takes = [name for name, p in inspect.signature(request_type.build).parameters.items() if p.kind is p.KEYWORD_ONLY]
     unknown = sorted(set(request) - set(takes))
     if unknown:
-        raise ConfigurationError(unknown[0], "<given>", f"an argument of Client.{method}: {', '.join(takes)} "
-                                 "(where to pull from and how are arguments of Client(...))")
+        raise ConfigurationError(
+            unknown[0],
+            "<given>",
+            f"an argument of Client.{method}: {', '.join(takes)} "
+            "(where to pull from and how are arguments of Client(...))",
+        )
     return request_type.build(date_from, date_to, **request)
 
 

@@ -23,8 +23,8 @@ the secret; nothing else in ledgerkit ever formats a secret into text.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
@@ -104,15 +104,19 @@ def _check_url(url: str, parameter: str) -> str:
         raise ConfigurationError(parameter, _without_userinfo(url), expected)
     if parts.username or parts.password:
         raise ConfigurationError(
-            parameter, f"{parts.scheme}://<hidden>@{parts.hostname}", "a URL without credentials in it",
+            parameter,
+            f"{parts.scheme}://<hidden>@{parts.hostname}",
+            "a URL without credentials in it",
             "Pass the id and secret key as keyword arguments or environment variables.",
         )
     if port == 0 or any(c.isspace() or not c.isprintable() for c in url):
-        raise ConfigurationError(parameter, url, f"{expected}, with a port from 1 to 65535 and no spaces or "
-                                 "control characters")
+        raise ConfigurationError(
+            parameter, url, f"{expected}, with a port from 1 to 65535 and no spaces or control characters"
+        )
     if parts.query or parts.fragment or url.rstrip("/").endswith(("?", "#")):
-        raise ConfigurationError(parameter, url, f"{expected} without '?query' or '#fragment' (the API paths "
-                                 "are added after it)")
+        raise ConfigurationError(
+            parameter, url, f"{expected} without '?query' or '#fragment' (the API paths are added after it)"
+        )
     return url.rstrip("/")
 
 
@@ -130,8 +134,9 @@ def _check_user(value: str | int, parameter: str) -> str:
     text = str(value)
     out_of_range = isinstance(value, int) and not 0 < value < 2**63
     if out_of_range or not text or any(c.isspace() or not c.isprintable() for c in text):
-        raise ConfigurationError(parameter, value, "a positive integer id, or an id string without spaces or "
-                                 "control characters")
+        raise ConfigurationError(
+            parameter, value, "a positive integer id, or an id string without spaces or control characters"
+        )
     return text
 
 
@@ -162,13 +167,16 @@ def check_basic_auth(user: str, secret: str, *, user_parameter: str, secret_para
         bad = next((i for i, c in enumerate(value) if ord(c) > 0xFF), None)
         if bad is not None:
             raise ConfigurationError(
-                parameter, "<hidden>",
+                parameter,
+                "<hidden>",
                 f"only Latin-1 characters (HTTP Basic auth cannot send character {bad + 1} of {len(value)}, "
                 f"U+{ord(value[bad]):04X})",
                 "Check for a character pasted in by mistake (a curly quote, a non-breaking space, a currency sign)",
             )
     if ":" in user:
-        raise ConfigurationError(user_parameter, "<hidden>", "an id without ':' (HTTP Basic auth splits id and secret at it)")
+        raise ConfigurationError(
+            user_parameter, "<hidden>", "an id without ':' (HTTP Basic auth splits id and secret at it)"
+        )
 
 
 def resolve(
@@ -196,8 +204,12 @@ def resolve(
     url_var, user_var, secret_var, user_kw = ENV_VARS[source]
     if isinstance(secret, Credentials):
         if user is not None and user != "" and _id_text(user) != secret.user:
-            raise ConfigurationError(user_kw, user, f"None or the id of the Credentials given as secret_key "
-                                     f"({secret.user!r})", "An id beside a Credentials key would be ignored.")
+            raise ConfigurationError(
+                user_kw,
+                user,
+                f"None or the id of the Credentials given as secret_key ({secret.user!r})",
+                "An id beside a Credentials key would be ignored.",
+            )
         user, secret = secret.user, secret.secret
     url = base_url if base_url is not None else env.get(url_var)
     if user is None:

@@ -258,7 +258,7 @@ class CheckFailedError(LedgerkitError, AssertionError):
         super().__init__(message)
 
 
-def _rebuilt(cls: type, args: tuple[Any, ...], attributes: dict[str, Any]) -> LedgerkitError:
+def _rebuilt(cls: type[LedgerkitError], args: tuple[Any, ...], attributes: dict[str, Any]) -> LedgerkitError:
     """An error of class ``cls`` with ``args`` and ``attributes``, without calling its ``__init__`` (unpickling)."""
     error = cls.__new__(cls)
     error.args = args

@@ -9,7 +9,8 @@ times from one account -- it remembers what each server taught it.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 import requests
@@ -32,22 +33,35 @@ def _given(base_url: Any, user_keyword: str, user: Any, secret_key: Any) -> dict
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:
     """The call's options that an error's ``.resume`` can repeat (no session or policy objects)."""
-    return {k: (str(v.path) if k == "store" and hasattr(v, "path") else v) for k, v in options.items()
-            if k not in ("session", "retry")}
-
-
+    return {
+        k: (str(v.path) if k == "store" and hasattr(v, "path") else v)
+        for k, v in options.items()
+        if k not in ("session", "retry")
+    }
 
 
 def _one_account_or_many(accounts: Any, accounts_file: Any, scheduler: Any) -> None:
     """Refuse ``accounts_file`` and ``scheduler`` without ``accounts`` (they would be ignored)."""
     for name, value in (("accounts_file", accounts_file), ("scheduler", scheduler)):
         if value is not None and accounts is None:
-            raise ConfigurationError(name, "<given>", "None unless accounts= is given (it says which accounts of "
-                                     "the file to pull, one task each)")
+            raise ConfigurationError(
+                name,
+                "<given>",
+                "None unless accounts= is given (it says which accounts of the file to pull, one task each)",
+            )
 
 
-def _many(source: str, wanted: Any, path: Any, given: dict[str, Any], period: tuple[Any, Any],
-          request: dict[str, Any], options: dict[str, Any], pull: Any, scheduler: Any) -> Any:
+def _many(
+    source: str,
+    wanted: Any,
+    path: Any,
+    given: dict[str, Any],
+    period: tuple[Any, Any],
+    request: dict[str, Any],
+    options: dict[str, Any],
+    pull: Any,
+    scheduler: Any,
+) -> Any:
     """Run ``pull(account)`` for each account ``wanted`` selects; one frame (or report) with an ``account`` column.
 
     Every argument is checked first, as one account's pull would check it:
@@ -226,19 +240,34 @@ def load_transactions(
     >>> len(newer)                                                # doctest: +SKIP
     0
     """
-    request = dict(date_type=date_type, status=status, payment_method_type=payment_method_type,
-                   skip_refused_methods=skip_refused_methods, time_zone=time_zone,
-                   manual_correction_from=manual_correction_from, manual_correction_to=manual_correction_to,
-                   starting_after=starting_after, ending_before=ending_before, include_pii=include_pii)
-    options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
-                   max_workers=max_workers)
+    request: dict[str, Any] = dict(
+        date_type=date_type,
+        status=status,
+        payment_method_type=payment_method_type,
+        skip_refused_methods=skip_refused_methods,
+        time_zone=time_zone,
+        manual_correction_from=manual_correction_from,
+        manual_correction_to=manual_correction_to,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        include_pii=include_pii,
+    )
+    options: dict[str, Any] = dict(
+        session=session, retry=retry, store=store, lookback=lookback, progress=progress, max_workers=max_workers
+    )
     _one_account_or_many(accounts, accounts_file, scheduler)
     if accounts is not None:
-        return _many("transactions", accounts, accounts_file,
-                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key}, (date_from, date_to),
-                     request, options,
-                     lambda account: Client(transactions=account, **options).transactions(date_from, date_to, **request),
-                     scheduler)
+        return _many(
+            "transactions",
+            accounts,
+            accounts_file,
+            {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
+            (date_from, date_to),
+            request,
+            options,
+            lambda account: Client(transactions=account, **options).transactions(date_from, date_to, **request),
+            scheduler,
+        )
     client = Client(transactions=_given(base_url, "shop_id", shop_id, secret_key), **options)
     return client.transactions(date_from, date_to, **request)
 
@@ -285,13 +314,27 @@ def iter_transactions(
     >>> for page in iter_transactions("2025-01-01", "2025-01-02"):    # doctest: +SKIP
     ...     print(len(page), page.attrs["ledgerkit"]["last_cursor"])
     """
-    client = Client(transactions=_given(base_url, "shop_id", shop_id, secret_key), session=session, retry=retry,
-                    progress=progress, max_workers=max_workers)
+    client = Client(
+        transactions=_given(base_url, "shop_id", shop_id, secret_key),
+        session=session,
+        retry=retry,
+        progress=progress,
+        max_workers=max_workers,
+    )
     return client.iter_transactions(
-        date_from, date_to, date_type=date_type, status=status, payment_method_type=payment_method_type,
-        skip_refused_methods=skip_refused_methods, time_zone=time_zone, manual_correction_from=manual_correction_from,
-        manual_correction_to=manual_correction_to, starting_after=starting_after, ending_before=ending_before,
-        include_pii=include_pii)
+        date_from,
+        date_to,
+        date_type=date_type,
+        status=status,
+        payment_method_type=payment_method_type,
+        skip_refused_methods=skip_refused_methods,
+        time_zone=time_zone,
+        manual_correction_from=manual_correction_from,
+        manual_correction_to=manual_correction_to,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        include_pii=include_pii,
+    )
 
 
 def load_statements(
@@ -406,17 +449,25 @@ def load_statements(
     >>> (df["balance_before"] + df["amount"]).equals(df["balance_after"])  # doctest: +SKIP
     True
     """
-    request = dict(since=since, until=until, payout_id=payout_id, per_page=per_page, currency=currency,
-                   start_page=start_page)
-    options = dict(session=session, retry=retry, store=store, lookback=lookback, progress=progress,
-                   max_workers=max_workers)
+    request: dict[str, Any] = dict(
+        since=since, until=until, payout_id=payout_id, per_page=per_page, currency=currency, start_page=start_page
+    )
+    options: dict[str, Any] = dict(
+        session=session, retry=retry, store=store, lookback=lookback, progress=progress, max_workers=max_workers
+    )
     _one_account_or_many(accounts, accounts_file, scheduler)
     if accounts is not None:
-        return _many("statements", accounts, accounts_file,
-                     {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key}, (date_from, date_to),
-                     request, options,
-                     lambda account: Client(statements=account, **options).statements(date_from, date_to, **request),
-                     scheduler)
+        return _many(
+            "statements",
+            accounts,
+            accounts_file,
+            {"base_url": base_url, "shop_id": shop_id, "secret_key": secret_key},
+            (date_from, date_to),
+            request,
+            options,
+            lambda account: Client(statements=account, **options).statements(date_from, date_to, **request),
+            scheduler,
+        )
     client = Client(statements=_given(base_url, "shop_id", shop_id, secret_key), **options)
     return client.statements(date_from, date_to, **request)
 
@@ -454,10 +505,23 @@ def iter_statements(
     >>> for page in iter_statements("2025-01-01", per_page=500):         # doctest: +SKIP
     ...     print(len(page))
     """
-    client = Client(statements=_given(base_url, "shop_id", shop_id, secret_key), session=session, retry=retry,
-                    progress=progress, max_workers=max_workers)
-    return client.iter_statements(date_from, date_to, since=since, until=until, payout_id=payout_id,
-                                  per_page=per_page, currency=currency, start_page=start_page)
+    client = Client(
+        statements=_given(base_url, "shop_id", shop_id, secret_key),
+        session=session,
+        retry=retry,
+        progress=progress,
+        max_workers=max_workers,
+    )
+    return client.iter_statements(
+        date_from,
+        date_to,
+        since=since,
+        until=until,
+        payout_id=payout_id,
+        per_page=per_page,
+        currency=currency,
+        start_page=start_page,
+    )
 
 
 def load_balance_records(
@@ -610,17 +674,34 @@ def load_balance_records(
     ...                               currency="EUR", user_id=1098)            # doctest: +SKIP
     >>> report.records.groupby("transaction_type", observed=True)["net"].sum()  # doctest: +SKIP
     """
-    request = dict(currency=currency, user_id=user_id, merchant_id=merchant_id, shop_id=shop_id,
-                   gateway_id=gateway_id, format=format, language=language, notification_email=notification_email,
-                   report_id=report_id, poll_timeout=poll_timeout, poll_interval=poll_interval,
-                   max_rerequests=max_rerequests, download_dir=download_dir)
-    options = dict(session=session, retry=retry, store=store, progress=progress)
+    request: dict[str, Any] = dict(
+        currency=currency,
+        user_id=user_id,
+        merchant_id=merchant_id,
+        shop_id=shop_id,
+        gateway_id=gateway_id,
+        format=format,
+        language=language,
+        notification_email=notification_email,
+        report_id=report_id,
+        poll_timeout=poll_timeout,
+        poll_interval=poll_interval,
+        max_rerequests=max_rerequests,
+        download_dir=download_dir,
+    )
+    options: dict[str, Any] = dict(session=session, retry=retry, store=store, progress=progress)
     _one_account_or_many(accounts, accounts_file, scheduler)
     if accounts is not None:
-        return _many("balance_records", accounts, accounts_file,
-                     {"base_url": base_url, "psp_id": psp_id, "secret_key": secret_key}, (date_from, date_to),
-                     request, options,
-                     lambda account: Client(balance_records=account, **options).balance_records(
-                         date_from, date_to, **request), scheduler)
+        return _many(
+            "balance_records",
+            accounts,
+            accounts_file,
+            {"base_url": base_url, "psp_id": psp_id, "secret_key": secret_key},
+            (date_from, date_to),
+            request,
+            options,
+            lambda account: Client(balance_records=account, **options).balance_records(date_from, date_to, **request),
+            scheduler,
+        )
     client = Client(balance_records=_given(base_url, "psp_id", psp_id, secret_key), **options)
     return client.balance_records(date_from, date_to, **request)

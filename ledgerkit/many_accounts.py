@@ -23,7 +23,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from uuid import uuid4
 
 import pandas as pd
@@ -51,8 +52,9 @@ def chosen_accounts(source: str, wanted: Any, path: Any, given: Mapping[str, Any
     return found
 
 
-def pull_each(source: str, chosen: list[Account], pull: Callable[[Account], Any], *,
-              resume: dict[str, Any], scheduler: Any = None) -> dict[str, Any]:
+def pull_each(
+    source: str, chosen: list[Account], pull: Callable[[Account], Any], *, resume: dict[str, Any], scheduler: Any = None
+) -> dict[str, Any]:
     """``pull(account)`` for every account; every failure collected, then one error naming them all.
 
     In this process, one account after the other; with ``scheduler`` (a
@@ -66,8 +68,10 @@ def pull_each(source: str, chosen: list[Account], pull: Callable[[Account], Any]
         outcomes = ((account.name, _run(pull, account)) for account in chosen)
     else:
         client = dask_client(scheduler)
-        futures = [(a.name, client.submit(_run, pull, a, pure=False, key=f"ledgerkit-{source}-{a.name}-{uuid4().hex}"))
-                   for a in chosen]
+        futures = [
+            (a.name, client.submit(_run, pull, a, pure=False, key=f"ledgerkit-{source}-{a.name}-{uuid4().hex}"))
+            for a in chosen
+        ]
         outcomes = ((name, future.result()) for name, future in futures)
     for name, (ok, value) in outcomes:
         (results if ok else failed)[name] = value
@@ -96,30 +100,39 @@ def dask_client(scheduler: Any) -> Any:
     try:
         import distributed
     except ImportError:
-        raise ConfigurationError("scheduler", type(scheduler).__name__,
-                                 "Dask installed: pip install 'ledgerkit[dask]'") from None
+        raise ConfigurationError(
+            "scheduler", type(scheduler).__name__, "Dask installed: pip install 'ledgerkit[dask]'"
+        ) from None
     if isinstance(scheduler, distributed.Client):
         return scheduler
     if isinstance(scheduler, str) and scheduler.strip():
         try:
             return distributed.Client(scheduler.strip(), set_as_default=False, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            raise ConfigurationError("scheduler", scheduler, f"the address of a running Dask scheduler ({exc})") from exc
-    raise ConfigurationError("scheduler", type(scheduler).__name__,
-                             "a dask.distributed.Client or a scheduler address such as 'tcp://10.0.0.5:8786'")
+            raise ConfigurationError(
+                "scheduler", scheduler, f"the address of a running Dask scheduler ({exc})"
+            ) from exc
+    raise ConfigurationError(
+        "scheduler",
+        type(scheduler).__name__,
+        "a dask.distributed.Client or a scheduler address such as 'tcp://10.0.0.5:8786'",
+    )
 
 
-def failure(source: str, results: dict[str, Any], failed: dict[str, LedgerkitError],
-            resume: dict[str, Any]) -> AccountsError:
+def failure(
+    source: str, results: dict[str, Any], failed: dict[str, LedgerkitError], resume: dict[str, Any]
+) -> AccountsError:
     """The error of a many-account pull: which accounts failed and why, the others' rows, how to go on."""
     lines = "; ".join(f"{name}: {type(exc).__name__}: {str(exc)[:200]}" for name, exc in failed.items())
     error = AccountsError(
         f"{len(failed)} of {len(failed) + len(results)} {source} accounts failed ({lines}). .partial holds the "
         f"rows of the others; load again with **err.resume to pull only {', '.join(failed)}",
-        failed=failed)
+        failed=failed,
+    )
     error.resume = {**resume, "accounts": list(failed)}
-    error.partial = combine(source, results) if results and all(
-        isinstance(r, pd.DataFrame) for r in results.values()) else None
+    error.partial = (
+        combine(source, results) if results and all(isinstance(r, pd.DataFrame) for r in results.values()) else None
+    )
     error.manifest = error.partial.attrs.get("ledgerkit") if error.partial is not None else None
     return error
 
@@ -129,10 +142,13 @@ def combine(source: str, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     parts = [frame.assign(account=name)[["account", *frame.columns]] for name, frame in frames.items()]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"account": pd.Series(dtype="str")})
     categories = {c for f in frames.values() for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)}
-    out = out.astype({c: "category" for c in ["account", *sorted(categories)]})
+    out = out.astype(dict.fromkeys(["account", *sorted(categories)], "category"))
     manifests = {name: frame.attrs.get("ledgerkit", {}) for name, frame in frames.items()}
-    summary: dict[str, Any] = {"source": source, "accounts": manifests,
-                               "complete": all(m.get("complete") for m in manifests.values())}
+    summary: dict[str, Any] = {
+        "source": source,
+        "accounts": manifests,
+        "complete": all(m.get("complete") for m in manifests.values()),
+    }
     for key in _SUMMED:
         summary[key] = sum(int(m.get(key) or 0) for m in manifests.values())
     out.attrs["ledgerkit"] = summary

@@ -13,9 +13,10 @@ crypto currencies.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from functools import lru_cache
-from typing import Any, Iterable
+from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,7 @@ _ISO_OVERRIDES: dict[str, int] = {
 _NOT_MONEY = {"XAU", "XAG", "XPT", "XPD", "XXX", "XTS", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC", "XBD"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _iso_codes() -> frozenset[str]:
     return frozenset(_babel_numbers.list_currencies()) - _NOT_MONEY
 
@@ -106,12 +107,10 @@ def check_currency(code: Any, parameter: str = "currency") -> str:
     """
     if isinstance(code, str) and is_currency(code.strip().upper()):
         return code.strip().upper()
-    raise ConfigurationError(
-        parameter, code, "an ISO 4217 currency code such as 'EUR' or a crypto code such as 'BTC'"
-    )
+    raise ConfigurationError(parameter, code, "an ISO 4217 currency code such as 'EUR' or a crypto code such as 'BTC'")
 
 
-@lru_cache(maxsize=None)
+@cache
 def exponent(currency: str) -> int:
     """Number of decimal digits of the currency's minor unit.
 
@@ -145,10 +144,7 @@ def to_minor(value: Any, currency: str) -> tuple[int, bool]:
     (1234, False)
     """
     try:
-        if isinstance(value, float):
-            dec = Decimal(repr(value))
-        else:
-            dec = Decimal(str(value).strip())
+        dec = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
         raise ValueError(f"not a decimal amount: {value!r}") from exc
     if not dec.is_finite():

@@ -39,8 +39,15 @@ def fresh_sandbox():
 @pytest.fixture(params=DIALECTS)
 def dialect_sandbox(request):
     per_page = get_dialect(request.param).per_page_default or 10
-    with Sandbox(seed=0, size=200, page_size=20, per_page_default=per_page, per_page_max=100, report_seconds=0.05,
-                 dialect=request.param) as sb:
+    with Sandbox(
+        seed=0,
+        size=200,
+        page_size=20,
+        per_page_default=per_page,
+        per_page_max=100,
+        report_seconds=0.05,
+        dialect=request.param,
+    ) as sb:
         yield sb
 
 

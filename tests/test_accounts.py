@@ -26,25 +26,27 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def shops_file(sb: Sandbox, path: Path, shops: list[dict], merchant_tags: bool = True) -> Path:
-    """An accounts file naming the sandbox's shops, secrets in SHOP_<id>_SECRET."""
-    blocks = []
-    for shop in shops:
-        blocks.append(f"""
-[accounts.shop-{shop['id']}]
+def _shop_block(sb: Sandbox, shop: dict) -> str:
+    return f"""
+[accounts.shop-{shop["id"]}]
 source = "transactions"
 base_url = "{sb.transactions_url}"
-id = {shop['id']}
-secret_env = "SHOP_{shop['id']}_SECRET"
-merchant = "m{shop['merchant_id']}"
+id = {shop["id"]}
+secret_env = "SHOP_{shop["id"]}_SECRET"
+merchant = "m{shop["merchant_id"]}"
 brand = "begateway"
-tags = ["{'eu' if shop['id'] % 2 else 'us'}"]
-""")
+tags = ["{"eu" if shop["id"] % 2 else "us"}"]
+"""
+
+
+def shops_file(sb: Sandbox, path: Path, shops: list[dict], merchant_tags: bool = True) -> Path:
+    """An accounts file naming the sandbox's shops, secrets in SHOP_<id>_SECRET."""
+    blocks = [_shop_block(sb, shop) for shop in shops]
     blocks.append(f"""
 [accounts.makecommerce]
 source = "statements"
 base_url = "{sb.statements_url}"
-id = "{sb.world.mc_shop['id']}"
+id = "{sb.world.mc_shop["id"]}"
 secret_env = "MC_SECRET"
 brand = "makecommerce"
 """)
@@ -68,7 +70,12 @@ def test_the_file_lists_accounts_with_their_tags_and_no_secret(sb, tmp_path, sec
     assert [a.name for a in found] == [f"shop-{s['id']}" for s in sb.world.shops] + ["makecommerce"]
     first = found[0]
     assert (first.source, first.id, first.secret_env, first.tags["merchant"], first.tags["tags"]) == (
-        "transactions", "2101", "SHOP_2101_SECRET", "m21", ("eu",))
+        "transactions",
+        "2101",
+        "SHOP_2101_SECRET",
+        "m21",
+        ("eu",),
+    )
     assert first.credentials().secret == sb.world.shops[0]["secret"]
     assert sb.world.shops[0]["secret"] not in repr(found) + path.read_text()
 
@@ -81,27 +88,45 @@ def test_selection_by_name_tag_key_value_and_all(sb, tmp_path, secrets):
     assert names("eu") == ["shop-2101", "shop-2201"]
     assert names(["shop-2102", "merchant=m22"]) == ["shop-2102", "shop-2201", "shop-2202"]
     assert names("brand=makecommerce") == ["makecommerce"]
-    with pytest.raises(ConfigurationError, match="shop-9.*shop-2101"):
+    with pytest.raises(ConfigurationError, match=r"shop-9.*shop-2101"):
         select(found, "shop-9", source="transactions")
 
 
-@pytest.mark.parametrize(("text", "field", "words"), [
-    ('[accounts.a]\nsource = "x"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\n', "source", "one of"),
-    ('[accounts.a]\nsource = "transactions"\nid = 1\nsecret_env = "S"\n', "base_url", "required"),
-    ('[accounts.a]\nsource = "transactions"\nbase_url = "ftp://h"\nid = 1\nsecret_env = "S"\n', "base_url", "http"),
-    ('[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = true\nsecret_env = "S"\n', "id", "shop"),
-    ('[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "1X"\n', "secret_env",
-     "environment variable"),
-    ('[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\nsecret = "s3"\n',
-     "secret", "no secret in the file"),
-    ('[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\ncolour = 1\n',
-     "colour", "one of the fields"),
-    ('[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\nbrand = "visa"\n',
-     "brand", "begateway"),
-    ('[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\ntags = "eu"\n',
-     "tags", "list of words"),
-    ('[accounts."a b"]\nsource = "transactions"\n', "name", "letters"),
-])
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ('[accounts.a]\nsource = "x"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\n', "source", "one of"),
+        ('[accounts.a]\nsource = "transactions"\nid = 1\nsecret_env = "S"\n', "base_url", "required"),
+        ('[accounts.a]\nsource = "transactions"\nbase_url = "ftp://h"\nid = 1\nsecret_env = "S"\n', "base_url", "http"),
+        ('[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = true\nsecret_env = "S"\n', "id", "shop"),
+        (
+            '[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "1X"\n',
+            "secret_env",
+            "environment variable",
+        ),
+        (
+            '[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\nsecret = "s3"\n',
+            "secret",
+            "no secret in the file",
+        ),
+        (
+            '[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\ncolour = 1\n',
+            "colour",
+            "one of the fields",
+        ),
+        (
+            '[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\nbrand = "visa"\n',
+            "brand",
+            "begateway",
+        ),
+        (
+            '[accounts.a]\nsource = "transactions"\nbase_url = "https://h"\nid = 1\nsecret_env = "S"\ntags = "eu"\n',
+            "tags",
+            "list of words",
+        ),
+        ('[accounts."a b"]\nsource = "transactions"\n', "name", "letters"),
+    ],
+)
 def test_a_bad_entry_names_the_file_the_account_and_the_field(tmp_path, text, field, words):
     path = write(tmp_path / "ledgerkit.toml", text)
     with pytest.raises(ConfigurationError) as info:
@@ -115,10 +140,14 @@ def test_a_missing_or_broken_file_and_a_missing_secret_variable(tmp_path, monkey
         accounts(tmp_path / "none.toml")
     with pytest.raises(ConfigurationError, match="TOML"):
         accounts(write(tmp_path / "bad.toml", "[accounts\n"))
-    found = accounts(write(tmp_path / "ok.toml", '[accounts.a]\nsource = "statements"\nbase_url = "https://h"\n'
-                                                  'id = 7\nsecret_env = "LK_TEST_NOT_SET"\n'))
+    found = accounts(
+        write(
+            tmp_path / "ok.toml",
+            '[accounts.a]\nsource = "statements"\nbase_url = "https://h"\nid = 7\nsecret_env = "LK_TEST_NOT_SET"\n',
+        )
+    )
     monkeypatch.delenv("LK_TEST_NOT_SET", raising=False)
-    with pytest.raises(ConfigurationError, match="LK_TEST_NOT_SET.*account 'a'"):
+    with pytest.raises(ConfigurationError, match=r"LK_TEST_NOT_SET.*account 'a'"):
         found[0].credentials()
     monkeypatch.setenv("LEDGERKIT_ACCOUNTS", str(tmp_path / "ok.toml"))
     assert [a.name for a in accounts()] == ["a"]
@@ -129,18 +158,27 @@ def test_a_missing_or_broken_file_and_a_missing_secret_variable(tmp_path, monkey
 
 def test_every_shop_in_one_call_equals_one_call_per_shop(sb, tmp_path, secrets):
     path = shops_file(sb, tmp_path, sb.world.shops)
-    both = lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path, progress=False,
-                                retry=FAST)
+    both = lk.load_transactions(
+        "2025-01-01", "2025-04-01", accounts="all", accounts_file=path, progress=False, retry=FAST
+    )
     singles = []
     for shop in sb.world.shops:
-        one = lk.load_transactions("2025-01-01", "2025-04-01", base_url=sb.transactions_url, shop_id=shop["id"],
-                                   secret_key=shop["secret"], progress=False, retry=FAST)
+        one = lk.load_transactions(
+            "2025-01-01",
+            "2025-04-01",
+            base_url=sb.transactions_url,
+            shop_id=shop["id"],
+            secret_key=shop["secret"],
+            progress=False,
+            retry=FAST,
+        )
         singles.append(one.assign(account=f"shop-{shop['id']}"))
         assert one["shop.id"].eq(shop["id"]).all()
     assert list(both.columns[:2]) == ["account", "id"]
     assert both["id"].tolist() == pd.concat(singles)["id"].tolist()
     assert both.groupby("account", observed=True).size().to_dict() == {
-        f"shop-{s['id']}": int((pd.concat(singles)["account"] == f"shop-{s['id']}").sum()) for s in sb.world.shops}
+        f"shop-{s['id']}": int((pd.concat(singles)["account"] == f"shop-{s['id']}").sum()) for s in sb.world.shops
+    }
     m = both.attrs["ledgerkit"]
     assert sorted(m["accounts"]) == [f"shop-{s['id']}" for s in sb.world.shops]
     assert m["complete"] and m["rows"] == len(both) == sum(a["rows"] for a in m["accounts"].values())
@@ -149,14 +187,27 @@ def test_every_shop_in_one_call_equals_one_call_per_shop(sb, tmp_path, secrets):
 
 def test_tags_select_and_statements_come_through_the_store(sb, tmp_path, secrets):
     path = shops_file(sb, tmp_path, sb.world.shops)
-    m22 = lk.load_transactions("2025-01-01", "2025-02-01", accounts="merchant=m22", accounts_file=path,
-                               store=tmp_path / "store", progress=False)
+    m22 = lk.load_transactions(
+        "2025-01-01",
+        "2025-02-01",
+        accounts="merchant=m22",
+        accounts_file=path,
+        store=tmp_path / "store",
+        progress=False,
+    )
     assert set(m22["account"].astype(str)) == {"shop-2201", "shop-2202"}
-    again = lk.load_transactions("2025-01-01", "2025-02-01", accounts="merchant=m22", accounts_file=path,
-                                 store=tmp_path / "store", progress=False)
+    again = lk.load_transactions(
+        "2025-01-01",
+        "2025-02-01",
+        accounts="merchant=m22",
+        accounts_file=path,
+        store=tmp_path / "store",
+        progress=False,
+    )
     pd.testing.assert_frame_equal(again, m22, check_like=False)
-    st = lk.load_statements("2025-01-01", "2025-02-01", accounts="brand=makecommerce", accounts_file=path,
-                            progress=False)
+    st = lk.load_statements(
+        "2025-01-01", "2025-02-01", accounts="brand=makecommerce", accounts_file=path, progress=False
+    )
     assert (st["account"] == "makecommerce").all() and lk.check_balances(st.drop(columns="account")).empty
 
 
@@ -164,8 +215,7 @@ def test_failed_accounts_are_named_the_others_kept_and_resume_pulls_only_them(sb
     path = shops_file(sb, tmp_path, sb.world.shops[:3])
     secrets.setenv("SHOP_2102_SECRET", "wrong")
     with pytest.raises(AccountsError) as info:
-        lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path, progress=False,
-                             retry=FAST)
+        lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path, progress=False, retry=FAST)
     err = info.value
     assert list(err.failed) == ["shop-2102"] and isinstance(err.failed["shop-2102"], AuthenticationError)
     assert "1 of 3 transactions accounts failed" in str(err) and "wrong" not in str(err)
@@ -192,13 +242,31 @@ def test_accounts_pulled_as_tasks_on_a_real_cluster_into_one_store_equal_the_loc
     distributed = pytest.importorskip("distributed")
     path = shops_file(sb, tmp_path, sb.world.shops)
     local = lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        on_cluster = lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path,
-                                          store=tmp_path / "shared", progress=False, scheduler=client)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_cluster = lk.load_transactions(
+            "2025-01-01",
+            "2025-04-01",
+            accounts="all",
+            accounts_file=path,
+            store=tmp_path / "shared",
+            progress=False,
+            scheduler=client,
+        )
         workers = {w["host"] for w in client.scheduler_info()["workers"].values()}
-        again = lk.load_transactions("2025-01-01", "2025-04-01", accounts="all", accounts_file=path,
-                                     store=tmp_path / "shared", progress=False, scheduler=cluster.scheduler_address)
+        again = lk.load_transactions(
+            "2025-01-01",
+            "2025-04-01",
+            accounts="all",
+            accounts_file=path,
+            store=tmp_path / "shared",
+            progress=False,
+            scheduler=cluster.scheduler_address,
+        )
     assert workers == {"127.0.0.1"}
     pd.testing.assert_frame_equal(on_cluster.reset_index(drop=True), local.reset_index(drop=True))
     pd.testing.assert_frame_equal(again, on_cluster)

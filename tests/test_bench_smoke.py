@@ -25,8 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>.+) \((?P<target>[^()]+)\)(?P<missed> MISSED)?$")
 DEFAULT = inspect.signature(lk.load_transactions).parameters["max_workers"].default
 SUFFIXES = [""] if DEFAULT == 8 else ["", "_8_workers"]  # the default, and 8 workers beside it
-PEER_AND_PULL = ["peer_dlt", "pull_vs_naive", "pull_with_store", *[f"pull_vs_bound{s}" for s in SUFFIXES],
-                 *[f"pull_time_split{s}" for s in SUFFIXES], "pull_by_workers"]
+PEER_AND_PULL = [
+    "peer_dlt",
+    "pull_vs_naive",
+    "pull_with_store",
+    *[f"pull_vs_bound{s}" for s in SUFFIXES],
+    *[f"pull_time_split{s}" for s in SUFFIXES],
+    "pull_by_workers",
+]
 HONEST = ["honest_user_range", "honest_cold_pull", "honest_sparse", "honest_burst"]
 DLT_MISSING = [name for name in ("dlt", "duckdb") if importlib.util.find_spec(name) is None]
 
@@ -35,10 +41,23 @@ DLT_MISSING = [name for name in ("dlt", "duckdb") if importlib.util.find_spec(na
 def quick_run(tmp_path_factory) -> dict:
     results = tmp_path_factory.mktemp("bench")
     committed = (ROOT / "benchmarks" / "results" / "latest.txt").read_bytes()
-    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_RESULTS": str(results), "MPLBACKEND": "Agg",
-           "BENCH_DASK_ROWS": "60000", "BENCH_DASK_WORKER_MEMORY": str(512 * 1024**2)}
-    done = subprocess.run([sys.executable, "benchmarks/run.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=480)
+    env = {
+        **os.environ,
+        "BENCH_QUICK": "1",
+        "BENCH_RESULTS": str(results),
+        "MPLBACKEND": "Agg",
+        "BENCH_DASK_ROWS": "60000",
+        "BENCH_DASK_WORKER_MEMORY": str(512 * 1024**2),
+    }
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=480,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (ROOT / "benchmarks" / "results" / "latest.txt").read_bytes() == committed
     table = (results / "latest-quick.txt").read_text().splitlines()
@@ -47,8 +66,13 @@ def quick_run(tmp_path_factory) -> dict:
         match = LINE.match(text)
         assert match, text
         lines[match["name"]] = match
-    return {"header": table[0], "names": [LINE.match(t)["name"] for t in table[1:]], "lines": lines,
-            "stdout": done.stdout, "results": results}
+    return {
+        "header": table[0],
+        "names": [LINE.match(t)["name"] for t in table[1:]],
+        "lines": lines,
+        "stdout": done.stdout,
+        "results": results,
+    }
 
 
 def rows_of(line: re.Match) -> int:
@@ -59,13 +83,28 @@ def test_every_target_is_printed_in_the_table_peer_lines_first(quick_run):
     names = quick_run["names"]
     assert quick_run["header"].startswith("# quick run (BENCH_QUICK=1), ")
     assert names[: len(PEER_AND_PULL) + len(HONEST)] == PEER_AND_PULL + HONEST
-    rest = {"pull_rows", "pull_peak_memory", "frame_memory", "parse_speedup", "sheets_csv_10k_rows",
-            "sheets_csv_10k_rows_vs_raw", "sheets_xlsx_1k_rows"}
+    rest = {
+        "pull_rows",
+        "pull_peak_memory",
+        "frame_memory",
+        "parse_speedup",
+        "sheets_csv_10k_rows",
+        "sheets_csv_10k_rows_vs_raw",
+        "sheets_xlsx_1k_rows",
+    }
     assert rest <= set(names)
     assert [n for n in names if n.startswith("analysis_")] == [
-        "analysis_roll_forward_50_000_rows", "analysis_check_balances_50_000_rows", "analysis_payout_groups_50_000_rows"]
+        "analysis_roll_forward_50_000_rows",
+        "analysis_check_balances_50_000_rows",
+        "analysis_payout_groups_50_000_rows",
+    ]
     assert [n for n in names if n.startswith(("throttled_", "dask_"))] == [
-        "throttled_pull", "dask_store_rows", "dask_worker_memory", "dask_vs_duckdb", "dask_peak_worker_memory"]
+        "throttled_pull",
+        "dask_store_rows",
+        "dask_worker_memory",
+        "dask_vs_duckdb",
+        "dask_peak_worker_memory",
+    ]
     assert len(names) == len(set(names))
     assert (quick_run["results"] / "pull_workers-quick.png").stat().st_size > 0
 
@@ -83,8 +122,10 @@ def test_each_line_names_its_target(quick_run):
     split = lines["pull_time_split"]["value"]
     assert re.search(r"wall = client CPU [\d.]+ s \+ waiting -?[\d.]+ s .*; sandbox CPU [\d.]+ s", split)
     assert lines["throttled_pull"]["target"] == ">= 1.0x"
-    assert re.match(rf"[\d.]+x \({DEFAULT} workers [\d.]+ s vs 1 worker [\d.]+ s, [\d,]+ rows, 429 on every 4th",
-                    lines["throttled_pull"]["value"])
+    assert re.match(
+        rf"[\d.]+x \({DEFAULT} workers [\d.]+ s vs 1 worker [\d.]+ s, [\d,]+ rows, 429 on every 4th",
+        lines["throttled_pull"]["value"],
+    )
     assert lines["dask_vs_duckdb"]["target"] == "<= 5x"
     for match in lines.values():  # MISSED only where a target can be missed
         assert not (match["missed"] and match["target"] == "for transparency, no target")
@@ -98,8 +139,11 @@ def test_the_cases_over_the_same_world_pull_the_same_rows(quick_run):
     assert 0 < rows_of(lines["honest_sparse"]) < rows_of(lines["honest_burst"])
 
 
-@pytest.mark.skipif(bool(DLT_MISSING), reason=f"{' and '.join(DLT_MISSING)} not installed: the bench extra "
-                                              "(pip install -e '.[bench]') brings the dlt peer line")
+@pytest.mark.skipif(
+    bool(DLT_MISSING),
+    reason=f"{' and '.join(DLT_MISSING)} not installed: the bench extra "
+    "(pip install -e '.[bench]') brings the dlt peer line",
+)
 def test_the_dlt_peer_pulls_the_same_rows(quick_run):
     line = quick_run["lines"]["peer_dlt"]
     assert re.match(r"[\d.]+x dlt rest_api -> duckdb -> DataFrame \(", line["value"])

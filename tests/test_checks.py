@@ -17,41 +17,73 @@ def ints(*values: int) -> pd.array:
 @pytest.fixture
 def statements() -> pd.DataFrame:
     """Two payouts of EUR rows, then one open row; everything chains and every payout is explained."""
-    return pd.DataFrame({
-        "row_id": [f"r{i}" for i in range(7)],
-        "created": pd.to_datetime(["2025-01-06 04:00", "2025-01-06 04:00", "2025-01-07 00:00", "2025-01-07 09:00",
-                                   "2025-01-07 09:00", "2025-01-08 00:00", "2025-01-09 10:00"], utc=True),
-        "type": ["INCOME", "TRX_FEE", "PAYOUT", "INCOME", "TRX_FEE_FIX", "PAYOUT", "INCOME"],
-        "amount": ints(10_000, -250, -9_750, 5_000, -30, -4_970, 2_000),
-        "balance_before": ints(0, 10_000, 9_750, 0, 5_000, 4_970, 0),
-        "balance_after": ints(10_000, 9_750, 0, 5_000, 4_970, 0, 2_000),
-        "currency": ["EUR"] * 7,
-        "payout_id": pd.array(["P1"] * 3 + ["P2"] * 3 + [None], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "row_id": [f"r{i}" for i in range(7)],
+            "created": pd.to_datetime(
+                [
+                    "2025-01-06 04:00",
+                    "2025-01-06 04:00",
+                    "2025-01-07 00:00",
+                    "2025-01-07 09:00",
+                    "2025-01-07 09:00",
+                    "2025-01-08 00:00",
+                    "2025-01-09 10:00",
+                ],
+                utc=True,
+            ),
+            "type": ["INCOME", "TRX_FEE", "PAYOUT", "INCOME", "TRX_FEE_FIX", "PAYOUT", "INCOME"],
+            "amount": ints(10_000, -250, -9_750, 5_000, -30, -4_970, 2_000),
+            "balance_before": ints(0, 10_000, 9_750, 0, 5_000, 4_970, 0),
+            "balance_after": ints(10_000, 9_750, 0, 5_000, 4_970, 0, 2_000),
+            "currency": ["EUR"] * 7,
+            "payout_id": pd.array(["P1"] * 3 + ["P2"] * 3 + [None], dtype="str"),
+        }
+    )
 
 
 @pytest.fixture
 def transactions() -> pd.DataFrame:
-    return pd.DataFrame({
-        "id": ints(1, 2, 3), "uid": ["u1", "u2", "u3"], "type": ["payment", "refund", "payment"],
-        "status": ["successful"] * 3, "amount": ints(1_000, 300, 500), "transaction_fee": ints(29, 0, 5),
-        "currency": ["EUR", "EUR", "JPY"]})
+    return pd.DataFrame(
+        {
+            "id": ints(1, 2, 3),
+            "uid": ["u1", "u2", "u3"],
+            "type": ["payment", "refund", "payment"],
+            "status": ["successful"] * 3,
+            "amount": ints(1_000, 300, 500),
+            "transaction_fee": ints(29, 0, 5),
+            "currency": ["EUR", "EUR", "JPY"],
+        }
+    )
 
 
 @pytest.fixture
 def records() -> dict:
-    eur = pd.DataFrame({"transaction_id": ints(1, 2), "transaction_uid": ["u1", "u2"], "amount": ints(1_000, -300),
-                        "fee": ints(29, 0), "currency": ["EUR", "EUR"]})
-    jpy = pd.DataFrame({"transaction_id": ints(3), "transaction_uid": ["u3"], "amount": ints(500), "fee": ints(5),
-                        "currency": ["JPY"]})
+    eur = pd.DataFrame(
+        {
+            "transaction_id": ints(1, 2),
+            "transaction_uid": ["u1", "u2"],
+            "amount": ints(1_000, -300),
+            "fee": ints(29, 0),
+            "currency": ["EUR", "EUR"],
+        }
+    )
+    jpy = pd.DataFrame(
+        {"transaction_id": ints(3), "transaction_uid": ["u3"], "amount": ints(500), "fee": ints(5), "currency": ["JPY"]}
+    )
     return {"EUR": eur, "JPY": jpy}
 
 
 def test_exported_at_the_top_level():
     assert lk.assert_balances_chain is lk.checks.assert_balances_chain
     assert issubclass(lk.CheckFailedError, LedgerkitError) and issubclass(lk.CheckFailedError, AssertionError)
-    assert {"assert_balances_chain", "assert_payouts_explained", "assert_reconciled", "CheckFailedError",
-            "close_pack"} <= set(lk.__all__)
+    assert {
+        "assert_balances_chain",
+        "assert_payouts_explained",
+        "assert_reconciled",
+        "CheckFailedError",
+        "close_pack",
+    } <= set(lk.__all__)
 
 
 def test_silent_when_the_books_hold(statements, transactions, records):
@@ -68,7 +100,8 @@ def test_a_break_names_its_row(statements):
     assert str(info.value) == (
         "1 balance break: the balance chain does not hold.\n"
         "  row 4 (row_id r4, 2025-01-07 09:00:00 UTC): amount mismatch, balance_after expected 49.70 EUR, "
-        "found 49.75 EUR (+0.05 EUR, too much)")
+        "found 49.75 EUR (+0.05 EUR, too much)"
+    )
     assert info.value.rows["position"].tolist() == [4]
 
 
@@ -90,7 +123,8 @@ def test_a_payout_with_a_residual_is_named(statements):
     assert str(info.value) == (
         "1 payout not fully explained: the rows do not add up to the amount paid out.\n"
         "  payout P1 (paid 2025-01-07 00:00:00 UTC): paid out 97.50 EUR, its rows add up to 100.00 EUR, "
-        "residual -2.50 EUR")
+        "residual -2.50 EUR"
+    )
     assert info.value.rows["payout_id"].tolist() == ["P1"]
 
 
@@ -100,7 +134,8 @@ def test_a_transaction_missing_from_the_records_is_named(transactions, records):
     assert str(info.value) == (
         "1 transaction not matched by the balance records.\n"
         "  transaction 2 (refund): only in transactions, amount difference +3.00 EUR, "
-        "fee difference +0.00 EUR (record - transaction)")
+        "fee difference +0.00 EUR (record - transaction)"
+    )
 
 
 def test_reconciled_per_currency_whatever_the_records_come_as(transactions, records):

@@ -55,9 +55,7 @@ def test_versions_agree_between_the_two_lists():
     for extra in data["optional-dependencies"].values():
         pins.update({_name(r): r.replace(" ", "") for r in extra})
     env_lines = [
-        ln.split("#", 1)[0].strip()[2:].replace(" ", "")
-        for ln in _environment_lines()
-        if ln.strip().startswith("- ")
+        ln.split("#", 1)[0].strip()[2:].replace(" ", "") for ln in _environment_lines() if ln.strip().startswith("- ")
     ]
     env = {_name(r): r for r in env_lines if _name(r) in pins}
     assert env == pins
@@ -68,3 +66,22 @@ def test_ci_entry_calls_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in ci
     assert "make test" in readme and "make demo" in readme
+
+
+def test_make_test_runs_ruff_and_mypy_before_pytest():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: lint$", makefile, re.MULTILINE)
+    lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert [line.strip() for line in lint.splitlines()[1:]] == [
+        "$(BIN)/ruff check .",
+        "$(BIN)/ruff format --check .",
+        "$(BIN)/mypy",
+    ]
+
+
+def test_ruff_and_mypy_leave_out_the_same_package_modules():
+    tools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    ruff = {p for p in tools["ruff"]["extend-exclude"] if p.startswith("ledgerkit/")}
+    as_module = {p.removesuffix(".py").replace("/", ".") + ("" if p.endswith(".py") else ".*") for p in ruff}
+    ignored = {m for o in tools["mypy"]["overrides"] if o.get("ignore_errors") for m in o["module"]}
+    assert as_module == ignored

@@ -6,10 +6,11 @@ plain JSON-serialisable dict, in ``df.attrs["ledgerkit"]``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,12 +73,14 @@ class Manifest:
     first_cursor: Any = None
     last_cursor: Any = None
     complete: bool = False
-    pulled_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    pulled_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self, stats: Any = None) -> dict[str, Any]:
         """A JSON-serialisable dict; ``stats`` is a ``PullStats`` (or None)."""
-        counters = stats.as_dict() if stats is not None else {"requests": 0, "retries": 0, "bytes": 0, "retry_reasons": {}}
+        counters = (
+            stats.as_dict() if stats is not None else {"requests": 0, "retries": 0, "bytes": 0, "retry_reasons": {}}
+        )
         out = {
             "source": self.source,
             "parameters": safe_parameters(self.parameters),

@@ -49,9 +49,10 @@ import json
 import math
 import re
 import reprlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,8 +61,18 @@ from .. import money
 from ..errors import DataError
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, UTC_NS, Schema
 
-__all__ = ["Page", "flatten", "build_page", "finish", "empty_frame", "row_id", "parse_times", "strict_json", "excerpt",
-           "nesting"]
+__all__ = [
+    "Page",
+    "flatten",
+    "build_page",
+    "finish",
+    "empty_frame",
+    "row_id",
+    "parse_times",
+    "strict_json",
+    "excerpt",
+    "nesting",
+]
 
 # Which currency column gives the exponent of a ``major`` column (default: the schema's).
 _CURRENCY_OF = {"original_amount": "original_currency"}
@@ -72,7 +83,7 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]{1,18}")
 _MONEY = ("minor", "minor_float", "major")
 
 
-class _BadValue(Exception):
+class _BadValue(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """A value that does not fit its kind: where it is, what it is, what was expected."""
 
     def __init__(self, value: Any, expected: str, *, row: int | None = None, field: str | None = None) -> None:
@@ -192,17 +203,22 @@ def strict_json(body: bytes, *, parse_float: Any = None) -> Any:
     if nesting(body) > MAX_DEPTH + 2:  # Python's decoder would recurse as deep: refuse before it does
         raise DataError(_too_deep(body, MAX_DEPTH + 2) + " (the documented pages nest six)")
     try:
-        return json.loads(body, parse_float=parse_float or _finite_float, parse_constant=_no_constant,
-                          object_pairs_hook=_unique_names)
+        return json.loads(
+            body, parse_float=parse_float or _finite_float, parse_constant=_no_constant, object_pairs_hook=_unique_names
+        )
     except _Broken:
         pass
-    marked = json.loads(body, parse_float=_marking_float(parse_float), parse_constant=_marking_constant,
-                        object_pairs_hook=_marking_names)
+    marked = json.loads(
+        body,
+        parse_float=_marking_float(parse_float),
+        parse_constant=_marking_constant,
+        object_pairs_hook=_marking_names,
+    )
     path, mark = _first_mark(marked)
     raise DataError(f"field {path or '(the page)'} is {excerpt(mark.value)}: {mark.reason}")
 
 
-class _Broken(Exception):
+class _Broken(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """Raised inside the decoder; :func:`strict_json` then decodes again to say where."""
 
 
@@ -249,6 +265,7 @@ def _marking_float(parse_float: Any) -> Any:
     def parse(text: str) -> Any:
         value = float(text)
         return value if math.isfinite(value) else _Mark(text, "a number too large for a float")
+
     return parse
 
 
@@ -351,7 +368,8 @@ def _canonical(value: Any, depth: int) -> Any:
         return [_canonical(v, depth + 1) for v in value]
     if isinstance(value, (Decimal, float, int)) and not isinstance(value, bool):
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        if number.is_finite() and number.as_tuple().exponent < -_PLACES:  # float noise: 142.01000000000002
+        exponent = number.as_tuple().exponent  # "n", "N" or "F" when not finite
+        if isinstance(exponent, int) and exponent < -_PLACES:  # float noise: 142.01000000000002
             number = number.quantize(_QUANTUM)
         return format(number.normalize(), "f") if number else "0"
     return value
@@ -454,7 +472,7 @@ def _integer(value: Any, limit: int, *, text: bool = False) -> int | None:
     return number if -limit <= number <= limit else None
 
 
-def _finite(value: Any, limit: float = math.inf) -> bool:
+def _finite(value: Any, limit: float | Decimal = math.inf) -> bool:
     """Whether ``value`` is a JSON number (not a boolean, not text), finite and within ``±limit``.
 
     A float must stay below ``limit``: at it, it may be a rounded neighbour.
@@ -463,7 +481,9 @@ def _finite(value: Any, limit: float = math.inf) -> bool:
         return False
     if isinstance(value, float):
         return math.isfinite(value) and abs(value) < limit
-    return (value.is_finite() if isinstance(value, Decimal) else True) and abs(value) <= limit
+    if isinstance(value, Decimal):
+        return value.is_finite() and abs(value) <= limit
+    return abs(value) <= limit
 
 
 def _column(kind: str, values: list[Any]) -> Any:
@@ -496,7 +516,7 @@ def _check(values: list[Any], ok: Any, expected: str) -> None:
 
 
 def _first_bad(values: list[Any], converted: list[Any], expected: str) -> None:
-    for i, (v, c) in enumerate(zip(values, converted)):
+    for i, (v, c) in enumerate(zip(values, converted, strict=True)):
         if c is None and v is not None:
             raise _BadValue(v, expected, row=i)
 
@@ -613,12 +633,19 @@ def _bad_record(bad: _BadValue, records: list[Mapping[str, Any]], schema: Schema
     where = f"row {bad.row}" + (f" (id {excerpt(rid)})" if rid is not None else "") if bad.row is not None else "a row"
     value = "<hidden: personal data>" if bad.field and schema.is_pii(bad.field) else excerpt(bad.value)
     field = bad.field if bad.field is None or len(bad.field) <= 100 else f"{bad.field[:100]}..."
-    return DataError(f"{schema.name}: {where}: field {field!r} is {value}: expected {bad.expected}",
-                     rows=[record] if record is not None else None)
+    return DataError(
+        f"{schema.name}: {where}: field {field!r} is {value}: expected {bad.expected}",
+        rows=[record] if record is not None else None,
+    )
 
 
-def _build(records: list[Mapping[str, Any]], schema: Schema, include_pii: bool, wall_zone: str | None,
-           default_currency: str | None) -> Page:
+def _build(
+    records: list[Mapping[str, Any]],
+    schema: Schema,
+    include_pii: bool,
+    wall_zone: str | None,
+    default_currency: str | None,
+) -> Page:
     flat = []
     for i, record in enumerate(records):
         if not isinstance(record, Mapping):
@@ -671,9 +698,17 @@ def _encodes(text: str) -> bool:
 
 
 #: What each kind expects, for messages.
-_KIND_TEXT = {"int": "an integer", "minor": "a whole number of minor units", "minor_float": "a number of minor units",
-              "major": "an amount", "float": "a number", "bool": "true or false", "str": "text",
-              "category": "text", "time": "a timestamp"}
+_KIND_TEXT = {
+    "int": "an integer",
+    "minor": "a whole number of minor units",
+    "minor_float": "a number of minor units",
+    "major": "an amount",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "text",
+    "category": "text",
+    "time": "a timestamp",
+}
 
 
 def _no_objects_in_known_fields(present: set[str], flat: list[dict[str, Any]], schema: Schema) -> None:
@@ -684,7 +719,7 @@ def _no_objects_in_known_fields(present: set[str], flat: list[dict[str, Any]], s
             head = head.rsplit(".", 1)[0]
             if head in schema.columns:
                 row = next(i for i, r in enumerate(flat) if name in r)
-                inner = {k[len(head) + 1:]: v for k, v in flat[row].items() if k.startswith(head + ".")}
+                inner = {k[len(head) + 1 :]: v for k, v in flat[row].items() if k.startswith(head + ".")}
                 raise _BadValue(inner, f"{_KIND_TEXT[schema.columns[head]]}, not an object", row=row, field=head)
 
 
@@ -706,8 +741,9 @@ def finish(frames: list[pd.DataFrame], schema: Schema, *, sort_by: str | None = 
     extra = sorted(c for c in frame.columns if c not in schema.columns)
     if list(frame.columns) != known + extra:  # selecting copies every column: only when the order differs
         frame = frame[known + extra]
-    cats = {c: "category" for c in known
-            if schema.columns[c] == "category" and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    cats = {
+        c: "category"
+        for c in known
+        if schema.columns[c] == "category" and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+    }
     return frame.astype(cats) if cats else frame
-
-

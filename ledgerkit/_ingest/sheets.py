@@ -47,9 +47,10 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -60,8 +61,8 @@ import pyarrow.csv as pacsv
 from ..errors import ConfigurationError, DataError
 from ..money import decimals_to_minor, exponent, floats_to_minor
 from .kinds import dtype_of
-from .schema import ACCOUNT, ACCOUNT_IDS, BALANCE_RECORDS, OPENING_BALANCE, Column
 from .records import excerpt
+from .schema import ACCOUNT, ACCOUNT_IDS, BALANCE_RECORDS, OPENING_BALANCE, Column
 
 __all__ = [
     "Column",
@@ -156,7 +157,7 @@ def _rename(headers: list[Any], spec: tuple[Column, ...]) -> list[str]:
     keys = [_header_key(h) for h in headers]
     claimed = {known[k] for k in keys if k in known}
     names: list[str] = []
-    for i, (header, key) in enumerate(zip(headers, keys)):
+    for i, (header, key) in enumerate(zip(headers, keys, strict=True)):
         name = known.get(key)
         if name is None and aliases.get(key) not in claimed | {None}:
             name = aliases[key]
@@ -218,7 +219,9 @@ def _to_int(raw: pd.Series, where: str, column: str) -> pd.Series:
     num = pd.to_numeric(raw, errors="coerce")
     missing = raw.isna().to_numpy()
     values = num.to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~missing & (np.isnan(values) | (values != np.round(values)) | (np.abs(values) > 2**53))  # past 2**53: not exact
+    bad = ~missing & (
+        np.isnan(values) | (values != np.round(values)) | (np.abs(values) > 2**53)
+    )  # past 2**53: not exact
     if bad.any():
         raise _bad(where, column, *_first_bad(raw, bad), "an integer id")
     return num.astype("Int64")
@@ -363,7 +366,7 @@ def _typed(raw: pd.DataFrame, sheet: str, where: str, *, decimal_comma: bool = F
 
 def _sniff_delimiter(first_line: str, where: str) -> str:
     counts = {d: first_line.count(d) for d in _DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     if counts[best] == 0:
         raise DataError(f"{where}: cannot tell the delimiter of header {first_line[:80]!r}: expected ',' or ';'")
     return best
@@ -451,7 +454,7 @@ def _fast_column(values: pa.ChunkedArray, kind: str, name: str) -> pd.Series:
 def _fits_ns(values: pa.ChunkedArray) -> bool:
     """Whether second timestamps fit ``datetime64[ns]`` (year 0 would wrap around into 1753)."""
     low, high = pc.min_max(values.cast(pa.int64())).values()
-    return low.as_py() is None or (-(2**63) // 10**9 < low.as_py() and high.as_py() < (2**63 - 1) // 10**9)
+    return low.as_py() is None or (low.as_py() > -(2**63) // 10**9 and high.as_py() < (2**63 - 1) // 10**9)
 
 
 def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.DataFrame, int] | None:
@@ -473,8 +476,9 @@ def _read_csv_fast(data: bytes, sheet: str, headers: list[str]) -> tuple[pd.Data
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
-                                                 timestamp_parsers=["%Y-%m-%d %H:%M:%S"]),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, null_values=[""], strings_can_be_null=True, timestamp_parsers=["%Y-%m-%d %H:%M:%S"]
+            ),
         )
     except (pa.ArrowException, UnicodeDecodeError):
         return None
@@ -571,10 +575,13 @@ def read_xlsx_sheets(source: str | Path | IO[bytes], *, where: str = "balance_re
     """
     try:
         book = pd.read_excel(source, sheet_name=None, engine="calamine")
-    except Exception as exc:  # calamine raises its own error types for bad workbooks
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for bad workbooks
         raise DataError(f"{where}: not a readable XLSX workbook: {str(exc)[:200]}") from None
     frames = _pick_sheets(book, where)
-    return _both({name: _typed(raw, name, f"{where}, sheet {sheet_name!r}") for name, (sheet_name, raw) in frames.items()}, "xlsx")
+    return _both(
+        {name: _typed(raw, name, f"{where}, sheet {sheet_name!r}") for name, (sheet_name, raw) in frames.items()},
+        "xlsx",
+    )
 
 
 def _pick_sheets(book: dict[str, pd.DataFrame], where: str) -> dict[str, tuple[str, pd.DataFrame]]:
@@ -630,8 +637,10 @@ def read_report_file(source: str | Path | IO[bytes]) -> ReportSheets:
                 "opening_balance.csv, or one .xlsx workbook"
             )
     except (zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(f"{_source_name(source)}: not a readable zip (truncated or corrupted download?); "
-                        f"expected the .zip of the report's file_url: {exc}") from None
+        raise DataError(
+            f"{_source_name(source)}: not a readable zip (truncated or corrupted download?); "
+            f"expected the .zip of the report's file_url: {exc}"
+        ) from None
     except (OSError, EOFError, zipfile.LargeZipFile) as exc:
         raise DataError(f"{_source_name(source)}: the report file cannot be read: {exc}") from None
 
@@ -665,9 +674,7 @@ def _read_csv_members(archive: zipfile.ZipFile, csvs: list[zipfile.ZipInfo]) -> 
             chosen[name] = (member.filename, data)
     for name in SHEETS:
         if name not in chosen:
-            raise DataError(
-                f"report zip has no {name}.csv; it holds {[m.filename for m in csvs]}"
-            )
+            raise DataError(f"report zip has no {name}.csv; it holds {[m.filename for m in csvs]}")
     return _both({name: read_csv_sheet(data, name, where=filename) for name, (filename, data) in chosen.items()}, "csv")
 
 
@@ -719,8 +726,11 @@ def derive_balance_before(records: pd.DataFrame) -> pd.DataFrame:
     [0, 1000]
     """
     out = records.copy()
-    out.insert(out.columns.get_loc("balance_after"), "balance_before",
-               records["balance_after"] - records[_movement_column(records)])
+    out.insert(
+        out.columns.get_loc("balance_after"),
+        "balance_before",
+        records["balance_after"] - records[_movement_column(records)],
+    )
     return out
 
 
@@ -735,7 +745,7 @@ def _previous_balances(records: pd.DataFrame, opening: pd.DataFrame | None, keys
         return previous
     first = ~records.duplicated(keys).to_numpy()
     key_of = {c: records[c].astype("str") if c == "currency" else records[c] for c in keys}
-    table = opening[keys + ["opening_balance"]].astype({"currency": "str"})
+    table = opening[[*keys, "opening_balance"]].astype({"currency": "str"})
     found = pd.DataFrame(key_of).merge(table, on=keys, how="left")["opening_balance"]
     return previous.where(~first, found.to_numpy())
 
@@ -792,15 +802,21 @@ def check_units(records: pd.DataFrame, opening: pd.DataFrame | None = None) -> d
         if problem is not None:
             text, bad = problem
             lines = [int(r) + 2 for r in rows[bad][:3]]  # the file's 1-based row: the header is row 1
-            where = "; ".join(f"row {line}: {movement} {int(mv)}, balance moved {int(dv)}"
-                              for line, mv, dv in zip(lines, m[bad][:3], d[bad][:3]))
-            raise DataError(f"balance_records: the money units contradict the balance chain: {text} "
-                            f"(minor units as read; first rows: {where})", rows=lines)
+            where = "; ".join(
+                f"row {line}: {movement} {int(mv)}, balance moved {int(dv)}"
+                for line, mv, dv in zip(lines, m[bad][:3], d[bad][:3], strict=True)
+            )
+            raise DataError(
+                f"balance_records: the money units contradict the balance chain: {text} "
+                f"(minor units as read; first rows: {where})",
+                rows=lines,
+            )
     return summary
 
 
-def _unit_problem(d: np.ndarray, m: np.ndarray, chained: int, *, unsigned: bool,
-                  movement: str) -> tuple[str, np.ndarray] | None:
+def _unit_problem(
+    d: np.ndarray, m: np.ndarray, chained: int, *, unsigned: bool, movement: str
+) -> tuple[str, np.ndarray] | None:
     """What explains the links better than the units as read: (explanation, rows it explains), or None."""
     n = len(d)
     factor = _majority_factor(np.abs(m), np.abs(d), n)
@@ -808,15 +824,19 @@ def _unit_problem(d: np.ndarray, m: np.ndarray, chained: int, *, unsigned: bool,
         (p, q), bad = factor
         if bad.sum() >= 2 and bad.sum() > chained:
             text = f"{p}x" if q == 1 else f"1/{q}" if p == 1 else f"{p}/{q}"
-            return (f"in {int(bad.sum())} of {n} links the {movement} is {text} what the balance moves (and in "
-                    f"{chained} equal to it), so {movement!r} and 'balance_after' are not in the same unit; "
-                    f"ledgerkit reads both as major units of the currency and refuses to return amounts off by "
-                    f"{text}"), bad
+            return (
+                f"in {int(bad.sum())} of {n} links the {movement} is {text} what the balance moves (and in "
+                f"{chained} equal to it), so {movement!r} and 'balance_after' are not in the same unit; "
+                f"ledgerkit reads both as major units of the currency and refuses to return amounts off by "
+                f"{text}"
+            ), bad
     flips = (d == -m) & (m != 0)
     if unsigned and flips.any() and flips.sum() > n - chained - flips.sum():
-        return (f"in {int(flips.sum())} of {n} links the balance falls by a positive {movement}, and no "
-                f"{movement} in the file is negative: debits look unsigned, so {movement!r} does not say which "
-                "way a row moves the balance"), flips
+        return (
+            f"in {int(flips.sum())} of {n} links the balance falls by a positive {movement}, and no "
+            f"{movement} in the file is negative: debits look unsigned, so {movement!r} does not say which "
+            "way a row moves the balance"
+        ), flips
     return None
 
 

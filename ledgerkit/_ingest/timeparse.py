@@ -32,9 +32,7 @@ from ..errors import ConfigurationError
 __all__ = ["check_zone", "instant", "wall_clock", "day"]
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EXPECTED = (
-    "a timezone-aware datetime, an ISO string (with an offset, or read in time_zone), or a date"
-)
+_EXPECTED = "a timezone-aware datetime, an ISO string (with an offset, or read in time_zone), or a date"
 
 
 def check_zone(name: object, parameter: str = "time_zone") -> str:

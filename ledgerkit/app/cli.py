@@ -20,20 +20,43 @@ def _build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     report = sub.add_parser("report", help="run the report notebooks against the sandbox and write HTML")
-    report.add_argument("--out", default="reports", help="folder for the executed notebooks and HTML (default: reports)")
-    report.add_argument("--notebooks", default=None, help="folder of the notebooks (default: the repository's notebooks/)")
-    report.add_argument("--source", default="sandbox", choices=("sandbox", "env"),
-                        help="sandbox (default) or env: real accounts from LEDGERKIT_* environment variables")
+    report.add_argument(
+        "--out", default="reports", help="folder for the executed notebooks and HTML (default: reports)"
+    )
+    report.add_argument(
+        "--notebooks", default=None, help="folder of the notebooks (default: the repository's notebooks/)"
+    )
+    report.add_argument(
+        "--source",
+        default="sandbox",
+        choices=("sandbox", "env"),
+        help="sandbox (default) or env: real accounts from LEDGERKIT_* environment variables",
+    )
     close = sub.add_parser("close", help="the month-end close pack: green/red per account and check, as Excel + HTML")
-    close.add_argument("--period", default=None,
-                       help="the month to close, YYYY-MM (default: the last full month; of the sandbox world: 2025-03)")
+    close.add_argument(
+        "--period",
+        default=None,
+        help="the month to close, YYYY-MM (default: the last full month; of the sandbox world: 2025-03)",
+    )
     close.add_argument("--out", default="reports", help="folder for close-<period>.xlsx and .html (default: reports)")
-    close.add_argument("--source", default="sandbox", choices=("sandbox", "env"),
-                       help="sandbox (default) or env: real accounts from LEDGERKIT_* environment variables")
-    close.add_argument("--fail-on", default="never", choices=("never", "red"),
-                       help="red: exit 1 when any check is red (for CI); never (default): exit 0 once written")
-    close.add_argument("--dwh-user-id", type=_positive_int, default=1,
-                       help="the back-office user the DWH balance report is requested for (default 1)")
+    close.add_argument(
+        "--source",
+        default="sandbox",
+        choices=("sandbox", "env"),
+        help="sandbox (default) or env: real accounts from LEDGERKIT_* environment variables",
+    )
+    close.add_argument(
+        "--fail-on",
+        default="never",
+        choices=("never", "red"),
+        help="red: exit 1 when any check is red (for CI); never (default): exit 0 once written",
+    )
+    close.add_argument(
+        "--dwh-user-id",
+        type=_positive_int,
+        default=1,
+        help="the back-office user the DWH balance report is requested for (default 1)",
+    )
     return parser
 
 
@@ -67,8 +90,9 @@ def _run(argv: list[str] | None) -> int:
     if args.command == "close":
         from .close_run import run_close
 
-        return run_close(period=args.period, out=args.out, source=args.source, fail_on=args.fail_on,
-                         dwh_user_id=args.dwh_user_id)
+        return run_close(
+            period=args.period, out=args.out, source=args.source, fail_on=args.fail_on, dwh_user_id=args.dwh_user_id
+        )
     return 2
 
 

@@ -35,16 +35,17 @@ Examples
 [['roll-forward ties out', 'EUR', 'green'], ['balance chain holds', 'EUR', 'green'], ['payouts explained', 'EUR', 'green']]
 >>> pack.status, len(pack.fingerprint_hash)
 ('green', 64)
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,14 +61,38 @@ __all__ = ["close_pack", "ClosePack", "close_period", "frame_hash", "CHECKS", "G
 GREEN, RED = "green", "red"
 
 #: The checks of the summary, in its order.
-CHECKS = ("pull complete", "roll-forward ties out", "balance chain holds", "payouts explained",
-          "transactions = records")
+CHECKS = (
+    "pull complete",
+    "roll-forward ties out",
+    "balance chain holds",
+    "payouts explained",
+    "transactions = records",
+)
 
-_SUMMARY_DTYPES = {"source": "str", "account": "str", "currency": "str", "check": "str", "status": "str",
-                   "checked": "Int64", "failing": "Int64", "difference": "Int64", "detail": "str"}
-_FINGERPRINT_DTYPES = {"input": "str", "currency": "str", "rows": "Int64", "first": "datetime64[ns, UTC]",
-                       "last": "datetime64[ns, UTC]", "amount_sum": "Int64", "fee_sum": "Int64", "complete": "str",
-                       "pages": "Int64", "sha256": "str", "manifest": "str"}
+_SUMMARY_DTYPES = {
+    "source": "str",
+    "account": "str",
+    "currency": "str",
+    "check": "str",
+    "status": "str",
+    "checked": "Int64",
+    "failing": "Int64",
+    "difference": "Int64",
+    "detail": "str",
+}
+_FINGERPRINT_DTYPES = {
+    "input": "str",
+    "currency": "str",
+    "rows": "Int64",
+    "first": "datetime64[ns, UTC]",
+    "last": "datetime64[ns, UTC]",
+    "amount_sum": "Int64",
+    "fee_sum": "Int64",
+    "complete": "str",
+    "pages": "Int64",
+    "sha256": "str",
+    "manifest": "str",
+}
 #: Manifest fields that describe what was asked and got (not how often it was retried): the fingerprint's.
 _MANIFEST_FIELDS = ("source", "parameters", "rows", "pages", "duplicates_dropped", "complete")
 _MONTH = re.compile(r"^[1-9]\d{3}-\d{2}$")  # four-digit years: the APIs read no others
@@ -171,14 +196,16 @@ def _reports(balance_reports: Any) -> dict[str, Any]:
     if isinstance(balance_reports, Mapping):
         for currency, report in balance_reports.items():
             if not isinstance(getattr(report, "records", None), pd.DataFrame):
-                raise ConfigurationError(f"balance_reports[{currency!r}]", type(report).__name__,
-                                         "a BalanceReport (with .records)")
+                raise ConfigurationError(
+                    f"balance_reports[{currency!r}]", type(report).__name__, "a BalanceReport (with .records)"
+                )
         return {str(currency): report for currency, report in balance_reports.items()}
     if hasattr(balance_reports, "records"):
         codes = balance_reports.records["currency"].dropna().astype("str").unique()
         return {str(c): balance_reports for c in sorted(codes)} or {"": balance_reports}
-    raise ConfigurationError("balance_reports", type(balance_reports).__name__,
-                             "a BalanceReport or a mapping currency -> BalanceReport")
+    raise ConfigurationError(
+        "balance_reports", type(balance_reports).__name__, "a BalanceReport or a mapping currency -> BalanceReport"
+    )
 
 
 def _frame(value: Any, parameter: str) -> pd.DataFrame | None:
@@ -190,15 +217,32 @@ def _frame(value: Any, parameter: str) -> pd.DataFrame | None:
 # --------------------------------------------------------------------------- status rows
 
 
-def _status_row(source: str, account: str, currency: str, check: str, *, checked: int, failing: pd.DataFrame,
-                describe: Callable[[Mapping], str] | None = None, difference: Any = pd.NA,
-                detail: str = "") -> dict:
+def _status_row(
+    source: str,
+    account: str,
+    currency: str,
+    check: str,
+    *,
+    checked: int,
+    failing: pd.DataFrame,
+    describe: Callable[[Mapping], str] | None = None,
+    difference: Any = pd.NA,
+    detail: str = "",
+) -> dict:
     if len(failing) and describe is not None and not detail:
         first = [describe(row) for row in failing.head(3).to_dict("records")]
         detail = "; ".join(first) + (f"; and {len(failing) - 3} more" if len(failing) > 3 else "")
-    return {"source": source, "account": account, "currency": currency, "check": check,
-            "status": RED if len(failing) else GREEN, "checked": checked, "failing": len(failing),
-            "difference": difference, "detail": detail}
+    return {
+        "source": source,
+        "account": account,
+        "currency": currency,
+        "check": check,
+        "status": RED if len(failing) else GREEN,
+        "checked": checked,
+        "failing": len(failing),
+        "difference": difference,
+        "detail": detail,
+    }
 
 
 def _sum(values: pd.Series) -> Any:
@@ -238,16 +282,29 @@ def _statements_part(statements: pd.DataFrame, period: tuple, parts: dict) -> No
         mine = rows[rows["currency"].astype("str").eq(currency).to_numpy(dtype=bool)]
         _chain_part("statements", account, currency, mine, None, period, parts, statements)
         payouts = paid[paid["currency"].astype("str").eq(currency).to_numpy(dtype=bool)]
-        off = payouts[payouts["residual"].ne(0).fillna(True).to_numpy(dtype=bool) | payouts["payout_id"].isin(cut)
-                      .to_numpy(dtype=bool)]
+        off = payouts[
+            payouts["residual"].ne(0).fillna(True).to_numpy(dtype=bool)
+            | payouts["payout_id"].isin(cut).to_numpy(dtype=bool)
+        ]
         detail = ""
         if off["payout_id"].isin(cut).any():
-            detail = (f"payout(s) {', '.join(off.loc[off['payout_id'].isin(cut), 'payout_id'].astype(str))} may "
-                      "start before the first statement row given: pull statements from earlier")
-        parts["summary"].append(_status_row("statements", account, currency, "payouts explained",
-                                            checked=len(payouts), failing=off, describe=describe_payout,
-                                            difference=_sum(off["residual"]) if len(off) else 0,
-                                            detail=detail))
+            detail = (
+                f"payout(s) {', '.join(off.loc[off['payout_id'].isin(cut), 'payout_id'].astype(str))} may "
+                "start before the first statement row given: pull statements from earlier"
+            )
+        parts["summary"].append(
+            _status_row(
+                "statements",
+                account,
+                currency,
+                "payouts explained",
+                checked=len(payouts),
+                failing=off,
+                describe=describe_payout,
+                difference=_sum(off["residual"]) if len(off) else 0,
+                detail=detail,
+            )
+        )
         parts["payouts"].append(payouts.assign(account=account))
 
 
@@ -265,8 +322,9 @@ def _input_positions(breaks: pd.DataFrame, rows: pd.DataFrame, given: pd.DataFra
     return breaks.assign(position=pd.array(at, dtype="Int64"))
 
 
-def _chain_part(source: str, account: str, currency: str, rows: Any, opening: Any, period: tuple,
-                parts: dict, given: pd.DataFrame) -> None:
+def _chain_part(
+    source: str, account: str, currency: str, rows: Any, opening: Any, period: tuple, parts: dict, given: pd.DataFrame
+) -> None:
     """Roll-forward tie-out and breaks of one chain (statement account or DWH account) in one currency.
 
     ``rows`` are the chain's rows in the period, a slice of ``given`` (the
@@ -278,15 +336,28 @@ def _chain_part(source: str, account: str, currency: str, rows: Any, opening: An
     table = roll_forward(chain, freq="M")
     table = _in_period(table, "period", period)
     off = table[table["unexplained"].ne(0).fillna(True).to_numpy(dtype=bool)]
-    parts["summary"].append(_status_row(
-        source, account, currency, "roll-forward ties out", checked=len(table), failing=off,
-        difference=_sum(table["unexplained"]),
-        detail="; ".join(f"{p:%Y-%m}: the reported closing differs from opening + activity by "
-                         f"{'an unknown amount' if pd.isna(u) else format_money(int(u), currency, sign=True)}"
-                         for p, u in zip(off["period"], off["unexplained"]))))
+    parts["summary"].append(
+        _status_row(
+            source,
+            account,
+            currency,
+            "roll-forward ties out",
+            checked=len(table),
+            failing=off,
+            difference=_sum(table["unexplained"]),
+            detail="; ".join(
+                f"{p:%Y-%m}: the reported closing differs from opening + activity by "
+                f"{'an unknown amount' if pd.isna(u) else format_money(int(u), currency, sign=True)}"
+                for p, u in zip(off["period"], off["unexplained"], strict=True)
+            ),
+        )
+    )
     breaks = _input_positions(check_balances(rows), rows, given)
-    parts["summary"].append(_status_row(source, account, currency, "balance chain holds", checked=len(rows),
-                                        failing=breaks, describe=describe_break))
+    parts["summary"].append(
+        _status_row(
+            source, account, currency, "balance chain holds", checked=len(rows), failing=breaks, describe=describe_break
+        )
+    )
     parts["roll_forward"].append(table.assign(source=source, account=account))
     parts["breaks"].append(breaks.assign(source=source, account=account))
 
@@ -295,7 +366,7 @@ def _chain_part(source: str, account: str, currency: str, rows: Any, opening: An
 
 
 def _account_name(key: tuple, frame: pd.DataFrame) -> str:
-    ids = dict(zip(ACCOUNT_COLUMNS[:-1], key))
+    ids = dict(zip(ACCOUNT_COLUMNS[:-1], key, strict=True))
     name = frame["gateway_name"].iloc[0] if "gateway_name" in frame.columns and len(frame) else None
     text = " · ".join(f"{column.removesuffix('_id')} {value}" for column, value in ids.items())
     return text + (f" ({name})" if isinstance(name, str) and name else "")
@@ -314,10 +385,19 @@ def _records_part(reports: Mapping[str, Any], period: tuple, parts: dict) -> Non
         if opening is not None:
             keys = pd.concat([keys, opening[accounts]]).drop_duplicates()
         for key in keys.sort_values(accounts).itertuples(index=False):
-            match = np.logical_and.reduce([records[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key)])
+            match = np.logical_and.reduce(
+                [records[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key, strict=True)]
+            )
             rows = records.loc[match]
-            own = None if opening is None else opening.loc[np.logical_and.reduce(
-                [opening[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key)])]
+            own = (
+                None
+                if opening is None
+                else opening.loc[
+                    np.logical_and.reduce(
+                        [opening[c].eq(v).fillna(False).to_numpy(bool) for c, v in zip(accounts, key, strict=True)]
+                    )
+                ]
+            )
             name = _account_name(tuple(key), rows if len(rows) else own)
             _chain_part("balance records", name, currency, rows, own, period, parts, report.records)
 
@@ -326,8 +406,9 @@ def _records_part(reports: Mapping[str, Any], period: tuple, parts: dict) -> Non
 
 
 def _reconcile_part(transactions: pd.DataFrame, reports: Mapping[str, Any], period: tuple, parts: dict) -> None:
-    parts["summary"] += _pull_rows("transactions", transactions,
-                                   ", ".join(sorted(transactions["currency"].dropna().astype("str").unique())))
+    parts["summary"] += _pull_rows(
+        "transactions", transactions, ", ".join(sorted(transactions["currency"].dropna().astype("str").unique()))
+    )
     if not reports:
         return
     time = "paid_at" if "paid_at" in transactions.columns else "created_at"
@@ -339,9 +420,18 @@ def _reconcile_part(transactions: pd.DataFrame, reports: Mapping[str, Any], peri
     for currency in reports:
         mine = result[result["currency"].astype("str").eq(currency).to_numpy(dtype=bool)]
         off = mine[mine["status"].ne("matched").to_numpy(dtype=bool)]
-        parts["summary"].append(_status_row("transactions", account, currency, "transactions = records",
-                                            checked=len(mine), failing=off, describe=describe_mismatch,
-                                            difference=_sum(off["amount_difference"]) if len(off) else 0))
+        parts["summary"].append(
+            _status_row(
+                "transactions",
+                account,
+                currency,
+                "transactions = records",
+                checked=len(mine),
+                failing=off,
+                describe=describe_mismatch,
+                difference=_sum(off["amount_difference"]) if len(off) else 0,
+            )
+        )
         parts["mismatches"].append(off.assign(account=account))
     parts["reconciliation"].append(reconciliation_summary(result).assign(account=account))
 
@@ -382,13 +472,21 @@ def _fingerprint_rows(name: str, frame: pd.DataFrame, time: str) -> list[dict]:
     for currency in sorted(codes.dropna().unique()) or [""]:
         mine = frame[codes.eq(currency).to_numpy(dtype=bool)] if len(frame) else frame
         times = mine[time].dropna() if time in mine.columns else pd.Series(dtype="datetime64[ns, UTC]")
-        rows.append({
-            "input": name, "currency": currency, "rows": len(mine),
-            "first": times.min() if len(times) else pd.NaT, "last": times.max() if len(times) else pd.NaT,
-            "amount_sum": _sum(mine[amount]) if (amount := _amount_column(mine)) else pd.NA,
-            "fee_sum": _sum(mine[fee]) if (fee := _fee_column(mine)) else pd.NA,
-            "complete": str(manifest.get("complete", "")), "pages": manifest.get("pages", pd.NA),
-            "sha256": digest, "manifest": _manifest_text(frame)})
+        rows.append(
+            {
+                "input": name,
+                "currency": currency,
+                "rows": len(mine),
+                "first": times.min() if len(times) else pd.NaT,
+                "last": times.max() if len(times) else pd.NaT,
+                "amount_sum": _sum(mine[amount]) if (amount := _amount_column(mine)) else pd.NA,
+                "fee_sum": _sum(mine[fee]) if (fee := _fee_column(mine)) else pd.NA,
+                "complete": str(manifest.get("complete", "")),
+                "pages": manifest.get("pages", pd.NA),
+                "sha256": digest,
+                "manifest": _manifest_text(frame),
+            }
+        )
     return rows
 
 
@@ -420,8 +518,13 @@ def _concat(frames: list[pd.DataFrame], first: tuple[str, ...]) -> pd.DataFrame:
     return table[[*first, *[c for c in table.columns if c not in first]]]
 
 
-def close_pack(transactions: pd.DataFrame | None = None, statements: pd.DataFrame | None = None,
-               balance_reports: Any = None, *, period: Any) -> ClosePack:
+def close_pack(
+    transactions: pd.DataFrame | None = None,
+    statements: pd.DataFrame | None = None,
+    balance_reports: Any = None,
+    *,
+    period: Any,
+) -> ClosePack:
     """Close one period: a green or red status per account, currency and check, the figures, the fingerprint.
 
     Parameters
@@ -460,8 +563,9 @@ def close_pack(transactions: pd.DataFrame | None = None, statements: pd.DataFram
     reports = _reports(balance_reports)
     if transactions is None and statements is None and not reports:
         raise ConfigurationError("transactions, statements, balance_reports", None, "at least one source")
-    parts: dict[str, list] = {key: [] for key in ("summary", "roll_forward", "breaks", "payouts", "reconciliation",
-                                                  "mismatches")}
+    parts: dict[str, list] = {
+        key: [] for key in ("summary", "roll_forward", "breaks", "payouts", "reconciliation", "mismatches")
+    }
     inputs: list[tuple[str, pd.DataFrame, str]] = []
     if statements is not None:
         _statements_part(statements, period, parts)
@@ -478,10 +582,13 @@ def close_pack(transactions: pd.DataFrame | None = None, statements: pd.DataFram
     summary = pd.DataFrame(parts["summary"], columns=list(_SUMMARY_DTYPES)).astype(_SUMMARY_DTYPES)
     fingerprint, digest = _fingerprint(inputs, period)
     return ClosePack(
-        period=period, summary=summary,
+        period=period,
+        summary=summary,
         roll_forward=_concat(parts["roll_forward"], ("source", "account")),
         breaks=_concat(parts["breaks"], ("source", "account")),
         payouts=_concat(parts["payouts"], ("account",)),
         reconciliation=_concat(parts["reconciliation"], ("account",)),
         mismatches=_concat(parts["mismatches"], ("account",)),
-        fingerprint=fingerprint, fingerprint_hash=digest)
+        fingerprint=fingerprint,
+        fingerprint_hash=digest,
+    )

@@ -27,8 +27,15 @@ from ..errors import ConfigurationError, LedgerkitError
 from .close_pack import RED, ClosePack, close_pack, close_period
 from .notebook import Connection, connect
 
-__all__ = ["run_close", "load_close_sources", "default_period", "close_text", "output_folder", "STATEMENT_LOOKBACK",
-           "FAIL_ON"]
+__all__ = [
+    "run_close",
+    "load_close_sources",
+    "default_period",
+    "close_text",
+    "output_folder",
+    "STATEMENT_LOOKBACK",
+    "FAIL_ON",
+]
 
 #: Days of statements pulled before the period, so that the payouts paid early in it are whole.
 STATEMENT_LOOKBACK = 31
@@ -70,15 +77,24 @@ def load_close_sources(conn: Connection, period: Any, *, dwh_user_id: int = 1) -
 
     start, end = close_period(period)
     day = "%Y-%m-%d"
-    transactions = load_transactions(start.strftime(day), end.strftime(day), date_type="paid_at", progress=False,
-                                     **conn.kwargs("transactions"))
+    transactions = load_transactions(
+        start.strftime(day), end.strftime(day), date_type="paid_at", progress=False, **conn.kwargs("transactions")
+    )
     since = (start - pd.Timedelta(days=STATEMENT_LOOKBACK)).strftime(day)
-    statements = load_statements(since=since, until=end.strftime(day), per_page=500, progress=False,
-                                 **conn.kwargs("statements"))
+    statements = load_statements(
+        since=since, until=end.strftime(day), per_page=500, progress=False, **conn.kwargs("statements")
+    )
     shop_id = shop_id_of(conn)
     reports = {
-        str(currency): load_balance_records(start, end, currency=str(currency), user_id=dwh_user_id, shop_id=shop_id,
-                                            progress=False, **conn.kwargs("balance_records"))
+        str(currency): load_balance_records(
+            start,
+            end,
+            currency=str(currency),
+            user_id=dwh_user_id,
+            shop_id=shop_id,
+            progress=False,
+            **conn.kwargs("balance_records"),
+        )
         for currency in sorted(transactions["currency"].dropna().astype("str").unique())
     }
     return CloseSources(transactions, statements, reports)
@@ -87,11 +103,16 @@ def load_close_sources(conn: Connection, period: Any, *, dwh_user_id: int = 1) -
 def close_text(pack: ClosePack, files: list[Path]) -> str:
     """One screen: the verdict, a line per red row (source, account, currency, check, detail), the files."""
     red = pack.red
-    period = pack.period[0].strftime("%Y-%m") if pack.period[1] == pack.period[0] + pd.DateOffset(months=1) else \
-        f"{pack.period[0]:%Y-%m-%d} to {pack.period[1]:%Y-%m-%d}"
-    lines = [f"Close pack {period}: {pack.status.upper()} "
-             f"({len(red)} of {len(pack.summary)} checks red)" if len(red) else
-             f"Close pack {period}: GREEN (all {len(pack.summary)} checks green)"]
+    period = (
+        pack.period[0].strftime("%Y-%m")
+        if pack.period[1] == pack.period[0] + pd.DateOffset(months=1)
+        else f"{pack.period[0]:%Y-%m-%d} to {pack.period[1]:%Y-%m-%d}"
+    )
+    lines = [
+        f"Close pack {period}: {pack.status.upper()} ({len(red)} of {len(pack.summary)} checks red)"
+        if len(red)
+        else f"Close pack {period}: GREEN (all {len(pack.summary)} checks green)"
+    ]
     for row in red.head(_LISTED).itertuples(index=False):
         where = " ".join(filter(None, [row.source, row.account, row.currency]))
         lines.append(f"  RED  {row.check}: {where}" + (f" — {row.detail}" if row.detail else ""))
@@ -125,8 +146,9 @@ and write files in (No such file or directory)
             pass
     except (OSError, RuntimeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ConfigurationError(parameter, str(out), f"a folder this process can create and write files in ({reason})"
-                                 ) from None
+        raise ConfigurationError(
+            parameter, str(out), f"a folder this process can create and write files in ({reason})"
+        ) from None
     return folder
 
 
@@ -136,15 +158,24 @@ def write_close(pack: ClosePack, out: str | os.PathLike) -> list[Path]:
 
     folder = Path(out).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"close-{pack.period[0]:%Y-%m}" if pack.period[1] == pack.period[0] + pd.DateOffset(months=1) else \
-        f"close-{pack.period[0]:%Y-%m-%d}-{pack.period[1]:%Y-%m-%d}"
+    stem = (
+        f"close-{pack.period[0]:%Y-%m}"
+        if pack.period[1] == pack.period[0] + pd.DateOffset(months=1)
+        else f"close-{pack.period[0]:%Y-%m-%d}-{pack.period[1]:%Y-%m-%d}"
+    )
     workbook = write_workbook(pack, folder / f"{stem}.xlsx")
     page = write_page(pack, folder / f"{stem}.html", workbook=workbook.name)
     return [workbook, page]
 
 
-def run_close(*, period: str | None = None, out: str | os.PathLike = "reports", source: str = "sandbox",
-              fail_on: str = "never", dwh_user_id: int = 1) -> int:
+def run_close(
+    *,
+    period: str | None = None,
+    out: str | os.PathLike = "reports",
+    source: str = "sandbox",
+    fail_on: str = "never",
+    dwh_user_id: int = 1,
+) -> int:
     """Pull, close, write and print; returns the exit code.
 
     0 when the pack is written (green, or red with ``fail_on="never"``);

@@ -35,8 +35,15 @@ from .close_pack import GREEN, RED, ClosePack
 __all__ = ["write_workbook", "write_page", "excel_format", "major_number", "SHEETS"]
 
 #: Sheet name -> the pack's frame, in workbook order (the summary first).
-SHEETS = {"Summary": "summary", "Roll-forward": "roll_forward", "Breaks": "breaks", "Payouts": "payouts",
-          "Reconciliation": "reconciliation", "Mismatches": "mismatches", "Fingerprint": "fingerprint"}
+SHEETS = {
+    "Summary": "summary",
+    "Roll-forward": "roll_forward",
+    "Breaks": "breaks",
+    "Payouts": "payouts",
+    "Reconciliation": "reconciliation",
+    "Mismatches": "mismatches",
+    "Fingerprint": "fingerprint",
+}
 
 _FILLS = {GREEN: ("C6EFCE", "006100"), RED: ("FFC7CE", "9C0006")}
 _TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -83,11 +90,12 @@ def _write_table(sheet: Any, frame: pd.DataFrame, top: int) -> None:
     currencies = frame["currency"].astype("str").tolist() if "currency" in frame.columns else [None] * len(frame)
     columns = list(frame.columns)
     for j, name in enumerate(columns, start=1):
-        sheet.cell(row=top, column=j, value=str(name) + (" (UTC)" if _is_time(frame[name]) else "")).font = \
-            Font(bold=True)
+        sheet.cell(row=top, column=j, value=str(name) + (" (UTC)" if _is_time(frame[name]) else "")).font = Font(
+            bold=True
+        )
     widths = [len(str(name)) + (6 if _is_time(frame[name]) else 0) for name in columns]
     for i, record in enumerate(frame.itertuples(index=False), start=top + 1):
-        for j, (name, value) in enumerate(zip(columns, record), start=1):
+        for j, (name, value) in enumerate(zip(columns, record, strict=True), start=1):
             cell = sheet.cell(row=i, column=j)
             currency = currencies[i - top - 1]
             if name in money and not pd.isna(value) and currency not in (None, "nan", "<NA>"):
@@ -187,14 +195,23 @@ _TEXT_COLUMNS = frozenset({"source", "account", "check", "input", "currency"})
 
 def _html_table(frame: pd.DataFrame) -> str:
     """A display table (text cells) as HTML; statuses coloured, the detail column wrapping."""
-    head = "".join(f'<th class="{"text" if c in _TEXT_COLUMNS or c == "detail" else ""}">{html.escape(str(c))}</th>'
-                   for c in frame.columns)
+    head = "".join(
+        f'<th class="{"text" if c in _TEXT_COLUMNS or c == "detail" else ""}">{html.escape(str(c))}</th>'
+        for c in frame.columns
+    )
     rows = []
     for record in frame.itertuples(index=False):
         cells = []
-        for name, value in zip(frame.columns, record):
-            css = (value if name == "status" and value in _FILLS else "detail" if name == "detail"
-                   else "text" if name in _TEXT_COLUMNS else "")
+        for name, value in zip(frame.columns, record, strict=True):
+            css = (
+                value
+                if name == "status" and value in _FILLS
+                else "detail"
+                if name == "detail"
+                else "text"
+                if name in _TEXT_COLUMNS
+                else ""
+            )
             cells.append(f'<td class="{css}">{html.escape(str(value))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -207,7 +224,8 @@ def page_html(pack: ClosePack, workbook: str | None = None) -> str:
     title = f"Close pack {period_text(pack)}: {pack.status}"
     fingerprint = show(pack.fingerprint.drop(columns=["manifest", "sha256"]))
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head><body>",
         f"<h1>Close pack, {html.escape(period_text(pack))}</h1>",
         f'<p>Status: <span class="{pack.status}">{pack.status.upper()}</span> — {html.escape(verdict)}.</p>',
@@ -215,8 +233,13 @@ def page_html(pack: ClosePack, workbook: str | None = None) -> str:
     ]
     if workbook:
         parts.append(f"<p>The figures behind every status: <code>{html.escape(workbook)}</code> (Excel).</p>")
-    parts += ["<h2>Checks</h2>", _html_table(show(pack.summary)),
-              "<h2>Inputs</h2>", _html_table(fingerprint), "</body></html>"]
+    parts += [
+        "<h2>Checks</h2>",
+        _html_table(show(pack.summary)),
+        "<h2>Inputs</h2>",
+        _html_table(fingerprint),
+        "</body></html>",
+    ]
     return "\n".join(parts)
 
 

@@ -124,7 +124,7 @@ def merge_parameters(nb: Any) -> Any:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
             if name in given:
-                lines[node.lineno - 1:node.end_lineno] = [f"{name} = {given[name]!r}  # set by this run"]
+                lines[node.lineno - 1 : node.end_lineno] = [f"{name} = {given[name]!r}  # set by this run"]
                 done.add(name)
     lines += [f"{name} = {value!r}  # set by this run" for name, value in given.items() if name not in done]
     defaults[0].source = "\n".join(lines)
@@ -156,10 +156,14 @@ def export_html(notebook: str | Path, html: str | Path) -> str:
 
     nb = merge_parameters(nbformat.read(str(notebook), as_version=4))
     title = report_title(nb)
-    exporter = HTMLExporter(template_name="ledgerkit_report", extra_template_basedirs=[str(_TEMPLATES)],
-                            embed_images=True)
-    resources = {"metadata": {"name": title}, "ledgerkit_widget_manager": widget_manager_script(),
-                 "ledgerkit_css": REPORT_CSS}
+    exporter = HTMLExporter(
+        template_name="ledgerkit_report", extra_template_basedirs=[str(_TEMPLATES)], embed_images=True
+    )
+    resources = {
+        "metadata": {"name": title},
+        "ledgerkit_widget_manager": widget_manager_script(),
+        "ledgerkit_css": REPORT_CSS,
+    }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     Path(html).write_text(body, encoding="utf-8")
     return title

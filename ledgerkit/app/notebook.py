@@ -29,7 +29,8 @@ Examples
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -63,15 +64,22 @@ class Connection(Client):
     """
 
     def __init__(self, source: str, sandbox: Any = None, *, accounts: Any = None, **options: Any) -> None:
-        connections = {name: _sandbox_account(sandbox, name) for name in ENV_VARS} if sandbox is not None else {}
+        connections: dict[str, Any] = (
+            {name: _sandbox_account(sandbox, name) for name in ENV_VARS} if sandbox is not None else {}
+        )
         super().__init__(**connections, **{"progress": False, **options})
         self.source = source
         self.sandbox = sandbox
         self.accounts = accounts
 
     def _pull_options(self) -> dict[str, Any]:
-        return {"accounts": self.accounts, "progress": self.progress, "retry": self.retry, "session": self.session,
-                "store": self.store}
+        return {
+            "accounts": self.accounts,
+            "progress": self.progress,
+            "retry": self.retry,
+            "session": self.session,
+            "store": self.store,
+        }
 
     def transactions(self, date_from: Any, date_to: Any, **request: Any) -> pd.DataFrame:
         """As :meth:`ledgerkit.Client.transactions`; with ``accounts``, of every account chosen."""
@@ -146,7 +154,7 @@ class Connection(Client):
         if self.sandbox is not None:
             self.sandbox.stop()
 
-    def __enter__(self) -> "Connection":
+    def __enter__(self) -> Connection:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -159,8 +167,11 @@ class Connection(Client):
 
 
 def _sandbox_account(sandbox: Any, name: str) -> dict[str, Any]:
-    urls = {"transactions": sandbox.transactions_url, "statements": sandbox.statements_url,
-            "balance_records": sandbox.dwh_url}
+    urls = {
+        "transactions": sandbox.transactions_url,
+        "statements": sandbox.statements_url,
+        "balance_records": sandbox.dwh_url,
+    }
     credentials = sandbox.credentials[name]
     return {"base_url": urls[name], ENV_VARS[name][3]: credentials.user, "secret_key": credentials}
 

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError
 from .html_export import export_html
@@ -39,7 +40,7 @@ def _ipc_kernel_manager() -> type:
     from jupyter_client.manager import KernelManager
 
     class IpcKernelManager(KernelManager):
-        def __init__(self, **kwargs):
+        def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
             super().__init__(**kwargs)
 
@@ -78,13 +79,17 @@ def _notebooks_dir(notebooks: str | os.PathLike | None) -> Path:
         return _default_notebooks_dir()
     folder = Path(notebooks) if isinstance(notebooks, (str, os.PathLike)) and str(notebooks).strip() else None
     if folder is None or not folder.is_dir() or not any((folder / f"{name}.ipynb").is_file() for name in NOTEBOOKS):
-        raise ConfigurationError("notebooks", str(notebooks), f"a folder holding the report notebooks "
-                                 f"({', '.join(f'{name}.ipynb' for name in NOTEBOOKS)})")
+        raise ConfigurationError(
+            "notebooks",
+            str(notebooks),
+            f"a folder holding the report notebooks ({', '.join(f'{name}.ipynb' for name in NOTEBOOKS)})",
+        )
     return folder
 
 
-def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLike | None = None,
-               source: str = "sandbox") -> int:
+def run_report(
+    *, out: str | os.PathLike = "reports", notebooks: str | os.PathLike | None = None, source: str = "sandbox"
+) -> int:
     """Execute the report notebooks, write ``.ipynb`` + ``.html``, print a summary.
 
     Returns the process exit code (0 when every notebook ran).
@@ -107,7 +112,7 @@ def run_report(*, out: str | os.PathLike = "reports", notebooks: str | os.PathLi
         try:
             execute_notebook(src, dst, {"source": source})
             export_html(dst, dst.with_suffix(".html"))
-        except Exception as exc:  # report every notebook, then fail
+        except Exception as exc:  # noqa: BLE001 - report every notebook, then fail
             failures += 1
             print(f"  {name}: FAILED ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
             continue

@@ -20,16 +20,17 @@ What it says, per currency:
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from ..analysis import check_balances, fee_breakdown, payout_groups, roll_forward
 from ..checks import describe_break
 from ..errors import ConfigurationError
+from ..loaders import load_balance_records, load_statements, load_transactions
 from ..money import format_money
 from .notebook import Connection, connect
-from ..loaders import load_balance_records, load_statements, load_transactions
 
 __all__ = ["sandbox_summary", "env_summary", "summarize", "load_sources", "shop_id_of", "Sources", "PERIOD"]
 
@@ -138,8 +139,13 @@ def load_sources(conn: Connection, start: str, end: str, *, dwh_user_id: int = 1
     shop_id = shop_id_of(conn)
     reports = {
         str(currency): load_balance_records(
-            f"{start}T00:00:00+00:00", f"{end}T00:00:00+00:00", currency=str(currency), user_id=dwh_user_id,
-            shop_id=shop_id, progress=False, **conn.kwargs("balance_records"),
+            f"{start}T00:00:00+00:00",
+            f"{end}T00:00:00+00:00",
+            currency=str(currency),
+            user_id=dwh_user_id,
+            shop_id=shop_id,
+            progress=False,
+            **conn.kwargs("balance_records"),
         )
         for currency in sorted(transactions["currency"].dropna().unique())
     }
@@ -150,10 +156,11 @@ def shop_id_of(conn: Connection) -> int:
     """The transactions' shop, to scope the balance report to it (a ConfigurationError when not an integer)."""
     shop_id = conn.account_id("transactions")
     try:
-        return int(shop_id)
+        return int(shop_id or "")  # None: the same error as any text that is not an integer
     except (TypeError, ValueError):
-        raise ConfigurationError("LEDGERKIT_TRANSACTIONS_SHOP_ID", shop_id,
-                                 "the transactions' shop id, an integer") from None
+        raise ConfigurationError(
+            "LEDGERKIT_TRANSACTIONS_SHOP_ID", shop_id, "the transactions' shop id, an integer"
+        ) from None
 
 
 def summarize(
@@ -203,7 +210,7 @@ def _rows_section(transactions: pd.DataFrame, statements: pd.DataFrame, reports:
     for currency, report in sorted(reports.items()):
         label = f"balance records {currency}"
         lines.append(f"  {label:<20}{len(report.records):>8}{_complete(report.records)}")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _fees_section(transactions: pd.DataFrame, statements: pd.DataFrame) -> list[str]:
@@ -216,7 +223,7 @@ def _fees_section(transactions: pd.DataFrame, statements: pd.DataFrame) -> list[
             lines.append(f"  {label:<14}{row.currency:<5}fees {fee:>14} on {volume:>16}  {rate:>9}")
             if "vat" in row._fields and not pd.isna(row.vat):
                 lines.append(f"  {'':<14}{'':<5}VAT  {format_money(int(row.vat), row.currency):>14} on those fees")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _balance_verdict(chain: Any) -> list[str]:
@@ -238,7 +245,7 @@ def _balance_section(statements: pd.DataFrame, reports: Mapping[str, Any]) -> li
         verdict = _balance_verdict(chain)
         lines.append(f"  {label:<22}{verdict[0]}")
         lines += [f"  {'':<22}{more}" for more in verdict[1:]]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _payouts_section(statements: pd.DataFrame) -> list[str]:
@@ -250,12 +257,18 @@ def _payouts_section(statements: pd.DataFrame) -> list[str]:
         lines.append(f"  {len(paid)} payouts, every one fully explained (residual 0)")
     else:
         lines.append(f"  {len(paid)} payouts, {len(residual)} with a residual:")
-        for row in residual.itertuples(index=False):
-            lines.append(
-                f"    payout {row.payout_id} paid {row.paid_at:%Y-%m-%d}: paid out "
-                f"{format_money(int(row.paid_out), row.currency)}, rows add up to "
-                f"{format_money(int(row.net), row.currency)}, residual {format_money(int(row.residual), row.currency, sign=True)}"
-            )
-    for row in groups[groups["is_open"]].itertuples(index=False):
-        lines.append(f"  open balance, not paid out yet: {format_money(int(row.net), row.currency)} ({row.rows} rows)")
+        lines += [_residual_line(row) for row in residual.itertuples(index=False)]
+    lines += [
+        f"  open balance, not paid out yet: {format_money(int(row.net), row.currency)} ({row.rows} rows)"
+        for row in groups[groups["is_open"]].itertuples(index=False)
+    ]
     return lines
+
+
+def _residual_line(row: Any) -> str:
+    return (
+        f"    payout {row.payout_id} paid {row.paid_at:%Y-%m-%d}: paid out "
+        f"{format_money(int(row.paid_out), row.currency)}, rows add up to "
+        f"{format_money(int(row.net), row.currency)}, "
+        f"residual {format_money(int(row.residual), row.currency, sign=True)}"
+    )

@@ -18,11 +18,14 @@ import argparse
 import dataclasses
 import shlex
 import sys
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from .dialects import DIALECTS
 from .faults import Faults
 from .world_shapes import SHAPES
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 __all__ = ["build_parser", "main", "faults_from_args", "OneLineParser"]
 
@@ -62,10 +65,17 @@ def build_parser(prog: str = "python -m ledgerkit.sandbox") -> argparse.Argument
     parser.add_argument("--size", type=int, default=None, help="number of transactions (default: the world's)")
     parser.add_argument("--shape", choices=SHAPES, default="uniform", help="how transactions spread in time (uniform)")
     parser.add_argument("--page-size", type=int, default=1000, help="transactions per report page (default 1000)")
-    parser.add_argument("--dialect", default="begateway",
-                        help=f"which deployment's reading of the APIs to speak: {', '.join(DIALECTS)} (default begateway)")
-    parser.add_argument("--per-page-default", type=int, default=None,
-                        help="statements per page when not asked (default: the dialect's, else 50)")
+    parser.add_argument(
+        "--dialect",
+        default="begateway",
+        help=f"which deployment's reading of the APIs to speak: {', '.join(DIALECTS)} (default begateway)",
+    )
+    parser.add_argument(
+        "--per-page-default",
+        type=int,
+        default=None,
+        help="statements per page when not asked (default: the dialect's, else 50)",
+    )
     parser.add_argument("--per-page-max", type=int, default=500, help="largest statements per_page (500)")
     parser.add_argument("--report-seconds", type=float, default=0.3, help="time a DWH report takes (0.3)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -86,7 +96,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     return Faults(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Faults)})
 
 
-def print_banner(sb: object, out: TextIO) -> None:
+def print_banner(sb: Sandbox, out: TextIO) -> None:
     """Print where the sandbox listens, its credentials and the env vars to export."""
     print(f"ledgerkit sandbox serving at {sb.url}", file=out)
     if sb.dialect.name != "begateway":
@@ -112,9 +122,19 @@ def main(argv: list[str] | None = None, prog: str = "python -m ledgerkit.sandbox
 
     args = build_parser(prog).parse_args(argv)
     try:
-        sb = Sandbox(seed=args.seed, size=args.size, page_size=args.page_size, per_page_default=args.per_page_default,
-                     per_page_max=args.per_page_max, report_seconds=args.report_seconds, port=args.port,
-                     faults=faults_from_args(args), verbose=args.verbose, dialect=args.dialect, shape=args.shape)
+        sb = Sandbox(
+            seed=args.seed,
+            size=args.size,
+            page_size=args.page_size,
+            per_page_default=args.per_page_default,
+            per_page_max=args.per_page_max,
+            report_seconds=args.report_seconds,
+            port=args.port,
+            faults=faults_from_args(args),
+            verbose=args.verbose,
+            dialect=args.dialect,
+            shape=args.shape,
+        )
         sb.start()
     except (ConfigurationError, OSError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)

@@ -53,11 +53,17 @@ def dwh_error(status: int, code: str, message: str) -> Response:
         "unprocessable_entity": f"The request could not be processed: {message}.",
         "not_found": "The requested report does not exist.",
     }[code]
-    return json_response(status, {"error": {"code": code, "message": message, "friendly_message": friendly, "help": _DWH_HELP}})
+    return json_response(
+        status, {"error": {"code": code, "message": message, "friendly_message": friendly, "help": _DWH_HELP}}
+    )
 
 
 _GENERIC_HELP = "https://doc.ecomcharge.com/codes/"
-_GENERIC_MESSAGES = {"unauthorized": "Unauthorized", "unprocessable_entity": "Unprocessable entity", "not_found": "Not found"}
+_GENERIC_MESSAGES = {
+    "unauthorized": "Unauthorized",
+    "unprocessable_entity": "Unprocessable entity",
+    "not_found": "Not found",
+}
 _GENERIC_FRIENDLY = {"unauthorized": "You can't have access to this area", "not_found": "Report not found."}
 
 
@@ -68,9 +74,18 @@ def generic_dwh_error(status: int, code: str, friendly: str | None = None) -> Re
     --------
     >>> generic_dwh_error(422, "unprocessable_entity", "Type is invalid.").body.decode()
     '{"error":{"code":"unprocessable_entity","friendly_message":"Type is invalid.","help":"https://doc.ecomcharge.com/codes/unprocessable_entity","message":"Unprocessable entity"}}'
-    """
-    return json_response(status, {"error": {"code": code, "friendly_message": friendly or _GENERIC_FRIENDLY[code],
-                                            "help": _GENERIC_HELP + code, "message": _GENERIC_MESSAGES[code]}})
+    """  # noqa: E501 - a doctest's output is one line
+    return json_response(
+        status,
+        {
+            "error": {
+                "code": code,
+                "friendly_message": friendly or _GENERIC_FRIENDLY[code],
+                "help": _GENERIC_HELP + code,
+                "message": _GENERIC_MESSAGES[code],
+            }
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -191,7 +206,7 @@ class _Report:
 class DwhAPI:
     """DWH balance report: create, poll, download the pre-signed zip."""
 
-    def __init__(self, sandbox: "Sandbox") -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self._lock = threading.Lock()
         self._reports: dict[str, _Report] = {}
@@ -200,7 +215,7 @@ class DwhAPI:
         self._justified: JustifiedBook | None = None
 
     def _authorized(self, req: Request) -> bool:
-        return bool(req.auth) and self.sb.world.is_psp(*req.auth)
+        return req.auth is not None and self.sb.world.is_psp(*req.auth)
 
     def _error(self, status: int, code: str, message: str, friendly: str | None = None) -> Response:
         """An error in the dialect's envelope (``friendly`` only shapes the generic one)."""
@@ -261,13 +276,22 @@ class DwhAPI:
         done = status == "successful"
         generated = self._generated_at(report) if done else None
         described = {
-            "id": report.id, "status": status, "type": r["type"], "format": r["format"], "engine": "oban",
-            "attempt": attempt, "updated_at": _utc_z(updated), "language": r["language"], "user_id": r["user_id"],
-            "psp_id": self.sb.world.psp["id"], "created_at": _utc_z(report.created),
+            "id": report.id,
+            "status": status,
+            "type": r["type"],
+            "format": r["format"],
+            "engine": "oban",
+            "attempt": attempt,
+            "updated_at": _utc_z(updated),
+            "language": r["language"],
+            "user_id": r["user_id"],
+            "psp_id": self.sb.world.psp["id"],
+            "created_at": _utc_z(report.created),
             "generated_at": _utc_z(generated) if generated else None,
             "expiry_date": _utc_z(generated + _REPORT_KEEP) if generated else None,
             "file_url": self._file_url(report, generated) if generated else None,
-            "notification_email": r["notification_email"], "request_params": dict(sorted(params.items())),
+            "notification_email": r["notification_email"],
+            "request_params": dict(sorted(params.items())),
         }
         if attempt is None:
             del described["attempt"]
@@ -279,19 +303,27 @@ class DwhAPI:
     def _file_url(self, report: _Report, generated: datetime) -> str:
         amz_date = generated.strftime("%Y%m%dT%H%M%SZ")
         expires = str(int(_REPORT_KEEP.total_seconds()))
-        query = urlencode([
-            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-            ("X-Amz-Credential", f"SANDBOXKEY/{generated:%Y%m%d}/eu-central-1/s3/aws4_request"),
-            ("X-Amz-Date", amz_date), ("X-Amz-Expires", expires), ("X-Amz-SignedHeaders", "host"),
-            ("X-Amz-Signature", self._signature(report.id, amz_date, expires)),
-        ])
+        query = urlencode(
+            [
+                ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+                ("X-Amz-Credential", f"SANDBOXKEY/{generated:%Y%m%d}/eu-central-1/s3/aws4_request"),
+                ("X-Amz-Date", amz_date),
+                ("X-Amz-Expires", expires),
+                ("X-Amz-SignedHeaders", "host"),
+                ("X-Amz-Signature", self._signature(report.id, amz_date, expires)),
+            ]
+        )
         return f"{self.sb.dwh_url}/files/{report.id}.zip?{query}"
 
     def download(self, req: Request, report_id: str) -> Response:
         """``GET /files/{id}.zip``: the pre-signed link (no API auth, S3's errors)."""
         if req.header("Authorization") is not None:
-            return s3_error(400, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
-                             "parameter, Signature query string parameter or the Authorization header should be specified")
+            return s3_error(
+                400,
+                "InvalidArgument",
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
+                "parameter, Signature query string parameter or the Authorization header should be specified",
+            )
         with self._lock:
             report = self._reports.get(report_id)
         amz_date, expires = req.param("X-Amz-Date") or "", req.param("X-Amz-Expires") or ""
@@ -299,12 +331,20 @@ class DwhAPI:
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         signature = req.param("X-Amz-Signature") or ""
         if not hmac.compare_digest(signature, self._signature(report_id, amz_date, expires)):
-            return s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
+            return s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
         signed = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         if datetime.now(UTC) >= signed + timedelta(seconds=int(expires)):
             return s3_error(403, "AccessDenied", "Request has expired")
-        return Response(200, self._file(report), {"Content-Disposition": f'attachment; filename="{report_id}.zip"'},
-                        "application/zip")
+        return Response(
+            200,
+            self._file(report),
+            {"Content-Disposition": f'attachment; filename="{report_id}.zip"'},
+            "application/zip",
+        )
 
     def _file(self, report: _Report) -> bytes:
         """The zip, built on first download (outside the lock: other reports stay served)."""
@@ -318,8 +358,15 @@ class DwhAPI:
                 report.file = report.file or built
         return report.file
 
-    def report_rows(self, date_from: datetime, date_to: datetime, currency: str, merchant_id: int | None = None,
-                    shop_id: int | None = None, gateway_id: int | None = None) -> tuple[list[dict], list[dict]]:
+    def report_rows(
+        self,
+        date_from: datetime,
+        date_to: datetime,
+        currency: str,
+        merchant_id: int | None = None,
+        shop_id: int | None = None,
+        gateway_id: int | None = None,
+    ) -> tuple[list[dict], list[dict]]:
         """(records, opening rows) of the report this dialect makes for these request parameters.
 
         The ids narrow to their intersection; ``date_to`` is exclusive, or
@@ -329,8 +376,9 @@ class DwhAPI:
         if self.dialect.date_to_inclusive:
             date_to = date_to + timedelta(microseconds=1)  # times are whole microseconds: created_at <= date_to
         if not self.dialect.justified_sheet:
-            return self.sb.world.balance_records_in(date_from, date_to, currency, merchant_id=merchant_id,
-                                                    shop_id=shop_id, gateway_id=gateway_id)
+            return self.sb.world.balance_records_in(
+                date_from, date_to, currency, merchant_id=merchant_id, shop_id=shop_id, gateway_id=gateway_id
+            )
         with self.sb.world.lock:
             book = self._justified
             if book is None or book.size != len(self.sb.world.balance_records):
@@ -348,6 +396,8 @@ def s3_error(status: int, code: str, message: str, headers: dict[str, str] | Non
     >>> r.status, b"<Code>SlowDown</Code>" in r.body, r.content_type
     (503, True, 'application/xml')
     """
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
-            f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
+    )
     return Response(status, body.encode("utf-8"), headers or {}, "application/xml")

@@ -70,7 +70,11 @@ def _day_window(req: Request, errors: list[dict[str, str]]) -> tuple[float | Non
     """``(since, until, inclusive)`` of dates: since from 00:00 UTC, until through 23:59:59 UTC."""
     since, until = _date_param(req, "since", errors), _date_param(req, "until", errors)
     lo = None if since is None else datetime.combine(since, datetime.min.time(), UTC).timestamp()
-    hi = float("inf") if until is None else datetime.combine(until + timedelta(days=1), datetime.min.time(), UTC).timestamp()
+    hi = (
+        float("inf")
+        if until is None
+        else datetime.combine(until + timedelta(days=1), datetime.min.time(), UTC).timestamp()
+    )
     return lo, hi, False
 
 
@@ -104,13 +108,15 @@ class StatementsAPI:
 
     PATH = "/makecommerce/v1/shop/accountstatements"
 
-    def __init__(self, sandbox: "Sandbox") -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self.dialect = sandbox.dialect
         self._lock = threading.Lock()
         self._times: list[float] = []
         self._pulls: dict[tuple, list[dict[str, Any]]] = {}
-        self._reshaped = self.dialect.recorded_vat_lines or self.dialect.float_numbers or self.dialect.omit_transaction_id
+        self._reshaped = (
+            self.dialect.recorded_vat_lines or self.dialect.float_numbers or self.dialect.omit_transaction_id
+        )
         self._recorded: tuple = (-1, [], [], [])  # (world chain length, exact, served, times)
 
     def _snapshot(self) -> tuple[list[dict[str, Any]], list[float]]:
@@ -121,10 +127,12 @@ class StatementsAPI:
             return self._recorded_rows(rows)[1:]
         with self._lock:
             if len(self._times) < len(rows):
-                self._times = self._times + [parse_utc(r["created"]).timestamp() for r in rows[len(self._times):]]
+                self._times = self._times + [parse_utc(r["created"]).timestamp() for r in rows[len(self._times) :]]
             return rows, self._times[: len(rows)]
 
-    def _recorded_rows(self, world_rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[float]]:
+    def _recorded_rows(
+        self, world_rows: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[float]]:
         """(exact rows, rows as served, their epoch times) of the dialect's shape, rebuilt when the chain grew."""
         with self._lock:
             length, *view = self._recorded
@@ -146,7 +154,9 @@ class StatementsAPI:
     def handle(self, req: Request) -> Response:
         """Answer one statement page."""
         if not req.auth or not self.sb.world.is_mc_shop(*req.auth):
-            return json_response(401, {"code": 1004, "message": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="api"'})
+            return json_response(
+                401, {"code": 1004, "message": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="api"'}
+            )
         errors: list[dict[str, str]] = []
         window = _instant_window if self.dialect.statement_bounds == "instants" else _day_window
         since, until, inclusive = window(req, errors)
@@ -166,10 +176,14 @@ class StatementsAPI:
             self.sb.world.append_statements(faults.insert_during_paging)
         offset = max(0, (page - 1) * per_page - (faults.repeat_rows if page > 1 else 0))
         last = max(1, -(-len(rows) // per_page))
-        links = {"first": 1, "prev": page - 1 if page > 1 else None,
-                 "next": (page if faults.stuck_cursor else page + 1) if page < last else None, "last": last}
+        links = {
+            "first": 1,
+            "prev": page - 1 if page > 1 else None,
+            "next": (page if faults.stuck_cursor else page + 1) if page < last else None,
+            "last": last,
+        }
         headers = {"X-Total-Count": str(len(rows)), "Link": self._link(req, links, per_page)}
-        response = json_response(200, [_statement_row(r) for r in rows[offset:offset + per_page]], headers)
+        response = json_response(200, [_statement_row(r) for r in rows[offset : offset + per_page]], headers)
         if self.dialect.statements_content_type:
             response.content_type = self.dialect.statements_content_type
         return response
@@ -182,9 +196,13 @@ class StatementsAPI:
             cached = self._pulls.get(key)
         if cached is not None:
             return cached
-        selected = [row for row, at in zip(rows, times)
-                    if lo <= at and (at <= hi if inclusive else at < hi)
-                    and (payout_id is None or str(row.get("payout_id")) == payout_id)]
+        selected = [
+            row
+            for row, at in zip(rows, times, strict=True)
+            if lo <= at
+            and (at <= hi if inclusive else at < hi)
+            and (payout_id is None or str(row.get("payout_id")) == payout_id)
+        ]
         with self._lock:
             if len(self._pulls) >= MAX_CACHED_PULLS:
                 self._pulls.clear()

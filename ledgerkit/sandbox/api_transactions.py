@@ -24,7 +24,7 @@ import re
 import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -41,8 +41,18 @@ _TX_TIME_FIELDS = ("created_at", "paid_at", "settled_at", "manually_corrected_at
 _STATUSES = ("all", "successful", "failed", "pending", "incomplete")
 _METHODS = ("credit_card", "alternative")
 _DATE_TYPES = ("created_at", "paid_at", "settled_at")
-_PARAMS = ("date_type", "from", "to", "status", "payment_method_type", "time_zone", "starting_after",
-           "ending_before", "manual_correction_from", "manual_correction_to")
+_PARAMS = (
+    "date_type",
+    "from",
+    "to",
+    "status",
+    "payment_method_type",
+    "time_zone",
+    "starting_after",
+    "ending_before",
+    "manual_correction_from",
+    "manual_correction_to",
+)
 _UNKNOWN = "is not permitted"
 _WALL_FORMAT = "%Y-%m-%d %H:%M:%S"
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -108,8 +118,11 @@ class _TxIndex:
         with self._lock:
             found = self._by_time.get(key)
             if found is None:
-                pairs = sorted((self.times[tx["id"]][date_type], tx["id"]) for tx in self.by_shop.get(shop_id, [])
-                               if tx.get("payment_method_type") == method and self.times[tx["id"]][date_type] is not None)
+                pairs = sorted(
+                    (t, tx["id"])
+                    for tx in self.by_shop.get(shop_id, [])
+                    if tx.get("payment_method_type") == method and (t := self.times[tx["id"]][date_type]) is not None
+                )
                 found = self._by_time[key] = ([t for t, _ in pairs], [i for _, i in pairs])
             return found
 
@@ -128,7 +141,7 @@ class _TxQuery:
     correction: tuple[float, float] | None
 
 
-def _wall_start(date_type: str, text: str, zone: ZoneInfo) -> float:
+def _wall_start(date_type: str, text: str, zone: tzinfo) -> float:
     """Epoch seconds where an inclusive wall-clock (or date) bound in ``zone`` starts."""
     if date_type == "settled_at":
         return datetime.combine(date.fromisoformat(text), datetime.min.time(), zone).timestamp()
@@ -148,7 +161,7 @@ def _valid_wall(text: Any, date_type: str) -> bool:
     try:
         if date_type == "settled_at":
             return bool(re.fullmatch(r"\d{4}-\d\d-\d\d", text)) and date.fromisoformat(text) is not None
-        return datetime.strptime(text, _WALL_FORMAT) is not None
+        return datetime.strptime(text, _WALL_FORMAT) is not None  # noqa: DTZ007 - the text's shape only
     except ValueError:
         return False
 
@@ -168,11 +181,13 @@ def _zone(name: Any) -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError ...
+    except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, IsADirectoryError ...
         return None
 
 
-def validate_report_params(params: Any, methods: tuple[str, ...] = _METHODS) -> tuple[dict[str, list[str]], dict[str, Any]]:
+def validate_report_params(
+    params: Any, methods: tuple[str, ...] = _METHODS
+) -> tuple[dict[str, list[str]], dict[str, Any]]:
     """Check ``report_params``; return (errors by field, cleaned values).
 
     Like a strict API, a field it does not know (``count``, a typo such as
@@ -211,8 +226,11 @@ def validate_report_params(params: Any, methods: tuple[str, ...] = _METHODS) -> 
         if name not in errors and not _valid_wall(value, date_type):
             errors[name] = [f"must be in format {wall}"]
         clean[name] = value
-    if "from" not in errors and "to" not in errors and _wall_start(date_type, clean["to"], UTC) < _wall_start(
-            date_type, clean["from"], UTC):
+    if (
+        "from" not in errors
+        and "to" not in errors
+        and _wall_start(date_type, clean["to"], UTC) < _wall_start(date_type, clean["from"], UTC)
+    ):
         errors["to"] = ["must not be before from"]
     one_of("status", _STATUSES)
     one_of("payment_method_type", methods)
@@ -251,7 +269,7 @@ def _wall_clock_z(value: datetime | str | None, zone: ZoneInfo) -> str | None:
 class TransactionsAPI:
     """``POST /api/reports`` (X-Api-Version 3): cursor-paginated shop report."""
 
-    def __init__(self, sandbox: "Sandbox") -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self._lock = threading.Lock()
         self._index: _TxIndex | None = None
@@ -271,13 +289,19 @@ class TransactionsAPI:
         """Answer one report request."""
         shop = self.sb.world.shop_by_credentials(*req.auth) if req.auth else None
         if shop is None:
-            return json_response(401, {"message": "Unauthorized", "errors": {}}, {"WWW-Authenticate": 'Basic realm="api"'})
+            return json_response(
+                401, {"message": "Unauthorized", "errors": {}}, {"WWW-Authenticate": 'Basic realm="api"'}
+            )
         if (req.header("X-Api-Version") or "").strip() != "3":
-            return json_response(400, {"message": "X-Api-Version header must be 3", "errors": {"X-Api-Version": ["must be 3"]}})
+            return json_response(
+                400, {"message": "X-Api-Version header must be 3", "errors": {"X-Api-Version": ["must be 3"]}}
+            )
         if req.body and req.json is None:
             return json_response(400, {"message": "request body is not valid JSON", "errors": {}})
         if not isinstance(req.json, dict) or not isinstance(req.json.get("report_params"), dict):
-            return json_response(422, {"message": "report_params is missing", "errors": {"report_params": ["is missing"]}})
+            return json_response(
+                422, {"message": "report_params is missing", "errors": {"report_params": ["is missing"]}}
+            )
         errors, clean = validate_report_params(req.json["report_params"], self.sb.dialect.payment_methods)
         if errors:
             return _invalid_params(errors)
@@ -289,12 +313,22 @@ class TransactionsAPI:
         correction = None
         lo, hi = clean["manual_correction_from"], clean["manual_correction_to"]
         if lo or hi:
-            correction = (_wall_start(kind, lo, zone) if lo else -float("inf"),
-                          _wall_end(kind, hi, zone) if hi else float("inf"))
+            correction = (
+                _wall_start(kind, lo, zone) if lo else -float("inf"),
+                _wall_end(kind, hi, zone) if hi else float("inf"),
+            )
         method = clean["payment_method_type"]
         world_method = "alternative" if method == self.sb.dialect.alternative_method else method
-        return _TxQuery(shop_id, kind, _wall_start(kind, clean["from"], zone), _wall_end(kind, clean["to"], zone),
-                        clean["status"], world_method, zone.key, correction)
+        return _TxQuery(
+            shop_id,
+            kind,
+            _wall_start(kind, clean["from"], zone),
+            _wall_end(kind, clean["to"], zone),
+            clean["status"],
+            world_method,
+            zone.key,
+            correction,
+        )
 
     def matching_ids(self, q: _TxQuery) -> list[int]:
         """Ascending ids of the transactions a query selects (cached per query)."""
@@ -304,7 +338,7 @@ class TransactionsAPI:
         if cached is not None:
             return cached
         times, by_time = index.by_time(q.shop_id, q.method, q.date_type)
-        ids = by_time[bisect_left(times, q.start):bisect_left(times, q.end)]
+        ids = by_time[bisect_left(times, q.start) : bisect_left(times, q.end)]
         if q.status != "all":
             ids = [i for i in ids if index.by_id[i].get("status") == q.status]
         if q.correction:
@@ -332,7 +366,7 @@ class TransactionsAPI:
             page, has_more = ids[lo:stop], lo > 0
         else:
             start = 0 if after is None else max(0, bisect_right(ids, after) - faults.repeat_rows)
-            page, has_more = ids[start:start + size], start + size < len(ids)
+            page, has_more = ids[start : start + size], start + size < len(ids)
         if faults.stuck_cursor:
             has_more = True
         first_page = clean.get("starting_after") is None and before is None

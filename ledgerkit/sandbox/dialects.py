@@ -18,7 +18,7 @@ Examples
 Traceback (most recent call last):
 ...
 ledgerkit.errors.ConfigurationError: dialect='nope' is not valid: expected one of: begateway, bepaid, ecomcharge, makecommerce-recorded, dwh-official-client
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
@@ -111,17 +111,38 @@ class Dialect:
         return ("credit_card",) if self.alternative_method is None else ("credit_card", self.alternative_method)
 
 
-PROFILES: dict[str, Dialect] = {d.name: d for d in (
-    Dialect(),
-    Dialect(name="bepaid", alternative_method="erip"),
-    Dialect(name="ecomcharge", alternative_method=None, count="report"),
-    Dialect(name="makecommerce-recorded", per_page_default=30, statement_bounds="instants", float_numbers=True,
-            omit_transaction_id=True, recorded_vat_lines=True, link_separator=",", link_per_page=True,
-            request_id_header="X-Request-Id", statements_content_type="application/json;charset=UTF-8"),
-    Dialect(name="dwh-official-client", report_type="balance_records_report", dwh_errors="generic",
-            report_statuses=("pending", "processing"), first_status_attempt=False, echo_create="iso",
-            echo_show="microZ", naive_dates_utc=True, date_to_inclusive=True, justified_sheet=True),
-)}
+PROFILES: dict[str, Dialect] = {
+    d.name: d
+    for d in (
+        Dialect(),
+        Dialect(name="bepaid", alternative_method="erip"),
+        Dialect(name="ecomcharge", alternative_method=None, count="report"),
+        Dialect(
+            name="makecommerce-recorded",
+            per_page_default=30,
+            statement_bounds="instants",
+            float_numbers=True,
+            omit_transaction_id=True,
+            recorded_vat_lines=True,
+            link_separator=",",
+            link_per_page=True,
+            request_id_header="X-Request-Id",
+            statements_content_type="application/json;charset=UTF-8",
+        ),
+        Dialect(
+            name="dwh-official-client",
+            report_type="balance_records_report",
+            dwh_errors="generic",
+            report_statuses=("pending", "processing"),
+            first_status_attempt=False,
+            echo_create="iso",
+            echo_show="microZ",
+            naive_dates_utc=True,
+            date_to_inclusive=True,
+            justified_sheet=True,
+        ),
+    )
+}
 
 #: Names of every dialect, the default first.
 DIALECTS: tuple[str, ...] = tuple(PROFILES)

@@ -83,9 +83,9 @@ class Faults:
             value = getattr(self, f.name)
             if f.name == "retry_after" and value is None:
                 continue
-            _check_field(f.name, value, f.type)
+            _check_field(f.name, value, str(f.type))  # a string: annotations are postponed
 
-    def replace(self, **changes: Any) -> "Faults":
+    def replace(self, **changes: Any) -> Faults:
         """A copy with ``changes`` applied; unknown names raise ConfigurationError."""
         names = {f.name for f in dataclasses.fields(self)}
         for name in changes:
@@ -95,8 +95,11 @@ class Faults:
 
     def active(self) -> bool:
         """Whether any fault is switched on."""
-        return self != Faults(error_burst=self.error_burst, error_status=self.error_status,
-                              download_error_status=self.download_error_status)
+        return self != Faults(
+            error_burst=self.error_burst,
+            error_status=self.error_status,
+            download_error_status=self.download_error_status,
+        )
 
 
 def _check_field(name: str, value: Any, type_name: str) -> None:

@@ -22,9 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..money import from_minor
 
@@ -47,7 +48,8 @@ _ACCOUNT = [
 ]
 
 #: (frame column, English header, Russian header) of sheet ``balance_records``.
-RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT + [
+RECORD_COLUMNS: list[tuple[str, str, str]] = [
+    *_ACCOUNT,
     ("record_id", "Record ID", "ID записи"),
     ("created_at", "Created at", "Дата создания"),
     ("transaction_uid", "Transaction UID", "UID транзакции"),
@@ -63,7 +65,8 @@ RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT + [
 
 #: Sheet ``balance_records`` of the ``dwh-official-client`` dialect: only what public sources justify.
 #: ``amount`` is what the row moves the balance by (net of any fee); ``type`` the movement's kind.
-JUSTIFIED_RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT[:5] + [
+JUSTIFIED_RECORD_COLUMNS: list[tuple[str, str, str]] = [
+    *_ACCOUNT[:5],
     ("created_at", "Created at", "Дата создания"),
     ("type", "Type", "Type"),
     ("description", "Description", "Description"),
@@ -73,7 +76,8 @@ JUSTIFIED_RECORD_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT[:5] + [
 ]
 
 #: (frame column, English header, Russian header) of sheet ``opening_balance``.
-OPENING_COLUMNS: list[tuple[str, str, str]] = _ACCOUNT + [
+OPENING_COLUMNS: list[tuple[str, str, str]] = [
+    *_ACCOUNT,
     ("currency", "Currency", "Валюта"),
     ("date", "Date", "Дата"),
     ("opening_balance", "Opening balance", "Входящий остаток"),
@@ -101,7 +105,7 @@ def _timestamp_text(value: Any) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -126,11 +130,15 @@ def _csv_bytes(rows: Iterable[Mapping[str, Any]], columns: list[tuple[str, str, 
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(headers(columns, language))
     for row in rows:
-        writer.writerow(["" if c is None else format(c, "f") if isinstance(c, Decimal) else c for c in _cells(row, columns)])
+        writer.writerow(
+            ["" if c is None else format(c, "f") if isinstance(c, Decimal) else c for c in _cells(row, columns)]
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _xlsx_bytes(sheets: dict[str, tuple[Iterable[Mapping[str, Any]], list[tuple[str, str, str]]]], language: str) -> bytes:
+def _xlsx_bytes(
+    sheets: dict[str, tuple[Iterable[Mapping[str, Any]], list[tuple[str, str, str]]]], language: str
+) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
 __all__ = ["Request", "Response", "dumps", "json_response", "parse_utc", "UTC", "MAX_CACHED_PULLS"]
 
-UTC = timezone.utc
 _JSON = "application/json; charset=utf-8"
 MAX_CACHED_PULLS = 256  # selections each API keeps per query before starting afresh
 
@@ -88,7 +87,11 @@ def json_response(status: int, obj: Any, headers: dict[str, str] | None = None) 
     return Response(status, dumps(obj), dict(headers or {}))
 
 
-def parse_utc(text: str | None) -> datetime | None:
+@overload
+def parse_utc(text: None) -> None: ...
+@overload
+def parse_utc(text: str | datetime) -> datetime: ...
+def parse_utc(text: str | datetime | None) -> datetime | None:
     """An API timestamp (``...Z``, ``+0000`` or ``+00:00``) as an aware UTC datetime."""
     if text is None:
         return None

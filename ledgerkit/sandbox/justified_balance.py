@@ -70,8 +70,9 @@ class JustifiedBook:
             self._chains[key] = chain
             self._times[key] = [row["created_at"] for _, row in chain]
 
-    def in_scope(self, currency: str, merchant_id: int | None = None, shop_id: int | None = None,
-                 gateway_id: int | None = None) -> list[AccountKey]:
+    def in_scope(
+        self, currency: str, merchant_id: int | None = None, shop_id: int | None = None, gateway_id: int | None = None
+    ) -> list[AccountKey]:
         """Account keys matching the filters (``None`` matches all): the intersection of those given."""
         return self.book.in_scope(currency, merchant_id, shop_id, gateway_id)
 
@@ -83,8 +84,13 @@ class JustifiedBook:
         out: list[tuple[tuple, dict[str, Any]]] = []
         inserted = 0
         for j, record in enumerate(records):
-            row = {**account, "created_at": record["created_at"], "type": record["transaction_type"],
-                   "description": None, "amount": record["net"]}
+            row = {
+                **account,
+                "created_at": record["created_at"],
+                "type": record["transaction_type"],
+                "description": None,
+                "amount": record["net"],
+            }
             out.append(((record["created_at"], record["record_id"], 0), row))
             if j + 1 >= _FIRST_AFTER and (j + 1 - _FIRST_AFTER) % _EVERY == 0:
                 kind, major, text = EXTRA_MOVEMENTS[inserted % len(EXTRA_MOVEMENTS)]
@@ -104,13 +110,18 @@ class JustifiedBook:
         return self._chains[key][i - 1][1]["balance_after"] if i else self.book.opening[key]
 
     def records_in(self, date_from: datetime, date_to: datetime, keys: list[AccountKey]) -> tuple[list, list]:
-        """Movements in ``[date_from, date_to)`` of ``keys`` (by time, then chain order) and opening rows at ``date_from``."""
+        """Movements in ``[date_from, date_to)`` of ``keys`` and opening rows at ``date_from``.
+
+        Movements come by time, then chain order.
+        """
         found: list[tuple[tuple, dict[str, Any]]] = []
         opening: list[dict[str, Any]] = []
         for key in keys:
             times = self._times[key]
-            found.extend(self._chains[key][bisect_left(times, date_from):bisect_left(times, date_to)])
-            opening.append({**self.book.opening_row(key, date_from), "opening_balance": self.balance_at(key, date_from)})
+            found.extend(self._chains[key][bisect_left(times, date_from) : bisect_left(times, date_to)])
+            opening.append(
+                {**self.book.opening_row(key, date_from), "opening_balance": self.balance_at(key, date_from)}
+            )
         found.sort(key=lambda pair: pair[0])
         return [row for _, row in found], opening
 

@@ -42,9 +42,8 @@ _ZERO_VAT_EVERY, _ZERO_VAT_AT = 6, 3
 
 def _payment_at(rows: list[dict], i: int) -> bool:
     """Whether ``rows[i:i + 5]`` are one payment: INCOME, its fixed fee and VAT, its fee and VAT."""
-    group = rows[i:i + len(_PAYMENT_SHAPE)]
-    return (tuple(r["type"] for r in group) == _PAYMENT_SHAPE
-            and len({r.get("transaction") for r in group}) == 1)
+    group = rows[i : i + len(_PAYMENT_SHAPE)]
+    return tuple(r["type"] for r in group) == _PAYMENT_SHAPE and len({r.get("transaction") for r in group}) == 1
 
 
 def _recorded_payment(group: list[dict], k: int) -> list[dict]:
@@ -67,7 +66,7 @@ def recorded_chain(rows: list[dict]) -> list[dict]:
     i, k = 0, 0
     while i < len(rows):
         if _payment_at(rows, i):
-            out.extend(_recorded_payment([dict(r) for r in rows[i:i + len(_PAYMENT_SHAPE)]], k))
+            out.extend(_recorded_payment([dict(r) for r in rows[i : i + len(_PAYMENT_SHAPE)]], k))
             i, k = i + len(_PAYMENT_SHAPE), k + 1
         else:
             out.append(dict(rows[i]))

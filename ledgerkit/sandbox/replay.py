@@ -26,9 +26,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .http_util import json_response
 from .server import Loopback, RequestRecord, _Handler, _masked_headers
@@ -60,7 +61,7 @@ class Recorded:
     body: Any = b""
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> "Recorded":
+    def from_payload(cls, payload: Mapping[str, Any]) -> Recorded:
         """A recording shaped ``{"status": ..., "headers": {...}, "body": ...}``.
 
         Examples
@@ -88,8 +89,17 @@ class _ReplayHandler(_Handler):
         replay = self.server.sandbox
         req = self._read_request(method)
         recorded = replay.answer(method, self.path)
-        replay.log(RequestRecord(method, req.path, dict(req.query), _masked_headers(self.headers.items(), req.auth),
-                                 req.json, recorded.status, time.time()))
+        replay.log(
+            RequestRecord(
+                method,
+                req.path,
+                dict(req.query),
+                _masked_headers(self.headers.items(), req.auth),
+                req.json,
+                recorded.status,
+                time.time(),
+            )
+        )
         body = recorded.content
         self.send_response_only(recorded.status)
         for name, value in recorded.headers.items():
@@ -121,7 +131,9 @@ class Replay(Loopback):
 
     def __init__(self, routes: Mapping[str, Recorded | Sequence[Recorded]], port: int = 0) -> None:
         self.port = port
-        self._routes = {key: list(value) if isinstance(value, (list, tuple)) else [value] for key, value in routes.items()}
+        self._routes: dict[str, list[Recorded]] = {
+            key: [value] if isinstance(value, Recorded) else list(value) for key, value in routes.items()
+        }
         self._served: dict[str, int] = {}
         self._lock = threading.Lock()
         self.requests: list[RequestRecord] = []

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import re
@@ -38,9 +39,10 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from ..config import ENV_VARS, Credentials
@@ -110,8 +112,10 @@ class HeaderDict(dict):
 
 def _masked_headers(headers: Iterable[tuple[str, str]], auth: tuple[str, str] | None) -> HeaderDict:
     """Headers for the request log: Authorization becomes ``<basic user=ID>``."""
-    masked = ((k, (f"<basic user={auth[0]}>" if auth else "<hidden>") if k.lower() == "authorization" else v)
-              for k, v in headers)
+    masked = (
+        (k, (f"<basic user={auth[0]}>" if auth else "<hidden>") if k.lower() == "authorization" else v)
+        for k, v in headers
+    )
     return HeaderDict(masked)
 
 
@@ -123,24 +127,25 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "ledgerkit-sandbox/0.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes
     timeout = 60  # idle keep-alive connections close after a minute
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.sandbox.verbose:
             super().log_message(format, *args)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._serve("PUT")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._serve("DELETE")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._serve("PATCH")
 
     def _read_request(self, method: str) -> Request:
@@ -148,8 +153,14 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else 0
         body = self.rfile.read(length) if length > 0 else b""
-        req = Request(method, parts.path, parse_qsl(parts.query, keep_blank_values=True), headers, body,
-                      auth=_basic_auth(headers.get("authorization")))
+        req = Request(
+            method,
+            parts.path,
+            parse_qsl(parts.query, keep_blank_values=True),
+            headers,
+            body,
+            auth=_basic_auth(headers.get("authorization")),
+        )
         if body:
             try:
                 req.json = json.loads(body)
@@ -162,15 +173,24 @@ class _Handler(BaseHTTPRequestHandler):
         req = self._read_request(method)
         try:
             response, kind = sb.route(req)
-        except Exception:  # a sandbox bug must show as a 500, not a hung client
+        except Exception:  # noqa: BLE001 - a sandbox bug must show as a 500, not a hung client
             traceback.print_exc(file=sys.stderr)
             response, kind = json_response(500, {"message": "sandbox internal error"}), None
         fault = sb.next_fault(kind)
         response = _fault_response(sb.faults, fault, kind) or response
         if sb.faults.latency:
             time.sleep(sb.faults.latency)
-        sb.log(RequestRecord(method, req.path, dict(req.query), _masked_headers(self.headers.items(), req.auth),
-                             req.json, response.status, time.time()))
+        sb.log(
+            RequestRecord(
+                method,
+                req.path,
+                dict(req.query),
+                _masked_headers(self.headers.items(), req.auth),
+                req.json,
+                response.status,
+                time.time(),
+            )
+        )
         self._send(response, fault)
 
     def _send(self, response: Response, fault: str | None) -> None:
@@ -189,10 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.wfile.write(body)
 
@@ -222,8 +240,8 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sandbox: "Loopback", handler: type = _Handler) -> None:
-        self.sandbox = sandbox  # what the handler serves: a Sandbox, or a Replay
+    def __init__(self, address: tuple[str, int], sandbox: Loopback, handler: type = _Handler) -> None:
+        self.sandbox: Any = sandbox  # what the handler serves: a Sandbox, or a Replay
         super().__init__(address, handler)
 
 
@@ -240,13 +258,17 @@ class Loopback:
     _server: _Server | None = None
     _thread: threading.Thread | None = None
 
-    def start(self):
+    def start(self) -> Self:
         """Bind and serve in a daemon thread; returns self."""
         if self._server is None:
             self._server = _Server(("127.0.0.1", self.port), self, self.handler)
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"{type(self).__name__.lower()}:{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"{type(self).__name__.lower()}:{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -257,7 +279,7 @@ class Loopback:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -309,15 +331,35 @@ class Sandbox(Loopback):
     True
     """
 
-    def __init__(self, seed: int = 0, size: int | None = None, page_size: int = 1000,
-                 per_page_default: int | None = None, per_page_max: int = 500, report_seconds: float = 0.3,
-                 port: int = 0, *, world: Any = None, faults: Faults | None = None, verbose: bool = False,
-                 dialect: str = "begateway", shape: str = "uniform") -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        size: int | None = None,
+        page_size: int = 1000,
+        per_page_default: int | None = None,
+        per_page_max: int = 500,
+        report_seconds: float = 0.3,
+        port: int = 0,
+        *,
+        world: Any = None,
+        faults: Faults | None = None,
+        verbose: bool = False,
+        dialect: str = "begateway",
+        shape: str = "uniform",
+    ) -> None:
         self.dialect: Dialect = get_dialect(dialect)
         if per_page_default is None:
             per_page_default = self.dialect.per_page_default or 50
-        _check_settings(size=size, page_size=page_size, per_page_default=per_page_default, per_page_max=per_page_max,
-                        report_seconds=report_seconds, port=port, faults=faults, verbose=verbose)
+        _check_settings(
+            size=size,
+            page_size=page_size,
+            per_page_default=per_page_default,
+            per_page_max=per_page_max,
+            report_seconds=report_seconds,
+            port=port,
+            faults=faults,
+            verbose=verbose,
+        )
         self.seed, self.size = seed, size
         self.page_size, self.per_page_default, self.per_page_max = page_size, per_page_default, per_page_max
         self.report_seconds, self.port, self.verbose = report_seconds, port, verbose
@@ -373,7 +415,11 @@ class Sandbox(Loopback):
 
     def env(self) -> dict[str, str]:
         """The nine ``LEDGERKIT_*`` environment variables pointing at this sandbox."""
-        urls = {"transactions": self.transactions_url, "statements": self.statements_url, "balance_records": self.dwh_url}
+        urls = {
+            "transactions": self.transactions_url,
+            "statements": self.statements_url,
+            "balance_records": self.dwh_url,
+        }
         out = {}
         for source, (url_var, user_var, secret_var, _) in ENV_VARS.items():
             creds = self.credentials[source]
@@ -388,7 +434,11 @@ class Sandbox(Loopback):
         >>> with Sandbox() as sb:                                   # doctest: +SKIP
         ...     lk.load_statements(since="2025-01-01", **sb.kwargs("statements"))
         """
-        urls = {"transactions": self.transactions_url, "statements": self.statements_url, "balance_records": self.dwh_url}
+        urls = {
+            "transactions": self.transactions_url,
+            "statements": self.statements_url,
+            "balance_records": self.dwh_url,
+        }
         if source not in urls:
             raise ConfigurationError("source", source, f"one of {', '.join(urls)}")
         creds = self.credentials[source]
@@ -483,9 +533,19 @@ class Sandbox(Loopback):
         return f"<Sandbox seed={self.seed}{dialect} {state}>"
 
 
-def _check_settings(*, size: Any, page_size: Any, per_page_default: Any, per_page_max: Any, report_seconds: Any,
-                    port: Any, faults: Any, verbose: Any) -> None:
+def _check_settings(
+    *,
+    size: Any,
+    page_size: Any,
+    per_page_default: Any,
+    per_page_max: Any,
+    report_seconds: Any,
+    port: Any,
+    faults: Any,
+    verbose: Any,
+) -> None:
     """Refuse a :class:`Sandbox` setting it could not serve, naming the argument (``ConfigurationError``)."""
+
     def whole(value: Any, low: int, high: float = math.inf) -> bool:
         return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
 
@@ -494,8 +554,14 @@ def _check_settings(*, size: Any, page_size: Any, per_page_default: Any, per_pag
         ("page_size", page_size, whole(page_size, 1), "an integer >= 1"),
         ("per_page_default", per_page_default, whole(per_page_default, 1), "None or an integer >= 1"),
         ("per_page_max", per_page_max, whole(per_page_max, 1), "an integer >= 1"),
-        ("report_seconds", report_seconds, not isinstance(report_seconds, bool)
-         and isinstance(report_seconds, (int, float)) and 0 <= report_seconds < math.inf, "a number of seconds >= 0"),
+        (
+            "report_seconds",
+            report_seconds,
+            not isinstance(report_seconds, bool)
+            and isinstance(report_seconds, (int, float))
+            and 0 <= report_seconds < math.inf,
+            "a number of seconds >= 0",
+        ),
         ("port", port, whole(port, 0, 65535), "an integer from 0 (any free port) to 65535"),
         ("faults", faults, faults is None or isinstance(faults, Faults), "a ledgerkit.sandbox.faults.Faults or None"),
         ("verbose", verbose, isinstance(verbose, bool), "True or False"),

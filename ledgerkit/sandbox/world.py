@@ -48,22 +48,22 @@ import gc
 import hmac
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ..errors import ConfigurationError
 from ..money import check_currency
 from . import world_catalog as cat
-from .world_random import SeededRandom
 from .world_balance import BalanceBook
+from .world_random import SeededRandom
 from .world_shapes import WorldShape, world_shape
 from .world_statements import StatementLedger
 from .world_transactions import MONEY_SIGN, PERCENT_FEE_TYPES, Draft, TransactionDrawer, scheduled_fee
 
 __all__ = ["World", "WORLD_START", "WORLD_END"]
 
-WORLD_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-WORLD_END = datetime(2025, 4, 1, tzinfo=timezone.utc)
+WORLD_START = datetime(2025, 1, 1, tzinfo=UTC)
+WORLD_END = datetime(2025, 4, 1, tzinfo=UTC)
 
 _FIRST_ID = 41_207
 _OLD_UID_SHARE = 0.35
@@ -111,7 +111,7 @@ class World:
     # -- construction -----------------------------------------------------------
 
     @classmethod
-    def generate(cls, seed: int = 0, n_transactions: int = 2000, shape: str = "uniform") -> "World":
+    def generate(cls, seed: int = 0, n_transactions: int = 2000, shape: str = "uniform") -> World:
         """Draw a world from ``seed`` with exactly ``n_transactions`` transactions.
 
         Parameters
@@ -144,7 +144,7 @@ class World:
                 gc.enable()
 
     @classmethod
-    def _draw(cls, seed: int, n_transactions: int, span: WorldShape) -> "World":
+    def _draw(cls, seed: int, n_transactions: int, span: WorldShape) -> World:
         rng = SeededRandom(seed)
         start, end = int(span.start.timestamp()), int(span.end.timestamp())
         drawer = TransactionDrawer(rng, start, end, cat.FEE_SCHEDULE)
@@ -161,20 +161,35 @@ class World:
         accounts = _accounts()
         opening = {key: _opening(rng, key) for key in accounts}
         opening[_account_of(accounts, _NEGATIVE_ROUTE)] = 0
-        negative.amount = max(_balance_before(drafts, negative, opening[_account_of(accounts, _NEGATIVE_ROUTE)]),
-                              0) + _NEGATIVE_BY
+        negative.amount = (
+            max(_balance_before(drafts, negative, opening[_account_of(accounts, _NEGATIVE_ROUTE)]), 0) + _NEGATIVE_BY
+        )
         transactions = [drawer.to_api_dict(d) for d in drafts]
         book = BalanceBook(accounts, opening, span.start)
         book.post(transactions)
         ledger = StatementLedger(rng, start, end, _MC_RESERVE)
         ledger.build(n_transactions // 4)
         world = cls(
-            seed=seed, n_transactions=n_transactions, start=span.start, end=span.end,
-            psp={}, merchants=[dict(m) for m in cat.MERCHANTS], shops=[], gateways=[dict(g) for g in cat.GATEWAYS],
-            fee_schedule=dict(cat.FEE_SCHEDULE), transactions=transactions,
-            off_schedule_ids={d.id for d in off_schedule}, manually_corrected_ids={d.id for d in corrected},
-            mc_shop={}, mc_opening_balance=_MC_RESERVE, mc_fee_schedule=dict(cat.MC_CHANNELS), planted={},
-            book=book, ledger=ledger, drawer=drawer, next_id=next_id,
+            seed=seed,
+            n_transactions=n_transactions,
+            start=span.start,
+            end=span.end,
+            psp={},
+            merchants=[dict(m) for m in cat.MERCHANTS],
+            shops=[],
+            gateways=[dict(g) for g in cat.GATEWAYS],
+            fee_schedule=dict(cat.FEE_SCHEDULE),
+            transactions=transactions,
+            off_schedule_ids={d.id for d in off_schedule},
+            manually_corrected_ids={d.id for d in corrected},
+            mc_shop={},
+            mc_opening_balance=_MC_RESERVE,
+            mc_fee_schedule=dict(cat.MC_CHANNELS),
+            planted={},
+            book=book,
+            ledger=ledger,
+            drawer=drawer,
+            next_id=next_id,
         )
         world._issue_credentials()
         world._index_shops(transactions)
@@ -184,10 +199,16 @@ class World:
     def _issue_credentials(self) -> None:
         keys = SeededRandom(f"ledgerkit-sandbox-secrets-{self.seed}")
         self.psp = {"id": 1, "secret": f"psp-sandbox-secret-{keys.getrandbits(128):032x}"}
-        self.shops = [{"id": s["id"], "merchant_id": s["merchant_id"], "name": s["name"],
-                       "secret": f"sk_sandbox_{keys.getrandbits(128):032x}"} for s in cat.SHOPS]
-        self.mc_shop = {"id": keys.uuid4(),
-                        "secret": f"sk_sandbox_{keys.getrandbits(128):032x}"}
+        self.shops = [
+            {
+                "id": s["id"],
+                "merchant_id": s["merchant_id"],
+                "name": s["name"],
+                "secret": f"sk_sandbox_{keys.getrandbits(128):032x}",
+            }
+            for s in cat.SHOPS
+        ]
+        self.mc_shop = {"id": keys.uuid4(), "secret": f"sk_sandbox_{keys.getrandbits(128):032x}"}
 
     def _index_shops(self, transactions: list[dict]) -> None:
         for shop in self.shops:
@@ -202,9 +223,15 @@ class World:
         return {
             "off_schedule_ids": sorted(self.off_schedule_ids),
             "manually_corrected_ids": sorted(self.manually_corrected_ids),
-            "negative_balance": {"merchant_id": key[0], "shop_id": key[1], "gateway_id": key[2], "currency": key[3],
-                                 "transaction_id": negative.id, "record_id": record["record_id"],
-                                 "balance_after": record["balance_after"]},
+            "negative_balance": {
+                "merchant_id": key[0],
+                "shop_id": key[1],
+                "gateway_id": key[2],
+                "currency": key[3],
+                "transaction_id": negative.id,
+                "record_id": record["record_id"],
+                "balance_after": record["balance_after"],
+            },
             "negative_balance_accounts": gone_negative,
             "mix_change": dict(cat.MIX_CHANGE),
             "statement_foreign_transactions": list(self.ledger.foreign_transactions),
@@ -213,9 +240,11 @@ class World:
         }
 
     def __repr__(self) -> str:
-        return (f"World(seed={self.seed}, n_transactions={self.n_transactions}, shops={len(self.shops)}, "
-                f"transactions={len(self.transactions)}, balance_records={len(self.balance_records)}, "
-                f"statements={len(self.statements)}, payouts={len(self.payouts)})")
+        return (
+            f"World(seed={self.seed}, n_transactions={self.n_transactions}, shops={len(self.shops)}, "
+            f"transactions={len(self.transactions)}, balance_records={len(self.balance_records)}, "
+            f"statements={len(self.statements)}, payouts={len(self.payouts)})"
+        )
 
     # -- views --------------------------------------------------------------------
 
@@ -273,9 +302,15 @@ class World:
 
     # -- balance queries -------------------------------------------------------------
 
-    def balance_records_in(self, date_from: datetime, date_to: datetime, currency: str,
-                           merchant_id: int | None = None, shop_id: int | None = None,
-                           gateway_id: int | None = None) -> tuple[list[dict], list[dict]]:
+    def balance_records_in(
+        self,
+        date_from: datetime,
+        date_to: datetime,
+        currency: str,
+        merchant_id: int | None = None,
+        shop_id: int | None = None,
+        gateway_id: int | None = None,
+    ) -> tuple[list[dict], list[dict]]:
         """Balance records created in ``[date_from, date_to)`` and opening rows at ``date_from``.
 
         Every account in scope (currency and the optional ids) gets an
@@ -300,15 +335,20 @@ class World:
         if date_to < date_from:
             raise ConfigurationError("date_to", date_to, f"a time not before date_from ({date_from.isoformat()})")
         currency = check_currency(currency)
-        utc_from, utc_to = date_from.astimezone(timezone.utc), date_to.astimezone(timezone.utc)
+        utc_from, utc_to = date_from.astimezone(UTC), date_to.astimezone(UTC)
         with self.lock:
             keys = self.book.in_scope(currency, merchant_id, shop_id, gateway_id)
             return self.book.records_in(utc_from, utc_to, keys)
 
     # -- growth during paging --------------------------------------------------------
 
-    def add_transactions(self, n: int, within: tuple[datetime, datetime] | None = None, shop_id: int | None = None,
-                         payment_method_type: str | None = None) -> list[dict]:
+    def add_transactions(
+        self,
+        n: int,
+        within: tuple[datetime, datetime] | None = None,
+        shop_id: int | None = None,
+        payment_method_type: str | None = None,
+    ) -> list[dict]:
         """Add ``n`` successful payments created inside ``within`` (half-open), ids above all others.
 
         Their balance records are posted and the touched chains re-chained,
@@ -374,9 +414,14 @@ def _accounts() -> dict[tuple, dict]:
         for gid in shop["gateways"]:
             g = gateways[gid]
             out[(shop["merchant_id"], shop["id"], gid, g["currency"])] = {
-                "merchant_id": shop["merchant_id"], "merchant_name": merchants[shop["merchant_id"]],
-                "shop_id": shop["id"], "shop_name": shop["name"], "gateway_id": gid, "gateway_name": g["name"],
-                "currency": g["currency"]}
+                "merchant_id": shop["merchant_id"],
+                "merchant_name": merchants[shop["merchant_id"]],
+                "shop_id": shop["id"],
+                "shop_name": shop["name"],
+                "gateway_id": gid,
+                "gateway_name": g["name"],
+                "currency": g["currency"],
+            }
     return out
 
 
@@ -421,7 +466,9 @@ def _charge_off_schedule(drawer: TransactionDrawer, drafts: list[Draft], exclude
 
 def _correct_manually(drawer: TransactionDrawer, drafts: list[Draft], skip: list[Draft]) -> list[Draft]:
     skipped = {id(d) for d in skip}
-    candidates = [d for d in drafts if d.paid is not None and id(d) not in skipped and d.created < drawer.end - 7 * _DAY]
+    candidates = [
+        d for d in drafts if d.paid is not None and id(d) not in skipped and d.created < drawer.end - 7 * _DAY
+    ]
     chosen = drawer.rng.sample(candidates, min(_N_CORRECTED, len(candidates)))
     for d in chosen:
         d.corrected = d.created + drawer.rng.randint(_DAY, 6 * _DAY)

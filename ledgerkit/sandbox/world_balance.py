@@ -54,8 +54,11 @@ class BalanceBook:
 
         New records get ids above all existing ones, in ``(paid_at, id)`` order.
         """
-        moving = [t for t in transactions if t["status"] == "successful" and t["type"] in MONEY_SIGN
-                  and t["paid_at"] is not None]
+        moving = [
+            t
+            for t in transactions
+            if t["status"] == "successful" and t["type"] in MONEY_SIGN and t["paid_at"] is not None
+        ]
         moving.sort(key=lambda t: (t["paid_at"], t["id"]))
         new = [self._record(t) for t in moving]
         touched = {self.key_of(r) for r in new}
@@ -76,10 +79,20 @@ class BalanceBook:
         account = self.accounts[key]
         amount = MONEY_SIGN[txn["type"]] * txn["amount"]
         fee = int(txn["transaction_fee"])
-        record = {**{k: account[k] for k in _ACCOUNT_FIELDS}, "record_id": self._next_id,
-                  "created_at": txn["paid_at"], "transaction_uid": txn["uid"], "transaction_id": txn["id"],
-                  "transaction_type": txn["type"], "currency": txn["currency"], "amount": amount, "fee": fee,
-                  "net": amount - fee, "balance_before": 0, "balance_after": 0}
+        record = {
+            **{k: account[k] for k in _ACCOUNT_FIELDS},
+            "record_id": self._next_id,
+            "created_at": txn["paid_at"],
+            "transaction_uid": txn["uid"],
+            "transaction_id": txn["id"],
+            "transaction_type": txn["type"],
+            "currency": txn["currency"],
+            "amount": amount,
+            "fee": fee,
+            "net": amount - fee,
+            "balance_before": 0,
+            "balance_after": 0,
+        }
         self._next_id += 1
         return record
 
@@ -106,11 +119,18 @@ class BalanceBook:
         i = bisect_left(self._times[key], at)
         return self._chains[key][i - 1]["balance_after"] if i else self.opening[key]
 
-    def in_scope(self, currency: str, merchant_id=None, shop_id=None, gateway_id=None) -> list[AccountKey]:
+    def in_scope(
+        self, currency: str, merchant_id: int | None = None, shop_id: int | None = None, gateway_id: int | None = None
+    ) -> list[AccountKey]:
         """Account keys matching the filters (``None`` matches all), in account order."""
-        return [k for k in self.accounts
-                if k[3] == currency and merchant_id in (None, k[0]) and shop_id in (None, k[1])
-                and gateway_id in (None, k[2])]
+        return [
+            k
+            for k in self.accounts
+            if k[3] == currency
+            and merchant_id in (None, k[0])
+            and shop_id in (None, k[1])
+            and gateway_id in (None, k[2])
+        ]
 
     def records_in(self, date_from: datetime, date_to: datetime, keys: list[AccountKey]) -> tuple[list, list]:
         """Records created in ``[date_from, date_to)`` of ``keys`` and their opening rows at ``date_from``."""
@@ -127,5 +147,9 @@ class BalanceBook:
     def opening_row(self, key: AccountKey, at: datetime) -> dict:
         """One row of the ``opening_balance`` sheet."""
         account = self.accounts[key]
-        return {**{k: account[k] for k in _ACCOUNT_FIELDS}, "currency": account["currency"], "date": at,
-                "opening_balance": self.balance_at(key, at)}
+        return {
+            **{k: account[k] for k in _ACCOUNT_FIELDS},
+            "currency": account["currency"],
+            "date": at,
+            "opening_balance": self.balance_at(key, at),
+        }

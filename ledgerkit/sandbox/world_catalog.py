@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 MERCHANTS: list[dict] = [
     {"id": 21, "name": "Nordlicht Outdoor GmbH"},
@@ -45,7 +46,7 @@ ALTERNATIVE_COUNTRY = {"ideal": "NL", "knet": "KW", "bancontact": "BE"}
 
 #: From this day on, MIX_CHANGE["share"] of the EUR card payments that would
 #: have gone to the cheap gateway go to the dearer one.
-MIX_CHANGE = {"from": "2025-03-01", "from_gateway": 301, "to_gateway": 302, "share": Decimal("0.45")}
+MIX_CHANGE: dict[str, Any] = {"from": "2025-03-01", "from_gateway": 301, "to_gateway": 302, "share": Decimal("0.45")}
 
 #: (brand, weight) per card gateway.
 BRANDS: dict[int, list[tuple[str, int]]] = {
@@ -64,15 +65,24 @@ def _p(text: str) -> Decimal:
 #: (gateway_id, brand) -> (percent, fixed fee in minor units); brand None for
 #: alternative methods.
 FEE_SCHEDULE: dict[tuple[int, str | None], tuple[Decimal, int]] = {
-    (301, "visa"): (_p("1.40"), 25), (301, "master"): (_p("1.50"), 25),
-    (301, "amex"): (_p("2.90"), 25), (301, "maestro"): (_p("1.20"), 25),
-    (302, "visa"): (_p("2.10"), 30), (302, "master"): (_p("2.20"), 30),
-    (302, "amex"): (_p("3.40"), 30), (302, "maestro"): (_p("1.90"), 30),
-    (303, "visa"): (_p("2.90"), 30), (303, "master"): (_p("2.90"), 30),
-    (303, "amex"): (_p("3.50"), 30), (303, "discover"): (_p("3.10"), 30),
-    (304, "jcb"): (_p("3.25"), 30), (304, "visa"): (_p("3.60"), 30),
-    (304, "master"): (_p("3.60"), 30), (304, "amex"): (_p("3.95"), 30),
-    (305, "visa"): (_p("2.50"), 75), (305, "master"): (_p("2.60"), 75),
+    (301, "visa"): (_p("1.40"), 25),
+    (301, "master"): (_p("1.50"), 25),
+    (301, "amex"): (_p("2.90"), 25),
+    (301, "maestro"): (_p("1.20"), 25),
+    (302, "visa"): (_p("2.10"), 30),
+    (302, "master"): (_p("2.20"), 30),
+    (302, "amex"): (_p("3.40"), 30),
+    (302, "maestro"): (_p("1.90"), 30),
+    (303, "visa"): (_p("2.90"), 30),
+    (303, "master"): (_p("2.90"), 30),
+    (303, "amex"): (_p("3.50"), 30),
+    (303, "discover"): (_p("3.10"), 30),
+    (304, "jcb"): (_p("3.25"), 30),
+    (304, "visa"): (_p("3.60"), 30),
+    (304, "master"): (_p("3.60"), 30),
+    (304, "amex"): (_p("3.95"), 30),
+    (305, "visa"): (_p("2.50"), 75),
+    (305, "master"): (_p("2.60"), 75),
     (306, None): (_p("0.00"), 29),
     (307, None): (_p("1.00"), 50),
     (308, None): (_p("1.20"), 25),
@@ -114,49 +124,118 @@ CARD_ISSUERS: dict[str, list[tuple[str, str, str, str]]] = {
 }
 
 FIRST_NAMES = [
-    "Anna", "Mart", "Liis", "Jonas", "Sofie", "Lukas", "Emma", "Noah", "Yuki", "Haruto",
-    "Sakura", "Ren", "Fatima", "Ahmad", "Layla", "Omar", "Olivia", "James", "Mia", "Lars",
+    "Anna",
+    "Mart",
+    "Liis",
+    "Jonas",
+    "Sofie",
+    "Lukas",
+    "Emma",
+    "Noah",
+    "Yuki",
+    "Haruto",
+    "Sakura",
+    "Ren",
+    "Fatima",
+    "Ahmad",
+    "Layla",
+    "Omar",
+    "Olivia",
+    "James",
+    "Mia",
+    "Lars",
 ]
 LAST_NAMES = [
-    "Tamm", "Saar", "Kask", "Berzins", "Jansen", "Peeters", "Schmidt", "Muller", "Tanaka",
-    "Suzuki", "Sato", "Al-Sabah", "Al-Mutairi", "Haddad", "Smith", "Johnson", "Brown", "Virtanen",
+    "Tamm",
+    "Saar",
+    "Kask",
+    "Berzins",
+    "Jansen",
+    "Peeters",
+    "Schmidt",
+    "Muller",
+    "Tanaka",
+    "Suzuki",
+    "Sato",
+    "Al-Sabah",
+    "Al-Mutairi",
+    "Haddad",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Virtanen",
 ]
 EMAIL_DOMAINS = ["example.com", "example.org", "example.net"]
 #: RFC 5737 documentation ranges: realistic, recognisable, routable nowhere.
 IP_PREFIXES = ["192.0.2.", "198.51.100.", "203.0.113."]
 CITIES = {
-    "EE": ("Tallinn", "10115", "+372 5"), "DE": ("Berlin", "10115", "+49 151 "),
-    "NL": ("Amsterdam", "1012 AB", "+31 6 "), "US": ("Austin", "73301", "+1 512 "),
-    "JP": ("Tokyo", "100-0001", "+81 90 "), "KW": ("Kuwait City", "13001", "+965 5"),
-    "BE": ("Brussels", "1000", "+32 470 "), "IT": ("Milan", "20121", "+39 320 "),
+    "EE": ("Tallinn", "10115", "+372 5"),
+    "DE": ("Berlin", "10115", "+49 151 "),
+    "NL": ("Amsterdam", "1012 AB", "+31 6 "),
+    "US": ("Austin", "73301", "+1 512 "),
+    "JP": ("Tokyo", "100-0001", "+81 90 "),
+    "KW": ("Kuwait City", "13001", "+965 5"),
+    "BE": ("Brussels", "1000", "+32 470 "),
+    "IT": ("Milan", "20121", "+39 320 "),
     "LV": ("Riga", "LV-1050", "+371 2"),
 }
 STREETS = ["Main Street", "Harbour Road", "Station Square", "Market Lane", "Park Avenue"]
 
 BROWSERS: list[dict] = [
-    {"screen_width": 1440, "screen_height": 900, "screen_color_depth": 24, "java_enabled": False,
-     "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-                   "Chrome/120.0.0.0 Safari/537.36",
-     "window_height": 666, "window_width": 600, "accept_header": "application/json"},
-    {"screen_width": 1920, "screen_height": 1080, "screen_color_depth": 24, "java_enabled": False,
-     "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
-     "window_height": 937, "window_width": 1920, "accept_header": "text/html,application/xhtml+xml"},
-    {"screen_width": 390, "screen_height": 844, "screen_color_depth": 32, "java_enabled": False,
-     "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "
-                   "(KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
-     "window_height": 664, "window_width": 390, "accept_header": "text/html"},
+    {
+        "screen_width": 1440,
+        "screen_height": 900,
+        "screen_color_depth": 24,
+        "java_enabled": False,
+        "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36",
+        "window_height": 666,
+        "window_width": 600,
+        "accept_header": "application/json",
+    },
+    {
+        "screen_width": 1920,
+        "screen_height": 1080,
+        "screen_color_depth": 24,
+        "java_enabled": False,
+        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+        "window_height": 937,
+        "window_width": 1920,
+        "accept_header": "text/html,application/xhtml+xml",
+    },
+    {
+        "screen_width": 390,
+        "screen_height": 844,
+        "screen_color_depth": 32,
+        "java_enabled": False,
+        "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+        "window_height": 664,
+        "window_width": 390,
+        "accept_header": "text/html",
+    },
 ]
 #: country -> (browser language, minutes offset as the seed writes it, zone name)
 LOCALES = {
-    "EE": ("et", -120, "Europe/Tallinn"), "DE": ("de", -60, "Europe/Berlin"), "NL": ("nl", -60, "Europe/Amsterdam"),
-    "US": ("en", 360, "America/Chicago"), "JP": ("ja", -540, "Asia/Tokyo"), "KW": ("ar", -180, "Asia/Kuwait"),
-    "BE": ("fr", -60, "Europe/Brussels"), "IT": ("it", -60, "Europe/Rome"), "LV": ("lv", -120, "Europe/Riga"),
+    "EE": ("et", -120, "Europe/Tallinn"),
+    "DE": ("de", -60, "Europe/Berlin"),
+    "NL": ("nl", -60, "Europe/Amsterdam"),
+    "US": ("en", 360, "America/Chicago"),
+    "JP": ("ja", -540, "Asia/Tokyo"),
+    "KW": ("ar", -180, "Asia/Kuwait"),
+    "BE": ("fr", -60, "Europe/Brussels"),
+    "IT": ("it", -60, "Europe/Rome"),
+    "LV": ("lv", -120, "Europe/Riga"),
 }
 
 #: Decline messages by status: (message, bank_code)
-DECLINES = {
-    "failed": [("Declined: insufficient funds", "51"), ("Declined: do not honor", "05"),
-               ("3-D Secure authentication failed", "N7"), ("Declined: expired card", "54")],
+DECLINES: dict[str, list[tuple[str | None, str | None]]] = {
+    "failed": [
+        ("Declined: insufficient funds", "51"),
+        ("Declined: do not honor", "05"),
+        ("3-D Secure authentication failed", "N7"),
+        ("Declined: expired card", "54"),
+    ],
     "error": [("Acquirer timeout", "91")],
     "pending": [("Waiting for the payer's confirmation", None)],
     "incomplete": [(None, None)],

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import random
 from bisect import bisect
+from collections.abc import Sequence
+from fractions import Fraction
 from itertools import accumulate
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
+
+_T = TypeVar("_T")
 
 
 class SeededRandom(random.Random):
@@ -34,10 +42,17 @@ class SeededRandom(random.Random):
             start, stop = 0, start
         return start + int(self.random() * (stop - start))
 
-    def choice(self, seq):
+    def choice(self, seq: SupportsLenAndGetItem[_T]) -> _T:
         return seq[int(self.random() * len(seq))]
 
-    def choices(self, population, weights=None, *, cum_weights=None, k=1):
+    def choices(
+        self,
+        population: SupportsLenAndGetItem[_T],
+        weights: Sequence[float | Fraction] | None = None,
+        *,
+        cum_weights: Sequence[float | Fraction] | None = None,
+        k: int = 1,
+    ) -> list[_T]:
         if cum_weights is None:
             if weights is None:
                 return [self.choice(population) for _ in range(k)]
@@ -45,7 +60,7 @@ class SeededRandom(random.Random):
         total = cum_weights[-1]
         return [population[bisect(cum_weights, self.random() * total)] for _ in range(k)]
 
-    def pick(self, items, cum_weights):
+    def pick(self, items: Sequence[_T], cum_weights: Sequence[float]) -> _T:
         """One of ``items`` drawn with precomputed cumulative weights (the fast path of ``choices``)."""
         return items[bisect(cum_weights, self.random() * cum_weights[-1])]
 

@@ -20,7 +20,7 @@ nothing and draws exactly what the world always drew.
 
 Examples
 --------
->>> utc = timezone.utc
+>>> utc = UTC
 >>> shape = world_shape("burst", datetime(2025, 1, 1, tzinfo=utc), datetime(2025, 4, 1, tzinfo=utc))
 >>> middle = datetime(2025, 2, 15, tzinfo=utc)  # the middle of the drawing period ...
 >>> datetime.fromtimestamp(shape.warp_time(int(middle.timestamp())), utc).isoformat()  # ... the middle of the hour
@@ -29,9 +29,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
 from ..errors import ConfigurationError
 
@@ -39,9 +39,9 @@ __all__ = ["SHAPES", "SPARSE_START", "BURST_AT", "BURST_SECONDS", "WorldShape", 
 
 SHAPES = ("uniform", "sparse", "burst")
 #: Where the ``sparse`` world starts (it ends where the default world does).
-SPARSE_START = datetime(2023, 4, 1, tzinfo=timezone.utc)
+SPARSE_START = datetime(2023, 4, 1, tzinfo=UTC)
 #: The start of the ``burst`` world's busy hour (a Wednesday afternoon in mid-February).
-BURST_AT = datetime(2025, 2, 12, 14, 0, tzinfo=timezone.utc)
+BURST_AT = datetime(2025, 2, 12, 14, 0, tzinfo=UTC)
 BURST_SECONDS = 3600
 #: The slice of the drawing period, in percent of it, that the burst squeezes into its hour.
 _BURST_FROM, _BURST_TO = 5, 95
@@ -89,7 +89,7 @@ def world_shape(name: object, start: datetime, end: datetime) -> WorldShape:
 
     Examples
     --------
-    >>> utc = timezone.utc
+    >>> utc = UTC
     >>> world_shape("sparse", datetime(2025, 1, 1, tzinfo=utc), datetime(2025, 4, 1, tzinfo=utc)).start.isoformat()
     '2023-04-01T00:00:00+00:00'
     """

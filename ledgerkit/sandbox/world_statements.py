@@ -21,7 +21,7 @@ follows **truncated** to the cent, as the seed shows (0.30 -> 0.06,
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from . import world_catalog as cat
@@ -119,9 +119,12 @@ class StatementLedger:
         cents = min(max(int(3500 * math.exp(rng.gauss(0.0, 0.7))), 500), 200_000)
         amount = Decimal(cents).scaleb(-2)
         self._txn_number += rng.randint(1, 150)
-        ref = {"transaction": str(self._txn_number), "channel": channel,
-               "transaction_id": rng.uuid4(),
-               "merchant_reference": "autotest" if rng.random() < 0.05 else f"ORDER-{self._txn_number % 1_000_000}"}
+        ref = {
+            "transaction": str(self._txn_number),
+            "channel": channel,
+            "transaction_id": rng.uuid4(),
+            "merchant_reference": "autotest" if rng.random() < 0.05 else f"ORDER-{self._txn_number % 1_000_000}",
+        }
         foreign = None
         if channel.startswith("CARD_") and rng.random() < 0.01:
             currency, rate = rng.choice(cat.MC_FOREIGN)
@@ -132,9 +135,13 @@ class StatementLedger:
         percent, fixed = cat.MC_CHANNELS[channel]
         pct = percent_fee(amount, percent)
         when = to_datetime(ts)
-        return [self.row(when, amount, "INCOME", ref, foreign), self.row(when, -fixed, "TRX_FEE_FIX", ref),
-                self.row(when, -vat(fixed), "VAT", ref), self.row(when, -pct, "TRX_FEE", ref),
-                self.row(when, -vat(pct), "VAT", ref)]
+        return [
+            self.row(when, amount, "INCOME", ref, foreign),
+            self.row(when, -fixed, "TRX_FEE_FIX", ref),
+            self.row(when, -vat(fixed), "VAT", ref),
+            self.row(when, -pct, "TRX_FEE", ref),
+            self.row(when, -vat(pct), "VAT", ref),
+        ]
 
     def follow_ups(self, income: list[dict], seq: int) -> list[tuple[int, int, list[dict]]]:
         """A refund or a chargeback of the payment whose rows are ``income`` (maybe none)."""
@@ -165,17 +172,29 @@ class StatementLedger:
         ref = {k: income[k] for k in ("transaction", "channel", "transaction_id", "merchant_reference")}
         when = to_datetime(ts)
         self.chargebacks.append(ref["transaction"])
-        return [self.row(when, -income["amount"], "CHARGEBACK", ref),
-                self.row(when, -cat.MC_CHARGEBACK_FEE, "CHARGEBACK_FEE", ref),
-                self.row(when, -vat(cat.MC_CHARGEBACK_FEE), "VAT", ref)]
+        return [
+            self.row(when, -income["amount"], "CHARGEBACK", ref),
+            self.row(when, -cat.MC_CHARGEBACK_FEE, "CHARGEBACK_FEE", ref),
+            self.row(when, -vat(cat.MC_CHARGEBACK_FEE), "VAT", ref),
+        ]
 
     @staticmethod
     def row(when: datetime, amount: Decimal, kind: str, ref: dict, foreign: tuple | None = None) -> dict:
         """One statement row in the seed's key order (balances filled in by :meth:`chain`)."""
-        row = {"created": when, "amount": amount, "type": kind, "transaction": ref["transaction"],
-               "channel": ref["channel"], "balance_before": _ZERO, "balance_after": _ZERO,
-               "transaction_id": ref["transaction_id"], "merchant_reference": ref["merchant_reference"],
-               "payout_id": None, "original_amount": _ZERO, "exchange_rate": _ZERO}
+        row = {
+            "created": when,
+            "amount": amount,
+            "type": kind,
+            "transaction": ref["transaction"],
+            "channel": ref["channel"],
+            "balance_before": _ZERO,
+            "balance_after": _ZERO,
+            "transaction_id": ref["transaction_id"],
+            "merchant_reference": ref["merchant_reference"],
+            "payout_id": None,
+            "original_amount": _ZERO,
+            "exchange_rate": _ZERO,
+        }
         if foreign is not None:
             original, currency, rate = foreign
             del row["exchange_rate"]
@@ -210,8 +229,16 @@ class StatementLedger:
         for row in pending:
             row["payout_id"] = payout_id
         when = to_datetime(ts)
-        payout = {"created": when, "amount": -total, "type": "PAYOUT", "balance_before": _ZERO,
-                  "balance_after": _ZERO, "payout_id": payout_id, "original_amount": _ZERO, "exchange_rate": _ZERO}
+        payout = {
+            "created": when,
+            "amount": -total,
+            "type": "PAYOUT",
+            "balance_before": _ZERO,
+            "balance_after": _ZERO,
+            "payout_id": payout_id,
+            "original_amount": _ZERO,
+            "exchange_rate": _ZERO,
+        }
         self.chain([payout])
         self.payouts.append({"payout_id": payout_id, "created": when, "amount": -total})
         return []

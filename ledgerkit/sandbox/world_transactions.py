@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import accumulate
+from typing import Any, overload
 
 from . import world_catalog as cat
 from .world_random import SeededRandom
@@ -31,10 +33,35 @@ PERCENT_FEE_TYPES = frozenset({"payment", "capture"})
 FIXED_FEE_TYPES = frozenset({"refund", "chargeback", "credit", "payout"})
 
 _DAY = 86_400
-_CARD_KEYS = ("holder", "token", "brand", "last_4", "first_1", "bin", "issuer_country", "issuer_name",
-              "exp_month", "exp_year", "product")
-_TDS_KEYS = ("status", "message", "ve_status", "acs_url", "pa_req", "md", "pa_res_url", "eci", "pa_status",
-             "xid", "cavv", "cavv_algorithm", "fail_reason", "method_process_url")
+_CARD_KEYS = (
+    "holder",
+    "token",
+    "brand",
+    "last_4",
+    "first_1",
+    "bin",
+    "issuer_country",
+    "issuer_name",
+    "exp_month",
+    "exp_year",
+    "product",
+)
+_TDS_KEYS = (
+    "status",
+    "message",
+    "ve_status",
+    "acs_url",
+    "pa_req",
+    "md",
+    "pa_res_url",
+    "eci",
+    "pa_status",
+    "xid",
+    "cavv",
+    "cavv_algorithm",
+    "fail_reason",
+    "method_process_url",
+)
 _TDS_VERIFICATION_KEYS = ("eci", "pa_status", "xid", "cavv", "cavv_algorithm", "ve_status", "message", "status")
 _BILLING_KEYS = ("first_name", "last_name", "address", "country", "city", "zip", "state", "phone", "birth_date")
 # Read-only nested objects shared by many transactions (memory at 200k rows).
@@ -43,16 +70,18 @@ _NULL_TDS = dict.fromkeys(_TDS_KEYS)
 _NULL_TDS_VERIFICATION = dict.fromkeys(_TDS_VERIFICATION_KEYS)
 _NULL_BILLING = dict.fromkeys(_BILLING_KEYS)
 _NULL_VENDOR = {"name": None, "token": None}
-_AVS_CVC = {True: {"avs_verification": {"result_code": "M"}, "cvc_verification": {"result_code": "M"}},
-            False: {"avs_verification": {"result_code": None}, "cvc_verification": {"result_code": None}}}
+_AVS_CVC = {
+    True: {"avs_verification": {"result_code": "M"}, "cvc_verification": {"result_code": "M"}},
+    False: {"avs_verification": {"result_code": None}, "cvc_verification": {"result_code": None}},
+}
 _GATEWAY_WEIGHT = {301: 60, 303: 15, 304: 80, 305: 70, 306: 15, 307: 30, 308: 10}
 _ROOT_KINDS = [("payment", 68), ("authorization", 18), ("credit", 3), ("payout", 3), ("tokenization", 3)]
 _ROOT_STATUSES = [("successful", 82), ("failed", 11), ("incomplete", 3), ("pending", 2), ("error", 2)]
 
 
-def _cumulative(pairs) -> tuple[list, list[int]]:
+def _cumulative(pairs: Sequence[tuple[Any, int]]) -> tuple[list, list[int]]:
     """(items, cumulative weights) of ``[(item, weight), ...]`` for :meth:`SeededRandom.pick`."""
-    items, weights = zip(*pairs)
+    items, weights = zip(*pairs, strict=True)
     return list(items), list(accumulate(weights))
 
 
@@ -62,9 +91,13 @@ _BRANDS = {gid: _cumulative(pairs) for gid, pairs in cat.BRANDS.items()}
 _OLD_UID_OFFSET = 8332
 
 
+@overload
+def to_datetime(ts: None) -> None: ...
+@overload
+def to_datetime(ts: int) -> datetime: ...
 def to_datetime(ts: int | None) -> datetime | None:
     """POSIX seconds to a tz-aware UTC ``datetime`` (``None`` stays ``None``)."""
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 def percent_of(amount: int, percent: Decimal) -> int:
@@ -89,7 +122,8 @@ def scheduled_fee(txn_type: str, status: str, amount: int, percent: Decimal, fix
     --------
     >>> scheduled_fee("payment", "successful", 10000, Decimal("1.40"), 25)
     165
-    >>> scheduled_fee("refund", "successful", 10000, Decimal("1.40"), 25), scheduled_fee("payment", "failed", 1, Decimal(1), 1)
+    >>> (scheduled_fee("refund", "successful", 10000, Decimal("1.40"), 25),
+    ...  scheduled_fee("payment", "failed", 1, Decimal(1), 1))
     (25, 0)
     """
     if status != "successful":
@@ -115,7 +149,7 @@ class Draft:
     brand: str | None = None
     card: tuple | None = None
     person: tuple | None = None
-    parent: "Draft | None" = None
+    parent: Draft | None = None
     order_id: int = 0
     paid: int | None = None
     settled: int | None = None
@@ -134,7 +168,7 @@ class TransactionDrawer:
         self.rng = rng
         self.start, self.end = start, end
         self.schedule = schedule
-        self.mix_from = int(datetime.fromisoformat(cat.MIX_CHANGE["from"]).replace(tzinfo=timezone.utc).timestamp())
+        self.mix_from = int(datetime.fromisoformat(cat.MIX_CHANGE["from"]).replace(tzinfo=UTC).timestamp())
         self.mix_share = float(cat.MIX_CHANGE["share"])
         self.gateways = {g["id"]: g for g in cat.GATEWAYS}
         self._seq = 0
@@ -167,11 +201,15 @@ class TransactionDrawer:
         """The gateway a payment of ``shop`` goes through (with the March mix change)."""
         ids, weights = self._routes[shop["id"]]
         if method is not None:
-            pairs = [(g, w) for g, w in zip(ids, weights) if self._method_type(g) == method]
+            pairs = [(g, w) for g, w in zip(ids, weights, strict=True) if self._method_type(g) == method]
             ids, weights = [p[0] for p in pairs] or ids, [p[1] for p in pairs] or weights
         gid = self.rng.choices(ids, weights)[0]
-        if (gid == cat.MIX_CHANGE["from_gateway"] and created >= self.mix_from
-                and cat.MIX_CHANGE["to_gateway"] in shop["gateways"] and self.rng.random() < self.mix_share):
+        if (
+            gid == cat.MIX_CHANGE["from_gateway"]
+            and created >= self.mix_from
+            and cat.MIX_CHANGE["to_gateway"] in shop["gateways"]
+            and self.rng.random() < self.mix_share
+        ):
             gid = cat.MIX_CHANGE["to_gateway"]
         return self.gateways[gid]
 
@@ -195,8 +233,20 @@ class TransactionDrawer:
             country = cat.ALTERNATIVE_COUNTRY[gateway["method"]]
         amount = 0 if kind == "tokenization" else self.amount(gateway["currency"])
         self._order += 1
-        draft = Draft(kind, status, shop, gateway, amount, created, self._next_seq(), brand, card,
-                      self.person(country), None, self._order)
+        draft = Draft(
+            kind,
+            status,
+            shop,
+            gateway,
+            amount,
+            created,
+            self._next_seq(),
+            brand,
+            card,
+            self.person(country),
+            None,
+            self._order,
+        )
         self.settle(draft)
         return draft
 
@@ -235,8 +285,20 @@ class TransactionDrawer:
         created = (parent.paid or parent.created) + self.rng.randint(lo, hi)
         if created >= self.end - 600:
             return None
-        draft = Draft(kind, status, parent.shop, parent.gateway, amount, created, self._next_seq(), parent.brand,
-                      parent.card, parent.person, parent, parent.order_id)
+        draft = Draft(
+            kind,
+            status,
+            parent.shop,
+            parent.gateway,
+            amount,
+            created,
+            self._next_seq(),
+            parent.brand,
+            parent.card,
+            parent.person,
+            parent,
+            parent.order_id,
+        )
         self.settle(draft)
         return draft
 
@@ -303,6 +365,7 @@ class TransactionDrawer:
     def to_api_dict(self, d: Draft) -> dict:
         """The transaction as the shop report API v3 shows it (timestamps as UTC datetimes)."""
         rng = self.rng
+        assert d.person is not None, "a drawn transaction has a person"
         first, last, country, email, ip = d.person
         is_card = d.card is not None
         customer_initiated = d.parent is None and d.type in ("payment", "authorization", "tokenization")
@@ -312,7 +375,7 @@ class TransactionDrawer:
         sign = MONEY_SIGN.get(d.type, 0) if d.status == "successful" else 0
         net = sign * d.amount - d.fee if sign else 0
         rate = round(d.fee * 100 / d.amount, 4) if d.type in PERCENT_FEE_TYPES and d.fee and d.amount else 0.0
-        txn = {
+        txn: dict[str, Any] = {
             "billing_address": self.billing(first, last, country, is_card and customer_initiated),
             "customer": {"ip": ip if customer_initiated else None, "email": email},
             "payment": {
@@ -330,34 +393,37 @@ class TransactionDrawer:
         }
         if not is_card:
             txn["alternative"] = {"method": d.gateway["method"], "account_country": country}
-        txn.update({
-            "shop": self.shop_ref(d.shop["id"]),
-            "gateway_note": d.note,
-            "uid": d.uid,
-            "id": d.id,
-            "payment_method_type": "credit_card" if is_card else "alternative",
-            "status": d.status,
-            "message": message,
-            "amount": d.amount,
-            "discount_rate": float(d.percent) if sign else 0.0,
-            "transaction_rate": rate,
-            "pay_to_merchant": float(net),
-            "transaction_fee": float(d.fee),
-            "test": False,
-            "currency": d.gateway["currency"],
-            "description": f"Order {d.order_id}",
-            "tracking_id": f"trk_{d.order_id}_{d.seq}" if d.seq % 3 else None,
-            "type": d.type,
-            "order_id": d.order_id,
-            "created_at": to_datetime(d.created),
-            "paid_at": to_datetime(d.paid),
-            "settled_at": to_datetime(d.settled),
-            "manually_corrected_at": to_datetime(d.corrected),
-            "parent_uid": d.parent.uid if d.parent is not None else None,
-            "additional_data": self.additional_data(d, country, tds),
-            "three_d_secure_verification": (
-                {k: tds[k] for k in _TDS_VERIFICATION_KEYS} if tds is not _NULL_TDS else _NULL_TDS_VERIFICATION),
-        })
+        txn.update(
+            {
+                "shop": self.shop_ref(d.shop["id"]),
+                "gateway_note": d.note,
+                "uid": d.uid,
+                "id": d.id,
+                "payment_method_type": "credit_card" if is_card else "alternative",
+                "status": d.status,
+                "message": message,
+                "amount": d.amount,
+                "discount_rate": float(d.percent) if sign else 0.0,
+                "transaction_rate": rate,
+                "pay_to_merchant": float(net),
+                "transaction_fee": float(d.fee),
+                "test": False,
+                "currency": d.gateway["currency"],
+                "description": f"Order {d.order_id}",
+                "tracking_id": f"trk_{d.order_id}_{d.seq}" if d.seq % 3 else None,
+                "type": d.type,
+                "order_id": d.order_id,
+                "created_at": to_datetime(d.created),
+                "paid_at": to_datetime(d.paid),
+                "settled_at": to_datetime(d.settled),
+                "manually_corrected_at": to_datetime(d.corrected),
+                "parent_uid": d.parent.uid if d.parent is not None else None,
+                "additional_data": self.additional_data(d, country, tds),
+                "three_d_secure_verification": (
+                    {k: tds[k] for k in _TDS_VERIFICATION_KEYS} if tds is not _NULL_TDS else _NULL_TDS_VERIFICATION
+                ),
+            }
+        )
         return txn
 
     def message(self, d: Draft) -> tuple[str | None, str | None]:
@@ -371,20 +437,36 @@ class TransactionDrawer:
             return _NULL_BILLING
         city, zip_code, phone = cat.CITIES[country]
         rng = self.rng
-        return {"first_name": first, "last_name": last,
-                "address": f"{rng.randint(1, 180)} {rng.choice(cat.STREETS)}", "country": country,
-                "city": city, "zip": zip_code, "state": None,
-                "phone": f"{phone}{rng.randrange(10**6, 10**7)}",
-                "birth_date": f"{rng.randint(1950, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"}
+        return {
+            "first_name": first,
+            "last_name": last,
+            "address": f"{rng.randint(1, 180)} {rng.choice(cat.STREETS)}",
+            "country": country,
+            "city": city,
+            "zip": zip_code,
+            "state": None,
+            "phone": f"{phone}{rng.randrange(10**6, 10**7)}",
+            "birth_date": f"{rng.randint(1950, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        }
 
     def card(self, d: Draft, first: str, last: str) -> dict:
         rng = self.rng
+        assert d.card is not None, "card() is asked for card transactions only"
         bin_, issuer, issuer_country, product = d.card
         bits = rng.getrandbits(32)  # last 4 digits and expiry from one draw
-        return {"holder": f"{first} {last}".upper(), "token": rng.uuid4(),
-                "brand": d.brand, "last_4": f"{bits % 10_000:04d}", "first_1": bin_[0], "bin": bin_,
-                "issuer_country": issuer_country, "issuer_name": issuer,
-                "exp_month": 1 + (bits >> 14) % 12, "exp_year": 2026 + (bits >> 20) % 6, "product": product}
+        return {
+            "holder": f"{first} {last}".upper(),
+            "token": rng.uuid4(),
+            "brand": d.brand,
+            "last_4": f"{bits % 10_000:04d}",
+            "first_1": bin_[0],
+            "bin": bin_,
+            "issuer_country": issuer_country,
+            "issuer_name": issuer,
+            "exp_month": 1 + (bits >> 14) % 12,
+            "exp_year": 2026 + (bits >> 20) % 6,
+            "product": product,
+        }
 
     def additional_data(self, d: Draft, country: str, tds: dict) -> dict:
         rng = self.rng
@@ -408,8 +490,12 @@ class TransactionDrawer:
         key = (profile, country)
         if key not in self._browsers:
             language, tz_minutes, tz_name = cat.LOCALES.get(country, cat.LOCALES["EE"])
-            self._browsers[key] = {**cat.BROWSERS[profile], "language": language, "time_zone": tz_minutes,
-                                   "time_zone_name": tz_name}
+            self._browsers[key] = {
+                **cat.BROWSERS[profile],
+                "language": language,
+                "time_zone": tz_minutes,
+                "time_zone_name": tz_name,
+            }
         return self._browsers[key]
 
     def tdsecure(self, d: Draft) -> dict:
@@ -417,13 +503,17 @@ class TransactionDrawer:
         ok = d.status == "successful"
         blob = base64.b64encode(rng.randbytes(282)).decode("ascii")  # pa_req, xid and cavv from one draw
         return {
-            "status": d.status, "message": "Authentication Successful" if ok else "Authentication Available",
+            "status": d.status,
+            "message": "Authentication Successful" if ok else "Authentication Available",
             "ve_status": "Y",
             "acs_url": f"https://acs.example.com:8443/pareq/{d.seq}/{rng.uuid4()}/",
             "pa_req": blob[:320],
-            "md": str(40_000 + d.seq), "pa_res_url": f"https://gw.example.com/process/{d.uid}",
-            "eci": ("05" if d.brand != "master" else "02") if ok else None, "pa_status": "Y" if ok else None,
-            "xid": blob[320:348] if ok else None, "cavv": blob[348:376] if ok else None,
+            "md": str(40_000 + d.seq),
+            "pa_res_url": f"https://gw.example.com/process/{d.uid}",
+            "eci": ("05" if d.brand != "master" else "02") if ok else None,
+            "pa_status": "Y" if ok else None,
+            "xid": blob[320:348] if ok else None,
+            "cavv": blob[348:376] if ok else None,
             "cavv_algorithm": "2" if ok else None,
             "fail_reason": None if ok or d.status != "failed" else "Authentication rejected",
             "method_process_url": None,

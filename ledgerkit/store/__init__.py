@@ -89,8 +89,7 @@ Examples
 
 from __future__ import annotations
 
-from .directory import DEFAULT_LOOKBACK, SOURCES, Store, as_store, lookback_of
-from .files import atomic_write, server_of
-from .stream import Stream
+from .directory import DEFAULT_LOOKBACK, SOURCES, Store, as_store
+from .files import server_of
 
 __all__ = ["Store", "as_store", "server_of", "DEFAULT_LOOKBACK", "SOURCES"]

@@ -20,8 +20,9 @@ from .pulls import _now
 from .stream import Stream
 
 
-def load_balance_records(store: Store, config: ProviderConfig, request: BalanceRecordsRequest, options: ReportOptions,
-                         **fetch: Any) -> BalanceReport:
+def load_balance_records(
+    store: Store, config: ProviderConfig, request: BalanceRecordsRequest, options: ReportOptions, **fetch: Any
+) -> BalanceReport:
     """The report of ``request`` through the store, as :func:`ledgerkit.load_balance_records` returns it.
 
     The report's zip is kept under ``reports/<report id>.zip``. The stream
@@ -36,22 +37,35 @@ def load_balance_records(store: Store, config: ProviderConfig, request: BalanceR
     ``fetch`` goes to :func:`~ledgerkit.sources.balance_records.fetch_report`.
     """
     if options.download_dir is not None:
-        raise ConfigurationError("download_dir", options.download_dir, "None when store= is given (the store keeps the file)")
+        raise ConfigurationError(
+            "download_dir", options.download_dir, "None when store= is given (the store keeps the file)"
+        )
     key = {k: v for k, v in request.body().items() if k != "notification_email"}
-    with store.stream("balance_records", config.credentials.user, server_of(config.base_url),
-                      {"request": key}) as stream:
+    with store.stream(
+        "balance_records", config.credentials.user, server_of(config.base_url), {"request": key}
+    ) as stream:
         return _stored_report(stream, str(store.path), config, request, options, fetch)
 
 
-def _stored_report(stream: Stream, root: str, config: ProviderConfig, request: BalanceRecordsRequest,
-                   options: ReportOptions, fetch_options: dict[str, Any]) -> BalanceReport:
+def _stored_report(
+    stream: Stream,
+    root: str,
+    config: ProviderConfig,
+    request: BalanceRecordsRequest,
+    options: ReportOptions,
+    fetch_options: dict[str, Any],
+) -> BalanceReport:
     """The report from the store when it is there and final, else fetched (picked up or requested) and kept."""
     reports = stream.directory / "reports"
     downloads = reports / f".{stream.name}.download"  # this stream's own: swept under its lock only
     _sweep_downloads(reports, downloads)
     cached = stream.state.get("report_id")
-    if (cached and options.report_id in (None, cached) and (reports / f"{cached}.zip").is_file()
-            and _generated_after_period(stream.state.get("manifest") or {}, request)):
+    if (
+        cached
+        and options.report_id in (None, cached)
+        and (reports / f"{cached}.zip").is_file()
+        and _generated_after_period(stream.state.get("manifest") or {}, request)
+    ):
         return _from_store(stream, reports / f"{cached}.zip", cached, root, request)
     try:
         downloads.mkdir(parents=True, exist_ok=True)
@@ -66,8 +80,14 @@ def _stored_report(stream: Stream, root: str, config: ProviderConfig, request: B
         here = replace(options, report_id=report_id, download_dir=str(downloads))
         remembered = (stream.state.get("manifest") or {}).get("dialect", {}).get("report_type")
         try:
-            return fetch_report(config, request, here, on_report=remember, resume={"store": root},
-                                **{"type_name": remembered, **fetch_options})
+            return fetch_report(
+                config,
+                request,
+                here,
+                on_report=remember,
+                resume={"store": root},
+                **{"type_name": remembered, **fetch_options},
+            )
         except OSError as exc:  # writing the zip failed (the source raises its own error for the rest)
             raise _download_error(exc, downloads, stream.state.get("pending_report_id")) from None
 
@@ -95,15 +115,25 @@ def _from_store(stream: Stream, path: Path, report_id: str, root: str, request: 
         sheets, _ = read_report(path, request.request_params())
     except (DataError, OSError) as exc:
         raise StoreError(f"the stored report {path} is unreadable ({str(exc)[:200]}). {stream.remedy()}") from None
-    record = {**stream.state["manifest"], "requests": 0, "retries": 0, "bytes": 0, "from_store": True,
-              "store": root, "pulled_at": _now().isoformat(timespec="seconds")}
+    record = {
+        **stream.state["manifest"],
+        "requests": 0,
+        "retries": 0,
+        "bytes": 0,
+        "from_store": True,
+        "store": root,
+        "pulled_at": _now().isoformat(timespec="seconds"),
+    }
     for frame in (sheets.records, sheets.opening_balance):
         frame.attrs["ledgerkit"] = record
     return BalanceReport(sheets.records, sheets.opening_balance, record, report_id)
 
 
 def _sweep_downloads(reports: Path, downloads: Path) -> None:
-    """Remove downloads cut short by a killed process: this stream's, and any an older ledgerkit left in ``reports/``."""
+    """Remove downloads cut short by a killed process.
+
+    This stream's, and any an older ledgerkit left in ``reports/``.
+    """
     leftovers = list(reports.glob("ledgerkit-dwh-*.zip"))
     try:
         for leftover in leftovers:
@@ -111,8 +141,10 @@ def _sweep_downloads(reports: Path, downloads: Path) -> None:
         if downloads.exists():
             shutil.rmtree(downloads)
     except OSError as exc:
-        raise StoreError(f"could not remove the leftover download {exc.filename} ({exc.strerror}). "
-                         "Check the store directory's permissions.") from None
+        raise StoreError(
+            f"could not remove the leftover download {exc.filename} ({exc.strerror}). "
+            "Check the store directory's permissions."
+        ) from None
 
 
 def _keep(downloaded: Path, kept: Path) -> None:

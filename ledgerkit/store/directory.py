@@ -10,18 +10,19 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import platformdirs
 
-from ..errors import ConfigurationError, StoreError
-from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
 from .._ingest.records import empty_frame, finish
+from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
+from ..errors import ConfigurationError, StoreError
 from .files import server_of
 from .lazy import ROWS_PER_PARTITION
 from .locks import GATE, holding
@@ -36,6 +37,8 @@ SOURCES: dict[str, tuple[str, str, Schema | None]] = {
     "statements": ("row_id", "created", STATEMENTS),
     "balance_records": ("report_id", "", None),
 }
+#: The sources a store reads back as frames: those with a schema.
+_FRAMED: dict[str, tuple[str, str, Schema]] = {s: (i, t, f) for s, (i, t, f) in SOURCES.items() if f is not None}
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -71,8 +74,9 @@ class Store:
         if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
             raise ConfigurationError("path", type(path).__name__, "a directory path (str or os.PathLike) or None")
         if not str(os.fspath(path)).strip():
-            raise ConfigurationError("path", os.fspath(path), "a directory path, not an empty string (None for the "
-                                     "default store)")
+            raise ConfigurationError(
+                "path", os.fspath(path), "a directory path, not an empty string (None for the default store)"
+            )
         if "\x00" in str(os.fspath(path)):
             raise ConfigurationError("path", os.fspath(path), "a directory path without NUL characters")
         try:
@@ -82,10 +86,12 @@ class Store:
             raise ConfigurationError("path", os.fspath(path), "a directory path this process may look into") from None
         if is_file:
             raise ConfigurationError("path", str(root), "a directory (this is a file)")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not 0 <= timeout < float("inf")):
-            raise ConfigurationError("timeout", timeout, "None (wait as long as another pull takes) or a "
-                                     "number of seconds >= 0")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout < float("inf")
+        ):
+            raise ConfigurationError(
+                "timeout", timeout, "None (wait as long as another pull takes) or a number of seconds >= 0"
+            )
         self.path = root
         self.timeout = timeout
 
@@ -104,10 +110,13 @@ class Store:
 
         Work on it inside ``with`` (see :class:`Stream`): that holds its lock.
         """
-        return Stream(self._server_dir(source, account, server),
-                      {"source": source, "account": account, "server": server, **key},
-                      locks=self._locks / source / self._account_name(account) / self._server_name(server),
-                      gate=self._locks / GATE, timeout=self.timeout)
+        return Stream(
+            self._server_dir(source, account, server),
+            {"source": source, "account": account, "server": server, **key},
+            locks=self._locks / source / self._account_name(account) / self._server_name(server),
+            gate=self._locks / GATE,
+            timeout=self.timeout,
+        )
 
     @property
     def _locks(self) -> Path:
@@ -133,20 +142,35 @@ class Store:
     def _streams(self, source: str, account: Any, base_url: str | None = None) -> Iterator[Stream]:
         """The streams stored for ``source`` (one account's, one server's), for reading without their locks."""
         base = self.path / source
-        accounts = [self._account_dir(source, str(account))] if account is not None else sorted(
-            p for p in base.glob("*") if p.is_dir())
+        accounts = (
+            [self._account_dir(source, str(account))]
+            if account is not None
+            else sorted(p for p in base.glob("*") if p.is_dir())
+        )
         servers = [d for a in accounts for d in sorted(a.glob("server-*")) if d.is_dir()]
         if base_url is not None:
             servers = [d for d in servers if d.name == self._server_name(server_of(base_url))]
         for directory in servers:
             for state in sorted((directory / "_streams").glob("*.json")):
-                yield Stream(directory, {"source": source, "account": directory.parent.name},
-                             locks=self._locks / source / directory.parent.name / directory.name,
-                             gate=self._locks / GATE, timeout=self.timeout, name=state.stem)
+                yield Stream(
+                    directory,
+                    {"source": source, "account": directory.parent.name},
+                    locks=self._locks / source / directory.parent.name / directory.name,
+                    gate=self._locks / GATE,
+                    timeout=self.timeout,
+                    name=state.stem,
+                )
 
     # public ----------------------------------------------------------------
-    def read(self, source: str, *, account: str | int | None = None, start: Any = None, end: Any = None,
-             base_url: str | None = None) -> pd.DataFrame:
+    def read(
+        self,
+        source: str,
+        *,
+        account: str | int | None = None,
+        start: Any = None,
+        end: Any = None,
+        base_url: str | None = None,
+    ) -> pd.DataFrame:
         """Every stored row of ``source`` (of one ``account`` if given), newest version of each id.
 
         Parameters
@@ -172,7 +196,7 @@ class Store:
         first, last = _bound(start, "start"), _bound(end, "end")
         if first is not None and last is not None and not first < last:
             raise ConfigurationError("end", end, f"a moment after start={start!r} ([start, end) is empty)")
-        id_column, time_column, schema = SOURCES[source]
+        id_column, time_column, schema = _FRAMED[source]
         frames = [f for s in self._streams(source, account, base_url) for f in s.snapshot()[1]]
         if not frames:
             return empty_frame(schema)
@@ -181,8 +205,16 @@ class Store:
         frame = finish([frame.reset_index(drop=True)], schema, sort_by="id" if source == "transactions" else None)
         return _between(frame, time_column, first, last)
 
-    def dask(self, source: str, *, account: str | int | None = None, start: Any = None, end: Any = None,
-             base_url: str | None = None, rows_per_partition: int = ROWS_PER_PARTITION) -> Any:
+    def dask(
+        self,
+        source: str,
+        *,
+        account: str | int | None = None,
+        start: Any = None,
+        end: Any = None,
+        base_url: str | None = None,
+        rows_per_partition: int = ROWS_PER_PARTITION,
+    ) -> Any:
         """The stored rows of ``source`` as a lazy Dask DataFrame, partitioned by account and month.
 
         The same rows and dtypes as :meth:`read` (the parts the states list,
@@ -224,11 +256,13 @@ class Store:
         try:
             import fsspec
         except ImportError:
-            raise ConfigurationError("source", source, f"the Dask extra installed (fsspec is missing): {INSTALL}") from None
+            raise ConfigurationError(
+                "source", source, f"the Dask extra installed (fsspec is missing): {INSTALL}"
+            ) from None
 
         from .lazy import describe, frame_of
 
-        id_column, time_column, schema = SOURCES[source]
+        id_column, time_column, schema = _FRAMED[source]
         window = (_bound(start, "start"), _bound(end, "end"))
         fs, _ = fsspec.core.url_to_fs(str(self.path))
         key = id_column if source == "transactions" else time_column
@@ -237,14 +271,16 @@ class Store:
             state = stream._load()
             for relative in (state or {}).get("parts", []):
                 month = relative.split("/", 1)[0]
-                part = describe(fs, str(stream.directory / relative), stream.directory.parent.name, month, key,
-                                time_column)
+                part = describe(
+                    fs, str(stream.directory / relative), stream.directory.parent.name, month, key, time_column
+                )
                 if _overlaps(part.times, window):
                     parts.append(part)
         return frame_of(fs, source, schema, parts, id_column, time_column, window, rows_per_partition)
 
-    def manifest(self, source: str | None = None, *, account: str | int | None = None,
-                 base_url: str | None = None) -> list[dict[str, Any]]:
+    def manifest(
+        self, source: str | None = None, *, account: str | int | None = None, base_url: str | None = None
+    ) -> list[dict[str, Any]]:
         """The state of every stored stream: its key (with the server), parts, cursor and coverage (plain dicts).
 
         Each also names its ``stream`` and the ``directory`` its parts are relative to.
@@ -283,7 +319,7 @@ class Store:
         if source is None:
             if account is not None:
                 raise ConfigurationError("source", None, "a source when account is given")
-            parts = [(s,) for s in SOURCES]
+            parts: list[tuple[str, ...]] = [(s,) for s in SOURCES]
         else:
             _check_source(source, tuple(SOURCES))
             parts = [(source,) if account is None else (source, self._account_name(account))]
@@ -298,8 +334,10 @@ class Store:
                     if target.exists():
                         shutil.rmtree(target)
                 except OSError as exc:
-                    raise StoreError(f"could not remove {exc.filename or target} ({exc.strerror}); part of "
-                                     f"{target} may remain. Check its permissions and clear again.") from None
+                    raise StoreError(
+                        f"could not remove {exc.filename or target} ({exc.strerror}); part of "
+                        f"{target} may remain. Check its permissions and clear again."
+                    ) from None
 
 
 def _check_source(source: Any, allowed: tuple[str, ...]) -> None:
@@ -309,11 +347,13 @@ def _check_source(source: Any, allowed: tuple[str, ...]) -> None:
 
 def _check_selection(account: Any, base_url: Any) -> None:
     """``account`` (a shop or PSP id) and ``base_url`` (a server's URL) as :meth:`Store.read` takes them."""
-    if account is not None and (isinstance(account, bool) or not isinstance(account, (str, int))
-                                or not str(account).strip()):
+    if account is not None and (
+        isinstance(account, bool) or not isinstance(account, (str, int)) or not str(account).strip()
+    ):
         raise ConfigurationError("account", account, "a shop or PSP id (a string or an integer) or None")
-    if base_url is not None and (not isinstance(base_url, str) or not server_of(base_url).startswith(("http://",
-                                                                                                       "https://"))):
+    if base_url is not None and (
+        not isinstance(base_url, str) or not server_of(base_url).startswith(("http://", "https://"))
+    ):
         raise ConfigurationError("base_url", base_url, "the http(s) base URL the rows were pulled from, or None")
 
 
@@ -373,7 +413,9 @@ def as_store(value: Any) -> Store | None:
             return Store(value)
         except ConfigurationError as exc:
             raise ConfigurationError("store", exc.value, exc.expected) from None
-    raise ConfigurationError("store", type(value).__name__, "a ledgerkit.Store, a directory path, True (default) or None")
+    raise ConfigurationError(
+        "store", type(value).__name__, "a ledgerkit.Store, a directory path, True (default) or None"
+    )
 
 
 def lookback_of(value: Any) -> pd.Timedelta:

@@ -36,7 +36,7 @@ def write_error(exc: OSError, path: Path) -> StoreError:
     >>> import errno, pathlib
     >>> str(write_error(OSError(errno.ENOSPC, "No space left on device"), pathlib.Path("/s/a.json")))
     'could not write /s/a.json: no room left (No space left on device). Free some space (or point store= at another disk) and load again; the store is as it was before this write.'
-    """
+    """  # noqa: E501 - a doctest's output is one line
     reason = exc.strerror or type(exc).__name__
     if exc.errno in _NO_ROOM:
         what, todo = f"no room left ({reason})", "Free some space (or point store= at another disk) and load again"
@@ -99,7 +99,7 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     """A page frame as Parquet bytes, without attrs (the manifest stays out of the store)."""
     frame = frame.copy(deep=False)
     frame.attrs = {}
-    for column in frame.columns[frame.dtypes == object]:
+    for column in frame.columns[frame.dtypes == object]:  # noqa: E721 - pandas compares each dtype
         frame[column] = frame[column].map(lambda v: None if v is None else json.dumps(v, default=str))
     try:
         buffer = io.BytesIO()
@@ -120,12 +120,15 @@ def read_part(path: Path, id_column: str, time_column: str, remedy: str) -> pd.D
         frame = pd.read_parquet(path)
     except FileNotFoundError:
         raise
-    except Exception as exc:  # pyarrow raises many kinds for a damaged file
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a damaged file
         raise _bad_part(path, remedy, f"unreadable ({type(exc).__name__}: {str(exc)[:200]})") from None
     ids = frame.get(id_column)
     times = frame.get(time_column)
-    if ids is None or (id_column == "id" and not pd.api.types.is_integer_dtype(ids.dtype)) \
-            or (id_column != "id" and not pd.api.types.is_string_dtype(ids.dtype)):
+    if (
+        ids is None
+        or (id_column == "id" and not pd.api.types.is_integer_dtype(ids.dtype))
+        or (id_column != "id" and not pd.api.types.is_string_dtype(ids.dtype))
+    ):
         raise _bad_part(path, remedy, f"not a page of this store (no {id_column} column of the loader's type)")
     if times is None or not isinstance(times.dtype, pd.DatetimeTZDtype):
         raise _bad_part(path, remedy, f"not a page of this store (no UTC {time_column} column)")

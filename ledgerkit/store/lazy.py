@@ -27,15 +27,16 @@ differs for two accounts on different servers sharing an id).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import StoreError
 from .._ingest.records import empty_frame, finish
 from .._ingest.schema import Schema
+from ..errors import StoreError
 
 __all__ = ["Part", "chunks", "frame_of"]
 
@@ -81,14 +82,18 @@ def describe(fs: Any, path: str, account: str, month: str, key: str, time: str) 
         with fs.open(path, "rb") as handle:
             metadata = pq.read_metadata(handle)
     except FileNotFoundError:
-        raise StoreError(f"the stored part {path} is missing (the store changed while it was read). "
-                         "Read it again.") from None
-    except Exception as exc:  # pyarrow raises many kinds for a damaged file
-        raise StoreError(f"the stored part {path} is unreadable ({type(exc).__name__}: {str(exc)[:200]}). "
-                         "Clear that account's rows with Store.clear and load again.") from None
+        raise StoreError(
+            f"the stored part {path} is missing (the store changed while it was read). Read it again."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a damaged file
+        raise StoreError(
+            f"the stored part {path} is unreadable ({type(exc).__name__}: {str(exc)[:200]}). "
+            "Clear that account's rows with Store.clear and load again."
+        ) from None
     names = tuple(n for n in metadata.schema.to_arrow_schema().names if not n.startswith("__index_level_"))
-    return Part(path, account, month, metadata.num_rows, *_statistics(metadata, key), _statistics(metadata, time),
-                names)
+    return Part(
+        path, account, month, metadata.num_rows, *_statistics(metadata, key), _statistics(metadata, time), names
+    )
 
 
 def _cuts(bucket: list[Part]) -> np.ndarray:
@@ -130,8 +135,16 @@ class PartsReader:
     plus the id and time columns that resolve versions and the window.
     """
 
-    def __init__(self, fs: Any, source: str, schema: Schema, meta: pd.DataFrame, id_column: str, time_column: str,
-                 window: tuple[Any, Any]) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        source: str,
+        schema: Schema,
+        meta: pd.DataFrame,
+        id_column: str,
+        time_column: str,
+        window: tuple[Any, Any],
+    ) -> None:
         self.fs, self.source, self.schema, self.meta = fs, source, schema, meta
         self.id_column, self.time_column, self.window = id_column, time_column, window
 
@@ -141,8 +154,10 @@ class PartsReader:
             with self.fs.open(part.path, "rb") as handle:
                 return pd.read_parquet(handle, columns=wanted)
         except FileNotFoundError:
-            raise StoreError(f"the stored part {part.path} is missing (a pull replaced it while it was read). "
-                             "Build the frame again with Store.dask.") from None
+            raise StoreError(
+                f"the stored part {part.path} is missing (a pull replaced it while it was read). "
+                "Build the frame again with Store.dask."
+            ) from None
 
     def __call__(self, parts: list[Part], columns: list[str] | None = None) -> pd.DataFrame:
         columns = list(self.meta.columns) if columns is None else list(columns)
@@ -192,8 +207,16 @@ def _conformed(frame: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def frame_of(fs: Any, source: str, schema: Schema, parts: list[Part], id_column: str, time_column: str,
-             window: tuple[Any, Any], rows_per_partition: int) -> Any:
+def frame_of(
+    fs: Any,
+    source: str,
+    schema: Schema,
+    parts: list[Part],
+    id_column: str,
+    time_column: str,
+    window: tuple[Any, Any],
+    rows_per_partition: int,
+) -> Any:
     """The lazy Dask DataFrame over ``parts`` (one empty partition when there are none)."""
     import dask
     import dask.dataframe as dd
@@ -203,8 +226,13 @@ def frame_of(fs: Any, source: str, schema: Schema, parts: list[Part], id_column:
         if not parts:
             return dd.from_pandas(meta, npartitions=1, sort=False)
         reader = PartsReader(fs, source, schema, meta, id_column, time_column, window)
-        return dd.from_map(reader, chunks(parts, rows_per_partition), meta=meta, enforce_metadata=False,
-                           label=f"ledgerkit-store-{source}")
+        return dd.from_map(
+            reader,
+            chunks(parts, rows_per_partition),
+            meta=meta,
+            enforce_metadata=False,
+            label=f"ledgerkit-store-{source}",
+        )
 
 
 def _meta(fs: Any, schema: Schema, parts: list[Part]) -> pd.DataFrame:

@@ -16,9 +16,9 @@ so :meth:`Store.clear` leaves them behind; they are empty.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from filelock import FileLock, Timeout
 
@@ -49,9 +49,11 @@ def holding(path: Path, *, timeout: float | None, what: str) -> Iterator[None]:
         lock = FileLock(str(path), timeout=-1 if timeout is None else timeout)
         lock.acquire()
     except Timeout:
-        raise StoreError(f"{what} is busy: another ledgerkit load is pulling into it (lock {path}) and did not "
-                         f"finish within {timeout} s. Let it finish and load again, or give "
-                         "Store(..., timeout=) more time.") from None
+        raise StoreError(
+            f"{what} is busy: another ledgerkit load is pulling into it (lock {path}) and did not "
+            f"finish within {timeout} s. Let it finish and load again, or give "
+            "Store(..., timeout=) more time."
+        ) from None
     except OSError as exc:
         raise write_error(exc, path) from None
     try:
@@ -61,7 +63,10 @@ def holding(path: Path, *, timeout: float | None, what: str) -> Iterator[None]:
 
 
 def ensure_lock_file(path: Path, gate: Path, *, timeout: float | None) -> None:
-    """Create the lock file ``path`` if missing -- under the gate, so a running clear sees every lock it must wait for."""
+    """Create the lock file ``path`` if missing.
+
+    Under the gate, so a running clear sees every lock it must wait for.
+    """
     if path.exists():
         return
     with holding(gate, timeout=timeout, what="the store"):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -29,7 +30,7 @@ from .stream import Stream
 
 
 def _now() -> pd.Timestamp:
-    return pd.Timestamp(datetime.now(timezone.utc))
+    return pd.Timestamp(datetime.now(UTC))
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -66,8 +67,13 @@ class _Totals:
                 self.merged[key] = value
 
     def as_dict(self) -> dict[str, Any]:
-        out = {**Manifest("", {}).as_dict(), **self.merged, "pages": self.pages, "fetched_rows": self.fetched_rows,
-               "retry_reasons": dict(self.reasons)}
+        out = {
+            **Manifest("", {}).as_dict(),
+            **self.merged,
+            "pages": self.pages,
+            "fetched_rows": self.fetched_rows,
+            "retry_reasons": dict(self.reasons),
+        }
         if self.pii_dropped:
             out["pii_dropped"] = sorted(self.pii_dropped)
         if self.windows:
@@ -103,7 +109,7 @@ class StoredLoad:
     lookback: pd.Timedelta
     max_workers: int
     progress: PullProgress
-    totals: _Totals = field(default_factory=lambda: _Totals())
+    totals: _Totals = field(default_factory=_Totals)
     lock: threading.Lock = field(default_factory=threading.Lock)
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
@@ -120,8 +126,14 @@ class StoredLoad:
         session = limited_session(self.connection.session, self.limiter) if threaded else self.connection.session
         return replace(self.connection, session=session, stats=PullStats())
 
-    def keep(self, stream: Stream, pull: Pull, schema: Schema, month_column: str,
-             advance: Callable[[dict[str, Any], dict[str, Any], pd.DataFrame], None]) -> None:
+    def keep(
+        self,
+        stream: Stream,
+        pull: Pull,
+        schema: Schema,
+        month_column: str,
+        advance: Callable[[dict[str, Any], dict[str, Any], pd.DataFrame], None],
+    ) -> None:
         """Store each page of ``pull``, then the state that ``advance(state, manifest, page)`` moves on."""
         try:
             for page in iterate(pull, schema):
@@ -137,16 +149,28 @@ class StoredLoad:
                 self.totals.add(pull.manifest.as_dict(pull.client.stats))
 
 
-def _result_manifest(source: str, parameters: dict[str, Any], load: StoredLoad, rows: int,
-                     streams: list[Stream]) -> dict[str, Any]:
+def _result_manifest(
+    source: str, parameters: dict[str, Any], load: StoredLoad, rows: int, streams: list[Stream]
+) -> dict[str, Any]:
     """The keys of a plain load's manifest (counters summed over the pulls) plus the store's own."""
-    parameters = {**parameters, "max_workers": load.max_workers, "base_url": load.connection.config.base_url,
-                  ("psp_id" if source == "balance_records" else "shop_id"): load.account,
-                  "store": str(load.store.path), "lookback": str(load.lookback)}
+    parameters = {
+        **parameters,
+        "max_workers": load.max_workers,
+        "base_url": load.connection.config.base_url,
+        ("psp_id" if source == "balance_records" else "shop_id"): load.account,
+        "store": str(load.store.path),
+        "lookback": str(load.lookback),
+    }
     return {
-        **load.totals.as_dict(), "source": source, "parameters": safe_parameters(parameters), "rows": rows,
-        "complete": True, "store": str(load.store.path), "streams": [s.name for s in streams],
-        "lookback": str(load.lookback), "stored_rows": max(0, rows - load.totals.fetched_rows),
+        **load.totals.as_dict(),
+        "source": source,
+        "parameters": safe_parameters(parameters),
+        "rows": rows,
+        "complete": True,
+        "store": str(load.store.path),
+        "streams": [s.name for s in streams],
+        "lookback": str(load.lookback),
+        "stored_rows": max(0, rows - load.totals.fetched_rows),
         "include_pii": bool(parameters.get("include_pii", False)),
         "pulled_at": _now().isoformat(timespec="seconds"),
     }

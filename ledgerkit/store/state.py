@@ -11,7 +11,8 @@ know are left alone (a newer ledgerkit may add some).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -40,14 +41,21 @@ def _time(value: Any) -> bool:
 
 
 def _span(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and all(map(_time, value))
-            and pd.Timestamp(value[0]) < pd.Timestamp(value[1]))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(map(_time, value))
+        and pd.Timestamp(value[0]) < pd.Timestamp(value[1])
+    )
 
 
 def _window(value: Any) -> bool:
-    return (isinstance(value, dict) and _span([value.get("from"), value.get("to")])
-            and _optional(_int())(value.get("cursor"))
-            and ("corrected_from" not in value or _time(value["corrected_from"])))
+    return (
+        isinstance(value, dict)
+        and _span([value.get("from"), value.get("to")])
+        and _optional(_int())(value.get("cursor"))
+        and ("corrected_from" not in value or _time(value["corrected_from"]))
+    )
 
 
 def _report_id(value: Any) -> bool:
@@ -93,8 +101,10 @@ def problem(state: Any, source: str, name: str) -> str | None:
         return f"it holds a {type(state).__name__}, not a stream state (an object with key, parts and seq)"
     fields = {
         "key": ("an object", lambda v: isinstance(v, dict)),
-        "parts": (f"a list of part paths month=YYYY-MM/{name}-NNNNNN.parquet",
-                  lambda v: isinstance(v, list) and all(_own_part(p, name) for p in v)),
+        "parts": (
+            f"a list of part paths month=YYYY-MM/{name}-NNNNNN.parquet",
+            lambda v: isinstance(v, list) and all(_own_part(p, name) for p in v),
+        ),
         "seq": ("an integer >= 0", _int()),
     }
     for field in fields:

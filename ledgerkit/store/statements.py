@@ -28,18 +28,29 @@ def load_statements(load: StoredLoad, request: StatementsRequest) -> pd.DataFram
     waits, then finds them complete (or resumes where this one stopped).
     """
     if request.start_page != 1:
-        raise ConfigurationError("start_page", request.start_page, "1 when store= is given (the store keeps the cursor)")
-    key = {"since": None if request.date_from is None else request.date_from.isoformat(),
-           "until": None if request.date_to is None else request.date_to.isoformat(),
-           "payout_id": request.payout_id, "per_page": request.per_page, "currency": request.currency}
+        raise ConfigurationError(
+            "start_page", request.start_page, "1 when store= is given (the store keeps the cursor)"
+        )
+    key = {
+        "since": None if request.date_from is None else request.date_from.isoformat(),
+        "until": None if request.date_to is None else request.date_to.isoformat(),
+        "payout_id": request.payout_id,
+        "per_page": request.per_page,
+        "currency": request.currency,
+    }
     with load.store.stream("statements", load.account, load.server, key) as stream:
         stream.frames()  # the stored parts, checked before any request
         _sync_statements(load, stream, request, _now())
         frame = _statement_rows(stream)
     manifest = _result_manifest("statements", request.parameters(), load, len(frame), [stream])
     total = stream.state.get("total")
-    manifest.update(total=total, first_cursor=1, last_cursor=None, count_verified=total is not None,
-                    outside_window=stream.state.get("outside", 0))
+    manifest.update(
+        total=total,
+        first_cursor=1,
+        last_cursor=None,
+        count_verified=total is not None,
+        outside_window=stream.state.get("outside", 0),
+    )
     manifest.setdefault("total_first", total)
     frame.attrs["ledgerkit"] = manifest
     return frame
@@ -76,8 +87,12 @@ def _sync_statements(load: StoredLoad, stream: Stream, request: StatementsReques
         nxt = manifest.get("last_cursor")
         if state["per_page"] is None and state["next_page"] == 1 and nxt == 2:
             state["per_page"] = manifest.get("dialect", {}).get("per_page") or len(page)  # kept for resuming
-        state.update(next_page=nxt, pages_done=nxt is None, total=manifest.get("total", state.get("total")),
-                     outside=outside_before + manifest.get("outside_window", 0))
+        state.update(
+            next_page=nxt,
+            pages_done=nxt is None,
+            total=manifest.get("total", state.get("total")),
+            outside=outside_before + manifest.get("outside_window", 0),
+        )
 
     if not state.get("pages_done"):
         sub = replace(request, start_page=state["next_page"], per_page=state["per_page"])
@@ -87,8 +102,10 @@ def _sync_statements(load: StoredLoad, stream: Stream, request: StatementsReques
     if total is not None and total != held:
         state.update(parts=[], complete=False, next_page=None, pages_done=False, outside=0)
         stream.save()
-        raise CountMismatchError(f"the store holds {held} statement rows but X-Total-Count says {total}; "
-                                 "the stored rows were dropped -- load again to pull them afresh")
+        raise CountMismatchError(
+            f"the store holds {held} statement rows but X-Total-Count says {total}; "
+            "the stored rows were dropped -- load again to pull them afresh"
+        )
     state.update(complete=True, refreshed_at=_iso(_now()))
     stream.save()
 

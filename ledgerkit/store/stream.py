@@ -60,8 +60,16 @@ class Stream:
         The stream's name when it is already known (a state file's stem).
     """
 
-    def __init__(self, directory: Path, key: dict[str, Any], *, locks: Path, gate: Path,
-                 timeout: float | None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        key: dict[str, Any],
+        *,
+        locks: Path,
+        gate: Path,
+        timeout: float | None,
+        name: str | None = None,
+    ) -> None:
         self.directory = directory
         self.key = key
         self.name = name or _key_text(key)
@@ -73,15 +81,16 @@ class Stream:
         self._parts: dict[str, pd.DataFrame] = {}  # parts read so far (a part's file never changes)
 
     # ------------------------------------------------------------ the lock
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:
         ensure_lock_file(self.lock_path, self.gate, timeout=self.timeout)
         self._held = holding(self.lock_path, timeout=self.timeout, what=f"the stream {self.name} of {self.directory}")
         self._held.__enter__()
         try:
             self.state, self._parts = self._load() or self._fresh(), {}
             if self.state.get("key") != json.loads(json.dumps(self.key, default=str)):
-                raise StoreError(f"the store state {self.state_path} belongs to another stream (its key differs). "
-                                 f"{self.remedy()}")
+                raise StoreError(
+                    f"the store state {self.state_path} belongs to another stream (its key differs). {self.remedy()}"
+                )
             self.sweep()
         except BaseException:
             self.__exit__(None, None, None)
@@ -104,24 +113,28 @@ class Stream:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StoreError(f"the store state {self.state_path} is unreadable ({exc.strerror}). "
-                             f"{self.remedy()}") from None
+            raise StoreError(
+                f"the store state {self.state_path} is unreadable ({exc.strerror}). {self.remedy()}"
+            ) from None
         try:
             state = json.loads(text)
         except ValueError as exc:
             raise StoreError(f"the store state {self.state_path} is unreadable ({exc}). {self.remedy()}") from None
         wrong = problem(state, str(self.key.get("source")), self.name)
         if wrong is not None:
-            raise StoreError(f"the store state {self.state_path} is not a state ledgerkit can use: {wrong}. "
-                             f"{self.remedy()}")
+            raise StoreError(
+                f"the store state {self.state_path} is not a state ledgerkit can use: {wrong}. {self.remedy()}"
+            )
         return state
 
     def remedy(self) -> str:
         """What to do about a damaged stream: the call that clears its source and account."""
         root = self.directory.parents[2]
         source, account = self.key.get("source"), self.key.get("account")
-        return (f"Remove what is stored for it with ledgerkit.Store({str(root)!r}).clear({source!r}, "
-                f"account={account!r}) and load again.")
+        return (
+            f"Remove what is stored for it with ledgerkit.Store({str(root)!r}).clear({source!r}, "
+            f"account={account!r}) and load again."
+        )
 
     def save(self) -> None:
         atomic_write(self.state_path, json.dumps(self.state, indent=1, sort_keys=True).encode())
@@ -131,7 +144,9 @@ class Stream:
         """Write ``frame`` as one part per month; returns the parts' relative paths (not yet listed)."""
         if frame.empty:
             return []
-        months = _months(frame[month_column]) if month_column in frame.columns else pd.Series("unknown", index=frame.index)
+        months = (
+            _months(frame[month_column]) if month_column in frame.columns else pd.Series("unknown", index=frame.index)
+        )
         written = []
         for month in sorted(months.unique()):
             self.state["seq"] = int(self.state.get("seq", 0)) + 1
@@ -149,8 +164,9 @@ class Stream:
         try:
             return self._read_parts(self.state, self._parts)
         except FileNotFoundError as exc:
-            raise StoreError(f"the stored part {exc.filename} listed in {self.state_path} is missing. "
-                             f"{self.remedy()}") from None
+            raise StoreError(
+                f"the stored part {exc.filename} listed in {self.state_path} is missing. {self.remedy()}"
+            ) from None
 
     def _read_parts(self, state: dict[str, Any], cache: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
         id_column, time_column = _COLUMNS[str(self.key.get("source"))]
@@ -186,16 +202,20 @@ class Stream:
         Only inside ``with stream``: nobody else writes this stream's files then.
         """
         listed = set(self.state["parts"])
-        leftovers = [p for p in self.directory.glob(f"month=*/{self.name}-*.parquet")
-                     if str(p.relative_to(self.directory).as_posix()) not in listed]
+        leftovers = [
+            p
+            for p in self.directory.glob(f"month=*/{self.name}-*.parquet")
+            if str(p.relative_to(self.directory).as_posix()) not in listed
+        ]
         leftovers += list(self.directory.glob(f"month=*/.{self.name}-*.tmp"))
         leftovers += list(self.directory.glob(f"_streams/.{self.name}.json.*.tmp"))
         for path in leftovers:
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
-                raise StoreError(f"could not remove the leftover {path} ({exc.strerror}). "
-                                 "Check the store directory's permissions.") from None
+                raise StoreError(
+                    f"could not remove the leftover {path} ({exc.strerror}). Check the store directory's permissions."
+                ) from None
 
 
 def _months(times: pd.Series) -> pd.Series:

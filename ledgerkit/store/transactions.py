@@ -3,6 +3,8 @@ stretch and the corrections since the last refresh, pulled page by page."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -32,12 +34,19 @@ def load_transactions(load: StoredLoad, request: TransactionsRequest) -> pd.Data
     """
     for name in ("starting_after", "ending_before"):
         if getattr(request, name) is not None:
-            raise ConfigurationError(name, getattr(request, name), "None when store= is given (the store keeps the cursor)")
+            raise ConfigurationError(
+                name, getattr(request, name), "None when store= is given (the store keeps the cursor)"
+            )
     began, streams, frames = _now(), [], []
     for method in request.methods:
-        key = {"date_type": request.date_type, "status": request.status, "time_zone": request.time_zone,
-               "payment_method_type": method, "include_pii": request.include_pii,
-               "correction": [None if t is None else _iso(t) for t in (request.correction or (None, None))]}
+        key = {
+            "date_type": request.date_type,
+            "status": request.status,
+            "time_zone": request.time_zone,
+            "payment_method_type": method,
+            "include_pii": request.include_pii,
+            "correction": [None if t is None else _iso(t) for t in (request.correction or (None, None))],
+        }
         with load.store.stream("transactions", load.account, load.server, key) as stream:
             stream.frames()  # the stored parts, checked before any request
             _sync_transactions(load, stream, request, began, method)
@@ -57,8 +66,9 @@ def load_transactions(load: StoredLoad, request: TransactionsRequest) -> pd.Data
     return frame
 
 
-def _sync_transactions(load: StoredLoad, stream: Stream, request: TransactionsRequest, began: pd.Timestamp,
-                       method: str) -> None:
+def _sync_transactions(
+    load: StoredLoad, stream: Stream, request: TransactionsRequest, began: pd.Timestamp, method: str
+) -> None:
     """Finish a pull left pending, then pull what the period lacks, the lookback stretch and the corrections.
 
     A new plan is checked window by window before anything is saved, and
@@ -88,7 +98,7 @@ def _split(plan: list[dict[str, Any]], request: TransactionsRequest, workers: in
             continue
         start, end = pd.Timestamp(item["from"]), pd.Timestamp(item["to"])
         bounds = plan_spans(start, end, workers, request.date_type, request.time_zone)
-        out.extend(_pending(a, b) for a, b in zip(bounds[:-1], bounds[1:]))
+        out.extend(_pending(a, b) for a, b in itertools.pairwise(bounds))
     return out
 
 
@@ -110,8 +120,11 @@ def _pull_pending(load: StoredLoad, stream: Stream, request: TransactionsRequest
 
     try:
         if threaded:
-            list(WindowScheduler(pending, step, max_workers=min(load.max_workers, len(pending)),
-                                 make_worker=lambda: None))
+            list(
+                WindowScheduler(
+                    pending, step, max_workers=min(load.max_workers, len(pending)), make_worker=lambda: None
+                )
+            )
         else:
             for item in pending:
                 step(item, None, False)
@@ -120,17 +133,24 @@ def _pull_pending(load: StoredLoad, stream: Stream, request: TransactionsRequest
         raise
 
 
-def _pull_window(load: StoredLoad, stream: Stream, request: TransactionsRequest, method: str,
-                 item: dict[str, Any], *, threaded: bool) -> None:
+def _pull_window(
+    load: StoredLoad, stream: Stream, request: TransactionsRequest, method: str, item: dict[str, Any], *, threaded: bool
+) -> None:
     """One pending window pulled from its cursor to its end; then it leaves the plan."""
+
     def advance(state: dict[str, Any], manifest: dict[str, Any], page: pd.DataFrame) -> None:
         if manifest.get("last_cursor") is not None:
             item["cursor"] = manifest["last_cursor"]
 
     before = (load.totals.pages, load.totals.fetched_rows)
-    pull = tx.pull(load.fresh_connection(threaded=threaded), _window(request, item, method), max_workers=1,
-                   progress=False, columnar=False)
-    load.keep(stream, pull, TRANSACTIONS, "created_at", advance)
+    pull = tx.pull(
+        load.fresh_connection(threaded=threaded),
+        _window(request, item, method),
+        max_workers=1,
+        progress=False,
+        columnar=False,
+    )
+    load.keep(stream, pull, TRANSACTIONS, "created_at", advance)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
     state = stream.state
     with load.lock:
         state["refused"] = method in pull.refused
@@ -139,12 +159,18 @@ def _pull_window(load: StoredLoad, stream: Stream, request: TransactionsRequest,
             state.pop("planned_at", None)
             stream.save()
             return
-        load.totals.windows.append({"payment_method_type": method, "from": item["from"], "to": item["to"],
-                                    **({"manual_correction_from": item["corrected_from"]}
-                                       if item.get("corrected_from") else {}),
-                                    "pages": load.totals.pages - before[0],
-                                    "rows": load.totals.fetched_rows - before[1],
-                                    "cursor": item["cursor"], "complete": True})
+        load.totals.windows.append(
+            {
+                "payment_method_type": method,
+                "from": item["from"],
+                "to": item["to"],
+                **({"manual_correction_from": item["corrected_from"]} if item.get("corrected_from") else {}),
+                "pages": load.totals.pages - before[0],
+                "rows": load.totals.fetched_rows - before[1],
+                "cursor": item["cursor"],
+                "complete": True,
+            }
+        )
         state["pending"] = [i for i in state["pending"] if i is not item]
         lo, hi = (pd.Timestamp(t) for t in (state.get("covered") or (item["from"], item["to"])))
         state["covered"] = [_iso(min(lo, pd.Timestamp(item["from"]))), _iso(max(hi, pd.Timestamp(item["to"])))]
@@ -161,10 +187,8 @@ def _forget_plan(stream: Stream) -> None:
     """
     stream.state["pending"] = []
     stream.state.pop("planned_at", None)
-    try:
+    with contextlib.suppress(StoreError):  # the refusal is the error worth reporting; the next load tries again
         stream.save()
-    except StoreError:  # the refusal is the error worth reporting; the next load tries again
-        pass
 
 
 def _window(request: TransactionsRequest, item: dict[str, Any], method: str) -> TransactionsRequest:
@@ -173,9 +197,15 @@ def _window(request: TransactionsRequest, item: dict[str, Any], method: str) -> 
     correction = request.correction
     if item.get("corrected_from"):
         correction = (pd.Timestamp(item["corrected_from"]), None if correction is None else correction[1])
-    return replace(request, date_from=pd.Timestamp(item["from"]), date_to=pd.Timestamp(item["to"]),
-                   methods=(method,), starting_after=item["cursor"], ending_before=None,
-                   correction=correction).checked()
+    return replace(
+        request,
+        date_from=pd.Timestamp(item["from"]),
+        date_to=pd.Timestamp(item["to"]),
+        methods=(method,),
+        starting_after=item["cursor"],
+        ending_before=None,
+        correction=correction,
+    ).checked()
 
 
 def _heal(state: dict[str, Any], request: TransactionsRequest, method: str) -> None:
@@ -184,8 +214,10 @@ def _heal(state: dict[str, Any], request: TransactionsRequest, method: str) -> N
     if request.date_type == "settled_at":
         zone = request.time_zone
         for item in state.get("pending", []):
-            start, end = (_midnight(pd.Timestamp(item["from"]), zone),
-                          _midnight(pd.Timestamp(item["to"]), zone, up=True))
+            start, end = (
+                _midnight(pd.Timestamp(item["from"]), zone),
+                _midnight(pd.Timestamp(item["to"]), zone, up=True),
+            )
             if (start, end) != (pd.Timestamp(item["from"]), pd.Timestamp(item["to"])):
                 item.update({"from": _iso(start), "to": _iso(end), "cursor": None})  # wider: read from its start
             if item.get("corrected_from"):
@@ -202,8 +234,9 @@ def _heal(state: dict[str, Any], request: TransactionsRequest, method: str) -> N
         state.pop("planned_at", None)
 
 
-def _transactions_plan(state: dict[str, Any], query: TransactionsRequest, began: pd.Timestamp,
-                       lookback: pd.Timedelta) -> list[dict[str, Any]]:
+def _transactions_plan(
+    state: dict[str, Any], query: TransactionsRequest, began: pd.Timestamp, lookback: pd.Timedelta
+) -> list[dict[str, Any]]:
     """The pulls to make: what ``[date_from, date_to)`` adds to the covered period, the lookback
     stretch, and the covered period's rows manually corrected since the last refresh minus ``lookback``.
 
@@ -273,8 +306,9 @@ def _midnight(ts: pd.Timestamp, zone: str, *, up: bool = False, back: pd.Timedel
     try:
         local = ts.tz_convert(zone).tz_localize(None) - (back if back is not None else pd.Timedelta(0))
     except (OverflowError, ValueError):  # pandas' out-of-bounds errors are ValueErrors
-        raise ConfigurationError("lookback", str(back), f"a stretch that starts after 1677 (it reaches back from "
-                                 f"{ts.isoformat()})") from None
+        raise ConfigurationError(
+            "lookback", str(back), f"a stretch that starts after 1677 (it reaches back from {ts.isoformat()})"
+        ) from None
     day = local.normalize()
     step = pd.Timedelta(days=1 if up else -1)
     if up and day < local:

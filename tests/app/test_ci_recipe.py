@@ -43,14 +43,26 @@ class Runner:
         self.github_env = folder / "github_env"
         self.github_env.touch()
         bin_dir = str(Path(sys.executable).parent)
-        self.env = {**os.environ, **sandbox.env(), "MONTH": "2025-03", "GITHUB_ENV": str(self.github_env),
-                    "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
-                    # the kernels import this checkout's ledgerkit, installed or not
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.env = {
+            **os.environ,
+            **sandbox.env(),
+            "MONTH": "2025-03",
+            "GITHUB_ENV": str(self.github_env),
+            "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+            # the kernels import this checkout's ledgerkit, installed or not
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
 
     def run(self, step: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(["bash", "-c", steps()[step]], cwd=self.folder, env=self.env, capture_output=True,
-                                text=True, timeout=600)
+        result = subprocess.run(
+            ["bash", "-c", steps()[step]],
+            cwd=self.folder,
+            env=self.env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         for line in self.github_env.read_text().splitlines():  # what GitHub does between steps
             key, _, value = line.partition("=")
             self.env[key] = value
@@ -72,7 +84,10 @@ def test_green_on_the_sandbox(tmp_path):
         month = runner.run("month")
         assert month.returncode == 0, month.stderr
         assert (runner.env["PERIOD"], runner.env["PERIOD_START"], runner.env["PERIOD_END"]) == (
-            "2025-03", "2025-03-01", "2025-04-01")
+            "2025-03",
+            "2025-03-01",
+            "2025-04-01",
+        )
         notebooks = runner.run("notebooks")
         assert notebooks.returncode == 0, notebooks.stdout[-4000:] + notebooks.stderr[-2000:]
         summary = notebooks.stdout.strip().splitlines()[-1]  # nbval: one test per cell
@@ -89,8 +104,7 @@ def test_green_on_the_sandbox(tmp_path):
 def plant_break(sandbox: Sandbox) -> dict:
     """One March statement row's balance_after 0.05 EUR too high, served as the provider's data; returns it."""
     rows = sandbox.world.ledger.rows
-    at = next(i for i, row in enumerate(rows)
-              if row["created"].isoformat() >= "2025-03-14" and row["type"] == "INCOME")
+    at = next(i for i, row in enumerate(rows) if row["created"].isoformat() >= "2025-03-14" and row["type"] == "INCOME")
     rows[at] = {**rows[at], "balance_after": rows[at]["balance_after"] + Decimal("0.05")}
     return rows[at]
 

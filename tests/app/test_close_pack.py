@@ -13,7 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ledgerkit.analysis import check_balances, payout_groups, reconcile_transactions, roll_forward
+from ledgerkit.analysis import payout_groups, reconcile_transactions, roll_forward
 from ledgerkit.app.close_pack import CHECKS, ClosePack, close_pack, close_period, frame_hash
 from ledgerkit.app.close_run import STATEMENT_LOOKBACK, default_period, load_close_sources
 from ledgerkit.app.close_writers import SHEETS, SUMMARY_TOP, excel_format, write_page, write_workbook
@@ -98,9 +98,17 @@ def test_a_payout_with_a_residual_and_a_missing_record_are_red(sources):
     payout = groups["payout_id"].iloc[3]
     lost = int(st.index[(st["payout_id"] == payout) & (st["type"] == "TRX_FEE")][0])
     records = sources.balance_reports["USD"].records
-    reports = {**sources.balance_reports, "USD": type("Report", (), {
-        "records": records.drop(index=records.index[5]).reset_index(drop=True),
-        "opening_balance": sources.balance_reports["USD"].opening_balance})()}
+    reports = {
+        **sources.balance_reports,
+        "USD": type(
+            "Report",
+            (),
+            {
+                "records": records.drop(index=records.index[5]).reset_index(drop=True),
+                "opening_balance": sources.balance_reports["USD"].opening_balance,
+            },
+        )(),
+    }
     pack = close_pack(sources.transactions, st.drop(index=lost).reset_index(drop=True), reports, period=PERIOD)
     payouts = pack.summary[pack.summary["check"] == "payouts explained"].iloc[0]
     fee = int(st.loc[lost, "amount"])
@@ -152,8 +160,8 @@ def test_the_fingerprint_changes_when_one_input_row_changes(pack, sources):
     tx.loc[tx.index[17], "transaction_fee"] += 1
     changed = close_pack(tx, sources.statements, sources.balance_reports, period=PERIOD)
     assert changed.fingerprint_hash != pack.fingerprint_hash
-    digests = dict(zip(changed.fingerprint["input"], changed.fingerprint["sha256"]))
-    before = dict(zip(pack.fingerprint["input"], pack.fingerprint["sha256"]))
+    digests = dict(zip(changed.fingerprint["input"], changed.fingerprint["sha256"], strict=True))
+    before = dict(zip(pack.fingerprint["input"], pack.fingerprint["sha256"], strict=True))
     assert [name for name in before if digests[name] != before[name]] == ["transactions"]
     assert close_pack(*sources, period="2025-02").fingerprint_hash != pack.fingerprint_hash  # the period counts
     st = sources.statements.copy()
@@ -168,10 +176,14 @@ def test_the_fingerprint_says_rows_sums_and_manifests(pack, sources):
         mine = tx[tx["currency"] == currency]
         row = fp.loc[("transactions", currency)]
         assert (row["rows"], row["amount_sum"], row["fee_sum"]) == (
-            len(mine), int(mine["amount"].sum()), int(mine["transaction_fee"].sum()))
+            len(mine),
+            int(mine["amount"].sum()),
+            int(mine["transaction_fee"].sum()),
+        )
     assert fp.loc[("statements", "EUR"), "rows"] == len(sources.statements)
     assert fp.loc[("opening balance EUR", "EUR"), "amount_sum"] == int(
-        sources.balance_reports["EUR"].opening_balance["opening_balance"].sum())
+        sources.balance_reports["EUR"].opening_balance["opening_balance"].sum()
+    )
     assert set(fp["complete"]) == {"True"}
     manifest = fp.loc[("statements", "EUR"), "manifest"]
     assert '"complete": true' in manifest and '"requests"' not in manifest  # what was asked, not how often
@@ -186,7 +198,7 @@ def test_the_fingerprint_says_rows_sums_and_manifests(pack, sources):
 
 def cell_rows(sheet, top: int) -> tuple[list[str], list[list]]:
     header = [c.value for c in sheet[top]]
-    rows = [[c for c in row] for row in sheet.iter_rows(min_row=top + 1)]
+    rows = [list(row) for row in sheet.iter_rows(min_row=top + 1)]
     return header, rows
 
 
@@ -227,8 +239,8 @@ def test_every_number_in_the_workbook_is_the_analysis_result_exactly(red_pack, t
         assert len(rows) == len(frame), title
         assert sheet.freeze_panes == f"A{top + 1}", title
         money = set(money_columns(frame))
-        for cells, record in zip(rows, frame.to_dict("records")):
-            for cell, name in zip(cells, frame.columns):
+        for cells, record in zip(rows, frame.to_dict("records"), strict=True):
+            for cell, name in zip(cells, frame.columns, strict=True):
                 assert_cell_is(cell, record[name], record.get("currency"), name in money)
                 checked += 1
                 amounts += name in money and not pd.isna(record[name])
@@ -266,13 +278,18 @@ def test_close_period_dates_are_half_open():
 def test_currencies_without_cents_and_with_three_decimals_stay_exact(tmp_path):
     def chain(currency: str, amounts: list[int]) -> pd.DataFrame:
         after = pd.Series(amounts).cumsum()
-        return pd.DataFrame({
-            "row_id": [f"{currency}{i}" for i in range(len(amounts))],
-            "created": pd.to_datetime([f"2025-03-0{i + 1}" for i in range(len(amounts))], utc=True),
-            "type": ["INCOME"] * len(amounts), "amount": pd.array(amounts, dtype="Int64"),
-            "balance_before": pd.array((after - pd.Series(amounts)).tolist(), dtype="Int64"),
-            "balance_after": pd.array(after.tolist(), dtype="Int64"), "currency": currency,
-            "payout_id": pd.array([None] * len(amounts), dtype="str")})
+        return pd.DataFrame(
+            {
+                "row_id": [f"{currency}{i}" for i in range(len(amounts))],
+                "created": pd.to_datetime([f"2025-03-0{i + 1}" for i in range(len(amounts))], utc=True),
+                "type": ["INCOME"] * len(amounts),
+                "amount": pd.array(amounts, dtype="Int64"),
+                "balance_before": pd.array((after - pd.Series(amounts)).tolist(), dtype="Int64"),
+                "balance_after": pd.array(after.tolist(), dtype="Int64"),
+                "currency": currency,
+                "payout_id": pd.array([None] * len(amounts), dtype="str"),
+            }
+        )
 
     statements = pd.concat([chain("JPY", [1500, 2_000_001]), chain("KWD", [1, 123_456_789])], ignore_index=True)
     pack = close_pack(statements=statements, period=PERIOD)

@@ -19,12 +19,16 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def notebook(*, injected: bool = True, widgets: bool = False) -> nbformat.NotebookNode:
-    parameters = new_code_cell('# Parameters (papermill)\nsource = "sandbox"\nperiod_start = "2025-03-01"  # first day\n'
-                               'period_end = "2025-04-01"', metadata={"tags": ["parameters"]})
+    parameters = new_code_cell(
+        '# Parameters (papermill)\nsource = "sandbox"\nperiod_start = "2025-03-01"  # first day\n'
+        'period_end = "2025-04-01"',
+        metadata={"tags": ["parameters"]},
+    )
     cells = [new_markdown_cell("# 03 · Balance: does it chain?\n\ntext"), parameters]
     if injected:
-        cells.append(new_code_cell('# Parameters\nsource = "env"\nmonths = 2\n',
-                                   metadata={"tags": ["injected-parameters"]}))
+        cells.append(
+            new_code_cell('# Parameters\nsource = "env"\nmonths = 2\n', metadata={"tags": ["injected-parameters"]})
+        )
     cells.append(new_code_cell("1 + 1"))
     nb = new_notebook(cells=cells)
     if widgets:
@@ -37,8 +41,12 @@ def test_the_injected_values_replace_the_defaults_in_one_parameters_cell():
     sources = [c.source for c in merged.cells if c.cell_type == "code"]
     assert len(sources) == 2 and not any("injected-parameters" in c.metadata.get("tags", []) for c in merged.cells)
     assert sources[0].splitlines() == [
-        "# Parameters (papermill)", "source = 'env'  # set by this run", 'period_start = "2025-03-01"  # first day',
-        'period_end = "2025-04-01"', "months = 2  # set by this run"]
+        "# Parameters (papermill)",
+        "source = 'env'  # set by this run",
+        'period_start = "2025-03-01"  # first day',
+        'period_end = "2025-04-01"',
+        "months = 2  # set by this run",
+    ]
     assert merge_parameters(notebook(injected=False)).cells[1].source.count("set by this run") == 0
 
 

@@ -81,8 +81,10 @@ def test_no_authorization_header(path):
 
 def _leak(world) -> tuple[str, dict]:
     t = world.transactions[0]
-    return (f"{t['credit_card']['holder']} {t['customer']['email']} {t['customer']['ip']} "
-            f"{world.psp['secret']} Authorization: Basic dXNlcjpzZWNyZXQ="), t
+    return (
+        f"{t['credit_card']['holder']} {t['customer']['email']} {t['customer']['ip']} "
+        f"{world.psp['secret']} Authorization: Basic dXNlcjpzZWNyZXQ="
+    ), t
 
 
 def _assert_caught(text: str, world, t: dict) -> None:
@@ -94,8 +96,9 @@ def _assert_caught(text: str, world, t: dict) -> None:
 def test_the_scan_finds_what_it_looks_for(world, tmp_path):
     """The scanner itself: a planted holder name, e-mail, IP and secret are all caught."""
     leaked, t = _leak(world)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
-        nbformat.v4.new_output("stream", name="stdout", text=leaked)])])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stdout", text=leaked)])]
+    )
     path = tmp_path / "leak.ipynb"
     nbformat.write(nb, path)
     _assert_caught("\n".join(_texts(path)), world, t)
@@ -105,8 +108,10 @@ def test_the_scan_reads_the_widget_state_in_the_metadata(world, tmp_path):
     """A leak inside saved widget state (an HTML table of an explorer) is caught too."""
     leaked, t = _leak(world)
     state = {"model_id": {"model_name": "HTMLModel", "state": {"value": f"<table><td>{leaked}</td></table>"}}}
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")], metadata={
-        "widgets": {"application/vnd.jupyter.widget-state+json": {"state": state, "version_major": 2}}})
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x")],
+        metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state, "version_major": 2}}},
+    )
     path = tmp_path / "leak.ipynb"
     nbformat.write(nb, path)
     _assert_caught("\n".join(_texts(path)), world, t)

@@ -26,8 +26,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 #: Chromium flags that work on these machines (headless, no sandbox as root, nothing phoned home).
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WIDTH, HEIGHT = 1280, 900
 REPORTS = ("01_quickstart", "02_fees", "03_balance", "04_payouts", "05_reconciliation")
 WIDGET_REPORTS = ("02_fees", "03_balance", "04_payouts")
@@ -45,7 +53,8 @@ _MEASURE = """() => {
     let right = window.innerWidth;
     for (let a = el.parentElement; a; a = a.parentElement) {
       const s = getComputedStyle(a);
-      if (['auto', 'scroll', 'hidden', 'clip'].includes(s.overflowX)) right = Math.min(right, a.getBoundingClientRect().right);
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(s.overflowX))
+        right = Math.min(right, a.getBoundingClientRect().right);
     }
     return right;
   }
@@ -130,7 +139,8 @@ def _open(browser, html: Path, shots: Path) -> Opened:
         page.wait_for_function(
             "document.querySelectorAll('.widget-subarea').length >= "
             "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length",
-            timeout=30_000)
+            timeout=30_000,
+        )
         page.wait_for_timeout(300)
         opened.page = page.evaluate(_MEASURE)
     finally:

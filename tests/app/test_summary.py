@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from ledgerkit.money import format_money
 from ledgerkit.app.notebook import connect
 from ledgerkit.app.summary import PERIOD, load_sources, sandbox_summary, summarize
+from ledgerkit.money import format_money
 
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-END = datetime(2025, 4, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2025, 4, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,11 @@ def test_rows_loaded_are_the_worlds_rows(pulled, summary_text):
     assert f"  transactions        {len(shop_tx):>8}  complete" in summary_text
     assert f"  statements          {len(statements):>8}  complete" in summary_text
     for currency in sorted({t["currency"] for t in shop_tx}):
-        n = sum(1 for r in world.balance_records
-                if r["shop_id"] == world.shops[0]["id"] and r["currency"] == currency and START <= r["created_at"] < END)
+        n = sum(
+            1
+            for r in world.balance_records
+            if r["shop_id"] == world.shops[0]["id"] and r["currency"] == currency and START <= r["created_at"] < END
+        )
         assert f"  balance records {currency} {n:>8}  complete" in summary_text
 
 
@@ -49,8 +52,10 @@ def test_fees_and_rates_are_the_worlds_fees(pulled, summary_text):
         ok = [t for t in _shop_transactions(world) if t["currency"] == currency and t["status"] == "successful"]
         fee = sum(int(t["transaction_fee"]) for t in ok)
         volume = sum(t["amount"] for t in ok if t["type"] in ("payment", "capture"))
-        line = (f"  transactions  {currency}  fees {format_money(fee, currency):>14} on "
-                f"{format_money(volume, currency):>16}  {fee * 10_000 / volume:>6.1f} bp")
+        line = (
+            f"  transactions  {currency}  fees {format_money(fee, currency):>14} on "
+            f"{format_money(volume, currency):>16}  {fee * 10_000 / volume:>6.1f} bp"
+        )
         assert line in summary_text
 
 
@@ -76,14 +81,19 @@ def test_corrupted_income_row_shows_as_break_and_residual(pulled):
     bad.loc[position, "amount"] = bad.loc[position, "amount"] + 5
     text = summarize(transactions, bad, reports)
     row = statements.loc[position]
-    assert f"  statements            1 break(s), 3 month(s) not tying to the reported balance\n" in text
-    assert (f"first: row {position} (row_id {row['row_id']}, {row['created']:%Y-%m-%d %H:%M:%S} UTC): amount mismatch, "
-            f"amount expected {format_money(int(row['amount']), 'EUR')}, found "
-            f"{format_money(int(row['amount']) + 5, 'EUR')}") in text
-    paid = int(-statements.loc[(statements["payout_id"] == payout_id) & (statements["type"] == "PAYOUT"), "amount"].sum())
+    assert "  statements            1 break(s), 3 month(s) not tying to the reported balance\n" in text
+    assert (
+        f"first: row {position} (row_id {row['row_id']}, {row['created']:%Y-%m-%d %H:%M:%S} UTC): amount mismatch, "
+        f"amount expected {format_money(int(row['amount']), 'EUR')}, found "
+        f"{format_money(int(row['amount']) + 5, 'EUR')}"
+    ) in text
+    paid = int(
+        -statements.loc[(statements["payout_id"] == payout_id) & (statements["type"] == "PAYOUT"), "amount"].sum()
+    )
     assert f"payout {payout_id} paid " in text
-    assert (f"paid out {format_money(paid, 'EUR')}, rows add up to {format_money(paid + 5, 'EUR')}, "
-            f"residual -0.05 EUR") in text
+    assert (
+        f"paid out {format_money(paid, 'EUR')}, rows add up to {format_money(paid + 5, 'EUR')}, residual -0.05 EUR"
+    ) in text
     assert "with a residual:" in text
     assert "  balance records EUR   ok" in text
 
@@ -127,8 +137,8 @@ def test_statement_vat_line(pulled, summary_text):
 
 def test_env_summary_reads_the_ledgerkit_variables(monkeypatch, summary_text):
     """``ledgerkit report --source env``: the same summary, from LEDGERKIT_* variables pointing at a sandbox."""
-    from ledgerkit.sandbox import Sandbox
     from ledgerkit.app.summary import env_summary
+    from ledgerkit.sandbox import Sandbox
 
     with Sandbox(seed=0) as sb:
         for key, value in sb.env().items():
@@ -141,8 +151,8 @@ def test_env_summary_reads_the_ledgerkit_variables(monkeypatch, summary_text):
 
 
 def test_env_summary_without_variables_is_skipped_with_the_reason(monkeypatch, capsys):
-    from ledgerkit.config import ENV_VARS
     from ledgerkit.app.report import summary_text as report_summary
+    from ledgerkit.config import ENV_VARS
 
     for names in ENV_VARS.values():
         for name in names[:3]:
@@ -159,9 +169,17 @@ def test_a_break_without_an_expected_value_is_described_not_a_crash():
     from ledgerkit.app.summary import _balance_verdict
 
     when = pd.to_datetime(["2025-01-02", "2025-01-01"], utc=True)
-    chain = pd.DataFrame({"row_id": ["a", "b"], "created": when, "type": ["INCOME", "INCOME"],
-                          "amount": pd.array([100, 50], "Int64"), "balance_before": pd.array([0, 100], "Int64"),
-                          "balance_after": pd.array([100, 150], "Int64"), "currency": ["EUR", "EUR"],
-                          "payout_id": pd.array([pd.NA, pd.NA], "str")})
+    chain = pd.DataFrame(
+        {
+            "row_id": ["a", "b"],
+            "created": when,
+            "type": ["INCOME", "INCOME"],
+            "amount": pd.array([100, 50], "Int64"),
+            "balance_before": pd.array([0, 100], "Int64"),
+            "balance_after": pd.array([100, 150], "Int64"),
+            "currency": ["EUR", "EUR"],
+            "payout_id": pd.array([pd.NA, pd.NA], "str"),
+        }
+    )
     verdict = _balance_verdict(chain)
     assert verdict[0].startswith("1 break(s)") and "out of order" in verdict[1]

@@ -25,33 +25,39 @@ def parsed_cursor(body: bytes, key: str = "last_object_id") -> tuple[int, bool] 
     return cursor, more
 
 
-@pytest.mark.parametrize("text", [
-    '{"transactions": [], "count": 2, "has_more": true, "first_object_id": 7, "last_object_id": 9}',
-    '{"transactions":[],"has_more":false,"last_object_id":9,"count":2}',
-    '{\n  "transactions": [],\n  "has_more" : true ,\n\t"last_object_id"\t:\r\n 9\n}\n\n',
-    '{"last_object_id": 9, "has_more": true}',
-    '{"transactions": [], "last_object_id": -9, "has_more": false, "first_object_id": null}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"transactions": [], "count": 2, "has_more": true, "first_object_id": 7, "last_object_id": 9}',
+        '{"transactions":[],"has_more":false,"last_object_id":9,"count":2}',
+        '{\n  "transactions": [],\n  "has_more" : true ,\n\t"last_object_id"\t:\r\n 9\n}\n\n',
+        '{"last_object_id": 9, "has_more": true}',
+        '{"transactions": [], "last_object_id": -9, "has_more": false, "first_object_id": null}',
+    ],
+)
 def test_the_tail_is_the_parsed_cursor(text):
     body = text.encode()
     assert tail_cursor(body, "last_object_id") == parsed_cursor(body) is not None
     assert tail_members(body).items() <= json.loads(body).items()
 
 
-@pytest.mark.parametrize("text, why", [
-    ('{"has_more": true, "last_object_id": 9, "transactions": [{"id": 9}]}', "the records come last"),
-    ('{"transactions": [], "page": {"has_more": true, "last_object_id": 9}}', "the cursor is nested"),
-    ('{"transactions": [], "has_more": 1, "last_object_id": 9}', "has_more is not a boolean"),
-    ('{"transactions": [], "has_more": true, "last_object_id": "9"}', "the cursor is text"),
-    ('{"transactions": [], "has_more": true, "last_object_id": 9.0}', "the cursor is a float"),
-    ('{"transactions": [], "has_more": true, "last_object_id": 09}', "not a JSON number"),
-    ('{"transactions": [], "last_object_id": 1, "has_more": true, "last_object_id": 9}', "a key given twice"),
-    ('{"transactions": [], "has_more": true, "last\\u005fobject_id": 9}', "an escaped key"),
-    ('{"transactions": [], "has_more": true}', "no cursor"),
-    ('{"transactions": [], "has_more": true, "last_object_id": 9', "no closing brace"),
-    ('[{"has_more": true, "last_object_id": 9}]', "not an object"),
-    ('', "empty"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ('{"has_more": true, "last_object_id": 9, "transactions": [{"id": 9}]}', "the records come last"),
+        ('{"transactions": [], "page": {"has_more": true, "last_object_id": 9}}', "the cursor is nested"),
+        ('{"transactions": [], "has_more": 1, "last_object_id": 9}', "has_more is not a boolean"),
+        ('{"transactions": [], "has_more": true, "last_object_id": "9"}', "the cursor is text"),
+        ('{"transactions": [], "has_more": true, "last_object_id": 9.0}', "the cursor is a float"),
+        ('{"transactions": [], "has_more": true, "last_object_id": 09}', "not a JSON number"),
+        ('{"transactions": [], "last_object_id": 1, "has_more": true, "last_object_id": 9}', "a key given twice"),
+        ('{"transactions": [], "has_more": true, "last\\u005fobject_id": 9}', "an escaped key"),
+        ('{"transactions": [], "has_more": true}', "no cursor"),
+        ('{"transactions": [], "has_more": true, "last_object_id": 9', "no closing brace"),
+        ('[{"has_more": true, "last_object_id": 9}]', "not an object"),
+        ("", "empty"),
+    ],
+)
 def test_a_tail_that_is_not_recognisable_says_nothing(text, why):
     assert tail_cursor(text.encode(), "last_object_id") is None, why
 
@@ -66,12 +72,23 @@ def test_sandbox_pages_are_read_from_their_tail():
         cursor, bodies = None, []
         auth = (sb.credentials["transactions"].user, sb.credentials["transactions"].secret)
         while True:
-            params = {"date_type": "created_at", "from": "2025-01-01 00:00:00", "to": "2025-12-31 23:59:59",
-                      "status": "all", "payment_method_type": "credit_card", "time_zone": "UTC"}
+            params = {
+                "date_type": "created_at",
+                "from": "2025-01-01 00:00:00",
+                "to": "2025-12-31 23:59:59",
+                "status": "all",
+                "payment_method_type": "credit_card",
+                "time_zone": "UTC",
+            }
             if cursor is not None:
                 params["starting_after"] = cursor
-            r = requests.post(sb.transactions_url + "/api/reports", json={"report_params": params}, auth=auth,
-                              headers={"X-Api-Version": "3"}, timeout=10)
+            r = requests.post(
+                sb.transactions_url + "/api/reports",
+                json={"report_params": params},
+                auth=auth,
+                headers={"X-Api-Version": "3"},
+                timeout=10,
+            )
             bodies.append(r.content)
             page = orjson.loads(r.content)
             if not page["has_more"]:
@@ -83,12 +100,19 @@ def test_sandbox_pages_are_read_from_their_tail():
 
 # ------------------------------------------------------------------ property
 
-_SCALARS = st.one_of(st.booleans(), st.none(), st.integers(-10**20, 10**20),
-                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12))
-_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                           st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                       max_leaves=6)
-_KEYS = st.sampled_from(["has_more", "last_object_id", "first_object_id", "count", "transactions", "x", "has\"more"])
+_SCALARS = st.one_of(
+    st.booleans(),
+    st.none(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=6,
+)
+_KEYS = st.sampled_from(["has_more", "last_object_id", "first_object_id", "count", "transactions", "x", 'has"more'])
 
 
 @st.composite
@@ -97,7 +121,9 @@ def envelopes(draw) -> bytes:
     members = draw(st.lists(st.tuples(_KEYS | st.text(max_size=5), _VALUES), max_size=7))
     indent = draw(st.sampled_from([None, 0, 1, 4, "\t"]))
     separators = draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : ")]))
-    text = "{" + separators[0].join(json.dumps(k) + separators[1] + json.dumps(v, indent=indent) for k, v in members) + "}"
+    text = (
+        "{" + separators[0].join(json.dumps(k) + separators[1] + json.dumps(v, indent=indent) for k, v in members) + "}"
+    )
     if indent is not None:
         text = json.dumps(dict(members), indent=indent, separators=separators) if draw(st.booleans()) else text
     return (text + draw(st.sampled_from(["", "\n", " \r\n\t"]))).encode()
@@ -116,9 +142,14 @@ def test_the_tail_never_contradicts_the_parser(body, key):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(_KEYS, _VALUES), max_size=4), st.booleans(), st.integers(0, 10**18),
-       st.dictionaries(st.sampled_from(["count", "first_object_id", "y"]), st.integers() | st.booleans() | st.none()),
-       st.sampled_from([None, 2]), st.randoms())
+@given(
+    st.lists(st.tuples(_KEYS, _VALUES), max_size=4),
+    st.booleans(),
+    st.integers(0, 10**18),
+    st.dictionaries(st.sampled_from(["count", "first_object_id", "y"]), st.integers() | st.booleans() | st.none()),
+    st.sampled_from([None, 2]),
+    st.randoms(),
+)
 def test_an_envelope_ending_in_its_cursor_is_read(before, more, cursor, after, indent, random):
     """Whatever precedes them, plain trailing members holding the cursor are always recognised."""
     tail = [("has_more", more), ("last_object_id", cursor), *after.items()]

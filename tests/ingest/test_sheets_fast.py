@@ -11,9 +11,9 @@ import pytest
 import ledgerkit._ingest.sheets as sheets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from sheets_bench import records  # noqa: E402
+from sheets_bench import records
 
-from .test_sheets import (  # noqa: E402
+from .test_sheets import (
     JUSTIFIED,
     JUSTIFIED_EN,
     JUSTIFIED_RU,
@@ -75,8 +75,14 @@ def test_unknown_and_missing_optional_columns(monkeypatch):
 
 @pytest.mark.parametrize(
     "column, value",
-    [("Amount", "10.005"), ("Amount", " 10.00"), ("Currency", "eur"), ("Created at", "2025-01-01T10:00:00Z"),
-     ("Record ID", "x1"), ("Currency", "XXX1")],
+    [
+        ("Amount", "10.005"),
+        ("Amount", " 10.00"),
+        ("Currency", "eur"),
+        ("Created at", "2025-01-01T10:00:00Z"),
+        ("Record ID", "x1"),
+        ("Currency", "XXX1"),
+    ],
 )
 def test_unusual_cells_give_the_general_paths_result_or_error(column, value, monkeypatch):
     names = [c.english for c in sheets.RECORDS_COLUMNS]

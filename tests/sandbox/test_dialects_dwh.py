@@ -15,8 +15,7 @@ import io
 import json
 import time
 import zipfile
-from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,14 +26,35 @@ from ledgerkit.sandbox import Sandbox
 from ledgerkit.sandbox.files import OPENING_COLUMNS, headers
 from ledgerkit.sandbox.justified_balance import EXTRA_MOVEMENTS
 
-UTC = timezone.utc
 REAL = Path(__file__).resolve().parents[1] / "data" / "real-world"
 FIXTURES = json.loads((REAL / "dwh-official-client-fixtures.json").read_text(encoding="utf-8"))
 SUCCESSFUL = json.loads((REAL / "dwh-report-successful.json").read_text(encoding="utf-8"))["body"]
-EN = ["Merchant ID", "Merchant name", "Shop ID", "Shop name", "Gateway ID", "Created at", "Type", "Description",
-      "Currency", "Amount", "Balance after"]
-RU = ["ID мерчанта", "Название мерчанта", "ID магазина", "Название магазина", "ID шлюза", "Дата создания", "Type",
-      "Description", "Валюта", "Сумма", "Баланс после"]
+EN = [
+    "Merchant ID",
+    "Merchant name",
+    "Shop ID",
+    "Shop name",
+    "Gateway ID",
+    "Created at",
+    "Type",
+    "Description",
+    "Currency",
+    "Amount",
+    "Balance after",
+]
+RU = [
+    "ID мерчанта",
+    "Название мерчанта",
+    "ID магазина",
+    "Название магазина",
+    "ID шлюза",
+    "Дата создания",
+    "Type",
+    "Description",
+    "Валюта",
+    "Сумма",
+    "Баланс после",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +64,30 @@ def official():
 
 
 def body(report_type="balance_records_report", fmt="csv", language="en", **params):
-    return {"type": report_type, "format": fmt, "language": language, "user_id": 1,
-            "request_params": {"currency": "EUR", "date_from": "2025-01-01T00:00:00", "date_to": "2025-03-31T23:59:59",
-                               **params}}
+    return {
+        "type": report_type,
+        "format": fmt,
+        "language": language,
+        "user_id": 1,
+        "request_params": {
+            "currency": "EUR",
+            "date_from": "2025-01-01T00:00:00",
+            "date_to": "2025-03-31T23:59:59",
+            **params,
+        },
+    }
 
 
 def create(sb, payload, auth=None):
-    return requests.post(sb.dwh_url + "/api/v2/reports", json=payload, auth=auth or sb.credentials["balance_records"].auth(),
-                         timeout=10)
+    return requests.post(
+        sb.dwh_url + "/api/v2/reports", json=payload, auth=auth or sb.credentials["balance_records"].auth(), timeout=10
+    )
 
 
 def show(sb, report_id):
-    return requests.get(f"{sb.dwh_url}/api/v2/reports/{report_id}", auth=sb.credentials["balance_records"].auth(),
-                        timeout=10).json()["data"]["report"]
+    return requests.get(
+        f"{sb.dwh_url}/api/v2/reports/{report_id}", auth=sb.credentials["balance_records"].auth(), timeout=10
+    ).json()["data"]["report"]
 
 
 def wait(sb, report_id, until=("successful", "failed")):
@@ -73,13 +104,17 @@ def sheets(sb, payload):
     report = wait(sb, create(sb, payload).json()["data"]["report"]["id"])
     archive = zipfile.ZipFile(io.BytesIO(requests.get(report["file_url"], timeout=10).content))
     if payload["format"] == "csv":
-        return {name: list(csv.reader(io.StringIO(archive.read(f"{name}.csv").decode("utf-8-sig"), newline="")))
-                for name in ("balance_records", "opening_balance")}
+        return {
+            name: list(csv.reader(io.StringIO(archive.read(f"{name}.csv").decode("utf-8-sig"), newline="")))
+            for name in ("balance_records", "opening_balance")
+        }
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(archive.read("balance_records.xlsx")), read_only=True)
-    return {name: [["" if c is None else str(c) for c in row] for row in book[name].iter_rows(values_only=True)]
-            for name in book.sheetnames}
+    return {
+        name: [["" if c is None else str(c) for c in row] for row in book[name].iter_rows(values_only=True)]
+        for name in book.sheetnames
+    }
 
 
 def minor(text, currency):
@@ -96,9 +131,16 @@ def compact(obj):
 def test_the_documented_type_gets_the_generic_422(official):
     r = create(official, body(report_type="balance_records"))
     assert r.status_code == 422
-    assert r.content == compact({"error": {"code": "unprocessable_entity", "friendly_message": "Type is invalid.",
-                                           "help": "https://doc.ecomcharge.com/codes/unprocessable_entity",
-                                           "message": "Unprocessable entity"}})
+    assert r.content == compact(
+        {
+            "error": {
+                "code": "unprocessable_entity",
+                "friendly_message": "Type is invalid.",
+                "help": "https://doc.ecomcharge.com/codes/unprocessable_entity",
+                "message": "Unprocessable entity",
+            }
+        }
+    )
 
 
 def test_every_422_is_generic_as_the_fixture(official):
@@ -161,10 +203,10 @@ def test_the_sheet_has_only_the_justified_columns(official, fmt, language, names
 def _chains(sheet, opening):
     """Check every account's chain in file order; return the rows as dicts."""
     names = sheet[0]
-    rows = [dict(zip(names, row)) for row in sheet[1:]]
+    rows = [dict(zip(names, row, strict=True)) for row in sheet[1:]]
     balance = {}
     for row in opening[1:]:
-        o = dict(zip(opening[0], row))
+        o = dict(zip(opening[0], row, strict=True))
         balance[(o["Merchant ID"], o["Shop ID"], o["Gateway ID"])] = minor(o["Opening balance"], o["Currency"])
     for row in rows:
         key = (row["Merchant ID"], row["Shop ID"], row["Gateway ID"])
@@ -181,7 +223,7 @@ def test_chains_stay_exact_with_adjustment_reserve_and_rate_rows(official, curre
     kinds = {r["Type"] for r in extra}
     assert kinds <= {"adjustment", "rolling_reserve", "rolling_reserve_release", "rate"} and extra
     for row in extra:
-        kind, major, text = next(m for m in EXTRA_MOVEMENTS if m[0] == row["Type"] and m[2] == row["Description"])
+        _kind, major, _text = next(m for m in EXTRA_MOVEMENTS if m[0] == row["Type"] and m[2] == row["Description"])
         assert Decimal(row["Amount"]) == major
     assert all(r["Description"] == "" for r in rows if r not in extra)
     if currency == "EUR":
@@ -192,8 +234,12 @@ def test_chains_stay_exact_with_adjustment_reserve_and_rate_rows(official, curre
 def test_transaction_rows_move_the_balance_by_the_records_net(official):
     got = sheets(official, body(date_from="2025-02-01T00:00:00+00:00", date_to="2025-02-28T23:59:59.999999+00:00"))
     rows = [r for r in _chains(got["balance_records"], got["opening_balance"]) if r["Description"] == ""]
-    world = [r for r in official.world.balance_records if r["currency"] == "EUR"
-             and datetime(2025, 2, 1, tzinfo=UTC) <= r["created_at"] < datetime(2025, 3, 1, tzinfo=UTC)]
+    world = [
+        r
+        for r in official.world.balance_records
+        if r["currency"] == "EUR"
+        and datetime(2025, 2, 1, tzinfo=UTC) <= r["created_at"] < datetime(2025, 3, 1, tzinfo=UTC)
+    ]
     assert [(r["Type"], minor(r["Amount"], "EUR")) for r in rows] == [(r["transaction_type"], r["net"]) for r in world]
 
 
@@ -203,7 +249,10 @@ def test_date_to_is_inclusive_and_naive_dates_are_utc(official):
     naive = {"date_from": "2025-01-01T00:00:00", "date_to": f"{at:%Y-%m-%dT%H:%M:%S}"}
     got = sheets(official, body(**naive))["balance_records"][1:]
     assert len(got) == 21 and got[-1][5] == f"{at:%Y-%m-%d %H:%M:%S}"
-    shifted = {"date_from": "2025-01-01T02:00:00+02:00", "date_to": (at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")}
+    shifted = {
+        "date_from": "2025-01-01T02:00:00+02:00",
+        "date_to": (at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00"),
+    }
     assert sheets(official, body(**shifted))["balance_records"][1:] == got
 
 
@@ -220,10 +269,14 @@ def test_begateway_date_to_is_exclusive(fresh_sandbox):
 def test_merchant_shop_and_gateway_together_narrow_to_their_intersection(dialect_sandbox):
     sb = dialect_sandbox
     scope = {"merchant_id": 21, "shop_id": 2101, "gateway_id": 301}
-    payload = body(report_type=sb.dialect.report_type, date_from="2025-01-01T00:00:00+00:00",
-                   date_to="2025-04-01T00:00:00+00:00", **scope)
+    payload = body(
+        report_type=sb.dialect.report_type,
+        date_from="2025-01-01T00:00:00+00:00",
+        date_to="2025-04-01T00:00:00+00:00",
+        **scope,
+    )
     got = sheets(sb, payload)
-    records = [dict(zip(got["balance_records"][0], row)) for row in got["balance_records"][1:]]
+    records = [dict(zip(got["balance_records"][0], row, strict=True)) for row in got["balance_records"][1:]]
     opening = got["opening_balance"][1:]
     assert len(opening) == 1 and [opening[0][i] for i in (0, 2, 4)] == ["21", "2101", "301"]
     assert records and {(r["Merchant ID"], r["Shop ID"], r["Gateway ID"]) for r in records} == {("21", "2101", "301")}

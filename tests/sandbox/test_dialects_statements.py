@@ -10,11 +10,12 @@ spaces and with first/last on a single page, default ``per_page`` 30,
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import re
 from base64 import b64encode
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -26,7 +27,6 @@ from ledgerkit.sandbox.recorded_statements import TWIN_ZERO_VAT_PAYMENT
 
 PATH = "/v1/shop/accountstatements"
 CENT = Decimal("0.01")
-UTC = timezone.utc
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,9 @@ def recorded():
 
 
 def get(sb, params=None, url=None):
-    return requests.get(url or sb.statements_url + PATH, params=params, auth=sb.credentials["statements"].auth(),
-                        timeout=10)
+    return requests.get(
+        url or sb.statements_url + PATH, params=params, auth=sb.credentials["statements"].auth(), timeout=10
+    )
 
 
 def raw_get(sb, params):
@@ -85,7 +86,7 @@ def whole(recorded):
 
 
 def test_balances_carry_float_artefacts_in_the_raw_bytes(whole):
-    rows, responses = whole
+    _rows, responses = whole
     text = "".join(r.text for r in responses)
     noisy = re.findall(r'"balance_before":(-?\d+\.\d{6,})', text)
     assert len(noisy) >= 10 and '"original_amount":0.0' in text and '"exchange_rate":0.0' in text
@@ -98,11 +99,11 @@ def test_the_chain_is_exact_in_cents_and_matches_what_the_sandbox_says_it_serves
     rows, _ = whole
     served = recorded.served_statements()
     assert len(rows) == len(served) and len(served) > len(recorded.world.statements)
-    for got, exact in zip(rows, served):
+    for got, exact in zip(rows, served, strict=True):
         assert cents(got["balance_before"]) == exact["balance_before"]
         assert cents(got["amount"]) == exact["amount"] and cents(got["balance_after"]) == exact["balance_after"]
         assert exact["balance_before"] + exact["amount"] == exact["balance_after"]
-    for before, after in zip(served, served[1:]):
+    for before, after in itertools.pairwise(served):
         assert before["balance_after"] == after["balance_before"]
     assert served[0]["balance_before"] == recorded.world.statements[0]["balance_before"]
     assert sum(r["amount"] for r in served) == sum(r["amount"] for r in recorded.world.statements)
@@ -137,7 +138,7 @@ def test_two_identical_zero_vat_lines_in_a_row_in_the_first_month(whole):
     twin = rows[twins[0]]
     assert twin["type"] == "VAT" and twin["amount"] == 0 and twin["balance_before"] == twin["balance_after"]
     assert created(twin).month == 1 and created(twin).year == 2025
-    incomes = [r for r in rows[:twins[0]] if r["type"] == "INCOME"]
+    incomes = [r for r in rows[: twins[0]] if r["type"] == "INCOME"]
     assert incomes[-1]["transaction"] == twin["transaction"] and len(incomes) == TWIN_ZERO_VAT_PAYMENT + 1
     zeros = [r for r in rows if r["type"] == "VAT" and r["amount"] == 0]
     assert len(zeros) > 3  # single zero lines elsewhere too
@@ -149,11 +150,22 @@ def _vat(fee):
 
 def test_vat_comes_before_its_fee_in_some_payments_and_after_in_others(whole):
     rows, _ = whole
-    before = [i for i in range(len(rows) - 1) if rows[i]["type"] == "VAT" and rows[i]["amount"] != 0
-              and rows[i + 1]["type"] == "TRX_FEE" and rows[i]["transaction"] == rows[i + 1]["transaction"]
-              and cents(rows[i]["amount"]) == _vat(cents(rows[i + 1]["amount"]))]
-    after = [i for i in range(len(rows) - 1) if rows[i]["type"] == "TRX_FEE" and rows[i + 1]["type"] == "VAT"
-             and rows[i]["transaction"] == rows[i + 1]["transaction"]]
+    before = [
+        i
+        for i in range(len(rows) - 1)
+        if rows[i]["type"] == "VAT"
+        and rows[i]["amount"] != 0
+        and rows[i + 1]["type"] == "TRX_FEE"
+        and rows[i]["transaction"] == rows[i + 1]["transaction"]
+        and cents(rows[i]["amount"]) == _vat(cents(rows[i + 1]["amount"]))
+    ]
+    after = [
+        i
+        for i in range(len(rows) - 1)
+        if rows[i]["type"] == "TRX_FEE"
+        and rows[i + 1]["type"] == "VAT"
+        and rows[i]["transaction"] == rows[i + 1]["transaction"]
+    ]
     payments = sum(r["type"] == "INCOME" for r in rows)
     assert len(before) == (payments + 2) // 4 and len(after) == payments - len(before)
 
@@ -167,7 +179,7 @@ def test_default_page_is_30_rows_and_link_entries_are_joined_without_a_space(rec
     link = r.headers["Link"]
     assert ", " not in link and link.count('>; rel="') == 3 and '",<' in link
     assert set(links(r)) == {"first", "next", "last"}
-    for rel, url in links(r).items():
+    for url in links(r).values():
         query = dict(parse_qsl(urlsplit(url).query))
         assert query["per_page"] == "30" and query["since"] == "2025-01-01" and url.startswith(recorded.statements_url)
     assert dict(parse_qsl(urlsplit(links(r)["next"]).query))["page"] == "2"
@@ -232,8 +244,13 @@ def test_since_and_until_take_timestamps_utc_when_no_zone(recorded):
 def test_a_malformed_bound_is_a_400_naming_it(recorded):
     r = get(recorded, {"since": "2025-01-01", "until": "yesterday"})
     assert r.status_code == 400 and r.json()["code"] == 1001
-    assert r.json()["errors"] == [{"type": "invalid", "parameter": "until",
-                                   "expected": "YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[±hh:mm] (UTC when no zone)"}]
+    assert r.json()["errors"] == [
+        {
+            "type": "invalid",
+            "parameter": "until",
+            "expected": "YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[±hh:mm] (UTC when no zone)",
+        }
+    ]
 
 
 def test_rows_inserted_while_paging_keep_the_recorded_shape():
@@ -244,4 +261,4 @@ def test_rows_inserted_while_paging_keep_the_recorded_shape():
         assert int(first.headers["X-Total-Count"]) == before
         served = sb.served_statements()
         assert len(served) == before + 5 and "transaction_id" not in served[-1]
-        assert all(a["balance_after"] == b["balance_before"] for a, b in zip(served, served[1:]))
+        assert all(a["balance_after"] == b["balance_before"] for a, b in itertools.pairwise(served))

@@ -17,14 +17,24 @@ from ledgerkit.sandbox import Sandbox
 from ledgerkit.sandbox.dialects import DIALECTS, PROFILES, get_dialect
 
 SMALL = dict(seed=0, size=200, page_size=20, report_seconds=0.05)
-WINDOW = {"date_type": "created_at", "from": "2025-01-01 00:00:00", "to": "2025-03-31 23:59:59",
-          "status": "all", "time_zone": "UTC"}
+WINDOW = {
+    "date_type": "created_at",
+    "from": "2025-01-01 00:00:00",
+    "to": "2025-03-31 23:59:59",
+    "status": "all",
+    "time_zone": "UTC",
+}
 
 
 def post(sb, shop=None, **params):
     shop = shop or sb.world.shops[0]
-    return requests.post(sb.transactions_url + "/api/reports", json={"report_params": {**WINDOW, **params}},
-                         auth=(str(shop["id"]), shop["secret"]), headers={"X-Api-Version": "3"}, timeout=10)
+    return requests.post(
+        sb.transactions_url + "/api/reports",
+        json={"report_params": {**WINDOW, **params}},
+        auth=(str(shop["id"]), shop["secret"]),
+        headers={"X-Api-Version": "3"},
+        timeout=10,
+    )
 
 
 def walk(sb, **params):
@@ -85,8 +95,10 @@ def test_every_dialect_serves_the_worlds_card_transactions(dialect_sandbox):
 def test_bepaid_refuses_alternative_with_the_422_envelope_naming_payment_method_type(bepaid):
     r = post(bepaid, payment_method_type="alternative")
     assert r.status_code == 422
-    assert r.json() == {"message": "report_params.payment_method_type is invalid",
-                        "errors": {"payment_method_type": ["must be one of: credit_card, erip"]}}
+    assert r.json() == {
+        "message": "report_params.payment_method_type is invalid",
+        "errors": {"payment_method_type": ["must be one of: credit_card, erip"]},
+    }
 
 
 def test_bepaid_serves_the_alternative_method_transactions_as_erip(bepaid):
@@ -103,7 +115,8 @@ def test_bepaid_serves_the_alternative_method_transactions_as_erip(bepaid):
 def test_begateway_refuses_erip(fresh_sandbox):
     r = post(fresh_sandbox, payment_method_type="erip")
     assert r.status_code == 422 and r.json()["errors"] == {
-        "payment_method_type": ["must be one of: credit_card, alternative"]}
+        "payment_method_type": ["must be one of: credit_card, alternative"]
+    }
 
 
 # -- ecomcharge ------------------------------------------------------------------
@@ -113,8 +126,10 @@ def test_begateway_refuses_erip(fresh_sandbox):
 def test_ecomcharge_offers_credit_card_only(ecomcharge, method):
     r = post(ecomcharge, payment_method_type=method)
     assert r.status_code == 422
-    assert r.json() == {"message": "report_params.payment_method_type is invalid",
-                        "errors": {"payment_method_type": ["must be one of: credit_card"]}}
+    assert r.json() == {
+        "message": "report_params.payment_method_type is invalid",
+        "errors": {"payment_method_type": ["must be one of: credit_card"]},
+    }
 
 
 def test_ecomcharge_count_is_the_report_total_on_every_page(ecomcharge):
@@ -131,9 +146,15 @@ def test_ecomcharge_count_is_the_total_of_the_selection_backwards_too(ecomcharge
     assert [t["id"] for t in page["transactions"]] == ids[10:30] and page["has_more"] is True
     assert page["count"] == 66
     narrow = post(ecomcharge, payment_method_type="credit_card", status="failed").json()
-    assert narrow["count"] == len(narrow["transactions"]) == sum(
-        1 for t in ecomcharge.world.shop_transactions(ecomcharge.world.shops[0]["id"])
-        if t["payment_method_type"] == "credit_card" and t["status"] == "failed")
+    assert (
+        narrow["count"]
+        == len(narrow["transactions"])
+        == sum(
+            1
+            for t in ecomcharge.world.shop_transactions(ecomcharge.world.shops[0]["id"])
+            if t["payment_method_type"] == "credit_card" and t["status"] == "failed"
+        )
+    )
 
 
 def test_begateway_count_is_the_pages_rows(fresh_sandbox):

@@ -8,7 +8,7 @@ import re
 import time
 import zipfile
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,19 +17,26 @@ import requests
 from ledgerkit.money import from_minor
 from ledgerkit.sandbox.files import OPENING_COLUMNS, RECORD_COLUMNS, headers
 
-UTC = timezone.utc
 FEBRUARY = {"date_from": "2025-02-01T00:00:00+00:00", "date_to": "2025-03-01T00:00:00+00:00"}
 
 
 def create(sb, *, fmt="csv", language="en", auth=None, body=None, **params):
-    payload = body or {"type": "balance_records", "format": fmt, "language": language, "user_id": 7,
-                       "request_params": {**FEBRUARY, "currency": "EUR", **params}}
-    return requests.post(sb.dwh_url + "/api/v2/reports", json=payload,
-                         auth=auth or sb.credentials["balance_records"].auth(), timeout=10)
+    payload = body or {
+        "type": "balance_records",
+        "format": fmt,
+        "language": language,
+        "user_id": 7,
+        "request_params": {**FEBRUARY, "currency": "EUR", **params},
+    }
+    return requests.post(
+        sb.dwh_url + "/api/v2/reports", json=payload, auth=auth or sb.credentials["balance_records"].auth(), timeout=10
+    )
 
 
 def show(sb, report_id):
-    return requests.get(f"{sb.dwh_url}/api/v2/reports/{report_id}", auth=sb.credentials["balance_records"].auth(), timeout=10)
+    return requests.get(
+        f"{sb.dwh_url}/api/v2/reports/{report_id}", auth=sb.credentials["balance_records"].auth(), timeout=10
+    )
 
 
 def wait(sb, report_id, timeout=5.0):
@@ -50,8 +57,11 @@ def download(sb, **kw):
 
 def world_records(sb, currency="EUR", start="2025-02-01", end="2025-03-01", **scope):
     lo, hi = (datetime.fromisoformat(d).replace(tzinfo=UTC) for d in (start, end))
-    return [r for r in sb.world.balance_records if r["currency"] == currency and lo <= _at(r["created_at"]) < hi
-            and all(r[k] == v for k, v in scope.items())]
+    return [
+        r
+        for r in sb.world.balance_records
+        if r["currency"] == currency and lo <= _at(r["created_at"]) < hi and all(r[k] == v for k, v in scope.items())
+    ]
 
 
 def _at(value):
@@ -89,8 +99,9 @@ def test_seed_request_example_gives_the_seed_response_shape(sandbox, api_example
     seed = api_examples["dwh_response"]["data"]["report"]
     assert list(report) == list(seed)
     assert report["request_params"] == seed["request_params"]
-    assert {k: report[k] for k in ("status", "engine", "attempt", "user_id", "psp_id", "format", "language")} == \
-        {k: seed[k] for k in ("status", "engine", "attempt", "user_id", "psp_id", "format", "language")}
+    assert {k: report[k] for k in ("status", "engine", "attempt", "user_id", "psp_id", "format", "language")} == {
+        k: seed[k] for k in ("status", "engine", "attempt", "user_id", "psp_id", "format", "language")
+    }
     assert report["generated_at"] is report["expiry_date"] is report["file_url"] is None
     assert report["created_at"].endswith("Z") and len(report["created_at"]) == len(seed["created_at"])
 
@@ -122,7 +133,7 @@ def test_report_file_has_both_sheets_and_ties_to_the_world(sandbox, fmt, languag
     expected = world_records(sandbox)
     assert len(records) - 1 == len(expected) > 0
     col = {name: i for i, (name, _, _) in enumerate(RECORD_COLUMNS)}
-    for row, want in zip(records[1:], expected):
+    for row, want in zip(records[1:], expected, strict=True):
         assert int(row[col["record_id"]]) == want["record_id"]
         assert minor(row[col["net"]], "EUR") == want["net"] == want["amount"] - want["fee"]
         assert minor(row[col["balance_after"]], "EUR") == want["balance_after"]
@@ -161,13 +172,23 @@ def test_scope_selects_the_accounts(sandbox, scope):
 
 
 def test_request_parameters_alias_and_offsets_echoed_in_utc(sandbox):
-    body = {"type": "balance_records", "format": "csv", "user_id": 1,
-            "request_parameters": {"date_from": "2025-02-01T00:00:00.000000+03:00",
-                                   "date_to": "2025-02-10T23:59:59.999999-05:00", "currency": "USD"}}
+    body = {
+        "type": "balance_records",
+        "format": "csv",
+        "user_id": 1,
+        "request_parameters": {
+            "date_from": "2025-02-01T00:00:00.000000+03:00",
+            "date_to": "2025-02-10T23:59:59.999999-05:00",
+            "currency": "USD",
+        },
+    }
     report = create(sandbox, body=body).json()["data"]["report"]
     assert report["language"] == "en" and report["notification_email"] is None
-    assert report["request_params"] == {"currency": "USD", "date_from": "2025-01-31T21:00:00.000000+00:00",
-                                        "date_to": "2025-02-11T04:59:59.999999+00:00"}
+    assert report["request_params"] == {
+        "currency": "USD",
+        "date_from": "2025-01-31T21:00:00.000000+00:00",
+        "date_to": "2025-02-11T04:59:59.999999+00:00",
+    }
 
 
 # ---------------------------------------------------------------- the link
@@ -205,12 +226,19 @@ def test_unknown_report_is_404(sandbox):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"request_params": {"date_from": FEBRUARY["date_from"], "date_to": FEBRUARY["date_to"]}},
-         "request_params.currency is required"),
+        (
+            {"request_params": {"date_from": FEBRUARY["date_from"], "date_to": FEBRUARY["date_to"]}},
+            "request_params.currency is required",
+        ),
         ({"request_params": {**FEBRUARY, "currency": "EURO"}}, "request_params.currency is invalid"),
-        ({"request_params": {"date_to": FEBRUARY["date_to"], "currency": "EUR"}}, "request_params.date_from is required"),
-        ({"request_params": {**FEBRUARY, "date_from": "2025-02-01T00:00:00", "currency": "EUR"}},
-         "request_params.date_from is invalid"),
+        (
+            {"request_params": {"date_to": FEBRUARY["date_to"], "currency": "EUR"}},
+            "request_params.date_from is required",
+        ),
+        (
+            {"request_params": {**FEBRUARY, "date_from": "2025-02-01T00:00:00", "currency": "EUR"}},
+            "request_params.date_from is invalid",
+        ),
         ({"request_params": {**FEBRUARY, "shop_id": "2101", "currency": "EUR"}}, "request_params.shop_id is invalid"),
         ({"format": "pdf"}, "format is invalid"),
         ({"type": "transactions"}, "type is invalid"),

@@ -13,20 +13,35 @@ import requests
 from ledgerkit.errors import ConfigurationError
 from ledgerkit.sandbox.faults import Faults
 
-PARAMS = {"date_type": "created_at", "from": "2025-01-01 00:00:00", "to": "2025-03-31 23:59:59",
-          "status": "all", "payment_method_type": "credit_card", "time_zone": "UTC"}
+PARAMS = {
+    "date_type": "created_at",
+    "from": "2025-01-01 00:00:00",
+    "to": "2025-03-31 23:59:59",
+    "status": "all",
+    "payment_method_type": "credit_card",
+    "time_zone": "UTC",
+}
 STATEMENTS = "/v1/shop/accountstatements"
 
 
 def tx_page(sb, **cursor):
-    r = requests.post(sb.transactions_url + "/api/reports", json={"report_params": {**PARAMS, **cursor}},
-                      headers={"X-Api-Version": "3"}, auth=sb.credentials["transactions"].auth(), timeout=10)
+    r = requests.post(
+        sb.transactions_url + "/api/reports",
+        json={"report_params": {**PARAMS, **cursor}},
+        headers={"X-Api-Version": "3"},
+        auth=sb.credentials["transactions"].auth(),
+        timeout=10,
+    )
     return r
 
 
 def st_page(sb, page=1, **params):
-    return requests.get(sb.statements_url + STATEMENTS, params={"since": "2025-01-01", "per_page": 10, "page": page, **params},
-                        auth=sb.credentials["statements"].auth(), timeout=10)
+    return requests.get(
+        sb.statements_url + STATEMENTS,
+        params={"since": "2025-01-01", "per_page": 10, "page": page, **params},
+        auth=sb.credentials["statements"].auth(),
+        timeout=10,
+    )
 
 
 def ids(response):
@@ -34,15 +49,27 @@ def ids(response):
 
 
 def new_report(sb):
-    body = {"type": "balance_records", "format": "csv", "user_id": 1,
-            "request_params": {"date_from": "2025-02-01T00:00:00+00:00", "date_to": "2025-03-01T00:00:00+00:00", "currency": "EUR"}}
-    r = requests.post(sb.dwh_url + "/api/v2/reports", json=body, auth=sb.credentials["balance_records"].auth(), timeout=10)
+    body = {
+        "type": "balance_records",
+        "format": "csv",
+        "user_id": 1,
+        "request_params": {
+            "date_from": "2025-02-01T00:00:00+00:00",
+            "date_to": "2025-03-01T00:00:00+00:00",
+            "currency": "EUR",
+        },
+    }
+    r = requests.post(
+        sb.dwh_url + "/api/v2/reports", json=body, auth=sb.credentials["balance_records"].auth(), timeout=10
+    )
     return r.json()["data"]["report"]["id"]
 
 
 def report_after(sb, report_id, seconds):
     time.sleep(seconds)
-    r = requests.get(f"{sb.dwh_url}/api/v2/reports/{report_id}", auth=sb.credentials["balance_records"].auth(), timeout=10)
+    r = requests.get(
+        f"{sb.dwh_url}/api/v2/reports/{report_id}", auth=sb.credentials["balance_records"].auth(), timeout=10
+    )
     return r.json()["data"]["report"]
 
 
@@ -120,7 +147,7 @@ def test_stuck_cursor_repeats_the_page(fresh_sandbox):
     again = tx_page(sb, starting_after=first["last_object_id"]).json()
     assert again == first and again["has_more"] is True
     r = st_page(sb, 2)
-    next_url = dict((rel, url) for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', r.headers["Link"]))["next"]
+    next_url = {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', r.headers["Link"])}["next"]
     assert "page=2" in next_url
 
 
@@ -183,14 +210,16 @@ def test_download_drop_cuts_the_first_k_downloads_only(fresh_sandbox):
     whole = requests.get(url, timeout=10).content
     sb.set_faults(download_drop=2)
     for _ in range(2):
-        status, declared, body = raw_answer(sb, url[len(sb.url):])
+        status, declared, body = raw_answer(sb, url[len(sb.url) :])
         assert (status, declared) == (200, len(whole)) and body == whole[: len(whole) // 2]
     assert requests.get(url, timeout=10).content == whole
     assert tx_page(sb).status_code == 200  # API requests untouched
 
 
-@pytest.mark.parametrize(("status", "retry_after", "code"), [(503, None, "SlowDown"), (500, None, "InternalError"),
-                                                             (429, 0, "SlowDown"), (429, None, "SlowDown")])
+@pytest.mark.parametrize(
+    ("status", "retry_after", "code"),
+    [(503, None, "SlowDown"), (500, None, "InternalError"), (429, 0, "SlowDown"), (429, None, "SlowDown")],
+)
 def test_download_errors_answer_s3_errors_for_the_first_k_downloads(fresh_sandbox, status, retry_after, code):
     sb = fresh_sandbox
     url = ready_file_url(sb)

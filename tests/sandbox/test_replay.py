@@ -37,8 +37,12 @@ def test_the_recorded_statements_page_is_served_byte_for_byte():
     payload = load_recording(REAL / STATEMENTS)
     with Replay({"GET /v1/shop/accountstatements": Recorded.from_payload(payload)}) as server:
         status, headers, body = raw(server, "GET", "/v1/shop/accountstatements?since=2017-08-09")
-        via_requests = requests.get(server.url + "/v1/shop/accountstatements", params={"since": "2017-08-09"},
-                                    auth=("shop", "secret"), timeout=10)
+        via_requests = requests.get(
+            server.url + "/v1/shop/accountstatements",
+            params={"since": "2017-08-09"},
+            auth=("shop", "secret"),
+            timeout=10,
+        )
     assert status == 200
     assert headers == [*payload["headers"].items(), ("Content-Length", str(len(body)))]
     assert json.loads(body) == payload["body"] and len(payload["body"]) == 6
@@ -55,14 +59,18 @@ def test_dwh_fixtures_through_a_create_and_poll_sequence():
     report_id = created["data"]["report"]["id"]
     json_type = {"Content-Type": "application/json; charset=utf-8"}
     routes = {
-        "POST /api/v2/reports": [Recorded(401, json_type, fixtures["error_401"]),
-                                 Recorded(422, json_type, fixtures["error_422"]),
-                                 Recorded(201, json_type, created)],
+        "POST /api/v2/reports": [
+            Recorded(401, json_type, fixtures["error_401"]),
+            Recorded(422, json_type, fixtures["error_422"]),
+            Recorded(201, json_type, created),
+        ],
         f"GET /api/v2/reports/{report_id}": [Recorded(200, json_type, created), Recorded(200, json_type, successful)],
     }
     with Replay(routes) as server:
-        answers = [requests.post(server.url + "/api/v2/reports", json=fixtures["create_report_request"], timeout=10)
-                   for _ in range(3)]
+        answers = [
+            requests.post(server.url + "/api/v2/reports", json=fixtures["create_report_request"], timeout=10)
+            for _ in range(3)
+        ]
         polls = [requests.get(f"{server.url}/api/v2/reports/{report_id}", timeout=10).json() for _ in range(3)]
         missing = requests.get(server.url + "/api/v2/reports/other", timeout=10)
     assert [a.status_code for a in answers] == [401, 422, 201]

@@ -14,8 +14,10 @@ from ledgerkit.sandbox import Faults, Sandbox
 def test_one_connection_serves_several_requests_with_content_length(sandbox):
     user, secret = sandbox.credentials["statements"].auth()
     auth = requests.auth._basic_auth_str(user, secret)
-    request = (f"GET /makecommerce/v1/shop/accountstatements?since=2025-01-01&per_page=3 HTTP/1.1\r\n"
-               f"Host: 127.0.0.1\r\nAuthorization: {auth}\r\n\r\n").encode()
+    request = (
+        f"GET /makecommerce/v1/shop/accountstatements?since=2025-01-01&per_page=3 HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: {auth}\r\n\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", sandbox.port), timeout=5) as s:
         stream = s.makefile("rb")
         for _ in range(3):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import datetime
@@ -15,8 +16,9 @@ PATH = "/v1/shop/accountstatements"
 
 
 def get(sb, params=None, *, auth=None, url=None):
-    return requests.get(url or sb.statements_url + PATH, params=params,
-                        auth=auth or sb.credentials["statements"].auth(), timeout=10)
+    return requests.get(
+        url or sb.statements_url + PATH, params=params, auth=auth or sb.credentials["statements"].auth(), timeout=10
+    )
 
 
 def rows_of(response):
@@ -37,7 +39,7 @@ def world_rows(sb, since=None, until=None, payout_id=None):
     out = []
     for row in sb.world.statements:
         day = created(row).date().isoformat()
-        if since and day < since or until and day > until:
+        if (since and day < since) or (until and day > until):
             continue
         if payout_id and row.get("payout_id") != payout_id:
             continue
@@ -57,8 +59,11 @@ def walk(sb, params):
 
 def normalized(rows):
     """Served or world rows comparable: numbers as exact Decimals, ``created`` as UTC datetimes."""
-    return [{k: (Decimal(v) if isinstance(v, (int, Decimal)) and not isinstance(v, bool) else v) for k, v in row.items()}
-            | {"created": created(row)} for row in rows]
+    return [
+        {k: (Decimal(v) if isinstance(v, (int, Decimal)) and not isinstance(v, bool) else v) for k, v in row.items()}
+        | {"created": created(row)}
+        for row in rows
+    ]
 
 
 # ---------------------------------------------------------------- shape
@@ -77,7 +82,7 @@ def test_rows_have_the_seed_shape_and_exact_amounts(sandbox, api_examples):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000", row["created"])
         for name in ("amount", "balance_before", "balance_after"):
             value = row[name]
-            assert isinstance(value, int) or isinstance(value, Decimal) and -value.as_tuple().exponent <= 2
+            assert isinstance(value, int) or (isinstance(value, Decimal) and -value.as_tuple().exponent <= 2)
         assert Decimal(row["balance_before"]) + Decimal(row["amount"]) == Decimal(row["balance_after"])
     assert normalized(rows) == normalized(sandbox.world.statements[:200])
 
@@ -92,7 +97,7 @@ def test_amounts_are_written_as_json_numbers_never_via_float(sandbox):
 def test_seed_types_appear_with_vat_after_each_fee(sandbox):
     rows = sandbox.world.statements
     assert {"INCOME", "TRX_FEE", "TRX_FEE_FIX", "VAT", "PAYOUT"} <= {r["type"] for r in rows}
-    for fee, vat in zip(rows, rows[1:]):
+    for fee, vat in itertools.pairwise(rows):
         if fee["type"] in ("TRX_FEE", "TRX_FEE_FIX"):
             assert vat["type"] == "VAT" and vat["transaction_id"] == fee["transaction_id"]
 
@@ -117,7 +122,12 @@ def test_link_urls_are_absolute_and_keep_every_parameter(sandbox):
     for rel, page in {"first": 1, "prev": 2, "next": 4, "last": -(-total // 50)}.items():
         parts = urlsplit(rels[rel])
         assert f"{parts.scheme}://{parts.netloc}{parts.path}" == sandbox.statements_url + PATH
-        assert dict(parse_qsl(parts.query)) == {"since": "2025-01-01", "until": "2025-02-28", "per_page": "50", "page": str(page)}
+        assert dict(parse_qsl(parts.query)) == {
+            "since": "2025-01-01",
+            "until": "2025-02-28",
+            "per_page": "50",
+            "page": str(page),
+        }
 
 
 def test_first_and_last_pages_lack_prev_and_next(sandbox):
@@ -168,9 +178,18 @@ def test_bad_credentials_give_the_seed_401(sandbox, api_examples):
     "params, error",
     [
         ({"since": "2025/01/01"}, {"type": "invalid", "parameter": "since", "expected": "YYYY-MM-DD"}),
-        ({"since": "2025-01-01", "until": "2025-02-30"}, {"type": "invalid", "parameter": "until", "expected": "YYYY-MM-DD"}),
-        ({"since": "2025-01-01", "per_page": 501}, {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"}),
-        ({"since": "2025-01-01", "per_page": 0}, {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"}),
+        (
+            {"since": "2025-01-01", "until": "2025-02-30"},
+            {"type": "invalid", "parameter": "until", "expected": "YYYY-MM-DD"},
+        ),
+        (
+            {"since": "2025-01-01", "per_page": 501},
+            {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"},
+        ),
+        (
+            {"since": "2025-01-01", "per_page": 0},
+            {"type": "invalid", "parameter": "per_page", "expected": "integer 1..500"},
+        ),
         ({"since": "2025-01-01", "page": "x"}, {"type": "invalid", "parameter": "page", "expected": "integer >= 1"}),
     ],
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,6 @@ from ledgerkit.errors import ConfigurationError
 from ledgerkit.sandbox.world import World
 from ledgerkit.sandbox.world_transactions import MONEY_SIGN, PERCENT_FEE_TYPES
 
-UTC = timezone.utc
 MONEY_TYPES = set(MONEY_SIGN)
 
 
@@ -28,7 +28,7 @@ def default_world() -> World:
     return World.generate(seed=0)
 
 
-@pytest.fixture()
+@pytest.fixture
 def fresh() -> World:
     return World.generate(seed=7, n_transactions=400)
 
@@ -64,15 +64,41 @@ def test_other_seed_gives_another_world():
 def test_exactly_n_transactions_in_ascending_id_order(world):
     ids = [t["id"] for t in world.transactions]
     assert len(ids) == 3000
-    assert all(a < b for a, b in zip(ids, ids[1:]))
+    assert all(a < b for a, b in itertools.pairwise(ids))
 
 
 def test_transactions_have_the_seed_shape(world):
-    top = {"billing_address", "customer", "payment", "credit_card", "shop", "gateway_note", "uid", "id",
-           "payment_method_type", "status", "message", "amount", "discount_rate", "transaction_rate",
-           "pay_to_merchant", "transaction_fee", "test", "currency", "description", "tracking_id", "type",
-           "order_id", "created_at", "paid_at", "settled_at", "manually_corrected_at", "additional_data",
-           "three_d_secure_verification", "parent_uid"}
+    top = {
+        "billing_address",
+        "customer",
+        "payment",
+        "credit_card",
+        "shop",
+        "gateway_note",
+        "uid",
+        "id",
+        "payment_method_type",
+        "status",
+        "message",
+        "amount",
+        "discount_rate",
+        "transaction_rate",
+        "pay_to_merchant",
+        "transaction_fee",
+        "test",
+        "currency",
+        "description",
+        "tracking_id",
+        "type",
+        "order_id",
+        "created_at",
+        "paid_at",
+        "settled_at",
+        "manually_corrected_at",
+        "additional_data",
+        "three_d_secure_verification",
+        "parent_uid",
+    }
     for t in world.transactions:
         extra = {"alternative"} if t["payment_method_type"] == "alternative" else set()
         assert set(t) == top | extra
@@ -100,8 +126,17 @@ def test_alternative_methods_have_a_null_card_and_an_alternative_object(world):
 def test_required_variety(world):
     txns = world.transactions
     assert {t["currency"] for t in txns} == {"EUR", "USD", "JPY", "KWD"}
-    assert {"payment", "authorization", "capture", "void", "refund", "chargeback", "credit", "payout",
-            "tokenization"} <= {t["type"] for t in txns}
+    assert {
+        "payment",
+        "authorization",
+        "capture",
+        "void",
+        "refund",
+        "chargeback",
+        "credit",
+        "payout",
+        "tokenization",
+    } <= {t["type"] for t in txns}
     assert {t["status"] for t in txns} == {"successful", "failed", "incomplete", "pending", "error"}
     assert {"visa", "master", "amex", "jcb"} <= {t["credit_card"]["brand"] for t in txns}
     assert len({t["credit_card"]["issuer_country"] for t in txns} - {None}) >= 5
@@ -121,8 +156,12 @@ def test_uids_come_in_both_forms_old_first(world):
 
 def test_follow_ups_refer_to_an_earlier_parent(world):
     by_uid = {t["uid"]: t for t in world.transactions}
-    parents = {"capture": {"authorization"}, "void": {"authorization"},
-               "refund": {"payment", "capture"}, "chargeback": {"payment", "capture"}}
+    parents = {
+        "capture": {"authorization"},
+        "void": {"authorization"},
+        "refund": {"payment", "capture"},
+        "chargeback": {"payment", "capture"},
+    }
     for t in world.transactions:
         if t["type"] in parents:
             parent = by_uid[t["parent_uid"]]
@@ -167,8 +206,15 @@ def test_fee_rules_by_type(world):
 
 def test_a_known_fee_exactly(world):
     # 1.40 % of 98.92 EUR = 1.38488 -> 1.38, plus 0.25 fixed
-    t = next(t for t in world.transactions if t["payment"]["gateway_id"] == 301 and t["credit_card"]["brand"] == "visa"
-             and t["type"] == "payment" and t["status"] == "successful" and t["id"] not in world.off_schedule_ids)
+    t = next(
+        t
+        for t in world.transactions
+        if t["payment"]["gateway_id"] == 301
+        and t["credit_card"]["brand"] == "visa"
+        and t["type"] == "payment"
+        and t["status"] == "successful"
+        and t["id"] not in world.off_schedule_ids
+    )
     percent, fixed = world.fee_schedule[(301, "visa")]
     assert (percent, fixed) == (Decimal("1.40"), 25)
     expected = int((Decimal(t["amount"]) * Decimal("1.40") / 100).quantize(Decimal(1), "ROUND_HALF_EVEN")) + 25
@@ -177,14 +223,18 @@ def test_a_known_fee_exactly(world):
 
 def test_eur_card_mix_moves_to_the_dearer_gateway_in_march(world):
     march = datetime(2025, 3, 1, tzinfo=UTC)
-    eur_cards = [t for t in world.transactions if t["currency"] == "EUR" and t["payment_method_type"] == "credit_card"
-                 and t["type"] == "payment"]
+    eur_cards = [
+        t
+        for t in world.transactions
+        if t["currency"] == "EUR" and t["payment_method_type"] == "credit_card" and t["type"] == "payment"
+    ]
     before = Counter(t["payment"]["gateway_id"] for t in eur_cards if t["created_at"] < march)
     after = Counter(t["payment"]["gateway_id"] for t in eur_cards if t["created_at"] >= march)
     assert before[302] == 0 and before[301] > 0
     assert 0.3 < after[302] / (after[301] + after[302]) < 0.6
-    assert all(world.fee_schedule[(302, b)][0] > world.fee_schedule[(301, b)][0]
-               for b in ("visa", "master", "amex", "maestro"))
+    assert all(
+        world.fee_schedule[(302, b)][0] > world.fee_schedule[(301, b)][0] for b in ("visa", "master", "amex", "maestro")
+    )
 
 
 def test_manually_corrected_ones_are_marked(world):
@@ -246,12 +296,13 @@ def test_records_in_split_periods_add_up(world, currency):
     right, open_b = world.balance_records_in(b, c, currency)
     assert whole == left + right and whole
     assert open_a == open_a2
-    for oa, ob in zip(open_a, open_b):
+    for oa, ob in zip(open_a, open_b, strict=True):
         key = account_key(oa)
         assert account_key(ob) == key and ob["date"] == b
         assert ob["opening_balance"] == oa["opening_balance"] + nets_between(world, key, a, b)
-    assert {account_key(o) for o in open_a} == {account_key(o) for o in world.opening_balances
-                                                  if o["currency"] == currency}
+    assert {account_key(o) for o in open_a} == {
+        account_key(o) for o in world.opening_balances if o["currency"] == currency
+    }
 
 
 def test_records_in_filters_and_keeps_idle_accounts(world):
@@ -279,7 +330,7 @@ def test_records_in_rejects_bad_input(world):
 def test_statement_chain_ties(world):
     rows = world.statements
     assert rows[0]["balance_before"] == world.mc_opening_balance
-    for prev, row in zip([None, *rows], rows):
+    for prev, row in zip([None, *rows], rows, strict=False):
         if prev is not None:
             assert row["balance_before"] == prev["balance_after"] and row["created"] >= prev["created"]
         assert row["balance_after"] == row["balance_before"] + row["amount"]
@@ -306,7 +357,7 @@ def test_every_payout_is_minus_the_sum_of_its_rows(world):
 def test_open_balance_rows_come_after_the_last_payout_without_payout_id(world):
     rows = world.statements
     last = max(i for i, r in enumerate(rows) if r["type"] == "PAYOUT")
-    assert all("payout_id" not in r for r in rows[last + 1:]) and rows[last + 1:]
+    assert all("payout_id" not in r for r in rows[last + 1 :]) and rows[last + 1 :]
     assert all("payout_id" in r for r in rows[:last])
 
 
@@ -323,7 +374,7 @@ def test_statement_rows_follow_the_seed_pattern(request, name):
             assert tax["type"] == "VAT" and tax["transaction_id"] == row["transaction_id"]
             assert tax["amount"] == (row["amount"] * Decimal("0.22")).quantize(Decimal("0.01"), "ROUND_DOWN")
         if row["type"] == "INCOME":
-            assert [r["type"] for r in rows[i:i + 5]] == ["INCOME", "TRX_FEE_FIX", "VAT", "TRX_FEE", "VAT"]
+            assert [r["type"] for r in rows[i : i + 5]] == ["INCOME", "TRX_FEE_FIX", "VAT", "TRX_FEE", "VAT"]
             assert re.fullmatch(r"\d+", row["transaction"]) and len(row["transaction_id"]) == 36
             assert row["channel"] in world.mc_fee_schedule
     foreign = [r for r in rows if "original_currency" in r]
@@ -346,7 +397,11 @@ def test_every_world_has_a_whole_chargeback(seed, n, drawn):
         fee, tax = rows[i + 1], rows[i + 2]
         assert row["amount"] == -income["amount"] and row["created"] > income["created"]
         assert (fee["type"], fee["amount"], tax["type"], tax["amount"]) == (
-            "CHARGEBACK_FEE", -Decimal("5.00"), "VAT", -Decimal("1.10"))
+            "CHARGEBACK_FEE",
+            -Decimal("5.00"),
+            "VAT",
+            -Decimal("1.10"),
+        )
         assert fee["transaction_id"] == tax["transaction_id"] == income["transaction_id"]
         assert row["channel"].startswith("CARD_")
     if drawn == 0:
@@ -380,7 +435,7 @@ def test_append_statements_adds_exactly_n_chained_open_rows(fresh):
     assert len(new) == 13 and fresh.statements[before:] == new
     assert [r["type"] for r in new].count("INCOME") == 2 and [r["type"] for r in new][-3:] == ["REFUND"] * 3
     rows = fresh.statements
-    for prev, row in zip(rows[before - 1:], rows[before:]):
+    for prev, row in itertools.pairwise(rows[before - 1 :]):
         assert row["balance_before"] == prev["balance_after"] and "payout_id" not in row
         assert row["balance_after"] == row["balance_before"] + row["amount"]
 
@@ -402,9 +457,14 @@ def test_credentials_and_secrets(world):
     assert "World(seed=0" in text and not any(s in text for s in [*secrets, world.psp["secret"]])
 
 
-@pytest.mark.parametrize("kwargs, parameter", [
-    ({"seed": "0"}, "seed"), ({"n_transactions": 5}, "n_transactions"), ({"n_transactions": 2.5}, "n_transactions"),
-])
+@pytest.mark.parametrize(
+    "kwargs, parameter",
+    [
+        ({"seed": "0"}, "seed"),
+        ({"n_transactions": 5}, "n_transactions"),
+        ({"n_transactions": 2.5}, "n_transactions"),
+    ],
+)
 def test_generate_rejects_bad_input(kwargs, parameter):
     with pytest.raises(ConfigurationError, match=parameter):
         World.generate(**kwargs)

@@ -1,8 +1,12 @@
-"""The sandbox world's time shapes: the default world untouched, sparse and burst spread as named, every chain intact."""
+"""The sandbox world's time shapes.
+
+The default world untouched, sparse and burst spread as named, every chain intact.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -23,8 +27,18 @@ TX_TIMES = ("created_at", "paid_at", "settled_at", "manually_corrected_at")
 
 
 def digest(world: World) -> str:
-    parts = [world.transactions, world.balance_records, world.opening_balances, world.statements, world.payouts,
-             world.planted, world.shops, world.psp, world.mc_shop, [world.start, world.end]]
+    parts = [
+        world.transactions,
+        world.balance_records,
+        world.opening_balances,
+        world.statements,
+        world.payouts,
+        world.planted,
+        world.shops,
+        world.psp,
+        world.mc_shop,
+        [world.start, world.end],
+    ]
     return hashlib.sha256(orjson.dumps(parts, default=str, option=orjson.OPT_NON_STR_KEYS)).hexdigest()
 
 
@@ -67,8 +81,10 @@ def test_sparse_spreads_evenly_over_two_years(sparse):
 def test_burst_puts_most_rows_inside_its_hour_and_some_around_it(burst):
     assert (burst.start, burst.end) == (WORLD_START, WORLD_END)
     hour_end = BURST_AT + timedelta(seconds=BURST_SECONDS)
-    where = Counter("before" if t["created_at"] < BURST_AT else "inside" if t["created_at"] < hour_end else "after"
-                    for t in burst.transactions)
+    where = Counter(
+        "before" if t["created_at"] < BURST_AT else "inside" if t["created_at"] < hour_end else "after"
+        for t in burst.transactions
+    )
     assert where["inside"] / len(burst.transactions) > 0.85
     assert where["before"] > 0 and where["after"] > 0
 
@@ -85,7 +101,7 @@ def test_ids_ascend_with_creation_and_follow_ups_come_after_their_parent(request
     world = request.getfixturevalue(name)
     txns = world.transactions
     assert [t["id"] for t in txns] == sorted(t["id"] for t in txns)
-    assert all(a["created_at"] <= b["created_at"] for a, b in zip(txns, txns[1:]))
+    assert all(a["created_at"] <= b["created_at"] for a, b in itertools.pairwise(txns))
     assert all(t["created_at"] <= t["paid_at"] for t in txns if t["paid_at"] is not None)
     created = {t["uid"]: t["created_at"] for t in txns}
     children = [t for t in txns if t["parent_uid"] is not None]
@@ -136,12 +152,18 @@ def test_the_command_line_takes_a_shape():
         build_parser().parse_args(["--shape", "wavy"])
 
 
-@pytest.mark.parametrize("shape, period", [("burst", ("2025-01-01", "2025-04-01")),
-                                           ("sparse", ("2023-04-01", "2025-04-01"))])
+@pytest.mark.parametrize(
+    "shape, period", [("burst", ("2025-01-01", "2025-04-01")), ("sparse", ("2023-04-01", "2025-04-01"))]
+)
 @pytest.mark.parametrize("workers", [1, 4])
 def test_a_pull_over_a_shaped_world_gets_exactly_the_shop_rows(shape, period, workers):
     with Sandbox(seed=1, size=400, page_size=25, shape=shape) as sb:
-        df = lk.load_transactions(*period, payment_method_type=("credit_card", "alternative"), max_workers=workers,
-                                  progress=False, **sb.kwargs("transactions"))
+        df = lk.load_transactions(
+            *period,
+            payment_method_type=("credit_card", "alternative"),
+            max_workers=workers,
+            progress=False,
+            **sb.kwargs("transactions"),
+        )
         expected = [t["id"] for t in sb.world.shop_transactions(sb.world.shops[0]["id"])]
     assert df["id"].tolist() == expected

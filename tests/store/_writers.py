@@ -11,9 +11,11 @@ from typing import Any
 
 
 def serve(tasks: Any, results: Any, barrier: Any, kwargs: dict[str, dict[str, Any]]) -> None:
-    """Run ``(source, (start, end), root)`` tasks until ``None``; put ``("ok", ids, complete)`` or ``("error", text, None)``."""
-    from ledgerkit import load_statements
-    from ledgerkit import load_transactions
+    """Run ``(source, (start, end), root)`` tasks until ``None``.
+
+    Puts ``("ok", ids, complete)`` or ``("error", text, None)`` for each.
+    """
+    from ledgerkit import load_statements, load_transactions
 
     while (task := tasks.get()) is not None:
         source, (start, end), root = task
@@ -26,5 +28,5 @@ def serve(tasks: Any, results: Any, barrier: Any, kwargs: dict[str, dict[str, An
                 frame = load_statements(since=start, until=end, store=root, progress=False, **kwargs[source])
                 ids = frame["row_id"].tolist()
             results.put(("ok", ids, frame.attrs["ledgerkit"]["complete"]))
-        except BaseException as exc:  # reported to the test, which fails on it
+        except BaseException as exc:  # noqa: BLE001 - reported to the test, which fails on it
             results.put(("error", f"{type(exc).__name__}: {exc}", None))

@@ -13,17 +13,15 @@ import multiprocessing
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 from filelock import FileLock
 
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit.errors import StoreError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 from . import _writers
@@ -59,8 +57,10 @@ def workers(sandbox):
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
     queues = [(context.Queue(), context.Queue()) for _ in range(2)]
-    processes = [context.Process(target=_writers.serve, args=(tasks, results, barrier, plain_kwargs(sandbox)),
-                                 daemon=True) for tasks, results in queues]
+    processes = [
+        context.Process(target=_writers.serve, args=(tasks, results, barrier, plain_kwargs(sandbox)), daemon=True)
+        for tasks, results in queues
+    ]
     for process in processes:
         process.start()
     yield queues
@@ -74,13 +74,15 @@ def workers(sandbox):
 
 def world_ids(sb, start: str, end: str) -> list[int]:
     shop = int(sb.credentials["transactions"].user)
-    lo, hi = (datetime.fromisoformat(t).replace(tzinfo=timezone.utc) for t in (start, end))
+    lo, hi = (datetime.fromisoformat(t).replace(tzinfo=UTC) for t in (start, end))
     return sorted(t["id"] for t in sb.world.transactions if t["shop"]["id"] == shop and lo <= t["created_at"] < hi)
 
 
 @pytest.fixture(scope="module")
 def statement_ids(sandbox) -> list[str]:
-    return load_statements(since=JAN[0], until=JAN[1], progress=False, **sandbox.kwargs("statements"))["row_id"].tolist()
+    return load_statements(since=JAN[0], until=JAN[1], progress=False, **sandbox.kwargs("statements"))[
+        "row_id"
+    ].tolist()
 
 
 def expected(sb, source: str, period: tuple[str, str], statement_ids: list[str]) -> list:
@@ -94,9 +96,9 @@ def test_processes_loading_into_one_store_at_once_get_exact_frames(sandbox, work
         for round_ in range(ROUNDS):
             source, *periods = SCENARIOS[round_ % len(SCENARIOS)]
             root = tmp_path / f"round-{round_}"
-            for (tasks, _), period in zip(workers, periods):
+            for (tasks, _), period in zip(workers, periods, strict=True):
                 tasks.put((source, period, str(root)))
-            for (_, results), period in zip(workers, periods):
+            for (_, results), period in zip(workers, periods, strict=True):
                 status, ids, complete = results.get(timeout=300)
                 assert status == "ok", (round_, source, period, ids)
                 assert complete is True
@@ -111,20 +113,26 @@ def test_processes_loading_into_one_store_at_once_get_exact_frames(sandbox, work
 
 @pytest.mark.slow
 def test_threads_loading_into_one_store_at_once_get_exact_frames(sandbox, tmp_path):
-    periods = [("2025-01-01", "2025-01-11"), ("2025-01-11", "2025-01-21"), ("2025-01-21", "2025-02-01"),
-               ("2025-01-05", "2025-01-25")]
+    periods = [
+        ("2025-01-01", "2025-01-11"),
+        ("2025-01-11", "2025-01-21"),
+        ("2025-01-21", "2025-02-01"),
+        ("2025-01-05", "2025-01-25"),
+    ]
     sandbox.set_faults(latency=0.01)
     try:
         for round_ in range(5):
             store, barrier = Store(tmp_path / f"round-{round_}"), threading.Barrier(len(periods))
 
-            def load(period: tuple[str, str]) -> pd.DataFrame:
+            def load(
+                period: tuple[str, str], store: Store = store, barrier: threading.Barrier = barrier
+            ) -> pd.DataFrame:
                 barrier.wait(timeout=60)
                 return load_transactions(*period, store=store, progress=False, **sandbox.kwargs("transactions"))
 
             with ThreadPoolExecutor(len(periods)) as pool:
                 frames = list(pool.map(load, periods))
-            for period, frame in zip(periods, frames):
+            for period, frame in zip(periods, frames, strict=True):
                 assert frame["id"].tolist() == world_ids(sandbox, *period), (round_, period)
                 assert frame.attrs["ledgerkit"]["complete"] is True
             assert store.read("transactions")["id"].tolist() == world_ids(sandbox, *JAN)
@@ -140,8 +148,11 @@ def test_clear_waits_for_the_stream_being_pulled_and_leaves_a_consistent_store(s
     store, result = Store(tmp_path), {}
     sandbox.set_faults(latency=0.03)
     try:
-        pull = threading.Thread(target=lambda: result.update(frame=load_transactions(
-            *JAN, store=store, progress=False, **sandbox.kwargs("transactions"))))
+        pull = threading.Thread(
+            target=lambda: result.update(
+                frame=load_transactions(*JAN, store=store, progress=False, **sandbox.kwargs("transactions"))
+            )
+        )
         pull.start()
         deadline = time.monotonic() + 60
         while listed_parts(store) < 2 and time.monotonic() < deadline:
@@ -168,8 +179,9 @@ def test_a_load_that_cannot_get_its_stream_in_time_is_a_store_error(sandbox, tmp
     try:
         sandbox.clear_requests()
         with pytest.raises(StoreError, match=r"busy.*timeout="):
-            load_transactions(*JAN, store=Store(tmp_path, timeout=0.2), progress=False,
-                              **sandbox.kwargs("transactions"))
+            load_transactions(
+                *JAN, store=Store(tmp_path, timeout=0.2), progress=False, **sandbox.kwargs("transactions")
+            )
         assert sandbox.requests == []
     finally:
         for lock in locks:
@@ -188,7 +200,7 @@ def test_readers_without_the_lock_see_a_whole_chain_while_pulls_rewrite_it(fresh
             for _ in range(5):  # each refresh compacts the head into a new part and sweeps the parts it replaced
                 fresh_sandbox.world.append_statements(3)
                 load_statements(**kw)
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
             done.set()
@@ -210,9 +222,16 @@ def test_two_loads_of_one_report_at_once_request_it_once(fresh_sandbox, tmp_path
 
     def load(_: int):
         barrier.wait(timeout=60)
-        return load_balance_records("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00", currency="EUR",
-                                    user_id=1, progress=False, poll_interval=(0.01, 0.05), store=tmp_path,
-                                    **fresh_sandbox.kwargs("balance_records"))
+        return load_balance_records(
+            "2025-01-01T00:00:00+00:00",
+            "2025-02-01T00:00:00+00:00",
+            currency="EUR",
+            user_id=1,
+            progress=False,
+            poll_interval=(0.01, 0.05),
+            store=tmp_path,
+            **fresh_sandbox.kwargs("balance_records"),
+        )
 
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(load, range(2))

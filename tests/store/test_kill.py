@@ -19,9 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ledgerkit import load_statements, load_transactions
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 CHILD = """
@@ -58,8 +57,9 @@ def stored_parts(root: Path) -> int:
 def run_and_kill(sb, source: str, root: Path, *, after_parts: int | None, after_seconds: float | None) -> int:
     """Start the child, kill it when the condition holds; returns the parts stored at the kill."""
     env = {**os.environ, **sb.env()}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, source, str(root)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, source, str(root)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline, started = time.monotonic() + 60, None
         while time.monotonic() < deadline and child.poll() is None:
@@ -97,8 +97,9 @@ CASES = [  # (source, kill after this many stored parts, or this many seconds in
 
 
 @pytest.mark.parametrize(("source", "after_parts", "after_seconds"), CASES)
-def test_killed_pull_leaves_a_readable_store_and_resumes_exactly(sandbox, expected, tmp_path, source, after_parts,
-                                                                  after_seconds):
+def test_killed_pull_leaves_a_readable_store_and_resumes_exactly(
+    sandbox, expected, tmp_path, source, after_parts, after_seconds
+):
     full = expected[source]
     id_column = "id" if source == "transactions" else "row_id"
     sandbox.set_faults(latency=0.03 if after_parts is not None else 0.0)

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import requests
 
-from ledgerkit.errors import InvalidRequestError, RateLimitError
-from ledgerkit._transport.http import RetryPolicy
 from ledgerkit import load_transactions
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import InvalidRequestError, RateLimitError
 from ledgerkit.store import Store
 from ledgerkit.store.transactions import _midnight
 
@@ -29,8 +29,9 @@ OFFERED = ("credit_card", "alternative")  # the methods this sandbox offers (eri
 
 
 def load(sb, period=MARCH, **kw):
-    return load_transactions(*period, progress=False, max_workers=1, payment_method_type=OFFERED,
-                             **sb.kwargs("transactions"), **kw)
+    return load_transactions(
+        *period, progress=False, max_workers=1, payment_method_type=OFFERED, **sb.kwargs("transactions"), **kw
+    )
 
 
 def settled(sb, zone, period=MARCH, **kw):
@@ -46,8 +47,11 @@ def state_files(root: Path) -> dict[Path, bytes]:
 
 
 def credit_card_state(root: Path) -> Path:
-    (path,) = [p for p in root.rglob("_streams/*.json")
-               if json.loads(p.read_bytes())["key"]["payment_method_type"] == "credit_card"]
+    (path,) = [
+        p
+        for p in root.rglob("_streams/*.json")
+        if json.loads(p.read_bytes())["key"]["payment_method_type"] == "credit_card"
+    ]
     return path
 
 
@@ -92,8 +96,12 @@ def test_a_state_left_with_windows_off_midnight_heals(fresh_sandbox, tmp_path):
     state = json.loads(path.read_bytes())
     state["pending"] = [  # as the previous ledgerkit left it: saved before it was asked for, refused ever after
         {"cursor": None, "from": "2025-03-28T21:00:00+00:00", "to": "2025-03-31T21:00:00+00:00"},
-        {"corrected_from": "2026-11-26T22:00:00+00:00", "cursor": None, "from": "2025-02-28T22:00:00+00:00",
-         "to": "2025-03-31T21:00:00+00:00"},
+        {
+            "corrected_from": "2026-11-26T22:00:00+00:00",
+            "cursor": None,
+            "from": "2025-02-28T22:00:00+00:00",
+            "to": "2025-03-31T21:00:00+00:00",
+        },
     ]
     path.write_text(json.dumps(state))
     fresh_sandbox.clear_requests()
@@ -126,8 +134,10 @@ def test_a_plan_whose_first_request_fails_is_not_saved(fresh_sandbox, tmp_path):
         load(fresh_sandbox, ("2025-01-01", "2025-04-01"), store=tmp_path, retry=FAST)
     assert state_files(tmp_path) == before
     fresh_sandbox.clear_faults()
-    pd.testing.assert_frame_equal(load(fresh_sandbox, ("2025-01-01", "2025-04-01"), store=tmp_path),
-                                  load(fresh_sandbox, ("2025-01-01", "2025-04-01")))
+    pd.testing.assert_frame_equal(
+        load(fresh_sandbox, ("2025-01-01", "2025-04-01"), store=tmp_path),
+        load(fresh_sandbox, ("2025-01-01", "2025-04-01")),
+    )
 
 
 class Refusing:
@@ -142,12 +152,22 @@ class Refusing:
                 with lock:
                     n = next(count)
                 if n == nth:
-                    status, data = 422, json.dumps({"message": "report_params.from is invalid",
-                                                    "errors": {"from": ["is out of range"]}}).encode()
+                    status, data = (
+                        422,
+                        json.dumps(
+                            {"message": "report_params.from is invalid", "errors": {"from": ["is out of range"]}}
+                        ).encode(),
+                    )
                 else:
-                    answer = requests.post(target + self.path, data=body, headers={
-                        k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type",
-                                                                             "x-api-version", "accept")})
+                    answer = requests.post(
+                        target + self.path,
+                        data=body,
+                        headers={
+                            k: v
+                            for k, v in self.headers.items()
+                            if k.lower() in ("authorization", "content-type", "x-api-version", "accept")
+                        },
+                    )
                     status, data = answer.status_code, answer.content
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -185,15 +205,18 @@ def test_a_window_the_api_refuses_is_forgotten_not_asked_for_forever(fresh_sandb
     pd.testing.assert_frame_equal(again, load(fresh_sandbox, wide))
 
 
-@pytest.mark.parametrize(("instant", "zone", "up", "back", "midnight"), [
-    ("2025-03-31T21:00Z", "Europe/Kyiv", False, "3D", "2025-03-29 00:00"),  # across the spring change
-    ("2025-10-27T12:00Z", "Europe/Riga", False, "36h", "2025-10-26 00:00"),  # across the autumn change
-    ("2025-03-28T21:00Z", "Europe/Kyiv", True, None, "2025-03-29 00:00"),
-    ("2025-03-28T22:00Z", "Europe/Kyiv", True, None, "2025-03-29 00:00"),  # already a midnight
-    ("2025-11-02T18:00Z", "America/Havana", False, None, "2025-11-01 00:00"),  # 2 Nov: midnight twice
-    ("2024-09-08T12:00Z", "America/Santiago", False, None, "2024-09-07 00:00"),  # 8 Sep: no midnight
-    ("2024-09-07T12:00Z", "America/Santiago", True, None, "2024-09-09 00:00"),
-])
+@pytest.mark.parametrize(
+    ("instant", "zone", "up", "back", "midnight"),
+    [
+        ("2025-03-31T21:00Z", "Europe/Kyiv", False, "3D", "2025-03-29 00:00"),  # across the spring change
+        ("2025-10-27T12:00Z", "Europe/Riga", False, "36h", "2025-10-26 00:00"),  # across the autumn change
+        ("2025-03-28T21:00Z", "Europe/Kyiv", True, None, "2025-03-29 00:00"),
+        ("2025-03-28T22:00Z", "Europe/Kyiv", True, None, "2025-03-29 00:00"),  # already a midnight
+        ("2025-11-02T18:00Z", "America/Havana", False, None, "2025-11-01 00:00"),  # 2 Nov: midnight twice
+        ("2024-09-08T12:00Z", "America/Santiago", False, None, "2024-09-07 00:00"),  # 8 Sep: no midnight
+        ("2024-09-07T12:00Z", "America/Santiago", True, None, "2024-09-09 00:00"),
+    ],
+)
 def test_midnights_of_a_zone(instant, zone, up, back, midnight):
     found = _midnight(pd.Timestamp(instant), zone, up=up, back=None if back is None else pd.Timedelta(back))
     assert found.tz_convert(zone).strftime("%Y-%m-%d %H:%M") == midnight

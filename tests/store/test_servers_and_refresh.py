@@ -3,22 +3,19 @@ manifests have a plain load's keys, and DWH reports are reused only when complet
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import ServerError
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import ServerError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store, server_of
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002, sleep=lambda s: None)
 PERIOD = ("2025-01-01", "2025-04-01")
-UTC = timezone.utc
 SMALL = dict(size=200, page_size=20, per_page_default=10, per_page_max=100, report_seconds=0.05)
 
 
@@ -31,8 +28,16 @@ def load_st(sb, **kw):
 
 
 def load_dwh(sb, date_to="2025-02-01T00:00:00+00:00", **kw):
-    return load_balance_records("2025-01-01T00:00:00+00:00", date_to, currency="EUR", user_id=1, progress=False,
-                                poll_interval=(0.01, 0.05), **sb.kwargs("balance_records"), **kw)
+    return load_balance_records(
+        "2025-01-01T00:00:00+00:00",
+        date_to,
+        currency="EUR",
+        user_id=1,
+        progress=False,
+        poll_interval=(0.01, 0.05),
+        **sb.kwargs("balance_records"),
+        **kw,
+    )
 
 
 def replace_transaction(sb, tx_id: int, **changes) -> None:
@@ -53,7 +58,11 @@ def replace_transaction(sb, tx_id: int, **changes) -> None:
 
 
 def test_server_of_reduces_spellings_of_one_url_and_keeps_paths_apart():
-    assert server_of("HTTP://127.0.0.1:80/gateway/") == server_of("http://127.0.0.1/gateway") == "http://127.0.0.1:80/gateway"
+    assert (
+        server_of("HTTP://127.0.0.1:80/gateway/")
+        == server_of("http://127.0.0.1/gateway")
+        == "http://127.0.0.1:80/gateway"
+    )
     assert server_of("https://h/gateway") != server_of("https://h/gateway2") != server_of("http://h/gateway2")
     assert "secret" not in server_of("https://h/a?token=secret#x")
 
@@ -82,8 +91,14 @@ def test_two_sandboxes_with_the_same_ids_share_a_store_without_mixing_rows(tmp_p
 def test_a_row_changed_inside_the_lookback_stretch_is_replaced(fresh_sandbox, tmp_path):
     load_tx(fresh_sandbox, store=tmp_path)
     shop = int(fresh_sandbox.credentials["transactions"].user)
-    late = max((t for t in fresh_sandbox.world.transactions if t["shop"]["id"] == shop
-                and t["created_at"] < datetime(2025, 4, 1, tzinfo=UTC)), key=lambda t: t["created_at"])
+    late = max(
+        (
+            t
+            for t in fresh_sandbox.world.transactions
+            if t["shop"]["id"] == shop and t["created_at"] < datetime(2025, 4, 1, tzinfo=UTC)
+        ),
+        key=lambda t: t["created_at"],
+    )
     assert late["created_at"] >= datetime(2025, 3, 29, tzinfo=UTC)  # inside the 3-day stretch
     replace_transaction(fresh_sandbox, late["id"], status="failed", message="changed")
     again = load_tx(fresh_sandbox, store=tmp_path)
@@ -96,8 +111,9 @@ def test_an_old_row_corrected_lately_is_replaced(fresh_sandbox, tmp_path):
     first = load_tx(fresh_sandbox, store=tmp_path)
     old = first.loc[first["created_at"] < pd.Timestamp("2025-01-15", tz="UTC")].iloc[0]
     corrected_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    replace_transaction(fresh_sandbox, int(old["id"]), amount=int(old["amount"]) + 1,
-                        manually_corrected_at=corrected_at)
+    replace_transaction(
+        fresh_sandbox, int(old["id"]), amount=int(old["amount"]) + 1, manually_corrected_at=corrected_at
+    )
     fresh_sandbox.clear_requests()
     again = load_tx(fresh_sandbox, store=tmp_path)
     pd.testing.assert_frame_equal(again, load_tx(fresh_sandbox))
@@ -105,7 +121,10 @@ def test_an_old_row_corrected_lately_is_replaced(fresh_sandbox, tmp_path):
     assert row["amount"] == old["amount"] + 1 and row["manually_corrected_at"] == pd.Timestamp(corrected_at)
     asked = [r.json["report_params"] for r in fresh_sandbox.requests if r.json]
     corrections = [p for p in asked if "manual_correction_from" in p]
-    assert {p["payment_method_type"] for p in corrections} == {"credit_card", "alternative"}  # erip, refused, has no coverage to correct
+    assert {p["payment_method_type"] for p in corrections} == {
+        "credit_card",
+        "alternative",
+    }  # erip, refused, has no coverage to correct
     assert all(p["from"] == "2025-01-01 00:00:00" for p in corrections)  # the whole covered period
 
 
@@ -114,6 +133,7 @@ def test_an_old_row_corrected_lately_is_replaced(fresh_sandbox, tmp_path):
 
 def test_store_manifests_have_the_keys_of_a_plain_load(fresh_sandbox, tmp_path):
     fresh_sandbox.set_faults(rate_limit_every=4, retry_after=0)
+
     def load_offered(sb, **kw):  # the methods this sandbox offers, named: every request is a page or a retry
         return load_tx(sb, payment_method_type=("credit_card", "alternative"), **kw)
 
@@ -130,7 +150,10 @@ def test_store_manifests_have_the_keys_of_a_plain_load(fresh_sandbox, tmp_path):
             assert stored["retry_reasons"] == {"429": stored["retries"]} and stored["retries"] > 0
             if attempt == "first":  # the same pages as the plain load
                 assert (stored["pages"], stored["duplicates_dropped"], stored["rounded_values"]) == (
-                    plain["pages"], plain["duplicates_dropped"], plain["rounded_values"])
+                    plain["pages"],
+                    plain["duplicates_dropped"],
+                    plain["rounded_values"],
+                )
 
 
 # ------------------------------------------------------------------ 6 and 8. DWH reports through the store
@@ -153,7 +176,7 @@ def test_a_report_id_is_stored_on_creation_and_picked_up_after_a_failure(fresh_s
     with pytest.raises(ServerError) as info:
         load_dwh(fresh_sandbox, store=tmp_path, retry=FAST)
     err = info.value
-    (post,) = [r for r in fresh_sandbox.requests if r.method == "POST"]
+    (_post,) = [r for r in fresh_sandbox.requests if r.method == "POST"]
     created = fresh_sandbox.requests[1].path.rsplit("/", 1)[-1]
     assert err.report_id == created and err.resume["report_id"] == created and created in str(err)
     (state,) = Store(tmp_path).manifest("balance_records")
@@ -163,6 +186,7 @@ def test_a_report_id_is_stored_on_creation_and_picked_up_after_a_failure(fresh_s
     report = load_dwh(fresh_sandbox, store=tmp_path)  # the same call again: picks the report up
     assert report.report_id == created
     assert [r.method for r in fresh_sandbox.requests if "/files/" not in r.path] == ["GET"] * len(
-        [r for r in fresh_sandbox.requests if "/files/" not in r.path])
+        [r for r in fresh_sandbox.requests if "/files/" not in r.path]
+    )
     (state,) = Store(tmp_path).manifest("balance_records")
     assert state["report_id"] == created and "pending_report_id" not in state

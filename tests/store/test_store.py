@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import platformdirs
 import pytest
 
-from ledgerkit.errors import ConfigurationError, ServerError, StoreError
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit._transport.http import RetryPolicy
-from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
-from ledgerkit.store import Store, as_store, atomic_write, lookback_of
+from ledgerkit.errors import ConfigurationError, ServerError, StoreError
+from ledgerkit.store import Store, as_store
+from ledgerkit.store.directory import lookback_of
+from ledgerkit.store.files import atomic_write
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002)
 PERIOD = ("2025-01-01", "2025-04-01")
@@ -26,8 +25,9 @@ OFFERED = ("credit_card", "alternative")  # the methods this sandbox offers (eri
 
 
 def load_tx(sb, **kw):
-    return load_transactions(*PERIOD, progress=False, **{"payment_method_type": OFFERED, **sb.kwargs("transactions"),
-                                                         **kw})
+    return load_transactions(
+        *PERIOD, progress=False, **{"payment_method_type": OFFERED, **sb.kwargs("transactions"), **kw}
+    )
 
 
 def load_st(sb, **kw):
@@ -36,9 +36,10 @@ def load_st(sb, **kw):
 
 def server_tx_ids(sb) -> list[int]:
     shop = sb.world.shops[0]["id"]
-    lo, hi = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 4, 1, tzinfo=timezone.utc)
-    return sorted(t["id"] for t in sb.world.transactions
-                  if t["shop"]["id"] == shop and lo <= pd.Timestamp(t["created_at"]) < hi)
+    lo, hi = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
+    return sorted(
+        t["id"] for t in sb.world.transactions if t["shop"]["id"] == shop and lo <= pd.Timestamp(t["created_at"]) < hi
+    )
 
 
 def server_dir(root: Path, source: str, account: str) -> Path:
@@ -84,8 +85,15 @@ def test_statements_through_the_store_equal_a_plain_load(fresh_sandbox, tmp_path
 
 def test_a_sub_period_is_read_from_the_store_and_a_wider_one_pulls_only_the_rest(fresh_sandbox, tmp_path):
     full = load_tx(fresh_sandbox)
-    jan = load_transactions("2025-01-01", "2025-02-01", progress=False, store=tmp_path, payment_method_type=OFFERED,
-                            lookback=pd.Timedelta(0), **fresh_sandbox.kwargs("transactions"))
+    jan = load_transactions(
+        "2025-01-01",
+        "2025-02-01",
+        progress=False,
+        store=tmp_path,
+        payment_method_type=OFFERED,
+        lookback=pd.Timedelta(0),
+        **fresh_sandbox.kwargs("transactions"),
+    )
     assert jan["id"].tolist() == full.loc[full["created_at"] < pd.Timestamp("2025-02-01", tz="UTC"), "id"].tolist()
     fresh_sandbox.clear_requests()
     wider = load_tx(fresh_sandbox, store=tmp_path, lookback=pd.Timedelta(0))
@@ -93,14 +101,17 @@ def test_a_sub_period_is_read_from_the_store_and_a_wider_one_pulls_only_the_rest
     sent = [r.json["report_params"] for r in fresh_sandbox.requests]
     assert {p["from"] for p in sent if "manual_correction_from" not in p} == {"2025-02-01 00:00:00"}  # only [Feb, Apr)
     assert {(p["from"], p["to"]) for p in sent if "manual_correction_from" in p} == {
-        ("2025-01-01 00:00:00", "2025-01-31 23:59:59")}  # and January's corrections since the last refresh
+        ("2025-01-01 00:00:00", "2025-01-31 23:59:59")
+    }  # and January's corrections since the last refresh
 
 
 def test_lookback_catches_rows_that_arrived_late_inside_the_stretch(fresh_sandbox, tmp_path):
     first = load_tx(fresh_sandbox, store=tmp_path)
     late = fresh_sandbox.world.add_transactions(
-        2, within=(datetime(2025, 3, 30, tzinfo=timezone.utc), datetime(2025, 3, 31, tzinfo=timezone.utc)),
-        payment_method_type="credit_card")
+        2,
+        within=(datetime(2025, 3, 30, tzinfo=UTC), datetime(2025, 3, 31, tzinfo=UTC)),
+        payment_method_type="credit_card",
+    )
     again = load_tx(fresh_sandbox, store=tmp_path)
     assert again["id"].tolist() == sorted(first["id"].tolist() + [t["id"] for t in late])
     assert again["id"].tolist() == server_tx_ids(fresh_sandbox)
@@ -110,7 +121,8 @@ def test_lookback_catches_rows_that_arrived_late_inside_the_stretch(fresh_sandbo
 def test_rows_arriving_before_the_stretch_wait_for_a_longer_lookback(fresh_sandbox, tmp_path):
     first = load_tx(fresh_sandbox, store=tmp_path)
     late = fresh_sandbox.world.add_transactions(
-        1, within=(datetime(2025, 1, 10, tzinfo=timezone.utc), datetime(2025, 1, 11, tzinfo=timezone.utc)))
+        1, within=(datetime(2025, 1, 10, tzinfo=UTC), datetime(2025, 1, 11, tzinfo=UTC))
+    )
     assert len(load_tx(fresh_sandbox, store=tmp_path)) == len(first)
     caught = load_tx(fresh_sandbox, store=tmp_path, lookback=pd.Timedelta(days=120))
     assert late[0]["id"] in set(caught["id"]) and len(caught) == len(first) + 1
@@ -151,8 +163,9 @@ def test_a_failed_pull_resumes_from_its_last_stored_page(fresh_sandbox, tmp_path
     (windows,) = [s["pending"] for s in Store(tmp_path).manifest("transactions") if s.get("pending")]
     cards = stored[stored["payment_method_type"] == "credit_card"]
     for window in windows:  # each window's cursor is the last id stored of it (None: none stored yet)
-        inside = cards[(cards["created_at"] >= pd.Timestamp(window["from"]))
-                       & (cards["created_at"] < pd.Timestamp(window["to"]))]
+        inside = cards[
+            (cards["created_at"] >= pd.Timestamp(window["from"])) & (cards["created_at"] < pd.Timestamp(window["to"]))
+        ]
         assert window["cursor"] == (int(inside["id"].max()) if len(inside) else None)
     fresh_sandbox.clear_faults()
     fresh_sandbox.clear_requests()
@@ -218,8 +231,10 @@ def test_store_api_read_filter_manifest_clear_and_repr(fresh_sandbox, tmp_path):
     assert repr(store) == f"Store(path={str(tmp_path)!r})"
     jan = store.read("transactions", start="2025-01-01", end="2025-02-01")
     assert jan["id"].tolist() == tx.loc[tx["created_at"] < pd.Timestamp("2025-02-01", tz="UTC"), "id"].tolist()
-    assert store.read("statements", account=fresh_sandbox.credentials["statements"].user)["row_id"].tolist() == \
-        st["row_id"].tolist()
+    assert (
+        store.read("statements", account=fresh_sandbox.credentials["statements"].user)["row_id"].tolist()
+        == st["row_id"].tolist()
+    )
     states = store.manifest()
     assert {s["key"]["source"] for s in states} == {"transactions", "statements"}
     assert all(s["complete"] for s in states if s["key"]["source"] == "statements")
@@ -252,8 +267,15 @@ def test_atomic_write_replaces_whole_files(tmp_path):
 def test_the_store_holds_no_credential(fresh_sandbox, tmp_path):
     load_tx(fresh_sandbox, store=tmp_path, include_pii=True)
     load_st(fresh_sandbox, store=tmp_path)
-    load_balance_records("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00", currency="EUR", user_id=1,
-                         progress=False, store=tmp_path, **fresh_sandbox.kwargs("balance_records"))
+    load_balance_records(
+        "2025-01-01T00:00:00+00:00",
+        "2025-02-01T00:00:00+00:00",
+        currency="EUR",
+        user_id=1,
+        progress=False,
+        store=tmp_path,
+        **fresh_sandbox.kwargs("balance_records"),
+    )
     data = store_bytes(tmp_path)
     assert len(data) > 10_000
     for creds in fresh_sandbox.credentials.values():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dask
 import pandas as pd
@@ -10,8 +10,7 @@ import pytest
 
 import ledgerkit as lk
 from ledgerkit.errors import ConfigurationError, StoreError
-from ledgerkit.loaders import load_statements
-from ledgerkit.loaders import load_transactions
+from ledgerkit.loaders import load_statements, load_transactions
 from ledgerkit.sandbox.server import Sandbox
 from ledgerkit.store import Store
 
@@ -44,8 +43,7 @@ def store(sandbox_of_store, tmp_path_factory):
     sb = sandbox_of_store
     store = Store(tmp_path_factory.mktemp("store"))
     load_tx(sb, store=store)
-    sb.world.add_transactions(
-        3, within=(datetime(2025, 3, 30, tzinfo=timezone.utc), datetime(2025, 3, 31, tzinfo=timezone.utc)))
+    sb.world.add_transactions(3, within=(datetime(2025, 3, 30, tzinfo=UTC), datetime(2025, 3, 31, tzinfo=UTC)))
     load_tx(sb, store=store)
     load_st(sb, store=store)
     sb.world.append_statements(5)
@@ -60,7 +58,10 @@ def by_id(frame: pd.DataFrame) -> pd.DataFrame:
 def same(lazy: pd.DataFrame, eager: pd.DataFrame) -> None:
     """Equal values and dtypes; a category column's categories may come in another order (one set per partition)."""
     pd.testing.assert_frame_equal(lazy, eager, check_categorical=False)
-    assert all(str(a) == str(b) or (a == "category" and b == "category") for a, b in zip(lazy.dtypes, eager.dtypes))
+    assert all(
+        str(a) == str(b) or (a == "category" and b == "category")
+        for a, b in zip(lazy.dtypes, eager.dtypes, strict=True)
+    )
 
 
 @pytest.mark.parametrize("rows_per_partition", [1_000_000, 40])
@@ -78,8 +79,10 @@ def test_the_same_rows_and_dtypes_as_read(store, rows_per_partition):
 
 def test_partitions_follow_accounts_and_months(store):
     statements = store.dask("statements")
-    months = [part["created"].dt.strftime("%Y-%m").unique().tolist() for part in
-              (statements.get_partition(i).compute() for i in range(statements.npartitions))]
+    months = [
+        part["created"].dt.strftime("%Y-%m").unique().tolist()
+        for part in (statements.get_partition(i).compute() for i in range(statements.npartitions))
+    ]
     assert all(len(m) == 1 for m in months) and [m[0] for m in months] == sorted(m[0] for m in months)
 
 
@@ -87,8 +90,10 @@ def test_a_window_and_an_account_read_as_read_does(store, sandbox_of_store):
     got = store.dask("transactions", start="2025-02-01", end="2025-03-01").compute()
     same(by_id(got), store.read("transactions", start="2025-02-01", end="2025-03-01"))
     account = sandbox_of_store.credentials["statements"].user
-    same(store.dask("statements", account=account).compute().reset_index(drop=True),
-         store.read("statements", account=account))
+    same(
+        store.dask("statements", account=account).compute().reset_index(drop=True),
+        store.read("statements", account=account),
+    )
     assert len(store.dask("statements", account="nobody").compute()) == 0
 
 
@@ -100,11 +105,17 @@ def test_only_the_asked_columns_are_read(store):
 
 def test_the_analysis_of_store_dask_equals_the_analysis_of_store_read(store):
     lazy, eager = store.dask("statements", rows_per_partition=40), store.read("statements")
-    for name, options in (("roll_forward", {"freq": "W"}), ("check_balances", {}), ("payout_groups", {}),
-                          ("fee_breakdown", {"by": ("fee_type", "channel"), "freq": "M"})):
+    for name, options in (
+        ("roll_forward", {"freq": "W"}),
+        ("check_balances", {}),
+        ("payout_groups", {}),
+        ("fee_breakdown", {"by": ("fee_type", "channel"), "freq": "M"}),
+    ):
         pd.testing.assert_frame_equal(getattr(lk, name)(lazy, **options), getattr(lk, name)(eager, **options))
-    pd.testing.assert_frame_equal(lk.fee_breakdown(store.dask("transactions", rows_per_partition=40), by="brand"),
-                                  lk.fee_breakdown(store.read("transactions"), by="brand"))
+    pd.testing.assert_frame_equal(
+        lk.fee_breakdown(store.dask("transactions", rows_per_partition=40), by="brand"),
+        lk.fee_breakdown(store.read("transactions"), by="brand"),
+    )
 
 
 def test_an_empty_store_is_one_empty_partition_with_the_loader_columns(tmp_path):
@@ -112,12 +123,16 @@ def test_an_empty_store_is_one_empty_partition_with_the_loader_columns(tmp_path)
     same(frame.compute(), Store(tmp_path).read("transactions"))
 
 
-@pytest.mark.parametrize("kwargs, parameter", [
-    ({"source": "balance_records"}, "source"), ({"source": "nope"}, "source"),
-    ({"source": "statements", "rows_per_partition": 0}, "rows_per_partition"),
-    ({"source": "statements", "rows_per_partition": True}, "rows_per_partition"),
-    ({"source": "statements", "start": "yesterday-ish"}, "start"),
-])
+@pytest.mark.parametrize(
+    "kwargs, parameter",
+    [
+        ({"source": "balance_records"}, "source"),
+        ({"source": "nope"}, "source"),
+        ({"source": "statements", "rows_per_partition": 0}, "rows_per_partition"),
+        ({"source": "statements", "rows_per_partition": True}, "rows_per_partition"),
+        ({"source": "statements", "start": "yesterday-ish"}, "start"),
+    ],
+)
 def test_bad_arguments(tmp_path, kwargs, parameter):
     with pytest.raises(ConfigurationError) as error:
         Store(tmp_path).dask(**kwargs)

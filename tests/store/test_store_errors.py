@@ -9,17 +9,16 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from ledgerkit import load_balance_records, load_statements, load_transactions
 from ledgerkit.errors import ConfigurationError, StoreError
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 from ledgerkit.store import Store
 
 JAN = ("2025-01-01", "2025-02-01")
@@ -37,8 +36,16 @@ def load(sb, source: str, root: Any, **kw) -> Any:
         return load_transactions(*JAN, store=root, progress=False, max_workers=1, **sb.kwargs(source), **kw)
     if source == "statements":
         return load_statements(since=JAN[0], until=JAN[1], store=root, progress=False, **sb.kwargs(source), **kw)
-    return load_balance_records(*DWH_PERIOD, currency="EUR", user_id=1, store=root, progress=False,
-                                poll_interval=(0.01, 0.05), **sb.kwargs(source), **kw)
+    return load_balance_records(
+        *DWH_PERIOD,
+        currency="EUR",
+        user_id=1,
+        store=root,
+        progress=False,
+        poll_interval=(0.01, 0.05),
+        **sb.kwargs(source),
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -106,20 +113,32 @@ BAD_STATES = [  # (id, source, change to the parsed state, words the message hol
     ("parts not a list", "transactions", _set(parts="x"), ("'parts'",)),
     ("parts of numbers", "transactions", _set(parts=[1, 2]), ("'parts'",)),
     ("a part outside the store", "transactions", _set(parts=["../../../../etc/passwd"]), ("'parts'",)),
-    ("another stream's part", "transactions", _set(parts=["month=2025-01/0123456789abcdef-000001.parquet"]),
-     ("'parts'",)),
+    (
+        "another stream's part",
+        "transactions",
+        _set(parts=["month=2025-01/0123456789abcdef-000001.parquet"]),
+        ("'parts'",),
+    ),
     ("seq as text", "transactions", _set(seq="3"), ("'seq'",)),
     ("seq negative", "transactions", _set(seq=-1), ("'seq'",)),
     ("key not an object", "transactions", _set(key="x"), ("'key'",)),
-    ("key of another stream", "transactions", lambda s: {**s, "key": {**s["key"], "status": "failed"}},
-     ("another stream",)),
+    (
+        "key of another stream",
+        "transactions",
+        lambda s: {**s, "key": {**s["key"], "status": "failed"}},
+        ("another stream",),
+    ),
     ("pending not a list", "transactions", _set(pending={"from": "2025-01-01"}), ("'pending'",)),
     ("pending with a bad time", "transactions", _window(**{"from": "yesterday"}), ("'pending'",)),
     ("pending with a text cursor", "transactions", _window(cursor="12"), ("'pending'",)),
     ("pending reversed", "transactions", _window(**{"from": "2025-03-01T00:00:00+00:00"}), ("'pending'",)),
     ("covered one time", "transactions", _set(covered=["2025-01-01T00:00:00+00:00"]), ("'covered'",)),
-    ("covered without offsets", "transactions", _set(covered=["2025-01-01T00:00:00", "2025-02-01T00:00:00"]),
-     ("'covered'",)),
+    (
+        "covered without offsets",
+        "transactions",
+        _set(covered=["2025-01-01T00:00:00", "2025-02-01T00:00:00"]),
+        ("'covered'",),
+    ),
     ("refreshed_at a number", "transactions", _set(refreshed_at=12345), ("'refreshed_at'",)),
     ("next_page zero", "statements", _set(next_page=0, complete=False), ("'next_page'",)),
     ("complete as text", "statements", _set(complete="yes"), ("'complete'",)),
@@ -156,14 +175,25 @@ def first_part(root: Path, source: str) -> Path:
 
 
 @pytest.mark.parametrize("source", ["transactions", "statements"])
-@pytest.mark.parametrize(("kind", "damage", "words"), [
-    ("junk", lambda p: p.write_bytes(b"not parquet at all"), ("unreadable",)),
-    ("cut short", lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), ("unreadable",)),
-    ("foreign", lambda p: pd.DataFrame({"a": [1, 2]}).to_parquet(p), ("not a page of this store",)),
-    ("ids as text", lambda p: pd.read_parquet(p).astype({c: "str" for c in ("id",) if c in pd.read_parquet(p)})
-     .pipe(lambda f: f.assign(row_id=1) if "row_id" in f else f).to_parquet(p), ("not a page of this store",)),
-    ("missing", lambda p: p.unlink(), ("missing",)),
-])
+@pytest.mark.parametrize(
+    ("kind", "damage", "words"),
+    [
+        ("junk", lambda p: p.write_bytes(b"not parquet at all"), ("unreadable",)),
+        ("cut short", lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), ("unreadable",)),
+        ("foreign", lambda p: pd.DataFrame({"a": [1, 2]}).to_parquet(p), ("not a page of this store",)),
+        (
+            "ids as text",
+            lambda p: (
+                pd.read_parquet(p)
+                .astype({c: "str" for c in ("id",) if c in pd.read_parquet(p)})
+                .pipe(lambda f: f.assign(row_id=1) if "row_id" in f else f)
+                .to_parquet(p)
+            ),
+            ("not a page of this store",),
+        ),
+        ("missing", lambda p: p.unlink(), ("missing",)),
+    ],
+)
 def test_a_bad_part_is_a_store_error(sandbox, store, source, kind, damage, words):
     part = first_part(store, source)
     damage(part)
@@ -200,8 +230,15 @@ def test_a_store_path_that_cannot_be_written_is_a_store_error_before_any_request
     assert sandbox.requests == []
 
 
-@pytest.mark.parametrize(("kw", "parameter"), [({"path": "a\x00b"}, "path"), ({"timeout": -1}, "timeout"),
-                                               ({"timeout": "5"}, "timeout"), ({"timeout": float("nan")}, "timeout")])
+@pytest.mark.parametrize(
+    ("kw", "parameter"),
+    [
+        ({"path": "a\x00b"}, "path"),
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": "5"}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+    ],
+)
 def test_bad_store_arguments_are_configuration_errors(tmp_path, kw, parameter):
     with pytest.raises(ConfigurationError, match=f"{parameter}="):
         Store(**{"path": tmp_path, **kw})
@@ -235,8 +272,14 @@ else:
 
 def load_in_child(sb, source: str, root: Path, limit: int, period: tuple[str, str]) -> dict[str, Any]:
     """Run one load in a child whose files may not grow past ``limit`` bytes; its outcome."""
-    done = subprocess.run([sys.executable, "-c", CHILD, source, str(root), str(limit), json.dumps(period)],
-                          env={**os.environ, **sb.env()}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, source, str(root), str(limit), json.dumps(period)],
+        env={**os.environ, **sb.env()},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]  # a bare error would end the child with a traceback
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -248,11 +291,14 @@ def listed_parts_readable(root: Path) -> None:
                 pd.read_parquet(Path(state["directory"]) / part)
 
 
-@pytest.mark.parametrize(("source", "period", "limit", "written"), [
-    ("transactions", ("2025-01-01", "2025-03-01"), 8000, ".parquet"),  # February's pages do not fit
-    ("transactions", JAN, 300, ".json"),  # no new rows: only the state is written, and it does not fit
-    ("statements", ("2025-01-01", "2025-03-01"), 5000, ".parquet"),  # another stream: its first page
-])
+@pytest.mark.parametrize(
+    ("source", "period", "limit", "written"),
+    [
+        ("transactions", ("2025-01-01", "2025-03-01"), 8000, ".parquet"),  # February's pages do not fit
+        ("transactions", JAN, 300, ".json"),  # no new rows: only the state is written, and it does not fit
+        ("statements", ("2025-01-01", "2025-03-01"), 5000, ".parquet"),  # another stream: its first page
+    ],
+)
 def test_a_full_disk_is_a_store_error_and_leaves_the_store_as_it_was(sandbox, store, source, period, limit, written):
     before = tree(store)
     outcome = load_in_child(sandbox, source, store, limit, period)
@@ -263,12 +309,22 @@ def test_a_full_disk_is_a_store_error_and_leaves_the_store_as_it_was(sandbox, st
     assert {k: v for k, v in after.items() if k in before} == before  # nothing there before was touched
     assert not [k for k in after if k.endswith(".tmp")]  # nothing half-written
     listed_parts_readable(store)
-    reloaded = load(sandbox, source, store) if period == JAN else (
-        load_transactions(*period, store=store, progress=False, max_workers=1, **sandbox.kwargs(source))
-        if source == "transactions" else
-        load_statements(since=period[0], until=period[1], store=store, progress=False, **sandbox.kwargs(source)))
-    plain = (load_transactions(*period, progress=False, **sandbox.kwargs(source)) if source == "transactions" else
-             load_statements(since=period[0], until=period[1], progress=False, **sandbox.kwargs(source)))
+    reloaded = (
+        load(sandbox, source, store)
+        if period == JAN
+        else (
+            load_transactions(*period, store=store, progress=False, max_workers=1, **sandbox.kwargs(source))
+            if source == "transactions"
+            else load_statements(
+                since=period[0], until=period[1], store=store, progress=False, **sandbox.kwargs(source)
+            )
+        )
+    )
+    plain = (
+        load_transactions(*period, progress=False, **sandbox.kwargs(source))
+        if source == "transactions"
+        else load_statements(since=period[0], until=period[1], progress=False, **sandbox.kwargs(source))
+    )
     pd.testing.assert_frame_equal(reloaded, plain)
 
 
@@ -282,9 +338,17 @@ def test_a_full_disk_while_a_report_downloads_remembers_the_report(sandbox, tmp_
     report = load(sandbox, "balance_records", tmp_path)  # the same call, room again: picks the report up
     assert report.report_id == created
     assert [r.method for r in sandbox.requests if r.path.endswith("/reports")] == []  # no new report requested
-    pd.testing.assert_frame_equal(report.records, load_balance_records(
-        *DWH_PERIOD, currency="EUR", user_id=1, progress=False, poll_interval=(0.01, 0.05),
-        **sandbox.kwargs("balance_records")).records)
+    pd.testing.assert_frame_equal(
+        report.records,
+        load_balance_records(
+            *DWH_PERIOD,
+            currency="EUR",
+            user_id=1,
+            progress=False,
+            poll_interval=(0.01, 0.05),
+            **sandbox.kwargs("balance_records"),
+        ).records,
+    )
 
 
 # ------------------------------------------------------------------ lookback
@@ -293,7 +357,7 @@ def test_a_full_disk_while_a_report_downloads_remembers_the_report(sandbox, tmp_
 @pytest.mark.parametrize("value", ["3", "3.5", "abc", "-1D", "", 3, 2.5, True, pd.Timedelta("-1s"), pd.NaT])
 def test_a_bad_lookback_is_refused_before_any_request(sandbox, tmp_path, value):
     sandbox.clear_requests()
-    with pytest.raises(ConfigurationError, match="lookback=.*expected a non-negative"):
+    with pytest.raises(ConfigurationError, match=r"lookback=.*expected a non-negative"):
         load(sandbox, "transactions", tmp_path, lookback=value)
     assert sandbox.requests == [] and not tmp_path.joinpath("transactions").exists()
 
@@ -303,7 +367,8 @@ def test_a_lookback_reaching_before_pandas_earliest_time_is_refused_before_any_r
     load_transactions(*period, store=tmp_path, progress=False, **sandbox.kwargs("transactions"))
     before = tree(tmp_path)
     sandbox.clear_requests()
-    with pytest.raises(ConfigurationError, match="lookback=.*after 1677"):
-        load_transactions(*period, store=tmp_path, progress=False, lookback=pd.Timedelta.max,
-                          **sandbox.kwargs("transactions"))
+    with pytest.raises(ConfigurationError, match=r"lookback=.*after 1677"):
+        load_transactions(
+            *period, store=tmp_path, progress=False, lookback=pd.Timedelta.max, **sandbox.kwargs("transactions")
+        )
     assert sandbox.requests == [] and tree(tmp_path) == before
