@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date, timedelta
@@ -53,6 +54,10 @@ class Store:
     ----------
     path : str or os.PathLike, optional
         The store's root; by default ``platformdirs.user_cache_dir("ledgerkit")``.
+        A ``file://`` URL is taken as its path. Object-store URLs
+        (``s3://``, ``gs://``, ...) are refused: without file locks several
+        writers could lose or double rows (a cluster's workers share a
+        store on a filesystem they all mount).
     timeout : float, optional
         Seconds a load waits for another load pulling the same stream (and
         :meth:`clear` for the loads running) before it raises
@@ -79,6 +84,7 @@ class Store:
             )
         if "\x00" in str(os.fspath(path)):
             raise ConfigurationError("path", os.fspath(path), "a directory path without NUL characters")
+        path = _local_path(path)
         try:
             root = Path(path).expanduser()
             is_file = root.exists() and not root.is_dir()
@@ -189,7 +195,11 @@ class Store:
         -------
         pandas.DataFrame
             The loader's columns; transactions by ascending ``id``, statements in
-            stored (chain) order.
+            stored (chain) order. Rows of several accounts (no ``account``
+            given, and the store holds more than one) come with an ``account``
+            column first -- the stored shop or PSP id, as a category -- so that
+            the analysis keeps each account's chains, payouts and ids apart, as
+            it does for a many-account pull; ids are resolved within each account.
         """
         _check_source(source, ("transactions", "statements"))
         _check_selection(account, base_url)
@@ -197,12 +207,22 @@ class Store:
         if first is not None and last is not None and not first < last:
             raise ConfigurationError("end", end, f"a moment after start={start!r} ([start, end) is empty)")
         id_column, time_column, schema = _FRAMED[source]
-        frames = [f for s in self._streams(source, account, base_url) for f in s.snapshot()[1]]
-        if not frames:
+        by_account: dict[str, list[pd.DataFrame]] = {}
+        for stream in self._streams(source, account, base_url):
+            state, parts = stream.snapshot()
+            by_account.setdefault(_account_of(state, stream), []).extend(parts)
+        by_account = {name: parts for name, parts in by_account.items() if parts}
+        if not by_account:
             return empty_frame(schema)
-        keep = "last" if source == "transactions" else "first"
-        frame = pd.concat(frames, ignore_index=True).drop_duplicates(id_column, keep=keep)
-        frame = finish([frame.reset_index(drop=True)], schema, sort_by="id" if source == "transactions" else None)
+        if len(by_account) == 1:
+            frame = _newest(pd.concat(next(iter(by_account.values())), ignore_index=True), source, [id_column], schema)
+            return _between(frame, time_column, first, last)
+        tagged = [part.assign(account=name) for name, parts in by_account.items() for part in parts]
+        frame = _newest(pd.concat(tagged, ignore_index=True), source, ["account", id_column], schema)
+        frame = frame[["account", *(c for c in frame.columns if c != "account")]]
+        if source == "transactions":
+            frame = frame.sort_values(["account", id_column], kind="stable", ignore_index=True)
+        frame["account"] = frame["account"].astype(pd.CategoricalDtype(sorted(by_account)))
         return _between(frame, time_column, first, last)
 
     def dask(
@@ -272,7 +292,7 @@ class Store:
             for relative in (state or {}).get("parts", []):
                 month = relative.split("/", 1)[0]
                 part = describe(
-                    fs, str(stream.directory / relative), stream.directory.parent.name, month, key, time_column
+                    fs, str(stream.directory / relative), _account_of(state, stream), month, key, time_column
                 )
                 if _overlaps(part.times, window):
                     parts.append(part)
@@ -343,6 +363,37 @@ class Store:
 def _check_source(source: Any, allowed: tuple[str, ...]) -> None:
     if source not in allowed:
         raise ConfigurationError("source", source, f"one of {', '.join(allowed)}")
+
+
+def _local_path(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """``path`` as a local path: a ``file://`` URL becomes its path; other URLs are refused with the reason."""
+    text = os.fspath(path)
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if scheme is None:
+        return path
+    if scheme.group(1).lower() == "file":
+        parsed = urllib.parse.urlparse(text)
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigurationError("path", text, "a file:// URL of this machine (file:///mnt/shared/ledgerkit)")
+        return urllib.parse.unquote(parsed.path)
+    raise ConfigurationError(
+        "path",
+        text,
+        "a local or shared-filesystem directory (or a file:// URL): an object store has no file locks, so several "
+        "writers could lose or double rows -- use a filesystem every worker mounts (NFSv4, a cluster filesystem)",
+    )
+
+
+def _account_of(state: dict[str, Any] | None, stream: Stream) -> str:
+    """The account a stream's rows belong to: the id its state was stored under, else its directory's name."""
+    key = (state or {}).get("key")
+    return str(key["account"]) if isinstance(key, dict) and key.get("account") is not None else stream.key["account"]
+
+
+def _newest(frame: pd.DataFrame, source: str, ids: list[str], schema: Any) -> pd.DataFrame:
+    """One row per id (within an account when ``ids`` holds it): a transaction's last version, a line's first copy."""
+    frame = frame.drop_duplicates(ids, keep="last" if source == "transactions" else "first")
+    return finish([frame.reset_index(drop=True)], schema, sort_by="id" if source == "transactions" else None)
 
 
 def _check_selection(account: Any, base_url: Any) -> None:

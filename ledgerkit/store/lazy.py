@@ -20,9 +20,9 @@
 - **fsspec paths**: parts are read through an fsspec file system, so a
   root on an object store reads the same way.
 
-Rows of different accounts are never merged (:meth:`Store.read` merges
-equal ids across accounts too; a platform's ids are its own, so this only
-differs for two accounts on different servers sharing an id).
+Rows of different accounts are never merged, and rows of several accounts
+come with an ``account`` column first (a category of the stored ids), as
+:meth:`~ledgerkit.Store.read` gives them.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from .._ingest.schema import Schema
 from ..errors import StoreError
 
 __all__ = ["Part", "chunks", "frame_of"]
+
+#: The column that names each row's account when the rows come from several.
+ACCOUNT = "account"
 
 #: About how many rows a partition holds (a month is cut only where no id can be in two pieces).
 ROWS_PER_PARTITION = 250_000
@@ -167,8 +170,10 @@ class PartsReader:
             frame = frame.drop_duplicates(self.id_column, keep="last").sort_values(self.id_column, kind="stable")
         else:
             frame = frame.iloc[_first_copies(frame[self.id_column])]
-        frame = _between(frame.reset_index(drop=True), self.time_column, *self.window)
-        return _conformed(finish([frame], self.schema), self.meta.loc[:, columns])
+        frame = finish([_between(frame.reset_index(drop=True), self.time_column, *self.window)], self.schema)
+        if ACCOUNT in columns:  # a partition holds one account's rows (see chunks)
+            frame.insert(0, ACCOUNT, pd.Categorical([parts[0].account] * len(frame), dtype=self.meta[ACCOUNT].dtype))
+        return _conformed(frame, self.meta.loc[:, columns])
 
 
 def _first_copies(ids: pd.Series) -> np.ndarray:
@@ -222,6 +227,9 @@ def frame_of(
     import dask.dataframe as dd
 
     meta = _meta(fs, schema, parts)
+    accounts = sorted({part.account for part in parts})
+    if len(accounts) > 1:  # as Store.read: rows of several accounts carry theirs
+        meta.insert(0, ACCOUNT, pd.Categorical([], categories=accounts))
     with dask.config.set({"dataframe.convert-string": False}):  # keep the loaders' str dtype
         if not parts:
             return dd.from_pandas(meta, npartitions=1, sort=False)

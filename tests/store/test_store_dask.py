@@ -146,3 +146,54 @@ def test_a_listed_part_that_is_missing_is_a_store_error(fresh_sandbox, tmp_path)
     (store.path / state["directory"] / state["parts"][-1]).unlink()
     with pytest.raises(StoreError, match="missing"):
         store.dask("statements")
+
+
+@pytest.fixture(scope="module")
+def two_account_store(tmp_path_factory):
+    """Two shops' transactions and two MakeCommerce accounts' statements (two sandboxes) in one store."""
+    store = Store(tmp_path_factory.mktemp("two-accounts"))
+    with Sandbox(seed=0, size=200, page_size=20) as a, Sandbox(seed=1, size=200, page_size=20) as b:
+        shops = a.world.shops[:2]
+        for shop in shops:
+            kw = {**a.kwargs("transactions"), "shop_id": str(shop["id"]), "secret_key": str(shop["secret"])}
+            load_transactions(*PERIOD, progress=False, store=store, **kw)
+        for sb in (a, b):
+            load_st(sb, store=store)
+        accounts = {
+            "transactions": sorted(str(s["id"]) for s in shops),
+            "statements": sorted(str(sb.world.mc_shop["id"]) for sb in (a, b)),
+        }
+    return store, accounts
+
+
+@pytest.mark.parametrize("source", ["transactions", "statements"])
+def test_rows_of_several_accounts_carry_their_account_and_each_equals_that_account_alone(two_account_store, source):
+    store, accounts = two_account_store
+    assert len(set(accounts[source])) == 2
+    both = store.read(source)
+    assert list(both.columns[:1]) == ["account"] and list(both["account"].cat.categories) == accounts[source]
+    for account in accounts[source]:
+        alone = store.read(source, account=account)
+        mine = both[both["account"] == account].drop(columns="account").reset_index(drop=True)
+        others = [c for c in mine.columns if c not in alone.columns]  # the other account's optional columns
+        assert mine[others].isna().all().all()
+        same(mine[list(alone.columns)], alone)  # a category's categories are the union over both accounts
+        assert len(alone) > 0
+    lazy = store.dask(source, rows_per_partition=40).compute().reset_index(drop=True)
+    if source == "transactions":
+        lazy = lazy.sort_values(["account", "id"], kind="stable", ignore_index=True)
+    same(lazy, both)
+
+
+def test_the_analysis_of_two_stored_accounts_keeps_them_apart(two_account_store):
+    store, accounts = two_account_store
+    both, lazy = store.read("statements"), store.dask("statements", rows_per_partition=40)
+    rolled = lk.roll_forward(both, freq="M")
+    assert sorted(rolled["account"].astype(str).unique()) == accounts["statements"]
+    assert lk.check_balances(both).empty  # two chains, each whole: concatenated as one they would break
+    for account in accounts["statements"]:
+        alone = lk.roll_forward(store.read("statements", account=account), freq="M")
+        mine = rolled[rolled["account"] == account].drop(columns="account").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone)
+    pd.testing.assert_frame_equal(lk.roll_forward(lazy, freq="M"), rolled)
+    pd.testing.assert_frame_equal(lk.payout_groups(lazy), lk.payout_groups(both))
