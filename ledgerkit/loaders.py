@@ -18,7 +18,7 @@ import requests
 from ._transport.http import RetryPolicy
 from .client import Client, checked_request
 from .errors import ConfigurationError
-from .many_accounts import chosen_accounts, combine, pull_each
+from .many_accounts import chosen_accounts, combine, month_windows, pull_each
 from .sources.balance_records import BalanceReport
 
 __all__ = ["load_transactions", "iter_transactions", "load_statements", "iter_statements", "load_balance_records"]
@@ -61,6 +61,7 @@ def _many(
     options: dict[str, Any],
     pull: Any,
     scheduler: Any,
+    windows: bool = False,
 ) -> Any:
     """Run ``pull(account)`` for each account ``wanted`` selects; one frame (or report) with an ``account`` column.
 
@@ -68,10 +69,11 @@ def _many(
     a bad one is a ``ConfigurationError`` here, not one failure per account.
     """
     Client(**options)
-    checked_request(source, *period, request)
+    checked = checked_request(source, *period, request)
     chosen = chosen_accounts(source, wanted, path, given)
     call = {"date_from": period[0], "date_to": period[1], **request, **_plain(options)}
-    results = pull_each(source, chosen, pull, resume={**call, "accounts_file": path}, scheduler=scheduler)
+    cuts = month_windows(checked.date_from, checked.date_to, checked.time_zone) if windows and scheduler else None
+    results = pull_each(source, chosen, pull, resume={**call, "accounts_file": path}, scheduler=scheduler, windows=cuts)
     if source != "balance_records":
         return combine(source, results)
     records = combine(source, {name: r.records for name, r in results.items()})
@@ -265,8 +267,11 @@ def load_transactions(
             (date_from, date_to),
             request,
             options,
-            lambda account: Client(transactions=account, **options).transactions(date_from, date_to, **request),
+            lambda account, start=date_from, end=date_to: Client(transactions=account, **options).transactions(
+                start, end, **request
+            ),
             scheduler,
+            windows=starting_after is None and ending_before is None,  # a cursor belongs to one period
         )
     client = Client(transactions=_given(base_url, "shop_id", shop_id, secret_key), **options)
     return client.transactions(date_from, date_to, **request)

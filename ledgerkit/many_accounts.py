@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from itertools import pairwise
 from typing import Any
 from uuid import uuid4
 
@@ -32,7 +33,7 @@ import pandas as pd
 from .accounts import Account, accounts, select, wanted_words
 from .errors import AccountsError, ConfigurationError, LedgerkitError
 
-__all__ = ["chosen_accounts", "pull_each", "combine", "dask_client"]
+__all__ = ["chosen_accounts", "pull_each", "month_windows", "combine", "dask_client"]
 
 #: Manifest counters that add up over accounts.
 _SUMMED = ("rows", "pages", "requests", "retries", "bytes", "duplicates_dropped", "rounded_values")
@@ -53,26 +54,40 @@ def chosen_accounts(source: str, wanted: Any, path: Any, given: Mapping[str, Any
 
 
 def pull_each(
-    source: str, chosen: list[Account], pull: Callable[[Account], Any], *, resume: dict[str, Any], scheduler: Any = None
+    source: str,
+    chosen: list[Account],
+    pull: Callable[..., Any],
+    *,
+    resume: dict[str, Any],
+    scheduler: Any = None,
+    windows: list[tuple[Any, Any]] | None = None,
 ) -> dict[str, Any]:
     """``pull(account)`` for every account; every failure collected, then one error naming them all.
 
     In this process, one account after the other; with ``scheduler`` (a
     ``dask.distributed.Client`` or a scheduler address) as one task per
     account on the cluster's workers, which read each account's secret from
-    their own environment (:attr:`Account.secret_env`).
+    their own environment (:attr:`Account.secret_env`). With ``windows``
+    too (periods that cut the call's period, see :func:`month_windows`),
+    one task per account and window -- ``pull(account, start, end)`` --
+    whose frames are joined into the account's frame (:func:`join_windows`);
+    a window that fails fails its account.
     """
     results: dict[str, Any] = {}
     failed: dict[str, LedgerkitError] = {}
     if scheduler is None:
-        outcomes = ((account.name, _run(pull, account)) for account in chosen)
+        outcomes: Any = ((account.name, _run(pull, account)) for account in chosen)
+    elif not windows or len(windows) < 2:
+        client = dask_client(scheduler)
+        futures = [(a.name, client.submit(_run, pull, a, pure=False, key=_key(source, a))) for a in chosen]
+        outcomes = ((name, future.result()) for name, future in futures)
     else:
         client = dask_client(scheduler)
-        futures = [
-            (a.name, client.submit(_run, pull, a, pure=False, key=f"ledgerkit-{source}-{a.name}-{uuid4().hex}"))
+        tasks = [
+            [client.submit(_run, pull, a, *window, pure=False, key=_key(source, a)) for window in windows]
             for a in chosen
         ]
-        outcomes = ((name, future.result()) for name, future in futures)
+        outcomes = ((a.name, _joined([task.result() for task in own])) for a, own in zip(chosen, tasks, strict=True))
     for name, (ok, value) in outcomes:
         (results if ok else failed)[name] = value
     if failed:
@@ -80,12 +95,93 @@ def pull_each(
     return results
 
 
-def _run(pull: Callable[[Account], Any], account: Account) -> tuple[bool, Any]:
+def _key(source: str, account: Account) -> str:
+    return f"ledgerkit-{source}-{account.name}-{uuid4().hex}"
+
+
+def _run(pull: Callable[..., Any], account: Account, *window: Any) -> tuple[bool, Any]:
     """``(True, result)`` or ``(False, the LedgerkitError)``: a task's outcome, whichever process runs it."""
     try:
-        return True, pull(account)
+        return True, pull(account, *window)
     except LedgerkitError as exc:
         return False, exc
+
+
+def _joined(outcomes: list[tuple[bool, Any]]) -> tuple[bool, Any]:
+    """One account's outcome from its windows' outcomes: the first failure, else the joined frame."""
+    for ok, value in outcomes:
+        if not ok:
+            return False, value
+    return True, join_windows([value for _, value in outcomes])
+
+
+def month_windows(start: pd.Timestamp, end: pd.Timestamp, zone: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """``[start, end)`` cut at the month starts (midnight in ``zone``) inside it: the periods of a pull's tasks.
+
+    Examples
+    --------
+    >>> utc = lambda text: pd.Timestamp(text, tz="UTC")
+    >>> cut = month_windows(utc("2025-01-15"), utc("2025-03-02"), "UTC")
+    >>> [(a.strftime("%m-%d"), b.strftime("%m-%d")) for a, b in cut]
+    [('01-15', '02-01'), ('02-01', '03-01'), ('03-01', '03-02')]
+    """
+    local_start = start.tz_convert(zone)
+    first = (local_start.tz_localize(None).to_period("M") + 1).to_timestamp()
+    cuts = [
+        c.tz_localize(zone).tz_convert("UTC")
+        for c in pd.date_range(first, end.tz_convert(zone).tz_localize(None), freq="MS")
+    ]
+    cuts = [c for c in cuts if start < c < end]
+    edges = [start, *cuts, end]
+    return list(pairwise(edges))
+
+
+def join_windows(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames of one account's windows as one pull's frame: rows by ``id``, categories united, manifests kept.
+
+    The windows cut one period, so no row is in two of them; the manifest
+    adds the windows' counts up, joins their ``windows`` lists, and says how
+    many ``tasks`` pulled the account.
+    """
+    categories = {c for f in frames for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)}
+    united = {
+        c: pd.CategoricalDtype(sorted({v for f in frames if c in f.columns for v in f[c].cat.categories}))
+        for c in categories
+    }
+    out = pd.concat([f.astype({c: t for c, t in united.items() if c in f.columns}) for f in frames], ignore_index=True)
+    if "id" in out.columns:
+        out = out.sort_values("id", kind="stable", ignore_index=True)
+    manifests = [f.attrs.get("ledgerkit", {}) for f in frames]
+    summary = _merged(manifests)
+    summary["complete"] = all(m.get("complete") for m in manifests)
+    summary["tasks"] = len(manifests)
+    if "max_workers" in manifests[0]:  # a setting, not a count
+        summary["max_workers"] = manifests[0]["max_workers"]
+    last = manifests[-1]
+    for key in ("sent_to", "last_cursor"):  # the period's end is the last window's
+        if key in last:
+            summary[key] = last[key]
+    if isinstance(last.get("parameters"), dict) and "date_to" in last["parameters"]:
+        summary["parameters"] = {**summary["parameters"], "date_to": last["parameters"]["date_to"]}
+    out.attrs = {"ledgerkit": summary}
+    return out
+
+
+def _merged(values: list[Any]) -> Any:
+    """Window manifests as one: counts added, lists joined (each item once), mappings merged, else the first value."""
+    first = values[0]
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return sum(values)
+    if all(isinstance(v, dict) for v in values):
+        keys = list(dict.fromkeys(k for v in values for k in v))
+        return {k: _merged([v[k] for v in values if k in v]) for k in keys}
+    if all(isinstance(v, list) for v in values):
+        joined: list[Any] = []
+        for item in (i for v in values for i in v):
+            if item not in joined:
+                joined.append(item)
+        return joined
+    return first
 
 
 def dask_client(scheduler: Any) -> Any:

@@ -270,6 +270,9 @@ def test_accounts_pulled_as_tasks_on_a_real_cluster_into_one_store_equal_the_loc
     assert workers == {"127.0.0.1"}
     pd.testing.assert_frame_equal(on_cluster.reset_index(drop=True), local.reset_index(drop=True))
     pd.testing.assert_frame_equal(again, on_cluster)
+    for name, mine in on_cluster.attrs["ledgerkit"]["accounts"].items():  # one task per account and month
+        alone = local.attrs["ledgerkit"]["accounts"][name]
+        assert (mine["tasks"], mine["rows"], mine["complete"]) == (3, alone["rows"], True)
     assert again.attrs["ledgerkit"]["accounts"]["shop-2101"]["stored_rows"] > 0
     stored = lk.Store(tmp_path / "shared").read("transactions")
     assert sorted(stored["id"]) == sorted(local["id"]) and stored["id"].is_unique
@@ -281,3 +284,25 @@ def test_a_scheduler_needs_accounts_and_names_what_it_expects(sb, tmp_path, secr
     path = shops_file(sb, tmp_path, sb.world.shops)
     with pytest.raises(ConfigurationError, match="scheduler"):
         lk.load_transactions("2025-01-01", "2025-02-01", accounts="all", accounts_file=path, scheduler=42)
+
+
+def test_month_windows_of_one_account_join_into_the_pull_of_the_whole_period(sb):
+    from ledgerkit.many_accounts import join_windows, month_windows
+
+    kw = {**sb.kwargs("transactions"), "progress": False}
+    whole = lk.load_transactions("2025-01-10", "2025-03-20", time_zone="Europe/Riga", **kw)
+    cuts = month_windows(
+        pd.Timestamp("2025-01-09 22:00", tz="UTC"), pd.Timestamp("2025-03-19 22:00", tz="UTC"), "Europe/Riga"
+    )
+    assert [(a.isoformat(), b.isoformat()) for a, b in cuts][1] == (
+        "2025-01-31T22:00:00+00:00",
+        "2025-02-28T22:00:00+00:00",
+    )  # midnights in Riga
+    parts = [lk.load_transactions(a, b, time_zone="Europe/Riga", **kw) for a, b in cuts]
+    joined = join_windows(parts)
+    pd.testing.assert_frame_equal(joined, whole, check_categorical=False)
+    manifest = joined.attrs["ledgerkit"]
+    assert (manifest["rows"], manifest["tasks"], manifest["complete"]) == (len(whole), 3, True)
+    assert manifest["requests"] == sum(p.attrs["ledgerkit"]["requests"] for p in parts)
+    assert manifest["max_workers"] == whole.attrs["ledgerkit"]["max_workers"]
+    assert manifest["sent_to"] == whole.attrs["ledgerkit"]["sent_to"]
