@@ -149,8 +149,15 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigurationError("max_retries", self.max_retries, "an integer >= 0")
-        for name in ("backoff_base", "backoff_max", "connect_timeout", "read_timeout", "retry_after_floor",
-                     "retry_after_max", "throttle_budget"):
+        for name in (
+            "backoff_base",
+            "backoff_max",
+            "connect_timeout",
+            "read_timeout",
+            "retry_after_floor",
+            "retry_after_max",
+            "throttle_budget",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ConfigurationError(name, value, "a number of seconds >= 0")
@@ -264,8 +271,10 @@ def decode_json(response: requests.Response, *, parse_float: Callable[[str], Any
         reason = str(exc).split(":")[0]
         raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from exc
     except RecursionError:  # valid JSON nested deeper than Python's decoder goes: asking again would not mend it
-        raise DataError(f"the body nests too deeply to be read ({len(response.content)} bytes; "
-                        f"no documented answer nests more than a few levels)") from None
+        raise DataError(
+            f"the body nests too deeply to be read ({len(response.content)} bytes; "
+            f"no documented answer nests more than a few levels)"
+        ) from None
 
 
 def error_class_for(status: int) -> type[APIError]:
@@ -294,7 +303,7 @@ _HINTS = {
     AuthenticationError: "Check the id and secret key for this API.",
     InvalidRequestError: "The provider rejected a parameter; see .field_errors.",
     RateLimitError: "The provider is throttling: wait, then continue with the error's .resume "
-                    "(or allow more waiting with RetryPolicy(throttle_budget=...)).",
+    "(or allow more waiting with RetryPolicy(throttle_budget=...)).",
     ServerError: "The provider kept failing; try again later.",
 }
 
@@ -436,12 +445,20 @@ def send_json(
     -------
     (response, decoded)
     """
-    return _send(session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error), decode,
-                 first)
+    return _send(
+        session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error), decode, first
+    )
 
 
-def transmit(session: requests.Session, method: str, url: str, *, json: Any = None, headers: dict | None = None,
-             policy: RetryPolicy) -> requests.Response:
+def transmit(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    headers: dict | None = None,
+    policy: RetryPolicy,
+) -> requests.Response:
     """One attempt, body read, nothing retried or counted: the ``first`` of :func:`send_json`, sent ahead.
 
     Raises what sending raises (``requests`` and connection errors);
@@ -490,9 +507,13 @@ class _Handling:
     parse_error: ParseError
 
 
-def _send(session: requests.Session, request: _Request, handling: _Handling,
-          decode: Callable[[requests.Response], Any] | None = None,
-          first: Callable[[], requests.Response] | None = None) -> tuple[requests.Response, Any]:
+def _send(
+    session: requests.Session,
+    request: _Request,
+    handling: _Handling,
+    decode: Callable[[requests.Response], Any] | None = None,
+    first: Callable[[], requests.Response] | None = None,
+) -> tuple[requests.Response, Any]:
     """Retry layer: send ``request`` until it gets a usable answer or its retries are spent.
 
     Each attempt goes through :func:`_transmit` (transport faults become
@@ -513,14 +534,27 @@ def _send(session: requests.Session, request: _Request, handling: _Handling,
 
 def _attempt(session: requests.Session, request: _Request, policy: RetryPolicy) -> requests.Response:
     """Send ``request`` once and read its body (raises what ``requests`` and the connection raise)."""
-    response = session.request(request.method, request.url, params=request.params, json=request.json,
-                               headers=request.headers, timeout=policy.timeout, allow_redirects=True, stream=True)
+    response = session.request(
+        request.method,
+        request.url,
+        params=request.params,
+        json=request.json,
+        headers=request.headers,
+        timeout=policy.timeout,
+        allow_redirects=True,
+        stream=True,
+    )
     _read_body(response)
     return response
 
 
-def _transmit(session: requests.Session, request: _Request, handling: _Handling, attempts: "_Attempts",
-              first: Callable[[], requests.Response] | None = None) -> requests.Response | None:
+def _transmit(
+    session: requests.Session,
+    request: _Request,
+    handling: _Handling,
+    attempts: "_Attempts",
+    first: Callable[[], requests.Response] | None = None,
+) -> requests.Response | None:
     """Transport layer: one attempt's response (``first``'s when given), or None after a transient fault (backed off)."""
     policy, stats = handling.policy, handling.stats
     try:
@@ -529,9 +563,14 @@ def _transmit(session: requests.Session, request: _Request, handling: _Handling,
         return response
     except _TRANSPORT_ERRORS as exc:
         stats.count(requests=1)
-        attempts.fault("transport", exc, lambda n, exc=exc: TransportError(
-            f"{request.describe()} failed after {n} attempts: {type(exc).__name__}. "
-            "Check the base URL and the network, then call again."))
+        attempts.fault(
+            "transport",
+            exc,
+            lambda n, exc=exc: TransportError(
+                f"{request.describe()} failed after {n} attempts: {type(exc).__name__}. "
+                "Check the base URL and the network, then call again."
+            ),
+        )
         return None
     except requests.exceptions.InvalidHeader:
         pass  # raised below, outside the handler: the error's text quotes the header's value
@@ -543,12 +582,18 @@ def _transmit(session: requests.Session, request: _Request, handling: _Handling,
 
 def _unsendable(request: _Request, exc: requests.RequestException) -> TransportError:
     """The error for a request that could not be sent at all (named by the type of ``exc`` only)."""
-    return TransportError(f"{request.describe()} could not be sent: {type(exc).__name__}. "
-                          "Check the base URL and the session given.")
+    return TransportError(
+        f"{request.describe()} could not be sent: {type(exc).__name__}. Check the base URL and the session given."
+    )
 
 
-def _answer(response: requests.Response, request: _Request, handling: _Handling, attempts: "_Attempts",
-            decode: Callable[[requests.Response], Any] | None) -> tuple[requests.Response, Any] | None:
+def _answer(
+    response: requests.Response,
+    request: _Request,
+    handling: _Handling,
+    attempts: "_Attempts",
+    decode: Callable[[requests.Response], Any] | None,
+) -> tuple[requests.Response, Any] | None:
     """Error-mapping layer: ``(response, decoded)`` for a usable answer, None to try again, else the error."""
     status = response.status_code
     if status == 429:
@@ -564,8 +609,13 @@ def _answer(response: requests.Response, request: _Request, handling: _Handling,
     try:
         return response, decode(response)
     except MalformedBody as exc:
-        attempts.fault("malformed", exc, lambda n, exc=exc: DataError(
-            f"{request.describe(response.url)} kept answering a body that does not parse ({n} attempts): {exc}"))
+        attempts.fault(
+            "malformed",
+            exc,
+            lambda n, exc=exc: DataError(
+                f"{request.describe(response.url)} kept answering a body that does not parse ({n} attempts): {exc}"
+            ),
+        )
         return None
 
 
@@ -591,16 +641,26 @@ class _Attempts:
         policy = self.policy
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if retry_after is not None and retry_after > policy.retry_after_max:
-            raise api_error(response, parse_error, note=(
-                f"the provider asks to wait {retry_after:g} s, longer than "
-                f"RetryPolicy.retry_after_max={policy.retry_after_max:g} s"))
+            raise api_error(
+                response,
+                parse_error,
+                note=(
+                    f"the provider asks to wait {retry_after:g} s, longer than "
+                    f"RetryPolicy.retry_after_max={policy.retry_after_max:g} s"
+                ),
+            )
         wait = policy.wait_for_retry_after(retry_after, self.throttles)
         start = max(time.monotonic(), self._waited_until)
         if not self.stats.book_throttle(start, wait, budget=policy.throttle_budget):
-            raise api_error(response, parse_error, note=(
-                f"the pull has waited {round(self.stats.throttled_seconds, 3):g} s in all after "
-                f"{self.stats.retry_reasons.get('429', 0) + 1} answers 429, and waiting {wait:g} s more would pass "
-                f"RetryPolicy.throttle_budget={policy.throttle_budget:g} s"))
+            raise api_error(
+                response,
+                parse_error,
+                note=(
+                    f"the pull has waited {round(self.stats.throttled_seconds, 3):g} s in all after "
+                    f"{self.stats.retry_reasons.get('429', 0) + 1} answers 429, and waiting {wait:g} s more would pass "
+                    f"RetryPolicy.throttle_budget={policy.throttle_budget:g} s"
+                ),
+            )
         self._waited_until = start + wait
         self.stats.retried("429")
         policy.sleep(wait)

@@ -44,13 +44,22 @@ import requests.auth
 from ..config import Credentials, check_basic_auth
 from ..errors import ConfigurationError
 
-__all__ = ["RedactingAdapter", "new_session", "new_file_session", "adopt_session", "session_from", "redact_signed_query"]
+__all__ = [
+    "RedactingAdapter",
+    "new_session",
+    "new_file_session",
+    "adopt_session",
+    "session_from",
+    "redact_signed_query",
+]
 
 _AUTHORIZATION = re.compile(rb"(?im)^(authorization|proxy-authorization):[^\r\n]*")
 _REQUEST_QUERY = re.compile(rb"\A([A-Z]+ [^ ?\r\n]*)\?[^ \r\n]*")
 #: Query parameters of pre-signed links (S3, GCS, Azure SAS) that act as bearer tokens.
-_SIGNED_PARAM = re.compile(r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|"
-                           r"x-goog-credential|signature|sig|token)=)[^&\s\"']*")
+_SIGNED_PARAM = re.compile(
+    r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|"
+    r"x-goog-credential|signature|sig|token)=)[^&\s\"']*"
+)
 
 
 def redact_signed_query(text: str) -> str:
@@ -102,15 +111,19 @@ def _redacting_pool(pool_class: type, redact_query: bool) -> type:
     """``pool_class`` whose connections are its own connection class with :class:`_RedactingSend` mixed in."""
     if getattr(pool_class.ConnectionCls, "redact_query", None) == redact_query:
         return pool_class
-    connection = type(f"Redacting{pool_class.ConnectionCls.__name__}", (_RedactingSend, pool_class.ConnectionCls),
-                      {"redact_query": redact_query})
+    connection = type(
+        f"Redacting{pool_class.ConnectionCls.__name__}",
+        (_RedactingSend, pool_class.ConnectionCls),
+        {"redact_query": redact_query},
+    )
     return type(f"Redacting{pool_class.__name__}", (pool_class,), {"ConnectionCls": connection})
 
 
 def _redact(manager: Any, redact_query: bool) -> Any:
     """Make every pool ``manager`` creates from now on redact (plain, proxy and SOCKS managers alike)."""
-    manager.pool_classes_by_scheme = {scheme: _redacting_pool(cls, redact_query)
-                                      for scheme, cls in manager.pool_classes_by_scheme.items()}
+    manager.pool_classes_by_scheme = {
+        scheme: _redacting_pool(cls, redact_query) for scheme, cls in manager.pool_classes_by_scheme.items()
+    }
     return manager
 
 
@@ -190,9 +203,11 @@ def new_file_session() -> requests.Session:
 
 def _pool_options(adapter: Any) -> dict[str, Any]:
     """The pool sizes of a requests ``HTTPAdapter`` (its retries are not copied: ledgerkit retries itself)."""
-    return {"pool_connections": getattr(adapter, "_pool_connections", requests.adapters.DEFAULT_POOLSIZE),
-            "pool_maxsize": getattr(adapter, "_pool_maxsize", requests.adapters.DEFAULT_POOLSIZE),
-            "pool_block": getattr(adapter, "_pool_block", requests.adapters.DEFAULT_POOLBLOCK)}
+    return {
+        "pool_connections": getattr(adapter, "_pool_connections", requests.adapters.DEFAULT_POOLSIZE),
+        "pool_maxsize": getattr(adapter, "_pool_maxsize", requests.adapters.DEFAULT_POOLSIZE),
+        "pool_block": getattr(adapter, "_pool_block", requests.adapters.DEFAULT_POOLBLOCK),
+    }
 
 
 def session_from(template: requests.Session, adapter: requests.adapters.HTTPAdapter) -> requests.Session:
@@ -271,7 +286,8 @@ def _check_adapter(session: requests.Session, url: str) -> None:
         return
     cls = type(adapter)
     raise ConfigurationError(
-        "session", f"a session whose adapter for {url} is {cls.__module__}.{cls.__qualname__}",
+        "session",
+        f"a session whose adapter for {url} is {cls.__module__}.{cls.__qualname__}",
         "a requests.Session using requests' own HTTPAdapter, or session=None",
         "ledgerkit sends through its own copy of requests' adapter, which keeps credentials out of "
         "http.client's debug output; a custom adapter could print or log them. Set proxies, verify, cert "
@@ -288,4 +304,3 @@ def _caller_auth(auth: Any) -> Any:
         return auth  # bytes are sent as they are; any other auth is the caller's own code
     check_basic_auth(auth.username, auth.password, user_parameter="session.auth", secret_parameter="session.auth")
     return _BasicAuth(auth.username, auth.password)
-

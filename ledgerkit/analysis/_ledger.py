@@ -85,7 +85,8 @@ def _movement(amount: np.ndarray, fee: Any, net: Any, parameter: str) -> tuple[n
     if unknown.any():
         column = "net" if net is not None else "fee"
         raise ConfigurationError(
-            f"{parameter}[{column!r}]", f"<NA> at rows {rows_text(np.flatnonzero(unknown))}",
+            f"{parameter}[{column!r}]",
+            f"<NA> at rows {rows_text(np.flatnonzero(unknown))}",
             "a net or a fee on every record (without either, how much it moved the balance is unknown: "
             "missing money is never read as 0)",
         )
@@ -108,8 +109,15 @@ def _records(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
     has_type = "transaction_type" in frame.columns
     types = frame["transaction_type"] if has_type else pd.Series(pd.NA, index=frame.index, dtype="str")
     return Ledger(
-        frame=frame, is_records=True, created=created, types=types, label_of=record_category,
-        amount=amount, fee=fee, change=change, net_gap=gap,
+        frame=frame,
+        is_records=True,
+        created=created,
+        types=types,
+        label_of=record_category,
+        amount=amount,
+        fee=fee,
+        change=change,
+        net_gap=gap,
         before=minor_units(frame["balance_before"], parameter) if "balance_before" in balances else None,
         after=minor_units(frame["balance_after"], parameter) if "balance_after" in balances else None,
         chain_columns=(*accounts, "currency"),
@@ -124,10 +132,19 @@ def _statements(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
     created = require_utc(frame, "created", parameter)
     amount = minor_units(frame["amount"], parameter)
     return Ledger(
-        frame=frame, is_records=False, created=created, types=frame["type"], label_of=statement_category,
-        amount=amount, fee=None, change=amount, net_gap=None,
-        before=minor_units(frame["balance_before"], parameter), after=minor_units(frame["balance_after"], parameter),
-        chain_columns=("currency",), id_column="row_id" if "row_id" in frame.columns else None,
+        frame=frame,
+        is_records=False,
+        created=created,
+        types=frame["type"],
+        label_of=statement_category,
+        amount=amount,
+        fee=None,
+        change=amount,
+        net_gap=None,
+        before=minor_units(frame["balance_before"], parameter),
+        after=minor_units(frame["balance_after"], parameter),
+        chain_columns=("currency",),
+        id_column="row_id" if "row_id" in frame.columns else None,
         opening_balance=opening,
     )
 

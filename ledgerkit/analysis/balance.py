@@ -75,8 +75,9 @@ def _check_categories(categories: Mapping[str, str] | None) -> dict[str, str]:
         )
     taken = sorted({v for v in categories.values() if v in _FIXED_COLUMNS})
     if taken:
-        raise ConfigurationError("categories", categories,
-                                 f"category names other than the roll-forward's own columns {list(_FIXED_COLUMNS)}")
+        raise ConfigurationError(
+            "categories", categories, f"category names other than the roll-forward's own columns {list(_FIXED_COLUMNS)}"
+        )
     return dict(categories)
 
 
@@ -167,8 +168,10 @@ def _currency_names(opening_codes: list[Any], present: list[str]) -> list[str]:
 
 
 def _opening_mapping(opening: Mapping, present: list[str]) -> pd.Series:
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and abs(int(v)) < MAX_TOTAL
-               for v in opening.values()):
+    if not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and abs(int(v)) < MAX_TOTAL
+        for v in opening.values()
+    ):
         raise ConfigurationError("opening", opening, _OPENING)
     names = _currency_names(list(opening), present)
     if len(set(names)) < len(names):
@@ -176,7 +179,8 @@ def _opening_mapping(opening: Mapping, present: list[str]) -> pd.Series:
     absent = [code for code, name in zip(opening, names) if name not in present]
     if absent:
         raise ConfigurationError(
-            "opening", absent[0],
+            "opening",
+            absent[0],
             f"a currency of the frame ({sorted(present)}): an opening without rows and without a date "
             "has no period to go in",
         )
@@ -195,7 +199,8 @@ def _opening_frame(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Seri
     absent = sorted(set(values.index) - set(present))
     if absent:
         raise ConfigurationError(
-            "opening", absent[0],
+            "opening",
+            absent[0],
             f"a currency of the frame ({sorted(present)}), or a 'date' column: an opening without rows "
             "and without a date has no period to go in",
         )
@@ -215,8 +220,9 @@ def _given_openings(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Ser
     missing = [name for name in present if name not in values.index]
     if missing:
         shown = opening if isinstance(opening, Mapping) else "<opening_balance frame>"
-        raise ConfigurationError("opening", shown, f"an opening balance for every currency of the frame "
-                                 f"(none for {missing})")
+        raise ConfigurationError(
+            "opening", shown, f"an opening balance for every currency of the frame (none for {missing})"
+        )
     return values, dates
 
 
@@ -225,7 +231,8 @@ def _chain_openings(ledger: Ledger, grid: _Grid, first: np.ndarray) -> pd.Series
     start = _chain_start(ledger, first)
     if start is None:
         raise ConfigurationError(
-            "opening", None,
+            "opening",
+            None,
             f"{_OPENING}: these records have no balance_before or balance_after to start from",
         )
     names = np.asarray(grid.names, dtype=object)[grid.currency[first]]
@@ -242,8 +249,9 @@ def _dormant_openings(ledger: Ledger, opening: Any) -> pd.Series:
     active = ledger.frame[accounts].drop_duplicates().astype("str")
     mine = opening[accounts].astype("str")
     dormant = ~mine.merge(active, how="left", indicator=True)["_merge"].eq("both").to_numpy()
-    values = pd.Series(minor_units(opening["opening_balance"], "opening")[dormant],
-                       index=mine["currency"].to_numpy()[dormant])
+    values = pd.Series(
+        minor_units(opening["opening_balance"], "opening")[dormant], index=mine["currency"].to_numpy()[dormant]
+    )
     return values.groupby(level=0).sum()
 
 
@@ -275,9 +283,19 @@ def _span(grid: _Grid, index: int, first: Any, freq: str) -> tuple[int, int] | N
     return min(starts), int(periods.max()) if len(periods) else min(starts)
 
 
-def _roll_one(currency: str, span: tuple[int, int], grid: _Grid, index: int, activity: np.ndarray,
-              rows: np.ndarray, reported: np.ndarray | None, opening: int, dormant: int, freq: str,
-              columns: list[str]) -> pd.DataFrame:
+def _roll_one(
+    currency: str,
+    span: tuple[int, int],
+    grid: _Grid,
+    index: int,
+    activity: np.ndarray,
+    rows: np.ndarray,
+    reported: np.ndarray | None,
+    opening: int,
+    dormant: int,
+    freq: str,
+    columns: list[str],
+) -> pd.DataFrame:
     """Roll-forward of one currency over its contiguous periods."""
     cells = slice(span[0], span[1] + 1)
     periods = period_starts(np.arange(span[0], span[1] + 1) + grid.base, freq)
@@ -433,8 +451,21 @@ def roll_forward(
         span = _span(grid, index, dates.get(currency, pd.NaT), freq)
         if span is None:
             continue
-        parts.append(_roll_one(currency, span, grid, index, activity, rows, reported,
-                               int(openings.get(currency, 0)), int(dormant.get(currency, 0)), freq, columns))
+        parts.append(
+            _roll_one(
+                currency,
+                span,
+                grid,
+                index,
+                activity,
+                rows,
+                reported,
+                int(openings.get(currency, 0)),
+                int(dormant.get(currency, 0)),
+                freq,
+                columns,
+            )
+        )
     dtypes = _roll_columns(columns)
     if not parts:
         return empty_frame(dtypes)

@@ -67,8 +67,9 @@ def _last_of_chain(first: np.ndarray) -> np.ndarray:
     return last
 
 
-def _diagnose(b: np.ndarray, a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray,
-              first: np.ndarray) -> list[_Found]:
+def _diagnose(
+    b: np.ndarray, a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray, first: np.ndarray
+) -> list[_Found]:
     """Locate single faults in chain-ordered arrays with both balances.
 
     ``e = after - before - movement`` is the row's own error and ``link =
@@ -103,8 +104,9 @@ def _diagnose(b: np.ndarray, a: np.ndarray, m: np.ndarray, prev: np.ndarray, has
     return found
 
 
-def _diagnose_after_only(a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray,
-                         first: np.ndarray) -> list[_Found]:
+def _diagnose_after_only(
+    a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray, first: np.ndarray
+) -> list[_Found]:
     """Locate single faults in chain-ordered arrays with ``balance_after`` only.
 
     ``e = after - prev - movement``. A wrong ``balance_after`` shows as two
@@ -130,8 +132,9 @@ def _diagnose_after_only(a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_pre
     return found
 
 
-def _net_checks(ledger: Ledger, order: np.ndarray, observed: np.ndarray, seen: np.ndarray,
-                movement: np.ndarray) -> list[_Found]:
+def _net_checks(
+    ledger: Ledger, order: np.ndarray, observed: np.ndarray, seen: np.ndarray, movement: np.ndarray
+) -> list[_Found]:
     """``net = amount - fee`` on every record with the three; fixes ``movement`` where ``net`` is the wrong one.
 
     When the balances confirm ``net`` (``observed`` movement equals it),
@@ -157,8 +160,9 @@ def _net_checks(ledger: Ledger, order: np.ndarray, observed: np.ndarray, seen: n
     return found
 
 
-def _previous(after: np.ndarray, first: np.ndarray, start: np.ndarray, known: np.ndarray,
-              chain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _previous(
+    after: np.ndarray, first: np.ndarray, start: np.ndarray, known: np.ndarray, chain: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The balance before each row: the previous row's ``balance_after``, or the chain's opening if known."""
     prev = np.empty_like(after)
     prev[1:] = after[:-1]
@@ -298,7 +302,8 @@ def check_balances(statements: Any) -> pd.DataFrame:
     ledger = ledger_of(statements, "statements")
     if ledger.after is None:
         raise ConfigurationError(
-            "statements", f"<DataFrame with columns {list(ledger.frame.columns)}>",
+            "statements",
+            f"<DataFrame with columns {list(ledger.frame.columns)}>",
             "balance records with a 'balance_after' column as well: without balances there is no chain to check",
         )
     frame = ledger.frame

@@ -48,7 +48,16 @@ __all__ = [
 
 #: Activity categories of a row, in report order: all a row can fall in.
 CATEGORIES: tuple[str, ...] = (
-    "income", "fees", "vat", "refunds", "chargebacks", "payouts", "adjustments", "reserve", "rates", "other"
+    "income",
+    "fees",
+    "vat",
+    "refunds",
+    "chargebacks",
+    "payouts",
+    "adjustments",
+    "reserve",
+    "rates",
+    "other",
 )
 #: The categories a statement row can fall in (no statement type is an adjustment, reserve or rate).
 STATEMENT_ACTIVITY: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in ("adjustments", "reserve", "rates"))
@@ -111,7 +120,11 @@ def record_category(transaction_type: Any) -> str:
 
 
 def category_codes(
-    types: pd.Series, labels: list[str], *, label_of: Any = statement_category, overrides: Mapping[str, str] | None = None
+    types: pd.Series,
+    labels: list[str],
+    *,
+    label_of: Any = statement_category,
+    overrides: Mapping[str, str] | None = None,
 ) -> np.ndarray:
     """Each row's label as an int64 index into ``labels``, decided once per distinct type.
 

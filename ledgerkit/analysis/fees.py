@@ -71,8 +71,10 @@ __all__ = ["fee_breakdown", "fee_model", "fee_anomalies", "effective_rate_change
 
 def _bp(fee: pd.Series, volume: pd.Series) -> pd.Series:
     """Basis points of volume, one rounding only (exact integers, no overflow); ``<NA>`` without volume."""
-    rates = [None if pd.isna(f) or pd.isna(v) or v == 0 else int(f) * 10_000 / int(v)
-             for f, v in zip(fee.tolist(), volume.tolist())]
+    rates = [
+        None if pd.isna(f) or pd.isna(v) or v == 0 else int(f) * 10_000 / int(v)
+        for f, v in zip(fee.tolist(), volume.tolist())
+    ]
     return pd.Series(pd.array(rates, dtype="Float64"), index=fee.index)
 
 
@@ -186,8 +188,9 @@ def fee_breakdown(
     freq = None if freq is None else check_freq(freq)
     invalid = check_invalid(invalid)
     by_fee_type = FEE_TYPE in keys
-    parts, dropped = _parts(frame, kind, keys, time=time, with_time=freq is not None, vat_line=by_fee_type,
-                            invalid=invalid)
+    parts, dropped = _parts(
+        frame, kind, keys, time=time, with_time=freq is not None, vat_line=by_fee_type, invalid=invalid
+    )
     group = ["currency", *keys]
     if freq is not None:
         parts["period"] = period_start(parts.pop("_time"), freq).astype("datetime64[ns, UTC]")

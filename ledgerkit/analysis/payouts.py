@@ -153,7 +153,9 @@ def _groups(frame: pd.DataFrame) -> pd.DataFrame:
             "currency": pd.array(currencies[keys % len(currencies)].astype(str), dtype="str"),
             "first_created": _times(_per_group(group[spanned], count, created[spanned], np.minimum, big), has_span),
             "last_created": _times(_per_group(group[spanned], count, created[spanned], np.maximum, small), has_span),
-            "paid_at": _times(_per_group(group[paid & dated], count, created[paid & dated], np.maximum, small), has_paid_at),
+            "paid_at": _times(
+                _per_group(group[paid & dated], count, created[paid & dated], np.maximum, small), has_paid_at
+            ),
             "rows": rows,
             **{column: sums[:, position] for position, column in enumerate(_ACTIVITY)},
             "net": net,

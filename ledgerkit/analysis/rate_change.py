@@ -66,15 +66,29 @@ def _split(
     """
     fa, va, fb, vb = fee_a, volume_a, fee_b, volume_b
     if not total_a or not total_b or overall_a is None:
-        return {"weight_a": None, "weight_b": None, "rate_a_bp": _ratio(fa, va), "rate_b_bp": _ratio(fb, vb),
-                "mix_bp": None, "rate_effect_bp": None, "change_bp": None}
+        return {
+            "weight_a": None,
+            "weight_b": None,
+            "rate_a_bp": _ratio(fa, va),
+            "rate_b_bp": _ratio(fb, vb),
+            "mix_bp": None,
+            "rate_effect_bp": None,
+            "change_bp": None,
+        }
     wa, wb = Fraction(va, total_a), Fraction(vb, total_b)
     ra, rb = _ratio(fa, va), _ratio(fb, vb)
     base = ra if ra is not None else rb
     mix = (wb - wa) * (base - overall_a) if base is not None else Fraction(0)
     change = Fraction(fb * 10_000, total_b) - Fraction(fa * 10_000, total_a) - (wb - wa) * overall_a
-    return {"weight_a": wa, "weight_b": wb, "rate_a_bp": ra, "rate_b_bp": rb,
-            "mix_bp": mix, "rate_effect_bp": change - mix, "change_bp": change}
+    return {
+        "weight_a": wa,
+        "weight_b": wb,
+        "rate_a_bp": ra,
+        "rate_b_bp": rb,
+        "mix_bp": mix,
+        "rate_effect_bp": change - mix,
+        "change_bp": change,
+    }
 
 
 def _ratio(fee: int, volume: int) -> Fraction | None:
@@ -185,8 +199,11 @@ def _currency_rows(currency: str, lines: list[dict[str, Any]]) -> list[dict[str,
     """One currency's group rows and its total row, split exactly into mix and rate."""
     money = ("volume_a", "fee_a", "volume_b", "fee_b")
     totals = {m: sum(int(line[m]) for line in lines) for m in money}
-    scale = {"total_a": totals["volume_a"], "total_b": totals["volume_b"],
-             "overall_a": _ratio(totals["fee_a"], totals["volume_a"])}
+    scale = {
+        "total_a": totals["volume_a"],
+        "total_b": totals["volume_b"],
+        "overall_a": _ratio(totals["fee_a"], totals["volume_a"]),
+    }
     groups = [{**line, "kind": "group", **_split(**{m: int(line[m]) for m in money}, **scale)} for line in lines]
     total = {"currency": currency, "kind": "total", **totals, **_split(**totals, **scale)}
     if total["mix_bp"] is not None:  # the groups' parts add up to the total's change exactly

@@ -82,8 +82,9 @@ class Connection:
         ``path_or_url`` starting with ``/`` is joined to the base URL.
         """
         url = self.config.url(path_or_url) if path_or_url.startswith("/") else path_or_url
-        return send_json(self.session, method, url, policy=self.policy, stats=self.stats,
-                         parse_error=self.parse_error, **kw)
+        return send_json(
+            self.session, method, url, policy=self.policy, stats=self.stats, parse_error=self.parse_error, **kw
+        )
 
 
 def connect(

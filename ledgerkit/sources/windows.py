@@ -79,8 +79,9 @@ def _inside(ts: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp, date_type:
     return cut if start < cut < end and _unambiguous(cut, zone) else None
 
 
-def split_point(start: pd.Timestamp, end: pd.Timestamp, date_type: str, zone: str, *,
-                hint: pd.Timestamp | None = None) -> pd.Timestamp | None:
+def split_point(
+    start: pd.Timestamp, end: pd.Timestamp, date_type: str, zone: str, *, hint: pd.Timestamp | None = None
+) -> pd.Timestamp | None:
     """Where to cut the window ``[start, end)`` in two, or None when it cannot be cut.
 
     ``hint`` is the latest time already received in the window: when ids grow
@@ -144,8 +145,10 @@ class WindowScheduler(Generic[W]):
     def __iter__(self) -> Iterator[Any]:
         if not self._todo:
             return
-        self._threads = [threading.Thread(target=self._work, name=f"ledgerkit-window-{i}", daemon=True)
-                         for i in range(self.max_workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"ledgerkit-window-{i}", daemon=True)
+            for i in range(self.max_workers)
+        ]
         for t in self._threads:
             t.start()
         try:

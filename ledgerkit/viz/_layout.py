@@ -51,7 +51,6 @@ _KEY_NAMES: dict[str, str] = {
 }
 
 
-
 def axes_for(ax: Axes | None) -> Axes:
     """The Axes to draw on: ``ax`` itself, or the single Axes of a new figure.
 
@@ -91,7 +90,8 @@ drawn together)
     present = sorted({str(a) for a in frame["account"].dropna().unique()})
     if len(present) + bool(frame["account"].isna().any()) > 1:
         raise ConfigurationError(
-            parameter, f"<rows of the accounts {', '.join(present)}>",
+            parameter,
+            f"<rows of the accounts {', '.join(present)}>",
             f"the rows of one account, e.g. {parameter}[{parameter}['account'] == {present[0]!r}] "
             "(a chart shows one account: their money is never drawn together)",
         )
@@ -114,7 +114,9 @@ def one_currency(frame: pd.DataFrame, currency: str | None) -> tuple[str | None,
         return currency, frame.loc[codes.eq(currency).fillna(False).to_numpy(dtype=bool)]
     if len(present) > 1:
         raise ConfigurationError(
-            "currency", None, f"one of {present}",
+            "currency",
+            None,
+            f"one of {present}",
             "The frame holds several currencies and one chart shows one (amounts are never added across them).",
         )
     return (present[0] if present else None), frame
@@ -222,8 +224,9 @@ def legend_outside(ax: Axes, *, above: bool = False, **kwargs: Any) -> None:
     (the title is set with :func:`title_over_legend`).
     """
     if above:
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.3, ncols=4, frameon=False,
-                  fontsize=8, **kwargs)
+        ax.legend(
+            loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.3, ncols=4, frameon=False, fontsize=8, **kwargs
+        )
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **kwargs)
 
@@ -288,8 +291,13 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     starts = major(pd.Series([s[1] for s in steps], dtype="Int64"), currency)
     amounts = major(pd.Series([s[2] for s in steps], dtype="Int64"), currency)
     colors = [
-        COLORS["residual"] if kind == "residual" else COLORS["total"] if kind == "total"
-        else COLORS["increase"] if amount >= 0 else COLORS["decrease"]
+        COLORS["residual"]
+        if kind == "residual"
+        else COLORS["total"]
+        if kind == "total"
+        else COLORS["increase"]
+        if amount >= 0
+        else COLORS["decrease"]
         for (_, _, amount, kind) in steps
     ]
     positions = np.arange(len(steps))
@@ -314,22 +322,45 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel(f"amount ({currency})")
     money_axis(ax.yaxis, currency)
-    legend = [Patch(color=COLORS["total"], label="total"), Patch(color=COLORS["increase"], label="increase"),
-              Patch(color=COLORS["decrease"], label="decrease")]
+    legend = [
+        Patch(color=COLORS["total"], label="total"),
+        Patch(color=COLORS["increase"], label="increase"),
+        Patch(color=COLORS["decrease"], label="decrease"),
+    ]
     if any(kind == "residual" and amount != 0 for _, _, amount, kind in steps):
-        legend.append(Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)"))
+        legend.append(
+            Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)")
+        )
     legend_outside(ax, above=True, handles=legend)
 
 
 def _end_label(ax: Axes, x: float, end: float, amount: float, text: str, **style: Any) -> None:
     """``text`` just beyond the end of a bar: above a bar going up, below one going down."""
     up = amount >= 0
-    ax.annotate(text, (x, end), xytext=(0, 3 if up else -3), textcoords="offset points", ha="center",
-                va="bottom" if up else "top", fontsize=8, **style)
+    ax.annotate(
+        text,
+        (x, end),
+        xytext=(0, 3 if up else -3),
+        textcoords="offset points",
+        ha="center",
+        va="bottom" if up else "top",
+        fontsize=8,
+        **style,
+    )
 
 
 def _inside_label(ax: Axes, x: float, end: float, amount: float, text: str) -> None:
     """``text`` upright in white inside the end of a tall bar."""
     up = amount >= 0
-    ax.annotate(text, (x, end), xytext=(0, -4 if up else 4), textcoords="offset points", ha="center",
-                va="top" if up else "bottom", fontsize=8, rotation=90, color="white", fontweight="bold")
+    ax.annotate(
+        text,
+        (x, end),
+        xytext=(0, -4 if up else 4),
+        textcoords="offset points",
+        ha="center",
+        va="top" if up else "bottom",
+        fontsize=8,
+        rotation=90,
+        color="white",
+        fontweight="bold",
+    )

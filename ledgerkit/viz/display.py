@@ -40,16 +40,47 @@ from ..analysis.periods import Freq, check_freq
 from ..errors import ConfigurationError
 from ..money import exponent, from_minor
 
-__all__ = ["show", "money_columns", "period_format", "period_labels", "table_html", "DisplayTable", "PII_PREFIXES",
-           "NONE_LABEL", "is_group_column"]
+__all__ = [
+    "show",
+    "money_columns",
+    "period_format",
+    "period_labels",
+    "table_html",
+    "DisplayTable",
+    "PII_PREFIXES",
+    "NONE_LABEL",
+    "is_group_column",
+]
 
 #: ``Int64`` columns of ledgerkit frames that hold counts or ids, not money.
-_NOT_MONEY = frozenset({"count", "volume_count", "rows", "records", "position", "n", "n_explained", "attempt",
-                        "checked", "failing", "pages"})
+_NOT_MONEY = frozenset(
+    {
+        "count",
+        "volume_count",
+        "rows",
+        "records",
+        "position",
+        "n",
+        "n_explained",
+        "attempt",
+        "checked",
+        "failing",
+        "pages",
+    }
+)
 
 #: Column name beginnings that hold personal data; :func:`show` leaves them out by default.
-PII_PREFIXES = ("customer.", "billing_address.", "credit_card.holder", "credit_card.token", "credit_card.bin",
-                "credit_card.last_4", "additional_data.", "three_d_secure_verification.", "merchant_reference")
+PII_PREFIXES = (
+    "customer.",
+    "billing_address.",
+    "credit_card.holder",
+    "credit_card.token",
+    "credit_card.bin",
+    "credit_card.last_4",
+    "additional_data.",
+    "three_d_secure_verification.",
+    "merchant_reference",
+)
 
 #: How a group without a value is labelled, in tables and in charts alike.
 NONE_LABEL = "(none)"
@@ -93,10 +124,17 @@ def table_html(table: pd.DataFrame, *, max_rows: int | None = None) -> str:
     >>> "<th>rate_<wbr>bp</th>" in table_html(pd.DataFrame({"rate_bp": ["1.00"]}))
     True
     """
-    markup = table.to_html(index=False, na_rep="", max_rows=max_rows, show_dimensions="truncate" if max_rows else False,
-                           classes="ledgerkit-table", escape=True)
-    return _HEADER.sub(lambda m: m.group(1) + m.group(2).replace("_", "_<wbr>").replace(".", ".<wbr>") + m.group(3),
-                       markup)
+    markup = table.to_html(
+        index=False,
+        na_rep="",
+        max_rows=max_rows,
+        show_dimensions="truncate" if max_rows else False,
+        classes="ledgerkit-table",
+        escape=True,
+    )
+    return _HEADER.sub(
+        lambda m: m.group(1) + m.group(2).replace("_", "_<wbr>").replace(".", ".<wbr>") + m.group(3), markup
+    )
 
 
 def is_group_column(name: Any) -> bool:

@@ -71,8 +71,18 @@ __all__ = [
 
 #: Columns of a ``fee_breakdown`` result that are measures, not group keys.
 _FEE_MEASURES = frozenset(
-    {"currency", "period", "count", "fee", "vat", "fee_incl_vat", "volume_count", "volume", "rate_bp",
-     "rate_incl_vat_bp"}
+    {
+        "currency",
+        "period",
+        "count",
+        "fee",
+        "vat",
+        "fee_incl_vat",
+        "volume_count",
+        "volume",
+        "rate_bp",
+        "rate_incl_vat_bp",
+    }
 )
 
 #: Friendly group names of ``fee_breakdown`` -> the columns they become.
@@ -157,7 +167,8 @@ def plot_effective_rate(
     frame = require(breakdown, ["currency", rate, "volume"], "breakdown")
     if "period" in frame.columns:
         raise ConfigurationError(
-            "breakdown", "<fee_breakdown with a 'period' column>",
+            "breakdown",
+            "<fee_breakdown with a 'period' column>",
             "a fee_breakdown computed without freq (use plot_fee_composition for periods)",
         )
     keys = _fee_keys(frame, by)
@@ -236,11 +247,13 @@ def plot_fee_composition(
     title = f"Fees per period by {group_name(keys)} ({unit(currency)})"
     if rows.empty:
         return no_data(ax, title)
-    table = pd.DataFrame({"period": rows["period"].array, "group": group_labels(rows, keys),
-                          "value": rows[value].astype("Int64").array})
+    table = pd.DataFrame(
+        {"period": rows["period"].array, "group": group_labels(rows, keys), "value": rows[value].astype("Int64").array}
+    )
     if table.duplicated(["period", "group"]).any():
         raise ConfigurationError(
-            "breakdown_with_period", "<several rows per group and period>",
+            "breakdown_with_period",
+            "<several rows per group and period>",
             "one row per group and period, as fee_breakdown(..., by=..., freq=...) returns",
         )
     wide = table.pivot(index="period", columns="group", values="value").sort_index().fillna(0)
@@ -319,8 +332,13 @@ def plot_balance(
     for key, chain in chains:
         ids = dict(zip(accounts, np.atleast_1d(key)))
         label = " ".join(f"{a.removesuffix('_id')} {ids[a]}" for a in named) if accounts else "balance"
-        ax.plot(naive_utc(chain[time]), major(chain["balance_after"], currency), drawstyle="steps-post",
-                color=COLORS["line"] if not accounts else None, label=label)
+        ax.plot(
+            naive_utc(chain[time]),
+            major(chain["balance_after"], currency),
+            drawstyle="steps-post",
+            color=COLORS["line"] if not accounts else None,
+            label=label,
+        )
     if breaks is not None:
         _mark_breaks(ax, rows, require(breaks, ["position", "kind"], "breaks"), currency, time)
     ax.set_title(title)
@@ -351,8 +369,14 @@ def _mark_breaks(ax: Axes, rows: pd.DataFrame, breaks: pd.DataFrame, currency: s
     ax.plot(x, y, linestyle="none", marker="X", markersize=9, color=COLORS["break"], label="breaks")
     for xi, yi, (_, kind, difference) in zip(x, y, found):
         amount = "" if difference is None else " " + format_money(difference, currency, sign=True)
-        ax.annotate(kind.replace("_", " ") + amount, (xi, yi), xytext=(6, 8), textcoords="offset points",
-                    color=COLORS["break"], fontsize=8)
+        ax.annotate(
+            kind.replace("_", " ") + amount,
+            (xi, yi),
+            xytext=(6, 8),
+            textcoords="offset points",
+            color=COLORS["break"],
+            fontsize=8,
+        )
 
 
 def _differences(breaks: pd.DataFrame) -> list[int | None]:
@@ -481,8 +505,10 @@ def plot_payout_waterfall(waterfall: pd.DataFrame, *, currency: str | None = Non
     title = f"Payout waterfall ({unit(currency)})"
     if rows.empty:
         return no_data(ax, title)
-    steps = [(str(s), int(a), int(b), str(k)) for s, a, b, k in
-             zip(rows["step"], rows["start"], rows["amount"], rows["kind"])]
+    steps = [
+        (str(s), int(a), int(b), str(k))
+        for s, a, b, k in zip(rows["step"], rows["start"], rows["amount"], rows["kind"])
+    ]
     waterfall_bars(ax, steps, currency)
     residual = [amount for _, _, amount, kind in steps if kind == "residual"]
     if residual and residual[0] != 0:
@@ -540,12 +566,21 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
     ax.bar(x, heights, width=0.8, color=colors, edgecolor=np.where(odd, "black", COLORS["total"]))
     headroom(ax, heights)
     for xi, hi, value, payout in zip(x[odd], heights[odd], residual[odd], rows["payout_id"].astype("str")[odd]):
-        ax.annotate(f"{payout}: residual {format_money(int(value), currency, sign=True)}", (xi, hi),
-                    xytext=(0, 6), textcoords="offset points", ha="center", fontsize=8, color="black")
+        ax.annotate(
+            f"{payout}: residual {format_money(int(value), currency, sign=True)}",
+            (xi, hi),
+            xytext=(0, 6),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+            color="black",
+        )
     if odd.any():
         title += f" — {int(odd.sum())} with an unexplained residual"
-    legend = [Patch(color=COLORS["total"], label="paid out, fully explained"),
-              Patch(facecolor=COLORS["residual"], edgecolor="black", label="paid out, residual ≠ 0")]
+    legend = [
+        Patch(color=COLORS["total"], label="paid out, fully explained"),
+        Patch(facecolor=COLORS["residual"], edgecolor="black", label="paid out, residual ≠ 0"),
+    ]
     # above the axes, not beside them: the chart keeps the figure's width (and so does a waterfall under it)
     legend_outside(ax, above=True, handles=legend)
     title_over_legend(ax, title)

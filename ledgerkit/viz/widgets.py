@@ -160,16 +160,28 @@ def _range_message(frame: pd.DataFrame, rows: pd.DataFrame, values: dict) -> str
     """
     start, end = values.get("start"), values.get("end")
     if start is not None and end is not None and _utc(start) >= _utc(end):
-        return (f"Nothing to show: the range runs from {_day(start)} to before {_day(end)}, which is no time at all. "
-                "Pick a 'before' date after the 'from' date.")
+        return (
+            f"Nothing to show: the range runs from {_day(start)} to before {_day(end)}, which is no time at all. "
+            "Pick a 'before' date after the 'from' date."
+        )
     if not rows.empty:
         return None
     currency = values.get("currency")
-    span = " ".join(filter(None, [f"from {_day(start)}" if start is not None else "",
-                                  f"before {_day(end)}" if end is not None else ""])) or "at all"
+    span = (
+        " ".join(
+            filter(
+                None,
+                [f"from {_day(start)}" if start is not None else "", f"before {_day(end)}" if end is not None else ""],
+            )
+        )
+        or "at all"
+    )
     first, after_last = _date_bounds(_filter(frame, None, None, currency))
-    where = (f"the {currency} rows run from {_day(first)} to {_day(after_last - dt.timedelta(days=1))}"
-             if first is not None else f"the data has no {currency} rows")
+    where = (
+        f"the {currency} rows run from {_day(first)} to {_day(after_last - dt.timedelta(days=1))}"
+        if first is not None
+        else f"the data has no {currency} rows"
+    )
     return f"No {currency} rows {span}: {where}. Widen the date range."
 
 
@@ -191,7 +203,8 @@ def _fees_shown(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         return table, ""
     top = table.sort_values("volume", ascending=False, na_position="last", kind="stable").head(MAX_ROWS)
     return table.loc[top.index.sort_values()], (
-        f"The {MAX_ROWS} groups with the most volume, of {len(table)}; the chart shows every group.")
+        f"The {MAX_ROWS} groups with the most volume, of {len(table)}; the chart shows every group."
+    )
 
 
 def _balance_shown(table: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
@@ -200,13 +213,16 @@ def _balance_shown(table: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
         return table, ""
     off = table["unexplained"].ne(0).fillna(True).to_numpy(dtype=bool)
     last = np.zeros(len(table), dtype=bool)
-    last[-max(MAX_ROWS - int(off.sum()), 1):] = True
+    last[-max(MAX_ROWS - int(off.sum()), 1) :] = True
     unit = check_freq(freq).name
     earlier = int((off & ~last).sum())
     note = f"The last {int(last.sum())} of {len(table)} {unit}s"
     if earlier:
-        note += f", and the earlier {unit} that does not tie out." if earlier == 1 else \
-            f", and the {earlier} earlier {unit}s that do not tie out."
+        note += (
+            f", and the earlier {unit} that does not tie out."
+            if earlier == 1
+            else f", and the {earlier} earlier {unit}s that do not tie out."
+        )
     return table.loc[off | last], note + ("" if earlier else ".")
 
 
@@ -223,10 +239,13 @@ def _payouts_shown(table: pd.DataFrame, picked: Any) -> tuple[pd.DataFrame, int 
     if len(table) <= MAX_ROWS:
         return table, at, ""
     first = 0 if at is None else min(max(at - MAX_ROWS // 2, 0), len(table) - MAX_ROWS)
-    window = table.iloc[first:first + MAX_ROWS]
+    window = table.iloc[first : first + MAX_ROWS]
     note = f"Payouts {first + 1}–{first + len(window)} of {len(table)} (the open balance last)"
-    return window, (None if at is None else at - first), note + (", the picked one highlighted." if at is not None
-                                                                  else ".")
+    return (
+        window,
+        (None if at is None else at - first),
+        note + (", the picked one highlighted." if at is not None else "."),
+    )
 
 
 def _note_html(note: str) -> str:
@@ -291,8 +310,13 @@ class Explorer(widgets.VBox):
         redraw (shown in place of the table), else None.
     """
 
-    def __init__(self, title: str, controls: Mapping[str, widgets.ValueWidget],
-                 view: Callable[[dict], View], sync: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        controls: Mapping[str, widgets.ValueWidget],
+        view: Callable[[dict], View],
+        sync: Callable[[dict], None] | None = None,
+    ) -> None:
         self.controls = dict(controls)
         self.table: pd.DataFrame | None = None
         self.display_table: pd.DataFrame | None = None
@@ -356,8 +380,9 @@ def _date_controls(frame: pd.DataFrame) -> dict[str, widgets.ValueWidget]:
     first, after_last = _date_bounds(frame)
     return {
         "start": widgets.DatePicker(description="from", value=first),
-        "end": widgets.DatePicker(description="before", value=after_last,
-                                  tooltip="end of the range, exclusive (periods are half-open)"),
+        "end": widgets.DatePicker(
+            description="before", value=after_last, tooltip="end of the range, exclusive (periods are half-open)"
+        ),
     }
 
 
@@ -424,10 +449,14 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
     frame = _checked(frame, ("currency", "amount"), "frame")
     options = _groupings(frame)
     if not options:
-        raise ConfigurationError("frame", "<DataFrame without group columns>",
-                                 f"at least one grouping column: {GROUPINGS}")
-    controls = {**_date_controls(frame), "currency": _currency_control(frame),
-                "group": widgets.Dropdown(description="group by", options=options, value=options[0])}
+        raise ConfigurationError(
+            "frame", "<DataFrame without group columns>", f"at least one grouping column: {GROUPINGS}"
+        )
+    controls = {
+        **_date_controls(frame),
+        "currency": _currency_control(frame),
+        "group": widgets.Dropdown(description="group by", options=options, value=options[0]),
+    }
 
     def view(values: dict) -> View:
         rows = _filter(frame, values["start"], values["end"], values["currency"])
@@ -437,8 +466,7 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
             plot_effective_rate(table, currency=values["currency"], ax=figure.add_subplot())
 
         shown, note = _fees_shown(table)
-        return View(table, draw, {"rows": rows}, shown=shown, note=note,
-                    message=_range_message(frame, rows, values))
+        return View(table, draw, {"rows": rows}, shown=shown, note=note, message=_range_message(frame, rows, values))
 
     return Explorer("Fees and effective rate", controls, view)
 
@@ -470,8 +498,11 @@ def explore_balance(statements: pd.DataFrame) -> Explorer:
     [[0, 1000, 0, 1000], [1000, 0, -30, 970]]
     """
     statements = _checked(statements, ("currency", "balance_after"), "statements")
-    controls = {**_date_controls(statements), "currency": _currency_control(statements),
-                "freq": widgets.Dropdown(description="period", options=_FREQS, value="M")}
+    controls = {
+        **_date_controls(statements),
+        "currency": _currency_control(statements),
+        "freq": widgets.Dropdown(description="period", options=_FREQS, value="M"),
+    }
 
     def view(values: dict) -> View:
         rows = _filter(statements, values["start"], values["end"], values["currency"])
@@ -482,8 +513,14 @@ def explore_balance(statements: pd.DataFrame) -> Explorer:
             plot_balance(rows, breaks=breaks, currency=values["currency"], ax=figure.add_subplot())
 
         shown, note = _balance_shown(table, values["freq"])
-        return View(table, draw, {"rows": rows, "breaks": breaks}, shown=shown, note=note,
-                    message=_range_message(statements, rows, values))
+        return View(
+            table,
+            draw,
+            {"rows": rows, "breaks": breaks},
+            shown=shown,
+            note=note,
+            message=_range_message(statements, rows, values),
+        )
 
     return Explorer("Balance roll-forward", controls, view)
 
@@ -527,8 +564,11 @@ def explore_payouts(statements: pd.DataFrame) -> Explorer:
     ('7', [0])
     """
     statements = _checked(statements, ("currency", "payout_id", "amount"), "statements")
-    controls = {**_date_controls(statements), "currency": _currency_control(statements),
-                "payout": widgets.Dropdown(description="payout", options=[])}
+    controls = {
+        **_date_controls(statements),
+        "currency": _currency_control(statements),
+        "payout": widgets.Dropdown(description="payout", options=[]),
+    }
 
     def rows_of(values: dict) -> pd.DataFrame:
         in_range = _filter(statements, values["start"], values["end"], values["currency"])
@@ -559,7 +599,14 @@ def explore_payouts(statements: pd.DataFrame) -> Explorer:
         results = {"rows": rows} if waterfall is None else {"rows": rows, "waterfall": waterfall}
         shown, at, note = _payouts_shown(table, picked)
         in_range = _filter(statements, values["start"], values["end"], values["currency"])
-        return View(table, draw, results, shown=shown, picked=at, note=note,
-                    message=_range_message(statements, in_range, values))
+        return View(
+            table,
+            draw,
+            results,
+            shown=shown,
+            picked=at,
+            note=note,
+            message=_range_message(statements, in_range, values),
+        )
 
     return Explorer("Payouts", controls, view, sync=sync)

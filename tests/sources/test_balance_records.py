@@ -45,9 +45,17 @@ def clean(sb):
 
 def load(sb, date_from=DATE_FROM, date_to=DATE_TO, **kw):
     creds = sb.credentials["balance_records"]
-    options = dict(currency="EUR", user_id=1098, base_url=sb.dwh_url, psp_id=creds.user, secret_key=creds.secret,
-                   progress=False, poll_interval=(0.02, 0.1), poll_timeout=10.0,
-                   retry=RetryPolicy(backoff_base=0.01, jitter=0.0))
+    options = dict(
+        currency="EUR",
+        user_id=1098,
+        base_url=sb.dwh_url,
+        psp_id=creds.user,
+        secret_key=creds.secret,
+        progress=False,
+        poll_interval=(0.02, 0.1),
+        poll_timeout=10.0,
+        retry=RetryPolicy(backoff_base=0.01, jitter=0.0),
+    )
     options.update(kw)
     return load_balance_records(date_from, date_to, **options)
 
@@ -99,7 +107,8 @@ def _assert_matches_world(report, records, opening):
     assert (df["created_at"] >= pd.Timestamp(UTC_FROM)).all() and (df["created_at"] < pd.Timestamp(DATE_TO)).all()
     ob = report.opening_balance
     assert sorted(zip(ob["gateway_id"], ob["shop_id"], ob["opening_balance"])) == sorted(
-        (o["gateway_id"], o["shop_id"], o["opening_balance"]) for o in opening)
+        (o["gateway_id"], o["shop_id"], o["opening_balance"]) for o in opening
+    )
     assert (ob["date"] == pd.Timestamp(UTC_FROM)).all()
 
 
@@ -132,10 +141,16 @@ def test_request_body_polling_and_plain_download(sb, reference):
     assert len(posts) == 1
     assert posts[0].path == "/dwh/api/v2/reports"
     assert posts[0].json == {
-        "type": "balance_records", "format": "csv", "language": "en", "user_id": 1098,
+        "type": "balance_records",
+        "format": "csv",
+        "language": "en",
+        "user_id": 1098,
         "notification_email": "finance@example.com",
-        "request_params": {"date_from": "2025-01-15T00:00:00.000000+03:00",
-                           "date_to": "2025-03-10T00:00:00.000000+00:00", "currency": "EUR"},
+        "request_params": {
+            "date_from": "2025-01-15T00:00:00.000000+03:00",
+            "date_to": "2025-03-10T00:00:00.000000+00:00",
+            "currency": "EUR",
+        },
     }
     assert posts[0].headers["Authorization"] == f"<basic user={sb.credentials['balance_records'].user}>"
     polls = api_requests(sb, "GET")
@@ -170,8 +185,10 @@ def test_manifest_and_repr(sb, reference):
     assert statuses[-1] == "successful" and statuses[0] == "queued"
     assert m["polls"] >= 1 and m["rerequests"] == 0 and m["retries"] == 0
     assert m["requests"] == 1 + m["polls"] + 1  # POST, polls, file
-    assert m["rows_per_sheet"] == {"balance_records": len(reference.records),
-                                   "opening_balance": len(reference.opening_balance)}
+    assert m["rows_per_sheet"] == {
+        "balance_records": len(reference.records),
+        "opening_balance": len(reference.opening_balance),
+    }
     assert m["rows"] == len(reference.records) and m["rounded_values"] == 0
     assert m["parameters"]["currency"] == "EUR" and m["parameters"]["user_id"] == 1098
     assert m["parameters"]["date_from"] == "2025-01-15T00:00:00.000000+03:00"
@@ -323,8 +340,7 @@ def test_a_server_error_while_polling_names_the_report_and_resumes_it(sb):
     assert err.resume["psp_id"] == sb.credentials["balance_records"].user
     sb.clear_faults()
     sb.clear_requests()
-    report = load_balance_records(**err.resume, secret_key=sb.credentials["balance_records"].secret,
-                                  progress=False)
+    report = load_balance_records(**err.resume, secret_key=sb.credentials["balance_records"].secret, progress=False)
     assert report.report_id == created and api_requests(sb, "POST") == []
 
 

@@ -27,13 +27,14 @@ def sb():
 def load(sb: Sandbox, source: str):
     options = {**sb.kwargs(source), "retry": FAST, "progress": False}
     if source == "transactions":
-        return load_transactions("2025-01-01", "2025-04-01", payment_method_type=("credit_card", "alternative"),
-                                 max_workers=1,
-                                 **options)
+        return load_transactions(
+            "2025-01-01", "2025-04-01", payment_method_type=("credit_card", "alternative"), max_workers=1, **options
+        )
     if source == "statements":
         return load_statements("2025-01-01", "2025-04-01", max_workers=1, **options)
-    return load_balance_records("2025-01-01", "2025-04-01", currency="EUR", user_id=1098, poll_interval=(0.02, 0.1),
-                                **options)
+    return load_balance_records(
+        "2025-01-01", "2025-04-01", currency="EUR", user_id=1098, poll_interval=(0.02, 0.1), **options
+    )
 
 
 def chain(exc: BaseException) -> list[BaseException]:
@@ -121,12 +122,22 @@ def test_a_pull_that_raises_leaves_the_gc_as_it_found_it(sb, workers, before):
     try:
         sb.set_faults(malformed_every=1)
         with pytest.raises(DataError):
-            load_transactions("2025-01-01", "2025-04-01", max_workers=workers,
-                              **{**sb.kwargs("transactions"), "retry": FAST, "progress": False})
+            load_transactions(
+                "2025-01-01",
+                "2025-04-01",
+                max_workers=workers,
+                **{**sb.kwargs("transactions"), "retry": FAST, "progress": False},
+            )
         assert gc.isenabled() is before
         sb.clear_faults()
-        assert len(load_transactions("2025-01-01", "2025-04-01", max_workers=workers,
-                                     **{**sb.kwargs("transactions"), "progress": False})) > 0
+        assert (
+            len(
+                load_transactions(
+                    "2025-01-01", "2025-04-01", max_workers=workers, **{**sb.kwargs("transactions"), "progress": False}
+                )
+            )
+            > 0
+        )
         assert gc.isenabled() is before
     finally:
         sb.clear_faults()
@@ -137,8 +148,15 @@ def test_a_pull_can_leave_the_gc_alone(sb):
     from ledgerkit.sources._pull import collect, connect
     from ledgerkit.sources.transactions import TransactionsRequest, parse_error, pull
 
-    c = connect("transactions", base_url=sb.transactions_url, user=None, secret=sb.credentials["transactions"],
-                session=None, retry=None, parse_error=parse_error)
+    c = connect(
+        "transactions",
+        base_url=sb.transactions_url,
+        user=None,
+        secret=sb.credentials["transactions"],
+        session=None,
+        retry=None,
+        parse_error=parse_error,
+    )
     request = TransactionsRequest.build("2025-01-01", "2025-04-01")
     assert pull(c, request, pause_gc=False, progress=False).pause_gc is False
     assert len(collect(pull(c, request, pause_gc=False, progress=False))) > 0

@@ -52,8 +52,14 @@ def test_a_failure_while_iterating_counts_the_pages_and_has_an_empty_partial():
         s.set_faults(error_every=3, error_burst=10)
         got = []
         with pytest.raises(ServerError) as info:
-            for page in iter_transactions("2025-01-01", "2025-04-01", payment_method_type="credit_card",
-                                          progress=False, retry=FAST, **s.kwargs("transactions")):
+            for page in iter_transactions(
+                "2025-01-01",
+                "2025-04-01",
+                payment_method_type="credit_card",
+                progress=False,
+                retry=FAST,
+                **s.kwargs("transactions"),
+            ):
                 got.append(page)
         err = info.value
         assert len(got) == 3 and err.partial.empty  # the caller has the pages

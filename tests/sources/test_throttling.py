@@ -95,7 +95,8 @@ def test_a_spent_throttle_budget_says_how_long_it_waited_and_resume_finishes(sb,
     assert err.manifest["complete"] is False and err.resume
     sb.clear_faults()
     rest = (load_transactions if source == "transactions" else load_statements)(
-        **{**err.resume, "secret_key": sb.credentials[source], "retry": TINY, "progress": False})
+        **{**err.resume, "secret_key": sb.credentials[source], "retry": TINY, "progress": False}
+    )
     both = pd.concat([err.partial, rest], ignore_index=True)
     if source == "transactions":  # .resume may fetch rows of .partial again (several windows were open)
         both = both.drop_duplicates("id").sort_values("id", ignore_index=True)

@@ -22,14 +22,26 @@ JAN, FEB = "2025-01-01", "2025-02-01"
 
 
 def tx(i: int) -> dict:
-    return {"id": i, "type": "payment", "status": "successful", "amount": 1000 + i, "currency": "EUR",
-            "transaction_fee": 29.0, "pay_to_merchant": 971.0 + i, "created_at": f"2025-01-02T00:00:{i % 60:02d}Z"}
+    return {
+        "id": i,
+        "type": "payment",
+        "status": "successful",
+        "amount": 1000 + i,
+        "currency": "EUR",
+        "transaction_fee": 29.0,
+        "pay_to_merchant": 971.0 + i,
+        "created_at": f"2025-01-02T00:00:{i % 60:02d}Z",
+    }
 
 
 def page(ids: list[int], more: bool, *, layout: str = "compact") -> bytes:
     """A page of ``ids``; ``layout`` puts its envelope in another form (all mean the same)."""
-    env = {"count": len(ids), "has_more": more, "first_object_id": ids[0] if ids else None,
-           "last_object_id": ids[-1] if ids else None}
+    env = {
+        "count": len(ids),
+        "has_more": more,
+        "first_object_id": ids[0] if ids else None,
+        "last_object_id": ids[-1] if ids else None,
+    }
     rows = [tx(i) for i in ids]
     if layout == "records last":
         return json.dumps({**env, "transactions": rows}).encode()
@@ -60,8 +72,11 @@ class CursorServer:
                 cursor = None if cursor is None else int(cursor)
                 server.asked.append((params["payment_method_type"], cursor))
                 answers = server.answers.get(cursor) if params["payment_method_type"] == "credit_card" else None
-                payload = page([], False) if answers is None else answers[min(server.asked.count(server.asked[-1]) - 1,
-                                                                                 len(answers) - 1)]
+                payload = (
+                    page([], False)
+                    if answers is None
+                    else answers[min(server.asked.count(server.asked[-1]) - 1, len(answers) - 1)]
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -82,15 +97,27 @@ class CursorServer:
 
 
 def pull(server: CursorServer, **kw) -> pd.DataFrame:
-    return load_transactions(JAN, FEB, base_url=server.url, shop_id="1", secret_key="k", retry=FAST, progress=False,
-                             payment_method_type=("credit_card", "alternative"), **kw)
+    return load_transactions(
+        JAN,
+        FEB,
+        base_url=server.url,
+        shop_id="1",
+        secret_key="k",
+        retry=FAST,
+        progress=False,
+        payment_method_type=("credit_card", "alternative"),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("layout", ["compact", "records last", "pretty", "text cursor"])
 def test_every_envelope_layout_gives_the_same_frame_and_no_wasted_request(layout, workers):
-    answers = {None: [page([1, 2, 3], True, layout=layout)], 3: [page([4, 5, 6], True, layout=layout)],
-               6: [page([7], False, layout=layout)]}
+    answers = {
+        None: [page([1, 2, 3], True, layout=layout)],
+        3: [page([4, 5, 6], True, layout=layout)],
+        6: [page([7], False, layout=layout)],
+    }
     with CursorServer(answers) as server:
         df = pull(server, max_workers=workers)
     assert df["id"].tolist() == [1, 2, 3, 4, 5, 6, 7]

@@ -117,7 +117,9 @@ def test_the_file_session_hides_the_link_s_query_and_sends_no_auth(echo, dump):
 
 def test_signed_query_values_are_redacted_in_text():
     text = f"GET /f.zip?X-Amz-Credential=AKIA%2F1&X-Amz-Signature={SIGNATURE}&page=2 HTTP/1.1"
-    assert redact_signed_query(text) == "GET /f.zip?X-Amz-Credential=<redacted>&X-Amz-Signature=<redacted>&page=2 HTTP/1.1"
+    assert (
+        redact_signed_query(text) == "GET /f.zip?X-Amz-Credential=<redacted>&X-Amz-Signature=<redacted>&page=2 HTTP/1.1"
+    )
 
 
 def test_adopting_copies_settings_and_never_touches_the_caller_s_session():

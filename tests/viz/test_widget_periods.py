@@ -26,18 +26,21 @@ def ledger() -> pd.DataFrame:
     """EUR statements from January to April 2025, chained."""
     amounts = [10_000, -250, 5_000, -30, 2_000]
     after = pd.Series(amounts).cumsum()
-    return pd.DataFrame({
-        "row_id": [f"r{i}" for i in range(5)],
-        "created": pd.to_datetime(["2025-01-06", "2025-01-06", "2025-02-10", "2025-03-31 23:59", "2025-04-01"],
-                                  utc=True, format="ISO8601"),
-        "type": ["INCOME", "TRX_FEE", "INCOME", "TRX_FEE_FIX", "INCOME"],
-        "amount": pd.array(amounts, dtype="Int64"),
-        "balance_before": pd.array(after - amounts, dtype="Int64"),
-        "balance_after": pd.array(after, dtype="Int64"),
-        "currency": ["EUR"] * 5,
-        "transaction_id": ["t1", "t1", "t2", "t2", "t3"],
-        "payout_id": pd.array([None] * 5, dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "row_id": [f"r{i}" for i in range(5)],
+            "created": pd.to_datetime(
+                ["2025-01-06", "2025-01-06", "2025-02-10", "2025-03-31 23:59", "2025-04-01"], utc=True, format="ISO8601"
+            ),
+            "type": ["INCOME", "TRX_FEE", "INCOME", "TRX_FEE_FIX", "INCOME"],
+            "amount": pd.array(amounts, dtype="Int64"),
+            "balance_before": pd.array(after - amounts, dtype="Int64"),
+            "balance_after": pd.array(after, dtype="Int64"),
+            "currency": ["EUR"] * 5,
+            "transaction_id": ["t1", "t1", "t2", "t2", "t3"],
+            "payout_id": pd.array([None] * 5, dtype="str"),
+        }
+    )
 
 
 def test_the_period_control_offers_quarters_and_years(ledger):

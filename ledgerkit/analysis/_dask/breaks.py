@@ -31,8 +31,17 @@ from .._common import codes
 from .._ledger import Ledger, chain_codes, ledger_of
 from ..breaks import check_balances as _pandas_check_balances
 from .balance import LEDGER_COLUMNS, MONEY, records_of, with_opening
-from .partials import (abs_totals, check_totals, meta_of, offsets_of, projected, raise_first, repeated_values,
-                       row_hashes, run_partials)
+from .partials import (
+    abs_totals,
+    check_totals,
+    meta_of,
+    offsets_of,
+    projected,
+    raise_first,
+    repeated_values,
+    row_hashes,
+    run_partials,
+)
 
 __all__ = ["check_balances"]
 
@@ -83,7 +92,9 @@ def _around_repeats(chain: np.ndarray, order: np.ndarray, repeats: np.ndarray, w
     return keep
 
 
-def _bridges(part: pd.DataFrame, ledger: Ledger, order: np.ndarray, kept: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _bridges(
+    part: pd.DataFrame, ledger: Ledger, order: np.ndarray, kept: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per run of folded rows: the balance before the run to the balance after it, at its last time."""
     folded = ~kept
     ends = np.flatnonzero(folded & np.r_[kept[1:], True])
@@ -106,8 +117,9 @@ def _reduced(part: pd.DataFrame, repeats_of: pd.Index, hashed: list[str] | None)
     totals = abs_totals(part, MONEY)
     ledger = ledger_of(part, "statements")
     chain = chain_codes(ledger, codes(part["currency"])[0])
-    maybe = np.isin(row_hashes(part, hashed), repeats_of.to_numpy()) if len(repeats_of) else \
-        np.zeros(len(part), dtype=bool)
+    maybe = (
+        np.isin(row_hashes(part, hashed), repeats_of.to_numpy()) if len(repeats_of) else np.zeros(len(part), dtype=bool)
+    )
     members = np.flatnonzero(~maybe)
     order = members[np.lexsort((members, chain[members]))]
     same = chain[order][1:] == chain[order][:-1]
