@@ -54,8 +54,9 @@ import itertools
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,8 +66,8 @@ import pyarrow.json as pj
 
 from .. import money
 from ..errors import DataError
-from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
+from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 
 __all__ = [
     "FastPage",
@@ -85,12 +86,15 @@ _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _Z_LENGTH = 20
 
 
-class _Fallback(Exception):
+class _Fallback(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """The page needs the reference path to give the reference result."""
 
 
-class NotJSON(DataError):
-    """The body is not JSON at all (cut short, not UTF-8): worth asking for again (JSON that breaks the contract is not)."""
+class NotJSON(DataError):  # noqa: N818 - a DataError that says what the body is not
+    """The body is not JSON at all (cut short, not UTF-8): worth asking for again.
+
+    JSON that breaks the contract is not.
+    """
 
 
 @dataclass
@@ -156,7 +160,7 @@ def gc_paused(enabled: bool | None = None) -> Iterator[None]:
     ...     gc.isenabled()
     True
     """
-    global _gc_pausers, _gc_was_enabled
+    global _gc_pausers, _gc_was_enabled  # noqa: PLW0603 - one count of pausers for the process, under _gc_lock
     if not (gc_pause_default() if enabled is None else enabled):
         yield
         return
@@ -208,7 +212,7 @@ class PageHints:
             self._text = self._text | names
 
 
-class _Reread(Exception):
+class _Reread(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """Arrow read a text column as a timestamp; read the page again with it declared text."""
 
 
@@ -221,9 +225,9 @@ def arrow_schema(schema: Schema, records_key: str, text: frozenset[str] = frozen
     Numbers are left to inference: declaring ``order_id`` text would make
     Arrow refuse the page when it is a number.
     """
-    text = {n for n, kind in schema.columns.items() if kind == "time"} | text
+    declared = {n for n, kind in schema.columns.items() if kind == "time"} | text
     tree: dict[str, Any] = {}
-    for name in sorted(text):
+    for name in sorted(declared):
         node = tree
         *parents, leaf = name.split(".")
         for p in parents:
@@ -378,8 +382,8 @@ def pages_to_frame(
             pages, order = _row_order(pages, sort_by)
             return finish([_to_frame([p.columns for p in pages], schema, order=order, consume=consume)], schema)
         frames = []
-        for columnar, run in itertools.groupby(pages, key=lambda p: p.frame is None):
-            run = list(run)
+        for columnar, group in itertools.groupby(pages, key=lambda p: p.frame is None):
+            run = list(group)
             frames.extend(
                 [_to_frame([p.columns for p in run], schema, consume=consume)] if columnar else [p.frame for p in run]
             )
@@ -611,7 +615,7 @@ def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Arr
     is looked up in the body and, when written out, hands the page over.
     """
     out: dict[str, pa.Array] = {}
-    for child, f in zip(array.flatten(), array.type):
+    for child, f in zip(array.flatten(), array.type, strict=True):
         name = prefix + f.name
         if pa.types.is_struct(f.type):
             if f.type.num_fields == 0:
@@ -742,13 +746,15 @@ def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order:
     given = [c for c in chunks if c is not None]
     if kind == "unknown" and not all(_is_text(c.type) for c in given):
         out = np.empty(sum(lengths), dtype=object)  # JSON values as the reference keeps them
-        out[:] = [v for c, n in zip(chunks, lengths) for v in (c.to_pylist() if c is not None else [None] * n)]
+        out[:] = [
+            v for c, n in zip(chunks, lengths, strict=True) for v in (c.to_pylist() if c is not None else [None] * n)
+        ]
         return out if order is None else out[order.to_numpy()]
     arrow_type = given[0].type if kind != "unknown" else pa.large_string()
     values = pa.chunked_array(
         [
             pa.nulls(n, arrow_type) if c is None else c if c.type == arrow_type else c.cast(arrow_type)
-            for c, n in zip(chunks, lengths)
+            for c, n in zip(chunks, lengths, strict=True)
         ],
         arrow_type,
     )  # a cast call per chunk costs more than it casts

@@ -29,9 +29,10 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any
 
 import pandas as pd
 
@@ -135,7 +136,7 @@ class OneOf:
         return f"{text} ({self.why})" if self.why else text
 
 
-Need = Union[str, OneOf]
+Need = str | OneOf
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,10 @@ import json as _json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -223,7 +224,7 @@ class PullStats:
             self._throttled_until = max(self._throttled_until, end)
             return True
 
-    def count(self, *, requests: int = 0, bytes: int = 0) -> None:
+    def count(self, *, requests: int = 0, bytes: int = 0) -> None:  # noqa: A002 - the counter it adds to
         """Add sent requests and received bytes."""
         with self._lock:
             self.requests += requests
@@ -249,7 +250,7 @@ class PullStats:
         return f"PullStats({self.as_dict()})"
 
 
-class MalformedBody(Exception):
+class MalformedBody(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """A 2xx body that does not decode; retried by :func:`send_json`."""
 
 
@@ -339,7 +340,7 @@ def api_error(response: requests.Response, parse_error: ParseError, *, note: str
     cls = error_class_for(response.status_code)
     try:
         message, field_errors = parse_error(response)
-    except Exception:  # a body we cannot read must not hide the status
+    except Exception:  # noqa: BLE001 - a body we cannot read must not hide the status
         message, field_errors = response.reason or "error", []
     url = _safe_url(response.url or "")
     request_id = _request_id(response)
@@ -365,7 +366,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     --------
     >>> parse_retry_after("3"), parse_retry_after("0"), parse_retry_after(None), parse_retry_after("soon")
     (3.0, 0.0, None, None)
-    >>> now = datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc)
+    >>> now = datetime(2015, 10, 21, 7, 28, tzinfo=UTC)
     >>> parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=now)
     30.0
     """
@@ -381,8 +382,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def send(
@@ -479,7 +480,7 @@ def _read_body(response: requests.Response) -> bytes:
     if not isinstance(response.raw, urllib3.response.BaseHTTPResponse):  # a custom adapter: let requests read it
         return response.content
     response._content = response.raw.read(decode_content=True) or b""
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, left out of its stubs
     response.raw.release_conn()
     return response._content
 
@@ -552,10 +553,13 @@ def _transmit(
     session: requests.Session,
     request: _Request,
     handling: _Handling,
-    attempts: "_Attempts",
+    attempts: _Attempts,
     first: Callable[[], requests.Response] | None = None,
 ) -> requests.Response | None:
-    """Transport layer: one attempt's response (``first``'s when given), or None after a transient fault (backed off)."""
+    """Transport layer: one attempt's response (``first``'s when given).
+
+    None after a transient fault (backed off).
+    """
     policy, stats = handling.policy, handling.stats
     try:
         response = first() if first is not None else _attempt(session, request, policy)
@@ -563,11 +567,12 @@ def _transmit(
         return response
     except _TRANSPORT_ERRORS as exc:
         stats.count(requests=1)
+        kind = type(exc).__name__
         attempts.fault(
             "transport",
             exc,
-            lambda n, exc=exc: TransportError(
-                f"{request.describe()} failed after {n} attempts: {type(exc).__name__}. "
+            lambda n: TransportError(
+                f"{request.describe()} failed after {n} attempts: {kind}. "
                 "Check the base URL and the network, then call again."
             ),
         )
@@ -591,7 +596,7 @@ def _answer(
     response: requests.Response,
     request: _Request,
     handling: _Handling,
-    attempts: "_Attempts",
+    attempts: _Attempts,
     decode: Callable[[requests.Response], Any] | None,
 ) -> tuple[requests.Response, Any] | None:
     """Error-mapping layer: ``(response, decoded)`` for a usable answer, None to try again, else the error."""
@@ -609,11 +614,12 @@ def _answer(
     try:
         return response, decode(response)
     except MalformedBody as exc:
+        detail = str(exc)
         attempts.fault(
             "malformed",
             exc,
-            lambda n, exc=exc: DataError(
-                f"{request.describe(response.url)} kept answering a body that does not parse ({n} attempts): {exc}"
+            lambda n: DataError(
+                f"{request.describe(response.url)} kept answering a body that does not parse ({n} attempts): {detail}"
             ),
         )
         return None

@@ -30,9 +30,10 @@ Examples
 
 from __future__ import annotations
 
-import re
 import math
-from typing import Any, Callable, Mapping, NamedTuple
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -342,7 +343,7 @@ class LinkPaginator(Paginator):
         """``(url, params)`` of the next request."""
         return self._url, self._params
 
-    def update_state(self, response: requests.Response, data: Any) -> None:
+    def update_state(self, response: requests.Response | None, data: Any) -> None:
         """Read ``X-Total-Count`` and ``Link`` of a page; find the next one or stop.
 
         ``data`` is the page's rows: the first page with a next one tells the
@@ -355,6 +356,8 @@ class LinkPaginator(Paginator):
         PaginationError
             The next link goes to another host or does not advance.
         """
+        if response is None:
+            raise TypeError("LinkPaginator reads each page's Link and X-Total-Count headers: it needs the response")
         self._count(response)
         nxt = parse_link_header(response.headers.get("Link")).get("next")
         if nxt is None:

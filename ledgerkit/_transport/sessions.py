@@ -35,11 +35,12 @@ import functools
 import importlib.metadata
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import requests.adapters
 import requests.auth
+from urllib3.connectionpool import HTTPConnectionPool
 
 from ..config import Credentials, check_basic_auth
 from ..errors import ConfigurationError
@@ -87,7 +88,13 @@ if not any(isinstance(f, _SignedQueryFilter) for f in _URLLIB3_LOG.filters):
     _URLLIB3_LOG.addFilter(_SignedQueryFilter())
 
 
-class _RedactingSend:
+if TYPE_CHECKING:
+    from http.client import HTTPConnection as _Connection
+else:
+    _Connection = object  # a mixin: the connection class comes second in the bases
+
+
+class _RedactingSend(_Connection):
     """Mixin for urllib3 connections: ``http.client``'s debug dump never shows credentials."""
 
     redact_query = False
@@ -97,7 +104,7 @@ class _RedactingSend:
             shown = _AUTHORIZATION.sub(lambda m: m.group(1) + b": <redacted>", bytes(data))
             if self.redact_query:
                 shown = _REQUEST_QUERY.sub(rb"\1?<redacted>", shown)
-            print("send:", repr(shown))
+            print("send:", repr(shown))  # noqa: T201 - in place of http.client's own debug print
             self.debuglevel = 0  # instance attribute: silences http.client's own print of this send
             try:
                 return super().send(data)
@@ -107,7 +114,7 @@ class _RedactingSend:
 
 
 @functools.cache
-def _redacting_pool(pool_class: type, redact_query: bool) -> type:
+def _redacting_pool(pool_class: type[HTTPConnectionPool], redact_query: bool) -> type[HTTPConnectionPool]:
     """``pool_class`` whose connections are its own connection class with :class:`_RedactingSend` mixed in."""
     if getattr(pool_class.ConnectionCls, "redact_query", None) == redact_query:
         return pool_class
@@ -227,7 +234,7 @@ def session_from(template: requests.Session, adapter: requests.adapters.HTTPAdap
     session.headers.update(template.headers)
     session.proxies.update(template.proxies)
     if isinstance(template.params, dict):
-        session.params.update(template.params)
+        session.params = dict(template.params)
     session.verify, session.cert, session.max_redirects = template.verify, template.cert, template.max_redirects
     session.hooks = {event: list(hooks) for event, hooks in template.hooks.items()}
     return session

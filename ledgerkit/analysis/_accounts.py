@@ -48,8 +48,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -153,7 +154,7 @@ class _Rows(dict):
             found, names = pd.factorize(frame[ACCOUNT].astype("str"))
             order = np.argsort(found, kind="stable")
             bounds = np.searchsorted(found[order], np.arange(len(names) + 1))
-            self[id(frame)] = {str(n): order[a:b] for n, a, b in zip(names, bounds[:-1], bounds[1:])}
+            self[id(frame)] = {str(n): order[a:b] for n, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)}
         return self[id(frame)].get(name, np.empty(0, dtype="int64"))
 
 
@@ -177,7 +178,7 @@ def _part(value: Any, name: str, rows: _Rows) -> Any:
     return _rows_of(value, name, rows)
 
 
-def _dask_positions(frame: Any, name: str) -> np.ndarray:
+def _dask_positions(frame: Any, name: str) -> _RunPositions:
     """Whole-frame row numbers of account ``name``'s rows in a Dask frame, as (start, length) runs.
 
     Each partition sends back the runs of its rows of the account (one run
@@ -206,10 +207,10 @@ class _RunPositions:
         self.starts, self.ends = starts, np.cumsum(lengths)
 
     @classmethod
-    def of(cls, parts: Sequence[pd.DataFrame]) -> "_RunPositions":
+    def of(cls, parts: Sequence[pd.DataFrame]) -> _RunPositions:
         """Runs of every partition, moved by the rows of the partitions before it."""
         offsets = np.r_[0, np.cumsum(np.asarray([_size(p) for p in parts], dtype="int64"))][:-1]
-        starts = [p["start"].to_numpy(dtype="int64") + o for p, o in zip(parts, offsets)]
+        starts = [p["start"].to_numpy(dtype="int64") + o for p, o in zip(parts, offsets, strict=True)]
         lengths = [p["length"].to_numpy(dtype="int64") for p in parts]
         return cls(np.concatenate(starts or [np.empty(0, "int64")]), np.concatenate(lengths or [np.empty(0, "int64")]))
 

@@ -10,7 +10,8 @@ check their input up front -- against the frame contracts of
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd

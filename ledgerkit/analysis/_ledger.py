@@ -21,8 +21,9 @@ neither value is refused: missing money is never read as 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,10 @@ class Ledger:
 
 
 def _optional_money(frame: pd.DataFrame, column: str, parameter: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(values with 0 where missing, known mask) of an optional money column (checked by the schema); None when absent."""
+    """(values with 0 where missing, known mask) of an optional money column; None when absent.
+
+    The column is checked by the schema.
+    """
     if column not in frame.columns:
         return None
     values = frame[column]
@@ -202,7 +206,7 @@ def chain_openings(ledger: Ledger, first: np.ndarray) -> tuple[np.ndarray, np.nd
     columns = list(ledger.chain_columns)
     if not ledger.is_records or not isinstance(opening, pd.DataFrame) or not count:
         return values, known
-    if not set([*columns, "opening_balance"]) <= set(opening.columns):
+    if not {*columns, "opening_balance"} <= set(opening.columns):
         return values, known
     given = opening.loc[opening["opening_balance"].notna()]
     table = _keys(given, columns).assign(_value=minor_units(given["opening_balance"], "opening"))

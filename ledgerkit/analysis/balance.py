@@ -15,8 +15,9 @@ moves the balance (fees and payouts negative).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ import pandas as pd
 from .._ingest.schema import OPENING_BALANCE
 from ..errors import ConfigurationError
 from ..money import is_currency
+from ._accounts import per_account
 from ._common import (
     MAX_TOTAL,
     check_freq,
@@ -37,7 +39,6 @@ from ._common import (
     require_utc,
     utc_nanoseconds,
 )
-from ._accounts import per_account
 from ._dask import dask_aware
 from ._ledger import ACCOUNT_COLUMNS, Ledger, chain_codes, first_rows, ledger_of
 from .breaks import check_balances
@@ -49,6 +50,7 @@ from .categories import (
     STATEMENT_CATEGORIES,
     category_codes,
 )
+from .periods import Freq
 
 __all__ = [
     "CATEGORIES",
@@ -95,7 +97,7 @@ class _Grid:
         return self.currency * self.width + self.period
 
 
-def _grid(ledger: Ledger, freq: str, found: np.ndarray, names: list[str], dates: pd.Series) -> _Grid:
+def _grid(ledger: Ledger, freq: Freq, found: np.ndarray, names: list[str], dates: pd.Series) -> _Grid:
     """Period numbers of the rows (and of the opening dates) on one grid."""
     period = period_numbers(utc_nanoseconds(ledger.created), freq)
     marks = [period, period_numbers(utc_nanoseconds(dates), freq)] if len(dates) else [period]
@@ -138,9 +140,9 @@ def _reported(ledger: Ledger, grid: _Grid, chain: np.ndarray, first: np.ndarray)
     if ledger.after is None or start is None:
         return None
     chains = len(first)
-    last = np.full(chains * grid.width, -1, dtype="int64")
-    np.maximum.at(last, chain * grid.width + grid.period, np.arange(len(chain), dtype="int64"))
-    last = last.reshape(chains, grid.width)
+    flat = np.full(chains * grid.width, -1, dtype="int64")
+    np.maximum.at(flat, chain * grid.width + grid.period, np.arange(len(chain), dtype="int64"))
+    last = flat.reshape(chains, grid.width)
     seen = np.where(last >= 0, np.arange(grid.width), -1)
     latest = np.maximum.accumulate(seen, axis=1)  # forward fill: the latest period with a row
     rows = np.take_along_axis(last, np.maximum(latest, 0), axis=1)
@@ -176,7 +178,7 @@ def _opening_mapping(opening: Mapping, present: list[str]) -> pd.Series:
     names = _currency_names(list(opening), present)
     if len(set(names)) < len(names):
         raise ConfigurationError("opening", opening, "one opening balance per currency (codes compared in upper case)")
-    absent = [code for code, name in zip(opening, names) if name not in present]
+    absent = [code for code, name in zip(opening, names, strict=True) if name not in present]
     if absent:
         raise ConfigurationError(
             "opening",
@@ -184,7 +186,7 @@ def _opening_mapping(opening: Mapping, present: list[str]) -> pd.Series:
             f"a currency of the frame ({sorted(present)}): an opening without rows and without a date "
             "has no period to go in",
         )
-    return pd.Series(dict(zip(names, (int(v) for v in opening.values()))), dtype="int64")
+    return pd.Series(dict(zip(names, (int(v) for v in opening.values()), strict=True)), dtype="int64")
 
 
 def _opening_frame(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Series]:
@@ -264,7 +266,7 @@ def _roll_columns(categories: list[str]) -> dict[str, str]:
         "period": "datetime64[ns, UTC]",
         "period_end": "datetime64[ns, UTC]",
         "opening": "Int64",
-        **{c: "Int64" for c in categories},
+        **dict.fromkeys(categories, "Int64"),
         "closing": "Int64",
         "rows": "Int64",
         "reported_closing": "Int64",
@@ -272,7 +274,7 @@ def _roll_columns(categories: list[str]) -> dict[str, str]:
     }
 
 
-def _span(grid: _Grid, index: int, first: Any, freq: str) -> tuple[int, int] | None:
+def _span(grid: _Grid, index: int, first: Any, freq: Freq) -> tuple[int, int] | None:
     """First and last grid period of one currency: its rows, and its opening date if known."""
     periods = grid.period[grid.currency == index]
     starts = [int(periods.min())] if len(periods) else []
@@ -293,7 +295,7 @@ def _roll_one(
     reported: np.ndarray | None,
     opening: int,
     dormant: int,
-    freq: str,
+    freq: Freq,
     columns: list[str],
 ) -> pd.DataFrame:
     """Roll-forward of one currency over its contiguous periods."""
@@ -422,7 +424,7 @@ def roll_forward(
     >>> roll_forward(records)[["opening", "income", "reserve", "closing", "unexplained"]].values.tolist()
     [[500, 1000, -100, 1400, 0]]
     """
-    freq = check_freq(freq)
+    period = check_freq(freq)
     ledger = ledger_of(statements, "statements")
     overrides = _check_categories(categories)
     base = RECORD_ACTIVITY if ledger.is_records else STATEMENT_ACTIVITY
@@ -436,7 +438,7 @@ def roll_forward(
     else:
         openings, dates = pd.Series(dtype="int64"), pd.Series(dtype="datetime64[ns, UTC]")
     names = present + sorted(set(openings.index) - set(present))
-    grid = _grid(ledger, freq, found, names, dates)
+    grid = _grid(ledger, period, found, names, dates)
     chain = chain_codes(ledger, grid.currency)
     first = first_rows(chain, int(chain.max()) + 1 if len(chain) else 0)
     if opening is None:
@@ -448,7 +450,7 @@ def roll_forward(
     parts = []
     for currency in sorted(grid.names):
         index = grid.names.index(currency)
-        span = _span(grid, index, dates.get(currency, pd.NaT), freq)
+        span = _span(grid, index, dates.get(currency, pd.NaT), period)
         if span is None:
             continue
         parts.append(
@@ -462,7 +464,7 @@ def roll_forward(
                 reported,
                 int(openings.get(currency, 0)),
                 int(dormant.get(currency, 0)),
-                freq,
+                period,
                 columns,
             )
         )

@@ -28,7 +28,8 @@ refund, chargeback, payout and credit as named (credit with payouts);
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,7 +112,8 @@ def record_category(transaction_type: Any) -> str:
 
     Examples
     --------
-    >>> [record_category(t) for t in ["payment", "Credit", "adjustment", "rolling_reserve_release", "rate", "p2p", None]]
+    >>> types = ["payment", "Credit", "adjustment", "rolling_reserve_release", "rate", "p2p", None]
+    >>> [record_category(t) for t in types]
     ['income', 'payouts', 'adjustments', 'reserve', 'rates', 'other', 'other']
     """
     if transaction_type is None or pd.isna(transaction_type):

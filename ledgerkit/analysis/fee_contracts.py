@@ -9,13 +9,14 @@ re-exported by :mod:`ledgerkit.analysis.fees`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigurationError
 from .._ingest.schema import FEE_MODEL, TRANSACTIONS, frame_kind
+from ..errors import ConfigurationError
 from ._accounts import per_account
 from ._common import require_frame
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
@@ -118,7 +119,7 @@ def _fit_contract(amounts: np.ndarray, fees: np.ndarray) -> tuple[int, int] | No
         return None
     sample = _fit_sample(amounts)
     windows = [_score_window(amounts[sample], fees[sample], *g) for g in guesses]
-    candidates, fixed, score, distance = (np.concatenate(parts) for parts in zip(*windows))
+    candidates, fixed, score, distance = (np.concatenate(parts) for parts in zip(*windows, strict=True))
     best = np.lexsort((distance, -_simplicity(candidates), -score))[0]
     percent = int(candidates[best])
     residual = fees - _round_share(amounts, percent)
@@ -247,7 +248,7 @@ def fee_model(
     keys = _model_keys(by, transactions)
     rows, dropped = _model_rows(transactions, keys, check_invalid(invalid))
     records = [
-        {**dict(zip(keys, label)), **_group_model(group, tolerance)}
+        {**dict(zip(keys, label, strict=True)), **_group_model(group, tolerance)}
         for label, group in rows.groupby(keys, dropna=False, sort=True, observed=True)
     ]
     out = _typed_frame(

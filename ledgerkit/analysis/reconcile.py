@@ -257,12 +257,13 @@ def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any, *, 
     >>> r = pd.DataFrame({"transaction_id": pd.array([1, 2], dtype="Int64"), "transaction_uid": ["u1", "u2"],
     ...     "amount": pd.array([1000, -300], dtype="Int64"), "fee": pd.array([30, 0], dtype="Int64"),
     ...     "currency": ["EUR", "EUR"]})
-    >>> reconcile_transactions(t, r)[["status", "transaction_amount", "record_amount", "fee_difference"]].values.tolist()
+    >>> shown = ["status", "transaction_amount", "record_amount", "fee_difference"]
+    >>> reconcile_transactions(t, r)[shown].values.tolist()
     [['fee_mismatch', 1000, 1000, 1], ['matched', -300, -300, 0]]
     """
     invalid = check_invalid(invalid)
     side_t, dropped_t = _transaction_side(transactions, invalid)
-    id_by_uid = dict(zip(side_t["transaction_uid"].tolist(), side_t["key"].tolist()))
+    id_by_uid = dict(zip(side_t["transaction_uid"].tolist(), side_t["key"].tolist(), strict=True))
     side_r, dropped_r = _record_side(balance_records, id_by_uid, invalid)
     compare_fees = side_r["record_fee"].notna().all() if len(side_r) else True
     merged = side_t.assign(_t=True).merge(side_r.assign(_r=True), on="key", how="outer", sort=True)

@@ -45,15 +45,29 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import requests
 from tqdm.auto import tqdm
 
+from .._ingest.manifest import Manifest
+from .._ingest.records import excerpt
+from .._ingest.sheets import ReportSheets, read_report_file
+from .._transport.http import (
+    PullStats,
+    RetryPolicy,
+    api_error,
+    new_file_session,
+    new_session,
+    parse_retry_after,
+    send_json,
+)
+from .._transport.sessions import adopt_session
 from ..config import ProviderConfig
 from ..errors import (
     APIError,
@@ -67,20 +81,7 @@ from ..errors import (
     ReportTimeoutError,
     TransportError,
 )
-from .._ingest.manifest import Manifest
-from .._transport.http import (
-    PullStats,
-    RetryPolicy,
-    api_error,
-    new_file_session,
-    new_session,
-    parse_retry_after,
-    send_json,
-)
-from .._transport.sessions import adopt_session
-from .._ingest.records import excerpt
 from ..money import check_currency
-from .._ingest.sheets import ReportSheets, read_report_file
 
 __all__ = [
     "BalanceReport",
@@ -156,7 +157,7 @@ def _aware(value: Any, parameter: str) -> datetime:
     if isinstance(value, str) and _DAY.match(value.strip()):
         value = date.fromisoformat(value.strip())
     if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -180,9 +181,11 @@ def _aware(value: Any, parameter: str) -> datetime:
     return value
 
 
-def _positive_int(value: Any, parameter: str, *, optional: bool = True) -> int | None:
-    if value is None and optional:
-        return None
+def _optional_positive_int(value: Any, parameter: str) -> int | None:
+    return None if value is None else _positive_int(value, parameter)
+
+
+def _positive_int(value: Any, parameter: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise ConfigurationError(parameter, value, "a positive integer (below 2**63)")
     return value
@@ -213,7 +216,7 @@ class BalanceRecordsRequest:
     >>> r = BalanceRecordsRequest.build("2025-01-01", "2025-02-01", currency="eur", user_id=1, shop_id=7)
     >>> r.body()["request_params"]
     {'date_from': '2025-01-01T00:00:00.000000+00:00', 'date_to': '2025-02-01T00:00:00.000000+00:00', 'currency': 'EUR', 'shop_id': 7}
-    """
+    """  # noqa: E501 - a doctest's output is one line
 
     date_from: datetime
     date_to: datetime
@@ -237,11 +240,14 @@ class BalanceRecordsRequest:
         merchant_id: Any = None,
         shop_id: Any = None,
         gateway_id: Any = None,
-        format: Any = "csv",
-        language: Any = "en",  # noqa: A002
+        format: Any = "csv",  # noqa: A002 - the API's own name
+        language: Any = "en",
         notification_email: Any = None,
-    ) -> "BalanceRecordsRequest":
-        """Check every argument (see :func:`ledgerkit.load_balance_records`); ``ConfigurationError`` before any request."""
+    ) -> BalanceRecordsRequest:
+        """Check every argument (see :func:`ledgerkit.load_balance_records`).
+
+        A ``ConfigurationError`` before any request.
+        """
         start, end = _aware(date_from, "date_from"), _aware(date_to, "date_to")
         if not start < end:
             raise ConfigurationError(
@@ -261,10 +267,10 @@ class BalanceRecordsRequest:
             start,
             end,
             check_currency(currency),
-            _positive_int(user_id, "user_id", optional=False),
-            _positive_int(merchant_id, "merchant_id"),
-            _positive_int(shop_id, "shop_id"),
-            _positive_int(gateway_id, "gateway_id"),
+            _positive_int(user_id, "user_id"),
+            _optional_positive_int(merchant_id, "merchant_id"),
+            _optional_positive_int(shop_id, "shop_id"),
+            _optional_positive_int(gateway_id, "gateway_id"),
             _one_of(format, "format", ("csv", "xlsx")),
             _one_of(language, "language", ("en", "ru")),
             notification_email,
@@ -307,7 +313,12 @@ class BalanceRecordsRequest:
         }
 
 
-def _check_writable(directory: str | os.PathLike) -> None:
+def _is_text_path(value: Any) -> bool:
+    """A path given as text, or as a path object whose ``__fspath__`` gives text (a bytes path is refused)."""
+    return isinstance(value, str) or (isinstance(value, os.PathLike) and isinstance(os.fspath(value), str))
+
+
+def _check_writable(directory: str | os.PathLike[str]) -> None:
     """Refuse a ``download_dir`` this process cannot create the report's file in (tried with a temporary file)."""
     try:
         with tempfile.TemporaryFile(dir=directory):
@@ -339,7 +350,7 @@ class ReportOptions:
         poll_interval: Any = (0.5, 10.0),
         max_rerequests: Any = 1,
         download_dir: Any = None,
-    ) -> "ReportOptions":
+    ) -> ReportOptions:
         if (
             isinstance(poll_timeout, bool)
             or not isinstance(poll_timeout, (int, float))
@@ -349,7 +360,7 @@ class ReportOptions:
         if isinstance(max_rerequests, bool) or not isinstance(max_rerequests, int) or max_rerequests < 0:
             raise ConfigurationError("max_rerequests", max_rerequests, "an integer >= 0")
         if download_dir is not None:
-            if isinstance(download_dir, bool) or not isinstance(download_dir, (str, os.PathLike)):
+            if not _is_text_path(download_dir):
                 raise ConfigurationError("download_dir", download_dir, "an existing directory (a path) or None")
             if not str(download_dir).strip() or not Path(download_dir).is_dir():
                 raise ConfigurationError("download_dir", str(download_dir), "an existing directory")
@@ -396,7 +407,7 @@ def parse_dwh_error(response: requests.Response) -> tuple[str, list[dict]]:
     ...               b'"help": "https://doc.ecomcharge.com/codes/unprocessable_entity", "message": "Unprocessable entity"}}')
     >>> parse_dwh_error(r)
     ('Unprocessable entity: Type is invalid. (help: https://doc.ecomcharge.com/codes/unprocessable_entity)', [{'parameter': 'type', 'message': 'Type is invalid.'}])
-    """
+    """  # noqa: E501 - a doctest's output is one line
     error = response.json().get("error") or {}
     message, friendly, help_url = (str(error.get(k) or "").strip() for k in ("message", "friendly_message", "help"))
     named = _named_field(message)
@@ -411,7 +422,10 @@ def parse_dwh_error(response: requests.Response) -> tuple[str, list[dict]]:
 
 
 def _named_field(text: str) -> str | None:
-    """The request field an error text begins with (``request_params.currency``, ``Date_from`` -> ``request_params.date_from``)."""
+    """The request field an error text begins with.
+
+    ``request_params.currency`` as it is, ``Date_from`` -> ``request_params.date_from``.
+    """
     first = text.split(" ", 1)[0].strip(".:,").casefold()
     if first.startswith(("request_params.", "request_parameters.")) or first in _REQUEST_FIELDS:
         return first
@@ -449,8 +463,7 @@ def _report_of(body: Any, url: str) -> dict[str, Any]:
             (
                 "file_url",
                 report.get("file_url") is None
-                or isinstance(report["file_url"], str)
-                and report["file_url"].startswith(("http://", "https://")),
+                or (isinstance(report["file_url"], str) and report["file_url"].startswith(("http://", "https://"))),
                 "an http(s) URL",
             ),
             (
@@ -497,7 +510,8 @@ class _Dwh:
                 self.api, method, url, json=body, policy=self.policy, stats=self.stats, parse_error=parse_dwh_error
             )
         except APIError as exc:
-            raise _with_dwh_detail(exc)  # the same error, its own cause kept
+            _with_dwh_detail(exc)
+            raise  # the same error, its own cause kept
         except RecursionError as exc:  # Python's JSON decoder on thousands of levels of nesting
             raise DataError(f"the DWH answer to {url} nests too deeply to be read") from exc
         return _report_of(decoded, url)
@@ -576,7 +590,7 @@ def _may_be_the_type(exc: InvalidRequestError) -> bool:
     return exc.status == 422 and (_names_type(exc) or not exc.field_errors)
 
 
-class _Transient(Exception):
+class _Transient(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """A download failure worth retrying; ``final`` is raised when retries run out."""
 
     def __init__(self, reason: str, final: Exception, wait: float | None) -> None:
@@ -604,7 +618,7 @@ class _Progress:
                     "report_id": report["id"],
                     "status": status,
                     "attempt": report.get("attempt"),
-                    "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                    "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 }
             )
         self.bar.set_postfix_str(f"{report['id']} {status}", refresh=False)
@@ -656,7 +670,7 @@ def _same_value(ours: Any, theirs: Any) -> bool:
         except ValueError:
             return False
         # An echo without an offset is UTC (the DWH echoes dates in UTC).
-        return datetime.fromisoformat(ours) == (echoed if echoed.tzinfo else echoed.replace(tzinfo=timezone.utc))
+        return datetime.fromisoformat(ours) == (echoed if echoed.tzinfo else echoed.replace(tzinfo=UTC))
     return ours == theirs
 
 
@@ -683,7 +697,7 @@ def _expired(report: dict[str, Any]) -> bool:
         when = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
     except ValueError:
         return False
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)) <= datetime.now(timezone.utc)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) <= datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------- the loader
@@ -744,11 +758,12 @@ def fetch_report(
     try:
         report, (sheets, learned) = run.fetch(options.report_id)
     except LedgerkitError as exc:
-        raise _naming_report(
+        _naming_report(
             exc,
             run.current or options.report_id,
             {**resume, "base_url": config.base_url, "psp_id": config.credentials.user},
         )
+        raise
     finally:
         bar.close()
         dwh.close()
@@ -789,7 +804,7 @@ def _naming_report(exc: LedgerkitError, report_id: str | None, resume: dict[str,
     if report_id is None or isinstance(exc, ConfigurationError):
         return exc
     fresh = isinstance(exc, (ReportFailedError, ReportExpiredError))
-    exc.report_id = report_id
+    exc.report_id = report_id  # type: ignore[attr-defined]  # any error once a report exists names it
     exc.resume = {**resume, "report_id": None if fresh else report_id}
     message = str(exc.args[0]) if exc.args else str(exc)
     if not fresh and f"report_id={report_id!r}" not in message:

@@ -24,15 +24,15 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import build_page, empty_frame, excerpt, finish, strict_json
 from .._ingest.schema import STATEMENTS
@@ -41,6 +41,7 @@ from .._transport.http import MalformedBody
 from .._transport.pagination import LinkPaginator, fetch_next, total_count
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
+from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
 from ..money import check_currency
 from ._pull import Connection, check_workers, resumable
 from ._statement_rows import Rows
@@ -117,7 +118,7 @@ class StatementsRequest:
         per_page: Any = None,
         currency: Any = "EUR",
         start_page: Any = 1,
-    ) -> "StatementsRequest":
+    ) -> StatementsRequest:
         """Check every argument (see :func:`ledgerkit.load_statements`); ``ConfigurationError`` before any request.
 
         ``since``/``until`` are the API's names for ``date_from``/``date_to``; either pair may be used, not both.
@@ -272,7 +273,12 @@ class _Pull:
         while paginator.has_next_page and max_pages != 0:
             max_pages = None if max_pages is None else max_pages - 1
             number = paginator.page
-            got = fetch_next(paginator, self._send, where=lambda: f"statements page {number}", check=_check_page)
+            got = fetch_next(
+                paginator,
+                self._send,
+                where=lambda: f"statements page {number}",  # noqa: B023 - asked for within the call
+                check=_check_page,
+            )
             page = _Page(number, _total(got.response), got.data)
             if got.stuck is not None:
                 yield self._page(page)  # the page itself is good: keep it in .partial
@@ -321,7 +327,12 @@ class _Pull:
         for arrived in WindowScheduler(numbers, step, max_workers=self.max_workers, make_worker=worker):
             waiting[arrived.number] = arrived
             while (page := waiting.pop(paginator.page, None)) is not None:
-                if page.error is not None or page.total != total or self.rows.breaks_chain(page.rows, self.rows.last):
+                if (
+                    page.error is not None
+                    or page.response is None  # only a page that failed has none
+                    or page.total != total
+                    or self.rows.breaks_chain(page.rows, self.rows.last)
+                ):
                     self.manifest.extra["refollowed_from_page"] = page.number
                     if page.error is not None:
                         self.manifest.extra["concurrent_error"] = type(page.error).__name__
@@ -409,8 +420,9 @@ class _Pull:
         """Give ``exc`` ``.resume`` (continue from the page that failed), ``.manifest``, ``.partial``."""
         self.manifest.complete = False
         resume = {**self.manifest.parameters, "start_page": self.paginator.page}
-        if "start_page" in (exc.resume or {}):  # the paginator's or the count check's own advice
-            resume["start_page"] = exc.resume["start_page"]
+        advice = exc.resume or {}  # the paginator's or the count check's own
+        if "start_page" in advice:
+            resume["start_page"] = advice["start_page"]
         partial = self.frame(frames)
         resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 

@@ -35,28 +35,29 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
 from .._ingest.arrow_pages import FastPage, NotJSON, PageHints, pages_to_frame, read_columns, read_page
-from .._ingest.page_tail import tail_cursor
-from .._ingest.schema import TRANSACTIONS
 from .._ingest.manifest import Manifest, attach_manifest
+from .._ingest.page_tail import tail_cursor
 from .._ingest.records import empty_frame, finish
+from .._ingest.schema import TRANSACTIONS
+from .._ingest.timeparse import check_zone, instant, wall_clock
 from .._transport.http import MalformedBody, PullStats, transmit
 from .._transport.pagination import CursorPaginator, fetch_next, whole_number
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
-from .._ingest.timeparse import check_zone, instant, wall_clock
-from ._pull import Connection, check_flag, check_workers, resumable
+from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
 from ._fee_units import FeeUnits
+from ._pull import Connection, check_flag, check_workers, resumable
 from .windows import WindowScheduler, split_point
 
 __all__ = ["TransactionsRequest", "pull", "Window", "fetch_page", "parse_error", "METHODS"]
@@ -130,7 +131,7 @@ class TransactionsRequest:
         starting_after: Any = None,
         ending_before: Any = None,
         include_pii: Any = False,
-    ) -> "TransactionsRequest":
+    ) -> TransactionsRequest:
         """Check every argument (see :func:`ledgerkit.load_transactions`); ``ConfigurationError`` before any request."""
         zone = _api_zone(time_zone)
         date_type = _one_of("date_type", date_type, DATE_TYPES)
@@ -170,7 +171,7 @@ class TransactionsRequest:
         )
         return request.checked()
 
-    def checked(self) -> "TransactionsRequest":
+    def checked(self) -> TransactionsRequest:
         """This request, once its bounds render for the API (``settled_at`` needs midnights of the zone)."""
         for method in self.methods:
             self.report_params(method)
@@ -386,11 +387,13 @@ def fetch_page(
     client: Connection,
     window: Window,
     decode: Callable[[requests.Response], Any],
-    ahead: "_Ahead | None" = None,
+    ahead: _Ahead | None = None,
     *,
     send_next: bool = False,
 ) -> tuple[FastPage, bytes]:
-    """Fetch the next page of ``window`` as a typed page (see :mod:`ledgerkit._ingest.arrow_pages`) and advance its cursor.
+    """Fetch the next page of ``window`` as a typed page and advance its cursor.
+
+    The page is parsed by :mod:`ledgerkit._ingest.arrow_pages`.
 
     With ``ahead`` the request goes out through it (taking the one sent
     ahead for this window when it is this very request), and with
@@ -428,7 +431,10 @@ def fetch_page(
 
 
 def _page_name(window: Window) -> str:
-    """Which page a message is about: ``transactions page 3 (payment_method_type=credit_card, ..., starting_after=28861)``."""
+    """Which page a message is about.
+
+    For example ``transactions page 3 (payment_method_type=credit_card, ..., starting_after=28861)``.
+    """
     cursor = window.paginator.next_request()
     where = ", ".join(f"{k}={v}" for k, v in cursor.items()) or "first page"
     return (
@@ -745,8 +751,8 @@ class _Pull:
         m.rounded_values += page.rounded_values
         if page.pii_dropped:
             m.extra["pii_dropped"] = sorted(set(m.extra.get("pii_dropped", [])) | set(page.pii_dropped))
-        ids = page.ids() if rows else ()
-        if len(ids):  # running bounds: min/max over all ids seen would cost O(rows) on every page
+        # running bounds: min/max over all ids seen would cost O(rows) on every page
+        if rows and len(ids := page.ids()):
             low, high = int(ids.min()), int(ids.max())
             m.first_cursor = low if m.first_cursor is None else min(m.first_cursor, low)
             m.last_cursor = high if m.last_cursor is None else max(m.last_cursor, high)
@@ -765,7 +771,8 @@ class _Pull:
         pending = [w for w in self.windows if not w.complete and w.method not in self.refused]
         backward = self.query.direction == "backward" and not self.concurrent
         cursors = [w.paginator.cursor for w in pending]
-        cursor = None if None in cursors else (max if backward else min)(cursors, default=None)
+        known = [c for c in cursors if c is not None]
+        cursor = None if len(known) < len(cursors) else (max if backward else min)(known, default=None)
         methods = tuple(dict.fromkeys(w.method for w in pending))
         self.manifest.complete = False
         self.manifest.extra["pending_windows"] = [w.summary() for w in pending]

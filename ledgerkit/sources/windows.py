@@ -31,14 +31,15 @@ Examples
 ['2025-01-01 00:00:00+00:00', '2025-01-01 06:00:00+00:00', '2025-01-01 12:00:00+00:00', '2025-01-01 18:00:00+00:00', '2025-01-02 00:00:00+00:00']
 >>> split_point(a, b, "created_at", "UTC", hint=pd.Timestamp("2025-01-01 20:00", tz="UTC"))
 Timestamp('2025-01-01 22:00:00+0000', tz='UTC')
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
 import collections
 import queue
 import threading
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 

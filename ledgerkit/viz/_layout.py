@@ -7,7 +7,8 @@ roll-forward and payout charts.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -101,7 +102,8 @@ def one_currency(frame: pd.DataFrame, currency: str | None) -> tuple[str | None,
     """The currency to draw and the frame's rows in it; several currencies need ``currency=``.
 
     An empty frame gives ``(currency, frame)`` unchanged, so that an empty
-    selection in a widget draws an empty chart instead of failing.
+    selection in a widget draws an empty chart instead of failing; the
+    currency is None only then.
     """
     codes = frame["currency"].astype("str")
     present = sorted(set(codes.dropna()))
@@ -118,6 +120,10 @@ def one_currency(frame: pd.DataFrame, currency: str | None) -> tuple[str | None,
             None,
             f"one of {present}",
             "The frame holds several currencies and one chart shows one (amounts are never added across them).",
+        )
+    if not present and not frame.empty:
+        raise ConfigurationError(
+            "currency", None, "rows with a currency: every row's 'currency' is missing, and amounts need one"
         )
     return (present[0] if present else None), frame
 
@@ -213,7 +219,7 @@ def group_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
     if not keys:
         return list(frame["currency"].astype("str"))
     parts = [frame[k].astype("object").where(frame[k].notna(), NONE_LABEL).astype("str") for k in keys]
-    return [" · ".join(values) for values in zip(*parts)]
+    return [" · ".join(values) for values in zip(*parts, strict=True)]
 
 
 def legend_outside(ax: Axes, *, above: bool = False, **kwargs: Any) -> None:
@@ -264,7 +270,9 @@ def category_ticks(ax: Axes, positions: np.ndarray, labels: Sequence[str]) -> No
 
 def _slot_width(ax: Axes, count: int) -> float:
     """Width in points of one of ``count`` bar slots across the axes."""
-    return ax.figure.get_size_inches()[0] * 72.0 * ax.get_position().width / max(count, 1)
+    figure = ax.get_figure(root=True)  # the Figure itself, also for an Axes on a SubFigure
+    assert figure is not None, "an Axes being drawn on belongs to a figure"
+    return figure.get_size_inches()[0] * 72.0 * ax.get_position().width / max(count, 1)
 
 
 def _text_width(text: str, size: float) -> float:
@@ -302,7 +310,7 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     ]
     positions = np.arange(len(steps))
     bars = ax.bar(positions, amounts, bottom=starts, color=colors, edgecolor="black", linewidth=0.5)
-    for bar, (_, _, _, kind) in zip(bars, steps):
+    for bar, (_, _, _, kind) in zip(bars, steps, strict=True):
         if kind == "residual":
             bar.set_hatch("//")
             bar.set_label("residual (unexplained)")
@@ -310,15 +318,15 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     headroom(ax, starts, starts + amounts, share=0.12)
     low, high = ax.get_ylim()
     slot = _slot_width(ax, len(steps))
-    for x, start, amount, (_, _, minor, kind) in zip(positions, starts, amounts, steps):
+    for x, start, amount, (_, _, minor, kind) in zip(positions, starts, amounts, steps, strict=True):
         if kind != "total" and minor == 0:
             continue
         text = format_money(minor, currency, sign=kind != "total")
         if abs(amount) >= 0.4 * (high - low):
-            _inside_label(ax, x, start + amount, amount, text)
+            _inside_label(ax, float(x), start + amount, amount, text)
         else:
             upright = kind == "total" or _text_width(text, 8) > 0.9 * slot
-            _end_label(ax, x, start + amount, amount, text, rotation=90 if upright else 0)
+            _end_label(ax, float(x), start + amount, amount, text, rotation=90 if upright else 0)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel(f"amount ({currency})")
     money_axis(ax.yaxis, currency)

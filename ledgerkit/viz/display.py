@@ -32,7 +32,8 @@ currency      net
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -356,7 +357,7 @@ def show(
     currencies = _row_currencies(frame, shown.index, currency) if money else None
     out = {}
     for name, values in shown.items():
-        if name in money:
+        if name in money and currencies is not None:  # money columns have their currencies
             out[name] = _major_text(values, currencies, with_code)
         elif name == "period" and period is not None:
             out[name] = [_period_label(v, period) for v in values]
@@ -389,7 +390,7 @@ def _time_text(values: pd.Series) -> list[str]:
 def _row_currencies(frame: pd.DataFrame, index: pd.Index, currency: str | None) -> pd.Series:
     """The currency of each shown row: the frame's ``currency`` column, else ``currency`` for all."""
     if "currency" in frame.columns:
-        return frame.loc[index, "currency"]
+        return frame["currency"]  # by position: shown keeps the frame's rows, whose labels may repeat
     if currency is not None:
         return pd.Series(currency, index=index)
     raise ConfigurationError("currency", None, "a currency code for a frame without a 'currency' column")
@@ -397,7 +398,7 @@ def _row_currencies(frame: pd.DataFrame, index: pd.Index, currency: str | None) 
 
 def _major_text(minor: Iterable[Any], currencies: Iterable[Any], with_code: bool) -> list[str]:
     out = []
-    for value, currency in zip(minor, currencies):
+    for value, currency in zip(minor, currencies, strict=True):
         if pd.isna(value) or pd.isna(currency):
             out.append("")
             continue

@@ -39,8 +39,9 @@ import base64
 import datetime as dt
 import html
 import io
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -50,9 +51,9 @@ from matplotlib.figure import Figure
 from ..analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
 from ..analysis._common import require_columns, require_frame, require_utc
 from ..analysis.periods import check_freq
-from .display import show, table_html
 from ..errors import ConfigurationError, LedgerkitError
 from ._layout import one_account, title_over_legend
+from .display import show, table_html
 from .plots import FIGSIZE, plot_balance, plot_effective_rate, plot_payout_waterfall, plot_payouts
 
 __all__ = ["Explorer", "View", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS", "MAX_ROWS"]
@@ -91,10 +92,8 @@ def _time_column(frame: pd.DataFrame) -> str:
     )
 
 
-def _utc(day: Any) -> pd.Timestamp | None:
-    """A date (or timestamp) as the UTC timestamp of its start; None stays None."""
-    if day is None:
-        return None
+def _utc(day: Any) -> pd.Timestamp:
+    """A date (or timestamp) as the UTC timestamp of its start."""
     stamp = pd.Timestamp(day)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
@@ -157,7 +156,7 @@ def _range_message(frame: pd.DataFrame, rows: pd.DataFrame, values: dict) -> str
     >>> f = pd.DataFrame({"created": pd.to_datetime(["2025-01-05"], utc=True), "currency": ["EUR"]})
     >>> _range_message(f, f.iloc[:0], {"start": dt.date(2025, 2, 1), "end": dt.date(2025, 1, 1), "currency": "EUR"})
     "Nothing to show: the range runs from 2025-02-01 to before 2025-01-01, which is no time at all. Pick a 'before' date after the 'from' date."
-    """
+    """  # noqa: E501 - a doctest's output is one line
     start, end = values.get("start"), values.get("end")
     if start is not None and end is not None and _utc(start) >= _utc(end):
         return (
@@ -179,7 +178,7 @@ def _range_message(frame: pd.DataFrame, rows: pd.DataFrame, values: dict) -> str
     first, after_last = _date_bounds(_filter(frame, None, None, currency))
     where = (
         f"the {currency} rows run from {_day(first)} to {_day(after_last - dt.timedelta(days=1))}"
-        if first is not None
+        if first is not None and after_last is not None
         else f"the data has no {currency} rows"
     )
     return f"No {currency} rows {span}: {where}. Widen the date range."
@@ -194,7 +193,7 @@ def _table_html(table: pd.DataFrame, picked: int | None) -> str:
     first, *rows = body.split("<tr>")
     opening = ["<tr>"] * len(rows)
     opening[picked] = f'<tr class="picked" style="{_PICKED_STYLE}">'
-    return head + "<tbody>" + first + "".join(o + r for o, r in zip(opening, rows))
+    return head + "<tbody>" + first + "".join(o + r for o, r in zip(opening, rows, strict=True))
 
 
 def _fees_shown(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:

@@ -81,7 +81,7 @@ def statements_of(account: str) -> pd.DataFrame:
     frame[["amount", "balance_before", "balance_after"]] = frame[["amount", "balance_before", "balance_after"]].astype(
         "Int64"
     )
-    frame = frame.astype({c: "str" for c in ("row_id", "transaction", "transaction_id", "payout_id")})
+    frame = frame.astype(dict.fromkeys(("row_id", "transaction", "transaction_id", "payout_id"), "str"))
     return frame.astype({"type": "category", "currency": "category", "channel": "category"})
 
 
@@ -291,7 +291,7 @@ def test_balance_records_chain_per_account_even_when_their_shop_ids_collide():
 # ------------------------------------------------------------------ the invariant, over every function
 
 STATEMENT_CALLS = {
-    "fee_breakdown": lambda f: lk.fee_breakdown(f),
+    "fee_breakdown": lk.fee_breakdown,
     "fee_breakdown_by_channel_and_month": lambda f: lk.fee_breakdown(f, by="channel", freq="M"),
     "roll_forward": lambda f: lk.roll_forward(f, freq="D"),
     "check_balances": lk.check_balances,
@@ -317,10 +317,11 @@ def _rows_in_frame_order(result: pd.DataFrame, order: list[int], frames: dict[st
     """``alone`` results' positions moved to where those rows are in the interleaved frame."""
     if "position" not in result.columns:
         return result
-    offsets = dict(zip(sorted(frames), np.r_[0, np.cumsum([len(frames[n]) for n in sorted(frames)])]))
+    sizes = [len(frames[n]) for n in sorted(frames)]
+    offsets = dict(zip(sorted(frames), np.r_[0, np.cumsum(sizes)][:-1], strict=True))
     where = np.empty(len(order), dtype="int64")
     where[np.asarray(order)] = np.arange(len(order))
-    moved = [int(where[offsets[a] + p]) for a, p in zip(result["account"], result["position"])]
+    moved = [int(where[offsets[a] + p]) for a, p in zip(result["account"], result["position"], strict=True)]
     return result.assign(position=pd.array(moved, dtype=result["position"].dtype))
 
 
@@ -390,12 +391,12 @@ def test_one_frame_with_accounts_and_one_without_is_refused_naming_the_one_witho
     tx = combined({name: transactions_of(name) for name in ACCOUNTS})
     with pytest.raises(ConfigurationError, match=r"balance_records\.records=.*expected an 'account' column"):
         lk.reconcile_transactions(tx, records_of("eu-shop"))
-    with pytest.raises(ConfigurationError, match="^transactions=.*expected an 'account' column"):
+    with pytest.raises(ConfigurationError, match=r"^transactions=.*expected an 'account' column"):
         lk.reconcile_transactions(transactions_of("eu-shop"), both_reports())
-    with pytest.raises(ConfigurationError, match="^model="):
+    with pytest.raises(ConfigurationError, match=r"^model="):
         lk.fee_anomalies(tx, lk.fee_model(transactions_of("eu-shop")))
     statements = combined({name: statements_of(name) for name in ACCOUNTS})
-    with pytest.raises(ConfigurationError, match="^opening="):
+    with pytest.raises(ConfigurationError, match=r"^opening="):
         lk.roll_forward(statements, opening={"EUR": 0})
     report = both_reports()
     with pytest.raises(ConfigurationError, match=r"^statements\.opening_balance=.*'statements\.records' has one"):

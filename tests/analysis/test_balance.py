@@ -137,7 +137,7 @@ def test_roll_forward_empty_frame_has_columns_and_dtypes():
 
 def records_frame(rows):
     """Balance records from (shop, type, amount, fee, before, created, currency) tuples."""
-    shop, kind, amount, fee, before, created, currency = zip(*rows)
+    shop, kind, amount, fee, before, created, currency = zip(*rows, strict=True)
     amount, fee, before = (np.array(x, dtype="int64") for x in (amount, fee, before))
     return pd.DataFrame(
         {

@@ -9,8 +9,9 @@ kind (float money or ids, naive times).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -116,8 +117,10 @@ def table_rows() -> list[tuple[str, str, str, list[list[str]], list[str]]]:
         functions, frame, needs, uses = (cell.strip() for cell in line.strip("|").split("|"))
         role = re.search(r"\((.*)\)", functions)
         groups = [_names(item) for item in needs.split(";")[0].split(", ")]
-        for function in _names(functions.split(" (")[0]):
-            rows.append((function, _names(role.group(1))[0] if role else "", frame, groups, _names(uses)))
+        rows.extend(
+            (function, _names(role.group(1))[0] if role else "", frame, groups, _names(uses))
+            for function in _names(functions.split(" (")[0])
+        )
     return rows
 
 
@@ -140,7 +143,7 @@ def test_a_frame_with_exactly_what_the_row_needs_is_taken(function, role, frame,
 
 @pytest.mark.parametrize("function, role, frame, needs, uses", ROWS, ids=IDS)
 def test_without_any_one_need_the_frame_is_refused_naming_it(function, role, frame, needs, uses):
-    call, also = CALLS[(function, role)]
+    call, _also = CALLS[(function, role)]
     full = FRAMES[frame][0]
     for group in needs:
         kept = [c for c in full.columns if c not in group]
@@ -156,7 +159,9 @@ def _mistyped(values: pd.Series, kind: str) -> pd.Series:
 
 
 @pytest.mark.parametrize(
-    "function, role, frame, needs, uses", [r for r in ROWS if r[4]], ids=[i for i, r in zip(IDS, ROWS) if r[4]]
+    "function, role, frame, needs, uses",
+    [r for r in ROWS if r[4]],
+    ids=[i for i, r in zip(IDS, ROWS, strict=True) if r[4]],
 )
 def test_a_used_column_not_of_its_kind_is_refused_naming_it(function, role, frame, needs, uses):
     call, _ = CALLS[(function, role)]

@@ -456,7 +456,9 @@ def test_fit_is_exact_and_anomalies_are_the_corrupted(percent, fixed, amounts, o
     fees = [_fee(a, percent, fixed) for a in amounts]
     for k, offset in enumerate(offsets):
         fees[k] += offset
-    frame = transactions(*[{"amount": a, "transaction_fee": f, "currency": currency} for a, f in zip(amounts, fees)])
+    frame = transactions(
+        *[{"amount": a, "transaction_fee": f, "currency": currency} for a, f in zip(amounts, fees, strict=True)]
+    )
     model = fee_model(frame, by="currency", tolerance=0)
     assert values(model, ["percent", "fixed", "n", "n_explained"]) == [
         (float(percent), fixed, len(amounts), len(amounts) - len(offsets))
@@ -579,7 +581,7 @@ def test_mix_plus_rate_is_the_change(frame, by):
     defined = out.loc[out["change_bp"].notna()]
     parts = (defined["mix_bp"] + defined["rate_effect_bp"]).to_numpy(dtype=float)
     assert np.allclose(parts, defined["change_bp"].to_numpy(dtype=float), rtol=1e-12, atol=1e-9)
-    for currency, lines in defined.groupby("currency", observed=True):
+    for _currency, lines in defined.groupby("currency", observed=True):
         total = lines.loc[lines["kind"].eq("total")].iloc[0]
         rate_a = Fraction(int(total["fee_a"]) * 10_000, int(total["volume_a"]))
         rate_b = Fraction(int(total["fee_b"]) * 10_000, int(total["volume_b"]))

@@ -26,7 +26,7 @@ NOTHING = {"missing_money": 0, "duplicated_ids": 0}
 
 def transactions(rows):
     """Transactions from (id, type, status, amount, fee, created) rows; EUR, gateway 7, visa."""
-    ids, kinds, statuses, amounts, fees, created = (list(x) for x in zip(*rows))
+    ids, kinds, statuses, amounts, fees, created = (list(x) for x in zip(*rows, strict=True))
     return pd.DataFrame(
         {
             "id": pd.array(ids, dtype="Int64"),

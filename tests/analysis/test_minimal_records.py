@@ -38,7 +38,7 @@ def minimal(rows, *, openings=None):
         key = (shop, currency)
         openings[key] = openings.get(key, 0) + amount
         after.append(openings[key])
-    shop, kind, amount, created, currency = (list(x) for x in zip(*rows)) if rows else ([], [], [], [], [])
+    shop, kind, amount, created, currency = (list(x) for x in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
     return pd.DataFrame(
         {
             "merchant_id": pd.array([1] * len(rows), dtype="Int64"),
@@ -48,7 +48,7 @@ def minimal(rows, *, openings=None):
             ),
             "currency": pd.Series(currency, dtype="category"),
             "transaction_type": pd.Series(kind, dtype="category"),
-            "description": pd.array([f"{k} of shop {s}" for s, k in zip(shop, kind)], dtype="str"),
+            "description": pd.array([f"{k} of shop {s}" for s, k in zip(shop, kind, strict=True)], dtype="str"),
             "amount": pd.array(amount, dtype="Int64"),
             "balance_after": pd.array(after, dtype="Int64"),
         }
@@ -124,7 +124,7 @@ def test_without_balance_after_nothing_is_reported_and_nothing_is_read_as_zero()
     r = roll_forward(records, freq="M", opening={"EUR": 500})
     assert r["closing"].tolist() == [7_975, 978]
     assert r["reported_closing"].isna().all() and r["unexplained"].isna().all()
-    with pytest.raises(ConfigurationError, match="opening.*no balance_before or balance_after"):
+    with pytest.raises(ConfigurationError, match=r"opening.*no balance_before or balance_after"):
         roll_forward(records)
     with pytest.raises(ConfigurationError, match="balance_after"):
         check_balances(records)
@@ -150,7 +150,7 @@ def test_a_consistent_minimal_report_has_no_break_and_the_documented_columns():
 def test_a_lost_row_is_a_chain_break_at_exactly_the_next_row_of_its_account():
     lost = EUR.drop(index=2).reset_index(drop=True)  # the reserve held (-10.00) is missing
     got = check_balances(lost)
-    assert got[BREAK + ["type", "category"]].values.tolist() == [
+    assert got[[*BREAK, "type", "category"]].values.tolist() == [
         [2, "chain_break", "balance_after", 8_975, 7_975, -1_000, "too little", "rate", "rates"]
     ]
     assert got["record_id"].isna().all() and got["shop_id"].tolist() == [10]
@@ -164,7 +164,7 @@ def test_a_wrong_balance_after_is_found_once_at_its_own_row():
         assert got[["position", "field", "difference"]].values.tolist() == [[position, "balance_after", 7]]
     bad = EUR.copy()
     bad.loc[2, "balance_after"] -= 4
-    assert check_balances(bad)[BREAK + ["category"]].values.tolist() == [
+    assert check_balances(bad)[[*BREAK, "category"]].values.tolist() == [
         [2, "amount_mismatch", "balance_after", 8_000, 7_996, -4, "too little", "reserve"]
     ]
 
@@ -212,7 +212,7 @@ def test_a_repeated_record_without_record_id_is_a_duplicate():
 
 def full(rows, opening=0):
     """Full records from (type, amount, fee) rows of one account, chained."""
-    kind, amount, fee = (np.array(x) for x in zip(*rows))
+    kind, amount, fee = (np.array(x) for x in zip(*rows, strict=True))
     net = amount - fee
     after = opening + np.cumsum(net)
     return pd.DataFrame(
@@ -245,7 +245,7 @@ def with_value(frame, position, column, value):
 def test_a_fee_off_by_one_while_net_and_balances_agree_is_named():
     bad = with_value(FULL, 1, "fee", 61)
     got = check_balances(bad)
-    assert got[BREAK + ["record_id"]].values.tolist() == [
+    assert got[[*BREAK, "record_id"]].values.tolist() == [
         [1, "net_mismatch", "amount - fee", 1_940, 1_939, -1, "too little", 101]
     ]
     assert roll_forward(bad)["unexplained"].tolist() == [1]  # roll_forward saw it, now check_balances names it
@@ -353,7 +353,7 @@ def minimal_reports(draw, min_size=1):
         rows.append((shop, draw(st.sampled_from(KINDS)), amount, str(start + pd.Timedelta(hours=h)), currency))
     openings = {a: draw(st.integers(-(10**6), 10**6)) for a in accounts}
     records = minimal(rows, openings=openings)
-    present = set(zip(records["shop_id"].tolist(), records["currency"].astype(str).tolist()))
+    present = set(zip(records["shop_id"].tolist(), records["currency"].astype(str).tolist(), strict=True))
     return SimpleNamespace(records=records, opening_balance=opening_frame({a: openings[a] for a in present}))
 
 

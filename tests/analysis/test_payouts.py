@@ -15,7 +15,7 @@ ACTIVITY = ["income", "trx_fee", "trx_fee_fix", "other_fees", "vat", "refunds", 
 
 def statements(rows, currency="EUR"):
     """Statements from (type, amount, payout_id, created) tuples; balances chained from 0."""
-    types, amounts, payouts, created = (list(x) for x in zip(*rows)) if rows else ([], [], [], [])
+    types, amounts, payouts, created = (list(x) for x in zip(*rows, strict=True)) if rows else ([], [], [], [])
     after = pd.Series(amounts, dtype="Int64").cumsum()
     return pd.DataFrame(
         {

@@ -122,7 +122,7 @@ def test_what_names_no_calendar_period_is_refused_naming_freq(bad):
 
 
 def test_a_removed_pandas_alias_gets_pandas_hint():
-    with pytest.raises(ConfigurationError, match="pandas says: .*'YE' instead"):
+    with pytest.raises(ConfigurationError, match=r"pandas says: .*'YE' instead"):
         check_freq("Y")
 
 

@@ -13,7 +13,7 @@ from ledgerkit.errors import ConfigurationError
 
 def transactions(rows):
     """Transactions from (id, uid, type, status, amount, fee, currency) tuples."""
-    ids, uids, types, statuses, amounts, fees, currencies = (list(x) for x in zip(*rows))
+    ids, uids, types, statuses, amounts, fees, currencies = (list(x) for x in zip(*rows, strict=True))
     return pd.DataFrame(
         {
             "id": pd.array(ids, dtype="Int64"),
@@ -30,7 +30,7 @@ def transactions(rows):
 
 def records(rows):
     """Balance records from (transaction_id, uid, type, amount, fee, currency) tuples."""
-    ids, uids, types, amounts, fees, currencies = (list(x) for x in zip(*rows))
+    ids, uids, types, amounts, fees, currencies = (list(x) for x in zip(*rows, strict=True))
     amount, fee = pd.array(amounts, dtype="Int64"), pd.array(fees, dtype="Int64")
     return pd.DataFrame(
         {

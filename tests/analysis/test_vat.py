@@ -8,6 +8,7 @@ payout_groups and roll_forward must agree on fees and VAT per payout.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -131,7 +132,7 @@ LINES = ["fee_type", "count", "fee", "vat", "fee_incl_vat", "volume"]
 @pytest.mark.parametrize("rows", [AFTER, BEFORE, MIXED], ids=["after", "before", "mixed"])
 @pytest.mark.parametrize("keys", [("transaction_id",), ("transaction",), ("transaction_id", "transaction")])
 def test_fee_types_get_their_own_vat_in_any_order_by_either_identity(rows, keys):
-    out = lk.fee_breakdown(statements(rows + [("VAT", -7, "t9")], keys), by="type")
+    out = lk.fee_breakdown(statements([*rows, ("VAT", -7, "t9")], keys), by="type")
     got = [tuple(None if pd.isna(v) else v for v in row) for row in out[LINES].itertuples(index=False)]
     assert got == [
         ("TRX_FEE", 1, 25, 5, 30, 1_000),
@@ -203,7 +204,7 @@ def recorded_month() -> pd.DataFrame:
 def test_the_dialect_month_really_has_vat_before_fees_and_no_transaction_id(recorded_month):
     assert recorded_month["transaction_id"].isna().all() and recorded_month["transaction"].notna().any()
     types = recorded_month["type"].astype(str).tolist()
-    before = sum(1 for a, b in zip(types, types[1:]) if (a, b) == ("VAT", "TRX_FEE"))
+    before = sum(1 for a, b in itertools.pairwise(types) if (a, b) == ("VAT", "TRX_FEE"))
     zeros = int(((recorded_month["type"] == "VAT") & (recorded_month["amount"] == 0)).sum())
     assert before > 10 and zeros > 10
 
@@ -258,7 +259,7 @@ FEES = {"TRX_FEE": (-100, -22), "TRX_FEE_FIX": (-30, -6), "CHARGEBACK_FEE": (-15
     st.sampled_from([("transaction_id",), ("transaction",)]),
 )
 def test_whole_pairs_in_any_order_attach_exactly(transactions, keys):
-    rows, expected = [], {name: 0 for name in FEES}
+    rows, expected = [], dict.fromkeys(FEES, 0)
     for number, (pairs, with_income) in enumerate(transactions):
         tx = f"t{number}"
         rows += [("INCOME", 5_000, tx)] if with_income else []

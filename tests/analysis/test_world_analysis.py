@@ -102,7 +102,7 @@ def test_every_payout_is_fully_explained_and_equals_the_world(statements, world)
         for p in world.payouts  # the PAYOUT row
         if p["created"] >= world.start
     }
-    assert dict(zip(paid["payout_id"], paid["paid_out"].astype(int))) == expected
+    assert dict(zip(paid["payout_id"], paid["paid_out"].astype(int), strict=True)) == expected
     open_rows = statements["payout_id"].isna().sum()
     assert groups.loc[groups["is_open"], "rows"].sum() == open_rows
 

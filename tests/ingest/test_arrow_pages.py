@@ -12,10 +12,10 @@ import orjson
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import DataError
 from ledgerkit._ingest.arrow_pages import PageHints, arrow_schema, gc_paused, pages_to_frame, read_columns, read_page
-from ledgerkit._ingest.schema import TRANSACTIONS
 from ledgerkit._ingest.records import build_page, finish
+from ledgerkit._ingest.schema import TRANSACTIONS
+from ledgerkit.errors import DataError
 from ledgerkit.sandbox import World
 from ledgerkit.sandbox.server import dumps
 
@@ -86,7 +86,7 @@ def test_nulls_everywhere_and_jpy_kwd_amounts():
     for row, currency, amount, fee in ((rows[0], "JPY", 1500, 45.0), (rows[1], "KWD", 1234, 37.0)):
         row.update(currency=currency, amount=amount, transaction_fee=fee, pay_to_merchant=amount - fee)
     rows[1].update(discount_rate=None, test=None, order_id=None, created_at=None, paid_at="2025-01-02T03:04:05Z")
-    rows[1]["credit_card"] = {k: None for k in rows[1]["credit_card"]}
+    rows[1]["credit_card"] = dict.fromkeys(rows[1]["credit_card"])
     frame = check(body_of(rows))
     assert frame["transaction_fee"].tolist() == [45, 37]
     assert frame["created_at"].isna().tolist() == [False, True]

@@ -7,7 +7,7 @@ Each test runs once per sandbox dialect (``dialect_sandbox``, docs/CONTRACTS.md
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -17,7 +17,6 @@ from ledgerkit import RetryPolicy
 from ledgerkit.sandbox import Sandbox
 from ledgerkit.sources.transactions import METHODS
 
-UTC = timezone.utc
 JAN, FEB, MAR, APR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4))
 FAST = RetryPolicy(max_retries=6, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
 
@@ -66,7 +65,7 @@ def served_statements(sb: Sandbox, since: date, until: date | None = None, payou
 
 
 def cents(value) -> int:
-    return int(round(value * 100))
+    return round(value * 100)
 
 
 def assert_statements(df: pd.DataFrame, expected: list[dict]) -> None:

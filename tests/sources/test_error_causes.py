@@ -11,8 +11,8 @@ import requests
 import urllib3
 
 from ledgerkit import load_balance_records, load_statements, load_transactions
-from ledgerkit.errors import ConfigurationError, DataError, ServerError, TransportError
 from ledgerkit._transport.http import MalformedBody, RetryPolicy
+from ledgerkit.errors import ConfigurationError, DataError, LedgerkitError, ServerError, TransportError
 from ledgerkit.sandbox import Sandbox
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002, retry_after_floor=0.001, sleep=lambda s: None)
@@ -60,12 +60,12 @@ def secrets_of(sb: Sandbox, source: str) -> set[str]:
     return found
 
 
-def failure(sb: Sandbox, source: str, **faults) -> BaseException:
+def failure(sb: Sandbox, source: str, **faults) -> LedgerkitError:
     sb.clear_faults()
     sb.clear_requests()
     sb.set_faults(**faults)
     try:
-        with pytest.raises(Exception) as info:
+        with pytest.raises(LedgerkitError) as info:
             load(sb, source)
     finally:
         sb.clear_faults()

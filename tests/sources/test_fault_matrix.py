@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from ledgerkit import load_balance_records, load_statements, load_transactions
+from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import (
     LedgerkitError,
     PaginationError,
@@ -29,17 +31,13 @@ from ledgerkit.errors import (
     ServerError,
     TransportError,
 )
-from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "fault-matrix.md"
 LOADERS = ("transactions", "statements", "balance_records")
 PAGED, DWH = ("transactions", "statements"), ("balance_records",)
-START, END = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 4, 1, tzinfo=timezone.utc)
-DWH_END = datetime(2025, 2, 1, tzinfo=timezone.utc)
+START, END = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
+DWH_END = datetime(2025, 2, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -164,6 +162,7 @@ def frame_keys(frame: pd.DataFrame, loader: str) -> list:
                 frame["type"].astype(str),
                 frame["amount"].astype(int),
                 frame["balance_after"].astype(int),
+                strict=True,
             )
         )
     return [int(i) for i in frame["record_id"]]
@@ -242,7 +241,8 @@ def render(cells: dict[tuple[str, str], Cell]) -> str:
         out += [
             f"### {loader}",
             "",
-            "| fault | expected | server rows | rows | missing | doubled | requests | retries | waited (s) | raised | ok |",
+            "| fault | expected | server rows | rows | missing | doubled "
+            "| requests | retries | waited (s) | raised | ok |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for fault in FAULTS:

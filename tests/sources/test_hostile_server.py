@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 import ledgerkit as lk
 from ledgerkit import RetryPolicy
-from ledgerkit.errors import CountMismatchError, DataError, LedgerkitError, PaginationError
 from ledgerkit._ingest.records import flatten
 from ledgerkit._ingest.schema import STATEMENTS, TRANSACTIONS
+from ledgerkit.errors import CountMismatchError, DataError, LedgerkitError, PaginationError
 from ledgerkit.sandbox import Recorded, Replay
 from tests.ingest.test_hostile_pages import HOSTILE, REJECT, Literal, body_of, honest, honest_major, put, same
 
@@ -135,7 +135,7 @@ def honest_envelope(key: str, value: Any, rows: list[dict]) -> str:
         return "ok" if value is False else "DataError" if value is MISSING or not isinstance(value, bool) else "stuck"
     if value is MISSING or value is None or (value == "" and key != "count"):  # an empty cursor is no cursor
         return "ok"
-    if isinstance(value, bool) or isinstance(value, (list, dict, Literal)):
+    if isinstance(value, (bool, list, dict, Literal)):
         return "DataError"
     if isinstance(value, str):
         text = value.strip()
@@ -432,9 +432,11 @@ def test_a_broken_second_statement_page_keeps_the_first(st_baseline):
     link = f'<{url}?since=2017-08-09&page=2&per_page=3>; rel="next"'
     broken = copy.deepcopy(rows[3:])
     broken[1]["balance_after"] = "141.65"
-    with serve_st((rows[:3], {"Link": link}), (broken, {"Link": ""}), port=port) as server:
-        with pytest.raises(DataError) as info:
-            load_st(server, max_workers=1)
+    with (
+        serve_st((rows[:3], {"Link": link}), (broken, {"Link": ""}), port=port) as server,
+        pytest.raises(DataError) as info,
+    ):
+        load_st(server, max_workers=1)
     err = info.value
     assert_page_error(err, "statements page 2", "'balance_after'", "'141.65'")
     assert err.resume["start_page"] == 2
@@ -483,9 +485,8 @@ def load_br(server: Replay) -> Any:
 def test_a_report_answer_field_of_the_wrong_type(field, value):
     report = copy.deepcopy(REPORT)
     report["data"]["report"][field] = value
-    with Replay({"POST /api/v2/reports": Recorded(201, JSON, report)}) as server:
-        with pytest.raises(DataError) as info:
-            load_br(server)
+    with Replay({"POST /api/v2/reports": Recorded(201, JSON, report)}) as server, pytest.raises(DataError) as info:
+        load_br(server)
     message = str(info.value)
     assert f"data.report.{field}" in message or "no data.report" in message
     assert len(message) < 600
@@ -504,6 +505,8 @@ def test_a_report_answer_field_of_the_wrong_type(field, value):
     ],
 )
 def test_a_report_answer_that_is_not_the_envelope(body):
-    with Replay({"POST /api/v2/reports": Recorded(201, JSON, body)}) as server:
-        with pytest.raises(DataError, match="DWH answer to"):
-            load_br(server)
+    with (
+        Replay({"POST /api/v2/reports": Recorded(201, JSON, body)}) as server,
+        pytest.raises(DataError, match="DWH answer to"),
+    ):
+        load_br(server)

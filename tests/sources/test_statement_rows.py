@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal as D  # noqa: N817 - D("1.50") reads as the literal it stands for
 
 from ledgerkit.sources._statement_rows import Rows, continues
 

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
+from ledgerkit import iter_statements, load_statements
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit._transport.pagination import parse_link_header
 from ledgerkit.errors import (
     AuthenticationError,
     ConfigurationError,
     CountMismatchError,
     PaginationError,
+    ServerError,
     TransportError,
 )
-from ledgerkit._transport.http import RetryPolicy
-from ledgerkit._transport.pagination import parse_link_header
 from ledgerkit.sandbox import Sandbox
-from ledgerkit import iter_statements, load_statements
 
-UTC = timezone.utc
 FAST = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
 
 
@@ -268,7 +268,7 @@ def test_count_mismatch_raises_with_resume():
 
 def test_exhausted_retries_resume_from_the_failed_page(faulty):
     faulty.set_faults(error_every=2, error_burst=10)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ServerError) as info:
         load_statements(since="2025-01-01", per_page=40, max_workers=1, **creds(faulty))
     err = info.value
     assert err.resume["start_page"] == 3 and len(err.partial) == 80

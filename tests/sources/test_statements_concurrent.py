@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import ConfigurationError, ServerError
-from ledgerkit._transport.http import RetryPolicy
-from ledgerkit.sandbox import Sandbox
 from ledgerkit import load_statements
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import ConfigurationError, ServerError
+from ledgerkit.sandbox import Sandbox
+
 from .test_statements import FAST, assert_same_rows, creds, world_rows
 
 SINCE = date(2025, 1, 1)

@@ -11,11 +11,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import RateLimitError
+from ledgerkit import load_statements, load_transactions
 from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import RateLimitError
 from ledgerkit.sandbox import Sandbox
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
+
 from . import test_statements as st
 from . import test_transactions as tx
 

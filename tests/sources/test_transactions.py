@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
+from ledgerkit import iter_transactions, load_transactions
+from ledgerkit._ingest.schema import TRANSACTIONS
+from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import (
     AuthenticationError,
-    InvalidRequestError,
-    DataError,
     ConfigurationError,
+    DataError,
+    InvalidRequestError,
     PaginationError,
     ServerError,
 )
-from ledgerkit._ingest.schema import TRANSACTIONS
-from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox import Sandbox
-from ledgerkit import iter_transactions, load_transactions
 
-UTC = timezone.utc
 JAN, FEB, MAR, APR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4))
 METHODS = ("credit_card", "alternative")
 FAST = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)

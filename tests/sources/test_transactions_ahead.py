@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from ledgerkit import load_transactions
-from ledgerkit.errors import DataError, PaginationError
 from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import DataError, PaginationError
 
 FAST = RetryPolicy(max_retries=3, backoff_base=0.001, jitter=0.0)
 JAN, FEB = "2025-01-01", "2025-02-01"
@@ -53,7 +53,10 @@ def page(ids: list[int], more: bool, *, layout: str = "compact") -> bytes:
 
 
 class CursorServer:
-    """Answers ``starting_after=c`` (None: the first page) with ``answers[c]``: the n-th request gets the n-th answer."""
+    """Answers ``starting_after=c`` (None: the first page) with ``answers[c]``.
+
+    The n-th request for a cursor gets the n-th answer.
+    """
 
     def __init__(self, answers: dict[int | None, list[bytes]]) -> None:
         self.answers, self.asked = answers, []
@@ -65,7 +68,7 @@ class CursorServer:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 params = body["report_params"]
                 cursor = params.get("starting_after")
@@ -146,18 +149,19 @@ def test_a_tail_that_lies_in_a_body_that_does_not_parse_is_never_followed():
 
 def test_a_cursor_that_does_not_move_is_not_sent_ahead():
     stuck = page([1, 2, 3], True)
-    with CursorServer({None: [stuck], 3: [stuck]}) as server:
-        with pytest.raises(PaginationError):
-            pull(server, max_workers=1)
+    with CursorServer({None: [stuck], 3: [stuck]}) as server, pytest.raises(PaginationError):
+        pull(server, max_workers=1)
     assert server.asked == [("credit_card", None), ("credit_card", 3)]  # the second page is sent, not a third
 
 
 def test_a_page_refused_after_its_next_was_sent_ahead_keeps_the_count_and_the_rows():
     """count below the rows on the page: a DataError before the cursor moves; the request sent ahead is counted."""
     bad = json.dumps({"transactions": [tx(4), tx(5)], "count": 1, "has_more": True, "last_object_id": 5}).encode()
-    with CursorServer({None: [page([1, 2, 3], True)], 3: [bad], 5: [page([6], False)]}) as server:
-        with pytest.raises(DataError) as info:
-            pull(server, max_workers=1)
+    with (
+        CursorServer({None: [page([1, 2, 3], True)], 3: [bad], 5: [page([6], False)]}) as server,
+        pytest.raises(DataError) as info,
+    ):
+        pull(server, max_workers=1)
     err = info.value
     assert err.partial["id"].tolist() == [1, 2, 3] and err.manifest["pending_windows"][0]["cursor"] == 3
     assert err.manifest["requests"] == len(server.asked) == 3 and err.manifest["requests_sent_ahead_unused"] == 1

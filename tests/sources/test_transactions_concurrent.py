@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import ConfigurationError, ServerError
-from ledgerkit._transport.http import RetryPolicy
-from ledgerkit.sandbox import Sandbox, World
 from ledgerkit import iter_transactions, load_transactions
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import ConfigurationError, ServerError
+from ledgerkit.sandbox import Sandbox, World
 from ledgerkit.sources.windows import WindowScheduler, plan_spans, split_point
 
-UTC = timezone.utc
 JAN, FEB, APR = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
 FAST = RetryPolicy(max_retries=6, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
 WORKERS = 4

@@ -43,19 +43,18 @@ def test_fees_in_major_units_on_every_page_are_all_counted(workers):
         body = json.loads(page(ids, n < PAGES - 1))
         body["transactions"] = [major(i) for i in ids]
         answers[None if n == 0 else 3 * n] = [json.dumps(body).encode()]
-    with CursorServer(answers) as server:
-        with pytest.raises(DataError, match="major units") as info:
-            load_transactions(
-                "2025-01-01",
-                "2025-02-01",
-                base_url=server.url,
-                shop_id="1",
-                secret_key="k",
-                retry=FAST,
-                progress=False,
-                payment_method_type="credit_card",
-                max_workers=workers,
-            )
+    with CursorServer(answers) as server, pytest.raises(DataError, match="major units") as info:
+        load_transactions(
+            "2025-01-01",
+            "2025-02-01",
+            base_url=server.url,
+            shop_id="1",
+            secret_key="k",
+            retry=FAST,
+            progress=False,
+            payment_method_type="credit_card",
+            max_workers=workers,
+        )
     rows = 3 * PAGES
     assert f"fails on {rows} of {rows} successful payments, and {rows} of them fit" in str(info.value)
     assert len(info.value.partial) == rows

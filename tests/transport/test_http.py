@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import threading
 import traceback
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
+from ledgerkit._transport.http import (
+    PullStats,
+    RetryPolicy,
+    error_class_for,
+    new_session,
+    parse_retry_after,
+    send,
+    send_json,
+)
 from ledgerkit.config import Credentials
 from ledgerkit.errors import (
     AuthenticationError,
@@ -20,15 +30,6 @@ from ledgerkit.errors import (
     RateLimitError,
     ServerError,
     TransportError,
-)
-from ledgerkit._transport.http import (
-    PullStats,
-    RetryPolicy,
-    error_class_for,
-    new_session,
-    parse_retry_after,
-    send,
-    send_json,
 )
 
 SECRET = "sk_test_very_secret_value"
@@ -71,7 +72,7 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _answer
+            do_GET = do_POST = _answer  # noqa: N815 - http.server's handler names
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -127,7 +128,7 @@ def call(server, *, policy=None, decode=False, **kw):
 
 def test_success_sends_basic_auth_user_agent_and_body(server):
     server.script = [{"body": {"ok": True}}]
-    (response, payload), stats, sleep = call(server, decode=True, headers={"X-Api-Version": "3"})
+    (_response, payload), stats, sleep = call(server, decode=True, headers={"X-Api-Version": "3"})
     assert payload == {"ok": True}
     seen = server.seen[0]
     assert seen["headers"]["Authorization"].startswith("Basic ")
@@ -156,9 +157,9 @@ def test_429_honours_retry_after_with_a_floor(server, retry_after, expected_wait
 
 
 def test_retry_after_as_http_date():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Wed, 01 Jan 2025 12:00:07 GMT", now=now) == 7.0
     assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
 
@@ -200,7 +201,7 @@ def test_faults_keep_their_count_between_429s(server):
 def test_a_retry_after_beyond_the_budget_left_is_not_waited_for(server):
     server.script = [{"status": 429, "headers": {"Retry-After": "10"}}]
     policy = RetryPolicy(throttle_budget=5, sleep=SleepLog())
-    with pytest.raises(RateLimitError, match="waiting 10 s more would pass RetryPolicy.throttle_budget=5 s"):
+    with pytest.raises(RateLimitError, match=r"waiting 10 s more would pass RetryPolicy\.throttle_budget=5 s"):
         call(server, policy=policy)
     assert len(server.seen) == 1 and policy.sleep.waits == []
 

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from ledgerkit._transport.http import PullStats, RetryPolicy, new_session, send_json, transmit
 from ledgerkit.config import Credentials
 from ledgerkit.errors import DataError, InvalidRequestError
-from ledgerkit._transport.http import PullStats, RetryPolicy, new_session, send_json, transmit
 from tests.transport.test_http import SECRET, ScriptedServer, parse_error
 
 POLICY = RetryPolicy(max_retries=2, backoff_base=0.001, jitter=0.0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import requests
 
-from ledgerkit.errors import DataError, PaginationError
 from ledgerkit._transport.pagination import CursorPaginator, Fetched, LinkPaginator, Paginator, fetch_next
+from ledgerkit.errors import DataError, PaginationError
 from ledgerkit.sandbox import Sandbox
 from ledgerkit.sources._pull import connect
 from ledgerkit.sources.statements import parse_error

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ledgerkit.app import notebook
 from ledgerkit.analysis import fee_breakdown, roll_forward
+from ledgerkit.app import notebook
+from ledgerkit.errors import ConfigurationError
 from ledgerkit.viz.display import (
     NONE_LABEL,
     PII_PREFIXES,
@@ -16,7 +17,6 @@ from ledgerkit.viz.display import (
     period_labels,
     show,
 )
-from ledgerkit.errors import ConfigurationError
 
 
 def ints(*values: int) -> pd.array:
@@ -45,7 +45,9 @@ def test_with_code_and_digits_for_the_explorers(payouts):
     """The plain form (money, counts, times, blanks) is pinned in tests/app/test_notebooks.py; here the options."""
     plain, coded = show(payouts), show(payouts, with_code=True, digits=1)
     assert coded["net"].tolist() == ["1,234.56 EUR", "-1,500 JPY", "0.001 KWD", ""]
-    assert coded["net"].tolist() == [f"{t} {c}" if t else "" for t, c in zip(plain["net"], plain["currency"])]
+    assert coded["net"].tolist() == [
+        f"{t} {c}" if t else "" for t, c in zip(plain["net"], plain["currency"], strict=True)
+    ]
     assert coded["rate_bp"].tolist() == ["204.1", "", "0.0", "1.0"]
     assert coded["rows"].tolist() == plain["rows"].tolist() == ["3", "1", "2", "0"]  # a count, not money
     assert coded.drop(columns=["net", "rate_bp"]).equals(plain.drop(columns=["net", "rate_bp"]))
@@ -87,6 +89,16 @@ def test_currency_for_frames_without_a_currency_column():
     with pytest.raises(ConfigurationError, match="currency"):
         show(frame)  # money but no currency
     assert show(frame[["n"]]).to_dict("list") == {"n": ["1", "2"]}  # no money, no currency needed
+
+
+def test_each_row_keeps_its_own_currency_when_index_labels_repeat():
+    frame = pd.DataFrame(
+        {"currency": ["EUR", "JPY", "KWD"], "net": pd.array([123456, 1500, -6], dtype="Int64")}, index=[0, 0, 1]
+    )
+    assert show(frame, with_code=True).to_dict("list") == {
+        "currency": ["EUR", "JPY", "KWD"],
+        "net": ["1,234.56 EUR", "1,500 JPY", "-0.006 KWD"],
+    }
 
 
 def test_money_columns_by_convention():

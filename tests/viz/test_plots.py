@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib as mpl
 
-matplotlib.use("Agg")
+mpl.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.transforms import Bbox
 
-from ledgerkit.analysis import (  # noqa: E402
+from ledgerkit.analysis import (
     check_balances,
     fee_breakdown,
     payout_groups,
     payout_waterfall,
     roll_forward,
 )
-from ledgerkit.errors import ConfigurationError  # noqa: E402
-from ledgerkit.viz.plots import (  # noqa: E402
+from ledgerkit.errors import ConfigurationError
+from ledgerkit.viz.plots import (
     COLORS,
     FIGSIZE,
     plot_balance,
@@ -94,7 +94,7 @@ def statements() -> pd.DataFrame:
 
 def assert_draws_on(plot, frame, **kwargs):
     """Given an Axes: returns it and creates no figure. Without: exactly one new figure."""
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     before = plt.get_fignums()
     assert plot(frame, ax=ax, **kwargs) is ax
     assert plt.get_fignums() == before
@@ -390,7 +390,7 @@ def test_payout_waterfall_totals_full_deltas_floating(statements):
     waterfall = payout_waterfall(statements, "P1")
     ax = assert_draws_on(plot_payout_waterfall, waterfall)
     bars = ax.containers[0]
-    steps = dict(zip((t.get_text() for t in ax.get_xticklabels()), bars))
+    steps = dict(zip((t.get_text() for t in ax.get_xticklabels()), bars, strict=True))
     assert steps["gross income"].get_y() == 0 and steps["gross income"].get_height() == 100.0
     assert steps["trx fees"].get_y() == 100.0 and round(steps["trx fees"].get_height(), 9) == -2.5
     assert steps["paid out"].get_y() == 0 and steps["paid out"].get_height() == 96.95
@@ -455,6 +455,20 @@ def test_payout_waterfall_needs_one_currency(statements):
     assert "USD" in ax.get_title()
 
 
+def test_payout_waterfall_draws_on_an_axes_of_a_subfigure(statements):
+    figure = plt.figure()
+    ax = figure.subfigures(1, 2)[0].subplots()
+    assert plot_payout_waterfall(payout_waterfall(statements, "P1"), ax=ax) is ax
+    assert ax.get_xticklabels()[0].get_text() == "gross income"
+    plt.close(figure)
+
+
+def test_a_frame_whose_currencies_are_all_missing_is_refused_naming_the_column(statements):
+    waterfall = payout_waterfall(statements, "P1")
+    with pytest.raises(ConfigurationError, match="every row's 'currency' is missing"):
+        plot_payout_waterfall(waterfall.assign(currency=pd.array([None] * len(waterfall), dtype="str")))
+
+
 def test_payouts_bars_over_time_with_the_residual_highlighted(statements):
     groups = payout_groups(statements)
     ax = assert_draws_on(plot_payouts, groups)
@@ -484,9 +498,8 @@ def test_ax_must_be_an_axes(statements):
 
 
 def test_every_plot_draws_sandbox_data():
+    from ledgerkit import load_statements, load_transactions
     from ledgerkit.sandbox import Sandbox
-    from ledgerkit import load_statements
-    from ledgerkit import load_transactions
 
     with Sandbox(seed=0, size=300) as sb:
         kw = {

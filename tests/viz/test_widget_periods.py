@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib as mpl
 
-matplotlib.use("Agg")
+mpl.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from pandas.testing import assert_frame_equal  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
 
-from ledgerkit.analysis import roll_forward  # noqa: E402
-from ledgerkit.viz.widgets import MAX_ROWS, _balance_shown, _filter, explore_balance  # noqa: E402
+from ledgerkit.analysis import roll_forward
+from ledgerkit.viz.widgets import MAX_ROWS, _balance_shown, _filter, explore_balance
 
 
 @pytest.fixture(autouse=True)

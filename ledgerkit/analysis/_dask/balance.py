@@ -14,8 +14,9 @@ and a few rows per chain, period and type in this process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -63,6 +63,7 @@ def _within(mask: np.ndarray, same: np.ndarray, step: int) -> np.ndarray:
 
 def _holding(ledger: Ledger, order: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Which rows of the chain order hold on their own and with the row before (a chain's first row: unknown)."""
+    assert ledger.after is not None, "check_balances refuses frames without balance_after first"
     after, change = ledger.after[order], ledger.change[order]
     prev = np.r_[0, after[:-1]]
     if ledger.before is not None:
@@ -99,6 +100,7 @@ def _bridges(
     folded = ~kept
     ends = np.flatnonzero(folded & np.r_[kept[1:], True])
     starts = np.flatnonzero(folded & np.r_[True, kept[:-1]])
+    assert ledger.after is not None, "check_balances refuses frames without balance_after first"
     after = ledger.after[order]
     bridges = part.iloc[order[ends]].copy()
     moved = after[ends] - after[starts - 1]
@@ -142,7 +144,7 @@ def _named(reduced: pd.DataFrame, source: np.ndarray, maybe: np.ndarray, ledger:
     if ledger.id_column is not None:
         column = ledger.id_column
         if pd.api.types.is_string_dtype(reduced[column].dtype):
-            fresh = [f"\x00ledgerkit-bridge-{i}" for i in range(int(bridge.sum()))]
+            fresh: list[str] | list[int] = [f"\x00ledgerkit-bridge-{i}" for i in range(int(bridge.sum()))]
         else:
             low = pd.to_numeric(reduced[column], errors="coerce").min()
             base = (int(low) if pd.notna(low) else 0) - 1
@@ -176,7 +178,9 @@ def check_balances(statements: Any) -> pd.DataFrame:
         return template
     starts = offsets_of(pieces)
     reduced = pd.concat([p.value[0] for p in pieces], ignore_index=True)
-    source = np.concatenate([np.where(p.value[1] >= 0, p.value[1] + s, -1) for p, s in zip(pieces, starts)])
+    source = np.concatenate(
+        [np.where(p.value[1] >= 0, p.value[1] + s, -1) for p, s in zip(pieces, starts, strict=True)]
+    )
     maybe = np.concatenate([p.value[2] for p in pieces])
     reduced.attrs = dict(getattr(meta, "attrs", {}) or {})
     found = _pandas_check_balances(with_opening(_named(reduced, source, maybe, ledger), opening))

@@ -20,9 +20,9 @@ Two things cross partitions:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ...errors import ConfigurationError

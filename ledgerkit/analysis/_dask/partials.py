@@ -13,8 +13,9 @@ numbers counted in the whole frame, as the pandas path names them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,7 +188,7 @@ def _column_hashes(values: pd.Series) -> np.ndarray:
     if isinstance(dtype, pd.CategoricalDtype):
         table = np.append(_text_hashes(np.asarray(dtype.categories, dtype=object)), np.uint64(0))
         return table[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last entry
-    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:  # noqa: E721 - pandas compares each dtype
         return _text_hashes(values.to_numpy(dtype=object))
     return pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
 
