@@ -758,8 +758,8 @@ class _Pull:
             m.last_cursor = high if m.last_cursor is None else max(m.last_cursor, high)
         self.progress.page(rows=rows)
 
-    def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
-        """``exc`` with ``.resume`` (continue the whole pull), ``.manifest`` and ``.partial``.
+    def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> None:
+        """Give ``exc`` ``.resume`` (continue the whole pull), ``.manifest`` and ``.partial``.
 
         ``.resume`` names every payment method not finished and the one
         cursor safe for all their windows (the lowest; None when one had not
@@ -792,7 +792,7 @@ class _Pull:
                 f"({', '.join(methods)}); it may fetch rows of .partial again: drop duplicates by id",
             )
         partial = self.frame(frames)
-        return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
+        resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 
     def frame(self, pages: list[pd.DataFrame | FastPage]) -> pd.DataFrame:
         """All pages so far as one frame, ascending id, with the manifest attached."""
