@@ -222,7 +222,7 @@ class Client:
             pull = tx.pull(
                 connection, req, max_workers=workers, progress=shown, known_refused=memory.get("methods_refused", ())
             )
-            frame = collect(pull)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
+            frame = collect(pull)
         refused = frame.attrs["ledgerkit"].get("dialect", {}).get("methods_refused")
         if refused:
             memory["methods_refused"] = tuple(sorted(set(memory.get("methods_refused", ())) | set(refused)))
@@ -247,7 +247,7 @@ class Client:
             columnar=False,
             known_refused=self._memory(connection).get("methods_refused", ()),
         )
-        return iterate(pull, TRANSACTIONS)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
+        return iterate(pull, TRANSACTIONS)
 
     # ----------------------------------------------------------------- statements
     def statements(

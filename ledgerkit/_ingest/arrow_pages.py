@@ -54,8 +54,9 @@ import itertools
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,23 +66,35 @@ import pyarrow.json as pj
 
 from .. import money
 from ..errors import DataError
-from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
+from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 
-__all__ = ["FastPage", "NotJSON", "PageHints", "read_page", "read_columns", "pages_to_frame", "gc_paused", "gc_pause_default",
-           "arrow_schema"]
+__all__ = [
+    "FastPage",
+    "NotJSON",
+    "PageHints",
+    "read_page",
+    "read_columns",
+    "pages_to_frame",
+    "gc_paused",
+    "gc_pause_default",
+    "arrow_schema",
+]
 
 #: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _Z_LENGTH = 20
 
 
-class _Fallback(Exception):
+class _Fallback(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """The page needs the reference path to give the reference result."""
 
 
-class NotJSON(DataError):
-    """The body is not JSON at all (cut short, not UTF-8): worth asking for again (JSON that breaks the contract is not)."""
+class NotJSON(DataError):  # noqa: N818 - a DataError that says what the body is not
+    """The body is not JSON at all (cut short, not UTF-8): worth asking for again.
+
+    JSON that breaks the contract is not.
+    """
 
 
 @dataclass
@@ -147,7 +160,7 @@ def gc_paused(enabled: bool | None = None) -> Iterator[None]:
     ...     gc.isenabled()
     True
     """
-    global _gc_pausers, _gc_was_enabled
+    global _gc_pausers, _gc_was_enabled  # noqa: PLW0603 - one count of pausers for the process, under _gc_lock
     if not (gc_pause_default() if enabled is None else enabled):
         yield
         return
@@ -166,6 +179,7 @@ def gc_paused(enabled: bool | None = None) -> Iterator[None]:
 
 
 # ------------------------------------------------------------ Arrow schema
+
 
 class PageHints:
     """What the pages read so far taught about the next ones: owned by one pull and handed to each of its reads.
@@ -198,7 +212,7 @@ class PageHints:
             self._text = self._text | names
 
 
-class _Reread(Exception):
+class _Reread(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """Arrow read a text column as a timestamp; read the page again with it declared text."""
 
 
@@ -211,9 +225,9 @@ def arrow_schema(schema: Schema, records_key: str, text: frozenset[str] = frozen
     Numbers are left to inference: declaring ``order_id`` text would make
     Arrow refuse the page when it is a number.
     """
-    text = {n for n, kind in schema.columns.items() if kind == "time"} | text
+    declared = {n for n, kind in schema.columns.items() if kind == "time"} | text
     tree: dict[str, Any] = {}
-    for name in sorted(text):
+    for name in sorted(declared):
         node = tree
         *parents, leaf = name.split(".")
         for p in parents:
@@ -229,11 +243,18 @@ def arrow_schema(schema: Schema, records_key: str, text: frozenset[str] = frozen
 # ---------------------------------------------------------------- reading
 
 
-
-def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
-              wall_zone: str | None = None, default_currency: str | None = None,
-              skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None,
-              pause_gc: bool | None = None) -> FastPage:
+def read_page(
+    body: bytes,
+    schema: Schema,
+    *,
+    records_key: str,
+    include_pii: bool = False,
+    wall_zone: str | None = None,
+    default_currency: str | None = None,
+    skip_ids: set[int] | frozenset[int] = frozenset(),
+    hints: PageHints | None = None,
+    pause_gc: bool | None = None,
+) -> FastPage:
     """One page's bytes -> the frame :func:`ledgerkit._ingest.records.build_page` gives for its records.
 
     Parameters
@@ -263,8 +284,17 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
         The body is not the documented envelope, or a value does not fit
         its declared kind (see :mod:`ledgerkit._ingest.records`).
     """
-    page = read_columns(body, schema, records_key=records_key, include_pii=include_pii, wall_zone=wall_zone,
-                        default_currency=default_currency, skip_ids=skip_ids, hints=hints, pause_gc=pause_gc)
+    page = read_columns(
+        body,
+        schema,
+        records_key=records_key,
+        include_pii=include_pii,
+        wall_zone=wall_zone,
+        default_currency=default_currency,
+        skip_ids=skip_ids,
+        hints=hints,
+        pause_gc=pause_gc,
+    )
     if page.frame is None:
         with gc_paused(pause_gc):
             page.frame = _to_frame([page.columns], schema)
@@ -272,10 +302,18 @@ def read_page(body: bytes, schema: Schema, *, records_key: str, include_pii: boo
     return page
 
 
-def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: bool = False,
-                 wall_zone: str | None = None, default_currency: str | None = None,
-                 skip_ids: set[int] | frozenset[int] = frozenset(), hints: PageHints | None = None,
-                 pause_gc: bool | None = None) -> FastPage:
+def read_columns(
+    body: bytes,
+    schema: Schema,
+    *,
+    records_key: str,
+    include_pii: bool = False,
+    wall_zone: str | None = None,
+    default_currency: str | None = None,
+    skip_ids: set[int] | frozenset[int] = frozenset(),
+    hints: PageHints | None = None,
+    pause_gc: bool | None = None,
+) -> FastPage:
     """Like :func:`read_page`, but a fast page keeps typed Arrow columns and no frame yet.
 
     Converting to pandas costs about the same per column whether a column
@@ -303,8 +341,14 @@ def read_columns(body: bytes, schema: Schema, *, records_key: str, include_pii: 
             return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
 
 
-def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None = None,
-                   consume: bool = False, pause_gc: bool | None = None) -> pd.DataFrame:
+def pages_to_frame(
+    pages: list[FastPage],
+    schema: Schema,
+    *,
+    sort_by: str | None = None,
+    consume: bool = False,
+    pause_gc: bool | None = None,
+) -> pd.DataFrame:
     """The pages of one pull as one finished frame (see :func:`ledgerkit._ingest.records.finish`).
 
     Runs of columnar pages are converted to pandas in one go; pages built by
@@ -328,15 +372,21 @@ def pages_to_frame(pages: list[FastPage], schema: Schema, *, sort_by: str | None
     if rows and len(rows) < len(pages):
         pages = rows  # empty pages (a concurrent pull's closing sweep) add no rows and would force the slow path
     with gc_paused(pause_gc):
-        if sort_by is not None and pages and all(p.frame is None for p in pages) and \
-                schema.columns.get(sort_by) == "int" and all(p.columns[sort_by].null_count == 0 for p in pages):
+        if (
+            sort_by is not None
+            and pages
+            and all(p.frame is None for p in pages)
+            and schema.columns.get(sort_by) == "int"
+            and all(p.columns[sort_by].null_count == 0 for p in pages)
+        ):
             pages, order = _row_order(pages, sort_by)
             return finish([_to_frame([p.columns for p in pages], schema, order=order, consume=consume)], schema)
         frames = []
-        for columnar, run in itertools.groupby(pages, key=lambda p: p.frame is None):
-            run = list(run)
-            frames.extend([_to_frame([p.columns for p in run], schema, consume=consume)] if columnar
-                          else [p.frame for p in run])
+        for columnar, group in itertools.groupby(pages, key=lambda p: p.frame is None):
+            run = list(group)
+            frames.extend(
+                [_to_frame([p.columns for p in run], schema, consume=consume)] if columnar else [p.frame for p in run]
+            )
         if sort_by is None or len(frames) < 2 or any(f[sort_by].hasnans for f in frames):
             return finish(frames, schema, sort_by=sort_by)
         return finish([_sorted_concat(frames, schema, sort_by)], schema)
@@ -377,14 +427,25 @@ def _sorted_concat(frames: list[pd.DataFrame], schema: Schema, sort_by: str) -> 
     return pd.DataFrame(data, copy=False)
 
 
-def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
-          default_currency: str | None, skip_ids: Any, hints: PageHints) -> FastPage:
+def _fast(
+    body: bytes,
+    schema: Schema,
+    key: str,
+    include_pii: bool,
+    wall_zone: str | None,
+    default_currency: str | None,
+    skip_ids: Any,
+    hints: PageHints,
+) -> FastPage:
     if not _safe_for_arrow(body):
         raise _Fallback
-    table = pj.read_json(io.BytesIO(body),
-                         read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
-                         parse_options=pj.ParseOptions(explicit_schema=arrow_schema(schema, key, hints.text_columns),
-                                                       unexpected_field_behavior="infer"))
+    table = pj.read_json(
+        io.BytesIO(body),
+        read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
+        parse_options=pj.ParseOptions(
+            explicit_schema=arrow_schema(schema, key, hints.text_columns), unexpected_field_behavior="infer"
+        ),
+    )
     table.validate()  # cheap; catches the list offsets Arrow gets wrong after leading nulls (apache/arrow#51305)
     if table.num_rows != 1:
         raise _Fallback
@@ -397,8 +458,11 @@ def _fast(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: s
         raise _Fallback
     leaves = _leaves(records, "", body)
     _check_leaves(leaves, schema)
-    as_time = {n for n, a in leaves.items() if schema.columns.get(n) != "time"
-               and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))}
+    as_time = {
+        n
+        for n, a in leaves.items()
+        if schema.columns.get(n) != "time" and (pa.types.is_timestamp(a.type) or pa.types.is_date(a.type))
+    }
     if as_time:
         hints.learn_text(as_time)
         raise _Reread
@@ -490,13 +554,23 @@ def _money_has_currency(columns: dict[str, pa.Array], schema: Schema) -> None:
         raise _Fallback
     if currency.null_count:
         for name, kind in schema.columns.items():
-            if kind in ("minor", "minor_float") and name in columns and \
-                    pc.any(pc.and_(pc.is_null(currency), pc.is_valid(columns[name]))).as_py():
+            if (
+                kind in ("minor", "minor_float")
+                and name in columns
+                and pc.any(pc.and_(pc.is_null(currency), pc.is_valid(columns[name]))).as_py()
+            ):
                 raise _Fallback
 
 
-def _reference(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zone: str | None,
-               default_currency: str | None, skip_ids: Any) -> FastPage:
+def _reference(
+    body: bytes,
+    schema: Schema,
+    key: str,
+    include_pii: bool,
+    wall_zone: str | None,
+    default_currency: str | None,
+    skip_ids: Any,
+) -> FastPage:
     try:
         payload = strict_json(body)
     except ValueError as exc:
@@ -510,8 +584,11 @@ def _reference(body: bytes, schema: Schema, key: str, include_pii: bool, wall_zo
     for i, record in enumerate(rows):
         rid = _record_id(record.get("id"))
         if rid is None:
-            raise DataError(f"{schema.name}: row {i}: field 'id' is {excerpt(record.get('id'))}: expected a "
-                            "non-negative integer (the transaction id)", rows=[record])
+            raise DataError(
+                f"{schema.name}: row {i}: field 'id' is {excerpt(record.get('id'))}: expected a "
+                "non-negative integer (the transaction id)",
+                rows=[record],
+            )
         if rid not in seen:
             seen.add(rid)
             fresh.append(record)
@@ -538,7 +615,7 @@ def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Arr
     is looked up in the body and, when written out, hands the page over.
     """
     out: dict[str, pa.Array] = {}
-    for child, f in zip(array.flatten(), array.type):
+    for child, f in zip(array.flatten(), array.type, strict=True):
         name = prefix + f.name
         if pa.types.is_struct(f.type):
             if f.type.num_fields == 0:
@@ -647,8 +724,9 @@ def _times(values: pa.Array, wall_zone: str | None) -> pa.Array:
 # ------------------------------------------------ all pages at once: Arrow -> pandas
 
 
-def _to_frame(pages: list[dict[str, pa.Array]], schema: Schema, *, order: pa.Array | None = None,
-              consume: bool = False) -> pd.DataFrame:
+def _to_frame(
+    pages: list[dict[str, pa.Array]], schema: Schema, *, order: pa.Array | None = None, consume: bool = False
+) -> pd.DataFrame:
     """Columnar pages -> one frame with the reference dtypes (known columns first, then unknown, sorted).
 
     ``order`` puts the rows in that order; with ``consume`` each column is
@@ -668,11 +746,18 @@ def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order:
     given = [c for c in chunks if c is not None]
     if kind == "unknown" and not all(_is_text(c.type) for c in given):
         out = np.empty(sum(lengths), dtype=object)  # JSON values as the reference keeps them
-        out[:] = [v for c, n in zip(chunks, lengths) for v in (c.to_pylist() if c is not None else [None] * n)]
+        out[:] = [
+            v for c, n in zip(chunks, lengths, strict=True) for v in (c.to_pylist() if c is not None else [None] * n)
+        ]
         return out if order is None else out[order.to_numpy()]
     arrow_type = given[0].type if kind != "unknown" else pa.large_string()
-    values = pa.chunked_array([pa.nulls(n, arrow_type) if c is None else c if c.type == arrow_type else c.cast(arrow_type)
-                               for c, n in zip(chunks, lengths)], arrow_type)  # a cast call per chunk costs more than it casts
+    values = pa.chunked_array(
+        [
+            pa.nulls(n, arrow_type) if c is None else c if c.type == arrow_type else c.cast(arrow_type)
+            for c, n in zip(chunks, lengths, strict=True)
+        ],
+        arrow_type,
+    )  # a cast call per chunk costs more than it casts
     del chunks, given
     if kind == "category":
         return _categorical(values, order)

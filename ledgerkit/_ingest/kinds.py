@@ -124,7 +124,7 @@ def _not_whole(values: pd.Series) -> Any:
         return _not_whole(values.astype(dtype.categories.dtype))
     if pd.api.types.is_float_dtype(dtype):
         return _fraction(values.astype("Float64"))
-    if dtype == object:
+    if dtype == object:  # noqa: E721 - pandas compares each dtype
         known = values.dropna()
         for value in known:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):

@@ -43,8 +43,10 @@ TAIL_BYTES = 1024
 
 _SPACE = b" \t\r\n"
 #: One member ``"key": scalar`` at the end of the text, with the ``,`` or ``{`` before it.
-_MEMBER = re.compile(rb'([,{])[ \t\r\n]*"([A-Za-z0-9_]+)"[ \t\r\n]*:[ \t\r\n]*'
-                     rb'(true|false|null|-?(?:0|[1-9][0-9]*))[ \t\r\n]*\Z')
+_MEMBER = re.compile(
+    rb'([,{])[ \t\r\n]*"([A-Za-z0-9_]+)"[ \t\r\n]*:[ \t\r\n]*'
+    rb"(true|false|null|-?(?:0|[1-9][0-9]*))[ \t\r\n]*\Z"
+)
 _WORDS = {b"true": True, b"false": False, b"null": None}
 
 
@@ -56,7 +58,7 @@ def tail_members(body: bytes, *, limit: int = TAIL_BYTES) -> dict[str, Any] | No
     """
     tail = bytes(body[-limit:])
     end = len(tail.rstrip(_SPACE))
-    if not end or tail[end - 1:end] != b"}":
+    if not end or tail[end - 1 : end] != b"}":
         return None
     members: dict[str, Any] = {}
     pos = end - 1

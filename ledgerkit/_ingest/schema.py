@@ -29,9 +29,10 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any
 
 import pandas as pd
 
@@ -39,9 +40,25 @@ from ..errors import ConfigurationError
 from .kinds import KINDS, UTC_NS, dtype_of, mistyped
 
 __all__ = [
-    "Column", "OneOf", "Schema", "UTC_NS", "ACCOUNT_IDS", "ACCOUNT", "ACCOUNT_COLUMN",
-    "TRANSACTIONS", "STATEMENTS", "BALANCE_RECORDS", "OPENING_BALANCE", "FEE_MODEL", "RECONCILIATION",
-    "LOADER_SCHEMAS", "require_frame", "frame_kind", "MAX_DEPTH", "MONEY_LIMIT", "CURRENCY_CODE",
+    "Column",
+    "OneOf",
+    "Schema",
+    "UTC_NS",
+    "ACCOUNT_IDS",
+    "ACCOUNT",
+    "ACCOUNT_COLUMN",
+    "TRANSACTIONS",
+    "STATEMENTS",
+    "BALANCE_RECORDS",
+    "OPENING_BALANCE",
+    "FEE_MODEL",
+    "RECONCILIATION",
+    "LOADER_SCHEMAS",
+    "require_frame",
+    "frame_kind",
+    "MAX_DEPTH",
+    "MONEY_LIMIT",
+    "CURRENCY_CODE",
 ]
 
 #: Levels of nesting one record may have (objects and lists): the documented
@@ -119,7 +136,7 @@ class OneOf:
         return f"{text} ({self.why})" if self.why else text
 
 
-Need = Union[str, OneOf]
+Need = str | OneOf
 
 
 @dataclass(frozen=True)
@@ -208,8 +225,15 @@ class Schema:
         parts = [f"the column {c!r}" for c in self.identity] + [g.describe() for g in self.one_of]
         return f"{self.title} (with {' and '.join(parts)})" if parts else self.title
 
-    def check(self, frame: Any, parameter: str, needs: Iterable[Need] = (), *, uses: Iterable[str] = (),
-              labels: Iterable[str] = ()) -> pd.DataFrame:
+    def check(
+        self,
+        frame: Any,
+        parameter: str,
+        needs: Iterable[Need] = (),
+        *,
+        uses: Iterable[str] = (),
+        labels: Iterable[str] = (),
+    ) -> pd.DataFrame:
         """``frame`` if it has every column of ``needs``, each of its kind; else a ``ConfigurationError``.
 
         Parameters
@@ -254,8 +278,11 @@ expected integer minor units (Int64), never floats
         also = [f"; also {parameter}[{c!r}]={v!r}: expected {e}" for c, v, e in wrong]
         if missing or unmet:
             wanted = ([f"the columns {missing} as well"] if missing else []) + [g.describe() for g in unmet]
-            raise ConfigurationError(parameter, f"<DataFrame with columns {list(frame.columns)}>",
-                                     f"a DataFrame with {' and '.join(wanted)}{''.join(also)}")
+            raise ConfigurationError(
+                parameter,
+                f"<DataFrame with columns {list(frame.columns)}>",
+                f"a DataFrame with {' and '.join(wanted)}{''.join(also)}",
+            )
         if wrong:
             column, value, expected = wrong[0]
             raise ConfigurationError(f"{parameter}[{column!r}]", value, expected + "".join(also[1:]))
@@ -323,8 +350,11 @@ expected a DataFrame whose column names are unique
     if len(repeated):
         name = repeated[0]
         count = int((frame.columns == name).sum())
-        raise ConfigurationError(parameter, f"<DataFrame with the column {name!r} {count} times>",
-                                 "a DataFrame whose column names are unique")
+        raise ConfigurationError(
+            parameter,
+            f"<DataFrame with the column {name!r} {count} times>",
+            "a DataFrame whose column names are unique",
+        )
     return frame
 
 
@@ -363,18 +393,25 @@ expected a statements frame (with the column 'created'); it has the columns of a
         found = _BY_SOURCE[source]
         if found in accepted:
             return found
-        raise ConfigurationError(parameter, f"<{found.title}>", f"{_either(accepted)}; its manifest "
-                                 f"(attrs['ledgerkit']['source'] = {source!r}) says it is {found.title}")
+        raise ConfigurationError(
+            parameter,
+            f"<{found.title}>",
+            f"{_either(accepted)}; its manifest (attrs['ledgerkit']['source'] = {source!r}) says it is {found.title}",
+        )
     matches = [s for s in LOADER_SCHEMAS if s.identifies(frame)]
     if len(matches) == 1 and matches[0] in accepted:
         return matches[0]
     if len(matches) == 1:
-        raise ConfigurationError(parameter, f"<{matches[0].title}>",
-                                 f"{_either(accepted)}; it has the columns of {matches[0].describe()}")
+        raise ConfigurationError(
+            parameter, f"<{matches[0].title}>", f"{_either(accepted)}; it has the columns of {matches[0].describe()}"
+        )
     if len(matches) > 1:
-        raise ConfigurationError(parameter, f"<DataFrame with columns {list(frame.columns)}>",
-                                 f"{_either(accepted)}, told apart by their columns; this frame has the columns "
-                                 f"of {' and of '.join(s.describe() for s in matches)}")
+        raise ConfigurationError(
+            parameter,
+            f"<DataFrame with columns {list(frame.columns)}>",
+            f"{_either(accepted)}, told apart by their columns; this frame has the columns "
+            f"of {' and of '.join(s.describe() for s in matches)}",
+        )
     if len(accepted) == 1:
         return accepted[0]
     raise ConfigurationError(parameter, f"<DataFrame with columns {list(frame.columns)}>", _either(accepted))
@@ -438,16 +475,23 @@ TRANSACTIONS = Schema(
         *_nested("billing_address", "str", "first_name last_name address city zip state phone birth_date", pii="*"),
         *_nested("customer", "str", "ip email", pii="*"),
         Column("additional_data.request_id", "str"),
-        *_nested("additional_data.browser", "int",
-                 "screen_width screen_height screen_color_depth time_zone window_height window_width"),
+        *_nested(
+            "additional_data.browser",
+            "int",
+            "screen_width screen_height screen_color_depth time_zone window_height window_width",
+        ),
         *_nested("additional_data.browser", "category", "language time_zone_name accept_header"),
         Column("additional_data.browser.java_enabled", "bool"),
         Column("additional_data.browser.user_agent", "str"),
         Column("additional_data.vendor.name", "category"),
         Column("additional_data.vendor.token", "str", pii=True),
-        *_nested("additional_data.tdsecure", "str",
-                 "status message ve_status acs_url pa_req md pa_res_url eci pa_status xid cavv cavv_algorithm "
-                 "fail_reason method_process_url", pii="*"),
+        *_nested(
+            "additional_data.tdsecure",
+            "str",
+            "status message ve_status acs_url pa_req md pa_res_url eci pa_status xid cavv cavv_algorithm "
+            "fail_reason method_process_url",
+            pii="*",
+        ),
         Column("additional_data.avs_cvc.avs_verification.result_code", "str"),
         Column("additional_data.avs_cvc.cvc_verification.result_code", "str"),
         *_nested("three_d_secure_verification", "category", "status ve_status eci pa_status"),

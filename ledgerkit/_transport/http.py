@@ -39,9 +39,10 @@ import json as _json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -149,8 +150,15 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigurationError("max_retries", self.max_retries, "an integer >= 0")
-        for name in ("backoff_base", "backoff_max", "connect_timeout", "read_timeout", "retry_after_floor",
-                     "retry_after_max", "throttle_budget"):
+        for name in (
+            "backoff_base",
+            "backoff_max",
+            "connect_timeout",
+            "read_timeout",
+            "retry_after_floor",
+            "retry_after_max",
+            "throttle_budget",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ConfigurationError(name, value, "a number of seconds >= 0")
@@ -216,7 +224,7 @@ class PullStats:
             self._throttled_until = max(self._throttled_until, end)
             return True
 
-    def count(self, *, requests: int = 0, bytes: int = 0) -> None:
+    def count(self, *, requests: int = 0, bytes: int = 0) -> None:  # noqa: A002 - the counter it adds to
         """Add sent requests and received bytes."""
         with self._lock:
             self.requests += requests
@@ -242,7 +250,7 @@ class PullStats:
         return f"PullStats({self.as_dict()})"
 
 
-class MalformedBody(Exception):
+class MalformedBody(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """A 2xx body that does not decode; retried by :func:`send_json`."""
 
 
@@ -264,8 +272,10 @@ def decode_json(response: requests.Response, *, parse_float: Callable[[str], Any
         reason = str(exc).split(":")[0]
         raise MalformedBody(f"the body is not valid JSON ({len(response.content)} bytes): {reason}") from exc
     except RecursionError:  # valid JSON nested deeper than Python's decoder goes: asking again would not mend it
-        raise DataError(f"the body nests too deeply to be read ({len(response.content)} bytes; "
-                        f"no documented answer nests more than a few levels)") from None
+        raise DataError(
+            f"the body nests too deeply to be read ({len(response.content)} bytes; "
+            f"no documented answer nests more than a few levels)"
+        ) from None
 
 
 def error_class_for(status: int) -> type[APIError]:
@@ -294,7 +304,7 @@ _HINTS = {
     AuthenticationError: "Check the id and secret key for this API.",
     InvalidRequestError: "The provider rejected a parameter; see .field_errors.",
     RateLimitError: "The provider is throttling: wait, then continue with the error's .resume "
-                    "(or allow more waiting with RetryPolicy(throttle_budget=...)).",
+    "(or allow more waiting with RetryPolicy(throttle_budget=...)).",
     ServerError: "The provider kept failing; try again later.",
 }
 
@@ -330,7 +340,7 @@ def api_error(response: requests.Response, parse_error: ParseError, *, note: str
     cls = error_class_for(response.status_code)
     try:
         message, field_errors = parse_error(response)
-    except Exception:  # a body we cannot read must not hide the status
+    except Exception:  # noqa: BLE001 - a body we cannot read must not hide the status
         message, field_errors = response.reason or "error", []
     url = _safe_url(response.url or "")
     request_id = _request_id(response)
@@ -356,7 +366,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     --------
     >>> parse_retry_after("3"), parse_retry_after("0"), parse_retry_after(None), parse_retry_after("soon")
     (3.0, 0.0, None, None)
-    >>> now = datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc)
+    >>> now = datetime(2015, 10, 21, 7, 28, tzinfo=UTC)
     >>> parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=now)
     30.0
     """
@@ -372,8 +382,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def send(
@@ -436,12 +446,20 @@ def send_json(
     -------
     (response, decoded)
     """
-    return _send(session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error), decode,
-                 first)
+    return _send(
+        session, _Request(method, url, params, json, headers), _Handling(policy, stats, parse_error), decode, first
+    )
 
 
-def transmit(session: requests.Session, method: str, url: str, *, json: Any = None, headers: dict | None = None,
-             policy: RetryPolicy) -> requests.Response:
+def transmit(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    headers: dict | None = None,
+    policy: RetryPolicy,
+) -> requests.Response:
     """One attempt, body read, nothing retried or counted: the ``first`` of :func:`send_json`, sent ahead.
 
     Raises what sending raises (``requests`` and connection errors);
@@ -462,7 +480,7 @@ def _read_body(response: requests.Response) -> bytes:
     if not isinstance(response.raw, urllib3.response.BaseHTTPResponse):  # a custom adapter: let requests read it
         return response.content
     response._content = response.raw.read(decode_content=True) or b""
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, left out of its stubs
     response.raw.release_conn()
     return response._content
 
@@ -490,9 +508,13 @@ class _Handling:
     parse_error: ParseError
 
 
-def _send(session: requests.Session, request: _Request, handling: _Handling,
-          decode: Callable[[requests.Response], Any] | None = None,
-          first: Callable[[], requests.Response] | None = None) -> tuple[requests.Response, Any]:
+def _send(
+    session: requests.Session,
+    request: _Request,
+    handling: _Handling,
+    decode: Callable[[requests.Response], Any] | None = None,
+    first: Callable[[], requests.Response] | None = None,
+) -> tuple[requests.Response, Any]:
     """Retry layer: send ``request`` until it gets a usable answer or its retries are spent.
 
     Each attempt goes through :func:`_transmit` (transport faults become
@@ -513,15 +535,31 @@ def _send(session: requests.Session, request: _Request, handling: _Handling,
 
 def _attempt(session: requests.Session, request: _Request, policy: RetryPolicy) -> requests.Response:
     """Send ``request`` once and read its body (raises what ``requests`` and the connection raise)."""
-    response = session.request(request.method, request.url, params=request.params, json=request.json,
-                               headers=request.headers, timeout=policy.timeout, allow_redirects=True, stream=True)
+    response = session.request(
+        request.method,
+        request.url,
+        params=request.params,
+        json=request.json,
+        headers=request.headers,
+        timeout=policy.timeout,
+        allow_redirects=True,
+        stream=True,
+    )
     _read_body(response)
     return response
 
 
-def _transmit(session: requests.Session, request: _Request, handling: _Handling, attempts: "_Attempts",
-              first: Callable[[], requests.Response] | None = None) -> requests.Response | None:
-    """Transport layer: one attempt's response (``first``'s when given), or None after a transient fault (backed off)."""
+def _transmit(
+    session: requests.Session,
+    request: _Request,
+    handling: _Handling,
+    attempts: _Attempts,
+    first: Callable[[], requests.Response] | None = None,
+) -> requests.Response | None:
+    """Transport layer: one attempt's response (``first``'s when given).
+
+    None after a transient fault (backed off).
+    """
     policy, stats = handling.policy, handling.stats
     try:
         response = first() if first is not None else _attempt(session, request, policy)
@@ -529,9 +567,15 @@ def _transmit(session: requests.Session, request: _Request, handling: _Handling,
         return response
     except _TRANSPORT_ERRORS as exc:
         stats.count(requests=1)
-        attempts.fault("transport", exc, lambda n, exc=exc: TransportError(
-            f"{request.describe()} failed after {n} attempts: {type(exc).__name__}. "
-            "Check the base URL and the network, then call again."))
+        kind = type(exc).__name__
+        attempts.fault(
+            "transport",
+            exc,
+            lambda n: TransportError(
+                f"{request.describe()} failed after {n} attempts: {kind}. "
+                "Check the base URL and the network, then call again."
+            ),
+        )
         return None
     except requests.exceptions.InvalidHeader:
         pass  # raised below, outside the handler: the error's text quotes the header's value
@@ -543,12 +587,18 @@ def _transmit(session: requests.Session, request: _Request, handling: _Handling,
 
 def _unsendable(request: _Request, exc: requests.RequestException) -> TransportError:
     """The error for a request that could not be sent at all (named by the type of ``exc`` only)."""
-    return TransportError(f"{request.describe()} could not be sent: {type(exc).__name__}. "
-                          "Check the base URL and the session given.")
+    return TransportError(
+        f"{request.describe()} could not be sent: {type(exc).__name__}. Check the base URL and the session given."
+    )
 
 
-def _answer(response: requests.Response, request: _Request, handling: _Handling, attempts: "_Attempts",
-            decode: Callable[[requests.Response], Any] | None) -> tuple[requests.Response, Any] | None:
+def _answer(
+    response: requests.Response,
+    request: _Request,
+    handling: _Handling,
+    attempts: _Attempts,
+    decode: Callable[[requests.Response], Any] | None,
+) -> tuple[requests.Response, Any] | None:
     """Error-mapping layer: ``(response, decoded)`` for a usable answer, None to try again, else the error."""
     status = response.status_code
     if status == 429:
@@ -564,8 +614,14 @@ def _answer(response: requests.Response, request: _Request, handling: _Handling,
     try:
         return response, decode(response)
     except MalformedBody as exc:
-        attempts.fault("malformed", exc, lambda n, exc=exc: DataError(
-            f"{request.describe(response.url)} kept answering a body that does not parse ({n} attempts): {exc}"))
+        detail = str(exc)
+        attempts.fault(
+            "malformed",
+            exc,
+            lambda n: DataError(
+                f"{request.describe(response.url)} kept answering a body that does not parse ({n} attempts): {detail}"
+            ),
+        )
         return None
 
 
@@ -591,16 +647,26 @@ class _Attempts:
         policy = self.policy
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if retry_after is not None and retry_after > policy.retry_after_max:
-            raise api_error(response, parse_error, note=(
-                f"the provider asks to wait {retry_after:g} s, longer than "
-                f"RetryPolicy.retry_after_max={policy.retry_after_max:g} s"))
+            raise api_error(
+                response,
+                parse_error,
+                note=(
+                    f"the provider asks to wait {retry_after:g} s, longer than "
+                    f"RetryPolicy.retry_after_max={policy.retry_after_max:g} s"
+                ),
+            )
         wait = policy.wait_for_retry_after(retry_after, self.throttles)
         start = max(time.monotonic(), self._waited_until)
         if not self.stats.book_throttle(start, wait, budget=policy.throttle_budget):
-            raise api_error(response, parse_error, note=(
-                f"the pull has waited {round(self.stats.throttled_seconds, 3):g} s in all after "
-                f"{self.stats.retry_reasons.get('429', 0) + 1} answers 429, and waiting {wait:g} s more would pass "
-                f"RetryPolicy.throttle_budget={policy.throttle_budget:g} s"))
+            raise api_error(
+                response,
+                parse_error,
+                note=(
+                    f"the pull has waited {round(self.stats.throttled_seconds, 3):g} s in all after "
+                    f"{self.stats.retry_reasons.get('429', 0) + 1} answers 429, and waiting {wait:g} s more would pass "
+                    f"RetryPolicy.throttle_budget={policy.throttle_budget:g} s"
+                ),
+            )
         self._waited_until = start + wait
         self.stats.retried("429")
         policy.sleep(wait)

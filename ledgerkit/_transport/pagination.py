@@ -27,19 +27,29 @@ Examples
 >>> p.next_request(), p.has_next_page, p.pages
 ({'starting_after': 20}, True, 1)
 """
+
 from __future__ import annotations
 
-import re
 import math
-from typing import Any, Callable, Mapping, NamedTuple
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
 from ..errors import DataError, PaginationError
 
-__all__ = ["Paginator", "CursorPaginator", "LinkPaginator", "Fetched", "fetch_next", "parse_link_header",
-           "whole_number", "total_count"]
+__all__ = [
+    "Paginator",
+    "CursorPaginator",
+    "LinkPaginator",
+    "Fetched",
+    "fetch_next",
+    "parse_link_header",
+    "whole_number",
+    "total_count",
+]
 
 #: A count or an id written as text: ASCII digits, at most 18 (so it fits an int64).
 _DIGITS = re.compile(r"[0-9]{1,18}")
@@ -200,8 +210,10 @@ class CursorPaginator(Paginator):
         if not isinstance(more, bool):
             raise DataError(f"has_more is {_excerpt(more)}: expected true or false (a JSON boolean)")
         if new is not None and ids is not None and ((new > ids[1]) if self.direction == "forward" else (new < ids[0])):
-            raise DataError(f"{key} is {new}, beyond the page's own ids ({ids[0]} to {ids[1]}): the next page "
-                            "would skip any row between them")
+            raise DataError(
+                f"{key} is {new}, beyond the page's own ids ({ids[0]} to {ids[1]}): the next page "
+                "would skip any row between them"
+            )
         return new, more
 
     def update_state(self, response: requests.Response | None, data: Any) -> None:
@@ -331,7 +343,7 @@ class LinkPaginator(Paginator):
         """``(url, params)`` of the next request."""
         return self._url, self._params
 
-    def update_state(self, response: requests.Response, data: Any) -> None:
+    def update_state(self, response: requests.Response | None, data: Any) -> None:
         """Read ``X-Total-Count`` and ``Link`` of a page; find the next one or stop.
 
         ``data`` is the page's rows: the first page with a next one tells the
@@ -344,6 +356,8 @@ class LinkPaginator(Paginator):
         PaginationError
             The next link goes to another host or does not advance.
         """
+        if response is None:
+            raise TypeError("LinkPaginator reads each page's Link and X-Total-Count headers: it needs the response")
         self._count(response)
         nxt = parse_link_header(response.headers.get("Link")).get("next")
         if nxt is None:
@@ -398,8 +412,10 @@ class LinkPaginator(Paginator):
             ``number`` is not the next page (pages are taken in order).
         """
         if number != self.page:
-            raise PaginationError(f"page {number} taken while page {self.page} is next; pages are taken in order",
-                                  resume={"start_page": self.page})
+            raise PaginationError(
+                f"page {number} taken while page {self.page} is next; pages are taken in order",
+                resume={"start_page": self.page},
+            )
         self._count(response)
         self.has_next_page = "next" in parse_link_header(response.headers.get("Link"))
         self.page = number + 1
@@ -433,8 +449,13 @@ class Fetched(NamedTuple):
     stuck: PaginationError | None
 
 
-def fetch_next(paginator: Paginator, send: Callable[[Any], tuple[requests.Response, Any]], *,
-               where: Callable[[], str], check: Callable[[requests.Response, Any], None] | None = None) -> Fetched:
+def fetch_next(
+    paginator: Paginator,
+    send: Callable[[Any], tuple[requests.Response, Any]],
+    *,
+    where: Callable[[], str],
+    check: Callable[[requests.Response, Any], None] | None = None,
+) -> Fetched:
     """One step of the pull loop: send the next request, check the page, advance the paginator over it.
 
     ``send(paginator.next_request())`` sends (with retries) and returns the

@@ -53,7 +53,7 @@ class PullProgress:
         self._bar: Any = None
         self._lock = threading.Lock()
 
-    def __enter__(self) -> "PullProgress":
+    def __enter__(self) -> PullProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -35,22 +35,32 @@ import functools
 import importlib.metadata
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import requests.adapters
 import requests.auth
+from urllib3.connectionpool import HTTPConnectionPool
 
 from ..config import Credentials, check_basic_auth
 from ..errors import ConfigurationError
 
-__all__ = ["RedactingAdapter", "new_session", "new_file_session", "adopt_session", "session_from", "redact_signed_query"]
+__all__ = [
+    "RedactingAdapter",
+    "new_session",
+    "new_file_session",
+    "adopt_session",
+    "session_from",
+    "redact_signed_query",
+]
 
 _AUTHORIZATION = re.compile(rb"(?im)^(authorization|proxy-authorization):[^\r\n]*")
 _REQUEST_QUERY = re.compile(rb"\A([A-Z]+ [^ ?\r\n]*)\?[^ \r\n]*")
 #: Query parameters of pre-signed links (S3, GCS, Azure SAS) that act as bearer tokens.
-_SIGNED_PARAM = re.compile(r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|"
-                           r"x-goog-credential|signature|sig|token)=)[^&\s\"']*")
+_SIGNED_PARAM = re.compile(
+    r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|"
+    r"x-goog-credential|signature|sig|token)=)[^&\s\"']*"
+)
 
 
 def redact_signed_query(text: str) -> str:
@@ -78,7 +88,13 @@ if not any(isinstance(f, _SignedQueryFilter) for f in _URLLIB3_LOG.filters):
     _URLLIB3_LOG.addFilter(_SignedQueryFilter())
 
 
-class _RedactingSend:
+if TYPE_CHECKING:
+    from http.client import HTTPConnection as _Connection
+else:
+    _Connection = object  # a mixin: the connection class comes second in the bases
+
+
+class _RedactingSend(_Connection):
     """Mixin for urllib3 connections: ``http.client``'s debug dump never shows credentials."""
 
     redact_query = False
@@ -88,7 +104,7 @@ class _RedactingSend:
             shown = _AUTHORIZATION.sub(lambda m: m.group(1) + b": <redacted>", bytes(data))
             if self.redact_query:
                 shown = _REQUEST_QUERY.sub(rb"\1?<redacted>", shown)
-            print("send:", repr(shown))
+            print("send:", repr(shown))  # noqa: T201 - in place of http.client's own debug print
             self.debuglevel = 0  # instance attribute: silences http.client's own print of this send
             try:
                 return super().send(data)
@@ -98,19 +114,23 @@ class _RedactingSend:
 
 
 @functools.cache
-def _redacting_pool(pool_class: type, redact_query: bool) -> type:
+def _redacting_pool(pool_class: type[HTTPConnectionPool], redact_query: bool) -> type[HTTPConnectionPool]:
     """``pool_class`` whose connections are its own connection class with :class:`_RedactingSend` mixed in."""
     if getattr(pool_class.ConnectionCls, "redact_query", None) == redact_query:
         return pool_class
-    connection = type(f"Redacting{pool_class.ConnectionCls.__name__}", (_RedactingSend, pool_class.ConnectionCls),
-                      {"redact_query": redact_query})
+    connection = type(
+        f"Redacting{pool_class.ConnectionCls.__name__}",
+        (_RedactingSend, pool_class.ConnectionCls),
+        {"redact_query": redact_query},
+    )
     return type(f"Redacting{pool_class.__name__}", (pool_class,), {"ConnectionCls": connection})
 
 
 def _redact(manager: Any, redact_query: bool) -> Any:
     """Make every pool ``manager`` creates from now on redact (plain, proxy and SOCKS managers alike)."""
-    manager.pool_classes_by_scheme = {scheme: _redacting_pool(cls, redact_query)
-                                      for scheme, cls in manager.pool_classes_by_scheme.items()}
+    manager.pool_classes_by_scheme = {
+        scheme: _redacting_pool(cls, redact_query) for scheme, cls in manager.pool_classes_by_scheme.items()
+    }
     return manager
 
 
@@ -190,9 +210,11 @@ def new_file_session() -> requests.Session:
 
 def _pool_options(adapter: Any) -> dict[str, Any]:
     """The pool sizes of a requests ``HTTPAdapter`` (its retries are not copied: ledgerkit retries itself)."""
-    return {"pool_connections": getattr(adapter, "_pool_connections", requests.adapters.DEFAULT_POOLSIZE),
-            "pool_maxsize": getattr(adapter, "_pool_maxsize", requests.adapters.DEFAULT_POOLSIZE),
-            "pool_block": getattr(adapter, "_pool_block", requests.adapters.DEFAULT_POOLBLOCK)}
+    return {
+        "pool_connections": getattr(adapter, "_pool_connections", requests.adapters.DEFAULT_POOLSIZE),
+        "pool_maxsize": getattr(adapter, "_pool_maxsize", requests.adapters.DEFAULT_POOLSIZE),
+        "pool_block": getattr(adapter, "_pool_block", requests.adapters.DEFAULT_POOLBLOCK),
+    }
 
 
 def session_from(template: requests.Session, adapter: requests.adapters.HTTPAdapter) -> requests.Session:
@@ -212,7 +234,7 @@ def session_from(template: requests.Session, adapter: requests.adapters.HTTPAdap
     session.headers.update(template.headers)
     session.proxies.update(template.proxies)
     if isinstance(template.params, dict):
-        session.params.update(template.params)
+        session.params = dict(template.params)
     session.verify, session.cert, session.max_redirects = template.verify, template.cert, template.max_redirects
     session.hooks = {event: list(hooks) for event, hooks in template.hooks.items()}
     return session
@@ -271,7 +293,8 @@ def _check_adapter(session: requests.Session, url: str) -> None:
         return
     cls = type(adapter)
     raise ConfigurationError(
-        "session", f"a session whose adapter for {url} is {cls.__module__}.{cls.__qualname__}",
+        "session",
+        f"a session whose adapter for {url} is {cls.__module__}.{cls.__qualname__}",
         "a requests.Session using requests' own HTTPAdapter, or session=None",
         "ledgerkit sends through its own copy of requests' adapter, which keeps credentials out of "
         "http.client's debug output; a custom adapter could print or log them. Set proxies, verify, cert "
@@ -288,4 +311,3 @@ def _caller_auth(auth: Any) -> Any:
         return auth  # bytes are sent as they are; any other auth is the caller's own code
     check_basic_auth(auth.username, auth.password, user_parameter="session.auth", secret_parameter="session.auth")
     return _BasicAuth(auth.username, auth.password)
-

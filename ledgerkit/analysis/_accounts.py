@@ -48,8 +48,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,15 +99,20 @@ def _frames_of(name: str, value: Any) -> dict[str, Any]:
 
 def _check_all_or_none(values: Mapping[str, Any]) -> bool:
     """True when the frames carry ``account``; a ``ConfigurationError`` when some do and some do not."""
-    given = {label: has_account(frame) for name, value in values.items() if value is not None
-             for label, frame in _frames_of(name, value).items()}
+    given = {
+        label: has_account(frame)
+        for name, value in values.items()
+        if value is not None
+        for label, frame in _frames_of(name, value).items()
+    }
     if not any(given.values()):
         return False
     without = [label for label, flag in given.items() if not flag]
     if without:
         having = next(label for label, flag in given.items() if flag)
         raise ConfigurationError(
-            without[0], "<without an 'account' column>",
+            without[0],
+            "<without an 'account' column>",
             f"an 'account' column, as {having!r} has one (a many-account frame is analysed per account: "
             "every frame of the call must say which account each row is from)",
         )
@@ -120,19 +126,20 @@ def _names(frame: Any, parameter: str) -> list[str]:
 
         missing, found = dask.compute(frame[ACCOUNT].isna().sum(), frame[ACCOUNT].dropna().unique())
         if int(missing):
-            raise ConfigurationError(f"{parameter}[{ACCOUNT!r}]", f"<NA> on {int(missing)} rows",
-                                     _ACCOUNT_EXPECTED)
+            raise ConfigurationError(f"{parameter}[{ACCOUNT!r}]", f"<NA> on {int(missing)} rows", _ACCOUNT_EXPECTED)
         return sorted({str(v) for v in found.tolist()})
     values = frame[ACCOUNT]
     missing = values.isna().to_numpy(dtype=bool)
     if missing.any():
-        raise ConfigurationError(f"{parameter}[{ACCOUNT!r}]", f"<NA> at row {int(np.flatnonzero(missing)[0])}",
-                                 _ACCOUNT_EXPECTED)
+        raise ConfigurationError(
+            f"{parameter}[{ACCOUNT!r}]", f"<NA> at row {int(np.flatnonzero(missing)[0])}", _ACCOUNT_EXPECTED
+        )
     return sorted({str(v) for v in values.unique().tolist()})
 
 
-_ACCOUNT_EXPECTED = ("an account name on every row of a many-account frame (a row of no known account "
-                     "cannot be put in anyone's books)")
+_ACCOUNT_EXPECTED = (
+    "an account name on every row of a many-account frame (a row of no known account cannot be put in anyone's books)"
+)
 
 
 def _mask(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -147,7 +154,7 @@ class _Rows(dict):
             found, names = pd.factorize(frame[ACCOUNT].astype("str"))
             order = np.argsort(found, kind="stable")
             bounds = np.searchsorted(found[order], np.arange(len(names) + 1))
-            self[id(frame)] = {str(n): order[a:b] for n, a, b in zip(names, bounds[:-1], bounds[1:])}
+            self[id(frame)] = {str(n): order[a:b] for n, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)}
         return self[id(frame)].get(name, np.empty(0, dtype="int64"))
 
 
@@ -164,12 +171,14 @@ def _part(value: Any, name: str, rows: _Rows) -> Any:
         return value
     if _is_report(value):
         opening = getattr(value, "opening_balance", None)
-        return SimpleNamespace(records=_rows_of(value.records, name, rows),
-                               opening_balance=None if opening is None else _rows_of(opening, name, rows))
+        return SimpleNamespace(
+            records=_rows_of(value.records, name, rows),
+            opening_balance=None if opening is None else _rows_of(opening, name, rows),
+        )
     return _rows_of(value, name, rows)
 
 
-def _dask_positions(frame: Any, name: str) -> np.ndarray:
+def _dask_positions(frame: Any, name: str) -> _RunPositions:
     """Whole-frame row numbers of account ``name``'s rows in a Dask frame, as (start, length) runs.
 
     Each partition sends back the runs of its rows of the account (one run
@@ -183,8 +192,9 @@ def _dask_positions(frame: Any, name: str) -> np.ndarray:
         starts, lengths = np.r_[0, edges[0::2]], np.r_[0, edges[1::2] - edges[0::2]]  # a first empty run: the size
         return pd.DataFrame({"start": starts, "length": lengths, "rows": len(part)})
 
-    meta = pd.DataFrame({"start": pd.Series(dtype="int64"), "length": pd.Series(dtype="int64"),
-                         "rows": pd.Series(dtype="int64")})
+    meta = pd.DataFrame(
+        {"start": pd.Series(dtype="int64"), "length": pd.Series(dtype="int64"), "rows": pd.Series(dtype="int64")}
+    )
     import dask
 
     return _RunPositions.of(dask.compute(*frame[[ACCOUNT]].map_partitions(runs, meta=meta).to_delayed()))
@@ -197,10 +207,10 @@ class _RunPositions:
         self.starts, self.ends = starts, np.cumsum(lengths)
 
     @classmethod
-    def of(cls, parts: Sequence[pd.DataFrame]) -> "_RunPositions":
+    def of(cls, parts: Sequence[pd.DataFrame]) -> _RunPositions:
         """Runs of every partition, moved by the rows of the partitions before it."""
         offsets = np.r_[0, np.cumsum(np.asarray([_size(p) for p in parts], dtype="int64"))][:-1]
-        starts = [p["start"].to_numpy(dtype="int64") + o for p, o in zip(parts, offsets)]
+        starts = [p["start"].to_numpy(dtype="int64") + o for p, o in zip(parts, offsets, strict=True)]
         lengths = [p["length"].to_numpy(dtype="int64") for p in parts]
         return cls(np.concatenate(starts or [np.empty(0, "int64")]), np.concatenate(lengths or [np.empty(0, "int64")]))
 
@@ -267,8 +277,9 @@ def _in_account(error: ConfigurationError, name: str) -> ConfigurationError:
     return out
 
 
-def per_account(*parameters: str,
-                absent_in_some: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def per_account(
+    *parameters: str, absent_in_some: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate an analysis function so that frames with an ``account`` column are analysed per account.
 
     ``parameters`` name the function's frame arguments (frames, Dask frames,
@@ -321,8 +332,10 @@ def _empty_part(value: Any) -> Any:
     """``value`` with no rows (a frame of no account): the result's columns, without a row."""
     if _is_report(value):
         opening = getattr(value, "opening_balance", None)
-        return SimpleNamespace(records=_records(value).iloc[:0].drop(columns=ACCOUNT),
-                               opening_balance=None if opening is None else opening.iloc[:0].drop(columns=ACCOUNT))
+        return SimpleNamespace(
+            records=_records(value).iloc[:0].drop(columns=ACCOUNT),
+            opening_balance=None if opening is None else opening.iloc[:0].drop(columns=ACCOUNT),
+        )
     if hasattr(value, "__dask_graph__"):
         return value.drop(columns=ACCOUNT).head(0, npartitions=-1, compute=True)
     return value.iloc[:0].drop(columns=ACCOUNT)

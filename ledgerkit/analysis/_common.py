@@ -10,7 +10,8 @@ check their input up front -- against the frame contracts of
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,8 @@ expected money whose absolute total stays below 2**62 minor units (sums must fit
     total = float(np.abs(values.astype("float64")).sum())
     if total >= MAX_TOTAL:
         raise ConfigurationError(
-            name, f"<values adding up to {total:.2g} in absolute terms>",
+            name,
+            f"<values adding up to {total:.2g} in absolute terms>",
             "money whose absolute total stays below 2**62 minor units (sums must fit in 64-bit integers)",
         )
 

@@ -18,7 +18,8 @@ fractional ids are refused.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,8 @@ def check_invalid(invalid: Any) -> str:
     """
     if not isinstance(invalid, str) or invalid not in INVALID:
         raise ConfigurationError(
-            "invalid", invalid,
+            "invalid",
+            invalid,
             "'raise' (refuse rows with missing money or repeated ids) or 'drop' "
             "(leave them out, counted in result.attrs['dropped'])",
         )
@@ -94,7 +96,8 @@ def _missing(frame: pd.DataFrame, money: Sequence[Need], parameter: str, invalid
             missing = missing & counted
         if missing.any() and invalid == "raise":
             raise ConfigurationError(
-                f"{parameter}[{column!r}]", f"<NA> at rows {rows_text(np.flatnonzero(missing))}",
+                f"{parameter}[{column!r}]",
+                f"<NA> at rows {rows_text(np.flatnonzero(missing))}",
                 f"a value on every row that counts ({what}): a missing amount is never read as 0, "
                 "nor a missing status, type, time or currency guessed; "
                 "invalid='drop' leaves such rows out and counts them in result.attrs['dropped']",
@@ -110,7 +113,8 @@ def _repeated(ids: pd.Series, parameter: str, column: str, invalid: str) -> np.n
         value = ids.iloc[int(np.flatnonzero(repeated)[0])]
         rows = np.flatnonzero((ids == value).fillna(False).to_numpy(dtype=bool))
         raise ConfigurationError(
-            f"{parameter}[{column!r}]", f"id {value} at rows {rows_text(rows)}",
+            f"{parameter}[{column!r}]",
+            f"id {value} at rows {rows_text(rows)}",
             "each id on one row only (a repeated row would be counted twice); "
             "invalid='drop' keeps the first and counts the others in result.attrs['dropped']",
         )

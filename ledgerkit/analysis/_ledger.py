@@ -21,8 +21,9 @@ neither value is refused: missing money is never read as 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,10 @@ class Ledger:
 
 
 def _optional_money(frame: pd.DataFrame, column: str, parameter: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(values with 0 where missing, known mask) of an optional money column (checked by the schema); None when absent."""
+    """(values with 0 where missing, known mask) of an optional money column; None when absent.
+
+    The column is checked by the schema.
+    """
     if column not in frame.columns:
         return None
     values = frame[column]
@@ -85,7 +89,8 @@ def _movement(amount: np.ndarray, fee: Any, net: Any, parameter: str) -> tuple[n
     if unknown.any():
         column = "net" if net is not None else "fee"
         raise ConfigurationError(
-            f"{parameter}[{column!r}]", f"<NA> at rows {rows_text(np.flatnonzero(unknown))}",
+            f"{parameter}[{column!r}]",
+            f"<NA> at rows {rows_text(np.flatnonzero(unknown))}",
             "a net or a fee on every record (without either, how much it moved the balance is unknown: "
             "missing money is never read as 0)",
         )
@@ -108,8 +113,15 @@ def _records(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
     has_type = "transaction_type" in frame.columns
     types = frame["transaction_type"] if has_type else pd.Series(pd.NA, index=frame.index, dtype="str")
     return Ledger(
-        frame=frame, is_records=True, created=created, types=types, label_of=record_category,
-        amount=amount, fee=fee, change=change, net_gap=gap,
+        frame=frame,
+        is_records=True,
+        created=created,
+        types=types,
+        label_of=record_category,
+        amount=amount,
+        fee=fee,
+        change=change,
+        net_gap=gap,
         before=minor_units(frame["balance_before"], parameter) if "balance_before" in balances else None,
         after=minor_units(frame["balance_after"], parameter) if "balance_after" in balances else None,
         chain_columns=(*accounts, "currency"),
@@ -124,10 +136,19 @@ def _statements(frame: pd.DataFrame, parameter: str, opening: Any) -> Ledger:
     created = require_utc(frame, "created", parameter)
     amount = minor_units(frame["amount"], parameter)
     return Ledger(
-        frame=frame, is_records=False, created=created, types=frame["type"], label_of=statement_category,
-        amount=amount, fee=None, change=amount, net_gap=None,
-        before=minor_units(frame["balance_before"], parameter), after=minor_units(frame["balance_after"], parameter),
-        chain_columns=("currency",), id_column="row_id" if "row_id" in frame.columns else None,
+        frame=frame,
+        is_records=False,
+        created=created,
+        types=frame["type"],
+        label_of=statement_category,
+        amount=amount,
+        fee=None,
+        change=amount,
+        net_gap=None,
+        before=minor_units(frame["balance_before"], parameter),
+        after=minor_units(frame["balance_after"], parameter),
+        chain_columns=("currency",),
+        id_column="row_id" if "row_id" in frame.columns else None,
         opening_balance=opening,
     )
 
@@ -185,7 +206,7 @@ def chain_openings(ledger: Ledger, first: np.ndarray) -> tuple[np.ndarray, np.nd
     columns = list(ledger.chain_columns)
     if not ledger.is_records or not isinstance(opening, pd.DataFrame) or not count:
         return values, known
-    if not set([*columns, "opening_balance"]) <= set(opening.columns):
+    if not {*columns, "opening_balance"} <= set(opening.columns):
         return values, known
     given = opening.loc[opening["opening_balance"].notna()]
     table = _keys(given, columns).assign(_value=minor_units(given["opening_balance"], "opening"))

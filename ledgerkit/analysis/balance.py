@@ -15,8 +15,9 @@ moves the balance (fees and payouts negative).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ import pandas as pd
 from .._ingest.schema import OPENING_BALANCE
 from ..errors import ConfigurationError
 from ..money import is_currency
+from ._accounts import per_account
 from ._common import (
     MAX_TOTAL,
     check_freq,
@@ -37,7 +39,6 @@ from ._common import (
     require_utc,
     utc_nanoseconds,
 )
-from ._accounts import per_account
 from ._dask import dask_aware
 from ._ledger import ACCOUNT_COLUMNS, Ledger, chain_codes, first_rows, ledger_of
 from .breaks import check_balances
@@ -49,6 +50,7 @@ from .categories import (
     STATEMENT_CATEGORIES,
     category_codes,
 )
+from .periods import Freq
 
 __all__ = [
     "CATEGORIES",
@@ -75,8 +77,9 @@ def _check_categories(categories: Mapping[str, str] | None) -> dict[str, str]:
         )
     taken = sorted({v for v in categories.values() if v in _FIXED_COLUMNS})
     if taken:
-        raise ConfigurationError("categories", categories,
-                                 f"category names other than the roll-forward's own columns {list(_FIXED_COLUMNS)}")
+        raise ConfigurationError(
+            "categories", categories, f"category names other than the roll-forward's own columns {list(_FIXED_COLUMNS)}"
+        )
     return dict(categories)
 
 
@@ -94,7 +97,7 @@ class _Grid:
         return self.currency * self.width + self.period
 
 
-def _grid(ledger: Ledger, freq: str, found: np.ndarray, names: list[str], dates: pd.Series) -> _Grid:
+def _grid(ledger: Ledger, freq: Freq, found: np.ndarray, names: list[str], dates: pd.Series) -> _Grid:
     """Period numbers of the rows (and of the opening dates) on one grid."""
     period = period_numbers(utc_nanoseconds(ledger.created), freq)
     marks = [period, period_numbers(utc_nanoseconds(dates), freq)] if len(dates) else [period]
@@ -137,9 +140,9 @@ def _reported(ledger: Ledger, grid: _Grid, chain: np.ndarray, first: np.ndarray)
     if ledger.after is None or start is None:
         return None
     chains = len(first)
-    last = np.full(chains * grid.width, -1, dtype="int64")
-    np.maximum.at(last, chain * grid.width + grid.period, np.arange(len(chain), dtype="int64"))
-    last = last.reshape(chains, grid.width)
+    flat = np.full(chains * grid.width, -1, dtype="int64")
+    np.maximum.at(flat, chain * grid.width + grid.period, np.arange(len(chain), dtype="int64"))
+    last = flat.reshape(chains, grid.width)
     seen = np.where(last >= 0, np.arange(grid.width), -1)
     latest = np.maximum.accumulate(seen, axis=1)  # forward fill: the latest period with a row
     rows = np.take_along_axis(last, np.maximum(latest, 0), axis=1)
@@ -167,20 +170,23 @@ def _currency_names(opening_codes: list[Any], present: list[str]) -> list[str]:
 
 
 def _opening_mapping(opening: Mapping, present: list[str]) -> pd.Series:
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and abs(int(v)) < MAX_TOTAL
-               for v in opening.values()):
+    if not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and abs(int(v)) < MAX_TOTAL
+        for v in opening.values()
+    ):
         raise ConfigurationError("opening", opening, _OPENING)
     names = _currency_names(list(opening), present)
     if len(set(names)) < len(names):
         raise ConfigurationError("opening", opening, "one opening balance per currency (codes compared in upper case)")
-    absent = [code for code, name in zip(opening, names) if name not in present]
+    absent = [code for code, name in zip(opening, names, strict=True) if name not in present]
     if absent:
         raise ConfigurationError(
-            "opening", absent[0],
+            "opening",
+            absent[0],
             f"a currency of the frame ({sorted(present)}): an opening without rows and without a date "
             "has no period to go in",
         )
-    return pd.Series(dict(zip(names, (int(v) for v in opening.values()))), dtype="int64")
+    return pd.Series(dict(zip(names, (int(v) for v in opening.values()), strict=True)), dtype="int64")
 
 
 def _opening_frame(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Series]:
@@ -195,7 +201,8 @@ def _opening_frame(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Seri
     absent = sorted(set(values.index) - set(present))
     if absent:
         raise ConfigurationError(
-            "opening", absent[0],
+            "opening",
+            absent[0],
             f"a currency of the frame ({sorted(present)}), or a 'date' column: an opening without rows "
             "and without a date has no period to go in",
         )
@@ -215,8 +222,9 @@ def _given_openings(opening: Any, present: list[str]) -> tuple[pd.Series, pd.Ser
     missing = [name for name in present if name not in values.index]
     if missing:
         shown = opening if isinstance(opening, Mapping) else "<opening_balance frame>"
-        raise ConfigurationError("opening", shown, f"an opening balance for every currency of the frame "
-                                 f"(none for {missing})")
+        raise ConfigurationError(
+            "opening", shown, f"an opening balance for every currency of the frame (none for {missing})"
+        )
     return values, dates
 
 
@@ -225,7 +233,8 @@ def _chain_openings(ledger: Ledger, grid: _Grid, first: np.ndarray) -> pd.Series
     start = _chain_start(ledger, first)
     if start is None:
         raise ConfigurationError(
-            "opening", None,
+            "opening",
+            None,
             f"{_OPENING}: these records have no balance_before or balance_after to start from",
         )
     names = np.asarray(grid.names, dtype=object)[grid.currency[first]]
@@ -242,8 +251,9 @@ def _dormant_openings(ledger: Ledger, opening: Any) -> pd.Series:
     active = ledger.frame[accounts].drop_duplicates().astype("str")
     mine = opening[accounts].astype("str")
     dormant = ~mine.merge(active, how="left", indicator=True)["_merge"].eq("both").to_numpy()
-    values = pd.Series(minor_units(opening["opening_balance"], "opening")[dormant],
-                       index=mine["currency"].to_numpy()[dormant])
+    values = pd.Series(
+        minor_units(opening["opening_balance"], "opening")[dormant], index=mine["currency"].to_numpy()[dormant]
+    )
     return values.groupby(level=0).sum()
 
 
@@ -256,7 +266,7 @@ def _roll_columns(categories: list[str]) -> dict[str, str]:
         "period": "datetime64[ns, UTC]",
         "period_end": "datetime64[ns, UTC]",
         "opening": "Int64",
-        **{c: "Int64" for c in categories},
+        **dict.fromkeys(categories, "Int64"),
         "closing": "Int64",
         "rows": "Int64",
         "reported_closing": "Int64",
@@ -264,7 +274,7 @@ def _roll_columns(categories: list[str]) -> dict[str, str]:
     }
 
 
-def _span(grid: _Grid, index: int, first: Any, freq: str) -> tuple[int, int] | None:
+def _span(grid: _Grid, index: int, first: Any, freq: Freq) -> tuple[int, int] | None:
     """First and last grid period of one currency: its rows, and its opening date if known."""
     periods = grid.period[grid.currency == index]
     starts = [int(periods.min())] if len(periods) else []
@@ -275,9 +285,19 @@ def _span(grid: _Grid, index: int, first: Any, freq: str) -> tuple[int, int] | N
     return min(starts), int(periods.max()) if len(periods) else min(starts)
 
 
-def _roll_one(currency: str, span: tuple[int, int], grid: _Grid, index: int, activity: np.ndarray,
-              rows: np.ndarray, reported: np.ndarray | None, opening: int, dormant: int, freq: str,
-              columns: list[str]) -> pd.DataFrame:
+def _roll_one(
+    currency: str,
+    span: tuple[int, int],
+    grid: _Grid,
+    index: int,
+    activity: np.ndarray,
+    rows: np.ndarray,
+    reported: np.ndarray | None,
+    opening: int,
+    dormant: int,
+    freq: Freq,
+    columns: list[str],
+) -> pd.DataFrame:
     """Roll-forward of one currency over its contiguous periods."""
     cells = slice(span[0], span[1] + 1)
     periods = period_starts(np.arange(span[0], span[1] + 1) + grid.base, freq)
@@ -404,7 +424,7 @@ def roll_forward(
     >>> roll_forward(records)[["opening", "income", "reserve", "closing", "unexplained"]].values.tolist()
     [[500, 1000, -100, 1400, 0]]
     """
-    freq = check_freq(freq)
+    period = check_freq(freq)
     ledger = ledger_of(statements, "statements")
     overrides = _check_categories(categories)
     base = RECORD_ACTIVITY if ledger.is_records else STATEMENT_ACTIVITY
@@ -418,7 +438,7 @@ def roll_forward(
     else:
         openings, dates = pd.Series(dtype="int64"), pd.Series(dtype="datetime64[ns, UTC]")
     names = present + sorted(set(openings.index) - set(present))
-    grid = _grid(ledger, freq, found, names, dates)
+    grid = _grid(ledger, period, found, names, dates)
     chain = chain_codes(ledger, grid.currency)
     first = first_rows(chain, int(chain.max()) + 1 if len(chain) else 0)
     if opening is None:
@@ -430,11 +450,24 @@ def roll_forward(
     parts = []
     for currency in sorted(grid.names):
         index = grid.names.index(currency)
-        span = _span(grid, index, dates.get(currency, pd.NaT), freq)
+        span = _span(grid, index, dates.get(currency, pd.NaT), period)
         if span is None:
             continue
-        parts.append(_roll_one(currency, span, grid, index, activity, rows, reported,
-                               int(openings.get(currency, 0)), int(dormant.get(currency, 0)), freq, columns))
+        parts.append(
+            _roll_one(
+                currency,
+                span,
+                grid,
+                index,
+                activity,
+                rows,
+                reported,
+                int(openings.get(currency, 0)),
+                int(dormant.get(currency, 0)),
+                period,
+                columns,
+            )
+        )
     dtypes = _roll_columns(columns)
     if not parts:
         return empty_frame(dtypes)

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
-from ._common import codes, dense_codes, direction, empty_frame
 from ._accounts import per_account
+from ._common import codes, dense_codes, direction, empty_frame
 from ._dask import dask_aware
 from ._ledger import ACCOUNT_IDS, Ledger, chain_codes, chain_openings, first_rows, ledger_of
 
@@ -30,7 +30,7 @@ _Found = tuple[int, str, str, Any, Any]  # (index, kind, field, expected, actual
 
 def _break_columns(ledger: Ledger) -> dict[str, str]:
     id_columns = {"record_id": "Int64"} if ledger.is_records else {"row_id": "str"}
-    accounts = {c: "Int64" for c in ACCOUNT_IDS} if ledger.is_records else {}
+    accounts = dict.fromkeys(ACCOUNT_IDS, "Int64") if ledger.is_records else {}
     return {
         "position": "Int64",
         **id_columns,
@@ -67,8 +67,9 @@ def _last_of_chain(first: np.ndarray) -> np.ndarray:
     return last
 
 
-def _diagnose(b: np.ndarray, a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray,
-              first: np.ndarray) -> list[_Found]:
+def _diagnose(
+    b: np.ndarray, a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray, first: np.ndarray
+) -> list[_Found]:
     """Locate single faults in chain-ordered arrays with both balances.
 
     ``e = after - before - movement`` is the row's own error and ``link =
@@ -103,8 +104,9 @@ def _diagnose(b: np.ndarray, a: np.ndarray, m: np.ndarray, prev: np.ndarray, has
     return found
 
 
-def _diagnose_after_only(a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray,
-                         first: np.ndarray) -> list[_Found]:
+def _diagnose_after_only(
+    a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_prev: np.ndarray, first: np.ndarray
+) -> list[_Found]:
     """Locate single faults in chain-ordered arrays with ``balance_after`` only.
 
     ``e = after - prev - movement``. A wrong ``balance_after`` shows as two
@@ -130,8 +132,9 @@ def _diagnose_after_only(a: np.ndarray, m: np.ndarray, prev: np.ndarray, has_pre
     return found
 
 
-def _net_checks(ledger: Ledger, order: np.ndarray, observed: np.ndarray, seen: np.ndarray,
-                movement: np.ndarray) -> list[_Found]:
+def _net_checks(
+    ledger: Ledger, order: np.ndarray, observed: np.ndarray, seen: np.ndarray, movement: np.ndarray
+) -> list[_Found]:
     """``net = amount - fee`` on every record with the three; fixes ``movement`` where ``net`` is the wrong one.
 
     When the balances confirm ``net`` (``observed`` movement equals it),
@@ -157,8 +160,9 @@ def _net_checks(ledger: Ledger, order: np.ndarray, observed: np.ndarray, seen: n
     return found
 
 
-def _previous(after: np.ndarray, first: np.ndarray, start: np.ndarray, known: np.ndarray,
-              chain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _previous(
+    after: np.ndarray, first: np.ndarray, start: np.ndarray, known: np.ndarray, chain: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The balance before each row: the previous row's ``balance_after``, or the chain's opening if known."""
     prev = np.empty_like(after)
     prev[1:] = after[:-1]
@@ -172,6 +176,7 @@ def _walk(ledger: Ledger, order: np.ndarray, chain: np.ndarray, first: np.ndarra
     """The breaks of the kept rows, in chain order (indices into ``order``; ``first`` marks chain starts)."""
     heads = first_rows(chain, int(chain.max()) + 1 if len(chain) else 0)
     start, known = chain_openings(ledger, heads)
+    assert ledger.after is not None, "check_balances refuses frames without balance_after first"
     after = ledger.after[order]
     prev, has_prev = _previous(after, first, start, known, chain[order])
     movement = ledger.change[order].copy()
@@ -282,7 +287,8 @@ def check_balances(statements: Any) -> pd.DataFrame:
     ...     "balance_before": pd.array([0, 1000, 970], dtype="Int64"),
     ...     "balance_after": pd.array([1000, 975, 963], dtype="Int64"),
     ...     "currency": ["EUR"] * 3})
-    >>> check_balances(s)[["position", "kind", "field", "expected", "actual", "difference", "direction"]].values.tolist()
+    >>> shown = ["position", "kind", "field", "expected", "actual", "difference", "direction"]
+    >>> check_balances(s)[shown].values.tolist()
     [[1, 'amount_mismatch', 'balance_after', 970, 975, 5, 'too much']]
 
     A record whose fee is one too many while its net and balances agree:
@@ -298,7 +304,8 @@ def check_balances(statements: Any) -> pd.DataFrame:
     ledger = ledger_of(statements, "statements")
     if ledger.after is None:
         raise ConfigurationError(
-            "statements", f"<DataFrame with columns {list(ledger.frame.columns)}>",
+            "statements",
+            f"<DataFrame with columns {list(ledger.frame.columns)}>",
             "balance records with a 'balance_after' column as well: without balances there is no chain to check",
         )
     frame = ledger.frame

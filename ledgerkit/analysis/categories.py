@@ -28,7 +28,8 @@ refund, chargeback, payout and credit as named (credit with payouts);
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,16 @@ __all__ = [
 
 #: Activity categories of a row, in report order: all a row can fall in.
 CATEGORIES: tuple[str, ...] = (
-    "income", "fees", "vat", "refunds", "chargebacks", "payouts", "adjustments", "reserve", "rates", "other"
+    "income",
+    "fees",
+    "vat",
+    "refunds",
+    "chargebacks",
+    "payouts",
+    "adjustments",
+    "reserve",
+    "rates",
+    "other",
 )
 #: The categories a statement row can fall in (no statement type is an adjustment, reserve or rate).
 STATEMENT_ACTIVITY: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in ("adjustments", "reserve", "rates"))
@@ -102,7 +112,8 @@ def record_category(transaction_type: Any) -> str:
 
     Examples
     --------
-    >>> [record_category(t) for t in ["payment", "Credit", "adjustment", "rolling_reserve_release", "rate", "p2p", None]]
+    >>> types = ["payment", "Credit", "adjustment", "rolling_reserve_release", "rate", "p2p", None]
+    >>> [record_category(t) for t in types]
     ['income', 'payouts', 'adjustments', 'reserve', 'rates', 'other', 'other']
     """
     if transaction_type is None or pd.isna(transaction_type):
@@ -111,7 +122,11 @@ def record_category(transaction_type: Any) -> str:
 
 
 def category_codes(
-    types: pd.Series, labels: list[str], *, label_of: Any = statement_category, overrides: Mapping[str, str] | None = None
+    types: pd.Series,
+    labels: list[str],
+    *,
+    label_of: Any = statement_category,
+    overrides: Mapping[str, str] | None = None,
 ) -> np.ndarray:
     """Each row's label as an int64 index into ``labels``, decided once per distinct type.
 

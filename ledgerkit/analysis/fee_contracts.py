@@ -9,13 +9,14 @@ re-exported by :mod:`ledgerkit.analysis.fees`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigurationError
 from .._ingest.schema import FEE_MODEL, TRANSACTIONS, frame_kind
+from ..errors import ConfigurationError
 from ._accounts import per_account
 from ._common import require_frame
 from ._invalid import Need, check_invalid, integer_ids, note_dropped, screen
@@ -118,7 +119,7 @@ def _fit_contract(amounts: np.ndarray, fees: np.ndarray) -> tuple[int, int] | No
         return None
     sample = _fit_sample(amounts)
     windows = [_score_window(amounts[sample], fees[sample], *g) for g in guesses]
-    candidates, fixed, score, distance = (np.concatenate(parts) for parts in zip(*windows))
+    candidates, fixed, score, distance = (np.concatenate(parts) for parts in zip(*windows, strict=True))
     best = np.lexsort((distance, -_simplicity(candidates), -score))[0]
     percent = int(candidates[best])
     residual = fees - _round_share(amounts, percent)
@@ -152,14 +153,20 @@ def _model_rows(transactions: pd.DataFrame, keys: list[str], invalid: str) -> tu
     needs += [Need(c, volume, what) for c in ("amount", "transaction_fee", "currency")]
     id_column = "id" if "id" in transactions.columns else None
     kept, dropped = screen(transactions, "transactions", money=needs, invalid=invalid, id_column=id_column)
-    eligible = (kept["status"].eq(SUCCESSFUL).fillna(False) & kept["type"].isin(VOLUME_TYPES)
-                & kept["amount"].gt(0).fillna(False)).to_numpy(dtype=bool)
+    eligible = (
+        kept["status"].eq(SUCCESSFUL).fillna(False)
+        & kept["type"].isin(VOLUME_TYPES)
+        & kept["amount"].gt(0).fillna(False)
+    ).to_numpy(dtype=bool)
     rows = kept.loc[eligible]
     out = _plain_keys(rows, keys)
     for column in ("id", "amount", "transaction_fee"):
         if column in rows:
-            out[column] = integer_ids(rows[column], f"transactions[{column!r}]") if column == "id" else (
-                rows[column].astype("Int64"))
+            out[column] = (
+                integer_ids(rows[column], f"transactions[{column!r}]")
+                if column == "id"
+                else (rows[column].astype("Int64"))
+            )
     return out.reset_index(drop=True), dropped
 
 
@@ -169,8 +176,9 @@ def _check_tolerance(tolerance: Any) -> int:
     return int(tolerance)
 
 
-def _model_keys(by: Any, transactions: pd.DataFrame, *, needs: tuple[str, ...] = (),
-                labels: tuple[str, ...] = ()) -> list[str]:
+def _model_keys(
+    by: Any, transactions: pd.DataFrame, *, needs: tuple[str, ...] = (), labels: tuple[str, ...] = ()
+) -> list[str]:
     """The group keys (currency last), once ``transactions`` is checked to hold them and what a fit needs."""
     frame_kind(transactions, "transactions", (TRANSACTIONS,))
     TRANSACTIONS.check(transactions, "transactions", (*TRANSACTIONS.required, *needs), uses=("id",), labels=labels)
@@ -240,12 +248,19 @@ def fee_model(
     keys = _model_keys(by, transactions)
     rows, dropped = _model_rows(transactions, keys, check_invalid(invalid))
     records = [
-        {**dict(zip(keys, label)), **_group_model(group, tolerance)}
+        {**dict(zip(keys, label, strict=True)), **_group_model(group, tolerance)}
         for label, group in rows.groupby(keys, dropna=False, sort=True, observed=True)
     ]
-    out = _typed_frame(records, {
-        **{k: rows[k].dtype for k in keys}, "percent": "Float64", "fixed": "Int64", "n": "Int64", "n_explained": "Int64"
-    })
+    out = _typed_frame(
+        records,
+        {
+            **{k: rows[k].dtype for k in keys},
+            "percent": "Float64",
+            "fixed": "Int64",
+            "n": "Int64",
+            "n_explained": "Int64",
+        },
+    )
     out["share_explained"] = (out["n_explained"] / out["n"]).astype("Float64")
     return note_dropped(out, transactions=dropped)
 
@@ -263,12 +278,15 @@ def _contracts(model: pd.DataFrame, keys: list[str], rows: pd.DataFrame) -> pd.D
     for key in keys:
         mine, theirs = keyed[key].dtype, rows[key].dtype
         if pd.api.types.is_numeric_dtype(mine) != pd.api.types.is_numeric_dtype(theirs):
-            raise ConfigurationError(f"model[{key!r}]", str(mine),
-                                     f"values of the same kind as transactions[{key!r}] ({theirs})")
+            raise ConfigurationError(
+                f"model[{key!r}]", str(mine), f"values of the same kind as transactions[{key!r}] ({theirs})"
+            )
     repeated = keyed.duplicated().to_numpy(dtype=bool)
     if repeated.any():
         group = {k: keyed[k].iloc[int(np.flatnonzero(repeated)[0])] for k in keys}
-        raise ConfigurationError("model", f"<more than one contract for {group}>", "one contract per group (a fee_model result)")
+        raise ConfigurationError(
+            "model", f"<more than one contract for {group}>", "one contract per group (a fee_model result)"
+        )
     contracts = keyed.assign(
         _percent=(model["percent"].astype("Float64") * 10_000).round().astype("Int64").array,
         _fixed=model["fixed"].astype("Int64").array,
@@ -326,13 +344,24 @@ def fee_anomalies(
     rows, dropped = _model_rows(transactions, keys, check_invalid(invalid))
     contracts = _contracts(model, keys, rows)
     judged = rows.merge(contracts, on=keys, how="inner", validate="many_to_one")
-    expected = pd.Series(
-        _round_share(judged["amount"].to_numpy(dtype="int64"), judged["_percent"].to_numpy(dtype="int64")),
-        index=judged.index,
-        dtype="Int64",
-    ) + judged["_fixed"]
+    expected = (
+        pd.Series(
+            _round_share(judged["amount"].to_numpy(dtype="int64"), judged["_percent"].to_numpy(dtype="int64")),
+            index=judged.index,
+            dtype="Int64",
+        )
+        + judged["_fixed"]
+    )
     out = judged.assign(expected_fee=expected, actual_fee=judged["transaction_fee"])
     out["difference"] = out["actual_fee"] - out["expected_fee"]
     out = out.loc[out["difference"].abs().gt(tolerance)]
-    columns = ["id", *[k for k in keys if k != "currency"], "currency", "amount", "expected_fee", "actual_fee", "difference"]
+    columns = [
+        "id",
+        *[k for k in keys if k != "currency"],
+        "currency",
+        "amount",
+        "expected_fee",
+        "actual_fee",
+        "difference",
+    ]
     return note_dropped(out.sort_values("id").loc[:, columns].reset_index(drop=True), transactions=dropped)

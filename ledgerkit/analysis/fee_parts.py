@@ -10,7 +10,8 @@ only sum these rows.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,8 +83,11 @@ def _check_money_values(frame: pd.DataFrame, columns: Iterable[str], parameter: 
     if "currency" in frame.columns:  # minor units mean nothing without a known exponent
         unknown = sorted({str(c) for c in frame["currency"].dropna().unique() if not is_currency(str(c))})
         if unknown:
-            raise ConfigurationError(f"{parameter}['currency']", unknown[0],
-                                     "ISO 4217 or known crypto currency codes (the minor unit depends on them)")
+            raise ConfigurationError(
+                f"{parameter}['currency']",
+                unknown[0],
+                "ISO 4217 or known crypto currency codes (the minor unit depends on them)",
+            )
 
 
 def _resolve_by(by: Any, frame: pd.DataFrame, kind: str) -> list[str]:
@@ -152,9 +156,7 @@ def _transaction_parts(frame: pd.DataFrame, keys: list[str], times: pd.Series | 
     )
 
 
-def _statement_parts(
-    frame: pd.DataFrame, keys: list[str], times: pd.Series | None, *, vat_line: bool
-) -> pd.DataFrame:
+def _statement_parts(frame: pd.DataFrame, keys: list[str], times: pd.Series | None, *, vat_line: bool) -> pd.DataFrame:
     """Statement rows as contributions; a VAT row moves to the group of the fee it taxes.
 
     Which fee a VAT row taxes is decided by :func:`~ledgerkit.analysis.vat.vat_owners`
@@ -212,19 +214,30 @@ def _counted_rows(frame: pd.DataFrame, kind: str, time: str | None) -> list[Need
     if kind == "transactions":
         successful = frame["status"].eq(SUCCESSFUL).fillna(False).to_numpy(dtype=bool)
         volume = successful & frame["type"].isin(VOLUME_TYPES).to_numpy(dtype=bool)
-        needs = [Need("status", None, "every transaction"), Need("type", successful, "successful transactions"),
-                 Need("transaction_fee", successful, "successful transactions"),
-                 Need("amount", volume, "successful payments and captures"),
-                 Need("currency", successful, "successful transactions")]
+        needs = [
+            Need("status", None, "every transaction"),
+            Need("type", successful, "successful transactions"),
+            Need("transaction_fee", successful, "successful transactions"),
+            Need("amount", volume, "successful payments and captures"),
+            Need("currency", successful, "successful transactions"),
+        ]
         return needs + ([Need(time, successful, "successful transactions")] if time else [])
     category = category_codes(frame["type"], list(CATEGORIES))
     counted = np.isin(category, [CATEGORIES.index(c) for c in ("fees", "vat", "income")])
     what = "fee, VAT and income rows"
-    return [Need("amount", counted, what), Need("currency", counted, what)] + ([Need(time, counted, what)] if time else [])
+    return [Need("amount", counted, what), Need("currency", counted, what)] + (
+        [Need(time, counted, what)] if time else []
+    )
 
 
 def _parts(
-    frame: pd.DataFrame, kind: str, keys: list[str], *, time: str | None, with_time: bool, vat_line: bool = False,
+    frame: pd.DataFrame,
+    kind: str,
+    keys: list[str],
+    *,
+    time: str | None,
+    with_time: bool,
+    vat_line: bool = False,
     invalid: str = "raise",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Check ``frame`` for what the analysis needs, then split it into contributions.

@@ -53,17 +53,16 @@ points of volume (``fee * 10_000 / volume``, ``<NA>`` when there is no volume).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
-from ._common import check_freq, period_start, require_frame
 from ._accounts import per_account
+from ._common import check_freq, period_start, require_frame
 from ._dask import dask_aware
 from ._invalid import check_invalid, note_dropped
 from .fee_contracts import fee_anomalies, fee_model
-from .fee_parts import FEE_TYPE, VAT, _frame_kind, _parts, _resolve_by, _sum_by
-from .fee_parts import INCOME, SUCCESSFUL, VOLUME_TYPES  # noqa: F401 (the rules' names, where they were)
+from .fee_parts import FEE_TYPE, INCOME, SUCCESSFUL, VAT, VOLUME_TYPES, _frame_kind, _parts, _resolve_by, _sum_by  # noqa: F401 (the rules' names, where they were)
 from .rate_change import effective_rate_change
 
 __all__ = ["fee_breakdown", "fee_model", "fee_anomalies", "effective_rate_change"]
@@ -71,8 +70,10 @@ __all__ = ["fee_breakdown", "fee_model", "fee_anomalies", "effective_rate_change
 
 def _bp(fee: pd.Series, volume: pd.Series) -> pd.Series:
     """Basis points of volume, one rounding only (exact integers, no overflow); ``<NA>`` without volume."""
-    rates = [None if pd.isna(f) or pd.isna(v) or v == 0 else int(f) * 10_000 / int(v)
-             for f, v in zip(fee.tolist(), volume.tolist())]
+    rates = [
+        None if pd.isna(f) or pd.isna(v) or v == 0 else int(f) * 10_000 / int(v)
+        for f, v in zip(fee.tolist(), volume.tolist(), strict=True)
+    ]
     return pd.Series(pd.array(rates, dtype="Float64"), index=fee.index)
 
 
@@ -183,21 +184,22 @@ def fee_breakdown(
     frame = require_frame(frame, "frame")
     kind = _frame_kind(frame, "frame")
     keys = _resolve_by(by, frame, kind)
-    freq = None if freq is None else check_freq(freq)
+    period = None if freq is None else check_freq(freq)
     invalid = check_invalid(invalid)
     by_fee_type = FEE_TYPE in keys
-    parts, dropped = _parts(frame, kind, keys, time=time, with_time=freq is not None, vat_line=by_fee_type,
-                            invalid=invalid)
+    parts, dropped = _parts(
+        frame, kind, keys, time=time, with_time=period is not None, vat_line=by_fee_type, invalid=invalid
+    )
     group = ["currency", *keys]
-    if freq is not None:
-        parts["period"] = period_start(parts.pop("_time"), freq).astype("datetime64[ns, UTC]")
+    if period is not None:
+        parts["period"] = period_start(parts.pop("_time"), period).astype("datetime64[ns, UTC]")
         group.append("period")
     if by_fee_type:
         out = _fee_type_lines(parts, group)
     else:
         out = _sum_by(parts, group, ["count", "fee", "vat", "volume_count", "volume"])
     dtypes = {c: parts[c].dtype for c in group}
-    dtypes.update({c: "Int64" for c in ("count", "fee", "vat", "volume_count", "volume")})
+    dtypes.update(dict.fromkeys(("count", "fee", "vat", "volume_count", "volume"), "Int64"))
     out = out.loc[:, list(dtypes)].astype(dtypes)
     out[["volume_count", "volume"]] = out[["volume_count", "volume"]].fillna(0)
     out["rate_bp"] = _bp(out["fee"], out["volume"])

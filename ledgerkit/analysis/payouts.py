@@ -53,7 +53,7 @@ _GROUP_DTYPES = {
     "last_created": "datetime64[ns, UTC]",
     "paid_at": "datetime64[ns, UTC]",
     "rows": "Int64",
-    **{column: "Int64" for column in _ACTIVITY},
+    **dict.fromkeys(_ACTIVITY, "Int64"),
     "net": "Int64",
     "paid_out": "Int64",
     "residual": "Int64",
@@ -134,9 +134,9 @@ def _groups(frame: pd.DataFrame) -> pd.DataFrame:
     created = utc_nanoseconds(frame["created"])
     dated = created != _NAT
     activity = ~paid
-    sums = np.zeros(count * columns, dtype="int64")
-    np.add.at(sums, group[activity] * columns + frame["column"].cat.codes.to_numpy()[activity], amount[activity])
-    sums = sums.reshape(count, columns)
+    flat = np.zeros(count * columns, dtype="int64")
+    np.add.at(flat, group[activity] * columns + frame["column"].cat.codes.to_numpy()[activity], amount[activity])
+    sums = flat.reshape(count, columns)
     rows = np.bincount(group[activity], minlength=count)
     payments = np.bincount(group[paid], minlength=count)
     spanned = dated & (activity | (rows[group] == 0))  # the rows paid out, or all rows of a group without any
@@ -148,12 +148,14 @@ def _groups(frame: pd.DataFrame) -> pd.DataFrame:
     payout_of = keys // len(currencies) - 1
     table = pd.DataFrame(
         {
-            "payout_id": pd.array(np.append(payout_ids, None)[payout_of], dtype="str"),  # -1: the open balance
+            "payout_id": pd.array(np.append(payout_ids, [None])[payout_of], dtype="str"),  # -1: the open balance
             "is_open": payout_of < 0,
             "currency": pd.array(currencies[keys % len(currencies)].astype(str), dtype="str"),
             "first_created": _times(_per_group(group[spanned], count, created[spanned], np.minimum, big), has_span),
             "last_created": _times(_per_group(group[spanned], count, created[spanned], np.maximum, small), has_span),
-            "paid_at": _times(_per_group(group[paid & dated], count, created[paid & dated], np.maximum, small), has_paid_at),
+            "paid_at": _times(
+                _per_group(group[paid & dated], count, created[paid & dated], np.maximum, small), has_paid_at
+            ),
             "rows": rows,
             **{column: sums[:, position] for position, column in enumerate(_ACTIVITY)},
             "net": net,

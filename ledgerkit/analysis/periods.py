@@ -54,8 +54,15 @@ from pandas.tseries.frequencies import to_offset
 from ..errors import ConfigurationError
 
 __all__ = [
-    "Freq", "FREQS", "check_freq", "period_start", "period_end", "period_range", "period_numbers",
-    "period_starts", "utc_nanoseconds",
+    "Freq",
+    "FREQS",
+    "check_freq",
+    "period_start",
+    "period_end",
+    "period_range",
+    "period_numbers",
+    "period_starts",
+    "utc_nanoseconds",
 ]
 
 #: ledgerkit's own spellings (any case) -> what they name.

@@ -8,9 +8,10 @@ cheaper (rate), computed with fractions over integer sums.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -50,12 +51,19 @@ def _period_totals(parts: pd.DataFrame, period: tuple[pd.Timestamp, pd.Timestamp
     return _sum_by(rows, group, ["cost", "volume"]).rename(columns={"cost": "fee"})
 
 
-def _split(
-    *, fee_a: int, volume_a: int, fee_b: int, volume_b: int, total_a: int, total_b: int, overall_a: Fraction | None
-) -> dict[str, Fraction | None]:
+class _Scale(NamedTuple):
+    """Both periods' total volumes and period a's overall rate."""
+
+    total_a: int
+    total_b: int
+    overall_a: Fraction | None
+
+
+def _split(sums: Mapping[str, int], scale: _Scale) -> dict[str, Fraction | None]:
     """One group's weights, rates (bp) and its mix and rate parts of the change, exactly.
 
-    ``overall_a`` is period a's overall rate ``R_a``. The group's change is
+    ``sums`` holds the group's ``fee_a``, ``volume_a``, ``fee_b`` and
+    ``volume_b``; ``scale.overall_a`` is period a's overall rate ``R_a``. The group's change is
     its contribution ``fee / total volume`` in b minus that in a, less
     ``(w_b - w_a) * R_a``: volume moving in from other groups at the
     average rate changes nothing. Its mix part is ``(w_b - w_a) * (r_a -
@@ -64,17 +72,32 @@ def _split(
     (all mix); a group gone in b has mix ``-w_a * (r_a - R_a)`` (its rate
     part is its fees without volume in b, if any).
     """
-    fa, va, fb, vb = fee_a, volume_a, fee_b, volume_b
+    fa, va, fb, vb = sums["fee_a"], sums["volume_a"], sums["fee_b"], sums["volume_b"]
+    total_a, total_b, overall_a = scale
     if not total_a or not total_b or overall_a is None:
-        return {"weight_a": None, "weight_b": None, "rate_a_bp": _ratio(fa, va), "rate_b_bp": _ratio(fb, vb),
-                "mix_bp": None, "rate_effect_bp": None, "change_bp": None}
+        return {
+            "weight_a": None,
+            "weight_b": None,
+            "rate_a_bp": _ratio(fa, va),
+            "rate_b_bp": _ratio(fb, vb),
+            "mix_bp": None,
+            "rate_effect_bp": None,
+            "change_bp": None,
+        }
     wa, wb = Fraction(va, total_a), Fraction(vb, total_b)
     ra, rb = _ratio(fa, va), _ratio(fb, vb)
     base = ra if ra is not None else rb
     mix = (wb - wa) * (base - overall_a) if base is not None else Fraction(0)
     change = Fraction(fb * 10_000, total_b) - Fraction(fa * 10_000, total_a) - (wb - wa) * overall_a
-    return {"weight_a": wa, "weight_b": wb, "rate_a_bp": ra, "rate_b_bp": rb,
-            "mix_bp": mix, "rate_effect_bp": change - mix, "change_bp": change}
+    return {
+        "weight_a": wa,
+        "weight_b": wb,
+        "rate_a_bp": ra,
+        "rate_b_bp": rb,
+        "mix_bp": mix,
+        "rate_effect_bp": change - mix,
+        "change_bp": change,
+    }
 
 
 def _ratio(fee: int, volume: int) -> Fraction | None:
@@ -185,10 +208,9 @@ def _currency_rows(currency: str, lines: list[dict[str, Any]]) -> list[dict[str,
     """One currency's group rows and its total row, split exactly into mix and rate."""
     money = ("volume_a", "fee_a", "volume_b", "fee_b")
     totals = {m: sum(int(line[m]) for line in lines) for m in money}
-    scale = {"total_a": totals["volume_a"], "total_b": totals["volume_b"],
-             "overall_a": _ratio(totals["fee_a"], totals["volume_a"])}
-    groups = [{**line, "kind": "group", **_split(**{m: int(line[m]) for m in money}, **scale)} for line in lines]
-    total = {"currency": currency, "kind": "total", **totals, **_split(**totals, **scale)}
+    scale = _Scale(totals["volume_a"], totals["volume_b"], _ratio(totals["fee_a"], totals["volume_a"]))
+    groups = [{**line, "kind": "group", **_split({m: int(line[m]) for m in money}, scale)} for line in lines]
+    total = {"currency": currency, "kind": "total", **totals, **_split(totals, scale)}
     if total["mix_bp"] is not None:  # the groups' parts add up to the total's change exactly
         total["mix_bp"] = sum(g["mix_bp"] for g in groups)
         total["rate_effect_bp"] = sum(g["rate_effect_bp"] for g in groups)
@@ -200,5 +222,5 @@ def _rate_change_frame(rows: list[dict], key_dtypes: dict[str, Any], keys: list[
     for row in rows:
         row.update({c: None if row[c] is None else float(row[c]) for c in floats})
     dtypes = {"currency": key_dtypes["currency"], "kind": "str", **{k: key_dtypes[k] for k in keys}}
-    dtypes.update({m: "Int64" for m in ("volume_a", "fee_a", "volume_b", "fee_b")})
-    return _typed_frame(rows, {**dtypes, **{c: "Float64" for c in floats}})
+    dtypes.update(dict.fromkeys(("volume_a", "fee_a", "volume_b", "fee_b"), "Int64"))
+    return _typed_frame(rows, {**dtypes, **dict.fromkeys(floats, "Float64")})

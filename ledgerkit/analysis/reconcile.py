@@ -50,8 +50,11 @@ STATUSES: tuple[str, ...] = (
 
 _RESULT_DTYPES = RECONCILIATION.dtypes
 #: What pairing needs of balance records: money, and a transaction to pair each record with.
-_RECORD_NEEDS = ("amount", "currency", OneOf(("transaction_id", "transaction_uid"),
-                                              "without either, a record cannot be paired with its transaction"))
+_RECORD_NEEDS = (
+    "amount",
+    "currency",
+    OneOf(("transaction_id", "transaction_uid"), "without either, a record cannot be paired with its transaction"),
+)
 _SUMMARY_DTYPES = {
     "currency": "str",
     "status": "str",
@@ -74,8 +77,12 @@ def _transaction_side(transactions: Any, invalid: str) -> tuple[pd.DataFrame, di
     needs = [Need("status", None, "every transaction"), Need("type", successful, "successful transactions")]
     needs += [Need(c, counted, what) for c in ("amount", "transaction_fee", "currency")]
     frame, dropped = screen(frame, "transactions", money=needs, invalid=invalid, id_column="id")
-    frame = frame[((frame["status"].astype("str") == "successful").fillna(False)
-                   & frame["type"].astype("str").isin(list(MONEY_SIGNS))).to_numpy(dtype=bool)]
+    frame = frame[
+        (
+            (frame["status"].astype("str") == "successful").fillna(False)
+            & frame["type"].astype("str").isin(list(MONEY_SIGNS))
+        ).to_numpy(dtype=bool)
+    ]
     require_no_missing(frame, ("id",), "transactions")
     kind = frame["type"].astype("str")
     ids = integer_ids(frame["id"], "transactions['id']")
@@ -86,7 +93,8 @@ def _transaction_side(transactions: Any, invalid: str) -> tuple[pd.DataFrame, di
             "transaction_uid": frame["uid"].astype("str").array,
             "type": kind.array,
             "currency_t": frame["currency"].astype("str").array,
-            "transaction_amount": kind.map(MONEY_SIGNS).to_numpy(dtype="int64") * minor_units(frame["amount"], "transactions"),
+            "transaction_amount": kind.map(MONEY_SIGNS).to_numpy(dtype="int64")
+            * minor_units(frame["amount"], "transactions"),
             "transaction_fee": minor_units(frame["transaction_fee"], "transactions"),
         }
     )
@@ -108,8 +116,11 @@ def _record_fees(frame: pd.DataFrame) -> pd.Series | None:
 def _record_keys(frame: pd.DataFrame, id_by_uid: dict[str, int]) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The transaction each record belongs to: by id, else by uid; records naming neither get keys of their own."""
     has_id, has_uid = "transaction_id" in frame.columns, "transaction_uid" in frame.columns
-    ids = (integer_ids(frame["transaction_id"], "balance_records['transaction_id']") if has_id
-           else pd.Series(pd.NA, index=frame.index, dtype="Int64"))
+    ids = (
+        integer_ids(frame["transaction_id"], "balance_records['transaction_id']")
+        if has_id
+        else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    )
     uid = frame["transaction_uid"].astype("str") if has_uid else pd.Series(pd.NA, index=frame.index, dtype="str")
     key = ids.fillna(uid.map(id_by_uid).astype("Int64"))
     if key.isna().any():
@@ -135,8 +146,11 @@ def _record_side(balance_records: Any, id_by_uid: dict[str, int], invalid: str) 
     kept, dropped = screen(view, "balance_records", money=needs, invalid=invalid, id_column=id_column)
     fees = _record_fees(kept)
     key, ids, uid = _record_keys(kept, id_by_uid)
-    types = (kept["transaction_type"].astype("str") if "transaction_type" in kept.columns
-             else pd.Series(pd.NA, index=kept.index, dtype="str"))
+    types = (
+        kept["transaction_type"].astype("str")
+        if "transaction_type" in kept.columns
+        else pd.Series(pd.NA, index=kept.index, dtype="str")
+    )
     records = pd.DataFrame(
         {
             "key": key.to_numpy(dtype="int64"),
@@ -243,12 +257,13 @@ def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any, *, 
     >>> r = pd.DataFrame({"transaction_id": pd.array([1, 2], dtype="Int64"), "transaction_uid": ["u1", "u2"],
     ...     "amount": pd.array([1000, -300], dtype="Int64"), "fee": pd.array([30, 0], dtype="Int64"),
     ...     "currency": ["EUR", "EUR"]})
-    >>> reconcile_transactions(t, r)[["status", "transaction_amount", "record_amount", "fee_difference"]].values.tolist()
+    >>> shown = ["status", "transaction_amount", "record_amount", "fee_difference"]
+    >>> reconcile_transactions(t, r)[shown].values.tolist()
     [['fee_mismatch', 1000, 1000, 1], ['matched', -300, -300, 0]]
     """
     invalid = check_invalid(invalid)
     side_t, dropped_t = _transaction_side(transactions, invalid)
-    id_by_uid = dict(zip(side_t["transaction_uid"].tolist(), side_t["key"].tolist()))
+    id_by_uid = dict(zip(side_t["transaction_uid"].tolist(), side_t["key"].tolist(), strict=True))
     side_r, dropped_r = _record_side(balance_records, id_by_uid, invalid)
     compare_fees = side_r["record_fee"].notna().all() if len(side_r) else True
     merged = side_t.assign(_t=True).merge(side_r.assign(_r=True), on="key", how="outer", sort=True)
@@ -258,8 +273,10 @@ def reconcile_transactions(transactions: pd.DataFrame, balance_records: Any, *, 
     for column in ("transaction_amount", "transaction_fee", "record_amount", "record_fee", "records"):
         merged[column] = merged[column].astype("Int64")
     absent_r, absent_t = ~merged["_r"].to_numpy(dtype=bool), ~merged["_t"].to_numpy(dtype=bool)
-    for record, transaction, difference in (("record_amount", "transaction_amount", "amount_difference"),
-                                            ("record_fee", "transaction_fee", "fee_difference")):
+    for record, transaction, difference in (
+        ("record_amount", "transaction_amount", "amount_difference"),
+        ("record_fee", "transaction_fee", "fee_difference"),
+    ):
         # Only a side that is absent counts as 0 (a missing value on a present side stays NA).
         merged[difference] = merged[record].mask(absent_r, 0) - merged[transaction].mask(absent_t, 0)
     merged["status"] = _status(merged, compare_fees)

@@ -42,7 +42,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,8 +76,9 @@ def vat_owners(is_fee: np.ndarray, is_vat: np.ndarray, zero: np.ndarray, keys: S
     return owner
 
 
-def _pair(fee: np.ndarray, vat: np.ndarray, known: np.ndarray, key: pd.Series, owner: np.ndarray,
-          taken: np.ndarray) -> None:
+def _pair(
+    fee: np.ndarray, vat: np.ndarray, known: np.ndarray, key: pd.Series, owner: np.ndarray, taken: np.ndarray
+) -> None:
     """Pair the free fee and VAT rows of each transaction of ``key`` (in place: ``owner``, ``taken``)."""
     rows = np.flatnonzero((fee | vat) & known)
     if not len(rows):

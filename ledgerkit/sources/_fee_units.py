@@ -101,8 +101,13 @@ class FeeUnits:
         self.major += int(major.sum())
         if self.example is None and major.any():
             i = int(np.flatnonzero(major)[0])
-            self.example = {"id": cols["id"].iloc[i], "currency": cols["currency"].iloc[i], "amount": int(amount[i]),
-                            "transaction_fee": int(fee[i]), "pay_to_merchant": int(pay[i])}
+            self.example = {
+                "id": cols["id"].iloc[i],
+                "currency": cols["currency"].iloc[i],
+                "amount": int(amount[i]),
+                "transaction_fee": int(fee[i]),
+                "pay_to_merchant": int(pay[i]),
+            }
 
     def summary(self) -> dict[str, int]:
         """``{"checked": n, "failed": m}`` for the manifest."""
@@ -113,10 +118,12 @@ class FeeUnits:
         if self.major * 2 <= self.checked:
             return None
         e = self.example or {}
-        return (f"pay_to_merchant = amount - transaction_fee fails on {self.failed} of {self.checked} successful "
-                f"payments, and {self.major} of them fit it with transaction_fee and pay_to_merchant in major units "
-                f"(first: id {e.get('id')}: amount {e.get('amount')}, transaction_fee {e.get('transaction_fee')}, "
-                f"pay_to_merchant {e.get('pay_to_merchant')}, read as minor units of {e.get('currency')}). The API "
-                "does not document their unit; ledgerkit reads them as minor units like amount, and these rows "
-                "contradict that reading (every fee would be 100x off). Ask the provider which unit they are in; "
-                "the rows are in .partial")
+        return (
+            f"pay_to_merchant = amount - transaction_fee fails on {self.failed} of {self.checked} successful "
+            f"payments, and {self.major} of them fit it with transaction_fee and pay_to_merchant in major units "
+            f"(first: id {e.get('id')}: amount {e.get('amount')}, transaction_fee {e.get('transaction_fee')}, "
+            f"pay_to_merchant {e.get('pay_to_merchant')}, read as minor units of {e.get('currency')}). The API "
+            "does not document their unit; ledgerkit reads them as minor units like amount, and these rows "
+            "contradict that reading (every fee would be 100x off). Ask the provider which unit they are in; "
+            "the rows are in .partial"
+        )

@@ -10,21 +10,22 @@ continue it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import requests
 
-from ..config import ProviderConfig, resolve
-from ..errors import ConfigurationError, LedgerkitError
-from .._ingest.schema import Schema
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import finish
-from .._transport.progress import PullProgress
+from .._ingest.schema import Schema
 from .._transport.http import ParseError, PullStats, RetryPolicy, send_json
+from .._transport.progress import PullProgress
 from .._transport.sessions import adopt_session, new_session
+from ..config import ProviderConfig, resolve
+from ..errors import ConfigurationError, LedgerkitError
 
 __all__ = ["Connection", "connect", "resumable", "collect", "iterate", "check_flag", "check_workers"]
 
@@ -60,7 +61,7 @@ def check_workers(value: Any) -> int:
     >>> check_workers(0)
     Traceback (most recent call last):
     ledgerkit.errors.ConfigurationError: max_workers=0 is not valid: expected an integer from 1 to 32 (requests at the same time)
-    """
+    """  # noqa: E501 - a doctest's output is one line
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 32:
         raise ConfigurationError("max_workers", value, "an integer from 1 to 32 (requests at the same time)")
     return value
@@ -82,8 +83,9 @@ class Connection:
         ``path_or_url`` starting with ``/`` is joined to the base URL.
         """
         url = self.config.url(path_or_url) if path_or_url.startswith("/") else path_or_url
-        return send_json(self.session, method, url, policy=self.policy, stats=self.stats,
-                         parse_error=self.parse_error, **kw)
+        return send_json(
+            self.session, method, url, policy=self.policy, stats=self.stats, parse_error=self.parse_error, **kw
+        )
 
 
 def connect(

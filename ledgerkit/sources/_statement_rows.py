@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -106,7 +107,7 @@ class Rows:
         """The last row kept (None before the first)."""
         return self._last
 
-    def take(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def take(self, rows: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
         """The rows of the next page that are new, each with its ``row_id`` (copies of the dicts)."""
         keys = [row_id(r) for r in rows]
         skip = self._repeated(rows, keys)
@@ -115,8 +116,8 @@ class Rows:
         if skip == 0 and (shared := self._shared(keys)):
             self.candidates.append((self.pages, shared))
         self.pages += 1
-        out = []
-        for row, key in zip(rows, keys):
+        out: list[Mapping[str, Any]] = []
+        for row, key in zip(rows, keys, strict=True):
             self._seen[key] += 1
             n = self._seen[key]
             out.append({"row_id": key if n == 1 else f"{key}~{n}", **row})

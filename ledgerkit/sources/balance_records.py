@@ -45,15 +45,29 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import requests
 from tqdm.auto import tqdm
 
+from .._ingest.manifest import Manifest
+from .._ingest.records import excerpt
+from .._ingest.sheets import ReportSheets, read_report_file
+from .._transport.http import (
+    PullStats,
+    RetryPolicy,
+    api_error,
+    new_file_session,
+    new_session,
+    parse_retry_after,
+    send_json,
+)
+from .._transport.sessions import adopt_session
 from ..config import ProviderConfig
 from ..errors import (
     APIError,
@@ -67,15 +81,18 @@ from ..errors import (
     ReportTimeoutError,
     TransportError,
 )
-from .._ingest.manifest import Manifest
-from .._transport.http import PullStats, RetryPolicy, api_error, new_file_session, new_session, parse_retry_after, send_json
-from .._transport.sessions import adopt_session
-from .._ingest.records import excerpt
 from ..money import check_currency
-from .._ingest.sheets import ReportSheets, read_report_file
 
-__all__ = ["BalanceReport", "BalanceRecordsRequest", "ReportOptions", "fetch_report", "read_report", "FINAL_STATUSES",
-           "SCOPES", "REPORT_TYPES"]
+__all__ = [
+    "BalanceReport",
+    "BalanceRecordsRequest",
+    "ReportOptions",
+    "fetch_report",
+    "read_report",
+    "FINAL_STATUSES",
+    "SCOPES",
+    "REPORT_TYPES",
+]
 
 #: Statuses after which a report changes no more; every other one is polled on.
 FINAL_STATUSES = frozenset({"successful", "failed"})
@@ -140,29 +157,35 @@ def _aware(value: Any, parameter: str) -> datetime:
     if isinstance(value, str) and _DAY.match(value.strip()):
         value = date.fromisoformat(value.strip())
     if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError as exc:
-            raise ConfigurationError(parameter, value, "an ISO 8601 timestamp with offset, e.g. "
-                                     "'2025-01-01T00:00:00+03:00'") from exc
+            raise ConfigurationError(
+                parameter, value, "an ISO 8601 timestamp with offset, e.g. '2025-01-01T00:00:00+03:00'"
+            ) from exc
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if not isinstance(value, datetime):
-        raise ConfigurationError(parameter, value, "a timezone-aware datetime, a date (midnight UTC) or an ISO 8601 "
-                                 "string with offset")
+        raise ConfigurationError(
+            parameter, value, "a timezone-aware datetime, a date (midnight UTC) or an ISO 8601 string with offset"
+        )
     if value.tzinfo is None or value.utcoffset() is None:
         raise ConfigurationError(
-            parameter, value.isoformat(), "a timezone-aware timestamp",
+            parameter,
+            value.isoformat(),
+            "a timezone-aware timestamp",
             "Naive times are ambiguous: add an offset ('+00:00') or a tzinfo.",
         )
     return value
 
 
-def _positive_int(value: Any, parameter: str, *, optional: bool = True) -> int | None:
-    if value is None and optional:
-        return None
+def _optional_positive_int(value: Any, parameter: str) -> int | None:
+    return None if value is None else _positive_int(value, parameter)
+
+
+def _positive_int(value: Any, parameter: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise ConfigurationError(parameter, value, "a positive integer (below 2**63)")
     return value
@@ -193,7 +216,7 @@ class BalanceRecordsRequest:
     >>> r = BalanceRecordsRequest.build("2025-01-01", "2025-02-01", currency="eur", user_id=1, shop_id=7)
     >>> r.body()["request_params"]
     {'date_from': '2025-01-01T00:00:00.000000+00:00', 'date_to': '2025-02-01T00:00:00.000000+00:00', 'currency': 'EUR', 'shop_id': 7}
-    """
+    """  # noqa: E501 - a doctest's output is one line
 
     date_from: datetime
     date_to: datetime
@@ -207,35 +230,70 @@ class BalanceRecordsRequest:
     notification_email: str | None = None
 
     @classmethod
-    def build(cls, date_from: Any, date_to: Any, *, currency: Any, user_id: Any, merchant_id: Any = None,
-              shop_id: Any = None, gateway_id: Any = None, format: Any = "csv", language: Any = "en",  # noqa: A002
-              notification_email: Any = None) -> "BalanceRecordsRequest":
-        """Check every argument (see :func:`ledgerkit.load_balance_records`); ``ConfigurationError`` before any request."""
+    def build(
+        cls,
+        date_from: Any,
+        date_to: Any,
+        *,
+        currency: Any,
+        user_id: Any,
+        merchant_id: Any = None,
+        shop_id: Any = None,
+        gateway_id: Any = None,
+        format: Any = "csv",  # noqa: A002 - the API's own name
+        language: Any = "en",
+        notification_email: Any = None,
+    ) -> BalanceRecordsRequest:
+        """Check every argument (see :func:`ledgerkit.load_balance_records`).
+
+        A ``ConfigurationError`` before any request.
+        """
         start, end = _aware(date_from, "date_from"), _aware(date_to, "date_to")
         if not start < end:
-            raise ConfigurationError("date_to", end.isoformat(), f"a time after date_from ({start.isoformat()}); "
-                                     "the period is [date_from, date_to)")
-        if notification_email is not None and (not isinstance(notification_email, str)
-                                               or not _EMAIL.fullmatch(notification_email)):
-            raise ConfigurationError("notification_email", notification_email, "an email address (name@domain, "
-                                     "no spaces or control characters) or None")
-        return cls(start, end, check_currency(currency), _positive_int(user_id, "user_id", optional=False),
-                   _positive_int(merchant_id, "merchant_id"), _positive_int(shop_id, "shop_id"),
-                   _positive_int(gateway_id, "gateway_id"), _one_of(format, "format", ("csv", "xlsx")),
-                   _one_of(language, "language", ("en", "ru")), notification_email)
+            raise ConfigurationError(
+                "date_to",
+                end.isoformat(),
+                f"a time after date_from ({start.isoformat()}); the period is [date_from, date_to)",
+            )
+        if notification_email is not None and (
+            not isinstance(notification_email, str) or not _EMAIL.fullmatch(notification_email)
+        ):
+            raise ConfigurationError(
+                "notification_email",
+                notification_email,
+                "an email address (name@domain, no spaces or control characters) or None",
+            )
+        return cls(
+            start,
+            end,
+            check_currency(currency),
+            _positive_int(user_id, "user_id"),
+            _optional_positive_int(merchant_id, "merchant_id"),
+            _optional_positive_int(shop_id, "shop_id"),
+            _optional_positive_int(gateway_id, "gateway_id"),
+            _one_of(format, "format", ("csv", "xlsx")),
+            _one_of(language, "language", ("en", "ru")),
+            notification_email,
+        )
 
     def request_params(self) -> dict[str, Any]:
         """The body's ``request_params``: the period with its offset, the currency, the scopes given."""
-        params: dict[str, Any] = {"date_from": self.date_from.isoformat(timespec="microseconds"),
-                                  "date_to": self.date_to.isoformat(timespec="microseconds"),
-                                  "currency": self.currency}
+        params: dict[str, Any] = {
+            "date_from": self.date_from.isoformat(timespec="microseconds"),
+            "date_to": self.date_to.isoformat(timespec="microseconds"),
+            "currency": self.currency,
+        }
         params.update({k: v for k in SCOPES if (v := getattr(self, k)) is not None})
         return params
 
     def body(self, type_name: str = REPORT_TYPES[0]) -> dict[str, Any]:
         """The POST body, with the report ``type_name`` (the documented one by default)."""
-        body: dict[str, Any] = {"type": type_name, "format": self.format, "language": self.language,
-                                "user_id": self.user_id}
+        body: dict[str, Any] = {
+            "type": type_name,
+            "format": self.format,
+            "language": self.language,
+            "user_id": self.user_id,
+        }
         if self.notification_email is not None:
             body["notification_email"] = self.notification_email
         body["request_params"] = self.request_params()
@@ -243,19 +301,34 @@ class BalanceRecordsRequest:
 
     def parameters(self) -> dict[str, Any]:
         """The request as keyword arguments of :func:`ledgerkit.load_balance_records` (plain values)."""
-        return {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
-                "currency": self.currency, "user_id": self.user_id, **{k: getattr(self, k) for k in SCOPES},
-                "format": self.format, "language": self.language, "notification_email": self.notification_email}
+        return {
+            "date_from": self.date_from.isoformat(),
+            "date_to": self.date_to.isoformat(),
+            "currency": self.currency,
+            "user_id": self.user_id,
+            **{k: getattr(self, k) for k in SCOPES},
+            "format": self.format,
+            "language": self.language,
+            "notification_email": self.notification_email,
+        }
 
 
-def _check_writable(directory: str | os.PathLike) -> None:
+def _is_text_path(value: Any) -> bool:
+    """A path given as text, or as a path object whose ``__fspath__`` gives text (a bytes path is refused)."""
+    return isinstance(value, str) or (isinstance(value, os.PathLike) and isinstance(os.fspath(value), str))
+
+
+def _check_writable(directory: str | os.PathLike[str]) -> None:
     """Refuse a ``download_dir`` this process cannot create the report's file in (tried with a temporary file)."""
     try:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
-        raise ConfigurationError("download_dir", str(directory), f"a directory this process can write to "
-                                 f"({exc.strerror or type(exc).__name__})") from exc
+        raise ConfigurationError(
+            "download_dir",
+            str(directory),
+            f"a directory this process can write to ({exc.strerror or type(exc).__name__})",
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -269,29 +342,49 @@ class ReportOptions:
     download_dir: str | None = None
 
     @classmethod
-    def build(cls, *, report_id: Any = None, poll_timeout: Any = 300.0, poll_interval: Any = (0.5, 10.0),
-              max_rerequests: Any = 1, download_dir: Any = None) -> "ReportOptions":
-        if (isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float))
-                or not 0 < poll_timeout < math.inf):
+    def build(
+        cls,
+        *,
+        report_id: Any = None,
+        poll_timeout: Any = 300.0,
+        poll_interval: Any = (0.5, 10.0),
+        max_rerequests: Any = 1,
+        download_dir: Any = None,
+    ) -> ReportOptions:
+        if (
+            isinstance(poll_timeout, bool)
+            or not isinstance(poll_timeout, (int, float))
+            or not 0 < poll_timeout < math.inf
+        ):
             raise ConfigurationError("poll_timeout", poll_timeout, "a positive, finite number of seconds")
         if isinstance(max_rerequests, bool) or not isinstance(max_rerequests, int) or max_rerequests < 0:
             raise ConfigurationError("max_rerequests", max_rerequests, "an integer >= 0")
         if download_dir is not None:
-            if isinstance(download_dir, bool) or not isinstance(download_dir, (str, os.PathLike)):
+            if not _is_text_path(download_dir):
                 raise ConfigurationError("download_dir", download_dir, "an existing directory (a path) or None")
             if not str(download_dir).strip() or not Path(download_dir).is_dir():
                 raise ConfigurationError("download_dir", str(download_dir), "an existing directory")
             _check_writable(download_dir)
         if report_id is not None and (not isinstance(report_id, str) or not _REPORT_ID.fullmatch(report_id)):
-            raise ConfigurationError("report_id", report_id, "a report id string such as "
-                                     "'c3050350-358c-4136-9ba2-da187fc443f5'")
-        return cls(report_id, float(poll_timeout), _poll_interval(poll_interval), max_rerequests,
-                   None if download_dir is None else os.fspath(download_dir))
+            raise ConfigurationError(
+                "report_id", report_id, "a report id string such as 'c3050350-358c-4136-9ba2-da187fc443f5'"
+            )
+        return cls(
+            report_id,
+            float(poll_timeout),
+            _poll_interval(poll_interval),
+            max_rerequests,
+            None if download_dir is None else os.fspath(download_dir),
+        )
 
     def parameters(self) -> dict[str, Any]:
-        return {"report_id": self.report_id, "poll_timeout": self.poll_timeout,
-                "poll_interval": list(self.poll_interval), "max_rerequests": self.max_rerequests,
-                "download_dir": self.download_dir}
+        return {
+            "report_id": self.report_id,
+            "poll_timeout": self.poll_timeout,
+            "poll_interval": list(self.poll_interval),
+            "max_rerequests": self.max_rerequests,
+            "download_dir": self.download_dir,
+        }
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -314,7 +407,7 @@ def parse_dwh_error(response: requests.Response) -> tuple[str, list[dict]]:
     ...               b'"help": "https://doc.ecomcharge.com/codes/unprocessable_entity", "message": "Unprocessable entity"}}')
     >>> parse_dwh_error(r)
     ('Unprocessable entity: Type is invalid. (help: https://doc.ecomcharge.com/codes/unprocessable_entity)', [{'parameter': 'type', 'message': 'Type is invalid.'}])
-    """
+    """  # noqa: E501 - a doctest's output is one line
     error = response.json().get("error") or {}
     message, friendly, help_url = (str(error.get(k) or "").strip() for k in ("message", "friendly_message", "help"))
     named = _named_field(message)
@@ -329,7 +422,10 @@ def parse_dwh_error(response: requests.Response) -> tuple[str, list[dict]]:
 
 
 def _named_field(text: str) -> str | None:
-    """The request field an error text begins with (``request_params.currency``, ``Date_from`` -> ``request_params.date_from``)."""
+    """The request field an error text begins with.
+
+    ``request_params.currency`` as it is, ``Date_from`` -> ``request_params.date_from``.
+    """
     first = text.split(" ", 1)[0].strip(".:,").casefold()
     if first.startswith(("request_params.", "request_parameters.")) or first in _REQUEST_FIELDS:
         return first
@@ -355,27 +451,48 @@ def _report_of(body: Any, url: str) -> dict[str, Any]:
     report = data.get("report") if isinstance(data, dict) else None
     if not isinstance(report, dict) or "id" not in report or "status" not in report:
         raise DataError(f"the DWH answer to {url} has no data.report with an id and a status: {excerpt(body)}")
-    wrong = [(name, expected) for name, ok, expected in (
-        ("id", isinstance(report["id"], str) and _REPORT_ID.fullmatch(report["id"]), "a report id (letters, digits, "
-         "'.', '_', ':', '~', '-'; at most 128)"),
-        ("status", isinstance(report["status"], str), "a status name (text)"),
-        ("file_url", report.get("file_url") is None or isinstance(report["file_url"], str)
-         and report["file_url"].startswith(("http://", "https://")), "an http(s) URL"),
-        ("request_params", report.get("request_params") is None or isinstance(report["request_params"], dict),
-         "an object"),
-    ) if not ok]
+    wrong = [
+        (name, expected)
+        for name, ok, expected in (
+            (
+                "id",
+                isinstance(report["id"], str) and _REPORT_ID.fullmatch(report["id"]),
+                "a report id (letters, digits, '.', '_', ':', '~', '-'; at most 128)",
+            ),
+            ("status", isinstance(report["status"], str), "a status name (text)"),
+            (
+                "file_url",
+                report.get("file_url") is None
+                or (isinstance(report["file_url"], str) and report["file_url"].startswith(("http://", "https://"))),
+                "an http(s) URL",
+            ),
+            (
+                "request_params",
+                report.get("request_params") is None or isinstance(report["request_params"], dict),
+                "an object",
+            ),
+        )
+        if not ok
+    ]
     if wrong:
         name, expected = wrong[0]
-        raise DataError(f"the DWH answer to {url}: data.report.{name} is {excerpt(report.get(name))}: "
-                        f"expected {expected}")
+        raise DataError(
+            f"the DWH answer to {url}: data.report.{name} is {excerpt(report.get(name))}: expected {expected}"
+        )
     return report
 
 
 class _Dwh:
     """The three calls of the DWH flow over two sessions: API (Basic auth) and file (none)."""
 
-    def __init__(self, base_url: str, credentials: Any, policy: RetryPolicy, stats: PullStats,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Any,
+        policy: RetryPolicy,
+        stats: PullStats,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url
         self.api = new_session(credentials) if session is None else adopt_session(session, credentials, base_url)
         # The file link is pre-signed: S3 refuses a request that also carries Authorization.
@@ -389,10 +506,12 @@ class _Dwh:
     def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         url = self.base_url + path
         try:
-            _, decoded = send_json(self.api, method, url, json=body, policy=self.policy, stats=self.stats,
-                                   parse_error=parse_dwh_error)
+            _, decoded = send_json(
+                self.api, method, url, json=body, policy=self.policy, stats=self.stats, parse_error=parse_dwh_error
+            )
         except APIError as exc:
-            raise _with_dwh_detail(exc)  # the same error, its own cause kept
+            _with_dwh_detail(exc)
+            raise  # the same error, its own cause kept
         except RecursionError as exc:  # Python's JSON decoder on thousands of levels of nesting
             raise DataError(f"the DWH answer to {url} nests too deeply to be read") from exc
         return _report_of(decoded, url)
@@ -471,7 +590,7 @@ def _may_be_the_type(exc: InvalidRequestError) -> bool:
     return exc.status == 422 and (_names_type(exc) or not exc.field_errors)
 
 
-class _Transient(Exception):
+class _Transient(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
     """A download failure worth retrying; ``final`` is raised when retries run out."""
 
     def __init__(self, reason: str, final: Exception, wait: float | None) -> None:
@@ -494,14 +613,21 @@ class _Progress:
         status = str(report.get("status"))
         last = self.history[-1] if self.history else None
         if last is None or last["report_id"] != report["id"] or last["status"] != status:
-            self.history.append({"report_id": report["id"], "status": status, "attempt": report.get("attempt"),
-                                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")})
+            self.history.append(
+                {
+                    "report_id": report["id"],
+                    "status": status,
+                    "attempt": report.get("attempt"),
+                    "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                }
+            )
         self.bar.set_postfix_str(f"{report['id']} {status}", refresh=False)
         self.bar.update(1)
 
 
-def _wait_until_final(dwh: _Dwh, report: dict[str, Any], progress: _Progress, *, timeout: float,
-                      interval: tuple[float, float]) -> dict[str, Any]:
+def _wait_until_final(
+    dwh: _Dwh, report: dict[str, Any], progress: _Progress, *, timeout: float, interval: tuple[float, float]
+) -> dict[str, Any]:
     """Poll with growing intervals until the report is final or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     wait, most = interval
@@ -513,7 +639,8 @@ def _wait_until_final(dwh: _Dwh, report: dict[str, Any], progress: _Progress, *,
                 f"report {report['id']} is still {report.get('status')!r} after {timeout:g} s. The DWH keeps "
                 f"working on it: call load_balance_records again with report_id={report['id']!r} to pick it up "
                 "without requesting a new one (or pass a larger poll_timeout).",
-                report_id=report["id"], status=str(report.get("status")),
+                report_id=report["id"],
+                status=str(report.get("status")),
             )
         time.sleep(min(wait, left))
         wait = min(wait * _POLL_GROWTH, most)
@@ -525,7 +652,8 @@ def _wait_until_final(dwh: _Dwh, report: dict[str, Any], progress: _Progress, *,
         raise ReportFailedError(
             f"report {report['id']} ended 'failed' on the DWH{attempt}. Check the parameters and request it "
             "again; if it keeps failing, ask the provider about this report id.",
-            report_id=report["id"], status=str(report.get("status")),
+            report_id=report["id"],
+            status=str(report.get("status")),
         )
     return report
 
@@ -542,7 +670,7 @@ def _same_value(ours: Any, theirs: Any) -> bool:
         except ValueError:
             return False
         # An echo without an offset is UTC (the DWH echoes dates in UTC).
-        return datetime.fromisoformat(ours) == (echoed if echoed.tzinfo else echoed.replace(tzinfo=timezone.utc))
+        return datetime.fromisoformat(ours) == (echoed if echoed.tzinfo else echoed.replace(tzinfo=UTC))
     return ours == theirs
 
 
@@ -553,9 +681,10 @@ def _check_same_request(report: dict[str, Any], params: dict[str, Any]) -> None:
     differ = [k for k in keys if not _same_value(params.get(k), theirs.get(k))]
     if differ:
         raise ConfigurationError(
-            "report_id", report["id"],
-            "a report of the request given: it differs in " + ", ".join(
-                f"{k} (report {theirs.get(k)!r}, arguments {params.get(k)!r})" for k in differ),
+            "report_id",
+            report["id"],
+            "a report of the request given: it differs in "
+            + ", ".join(f"{k} (report {theirs.get(k)!r}, arguments {params.get(k)!r})" for k in differ),
             "Pass the same date_from, date_to, currency and scope as when it was requested.",
         )
 
@@ -568,16 +697,24 @@ def _expired(report: dict[str, Any]) -> bool:
         when = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
     except ValueError:
         return False
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)) <= datetime.now(timezone.utc)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) <= datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------- the loader
 
 
-def fetch_report(config: ProviderConfig, request: BalanceRecordsRequest, options: ReportOptions, *,
-                 progress: bool | None = None, retry: RetryPolicy | None = None,
-                 on_report: Callable[[str], None] | None = None, type_name: str | None = None,
-                 resume: dict[str, Any] | None = None, session: requests.Session | None = None) -> BalanceReport:
+def fetch_report(
+    config: ProviderConfig,
+    request: BalanceRecordsRequest,
+    options: ReportOptions,
+    *,
+    progress: bool | None = None,
+    retry: RetryPolicy | None = None,
+    on_report: Callable[[str], None] | None = None,
+    type_name: str | None = None,
+    resume: dict[str, Any] | None = None,
+    session: requests.Session | None = None,
+) -> BalanceReport:
     """Run ``request`` to a :class:`BalanceReport`: create (or pick up) the report, wait, download, read.
 
     ``on_report(id)`` is called as soon as a report exists (created or
@@ -595,18 +732,38 @@ def fetch_report(config: ProviderConfig, request: BalanceRecordsRequest, options
     resume = {**request.parameters(), **options.parameters(), **(resume or {})}
     stats = PullStats()
     params = body["request_params"]
-    manifest = Manifest("balance_records", {**params, "format": body["format"], "language": body["language"],
-                                            "user_id": body["user_id"], "base_url": config.base_url})
+    manifest = Manifest(
+        "balance_records",
+        {
+            **params,
+            "format": body["format"],
+            "language": body["language"],
+            "user_id": body["user_id"],
+            "base_url": config.base_url,
+        },
+    )
     dwh = _Dwh(config.base_url, config.credentials, retry or RetryPolicy(), stats, session)
     bar = tqdm(desc="DWH balance report", unit=" polls", disable=progress is False, leave=False)
-    run = _Run(dwh, body, _Progress(bar), timeout=options.poll_timeout, interval=options.poll_interval,
-               max_rerequests=options.max_rerequests, download_dir=options.download_dir, on_report=on_report,
-               type_name=type_name or body["type"])
+    run = _Run(
+        dwh,
+        body,
+        _Progress(bar),
+        timeout=options.poll_timeout,
+        interval=options.poll_interval,
+        max_rerequests=options.max_rerequests,
+        download_dir=options.download_dir,
+        on_report=on_report,
+        type_name=type_name or body["type"],
+    )
     try:
         report, (sheets, learned) = run.fetch(options.report_id)
     except LedgerkitError as exc:
-        raise _naming_report(exc, run.current or options.report_id,
-                             {**resume, "base_url": config.base_url, "psp_id": config.credentials.user})
+        _naming_report(
+            exc,
+            run.current or options.report_id,
+            {**resume, "base_url": config.base_url, "psp_id": config.credentials.user},
+        )
+        raise
     finally:
         bar.close()
         dwh.close()
@@ -615,13 +772,22 @@ def fetch_report(config: ProviderConfig, request: BalanceRecordsRequest, options
     record = manifest.as_dict(stats)
     # Added after as_dict: frames.Manifest's extra values are flattened to text when nested.
     record.update(
-        report_id=report["id"], report_ids=list(run.report_ids), status_history=run.progress.history,
-        polls=run.progress.polls, rerequests=run.rerequests, format=sheets.format,
-        language=report.get("language", body["language"]), generated_at=report.get("generated_at"),
+        report_id=report["id"],
+        report_ids=list(run.report_ids),
+        status_history=run.progress.history,
+        polls=run.progress.polls,
+        rerequests=run.rerequests,
+        format=sheets.format,
+        language=report.get("language", body["language"]),
+        generated_at=report.get("generated_at"),
         expiry_date=report.get("expiry_date"),
         rows_per_sheet={"balance_records": len(sheets.records), "opening_balance": len(sheets.opening_balance)},
-        dialect={"report_type": run.type_name, "report_type_refused": run.type_refused,
-                 "statuses": list(dict.fromkeys(h["status"] for h in run.progress.history)), **learned},
+        dialect={
+            "report_type": run.type_name,
+            "report_type_refused": run.type_refused,
+            "statuses": list(dict.fromkeys(h["status"] for h in run.progress.history)),
+            **learned,
+        },
     )
     for frame in (sheets.records, sheets.opening_balance):
         frame.attrs["ledgerkit"] = record
@@ -638,12 +804,14 @@ def _naming_report(exc: LedgerkitError, report_id: str | None, resume: dict[str,
     if report_id is None or isinstance(exc, ConfigurationError):
         return exc
     fresh = isinstance(exc, (ReportFailedError, ReportExpiredError))
-    exc.report_id = report_id
+    exc.report_id = report_id  # type: ignore[attr-defined]  # any error once a report exists names it
     exc.resume = {**resume, "report_id": None if fresh else report_id}
     message = str(exc.args[0]) if exc.args else str(exc)
     if not fresh and f"report_id={report_id!r}" not in message:
-        message += (f" [report {report_id}: call load_balance_records again with report_id={report_id!r} "
-                    "(or **err.resume) to pick it up without requesting a new one]")
+        message += (
+            f" [report {report_id}: call load_balance_records again with report_id={report_id!r} "
+            "(or **err.resume) to pick it up without requesting a new one]"
+        )
         exc.args = (message, *exc.args[1:])
     return exc
 
@@ -689,7 +857,8 @@ class _Run:
                 raise ReportExpiredError(
                     f"the file link of report {report['id']} is dead ({dead}) after {self.rerequests} fresh "
                     f"request(s). Call load_balance_records again (without report_id) to request a new report.",
-                    report_id=report["id"], status=str(report.get("status")),
+                    report_id=report["id"],
+                    status=str(report.get("status")),
                 )
             self.rerequests += 1
             report = self._create()
@@ -723,8 +892,11 @@ class _Run:
     def _read(self, report: dict[str, Any]) -> tuple[str | None, Any]:
         url = report.get("file_url")
         if not url:
-            raise ReportError(f"report {report['id']} is 'successful' but has no file_url", report_id=report["id"],
-                              status=str(report.get("status")))
+            raise ReportError(
+                f"report {report['id']} is 'successful' but has no file_url",
+                report_id=report["id"],
+                status=str(report.get("status")),
+            )
         path = self.dwh.download(url, str(self.download_dir) if self.download_dir is not None else None)
         if isinstance(path, str):
             return path, None
@@ -766,8 +938,11 @@ def read_report(source: Any, request_params: dict[str, Any]) -> tuple[ReportShee
     if late.any():
         sheets = replace(sheets, records=records.loc[~late].reset_index(drop=True))
     learned = {
-        "missing_columns": sheets.missing_columns, "derived_columns": sheets.derived_columns,
-        "extra_columns": sheets.extra_columns, "units": sheets.units,
-        "rows_at_or_after_date_to": int(late.sum()), "date_to_inclusive": True if late.any() else None,
+        "missing_columns": sheets.missing_columns,
+        "derived_columns": sheets.derived_columns,
+        "extra_columns": sheets.extra_columns,
+        "units": sheets.units,
+        "rows_at_or_after_date_to": int(late.sum()),
+        "date_to_inclusive": True if late.any() else None,
     }
     return sheets, learned

@@ -24,15 +24,15 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import build_page, empty_frame, excerpt, finish, strict_json
 from .._ingest.schema import STATEMENTS
@@ -41,6 +41,7 @@ from .._transport.http import MalformedBody
 from .._transport.pagination import LinkPaginator, fetch_next, total_count
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
+from ..errors import ConfigurationError, CountMismatchError, DataError, LedgerkitError
 from ..money import check_currency
 from ._pull import Connection, check_workers, resumable
 from ._statement_rows import Rows
@@ -106,9 +107,18 @@ class StatementsRequest:
     start_page: int
 
     @classmethod
-    def build(cls, date_from: Any = None, date_to: Any = None, *, since: Any = None, until: Any = None,
-              payout_id: Any = None, per_page: Any = None, currency: Any = "EUR",
-              start_page: Any = 1) -> "StatementsRequest":
+    def build(
+        cls,
+        date_from: Any = None,
+        date_to: Any = None,
+        *,
+        since: Any = None,
+        until: Any = None,
+        payout_id: Any = None,
+        per_page: Any = None,
+        currency: Any = "EUR",
+        start_page: Any = 1,
+    ) -> StatementsRequest:
         """Check every argument (see :func:`ledgerkit.load_statements`); ``ConfigurationError`` before any request.
 
         ``since``/``until`` are the API's names for ``date_from``/``date_to``; either pair may be used, not both.
@@ -120,28 +130,44 @@ class StatementsRequest:
         first = None if first is None else day(first, first_name)
         last = None if last is None else day(last, last_name)
         if first is not None and last is not None and not first < last:
-            raise ConfigurationError(last_name, last.isoformat(), f"a date after {first_name}={first.isoformat()} "
-                                     f"([{first_name}, {last_name}) is empty)")
+            raise ConfigurationError(
+                last_name,
+                last.isoformat(),
+                f"a date after {first_name}={first.isoformat()} ([{first_name}, {last_name}) is empty)",
+            )
         if last is not None and first is None:
             raise ConfigurationError(first_name, None, f"a date when {last_name} is given")
-        if payout_id is not None and (isinstance(payout_id, bool) or not isinstance(payout_id, (str, int))
-                                      or str(payout_id).strip() == ""
-                                      or not str(payout_id).strip().isprintable()):
+        if payout_id is not None and (
+            isinstance(payout_id, bool)
+            or not isinstance(payout_id, (str, int))
+            or str(payout_id).strip() == ""
+            or not str(payout_id).strip().isprintable()
+        ):
             raise ConfigurationError("payout_id", payout_id, "a payout id (string or integer, no control characters)")
         for name, value, top in (("per_page", per_page, PER_PAGE_MAX), ("start_page", start_page, START_PAGE_MAX)):
             if value is None and name == "per_page":
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > top:
                 raise ConfigurationError(name, value, f"an integer from 1 to {top}")
-        return cls(first, last, None if payout_id is None else str(payout_id).strip(), per_page,
-                   check_currency(currency), start_page)
+        return cls(
+            first,
+            last,
+            None if payout_id is None else str(payout_id).strip(),
+            per_page,
+            check_currency(currency),
+            start_page,
+        )
 
     def parameters(self) -> dict[str, Any]:
         """The request as keyword arguments of :func:`ledgerkit.load_statements` (plain values, for manifests)."""
-        return {"date_from": None if self.date_from is None else self.date_from.isoformat(),
-                "date_to": None if self.date_to is None else self.date_to.isoformat(),
-                "payout_id": self.payout_id, "per_page": self.per_page, "currency": self.currency,
-                "start_page": self.start_page}
+        return {
+            "date_from": None if self.date_from is None else self.date_from.isoformat(),
+            "date_to": None if self.date_to is None else self.date_to.isoformat(),
+            "payout_id": self.payout_id,
+            "per_page": self.per_page,
+            "currency": self.currency,
+            "start_page": self.start_page,
+        }
 
     def params(self) -> dict[str, Any]:
         """The API query of the first page."""
@@ -204,8 +230,16 @@ class _Pull:
     :class:`~ledgerkit.sources.windows.WindowScheduler` and taken in order.
     """
 
-    def __init__(self, client: Connection, query: StatementsRequest, manifest: Manifest, progress: PullProgress,
-                 max_workers: int = 1, *, keeps_pages: bool = True) -> None:
+    def __init__(
+        self,
+        client: Connection,
+        query: StatementsRequest,
+        manifest: Manifest,
+        progress: PullProgress,
+        max_workers: int = 1,
+        *,
+        keeps_pages: bool = True,
+    ) -> None:
         self.client, self.query, self.manifest, self.progress = client, query, manifest, progress
         self.paginator = LinkPaginator(client.config.url(PATH), query.params())
         self.rows = Rows(chained=query.payout_id is None)
@@ -239,7 +273,12 @@ class _Pull:
         while paginator.has_next_page and max_pages != 0:
             max_pages = None if max_pages is None else max_pages - 1
             number = paginator.page
-            got = fetch_next(paginator, self._send, where=lambda: f"statements page {number}", check=_check_page)
+            got = fetch_next(
+                paginator,
+                self._send,
+                where=lambda: f"statements page {number}",  # noqa: B023 - asked for within the call
+                check=_check_page,
+            )
             page = _Page(number, _total(got.response), got.data)
             if got.stuck is not None:
                 yield self._page(page)  # the page itself is good: keep it in .partial
@@ -288,7 +327,12 @@ class _Pull:
         for arrived in WindowScheduler(numbers, step, max_workers=self.max_workers, make_worker=worker):
             waiting[arrived.number] = arrived
             while (page := waiting.pop(paginator.page, None)) is not None:
-                if page.error is not None or page.total != total or self.rows.breaks_chain(page.rows, self.rows.last):
+                if (
+                    page.error is not None
+                    or page.response is None  # only a page that failed has none
+                    or page.total != total
+                    or self.rows.breaks_chain(page.rows, self.rows.last)
+                ):
                     self.manifest.extra["refollowed_from_page"] = page.number
                     if page.error is not None:
                         self.manifest.extra["concurrent_error"] = type(page.error).__name__
@@ -333,7 +377,9 @@ class _Pull:
             late = rows["created"] >= pd.Timestamp(self.query.date_to, tz="UTC")
             if late.any():
                 after_midnight = rows.loc[late, "created"] > pd.Timestamp(self.query.date_to, tz="UTC")
-                self.dialect["until"] = "inclusive day" if after_midnight.any() else self.dialect.get("until", "instant")
+                self.dialect["until"] = (
+                    "inclusive day" if after_midnight.any() else self.dialect.get("until", "instant")
+                )
 
     # ----------------------------------------------------------- the count
     def _expected_rows(self) -> int | None:
@@ -356,8 +402,12 @@ class _Pull:
             self.drop = drop
             self.manifest.duplicates_dropped += sum(k for _, k in drop)
             return
-        hint = (f"; the first rows of {len(drop)} page(s) repeat the rows before them -- use load_statements, "
-                "which drops them" if drop else "")
+        hint = (
+            f"; the first rows of {len(drop)} page(s) repeat the rows before them -- use load_statements, "
+            "which drops them"
+            if drop
+            else ""
+        )
         raise CountMismatchError(
             f"received {self.rows.kept} distinct rows but X-Total-Count says {expected}"
             f"{' (after the pages skipped)' if self.query.start_page > 1 else ''}; "
@@ -370,8 +420,9 @@ class _Pull:
         """Give ``exc`` ``.resume`` (continue from the page that failed), ``.manifest``, ``.partial``."""
         self.manifest.complete = False
         resume = {**self.manifest.parameters, "start_page": self.paginator.page}
-        if "start_page" in (exc.resume or {}):  # the paginator's or the count check's own advice
-            resume["start_page"] = exc.resume["start_page"]
+        advice = exc.resume or {}  # the paginator's or the count check's own
+        if "start_page" in advice:
+            resume["start_page"] = advice["start_page"]
         partial = self.frame(frames)
         resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 
@@ -393,8 +444,14 @@ def _check_rows(rows: Any) -> None:
         raise DataError(f"the statement page is not a JSON array of rows (objects): it is {excerpt(rows)}")
 
 
-def pull(connection: Connection, request: StatementsRequest, *, max_workers: int = 4,
-         progress: bool | None = None, keeps_pages: bool = True) -> _Pull:
+def pull(
+    connection: Connection,
+    request: StatementsRequest,
+    *,
+    max_workers: int = 4,
+    progress: bool | None = None,
+    keeps_pages: bool = True,
+) -> _Pull:
     """Set up the pull of ``request`` over ``connection`` (no request is sent until its pages are asked for).
 
     ``keeps_pages`` is False when the pages are handed out as they come
@@ -402,10 +459,20 @@ def pull(connection: Connection, request: StatementsRequest, *, max_workers: int
     be repeats can then not be taken back, so that case raises instead.
     """
     check_workers(max_workers)
-    parameters = {**request.parameters(), "max_workers": max_workers, "base_url": connection.config.base_url,
-                  "shop_id": connection.config.credentials.user}
+    parameters = {
+        **request.parameters(),
+        "max_workers": max_workers,
+        "base_url": connection.config.base_url,
+        "shop_id": connection.config.credentials.user,
+    }
     manifest = Manifest("statements", parameters)
     manifest.first_cursor = request.start_page
     manifest.extra["sent"] = request.params()
-    return _Pull(connection, request, manifest, PullProgress(progress, "statements"), max_workers=max_workers,
-                 keeps_pages=keeps_pages)
+    return _Pull(
+        connection,
+        request,
+        manifest,
+        PullProgress(progress, "statements"),
+        max_workers=max_workers,
+        keeps_pages=keeps_pages,
+    )

@@ -35,28 +35,29 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pandas as pd
 import requests
 
-from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
 from .._ingest.arrow_pages import FastPage, NotJSON, PageHints, pages_to_frame, read_columns, read_page
-from .._ingest.page_tail import tail_cursor
-from .._ingest.schema import TRANSACTIONS
 from .._ingest.manifest import Manifest, attach_manifest
+from .._ingest.page_tail import tail_cursor
 from .._ingest.records import empty_frame, finish
+from .._ingest.schema import TRANSACTIONS
+from .._ingest.timeparse import check_zone, instant, wall_clock
 from .._transport.http import MalformedBody, PullStats, transmit
 from .._transport.pagination import CursorPaginator, fetch_next, whole_number
 from .._transport.progress import PullProgress
 from .._transport.ratelimit import RateLimiter, limited_session
-from .._ingest.timeparse import check_zone, instant, wall_clock
-from ._pull import Connection, check_flag, check_workers, resumable
+from ..errors import ConfigurationError, DataError, InvalidRequestError, LedgerkitError
 from ._fee_units import FeeUnits
+from ._pull import Connection, check_flag, check_workers, resumable
 from .windows import WindowScheduler, split_point
 
 __all__ = ["TransactionsRequest", "pull", "Window", "fetch_page", "parse_error", "METHODS"]
@@ -75,7 +76,11 @@ def parse_error(response: requests.Response) -> tuple[str, list[dict]]:
     """beGateway error body ``{"message": ..., "errors": {field: [messages]}}`` -> (message, field errors)."""
     body = response.json()
     errors = body.get("errors") or {}
-    fields = [{"parameter": name, "messages": list(msgs)} for name, msgs in errors.items()] if isinstance(errors, dict) else []
+    fields = (
+        [{"parameter": name, "messages": list(msgs)} for name, msgs in errors.items()]
+        if isinstance(errors, dict)
+        else []
+    )
     detail = "; ".join(f"{f['parameter']} {', '.join(map(str, f['messages']))}" for f in fields)
     message = str(body.get("message") or response.reason)
     return (f"{message}: {detail}" if detail else message), fields
@@ -111,10 +116,22 @@ class TransactionsRequest:
     include_pii: bool = False
 
     @classmethod
-    def build(cls, date_from: Any, date_to: Any, *, date_type: str = "created_at", status: str = "all",
-              payment_method_type: Any = None, skip_refused_methods: Any = None, time_zone: str = "UTC",
-              manual_correction_from: Any = None, manual_correction_to: Any = None, starting_after: Any = None,
-              ending_before: Any = None, include_pii: Any = False) -> "TransactionsRequest":
+    def build(
+        cls,
+        date_from: Any,
+        date_to: Any,
+        *,
+        date_type: str = "created_at",
+        status: str = "all",
+        payment_method_type: Any = None,
+        skip_refused_methods: Any = None,
+        time_zone: str = "UTC",
+        manual_correction_from: Any = None,
+        manual_correction_to: Any = None,
+        starting_after: Any = None,
+        ending_before: Any = None,
+        include_pii: Any = False,
+    ) -> TransactionsRequest:
         """Check every argument (see :func:`ledgerkit.load_transactions`); ``ConfigurationError`` before any request."""
         zone = _api_zone(time_zone)
         date_type = _one_of("date_type", date_type, DATE_TYPES)
@@ -124,20 +141,37 @@ class TransactionsRequest:
         _range("date_from", start, "date_to", end)
         correction = None
         if manual_correction_from is not None or manual_correction_to is not None:
-            lo = None if manual_correction_from is None else instant(manual_correction_from, "manual_correction_from", zone)
+            lo = (
+                None
+                if manual_correction_from is None
+                else instant(manual_correction_from, "manual_correction_from", zone)
+            )
             hi = None if manual_correction_to is None else instant(manual_correction_to, "manual_correction_to", zone)
             if lo is not None and hi is not None:
                 _range("manual_correction_from", lo, "manual_correction_to", hi)
             correction = (lo, hi)
         after, before = _cursor("starting_after", starting_after), _cursor("ending_before", ending_before)
         if after is not None and before is not None:
-            raise ConfigurationError("ending_before", before, "None when starting_after is given (one direction per pull)")
+            raise ConfigurationError(
+                "ending_before", before, "None when starting_after is given (one direction per pull)"
+            )
         skip = check_flag("skip_refused_methods", skip_refused_methods, allow_none=True)
-        request = cls(date_type, start, end, zone, status, methods, payment_method_type is None if skip is None else skip,
-                      correction, after, before, bool(check_flag("include_pii", include_pii)))
+        request = cls(
+            date_type,
+            start,
+            end,
+            zone,
+            status,
+            methods,
+            payment_method_type is None if skip is None else skip,
+            correction,
+            after,
+            before,
+            bool(check_flag("include_pii", include_pii)),
+        )
         return request.checked()
 
-    def checked(self) -> "TransactionsRequest":
+    def checked(self) -> TransactionsRequest:
         """This request, once its bounds render for the API (``settled_at`` needs midnights of the zone)."""
         for method in self.methods:
             self.report_params(method)
@@ -146,29 +180,45 @@ class TransactionsRequest:
     def parameters(self) -> dict[str, Any]:
         """The request as keyword arguments of :func:`ledgerkit.load_transactions` (plain values, for manifests)."""
         lo, hi = self.correction or (None, None)
-        return {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
-                "date_type": self.date_type, "status": self.status, "payment_method_type": self.methods,
-                "skip_refused_methods": self.skip_refused, "time_zone": self.time_zone,
-                "manual_correction_from": None if lo is None else lo.isoformat(),
-                "manual_correction_to": None if hi is None else hi.isoformat(),
-                "starting_after": self.starting_after, "ending_before": self.ending_before,
-                "include_pii": self.include_pii}
+        return {
+            "date_from": self.date_from.isoformat(),
+            "date_to": self.date_to.isoformat(),
+            "date_type": self.date_type,
+            "status": self.status,
+            "payment_method_type": self.methods,
+            "skip_refused_methods": self.skip_refused,
+            "time_zone": self.time_zone,
+            "manual_correction_from": None if lo is None else lo.isoformat(),
+            "manual_correction_to": None if hi is None else hi.isoformat(),
+            "starting_after": self.starting_after,
+            "ending_before": self.ending_before,
+            "include_pii": self.include_pii,
+        }
 
     @property
     def direction(self) -> str:
         return "backward" if self.ending_before is not None else "forward"
 
-    def report_params(self, method: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> dict[str, Any]:
+    def report_params(
+        self, method: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> dict[str, Any]:
         """``report_params`` without a cursor, for one ``payment_method_type`` (and a window of the period)."""
         start = self.date_from if start is None else start
         end = self.date_to if end is None else end
         first, last = _api_bounds(self.date_type, start, end, self.time_zone, "date_from", "date_to")
-        params = {"date_type": self.date_type, "from": first, "to": last, "status": self.status,
-                  "payment_method_type": method, "time_zone": self.time_zone}
+        params = {
+            "date_type": self.date_type,
+            "from": first,
+            "to": last,
+            "status": self.status,
+            "payment_method_type": method,
+            "time_zone": self.time_zone,
+        }
         if self.correction is not None:
             lo, hi = self.correction
-            lo_text, hi_text = _api_bounds(self.date_type, lo, hi, self.time_zone,
-                                           "manual_correction_from", "manual_correction_to")
+            lo_text, hi_text = _api_bounds(
+                self.date_type, lo, hi, self.time_zone, "manual_correction_from", "manual_correction_to"
+            )
             if lo is not None:
                 params["manual_correction_from"] = lo_text
             if hi is not None:
@@ -176,8 +226,9 @@ class TransactionsRequest:
         return params
 
 
-def _api_bounds(date_type: str, start: pd.Timestamp | None, end: pd.Timestamp | None, zone: str,
-                start_name: str, end_name: str) -> tuple[str | None, str | None]:
+def _api_bounds(
+    date_type: str, start: pd.Timestamp | None, end: pd.Timestamp | None, zone: str, start_name: str, end_name: str
+) -> tuple[str | None, str | None]:
     """Half-open ``[start, end)`` -> the API's inclusive ``from``/``to`` text in ``zone``.
 
     Times: ``to`` is one second before ``end`` (the API counts whole seconds).
@@ -186,12 +237,17 @@ def _api_bounds(date_type: str, start: pd.Timestamp | None, end: pd.Timestamp | 
     """
     for name, ts in ((start_name, start), (end_name, end)):
         if ts is not None and ts.tz_convert(zone).year < 1000:
-            raise ConfigurationError(name, ts.isoformat(), f"a moment in the years 1000 to 9999 in time_zone {zone} "
-                                     "(the API reads four-digit years)")
+            raise ConfigurationError(
+                name,
+                ts.isoformat(),
+                f"a moment in the years 1000 to 9999 in time_zone {zone} (the API reads four-digit years)",
+            )
     if date_type == "settled_at":
         for name, ts in ((start_name, start), (end_name, end)):
             if ts is not None and ts.tz_convert(zone) != ts.tz_convert(zone).normalize():
-                raise ConfigurationError(name, ts.isoformat(), f"a midnight in time_zone {zone} (settled_at counts whole days)")
+                raise ConfigurationError(
+                    name, ts.isoformat(), f"a midnight in time_zone {zone} (settled_at counts whole days)"
+                )
         first = None if start is None else start.tz_convert(zone).strftime("%Y-%m-%d")
         last = None if end is None else (end.tz_convert(zone) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
         return first, last
@@ -208,8 +264,11 @@ def _api_zone(name: Any) -> str:
     """
     zone = check_zone(name)
     if zone in ("localtime", "posixrules") or zone.startswith(("posix/", "right/")):
-        raise ConfigurationError("time_zone", name, "an IANA time zone name such as 'UTC' or 'Europe/London' "
-                                 "(not a file of this machine's zone database)")
+        raise ConfigurationError(
+            "time_zone",
+            name,
+            "an IANA time zone name such as 'UTC' or 'Europe/London' (not a file of this machine's zone database)",
+        )
     return zone
 
 
@@ -239,13 +298,20 @@ def _cursor(parameter: str, value: Any) -> int | None:
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
         return value
-    raise ConfigurationError(parameter, value, "a transaction id (a non-negative integer below 2**63), "
-                             "e.g. df.attrs['ledgerkit']['last_cursor']")
+    raise ConfigurationError(
+        parameter,
+        value,
+        "a transaction id (a non-negative integer below 2**63), e.g. df.attrs['ledgerkit']['last_cursor']",
+    )
 
 
 def _range(start_name: str, start: pd.Timestamp, end_name: str, end: pd.Timestamp) -> None:
     if not start < end:
-        raise ConfigurationError(end_name, end.isoformat(), f"a moment after {start_name}={start.isoformat()} ([{start_name}, {end_name}) is empty)")
+        raise ConfigurationError(
+            end_name,
+            end.isoformat(),
+            f"a moment after {start_name}={start.isoformat()} ([{start_name}, {end_name}) is empty)",
+        )
 
 
 # ------------------------------------------------------------------ a window
@@ -276,15 +342,21 @@ class Window:
         return self.paginator.pages
 
     def summary(self) -> dict[str, Any]:
-        out = {"payment_method_type": self.method, "pages": self.pages, "rows": self.rows,
-               "cursor": self.paginator.cursor, "complete": self.complete}
+        out = {
+            "payment_method_type": self.method,
+            "pages": self.pages,
+            "rows": self.rows,
+            "cursor": self.paginator.cursor,
+            "complete": self.complete,
+        }
         if self.start is not None:
             out.update({"from": self.start, "to": self.end, "split": self.split})
         return out
 
 
-def _page_decoder(include_pii: bool, wall_zone: str | None, hints: PageHints,
-                  pause_gc: bool | None = None) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
+def _page_decoder(
+    include_pii: bool, wall_zone: str | None, hints: PageHints, pause_gc: bool | None = None
+) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
     """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body).
 
     A body that is not JSON is asked for again; JSON that breaks the
@@ -296,17 +368,32 @@ def _page_decoder(include_pii: bool, wall_zone: str | None, hints: PageHints,
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
         try:
-            return read_columns(body, TRANSACTIONS, records_key="transactions", include_pii=include_pii,
-                                wall_zone=wall_zone, hints=hints, pause_gc=pause_gc), body
+            return read_columns(
+                body,
+                TRANSACTIONS,
+                records_key="transactions",
+                include_pii=include_pii,
+                wall_zone=wall_zone,
+                hints=hints,
+                pause_gc=pause_gc,
+            ), body
         except NotJSON as exc:
             raise MalformedBody(str(exc)) from exc
 
     return decode
 
 
-def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Response], Any],
-               ahead: "_Ahead | None" = None, *, send_next: bool = False) -> tuple[FastPage, bytes]:
-    """Fetch the next page of ``window`` as a typed page (see :mod:`ledgerkit._ingest.arrow_pages`) and advance its cursor.
+def fetch_page(
+    client: Connection,
+    window: Window,
+    decode: Callable[[requests.Response], Any],
+    ahead: _Ahead | None = None,
+    *,
+    send_next: bool = False,
+) -> tuple[FastPage, bytes]:
+    """Fetch the next page of ``window`` as a typed page and advance its cursor.
+
+    The page is parsed by :mod:`ledgerkit._ingest.arrow_pages`.
 
     With ``ahead`` the request goes out through it (taking the one sent
     ahead for this window when it is this very request), and with
@@ -344,11 +431,16 @@ def fetch_page(client: Connection, window: Window, decode: Callable[[requests.Re
 
 
 def _page_name(window: Window) -> str:
-    """Which page a message is about: ``transactions page 3 (payment_method_type=credit_card, ..., starting_after=28861)``."""
+    """Which page a message is about.
+
+    For example ``transactions page 3 (payment_method_type=credit_card, ..., starting_after=28861)``.
+    """
     cursor = window.paginator.next_request()
     where = ", ".join(f"{k}={v}" for k, v in cursor.items()) or "first page"
-    return (f"transactions page {window.pages + 1} (payment_method_type={window.method}, "
-            f"from {window.params.get('from')} to {window.params.get('to')}, {where})")
+    return (
+        f"transactions page {window.pages + 1} (payment_method_type={window.method}, "
+        f"from {window.params.get('from')} to {window.params.get('to')}, {where})"
+    )
 
 
 def count_meaning(count: Any, records: int) -> str | None:
@@ -370,8 +462,10 @@ def count_meaning(count: Any, records: int) -> str | None:
         shown = repr(count) if len(repr(count)) <= 60 else f"{repr(count)[:57]}..."
         raise DataError(f"the page's count is {shown}: expected a number of transactions (a non-negative integer)")
     if number < records:
-        raise DataError(f"the page announced count={number} but holds {records} transactions (fewer than the page "
-                        "holds: neither the page's nor the report's total)")
+        raise DataError(
+            f"the page announced count={number} but holds {records} transactions (fewer than the page "
+            "holds: neither the page's nor the report's total)"
+        )
     return "page rows" if number == records else "report total"
 
 
@@ -399,8 +493,9 @@ class _Ahead:
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = self._make_client()
-        return transmit(client.session, "POST", client.config.url(PATH), json=body, headers=HEADERS,
-                        policy=client.policy)
+        return transmit(
+            client.session, "POST", client.config.url(PATH), json=body, headers=HEADERS, policy=client.policy
+        )
 
     def first(self, window: Window, body: dict[str, Any]) -> Callable[[], requests.Response]:
         """The first attempt of ``body`` for ``window``: the one sent ahead when it is this body, else sent now."""
@@ -410,12 +505,16 @@ class _Ahead:
         self.drop(sent)
         return self._pool.submit(self._transmit, body).result
 
-    def sending_next(self, window: Window, decode: Callable[[requests.Response], Any]) -> Callable[[requests.Response], Any]:
+    def sending_next(
+        self, window: Window, decode: Callable[[requests.Response], Any]
+    ) -> Callable[[requests.Response], Any]:
         """``decode`` that first sends ``window``'s next request, from the cursor at the tail of the bytes."""
         paginator = window.paginator
 
         def decode_after_sending(response: requests.Response) -> Any:
-            found = tail_cursor(response.content, "last_object_id" if paginator.direction == "forward" else "first_object_id")
+            found = tail_cursor(
+                response.content, "last_object_id" if paginator.direction == "forward" else "first_object_id"
+            )
             self.drop(window.ahead)  # sent from an earlier attempt's bytes
             window.ahead = None
             if found is not None and found[1] and paginator.moves_to(found[0]):
@@ -481,8 +580,13 @@ class _Pull:
             self.windows = [Window(m, q.report_params(m), CursorPaginator(q.direction, cursor)) for m in q.methods]
 
     def _window(self, method: str, start: pd.Timestamp, end: pd.Timestamp, cursor: int | None) -> Window:
-        return Window(method, self.query.report_params(method, start, end), CursorPaginator("forward", cursor),
-                      start=start, end=end)
+        return Window(
+            method,
+            self.query.report_params(method, start, end),
+            CursorPaginator("forward", cursor),
+            start=start,
+            end=end,
+        )
 
     def pages(self) -> Iterator[pd.DataFrame | FastPage]:
         """Typed pages (duplicates across pages dropped): window after window, or concurrently.
@@ -552,7 +656,9 @@ class _Pull:
 
     def _concurrent_pages(self) -> Iterator[pd.DataFrame]:
         self.manifest.extra["max_workers"] = self.max_workers
-        yield from WindowScheduler(list(self.windows), self._step, max_workers=self.max_workers, make_worker=self._worker)
+        yield from WindowScheduler(
+            list(self.windows), self._step, max_workers=self.max_workers, make_worker=self._worker
+        )
         sweeps = self._sweeps()
         yield from WindowScheduler(sweeps, self._step, max_workers=self.max_workers, make_worker=self._worker)
         self.manifest.extra["throttled"] = self.limiter.throttled
@@ -571,8 +677,9 @@ class _Pull:
             if not any(w.split for w in own):
                 continue
             cursors = [w.paginator.cursor for w in own if w.paginator.cursor is not None]
-            sweeps.append(Window(method, self.query.report_params(method),
-                                 CursorPaginator("forward", max(cursors, default=None))))
+            sweeps.append(
+                Window(method, self.query.report_params(method), CursorPaginator("forward", max(cursors, default=None)))
+            )
         with self.lock:
             self.windows.extend(sweeps)
         return sweeps
@@ -602,7 +709,10 @@ class _Pull:
         cut = split_point(window.start, window.end, q.date_type, q.time_zone, hint=hint)
         if cut is None:
             return []
-        halves = [self._window(window.method, a, b, window.paginator.cursor) for a, b in ((window.start, cut), (cut, window.end))]
+        halves = [
+            self._window(window.method, a, b, window.paginator.cursor)
+            for a, b in ((window.start, cut), (cut, window.end))
+        ]
         with self.lock:
             window.complete = window.split = True
             self.windows.extend(halves)
@@ -616,8 +726,16 @@ class _Pull:
             repeated = {i for i in ids if i in self.seen}
             self.seen.update(ids)
         if repeated:
-            page = read_page(content, TRANSACTIONS, records_key="transactions", include_pii=self.include_pii,
-                             wall_zone=self.wall_zone, skip_ids=repeated, hints=self.hints, pause_gc=self.pause_gc)
+            page = read_page(
+                content,
+                TRANSACTIONS,
+                records_key="transactions",
+                include_pii=self.include_pii,
+                wall_zone=self.wall_zone,
+                skip_ids=repeated,
+                hints=self.hints,
+                pause_gc=self.pause_gc,
+            )
         with self.lock:
             kept = len(page.frame) if page.frame is not None else len(ids)
             self.manifest.duplicates_dropped += page.records - kept
@@ -633,15 +751,15 @@ class _Pull:
         m.rounded_values += page.rounded_values
         if page.pii_dropped:
             m.extra["pii_dropped"] = sorted(set(m.extra.get("pii_dropped", [])) | set(page.pii_dropped))
-        ids = page.ids() if rows else ()
-        if len(ids):  # running bounds: min/max over all ids seen would cost O(rows) on every page
+        # running bounds: min/max over all ids seen would cost O(rows) on every page
+        if rows and len(ids := page.ids()):
             low, high = int(ids.min()), int(ids.max())
             m.first_cursor = low if m.first_cursor is None else min(m.first_cursor, low)
             m.last_cursor = high if m.last_cursor is None else max(m.last_cursor, high)
         self.progress.page(rows=rows)
 
-    def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> LedgerkitError:
-        """``exc`` with ``.resume`` (continue the whole pull), ``.manifest`` and ``.partial``.
+    def failure(self, exc: LedgerkitError, frames: list[pd.DataFrame]) -> None:
+        """Give ``exc`` ``.resume`` (continue the whole pull), ``.manifest`` and ``.partial``.
 
         ``.resume`` names every payment method not finished and the one
         cursor safe for all their windows (the lowest; None when one had not
@@ -653,21 +771,28 @@ class _Pull:
         pending = [w for w in self.windows if not w.complete and w.method not in self.refused]
         backward = self.query.direction == "backward" and not self.concurrent
         cursors = [w.paginator.cursor for w in pending]
-        cursor = None if None in cursors else (max if backward else min)(cursors, default=None)
+        known = [c for c in cursors if c is not None]
+        cursor = None if len(known) < len(cursors) else (max if backward else min)(known, default=None)
         methods = tuple(dict.fromkeys(w.method for w in pending))
         self.manifest.complete = False
         self.manifest.extra["pending_windows"] = [w.summary() for w in pending]
         self.manifest.extra["pending_methods"] = list(methods)
         resume = dict(self.manifest.parameters)
         if pending:
-            resume.update(payment_method_type=methods, starting_after=None, ending_before=None,
-                          skip_refused_methods=self.query.skip_refused)
+            resume.update(
+                payment_method_type=methods,
+                starting_after=None,
+                ending_before=None,
+                skip_refused_methods=self.query.skip_refused,
+            )
             resume["ending_before" if backward else "starting_after"] = cursor
         if len(pending) > 1:
-            exc.args = (f"{exc.args[0] if exc.args else exc} -- .resume continues every unfinished window "
-                        f"({', '.join(methods)}); it may fetch rows of .partial again: drop duplicates by id",)
+            exc.args = (
+                f"{exc.args[0] if exc.args else exc} -- .resume continues every unfinished window "
+                f"({', '.join(methods)}); it may fetch rows of .partial again: drop duplicates by id",
+            )
         partial = self.frame(frames)
-        return resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
+        resumable(exc, resume=resume, manifest=partial.attrs["ledgerkit"], partial=partial)
 
     def frame(self, pages: list[pd.DataFrame | FastPage]) -> pd.DataFrame:
         """All pages so far as one frame, ascending id, with the manifest attached."""
@@ -676,8 +801,13 @@ class _Pull:
         if not pages:
             df = empty_frame(TRANSACTIONS, include_pii=self.include_pii)
         elif self.columnar:
-            df = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True,  # the pull ends here
-                                pause_gc=self.pause_gc)
+            df = pages_to_frame(
+                pages,
+                TRANSACTIONS,
+                sort_by="id",
+                consume=True,  # the pull ends here
+                pause_gc=self.pause_gc,
+            )
         else:
             df = finish(pages, TRANSACTIONS, sort_by="id")
         return attach_manifest(df, self.manifest, self.client.stats)
@@ -687,7 +817,8 @@ def _refuses_method(exc: InvalidRequestError) -> bool:
     """Whether a 422 is the provider refusing the payment method (it names ``payment_method_type``)."""
     named = [str(f.get("parameter", "")) for f in getattr(exc, "field_errors", None) or []]
     return any(n.endswith("payment_method_type") for n in named) or (
-        not named and "payment_method_type" in str(exc.args[0] if exc.args else ""))
+        not named and "payment_method_type" in str(exc.args[0] if exc.args else "")
+    )
 
 
 #: Arrow pages per call of the fee-unit check.
@@ -697,8 +828,14 @@ _FEE_BATCH = 32
 def _fee_columns(pages: list[FastPage]) -> FastPage:
     """The columns the fee-unit check reads, of ``pages`` alike in them, as one page (no copy)."""
     first = pages[0].columns
-    return FastPage(None, 0, (), columns={c: pa.chunked_array([p.columns[c] for p in pages], first[c].type)
-                                          for c in FeeUnits.columns if c in first})
+    return FastPage(
+        None,
+        0,
+        (),
+        columns={
+            c: pa.chunked_array([p.columns[c] for p in pages], first[c].type) for c in FeeUnits.columns if c in first
+        },
+    )
 
 
 def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
@@ -710,8 +847,16 @@ def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
     return None if latest is None else pd.Timestamp(latest)
 
 
-def pull(connection: Connection, request: TransactionsRequest, *, max_workers: int = 4, progress: bool | None = None,
-         columnar: bool = True, known_refused: tuple[str, ...] = (), pause_gc: bool | None = None) -> _Pull:
+def pull(
+    connection: Connection,
+    request: TransactionsRequest,
+    *,
+    max_workers: int = 4,
+    progress: bool | None = None,
+    columnar: bool = True,
+    known_refused: tuple[str, ...] = (),
+    pause_gc: bool | None = None,
+) -> _Pull:
     """Set up the pull of ``request`` over ``connection`` (no request is sent until its pages are asked for).
 
     Drive it with :func:`~ledgerkit.sources._pull.collect` (one frame; ``columnar``
@@ -727,11 +872,23 @@ def pull(connection: Connection, request: TransactionsRequest, *, max_workers: i
     """
     check_flag("pause_gc", pause_gc, allow_none=True)
     check_workers(max_workers)
-    parameters = {**request.parameters(), "max_workers": max_workers,
-                  "base_url": connection.config.base_url, "shop_id": connection.config.credentials.user}
+    parameters = {
+        **request.parameters(),
+        "max_workers": max_workers,
+        "base_url": connection.config.base_url,
+        "shop_id": connection.config.credentials.user,
+    }
     manifest = Manifest("transactions", parameters, include_pii=request.include_pii)
     sent = request.report_params(request.methods[0])
     manifest.extra["sent_from"], manifest.extra["sent_to"] = sent["from"], sent["to"]
     remembered = set(known_refused) & set(request.methods) if request.skip_refused else set()
-    return _Pull(connection, request, manifest, PullProgress(progress, "transactions"), max_workers=max_workers,
-                 columnar=columnar, refused=remembered, pause_gc=pause_gc)
+    return _Pull(
+        connection,
+        request,
+        manifest,
+        PullProgress(progress, "transactions"),
+        max_workers=max_workers,
+        columnar=columnar,
+        refused=remembered,
+        pause_gc=pause_gc,
+    )

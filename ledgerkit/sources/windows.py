@@ -31,14 +31,15 @@ Examples
 ['2025-01-01 00:00:00+00:00', '2025-01-01 06:00:00+00:00', '2025-01-01 12:00:00+00:00', '2025-01-01 18:00:00+00:00', '2025-01-02 00:00:00+00:00']
 >>> split_point(a, b, "created_at", "UTC", hint=pd.Timestamp("2025-01-01 20:00", tz="UTC"))
 Timestamp('2025-01-01 22:00:00+0000', tz='UTC')
-"""
+"""  # noqa: E501 - a doctest's output is one line
 
 from __future__ import annotations
 
 import collections
 import queue
 import threading
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -79,8 +80,9 @@ def _inside(ts: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp, date_type:
     return cut if start < cut < end and _unambiguous(cut, zone) else None
 
 
-def split_point(start: pd.Timestamp, end: pd.Timestamp, date_type: str, zone: str, *,
-                hint: pd.Timestamp | None = None) -> pd.Timestamp | None:
+def split_point(
+    start: pd.Timestamp, end: pd.Timestamp, date_type: str, zone: str, *, hint: pd.Timestamp | None = None
+) -> pd.Timestamp | None:
     """Where to cut the window ``[start, end)`` in two, or None when it cannot be cut.
 
     ``hint`` is the latest time already received in the window: when ids grow
@@ -144,8 +146,10 @@ class WindowScheduler(Generic[W]):
     def __iter__(self) -> Iterator[Any]:
         if not self._todo:
             return
-        self._threads = [threading.Thread(target=self._work, name=f"ledgerkit-window-{i}", daemon=True)
-                         for i in range(self.max_workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"ledgerkit-window-{i}", daemon=True)
+            for i in range(self.max_workers)
+        ]
         for t in self._threads:
             t.start()
         try:

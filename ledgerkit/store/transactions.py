@@ -150,7 +150,7 @@ def _pull_window(
         progress=False,
         columnar=False,
     )
-    load.keep(stream, pull, TRANSACTIONS, "created_at", advance)  # type: ignore[arg-type]  # phase 2: its failure() returns the error, Pull.failure says None
+    load.keep(stream, pull, TRANSACTIONS, "created_at", advance)
     state = stream.state
     with load.lock:
         state["refused"] = method in pull.refused

@@ -7,7 +7,8 @@ roll-forward and payout charts.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -51,7 +52,6 @@ _KEY_NAMES: dict[str, str] = {
 }
 
 
-
 def axes_for(ax: Axes | None) -> Axes:
     """The Axes to draw on: ``ax`` itself, or the single Axes of a new figure.
 
@@ -91,7 +91,8 @@ drawn together)
     present = sorted({str(a) for a in frame["account"].dropna().unique()})
     if len(present) + bool(frame["account"].isna().any()) > 1:
         raise ConfigurationError(
-            parameter, f"<rows of the accounts {', '.join(present)}>",
+            parameter,
+            f"<rows of the accounts {', '.join(present)}>",
             f"the rows of one account, e.g. {parameter}[{parameter}['account'] == {present[0]!r}] "
             "(a chart shows one account: their money is never drawn together)",
         )
@@ -101,7 +102,8 @@ def one_currency(frame: pd.DataFrame, currency: str | None) -> tuple[str | None,
     """The currency to draw and the frame's rows in it; several currencies need ``currency=``.
 
     An empty frame gives ``(currency, frame)`` unchanged, so that an empty
-    selection in a widget draws an empty chart instead of failing.
+    selection in a widget draws an empty chart instead of failing; the
+    currency is None only then.
     """
     codes = frame["currency"].astype("str")
     present = sorted(set(codes.dropna()))
@@ -114,8 +116,14 @@ def one_currency(frame: pd.DataFrame, currency: str | None) -> tuple[str | None,
         return currency, frame.loc[codes.eq(currency).fillna(False).to_numpy(dtype=bool)]
     if len(present) > 1:
         raise ConfigurationError(
-            "currency", None, f"one of {present}",
+            "currency",
+            None,
+            f"one of {present}",
             "The frame holds several currencies and one chart shows one (amounts are never added across them).",
+        )
+    if not present and not frame.empty:
+        raise ConfigurationError(
+            "currency", None, "rows with a currency: every row's 'currency' is missing, and amounts need one"
         )
     return (present[0] if present else None), frame
 
@@ -211,7 +219,7 @@ def group_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
     if not keys:
         return list(frame["currency"].astype("str"))
     parts = [frame[k].astype("object").where(frame[k].notna(), NONE_LABEL).astype("str") for k in keys]
-    return [" · ".join(values) for values in zip(*parts)]
+    return [" · ".join(values) for values in zip(*parts, strict=True)]
 
 
 def legend_outside(ax: Axes, *, above: bool = False, **kwargs: Any) -> None:
@@ -222,8 +230,9 @@ def legend_outside(ax: Axes, *, above: bool = False, **kwargs: Any) -> None:
     (the title is set with :func:`title_over_legend`).
     """
     if above:
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.3, ncols=4, frameon=False,
-                  fontsize=8, **kwargs)
+        ax.legend(
+            loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.3, ncols=4, frameon=False, fontsize=8, **kwargs
+        )
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **kwargs)
 
@@ -261,7 +270,9 @@ def category_ticks(ax: Axes, positions: np.ndarray, labels: Sequence[str]) -> No
 
 def _slot_width(ax: Axes, count: int) -> float:
     """Width in points of one of ``count`` bar slots across the axes."""
-    return ax.figure.get_size_inches()[0] * 72.0 * ax.get_position().width / max(count, 1)
+    figure = ax.get_figure(root=True)  # the Figure itself, also for an Axes on a SubFigure
+    assert figure is not None, "an Axes being drawn on belongs to a figure"
+    return figure.get_size_inches()[0] * 72.0 * ax.get_position().width / max(count, 1)
 
 
 def _text_width(text: str, size: float) -> float:
@@ -288,13 +299,18 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     starts = major(pd.Series([s[1] for s in steps], dtype="Int64"), currency)
     amounts = major(pd.Series([s[2] for s in steps], dtype="Int64"), currency)
     colors = [
-        COLORS["residual"] if kind == "residual" else COLORS["total"] if kind == "total"
-        else COLORS["increase"] if amount >= 0 else COLORS["decrease"]
+        COLORS["residual"]
+        if kind == "residual"
+        else COLORS["total"]
+        if kind == "total"
+        else COLORS["increase"]
+        if amount >= 0
+        else COLORS["decrease"]
         for (_, _, amount, kind) in steps
     ]
     positions = np.arange(len(steps))
     bars = ax.bar(positions, amounts, bottom=starts, color=colors, edgecolor="black", linewidth=0.5)
-    for bar, (_, _, _, kind) in zip(bars, steps):
+    for bar, (_, _, _, kind) in zip(bars, steps, strict=True):
         if kind == "residual":
             bar.set_hatch("//")
             bar.set_label("residual (unexplained)")
@@ -302,34 +318,57 @@ def waterfall_bars(ax: Axes, steps: Sequence[tuple[str, int, int, str]], currenc
     headroom(ax, starts, starts + amounts, share=0.12)
     low, high = ax.get_ylim()
     slot = _slot_width(ax, len(steps))
-    for x, start, amount, (_, _, minor, kind) in zip(positions, starts, amounts, steps):
+    for x, start, amount, (_, _, minor, kind) in zip(positions, starts, amounts, steps, strict=True):
         if kind != "total" and minor == 0:
             continue
         text = format_money(minor, currency, sign=kind != "total")
         if abs(amount) >= 0.4 * (high - low):
-            _inside_label(ax, x, start + amount, amount, text)
+            _inside_label(ax, float(x), start + amount, amount, text)
         else:
             upright = kind == "total" or _text_width(text, 8) > 0.9 * slot
-            _end_label(ax, x, start + amount, amount, text, rotation=90 if upright else 0)
+            _end_label(ax, float(x), start + amount, amount, text, rotation=90 if upright else 0)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel(f"amount ({currency})")
     money_axis(ax.yaxis, currency)
-    legend = [Patch(color=COLORS["total"], label="total"), Patch(color=COLORS["increase"], label="increase"),
-              Patch(color=COLORS["decrease"], label="decrease")]
+    legend = [
+        Patch(color=COLORS["total"], label="total"),
+        Patch(color=COLORS["increase"], label="increase"),
+        Patch(color=COLORS["decrease"], label="decrease"),
+    ]
     if any(kind == "residual" and amount != 0 for _, _, amount, kind in steps):
-        legend.append(Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)"))
+        legend.append(
+            Patch(facecolor=COLORS["residual"], hatch="//", edgecolor="black", label="residual (unexplained)")
+        )
     legend_outside(ax, above=True, handles=legend)
 
 
 def _end_label(ax: Axes, x: float, end: float, amount: float, text: str, **style: Any) -> None:
     """``text`` just beyond the end of a bar: above a bar going up, below one going down."""
     up = amount >= 0
-    ax.annotate(text, (x, end), xytext=(0, 3 if up else -3), textcoords="offset points", ha="center",
-                va="bottom" if up else "top", fontsize=8, **style)
+    ax.annotate(
+        text,
+        (x, end),
+        xytext=(0, 3 if up else -3),
+        textcoords="offset points",
+        ha="center",
+        va="bottom" if up else "top",
+        fontsize=8,
+        **style,
+    )
 
 
 def _inside_label(ax: Axes, x: float, end: float, amount: float, text: str) -> None:
     """``text`` upright in white inside the end of a tall bar."""
     up = amount >= 0
-    ax.annotate(text, (x, end), xytext=(0, -4 if up else 4), textcoords="offset points", ha="center",
-                va="top" if up else "bottom", fontsize=8, rotation=90, color="white", fontweight="bold")
+    ax.annotate(
+        text,
+        (x, end),
+        xytext=(0, -4 if up else 4),
+        textcoords="offset points",
+        ha="center",
+        va="top" if up else "bottom",
+        fontsize=8,
+        rotation=90,
+        color="white",
+        fontweight="bold",
+    )

@@ -32,7 +32,8 @@ currency      net
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -40,16 +41,47 @@ from ..analysis.periods import Freq, check_freq
 from ..errors import ConfigurationError
 from ..money import exponent, from_minor
 
-__all__ = ["show", "money_columns", "period_format", "period_labels", "table_html", "DisplayTable", "PII_PREFIXES",
-           "NONE_LABEL", "is_group_column"]
+__all__ = [
+    "show",
+    "money_columns",
+    "period_format",
+    "period_labels",
+    "table_html",
+    "DisplayTable",
+    "PII_PREFIXES",
+    "NONE_LABEL",
+    "is_group_column",
+]
 
 #: ``Int64`` columns of ledgerkit frames that hold counts or ids, not money.
-_NOT_MONEY = frozenset({"count", "volume_count", "rows", "records", "position", "n", "n_explained", "attempt",
-                        "checked", "failing", "pages"})
+_NOT_MONEY = frozenset(
+    {
+        "count",
+        "volume_count",
+        "rows",
+        "records",
+        "position",
+        "n",
+        "n_explained",
+        "attempt",
+        "checked",
+        "failing",
+        "pages",
+    }
+)
 
 #: Column name beginnings that hold personal data; :func:`show` leaves them out by default.
-PII_PREFIXES = ("customer.", "billing_address.", "credit_card.holder", "credit_card.token", "credit_card.bin",
-                "credit_card.last_4", "additional_data.", "three_d_secure_verification.", "merchant_reference")
+PII_PREFIXES = (
+    "customer.",
+    "billing_address.",
+    "credit_card.holder",
+    "credit_card.token",
+    "credit_card.bin",
+    "credit_card.last_4",
+    "additional_data.",
+    "three_d_secure_verification.",
+    "merchant_reference",
+)
 
 #: How a group without a value is labelled, in tables and in charts alike.
 NONE_LABEL = "(none)"
@@ -93,10 +125,17 @@ def table_html(table: pd.DataFrame, *, max_rows: int | None = None) -> str:
     >>> "<th>rate_<wbr>bp</th>" in table_html(pd.DataFrame({"rate_bp": ["1.00"]}))
     True
     """
-    markup = table.to_html(index=False, na_rep="", max_rows=max_rows, show_dimensions="truncate" if max_rows else False,
-                           classes="ledgerkit-table", escape=True)
-    return _HEADER.sub(lambda m: m.group(1) + m.group(2).replace("_", "_<wbr>").replace(".", ".<wbr>") + m.group(3),
-                       markup)
+    markup = table.to_html(
+        index=False,
+        na_rep="",
+        max_rows=max_rows,
+        show_dimensions="truncate" if max_rows else False,
+        classes="ledgerkit-table",
+        escape=True,
+    )
+    return _HEADER.sub(
+        lambda m: m.group(1) + m.group(2).replace("_", "_<wbr>").replace(".", ".<wbr>") + m.group(3), markup
+    )
 
 
 def is_group_column(name: Any) -> bool:
@@ -318,7 +357,7 @@ def show(
     currencies = _row_currencies(frame, shown.index, currency) if money else None
     out = {}
     for name, values in shown.items():
-        if name in money:
+        if name in money and currencies is not None:  # money columns have their currencies
             out[name] = _major_text(values, currencies, with_code)
         elif name == "period" and period is not None:
             out[name] = [_period_label(v, period) for v in values]
@@ -351,7 +390,7 @@ def _time_text(values: pd.Series) -> list[str]:
 def _row_currencies(frame: pd.DataFrame, index: pd.Index, currency: str | None) -> pd.Series:
     """The currency of each shown row: the frame's ``currency`` column, else ``currency`` for all."""
     if "currency" in frame.columns:
-        return frame.loc[index, "currency"]
+        return frame["currency"]  # by position: shown keeps the frame's rows, whose labels may repeat
     if currency is not None:
         return pd.Series(currency, index=index)
     raise ConfigurationError("currency", None, "a currency code for a frame without a 'currency' column")
@@ -359,7 +398,7 @@ def _row_currencies(frame: pd.DataFrame, index: pd.Index, currency: str | None) 
 
 def _major_text(minor: Iterable[Any], currencies: Iterable[Any], with_code: bool) -> list[str]:
     out = []
-    for value, currency in zip(minor, currencies):
+    for value, currency in zip(minor, currencies, strict=True):
         if pd.isna(value) or pd.isna(currency):
             out.append("")
             continue

@@ -24,14 +24,18 @@ plot_payouts             payout amounts over time, residuals highlighted
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: F401 - the doctests close their figures with it
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
+from ..analysis._common import require_utc
+from ..errors import ConfigurationError
+from ..money import format_money
 from ._layout import (
     COLORS,
     FIGSIZE,
@@ -43,7 +47,6 @@ from ._layout import (
     group_name,
     headroom,
     legend_outside,
-    title_over_legend,
     major,
     money_axis,
     naive_utc,
@@ -51,12 +54,10 @@ from ._layout import (
     one_currency,
     period_labels,
     require,
+    title_over_legend,
     unit,
     waterfall_bars,
 )
-from ..analysis._common import require_utc
-from ..errors import ConfigurationError
-from ..money import format_money
 
 __all__ = [
     "plot_effective_rate",
@@ -71,8 +72,18 @@ __all__ = [
 
 #: Columns of a ``fee_breakdown`` result that are measures, not group keys.
 _FEE_MEASURES = frozenset(
-    {"currency", "period", "count", "fee", "vat", "fee_incl_vat", "volume_count", "volume", "rate_bp",
-     "rate_incl_vat_bp"}
+    {
+        "currency",
+        "period",
+        "count",
+        "fee",
+        "vat",
+        "fee_incl_vat",
+        "volume_count",
+        "volume",
+        "rate_bp",
+        "rate_incl_vat_bp",
+    }
 )
 
 #: Friendly group names of ``fee_breakdown`` -> the columns they become.
@@ -157,14 +168,15 @@ def plot_effective_rate(
     frame = require(breakdown, ["currency", rate, "volume"], "breakdown")
     if "period" in frame.columns:
         raise ConfigurationError(
-            "breakdown", "<fee_breakdown with a 'period' column>",
+            "breakdown",
+            "<fee_breakdown with a 'period' column>",
             "a fee_breakdown computed without freq (use plot_fee_composition for periods)",
         )
     keys = _fee_keys(frame, by)
     currency, rows = one_currency(frame, currency)
     ax = axes_for(ax)
     title = f"Effective fee rate by {group_name(keys)} ({unit(currency)})"
-    if rows.empty:
+    if rows.empty or currency is None:  # one_currency gives None for an empty frame only
         return no_data(ax, title)
     labels = group_labels(rows, keys)
     if len(set(labels)) != len(labels):
@@ -183,9 +195,9 @@ def plot_effective_rate(
     right.set_ylabel(f"volume ({currency})", loc="top")  # beside the band of dots
     bands(ax, heights, right, volumes)
     money_axis(right.yaxis, currency)
-    ax.right_ax = right
-    handles = [bars, *right.get_lines()]
-    legend_outside(ax, above=True, handles=handles, labels=[h.get_label() for h in handles])
+    ax.right_ax = right  # type: ignore[attr-defined]  # documented above: the volume axis, for the caller
+    lines = right.get_lines()
+    legend_outside(ax, above=True, handles=[bars, *lines], labels=[bars.get_label(), *(x.get_label() for x in lines)])
     return ax
 
 
@@ -234,13 +246,15 @@ def plot_fee_composition(
     currency, rows = one_currency(frame, currency)
     ax = axes_for(ax)
     title = f"Fees per period by {group_name(keys)} ({unit(currency)})"
-    if rows.empty:
+    if rows.empty or currency is None:  # one_currency gives None for an empty frame only
         return no_data(ax, title)
-    table = pd.DataFrame({"period": rows["period"].array, "group": group_labels(rows, keys),
-                          "value": rows[value].astype("Int64").array})
+    table = pd.DataFrame(
+        {"period": rows["period"].array, "group": group_labels(rows, keys), "value": rows[value].astype("Int64").array}
+    )
     if table.duplicated(["period", "group"]).any():
         raise ConfigurationError(
-            "breakdown_with_period", "<several rows per group and period>",
+            "breakdown_with_period",
+            "<several rows per group and period>",
             "one row per group and period, as fee_breakdown(..., by=..., freq=...) returns",
         )
     wide = table.pivot(index="period", columns="group", values="value").sort_index().fillna(0)
@@ -310,17 +324,22 @@ def plot_balance(
     currency, rows = one_currency(positioned, currency)
     ax = axes_for(ax)
     title = f"Balance after each row ({unit(currency)})"
-    if rows.empty:
+    if rows.empty or currency is None:  # one_currency gives None for an empty frame only
         return no_data(ax, title)
     accounts = [c for c in ("merchant_id", "shop_id", "gateway_id") if c in rows.columns and time == "created_at"]
     chains = rows.groupby(accounts, sort=True, dropna=False) if accounts else [((), rows)]
     # name each chain by the account ids that tell the chains apart: "gateway 301", not all three ids
     named = [a for a in accounts if rows[a].nunique(dropna=False) > 1] or accounts[-1:]
     for key, chain in chains:
-        ids = dict(zip(accounts, np.atleast_1d(key)))
+        ids = dict(zip(accounts, np.atleast_1d(key), strict=True))
         label = " ".join(f"{a.removesuffix('_id')} {ids[a]}" for a in named) if accounts else "balance"
-        ax.plot(naive_utc(chain[time]), major(chain["balance_after"], currency), drawstyle="steps-post",
-                color=COLORS["line"] if not accounts else None, label=label)
+        ax.plot(
+            naive_utc(chain[time]),
+            major(chain["balance_after"], currency),
+            drawstyle="steps-post",
+            color=COLORS["line"] if not accounts else None,
+            label=label,
+        )
     if breaks is not None:
         _mark_breaks(ax, rows, require(breaks, ["position", "kind"], "breaks"), currency, time)
     ax.set_title(title)
@@ -341,7 +360,9 @@ def _mark_breaks(ax: Axes, rows: pd.DataFrame, breaks: pd.DataFrame, currency: s
     where = pd.Series(np.arange(len(rows)), index=rows["_position"].to_numpy())
     found = [
         (int(where[p]), str(kind), difference)
-        for p, kind, difference in zip(breaks["position"].astype("Int64"), breaks["kind"], _differences(breaks))
+        for p, kind, difference in zip(
+            breaks["position"].astype("Int64"), breaks["kind"], _differences(breaks), strict=True
+        )
         if not pd.isna(p) and int(p) in where.index
     ]
     if not found:
@@ -349,10 +370,16 @@ def _mark_breaks(ax: Axes, rows: pd.DataFrame, breaks: pd.DataFrame, currency: s
     at = rows.iloc[[i for i, _, _ in found]]
     x, y = naive_utc(at[time]), major(at["balance_after"], currency)
     ax.plot(x, y, linestyle="none", marker="X", markersize=9, color=COLORS["break"], label="breaks")
-    for xi, yi, (_, kind, difference) in zip(x, y, found):
+    for xi, yi, (_, kind, difference) in zip(x, y, found, strict=True):
         amount = "" if difference is None else " " + format_money(difference, currency, sign=True)
-        ax.annotate(kind.replace("_", " ") + amount, (xi, yi), xytext=(6, 8), textcoords="offset points",
-                    color=COLORS["break"], fontsize=8)
+        ax.annotate(
+            kind.replace("_", " ") + amount,
+            (xi, yi),
+            xytext=(6, 8),
+            textcoords="offset points",
+            color=COLORS["break"],
+            fontsize=8,
+        )
 
 
 def _differences(breaks: pd.DataFrame) -> list[int | None]:
@@ -371,7 +398,7 @@ def _roll_row(rollforward: pd.DataFrame, period: Any, currency: str | None) -> t
         raise ConfigurationError("period", period, "a timestamp or date such as '2025-02-01'") from exc
     when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
     inside = rows["period"].le(when) & rows["period_end"].gt(when)
-    if not inside.any():
+    if currency is None or not inside.any():  # one_currency gives None for an empty frame only
         available = [p.strftime("%Y-%m-%d") for p in rows["period"]]
         raise ConfigurationError("period", period, f"a date inside one of the periods starting {available}")
     return currency, rows.loc[inside].iloc[0]
@@ -479,10 +506,12 @@ def plot_payout_waterfall(waterfall: pd.DataFrame, *, currency: str | None = Non
     currency, rows = one_currency(frame, currency)
     ax = axes_for(ax)
     title = f"Payout waterfall ({unit(currency)})"
-    if rows.empty:
+    if rows.empty or currency is None:  # one_currency gives None for an empty frame only
         return no_data(ax, title)
-    steps = [(str(s), int(a), int(b), str(k)) for s, a, b, k in
-             zip(rows["step"], rows["start"], rows["amount"], rows["kind"])]
+    steps = [
+        (str(s), int(a), int(b), str(k))
+        for s, a, b, k in zip(rows["step"], rows["start"], rows["amount"], rows["kind"], strict=True)
+    ]
     waterfall_bars(ax, steps, currency)
     residual = [amount for _, _, amount, kind in steps if kind == "residual"]
     if residual and residual[0] != 0:
@@ -530,7 +559,7 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
     rows = rows.sort_values("paid_at", kind="stable")
     ax = axes_for(ax)
     title = f"Payouts ({unit(currency)})"
-    if rows.empty:
+    if rows.empty or currency is None:  # one_currency gives None for an empty frame only
         return no_data(ax, title)
     residual = rows["residual"].astype("Int64").fillna(0)
     odd = residual.ne(0).to_numpy(dtype=bool)
@@ -539,13 +568,24 @@ def plot_payouts(payout_groups: pd.DataFrame, *, currency: str | None = None, ax
     colors = np.where(odd, COLORS["residual"], COLORS["total"])
     ax.bar(x, heights, width=0.8, color=colors, edgecolor=np.where(odd, "black", COLORS["total"]))
     headroom(ax, heights)
-    for xi, hi, value, payout in zip(x[odd], heights[odd], residual[odd], rows["payout_id"].astype("str")[odd]):
-        ax.annotate(f"{payout}: residual {format_money(int(value), currency, sign=True)}", (xi, hi),
-                    xytext=(0, 6), textcoords="offset points", ha="center", fontsize=8, color="black")
+    for xi, hi, value, payout in zip(
+        x[odd], heights[odd], residual[odd], rows["payout_id"].astype("str")[odd], strict=True
+    ):
+        ax.annotate(
+            f"{payout}: residual {format_money(int(value), currency, sign=True)}",
+            (xi, hi),
+            xytext=(0, 6),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+            color="black",
+        )
     if odd.any():
         title += f" — {int(odd.sum())} with an unexplained residual"
-    legend = [Patch(color=COLORS["total"], label="paid out, fully explained"),
-              Patch(facecolor=COLORS["residual"], edgecolor="black", label="paid out, residual ≠ 0")]
+    legend = [
+        Patch(color=COLORS["total"], label="paid out, fully explained"),
+        Patch(facecolor=COLORS["residual"], edgecolor="black", label="paid out, residual ≠ 0"),
+    ]
     # above the axes, not beside them: the chart keeps the figure's width (and so does a waterfall under it)
     legend_outside(ax, above=True, handles=legend)
     title_over_legend(ax, title)

@@ -39,8 +39,9 @@ import base64
 import datetime as dt
 import html
 import io
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -50,9 +51,9 @@ from matplotlib.figure import Figure
 from ..analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
 from ..analysis._common import require_columns, require_frame, require_utc
 from ..analysis.periods import check_freq
-from .display import show, table_html
 from ..errors import ConfigurationError, LedgerkitError
 from ._layout import one_account, title_over_legend
+from .display import show, table_html
 from .plots import FIGSIZE, plot_balance, plot_effective_rate, plot_payout_waterfall, plot_payouts
 
 __all__ = ["Explorer", "View", "explore_fees", "explore_balance", "explore_payouts", "GROUPINGS", "MAX_ROWS"]
@@ -91,10 +92,8 @@ def _time_column(frame: pd.DataFrame) -> str:
     )
 
 
-def _utc(day: Any) -> pd.Timestamp | None:
-    """A date (or timestamp) as the UTC timestamp of its start; None stays None."""
-    if day is None:
-        return None
+def _utc(day: Any) -> pd.Timestamp:
+    """A date (or timestamp) as the UTC timestamp of its start."""
     stamp = pd.Timestamp(day)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
@@ -157,19 +156,31 @@ def _range_message(frame: pd.DataFrame, rows: pd.DataFrame, values: dict) -> str
     >>> f = pd.DataFrame({"created": pd.to_datetime(["2025-01-05"], utc=True), "currency": ["EUR"]})
     >>> _range_message(f, f.iloc[:0], {"start": dt.date(2025, 2, 1), "end": dt.date(2025, 1, 1), "currency": "EUR"})
     "Nothing to show: the range runs from 2025-02-01 to before 2025-01-01, which is no time at all. Pick a 'before' date after the 'from' date."
-    """
+    """  # noqa: E501 - a doctest's output is one line
     start, end = values.get("start"), values.get("end")
     if start is not None and end is not None and _utc(start) >= _utc(end):
-        return (f"Nothing to show: the range runs from {_day(start)} to before {_day(end)}, which is no time at all. "
-                "Pick a 'before' date after the 'from' date.")
+        return (
+            f"Nothing to show: the range runs from {_day(start)} to before {_day(end)}, which is no time at all. "
+            "Pick a 'before' date after the 'from' date."
+        )
     if not rows.empty:
         return None
     currency = values.get("currency")
-    span = " ".join(filter(None, [f"from {_day(start)}" if start is not None else "",
-                                  f"before {_day(end)}" if end is not None else ""])) or "at all"
+    span = (
+        " ".join(
+            filter(
+                None,
+                [f"from {_day(start)}" if start is not None else "", f"before {_day(end)}" if end is not None else ""],
+            )
+        )
+        or "at all"
+    )
     first, after_last = _date_bounds(_filter(frame, None, None, currency))
-    where = (f"the {currency} rows run from {_day(first)} to {_day(after_last - dt.timedelta(days=1))}"
-             if first is not None else f"the data has no {currency} rows")
+    where = (
+        f"the {currency} rows run from {_day(first)} to {_day(after_last - dt.timedelta(days=1))}"
+        if first is not None and after_last is not None
+        else f"the data has no {currency} rows"
+    )
     return f"No {currency} rows {span}: {where}. Widen the date range."
 
 
@@ -182,7 +193,7 @@ def _table_html(table: pd.DataFrame, picked: int | None) -> str:
     first, *rows = body.split("<tr>")
     opening = ["<tr>"] * len(rows)
     opening[picked] = f'<tr class="picked" style="{_PICKED_STYLE}">'
-    return head + "<tbody>" + first + "".join(o + r for o, r in zip(opening, rows))
+    return head + "<tbody>" + first + "".join(o + r for o, r in zip(opening, rows, strict=True))
 
 
 def _fees_shown(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -191,7 +202,8 @@ def _fees_shown(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         return table, ""
     top = table.sort_values("volume", ascending=False, na_position="last", kind="stable").head(MAX_ROWS)
     return table.loc[top.index.sort_values()], (
-        f"The {MAX_ROWS} groups with the most volume, of {len(table)}; the chart shows every group.")
+        f"The {MAX_ROWS} groups with the most volume, of {len(table)}; the chart shows every group."
+    )
 
 
 def _balance_shown(table: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
@@ -200,13 +212,16 @@ def _balance_shown(table: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
         return table, ""
     off = table["unexplained"].ne(0).fillna(True).to_numpy(dtype=bool)
     last = np.zeros(len(table), dtype=bool)
-    last[-max(MAX_ROWS - int(off.sum()), 1):] = True
+    last[-max(MAX_ROWS - int(off.sum()), 1) :] = True
     unit = check_freq(freq).name
     earlier = int((off & ~last).sum())
     note = f"The last {int(last.sum())} of {len(table)} {unit}s"
     if earlier:
-        note += f", and the earlier {unit} that does not tie out." if earlier == 1 else \
-            f", and the {earlier} earlier {unit}s that do not tie out."
+        note += (
+            f", and the earlier {unit} that does not tie out."
+            if earlier == 1
+            else f", and the {earlier} earlier {unit}s that do not tie out."
+        )
     return table.loc[off | last], note + ("" if earlier else ".")
 
 
@@ -223,10 +238,13 @@ def _payouts_shown(table: pd.DataFrame, picked: Any) -> tuple[pd.DataFrame, int 
     if len(table) <= MAX_ROWS:
         return table, at, ""
     first = 0 if at is None else min(max(at - MAX_ROWS // 2, 0), len(table) - MAX_ROWS)
-    window = table.iloc[first:first + MAX_ROWS]
+    window = table.iloc[first : first + MAX_ROWS]
     note = f"Payouts {first + 1}–{first + len(window)} of {len(table)} (the open balance last)"
-    return window, (None if at is None else at - first), note + (", the picked one highlighted." if at is not None
-                                                                  else ".")
+    return (
+        window,
+        (None if at is None else at - first),
+        note + (", the picked one highlighted." if at is not None else "."),
+    )
 
 
 def _note_html(note: str) -> str:
@@ -291,8 +309,13 @@ class Explorer(widgets.VBox):
         redraw (shown in place of the table), else None.
     """
 
-    def __init__(self, title: str, controls: Mapping[str, widgets.ValueWidget],
-                 view: Callable[[dict], View], sync: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        controls: Mapping[str, widgets.ValueWidget],
+        view: Callable[[dict], View],
+        sync: Callable[[dict], None] | None = None,
+    ) -> None:
         self.controls = dict(controls)
         self.table: pd.DataFrame | None = None
         self.display_table: pd.DataFrame | None = None
@@ -356,8 +379,9 @@ def _date_controls(frame: pd.DataFrame) -> dict[str, widgets.ValueWidget]:
     first, after_last = _date_bounds(frame)
     return {
         "start": widgets.DatePicker(description="from", value=first),
-        "end": widgets.DatePicker(description="before", value=after_last,
-                                  tooltip="end of the range, exclusive (periods are half-open)"),
+        "end": widgets.DatePicker(
+            description="before", value=after_last, tooltip="end of the range, exclusive (periods are half-open)"
+        ),
     }
 
 
@@ -424,10 +448,14 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
     frame = _checked(frame, ("currency", "amount"), "frame")
     options = _groupings(frame)
     if not options:
-        raise ConfigurationError("frame", "<DataFrame without group columns>",
-                                 f"at least one grouping column: {GROUPINGS}")
-    controls = {**_date_controls(frame), "currency": _currency_control(frame),
-                "group": widgets.Dropdown(description="group by", options=options, value=options[0])}
+        raise ConfigurationError(
+            "frame", "<DataFrame without group columns>", f"at least one grouping column: {GROUPINGS}"
+        )
+    controls = {
+        **_date_controls(frame),
+        "currency": _currency_control(frame),
+        "group": widgets.Dropdown(description="group by", options=options, value=options[0]),
+    }
 
     def view(values: dict) -> View:
         rows = _filter(frame, values["start"], values["end"], values["currency"])
@@ -437,8 +465,7 @@ def explore_fees(frame: pd.DataFrame) -> Explorer:
             plot_effective_rate(table, currency=values["currency"], ax=figure.add_subplot())
 
         shown, note = _fees_shown(table)
-        return View(table, draw, {"rows": rows}, shown=shown, note=note,
-                    message=_range_message(frame, rows, values))
+        return View(table, draw, {"rows": rows}, shown=shown, note=note, message=_range_message(frame, rows, values))
 
     return Explorer("Fees and effective rate", controls, view)
 
@@ -470,8 +497,11 @@ def explore_balance(statements: pd.DataFrame) -> Explorer:
     [[0, 1000, 0, 1000], [1000, 0, -30, 970]]
     """
     statements = _checked(statements, ("currency", "balance_after"), "statements")
-    controls = {**_date_controls(statements), "currency": _currency_control(statements),
-                "freq": widgets.Dropdown(description="period", options=_FREQS, value="M")}
+    controls = {
+        **_date_controls(statements),
+        "currency": _currency_control(statements),
+        "freq": widgets.Dropdown(description="period", options=_FREQS, value="M"),
+    }
 
     def view(values: dict) -> View:
         rows = _filter(statements, values["start"], values["end"], values["currency"])
@@ -482,8 +512,14 @@ def explore_balance(statements: pd.DataFrame) -> Explorer:
             plot_balance(rows, breaks=breaks, currency=values["currency"], ax=figure.add_subplot())
 
         shown, note = _balance_shown(table, values["freq"])
-        return View(table, draw, {"rows": rows, "breaks": breaks}, shown=shown, note=note,
-                    message=_range_message(statements, rows, values))
+        return View(
+            table,
+            draw,
+            {"rows": rows, "breaks": breaks},
+            shown=shown,
+            note=note,
+            message=_range_message(statements, rows, values),
+        )
 
     return Explorer("Balance roll-forward", controls, view)
 
@@ -527,8 +563,11 @@ def explore_payouts(statements: pd.DataFrame) -> Explorer:
     ('7', [0])
     """
     statements = _checked(statements, ("currency", "payout_id", "amount"), "statements")
-    controls = {**_date_controls(statements), "currency": _currency_control(statements),
-                "payout": widgets.Dropdown(description="payout", options=[])}
+    controls = {
+        **_date_controls(statements),
+        "currency": _currency_control(statements),
+        "payout": widgets.Dropdown(description="payout", options=[]),
+    }
 
     def rows_of(values: dict) -> pd.DataFrame:
         in_range = _filter(statements, values["start"], values["end"], values["currency"])
@@ -559,7 +598,14 @@ def explore_payouts(statements: pd.DataFrame) -> Explorer:
         results = {"rows": rows} if waterfall is None else {"rows": rows, "waterfall": waterfall}
         shown, at, note = _payouts_shown(table, picked)
         in_range = _filter(statements, values["start"], values["end"], values["currency"])
-        return View(table, draw, results, shown=shown, picked=at, note=note,
-                    message=_range_message(statements, in_range, values))
+        return View(
+            table,
+            draw,
+            results,
+            shown=shown,
+            picked=at,
+            note=note,
+            message=_range_message(statements, in_range, values),
+        )
 
     return Explorer("Payouts", controls, view, sync=sync)

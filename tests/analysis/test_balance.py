@@ -28,7 +28,9 @@ def chain(moves, *, opening=0, currency="EUR", times=None):
     return pd.DataFrame(
         {
             "row_id": pd.array([f"r{i}" for i in range(len(moves))], dtype="str"),
-            "created": pd.to_datetime(pd.Series(created, dtype="str"), utc=True, format="mixed").astype("datetime64[ns, UTC]"),
+            "created": pd.to_datetime(pd.Series(created, dtype="str"), utc=True, format="mixed").astype(
+                "datetime64[ns, UTC]"
+            ),
             "type": pd.Series(types, dtype="str").astype("category"),
             "amount": pd.array(amounts, dtype="Int64"),
             "balance_before": pd.array(before, dtype="Int64"),
@@ -75,7 +77,9 @@ def test_roll_forward_shows_what_the_reported_balances_do_not_explain():
     missing = EUR.drop(index=3).reset_index(drop=True)  # the refund row is lost
     r = roll_forward(missing, freq="M")
     assert r[["closing", "reported_closing", "unexplained"]].values.tolist() == [
-        [10695, 10695, 0], [10695, 10695, 0], [1872, -128, -2000]
+        [10695, 10695, 0],
+        [10695, 10695, 0],
+        [1872, -128, -2000],
     ]
     r = roll_forward(EUR, freq="M", opening={"EUR": 900})
     assert r["unexplained"].tolist() == [100, 100, 100]
@@ -103,7 +107,17 @@ def test_roll_forward_currencies_apart_jpy_kwd():
 
 def test_roll_forward_categories_override_and_new_category():
     r = roll_forward(EUR, freq="M", categories={"FX_ADJUSTMENT": "fx", "CHARGEBACK_FEE": "chargebacks"})
-    assert list(r.columns) == ["currency", "period", "period_end", "opening", *ACTIVITY, "fx", "closing", "rows", *CHECK]
+    assert list(r.columns) == [
+        "currency",
+        "period",
+        "period_end",
+        "opening",
+        *ACTIVITY,
+        "fx",
+        "closing",
+        "rows",
+        *CHECK,
+    ]
     march = r.iloc[-1]
     assert (march["chargebacks"], march["fees"], march["fx"], march["other"]) == (-4500, 0, 7, 0)
 
@@ -123,7 +137,7 @@ def test_roll_forward_empty_frame_has_columns_and_dtypes():
 
 def records_frame(rows):
     """Balance records from (shop, type, amount, fee, before, created, currency) tuples."""
-    shop, kind, amount, fee, before, created, currency = zip(*rows)
+    shop, kind, amount, fee, before, created, currency = zip(*rows, strict=True)
     amount, fee, before = (np.array(x, dtype="int64") for x in (amount, fee, before))
     return pd.DataFrame(
         {
@@ -168,8 +182,14 @@ OPENING = pd.DataFrame(
 
 
 def test_roll_forward_counts_accounts_without_records():
-    dormant = pd.concat([OPENING, OPENING.iloc[[0]].assign(shop_id=pd.array([12], dtype="Int64"),
-                                                           opening_balance=pd.array([77], dtype="Int64"))])
+    dormant = pd.concat(
+        [
+            OPENING,
+            OPENING.iloc[[0]].assign(
+                shop_id=pd.array([12], dtype="Int64"), opening_balance=pd.array([77], dtype="Int64")
+            ),
+        ]
+    )
     r = roll_forward(RECORDS, freq="M", opening=dormant)
     usd = r[r["currency"] == "USD"]
     assert usd["opening"].iloc[0] == 577 and usd["closing"].iloc[-1] == -1273
@@ -193,7 +213,9 @@ def test_roll_forward_balance_report_records_with_opening():
     pd.testing.assert_frame_equal(roll_forward(report, freq="M"), r)
     without = roll_forward(RECORDS, freq="M")  # openings from the chains' first balance_before
     assert without[["currency", "opening", "closing"]].values.tolist() == [
-        ["KWD", 0, 1230], ["USD", 500, 9150], ["USD", 9150, -1350]
+        ["KWD", 0, 1230],
+        ["USD", 500, 9150],
+        ["USD", 9150, -1350],
     ]
 
 
@@ -313,10 +335,12 @@ def random_chains(draw, min_size=1):
     start = pd.Timestamp("2025-01-01", tz="UTC")
     offsets = sorted(draw(st.lists(st.integers(0, 120 * 24), min_size=n, max_size=n)))
     moves = [
-        (draw(st.sampled_from(TYPES)), draw(st.integers(-10**6, 10**6)), str(start + pd.Timedelta(hours=h)))
+        (draw(st.sampled_from(TYPES)), draw(st.integers(-(10**6), 10**6)), str(start + pd.Timedelta(hours=h)))
         for h in offsets
     ]
-    return chain(moves, opening=draw(st.integers(-10**6, 10**6)), currency=draw(st.sampled_from(["EUR", "JPY", "KWD"])))
+    return chain(
+        moves, opening=draw(st.integers(-(10**6), 10**6)), currency=draw(st.sampled_from(["EUR", "JPY", "KWD"]))
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -355,7 +379,7 @@ def test_splitting_a_period_in_two_adds_up_to_the_whole(frame, data):
 @given(random_chains(), st.data())
 def test_one_corrupted_balance_after_is_found_exactly(frame, data):
     position = data.draw(st.integers(0, len(frame) - 1))
-    delta = data.draw(st.integers(-10**6, 10**6).filter(bool))
+    delta = data.draw(st.integers(-(10**6), 10**6).filter(bool))
     got = check_balances(corrupt(frame, position, "balance_after", delta))
     assert got[["position", "field", "difference"]].values.tolist() == [[position, "balance_after", delta]]
 
@@ -364,6 +388,6 @@ def test_one_corrupted_balance_after_is_found_exactly(frame, data):
 @given(random_chains(min_size=2), st.data())
 def test_one_corrupted_balance_before_is_found_at_its_row(frame, data):
     position = data.draw(st.integers(0, len(frame) - 1))
-    delta = data.draw(st.integers(-10**6, 10**6).filter(bool))
+    delta = data.draw(st.integers(-(10**6), 10**6).filter(bool))
     got = check_balances(corrupt(frame, position, "balance_before", delta))
     assert got[["position", "field", "difference"]].values.tolist() == [[position, "balance_before", delta]]

@@ -57,10 +57,14 @@ def fee_and_vat_three_ways(frame):
 def test_the_reviewers_example_agrees_across_the_three_functions():
     frame = statements(
         [
-            ("INCOME", 20_000), ("TRX_FEE", -200),
-            ("SERVICE_FEE", -500), ("VAT", -110),
-            ("CHARGEBACK", -3000), ("CHARGEBACK_FEE", -1500),
-            ("VAT", -330), ("PAYOUT", -14_360),
+            ("INCOME", 20_000),
+            ("TRX_FEE", -200),
+            ("SERVICE_FEE", -500),
+            ("VAT", -110),
+            ("CHARGEBACK", -3000),
+            ("CHARGEBACK_FEE", -1500),
+            ("VAT", -330),
+            ("PAYOUT", -14_360),
         ]
     )
     assert fee_and_vat_three_ways(frame) == [(2200, 440)] * 3
@@ -71,18 +75,48 @@ def test_the_reviewers_example_agrees_across_the_three_functions():
 
 
 def test_statement_category_rule():
-    assert [statement_category(t) for t in ["INCOME", "TRX_FEE_FIX", "fx_fee", "VAT", "REFUND", "CHARGEBACK",
-                                            "PAYOUT", "ROUNDING", None, pd.NA]] == [
-        "income", "fees", "fees", "vat", "refunds", "chargebacks", "payouts", "other", "other", "other"
-    ]
+    assert [
+        statement_category(t)
+        for t in ["INCOME", "TRX_FEE_FIX", "fx_fee", "VAT", "REFUND", "CHARGEBACK", "PAYOUT", "ROUNDING", None, pd.NA]
+    ] == ["income", "fees", "fees", "vat", "refunds", "chargebacks", "payouts", "other", "other", "other"]
 
 
 def test_record_category_rule_types_are_an_open_set():
-    kinds = ["payment", "capture", "refund", "chargeback", "payout", "credit", "adjustment", "rolling_reserve",
-             "rolling_reserve_release", "rate", "Adjustment ", "p2p", "authorization", "fee", None, pd.NA]
+    kinds = [
+        "payment",
+        "capture",
+        "refund",
+        "chargeback",
+        "payout",
+        "credit",
+        "adjustment",
+        "rolling_reserve",
+        "rolling_reserve_release",
+        "rate",
+        "Adjustment ",
+        "p2p",
+        "authorization",
+        "fee",
+        None,
+        pd.NA,
+    ]
     assert [record_category(k) for k in kinds] == [
-        "income", "income", "refunds", "chargebacks", "payouts", "payouts", "adjustments", "reserve",
-        "reserve", "rates", "adjustments", "other", "other", "other", "other", "other",
+        "income",
+        "income",
+        "refunds",
+        "chargebacks",
+        "payouts",
+        "payouts",
+        "adjustments",
+        "reserve",
+        "reserve",
+        "rates",
+        "adjustments",
+        "other",
+        "other",
+        "other",
+        "other",
+        "other",
     ]
     assert set(RECORD_CATEGORIES.values()) <= set(CATEGORIES)
     assert CATEGORIES[-1] == "other" and CATEGORIES[6:9] == ("adjustments", "reserve", "rates")
@@ -100,12 +134,22 @@ def test_category_codes_overrides_win_and_missing_is_other():
     assert [labels[i] for i in got] == ["chargebacks", "other", "fx", "chargebacks"]
 
 
-TYPES = ["INCOME", "TRX_FEE", "TRX_FEE_FIX", "VAT", "REFUND", "CHARGEBACK", "CHARGEBACK_FEE", "SERVICE_FEE",
-         "fx_fee", "ROUNDING"]
+TYPES = [
+    "INCOME",
+    "TRX_FEE",
+    "TRX_FEE_FIX",
+    "VAT",
+    "REFUND",
+    "CHARGEBACK",
+    "CHARGEBACK_FEE",
+    "SERVICE_FEE",
+    "fx_fee",
+    "ROUNDING",
+]
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(TYPES), st.integers(-10**5, 10**5)), min_size=1, max_size=30))
+@given(st.lists(st.tuples(st.sampled_from(TYPES), st.integers(-(10**5), 10**5)), min_size=1, max_size=30))
 def test_fees_and_vat_agree_for_any_types(rows):
     frame = statements(rows)
     three = fee_and_vat_three_ways(frame)

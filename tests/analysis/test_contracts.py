@@ -9,8 +9,9 @@ kind (float money or ids, naive times).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -31,26 +32,55 @@ def ints(*values: int) -> pd.array:
     return pd.array(list(values), dtype="Int64")
 
 
-TX = pd.DataFrame({
-    "id": ints(1, 2), "uid": ["u1", "u2"], "type": ["payment", "payment"], "status": ["successful"] * 2,
-    "amount": ints(1_000, 3_000), "transaction_fee": ints(59, 117), "currency": ["EUR"] * 2,
-    "created_at": utc("2025-01-05", "2025-02-06"),
-})
-ST = pd.DataFrame({
-    "created": utc("2025-01-05", "2025-02-05"), "type": ["INCOME", "TRX_FEE"], "amount": ints(1_000, -30),
-    "currency": ["EUR"] * 2, "balance_before": ints(0, 1_000), "balance_after": ints(1_000, 970),
-    "transaction_id": ["t1", "t1"], "transaction": ["1", "1"], "payout_id": pd.array(["P1", "P1"], dtype="str"),
-})
-REC = pd.DataFrame({
-    "merchant_id": ints(1, 1), "shop_id": ints(2, 2), "gateway_id": ints(3, 3), "record_id": ints(10, 11),
-    "created_at": utc("2025-01-05", "2025-02-06"), "transaction_uid": ["u1", "u2"], "transaction_id": ints(1, 2),
-    "currency": ["EUR"] * 2, "amount": ints(1_000, 3_000), "fee": ints(59, 117), "net": ints(941, 2_883),
-    "balance_before": ints(0, 941), "balance_after": ints(941, 3_824),
-})
+TX = pd.DataFrame(
+    {
+        "id": ints(1, 2),
+        "uid": ["u1", "u2"],
+        "type": ["payment", "payment"],
+        "status": ["successful"] * 2,
+        "amount": ints(1_000, 3_000),
+        "transaction_fee": ints(59, 117),
+        "currency": ["EUR"] * 2,
+        "created_at": utc("2025-01-05", "2025-02-06"),
+    }
+)
+ST = pd.DataFrame(
+    {
+        "created": utc("2025-01-05", "2025-02-05"),
+        "type": ["INCOME", "TRX_FEE"],
+        "amount": ints(1_000, -30),
+        "currency": ["EUR"] * 2,
+        "balance_before": ints(0, 1_000),
+        "balance_after": ints(1_000, 970),
+        "transaction_id": ["t1", "t1"],
+        "transaction": ["1", "1"],
+        "payout_id": pd.array(["P1", "P1"], dtype="str"),
+    }
+)
+REC = pd.DataFrame(
+    {
+        "merchant_id": ints(1, 1),
+        "shop_id": ints(2, 2),
+        "gateway_id": ints(3, 3),
+        "record_id": ints(10, 11),
+        "created_at": utc("2025-01-05", "2025-02-06"),
+        "transaction_uid": ["u1", "u2"],
+        "transaction_id": ints(1, 2),
+        "currency": ["EUR"] * 2,
+        "amount": ints(1_000, 3_000),
+        "fee": ints(59, 117),
+        "net": ints(941, 2_883),
+        "balance_before": ints(0, 941),
+        "balance_after": ints(941, 3_824),
+    }
+)
 OPEN = pd.DataFrame({"currency": ["EUR"], "opening_balance": ints(0), "date": utc("2025-01-01")})
 FRAMES: dict[str, tuple[pd.DataFrame, Any]] = {
-    "transactions": (TX, TRANSACTIONS), "statements": (ST, STATEMENTS), "balance records": (REC, BALANCE_RECORDS),
-    "opening balance": (OPEN, OPENING_BALANCE), "fee model": (lk.fee_model(TX, by=()), None),
+    "transactions": (TX, TRANSACTIONS),
+    "statements": (ST, STATEMENTS),
+    "balance records": (REC, BALANCE_RECORDS),
+    "opening balance": (OPEN, OPENING_BALANCE),
+    "fee model": (lk.fee_model(TX, by=()), None),
     "reconciliation result": (lk.reconcile_transactions(TX, REC), None),
 }
 
@@ -81,14 +111,16 @@ def table_rows() -> list[tuple[str, str, str, list[list[str]], list[str]]]:
     """(function, role, frame, needs as groups of alternatives, uses) for every row of the §4.1 table."""
     text = CONTRACTS.read_text(encoding="utf-8")
     start = text.index("| function | frame | needs")
-    lines = text[start:text.index("\n\n", start)].splitlines()[2:]
+    lines = text[start : text.index("\n\n", start)].splitlines()[2:]
     rows = []
     for line in lines:
         functions, frame, needs, uses = (cell.strip() for cell in line.strip("|").split("|"))
         role = re.search(r"\((.*)\)", functions)
         groups = [_names(item) for item in needs.split(";")[0].split(", ")]
-        for function in _names(functions.split(" (")[0]):
-            rows.append((function, _names(role.group(1))[0] if role else "", frame, groups, _names(uses)))
+        rows.extend(
+            (function, _names(role.group(1))[0] if role else "", frame, groups, _names(uses))
+            for function in _names(functions.split(" (")[0])
+        )
     return rows
 
 
@@ -111,7 +143,7 @@ def test_a_frame_with_exactly_what_the_row_needs_is_taken(function, role, frame,
 
 @pytest.mark.parametrize("function, role, frame, needs, uses", ROWS, ids=IDS)
 def test_without_any_one_need_the_frame_is_refused_naming_it(function, role, frame, needs, uses):
-    call, also = CALLS[(function, role)]
+    call, _also = CALLS[(function, role)]
     full = FRAMES[frame][0]
     for group in needs:
         kept = [c for c in full.columns if c not in group]
@@ -126,8 +158,11 @@ def _mistyped(values: pd.Series, kind: str) -> pd.Series:
     return pd.Series([1.5] * len(values), index=values.index)
 
 
-@pytest.mark.parametrize("function, role, frame, needs, uses", [r for r in ROWS if r[4]],
-                         ids=[i for i, r in zip(IDS, ROWS) if r[4]])
+@pytest.mark.parametrize(
+    "function, role, frame, needs, uses",
+    [r for r in ROWS if r[4]],
+    ids=[i for i, r in zip(IDS, ROWS, strict=True) if r[4]],
+)
 def test_a_used_column_not_of_its_kind_is_refused_naming_it(function, role, frame, needs, uses):
     call, _ = CALLS[(function, role)]
     full, schema = FRAMES[frame]

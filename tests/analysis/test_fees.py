@@ -113,9 +113,7 @@ MIXED = transactions(
 
 def test_transactions_by_brand_exact_per_currency():
     out = fee_breakdown(MIXED, by="brand")
-    assert list(out.columns) == [
-        "currency", "credit_card.brand", "count", "fee", "volume_count", "volume", "rate_bp"
-    ]
+    assert list(out.columns) == ["currency", "credit_card.brand", "count", "fee", "volume_count", "volume", "rate_bp"]
     assert values(out, list(out.columns)) == [
         ("EUR", "master", 2, 350, 1, 20_000, 175.0),
         ("EUR", "visa", 4, 285, 2, 15_000, 190.0),
@@ -139,10 +137,18 @@ def test_transactions_by_type_refund_and_chargeback_fees_have_no_volume():
 def test_gateway_brings_its_name_and_raw_columns_work():
     out = fee_breakdown(MIXED, by=("gateway", "credit_card.issuer_country", "product", "method"))
     assert list(out.columns[:6]) == [
-        "currency", "payment.gateway_id", "payment.gateway_name", "credit_card.issuer_country",
-        "credit_card.product", "payment_method_type",
+        "currency",
+        "payment.gateway_id",
+        "payment.gateway_name",
+        "credit_card.issuer_country",
+        "credit_card.product",
+        "payment_method_type",
     ]
-    assert values(out, ["currency", "payment.gateway_id", "fee"]) == [("EUR", 301, 635), ("JPY", 304, 390), ("KWD", 305, 577)]
+    assert values(out, ["currency", "payment.gateway_id", "fee"]) == [
+        ("EUR", 301, 635),
+        ("JPY", 304, 390),
+        ("KWD", 305, 577),
+    ]
 
 
 def test_freq_adds_period_starts():
@@ -162,8 +168,15 @@ def test_empty_frame_gives_typed_empty_result():
     out = fee_breakdown(MIXED.iloc[:0], by=("brand", "type"), freq="W")
     assert len(out) == 0
     assert dict(out.dtypes.astype(str)) == {
-        "currency": "str", "credit_card.brand": "str", "type": "str", "period": "datetime64[ns, UTC]",
-        "count": "Int64", "fee": "Int64", "volume_count": "Int64", "volume": "Int64", "rate_bp": "Float64",
+        "currency": "str",
+        "credit_card.brand": "str",
+        "type": "str",
+        "period": "datetime64[ns, UTC]",
+        "count": "Int64",
+        "fee": "Int64",
+        "volume_count": "Int64",
+        "volume": "Int64",
+        "rate_bp": "Float64",
     }
 
 
@@ -219,7 +232,11 @@ def test_statements_by_channel_and_month_vat_follows_its_fee():
 def test_statements_empty_and_errors():
     empty = fee_breakdown(STATEMENTS.iloc[:0], by="channel")
     assert len(empty) == 0 and list(empty.columns) == [
-        "currency", "channel", *STATEMENT_COLUMNS, "rate_bp", "rate_incl_vat_bp"
+        "currency",
+        "channel",
+        *STATEMENT_COLUMNS,
+        "rate_bp",
+        "rate_incl_vat_bp",
     ]
     with pytest.raises(ConfigurationError, match="by='brand'"):
         fee_breakdown(STATEMENTS, by="brand")
@@ -236,8 +253,10 @@ def test_statements_empty_and_errors():
         (lambda: fee_breakdown(MIXED, freq="Q"), "freq='Q'"),
         (lambda: fee_breakdown(MIXED, freq="D", time="nope"), "time='nope'"),
         (lambda: fee_breakdown(MIXED.astype({"transaction_fee": "float64"})), "transaction_fee"),
-        (lambda: fee_breakdown(MIXED.assign(created_at=MIXED["created_at"].dt.tz_localize(None)), freq="D"),
-         "created_at"),
+        (
+            lambda: fee_breakdown(MIXED.assign(created_at=MIXED["created_at"].dt.tz_localize(None)), freq="D"),
+            "created_at",
+        ),
         (lambda: fee_breakdown(pd.DataFrame({"a": [1]})), "transaction_fee"),
     ],
 )
@@ -277,7 +296,10 @@ def _oracle(frame: pd.DataFrame) -> dict:
         if row.status != "successful":
             continue
         fee, volume = out.get(row.currency, (0, 0))
-        out[row.currency] = (fee + row.transaction_fee, volume + (row.amount if row.type in ("payment", "capture") else 0))
+        out[row.currency] = (
+            fee + row.transaction_fee,
+            volume + (row.amount if row.type in ("payment", "capture") else 0),
+        )
     return {c: v for c, v in out.items() if any(v)}
 
 
@@ -364,8 +386,15 @@ def _planted(rng: np.random.Generator, n: int = 40, corrupt: int = 3) -> tuple[p
             if k < corrupt:
                 fee = _corrupt(fee, k, int(rng.integers(2, 400)))
                 bad.add(len(rows) + 1)
-            rows.append({"amount": int(amount), "transaction_fee": fee, "currency": currency,
-                         "payment.gateway_id": gateway, "credit_card.brand": brand})
+            rows.append(
+                {
+                    "amount": int(amount),
+                    "transaction_fee": fee,
+                    "currency": currency,
+                    "payment.gateway_id": gateway,
+                    "credit_card.brand": brand,
+                }
+            )
     rows.append({"type": "refund", "amount": 7_000, "transaction_fee": 999})  # not fitted, not judged
     rows.append({"status": "failed", "amount": 7_000, "transaction_fee": 999})
     return transactions(*rows), bad
@@ -375,7 +404,14 @@ def test_fee_model_recovers_planted_contracts_despite_wrong_fees():
     frame, _ = _planted(np.random.default_rng(7))
     model = fee_model(frame)
     assert list(model.columns) == [
-        "payment.gateway_id", "credit_card.brand", "currency", "percent", "fixed", "n", "n_explained", "share_explained"
+        "payment.gateway_id",
+        "credit_card.brand",
+        "currency",
+        "percent",
+        "fixed",
+        "n",
+        "n_explained",
+        "share_explained",
     ]
     assert values(model, list(model.columns)) == [
         (301, "visa", "EUR", 2.9, 30, 40, 37, 37 / 40),
@@ -392,7 +428,14 @@ def test_fee_anomalies_are_exactly_the_corrupted_fees():
     found = fee_anomalies(frame, fee_model(frame))
     assert set(found["id"].tolist()) == bad
     assert list(found.columns) == [
-        "id", "payment.gateway_id", "credit_card.brand", "currency", "amount", "expected_fee", "actual_fee", "difference"
+        "id",
+        "payment.gateway_id",
+        "credit_card.brand",
+        "currency",
+        "amount",
+        "expected_fee",
+        "actual_fee",
+        "difference",
     ]
     assert (found["difference"] == found["actual_fee"] - found["expected_fee"]).all()
     first = found.iloc[0]
@@ -413,7 +456,9 @@ def test_fit_is_exact_and_anomalies_are_the_corrupted(percent, fixed, amounts, o
     fees = [_fee(a, percent, fixed) for a in amounts]
     for k, offset in enumerate(offsets):
         fees[k] += offset
-    frame = transactions(*[{"amount": a, "transaction_fee": f, "currency": currency} for a, f in zip(amounts, fees)])
+    frame = transactions(
+        *[{"amount": a, "transaction_fee": f, "currency": currency} for a, f in zip(amounts, fees, strict=True)]
+    )
     model = fee_model(frame, by="currency", tolerance=0)
     assert values(model, ["percent", "fixed", "n", "n_explained"]) == [
         (float(percent), fixed, len(amounts), len(amounts) - len(offsets))
@@ -430,8 +475,9 @@ def test_fee_model_huge_amounts_do_not_overflow():
 def test_fee_model_edge_cases():
     same = transactions({"amount": 1_000, "transaction_fee": 59}, {"amount": 1_000, "transaction_fee": 59})
     model = fee_model(same, by="gateway")
-    assert values(model, ["payment.gateway_id", "payment.gateway_name", "currency", "percent", "fixed", "n",
-                          "n_explained"]) == [(301, "EUR cheap", "EUR", None, None, 2, None)]
+    assert values(
+        model, ["payment.gateway_id", "payment.gateway_name", "currency", "percent", "fixed", "n", "n_explained"]
+    ) == [(301, "EUR cheap", "EUR", None, None, 2, None)]
     assert len(fee_anomalies(same, model)) == 0
     empty = fee_model(MIXED.iloc[:0])
     assert len(empty) == 0 and empty["percent"].dtype == "Float64" and empty["n"].dtype == "Int64"
@@ -459,8 +505,20 @@ RATE_FRAME = transactions(
 def test_rate_change_exact_with_new_and_vanished_groups():
     out = effective_rate_change(RATE_FRAME, JAN, FEB, by="payment.gateway_id")
     assert list(out.columns) == [
-        "currency", "kind", "payment.gateway_id", "volume_a", "fee_a", "volume_b", "fee_b",
-        "weight_a", "weight_b", "rate_a_bp", "rate_b_bp", "mix_bp", "rate_effect_bp", "change_bp",
+        "currency",
+        "kind",
+        "payment.gateway_id",
+        "volume_a",
+        "fee_a",
+        "volume_b",
+        "fee_b",
+        "weight_a",
+        "weight_b",
+        "rate_a_bp",
+        "rate_b_bp",
+        "mix_bp",
+        "rate_effect_bp",
+        "change_bp",
     ]
     assert values(out.loc[out["currency"].eq("EUR")], list(out.columns)) == [
         # R_a = 200 bp: gateway 1 (100 bp) lost share (+25 mix), dearer gateway 2 (300 bp) vanished
@@ -479,13 +537,17 @@ def test_rate_change_exact_with_new_and_vanished_groups():
 
 def test_rate_change_group_mix_is_centred_on_the_average_rate():
     """Volume moving from a cheap product to dearer ones raises every line's mix (the reviewer's case)."""
+
     def line(product, amount, fee, when):
         return {"amount": amount, "transaction_fee": fee, "credit_card.product": product, "created_at": when}
 
     jan, feb = "2025-01-10T00:00:00Z", "2025-02-10T00:00:00Z"
     frame = transactions(
-        line("Standard", 80_000, 800, jan), line("Premium", 20_000, 600, jan),  # R_a = 140 bp
-        line("Standard", 40_000, 400, feb), line("Premium", 40_000, 1_200, feb), line("Business", 20_000, 800, feb),
+        line("Standard", 80_000, 800, jan),
+        line("Premium", 20_000, 600, jan),  # R_a = 140 bp
+        line("Standard", 40_000, 400, feb),
+        line("Premium", 40_000, 1_200, feb),
+        line("Business", 20_000, 800, feb),
     )
     out = effective_rate_change(frame, JAN, FEB, by="product")
     assert values(out, ["kind", "credit_card.product", "mix_bp", "rate_effect_bp", "change_bp"]) == [
@@ -519,13 +581,15 @@ def test_mix_plus_rate_is_the_change(frame, by):
     defined = out.loc[out["change_bp"].notna()]
     parts = (defined["mix_bp"] + defined["rate_effect_bp"]).to_numpy(dtype=float)
     assert np.allclose(parts, defined["change_bp"].to_numpy(dtype=float), rtol=1e-12, atol=1e-9)
-    for currency, lines in defined.groupby("currency", observed=True):
+    for _currency, lines in defined.groupby("currency", observed=True):
         total = lines.loc[lines["kind"].eq("total")].iloc[0]
         rate_a = Fraction(int(total["fee_a"]) * 10_000, int(total["volume_a"]))
         rate_b = Fraction(int(total["fee_b"]) * 10_000, int(total["volume_b"]))
         assert total["change_bp"] == float(rate_b - rate_a)
         groups = lines.loc[lines["kind"].eq("group")]
-        assert int(groups["fee_a"].sum()) == int(total["fee_a"]) and int(groups["volume_b"].sum()) == int(total["volume_b"])
+        assert int(groups["fee_a"].sum()) == int(total["fee_a"]) and int(groups["volume_b"].sum()) == int(
+            total["volume_b"]
+        )
         assert np.isclose(float(groups["mix_bp"].sum()), float(total["mix_bp"]), atol=1e-9)
         assert np.isclose(float(groups["change_bp"].sum()), float(total["change_bp"]), atol=1e-9)
 
@@ -544,9 +608,13 @@ def world_transactions(world):
     """The world's transactions as a frame of the columns the fee functions read (built by hand)."""
     rows = [
         {
-            "type": t["type"], "status": t["status"], "amount": t["amount"],
-            "transaction_fee": int(t["transaction_fee"]), "currency": t["currency"],
-            "created_at": pd.Timestamp(t["created_at"]), "payment.gateway_id": t["payment"]["gateway_id"],
+            "type": t["type"],
+            "status": t["status"],
+            "amount": t["amount"],
+            "transaction_fee": int(t["transaction_fee"]),
+            "currency": t["currency"],
+            "created_at": pd.Timestamp(t["created_at"]),
+            "payment.gateway_id": t["payment"]["gateway_id"],
             "credit_card.brand": (t.get("credit_card") or {}).get("brand"),
         }
         for t in world.transactions
@@ -596,4 +664,6 @@ def test_world_statements_fee_types_and_vat(world):
     for fee_type in ("TRX_FEE", "TRX_FEE_FIX"):
         line = out.loc[fee_type]
         assert line["vat"] <= line["fee"] * 22 / 100 < line["vat"] + line["count"]  # 22 %, rounded down per row
-    assert out["volume"].nunique() == 1 and out["volume"].iloc[0] == int(frame.loc[frame["type"].eq("INCOME"), "amount"].sum())
+    assert out["volume"].nunique() == 1 and out["volume"].iloc[0] == int(
+        frame.loc[frame["type"].eq("INCOME"), "amount"].sum()
+    )

@@ -26,7 +26,7 @@ NOTHING = {"missing_money": 0, "duplicated_ids": 0}
 
 def transactions(rows):
     """Transactions from (id, type, status, amount, fee, created) rows; EUR, gateway 7, visa."""
-    ids, kinds, statuses, amounts, fees, created = (list(x) for x in zip(*rows))
+    ids, kinds, statuses, amounts, fees, created = (list(x) for x in zip(*rows, strict=True))
     return pd.DataFrame(
         {
             "id": pd.array(ids, dtype="Int64"),
@@ -43,12 +43,14 @@ def transactions(rows):
     )
 
 
-CLEAN = transactions([
-    (1, "payment", "successful", 10_000, 320, "2025-01-05"),
-    (2, "payment", "successful", 5_000, 175, "2025-01-06"),
-    (3, "refund", "successful", 2_000, 50, "2025-02-03"),
-    (4, "payment", "successful", 20_000, 610, "2025-02-04"),
-])
+CLEAN = transactions(
+    [
+        (1, "payment", "successful", 10_000, 320, "2025-01-05"),
+        (2, "payment", "successful", 5_000, 175, "2025-01-06"),
+        (3, "refund", "successful", 2_000, 50, "2025-02-03"),
+        (4, "payment", "successful", 20_000, 610, "2025-02-04"),
+    ]
+)
 NA_AMOUNT = pd.concat([CLEAN, transactions([(5, "payment", "successful", None, 480, "2025-01-07")])], ignore_index=True)
 NA_FEE = pd.concat([CLEAN, transactions([(6, "payment", "successful", 7_000, None, "2025-01-08")])], ignore_index=True)
 REPEATED = pd.concat([CLEAN, CLEAN.iloc[[0, 3]]], ignore_index=True)
@@ -148,15 +150,20 @@ def test_a_repeated_record_is_refused_not_doubled():
     got = reconcile_transactions(REPEATED, twice, invalid="drop")
     pd.testing.assert_frame_equal(got, expected)
     assert got["record_amount"].tolist()[:3] == [10_000, 5_000, -2_000]  # not 10_000 doubled
-    assert got.attrs["dropped"] == {"transactions": {"missing_money": 0, "duplicated_ids": 2},
-                                    "balance_records": {"missing_money": 0, "duplicated_ids": 1}}
+    assert got.attrs["dropped"] == {
+        "transactions": {"missing_money": 0, "duplicated_ids": 2},
+        "balance_records": {"missing_money": 0, "duplicated_ids": 1},
+    }
 
 
 def test_a_dropped_record_leaves_its_transaction_unmatched_in_plain_sight():
     holed = RECORDS.assign(fee=pd.array([320, None, 50], dtype="Int64"))
     got = reconcile_transactions(CLEAN, holed, invalid="drop")
     assert got[["transaction_id", "status"]].values.tolist() == [
-        [1, "matched"], [2, "only_in_transactions"], [3, "matched"], [4, "only_in_transactions"]
+        [1, "matched"],
+        [2, "only_in_transactions"],
+        [3, "matched"],
+        [4, "only_in_transactions"],
     ]
     assert got.attrs["dropped"]["balance_records"] == {"missing_money": 1, "duplicated_ids": 0}
 
@@ -177,11 +184,17 @@ ROWS = st.lists(
 @settings(max_examples=25, deadline=None)
 @given(ROWS, st.data())
 def test_dropping_repeats_and_holes_gives_the_clean_answer(rows, data):
-    clean = transactions([(i + 1, k, s, a, f, pd.Timestamp("2025-01-01") + pd.Timedelta(days=d))
-                          for i, (k, s, a, f, d) in enumerate(rows)])
+    clean = transactions(
+        [
+            (i + 1, k, s, a, f, pd.Timestamp("2025-01-01") + pd.Timedelta(days=d))
+            for i, (k, s, a, f, d) in enumerate(rows)
+        ]
+    )
     repeats = data.draw(st.lists(st.integers(0, len(clean) - 1), max_size=5))
-    holes = [(1000 + i, "payment", "successful", None if i % 2 else 100, 5 if i % 2 else None, "2025-01-15")
-             for i in range(data.draw(st.integers(0, 4)))]
+    holes = [
+        (1000 + i, "payment", "successful", None if i % 2 else 100, 5 if i % 2 else None, "2025-01-15")
+        for i in range(data.draw(st.integers(0, 4)))
+    ]
     dirty = pd.concat([clean, clean.iloc[repeats], *([transactions(holes)] if holes else [])], ignore_index=True)
     dirty = dirty.sample(frac=1, random_state=data.draw(st.integers(0, 2**31 - 1))).reset_index(drop=True)
     got = fee_breakdown(dirty, by="brand", freq="M", invalid="drop")
@@ -190,10 +203,14 @@ def test_dropping_repeats_and_holes_gives_the_clean_answer(rows, data):
 
 
 def test_the_callers_index_plays_no_part():
-    expected = reconcile_transactions(CLEAN, RECORDS.assign(fee=pd.array([320, None, 50], dtype="Int64")), invalid="drop")
+    expected = reconcile_transactions(
+        CLEAN, RECORDS.assign(fee=pd.array([320, None, 50], dtype="Int64")), invalid="drop"
+    )
     relabelled = reconcile_transactions(
         REPEATED.set_axis([7] * len(REPEATED)),
-        pd.concat([RECORDS, RECORDS.iloc[[0]]]).assign(fee=pd.array([320, None, 50, 320], dtype="Int64")).set_axis([0, 0, 1, 1]),
+        pd.concat([RECORDS, RECORDS.iloc[[0]]])
+        .assign(fee=pd.array([320, None, 50, 320], dtype="Int64"))
+        .set_axis([0, 0, 1, 1]),
         invalid="drop",
     )
     pd.testing.assert_frame_equal(relabelled, expected)

@@ -38,15 +38,17 @@ def minimal(rows, *, openings=None):
         key = (shop, currency)
         openings[key] = openings.get(key, 0) + amount
         after.append(openings[key])
-    shop, kind, amount, created, currency = (list(x) for x in zip(*rows)) if rows else ([], [], [], [], [])
+    shop, kind, amount, created, currency = (list(x) for x in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
     return pd.DataFrame(
         {
             "merchant_id": pd.array([1] * len(rows), dtype="Int64"),
             "shop_id": pd.array(shop, dtype="Int64"),
-            "created_at": pd.to_datetime(pd.Series(created, dtype="str"), utc=True, format="mixed").astype("datetime64[ns, UTC]"),
+            "created_at": pd.to_datetime(pd.Series(created, dtype="str"), utc=True, format="mixed").astype(
+                "datetime64[ns, UTC]"
+            ),
             "currency": pd.Series(currency, dtype="category"),
             "transaction_type": pd.Series(kind, dtype="category"),
-            "description": pd.array([f"{k} of shop {s}" for s, k in zip(shop, kind)], dtype="str"),
+            "description": pd.array([f"{k} of shop {s}" for s, k in zip(shop, kind, strict=True)], dtype="str"),
             "amount": pd.array(amount, dtype="Int64"),
             "balance_after": pd.array(after, dtype="Int64"),
         }
@@ -122,7 +124,7 @@ def test_without_balance_after_nothing_is_reported_and_nothing_is_read_as_zero()
     r = roll_forward(records, freq="M", opening={"EUR": 500})
     assert r["closing"].tolist() == [7_975, 978]
     assert r["reported_closing"].isna().all() and r["unexplained"].isna().all()
-    with pytest.raises(ConfigurationError, match="opening.*no balance_before or balance_after"):
+    with pytest.raises(ConfigurationError, match=r"opening.*no balance_before or balance_after"):
         roll_forward(records)
     with pytest.raises(ConfigurationError, match="balance_after"):
         check_balances(records)
@@ -132,15 +134,23 @@ def test_a_consistent_minimal_report_has_no_break_and_the_documented_columns():
     out = check_balances(SimpleNamespace(records=EUR, opening_balance=EUR_OPENING))
     assert out.empty
     assert list(out.columns) == [
-        "position", "record_id", "merchant_id", "shop_id", "gateway_id", "created", "currency", "type",
-        "category", *BREAK[1:],
+        "position",
+        "record_id",
+        "merchant_id",
+        "shop_id",
+        "gateway_id",
+        "created",
+        "currency",
+        "type",
+        "category",
+        *BREAK[1:],
     ]
 
 
 def test_a_lost_row_is_a_chain_break_at_exactly_the_next_row_of_its_account():
     lost = EUR.drop(index=2).reset_index(drop=True)  # the reserve held (-10.00) is missing
     got = check_balances(lost)
-    assert got[BREAK + ["type", "category"]].values.tolist() == [
+    assert got[[*BREAK, "type", "category"]].values.tolist() == [
         [2, "chain_break", "balance_after", 8_975, 7_975, -1_000, "too little", "rate", "rates"]
     ]
     assert got["record_id"].isna().all() and got["shop_id"].tolist() == [10]
@@ -154,7 +164,7 @@ def test_a_wrong_balance_after_is_found_once_at_its_own_row():
         assert got[["position", "field", "difference"]].values.tolist() == [[position, "balance_after", 7]]
     bad = EUR.copy()
     bad.loc[2, "balance_after"] -= 4
-    assert check_balances(bad)[BREAK + ["category"]].values.tolist() == [
+    assert check_balances(bad)[[*BREAK, "category"]].values.tolist() == [
         [2, "amount_mismatch", "balance_after", 8_000, 7_996, -4, "too little", "reserve"]
     ]
 
@@ -175,8 +185,12 @@ def test_the_report_opening_checks_the_first_record_of_each_account():
 
 
 def test_two_accounts_interleaved_are_two_chains():
-    rows = [(10, "payment", 100, "2025-01-01", "EUR"), (11, "payment", 5, "2025-01-01 00:30", "EUR"),
-            (10, "adjustment", -30, "2025-01-02", "EUR"), (11, "payout", -5, "2025-01-03", "EUR")]
+    rows = [
+        (10, "payment", 100, "2025-01-01", "EUR"),
+        (11, "payment", 5, "2025-01-01 00:30", "EUR"),
+        (10, "adjustment", -30, "2025-01-02", "EUR"),
+        (11, "payout", -5, "2025-01-03", "EUR"),
+    ]
     records = minimal(rows)
     assert check_balances(records).empty
     bad = records.copy()
@@ -198,7 +212,7 @@ def test_a_repeated_record_without_record_id_is_a_duplicate():
 
 def full(rows, opening=0):
     """Full records from (type, amount, fee) rows of one account, chained."""
-    kind, amount, fee = (np.array(x) for x in zip(*rows))
+    kind, amount, fee = (np.array(x) for x in zip(*rows, strict=True))
     net = amount - fee
     after = opening + np.cumsum(net)
     return pd.DataFrame(
@@ -231,7 +245,7 @@ def with_value(frame, position, column, value):
 def test_a_fee_off_by_one_while_net_and_balances_agree_is_named():
     bad = with_value(FULL, 1, "fee", 61)
     got = check_balances(bad)
-    assert got[BREAK + ["record_id"]].values.tolist() == [
+    assert got[[*BREAK, "record_id"]].values.tolist() == [
         [1, "net_mismatch", "amount - fee", 1_940, 1_939, -1, "too little", 101]
     ]
     assert roll_forward(bad)["unexplained"].tolist() == [1]  # roll_forward saw it, now check_balances names it
@@ -297,8 +311,13 @@ TRANSACTIONS = pd.DataFrame(
 
 
 def test_reconcile_a_minimal_report_on_amounts_with_transaction_ids_only():
-    records = minimal([(10, "payment", 10_000, "2025-01-02", "EUR"), (10, "refund", -2_999, "2025-01-03", "EUR"),
-                       (10, "adjustment", -1_500, "2025-01-04", "EUR")])
+    records = minimal(
+        [
+            (10, "payment", 10_000, "2025-01-02", "EUR"),
+            (10, "refund", -2_999, "2025-01-03", "EUR"),
+            (10, "adjustment", -1_500, "2025-01-04", "EUR"),
+        ]
+    )
     records["transaction_id"] = pd.array([1, 2, None], dtype="Int64")
     got = reconcile_transactions(TRANSACTIONS, records)
     columns = ["status", "transaction_id", "type", "record_amount", "amount_difference", "record_fee", "fee_difference"]
@@ -330,11 +349,11 @@ def minimal_reports(draw, min_size=1):
     rows = []
     for h in hours:
         shop, currency = draw(st.sampled_from(accounts))
-        amount = draw(st.integers(-10**6, 10**6).filter(bool))
+        amount = draw(st.integers(-(10**6), 10**6).filter(bool))
         rows.append((shop, draw(st.sampled_from(KINDS)), amount, str(start + pd.Timedelta(hours=h)), currency))
-    openings = {a: draw(st.integers(-10**6, 10**6)) for a in accounts}
+    openings = {a: draw(st.integers(-(10**6), 10**6)) for a in accounts}
     records = minimal(rows, openings=openings)
-    present = set(zip(records["shop_id"].tolist(), records["currency"].astype(str).tolist()))
+    present = set(zip(records["shop_id"].tolist(), records["currency"].astype(str).tolist(), strict=True))
     return SimpleNamespace(records=records, opening_balance=opening_frame({a: openings[a] for a in present}))
 
 
@@ -354,8 +373,10 @@ def test_opening_plus_activity_is_closing_on_every_row(report, freq):
 @given(minimal_reports(), st.data())
 def test_one_wrong_balance_after_is_found_at_its_row(report, data):
     position = data.draw(st.integers(0, len(report.records) - 1))
-    delta = data.draw(st.integers(-10**6, 10**6).filter(bool))
-    records = with_value(report.records, position, "balance_after", report.records["balance_after"].iloc[position] + delta)
+    delta = data.draw(st.integers(-(10**6), 10**6).filter(bool))
+    records = with_value(
+        report.records, position, "balance_after", report.records["balance_after"].iloc[position] + delta
+    )
     got = check_balances(SimpleNamespace(records=records, opening_balance=report.opening_balance))
     assert got[["position", "field", "difference"]].values.tolist() == [[position, "balance_after", delta]]
 
@@ -365,11 +386,11 @@ def test_one_wrong_balance_after_is_found_at_its_row(report, data):
 def test_one_lost_record_is_found_at_the_next_row_of_its_account(report, data):
     records = report.records
     account = records["shop_id"].to_numpy()
-    has_next = [i for i in range(len(records)) if (account[i + 1:] == account[i]).any()]
+    has_next = [i for i in range(len(records)) if (account[i + 1 :] == account[i]).any()]
     if not has_next:
         return
     lost = data.draw(st.sampled_from(has_next))
-    following = lost + 1 + int(np.flatnonzero(account[lost + 1:] == account[lost])[0])
+    following = lost + 1 + int(np.flatnonzero(account[lost + 1 :] == account[lost])[0])
     kept = records.drop(index=lost).reset_index(drop=True)
     got = check_balances(SimpleNamespace(records=kept, opening_balance=report.opening_balance))
     assert got[["position", "kind", "difference"]].values.tolist() == [

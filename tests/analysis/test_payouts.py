@@ -15,7 +15,7 @@ ACTIVITY = ["income", "trx_fee", "trx_fee_fix", "other_fees", "vat", "refunds", 
 
 def statements(rows, currency="EUR"):
     """Statements from (type, amount, payout_id, created) tuples; balances chained from 0."""
-    types, amounts, payouts, created = (list(x) for x in zip(*rows)) if rows else ([], [], [], [])
+    types, amounts, payouts, created = (list(x) for x in zip(*rows, strict=True)) if rows else ([], [], [], [])
     after = pd.Series(amounts, dtype="Int64").cumsum()
     return pd.DataFrame(
         {
@@ -142,7 +142,7 @@ def paid_out_statements(draw):
     n_payouts = draw(st.integers(1, 5))
     for p in range(n_payouts + 1):
         payout = None if p == n_payouts else f"P{p}"
-        moves = draw(st.lists(st.tuples(st.sampled_from(TYPES), st.integers(-10**5, 10**5)), min_size=1, max_size=8))
+        moves = draw(st.lists(st.tuples(st.sampled_from(TYPES), st.integers(-(10**5), 10**5)), min_size=1, max_size=8))
         rows += [(t, a, payout, str(day + pd.Timedelta(hours=p * 24 + i))) for i, (t, a) in enumerate(moves)]
         if payout is not None:
             rows.append(("PAYOUT", -sum(a for _, a in moves), payout, str(day + pd.Timedelta(hours=p * 24 + 20))))
@@ -161,7 +161,7 @@ def test_residual_is_zero_when_consistent_and_the_error_when_not(frame, data):
     items = payout_items(frame, target)
     assert items["running_total"].iloc[-1] == 0
     position = data.draw(st.sampled_from(items["position"].tolist()))
-    error = data.draw(st.integers(-10**4, 10**4).filter(bool))
+    error = data.draw(st.integers(-(10**4), 10**4).filter(bool))
     amounts = frame["amount"].copy()
     # On the PAYOUT row: `error` more paid out; on another row: `error` less earned.
     amounts.iloc[position] -= error

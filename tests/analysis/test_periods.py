@@ -14,10 +14,32 @@ from ledgerkit.errors import ConfigurationError
 
 #: Each accepted alias and ledgerkit's own spelling of the same periods (None: no old spelling).
 SAME_AS = {
-    "D": "D", "d": "D", "W": "W", "w": "W", "W-SUN": "W", "M": "M", "m": "M", "ME": "M", "MS": "M",
-    "QE": None, "QS": None, "QE-DEC": None, "QE-MAR": None, "QS-JAN": None, "QS-APR": None,
-    "QE-JAN": None, "QS-FEB": None, "YE": None, "YS": None, "YE-DEC": None, "YS-JAN": None, "YE-JUN": None,
-    "YS-JUL": None, "W-MON": None, "W-SAT": None, "W-WED": None,
+    "D": "D",
+    "d": "D",
+    "W": "W",
+    "w": "W",
+    "W-SUN": "W",
+    "M": "M",
+    "m": "M",
+    "ME": "M",
+    "MS": "M",
+    "QE": None,
+    "QS": None,
+    "QE-DEC": None,
+    "QE-MAR": None,
+    "QS-JAN": None,
+    "QS-APR": None,
+    "QE-JAN": None,
+    "QS-FEB": None,
+    "YE": None,
+    "YS": None,
+    "YE-DEC": None,
+    "YS-JAN": None,
+    "YE-JUN": None,
+    "YS-JUL": None,
+    "W-MON": None,
+    "W-SAT": None,
+    "W-WED": None,
 }
 
 
@@ -33,18 +55,64 @@ def days(series: pd.Series) -> list[str]:
 # What each alias means
 
 
-@pytest.mark.parametrize("alias, unit, start", [
-    ("D", "D", 0), ("W", "W", 0), ("W-SUN", "W", 0), ("W-MON", "W", 1), ("W-SAT", "W", 6), ("M", "M", 0),
-    ("ME", "M", 0), ("MS", "M", 0), ("QE", "Q", 0), ("QS", "Q", 0), ("QE-MAR", "Q", 0), ("QE-JAN", "Q", 1),
-    ("QS-FEB", "Q", 1), ("QE-FEB", "Q", 2), ("YE", "Y", 0), ("YS", "Y", 0), ("YE-JUN", "Y", 6), ("YS-JUL", "Y", 6),
-])
+@pytest.mark.parametrize(
+    "alias, unit, start",
+    [
+        ("D", "D", 0),
+        ("W", "W", 0),
+        ("W-SUN", "W", 0),
+        ("W-MON", "W", 1),
+        ("W-SAT", "W", 6),
+        ("M", "M", 0),
+        ("ME", "M", 0),
+        ("MS", "M", 0),
+        ("QE", "Q", 0),
+        ("QS", "Q", 0),
+        ("QE-MAR", "Q", 0),
+        ("QE-JAN", "Q", 1),
+        ("QS-FEB", "Q", 1),
+        ("QE-FEB", "Q", 2),
+        ("YE", "Y", 0),
+        ("YS", "Y", 0),
+        ("YE-JUN", "Y", 6),
+        ("YS-JUL", "Y", 6),
+    ],
+)
 def test_each_alias_names_one_kind_of_period(alias, unit, start):
     assert check_freq(alias) == Freq(unit, start)
     assert check_freq(alias).alias == alias
 
 
-@pytest.mark.parametrize("bad", ["2D", "2W", "3ME", "h", "min", "s", "ms", "B", "C", "BME", "BMS", "BQE", "BYS",
-                                 "SMS", "SME", "Y", "Q", "H", "A", "me", "fortnight", "", None, 3, ("M",)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2D",
+        "2W",
+        "3ME",
+        "h",
+        "min",
+        "s",
+        "ms",
+        "B",
+        "C",
+        "BME",
+        "BMS",
+        "BQE",
+        "BYS",
+        "SMS",
+        "SME",
+        "Y",
+        "Q",
+        "H",
+        "A",
+        "me",
+        "fortnight",
+        "",
+        None,
+        3,
+        ("M",),
+    ],
+)
 def test_what_names_no_calendar_period_is_refused_naming_freq(bad):
     with pytest.raises(ConfigurationError) as info:
         check_freq(bad)
@@ -54,18 +122,24 @@ def test_what_names_no_calendar_period_is_refused_naming_freq(bad):
 
 
 def test_a_removed_pandas_alias_gets_pandas_hint():
-    with pytest.raises(ConfigurationError, match="pandas says: .*'YE' instead"):
+    with pytest.raises(ConfigurationError, match=r"pandas says: .*'YE' instead"):
         check_freq("Y")
 
 
 def test_exact_period_starts_of_weeks_anchored_on_sunday_and_saturday():
-    when = ts("2025-01-11 23:59:59", "2025-01-12 00:00:00", "2025-01-13 00:00:00", "2025-01-18 12:00")  # Sat Sun Mon Sat
+    when = ts(
+        "2025-01-11 23:59:59", "2025-01-12 00:00:00", "2025-01-13 00:00:00", "2025-01-18 12:00"
+    )  # Sat Sun Mon Sat
     assert days(period_start(when, "W-SAT")) == ["Sun 2025-01-05", "Sun 2025-01-12", "Sun 2025-01-12", "Sun 2025-01-12"]
     assert days(period_start(when, "W-SUN")) == ["Mon 2025-01-06", "Mon 2025-01-06", "Mon 2025-01-13", "Mon 2025-01-13"]
     assert days(period_start(when, "W-MON")) == ["Tue 2025-01-07", "Tue 2025-01-07", "Tue 2025-01-07", "Tue 2025-01-14"]
     starts = period_start(when, "W-SAT")
-    assert days(pd.Series(period_end(starts, "W-SAT"))) == ["Sun 2025-01-12", "Sun 2025-01-19", "Sun 2025-01-19",
-                                                           "Sun 2025-01-19"]
+    assert days(pd.Series(period_end(starts, "W-SAT"))) == [
+        "Sun 2025-01-12",
+        "Sun 2025-01-19",
+        "Sun 2025-01-19",
+        "Sun 2025-01-19",
+    ]
 
 
 def test_exact_period_starts_of_quarters_and_years():
@@ -82,20 +156,44 @@ def test_exact_period_starts_of_quarters_and_years():
     assert period_start(when, "YS-JUL").dt.strftime("%Y-%m-%d").tolist() == july
     starts = period_start(when, "QE-JAN")
     assert pd.Series(period_end(starts, "QE-JAN")).dt.strftime("%Y-%m-%d").tolist()[:3] == [
-        "2025-02-01", "2025-02-01", "2025-05-01"]
+        "2025-02-01",
+        "2025-02-01",
+        "2025-05-01",
+    ]
     assert period_range(pd.Timestamp("2024-11-01", tz="UTC"), pd.Timestamp("2025-05-01", tz="UTC"), "QS-FEB").strftime(
-        "%Y-%m-%d").tolist() == ["2024-11-01", "2025-02-01", "2025-05-01"]
+        "%Y-%m-%d"
+    ).tolist() == ["2024-11-01", "2025-02-01", "2025-05-01"]
 
 
 def test_a_missing_time_has_no_period():
-    assert period_start(pd.Series(pd.to_datetime(["2025-01-15", None], utc=True)), "QE").isna().tolist() == [False,
-                                                                                                                True]
+    assert period_start(pd.Series(pd.to_datetime(["2025-01-15", None], utc=True)), "QE").isna().tolist() == [
+        False,
+        True,
+    ]
 
 
 #: An accepted alias -> the pandas Period frequency that names the same spans (Series.dt.to_period).
-TO_PERIOD = {"D": "D", "W": "W-SUN", "W-SUN": "W-SUN", "W-MON": "W-MON", "W-SAT": "W-SAT", "W-WED": "W-WED",
-             "M": "M", "ME": "M", "MS": "M", "QE": "Q-DEC", "QS": "Q-DEC", "QE-MAR": "Q-MAR", "QE-JAN": "Q-JAN",
-             "QS-FEB": "Q-JAN", "QS-APR": "Q-MAR", "YE": "Y-DEC", "YS": "Y-DEC", "YE-JUN": "Y-JUN", "YS-JUL": "Y-JUN"}
+TO_PERIOD = {
+    "D": "D",
+    "W": "W-SUN",
+    "W-SUN": "W-SUN",
+    "W-MON": "W-MON",
+    "W-SAT": "W-SAT",
+    "W-WED": "W-WED",
+    "M": "M",
+    "ME": "M",
+    "MS": "M",
+    "QE": "Q-DEC",
+    "QS": "Q-DEC",
+    "QE-MAR": "Q-MAR",
+    "QE-JAN": "Q-JAN",
+    "QS-FEB": "Q-JAN",
+    "QS-APR": "Q-MAR",
+    "YE": "Y-DEC",
+    "YS": "Y-DEC",
+    "YE-JUN": "Y-JUN",
+    "YS-JUL": "Y-JUN",
+}
 
 
 @settings(max_examples=60, deadline=None)
@@ -112,11 +210,17 @@ def test_period_starts_are_those_of_pandas_periods(seconds, alias):
 
 def transactions(seconds: list[int], fees: list[int]) -> pd.DataFrame:
     n = len(seconds)
-    return pd.DataFrame({
-        "id": pd.array(range(1, n + 1), dtype="Int64"), "type": ["payment"] * n, "status": ["successful"] * n,
-        "amount": pd.array([10_000] * n, dtype="Int64"), "transaction_fee": pd.array(fees, dtype="Int64"),
-        "currency": ["EUR"] * n, "created_at": pd.to_datetime(seconds, unit="s", utc=True),
-    })
+    return pd.DataFrame(
+        {
+            "id": pd.array(range(1, n + 1), dtype="Int64"),
+            "type": ["payment"] * n,
+            "status": ["successful"] * n,
+            "amount": pd.array([10_000] * n, dtype="Int64"),
+            "transaction_fee": pd.array(fees, dtype="Int64"),
+            "currency": ["EUR"] * n,
+            "created_at": pd.to_datetime(seconds, unit="s", utc=True),
+        }
+    )
 
 
 def statements(seconds: list[int], amounts: list[int]) -> pd.DataFrame:
@@ -124,12 +228,17 @@ def statements(seconds: list[int], amounts: list[int]) -> pd.DataFrame:
     moves = np.asarray(amounts, dtype="int64")[order]
     after = 1_000 + np.cumsum(moves)
     types = np.where(moves > 0, "INCOME", "TRX_FEE")
-    return pd.DataFrame({
-        "created": pd.to_datetime(np.asarray(seconds)[order], unit="s", utc=True), "type": types,
-        "amount": pd.array(moves, dtype="Int64"), "balance_before": pd.array(after - moves, dtype="Int64"),
-        "balance_after": pd.array(after, dtype="Int64"), "currency": "EUR",
-        "transaction_id": pd.array([f"t{i}" for i in range(len(moves))], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "created": pd.to_datetime(np.asarray(seconds)[order], unit="s", utc=True),
+            "type": types,
+            "amount": pd.array(moves, dtype="Int64"),
+            "balance_before": pd.array(after - moves, dtype="Int64"),
+            "balance_after": pd.array(after, dtype="Int64"),
+            "currency": "EUR",
+            "transaction_id": pd.array([f"t{i}" for i in range(len(moves))], dtype="str"),
+        }
+    )
 
 
 JAN_2024, JAN_2026 = 1_704_067_200, 1_767_225_600
@@ -159,7 +268,7 @@ def test_periods_partition_the_rows_and_totals_add_up(seconds, alias, data):
     ends = pd.Series(period_end(pd.DatetimeIndex(starts), alias), index=starts.index)
     assert (starts <= tx["created_at"]).all() and (tx["created_at"] < ends).all()
 
-    amounts = data.draw(st.lists(st.integers(-10**5, 10**5), min_size=len(seconds), max_size=len(seconds)))
+    amounts = data.draw(st.lists(st.integers(-(10**5), 10**5), min_size=len(seconds), max_size=len(seconds)))
     rolled = roll_forward(statements(seconds, amounts), freq=alias)
     assert int(rolled["rows"].sum()) == len(seconds)
     assert (rolled["period_end"].iloc[:-1].to_numpy() == rolled["period"].iloc[1:].to_numpy()).all()  # contiguous

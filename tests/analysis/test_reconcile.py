@@ -13,7 +13,7 @@ from ledgerkit.errors import ConfigurationError
 
 def transactions(rows):
     """Transactions from (id, uid, type, status, amount, fee, currency) tuples."""
-    ids, uids, types, statuses, amounts, fees, currencies = (list(x) for x in zip(*rows))
+    ids, uids, types, statuses, amounts, fees, currencies = (list(x) for x in zip(*rows, strict=True))
     return pd.DataFrame(
         {
             "id": pd.array(ids, dtype="Int64"),
@@ -30,7 +30,7 @@ def transactions(rows):
 
 def records(rows):
     """Balance records from (transaction_id, uid, type, amount, fee, currency) tuples."""
-    ids, uids, types, amounts, fees, currencies = (list(x) for x in zip(*rows))
+    ids, uids, types, amounts, fees, currencies = (list(x) for x in zip(*rows, strict=True))
     amount, fee = pd.array(amounts, dtype="Int64"), pd.array(fees, dtype="Int64")
     return pd.DataFrame(
         {
@@ -72,8 +72,18 @@ R = records(
         (None, "zz", "payment", 10, 0, "EUR"),  # no such transaction at all
     ]
 )
-COLUMNS = ["status", "transaction_id", "currency", "records", "transaction_amount", "record_amount",
-           "amount_difference", "transaction_fee", "record_fee", "fee_difference"]
+COLUMNS = [
+    "status",
+    "transaction_id",
+    "currency",
+    "records",
+    "transaction_amount",
+    "record_amount",
+    "amount_difference",
+    "transaction_fee",
+    "record_fee",
+    "fee_difference",
+]
 
 
 def test_reconcile_exact():
@@ -96,8 +106,21 @@ def test_reconcile_exact():
 
 def test_summary_counts_per_currency_and_status():
     summary = reconciliation_summary(reconcile_transactions(T, R))
-    got = summary[["currency", "status", "count", "transaction_amount", "record_amount",
-                   "amount_difference", "fee_difference"]].astype(object).values.tolist()
+    got = (
+        summary[
+            [
+                "currency",
+                "status",
+                "count",
+                "transaction_amount",
+                "record_amount",
+                "amount_difference",
+                "fee_difference",
+            ]
+        ]
+        .astype(object)
+        .values.tolist()
+    )
     assert [[None if pd.isna(v) else v for v in row] for row in got] == [
         ["EUR", "matched", 2, 1800, 1800, 0, 0],
         ["EUR", "amount_mismatch", 1, -400, -399, 1, 0],
@@ -109,8 +132,9 @@ def test_summary_counts_per_currency_and_status():
     ]
 
 
-MATCHED_T = transactions([(11, "a", "payment", "successful", 10_000, 290, "EUR"),
-                          (12, "b", "refund", "successful", 3_255, 45, "EUR")])
+MATCHED_T = transactions(
+    [(11, "a", "payment", "successful", 10_000, 290, "EUR"), (12, "b", "refund", "successful", 3_255, 45, "EUR")]
+)
 MATCHED_R = records([(11, "a", "payment", 10_000, 290, "EUR"), (12, "b", "refund", -3_255, 45, "EUR")])
 
 
@@ -123,7 +147,11 @@ def test_a_dropped_balance_record_shows_its_full_amount():
     ]
     assert pd.isna(lost["record_amount"].iloc[0]) and pd.isna(lost["record_fee"].iloc[0])
     summary = reconciliation_summary(result).set_index("status")
-    assert summary.loc["only_in_transactions", ["count", "amount_difference", "fee_difference"]].tolist() == [1, 3255, -45]
+    assert summary.loc["only_in_transactions", ["count", "amount_difference", "fee_difference"]].tolist() == [
+        1,
+        3255,
+        -45,
+    ]
     assert pd.isna(summary.loc["only_in_transactions", "record_amount"])
     assert summary.loc["matched", ["count", "amount_difference", "fee_difference"]].tolist() == [1, 0, 0]
 
@@ -136,7 +164,9 @@ def test_a_dropped_transaction_shows_its_full_amount():
     ]
     summary = reconciliation_summary(result).set_index("status")
     assert summary.loc["only_in_balance_records", ["count", "amount_difference", "fee_difference"]].tolist() == [
-        1, -3255, 45
+        1,
+        -3255,
+        45,
     ]
     assert pd.isna(summary.loc["only_in_balance_records", "transaction_amount"])
 

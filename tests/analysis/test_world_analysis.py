@@ -30,8 +30,12 @@ def world(sandbox):
 def transactions(sandbox, world):
     frames = [
         lk.load_transactions(
-            world.start, world.end, base_url=sandbox.transactions_url,
-            shop_id=shop["id"], secret_key=shop["secret"], progress=False,
+            world.start,
+            world.end,
+            base_url=sandbox.transactions_url,
+            shop_id=shop["id"],
+            secret_key=shop["secret"],
+            progress=False,
         )
         for shop in world.shops
     ]
@@ -48,8 +52,13 @@ def reports(sandbox, world):
     currencies = sorted({g["currency"] for g in world.gateways})
     return {
         currency: lk.load_balance_records(
-            world.start, world.end, currency=currency, user_id=1, progress=False,
-            poll_interval=(0.05, 0.2), **sandbox.kwargs("balance_records"),
+            world.start,
+            world.end,
+            currency=currency,
+            user_id=1,
+            progress=False,
+            poll_interval=(0.05, 0.2),
+            **sandbox.kwargs("balance_records"),
         )
         for currency in currencies
     }
@@ -64,8 +73,9 @@ def _assert_rolls(rf: pd.DataFrame) -> None:
 
 
 def test_every_transaction_of_the_world_is_loaded_once(transactions, world):
-    assert sorted(transactions["id"].tolist()) == sorted(t["id"] for t in world.transactions
-                                                         if world.start <= t["created_at"] < world.end)
+    assert sorted(transactions["id"].tolist()) == sorted(
+        t["id"] for t in world.transactions if world.start <= t["created_at"] < world.end
+    )
     assert transactions["id"].is_unique
 
 
@@ -87,9 +97,12 @@ def test_every_payout_is_fully_explained_and_equals_the_world(statements, world)
     groups = lk.payout_groups(statements)
     paid = groups[~groups["is_open"]]
     assert (paid["residual"] == 0).all()
-    expected = {p["payout_id"]: -to_minor(p["amount"], "EUR")[0] for p in world.payouts  # the PAYOUT row
-                if p["created"] >= world.start}
-    assert dict(zip(paid["payout_id"], paid["paid_out"].astype(int))) == expected
+    expected = {
+        p["payout_id"]: -to_minor(p["amount"], "EUR")[0]
+        for p in world.payouts  # the PAYOUT row
+        if p["created"] >= world.start
+    }
+    assert dict(zip(paid["payout_id"], paid["paid_out"].astype(int), strict=True)) == expected
     open_rows = statements["payout_id"].isna().sum()
     assert groups.loc[groups["is_open"], "rows"].sum() == open_rows
 
@@ -122,8 +135,18 @@ def test_the_balance_report_cut_to_its_minimal_columns_ties_out_the_same(reports
     for report in reports.values():
         full = lk.roll_forward(report, freq="M")
         records = report.records.assign(amount=report.records["net"])
-        records = records[["merchant_id", "shop_id", "gateway_id", "created_at", "currency", "transaction_type",
-                           "amount", "balance_after"]]
+        records = records[
+            [
+                "merchant_id",
+                "shop_id",
+                "gateway_id",
+                "created_at",
+                "currency",
+                "transaction_type",
+                "amount",
+                "balance_after",
+            ]
+        ]
         minimal = SimpleNamespace(records=records, opening_balance=report.opening_balance)
         cut = lk.roll_forward(minimal, freq="M")
         _assert_rolls(cut)
@@ -142,5 +165,7 @@ def test_fees_and_vat_per_payout_agree_across_fee_breakdown_payout_groups_and_ro
     attached = by_type[by_type["fee_type"].ne("VAT")].groupby("payout_id", dropna=False)["vat"].sum()
     assert attached.to_dict() == (-groups["vat"]).to_dict()
     rolled = lk.roll_forward(statements, freq="M")
-    assert (-int(rolled["fees"].sum()), -int(rolled["vat"].sum())) == (int(breakdown["fee"].sum()),
-                                                                        int(breakdown["vat"].sum()))
+    assert (-int(rolled["fees"].sum()), -int(rolled["vat"].sum())) == (
+        int(breakdown["fee"].sum()),
+        int(breakdown["vat"].sum()),
+    )

@@ -12,10 +12,10 @@ import orjson
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import DataError
 from ledgerkit._ingest.arrow_pages import PageHints, arrow_schema, gc_paused, pages_to_frame, read_columns, read_page
-from ledgerkit._ingest.schema import TRANSACTIONS
 from ledgerkit._ingest.records import build_page, finish
+from ledgerkit._ingest.schema import TRANSACTIONS
+from ledgerkit.errors import DataError
 from ledgerkit.sandbox import World
 from ledgerkit.sandbox.server import dumps
 
@@ -44,8 +44,10 @@ def body_of(rows: list[dict], **meta) -> bytes:
 def world_pages() -> list[bytes]:
     world = World.generate(seed=5, n_transactions=900)
     rows = world.transactions
-    pages = [dumps({"transactions": rows[i:i + 150], "count": len(rows[i:i + 150]), "has_more": True})
-             for i in range(0, len(rows), 150)]
+    pages = [
+        dumps({"transactions": rows[i : i + 150], "count": len(rows[i : i + 150]), "has_more": True})
+        for i in range(0, len(rows), 150)
+    ]
     return pages
 
 
@@ -84,7 +86,7 @@ def test_nulls_everywhere_and_jpy_kwd_amounts():
     for row, currency, amount, fee in ((rows[0], "JPY", 1500, 45.0), (rows[1], "KWD", 1234, 37.0)):
         row.update(currency=currency, amount=amount, transaction_fee=fee, pay_to_merchant=amount - fee)
     rows[1].update(discount_rate=None, test=None, order_id=None, created_at=None, paid_at="2025-01-02T03:04:05Z")
-    rows[1]["credit_card"] = {k: None for k in rows[1]["credit_card"]}
+    rows[1]["credit_card"] = dict.fromkeys(rows[1]["credit_card"])
     frame = check(body_of(rows))
     assert frame["transaction_fee"].tolist() == [45, 37]
     assert frame["created_at"].isna().tolist() == [False, True]
@@ -92,13 +94,13 @@ def test_nulls_everywhere_and_jpy_kwd_amounts():
 
 def test_values_arrow_cannot_type_go_the_reference_way():
     rows = copy.deepcopy(SEED["transactions"])
-    rows[0]["order_id"], rows[1]["order_id"] = "A-17", 27725        # text and number in one column
+    rows[0]["order_id"], rows[1]["order_id"] = "A-17", 27725  # text and number in one column
     check(body_of(rows), fast=False)
     rows = copy.deepcopy(SEED["transactions"])
-    rows[0]["customer"] = None                                      # a nested object given as null
+    rows[0]["customer"] = None  # a nested object given as null
     check(body_of(rows), fast=False)
     rows = copy.deepcopy(SEED["transactions"])
-    rows[0]["transaction_fee"] = 29.5                                # a fraction of a minor unit is counted
+    rows[0]["transaction_fee"] = 29.5  # a fraction of a minor unit is counted
     assert read_page(body_of(rows), TRANSACTIONS, records_key="transactions").rounded_values == 1
 
 
@@ -128,7 +130,6 @@ def test_gc_is_paused_while_reading_and_restored():
     assert gc.isenabled()
 
 
-
 def test_gc_is_left_as_it_was_found_when_a_read_raises():
     for before in (True, False):
         (gc.enable if before else gc.disable)()
@@ -136,8 +137,9 @@ def test_gc_is_left_as_it_was_found_when_a_read_raises():
             with pytest.raises(DataError):
                 read_page(b'{"count": 0}', TRANSACTIONS, records_key="transactions")
             with pytest.raises(DataError):
-                read_columns(body_of([{"id": -1, "amount": 5, "currency": "EUR"}]), TRANSACTIONS,
-                             records_key="transactions")
+                read_columns(
+                    body_of([{"id": -1, "amount": 5, "currency": "EUR"}]), TRANSACTIONS, records_key="transactions"
+                )
             assert gc.isenabled() is before
         finally:
             gc.enable()
@@ -179,14 +181,14 @@ def test_the_gc_pause_can_be_turned_off(monkeypatch):
 def test_text_read_as_time_is_remembered_by_the_pull_that_read_it_only():
     row = {"id": 1, "amount": 5, "currency": "EUR", "billing_address": {"birth_date": "1990-01-31"}}
     mine, other = PageHints(), PageHints()
-    page = read_page(body_of([row]), TRANSACTIONS, records_key="transactions", hints=mine,
-                     include_pii=True)
+    page = read_page(body_of([row]), TRANSACTIONS, records_key="transactions", hints=mine, include_pii=True)
     assert page.frame["billing_address.birth_date"].tolist() == ["1990-01-31"]  # text, not a time
     assert mine.text_columns == {"billing_address.birth_date"} and other.text_columns == frozenset()
     read_page(body_of([{**row, "id": 2}]), TRANSACTIONS, records_key="transactions", hints=other, include_pii=True)
     assert other.text_columns == {"billing_address.birth_date"}  # learnt again: nothing carried over
     names = str(arrow_schema(TRANSACTIONS, "transactions"))
     assert "birth_date" not in names  # a read without the pull's hints is as the first read of a pull
+
 
 def world_reference(bodies: list[bytes], **kw) -> pd.DataFrame:
     frames = [build_page(json.loads(b)["transactions"], TRANSACTIONS, **kw).frame for b in bodies]
@@ -216,14 +218,18 @@ def test_pages_to_frame_mixing_reference_pages_equals_the_reference(world_pages)
     assert frame["id"].iloc[[0, -1]].tolist() == [1, 10**12]
 
 
-
 def test_categories_missing_from_a_page_or_null_convert_as_the_reference():
     """A category column absent from one page, null in others, typed alike on the rest: one categorical."""
+
     def row(i: int, **kw) -> dict:
         return {"id": i, "amount": 10 * i, "currency": "EUR", "created_at": "2025-01-02T03:04:05Z", **kw}
 
-    bodies = [body_of([row(1, status="successful"), row(2, status=None)]), body_of([row(3), row(4)]),
-              body_of([row(5, status="failed"), row(6, status="successful")]), body_of([row(7, status=None)])]
+    bodies = [
+        body_of([row(1, status="successful"), row(2, status=None)]),
+        body_of([row(3), row(4)]),
+        body_of([row(5, status="failed"), row(6, status="successful")]),
+        body_of([row(7, status=None)]),
+    ]
     pages = [read_columns(b, TRANSACTIONS, records_key="transactions") for b in bodies]
     assert all(p.frame is None for p in pages)
     frame = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 
 import ledgerkit.sources.balance_records as balance_records
+from ledgerkit import BalanceReport, load_balance_records
+from ledgerkit._ingest.sheets import OPENING_COLUMNS, RECORDS_COLUMNS
+from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -19,14 +23,11 @@ from ledgerkit.errors import (
     ReportTimeoutError,
     ServerError,
 )
-from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit._ingest.sheets import OPENING_COLUMNS, RECORDS_COLUMNS
-from ledgerkit import BalanceReport, load_balance_records
 
 DATE_FROM = "2025-01-15T00:00:00+03:00"  # 2025-01-14 21:00 UTC
-DATE_TO = datetime(2025, 3, 10, tzinfo=timezone.utc)
-UTC_FROM = datetime(2025, 1, 14, 21, tzinfo=timezone.utc)
+DATE_TO = datetime(2025, 3, 10, tzinfo=UTC)
+UTC_FROM = datetime(2025, 1, 14, 21, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +46,17 @@ def clean(sb):
 
 def load(sb, date_from=DATE_FROM, date_to=DATE_TO, **kw):
     creds = sb.credentials["balance_records"]
-    options = dict(currency="EUR", user_id=1098, base_url=sb.dwh_url, psp_id=creds.user, secret_key=creds.secret,
-                   progress=False, poll_interval=(0.02, 0.1), poll_timeout=10.0,
-                   retry=RetryPolicy(backoff_base=0.01, jitter=0.0))
+    options = dict(
+        currency="EUR",
+        user_id=1098,
+        base_url=sb.dwh_url,
+        psp_id=creds.user,
+        secret_key=creds.secret,
+        progress=False,
+        poll_interval=(0.02, 0.1),
+        poll_timeout=10.0,
+        retry=RetryPolicy(backoff_base=0.01, jitter=0.0),
+    )
     options.update(kw)
     return load_balance_records(date_from, date_to, **options)
 
@@ -98,8 +107,9 @@ def _assert_matches_world(report, records, opening):
     assert df["created_at"].tolist() == [pd.Timestamp(r["created_at"]).tz_convert("UTC") for r in records]
     assert (df["created_at"] >= pd.Timestamp(UTC_FROM)).all() and (df["created_at"] < pd.Timestamp(DATE_TO)).all()
     ob = report.opening_balance
-    assert sorted(zip(ob["gateway_id"], ob["shop_id"], ob["opening_balance"])) == sorted(
-        (o["gateway_id"], o["shop_id"], o["opening_balance"]) for o in opening)
+    assert sorted(zip(ob["gateway_id"], ob["shop_id"], ob["opening_balance"], strict=True)) == sorted(
+        (o["gateway_id"], o["shop_id"], o["opening_balance"]) for o in opening
+    )
     assert (ob["date"] == pd.Timestamp(UTC_FROM)).all()
 
 
@@ -132,10 +142,16 @@ def test_request_body_polling_and_plain_download(sb, reference):
     assert len(posts) == 1
     assert posts[0].path == "/dwh/api/v2/reports"
     assert posts[0].json == {
-        "type": "balance_records", "format": "csv", "language": "en", "user_id": 1098,
+        "type": "balance_records",
+        "format": "csv",
+        "language": "en",
+        "user_id": 1098,
         "notification_email": "finance@example.com",
-        "request_params": {"date_from": "2025-01-15T00:00:00.000000+03:00",
-                           "date_to": "2025-03-10T00:00:00.000000+00:00", "currency": "EUR"},
+        "request_params": {
+            "date_from": "2025-01-15T00:00:00.000000+03:00",
+            "date_to": "2025-03-10T00:00:00.000000+00:00",
+            "currency": "EUR",
+        },
     }
     assert posts[0].headers["Authorization"] == f"<basic user={sb.credentials['balance_records'].user}>"
     polls = api_requests(sb, "GET")
@@ -143,7 +159,7 @@ def test_request_body_polling_and_plain_download(sb, reference):
     files = [r for r in sb.requests if "/files/" in r.path]
     assert len(files) == 1 and files[0].status == 200
     assert "Authorization" not in files[0].headers and "authorization" not in {k.lower() for k in files[0].headers}
-    gaps = [b.at - a.at for a, b in zip(polls, polls[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(polls)]
     assert all(g >= 0.015 for g in gaps)  # never a hot loop
 
 
@@ -153,10 +169,10 @@ def test_poll_intervals_grow_by_half_up_to_the_most(sb):
     with pytest.raises(ReportTimeoutError):
         load(sb, poll_interval=(0.04, 0.2), poll_timeout=1.5)
     polls = api_requests(sb, "GET")
-    gaps = [b.at - a.at for a, b in zip(polls, polls[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(polls)]
     assert len(gaps) >= 7  # the last gap may be cut short by the timeout
     planned = [0.06, 0.09, 0.135, 0.2, 0.2, 0.2]
-    assert all(g >= p - 0.01 for g, p in zip(gaps, planned)), gaps  # never sooner than planned
+    assert all(g >= p - 0.01 for g, p in zip(gaps, planned, strict=False)), gaps  # never sooner than planned
     assert gaps[:4] == sorted(gaps[:4]) and gaps[3] > 2.5 * gaps[0], gaps  # growing, not constant
     assert min(gaps[3:6]) < 0.26, gaps  # capped at the most (uncapped, the sixth would be 0.46 s)
 
@@ -170,8 +186,10 @@ def test_manifest_and_repr(sb, reference):
     assert statuses[-1] == "successful" and statuses[0] == "queued"
     assert m["polls"] >= 1 and m["rerequests"] == 0 and m["retries"] == 0
     assert m["requests"] == 1 + m["polls"] + 1  # POST, polls, file
-    assert m["rows_per_sheet"] == {"balance_records": len(reference.records),
-                                   "opening_balance": len(reference.opening_balance)}
+    assert m["rows_per_sheet"] == {
+        "balance_records": len(reference.records),
+        "opening_balance": len(reference.opening_balance),
+    }
     assert m["rows"] == len(reference.records) and m["rounded_values"] == 0
     assert m["parameters"]["currency"] == "EUR" and m["parameters"]["user_id"] == 1098
     assert m["parameters"]["date_from"] == "2025-01-15T00:00:00.000000+03:00"
@@ -304,7 +322,7 @@ def test_progress_indicator_shows_the_status(sb, capsys):
 def test_dates_are_midnight_utc_like_the_other_loaders(sb):
     by_date = load(sb, date(2025, 1, 15), date(2025, 3, 10))
     by_text = load(sb, "2025-01-15", "2025-03-10")
-    aware = load(sb, datetime(2025, 1, 15, tzinfo=timezone.utc), DATE_TO)
+    aware = load(sb, datetime(2025, 1, 15, tzinfo=UTC), DATE_TO)
     assert by_date.manifest["parameters"]["date_from"] == "2025-01-15T00:00:00.000000+00:00"
     for other in (by_date, by_text):
         pd.testing.assert_frame_equal(other.records, aware.records)
@@ -316,15 +334,14 @@ def test_a_server_error_while_polling_names_the_report_and_resumes_it(sb):
     with pytest.raises(ServerError) as info:
         load(sb, retry=RetryPolicy(max_retries=1, backoff_base=0.001, sleep=lambda s: None))
     err = info.value
-    (post,) = api_requests(sb, "POST")
+    (_post,) = api_requests(sb, "POST")
     created = api_requests(sb, "GET")[0].path.rsplit("/", 1)[-1]
     assert err.report_id == created and f"report_id={created!r}" in str(err)
     assert err.resume["report_id"] == created and "secret_key" not in err.resume
     assert err.resume["psp_id"] == sb.credentials["balance_records"].user
     sb.clear_faults()
     sb.clear_requests()
-    report = load_balance_records(**err.resume, secret_key=sb.credentials["balance_records"].secret,
-                                  progress=False)
+    report = load_balance_records(**err.resume, secret_key=sb.credentials["balance_records"].secret, progress=False)
     assert report.report_id == created and api_requests(sb, "POST") == []
 
 
@@ -347,6 +364,13 @@ def test_a_failed_report_resumes_with_a_fresh_request(sb):
 
 
 # --------------------------------------------------------------------------- bad input
+
+
+class BytesPath:
+    """A path object whose ``__fspath__`` gives bytes: a path, but not one a directory name is read from."""
+
+    def __fspath__(self) -> bytes:
+        return b"/tmp"
 
 
 @pytest.mark.parametrize(
@@ -375,6 +399,7 @@ def test_a_failed_report_resumes_with_a_fresh_request(sb):
         (dict(retry=3), "retry"),
         (dict(report_id=""), "report_id"),
         (dict(download_dir="/no/such/dir"), "download_dir"),
+        (dict(download_dir=BytesPath()), "download_dir"),
         (dict(base_url="ftp://example.com"), "base_url"),
     ],
 )

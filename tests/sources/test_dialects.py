@@ -7,7 +7,7 @@ Each test runs once per sandbox dialect (``dialect_sandbox``, docs/CONTRACTS.md
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -17,7 +17,6 @@ from ledgerkit import RetryPolicy
 from ledgerkit.sandbox import Sandbox
 from ledgerkit.sources.transactions import METHODS
 
-UTC = timezone.utc
 JAN, FEB, MAR, APR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4))
 FAST = RetryPolicy(max_retries=6, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
 
@@ -39,7 +38,9 @@ def served_transactions(sb: Sandbox, start=JAN, end=APR, field="created_at") -> 
     shop = int(sb.credentials["transactions"].user)
     rows = []
     for t in sb.world.transactions:
-        method = t["payment_method_type"] if t["payment_method_type"] != "alternative" else sb.dialect.alternative_method
+        method = (
+            t["payment_method_type"] if t["payment_method_type"] != "alternative" else sb.dialect.alternative_method
+        )
         if t["shop"]["id"] == shop and method is not None and t[field] is not None and start <= t[field] < end:
             rows.append({"id": t["id"], "amount": t["amount"], "method": method})
     return sorted(rows, key=lambda r: r["id"])
@@ -54,12 +55,17 @@ def assert_transactions(df: pd.DataFrame, expected: list[dict]) -> None:
 def served_statements(sb: Sandbox, since: date, until: date | None = None, payout_id: str | None = None) -> list[dict]:
     lo = datetime.combine(since, datetime.min.time(), UTC)
     hi = datetime.combine(until, datetime.min.time(), UTC) if until else None
-    return [r for r in sb.served_statements() if r["created"] >= lo and (hi is None or r["created"] < hi)
-            and (payout_id is None or r.get("payout_id") == payout_id)]
+    return [
+        r
+        for r in sb.served_statements()
+        if r["created"] >= lo
+        and (hi is None or r["created"] < hi)
+        and (payout_id is None or r.get("payout_id") == payout_id)
+    ]
 
 
 def cents(value) -> int:
-    return int(round(value * 100))
+    return round(value * 100)
 
 
 def assert_statements(df: pd.DataFrame, expected: list[dict]) -> None:
@@ -87,14 +93,14 @@ def test_the_default_pull_returns_every_offered_method_and_learns_the_rest(diale
 def test_every_parameter_backwards_and_a_named_method(dialect_sandbox):
     sb = dialect_sandbox
     method = offered(sb)[-1]
-    whole = lk.load_transactions(JAN, APR, payment_method_type=method, status="successful", max_workers=1,
-                                 **tx_kw(sb))
+    whole = lk.load_transactions(JAN, APR, payment_method_type=method, status="successful", max_workers=1, **tx_kw(sb))
     expected = [r for r in served_transactions(sb) if r["method"] == method]
     successful = {t["id"] for t in sb.world.transactions if t["status"] == "successful"}
     assert_transactions(whole, [r for r in expected if r["id"] in successful])
     middle = int(whole["id"].iloc[len(whole) // 2])
-    older = lk.load_transactions(JAN, APR, payment_method_type=method, status="successful",
-                                 ending_before=middle, **tx_kw(sb))
+    older = lk.load_transactions(
+        JAN, APR, payment_method_type=method, status="successful", ending_before=middle, **tx_kw(sb)
+    )
     assert older["id"].tolist() == [i for i in whole["id"].tolist() if i < middle]
 
 
@@ -110,11 +116,15 @@ def test_windows_at_boundary_seconds_and_across_daylight_saving(dialect_sandbox)
     assert_transactions(days, served_transactions(sb, start.tz_convert(UTC), end.tz_convert(UTC), "settled_at"))
 
 
-@pytest.mark.parametrize("faults", [
-    {"rate_limit_every": 4, "retry_after": 0},
-    {"error_every": 5, "error_burst": 2},
-    {"drop_every": 6},
-], ids=["429", "5xx", "drop"])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"rate_limit_every": 4, "retry_after": 0},
+        {"error_every": 5, "error_burst": 2},
+        {"drop_every": 6},
+    ],
+    ids=["429", "5xx", "drop"],
+)
 def test_faults_give_the_exact_rows(dialect_sandbox, faults):
     sb = dialect_sandbox
     sb.set_faults(**faults)
@@ -158,12 +168,16 @@ def test_a_payouts_rows_and_the_server_default_page_size(dialect_sandbox):
     assert whole.attrs["ledgerkit"]["dialect"]["per_page"] == (sb.dialect.per_page_default or 10)
 
 
-@pytest.mark.parametrize("faults", [
-    {"rate_limit_every": 4, "retry_after": 0},
-    {"error_every": 5, "error_burst": 2},
-    {"drop_every": 6},
-    {"repeat_rows": 2},
-], ids=["429", "5xx", "drop", "repeats"])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"rate_limit_every": 4, "retry_after": 0},
+        {"error_every": 5, "error_burst": 2},
+        {"drop_every": 6},
+        {"repeat_rows": 2},
+    ],
+    ids=["429", "5xx", "drop", "repeats"],
+)
 def test_statement_faults_give_the_exact_rows(dialect_sandbox, faults):
     sb = dialect_sandbox
     sb.set_faults(**faults)

@@ -11,8 +11,8 @@ import requests
 import urllib3
 
 from ledgerkit import load_balance_records, load_statements, load_transactions
-from ledgerkit.errors import ConfigurationError, DataError, ServerError, TransportError
 from ledgerkit._transport.http import MalformedBody, RetryPolicy
+from ledgerkit.errors import ConfigurationError, DataError, LedgerkitError, ServerError, TransportError
 from ledgerkit.sandbox import Sandbox
 
 FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002, retry_after_floor=0.001, sleep=lambda s: None)
@@ -27,13 +27,14 @@ def sb():
 def load(sb: Sandbox, source: str):
     options = {**sb.kwargs(source), "retry": FAST, "progress": False}
     if source == "transactions":
-        return load_transactions("2025-01-01", "2025-04-01", payment_method_type=("credit_card", "alternative"),
-                                 max_workers=1,
-                                 **options)
+        return load_transactions(
+            "2025-01-01", "2025-04-01", payment_method_type=("credit_card", "alternative"), max_workers=1, **options
+        )
     if source == "statements":
         return load_statements("2025-01-01", "2025-04-01", max_workers=1, **options)
-    return load_balance_records("2025-01-01", "2025-04-01", currency="EUR", user_id=1098, poll_interval=(0.02, 0.1),
-                                **options)
+    return load_balance_records(
+        "2025-01-01", "2025-04-01", currency="EUR", user_id=1098, poll_interval=(0.02, 0.1), **options
+    )
 
 
 def chain(exc: BaseException) -> list[BaseException]:
@@ -59,12 +60,12 @@ def secrets_of(sb: Sandbox, source: str) -> set[str]:
     return found
 
 
-def failure(sb: Sandbox, source: str, **faults) -> BaseException:
+def failure(sb: Sandbox, source: str, **faults) -> LedgerkitError:
     sb.clear_faults()
     sb.clear_requests()
     sb.set_faults(**faults)
     try:
-        with pytest.raises(Exception) as info:
+        with pytest.raises(LedgerkitError) as info:
             load(sb, source)
     finally:
         sb.clear_faults()
@@ -121,12 +122,22 @@ def test_a_pull_that_raises_leaves_the_gc_as_it_found_it(sb, workers, before):
     try:
         sb.set_faults(malformed_every=1)
         with pytest.raises(DataError):
-            load_transactions("2025-01-01", "2025-04-01", max_workers=workers,
-                              **{**sb.kwargs("transactions"), "retry": FAST, "progress": False})
+            load_transactions(
+                "2025-01-01",
+                "2025-04-01",
+                max_workers=workers,
+                **{**sb.kwargs("transactions"), "retry": FAST, "progress": False},
+            )
         assert gc.isenabled() is before
         sb.clear_faults()
-        assert len(load_transactions("2025-01-01", "2025-04-01", max_workers=workers,
-                                     **{**sb.kwargs("transactions"), "progress": False})) > 0
+        assert (
+            len(
+                load_transactions(
+                    "2025-01-01", "2025-04-01", max_workers=workers, **{**sb.kwargs("transactions"), "progress": False}
+                )
+            )
+            > 0
+        )
         assert gc.isenabled() is before
     finally:
         sb.clear_faults()
@@ -137,8 +148,15 @@ def test_a_pull_can_leave_the_gc_alone(sb):
     from ledgerkit.sources._pull import collect, connect
     from ledgerkit.sources.transactions import TransactionsRequest, parse_error, pull
 
-    c = connect("transactions", base_url=sb.transactions_url, user=None, secret=sb.credentials["transactions"],
-                session=None, retry=None, parse_error=parse_error)
+    c = connect(
+        "transactions",
+        base_url=sb.transactions_url,
+        user=None,
+        secret=sb.credentials["transactions"],
+        session=None,
+        retry=None,
+        parse_error=parse_error,
+    )
     request = TransactionsRequest.build("2025-01-01", "2025-04-01")
     assert pull(c, request, pause_gc=False, progress=False).pause_gc is False
     assert len(collect(pull(c, request, pause_gc=False, progress=False))) > 0

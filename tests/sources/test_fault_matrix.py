@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from ledgerkit import load_balance_records, load_statements, load_transactions
+from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import (
     LedgerkitError,
     PaginationError,
@@ -29,17 +31,13 @@ from ledgerkit.errors import (
     ServerError,
     TransportError,
 )
-from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_balance_records
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "fault-matrix.md"
 LOADERS = ("transactions", "statements", "balance_records")
 PAGED, DWH = ("transactions", "statements"), ("balance_records",)
-START, END = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 4, 1, tzinfo=timezone.utc)
-DWH_END = datetime(2025, 2, 1, tzinfo=timezone.utc)
+START, END = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
+DWH_END = datetime(2025, 2, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -73,8 +71,14 @@ FAULTS = [
     Fault("file link always expired", {"expired_links": 10}, DWH, error=ReportExpiredError),
     Fault("file download dropped twice", {"download_drop": 2}, DWH, reason="transport", retries=2, downloads=3),
     Fault("file download 503 twice", {"download_errors": 2}, DWH, reason="503", retries=2, downloads=3),
-    Fault("file download 429 twice, Retry-After: 0", {"download_errors": 2, "download_error_status": 429,
-                                                       "retry_after": 0}, DWH, reason="429", retries=2, downloads=3),
+    Fault(
+        "file download 429 twice, Retry-After: 0",
+        {"download_errors": 2, "download_error_status": 429, "retry_after": 0},
+        DWH,
+        reason="429",
+        retries=2,
+        downloads=3,
+    ),
     Fault("file download always dropped", {"download_drop": 50}, DWH, error=TransportError, downloads=5),
     Fault("file download always 503", {"download_errors": 50}, DWH, error=ServerError, downloads=5),
 ]
@@ -135,10 +139,15 @@ def server_keys(sb: Sandbox, loader: str) -> list:
     w = sb.world
     if loader == "transactions":
         shop = w.shops[0]["id"]
-        return [t["id"] for t in w.transactions if t["shop"]["id"] == shop and START <= pd.Timestamp(t["created_at"]) < END]
+        return [
+            t["id"] for t in w.transactions if t["shop"]["id"] == shop and START <= pd.Timestamp(t["created_at"]) < END
+        ]
     if loader == "statements":
-        return [(pd.Timestamp(r["created"]), r["type"], int(r["amount"] * 100), int(r["balance_after"] * 100))
-                for r in w.statements if pd.Timestamp(r["created"]) >= START]
+        return [
+            (pd.Timestamp(r["created"]), r["type"], int(r["amount"] * 100), int(r["balance_after"] * 100))
+            for r in w.statements
+            if pd.Timestamp(r["created"]) >= START
+        ]
     records, _ = w.balance_records_in(START, DWH_END, "EUR")
     return [r["record_id"] for r in records]
 
@@ -147,8 +156,15 @@ def frame_keys(frame: pd.DataFrame, loader: str) -> list:
     if loader == "transactions":
         return [int(i) for i in frame["id"]]
     if loader == "statements":
-        return list(zip(frame["created"], frame["type"].astype(str), frame["amount"].astype(int),
-                        frame["balance_after"].astype(int)))
+        return list(
+            zip(
+                frame["created"],
+                frame["type"].astype(str),
+                frame["amount"].astype(int),
+                frame["balance_after"].astype(int),
+                strict=True,
+            )
+        )
     return [int(i) for i in frame["record_id"]]
 
 
@@ -161,8 +177,9 @@ def run(sb: Sandbox, loader: str, policy: RetryPolicy):
     if loader == "statements":
         df = load_statements(since=START.date(), **kw)
         return df, df.attrs["ledgerkit"]
-    report = load_balance_records(START, DWH_END, currency="EUR", user_id=1, poll_timeout=1.0,
-                                  poll_interval=(0.01, 0.05), **kw)
+    report = load_balance_records(
+        START, DWH_END, currency="EUR", user_id=1, poll_timeout=1.0, poll_interval=(0.01, 0.05), **kw
+    )
     return report.records, report.manifest
 
 
@@ -174,8 +191,9 @@ def test_cell(sandbox, matrix, fault: Fault, loader: str):
     cell = Cell(fault.name, loader)
     matrix[(fault.name, loader)] = cell
     cell.expected = fault.error.__name__ if fault.error else "exact rows"
-    policy = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.01, jitter=0.0, throttle_budget=5.0,
-                         sleep=cell.waits.append)
+    policy = RetryPolicy(
+        max_retries=4, backoff_base=0.001, backoff_max=0.01, jitter=0.0, throttle_budget=5.0, sleep=cell.waits.append
+    )
     sandbox.clear_requests()
     sandbox.set_faults(**fault.switches)
     try:
@@ -220,15 +238,21 @@ def render(cells: dict[tuple[str, str], Cell]) -> str:
     """Markdown: one table per loader, one row per fault that applies to it."""
     out = []
     for loader in LOADERS:
-        out += [f"### {loader}", "",
-                "| fault | expected | server rows | rows | missing | doubled | requests | retries | waited (s) | raised | ok |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+        out += [
+            f"### {loader}",
+            "",
+            "| fault | expected | server rows | rows | missing | doubled "
+            "| requests | retries | waited (s) | raised | ok |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
         for fault in FAULTS:
             if loader not in fault.loaders:
                 continue
             c = cells[(fault.name, loader)]
-            out.append(f"| {c.fault} | {c.expected} | {c.server_rows} | {c.rows} | {c.missing} | {c.duplicated} | "
-                       f"{c.requests} | {c.retries} | {c.waited:g} | {c.raised} | {'yes' if c.ok else '**NO**'} |")
+            out.append(
+                f"| {c.fault} | {c.expected} | {c.server_rows} | {c.rows} | {c.missing} | {c.duplicated} | "
+                f"{c.requests} | {c.retries} | {c.waited:g} | {c.raised} | {'yes' if c.ok else '**NO**'} |"
+            )
         out.append("")
     return "\n".join(out)
 

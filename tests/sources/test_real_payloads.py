@@ -27,8 +27,9 @@ def recorded_statements() -> Recorded:
 
 def test_the_recorded_makecommerce_page_gives_six_exact_rows():
     with Replay({"GET /v1/shop/accountstatements": recorded_statements()}) as server:
-        df = lk.load_statements(since="2017-08-09", base_url=server.url, shop_id="shop", secret_key="secret",
-                                retry=FAST, progress=False)
+        df = lk.load_statements(
+            since="2017-08-09", base_url=server.url, shop_id="shop", secret_key="secret", retry=FAST, progress=False
+        )
         assert server.requests[0].query == {"since": "2017-08-09", "page": "1"}
     assert df["type"].astype(str).tolist() == ["PAYOUT", "INCOME", "TRX_FEE_FIX", "VAT", "VAT", "TRX_FEE"]
     assert df["amount"].tolist() == [-54487, 50, -30, -6, 0, -1]
@@ -39,6 +40,12 @@ def test_the_recorded_makecommerce_page_gives_six_exact_rows():
     assert df["transaction_id"].isna().all() and (df["currency"] == "EUR").all()
     assert df["row_id"].is_unique
     m = df.attrs["ledgerkit"]
-    assert (m["rows"], m["total"], m["count_verified"], m["rounded_values"], m["duplicates_dropped"]) == (6, 6, True, 0, 0)
+    assert (m["rows"], m["total"], m["count_verified"], m["rounded_values"], m["duplicates_dropped"]) == (
+        6,
+        6,
+        True,
+        0,
+        0,
+    )
     assert m["complete"] and lk.check_balances(df).empty  # float artefacts are not breaks
     assert (df["type"] == "VAT").sum() == 2  # the zero VAT line is kept

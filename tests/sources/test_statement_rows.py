@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal as D  # noqa: N817 - D("1.50") reads as the literal it stands for
 
 from ledgerkit.sources._statement_rows import Rows, continues
 
@@ -12,8 +12,14 @@ def line(kind: str, amount: str, before: str, after: str | None = None, **extra)
     return {"type": kind, "amount": D(amount), "balance_before": D(before), "balance_after": D(after), **extra}
 
 
-CHAIN = [line("INCOME", "10", "0"), line("TRX_FEE", "-1", "10"), line("VAT", "0", "9"), line("VAT", "0", "9"),
-         line("INCOME", "5", "9"), line("PAYOUT", "-14", "14")]
+CHAIN = [
+    line("INCOME", "10", "0"),
+    line("TRX_FEE", "-1", "10"),
+    line("VAT", "0", "9"),
+    line("VAT", "0", "9"),
+    line("INCOME", "5", "9"),
+    line("PAYOUT", "-14", "14"),
+]
 
 
 def test_identical_lines_in_one_page_are_two_rows_with_distinct_ids():

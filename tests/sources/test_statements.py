@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import AuthenticationError, ConfigurationError, CountMismatchError, PaginationError, TransportError
+from ledgerkit import iter_statements, load_statements
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit._transport.pagination import parse_link_header
+from ledgerkit.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    CountMismatchError,
+    PaginationError,
+    ServerError,
+    TransportError,
+)
 from ledgerkit.sandbox import Sandbox
-from ledgerkit import iter_statements, load_statements
 
-UTC = timezone.utc
 FAST = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
 
 
@@ -30,16 +36,25 @@ def faulty():
 
 
 def creds(s: Sandbox, **kw):
-    return {"base_url": s.statements_url, "secret_key": s.credentials["statements"], "retry": FAST,
-            "progress": False, **kw}
+    return {
+        "base_url": s.statements_url,
+        "secret_key": s.credentials["statements"],
+        "retry": FAST,
+        "progress": False,
+        **kw,
+    }
 
 
 def world_rows(s: Sandbox, since: date | None = None, until: date | None = None, payout_id: str | None = None):
     lo = datetime.combine(since, datetime.min.time(), UTC) if since else None
     hi = datetime.combine(until, datetime.min.time(), UTC) if until else None
-    return [r for r in s.world.statements
-            if (lo is None or r["created"] >= lo) and (hi is None or r["created"] < hi)
-            and (payout_id is None or r.get("payout_id") == payout_id)]
+    return [
+        r
+        for r in s.world.statements
+        if (lo is None or r["created"] >= lo)
+        and (hi is None or r["created"] < hi)
+        and (payout_id is None or r.get("payout_id") == payout_id)
+    ]
 
 
 def cents(value) -> int:
@@ -128,25 +143,28 @@ def test_start_page_resumes(sb):
     assert rest["row_id"].tolist() == whole["row_id"].tolist()[60:]
 
 
-@pytest.mark.parametrize("kw, parameter", [
-    ({}, "date_from"),
-    ({"date_from": "2025-01-01", "since": "2025-01-01"}, "since"),
-    ({"date_to": "2025-02-01", "until": "2025-02-01", "since": "2025-01-01"}, "until"),
-    ({"date_from": "2025-02-01", "date_to": "2025-01-01"}, "date_to"),
-    ({"since": "2025-02-01", "until": "2025-02-01"}, "until"),
-    ({"since": "2025-03-01", "until": "2025-02-01"}, "until"),
-    ({"since": "2025-02-30"}, "since"),
-    ({"since": datetime(2025, 2, 1)}, "since"),
-    ({"since": pd.Timestamp("2025-02-01 10:00", tz="UTC")}, "since"),
-    ({"since": "2025-01-01", "per_page": 0}, "per_page"),
-    ({"since": "2025-01-01", "per_page": 1001}, "per_page"),
-    ({"since": "2025-01-01", "per_page": "50"}, "per_page"),
-    ({"since": "2025-01-01", "currency": "EURO"}, "currency"),
-    ({"since": "2025-01-01", "start_page": 0}, "start_page"),
-    ({"payout_id": ""}, "payout_id"),
-    ({"until": "2025-02-01", "payout_id": "1"}, "date_from"),
-    ({"since": "2025-01-01", "progress": 1}, "progress"),
-])
+@pytest.mark.parametrize(
+    "kw, parameter",
+    [
+        ({}, "date_from"),
+        ({"date_from": "2025-01-01", "since": "2025-01-01"}, "since"),
+        ({"date_to": "2025-02-01", "until": "2025-02-01", "since": "2025-01-01"}, "until"),
+        ({"date_from": "2025-02-01", "date_to": "2025-01-01"}, "date_to"),
+        ({"since": "2025-02-01", "until": "2025-02-01"}, "until"),
+        ({"since": "2025-03-01", "until": "2025-02-01"}, "until"),
+        ({"since": "2025-02-30"}, "since"),
+        ({"since": datetime(2025, 2, 1)}, "since"),
+        ({"since": pd.Timestamp("2025-02-01 10:00", tz="UTC")}, "since"),
+        ({"since": "2025-01-01", "per_page": 0}, "per_page"),
+        ({"since": "2025-01-01", "per_page": 1001}, "per_page"),
+        ({"since": "2025-01-01", "per_page": "50"}, "per_page"),
+        ({"since": "2025-01-01", "currency": "EURO"}, "currency"),
+        ({"since": "2025-01-01", "start_page": 0}, "start_page"),
+        ({"payout_id": ""}, "payout_id"),
+        ({"until": "2025-02-01", "payout_id": "1"}, "date_from"),
+        ({"since": "2025-01-01", "progress": 1}, "progress"),
+    ],
+)
 def test_bad_inputs_raise_before_any_request(sb, kw, parameter):
     sb.clear_requests()
     with pytest.raises(ConfigurationError) as info:
@@ -159,28 +177,36 @@ def test_bad_inputs_raise_before_any_request(sb, kw, parameter):
 
 def test_wrong_secret(sb):
     with pytest.raises(AuthenticationError) as info:
-        load_statements(since="2025-01-01", **{**creds(sb), "secret_key": "not-the-secret-42",
-                                                "shop_id": sb.credentials["statements"].user})
+        load_statements(
+            since="2025-01-01",
+            **{**creds(sb), "secret_key": "not-the-secret-42", "shop_id": sb.credentials["statements"].user},
+        )
     assert info.value.status == 401 and "not-the-secret-42" not in str(info.value)
     assert "1004" in str(info.value)
 
 
 def test_link_header_parsing():
     header = '<http://h/a?since=2025-01-01&page=2>; rel="next", <http://h/a?page=1>; rel="first prev"'
-    assert parse_link_header(header) == {"next": "http://h/a?since=2025-01-01&page=2",
-                                         "first": "http://h/a?page=1", "prev": "http://h/a?page=1"}
+    assert parse_link_header(header) == {
+        "next": "http://h/a?since=2025-01-01&page=2",
+        "first": "http://h/a?page=1",
+        "prev": "http://h/a?page=1",
+    }
     assert parse_link_header(None) == {}
 
 
 # ---------------------------------------------------------------- faults
 
 
-@pytest.mark.parametrize("faults, reason", [
-    ({"rate_limit_every": 3, "retry_after": 0}, "429"),
-    ({"error_every": 2, "error_burst": 2}, "503"),
-    ({"drop_every": 3}, "transport"),
-    ({"malformed_every": 2}, "malformed"),
-])
+@pytest.mark.parametrize(
+    "faults, reason",
+    [
+        ({"rate_limit_every": 3, "retry_after": 0}, "429"),
+        ({"error_every": 2, "error_burst": 2}, "503"),
+        ({"drop_every": 3}, "transport"),
+        ({"malformed_every": 2}, "malformed"),
+    ],
+)
 def test_transient_faults_are_retried_and_the_frame_is_exact(faulty, faults, reason):
     faulty.set_faults(**faults)
     df = load_statements(since="2025-01-01", **creds(faulty))
@@ -223,20 +249,26 @@ def test_rows_appended_during_paging_are_included_and_reported(faulty):
 def test_count_mismatch_raises_with_resume():
     from tests.transport.test_http import ScriptedServer  # a scripted HTTP server: the sandbox never lies about counts
 
-    row = {"created": "2025-01-02T03:04:05+0000", "amount": 10, "type": "INCOME", "balance_before": 0,
-           "balance_after": 10}
+    row = {
+        "created": "2025-01-02T03:04:05+0000",
+        "amount": 10,
+        "type": "INCOME",
+        "balance_before": 0,
+        "balance_after": 10,
+    }
     with ScriptedServer() as server:
         server.script = [{"body": [row], "headers": {"X-Total-Count": "3"}}]
         with pytest.raises(CountMismatchError, match="received 1 distinct rows but X-Total-Count says 3") as info:
-            load_statements(since="2025-01-01", base_url=server.url, shop_id="1", secret_key="k", retry=FAST,
-                            progress=False)
+            load_statements(
+                since="2025-01-01", base_url=server.url, shop_id="1", secret_key="k", retry=FAST, progress=False
+            )
     assert info.value.resume["start_page"] == 1 and len(info.value.partial) == 1
     assert info.value.partial["amount"].tolist() == [1000]
 
 
 def test_exhausted_retries_resume_from_the_failed_page(faulty):
     faulty.set_faults(error_every=2, error_burst=10)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ServerError) as info:
         load_statements(since="2025-01-01", per_page=40, max_workers=1, **creds(faulty))
     err = info.value
     assert err.resume["start_page"] == 3 and len(err.partial) == 80
@@ -252,8 +284,14 @@ def test_refused_connection_is_a_transport_error():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(TransportError) as info:
-        load_statements(since="2025-01-01", base_url=f"http://127.0.0.1:{port}", shop_id="1", secret_key="k",
-                        retry=RetryPolicy(max_retries=1, backoff_base=0.001, sleep=lambda s: None), progress=False)
+        load_statements(
+            since="2025-01-01",
+            base_url=f"http://127.0.0.1:{port}",
+            shop_id="1",
+            secret_key="k",
+            retry=RetryPolicy(max_retries=1, backoff_base=0.001, sleep=lambda s: None),
+            progress=False,
+        )
     assert info.value.resume == {**info.value.resume, "start_page": 1} and len(info.value.partial) == 0
 
 

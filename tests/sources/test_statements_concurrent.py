@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import ConfigurationError, ServerError
-from ledgerkit._transport.http import RetryPolicy
-from ledgerkit.sandbox import Sandbox
 from ledgerkit import load_statements
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import ConfigurationError, ServerError
+from ledgerkit.sandbox import Sandbox
+
 from .test_statements import FAST, assert_same_rows, creds, world_rows
 
 SINCE = date(2025, 1, 1)
@@ -72,12 +72,16 @@ def test_rows_appended_during_the_pull_are_caught_by_the_count_and_fetched():
         assert (df["balance_before"] + df["amount"]).equals(df["balance_after"])
 
 
-@pytest.mark.parametrize("faults", [
-    {"repeat_rows": 2},
-    {"rate_limit_every": 4, "retry_after": 0, "error_every": 5, "error_burst": 2, "error_status": 503},
-    {"malformed_every": 3},
-    {"drop_every": 4},
-], ids=["repeated rows", "429 and 5xx", "malformed", "dropped"])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"repeat_rows": 2},
+        {"rate_limit_every": 4, "retry_after": 0, "error_every": 5, "error_burst": 2, "error_status": 503},
+        {"malformed_every": 3},
+        {"drop_every": 4},
+    ],
+    ids=["repeated rows", "429 and 5xx", "malformed", "dropped"],
+)
 def test_faults_still_give_the_exact_rows(faults):
     with Sandbox(seed=0, size=150, per_page_default=25, per_page_max=100) as s:
         s.set_faults(**faults)

@@ -11,11 +11,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import RateLimitError
+from ledgerkit import load_statements, load_transactions
 from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import RateLimitError
 from ledgerkit.sandbox import Sandbox
-from ledgerkit import load_statements
-from ledgerkit import load_transactions
+
 from . import test_statements as st
 from . import test_transactions as tx
 
@@ -95,7 +95,8 @@ def test_a_spent_throttle_budget_says_how_long_it_waited_and_resume_finishes(sb,
     assert err.manifest["complete"] is False and err.resume
     sb.clear_faults()
     rest = (load_transactions if source == "transactions" else load_statements)(
-        **{**err.resume, "secret_key": sb.credentials[source], "retry": TINY, "progress": False})
+        **{**err.resume, "secret_key": sb.credentials[source], "retry": TINY, "progress": False}
+    )
     both = pd.concat([err.partial, rest], ignore_index=True)
     if source == "transactions":  # .resume may fetch rows of .partial again (several windows were open)
         both = both.drop_duplicates("id").sort_values("id", ignore_index=True)

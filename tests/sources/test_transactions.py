@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
+from ledgerkit import iter_transactions, load_transactions
+from ledgerkit._ingest.schema import TRANSACTIONS
+from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import (
     AuthenticationError,
-    InvalidRequestError,
-    DataError,
     ConfigurationError,
+    DataError,
+    InvalidRequestError,
     PaginationError,
     ServerError,
 )
-from ledgerkit._ingest.schema import TRANSACTIONS
-from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.sandbox import Sandbox
-from ledgerkit import iter_transactions, load_transactions
 
-UTC = timezone.utc
 JAN, FEB, MAR, APR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4))
 METHODS = ("credit_card", "alternative")
 FAST = RetryPolicy(max_retries=4, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
@@ -41,8 +40,14 @@ def faulty():
 
 def creds(s: Sandbox, **kw):
     """Connection settings, and the two methods this sandbox offers named (default methods: their own tests)."""
-    return {"base_url": s.transactions_url, "secret_key": s.credentials["transactions"], "retry": FAST,
-            "progress": False, "payment_method_type": METHODS, **kw}
+    return {
+        "base_url": s.transactions_url,
+        "secret_key": s.credentials["transactions"],
+        "retry": FAST,
+        "progress": False,
+        "payment_method_type": METHODS,
+        **kw,
+    }
 
 
 def world_rows(s: Sandbox, start=JAN, end=APR, *, field="created_at", methods=METHODS, status="all", corrected=None):
@@ -81,8 +86,14 @@ def test_full_pull_equals_the_world_and_sends_every_parameter(sb):
     assert all(r.headers["X-Api-Version"] == "3" for r in sb.requests)
     assert all(r.headers["Authorization"] == "<basic user=2101>" for r in sb.requests)
     first = sent[0]
-    assert first == {"date_type": "created_at", "from": "2025-01-01 00:00:00", "to": "2025-03-31 23:59:59",
-                     "status": "all", "payment_method_type": "credit_card", "time_zone": "UTC"}
+    assert first == {
+        "date_type": "created_at",
+        "from": "2025-01-01 00:00:00",
+        "to": "2025-03-31 23:59:59",
+        "status": "all",
+        "payment_method_type": "credit_card",
+        "time_zone": "UTC",
+    }
     cursors = [p.get("starting_after") for p in sent if p["payment_method_type"] == "credit_card"]
     assert cursors[0] is None and cursors[1:] == sorted(cursors[1:]) and len(cursors) > 3
     m = df.attrs["ledgerkit"]
@@ -100,8 +111,15 @@ def test_frame_dtypes_and_pii_dropped(sb):
     assert d["id"] == "Int64" and d["amount"] == "Int64" and d["pay_to_merchant"] == "Int64"
     assert d["created_at"] == "datetime64[ns, UTC]" and d["currency"] == "category" and d["type"] == "category"
     assert d["discount_rate"] == "Float64" and d["test"] == "boolean" and d["uid"] == "str"
-    for col in ("credit_card.holder", "credit_card.token", "customer.ip", "customer.email", "billing_address.city",
-                "additional_data.vendor.token", "three_d_secure_verification.cavv"):
+    for col in (
+        "credit_card.holder",
+        "credit_card.token",
+        "customer.ip",
+        "customer.email",
+        "billing_address.city",
+        "additional_data.vendor.token",
+        "three_d_secure_verification.cavv",
+    ):
         assert col not in df.columns
     assert "billing_address.country" in df.columns and "credit_card.brand" in df.columns
     assert df.attrs["ledgerkit"]["include_pii"] is False
@@ -145,8 +163,13 @@ def test_time_zone_bounds_and_wall_clock_quirk(sb):
 
 def test_aware_datetimes_are_converted_to_the_zone(sb):
     sb.clear_requests()
-    load_transactions(pd.Timestamp("2025-02-01 12:00", tz="UTC"), "2025-02-02T00:00:00+01:00",
-                      time_zone="Europe/Tallinn", max_workers=1, **creds(sb, payment_method_type="alternative"))
+    load_transactions(
+        pd.Timestamp("2025-02-01 12:00", tz="UTC"),
+        "2025-02-02T00:00:00+01:00",
+        time_zone="Europe/Tallinn",
+        max_workers=1,
+        **creds(sb, payment_method_type="alternative"),
+    )
     sent = report_params(sb)[0]
     assert (sent["from"], sent["to"]) == ("2025-02-01 14:00:00", "2025-02-02 00:59:59")
 
@@ -176,7 +199,10 @@ def test_manual_corrections(sb):
     sb.clear_requests()
     df = load_transactions(JAN, APR, manual_correction_from=lo, manual_correction_to=hi, **creds(sb))
     sent = report_params(sb)[0]
-    assert (sent["manual_correction_from"], sent["manual_correction_to"]) == ("2025-01-01 00:00:00", "2025-03-31 23:59:59")
+    assert (sent["manual_correction_from"], sent["manual_correction_to"]) == (
+        "2025-01-01 00:00:00",
+        "2025-03-31 23:59:59",
+    )
     assert_same_rows(df, world_rows(sb, corrected=(lo, hi)))
     assert df["manually_corrected_at"].notna().all()
 
@@ -216,28 +242,31 @@ def test_iter_transactions_yields_typed_pages(sb):
 NAIVE = datetime(2025, 1, 1)
 
 
-@pytest.mark.parametrize("args, kw, parameter", [
-    ((FEB, JAN), {}, "date_to"),
-    ((JAN, JAN), {}, "date_to"),
-    ((NAIVE, FEB), {}, "date_from"),
-    ((JAN, pd.Timestamp("2025-02-01")), {}, "date_to"),
-    ((JAN, "next week"), {}, "date_to"),
-    ((JAN, FEB), {"time_zone": "Mars/Olympus"}, "time_zone"),
-    ((JAN, FEB), {"status": "paid"}, "status"),
-    ((JAN, FEB), {"date_type": "updated_at"}, "date_type"),
-    ((JAN, FEB), {"payment_method_type": "Credit Card"}, "payment_method_type"),
-    ((JAN, FEB), {"payment_method_type": ("credit_card", 3)}, "payment_method_type"),
-    ((JAN, FEB), {"payment_method_type": 5}, "payment_method_type"),
-    ((JAN, FEB), {"payment_method_type": ()}, "payment_method_type"),
-    ((JAN, FEB), {"skip_refused_methods": "yes"}, "skip_refused_methods"),
-    ((JAN, FEB), {"starting_after": 5, "ending_before": 9}, "ending_before"),
-    ((JAN, FEB), {"starting_after": "abc"}, "starting_after"),
-    ((JAN, FEB), {"starting_after": -1}, "starting_after"),
-    ((JAN, FEB), {"manual_correction_from": FEB, "manual_correction_to": JAN}, "manual_correction_to"),
-    (("2025-01-01 12:00", FEB), {"date_type": "settled_at"}, "date_from"),
-    ((JAN, FEB), {"progress": "yes"}, "progress"),
-    ((JAN, FEB), {"retry": 3}, "retry"),
-])
+@pytest.mark.parametrize(
+    "args, kw, parameter",
+    [
+        ((FEB, JAN), {}, "date_to"),
+        ((JAN, JAN), {}, "date_to"),
+        ((NAIVE, FEB), {}, "date_from"),
+        ((JAN, pd.Timestamp("2025-02-01")), {}, "date_to"),
+        ((JAN, "next week"), {}, "date_to"),
+        ((JAN, FEB), {"time_zone": "Mars/Olympus"}, "time_zone"),
+        ((JAN, FEB), {"status": "paid"}, "status"),
+        ((JAN, FEB), {"date_type": "updated_at"}, "date_type"),
+        ((JAN, FEB), {"payment_method_type": "Credit Card"}, "payment_method_type"),
+        ((JAN, FEB), {"payment_method_type": ("credit_card", 3)}, "payment_method_type"),
+        ((JAN, FEB), {"payment_method_type": 5}, "payment_method_type"),
+        ((JAN, FEB), {"payment_method_type": ()}, "payment_method_type"),
+        ((JAN, FEB), {"skip_refused_methods": "yes"}, "skip_refused_methods"),
+        ((JAN, FEB), {"starting_after": 5, "ending_before": 9}, "ending_before"),
+        ((JAN, FEB), {"starting_after": "abc"}, "starting_after"),
+        ((JAN, FEB), {"starting_after": -1}, "starting_after"),
+        ((JAN, FEB), {"manual_correction_from": FEB, "manual_correction_to": JAN}, "manual_correction_to"),
+        (("2025-01-01 12:00", FEB), {"date_type": "settled_at"}, "date_from"),
+        ((JAN, FEB), {"progress": "yes"}, "progress"),
+        ((JAN, FEB), {"retry": 3}, "retry"),
+    ],
+)
 def test_bad_inputs_raise_before_any_request(sb, args, kw, parameter):
     sb.clear_requests()
     with pytest.raises(ConfigurationError) as info:
@@ -273,13 +302,16 @@ def test_wrong_secret_is_an_authentication_error_without_the_secret(sb):
 # ---------------------------------------------------------------- faults
 
 
-@pytest.mark.parametrize("faults, reason", [
-    ({"rate_limit_every": 3, "retry_after": 0}, "429"),
-    ({"rate_limit_every": 4, "retry_after": None}, "429"),
-    ({"error_every": 3, "error_burst": 2}, "503"),
-    ({"drop_every": 3}, "transport"),
-    ({"malformed_every": 3}, "malformed"),
-])
+@pytest.mark.parametrize(
+    "faults, reason",
+    [
+        ({"rate_limit_every": 3, "retry_after": 0}, "429"),
+        ({"rate_limit_every": 4, "retry_after": None}, "429"),
+        ({"error_every": 3, "error_burst": 2}, "503"),
+        ({"drop_every": 3}, "transport"),
+        ({"malformed_every": 3}, "malformed"),
+    ],
+)
 def test_transient_faults_are_retried_and_the_frame_is_exact(faulty, faults, reason):
     faulty.set_faults(**faults)
     df = load_transactions(JAN, APR, max_workers=1, **creds(faulty))
@@ -355,8 +387,12 @@ def test_exhausted_retries_mid_pull_resume_to_the_exact_frame(faulty):
     assert err.resume["starting_after"] == err.partial["id"].max()
     assert err.manifest["complete"] is False and err.manifest["rows"] == 60
     faulty.clear_faults()
-    rest = load_transactions(JAN, APR, starting_after=err.resume["starting_after"],
-                             **creds(faulty, payment_method_type=err.resume["payment_method_type"]))
+    rest = load_transactions(
+        JAN,
+        APR,
+        starting_after=err.resume["starting_after"],
+        **creds(faulty, payment_method_type=err.resume["payment_method_type"]),
+    )
     whole = pd.concat([err.partial, rest], ignore_index=True)
     assert_same_rows(whole, world_rows(faulty, methods=("credit_card",)))
 
@@ -387,22 +423,55 @@ def test_page_count_as_report_total_or_page_rows_and_a_count_that_fits_neither()
 
     tx = {"id": 7, "amount": 100, "currency": "EUR", "created_at": "2025-01-02T00:00:00Z"}
     with ScriptedServer() as server:
-        kw = {"base_url": server.url, "shop_id": "1", "secret_key": "k", "retry": FAST, "progress": False,
-              "payment_method_type": "credit_card"}
-        server.script = [{"body": {"transactions": [tx], "count": 2, "has_more": False,
-                                   "first_object_id": "7", "last_object_id": "7"}}]
+        kw = {
+            "base_url": server.url,
+            "shop_id": "1",
+            "secret_key": "k",
+            "retry": FAST,
+            "progress": False,
+            "payment_method_type": "credit_card",
+        }
+        server.script = [
+            {
+                "body": {
+                    "transactions": [tx],
+                    "count": 2,
+                    "has_more": False,
+                    "first_object_id": "7",
+                    "last_object_id": "7",
+                }
+            }
+        ]
         df = load_transactions(JAN, FEB, **kw)  # the docs call count the report's total: not an error
         assert df["id"].tolist() == [7] and df.attrs["ledgerkit"]["dialect"]["count"] == "report total"
-        server.script = [{"body": {"transactions": [tx], "count": 0, "has_more": False,
-                                   "first_object_id": "7", "last_object_id": "7"}}]
+        server.script = [
+            {
+                "body": {
+                    "transactions": [tx],
+                    "count": 0,
+                    "has_more": False,
+                    "first_object_id": "7",
+                    "last_object_id": "7",
+                }
+            }
+        ]
         with pytest.raises(DataError, match="count=0 but holds 1") as info:
             load_transactions(JAN, FEB, **kw)
         assert info.value.resume["starting_after"] is None and len(info.value.partial) == 0
         server.script = [{"body": {"message": "not a report"}}]
         with pytest.raises(DataError, match="no 'transactions' list"):
             load_transactions(JAN, FEB, **kw)
-        server.script = [{"body": {"transactions": [tx], "count": 1, "has_more": False,
-                                   "first_object_id": "7", "last_object_id": "7"}}]
+        server.script = [
+            {
+                "body": {
+                    "transactions": [tx],
+                    "count": 1,
+                    "has_more": False,
+                    "first_object_id": "7",
+                    "last_object_id": "7",
+                }
+            }
+        ]
         df = load_transactions(JAN, FEB, **kw)  # string cursors are accepted
         assert df["id"].tolist() == [7] and df.attrs["ledgerkit"]["last_cursor"] == 7
         assert df.attrs["ledgerkit"]["dialect"]["count"] == "page rows"
@@ -430,7 +499,9 @@ def test_a_method_named_by_the_caller_that_the_provider_refuses_raises(sb):
     with pytest.raises(InvalidRequestError) as info:
         load_transactions(JAN, FEB, **creds(sb, payment_method_type=("credit_card", "erip")))
     assert "payment_method_type" in str(info.value)
-    df = load_transactions(JAN, FEB, skip_refused_methods=True, **creds(sb, payment_method_type=("credit_card", "erip")))
+    df = load_transactions(
+        JAN, FEB, skip_refused_methods=True, **creds(sb, payment_method_type=("credit_card", "erip"))
+    )
     assert_same_rows(df, world_rows(sb, JAN, FEB, methods=("credit_card",)))
     assert df.attrs["ledgerkit"]["dialect"]["methods_refused"] == ["erip"]
 
@@ -458,15 +529,30 @@ def test_fees_in_major_units_raise_a_data_error_explaining_the_contradiction():
     from tests.transport.test_http import ScriptedServer
 
     def tx(i: int, fee: float, pay: float) -> dict:
-        return {"id": i, "type": "payment", "status": "successful", "amount": 1000, "currency": "USD",
-                "transaction_fee": fee, "pay_to_merchant": pay, "created_at": "2025-01-02T00:00:00Z"}
+        return {
+            "id": i,
+            "type": "payment",
+            "status": "successful",
+            "amount": 1000,
+            "currency": "USD",
+            "transaction_fee": fee,
+            "pay_to_merchant": pay,
+            "created_at": "2025-01-02T00:00:00Z",
+        }
 
     with ScriptedServer() as server:
-        kw = {"base_url": server.url, "shop_id": "1", "secret_key": "k", "retry": FAST, "progress": False,
-              "payment_method_type": "credit_card"}
+        kw = {
+            "base_url": server.url,
+            "shop_id": "1",
+            "secret_key": "k",
+            "retry": FAST,
+            "progress": False,
+            "payment_method_type": "credit_card",
+        }
         page = [tx(1, 0.29, 9.71), tx(2, 0.3, 9.7), tx(3, 29.0, 971.0)]
-        server.script = [{"body": {"transactions": page, "count": 3, "has_more": False,
-                                   "first_object_id": 1, "last_object_id": 3}}]
+        server.script = [
+            {"body": {"transactions": page, "count": 3, "has_more": False, "first_object_id": 1, "last_object_id": 3}}
+        ]
         with pytest.raises(DataError, match="major units") as info:
             load_transactions(JAN, FEB, **kw)
         assert "id 1: amount 1000" in str(info.value) and len(info.value.partial) == 3

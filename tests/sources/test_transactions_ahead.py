@@ -14,22 +14,34 @@ import pandas as pd
 import pytest
 
 from ledgerkit import load_transactions
-from ledgerkit.errors import DataError, PaginationError
 from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import DataError, PaginationError
 
 FAST = RetryPolicy(max_retries=3, backoff_base=0.001, jitter=0.0)
 JAN, FEB = "2025-01-01", "2025-02-01"
 
 
 def tx(i: int) -> dict:
-    return {"id": i, "type": "payment", "status": "successful", "amount": 1000 + i, "currency": "EUR",
-            "transaction_fee": 29.0, "pay_to_merchant": 971.0 + i, "created_at": f"2025-01-02T00:00:{i % 60:02d}Z"}
+    return {
+        "id": i,
+        "type": "payment",
+        "status": "successful",
+        "amount": 1000 + i,
+        "currency": "EUR",
+        "transaction_fee": 29.0,
+        "pay_to_merchant": 971.0 + i,
+        "created_at": f"2025-01-02T00:00:{i % 60:02d}Z",
+    }
 
 
 def page(ids: list[int], more: bool, *, layout: str = "compact") -> bytes:
     """A page of ``ids``; ``layout`` puts its envelope in another form (all mean the same)."""
-    env = {"count": len(ids), "has_more": more, "first_object_id": ids[0] if ids else None,
-           "last_object_id": ids[-1] if ids else None}
+    env = {
+        "count": len(ids),
+        "has_more": more,
+        "first_object_id": ids[0] if ids else None,
+        "last_object_id": ids[-1] if ids else None,
+    }
     rows = [tx(i) for i in ids]
     if layout == "records last":
         return json.dumps({**env, "transactions": rows}).encode()
@@ -41,7 +53,10 @@ def page(ids: list[int], more: bool, *, layout: str = "compact") -> bytes:
 
 
 class CursorServer:
-    """Answers ``starting_after=c`` (None: the first page) with ``answers[c]``: the n-th request gets the n-th answer."""
+    """Answers ``starting_after=c`` (None: the first page) with ``answers[c]``.
+
+    The n-th request for a cursor gets the n-th answer.
+    """
 
     def __init__(self, answers: dict[int | None, list[bytes]]) -> None:
         self.answers, self.asked = answers, []
@@ -53,15 +68,18 @@ class CursorServer:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 params = body["report_params"]
                 cursor = params.get("starting_after")
                 cursor = None if cursor is None else int(cursor)
                 server.asked.append((params["payment_method_type"], cursor))
                 answers = server.answers.get(cursor) if params["payment_method_type"] == "credit_card" else None
-                payload = page([], False) if answers is None else answers[min(server.asked.count(server.asked[-1]) - 1,
-                                                                                 len(answers) - 1)]
+                payload = (
+                    page([], False)
+                    if answers is None
+                    else answers[min(server.asked.count(server.asked[-1]) - 1, len(answers) - 1)]
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -82,15 +100,27 @@ class CursorServer:
 
 
 def pull(server: CursorServer, **kw) -> pd.DataFrame:
-    return load_transactions(JAN, FEB, base_url=server.url, shop_id="1", secret_key="k", retry=FAST, progress=False,
-                             payment_method_type=("credit_card", "alternative"), **kw)
+    return load_transactions(
+        JAN,
+        FEB,
+        base_url=server.url,
+        shop_id="1",
+        secret_key="k",
+        retry=FAST,
+        progress=False,
+        payment_method_type=("credit_card", "alternative"),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("layout", ["compact", "records last", "pretty", "text cursor"])
 def test_every_envelope_layout_gives_the_same_frame_and_no_wasted_request(layout, workers):
-    answers = {None: [page([1, 2, 3], True, layout=layout)], 3: [page([4, 5, 6], True, layout=layout)],
-               6: [page([7], False, layout=layout)]}
+    answers = {
+        None: [page([1, 2, 3], True, layout=layout)],
+        3: [page([4, 5, 6], True, layout=layout)],
+        6: [page([7], False, layout=layout)],
+    }
     with CursorServer(answers) as server:
         df = pull(server, max_workers=workers)
     assert df["id"].tolist() == [1, 2, 3, 4, 5, 6, 7]
@@ -119,18 +149,19 @@ def test_a_tail_that_lies_in_a_body_that_does_not_parse_is_never_followed():
 
 def test_a_cursor_that_does_not_move_is_not_sent_ahead():
     stuck = page([1, 2, 3], True)
-    with CursorServer({None: [stuck], 3: [stuck]}) as server:
-        with pytest.raises(PaginationError):
-            pull(server, max_workers=1)
+    with CursorServer({None: [stuck], 3: [stuck]}) as server, pytest.raises(PaginationError):
+        pull(server, max_workers=1)
     assert server.asked == [("credit_card", None), ("credit_card", 3)]  # the second page is sent, not a third
 
 
 def test_a_page_refused_after_its_next_was_sent_ahead_keeps_the_count_and_the_rows():
     """count below the rows on the page: a DataError before the cursor moves; the request sent ahead is counted."""
     bad = json.dumps({"transactions": [tx(4), tx(5)], "count": 1, "has_more": True, "last_object_id": 5}).encode()
-    with CursorServer({None: [page([1, 2, 3], True)], 3: [bad], 5: [page([6], False)]}) as server:
-        with pytest.raises(DataError) as info:
-            pull(server, max_workers=1)
+    with (
+        CursorServer({None: [page([1, 2, 3], True)], 3: [bad], 5: [page([6], False)]}) as server,
+        pytest.raises(DataError) as info,
+    ):
+        pull(server, max_workers=1)
     err = info.value
     assert err.partial["id"].tolist() == [1, 2, 3] and err.manifest["pending_windows"][0]["cursor"] == 3
     assert err.manifest["requests"] == len(server.asked) == 3 and err.manifest["requests_sent_ahead_unused"] == 1

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from ledgerkit.errors import ConfigurationError, ServerError
-from ledgerkit._transport.http import RetryPolicy
-from ledgerkit.sandbox import Sandbox, World
 from ledgerkit import iter_transactions, load_transactions
+from ledgerkit._transport.http import RetryPolicy
+from ledgerkit.errors import ConfigurationError, ServerError
+from ledgerkit.sandbox import Sandbox, World
 from ledgerkit.sources.windows import WindowScheduler, plan_spans, split_point
 
-UTC = timezone.utc
 JAN, FEB, APR = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
 FAST = RetryPolicy(max_retries=6, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
 WORKERS = 4
@@ -49,8 +48,14 @@ def sb():
 
 def creds(s: Sandbox, **kw):
     """Connection settings, and the two methods this sandbox offers named (default methods: their own tests)."""
-    return {"base_url": s.transactions_url, "secret_key": s.credentials["transactions"], "retry": FAST,
-            "progress": False, "payment_method_type": METHODS, **kw}
+    return {
+        "base_url": s.transactions_url,
+        "secret_key": s.credentials["transactions"],
+        "retry": FAST,
+        "progress": False,
+        "payment_method_type": METHODS,
+        **kw,
+    }
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -68,7 +73,9 @@ def test_parallel_pull_is_the_sequential_frame_with_boundary_second_rows(sb, seq
     _same(parallel, sequential)
     assert sb.planted_ids <= set(parallel["id"].tolist())
     boundary_rows = parallel[parallel["id"].isin(sb.planted_ids)]
-    assert set(boundary_rows["created_at"]) == {b for bd in _boundaries() for b in (pd.Timestamp(bd), pd.Timestamp(bd) - pd.Timedelta(seconds=1))}
+    assert set(boundary_rows["created_at"]) == {
+        b for bd in _boundaries() for b in (pd.Timestamp(bd), pd.Timestamp(bd) - pd.Timedelta(seconds=1))
+    }
     m = parallel.attrs["ledgerkit"]
     assert m["complete"] and m["rows"] == len(sequential) and m["duplicates_dropped"] == 0
     assert m["max_workers"] == WORKERS and m["window_count"] == len(m["windows"]) >= WORKERS
@@ -98,11 +105,15 @@ def test_several_methods_and_a_wall_clock_zone(sb):
 
 
 def test_pii_and_settled_at_days(sb):
-    one = load_transactions("2025-01-01", "2025-03-01", date_type="settled_at", include_pii=True, max_workers=1, **creds(sb))
-    many = load_transactions("2025-01-01", "2025-03-01", date_type="settled_at", include_pii=True, max_workers=4, **creds(sb))
+    one = load_transactions(
+        "2025-01-01", "2025-03-01", date_type="settled_at", include_pii=True, max_workers=1, **creds(sb)
+    )
+    many = load_transactions(
+        "2025-01-01", "2025-03-01", date_type="settled_at", include_pii=True, max_workers=4, **creds(sb)
+    )
     _same(many, one)
     assert "credit_card.holder" in many.columns
-    sent = {r.json["report_params"]["to"] for r in sb.requests[-many.attrs["ledgerkit"]["requests"]:]}
+    sent = {r.json["report_params"]["to"] for r in sb.requests[-many.attrs["ledgerkit"]["requests"] :]}
     assert all(len(t) == 10 for t in sent)  # settled_at windows are whole days
 
 
@@ -147,8 +158,11 @@ def test_failure_resumes_without_losing_a_row(sequential):
         err = info.value
         s.clear_faults()
         assert err.manifest["complete"] is False and err.manifest["pending_windows"]
-        rest = load_transactions(**{k: v for k, v in err.resume.items() if k != "secret_key"},
-                                 secret_key=s.credentials["transactions"], retry=FAST)
+        rest = load_transactions(
+            **{k: v for k, v in err.resume.items() if k != "secret_key"},
+            secret_key=s.credentials["transactions"],
+            retry=FAST,
+        )
     both = pd.concat([err.partial, rest]).drop_duplicates("id").sort_values("id", ignore_index=True)
     assert both["id"].tolist() == sequential["id"].tolist()
 
@@ -174,8 +188,13 @@ def test_plan_and_split_fall_on_whole_seconds_and_midnights():
     a, b = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2025-01-01 00:00:03", tz="UTC")
     assert plan_spans(a, b, 8, "created_at", "UTC") == [a, *(a + pd.Timedelta(seconds=s) for s in (1, 2)), b]
     assert split_point(a, a + pd.Timedelta(seconds=1), "created_at", "UTC") is None
-    days = plan_spans(pd.Timestamp("2025-01-01", tz="Europe/Tallinn").tz_convert("UTC"),
-                      pd.Timestamp("2025-01-04", tz="Europe/Tallinn").tz_convert("UTC"), 6, "settled_at", "Europe/Tallinn")
+    days = plan_spans(
+        pd.Timestamp("2025-01-01", tz="Europe/Tallinn").tz_convert("UTC"),
+        pd.Timestamp("2025-01-04", tz="Europe/Tallinn").tz_convert("UTC"),
+        6,
+        "settled_at",
+        "Europe/Tallinn",
+    )
     assert [d.tz_convert("Europe/Tallinn").hour for d in days] == [0, 0, 0, 0]
 
 
@@ -194,4 +213,3 @@ def test_scheduler_raises_the_first_error_and_stops():
 
     with pytest.raises(ValueError, match="boom"):
         list(WindowScheduler([1, 2, 3, 4], step, max_workers=2, make_worker=lambda: None))
-

@@ -17,8 +17,12 @@ PAGES = 40  # a batch of 32 and the rest
 
 def test_a_pull_of_many_pages_counts_every_payment_once():
     with Sandbox(seed=2, size=1500, page_size=15) as sb:
-        kw = {"base_url": sb.transactions_url, "shop_id": sb.credentials["transactions"].user,
-              "secret_key": sb.credentials["transactions"].secret, "progress": False}
+        kw = {
+            "base_url": sb.transactions_url,
+            "shop_id": sb.credentials["transactions"].user,
+            "secret_key": sb.credentials["transactions"].secret,
+            "progress": False,
+        }
         frames = {w: load_transactions("2025-01-01", "2025-04-01", max_workers=w, **kw) for w in (1, 4)}
     for df in frames.values():
         m = df.attrs["ledgerkit"]
@@ -39,10 +43,18 @@ def test_fees_in_major_units_on_every_page_are_all_counted(workers):
         body = json.loads(page(ids, n < PAGES - 1))
         body["transactions"] = [major(i) for i in ids]
         answers[None if n == 0 else 3 * n] = [json.dumps(body).encode()]
-    with CursorServer(answers) as server:
-        with pytest.raises(DataError, match="major units") as info:
-            load_transactions("2025-01-01", "2025-02-01", base_url=server.url, shop_id="1", secret_key="k", retry=FAST,
-                              progress=False, payment_method_type="credit_card", max_workers=workers)
+    with CursorServer(answers) as server, pytest.raises(DataError, match="major units") as info:
+        load_transactions(
+            "2025-01-01",
+            "2025-02-01",
+            base_url=server.url,
+            shop_id="1",
+            secret_key="k",
+            retry=FAST,
+            progress=False,
+            payment_method_type="credit_card",
+            max_workers=workers,
+        )
     rows = 3 * PAGES
     assert f"fails on {rows} of {rows} successful payments, and {rows} of them fit" in str(info.value)
     assert len(info.value.partial) == rows

@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import threading
 import traceback
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
+from ledgerkit._transport.http import (
+    PullStats,
+    RetryPolicy,
+    error_class_for,
+    new_session,
+    parse_retry_after,
+    send,
+    send_json,
+)
 from ledgerkit.config import Credentials
 from ledgerkit.errors import (
     AuthenticationError,
@@ -21,7 +31,6 @@ from ledgerkit.errors import (
     ServerError,
     TransportError,
 )
-from ledgerkit._transport.http import PullStats, RetryPolicy, error_class_for, new_session, parse_retry_after, send, send_json
 
 SECRET = "sk_test_very_secret_value"
 
@@ -43,7 +52,9 @@ class ScriptedServer:
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                server.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
+                server.seen.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 step = server.script[min(len(server.seen) - 1, len(server.script) - 1)]
                 payload = step.get("raw", json.dumps(step.get("body", {})).encode())
                 self.send_response(step.get("status", 200))
@@ -61,7 +72,7 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _answer
+            do_GET = do_POST = _answer  # noqa: N815 - http.server's handler names
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -102,14 +113,22 @@ def call(server, *, policy=None, decode=False, **kw):
     stats = PullStats()
     session = new_session(Credentials("42", SECRET))
     fn = send_json if decode else send
-    result = fn(session, "POST", server.url + "/api/reports", json={"a": 1}, policy=policy, stats=stats,
-                parse_error=parse_error, **kw)
+    result = fn(
+        session,
+        "POST",
+        server.url + "/api/reports",
+        json={"a": 1},
+        policy=policy,
+        stats=stats,
+        parse_error=parse_error,
+        **kw,
+    )
     return result, stats, sleep
 
 
 def test_success_sends_basic_auth_user_agent_and_body(server):
     server.script = [{"body": {"ok": True}}]
-    (response, payload), stats, sleep = call(server, decode=True, headers={"X-Api-Version": "3"})
+    (_response, payload), stats, sleep = call(server, decode=True, headers={"X-Api-Version": "3"})
     assert payload == {"ok": True}
     seen = server.seen[0]
     assert seen["headers"]["Authorization"].startswith("Basic ")
@@ -138,15 +157,17 @@ def test_429_honours_retry_after_with_a_floor(server, retry_after, expected_wait
 
 
 def test_retry_after_as_http_date():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Wed, 01 Jan 2025 12:00:07 GMT", now=now) == 7.0
     assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
 
 
 def test_429s_wait_within_the_throttle_budget_then_say_how_long_and_how_to_resume(server):
-    server.script = [{"status": 429, "headers": {"Retry-After": "1", "X-Request-ID": "rq-9"}, "body": {"message": "slow"}}]
+    server.script = [
+        {"status": 429, "headers": {"Retry-After": "1", "X-Request-ID": "rq-9"}, "body": {"message": "slow"}}
+    ]
     policy = RetryPolicy(max_retries=1, throttle_budget=3.5, sleep=SleepLog())
     with pytest.raises(RateLimitError) as info:
         call(server, policy=policy)
@@ -180,7 +201,7 @@ def test_faults_keep_their_count_between_429s(server):
 def test_a_retry_after_beyond_the_budget_left_is_not_waited_for(server):
     server.script = [{"status": 429, "headers": {"Retry-After": "10"}}]
     policy = RetryPolicy(throttle_budget=5, sleep=SleepLog())
-    with pytest.raises(RateLimitError, match="waiting 10 s more would pass RetryPolicy.throttle_budget=5 s"):
+    with pytest.raises(RateLimitError, match=r"waiting 10 s more would pass RetryPolicy\.throttle_budget=5 s"):
         call(server, policy=policy)
     assert len(server.seen) == 1 and policy.sleep.waits == []
 
@@ -222,7 +243,8 @@ def test_5xx_exhausted_raises_server_error_with_details(server):
 
 
 @pytest.mark.parametrize(
-    "status, cls", [(401, AuthenticationError), (403, AuthenticationError), (404, NotFoundError), (422, InvalidRequestError)]
+    "status, cls",
+    [(401, AuthenticationError), (403, AuthenticationError), (404, NotFoundError), (422, InvalidRequestError)],
 )
 def test_4xx_not_retried_and_mapped(server, status, cls):
     server.script = [{"status": status, "body": {"message": "nope", "errors": {"status": ["must be one of: all"]}}}]
@@ -268,8 +290,14 @@ def test_connection_refused_raises_transport_error():
     policy = RetryPolicy(max_retries=2, backoff_base=0.001, jitter=0.0, sleep=sleep)
     stats = PullStats()
     with pytest.raises(TransportError, match="failed after 3 attempts"):
-        send(new_session(Credentials("1", SECRET)), "GET", f"http://127.0.0.1:{port}/x", policy=policy,
-             stats=stats, parse_error=parse_error)
+        send(
+            new_session(Credentials("1", SECRET)),
+            "GET",
+            f"http://127.0.0.1:{port}/x",
+            policy=policy,
+            stats=stats,
+            parse_error=parse_error,
+        )
     assert stats.requests == 3 and stats.retries == 2 and len(sleep.waits) == 2
 
 
@@ -306,8 +334,14 @@ def test_errors_keep_their_cause_and_the_cause_shows_no_secret(server):
         port = s.getsockname()[1]
     policy = RetryPolicy(max_retries=0, sleep=SleepLog())
     with pytest.raises(TransportError) as info:
-        send(new_session(Credentials("1", SECRET)), "GET", f"http://127.0.0.1:{port}/x", policy=policy,
-             stats=PullStats(), parse_error=parse_error)
+        send(
+            new_session(Credentials("1", SECRET)),
+            "GET",
+            f"http://127.0.0.1:{port}/x",
+            policy=policy,
+            stats=PullStats(),
+            parse_error=parse_error,
+        )
     cause = info.value.__cause__
     assert isinstance(cause, requests.exceptions.ConnectionError)
     assert SECRET not in repr(cause) and SECRET not in str(cause)
@@ -317,8 +351,15 @@ def test_errors_keep_their_cause_and_the_cause_shows_no_secret(server):
 def test_a_header_that_cannot_be_sent_keeps_its_value_out_of_the_whole_chain(server):
     policy = RetryPolicy(max_retries=0, sleep=SleepLog())
     with pytest.raises(TransportError, match="could not be sent: InvalidHeader") as info:
-        send(new_session(Credentials("1", "x")), "GET", server.url + "/x", headers={"X-Key": f"{SECRET}\n"},
-             policy=policy, stats=PullStats(), parse_error=parse_error)
+        send(
+            new_session(Credentials("1", "x")),
+            "GET",
+            server.url + "/x",
+            headers={"X-Key": f"{SECRET}\n"},
+            policy=policy,
+            stats=PullStats(),
+            parse_error=parse_error,
+        )
     err = info.value
     assert err.__cause__ is None and err.__context__ is None  # deliberately cut: the error quotes the header
     shown = f"{err!s} {err!r} {err.__context__!r}" + "".join(traceback.format_exception(err))
@@ -328,14 +369,29 @@ def test_a_header_that_cannot_be_sent_keeps_its_value_out_of_the_whole_chain(ser
 def test_a_request_that_cannot_be_sent_is_a_transport_error_with_its_cause():
     policy = RetryPolicy(max_retries=3, sleep=SleepLog())
     with pytest.raises(TransportError, match="could not be sent: InvalidURL") as info:
-        send(new_session(Credentials("1", SECRET)), "GET", "http://127.0.0.1:99999/x", policy=policy,
-             stats=PullStats(), parse_error=parse_error)
+        send(
+            new_session(Credentials("1", SECRET)),
+            "GET",
+            "http://127.0.0.1:99999/x",
+            policy=policy,
+            stats=PullStats(),
+            parse_error=parse_error,
+        )
     assert isinstance(info.value.__cause__, requests.exceptions.InvalidURL) and policy.sleep.waits == []
 
 
-@pytest.mark.parametrize("field, value", [("max_retries", -1), ("max_retries", 2.5), ("throttle_budget", -1),
-                                          ("throttle_budget", "600"), ("retry_after_floor", float("nan")),
-                                          ("jitter", 1.5), ("sleep", 0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("max_retries", -1),
+        ("max_retries", 2.5),
+        ("throttle_budget", -1),
+        ("throttle_budget", "600"),
+        ("retry_after_floor", float("nan")),
+        ("jitter", 1.5),
+        ("sleep", 0),
+    ],
+)
 def test_retry_policy_refuses_bad_values(field, value):
     with pytest.raises(ConfigurationError, match=field):
         RetryPolicy(**{field: value})

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from ledgerkit._transport.http import PullStats, RetryPolicy, new_session, send_json, transmit
 from ledgerkit.config import Credentials
 from ledgerkit.errors import DataError, InvalidRequestError
-from ledgerkit._transport.http import PullStats, RetryPolicy, new_session, send_json, transmit
 from tests.transport.test_http import SECRET, ScriptedServer, parse_error
 
 POLICY = RetryPolicy(max_retries=2, backoff_base=0.001, jitter=0.0)
@@ -25,16 +25,31 @@ def server():
 def ahead(server, session, body=None):
     """The first attempt, sent on another thread as a pull sends a window's next page."""
     with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(transmit, session, "POST", server.url + "/api/reports", json=body or {"a": 1},
-                             headers={"X-Api-Version": "3"}, policy=POLICY)
+        future = pool.submit(
+            transmit,
+            session,
+            "POST",
+            server.url + "/api/reports",
+            json=body or {"a": 1},
+            headers={"X-Api-Version": "3"},
+            policy=POLICY,
+        )
         future.exception()
     return future.result
 
 
 def call(server, session, first):
     stats = PullStats()
-    result = send_json(session, "POST", server.url + "/api/reports", json={"a": 1}, policy=POLICY, stats=stats,
-                       parse_error=parse_error, first=first)
+    result = send_json(
+        session,
+        "POST",
+        server.url + "/api/reports",
+        json={"a": 1},
+        policy=POLICY,
+        stats=stats,
+        parse_error=parse_error,
+        first=first,
+    )
     return result, stats
 
 
@@ -47,12 +62,15 @@ def test_an_answer_sent_ahead_is_taken_without_sending_again(server):
     assert stats.as_dict() == {"requests": 1, "retries": 0, "bytes": len(b'{"ok": true}'), "retry_reasons": {}}
 
 
-@pytest.mark.parametrize("first_answer, reason", [
-    ({"status": 503, "body": {"message": "busy"}}, "503"),
-    ({"raw": b'{"ok": tr'}, "malformed"),
-    ({"body": {"ok": True}, "drop": True}, "transport"),
-    ({"status": 429, "headers": {"Retry-After": "0"}, "body": {}}, "429"),
-])
+@pytest.mark.parametrize(
+    "first_answer, reason",
+    [
+        ({"status": 503, "body": {"message": "busy"}}, "503"),
+        ({"raw": b'{"ok": tr'}, "malformed"),
+        ({"body": {"ok": True}, "drop": True}, "transport"),
+        ({"status": 429, "headers": {"Retry-After": "0"}, "body": {}}, "429"),
+    ],
+)
 def test_a_fault_of_the_attempt_sent_ahead_is_retried_like_any(server, first_answer, reason):
     server.script = [first_answer, {"body": {"ok": True}}]
     session = new_session(Credentials("42", SECRET))

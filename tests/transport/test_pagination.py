@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import requests
 
-from ledgerkit.errors import DataError, PaginationError
 from ledgerkit._transport.pagination import CursorPaginator, Fetched, LinkPaginator, Paginator, fetch_next
+from ledgerkit.errors import DataError, PaginationError
 from ledgerkit.sandbox import Sandbox
 from ledgerkit.sources._pull import connect
 from ledgerkit.sources.statements import parse_error
@@ -140,8 +140,12 @@ def test_fetch_next_names_the_page_and_keeps_the_cause():
         raise DataError("the page's count is -1")
 
     with pytest.raises(DataError, match=r"^page 4 \(starting_after=9\): the page's count is -1$") as info:
-        fetch_next(p, lambda request: (None, {"has_more": False}), check=check,
-                   where=lambda: f"page 4 ({', '.join(f'{k}={v}' for k, v in p.next_request().items())})")
+        fetch_next(
+            p,
+            lambda request: (None, {"has_more": False}),
+            check=check,
+            where=lambda: f"page 4 ({', '.join(f'{k}={v}' for k, v in p.next_request().items())})",
+        )
     assert isinstance(info.value.__cause__, DataError) and str(info.value.__cause__) == "the page's count is -1"
     assert (p.cursor, p.pages, p.has_next_page) == (9, 0, True)  # a bad page does not move the paginator
 
@@ -165,14 +169,22 @@ def test_fetch_next_sends_what_the_paginator_asks_for():
 
 def test_one_loop_follows_the_statements_over_real_http():
     with Sandbox(seed=0, size=120, per_page_default=25, per_page_max=100) as sb:
-        c = connect("statements", base_url=sb.statements_url, user=None, secret=sb.credentials["statements"],
-                    session=None, retry=None, parse_error=parse_error)
+        c = connect(
+            "statements",
+            base_url=sb.statements_url,
+            user=None,
+            secret=sb.credentials["statements"],
+            session=None,
+            retry=None,
+            parse_error=parse_error,
+        )
         p = LinkPaginator(c.config.url("/v1/shop/accountstatements"), {"since": "2025-01-01", "page": 1})
         rows = []
         known = None
         while p.has_next_page:
-            got = fetch_next(p, lambda request: c.json("GET", request[0], params=request[1]),
-                             where=lambda: f"page {p.page}")
+            got = fetch_next(
+                p, lambda request: c.json("GET", request[0], params=request[1]), where=lambda: f"page {p.page}"
+            )
             assert got.stuck is None
             rows += got.data
             known = p.pages_known() if known is None else known

@@ -6,15 +6,14 @@ their own progress tests next to their loaders.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from ledgerkit import load_transactions
 from ledgerkit._transport.progress import AUTO_PAGES
 from ledgerkit.sandbox.server import Sandbox
-from ledgerkit import load_transactions
 
-UTC = timezone.utc
 LONG = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
 SHORT = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 8, tzinfo=UTC))
 BAR = "ledgerkit transactions"
@@ -41,7 +40,7 @@ def test_long_pull_shows_a_bar_without_secrets(sb, capsys, max_workers):
 
 def test_short_pull_stays_silent(sb, capsys):
     df = pull(sb, SHORT, progress=None, max_workers=1)
-    assert 0 < len(df) and df.attrs["ledgerkit"]["pages"] <= AUTO_PAGES
+    assert len(df) > 0 and df.attrs["ledgerkit"]["pages"] <= AUTO_PAGES
     assert capsys.readouterr().err == ""
 
 

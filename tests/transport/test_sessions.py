@@ -6,6 +6,7 @@ import base64
 import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import requests
@@ -31,7 +32,7 @@ class Echo(BaseHTTPRequestHandler):
     """Answers 200 with the request line; as a proxy (absolute URL) it answers for the origin itself."""
 
     protocol_version = "HTTP/1.1"
-    seen: list[tuple[str, str | None]] = []
+    seen: ClassVar[list[tuple[str, str | None]]] = []
 
     def log_message(self, *args):
         pass
@@ -117,7 +118,9 @@ def test_the_file_session_hides_the_link_s_query_and_sends_no_auth(echo, dump):
 
 def test_signed_query_values_are_redacted_in_text():
     text = f"GET /f.zip?X-Amz-Credential=AKIA%2F1&X-Amz-Signature={SIGNATURE}&page=2 HTTP/1.1"
-    assert redact_signed_query(text) == "GET /f.zip?X-Amz-Credential=<redacted>&X-Amz-Signature=<redacted>&page=2 HTTP/1.1"
+    assert (
+        redact_signed_query(text) == "GET /f.zip?X-Amz-Credential=<redacted>&X-Amz-Signature=<redacted>&page=2 HTTP/1.1"
+    )
 
 
 def test_adopting_copies_settings_and_never_touches_the_caller_s_session():
@@ -154,6 +157,6 @@ def test_a_caller_tuple_auth_gets_a_masked_repr_and_is_checked():
     s = adopt_session(mine, Credentials("other", "other"), "https://api.example.com")
     assert s.auth.username == USER and SECRET not in repr(s.auth) and mine.auth == (USER, SECRET)
     mine.auth = (USER, "s\u00e9cret\u2019")
-    with pytest.raises(ConfigurationError, match="session.auth.*U\\+2019") as info:
+    with pytest.raises(ConfigurationError, match=r"session\.auth.*U\+2019") as info:
         adopt_session(mine, Credentials("other", "other"), "https://api.example.com")
     assert "cret" not in str(info.value)

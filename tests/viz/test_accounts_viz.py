@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib as mpl
 
-matplotlib.use("Agg")
+mpl.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-import ledgerkit as lk  # noqa: E402
-from ledgerkit.errors import ConfigurationError  # noqa: E402
-from ledgerkit.viz import plots, widgets  # noqa: E402
+import ledgerkit as lk
+from ledgerkit.errors import ConfigurationError
+from ledgerkit.viz import plots, widgets
 
-from ..analysis.test_accounts import ACCOUNTS, combined, statements_of, transactions_of  # noqa: E402
+from ..analysis.test_accounts import ACCOUNTS, combined, statements_of, transactions_of
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ def _plots(statements, transactions):
 
 
 def test_every_plot_refuses_two_accounts_and_says_how_to_pick_one(statements, transactions):
-    for name, draw in _plots(statements, transactions).items():
+    for draw in _plots(statements, transactions).values():
         with pytest.raises(ConfigurationError, match=r"expected the rows of one account, e\.g\. .*== 'eu-shop'"):
             draw()
 

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib as mpl
 
-matplotlib.use("Agg")
+mpl.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.transforms import Bbox
 
-from ledgerkit.analysis import (  # noqa: E402
+from ledgerkit.analysis import (
     check_balances,
     fee_breakdown,
     payout_groups,
     payout_waterfall,
     roll_forward,
 )
-from ledgerkit.errors import ConfigurationError  # noqa: E402
-from ledgerkit.viz.plots import (  # noqa: E402
+from ledgerkit.errors import ConfigurationError
+from ledgerkit.viz.plots import (
     COLORS,
     FIGSIZE,
     plot_balance,
@@ -50,39 +50,51 @@ def money(*values: int) -> pd.array:
 @pytest.fixture
 def transactions() -> pd.DataFrame:
     """EUR card payments of two brands over two months, and one JPY payment."""
-    return pd.DataFrame({
-        "id": money(1, 2, 3, 4, 5),
-        "type": ["payment", "payment", "payment", "refund", "payment"],
-        "status": ["successful"] * 5,
-        "amount": money(10_000, 20_000, 5_000, 1_000, 3_000),
-        "transaction_fee": money(300, 400, 150, 25, 90),
-        "currency": ["EUR", "EUR", "EUR", "EUR", "JPY"],
-        "credit_card.brand": ["visa", "master", "visa", "visa", "visa"],
-        "created_at": utc("2025-01-05", "2025-01-20", "2025-02-03", "2025-02-10", "2025-01-07"),
-    })
+    return pd.DataFrame(
+        {
+            "id": money(1, 2, 3, 4, 5),
+            "type": ["payment", "payment", "payment", "refund", "payment"],
+            "status": ["successful"] * 5,
+            "amount": money(10_000, 20_000, 5_000, 1_000, 3_000),
+            "transaction_fee": money(300, 400, 150, 25, 90),
+            "currency": ["EUR", "EUR", "EUR", "EUR", "JPY"],
+            "credit_card.brand": ["visa", "master", "visa", "visa", "visa"],
+            "created_at": utc("2025-01-05", "2025-01-20", "2025-02-03", "2025-02-10", "2025-01-07"),
+        }
+    )
 
 
 @pytest.fixture
 def statements() -> pd.DataFrame:
     """Two payouts (the second one 5 cents short: residual) and an open balance, EUR."""
-    return pd.DataFrame({
-        "row_id": [f"r{i}" for i in range(9)],
-        "created": utc("2025-01-06 04:00", "2025-01-06 04:00", "2025-01-06 04:00", "2025-01-07 00:00",
-                       "2025-01-07 09:00", "2025-01-07 09:00", "2025-01-07 09:00", "2025-01-08 00:00",
-                       "2025-01-08 10:00"),
-        "type": ["INCOME", "TRX_FEE", "VAT", "PAYOUT", "INCOME", "TRX_FEE_FIX", "VAT", "PAYOUT", "INCOME"],
-        "amount": money(10_000, -250, -55, -9_695, 5_000, -30, -7, -4_958, 2_000),
-        "balance_before": money(0, 10_000, 9_750, 9_695, 0, 5_000, 4_970, 4_963, 5),
-        "balance_after": money(10_000, 9_750, 9_695, 0, 5_000, 4_970, 4_963, 5, 2_005),
-        "currency": ["EUR"] * 9,
-        "transaction_id": ["t1", "t1", "t1", None, "t2", "t2", "t2", None, "t3"],
-        "payout_id": pd.array(["P1"] * 4 + ["P2"] * 4 + [None], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "row_id": [f"r{i}" for i in range(9)],
+            "created": utc(
+                "2025-01-06 04:00",
+                "2025-01-06 04:00",
+                "2025-01-06 04:00",
+                "2025-01-07 00:00",
+                "2025-01-07 09:00",
+                "2025-01-07 09:00",
+                "2025-01-07 09:00",
+                "2025-01-08 00:00",
+                "2025-01-08 10:00",
+            ),
+            "type": ["INCOME", "TRX_FEE", "VAT", "PAYOUT", "INCOME", "TRX_FEE_FIX", "VAT", "PAYOUT", "INCOME"],
+            "amount": money(10_000, -250, -55, -9_695, 5_000, -30, -7, -4_958, 2_000),
+            "balance_before": money(0, 10_000, 9_750, 9_695, 0, 5_000, 4_970, 4_963, 5),
+            "balance_after": money(10_000, 9_750, 9_695, 0, 5_000, 4_970, 4_963, 5, 2_005),
+            "currency": ["EUR"] * 9,
+            "transaction_id": ["t1", "t1", "t1", None, "t2", "t2", "t2", None, "t3"],
+            "payout_id": pd.array(["P1"] * 4 + ["P2"] * 4 + [None], dtype="str"),
+        }
+    )
 
 
 def assert_draws_on(plot, frame, **kwargs):
     """Given an Axes: returns it and creates no figure. Without: exactly one new figure."""
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     before = plt.get_fignums()
     assert plot(frame, ax=ax, **kwargs) is ax
     assert plt.get_fignums() == before
@@ -138,10 +150,15 @@ def test_effective_rate_jpy_has_no_decimals(transactions):
 
 def test_effective_rate_volume_dots_never_sit_on_the_bar_labels():
     """Volume proportional to the rate: without bands every dot would land on its bar's label."""
-    breakdown = pd.DataFrame({
-        "currency": ["EUR"] * 4, "credit_card.brand": ["amex", "master", "visa", "jcb"],
-        "fee": money(300, 200, 100, 50), "volume": money(30_000, 20_000, 10_000, 5_000),
-        "rate_bp": [300.0, 200.0, 100.0, 50.0]})
+    breakdown = pd.DataFrame(
+        {
+            "currency": ["EUR"] * 4,
+            "credit_card.brand": ["amex", "master", "visa", "jcb"],
+            "fee": money(300, 200, 100, 50),
+            "volume": money(30_000, 20_000, 10_000, 5_000),
+            "rate_bp": [300.0, 200.0, 100.0, 50.0],
+        }
+    )
     ax = plot_effective_rate(breakdown.assign(volume=money(3_000_000, 2_000_000, 1_000_000, 500_000)))
     ax.figure.canvas.draw()
     labels = [t.get_window_extent() for t in ax.texts]
@@ -159,16 +176,23 @@ def test_effective_rate_volume_dots_never_sit_on_the_bar_labels():
 def overlapping(texts) -> list:
     """Pairs of drawn texts whose window extents overlap (the figure must have been drawn)."""
     boxes = [t.get_window_extent() for t in texts if t.get_text()]
-    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
 
 
 def gateway_breakdown(names: list[str]) -> pd.DataFrame:
     n = len(names)
-    return pd.DataFrame({
-        "currency": ["EUR"] * n, "payment.gateway_id": pd.array(range(301, 301 + n), dtype="Int64"),
-        "payment.gateway_name": names, "count": money(*[10] * n), "fee": money(*[100] * n),
-        "volume_count": money(*[10] * n), "volume": money(*[10_000] * n), "rate_bp": [100.0] * n,
-    })
+    return pd.DataFrame(
+        {
+            "currency": ["EUR"] * n,
+            "payment.gateway_id": pd.array(range(301, 301 + n), dtype="Int64"),
+            "payment.gateway_name": names,
+            "count": money(*[10] * n),
+            "fee": money(*[100] * n),
+            "volume_count": money(*[10] * n),
+            "volume": money(*[10_000] * n),
+            "rate_bp": [100.0] * n,
+        }
+    )
 
 
 def test_effective_rate_long_gateway_labels_are_wrapped_not_run_together():
@@ -177,7 +201,11 @@ def test_effective_rate_long_gateway_labels_are_wrapped_not_run_together():
     ax.figure.canvas.draw()
     labels = ax.get_xticklabels()
     assert [t.get_text() for t in labels] == [
-        "301\nEU Cards Standard", "302\nEU Cards Premium", "303\niDEAL", "304\nBancontact"]
+        "301\nEU Cards Standard",
+        "302\nEU Cards Premium",
+        "303\niDEAL",
+        "304\nBancontact",
+    ]
     assert {t.get_rotation() for t in labels} == {0.0}
     assert not overlapping(labels)
 
@@ -215,8 +243,11 @@ def test_legends_are_outside_the_data_area(transactions, statements):
 
 
 def test_legends_above_the_axes_do_not_cover_the_title(transactions, statements):
-    for ax in (plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR"),
-               plot_payout_waterfall(payout_waterfall(statements, "P2")), plot_payouts(payout_groups(statements))):
+    for ax in (
+        plot_effective_rate(fee_breakdown(transactions, by="brand"), currency="EUR"),
+        plot_payout_waterfall(payout_waterfall(statements, "P2")),
+        plot_payouts(payout_groups(statements)),
+    ):
         ax.figure.canvas.draw()
         assert not ax.get_legend().get_window_extent().overlaps(ax.title.get_window_extent())
 
@@ -290,14 +321,21 @@ def test_balance_breaks_of_another_currency_are_not_drawn(statements):
 
 
 def test_balance_records_draw_one_line_per_account_named_by_what_differs():
-    records = pd.DataFrame({
-        "merchant_id": money(21, 21, 21), "shop_id": money(2101, 2101, 2101), "gateway_id": money(302, 301, 302),
-        "created_at": utc("2025-01-05", "2025-01-06", "2025-01-07"),
-        "balance_after": money(1_000, 5_000, 1_250), "currency": ["EUR"] * 3,
-    })
+    records = pd.DataFrame(
+        {
+            "merchant_id": money(21, 21, 21),
+            "shop_id": money(2101, 2101, 2101),
+            "gateway_id": money(302, 301, 302),
+            "created_at": utc("2025-01-05", "2025-01-06", "2025-01-07"),
+            "balance_after": money(1_000, 5_000, 1_250),
+            "currency": ["EUR"] * 3,
+        }
+    )
     ax = plot_balance(records)
     assert [(line.get_label(), line.get_ydata().tolist()) for line in ax.get_lines()] == [
-        ("gateway 301", [50.0]), ("gateway 302", [10.0, 12.5])]
+        ("gateway 301", [50.0]),
+        ("gateway 302", [10.0, 12.5]),
+    ]
     assert [line.get_label() for line in plot_balance(records.iloc[[0, 2]]).get_lines()] == ["gateway 302"]
 
 
@@ -312,7 +350,13 @@ def test_roll_forward_waterfall_steps_from_opening_to_closing(statements):
     names = [t.get_text() for t in ax.get_xticklabels()]
     assert names == ["opening", "income", "fees", "vat", "refunds", "chargebacks", "payouts", "other", "closing"]
     assert [t.get_text() for t in ax.texts] == [  # totals always, deltas only when not zero
-        "0.00 EUR", "+170.00 EUR", "-2.80 EUR", "-0.62 EUR", "-146.53 EUR", "20.05 EUR"]
+        "0.00 EUR",
+        "+170.00 EUR",
+        "-2.80 EUR",
+        "-0.62 EUR",
+        "-146.53 EUR",
+        "20.05 EUR",
+    ]
     assert [round(b.get_height(), 9) for b in bars] == [0.0, 170.0, -2.8, -0.62, 0.0, 0.0, -146.53, 0.0, 20.05]
     assert [round(b.get_y(), 9) for b in bars][:4] == [0.0, 0.0, 170.0, 167.2]
     assert bars[-1].get_y() == 0.0 and bars[-1].get_height() == 20.05
@@ -346,7 +390,7 @@ def test_payout_waterfall_totals_full_deltas_floating(statements):
     waterfall = payout_waterfall(statements, "P1")
     ax = assert_draws_on(plot_payout_waterfall, waterfall)
     bars = ax.containers[0]
-    steps = dict(zip((t.get_text() for t in ax.get_xticklabels()), bars))
+    steps = dict(zip((t.get_text() for t in ax.get_xticklabels()), bars, strict=True))
     assert steps["gross income"].get_y() == 0 and steps["gross income"].get_height() == 100.0
     assert steps["trx fees"].get_y() == 100.0 and round(steps["trx fees"].get_height(), 9) == -2.5
     assert steps["paid out"].get_y() == 0 and steps["paid out"].get_height() == 96.95
@@ -371,13 +415,18 @@ def test_payout_waterfall_neighbouring_fee_labels_do_not_overlap():
     """Small neighbouring deltas (trx fees, fixed fees) of a four-digit payout, labelled side by side."""
     amounts = [119_418, -2_396, -485, -729, -115_290]
     balances = np.cumsum([0, *amounts]).tolist()
-    lines = pd.DataFrame({
-        "row_id": [f"r{i}" for i in range(5)],
-        "created": utc(*["2025-02-14 02:00"] * 4, "2025-02-17 00:00"),
-        "type": ["INCOME", "TRX_FEE", "TRX_FEE_FIX", "VAT", "PAYOUT"],
-        "amount": money(*amounts), "balance_before": money(*balances[:-1]), "balance_after": money(*balances[1:]),
-        "currency": ["EUR"] * 5, "payout_id": pd.array(["P9"] * 5, dtype="str"),
-    })
+    lines = pd.DataFrame(
+        {
+            "row_id": [f"r{i}" for i in range(5)],
+            "created": utc(*["2025-02-14 02:00"] * 4, "2025-02-17 00:00"),
+            "type": ["INCOME", "TRX_FEE", "TRX_FEE_FIX", "VAT", "PAYOUT"],
+            "amount": money(*amounts),
+            "balance_before": money(*balances[:-1]),
+            "balance_after": money(*balances[1:]),
+            "currency": ["EUR"] * 5,
+            "payout_id": pd.array(["P9"] * 5, dtype="str"),
+        }
+    )
     ax = plot_payout_waterfall(payout_waterfall(lines, "P9"))
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.texts][:3] == ["1,194.18 EUR", "-23.96 EUR", "-4.85 EUR"]
@@ -404,6 +453,20 @@ def test_payout_waterfall_needs_one_currency(statements):
         plot_payout_waterfall(payout_waterfall(both, "P1"))
     ax = plot_payout_waterfall(payout_waterfall(both, "P1"), currency="USD")
     assert "USD" in ax.get_title()
+
+
+def test_payout_waterfall_draws_on_an_axes_of_a_subfigure(statements):
+    figure = plt.figure()
+    ax = figure.subfigures(1, 2)[0].subplots()
+    assert plot_payout_waterfall(payout_waterfall(statements, "P1"), ax=ax) is ax
+    assert ax.get_xticklabels()[0].get_text() == "gross income"
+    plt.close(figure)
+
+
+def test_a_frame_whose_currencies_are_all_missing_is_refused_naming_the_column(statements):
+    waterfall = payout_waterfall(statements, "P1")
+    with pytest.raises(ConfigurationError, match="every row's 'currency' is missing"):
+        plot_payout_waterfall(waterfall.assign(currency=pd.array([None] * len(waterfall), dtype="str")))
 
 
 def test_payouts_bars_over_time_with_the_residual_highlighted(statements):
@@ -435,17 +498,24 @@ def test_ax_must_be_an_axes(statements):
 
 
 def test_every_plot_draws_sandbox_data():
+    from ledgerkit import load_statements, load_transactions
     from ledgerkit.sandbox import Sandbox
-    from ledgerkit import load_statements
-    from ledgerkit import load_transactions
 
     with Sandbox(seed=0, size=300) as sb:
-        kw = {"base_url": sb.transactions_url, "shop_id": sb.credentials["transactions"].user,
-              "secret_key": sb.credentials["transactions"].secret, "progress": False}
+        kw = {
+            "base_url": sb.transactions_url,
+            "shop_id": sb.credentials["transactions"].user,
+            "secret_key": sb.credentials["transactions"].secret,
+            "progress": False,
+        }
         tx = load_transactions("2025-01-01", "2025-04-01", **kw)
-        st = load_statements(since="2025-01-01", base_url=sb.statements_url,
-                             shop_id=sb.credentials["statements"].user,
-                             secret_key=sb.credentials["statements"].secret, progress=False)
+        st = load_statements(
+            since="2025-01-01",
+            base_url=sb.statements_url,
+            shop_id=sb.credentials["statements"].user,
+            secret_key=sb.credentials["statements"].secret,
+            progress=False,
+        )
     fig, axes = plt.subplots(3, 2)
     plot_effective_rate(fee_breakdown(tx, by="gateway"), currency="EUR", ax=axes[0, 0])
     plot_fee_composition(fee_breakdown(st, freq="M"), ax=axes[0, 1])

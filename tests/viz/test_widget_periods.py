@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib as mpl
 
-matplotlib.use("Agg")
+mpl.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from pandas.testing import assert_frame_equal  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
 
-from ledgerkit.analysis import roll_forward  # noqa: E402
-from ledgerkit.viz.widgets import MAX_ROWS, _balance_shown, _filter, explore_balance  # noqa: E402
+from ledgerkit.analysis import roll_forward
+from ledgerkit.viz.widgets import MAX_ROWS, _balance_shown, _filter, explore_balance
 
 
 @pytest.fixture(autouse=True)
@@ -26,18 +26,21 @@ def ledger() -> pd.DataFrame:
     """EUR statements from January to April 2025, chained."""
     amounts = [10_000, -250, 5_000, -30, 2_000]
     after = pd.Series(amounts).cumsum()
-    return pd.DataFrame({
-        "row_id": [f"r{i}" for i in range(5)],
-        "created": pd.to_datetime(["2025-01-06", "2025-01-06", "2025-02-10", "2025-03-31 23:59", "2025-04-01"],
-                                  utc=True, format="ISO8601"),
-        "type": ["INCOME", "TRX_FEE", "INCOME", "TRX_FEE_FIX", "INCOME"],
-        "amount": pd.array(amounts, dtype="Int64"),
-        "balance_before": pd.array(after - amounts, dtype="Int64"),
-        "balance_after": pd.array(after, dtype="Int64"),
-        "currency": ["EUR"] * 5,
-        "transaction_id": ["t1", "t1", "t2", "t2", "t3"],
-        "payout_id": pd.array([None] * 5, dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "row_id": [f"r{i}" for i in range(5)],
+            "created": pd.to_datetime(
+                ["2025-01-06", "2025-01-06", "2025-02-10", "2025-03-31 23:59", "2025-04-01"], utc=True, format="ISO8601"
+            ),
+            "type": ["INCOME", "TRX_FEE", "INCOME", "TRX_FEE_FIX", "INCOME"],
+            "amount": pd.array(amounts, dtype="Int64"),
+            "balance_before": pd.array(after - amounts, dtype="Int64"),
+            "balance_after": pd.array(after, dtype="Int64"),
+            "currency": ["EUR"] * 5,
+            "transaction_id": ["t1", "t1", "t2", "t2", "t3"],
+            "payout_id": pd.array([None] * 5, dtype="str"),
+        }
+    )
 
 
 def test_the_period_control_offers_quarters_and_years(ledger):

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-import matplotlib
+import matplotlib as mpl
 
-matplotlib.use("Agg")
+mpl.use("Agg")
 
-import ipywidgets as widgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from pandas.testing import assert_frame_equal  # noqa: E402
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
 
-from ledgerkit.analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward  # noqa: E402
-from ledgerkit.errors import ConfigurationError  # noqa: E402
-from ledgerkit.viz.display import show  # noqa: E402
-from ledgerkit.viz.widgets import MAX_ROWS, _filter, explore_balance, explore_fees, explore_payouts  # noqa: E402
+from ledgerkit.analysis import check_balances, fee_breakdown, payout_groups, payout_waterfall, roll_forward
+from ledgerkit.errors import ConfigurationError
+from ledgerkit.viz.display import show
+from ledgerkit.viz.widgets import MAX_ROWS, _filter, explore_balance, explore_fees, explore_payouts
 
 
 @pytest.fixture(autouse=True)
@@ -37,40 +37,63 @@ def ints(*values: int) -> pd.array:
 @pytest.fixture
 def payments() -> pd.DataFrame:
     """Three EUR and two JPY card payments over January and February, with a customer e-mail (PII)."""
-    return pd.DataFrame({
-        "id": ints(1, 2, 3, 4, 5),
-        "type": ["payment"] * 5,
-        "status": ["successful", "successful", "successful", "successful", "failed"],
-        "payment_method_type": ["credit_card"] * 5,
-        "amount": ints(123_456, 20_000, 5_000, 3_000, 9_000),
-        "transaction_fee": ints(3_000, 400, 150, 90, 0),
-        "currency": ["EUR", "EUR", "EUR", "JPY", "JPY"],
-        "credit_card.brand": ["visa", "master", "visa", "visa", "master"],
-        "credit_card.issuer_country": [None] * 5,
-        "payment.gateway_id": ints(7, 7, 8, 9, 9),
-        "customer.email": ["a@example.com"] * 5,
-        "created_at": when("2025-01-05", "2025-01-20", "2025-02-03", "2025-01-07", "2025-02-08"),
-    })
+    return pd.DataFrame(
+        {
+            "id": ints(1, 2, 3, 4, 5),
+            "type": ["payment"] * 5,
+            "status": ["successful", "successful", "successful", "successful", "failed"],
+            "payment_method_type": ["credit_card"] * 5,
+            "amount": ints(123_456, 20_000, 5_000, 3_000, 9_000),
+            "transaction_fee": ints(3_000, 400, 150, 90, 0),
+            "currency": ["EUR", "EUR", "EUR", "JPY", "JPY"],
+            "credit_card.brand": ["visa", "master", "visa", "visa", "master"],
+            "credit_card.issuer_country": [None] * 5,
+            "payment.gateway_id": ints(7, 7, 8, 9, 9),
+            "customer.email": ["a@example.com"] * 5,
+            "created_at": when("2025-01-05", "2025-01-20", "2025-02-03", "2025-01-07", "2025-02-08"),
+        }
+    )
 
 
 @pytest.fixture
 def ledger() -> pd.DataFrame:
     """EUR statements: payout P1, payout P2 (5 cents short), then open rows; one USD row."""
-    return pd.DataFrame({
-        "row_id": [f"r{i}" for i in range(10)],
-        "created": when("2025-01-06 04:00", "2025-01-06 04:00", "2025-01-06 04:00", "2025-01-07 00:00",
-                        "2025-01-07 09:00", "2025-01-07 09:00", "2025-01-08 00:00", "2025-02-03 10:00",
-                        "2025-02-04 10:00", "2025-01-06 05:00"),
-        "type": ["INCOME", "TRX_FEE", "VAT", "PAYOUT", "INCOME", "TRX_FEE_FIX", "PAYOUT", "INCOME", "INCOME",
-                 "INCOME"],
-        "amount": ints(10_000, -250, -55, -9_695, 5_000, -30, -4_965, 2_000, 1_000, 700),
-        "balance_before": ints(0, 10_000, 9_750, 9_695, 0, 5_000, 4_970, 5, 2_005, 0),
-        "balance_after": ints(10_000, 9_750, 9_695, 0, 5_000, 4_970, 5, 2_005, 3_005, 700),
-        "currency": ["EUR"] * 9 + ["USD"],
-        "transaction_id": ["t1", "t1", "t1", None, "t2", "t2", None, "t3", "t4", "t5"],
-        "merchant_reference": ["order-1"] * 10,
-        "payout_id": pd.array(["P1"] * 4 + ["P2"] * 3 + [None, None, "U1"], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "row_id": [f"r{i}" for i in range(10)],
+            "created": when(
+                "2025-01-06 04:00",
+                "2025-01-06 04:00",
+                "2025-01-06 04:00",
+                "2025-01-07 00:00",
+                "2025-01-07 09:00",
+                "2025-01-07 09:00",
+                "2025-01-08 00:00",
+                "2025-02-03 10:00",
+                "2025-02-04 10:00",
+                "2025-01-06 05:00",
+            ),
+            "type": [
+                "INCOME",
+                "TRX_FEE",
+                "VAT",
+                "PAYOUT",
+                "INCOME",
+                "TRX_FEE_FIX",
+                "PAYOUT",
+                "INCOME",
+                "INCOME",
+                "INCOME",
+            ],
+            "amount": ints(10_000, -250, -55, -9_695, 5_000, -30, -4_965, 2_000, 1_000, 700),
+            "balance_before": ints(0, 10_000, 9_750, 9_695, 0, 5_000, 4_970, 5, 2_005, 0),
+            "balance_after": ints(10_000, 9_750, 9_695, 0, 5_000, 4_970, 5, 2_005, 3_005, 700),
+            "currency": ["EUR"] * 9 + ["USD"],
+            "transaction_id": ["t1", "t1", "t1", None, "t2", "t2", None, "t3", "t4", "t5"],
+            "merchant_reference": ["order-1"] * 10,
+            "payout_id": pd.array(["P1"] * 4 + ["P2"] * 3 + [None, None, "U1"], dtype="str"),
+        }
+    )
 
 
 def png_count(output: widgets.Output) -> int:
@@ -145,26 +168,33 @@ def test_explorer_tables_read_exactly_as_the_notebook_tables(payments, ledger):
         markup = w.table_output.outputs[0]["data"]["text/html"]
         header = markup.split("<tbody>")[0]
         assert header.count("<th>") == len(shown.columns)  # no index column
-    assert explore_fees(payments).display_table["rate_bp"].tolist() == show(fee_breakdown(
-        _filter(payments, None, None, "EUR"), by="brand"))["rate_bp"].tolist() == ["200.00", "245.22"]
+    assert (
+        explore_fees(payments).display_table["rate_bp"].tolist()
+        == show(fee_breakdown(_filter(payments, None, None, "EUR"), by="brand"))["rate_bp"].tolist()
+        == ["200.00", "245.22"]
+    )
 
 
-@pytest.mark.parametrize("explore, data", [(explore_fees, "payments"), (explore_balance, "ledger"),
-                                            (explore_payouts, "ledger")])
+@pytest.mark.parametrize(
+    "explore, data", [(explore_fees, "payments"), (explore_balance, "ledger"), (explore_payouts, "ledger")]
+)
 def test_an_empty_range_says_why_instead_of_drawing_empty_axes(explore, data, request):
     frame = request.getfixturevalue(data)
     w = explore(frame)
     w.controls["start"].value = dt.date(2026, 1, 1)
     w.controls["end"].value = dt.date(2026, 2, 1)
     first, last = ("2025-01-05", "2025-02-03") if data == "payments" else ("2025-01-06", "2025-02-04")
-    assert w.message == (f"No EUR rows from 2026-01-01 before 2026-02-01: the EUR rows run from {first} to {last}. "
-                         "Widen the date range.")
+    assert w.message == (
+        f"No EUR rows from 2026-01-01 before 2026-02-01: the EUR rows run from {first} to {last}. Widen the date range."
+    )
     assert w.error is None and w.table.empty and w.figure is None and w.plot_output.outputs == ()
     assert w.table_output.outputs[0]["data"]["text/plain"] == w.message
 
     w.controls["start"].value = dt.date(2026, 3, 1)  # after the end: an inverted range
-    assert w.message == ("Nothing to show: the range runs from 2026-03-01 to before 2026-02-01, which is no time "
-                         "at all. Pick a 'before' date after the 'from' date.")
+    assert w.message == (
+        "Nothing to show: the range runs from 2026-03-01 to before 2026-02-01, which is no time "
+        "at all. Pick a 'before' date after the 'from' date."
+    )
     w.controls["start"].value, w.controls["end"].value = dt.date(2025, 1, 1), dt.date(2025, 3, 1)
     assert w.message is None and png_count(w.plot_output) == 1
 
@@ -191,8 +221,9 @@ def test_explore_balance_table_is_the_roll_forward_and_breaks_of_the_filtered_ro
     w.controls["freq"].value = "W"
     assert_frame_equal(w.table, roll_forward(rows, freq="W"))
     w.controls["currency"].value = "USD"
-    assert_frame_equal(w.table, roll_forward(_filter(ledger, dt.date(2025, 1, 6), dt.date(2025, 2, 5), "USD"),
-                                             freq="W"))
+    assert_frame_equal(
+        w.table, roll_forward(_filter(ledger, dt.date(2025, 1, 6), dt.date(2025, 2, 5), "USD"), freq="W")
+    )
     assert "USD" in w.figure.axes[0].get_ylabel()
 
 
@@ -253,10 +284,15 @@ def _picked_rows(w) -> list[str]:
 def test_explore_payouts_highlights_the_picked_payout_in_a_table_that_fits():
     n = 30
     payout_ids = [f"P{i:02d}" for i in range(n) for _ in range(2)]
-    many = pd.DataFrame({
-        "created": pd.Series(pd.date_range("2025-01-01", periods=2 * n, freq="12h", tz="UTC")),
-        "type": ["INCOME", "PAYOUT"] * n, "amount": ints(*[1_000, -1_000] * n), "currency": "EUR",
-        "payout_id": pd.array(payout_ids, dtype="str")})
+    many = pd.DataFrame(
+        {
+            "created": pd.Series(pd.date_range("2025-01-01", periods=2 * n, freq="12h", tz="UTC")),
+            "type": ["INCOME", "PAYOUT"] * n,
+            "amount": ints(*[1_000, -1_000] * n),
+            "currency": "EUR",
+            "payout_id": pd.array(payout_ids, dtype="str"),
+        }
+    )
     w = explore_payouts(many)
     assert len(w.table) == n and len(w.display_table) == MAX_ROWS
     assert not {"is_open", "first_created", "last_created"} & set(w.display_table.columns)
@@ -277,7 +313,7 @@ def test_explore_payouts_waterfall_title_clears_its_legend(ledger):
     w.figure.canvas.draw()
     assert not steps.get_legend().get_window_extent().overlaps(steps.title.get_window_extent())
     labels = [t.get_window_extent() for t in steps.texts if t.get_text()]
-    assert labels and not [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a.overlaps(b)]
+    assert labels and not [(a, b) for i, a in enumerate(labels) for b in labels[i + 1 :] if a.overlaps(b)]
     over_time = w.figure.axes[0]
     assert abs(over_time.get_position().width - steps.get_position().width) < 0.01  # both charts full width
 
@@ -307,17 +343,25 @@ def test_explore_payouts_needs_payout_ids(ledger):
 
 
 def test_explorers_over_sandbox_data():
+    from ledgerkit import load_statements, load_transactions
     from ledgerkit.sandbox import Sandbox
-    from ledgerkit import load_statements
-    from ledgerkit import load_transactions
 
     with Sandbox(seed=0, size=300) as sb:
-        tx = load_transactions("2025-01-01", "2025-04-01", base_url=sb.transactions_url,
-                               shop_id=sb.credentials["transactions"].user,
-                               secret_key=sb.credentials["transactions"].secret, progress=False)
-        st = load_statements(since="2025-01-01", base_url=sb.statements_url,
-                             shop_id=sb.credentials["statements"].user,
-                             secret_key=sb.credentials["statements"].secret, progress=False)
+        tx = load_transactions(
+            "2025-01-01",
+            "2025-04-01",
+            base_url=sb.transactions_url,
+            shop_id=sb.credentials["transactions"].user,
+            secret_key=sb.credentials["transactions"].secret,
+            progress=False,
+        )
+        st = load_statements(
+            since="2025-01-01",
+            base_url=sb.statements_url,
+            shop_id=sb.credentials["statements"].user,
+            secret_key=sb.credentials["statements"].secret,
+            progress=False,
+        )
     fees = explore_fees(tx)
     assert set(fees.controls["group"].options) == {"brand", "country", "channel", "gateway"}
     fees.controls["currency"].value = "USD"
@@ -338,7 +382,7 @@ def test_a_failing_redraw_is_shown_in_place_not_raised(ledger, capsys):
     assert w.error in w.table_output.outputs[0]["data"]["text/plain"]
     w.controls["currency"].value = "EUR"
     assert w.error is None and png_count(w.plot_output) == 1
+    w.controls["currency"].value = "USD"  # shown in place
     with pytest.raises(ConfigurationError):
-        w.controls["currency"].value = "USD"
         w.refresh()
     assert capsys.readouterr().out == ""

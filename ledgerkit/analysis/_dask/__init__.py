@@ -24,7 +24,8 @@ import functools
 import importlib
 import inspect
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...errors import ConfigurationError
 

@@ -14,8 +14,9 @@ and a few rows per chain, period and type in this process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,11 +65,19 @@ def _folded(part: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     edge = (position == first[cell]) | (position == last[cell])
     between = np.flatnonzero(~edge)
     kind = codes(ledger.types)[0][between]
-    fold = pd.DataFrame({"cell": cell[between], "kind": kind, "at": between,
-                         "amount": ledger.amount[between], "fee": ledger.fee[between] if ledger.fee is not None else 0,
-                         "change": ledger.change[between]})
-    fold = fold.groupby(["cell", "kind"], sort=False).agg(at=("at", "first"), amount=("amount", "sum"),
-                                                          fee=("fee", "sum"), change=("change", "sum"))
+    fold = pd.DataFrame(
+        {
+            "cell": cell[between],
+            "kind": kind,
+            "at": between,
+            "amount": ledger.amount[between],
+            "fee": ledger.fee[between] if ledger.fee is not None else 0,
+            "change": ledger.change[between],
+        }
+    )
+    fold = fold.groupby(["cell", "kind"], sort=False).agg(
+        at=("at", "first"), amount=("amount", "sum"), fee=("fee", "sum"), change=("change", "sum")
+    )
     middle = part.iloc[fold["at"].to_numpy()].copy()
     middle["amount"] = pd.array(fold["amount"].to_numpy(), dtype=part["amount"].dtype)
     if "fee" in part.columns:
@@ -85,8 +94,9 @@ def _folded(part: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     return out, counts, totals
 
 
-def roll_forward(statements: Any, *, freq: str = "M", categories: Mapping[str, str] | None = None,
-                 opening: Any = None) -> pd.DataFrame:
+def roll_forward(
+    statements: Any, *, freq: str = "M", categories: Mapping[str, str] | None = None, opening: Any = None
+) -> pd.DataFrame:
     """:func:`ledgerkit.analysis.balance.roll_forward` of a Dask frame or a report whose records are one."""
     frame, report_opening = records_of(statements)
     given = opening if opening is not None else report_opening

@@ -31,8 +31,17 @@ from .._common import codes
 from .._ledger import Ledger, chain_codes, ledger_of
 from ..breaks import check_balances as _pandas_check_balances
 from .balance import LEDGER_COLUMNS, MONEY, records_of, with_opening
-from .partials import (abs_totals, check_totals, meta_of, offsets_of, projected, raise_first, repeated_values,
-                       row_hashes, run_partials)
+from .partials import (
+    abs_totals,
+    check_totals,
+    meta_of,
+    offsets_of,
+    projected,
+    raise_first,
+    repeated_values,
+    row_hashes,
+    run_partials,
+)
 
 __all__ = ["check_balances"]
 
@@ -54,6 +63,7 @@ def _within(mask: np.ndarray, same: np.ndarray, step: int) -> np.ndarray:
 
 def _holding(ledger: Ledger, order: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Which rows of the chain order hold on their own and with the row before (a chain's first row: unknown)."""
+    assert ledger.after is not None, "check_balances refuses frames without balance_after first"
     after, change = ledger.after[order], ledger.change[order]
     prev = np.r_[0, after[:-1]]
     if ledger.before is not None:
@@ -83,11 +93,14 @@ def _around_repeats(chain: np.ndarray, order: np.ndarray, repeats: np.ndarray, w
     return keep
 
 
-def _bridges(part: pd.DataFrame, ledger: Ledger, order: np.ndarray, kept: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _bridges(
+    part: pd.DataFrame, ledger: Ledger, order: np.ndarray, kept: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per run of folded rows: the balance before the run to the balance after it, at its last time."""
     folded = ~kept
     ends = np.flatnonzero(folded & np.r_[kept[1:], True])
     starts = np.flatnonzero(folded & np.r_[True, kept[:-1]])
+    assert ledger.after is not None, "check_balances refuses frames without balance_after first"
     after = ledger.after[order]
     bridges = part.iloc[order[ends]].copy()
     moved = after[ends] - after[starts - 1]
@@ -106,8 +119,9 @@ def _reduced(part: pd.DataFrame, repeats_of: pd.Index, hashed: list[str] | None)
     totals = abs_totals(part, MONEY)
     ledger = ledger_of(part, "statements")
     chain = chain_codes(ledger, codes(part["currency"])[0])
-    maybe = np.isin(row_hashes(part, hashed), repeats_of.to_numpy()) if len(repeats_of) else \
-        np.zeros(len(part), dtype=bool)
+    maybe = (
+        np.isin(row_hashes(part, hashed), repeats_of.to_numpy()) if len(repeats_of) else np.zeros(len(part), dtype=bool)
+    )
     members = np.flatnonzero(~maybe)
     order = members[np.lexsort((members, chain[members]))]
     same = chain[order][1:] == chain[order][:-1]
@@ -130,7 +144,7 @@ def _named(reduced: pd.DataFrame, source: np.ndarray, maybe: np.ndarray, ledger:
     if ledger.id_column is not None:
         column = ledger.id_column
         if pd.api.types.is_string_dtype(reduced[column].dtype):
-            fresh = [f"\x00ledgerkit-bridge-{i}" for i in range(int(bridge.sum()))]
+            fresh: list[str] | list[int] = [f"\x00ledgerkit-bridge-{i}" for i in range(int(bridge.sum()))]
         else:
             low = pd.to_numeric(reduced[column], errors="coerce").min()
             base = (int(low) if pd.notna(low) else 0) - 1
@@ -164,7 +178,9 @@ def check_balances(statements: Any) -> pd.DataFrame:
         return template
     starts = offsets_of(pieces)
     reduced = pd.concat([p.value[0] for p in pieces], ignore_index=True)
-    source = np.concatenate([np.where(p.value[1] >= 0, p.value[1] + s, -1) for p, s in zip(pieces, starts)])
+    source = np.concatenate(
+        [np.where(p.value[1] >= 0, p.value[1] + s, -1) for p, s in zip(pieces, starts, strict=True)]
+    )
     maybe = np.concatenate([p.value[2] for p in pieces])
     reduced.attrs = dict(getattr(meta, "attrs", {}) or {})
     found = _pandas_check_balances(with_opening(_named(reduced, source, maybe, ledger), opening))

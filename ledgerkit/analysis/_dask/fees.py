@@ -20,9 +20,9 @@ Two things cross partitions:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ...errors import ConfigurationError
@@ -47,8 +47,13 @@ def _income(part: pd.DataFrame) -> pd.DataFrame:
     return part.loc[category_codes(part["type"], list(CATEGORIES)) == CATEGORIES.index("income")]
 
 
-def _partial(part: pd.DataFrame, options: dict[str, Any], volume_by: tuple[str, ...] | None,
-             excluded: pd.Index | None, money: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+def _partial(
+    part: pd.DataFrame,
+    options: dict[str, Any],
+    volume_by: tuple[str, ...] | None,
+    excluded: pd.Index | None,
+    money: tuple[str, ...],
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     totals = abs_totals(part, money)
     if excluded is not None and len(excluded):
         part = part.loc[~part["id"].isin(excluded).to_numpy(dtype=bool)]
@@ -101,8 +106,14 @@ def _dropped(results: list[pd.DataFrame]) -> dict[str, int]:
     return counts
 
 
-def fee_breakdown(frame: Any, *, by: str | Sequence[str] | None = None, freq: str | None = None,
-                  time: str | None = None, invalid: str = "raise") -> pd.DataFrame:
+def fee_breakdown(
+    frame: Any,
+    *,
+    by: str | Sequence[str] | None = None,
+    freq: str | None = None,
+    time: str | None = None,
+    invalid: str = "raise",
+) -> pd.DataFrame:
     """:func:`ledgerkit.analysis.fees.fee_breakdown` of a Dask DataFrame (same arguments, same pandas result)."""
     options = {"by": by, "freq": freq, "time": time, "invalid": invalid}
     meta = meta_of(frame)
@@ -136,5 +147,5 @@ def fee_breakdown(frame: Any, *, by: str | Sequence[str] | None = None, freq: st
         if volumes is not None:
             volumes.append(_pandas_fee_breakdown(rows, **{**options, "by": volume_by}))
     out = _combined(template, lines, volumes)
-    out.attrs["dropped"] = {"frame": _dropped([*(p.value[0] for p in pieces), *lines[len(pieces):]])}
+    out.attrs["dropped"] = {"frame": _dropped([*(p.value[0] for p in pieces), *lines[len(pieces) :]])}
     return out

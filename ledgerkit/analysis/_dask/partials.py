@@ -13,8 +13,9 @@ numbers counted in the whole frame, as the pandas path names them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,23 @@ from ...errors import ConfigurationError
 from .._common import require_total_fits
 from .._invalid import rows_text
 
-__all__ = ["Piece", "meta_of", "partitions", "run_partials", "raise_first", "offsets_of", "check_totals",
-           "abs_totals", "repeated_values", "projected", "row_hashes"]
+__all__ = [
+    "Piece",
+    "meta_of",
+    "partitions",
+    "run_partials",
+    "raise_first",
+    "offsets_of",
+    "check_totals",
+    "abs_totals",
+    "repeated_values",
+    "projected",
+    "row_hashes",
+]
 
-_ROWS = re.compile(r"^(?P<head>.*\bat rows \[)(?P<shown>[0-9, ]*?)(?:, \.\.\. \((?P<count>\d+) rows in all\))?\](?P<tail>.*)$",
-                   re.S)
+_ROWS = re.compile(
+    r"^(?P<head>.*\bat rows \[)(?P<shown>[0-9, ]*?)(?:, \.\.\. \((?P<count>\d+) rows in all\))?\](?P<tail>.*)$", re.S
+)
 _ROW = re.compile(r"^(?P<head>.*\bat row )(?P<row>\d+)(?P<tail>.*)$", re.S)
 
 
@@ -59,13 +72,17 @@ def _guarded(partial: Callable[..., Any], part: pd.DataFrame, attrs: dict[str, A
         return Piece(None, len(part), exc)
 
 
-def run_partials(frame: Any, partial: Callable[..., Any], *args: Any, parts: Sequence[Any] | None = None) -> list[Piece]:
+def run_partials(
+    frame: Any, partial: Callable[..., Any], *args: Any, parts: Sequence[Any] | None = None
+) -> list[Piece]:
     """``partial(partition, *args)`` on every partition (or on ``parts``, delayed frames), computed at once."""
     import dask
 
     attrs = dict(getattr(meta_of(frame), "attrs", {}) or {})
-    tasks = [dask.delayed(_guarded, pure=True)(partial, part, attrs, *args)
-             for part in (partitions(frame) if parts is None else parts)]
+    tasks = [
+        dask.delayed(_guarded, pure=True)(partial, part, attrs, *args)
+        for part in (partitions(frame) if parts is None else parts)
+    ]
     return list(dask.compute(*tasks))
 
 
@@ -171,7 +188,7 @@ def _column_hashes(values: pd.Series) -> np.ndarray:
     if isinstance(dtype, pd.CategoricalDtype):
         table = np.append(_text_hashes(np.asarray(dtype.categories, dtype=object)), np.uint64(0))
         return table[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last entry
-    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:  # noqa: E721 - pandas compares each dtype
         return _text_hashes(values.to_numpy(dtype=object))
     return pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
 
@@ -184,6 +201,6 @@ def row_hashes(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> np.
     """
     out = np.zeros(len(frame), dtype="uint64")
     with np.errstate(over="ignore"):
-        for column in (frame.columns if columns is None else columns):
+        for column in frame.columns if columns is None else columns:
             out = (out * _MIX) ^ _column_hashes(frame[column])
     return out

@@ -33,7 +33,8 @@ def _partial(part: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 def _span(lines: pd.DataFrame, grouped: Any, column: str, how: str) -> pd.Series:
     """``first_created`` / ``last_created``: over partitions with rows paid out, else over all."""
     paid_rows = lines.assign(**{column: lines[column].where(lines["rows"].gt(0))}).groupby(
-        _KEYS, dropna=False, sort=False)[column]
+        _KEYS, dropna=False, sort=False
+    )[column]
     active = getattr(paid_rows, how)()
     return active.where(grouped["rows"].sum().gt(0), getattr(grouped[column], how)())
 

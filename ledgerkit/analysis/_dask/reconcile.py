@@ -21,8 +21,16 @@ from .partials import meta_of
 __all__ = ["reconcile_transactions"]
 
 _TRANSACTION_COLUMNS = ("id", "uid", "type", "status", "amount", "transaction_fee", "currency")
-_RECORD_COLUMNS = ("record_id", "transaction_id", "transaction_uid", "transaction_type", "currency", "amount", "fee",
-                   "net")
+_RECORD_COLUMNS = (
+    "record_id",
+    "transaction_id",
+    "transaction_uid",
+    "transaction_type",
+    "currency",
+    "amount",
+    "fee",
+    "net",
+)
 
 
 def _empty(frame: Any) -> Any:
@@ -46,5 +54,6 @@ def reconcile_transactions(transactions: Any, balance_records: Any, *, invalid: 
     """:func:`ledgerkit.analysis.reconcile.reconcile_transactions` where either side (or a report's records) is Dask."""
     records, _ = records_of(balance_records)
     _pandas_reconcile(_empty(transactions), _empty(records), invalid=invalid)  # the checks that need no rows
-    return _pandas_reconcile(_narrow(transactions, _TRANSACTION_COLUMNS), _narrow(records, _RECORD_COLUMNS),
-                             invalid=invalid)
+    return _pandas_reconcile(
+        _narrow(transactions, _TRANSACTION_COLUMNS), _narrow(records, _RECORD_COLUMNS), invalid=invalid
+    )

@@ -11,7 +11,8 @@ rows that need not move, never leave a pair apart.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def _edges(part: pd.DataFrame, columns: Sequence[str]) -> tuple[int, tuple, tupl
 
 
 def _linked(last: tuple, first: tuple) -> bool:
-    return any(a is not None and a == b for a, b in zip(last, first))
+    return any(a is not None and a == b for a, b in zip(last, first, strict=True))
 
 
 def _plan(edges: list[tuple[int, tuple, tuple, int]]) -> list[list[tuple[int, int, int]]]:
@@ -76,7 +77,7 @@ def _plan(edges: list[tuple[int, tuple, tuple, int]]) -> list[list[tuple[int, in
 
 
 def _assembled(*pieces: Any) -> pd.DataFrame:
-    frames = [part.iloc[start:stop] for part, start, stop in zip(pieces[0::3], pieces[1::3], pieces[2::3])]
+    frames = [part.iloc[start:stop] for part, start, stop in zip(pieces[0::3], pieces[1::3], pieces[2::3], strict=True)]
     return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 

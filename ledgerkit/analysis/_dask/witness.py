@@ -33,11 +33,11 @@ def gathered(frame: Any, mask: Any) -> tuple[pd.DataFrame, np.ndarray]:
     """The rows of ``frame`` where the Dask boolean series ``mask`` holds, and their whole-frame row numbers."""
     import dask
 
-    parts = [dask.delayed(_marked)(p, m) for p, m in zip(frame.to_delayed(), mask.to_delayed())]
+    parts = [dask.delayed(_marked)(p, m) for p, m in zip(frame.to_delayed(), mask.to_delayed(), strict=True)]
     pieces = run_partials(frame, _rows, parts=parts)
     starts = offsets_of(pieces)
     frames = [p.value[0] for p in pieces]
     rows = pd.concat(frames, ignore_index=True) if frames else meta_of(frame).iloc[:0]
     rows.attrs = dict(getattr(meta_of(frame), "attrs", {}) or {})
-    positions = np.concatenate([p.value[1] + s for p, s in zip(pieces, starts)] or [np.zeros(0, "int64")])
+    positions = np.concatenate([p.value[1] + s for p, s in zip(pieces, starts, strict=True)] or [np.zeros(0, "int64")])
     return rows, positions.astype("int64")
