@@ -695,12 +695,13 @@ class _Pull:
             window.complete = True
             return None, []
         page, content = fetched
-        latest = _latest(page, self.query.date_type)
+        span = _span(page, self.query.date_type)
         result = self._accept(page, content)
         if not window.paginator.has_next_page:
             window.complete = True
             return result, []
-        halves = self._halves(window, latest) if splittable else []
+        worth = splittable and _worth_splitting(window, span, page.records)
+        halves = self._halves(window, None if span is None else span[1]) if worth else []
         return result, halves or [window]
 
     def _halves(self, window: Window, hint: pd.Timestamp | None) -> list[Window]:
@@ -838,13 +839,34 @@ def _fee_columns(pages: list[FastPage]) -> FastPage:
     )
 
 
-def _latest(page: FastPage, column: str) -> pd.Timestamp | None:
-    """The latest ``column`` time on ``page`` (None when it has none)."""
+#: Pages a window must still hold, at its last page's density, to be split (a split costs two requests and a sweep).
+_SPLIT_PAGES = 3
+
+
+def _span(page: FastPage, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The earliest and latest ``column`` time on ``page`` (None when it has none)."""
     if page.frame is not None:
         times = page.frame[column] if column in page.frame.columns else None
-        return times.max() if times is not None and times.notna().any() else None
-    latest = pc.max(page.columns[column]).as_py() if column in page.columns else None
-    return None if latest is None else pd.Timestamp(latest)
+        return (times.min(), times.max()) if times is not None and times.notna().any() else None
+    if column not in page.columns:
+        return None
+    bounds = pc.min_max(page.columns[column]).as_py()
+    return None if bounds["max"] is None else (pd.Timestamp(bounds["min"]), pd.Timestamp(bounds["max"]))
+
+
+def _worth_splitting(window: Window, span: tuple[pd.Timestamp, pd.Timestamp] | None, rows: int) -> bool:
+    """Whether the rest of ``window`` holds more than ``_SPLIT_PAGES`` pages at this page's density of rows.
+
+    A split costs requests (two halves, and a sweep of the method at the
+    end), so a window with a page or two left is pulled on as it is: a
+    sparse period is not slower with workers than with one. Unknown times
+    (no span) keep splitting, as a dense page does.
+    """
+    if span is None or window.end is None or rows == 0:
+        return True
+    earliest, latest = span
+    covered, left = (latest - earliest).total_seconds(), (window.end - latest).total_seconds()
+    return covered <= 0 or left / covered * rows > _SPLIT_PAGES * rows
 
 
 def pull(

@@ -213,3 +213,29 @@ def test_scheduler_raises_the_first_error_and_stops():
 
     with pytest.raises(ValueError, match="boom"):
         list(WindowScheduler([1, 2, 3, 4], step, max_workers=2, make_worker=lambda: None))
+
+
+def test_a_window_with_a_page_or_two_left_is_not_split():
+    """Two years, a few pages: a split (two halves and a sweep) would cost more requests than it saves."""
+    with Sandbox(seed=0, size=4500, shape="sparse", page_size=1000) as sparse:
+        period = ("2023-04-01", "2025-04-01")
+        one = load_transactions(*period, max_workers=1, **creds(sparse))
+        sparse.clear_requests()
+        four = load_transactions(*period, max_workers=4, **creds(sparse))
+    _same(four, one)
+    m = four.attrs["ledgerkit"]
+    assert not any(w.get("split") for w in m["windows"])
+    assert m["requests"] == len(sparse.requests) == one.attrs["ledgerkit"]["requests"]  # no half, no sweep
+    assert m["pages"] >= 3  # a method with more than one page: splitting was possible
+
+
+def test_split_worth_it_only_when_the_rest_holds_more_than_three_pages_at_this_density():
+    from ledgerkit.sources.transactions import Window, _worth_splitting
+
+    day = pd.Timedelta(days=1)
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+    window = Window("credit_card", {}, None, start=start, end=start + 10 * day)  # type: ignore[arg-type]
+    assert not _worth_splitting(window, (start, start + 3 * day), 1000)  # 7 days left ~ 2.3 pages
+    assert _worth_splitting(window, (start, start + 2 * day), 1000)  # 8 days left ~ 4 pages
+    assert _worth_splitting(window, (start + day, start + day), 1000)  # a page within one second: dense
+    assert _worth_splitting(window, None, 1000)  # no times: as before
