@@ -512,8 +512,8 @@ class _Dwh:
         except APIError as exc:
             _with_dwh_detail(exc)
             raise  # the same error, its own cause kept
-        except RecursionError as exc:  # Python's JSON decoder on thousands of levels of nesting
-            raise DataError(f"the DWH answer to {url} nests too deeply to be read") from exc
+        except DataError as exc:  # a body that is no JSON, or nests deeper than the decoder goes
+            raise DataError(f"the DWH answer to {url}: {exc}", rows=exc.rows) from exc
         return _report_of(decoded, url)
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
