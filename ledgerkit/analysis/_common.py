@@ -39,6 +39,8 @@ __all__ = [
     "require_utc",
     "MAX_TOTAL",
     "require_total_fits",
+    "require_levels_fit",
+    "MAX_LEVEL",
     "minor_units",
     "check_freq",
     "period_start",
@@ -99,6 +101,8 @@ def require_utc(frame: pd.DataFrame, column: str, parameter: str) -> pd.Series:
 
 #: Largest total of absolute money values in one column: sums of them fit in int64.
 MAX_TOTAL = 2**62
+#: A balance's bound (see :func:`require_levels_fit`).
+MAX_LEVEL = 2**60
 
 
 def require_total_fits(values: np.ndarray, name: str) -> None:
@@ -125,11 +129,35 @@ expected money whose absolute total stays below 2**62 minor units (sums must fit
         )
 
 
-def minor_units(values: pd.Series, parameter: str | None = None) -> np.ndarray:
+def require_levels_fit(values: np.ndarray, name: str) -> None:
+    """Refuse balances (levels: compared and differenced, never added up over rows) of ``MAX_LEVEL`` or more.
+
+    Below it, a difference of two balances less a movement stays inside
+    int64, however many rows there are.
+
+    Examples
+    --------
+    >>> require_levels_fit(np.array([2**60], dtype="int64"), "balance_after")
+    Traceback (most recent call last):
+    ledgerkit.errors.ConfigurationError: balance_after='<a balance of 1.2e+18>' is not valid: \
+expected balances below 2**60 minor units in absolute value
+    """
+    if not len(values):
+        return
+    peak = max(int(values.max()), -int(values.min()))
+    if peak >= MAX_LEVEL:
+        raise ConfigurationError(
+            name, f"<a balance of {peak:.2g}>", "balances below 2**60 minor units in absolute value"
+        )
+
+
+def minor_units(values: pd.Series, parameter: str | None = None, *, level: bool = False) -> np.ndarray:
     """A complete money column as an int64 array; float money is refused, never rounded.
 
     ``parameter`` (the argument's name) prefixes the column in messages.
-    Values whose total could overflow a 64-bit sum are refused too.
+    Values whose total could overflow a 64-bit sum are refused too; with
+    ``level`` (balances, which are never added up over rows) each value
+    must stay below ``MAX_LEVEL`` instead.
 
     Examples
     --------
@@ -140,7 +168,7 @@ def minor_units(values: pd.Series, parameter: str | None = None) -> np.ndarray:
     if not pd.api.types.is_integer_dtype(values.dtype):
         raise ConfigurationError(name, str(values.dtype), "integer minor units (Int64), never floats")
     out = values.to_numpy(dtype="int64")
-    require_total_fits(out, name)
+    (require_levels_fit if level else require_total_fits)(out, name)
     return out
 
 

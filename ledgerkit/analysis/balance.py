@@ -36,6 +36,7 @@ from ._common import (
     period_numbers,
     period_starts,
     require_no_missing,
+    require_total_fits,
     require_utc,
     utc_nanoseconds,
 )
@@ -147,6 +148,7 @@ def _reported(ledger: Ledger, grid: _Grid, chain: np.ndarray, first: np.ndarray)
     latest = np.maximum.accumulate(seen, axis=1)  # forward fill: the latest period with a row
     rows = np.take_along_axis(last, np.maximum(latest, 0), axis=1)
     values = np.where(latest >= 0, ledger.after[rows], start[:, None])
+    require_total_fits(np.abs(values).max(axis=1) if values.size else values.ravel(), "balances summed over accounts")
     out = np.zeros((len(grid.names), grid.width), dtype="int64")
     np.add.at(out, grid.currency[first], values)
     return out
@@ -238,6 +240,7 @@ def _chain_openings(ledger: Ledger, grid: _Grid, first: np.ndarray) -> pd.Series
             f"{_OPENING}: these records have no balance_before or balance_after to start from",
         )
     names = np.asarray(grid.names, dtype=object)[grid.currency[first]]
+    require_total_fits(start, "balances summed over accounts")
     return pd.Series(start, index=names).groupby(level=0).sum()
 
 

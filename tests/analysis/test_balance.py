@@ -391,3 +391,18 @@ def test_one_corrupted_balance_before_is_found_at_its_row(frame, data):
     delta = data.draw(st.integers(-(10**6), 10**6).filter(bool))
     got = check_balances(corrupt(frame, position, "balance_before", delta))
     assert got[["position", "field", "difference"]].values.tolist() == [[position, "balance_before", delta]]
+
+
+def test_large_balances_over_many_rows_are_levels_not_a_sum():
+    """Balances are compared, never added up over rows: 40 rows near 2**58 (their sum passes 2**62) are fine."""
+    big = 2**58
+    moves = [("INCOME", 1000 + i, f"2025-01-{1 + i // 2:02d} 10:{i % 2:02d}") for i in range(40)]
+    frame = chain(moves, opening=big)
+    assert float(frame["balance_after"].astype("float64").abs().sum()) > 2**62
+    rolled = roll_forward(frame, freq="M")
+    assert rolled["opening"].tolist() == [big] and rolled["closing"].tolist() == [big + sum(m[1] for m in moves)]
+    assert check_balances(frame).empty
+    with pytest.raises(
+        ConfigurationError, match=r"statements\['balance_before'\]='<a balance of 1.2e\+18>'.*balances below 2\*\*60"
+    ):
+        roll_forward(chain([("INCOME", 1, "2025-01-02")], opening=2**60), freq="M")

@@ -550,3 +550,13 @@ def test_the_sandbox_world_through_a_store_on_a_local_cluster(cluster, tmp_path)
             lk.reconcile_transactions(lazy_transactions, lazy_report), lk.reconcile_transactions(transactions, report)
         )
     assert len({task["worker"] for task in tasks.data}) == 2  # the partitions were read and reduced on both workers
+
+
+def test_balances_whose_sum_over_rows_passes_2_62_are_levels_on_dask_too(statements):
+    """The bench's 50M rows: balances are compared, never added over rows, so their row total is no limit."""
+    big = statements.copy()
+    for column in ("balance_before", "balance_after"):
+        big[column] = big[column] + 2**58
+    assert float(big["balance_after"].astype("float64").abs().sum()) > 2**62
+    for name, options in (("roll_forward", {"freq": "M"}), ("check_balances", {}), ("payout_groups", {})):
+        _compare(name, big, [7, 19], **options)

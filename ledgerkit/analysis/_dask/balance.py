@@ -26,10 +26,12 @@ from .._ledger import ACCOUNT_IDS, chain_codes, ledger_of
 from ..balance import roll_forward as _pandas_roll_forward
 from .partials import abs_totals, check_totals, meta_of, projected, raise_first, run_partials
 
-__all__ = ["roll_forward", "records_of", "MONEY", "LEDGER_COLUMNS"]
+__all__ = ["roll_forward", "records_of", "MONEY", "FLOWS", "LEDGER_COLUMNS"]
 
 #: Money columns of a ledger whose absolute totals must fit a 64-bit sum.
 MONEY = ("amount", "fee", "net", "balance_before", "balance_after")
+#: The money that is added up over rows (balances are levels: each partition's pandas check bounds them).
+FLOWS = ("amount", "fee", "net")
 #: What a balance analysis reads of statements or balance records (the others are not read from Parquet).
 LEDGER_COLUMNS = ("created", "created_at", "type", "transaction_type", "currency", *MONEY, *ACCOUNT_IDS, "record_id")
 
@@ -48,7 +50,7 @@ def with_opening(frame: pd.DataFrame, opening: Any) -> Any:
 
 def _folded(part: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """The partition's first and last row per chain and period, the rows between folded per type; rows counted."""
-    totals = abs_totals(part, MONEY)
+    totals = abs_totals(part, FLOWS)
     ledger = ledger_of(part, "statements")  # every check on the rows, as pandas makes it
     period = period_start(ledger.created, check_freq(freq))
     counts = pd.DataFrame({"currency": part["currency"].astype("str").array, "period": period.array})

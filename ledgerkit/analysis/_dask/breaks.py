@@ -30,7 +30,7 @@ import pandas as pd
 from .._common import codes
 from .._ledger import Ledger, chain_codes, ledger_of
 from ..breaks import check_balances as _pandas_check_balances
-from .balance import LEDGER_COLUMNS, MONEY, records_of, with_opening
+from .balance import FLOWS, LEDGER_COLUMNS, records_of, with_opening
 from .partials import (
     abs_totals,
     check_totals,
@@ -116,7 +116,7 @@ def _bridges(
 
 def _reduced(part: pd.DataFrame, repeats_of: pd.Index, hashed: list[str] | None) -> tuple:
     """The partition's rows that matter to the check, bridges between them, and where each came from."""
-    totals = abs_totals(part, MONEY)
+    totals = abs_totals(part, FLOWS)
     ledger = ledger_of(part, "statements")
     chain = chain_codes(ledger, codes(part["currency"])[0])
     maybe = (
