@@ -157,10 +157,13 @@ def join_windows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     summary["tasks"] = len(manifests)
     if "max_workers" in manifests[0]:  # a setting, not a count
         summary["max_workers"] = manifests[0]["max_workers"]
+    for key, pick in (("first_cursor", min), ("last_cursor", max)):  # ids, not counts
+        cursors = [m[key] for m in manifests if m.get(key) is not None]
+        if key in summary:
+            summary[key] = pick(cursors) if cursors else None
     last = manifests[-1]
-    for key in ("sent_to", "last_cursor"):  # the period's end is the last window's
-        if key in last:
-            summary[key] = last[key]
+    if "sent_to" in last:  # the period's end is the last window's
+        summary["sent_to"] = last["sent_to"]
     if isinstance(last.get("parameters"), dict) and "date_to" in last["parameters"]:
         summary["parameters"] = {**summary["parameters"], "date_to": last["parameters"]["date_to"]}
     out.attrs = {"ledgerkit": summary}

@@ -306,3 +306,5 @@ def test_month_windows_of_one_account_join_into_the_pull_of_the_whole_period(sb)
     assert manifest["requests"] == sum(p.attrs["ledgerkit"]["requests"] for p in parts)
     assert manifest["max_workers"] == whole.attrs["ledgerkit"]["max_workers"]
     assert manifest["sent_to"] == whole.attrs["ledgerkit"]["sent_to"]
+    for key in ("first_cursor", "last_cursor"):  # ids of the period's first and last rows, not a sum of them
+        assert manifest[key] == whole.attrs["ledgerkit"][key]
