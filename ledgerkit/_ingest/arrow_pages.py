@@ -55,6 +55,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,7 @@ import pyarrow.json as pj
 
 from .. import money
 from ..errors import DataError
+from .cores import usable_cores
 from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
 
@@ -83,6 +85,7 @@ __all__ = [
 
 #: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_THREADED_ROWS = 50_000  # from this many rows a frame is built column by column on every core
 _Z_LENGTH = 20
 
 
@@ -735,10 +738,16 @@ def _to_frame(
     lengths = [len(p["id"]) for p in pages]
     present = set().union(*pages)
     names = [c for c in schema.columns if c in present] + sorted(present - set(schema.columns))
-    data = {}
-    for name in names:
+
+    def convert(name: str) -> Any:
         chunks = [p.pop(name, None) if consume else p.get(name) for p in pages]
-        data[name] = _column(schema.columns.get(name, "unknown"), chunks, lengths, order)
+        return _column(schema.columns.get(name, "unknown"), chunks, lengths, order)
+
+    threads = usable_cores() if sum(lengths) >= _THREADED_ROWS else 1
+    if threads == 1:
+        return pd.DataFrame({n: convert(n) for n in names}, index=pd.RangeIndex(sum(lengths)), copy=False)
+    with ThreadPoolExecutor(threads) as pool:  # Arrow's takes, casts and encodings let go of the GIL
+        data = dict(zip(names, pool.map(convert, names), strict=True))
     return pd.DataFrame(data, index=pd.RangeIndex(sum(lengths)), copy=False)
 
 

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import requests
 
 from .._ingest.arrow_pages import FastPage, NotJSON, PageHints, pages_to_frame, read_columns, read_page
+from .._ingest.cores import parse_gate
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.page_tail import tail_cursor
 from .._ingest.records import empty_frame, finish
@@ -355,28 +356,36 @@ class Window:
 
 
 def _page_decoder(
-    include_pii: bool, wall_zone: str | None, hints: PageHints, pause_gc: bool | None = None
+    include_pii: bool,
+    wall_zone: str | None,
+    hints: PageHints,
+    pause_gc: bool | None = None,
+    gate: threading.BoundedSemaphore | None = None,
 ) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
     """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body).
 
     A body that is not JSON is asked for again; JSON that breaks the
     contract raises :class:`DataError` at once (asking again would not mend it).
     ``hints`` are the pull's own (:class:`~ledgerkit._ingest.arrow_pages.PageHints`); ``pause_gc`` as for
-    :func:`~ledgerkit._ingest.arrow_pages.read_page`.
+    :func:`~ledgerkit._ingest.arrow_pages.read_page`; ``gate`` (:func:`~ledgerkit._ingest.cores.parse_gate`)
+    bounds how many pages of the pull are parsed at once.
     """
+    parsing = contextlib.nullcontext() if gate is None else gate
 
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
         try:
-            return read_columns(
-                body,
-                TRANSACTIONS,
-                records_key="transactions",
-                include_pii=include_pii,
-                wall_zone=wall_zone,
-                hints=hints,
-                pause_gc=pause_gc,
-            ), body
+            with parsing:
+                page = read_columns(
+                    body,
+                    TRANSACTIONS,
+                    records_key="transactions",
+                    include_pii=include_pii,
+                    wall_zone=wall_zone,
+                    hints=hints,
+                    pause_gc=pause_gc,
+                )
+            return page, body
         except NotJSON as exc:
             raise MalformedBody(str(exc)) from exc
 
@@ -573,7 +582,8 @@ class _Pull:
         self.limiter = RateLimiter()
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
         self.hints = PageHints()  # what this pull's pages teach about its later pages
-        self.decode = _page_decoder(self.include_pii, self.wall_zone, self.hints, self.pause_gc)
+        gate = parse_gate() if self.concurrent else None
+        self.decode = _page_decoder(self.include_pii, self.wall_zone, self.hints, self.pause_gc, gate)
         if self.concurrent:  # one window per method; a window that turns out dense splits while workers idle
             self.windows = [self._window(m, q.date_from, q.date_to, None) for m in q.methods]
         else:

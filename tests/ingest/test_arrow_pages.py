@@ -12,6 +12,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from ledgerkit._ingest import arrow_pages
 from ledgerkit._ingest.arrow_pages import PageHints, arrow_schema, gc_paused, pages_to_frame, read_columns, read_page
 from ledgerkit._ingest.records import build_page, finish
 from ledgerkit._ingest.schema import TRANSACTIONS
@@ -195,8 +196,12 @@ def world_reference(bodies: list[bytes], **kw) -> pd.DataFrame:
     return finish(frames, TRANSACTIONS, sort_by="id")
 
 
+@pytest.mark.parametrize("threaded", [False, True])
 @pytest.mark.parametrize("consume", [False, True])
-def test_pages_to_frame_sorts_in_arrow_and_equals_the_reference(world_pages, consume):
+def test_pages_to_frame_sorts_in_arrow_and_equals_the_reference(world_pages, consume, threaded, monkeypatch):
+    if threaded:  # a frame of many rows is built on every core: the same frame, column for column
+        monkeypatch.setattr(arrow_pages, "_THREADED_ROWS", 0)
+        monkeypatch.setattr(arrow_pages, "usable_cores", lambda: 3)
     bodies = world_pages[::-1]  # ids descending across pages: the sort has work to do
     pages = [read_columns(b, TRANSACTIONS, records_key="transactions") for b in bodies]
     assert all(p.frame is None for p in pages)

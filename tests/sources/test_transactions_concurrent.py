@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -239,3 +241,28 @@ def test_split_worth_it_only_when_the_rest_holds_more_than_three_pages_at_this_d
     assert _worth_splitting(window, (start, start + 2 * day), 1000)  # 8 days left ~ 4 pages
     assert _worth_splitting(window, (start + day, start + day), 1000)  # a page within one second: dense
     assert _worth_splitting(window, None, 1000)  # no times: as before
+
+
+def test_pages_are_parsed_no_more_at_once_than_there_are_cores(sb, sequential, monkeypatch):
+    """Eight windows wait on the server at once, but at most ``usable_cores()`` pages are parsed at once."""
+    from ledgerkit._ingest import cores
+    from ledgerkit.sources import transactions
+
+    parse, lock, state = transactions.read_columns, threading.Lock(), {"now": 0, "most": 0, "pages": 0}
+
+    def counted(*args, **kwargs):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            state["pages"] += 1
+        try:
+            time.sleep(0.01)  # long enough for the other windows' pages to arrive meanwhile
+            return parse(*args, **kwargs)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    monkeypatch.setattr(transactions, "read_columns", counted)
+    _same(load_transactions(JAN, APR, max_workers=8, **creds(sb)), sequential)
+    assert state["pages"] > 20 and state["most"] == 2  # in parallel, and never more than the cores
