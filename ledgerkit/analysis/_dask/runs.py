@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._common import arrow_text
 from .partials import partitions, run_partials
 
 __all__ = ["realigned"]
@@ -33,10 +34,9 @@ def _links(part: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
 def _same_as_previous(values: pd.Series) -> np.ndarray:
     """Whether each value but the first equals the one before it (missing never equals)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and len(values) > 1:
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        array = pa.chunked_array([pa.array(values.array, from_pandas=True)])
+        array = arrow_text(values)
         return pc.equal(array[1:], array[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
     found = pd.factorize(values, use_na_sentinel=True)[0]  # -1: missing
     return (found[1:] == found[:-1]) & (found[1:] >= 0)
