@@ -175,11 +175,16 @@ def repeated_values(series: Any) -> pd.Index:
 _FAN_IN, _PARTS_PER_BUCKET = 8, 64
 
 
+def _distinct(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A sorted array's distinct values, and its values found again (once per extra row)."""
+    again = found[1:] == found[:-1]
+    return (found[np.r_[True, ~again]] if len(found) else found), found[1:][again]
+
+
 def _sorted_hashes(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per bucket (the hashes' top ``bits``): the partition's distinct row hashes and those on two rows or more."""
-    found = np.sort(row_hashes(part, columns))
-    new = np.r_[True, found[1:] != found[:-1]] if len(found) else np.zeros(0, dtype=bool)
-    once, twice = found[new], np.unique(found[1:][~new[1:]])
+    once, twice = _distinct(np.sort(row_hashes(part, columns)))
+    twice = np.unique(twice)
     bounds = np.arange(1, 1 << bits, dtype="uint64") << np.uint64(64 - bits) if bits else np.zeros(0, "uint64")
     cut_once, cut_twice = np.searchsorted(once, bounds), np.searchsorted(twice, bounds)
     return list(zip(np.split(once, cut_once), np.split(twice, cut_twice), strict=True))
@@ -187,9 +192,8 @@ def _sorted_hashes(part: pd.DataFrame, columns: Sequence[str] | None, bits: int)
 
 def _merged(*pieces: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Several partitions' (distinct, repeated) hashes of one bucket as one such pair."""
-    seen = np.sort(np.concatenate([p[0] for p in pieces]))
-    new = np.r_[True, seen[1:] != seen[:-1]]
-    return seen[new], np.union1d(np.concatenate([p[1] for p in pieces]), seen[1:][~new[1:]])
+    once, twice = _distinct(np.sort(np.concatenate([p[0] for p in pieces])))
+    return once, np.union1d(np.concatenate([p[1] for p in pieces]), twice)
 
 
 def repeated_hashes(frame: Any, columns: Sequence[str] | None = None) -> np.ndarray:
