@@ -82,8 +82,14 @@ def _template() -> pd.DataFrame:
 
 
 def _day(index: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's time (whole seconds over 2025) and day number."""
-    created = START_NS + index * (YEAR_NS // rows) // 10**9 * 10**9
+    """Each row's time (whole seconds over 2025) and day number.
+
+    Each chunk of rows starts on a new second: the store cuts a month into
+    partitions only between parts whose times are apart (a month left whole
+    would be a partition of 4 million rows).
+    """
+    per_chunk = YEAR_NS // 10**9 * CHUNK // rows  # the whole seconds a chunk spans
+    created = START_NS + (index // CHUNK * per_chunk + index % CHUNK * per_chunk // CHUNK) * 10**9
     return created, (created - START_NS) // (86_400 * 10**9)
 
 
