@@ -2,7 +2,8 @@
 
 ``run(rows)`` (called by ``benchmarks/run.py``; ``python benchmarks/dask_bench.py [--quick]`` alone):
 
-1. writes a store of ``rows`` statement rows straight to Parquet -- a
+1. writes a store of ``rows`` statement rows straight to Parquet (the
+   planted lost rows generated on top, so that ``rows`` are stored) -- a
    chunk of 250,000 rows at a time with pyarrow, never the whole frame
    in pandas -- in the store's own layout (one account, parts by month, a
    JSON state listing them): chained balances over 2025, sales of an
@@ -81,8 +82,14 @@ def _template() -> pd.DataFrame:
 
 
 def _day(index: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's time (whole seconds over 2025) and day number."""
-    created = START_NS + index * (YEAR_NS // rows) // 10**9 * 10**9
+    """Each row's time (whole seconds over 2025) and day number.
+
+    Each chunk of rows starts on a new second: the store cuts a month into
+    partitions only between parts whose times are apart (a month left whole
+    would be a partition of 4 million rows).
+    """
+    per_chunk = YEAR_NS // 10**9 * CHUNK // rows  # the whole seconds a chunk spans
+    created = START_NS + (index // CHUNK * per_chunk + index % CHUNK * per_chunk // CHUNK) * 10**9
     return created, (created - START_NS) // (86_400 * 10**9)
 
 
@@ -138,13 +145,28 @@ def fault_every(rows: int) -> int:
     return max(rows // 7, 1_001)
 
 
+def lost_rows(generated: int) -> int:
+    """How many of ``generated`` rows are planted lost rows (never stored)."""
+    every = fault_every(generated)
+    return max(0, -(-(generated - (every - 5)) // every))
+
+
+def generated_rows(rows: int) -> int:
+    """How many rows to generate so that ``rows`` are stored once the lost rows are dropped."""
+    generated = rows
+    while generated - lost_rows(generated) < rows:
+        generated = rows + lost_rows(generated)
+    return generated
+
+
 def write_store(root: Path, rows: int) -> dict[str, Any]:
-    """``rows`` statement rows as a store of one account, parts by month; returns what was written."""
+    """``rows`` statement rows (the lost rows generated on top) as a store of one account, parts by month."""
     schema = pa.Schema.from_pandas(_template(), preserve_index=False)
     server = lk.Store(root)._server_dir("statements", ACCOUNT, server_of(SERVER))
     parts, seq, balance, written = [], 0, 10**9, 0
-    for first in range(0, rows, CHUNK):
-        table, months, balance = _chunk(first, min(CHUNK, rows - first), rows, balance, schema)
+    generated = generated_rows(rows)
+    for first in range(0, generated, CHUNK):
+        table, months, balance = _chunk(first, min(CHUNK, generated - first), generated, balance, schema)
         for month in pd.unique(months):
             seq += 1
             relative = f"month={month}/{STREAM}-{seq:06d}.parquet"

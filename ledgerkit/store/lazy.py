@@ -182,7 +182,8 @@ def _first_copies(ids: pd.Series) -> np.ndarray:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(pa.chunked_array([pa.array(ids.array, from_pandas=True)]).combine_chunks())
+        found = pa.array(ids.array, from_pandas=True)  # chunked as read: wrapping it again walks every value
+        encoded = pc.dictionary_encode(found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found)
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         _, first = np.unique(codes, return_index=True)
         missing = np.flatnonzero(codes < 0)[1:]  # like drop_duplicates: missing ids equal each other

@@ -560,3 +560,62 @@ def test_balances_whose_sum_over_rows_passes_2_62_are_levels_on_dask_too(stateme
     assert float(big["balance_after"].astype("float64").abs().sum()) > 2**62
     for name, options in (("roll_forward", {"freq": "M"}), ("check_balances", {}), ("payout_groups", {})):
         _compare(name, big, [7, 19], **options)
+
+
+# ---------------------------------------------------------------- repeats found by hashing
+
+
+def _many_buckets(monkeypatch) -> None:
+    """Repeats sought over many buckets of the hash space, merged two partitions at a time (as on big frames)."""
+    from ledgerkit.analysis._dask import partials
+
+    monkeypatch.setattr(partials, "_PARTS_PER_BUCKET", 1)
+    monkeypatch.setattr(partials, "_FAN_IN", 2)
+
+
+@pytest.mark.parametrize("cuts", CUTS)
+def test_repeats_are_found_in_every_bucket_of_the_hash_space(statements, cuts, monkeypatch):
+    """The repeated line and a line given twice in one partition: named as pandas names them, wherever they fall."""
+    _many_buckets(monkeypatch)
+    twice = pd.concat([statements, statements.iloc[[20]]], ignore_index=True)  # a repeat right after its first copy
+    twice = twice.iloc[[*range(21), len(twice) - 1, *range(21, len(twice) - 1)]].reset_index(drop=True)
+    _compare("check_balances", twice, cuts)
+    bare = twice.drop(columns="row_id")
+    _compare("check_balances", bare, cuts)
+
+
+def test_repeated_hashes_are_exactly_the_hashes_on_two_rows_or_more(monkeypatch):
+    from ledgerkit.analysis._dask.partials import repeated_hashes, row_hashes
+
+    _many_buckets(monkeypatch)
+    rng = np.random.default_rng(7)
+    ids = pd.Series([f"id{n}" for n in rng.integers(0, 400, 600)], dtype="str")
+    frame = pd.DataFrame({"id": ids, "currency": pd.Categorical(rng.choice(["EUR", "USD"], 600))})
+    hashes = pd.Series(row_hashes(frame, ["currency", "id"]))
+    expected = np.sort(hashes[hashes.duplicated()].unique())
+    for cuts in ([], [1, 2, 300], list(range(0, 600, 37))):
+        found = repeated_hashes(split(frame, cuts), ["currency", "id"])
+        np.testing.assert_array_equal(found, expected)
+
+
+def test_text_hashes_alike_whatever_its_dtype_and_missing_is_not_empty():
+    """Equal strings hash alike in a str column (one Arrow chunk or several, sliced), an object or a category."""
+    import pyarrow as pa
+
+    from ledgerkit.analysis._dask.partials import row_hashes
+
+    values = ["a", "", None, "ü-€", "a" * 300, "b", "a"]
+    plain = row_hashes(pd.DataFrame({"x": pd.Series(values, dtype="str")}))
+    chunked = pa.chunked_array([pa.array(values[:3], pa.large_string()), pa.array(values[3:], pa.large_string())])
+    variants = [
+        pd.Series(pd.array(chunked, dtype="str")),
+        pd.Series(values, dtype=object),
+        pd.Series(values, dtype="category"),
+    ]
+    for variant in variants:
+        np.testing.assert_array_equal(row_hashes(pd.DataFrame({"x": variant})), plain)
+    sliced = pd.Series(pd.array(chunked, dtype="str")).iloc[2:]
+    np.testing.assert_array_equal(row_hashes(pd.DataFrame({"x": sliced})), plain[2:])
+    assert plain[0] == plain[6] and len(set(plain[:6].tolist())) == 6 and plain[2] == 0
+    mixed = row_hashes(pd.DataFrame({"x": pd.Series(["a", 1, None, 1], dtype=object)}))
+    assert mixed[0] == plain[0] and mixed[1] == mixed[3] and mixed[2] == 0

@@ -197,3 +197,17 @@ def test_the_analysis_of_two_stored_accounts_keeps_them_apart(two_account_store)
         pd.testing.assert_frame_equal(mine, alone)
     pd.testing.assert_frame_equal(lk.roll_forward(lazy, freq="M"), rolled)
     pd.testing.assert_frame_equal(lk.payout_groups(lazy), lk.payout_groups(both))
+
+
+def test_first_copies_of_ids_read_in_several_arrow_chunks():
+    """A partition's ids come from Parquet in chunks: each id's first row is kept, as on one chunk."""
+    import pyarrow as pa
+
+    from ledgerkit.store.lazy import _first_copies
+
+    values = ["a", "b", None, "a", "c", None, "b", "d"]
+    chunked = pa.chunked_array([pa.array(values[:3]), pa.array(values[3:6]), pa.array(values[6:])])
+    ids = pd.Series(pd.array(chunked, dtype="str"))
+    assert ids.array.__arrow_array__().num_chunks == 3
+    assert _first_copies(ids).tolist() == [0, 1, 2, 4, 7]
+    assert _first_copies(pd.Series(values, dtype="str")).tolist() == [0, 1, 2, 4, 7]

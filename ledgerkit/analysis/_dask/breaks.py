@@ -16,8 +16,9 @@ whole frame; their positions are mapped back to whole-frame rows.
 A row repeated anywhere in the frame (the same id in the same chain, or
 every field the same when there is no id) is left out of the chain by
 pandas: rows that may be repeats are found first over the whole frame (a
-hash per row, counted as a Dask aggregation) and kept, with the chain
-rows around them, so that pandas decides.
+hash per row of only the columns that make a repeat; the hashes seen twice
+found by sorting, :func:`~ledgerkit.analysis._dask.partials.repeated_hashes`)
+and kept, with the chain rows around them, so that pandas decides.
 """
 
 from __future__ import annotations
@@ -38,17 +39,12 @@ from .partials import (
     offsets_of,
     projected,
     raise_first,
-    repeated_values,
+    repeated_hashes,
     row_hashes,
     run_partials,
 )
 
 __all__ = ["check_balances"]
-
-
-def _hashes(part: pd.DataFrame, columns: list[str] | None) -> pd.Series:
-    """A hash per row of ``columns`` (all columns when None): equal rows hash alike in every partition."""
-    return pd.Series(row_hashes(part, columns), index=part.index, dtype="uint64")
 
 
 def _within(mask: np.ndarray, same: np.ndarray, step: int) -> np.ndarray:
@@ -114,14 +110,12 @@ def _bridges(
     return bridges, order[ends]
 
 
-def _reduced(part: pd.DataFrame, repeats_of: pd.Index, hashed: list[str] | None) -> tuple:
+def _reduced(part: pd.DataFrame, repeats_of: np.ndarray, hashed: list[str] | None) -> tuple:
     """The partition's rows that matter to the check, bridges between them, and where each came from."""
     totals = abs_totals(part, FLOWS)
     ledger = ledger_of(part, "statements")
     chain = chain_codes(ledger, codes(part["currency"])[0])
-    maybe = (
-        np.isin(row_hashes(part, hashed), repeats_of.to_numpy()) if len(repeats_of) else np.zeros(len(part), dtype=bool)
-    )
+    maybe = np.isin(row_hashes(part, hashed), repeats_of) if len(repeats_of) else np.zeros(len(part), dtype=bool)
     members = np.flatnonzero(~maybe)
     order = members[np.lexsort((members, chain[members]))]
     same = chain[order][1:] == chain[order][:-1]
@@ -169,8 +163,7 @@ def check_balances(statements: Any) -> pd.DataFrame:
     hashed = [*ledger.chain_columns, ledger.id_column] if ledger.id_column else None
     if ledger.id_column:  # without ids a repeat is a row equal in every column: all are read
         frame = projected(frame, [*LEDGER_COLUMNS, ledger.id_column])
-    hashes = frame.map_partitions(_hashes, hashed, meta=pd.Series(dtype="uint64"))
-    repeats_of = repeated_values(hashes)
+    repeats_of = repeated_hashes(frame if hashed is None else projected(frame, hashed), hashed)
     pieces = run_partials(frame, _reduced, repeats_of, hashed)
     raise_first(pieces)
     check_totals([p.value[3] for p in pieces], "statements")

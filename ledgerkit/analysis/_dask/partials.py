@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ...errors import ConfigurationError
-from .._common import require_total_fits
+from .._common import arrow_text, require_total_fits
 from .._invalid import rows_text
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "check_totals",
     "abs_totals",
     "repeated_values",
+    "repeated_hashes",
     "projected",
     "row_hashes",
 ]
@@ -169,6 +171,56 @@ def repeated_values(series: Any) -> pd.Index:
     return pd.Index(found.index)
 
 
+#: Partitions merged by one task when repeated hashes are sought; partitions per bucket of the hash space.
+_FAN_IN, _PARTS_PER_BUCKET = 8, 64
+
+
+def _distinct(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A sorted array's distinct values, and its values found again (once per extra row)."""
+    again = found[1:] == found[:-1]
+    return (found[np.r_[True, ~again]] if len(found) else found), found[1:][again]
+
+
+def _sorted_hashes(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per bucket (the hashes' top ``bits``): the partition's distinct row hashes and those on two rows or more."""
+    once, twice = _distinct(np.sort(row_hashes(part, columns)))
+    twice = np.unique(twice)
+    bounds = np.arange(1, 1 << bits, dtype="uint64") << np.uint64(64 - bits) if bits else np.zeros(0, "uint64")
+    cut_once, cut_twice = np.searchsorted(once, bounds), np.searchsorted(twice, bounds)
+    return list(zip(np.split(once, cut_once), np.split(twice, cut_twice), strict=True))
+
+
+def _merged(*pieces: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Several partitions' (distinct, repeated) hashes of one bucket as one such pair."""
+    once, twice = _distinct(np.sort(np.concatenate([p[0] for p in pieces])))
+    return once, np.union1d(np.concatenate([p[1] for p in pieces]), twice)
+
+
+def repeated_hashes(frame: Any, columns: Sequence[str] | None = None) -> np.ndarray:
+    """The row hashes (:func:`row_hashes` of ``columns``) found on more than one row of a Dask frame, sorted.
+
+    Each partition sorts its hashes and splits them into buckets of the
+    hash space; a bucket is merged over the partitions a few at a time, so
+    no task holds more than its bucket's share of the frame's hashes, and
+    only the repeated ones come back (sorting numbers: several times faster
+    than a ``value_counts``, which groups them in pandas).
+    """
+    import operator
+
+    import dask
+
+    bits = max(0, int(np.ceil(np.log2(max(frame.npartitions / _PARTS_PER_BUCKET, 1)))))
+    parts = [dask.delayed(_sorted_hashes, pure=True)(p, columns, bits) for p in partitions(frame)]
+    repeated = []
+    for bucket in range(1 << bits):
+        level = [dask.delayed(operator.getitem, pure=True)(p, bucket) for p in parts]
+        while len(level) > 1:
+            level = [dask.delayed(_merged, pure=True)(*level[i : i + _FAN_IN]) for i in range(0, len(level), _FAN_IN)]
+        repeated.append(dask.delayed(operator.getitem, pure=True)(level[0], 1))
+    found = dask.compute(*repeated)
+    return np.concatenate([np.zeros(0, dtype="uint64"), *found])
+
+
 def projected(frame: Any, columns: Sequence[str]) -> Any:
     """Only the ``columns`` an analysis reads (those present, in the frame's order): Parquet reads no others."""
     wanted = set(columns)
@@ -176,20 +228,72 @@ def projected(frame: Any, columns: Sequence[str]) -> Any:
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_PRIME = np.uint64(0x100000001B3)
+_BLOCK = 1 << 16  # strings hashed at a time (bounds the per-byte arrays)
 
 
-def _text_hashes(values: np.ndarray) -> np.ndarray:
-    return pd.util.hash_array(values.astype(object, copy=False), categorize=False)
+def _finalized(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: every input bit moves every output bit."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _block_hashes(array: pa.LargeStringArray) -> np.ndarray:
+    """A polynomial hash of each string's bytes (``large_string``, no nulls counted), finalised."""
+    count = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + count + 1]
+    data = array.buffers()[2]
+    first, last = int(offsets[0]), int(offsets[-1])
+    lengths = np.diff(offsets)
+    sized = (lengths.astype("uint64") + np.uint64(1)) * _MIX  # "" is not missing (0)
+    if last == first:
+        return _finalized(sized)
+    place = np.arange(last - first, dtype=np.int64) - np.repeat(offsets[:-1] - first, lengths)
+    powers = np.cumprod(np.r_[np.uint64(1), np.full(int(lengths.max()) - 1, _PRIME, dtype="uint64")])
+    terms = (np.frombuffer(data, dtype=np.uint8)[first:last].astype("uint64") + np.uint64(1)) * powers[place]
+    sums = np.r_[np.uint64(0), np.cumsum(terms, dtype="uint64")]
+    return _finalized((sums[offsets[1:] - first] - sums[offsets[:-1] - first]) ^ sized)
+
+
+def _arrow_text_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """One uint64 per string from its bytes (0 for missing): no Python object per value."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    array = array.cast(pa.large_string())
+    out = np.empty(len(array), dtype="uint64")
+    for start in range(0, len(array), _BLOCK):
+        out[start : start + _BLOCK] = _block_hashes(array.slice(start, _BLOCK))
+    if array.null_count:
+        out[array.is_null().to_numpy(zero_copy_only=False)] = 0
+    return out
+
+
+def _object_hashes(values: np.ndarray) -> np.ndarray:
+    """Strings by their bytes (as in a ``str`` column), other values by pandas, missing 0."""
+    out = np.zeros(len(values), dtype="uint64")
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values)) & ~missing
+    if text.any():
+        out[text] = _arrow_text_hashes(pa.array(values[text], type=pa.large_string()))
+    other = ~text & ~missing
+    if other.any():
+        out[other] = pd.util.hash_array(values[other], categorize=False)
+    return out
 
 
 def _column_hashes(values: pd.Series) -> np.ndarray:
     """One uint64 per value, equal for equal values in any partition (text hashed as text, whatever its dtype)."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        table = np.append(_text_hashes(np.asarray(dtype.categories, dtype=object)), np.uint64(0))
+        table = np.append(_object_hashes(np.asarray(dtype.categories, dtype=object)), np.uint64(0))
         return table[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last entry
-    if pd.api.types.is_string_dtype(dtype) or dtype == object:  # noqa: E721 - pandas compares each dtype
-        return _text_hashes(values.to_numpy(dtype=object))
+    if dtype == object:  # noqa: E721 - pandas compares each dtype
+        return _object_hashes(values.to_numpy(dtype=object))
+    if pd.api.types.is_string_dtype(dtype):
+        return _arrow_text_hashes(arrow_text(values))
     return pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._common import arrow_text
 from .partials import partitions, run_partials
 
 __all__ = ["realigned"]
@@ -33,10 +34,9 @@ def _links(part: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
 def _same_as_previous(values: pd.Series) -> np.ndarray:
     """Whether each value but the first equals the one before it (missing never equals)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and len(values) > 1:
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        array = pa.chunked_array([pa.array(values.array, from_pandas=True)])
+        array = arrow_text(values)
         return pc.equal(array[1:], array[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
     found = pd.factorize(values, use_na_sentinel=True)[0]  # -1: missing
     return (found[1:] == found[:-1]) & (found[1:] >= 0)
@@ -76,8 +76,12 @@ def _plan(edges: list[tuple[int, tuple, tuple, int]]) -> list[list[tuple[int, in
     return plan
 
 
-def _assembled(*pieces: Any) -> pd.DataFrame:
-    frames = [part.iloc[start:stop] for part, start, stop in zip(pieces[0::3], pieces[1::3], pieces[2::3], strict=True)]
+def _rows(part: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
+    return part.iloc[start:stop]
+
+
+def _assembled(part: pd.DataFrame, start: int, stop: int, *moved: pd.DataFrame) -> pd.DataFrame:
+    frames = [part.iloc[start:stop], *moved]
     return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 
@@ -94,4 +98,8 @@ def realigned(frame: Any, columns: Sequence[str]) -> list[Any] | None:
     if all(len(new) == 1 and new[0][1] == 0 for new in plan):
         return None
     old = partitions(frame)
-    return [dask.delayed(_assembled)(*[x for i, start, stop in new for x in (old[i], start, stop)]) for new in plan]
+    out = []
+    for (index, start, stop), *rest in plan:
+        moved = [dask.delayed(_rows, pure=True)(old[i], a, b) for i, a, b in rest]  # sliced where read: only they move
+        out.append(dask.delayed(_assembled, pure=True)(old[index], start, stop, *moved))
+    return out
