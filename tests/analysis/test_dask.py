@@ -619,3 +619,75 @@ def test_text_hashes_alike_whatever_its_dtype_and_missing_is_not_empty():
     assert plain[0] == plain[6] and len(set(plain[:6].tolist())) == 6 and plain[2] == 0
     mixed = row_hashes(pd.DataFrame({"x": pd.Series(["a", 1, None, 1], dtype=object)}))
     assert mixed[0] == plain[0] and mixed[1] == mixed[3] and mixed[2] == 0
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("by", ["fee_type", "channel"])
+def test_a_vat_line_far_from_its_fee_in_another_partition_stays_with_it(cut, by):
+    """Interleaved transactions (fee a, fee b, VAT a, VAT b; one VAT a row after the rest): pandas pairs
+    each VAT with its own transaction's fee wherever it is, so Dask must too, wherever the cut falls."""
+    events = [
+        ("INCOME", 10_000, "p", "a"),
+        ("INCOME", 20_000, "p", "b"),
+        ("TRX_FEE", -250, "p", "a"),
+        ("TRX_FEE", -500, "p", "b"),
+        ("VAT", -50, "p", "b"),
+        ("TRX_FEE", -90, "p", "c"),
+        ("VAT", -55, "p", "a"),
+        ("INCOME", 5_000, "p", "c"),
+        ("VAT", -18, "p", "c"),
+    ]
+    frame = statements_frame(statement_rows(events))
+    _compare("fee_breakdown", frame, [cut], by=by)
+    _compare("fee_breakdown", frame, [1, cut, 8], by=by)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from(["INCOME", "TRX_FEE", "TRX_FEE_FIX", "CHARGEBACK_FEE", "VAT", "VAT"]),
+            st.sampled_from([None, "a", "b", "c"]),  # transaction_id
+            st.sampled_from([None, "T1", "T2"]),  # transaction
+            st.integers(0, 3),  # amount 0 makes a zero VAT line
+        ),
+        min_size=1,
+        max_size=24,
+    ),
+    cuts=st.lists(st.integers(0, 24), max_size=5),
+    by=st.sampled_from(["fee_type", "channel", ("fee_type", "channel")]),
+)
+def test_vat_lines_pair_across_partitions_as_pandas_pairs_them(lines, cuts, by):
+    """Fee and VAT lines tied by either key, in any order, cut anywhere: each VAT goes where pandas puts it."""
+    events = [(kind, -7 * amount if kind != "INCOME" else 1_000, "p", tid) for kind, tid, _, amount in lines]
+    rows = statement_rows(events)
+    for row, (_, _, transaction, _) in zip(rows, lines, strict=True):
+        row["transaction"] = transaction
+    frame = statements_frame(rows)
+    frame["transaction"] = frame["transaction"].astype("str")
+    _compare("fee_breakdown", frame, sorted(min(c, len(frame)) for c in cuts), by=by)
+
+
+@pytest.mark.parametrize("by", ["fee_type", ("fee_type", "channel")])
+def test_a_vat_line_left_by_its_transaction_id_pairs_by_transaction_with_a_line_that_stayed(by):
+    """Moved lines bring along the lines their other key ties them to: the VAT on two keys is decided whole.
+
+    ``transaction_id`` a spans the cut, so its lines leave their partitions; the second VAT of a is left
+    over by ``transaction_id`` and then taken by the fixed fee of ``transaction`` T1 -- a line in one
+    partition, whose key spans nothing, that must be decided with them (as pandas does).
+    """
+    events = [
+        ("TRX_FEE", -250, "p", "a"),
+        ("INCOME", 10_000, "p", "a"),
+        ("VAT", -50, "p", "a"),
+        ("VAT", -11, "p", "a"),
+        ("TRX_FEE_FIX", -30, "p", None),
+    ]
+    rows = statement_rows(events)
+    for row, transaction in zip(rows, [None, None, None, "T1", "T1"], strict=True):
+        row["transaction"] = transaction
+    frame = statements_frame(rows)
+    frame["transaction"] = frame["transaction"].astype("str")
+    _compare("fee_breakdown", frame, [1], by=by)
+    fix = lk.fee_breakdown(split(frame, [1]), by="fee_type").set_index("fee_type").loc["TRX_FEE_FIX"]
+    assert (fix["fee"], fix["vat"]) == (30, 11)

@@ -8,11 +8,16 @@ rates are computed once from the totals.
 
 Two things cross partitions:
 
-- a statement ``VAT`` line belongs to the fee line of its transaction next
-  to it: no partition boundary is left between two neighbouring rows of
-  one ``transaction_id`` (or ``transaction``) -- the rows at the head of a
-  partition that continue the previous partition's last transaction move
-  to that partition (:func:`~ledgerkit.analysis._dask.runs.realigned`);
+- a statement ``VAT`` line belongs to a fee line of its transaction
+  (:func:`~ledgerkit.analysis.vat.vat_owners`: same ``transaction_id``, else
+  same ``transaction``; nearness counted in the transaction's own fee and
+  VAT lines), wherever in the frame that is. The keys whose fee and VAT
+  lines lie in more than one partition are found first (each partition's
+  distinct keys, hashed: :func:`~ledgerkit.analysis._dask.partials.repeated_hashes`);
+  the fee and VAT lines of those keys leave their partitions and go through
+  pandas together, in frame order -- with every line linked to them by the
+  other key too, so each transaction is decided whole. A chargeback fee
+  months after its sale is such a key;
 - a transaction ``id`` given twice counts once: ids found on more than one
   row of the whole frame are taken out of the partitions and their rows
   (all of them, in order) go through pandas together.
@@ -23,14 +28,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ...errors import ConfigurationError
 from ..categories import CATEGORIES, category_codes
+from ..fee_parts import TRANSACTION_KEYS
 from ..fees import _bp
 from ..fees import fee_breakdown as _pandas_fee_breakdown
-from .partials import Piece, abs_totals, check_totals, meta_of, projected, raise_first, repeated_values, run_partials
-from .runs import realigned
+from .partials import (
+    Piece,
+    abs_totals,
+    check_totals,
+    meta_of,
+    offsets_of,
+    projected,
+    raise_first,
+    repeated_hashes,
+    repeated_values,
+    row_hashes,
+    run_partials,
+)
 from .witness import gathered
 
 __all__ = ["fee_breakdown"]
@@ -47,19 +65,88 @@ def _income(part: pd.DataFrame) -> pd.DataFrame:
     return part.loc[category_codes(part["type"], list(CATEGORIES)) == CATEGORIES.index("income")]
 
 
+def _paired_lines(part: pd.DataFrame) -> np.ndarray:
+    """The fee and VAT lines: the rows a VAT pairing looks at."""
+    category = category_codes(part["type"], list(CATEGORIES))
+    return (category == CATEGORIES.index("fees")) | (category == CATEGORIES.index("vat"))
+
+
+def _key_hashes(part: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """The hashes, as :func:`_spanning_keys` finds them, of ``column``'s keys on ``rows`` (all known)."""
+    keys = part[[column]].iloc[np.flatnonzero(rows)]
+    return row_hashes(pd.DataFrame({"key": row_hashes(keys, [column])}))
+
+
+def _distinct_keys(part: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One row per distinct known key of the partition's fee and VAT lines (its first hash)."""
+    rows = _paired_lines(part) & part[column].notna().to_numpy(dtype=bool)
+    return pd.DataFrame({"key": np.unique(row_hashes(part[[column]].iloc[np.flatnonzero(rows)], [column]))})
+
+
+def _spanning_keys(frame: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per key column, the hashes of keys whose fee and VAT lines lie in more than one partition (sorted)."""
+    meta = pd.DataFrame({"key": np.zeros(0, dtype="uint64")})
+    out = {}
+    for column in columns:
+        distinct = frame[["type", column]].map_partitions(_distinct_keys, column, meta=meta)
+        out[column] = repeated_hashes(distinct, ["key"])  # on two rows: in two partitions
+    return out
+
+
+def _moving(part: pd.DataFrame, spanning: dict[str, np.ndarray]) -> np.ndarray:
+    """Which rows are fee or VAT lines of a key in ``spanning``."""
+    lines = _paired_lines(part)
+    out = np.zeros(len(part), dtype=bool)
+    for column, hashes in spanning.items():
+        known = lines & part[column].notna().to_numpy(dtype=bool)
+        if len(hashes) and known.any():
+            out[np.flatnonzero(known)] |= np.isin(_key_hashes(part, column, known), hashes)
+    return out
+
+
 def _partial(
     part: pd.DataFrame,
     options: dict[str, Any],
     volume_by: tuple[str, ...] | None,
     excluded: pd.Index | None,
     money: tuple[str, ...],
-) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+    spanning: dict[str, np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict, tuple[pd.DataFrame, np.ndarray] | None]:
     totals = abs_totals(part, money)
     if excluded is not None and len(excluded):
         part = part.loc[~part["id"].isin(excluded).to_numpy(dtype=bool)]
+    moved = None
+    if spanning:
+        leaving = _moving(part, spanning)
+        if leaving.any():
+            moved = (part.iloc[np.flatnonzero(leaving)], np.flatnonzero(leaving))
+            part = part.iloc[np.flatnonzero(~leaving)]
     lines = _pandas_fee_breakdown(part, **options)
     volumes = None if volume_by is None else _pandas_fee_breakdown(_income(part), **{**options, "by": volume_by})
-    return lines, volumes, totals
+    return lines, volumes, totals, moved
+
+
+def _moved_rows(pieces: list[Piece], meta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows the partitions handed back, in frame order, and their row numbers in the whole frame."""
+    starts = offsets_of(pieces)
+    found = [(p.value[3], start) for p, start in zip(pieces, starts, strict=True) if p.value[3] is not None]
+    if not found:
+        return meta.iloc[:0], np.zeros(0, dtype="int64")
+    rows = pd.concat([moved[0] for moved, _ in found], ignore_index=True)
+    rows.attrs = dict(meta.attrs)
+    return rows, np.concatenate([moved[1] + start for moved, start in found]).astype("int64")
+
+
+def _closed(rows: pd.DataFrame, spanning: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """``spanning`` grown by the keys of ``rows`` it lacks (a moved line's other key), or None if it lacks none."""
+    grown, lacking = {}, False
+    lines = _paired_lines(rows)
+    for column, hashes in spanning.items():
+        found = np.unique(_key_hashes(rows, column, lines & rows[column].notna().to_numpy(dtype=bool)))
+        new = np.setdiff1d(found, hashes, assume_unique=True)
+        lacking |= bool(len(new))
+        grown[column] = np.union1d(hashes, new)
+    return grown if lacking else None
 
 
 def _sum_lines(lines: list[pd.DataFrame], group: list[str], measures: list[str]) -> pd.DataFrame:
@@ -126,14 +213,25 @@ def fee_breakdown(
     money = ("amount",) if statements else ("amount", "transaction_fee")
     frame = projected(frame, [*(_STATEMENT_COLUMNS if statements else _TRANSACTION_COLUMNS), *keys, time or ""])
 
-    excluded, witness = None, None
+    excluded, witness, spanning = None, None, None
     if not statements and "id" in meta.columns:
         excluded = repeated_values(frame["id"])
         if len(excluded):
             witness = gathered(frame, frame["id"].isin(excluded))
-    parts = realigned(frame, ("transaction_id", "transaction")) if statements else None
-    pieces = run_partials(frame, _partial, options, volume_by, excluded, money, parts=parts)
-    raise_first(pieces)
+    if statements and frame.npartitions > 1:
+        spanning = _spanning_keys(frame, [c for c in TRANSACTION_KEYS if c in meta.columns])
+    while True:
+        pieces = run_partials(frame, _partial, options, volume_by, excluded, money, spanning)
+        raise_first(pieces)
+        if spanning is None:
+            break
+        witness = _moved_rows(pieces, meta_of(frame))
+        grown = _closed(witness[0], spanning)
+        if grown is None:
+            break
+        spanning = grown  # a moved line's other key links lines that stayed: decide them together (rare)
+    if witness is not None and not len(witness[0]):
+        witness = None
     check_totals([p.value[2] for p in pieces], "frame")
     lines = [p.value[0] for p in pieces]
     volumes = [p.value[1] for p in pieces] if volume_by is not None else None
