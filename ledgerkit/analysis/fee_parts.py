@@ -19,7 +19,7 @@ import pandas as pd
 from .._ingest.schema import STATEMENTS, TRANSACTIONS, OneOf, frame_kind
 from ..errors import ConfigurationError
 from ..money import is_currency
-from ._common import empty_frame, require_total_fits, require_utc
+from ._common import empty_frame, plain_text, require_total_fits, require_utc
 from ._invalid import Need, screen
 from .categories import CATEGORIES, category_codes
 from .vat import vat_owners
@@ -131,7 +131,8 @@ def _plain_keys(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     for key in keys:
         dtype = out[key].dtype
         if isinstance(dtype, pd.CategoricalDtype):
-            out[key] = out[key].astype(dtype.categories.dtype)
+            plain = plain_text(out[key])
+            out[key] = plain if plain is not None else out[key].astype(dtype.categories.dtype)
     return out
 
 
@@ -165,7 +166,8 @@ def _statement_parts(frame: pd.DataFrame, keys: list[str], times: pd.Series | No
     ``vat`` of its fee's line (when it has one) and as a fee of the ``VAT``
     line. Otherwise VAT rows only fill the ``vat`` column.
     """
-    types = frame["type"].astype("str").reset_index(drop=True)
+    types = plain_text(frame["type"])
+    types = (frame["type"].astype("str") if types is None else types).reset_index(drop=True)
     category = category_codes(frame["type"], list(CATEGORIES))
     is_vat, is_fee, is_income = (category == CATEGORIES.index(c) for c in ("vat", "fees", "income"))
     amount = frame["amount"].astype("Int64").reset_index(drop=True)

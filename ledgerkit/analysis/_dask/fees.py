@@ -72,15 +72,29 @@ def _paired_lines(part: pd.DataFrame) -> np.ndarray:
 
 
 def _key_hashes(part: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
-    """The hashes, as :func:`_spanning_keys` finds them, of ``column``'s keys on ``rows`` (all known)."""
-    keys = part[[column]].iloc[np.flatnonzero(rows)]
-    return row_hashes(pd.DataFrame({"key": row_hashes(keys, [column])}))
+    """The hashes, as :func:`_spanning_keys` finds them, of ``column``'s keys on ``rows`` (all known).
+
+    Each distinct key is hashed once (a transaction's fee and VAT lines share theirs).
+    """
+    codes, distinct = pd.factorize(part[column].iloc[np.flatnonzero(rows)])
+    return _final(_first(distinct))[codes]
+
+
+def _first(keys: Any) -> np.ndarray:
+    """The text hash of each key: the value each partition's distinct keys are found repeated by."""
+    return row_hashes(pd.DataFrame({"key": keys}))
+
+
+def _final(first: np.ndarray) -> np.ndarray:
+    """What :func:`repeated_hashes` makes of a first hash (it hashes the ``key`` column of the distinct keys)."""
+    return row_hashes(pd.DataFrame({"key": first}))
 
 
 def _distinct_keys(part: pd.DataFrame, column: str) -> pd.DataFrame:
     """One row per distinct known key of the partition's fee and VAT lines (its first hash)."""
     rows = _paired_lines(part) & part[column].notna().to_numpy(dtype=bool)
-    return pd.DataFrame({"key": np.unique(row_hashes(part[[column]].iloc[np.flatnonzero(rows)], [column]))})
+    _, distinct = pd.factorize(part[column].iloc[np.flatnonzero(rows)])
+    return pd.DataFrame({"key": np.unique(_first(distinct))})
 
 
 def _spanning_keys(frame: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:
