@@ -85,8 +85,9 @@ __all__ = [
 
 #: Exactly the beGateway timestamp text; anything else goes through ``parse_times``.
 _Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_THREADED_ROWS = 50_000  # from this many rows a frame is built column by column on every core
 _Z_LENGTH = 20
+#: From this many rows a frame is built column by column on every core.
+_THREADED_ROWS = 50_000
 
 
 class _Fallback(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
