@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["tail_members", "tail_cursor"]
+__all__ = ["tail_members", "tail_cursor", "edge_texts"]
 
 #: How far back from the end to look: an envelope's scalars are a few dozen bytes.
 TAIL_BYTES = 1024
@@ -48,6 +48,8 @@ _MEMBER = re.compile(
     rb"(true|false|null|-?(?:0|[1-9][0-9]*))[ \t\r\n]*\Z"
 )
 _WORDS = {b"true": True, b"false": False, b"null": None}
+#: How far from each end :func:`edge_texts` looks for a record's field (a record is a few kB).
+EDGE_BYTES = 16384
 
 
 def tail_members(body: bytes, *, limit: int = TAIL_BYTES) -> dict[str, Any] | None:
@@ -87,3 +89,29 @@ def tail_cursor(body: bytes, key: str) -> tuple[int, bool] | None:
     if isinstance(cursor, bool) or not isinstance(cursor, int) or not isinstance(more, bool):
         return None
     return cursor, more
+
+
+def edge_texts(body: bytes, key: str, *, limit: int = EDGE_BYTES) -> tuple[str, str] | None:
+    """The first and the last ``"key": "text"`` of ``body``, found within ``limit`` bytes of either end.
+
+    Unparsed and unchecked -- the member may belong to a nested object or
+    sit inside a string -- so what it finds is a *hint* only: the pull uses
+    it to decide early whether to send a window's next request before the
+    page is parsed, never as data. None when either end has none.
+
+    Examples
+    --------
+    >>> body = b'{"rows": [{"id": 1, "created_at": "2025-01-01T00:00:00Z"}, {"created_at": "2025-03-01"}]}'
+    >>> edge_texts(body, "created_at")
+    ('2025-01-01T00:00:00Z', '2025-03-01')
+    >>> edge_texts(b'{"rows": []}', "created_at") is None
+    True
+    """
+    member = re.compile(rb'"' + re.escape(key.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*"([^"\\]{1,64})"')
+    first = member.search(bytes(body[:limit]))
+    last = None
+    for last in member.finditer(bytes(body[-limit:])):  # noqa: B007 - the last match is the one wanted
+        pass
+    if first is None or last is None:
+        return None
+    return first.group(1).decode("ascii", "replace"), last.group(1).decode("ascii", "replace")

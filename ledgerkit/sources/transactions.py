@@ -48,7 +48,7 @@ import requests
 from .._ingest.arrow_pages import FastPage, NotJSON, PageHints, pages_to_frame, read_columns, read_page
 from .._ingest.cores import parse_gate
 from .._ingest.manifest import Manifest, attach_manifest
-from .._ingest.page_tail import tail_cursor
+from .._ingest.page_tail import edge_texts, tail_cursor
 from .._ingest.records import empty_frame, finish
 from .._ingest.schema import TRANSACTIONS
 from .._ingest.timeparse import check_zone, instant, wall_clock
@@ -399,6 +399,7 @@ def fetch_page(
     ahead: _Ahead | None = None,
     *,
     send_next: bool = False,
+    hold: Callable[[bytes], bool] | None = None,
 ) -> tuple[FastPage, bytes]:
     """Fetch the next page of ``window`` as a typed page and advance its cursor.
 
@@ -407,7 +408,7 @@ def fetch_page(
     With ``ahead`` the request goes out through it (taking the one sent
     ahead for this window when it is this very request), and with
     ``send_next`` the page after is asked for as soon as this page's bytes
-    are in, before they are parsed.
+    are in, before they are parsed -- unless ``hold(bytes)`` is true.
 
     Raises
     ------
@@ -425,7 +426,7 @@ def fetch_page(
         nonlocal content
         body = {"report_params": {**window.params, **cursor}}
         first = None if ahead is None else ahead.first(window, body)
-        sending = ahead.sending_next(window, decode) if ahead is not None and send_next else decode
+        sending = ahead.sending_next(window, decode, hold) if ahead is not None and send_next else decode
         response, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=sending, first=first)
         return response, page
 
@@ -496,7 +497,7 @@ class _Ahead:
         self._make_client, self._stats = make_client, stats
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="ledgerkit-send")
-        self.unused = 0
+        self.sent = self.unused = 0
 
     def _transmit(self, body: dict[str, Any]) -> requests.Response:
         client = getattr(self._local, "client", None)
@@ -515,9 +516,16 @@ class _Ahead:
         return self._pool.submit(self._transmit, body).result
 
     def sending_next(
-        self, window: Window, decode: Callable[[requests.Response], Any]
+        self,
+        window: Window,
+        decode: Callable[[requests.Response], Any],
+        hold: Callable[[bytes], bool] | None = None,
     ) -> Callable[[requests.Response], Any]:
-        """``decode`` that first sends ``window``'s next request, from the cursor at the tail of the bytes."""
+        """``decode`` that first sends ``window``'s next request, from the cursor at the tail of the bytes.
+
+        Unless ``hold(bytes)`` says the window may rather be split (then
+        its next requests are the halves', decided once the page is parsed).
+        """
         paginator = window.paginator
 
         def decode_after_sending(response: requests.Response) -> Any:
@@ -526,9 +534,15 @@ class _Ahead:
             )
             self.drop(window.ahead)  # sent from an earlier attempt's bytes
             window.ahead = None
-            if found is not None and found[1] and paginator.moves_to(found[0]):
+            if (
+                found is not None
+                and found[1]
+                and paginator.moves_to(found[0])
+                and (hold is None or not hold(response.content))
+            ):
                 body = {"report_params": {**window.params, paginator.parameter: found[0]}}
                 window.ahead = (body, self._pool.submit(self._transmit, body))
+                self.sent += 1
             return decode(response)
 
         return decode_after_sending
@@ -609,6 +623,7 @@ class _Pull:
             yield from self._observed(self._concurrent_pages() if self.concurrent else self._sequential_pages())
         finally:
             self.ahead.close(self.windows)
+            self.manifest.extra["requests_sent_ahead"] = self.ahead.sent
             if self.ahead.unused:
                 self.manifest.extra["requests_sent_ahead_unused"] = self.ahead.unused
         self._check_units()
@@ -644,12 +659,14 @@ class _Pull:
         """A connection for one thread of the pull: its own session, within the pull's shared limiter."""
         return replace(self.client, session=limited_session(self.client.session, self.limiter))
 
-    def _fetch(self, client: Connection, window: Window, *, send_next: bool = True) -> tuple[FastPage, bytes] | None:
+    def _fetch(
+        self, client: Connection, window: Window, *, send_next: bool = True, hold: Callable[[bytes], bool] | None = None
+    ) -> tuple[FastPage, bytes] | None:
         """The next page of ``window``; None when the provider refuses its method (not asked for by name)."""
         if window.method in self.refused:
             return None
         try:
-            return fetch_page(client, window, self.decode, self.ahead, send_next=send_next)
+            return fetch_page(client, window, self.decode, self.ahead, send_next=send_next, hold=hold)
         except InvalidRequestError as exc:
             if not self.query.skip_refused or not _refuses_method(exc):
                 raise
@@ -697,10 +714,14 @@ class _Pull:
     def _step(self, window: Window, client: Connection, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
         """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing.
 
-        The next page is sent ahead unless the window may be split (then its next requests are the halves').
+        The next page is sent ahead as soon as the page's bytes are in, unless the window may be split (then
+        its next requests are the halves'): with a worker idle, the times at the edges of the raw page
+        (:func:`_edge_span`, a hint) decide whether it is worth splitting; the parsed page decides for good,
+        unless its next request is already out.
         """
         splittable = hungry and window.start is not None
-        fetched = self._fetch(client, window, send_next=not splittable)
+        hold = (lambda body: self._may_split(window, body)) if splittable else None
+        fetched = self._fetch(client, window, hold=hold)
         if fetched is None:
             window.complete = True
             return None, []
@@ -710,9 +731,14 @@ class _Pull:
         if not window.paginator.has_next_page:
             window.complete = True
             return result, []
-        worth = splittable and _worth_splitting(window, span, page.records)
+        worth = splittable and window.ahead is None and _worth_splitting(window, span, page.records)
         halves = self._halves(window, None if span is None else span[1]) if worth else []
         return result, halves or [window]
+
+    def _may_split(self, window: Window, body: bytes) -> bool:
+        """Whether ``window`` may be worth splitting after the page ``body``, by the times at its raw edges."""
+        span = _edge_span(body, self.query.date_type, self.query.time_zone)
+        return span is None or _worth_splitting(window, span, 1)
 
     def _halves(self, window: Window, hint: pd.Timestamp | None) -> list[Window]:
         """Cut a dense window in two after its latest row so far (``hint``); both halves keep its cursor."""
@@ -862,6 +888,30 @@ def _span(page: FastPage, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | No
         return None
     bounds = pc.min_max(page.columns[column]).as_py()
     return None if bounds["max"] is None else (pd.Timestamp(bounds["min"]), pd.Timestamp(bounds["max"]))
+
+
+def _edge_span(body: bytes, column: str, zone: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The ``column`` times of the first and last records of the raw page ``body`` (a hint: None when unsure).
+
+    Times without an offset are read in ``zone``. Only ever used to decide
+    early whether to send a window's next request (see :meth:`_Pull._step`).
+
+    Examples
+    --------
+    >>> body = b'{"transactions": [{"created_at": "2025-01-02T00:00:00Z"}, {"created_at": "2025-01-05"}]}'
+    >>> _edge_span(body, "created_at", "UTC")
+    (Timestamp('2025-01-02 00:00:00+0000', tz='UTC'), Timestamp('2025-01-05 00:00:00+0000', tz='UTC'))
+    """
+    texts = edge_texts(body, column)
+    if texts is None:
+        return None
+    try:
+        first, last = (pd.Timestamp(t) for t in texts)
+        first, last = (t.tz_localize(zone) if t.tzinfo is None else t for t in (first, last))
+        first, last = first.tz_convert("UTC"), last.tz_convert("UTC")
+    except Exception:  # noqa: BLE001 - a hint: text it cannot read as a time only means "unsure"
+        return None
+    return (first, last) if first is not pd.NaT and last is not pd.NaT and first <= last else None
 
 
 def _worth_splitting(window: Window, span: tuple[pd.Timestamp, pd.Timestamp] | None, rows: int) -> bool:

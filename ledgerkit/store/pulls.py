@@ -38,7 +38,15 @@ def _iso(ts: pd.Timestamp) -> str:
 
 
 #: Manifest counters that add up over the pulls one stored load makes.
-_SUMMED = ("requests", "retries", "bytes", "duplicates_dropped", "rounded_values")
+_SUMMED = (
+    "requests",
+    "retries",
+    "bytes",
+    "duplicates_dropped",
+    "rounded_values",
+    "requests_sent_ahead",
+    "requests_sent_ahead_unused",
+)
 
 
 @dataclass

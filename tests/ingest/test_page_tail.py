@@ -10,7 +10,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledgerkit._ingest.page_tail import tail_cursor, tail_members
+from ledgerkit._ingest.page_tail import edge_texts, tail_cursor, tail_members
 from ledgerkit.sandbox import Sandbox
 
 ROWS = [{"id": 7, "amount": 100, "has_more": False, "last_object_id": 1}, {"id": 9, "note": 'x", "has_more": true}'}]
@@ -157,3 +157,25 @@ def test_an_envelope_ending_in_its_cursor_is_read(before, more, cursor, after, i
     head = [(k, v) for k, v in before if k not in dict(tail)]
     text = json.dumps(dict(head + tail), indent=indent)
     assert tail_cursor(text.encode(), "last_object_id") == (cursor, more)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"t": [{"created_at": "A"}, {"id": 2}, {"created_at" :\n "B"}]}', ("A", "B")),
+        ('{"t": [{"created_at": "A"}]}', ("A", "A")),
+        ('{"t": [{"created_at": null}, {"created_at": 5}]}', None),  # not text
+        ('{"t": [{"created_at": "a\\"b"}]}', None),  # escaped text is left to the parser
+        ('{"t": [{"updated_at": "A"}]}', None),
+        ('{"t": []}', None),
+    ],
+)
+def test_edge_texts_are_the_first_and_last_text_values_of_the_key(text, expected):
+    assert edge_texts(text.encode(), "created_at") == expected
+
+
+def test_edge_texts_look_only_near_the_ends():
+    middle = b'{"created_at": "M"}'
+    body = b'{"t": [{"created_at": "A"}, ' + b" " * 100 + middle + b" " * 100 + b'{"created_at": "Z"}]}'
+    assert edge_texts(body, "created_at", limit=60) == ("A", "Z")
+    assert edge_texts(b"[" + b" " * 100 + middle + b" " * 100 + b"]", "created_at", limit=60) is None

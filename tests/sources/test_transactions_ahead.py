@@ -165,3 +165,33 @@ def test_a_page_refused_after_its_next_was_sent_ahead_keeps_the_count_and_the_ro
     err = info.value
     assert err.partial["id"].tolist() == [1, 2, 3] and err.manifest["pending_windows"][0]["cursor"] == 3
     assert err.manifest["requests"] == len(server.asked) == 3 and err.manifest["requests_sent_ahead_unused"] == 1
+
+
+def spread(ids: list[int], more: bool) -> bytes:
+    """A page whose rows lie days apart across January: a sparse window, not worth splitting."""
+    rows = [{**tx(i), "created_at": f"2025-01-{2 + 4 * (i - 1):02d}T12:00:00Z"} for i in ids]
+    env = {"count": len(ids), "has_more": more, "last_object_id": ids[-1]}
+    return json.dumps({"transactions": rows, **env}).encode()
+
+
+def test_a_sparse_window_sends_its_next_page_ahead_even_while_workers_are_idle():
+    """Idle workers make a window a candidate for splitting, which used to hold its next request until the page
+    was parsed; the times at the raw page's edges show the rest is short, so the next page goes out at once."""
+    answers = {None: [spread([1, 2, 3], True)], 3: [spread([4, 5, 6], True)], 6: [spread([7, 8], False)]}
+    with CursorServer(answers) as server:
+        df = pull(server, max_workers=3)
+    assert df["id"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
+    m = df.attrs["ledgerkit"]
+    assert m["requests_sent_ahead"] == 2 and "requests_sent_ahead_unused" not in m
+    assert m["requests"] == len(server.asked) == m["pages"] == 4  # three pages and the empty alternative
+    assert not any(w["split"] for w in m["windows"])
+
+
+def test_a_dense_window_still_splits_instead_of_sending_ahead():
+    """Rows seconds apart in a month-long window: while a worker is idle the window is split, nothing sent ahead."""
+    answers = {None: [page([1, 2, 3], True)], 3: [page([4, 5, 6], True)], 6: [page([7], False)]}
+    with CursorServer(answers) as server:
+        df = pull(server, max_workers=3)
+    assert df["id"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    m = df.attrs["ledgerkit"]
+    assert any(w["split"] for w in m["windows"]) and "requests_sent_ahead_unused" not in m
