@@ -22,6 +22,7 @@ there first.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import urllib.parse
@@ -93,9 +94,9 @@ class LocalRoot:
         """The bytes of ``key`` and a version token (None here: the lock guards a local state)."""
         return (self.path / key).read_bytes(), None
 
-    def part(self, key: str) -> Path:
-        """What :func:`pandas.read_parquet` reads part ``key`` from (a missing one: FileNotFoundError)."""
-        return self.path / key
+    def parts(self, keys: list[str]) -> dict[str, Any]:
+        """For each part key, what :func:`pandas.read_parquet` reads it from (its path here)."""
+        return {key: self.path / key for key in keys}
 
     def put_new(self, key: str, data: bytes) -> None:
         """Write a part (a name no other writer uses)."""
@@ -202,10 +203,19 @@ class ObjectRoot:
 
         return self._call("read", key, lambda: sync(self.fs.loop, get))
 
-    def part(self, key: str) -> Any:
-        import io
-
-        return io.BytesIO(self.read(key)[0])
+    def parts(self, keys: list[str]) -> dict[str, Any]:
+        """For each part key, a buffer of its bytes, or the FileNotFoundError of a missing one (read at once)."""
+        if not keys:
+            return {}
+        paths = {f"{self.bucket}/{self._key(key)}": key for key in keys}
+        found = self._call("read", keys[0], lambda: self.fs.cat(list(paths), on_error="return"))
+        out: dict[str, Any] = {}
+        for path, key in paths.items():
+            value = found.get(path, FileNotFoundError(key))
+            if isinstance(value, Exception) and not isinstance(value, FileNotFoundError):
+                self._call("read", key, lambda value=value: _raise(value))
+            out[key] = io.BytesIO(value) if isinstance(value, bytes) else value
+        return out
 
     def put_new(self, key: str, data: bytes) -> str:
         """Create ``key`` only if it does not exist (:class:`Conflict` if it does); returns its ETag."""
@@ -224,17 +234,17 @@ class ObjectRoot:
         return str(answer["ETag"])
 
     def glob(self, pattern: str) -> list[str]:
-        return self._listed(pattern, self.fs.glob)
+        """The keys matching ``pattern`` (``*`` within one path component): one listing under its fixed head."""
+        components = pattern.split("/")
+        fixed = next((i for i, c in enumerate(components) if "*" in c), len(components))
+        matches = re.compile("".join("[^/]*" if c == "*" else re.escape(c) for c in pattern) + r"\Z")
+        return [key for key in self.keys_under("/".join(components[:fixed])) if matches.match(key)]
 
     def keys_under(self, prefix: str) -> list[str]:
-        """Every key under ``prefix`` (a folder's key), at any depth."""
-        return self._listed(prefix, self.fs.find)
-
-    def _listed(self, pattern: str, lister: Any) -> list[str]:
-        """The keys ``lister`` finds for ``pattern`` under the root, in path order (none for a missing bucket)."""
+        """Every key under ``prefix`` (a folder's key), at any depth, in path order (none for a missing bucket)."""
         base = f"{self.bucket}/{self.prefix}".rstrip("/")
         try:
-            found = self._call("list", pattern, lambda: lister(f"{base}/{pattern}"))
+            found = self._call("list", prefix, lambda: self.fs.find(f"{base}/{prefix}".rstrip("/")))
         except FileNotFoundError:
             return []
         return sorted((str(PurePosixPath(p).relative_to(base)) for p in found), key=sort_key)
@@ -302,6 +312,10 @@ def _stream_lease(root: ObjectRoot, key: str, *, timeout: float | None, what: st
         if not taken:
             held.enter_context(Lease(root, key, timeout=timeout, what=what))
         yield
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
 
 
 def _condition_failed(exc: BaseException) -> bool:

@@ -211,15 +211,13 @@ class Stream:
 
     def _read_parts(self, state: dict[str, Any], cache: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
         id_column, time_column = _COLUMNS[str(self.key.get("source"))]
-        for part in state["parts"]:
-            if part not in cache:
-                key = f"{self.base}/{part}"
-                try:
-                    cache[part] = read_part(
-                        self.root.part(key), self.root.location(key), id_column, time_column, self.remedy()
-                    )
-                except FileNotFoundError:
-                    raise FileNotFoundError(2, "a listed part is missing", str(self.root.location(key))) from None
+        wanted = [part for part in dict.fromkeys(state["parts"]) if part not in cache]
+        sources = self.root.parts([f"{self.base}/{part}" for part in wanted])
+        for part in wanted:
+            key = f"{self.base}/{part}"
+            if isinstance(sources[key], FileNotFoundError):
+                raise FileNotFoundError(2, "a listed part is missing", str(self.root.location(key)))
+            cache[part] = read_part(sources[key], self.root.location(key), id_column, time_column, self.remedy())
         return [cache[part] for part in state["parts"]]
 
     def snapshot(self) -> tuple[dict[str, Any] | None, list[pd.DataFrame]]:
@@ -246,8 +244,9 @@ class Stream:
         """
         listed = {f"{self.base}/{part}" for part in self.state["parts"]}
         leftovers = [k for k in self.root.glob(f"{self.base}/month=*/{self.name}-*.parquet") if k not in listed]
-        leftovers += self.root.glob(f"{self.base}/month=*/.{self.name}-*.tmp")
-        leftovers += self.root.glob(f"{self.base}/_streams/.{self.name}.json.*.tmp")
+        if not self.root.conditional:  # (an object is written whole or not at all: no temporary files)
+            leftovers += self.root.glob(f"{self.base}/month=*/.{self.name}-*.tmp")
+            leftovers += self.root.glob(f"{self.base}/_streams/.{self.name}.json.*.tmp")
         for key in leftovers:
             try:
                 self.root.delete(key)
