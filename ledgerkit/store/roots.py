@@ -22,6 +22,7 @@ there first.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import shutil
@@ -262,7 +263,13 @@ class ObjectRoot:
         as a :class:`StoreError` naming the object and the reason (never the credentials)."""
         try:
             return call()
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
+            if _code(exc) == "NoSuchBucket" and doing != "list":  # (a missing bucket lists as an empty store)
+                raise StoreError(
+                    f"the bucket {self.bucket} of the store {self} does not exist at this endpoint "
+                    "(AWS_ENDPOINT_URL_S3, else AWS's). Create it, or give store= a bucket that exists; "
+                    "nothing was written."
+                ) from None
             raise
         except Exception as exc:  # noqa: BLE001 - botocore and aiohttp raise many kinds
             if _condition_failed(exc):
@@ -318,13 +325,19 @@ def _raise(exc: BaseException) -> None:
     raise exc
 
 
+def _answer(exc: BaseException) -> dict[str, Any]:
+    """The S3 answer behind ``exc`` (s3fs's translation of a botocore error keeps it as the cause)."""
+    return getattr(exc.__cause__ or exc, "response", None) or {}
+
+
+def _code(exc: BaseException) -> str:
+    return str(_answer(exc).get("Error", {}).get("Code", ""))
+
+
 def _condition_failed(exc: BaseException) -> bool:
-    """Whether ``exc`` (s3fs's translation of a botocore error) says a write condition did not hold."""
-    cause = exc.__cause__ or exc
-    answer = getattr(cause, "response", None) or {}
-    code = str(answer.get("Error", {}).get("Code", ""))
-    status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)
+    """Whether ``exc`` says a write condition did not hold (412), or clashed with another conditional write (409)."""
+    status = _answer(exc).get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)
 
 
 def root_of(path: Any) -> LocalRoot | ObjectRoot:
@@ -388,7 +401,23 @@ def _object_root(text: str) -> ObjectRoot:
         import s3fs  # noqa: F401 - only whether it is there
     except ImportError:
         raise missing_extra(shown) from None
+    if not _conditional_puts():
+        raise ConfigurationError(
+            "path",
+            shown,
+            "a botocore that sends conditional writes (If-Match on PutObject, botocore 1.35.6x or newer) for an "
+            f"s3:// store: {S3_INSTALL} --upgrade",
+        )
     return ObjectRoot(parsed.netloc, "/".join(segments))
+
+
+@functools.cache
+def _conditional_puts() -> bool:
+    """Whether the installed botocore knows PutObject's If-Match and If-None-Match (no request: its service model)."""
+    import botocore.session
+
+    put = botocore.session.get_session().get_service_model("s3").operation_model("PutObject")
+    return {"IfMatch", "IfNoneMatch"} <= set(put.input_shape.members)
 
 
 def missing_extra(url: str) -> ConfigurationError:

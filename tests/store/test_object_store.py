@@ -349,3 +349,10 @@ def test_balance_records_are_refused_on_an_object_store_before_any_request(sandb
             **sandbox.kwargs("balance_records"),
         )
     assert sandbox.requests == []
+
+
+def test_a_missing_bucket_is_a_store_error_naming_it_and_reads_as_an_empty_store(sandbox, s3):
+    missing = "s3://no-such-bucket-ledgerkit/x"
+    with pytest.raises(StoreError, match=r"the bucket no-such-bucket-ledgerkit of the store .* does not exist"):
+        load_tx(sandbox, JAN, store=missing)
+    assert Store(missing).read("transactions").empty and Store(missing).manifest() == []
