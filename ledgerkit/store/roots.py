@@ -223,8 +223,16 @@ class ObjectRoot:
         return self._put(key, data, IfNoneMatch="*")
 
     def replace(self, key: str, data: bytes, version: str | None) -> str:
-        """Replace ``key`` only if its ETag is still ``version`` (None: only if absent); returns the new ETag."""
-        return self._put(key, data, **({"IfNoneMatch": "*"} if version is None else {"IfMatch": version}))
+        """Replace ``key`` only if its ETag is still ``version`` (None: only if absent); returns the new ETag.
+
+        An object gone since it was read (removed by a clear) is a :class:`Conflict` too.
+        """
+        if version is None:
+            return self._put(key, data, IfNoneMatch="*")
+        try:
+            return self._put(key, data, IfMatch=version)
+        except FileNotFoundError:
+            raise Conflict(key) from None
 
     def _put(self, key: str, data: bytes, **condition: str) -> str:
         answer = self._call(

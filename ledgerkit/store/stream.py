@@ -215,9 +215,12 @@ class Stream:
         sources = self.root.parts([f"{self.base}/{part}" for part in wanted])
         for part in wanted:
             key = f"{self.base}/{part}"
-            if isinstance(sources[key], FileNotFoundError):
-                raise FileNotFoundError(2, "a listed part is missing", str(self.root.location(key)))
-            cache[part] = read_part(sources[key], self.root.location(key), id_column, time_column, self.remedy())
+            try:
+                if isinstance(sources[key], FileNotFoundError):
+                    raise sources[key]
+                cache[part] = read_part(sources[key], self.root.location(key), id_column, time_column, self.remedy())
+            except FileNotFoundError:
+                raise FileNotFoundError(2, "a listed part is missing", str(self.root.location(key))) from None
         return [cache[part] for part in state["parts"]]
 
     def snapshot(self) -> tuple[dict[str, Any] | None, list[pd.DataFrame]]:

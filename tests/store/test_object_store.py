@@ -276,20 +276,24 @@ def test_a_stale_state_version_is_a_store_error_and_overwrites_nothing(s3):
     with pytest.raises(StoreError, match=r"changed by another writer.*Nothing was overwritten: load again"):
         stale.save()
     assert [s["seq"] for s in store.manifest("statements")] == [2]
+    store.clear()
+    with pytest.raises(StoreError, match=r"changed by another writer"):  # cleared under it: not written back
+        stale.save()
+    assert store.manifest() == []
 
 
 # ------------------------------------------------------------------ leases and clear
 
 
 def test_a_busy_lease_times_out_with_the_stream_named_and_an_abandoned_one_is_taken_over(s3, monkeypatch):
-    monkeypatch.setenv(LEASE_ENV, "0.3")
+    monkeypatch.setenv(LEASE_ENV, "2")  # renewed every 0.67 s: a waiter giving up after 0.5 s never takes it over
     root = Store(s3)._root
     waiting = Lease(root, "_locks/a.lock", timeout=0.5, what="the stream a")
     busy = r"the stream a is busy.*_locks/a\.lock.*within 0\.5 s.*timeout="
     with Lease(root, "_locks/a.lock", timeout=None, what="the stream a"), pytest.raises(StoreError, match=busy):
         waiting.__enter__()  # the holder renews its lease all along: never taken over
     root.put_new("_locks/b.lock", json.dumps({"owner": "dead", "held": True, "ttl": 0.3}).encode())
-    with Lease(root, "_locks/b.lock", timeout=30, what="the stream b"):  # nobody renews it: taken after 0.3 s
+    with Lease(root, "_locks/b.lock", timeout=30, what="the stream b"):  # unrenewed: taken after its own 0.3 s
         assert json.loads(root.read("_locks/b.lock")[0])["owner"] != "dead"
     assert json.loads(root.read("_locks/b.lock")[0])["held"] is False  # let go by marking it free
 
