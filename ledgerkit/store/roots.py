@@ -188,7 +188,7 @@ class ObjectRoot:
         return f"s3://{self.bucket}/{self._key(key)}"
 
     def exists(self) -> bool:
-        return True  # an empty prefix lists nothing: nothing to skip
+        return True  # (a prefix is never made: one with nothing under it lists nothing)
 
     def read(self, key: str) -> tuple[bytes, str | None]:
         """The bytes of ``key`` and its ETag, read together (a missing object: FileNotFoundError)."""
@@ -213,8 +213,10 @@ class ObjectRoot:
         out: dict[str, Any] = {}
         for path, key in paths.items():
             value = found.get(path, FileNotFoundError(key))
-            if isinstance(value, Exception) and not isinstance(value, FileNotFoundError):
-                self._call("read", key, lambda value=value: _raise(value))
+            if isinstance(value, Exception):
+                value = self._translated(value, "read", key)
+                if not isinstance(value, FileNotFoundError):
+                    raise value
             out[key] = io.BytesIO(value) if isinstance(value, bytes) else value
         return out
 
@@ -256,7 +258,8 @@ class ObjectRoot:
             found = self._call("list", prefix, lambda: self.fs.find(f"{base}/{prefix}".rstrip("/")))
         except FileNotFoundError:
             return []
-        return sorted((str(PurePosixPath(p).relative_to(base)) for p in found), key=sort_key)
+        keys = (str(PurePosixPath(p).relative_to(base)) for p in found)
+        return sorted((k for k in keys if not prefix or k == prefix or k.startswith(f"{prefix}/")), key=sort_key)
 
     def delete(self, key: str) -> None:
         with suppress(FileNotFoundError):
@@ -267,29 +270,31 @@ class ObjectRoot:
             self.delete(found)
 
     def _call(self, doing: str, key: str, call: Any) -> Any:
-        """``call()``: a failed condition as :class:`Conflict`, a missing object as FileNotFoundError, the rest
-        as a :class:`StoreError` naming the object and the reason (never the credentials)."""
+        """``call()``, its failure as :meth:`_translated` says."""
         try:
             return call()
-        except FileNotFoundError as exc:
+        except Exception as exc:  # noqa: BLE001 - botocore and aiohttp raise many kinds
+            raise self._translated(exc, doing, key) from None
+
+    def _translated(self, exc: Exception, doing: str, key: str) -> Exception:
+        """What a failed request raises: a failed condition as :class:`Conflict`, a missing object as
+        FileNotFoundError, the rest as a :class:`StoreError` naming the object and the reason (never the
+        credentials)."""
+        if isinstance(exc, FileNotFoundError):
             if _code(exc) == "NoSuchBucket" and doing != "list":  # (a missing bucket lists as an empty store)
-                raise StoreError(
+                return StoreError(
                     f"the bucket {self.bucket} of the store {self} does not exist at this endpoint "
                     "(AWS_ENDPOINT_URL_S3, else AWS's). Create it, or give store= a bucket that exists; "
                     "nothing was written."
-                ) from None
-            raise
-        except Exception as exc:  # noqa: BLE001 - botocore and aiohttp raise many kinds
-            if _condition_failed(exc):
-                raise Conflict(key) from None
-            if isinstance(exc, FileExistsError):  # s3fs's name for a failed If-None-Match
-                raise Conflict(key) from None
-            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-            raise StoreError(
-                f"could not {doing} {self.location(key)} ({reason}). Check the bucket, the endpoint "
-                "(AWS_ENDPOINT_URL_S3) and the credentials in this process's environment, then load again; "
-                "the store is as it was before this request."
-            ) from None
+                )
+            return exc
+        if _condition_failed(exc) or isinstance(exc, FileExistsError):  # (s3fs's name for a failed If-None-Match)
+            return Conflict(key)
+        return StoreError(
+            f"could not {doing} {self.location(key)} ({type(exc).__name__}: {str(exc)[:200]}). Check the bucket, "
+            "the endpoint (AWS_ENDPOINT_URL_S3) and the credentials in this process's environment, then load "
+            "again; the store is as it was before this request."
+        )
 
     # ------------------------------------------------------------ locks
     def stream_lock(self, key: str, *, timeout: float | None, what: str) -> AbstractContextManager[None]:
@@ -327,10 +332,6 @@ def _stream_lease(root: ObjectRoot, key: str, *, timeout: float | None, what: st
         if not taken:
             held.enter_context(Lease(root, key, timeout=timeout, what=what))
         yield
-
-
-def _raise(exc: BaseException) -> None:
-    raise exc
 
 
 def _answer(exc: BaseException) -> dict[str, Any]:

@@ -367,3 +367,12 @@ def test_a_missing_bucket_is_a_store_error_naming_it_and_reads_as_an_empty_store
     with pytest.raises(StoreError, match=r"the bucket no-such-bucket-ledgerkit of the store .* does not exist"):
         load_tx(sandbox, JAN, store=missing)
     assert Store(missing).read("transactions").empty and Store(missing).manifest() == []
+
+
+def test_removing_a_folder_of_keys_leaves_its_namesakes_alone(s3):
+    root = Store(s3)._root
+    for key in ("transactions/1/a.json", "transactions/10/a.json", "transactions/1-x/a.json", "transactions/1"):
+        root.put_new(key, b"{}")
+    root.delete_tree("transactions/1")
+    assert root.keys_under("transactions") == ["transactions/1", "transactions/1-x/a.json", "transactions/10/a.json"]
+    assert root.glob("transactions/*/a.json") == ["transactions/1-x/a.json", "transactions/10/a.json"]
