@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pandas as pd
 import pytest
@@ -376,3 +376,19 @@ def test_removing_a_folder_of_keys_leaves_its_namesakes_alone(s3):
     root.delete_tree("transactions/1")
     assert root.keys_under("transactions") == ["transactions/1", "transactions/1-x/a.json", "transactions/10/a.json"]
     assert root.glob("transactions/*/a.json") == ["transactions/1-x/a.json", "transactions/10/a.json"]
+
+
+def test_a_load_that_cannot_get_its_stream_in_time_is_a_store_error_before_any_request(sandbox, s3):
+    load_tx(sandbox, JAN, store=s3)
+    store = Store(s3)
+    before = store.read("transactions")
+    locks = store._root.locks_under("transactions")
+    assert len(locks) == 3  # one stream per payment method asked for (credit_card, alternative, erip)
+    with ExitStack() as held:
+        for lock in locks:  # another writer, as far as the load can tell
+            held.enter_context(store._root.lock(lock, timeout=None, what="held by the test"))
+        sandbox.clear_requests()
+        with pytest.raises(StoreError, match=r"busy.*_locks/transactions/.*timeout="):
+            load_tx(sandbox, JAN, store=Store(s3, timeout=0.3))
+        assert sandbox.requests == []
+    pd.testing.assert_frame_equal(store.read("transactions"), before)
