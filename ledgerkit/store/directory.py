@@ -122,7 +122,7 @@ class Store:
         """
         return Stream(
             self._root,
-            self._server_dir(source, account, server),
+            self._server_key(source, account, server),
             {"source": source, "account": account, "server": server, **key},
             locks=f"_locks/{source}/{self._account_name(account)}/{self._server_name(server)}",
             timeout=self.timeout,
@@ -139,9 +139,13 @@ class Store:
     def _server_name(server: str) -> str:
         return "server-" + hashlib.sha256(server.encode()).hexdigest()[:8]
 
-    def _server_dir(self, source: str, account: str, server: str) -> str:
+    def _server_key(self, source: str, account: str, server: str) -> str:
         """The key of the directory of ``source``/``account`` on ``server``."""
         return f"{source}/{self._account_name(account)}/{self._server_name(server)}"
+
+    def _server_dir(self, source: str, account: str, server: str) -> Any:
+        """That directory itself: a Path in a local store (the benchmark writes its store there), else its URL."""
+        return self._root.location(self._server_key(source, account, server))
 
     def _streams(self, source: str, account: Any, base_url: str | None = None) -> Iterator[Stream]:
         """The streams stored for ``source`` (one account's, one server's), for reading without their locks."""
