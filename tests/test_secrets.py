@@ -280,3 +280,37 @@ def test_personal_data_is_dropped_by_default_and_kept_on_request(fresh_sandbox, 
             )
         )
         assert lean_parts and not {v for v in values if v.encode() in lean_parts}
+
+
+# ------------------------------------------------------------------ a store on S3 (tests/store/conftest.py's server)
+from .store.conftest import S3_SECRET, s3, s3_server  # noqa: E402, F401 - the fixtures of the S3 test server
+
+
+def test_no_s3_secret_in_logs_output_errors_manifests_stored_objects_or_reprs(
+    wire_debug,
+    caplog,
+    capfd,
+    fresh_sandbox,
+    s3,  # noqa: F811 - the fixture imported above
+):
+    caplog.set_level(logging.DEBUG)
+    store = Store(s3)
+    results: list[Any] = [load(fresh_sandbox, s, store=s3) for s in ("transactions", "statements")]
+    for url in (s3.replace("s3://", f"s3://AKIALEDGERKIT:{S3_SECRET}@"), "s3://no-such-bucket-ledgerkit/x"):
+        try:
+            load(fresh_sandbox, "transactions", store=url)
+        except LedgerkitError as exc:
+            results.append(exc)
+    assert [type(r).__name__ for r in results[2:]] == ["ConfigurationError", "StoreError"]
+    root = store._root
+    texts = {
+        "log records": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records),
+        "stdout/stderr": "".join(capfd.readouterr()),
+        "results and errors": "\n".join(t for r in results for t in texts_of(r)),
+        "stored objects": b"".join(root.read(k)[0] for k in root.keys_under("")).decode("latin-1"),
+        "store repr": repr(store) + repr(store.manifest()) + repr(store.__reduce_ex__(4)),
+    }
+    assert len(texts["stored objects"]) > 10_000 and "_locks/" in "".join(root.keys_under(""))
+    assert any("botocore" in r.name for r in caplog.records)  # the S3 client's own DEBUG logs were on
+    for where, text in texts.items():
+        assert S3_SECRET not in text, f"the S3 secret leaked into {where}"

@@ -1,6 +1,8 @@
-"""A local store of pulled pages, so that a second load asks the API only for what is new.
+"""A store of pulled pages, so that a second load asks the API only for what is new.
 
-Layout under the store's root (one directory per source and account -- the
+The root is a directory (local, or a shared filesystem) or ``s3://bucket/prefix``
+on AWS S3 or an S3-compatible server (:mod:`ledgerkit.store.roots`; the
+contract below holds for both). Layout under the store's root (one directory per source and account -- the
 shop or PSP id, never its secret --, one per server, and one per month of
 the rows)::
 
@@ -24,7 +26,11 @@ pull in progress and what is covered. Every file is written atomically
 written *before* the state that lists it, so a pull killed at any moment
 leaves a readable store: a part not (yet) listed is ignored and swept away
 later, and the next load resumes from the last page the state records.
-Beside the sources, ``<root>/_locks/`` holds the (empty) lock files.
+Beside the sources, ``<root>/_locks/`` holds the (empty) lock files. On an
+object store there are no temporary files: parts are created only if absent
+(named ``<stream>-<seq>-<writer>.parquet``, one name per load), a state is
+replaced only if it is still the version its writer read (``If-Match`` its
+ETag), and ``_locks/`` holds leases (:mod:`ledgerkit.store.leases`).
 
 Re-running a load reads the stored rows and asks the API only for the
 periods not covered yet plus a *lookback* stretch that catches
@@ -56,9 +62,13 @@ notebooks with ``store=True`` share the default one). The contract:
 - **Frames are whole.** Each load returns the rows the store holds for its
   period once its own pulls are done -- every row the API had, none twice.
 - **Kills are harmless.** The operating system releases a dead process's
-  locks; its leftovers (unlisted parts, temporary files) are swept by the
-  next load of that stream, which resumes from the last stored page. A
-  sweep touches only its own stream's files.
+  locks (on an object store, its lease runs out: see
+  :mod:`ledgerkit.store.leases`); its leftovers (unlisted parts, temporary
+  files) are swept by the next load of that stream, which resumes from the
+  last stored page. A sweep touches only its own stream's files. A writer
+  whose lease ran out while it was paused cannot save over the one that
+  took over: its save fails on the state's ETag with a
+  :class:`~ledgerkit.errors.StoreError`.
 - **Readers take no lock.** :meth:`Store.read` and :meth:`Store.manifest`
   read a state and the parts it lists; parts are never rewritten, only
   unlisted, so a reader that finds one gone reads the state again.

@@ -40,6 +40,13 @@ def load_balance_records(
         raise ConfigurationError(
             "download_dir", options.download_dir, "None when store= is given (the store keeps the file)"
         )
+    if not isinstance(store.path, Path):
+        raise ConfigurationError(
+            "store",
+            str(store.path),
+            "a local or shared-filesystem store for balance records (the report's zip is kept as a file; "
+            "an object store keeps transactions and statements only): store=None, or a directory",
+        )
     key = {k: v for k, v in request.body().items() if k != "notification_email"}
     with store.stream(
         "balance_records", config.credentials.user, server_of(config.base_url), {"request": key}

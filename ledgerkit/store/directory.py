@@ -9,12 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,10 +20,10 @@ import platformdirs
 
 from .._ingest.records import empty_frame, finish
 from .._ingest.schema import STATEMENTS, TRANSACTIONS, Schema
-from ..errors import ConfigurationError, StoreError
+from ..errors import ConfigurationError
 from .files import server_of
 from .lazy import ROWS_PER_PARTITION
-from .locks import GATE, holding
+from .roots import LocalRoot, root_of, sort_key
 from .stream import Stream
 
 #: How far before the previous pull's end a new load re-reads.
@@ -54,10 +51,14 @@ class Store:
     ----------
     path : str or os.PathLike, optional
         The store's root; by default ``platformdirs.user_cache_dir("ledgerkit")``.
-        A ``file://`` URL is taken as its path. Object-store URLs
-        (``s3://``, ``gs://``, ...) are refused: without file locks several
-        writers could lose or double rows (a cluster's workers share a
-        store on a filesystem they all mount).
+        A ``file://`` URL is taken as its path. ``s3://bucket/prefix`` keeps
+        the store on AWS S3 or an S3-compatible server (MinIO, ...) with the
+        same guarantees (needs ``pip install 'ledgerkit[s3]'``; credentials
+        and endpoint from the AWS environment -- ``AWS_ACCESS_KEY_ID``,
+        ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL_S3`` -- or a profile,
+        never in the URL). Other object stores (``gs://``, ``az://``, ...)
+        are refused: their conditional writes are not wired, and without
+        them several writers could lose or double rows.
     timeout : float, optional
         Seconds a load waits for another load pulling the same stream (and
         :meth:`clear` for the loads running) before it raises
@@ -84,11 +85,12 @@ class Store:
             )
         if "\x00" in str(os.fspath(path)):
             raise ConfigurationError("path", os.fspath(path), "a directory path without NUL characters")
-        path = _local_path(path)
         try:
-            root = Path(path).expanduser()
-            is_file = root.exists() and not root.is_dir()
-        except (OSError, ValueError, RuntimeError):  # RuntimeError: '~user' of no known user
+            root = root_of(os.fspath(path))
+            is_file = isinstance(root, LocalRoot) and root.path.exists() and not root.path.is_dir()
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: '~user' of no known user
+            if isinstance(exc, ConfigurationError):
+                raise
             raise ConfigurationError("path", os.fspath(path), "a directory path this process may look into") from None
         if is_file:
             raise ConfigurationError("path", str(root), "a directory (this is a file)")
@@ -98,7 +100,9 @@ class Store:
             raise ConfigurationError(
                 "timeout", timeout, "None (wait as long as another pull takes) or a number of seconds >= 0"
             )
-        self.path = root
+        self._root = root
+        #: The store's directory (a Path), or its ``s3://bucket/prefix`` URL on an object store.
+        self.path: Any = root.path if isinstance(root, LocalRoot) else str(root)
         self.timeout = timeout
 
     def __repr__(self) -> str:
@@ -117,16 +121,12 @@ class Store:
         Work on it inside ``with`` (see :class:`Stream`): that holds its lock.
         """
         return Stream(
-            self._server_dir(source, account, server),
+            self._root,
+            self._server_key(source, account, server),
             {"source": source, "account": account, "server": server, **key},
-            locks=self._locks / source / self._account_name(account) / self._server_name(server),
-            gate=self._locks / GATE,
+            locks=f"_locks/{source}/{self._account_name(account)}/{self._server_name(server)}",
             timeout=self.timeout,
         )
-
-    @property
-    def _locks(self) -> Path:
-        return self.path / "_locks"
 
     @staticmethod
     def _account_name(account: Any) -> str:
@@ -139,33 +139,28 @@ class Store:
     def _server_name(server: str) -> str:
         return "server-" + hashlib.sha256(server.encode()).hexdigest()[:8]
 
-    def _account_dir(self, source: str, account: str) -> Path:
-        return self.path / source / self._account_name(account)
+    def _server_key(self, source: str, account: str, server: str) -> str:
+        """The key of the directory of ``source``/``account`` on ``server``."""
+        return f"{source}/{self._account_name(account)}/{self._server_name(server)}"
 
-    def _server_dir(self, source: str, account: str, server: str) -> Path:
-        return self._account_dir(source, account) / self._server_name(server)
+    def _server_dir(self, source: str, account: str, server: str) -> Any:
+        """That directory itself: a Path in a local store (the benchmark writes its store there), else its URL."""
+        return self._root.location(self._server_key(source, account, server))
 
     def _streams(self, source: str, account: Any, base_url: str | None = None) -> Iterator[Stream]:
         """The streams stored for ``source`` (one account's, one server's), for reading without their locks."""
-        base = self.path / source
-        accounts = (
-            [self._account_dir(source, str(account))]
-            if account is not None
-            else sorted(p for p in base.glob("*") if p.is_dir())
-        )
-        servers = [d for a in accounts for d in sorted(a.glob("server-*")) if d.is_dir()]
-        if base_url is not None:
-            servers = [d for d in servers if d.name == self._server_name(server_of(base_url))]
-        for directory in servers:
-            for state in sorted((directory / "_streams").glob("*.json")):
-                yield Stream(
-                    directory,
-                    {"source": source, "account": directory.parent.name},
-                    locks=self._locks / source / directory.parent.name / directory.name,
-                    gate=self._locks / GATE,
-                    timeout=self.timeout,
-                    name=state.stem,
-                )
+        accounts = "*" if account is None else self._account_name(str(account))
+        servers = "server-*" if base_url is None else self._server_name(server_of(base_url))
+        for state in self._root.glob(f"{source}/{accounts}/{servers}/_streams/*.json"):
+            _, name, server, _, file = state.split("/")
+            yield Stream(
+                self._root,
+                f"{source}/{name}/{server}",
+                {"source": source, "account": name},
+                locks=f"_locks/{source}/{name}/{server}",
+                timeout=self.timeout,
+                name=file.removesuffix(".json"),
+            )
 
     # public ----------------------------------------------------------------
     def read(
@@ -274,7 +269,7 @@ class Store:
         if isinstance(rows_per_partition, bool) or not isinstance(rows_per_partition, int) or rows_per_partition < 1:
             raise ConfigurationError("rows_per_partition", rows_per_partition, "a whole number of rows >= 1")
         try:
-            import fsspec
+            import fsspec  # noqa: F401 - only whether it is there
         except ImportError:
             raise ConfigurationError(
                 "source", source, f"the Dask extra installed (fsspec is missing): {INSTALL}"
@@ -284,7 +279,7 @@ class Store:
 
         id_column, time_column, schema = _FRAMED[source]
         window = (_bound(start, "start"), _bound(end, "end"))
-        fs, _ = fsspec.core.url_to_fs(str(self.path))
+        fs, base = self._root.filesystem()
         key = id_column if source == "transactions" else time_column
         parts = []
         for stream in self._streams(source, account, base_url):
@@ -292,7 +287,7 @@ class Store:
             for relative in (state or {}).get("parts", []):
                 month = relative.split("/", 1)[0]
                 part = describe(
-                    fs, str(stream.directory / relative), _account_of(state, stream), month, key, time_column
+                    fs, f"{base}/{stream.base}/{relative}", _account_of(state, stream), month, key, time_column
                 )
                 if _overlaps(part.times, window):
                     parts.append(part)
@@ -319,6 +314,7 @@ class Store:
             for stream in self._streams(s, account, base_url):
                 state = stream._load()
                 if state is not None:  # (cleared meanwhile)
+                    state.pop("writer", None)  # the last load's token (object stores): not what is stored
                     states.append({**state, "stream": stream.name, "directory": str(stream.directory)})
         return states
 
@@ -343,45 +339,20 @@ class Store:
         else:
             _check_source(source, tuple(SOURCES))
             parts = [(source,) if account is None else (source, self._account_name(account))]
-        if not self.path.exists():
+        root = self._root
+        if not root.exists():
             return
-        with holding(self._locks / GATE, timeout=self.timeout, what=f"the store {self.path}"), ExitStack() as held:
-            for lock in sorted(p for names in parts for p in self._locks.joinpath(*names).rglob("*.lock")):
-                held.enter_context(holding(lock, timeout=self.timeout, what=f"the stream {lock.stem}"))
+        with root.gate(timeout=self.timeout, what=f"the store {self.path}"), ExitStack() as held:
+            for lock in sorted({k for names in parts for k in root.locks_under("/".join(names))}, key=sort_key):
+                stem = lock.rsplit("/", 1)[-1].removesuffix(".lock")
+                held.enter_context(root.lock(lock, timeout=self.timeout, what=f"the stream {stem}"))
             for names in parts:
-                target = self.path.joinpath(*names)
-                try:
-                    if target.exists():
-                        shutil.rmtree(target)
-                except OSError as exc:
-                    raise StoreError(
-                        f"could not remove {exc.filename or target} ({exc.strerror}); part of "
-                        f"{target} may remain. Check its permissions and clear again."
-                    ) from None
+                root.delete_tree("/".join(names))
 
 
 def _check_source(source: Any, allowed: tuple[str, ...]) -> None:
     if source not in allowed:
         raise ConfigurationError("source", source, f"one of {', '.join(allowed)}")
-
-
-def _local_path(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
-    """``path`` as a local path: a ``file://`` URL becomes its path; other URLs are refused with the reason."""
-    text = os.fspath(path)
-    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", text)
-    if scheme is None:
-        return path
-    if scheme.group(1).lower() == "file":
-        parsed = urllib.parse.urlparse(text)
-        if parsed.netloc not in ("", "localhost"):
-            raise ConfigurationError("path", text, "a file:// URL of this machine (file:///mnt/shared/ledgerkit)")
-        return urllib.parse.unquote(parsed.path)
-    raise ConfigurationError(
-        "path",
-        text,
-        "a local or shared-filesystem directory (or a file:// URL): an object store has no file locks, so several "
-        "writers could lose or double rows -- use a filesystem every worker mounts (NFSv4, a cluster filesystem)",
-    )
 
 
 def _account_of(state: dict[str, Any] | None, stream: Stream) -> str:

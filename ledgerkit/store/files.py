@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -109,15 +110,16 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def read_part(path: Path, id_column: str, time_column: str, remedy: str) -> pd.DataFrame:
-    """A stored part, checked to be a page of this store: ``id_column`` and a UTC ``time_column``.
+def read_part(source: Any, path: Any, id_column: str, time_column: str, remedy: str) -> pd.DataFrame:
+    """A stored part read from ``source`` (a file path or a buffer of its bytes), checked to be a page of this
+    store: ``id_column`` and a UTC ``time_column``.
 
     A missing file raises ``FileNotFoundError`` (a reader without the lock
     may have seen a state that has moved on); anything unreadable or foreign
-    is a :class:`~ledgerkit.errors.StoreError` naming the file and ``remedy``.
+    is a :class:`~ledgerkit.errors.StoreError` naming the file (``path``) and ``remedy``.
     """
     try:
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(source)
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a damaged file
@@ -135,7 +137,7 @@ def read_part(path: Path, id_column: str, time_column: str, remedy: str) -> pd.D
     return frame
 
 
-def _bad_part(path: Path, remedy: str, what: str) -> StoreError:
+def _bad_part(path: Any, remedy: str, what: str) -> StoreError:
     return StoreError(f"the stored part {path} is {what}. {remedy}")
 
 

@@ -1,4 +1,6 @@
-"""The store's cross-process locks: a gate for the whole store and one lock per stream.
+"""The store's cross-process locks in a directory: a gate for the whole store and one lock per stream.
+
+(A store on an object store holds the same locks as leases: :mod:`ledgerkit.store.leases`.)
 
 Locks are files under ``<root>/_locks/`` held with :mod:`filelock` (``flock``
 on POSIX, ``LockFileEx`` on Windows). The operating system releases a lock

@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-_PART = re.compile(r"^month=(\d{4}-\d{2}|unknown)/(?P<stream>[0-9a-f]{16})-\d{6,}\.parquet$")
+#: A part's path: ``-<writer>`` (a load's token) only on object stores, so local stores of any age match.
+_PART = re.compile(r"^month=(\d{4}-\d{2}|unknown)/(?P<stream>[0-9a-f]{16})-\d{6,}(-[0-9a-f]{12})?\.parquet$")
 _REPORT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 
 Check = Callable[[Any], bool]

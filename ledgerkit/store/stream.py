@@ -2,12 +2,18 @@
 
 The state (``_streams/<stream>.json``) lists the parts in write order, the
 cursor of a pull in progress and what is covered; parts are written one
-per month of the rows (``month=YYYY-MM/<stream>-<seq>.parquet``) before the
-state that lists them.
+per month of the rows (``month=YYYY-MM/<stream>-<seq>.parquet``; on an
+object store ``<stream>-<seq>-<writer>.parquet``, created only if absent,
+so that no two writers can ever write one name) before the state that
+lists them.
 
 A load works on a stream inside ``with stream:`` -- holding the stream's
-lock (:mod:`ledgerkit.store.locks`), with the state read afresh from disk
-once the lock is held and the leftovers of killed pulls swept away. Readers
+lock (:mod:`ledgerkit.store.locks`, or a lease on an object store:
+:mod:`ledgerkit.store.leases`), with the state read afresh once the lock is
+held and the leftovers of killed pulls swept away. On an object store the
+state is replaced only over the version the stream read (``If-Match`` its
+ETag), and entering rewrites it with the load's own writer token, so that a
+writer whose lease ran out can no longer save over it. Readers
 that do not write (:meth:`Stream.snapshot`) take no lock: parts are never
 rewritten, only unlisted, so a reader that finds a part gone reads the
 state again.
@@ -17,14 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+import uuid
 from typing import Any
 
 import pandas as pd
 
 from ..errors import StoreError
-from .files import _parquet_bytes, atomic_write, read_part
-from .locks import ensure_lock_file, holding
+from .files import _parquet_bytes, read_part
+from .roots import Conflict, LocalRoot, ObjectRoot
 from .state import problem
 
 #: Source -> (identity column, month column) of its parts.
@@ -41,19 +47,20 @@ def _key_text(key: dict[str, Any]) -> str:
 class Stream:
     """One kind of pull of one account: its parts (in write order) and its state.
 
-    ``state`` is a plain dict saved as JSON; :meth:`save` writes it
-    atomically. Use it as a context manager to read and write it.
+    ``state`` is a plain dict saved as JSON; :meth:`save` writes it whole
+    (on an object store only if nobody changed it since this stream read
+    it). Use it as a context manager to read and write it.
 
     Parameters
     ----------
-    directory : pathlib.Path
-        The server directory holding the parts and ``_streams/``.
+    root : LocalRoot or ObjectRoot
+        Where the store's files are (:mod:`ledgerkit.store.roots`).
+    base : str
+        The key of the server directory holding the parts and ``_streams/``.
     key : dict
         What names the stream (``source`` and ``account`` among it).
-    locks : pathlib.Path
-        The directory of the stream's lock file.
-    gate : pathlib.Path
-        The store's gate (see :mod:`ledgerkit.store.locks`).
+    locks : str
+        The key of the directory of the stream's lock.
     timeout : float or None
         Seconds to wait for the lock (None: as long as it takes).
     name : str, optional
@@ -62,35 +69,52 @@ class Stream:
 
     def __init__(
         self,
-        directory: Path,
+        root: LocalRoot | ObjectRoot,
+        base: str,
         key: dict[str, Any],
         *,
-        locks: Path,
-        gate: Path,
+        locks: str,
         timeout: float | None,
         name: str | None = None,
     ) -> None:
-        self.directory = directory
+        self.root, self.base = root, base
         self.key = key
         self.name = name or _key_text(key)
-        self.state_path = directory / "_streams" / f"{self.name}.json"
-        self.lock_path = locks / f"{self.name}.lock"
-        self.gate, self.timeout = gate, timeout
+        self.state_key = f"{base}/_streams/{self.name}.json"
+        self.lock_key = f"{locks}/{self.name}.lock"
+        self.timeout = timeout
         self.state: dict[str, Any] = {}
+        self._version: str | None = None  # the state's ETag as this stream last read or wrote it
+        self._writer = uuid.uuid4().hex[:12]  # names this load's parts on an object store
         self._held: Any = None
         self._parts: dict[str, pd.DataFrame] = {}  # parts read so far (a part's file never changes)
 
+    @property
+    def directory(self) -> Any:
+        """Where the parts are: a :class:`pathlib.Path` for a local store, an ``s3://`` URL for an object store."""
+        return self.root.location(self.base)
+
+    @property
+    def state_path(self) -> Any:
+        return self.root.location(self.state_key)
+
     # ------------------------------------------------------------ the lock
     def __enter__(self) -> Stream:
-        ensure_lock_file(self.lock_path, self.gate, timeout=self.timeout)
-        self._held = holding(self.lock_path, timeout=self.timeout, what=f"the stream {self.name} of {self.directory}")
+        self._held = self.root.stream_lock(
+            self.lock_key, timeout=self.timeout, what=f"the stream {self.name} of {self.directory}"
+        )
         self._held.__enter__()
         try:
-            self.state, self._parts = self._load() or self._fresh(), {}
+            loaded = self._load()
+            self.state, self._parts = loaded or self._fresh(), {}
             if self.state.get("key") != json.loads(json.dumps(self.key, default=str)):
                 raise StoreError(
                     f"the store state {self.state_path} belongs to another stream (its key differs). {self.remedy()}"
                 )
+            if self.root.conditional:
+                # shut out a writer whose lease ran out under it: its next save no longer matches the state's ETag
+                self.state["writer"] = self._writer
+                self.save()
             self.sweep()
         except BaseException:
             self.__exit__(None, None, None)
@@ -107,10 +131,11 @@ class Stream:
         return {"key": json.loads(json.dumps(self.key, default=str)), "parts": [], "seq": 0}
 
     def _load(self) -> dict[str, Any] | None:
-        """The state on disk, checked (None: there is none)."""
+        """The state stored, checked (None: there is none); remembers its version for :meth:`save`."""
         try:
-            text = self.state_path.read_bytes()
+            text, version = self.root.read(self.state_key)
         except FileNotFoundError:
+            self._version = None
             return None
         except OSError as exc:
             raise StoreError(
@@ -125,19 +150,28 @@ class Stream:
             raise StoreError(
                 f"the store state {self.state_path} is not a state ledgerkit can use: {wrong}. {self.remedy()}"
             )
+        self._version = version
         return state
 
     def remedy(self) -> str:
         """What to do about a damaged stream: the call that clears its source and account."""
-        root = self.directory.parents[2]
         source, account = self.key.get("source"), self.key.get("account")
         return (
-            f"Remove what is stored for it with ledgerkit.Store({str(root)!r}).clear({source!r}, "
+            f"Remove what is stored for it with ledgerkit.Store({str(self.root)!r}).clear({source!r}, "
             f"account={account!r}) and load again."
         )
 
     def save(self) -> None:
-        atomic_write(self.state_path, json.dumps(self.state, indent=1, sort_keys=True).encode())
+        """Write the state whole; on an object store only over the version this stream last read or wrote."""
+        data = json.dumps(self.state, indent=1, sort_keys=True).encode()
+        try:
+            self._version = self.root.replace(self.state_key, data, self._version)
+        except Conflict:
+            raise StoreError(
+                f"the store state {self.state_path} was changed by another writer while this load held its "
+                "stream (this process was paused or cut off longer than the stream's lease lives, and another "
+                "load took the stream over). Nothing was overwritten: load again to go on from what is stored."
+            ) from None
 
     # ------------------------------------------------------------ parts
     def write_page(self, frame: pd.DataFrame, month_column: str) -> list[str]:
@@ -150,8 +184,15 @@ class Stream:
         written = []
         for month in sorted(months.unique()):
             self.state["seq"] = int(self.state.get("seq", 0)) + 1
-            relative = f"month={month}/{self.name}-{self.state['seq']:06d}.parquet"
-            atomic_write(self.directory / relative, _parquet_bytes(frame[months == month]))
+            relative = f"month={month}/{self.name}-{self.state['seq']:06d}"
+            relative += f"-{self._writer}.parquet" if self.root.conditional else ".parquet"
+            try:
+                self.root.put_new(f"{self.base}/{relative}", _parquet_bytes(frame[months == month]))
+            except Conflict:
+                raise StoreError(
+                    f"the part {self.root.location(f'{self.base}/{relative}')} exists already: another load "
+                    "wrote this stream under this one. Nothing was overwritten: load again."
+                ) from None
             written.append(relative)
         return written
 
@@ -170,13 +211,16 @@ class Stream:
 
     def _read_parts(self, state: dict[str, Any], cache: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
         id_column, time_column = _COLUMNS[str(self.key.get("source"))]
-        for part in state["parts"]:
-            if part not in cache:
-                path = self.directory / part
-                try:
-                    cache[part] = read_part(path, id_column, time_column, self.remedy())
-                except FileNotFoundError:
-                    raise FileNotFoundError(2, "a listed part is missing", str(path)) from None
+        wanted = [part for part in dict.fromkeys(state["parts"]) if part not in cache]
+        sources = self.root.parts([f"{self.base}/{part}" for part in wanted])
+        for part in wanted:
+            key = f"{self.base}/{part}"
+            try:
+                if isinstance(sources[key], FileNotFoundError):
+                    raise sources[key]
+                cache[part] = read_part(sources[key], self.root.location(key), id_column, time_column, self.remedy())
+            except FileNotFoundError:
+                raise FileNotFoundError(2, "a listed part is missing", str(self.root.location(key))) from None
         return [cache[part] for part in state["parts"]]
 
     def snapshot(self) -> tuple[dict[str, Any] | None, list[pd.DataFrame]]:
@@ -201,20 +245,18 @@ class Stream:
 
         Only inside ``with stream``: nobody else writes this stream's files then.
         """
-        listed = set(self.state["parts"])
-        leftovers = [
-            p
-            for p in self.directory.glob(f"month=*/{self.name}-*.parquet")
-            if str(p.relative_to(self.directory).as_posix()) not in listed
-        ]
-        leftovers += list(self.directory.glob(f"month=*/.{self.name}-*.tmp"))
-        leftovers += list(self.directory.glob(f"_streams/.{self.name}.json.*.tmp"))
-        for path in leftovers:
+        listed = {f"{self.base}/{part}" for part in self.state["parts"]}
+        leftovers = [k for k in self.root.glob(f"{self.base}/month=*/{self.name}-*.parquet") if k not in listed]
+        if not self.root.conditional:  # (an object is written whole or not at all: no temporary files)
+            leftovers += self.root.glob(f"{self.base}/month=*/.{self.name}-*.tmp")
+            leftovers += self.root.glob(f"{self.base}/_streams/.{self.name}.json.*.tmp")
+        for key in leftovers:
             try:
-                path.unlink(missing_ok=True)
+                self.root.delete(key)
             except OSError as exc:
                 raise StoreError(
-                    f"could not remove the leftover {path} ({exc.strerror}). Check the store directory's permissions."
+                    f"could not remove the leftover {self.root.location(key)} ({exc.strerror}). "
+                    "Check the store directory's permissions."
                 ) from None
 
 

@@ -7,6 +7,9 @@ one round begin together.
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -30,3 +33,28 @@ def serve(tasks: Any, results: Any, barrier: Any, kwargs: dict[str, dict[str, An
             results.put(("ok", ids, frame.attrs["ledgerkit"]["complete"]))
         except BaseException as exc:  # noqa: BLE001 - reported to the test, which fails on it
             results.put(("error", f"{type(exc).__name__}: {exc}", None))
+
+
+@contextmanager
+def started(kwargs: dict[str, dict[str, Any]], count: int = 2) -> Iterator[list[tuple[Any, Any]]]:
+    """``count`` spawned worker processes running :func:`serve`; yields their ``(tasks, results)`` queues.
+
+    They inherit this process's environment as it is now; they are stopped when the block ends.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(count)
+    queues = [(context.Queue(), context.Queue()) for _ in range(count)]
+    processes = [
+        context.Process(target=serve, args=(tasks, results, barrier, kwargs), daemon=True) for tasks, results in queues
+    ]
+    for process in processes:
+        process.start()
+    try:
+        yield queues
+    finally:
+        for tasks, _ in queues:
+            tasks.put(None)
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()

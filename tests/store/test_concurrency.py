@@ -9,7 +9,6 @@ the store afterwards are compared with the sandbox's world.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,22 +53,8 @@ def plain_kwargs(sb) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def workers(sandbox):
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(2)
-    queues = [(context.Queue(), context.Queue()) for _ in range(2)]
-    processes = [
-        context.Process(target=_writers.serve, args=(tasks, results, barrier, plain_kwargs(sandbox)), daemon=True)
-        for tasks, results in queues
-    ]
-    for process in processes:
-        process.start()
-    yield queues
-    for tasks, _ in queues:
-        tasks.put(None)
-    for process in processes:
-        process.join(timeout=30)
-        if process.is_alive():
-            process.kill()
+    with _writers.started(plain_kwargs(sandbox)) as queues:
+        yield queues
 
 
 def world_ids(sb, start: str, end: str) -> list[int]:
@@ -144,8 +129,8 @@ def listed_parts(store: Store) -> int:
     return sum(len(s["parts"]) for s in store.manifest("transactions"))
 
 
-def test_clear_waits_for_the_stream_being_pulled_and_leaves_a_consistent_store(sandbox, tmp_path):
-    store, result = Store(tmp_path), {}
+def test_clear_waits_for_the_stream_being_pulled_and_leaves_a_consistent_store(sandbox, store_url):
+    store, result = Store(store_url), {}
     sandbox.set_faults(latency=0.03)
     try:
         pull = threading.Thread(
