@@ -200,7 +200,7 @@ def load_transactions(
         (a client, or a scheduler address such as ``"tcp://10.0.0.5:8786"``)
         instead of one after the other here. The workers read each account's
         secret from their own environment and need ``store`` to be a path
-        they all reach (a shared filesystem). Needs ``ledgerkit[dask]``.
+        they all reach (a shared filesystem, or an ``s3://`` URL: ``ledgerkit[s3]``). Needs ``ledgerkit[dask]``.
     Returns
     -------
     pandas.DataFrame
@@ -424,7 +424,7 @@ def load_statements(
         (a client, or a scheduler address such as ``"tcp://10.0.0.5:8786"``)
         instead of one after the other here. The workers read each account's
         secret from their own environment and need ``store`` to be a path
-        they all reach (a shared filesystem). Needs ``ledgerkit[dask]``.
+        they all reach (a shared filesystem, or an ``s3://`` URL: ``ledgerkit[s3]``). Needs ``ledgerkit[dask]``.
     Returns
     -------
     pandas.DataFrame
@@ -629,7 +629,7 @@ def load_balance_records(
         (a client, or a scheduler address such as ``"tcp://10.0.0.5:8786"``)
         instead of one after the other here. The workers read each account's
         secret from their own environment and need ``store`` to be a path
-        they all reach (a shared filesystem). Needs ``ledgerkit[dask]``.
+        they all reach (a shared filesystem, or an ``s3://`` URL: ``ledgerkit[s3]``). Needs ``ledgerkit[dask]``.
     Returns
     -------
     BalanceReport
