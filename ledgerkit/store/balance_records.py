@@ -3,8 +3,11 @@ report id remembered so a repeated call picks the report up instead of requestin
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from ..sources.balance_records import BalanceRecordsRequest, BalanceReport, Repo
 from .directory import Store
 from .files import _fsync_dir, server_of, write_error
 from .pulls import _now
+from .roots import Conflict
 from .stream import Stream
 
 
@@ -40,17 +44,13 @@ def load_balance_records(
         raise ConfigurationError(
             "download_dir", options.download_dir, "None when store= is given (the store keeps the file)"
         )
-    if not isinstance(store.path, Path):
-        raise ConfigurationError(
-            "store",
-            str(store.path),
-            "a local or shared-filesystem store for balance records (the report's zip is kept as a file; "
-            "an object store keeps transactions and statements only): store=None, or a directory",
-        )
     key = {k: v for k, v in request.body().items() if k != "notification_email"}
     with store.stream(
         "balance_records", config.credentials.user, server_of(config.base_url), {"request": key}
     ) as stream:
+        if stream.root.conditional:  # an object store: downloaded here, then kept as an object
+            with tempfile.TemporaryDirectory(prefix="ledgerkit-dwh-") as downloads:
+                return _stored_report(stream, str(store.path), config, request, options, fetch, Path(downloads))
         return _stored_report(stream, str(store.path), config, request, options, fetch)
 
 
@@ -61,19 +61,27 @@ def _stored_report(
     request: BalanceRecordsRequest,
     options: ReportOptions,
     fetch_options: dict[str, Any],
+    downloads: Path | None = None,
 ) -> BalanceReport:
-    """The report from the store when it is there and final, else fetched (picked up or requested) and kept."""
-    reports = stream.directory / "reports"
-    downloads = reports / f".{stream.name}.download"  # this stream's own: swept under its lock only
-    _sweep_downloads(reports, downloads)
+    """The report from the store when it is there and final, else fetched (picked up or requested) and kept.
+
+    ``downloads`` is where a zip is downloaded to before it is kept: by
+    default a folder of this stream's own beside the kept reports (a
+    directory store: kept by a rename), else a local folder (an object
+    store: kept by an upload).
+    """
+    if downloads is None:
+        reports = stream.directory / "reports"
+        downloads = reports / f".{stream.name}.download"  # this stream's own: swept under its lock only
+        _sweep_downloads(reports, downloads)
     cached = stream.state.get("report_id")
     if (
         cached
         and options.report_id in (None, cached)
-        and (reports / f"{cached}.zip").is_file()
         and _generated_after_period(stream.state.get("manifest") or {}, request)
+        and (kept := _kept_report(stream, cached)) is not None
     ):
-        return _from_store(stream, reports / f"{cached}.zip", cached, root, request)
+        return _from_store(stream, kept, cached, root, request)
     try:
         downloads.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -109,19 +117,38 @@ def _stored_report(
         stream.state.pop("pending_report_id", None)  # picking it up again would not help
         stream.save()
         raise
-    _keep(downloads / f"{report.report_id}.zip", reports / f"{report.report_id}.zip")
+    _keep(stream, downloads / f"{report.report_id}.zip", str(report.report_id))
     stream.state.pop("pending_report_id", None)
     stream.state.update(report_id=report.report_id, manifest={**report.manifest, "store": root})
     stream.save()
     return report
 
 
-def _from_store(stream: Stream, path: Path, report_id: str, root: str, request: BalanceRecordsRequest) -> BalanceReport:
-    """The stored report ``path`` as a :class:`BalanceReport` (cut to the period like a fresh one), no request made."""
+def _report_key(stream: Stream, report_id: str) -> str:
+    return f"{stream.base}/reports/{report_id}.zip"
+
+
+def _kept_report(stream: Stream, report_id: str) -> Path | io.BytesIO | None:
+    """The kept zip of ``report_id``: its path in a directory store, its bytes from an object store; None if absent."""
+    if not stream.root.conditional:
+        path = stream.directory / "reports" / f"{report_id}.zip"
+        return path if path.is_file() else None
     try:
-        sheets, _ = read_report(path, request.request_params())
+        data, _ = stream.root.read(_report_key(stream, report_id))
+    except FileNotFoundError:
+        return None
+    return io.BytesIO(data)
+
+
+def _from_store(
+    stream: Stream, kept: Path | io.BytesIO, report_id: str, root: str, request: BalanceRecordsRequest
+) -> BalanceReport:
+    """The stored report (``kept``) as a :class:`BalanceReport` (cut to the period like a fresh one), no request."""
+    where = stream.root.location(_report_key(stream, report_id))
+    try:
+        sheets, _ = read_report(kept, request.request_params())
     except (DataError, OSError) as exc:
-        raise StoreError(f"the stored report {path} is unreadable ({str(exc)[:200]}). {stream.remedy()}") from None
+        raise StoreError(f"the stored report {where} is unreadable ({str(exc)[:200]}). {stream.remedy()}") from None
     record = {
         **stream.state["manifest"],
         "requests": 0,
@@ -154,8 +181,23 @@ def _sweep_downloads(reports: Path, downloads: Path) -> None:
         ) from None
 
 
-def _keep(downloaded: Path, kept: Path) -> None:
-    """Move a complete download to its place under ``reports/`` (same directory tree: no copy)."""
+def _keep(stream: Stream, downloaded: Path, report_id: str) -> None:
+    """Keep a complete download as ``reports/<report id>.zip``.
+
+    In a directory store it is moved there (same directory tree: no copy);
+    to an object store it is uploaded, created only if absent -- a report's
+    file never changes, so one kept already (by a load that lost its lease
+    meanwhile) is the same file.
+    """
+    if stream.root.conditional:
+        try:
+            data = downloaded.read_bytes()
+        except OSError as exc:
+            raise write_error(exc, downloaded) from None
+        with contextlib.suppress(Conflict):
+            stream.root.put_new(_report_key(stream, report_id), data)
+        return
+    kept = stream.directory / "reports" / f"{report_id}.zip"
     try:
         os.replace(downloaded, kept)
     except OSError as exc:

@@ -13,11 +13,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -347,19 +349,38 @@ def test_the_missing_extra_names_what_to_install(sandbox, monkeypatch):
     assert sandbox.requests == []
 
 
-def test_balance_records_are_refused_on_an_object_store_before_any_request(sandbox, s3):
+def load_dwh(sb, **kw):
+    return load_balance_records(
+        "2025-01-01T00:00:00+00:00",
+        "2025-02-01T00:00:00+00:00",
+        currency="EUR",
+        user_id=1,
+        progress=False,
+        **sb.kwargs("balance_records"),
+        **kw,
+    )
+
+
+def test_balance_records_are_kept_on_an_object_store_and_read_back_without_a_request(sandbox, s3, tmp_path):
+    """The report's zip is uploaded as ``reports/<id>.zip``; the same call again is answered from the bucket."""
+    downloads_before = set(Path(tempfile.gettempdir()).glob("ledgerkit-dwh-*"))
     sandbox.clear_requests()
-    with pytest.raises(ConfigurationError, match=r"^store=.*local or shared-filesystem store for balance records"):
-        load_balance_records(
-            "2025-01-01T00:00:00+00:00",
-            "2025-02-01T00:00:00+00:00",
-            currency="EUR",
-            user_id=1,
-            store=s3,
-            progress=False,
-            **sandbox.kwargs("balance_records"),
-        )
-    assert sandbox.requests == []
+    first = load_dwh(sandbox, store=s3)
+    assert set(Path(tempfile.gettempdir()).glob("ledgerkit-dwh-*")) == downloads_before, "a download left behind"
+    assert any("/files/" in r.path for r in sandbox.requests)  # downloaded once
+    sandbox.clear_requests()
+    again = load_dwh(sandbox, store=s3)
+    assert sandbox.requests == [] and again.manifest["from_store"] is True
+    assert again.report_id == first.report_id
+    pd.testing.assert_frame_equal(again.records, first.records)
+    pd.testing.assert_frame_equal(again.opening_balance, first.opening_balance)
+    local = load_dwh(sandbox, store=tmp_path / "store")  # the same file a directory store keeps
+    pd.testing.assert_frame_equal(local.records, first.records)
+    root = Store(s3)._root
+    (kept,) = root.glob("balance_records/*/server-*/reports/*.zip")
+    assert kept.endswith(f"/reports/{first.report_id}.zip")
+    (state,) = Store(s3).manifest("balance_records")
+    assert state["report_id"] == first.report_id and "pending_report_id" not in state
 
 
 def test_a_missing_bucket_is_a_store_error_naming_it_and_reads_as_an_empty_store(sandbox, s3):
