@@ -179,10 +179,11 @@ class PartsReader:
 def _first_copies(ids: pd.Series) -> np.ndarray:
     """Positions of the first row of each id, in order (as ``~ids.duplicated()``).
 
-    Each id is hashed from its bytes (:func:`_id_hashes`); only the rows
-    whose hash is found twice are compared by value, so ids all distinct --
-    the usual partition -- cost a hash and a sort, and a collision never
-    drops a row.
+    Each id is hashed from its bytes, 8 at a time
+    (:func:`~ledgerkit.analysis._dask.partials.text_hashes`: no hash table
+    of strings); only the rows whose hash is found twice are compared by
+    value, so ids all distinct -- the usual partition -- cost a hash and a
+    sort, and a collision never drops a row.
     """
     hashes = _id_hashes(ids)
     if hashes is None:
@@ -197,52 +198,15 @@ def _first_copies(ids: pd.Series) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-#: Most distinct id lengths hashed word by word (each length is one pass); more go to pandas.
-_ID_LENGTHS = 32
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
 def _id_hashes(ids: pd.Series) -> np.ndarray | None:
-    """A uint64 per Arrow-backed text id, equal for equal ids (missing: 0); None for other columns.
-
-    The ids of each length are read as rows of 8-byte words (store ids have
-    one or a few lengths), so the cost is a few array passes, not one per
-    byte or a hash table of strings.
-    """
+    """A uint64 per Arrow-backed text id from its bytes, equal for equal ids (missing: 0); None for other columns."""
     if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow" and len(ids)):
         return None
     import pyarrow as pa
 
-    found = pa.array(ids.array, from_pandas=True)  # chunked as read: wrapping it again walks every value
-    array = (found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found).cast(pa.large_string())
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-    lengths = np.diff(offsets)
-    distinct = np.unique(lengths) if lengths.min() != lengths.max() else lengths[:1]
-    if len(distinct) > _ID_LENGTHS:
-        return None
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if array.buffers()[2] is not None else np.zeros(0, "u1")
-    out = np.empty(len(array), dtype=np.uint64)
-    for length in distinct.tolist():
-        rows = np.flatnonzero(lengths == length) if len(distinct) > 1 else np.arange(len(array))
-        out[rows] = _word_hashes(data, offsets[rows], length)
-    if array.null_count:
-        out[array.is_null().to_numpy(zero_copy_only=False)] = 0
-    return out
+    from ..analysis._dask.partials import text_hashes
 
-
-def _word_hashes(data: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """A uint64 per string of ``length`` bytes starting at ``starts`` in ``data``: its 8-byte words, mixed."""
-    width = max(8, -(-length // 8) * 8)
-    block = np.zeros((len(starts), width), dtype=np.uint8)
-    if length and len(starts) and starts[-1] - starts[0] == (len(starts) - 1) * length:  # contiguous: no gather
-        block[:, :length] = data[starts[0] : starts[0] + len(starts) * length].reshape(-1, length)
-    elif length:
-        block[:, :length] = data[starts[:, None] + np.arange(length)]
-    out = np.full(len(starts), length + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for word in block.view(np.uint64).T:
-            out = (out * _MIX) ^ word
-    return out
+    return text_hashes(pa.array(ids.array, from_pandas=True))  # chunked as read: wrapping it again walks every value
 
 
 def _between(frame: pd.DataFrame, column: str, start: Any, end: Any) -> pd.DataFrame:

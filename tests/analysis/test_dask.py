@@ -691,3 +691,20 @@ def test_a_vat_line_left_by_its_transaction_id_pairs_by_transaction_with_a_line_
     _compare("fee_breakdown", frame, [1], by=by)
     fix = lk.fee_breakdown(split(frame, [1]), by="fee_type").set_index("fee_type").loc["TRX_FEE_FIX"]
     assert (fix["fee"], fix["vat"]) == (30, 11)
+
+
+def test_a_text_hashes_alike_alone_and_among_texts_of_other_lengths():
+    """Strings are hashed by 8-byte words per length (read in place when all have one length) or, past 64
+    bytes, byte by byte: a value's hash must not depend on the other values beside it."""
+    import pyarrow as pa
+
+    from ledgerkit.analysis._dask.partials import text_hashes
+
+    values = ["", "a", "a\x00", "abcdefgh", "abcdefgh\x00", "x" * 64, "x" * 65, "é" * 40, "0123456789abcdef"]
+    alone = [int(text_hashes(pa.array([v]))[0]) for v in values]
+    assert len(set(alone)) == len(values) and 0 not in alone
+    mixed = pa.chunked_array([pa.array(values[:4]), pa.array([None, *values[4:]])])
+    assert text_hashes(mixed).tolist() == [*alone[:4], 0, *alone[4:]]
+    assert text_hashes(pa.array(values[::-1]).slice(2)).tolist() == alone[::-1][2:]
+    for value, expected in zip(values, alone, strict=True):  # one length: read in place
+        assert set(text_hashes(pa.array([value] * 3).slice(1)).tolist()) == {expected}

@@ -255,13 +255,13 @@ def test_first_copies_never_trust_a_hash_alone(monkeypatch):
 
 
 def test_first_copies_of_ids_of_one_length_and_of_many_lengths():
-    """One length (store ids: read without a gather), a few, and more than are hashed by words (pandas decides)."""
+    """One length (store ids: read without a gather), a few, and many (longer than hashed by words too)."""
     from ledgerkit.store import lazy
 
     one = chunked_ids([f"{i % 997:08x}" for i in range(3_000)], (1_000, 2_500))
     few = chunked_ids([f"r{i % 1_500}" for i in range(3_000)])
-    many = chunked_ids(["x" * (i % (lazy._ID_LENGTHS + 5)) for i in range(200)] + ["y"])
-    assert lazy._id_hashes(many) is None
+    many = chunked_ids(["x" * (i % 101) for i in range(300)] + ["y"])
     for ids in (one, few, many):
         assert lazy._first_copies(ids).tolist() == first_rows(ids)
     assert lazy._first_copies(one).tolist() == list(range(997))
+    assert lazy._first_copies(many).tolist() == [*range(101), 300]

@@ -72,12 +72,8 @@ def _paired_lines(part: pd.DataFrame) -> np.ndarray:
 
 
 def _key_hashes(part: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
-    """The hashes, as :func:`_spanning_keys` finds them, of ``column``'s keys on ``rows`` (all known).
-
-    Each distinct key is hashed once (a transaction's fee and VAT lines share theirs).
-    """
-    codes, distinct = pd.factorize(part[column].iloc[np.flatnonzero(rows)])
-    return _final(_first(distinct))[codes]
+    """The hashes, as :func:`_spanning_keys` finds them, of ``column``'s keys on ``rows`` (all known)."""
+    return _final(_first(part[column].iloc[np.flatnonzero(rows)]))
 
 
 def _first(keys: Any) -> np.ndarray:
@@ -93,8 +89,7 @@ def _final(first: np.ndarray) -> np.ndarray:
 def _distinct_keys(part: pd.DataFrame, column: str) -> pd.DataFrame:
     """One row per distinct known key of the partition's fee and VAT lines (its first hash)."""
     rows = _paired_lines(part) & part[column].notna().to_numpy(dtype=bool)
-    _, distinct = pd.factorize(part[column].iloc[np.flatnonzero(rows)])
-    return pd.DataFrame({"key": np.unique(_first(distinct))})
+    return pd.DataFrame({"key": np.unique(_first(part[column].iloc[np.flatnonzero(rows)]))})
 
 
 def _spanning_keys(frame: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:

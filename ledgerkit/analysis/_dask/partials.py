@@ -38,6 +38,7 @@ __all__ = [
     "repeated_hashes",
     "projected",
     "row_hashes",
+    "text_hashes",
 ]
 
 _ROWS = re.compile(
@@ -229,7 +230,9 @@ def projected(frame: Any, columns: Sequence[str]) -> Any:
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _PRIME = np.uint64(0x100000001B3)
-_BLOCK = 1 << 16  # strings hashed at a time (bounds the per-byte arrays)
+_BLOCK = 1 << 16  # long strings hashed at a time (bounds the per-byte arrays)
+#: Strings up to this many bytes are hashed by 8-byte words, per length; longer ones byte by byte.
+_WORDS = 64
 
 
 def _finalized(x: np.ndarray) -> np.ndarray:
@@ -258,14 +261,59 @@ def _block_hashes(array: pa.LargeStringArray) -> np.ndarray:
     return _finalized((sums[offsets[1:] - first] - sums[offsets[:-1] - first]) ^ sized)
 
 
-def _arrow_text_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """One uint64 per string from its bytes (0 for missing): no Python object per value."""
+def _word_hashes(data: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """A hash of each string of ``length`` bytes at ``starts`` in ``data``: its 8-byte words (little-endian), mixed."""
+    width = max(8, -(-length // 8) * 8)
+    block = np.zeros((len(starts), width), dtype=np.uint8)
+    if length and len(starts) and starts[-1] - starts[0] == (len(starts) - 1) * length:  # contiguous: no gather
+        block[:, :length] = data[starts[0] : starts[0] + len(starts) * length].reshape(-1, length)
+    elif length:
+        block[:, :length] = data[starts[:, None] + np.arange(length)]
+    out = np.full(len(starts), length + 1, dtype=np.uint64) * _MIX  # "" is not missing (0)
+    for word in block.view("<u8").T:
+        out = (out * _PRIME) ^ word
+    return _finalized(out)
+
+
+def _text_hashes(array: pa.LargeStringArray) -> np.ndarray:
+    """Each string's hash: by 8-byte words if it has up to ``_WORDS`` bytes (a pass per length), else by bytes.
+
+    Which of the two a string gets depends on its length only, so equal
+    strings hash alike in any partition.
+    """
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    lengths = np.diff(offsets)
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if array.buffers()[2] is not None else np.zeros(0, "u1")
+    out = np.empty(len(array), dtype=np.uint64)
+    present = np.flatnonzero(np.bincount(np.minimum(lengths, _WORDS + 1), minlength=_WORDS + 2))
+    for length in present.tolist():
+        if length <= _WORDS:
+            rows = np.arange(len(array)) if len(present) == 1 else np.flatnonzero(lengths == length)
+            out[rows] = _word_hashes(data, offsets[rows], length)
+            continue
+        long = np.flatnonzero(lengths > _WORDS)
+        for first in range(0, len(long), _BLOCK):
+            rows = long[first : first + _BLOCK]
+            out[rows] = _block_hashes(array.take(pa.array(rows)))
+    return out
+
+
+def text_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """One uint64 per string from its bytes (0 for missing), equal for equal strings in any process.
+
+    No Python object per value and no hash table: a few array passes per
+    distinct length (ids have one or a few).
+
+    Examples
+    --------
+    >>> hashes = text_hashes(pa.array(["a", None, "a", ""]))
+    >>> bool(hashes[0] == hashes[2]), int(hashes[1]), bool(hashes[3] != 0)
+    (True, 0, True)
+    """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     array = array.cast(pa.large_string())
-    out = np.empty(len(array), dtype="uint64")
-    for start in range(0, len(array), _BLOCK):
-        out[start : start + _BLOCK] = _block_hashes(array.slice(start, _BLOCK))
+    out = _text_hashes(array) if len(array) else np.zeros(0, dtype="uint64")
     if array.null_count:
         out[array.is_null().to_numpy(zero_copy_only=False)] = 0
     return out
@@ -277,7 +325,7 @@ def _object_hashes(values: np.ndarray) -> np.ndarray:
     missing = np.asarray(pd.isna(values), dtype=bool)
     text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values)) & ~missing
     if text.any():
-        out[text] = _arrow_text_hashes(pa.array(values[text], type=pa.large_string()))
+        out[text] = text_hashes(pa.array(values[text], type=pa.large_string()))
     other = ~text & ~missing
     if other.any():
         out[other] = pd.util.hash_array(values[other], categorize=False)
@@ -293,7 +341,7 @@ def _column_hashes(values: pd.Series) -> np.ndarray:
     if dtype == object:  # noqa: E721 - pandas compares each dtype
         return _object_hashes(values.to_numpy(dtype=object))
     if pd.api.types.is_string_dtype(dtype):
-        return _arrow_text_hashes(arrow_text(values))
+        return text_hashes(arrow_text(values))
     return pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
 
 
