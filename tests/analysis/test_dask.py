@@ -708,3 +708,34 @@ def test_a_text_hashes_alike_alone_and_among_texts_of_other_lengths():
     assert text_hashes(pa.array(values[::-1]).slice(2)).tolist() == alone[::-1][2:]
     for value, expected in zip(values, alone, strict=True):  # one length: read in place
         assert set(text_hashes(pa.array([value] * 3).slice(1)).tolist()) == {expected}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"by": (), "freq": None},
+        {"by": ("channel",), "freq": "M"},
+        {"by": ("channel", "payout_id"), "freq": "D", "time": "paid"},
+    ],
+)
+def test_a_partitions_volumes_are_those_of_pandas_on_its_income_rows(statements, options):
+    """Dask fee_breakdown sums a partition's volume with one groupby: the same numbers, keys and dtypes as the
+    pandas fee_breakdown of the income rows -- missing keys a group of their own, rows without an amount,
+    currency or time left out as invalid="drop" leaves them."""
+    from ledgerkit.analysis._dask.fees import _income, _volumes
+
+    frame = pd.concat([statements, statements.iloc[::3]], ignore_index=True)
+    frame["paid"] = frame["created"] + pd.Timedelta(hours=20)
+    income = np.flatnonzero(frame["type"].eq("INCOME").to_numpy())
+    frame.loc[income[[0, 3]], "amount"] = pd.NA
+    frame.loc[income[5], "currency"] = pd.NA
+    frame.loc[income[6], "paid"] = pd.NaT
+    frame.loc[income[[1, 7]], "channel"] = pd.NA
+    frame.loc[income[2], "payout_id"] = pd.NA
+    settings_ = {"time": None, "invalid": "drop", **options}
+    for part in (frame, frame.iloc[10:31]):
+        expected = lk.fee_breakdown(_income(part), **settings_)
+        got = _volumes(part, settings_, options["by"])
+        assert len(got) > 1
+        pd.testing.assert_frame_equal(got, expected[list(got.columns)])
+    _compare("fee_breakdown", frame, [4, 10, 31], by=("channel", "fee_type"), freq="D", time="paid", invalid="drop")
