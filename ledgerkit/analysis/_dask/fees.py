@@ -14,13 +14,17 @@ Two things cross partitions:
 - a statement ``VAT`` line belongs to a fee line of its transaction
   (:func:`~ledgerkit.analysis.vat.vat_owners`: same ``transaction_id``, else
   same ``transaction``; nearness counted in the transaction's own fee and
-  VAT lines), wherever in the frame that is. The keys whose fee and VAT
-  lines lie in more than one partition are found first (each partition's
-  distinct keys, hashed: :func:`~ledgerkit.analysis._dask.partials.repeated_hashes`);
-  the fee and VAT lines of those keys leave their partitions and go through
-  pandas together, in frame order -- with every line linked to them by the
-  other key too, so each transaction is decided whole. A chargeback fee
-  months after its sale is such a key;
+  VAT lines), wherever in the frame that is. Each partition, read once,
+  holds back the fee and VAT lines of the transactions at its edges (a
+  sale a boundary cuts in two) with every line linked to them by either
+  key, and breaks down the rest; the held lines of all partitions go
+  through pandas together, in frame order, so each such transaction is
+  decided whole. Whether a key with a line that stayed has a line in
+  another partition too is then found from the partitions' hashed keys
+  (:func:`~ledgerkit.analysis._dask.partials.repeated_in`, :func:`_unsettled`).
+  If one has -- a chargeback fee months after its sale, far from any edge
+  -- the partitions are read again and every line of those keys, and of
+  the held ones, leaves its partition for pandas (closed over both keys);
 - a transaction ``id`` given twice counts once: ids found on more than one
   row of the whole frame are taken out of the partitions and their rows
   (all of them, in order) go through pandas together.
@@ -43,12 +47,15 @@ from ..fees import fee_breakdown as _pandas_fee_breakdown
 from .partials import (
     Piece,
     abs_totals,
+    bucketed,
     check_totals,
+    hash_bits,
     meta_of,
     offsets_of,
+    partial_tasks,
     projected,
     raise_first,
-    repeated_hashes,
+    repeated_in,
     repeated_values,
     row_hashes,
     run_partials,
@@ -60,6 +67,8 @@ __all__ = ["fee_breakdown"]
 _FEE_TYPE = "fee_type"
 _MEASURES = ("count", "fee", "vat", "volume_count", "volume")
 _VOLUME = ["volume_count", "volume"]
+#: Fee and VAT lines at each end of a partition whose transactions go through pandas with the other partitions'.
+_EDGE = 8
 #: What fee_breakdown reads besides the group keys and ``time`` (the other columns are not read from Parquet).
 _STATEMENT_COLUMNS = ("type", "amount", "currency", "created", "transaction_id", "transaction")
 _TRANSACTION_COLUMNS = ("id", "type", "status", "amount", "transaction_fee", "currency", "created_at")
@@ -98,46 +107,65 @@ def _paired_lines(part: pd.DataFrame) -> np.ndarray:
     return (category == CATEGORIES.index("fees")) | (category == CATEGORIES.index("vat"))
 
 
-def _key_hashes(part: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
-    """The hashes, as :func:`_spanning_keys` finds them, of ``column``'s keys on ``rows`` (all known)."""
-    return _final(_first(part[column].iloc[np.flatnonzero(rows)]))
-
-
 def _first(keys: Any) -> np.ndarray:
-    """The text hash of each key: the value each partition's distinct keys are found repeated by."""
+    """The text hash of each key: the value each partition's keys are found repeated by."""
     return row_hashes(pd.DataFrame({"key": keys}))
 
 
 def _final(first: np.ndarray) -> np.ndarray:
-    """What :func:`repeated_hashes` makes of a first hash (it hashes the ``key`` column of the distinct keys)."""
+    """What :func:`repeated_in` makes of a first hash (it hashes the ``key`` column of the distinct keys)."""
     return row_hashes(pd.DataFrame({"key": first}))
 
 
-def _distinct_keys(part: pd.DataFrame, column: str) -> pd.DataFrame:
-    """One row per distinct known key of the partition's fee and VAT lines (its first hash)."""
-    rows = _paired_lines(part) & part[column].notna().to_numpy(dtype=bool)
-    return pd.DataFrame({"key": np.unique(_first(part[column].iloc[np.flatnonzero(rows)]))})
-
-
-def _spanning_keys(frame: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:
-    """Per key column, the hashes of keys whose fee and VAT lines lie in more than one partition (sorted)."""
-    meta = pd.DataFrame({"key": np.zeros(0, dtype="uint64")})
+def _line_keys(part: pd.DataFrame, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per key column: the fee and VAT lines whose key is known (row numbers) and their keys' first hashes."""
+    lines = _paired_lines(part)
     out = {}
     for column in columns:
-        distinct = frame[["type", column]].map_partitions(_distinct_keys, column, meta=meta)
-        out[column] = repeated_hashes(distinct, ["key"])  # on two rows: in two partitions
+        rows = np.flatnonzero(lines & part[column].notna().to_numpy(dtype=bool))
+        out[column] = (rows, _first(part[column].iloc[rows]))
+    return out
+
+
+def _linked(keys: dict[str, tuple[np.ndarray, np.ndarray]], size: int, wanted: dict[str, np.ndarray]) -> np.ndarray:
+    """Which of ``size`` rows are lines of a key in ``wanted`` (hashes per column, as ``keys`` holds them)."""
+    out = np.zeros(size, dtype=bool)
+    for column, (rows, hashes) in keys.items():
+        if len(wanted.get(column, ())) and len(rows):
+            out[rows[np.isin(hashes, wanted[column])]] = True
     return out
 
 
 def _moving(part: pd.DataFrame, spanning: dict[str, np.ndarray]) -> np.ndarray:
-    """Which rows are fee or VAT lines of a key in ``spanning``."""
-    lines = _paired_lines(part)
-    out = np.zeros(len(part), dtype=bool)
-    for column, hashes in spanning.items():
-        known = lines & part[column].notna().to_numpy(dtype=bool)
-        if len(hashes) and known.any():
-            out[np.flatnonzero(known)] |= np.isin(_key_hashes(part, column, known), hashes)
-    return out
+    """Which rows are fee or VAT lines of a key in ``spanning`` (final hashes)."""
+    keys = {c: (rows, _final(first)) for c, (rows, first) in _line_keys(part, list(spanning)).items()}
+    return _linked(keys, len(part), spanning)
+
+
+def _held(part: pd.DataFrame, keys: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The partition's rows decided with pandas across partitions: see :func:`_edge_partial`."""
+    lines = np.flatnonzero(_paired_lines(part))
+    held = np.zeros(len(part), dtype=bool)
+    held[np.r_[lines[:_EDGE], lines[max(len(lines) - _EDGE, 0) :]]] = True
+    while True:
+        found = {c: np.unique(hashes[held[rows]]) for c, (rows, hashes) in keys.items()}
+        grown = held | _linked(keys, len(part), found)
+        if np.array_equal(grown, held):
+            return held
+        held = grown
+
+
+def _breakdown(
+    part: pd.DataFrame, options: dict[str, Any], volume_by: tuple[str, ...] | None, leaving: np.ndarray | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple[pd.DataFrame, np.ndarray] | None]:
+    """The lines and volumes of the rows that stay, and the rows ``leaving`` (with their row numbers)."""
+    moved = None
+    if leaving is not None and leaving.any():
+        moved = (part.iloc[np.flatnonzero(leaving)], np.flatnonzero(leaving))
+        part = part.iloc[np.flatnonzero(~leaving)]
+    lines = _pandas_fee_breakdown(part, **options)
+    volumes = None if volume_by is None else _volumes(part, options, volume_by)
+    return lines, volumes, moved
 
 
 def _partial(
@@ -151,15 +179,89 @@ def _partial(
     totals = abs_totals(part, money)
     if excluded is not None and len(excluded):
         part = part.loc[~part["id"].isin(excluded).to_numpy(dtype=bool)]
-    moved = None
-    if spanning:
-        leaving = _moving(part, spanning)
-        if leaving.any():
-            moved = (part.iloc[np.flatnonzero(leaving)], np.flatnonzero(leaving))
-            part = part.iloc[np.flatnonzero(~leaving)]
-    lines = _pandas_fee_breakdown(part, **options)
-    volumes = None if volume_by is None else _volumes(part, options, volume_by)
+    lines, volumes, moved = _breakdown(part, options, volume_by, _moving(part, spanning) if spanning else None)
     return lines, volumes, totals, moved
+
+
+def _edge_partial(
+    part: pd.DataFrame,
+    options: dict[str, Any],
+    volume_by: tuple[str, ...] | None,
+    money: tuple[str, ...],
+    columns: Sequence[str],
+    bits: int,
+) -> tuple[Any, ...]:
+    """A statements partition's breakdown, its transactions at its edges held back for pandas, in one read.
+
+    Held back: the fee and VAT lines of the transactions of its first and
+    last ``_EDGE`` fee and VAT lines (a transaction a partition boundary
+    cuts in two), and of every transaction linked to those by either key.
+    Returns what :func:`_partial` does, then per key column the first
+    hashes of the keys held back, and the bucketed keys of the lines that
+    stay (:func:`~ledgerkit.analysis._dask.partials.bucketed`), from which
+    :func:`_unsettled` finds the keys the edges did not catch.
+    """
+    totals = abs_totals(part, money)
+    keys = _line_keys(part, columns)
+    held = _held(part, keys)
+    lines, volumes, moved = _breakdown(part, options, volume_by, held)
+    kept = {c: np.unique(hashes[held[rows]]) for c, (rows, hashes) in keys.items()}
+    stay = {
+        c: bucketed(pd.DataFrame({"key": np.unique(hashes[~held[rows]])}), ["key"], bits)
+        for c, (rows, hashes) in keys.items()
+    }
+    return lines, volumes, totals, moved, kept, stay
+
+
+def _small(piece: Piece) -> Piece:
+    """A piece of :func:`_edge_partial` without the bucketed keys (they stay on the workers)."""
+    return piece if piece.value is None else Piece(piece.value[:5], piece.rows)
+
+
+def _staying(piece: Piece, column: str, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The bucketed keys of ``column`` on the lines that stayed in a partition (none if it failed)."""
+    empty = pd.DataFrame({"key": np.zeros(0, dtype="uint64")})
+    return bucketed(empty, ["key"], bits) if piece.value is None else piece.value[5][column]
+
+
+def _unsettled(tasks: list[Any], held: dict[str, np.ndarray], bits: int) -> dict[str, np.ndarray]:
+    """Per key column, the keys (final hashes) with a line that stayed in a partition and another line elsewhere.
+
+    Found as the keys repeated over each partition's staying keys plus one
+    piece of every key held anywhere: a key held in every partition it is
+    in is not repeated (the held keys count once), a key that stayed in one
+    partition and is in another is. None such: the held lines are whole
+    transactions, and so are those that stayed.
+    """
+    import dask
+
+    out = {}
+    for column, first in held.items():
+        pieces = [dask.delayed(_staying, pure=True)(task, column, bits) for task in tasks]
+        pieces.append(bucketed(pd.DataFrame({"key": first}), ["key"], bits))
+        out[column] = repeated_in(pieces, bits)
+    return out
+
+
+def _edge_pieces(frame: Any, args: tuple[Any, ...], columns: list[str]) -> tuple[list[Piece], dict | None]:
+    """The partitions' pieces with their edges held back, and None -- or the keys to move, if the edges missed some.
+
+    One read of each partition: the pieces and the keys that stayed are
+    kept on the workers (``dask.persist``) while the keys held anywhere are
+    gathered; the keys to move are those held anywhere and those found
+    unsettled (:func:`_unsettled`).
+    """
+    import dask
+
+    bits = hash_bits(frame.npartitions)
+    tasks = list(dask.persist(*partial_tasks(frame, _edge_partial, *args, columns, bits)))
+    pieces = list(dask.compute(*[dask.delayed(_small, pure=True)(task) for task in tasks]))
+    raise_first(pieces)
+    held = {c: np.unique(np.concatenate([np.zeros(0, "uint64"), *(p.value[4][c] for p in pieces)])) for c in columns}
+    unsettled = _unsettled(tasks, held, bits)
+    if not any(len(found) for found in unsettled.values()):
+        return pieces, None
+    return pieces, {c: np.union1d(unsettled[c], _final(held[c])) for c in columns}
 
 
 def _moved_rows(pieces: list[Piece], meta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -176,10 +278,9 @@ def _moved_rows(pieces: list[Piece], meta: pd.DataFrame) -> tuple[pd.DataFrame, 
 def _closed(rows: pd.DataFrame, spanning: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     """``spanning`` grown by the keys of ``rows`` it lacks (a moved line's other key), or None if it lacks none."""
     grown, lacking = {}, False
-    lines = _paired_lines(rows)
-    for column, hashes in spanning.items():
-        found = np.unique(_key_hashes(rows, column, lines & rows[column].notna().to_numpy(dtype=bool)))
-        new = np.setdiff1d(found, hashes, assume_unique=True)
+    for column, (_, first) in _line_keys(rows, list(spanning)).items():
+        hashes = spanning[column]
+        new = np.setdiff1d(np.unique(_final(first)), hashes, assume_unique=True)
         lacking |= bool(len(new))
         grown[column] = np.union1d(hashes, new)
     return grown if lacking else None
@@ -254,18 +355,17 @@ def fee_breakdown(
         excluded = repeated_values(frame["id"])
         if len(excluded):
             witness = gathered(frame, frame["id"].isin(excluded))
-    if statements and frame.npartitions > 1:
-        spanning = _spanning_keys(frame, [c for c in TRANSACTION_KEYS if c in meta.columns])
-    while True:
+    pieces = None
+    if statements and frame.npartitions > 1:  # in one read, unless the partitions' edges missed a transaction
+        pieces, spanning = _edge_pieces(frame, (options, volume_by, money), [c for c in TRANSACTION_KEYS if c in meta])
+        witness = _moved_rows(pieces, meta_of(frame))
+    while pieces is None or spanning is not None:
         pieces = run_partials(frame, _partial, options, volume_by, excluded, money, spanning)
         raise_first(pieces)
         if spanning is None:
             break
         witness = _moved_rows(pieces, meta_of(frame))
-        grown = _closed(witness[0], spanning)
-        if grown is None:
-            break
-        spanning = grown  # a moved line's other key links lines that stayed: decide them together (rare)
+        spanning = _closed(witness[0], spanning)  # a moved line's other key links lines that stayed: again (rare)
     if witness is not None and not len(witness[0]):
         witness = None
     check_totals([p.value[2] for p in pieces], "frame")

@@ -29,6 +29,7 @@ __all__ = [
     "Piece",
     "meta_of",
     "partitions",
+    "partial_tasks",
     "run_partials",
     "raise_first",
     "offsets_of",
@@ -36,6 +37,9 @@ __all__ = [
     "abs_totals",
     "repeated_values",
     "repeated_hashes",
+    "repeated_in",
+    "hash_bits",
+    "bucketed",
     "projected",
     "row_hashes",
     "text_hashes",
@@ -75,18 +79,24 @@ def _guarded(partial: Callable[..., Any], part: pd.DataFrame, attrs: dict[str, A
         return Piece(None, len(part), exc)
 
 
+def partial_tasks(frame: Any, partial: Callable[..., Any], *args: Any, parts: Sequence[Any] | None = None) -> list[Any]:
+    """``partial(partition, *args)`` of every partition (or of ``parts``, delayed frames): delayed :class:`Piece` s."""
+    import dask
+
+    attrs = dict(getattr(meta_of(frame), "attrs", {}) or {})
+    return [
+        dask.delayed(_guarded, pure=True)(partial, part, attrs, *args)
+        for part in (partitions(frame) if parts is None else parts)
+    ]
+
+
 def run_partials(
     frame: Any, partial: Callable[..., Any], *args: Any, parts: Sequence[Any] | None = None
 ) -> list[Piece]:
     """``partial(partition, *args)`` on every partition (or on ``parts``, delayed frames), computed at once."""
     import dask
 
-    attrs = dict(getattr(meta_of(frame), "attrs", {}) or {})
-    tasks = [
-        dask.delayed(_guarded, pure=True)(partial, part, attrs, *args)
-        for part in (partitions(frame) if parts is None else parts)
-    ]
-    return list(dask.compute(*tasks))
+    return list(dask.compute(*partial_tasks(frame, partial, *args, parts=parts)))
 
 
 def offsets_of(pieces: Sequence[Piece]) -> np.ndarray:
@@ -182,7 +192,12 @@ def _distinct(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (found[np.r_[True, ~again]] if len(found) else found), found[1:][again]
 
 
-def _sorted_hashes(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def hash_bits(partitions: int) -> int:
+    """The top bits of a hash that name its bucket, for a frame of this many partitions."""
+    return max(0, int(np.ceil(np.log2(max(partitions / _PARTS_PER_BUCKET, 1)))))
+
+
+def bucketed(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per bucket (the hashes' top ``bits``): the partition's distinct row hashes and those on two rows or more."""
     once, twice = _distinct(np.sort(row_hashes(part, columns)))
     twice = np.unique(twice)
@@ -206,15 +221,21 @@ def repeated_hashes(frame: Any, columns: Sequence[str] | None = None) -> np.ndar
     only the repeated ones come back (sorting numbers: several times faster
     than a ``value_counts``, which groups them in pandas).
     """
+    import dask
+
+    bits = hash_bits(frame.npartitions)
+    return repeated_in([dask.delayed(bucketed, pure=True)(p, columns, bits) for p in partitions(frame)], bits)
+
+
+def repeated_in(pieces: Sequence[Any], bits: int) -> np.ndarray:
+    """The hashes on more than one row of ``pieces`` (delayed :func:`bucketed` results of ``bits``), sorted."""
     import operator
 
     import dask
 
-    bits = max(0, int(np.ceil(np.log2(max(frame.npartitions / _PARTS_PER_BUCKET, 1)))))
-    parts = [dask.delayed(_sorted_hashes, pure=True)(p, columns, bits) for p in partitions(frame)]
     repeated = []
     for bucket in range(1 << bits):
-        level = [dask.delayed(operator.getitem, pure=True)(p, bucket) for p in parts]
+        level = [dask.delayed(operator.getitem, pure=True)(p, bucket) for p in pieces]
         while len(level) > 1:
             level = [dask.delayed(_merged, pure=True)(*level[i : i + _FAN_IN]) for i in range(0, len(level), _FAN_IN)]
         repeated.append(dask.delayed(operator.getitem, pure=True)(level[0], 1))
