@@ -851,3 +851,30 @@ def test_vat_lines_pair_across_partitions_whatever_the_held_edges(monkeypatch, l
     _edges(monkeypatch, edge)
     frame = two_key_frame(lines)
     _compare("fee_breakdown", frame, sorted(min(c, len(frame)) for c in cuts), by="fee_type")
+
+
+# ---------------------------------------------------------------- check_balances in one read
+
+
+@pytest.mark.parametrize("cuts", CUTS)
+def test_check_balances_reads_once_unless_a_row_may_repeat_one_of_another_partition(statements, cuts, monkeypatch):
+    """Repeats within a partition are settled there (one read); a repeat across partitions, found after the
+    read, sends the frame through the check of repeats over the whole frame first (a second read)."""
+    from ledgerkit.analysis._dask import breaks
+
+    _many_buckets(monkeypatch)
+    reads: list[int] = []
+    run = breaks.run_partials
+    monkeypatch.setattr(breaks, "run_partials", lambda *a, **k: reads.append(1) or run(*a, **k))
+    alone = statements.drop_duplicates("row_id", ignore_index=True)
+    here = pd.concat([alone.iloc[:3], alone.iloc[[1]], alone.iloc[3:]], ignore_index=True)  # a repeat beside its row
+    far = pd.concat([alone, alone.iloc[[2]]], ignore_index=True)  # row 2 again at the end: another partition
+
+    def apart(i: int, j: int) -> bool:
+        return bool(np.searchsorted(cuts, i, side="right") != np.searchsorted(cuts, j, side="right"))
+
+    for frame, second in ((alone, False), (here, apart(1, 3)), (far, apart(2, len(far) - 1))):
+        _compare("check_balances", frame, cuts)
+        _compare("check_balances", frame.drop(columns="row_id"), cuts)
+        assert len(reads) == 2 * second
+        reads.clear()

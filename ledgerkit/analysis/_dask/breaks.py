@@ -15,10 +15,14 @@ whole frame; their positions are mapped back to whole-frame rows.
 
 A row repeated anywhere in the frame (the same id in the same chain, or
 every field the same when there is no id) is left out of the chain by
-pandas: rows that may be repeats are found first over the whole frame (a
-hash per row of only the columns that make a repeat; the hashes seen twice
-found by sorting, :func:`~ledgerkit.analysis._dask.partials.repeated_hashes`)
-and kept, with the chain rows around them, so that pandas decides.
+pandas: rows that may be repeats (a hash per row of only the columns that
+make a repeat, seen twice) are kept, with the chain rows around them, so
+that pandas decides. Each partition, read once, keeps those it finds
+itself; whether a row's hash is also in another partition is checked
+after (:func:`~ledgerkit.analysis._dask.partials.unsettled`). If one is,
+the repeats are found over the whole frame first
+(:func:`~ledgerkit.analysis._dask.partials.repeated_hashes`) and the
+partitions read again.
 """
 
 from __future__ import annotations
@@ -33,8 +37,13 @@ from .._ledger import Ledger, chain_codes, ledger_of
 from ..breaks import check_balances as _pandas_check_balances
 from .balance import FLOWS, LEDGER_COLUMNS, records_of, with_opening
 from .partials import (
+    Piece,
     abs_totals,
+    bucketed,
     check_totals,
+    distinct_and_repeats,
+    hash_bits,
+    kept_on_workers,
     meta_of,
     offsets_of,
     projected,
@@ -42,6 +51,8 @@ from .partials import (
     repeated_hashes,
     row_hashes,
     run_partials,
+    sorted_distinct,
+    unsettled,
 )
 
 __all__ = ["check_balances"]
@@ -110,12 +121,16 @@ def _bridges(
     return bridges, order[ends]
 
 
-def _reduced(part: pd.DataFrame, repeats_of: np.ndarray, hashed: list[str] | None) -> tuple:
+def _reduced(
+    part: pd.DataFrame, repeats_of: np.ndarray, hashed: list[str] | None, hashes: np.ndarray | None = None
+) -> tuple:
     """The partition's rows that matter to the check, bridges between them, and where each came from."""
     totals = abs_totals(part, FLOWS)
     ledger = ledger_of(part, "statements")
     chain = chain_codes(ledger, codes(part["currency"])[0])
-    maybe = np.isin(row_hashes(part, hashed), repeats_of) if len(repeats_of) else np.zeros(len(part), dtype=bool)
+    maybe = np.zeros(len(part), dtype=bool)
+    if len(repeats_of):
+        maybe = np.isin(row_hashes(part, hashed) if hashes is None else hashes, repeats_of)
     members = np.flatnonzero(~maybe)
     order = members[np.lexsort((members, chain[members]))]
     same = chain[order][1:] == chain[order][:-1]
@@ -130,6 +145,38 @@ def _reduced(part: pd.DataFrame, repeats_of: np.ndarray, hashed: list[str] | Non
     rank = np.argsort(at, kind="stable")
     source = np.concatenate([rows, np.full(len(bridge_at), -1)])[rank]
     return out.iloc[rank].reset_index(drop=True), source, np.isin(source, np.flatnonzero(maybe)), totals
+
+
+def _reduced_alone(part: pd.DataFrame, hashed: list[str] | None, bits: int) -> tuple:
+    """:func:`_reduced` with the repeats found in the partition itself, then those hashes and the others bucketed.
+
+    Right for the whole frame when no row hash is found both in this
+    partition (not repeated here) and in another:
+    :func:`~ledgerkit.analysis._dask.partials.unsettled` checks that.
+    """
+    hashes = row_hashes(part, hashed)
+    distinct, again = distinct_and_repeats(np.sort(hashes))
+    repeats = sorted_distinct(again)
+    alone = distinct[~np.isin(distinct, repeats)]
+    return (
+        *_reduced(part, repeats, hashed, hashes),
+        repeats,
+        bucketed(pd.DataFrame({"key": alone}), ["key"], bits),
+    )
+
+
+def _pieces(frame: Any, hashed: list[str] | None) -> list[Piece]:
+    """Every partition reduced, in one read when no row may repeat one of another partition, else in two."""
+    bits = hash_bits(frame.npartitions)
+    tasks, pieces = kept_on_workers(frame, _reduced_alone, (hashed, bits), 5)
+    raise_first(pieces)
+    repeated = sorted_distinct(np.concatenate([np.zeros(0, "uint64"), *(p.value[4] for p in pieces)]))
+    if not len(unsettled(tasks, repeated, bits, 5)):
+        return pieces
+    repeats_of = repeated_hashes(frame if hashed is None else projected(frame, hashed), hashed)
+    pieces = run_partials(frame, _reduced, repeats_of, hashed)
+    raise_first(pieces)
+    return pieces
 
 
 def _named(reduced: pd.DataFrame, source: np.ndarray, maybe: np.ndarray, ledger: Ledger) -> pd.DataFrame:
@@ -163,9 +210,7 @@ def check_balances(statements: Any) -> pd.DataFrame:
     hashed = [*ledger.chain_columns, ledger.id_column] if ledger.id_column else None
     if ledger.id_column:  # without ids a repeat is a row equal in every column: all are read
         frame = projected(frame, [*LEDGER_COLUMNS, ledger.id_column])
-    repeats_of = repeated_hashes(frame if hashed is None else projected(frame, hashed), hashed)
-    pieces = run_partials(frame, _reduced, repeats_of, hashed)
-    raise_first(pieces)
+    pieces = _pieces(frame, hashed)
     check_totals([p.value[3] for p in pieces], "statements")
     if not any(len(p.value[0]) for p in pieces):
         return template

@@ -21,7 +21,7 @@ Two things cross partitions:
   through pandas together, in frame order, so each such transaction is
   decided whole. Whether a key with a line that stayed has a line in
   another partition too is then found from the partitions' hashed keys
-  (:func:`~ledgerkit.analysis._dask.partials.repeated_in`, :func:`_unsettled`).
+  (:func:`~ledgerkit.analysis._dask.partials.unsettled`).
   If one has -- a chargeback fee months after its sale, far from any edge
   -- the partitions are read again and every line of those keys, and of
   the held ones, leaves its partition for pandas (closed over both keys);
@@ -50,15 +50,16 @@ from .partials import (
     bucketed,
     check_totals,
     hash_bits,
+    kept_on_workers,
     meta_of,
     offsets_of,
-    partial_tasks,
     projected,
     raise_first,
-    repeated_in,
     repeated_values,
     row_hashes,
     run_partials,
+    sorted_distinct,
+    unsettled,
 )
 from .witness import gathered
 
@@ -148,7 +149,7 @@ def _held(part: pd.DataFrame, keys: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     held = np.zeros(len(part), dtype=bool)
     held[np.r_[lines[:_EDGE], lines[max(len(lines) - _EDGE, 0) :]]] = True
     while True:
-        found = {c: np.unique(hashes[held[rows]]) for c, (rows, hashes) in keys.items()}
+        found = {c: sorted_distinct(hashes[held[rows]]) for c, (rows, hashes) in keys.items()}
         grown = held | _linked(keys, len(part), found)
         if np.array_equal(grown, held):
             return held
@@ -199,69 +200,39 @@ def _edge_partial(
     Returns what :func:`_partial` does, then per key column the first
     hashes of the keys held back, and the bucketed keys of the lines that
     stay (:func:`~ledgerkit.analysis._dask.partials.bucketed`), from which
-    :func:`_unsettled` finds the keys the edges did not catch.
+    :func:`~ledgerkit.analysis._dask.partials.unsettled` finds the keys the
+    edges did not catch.
     """
     totals = abs_totals(part, money)
     keys = _line_keys(part, columns)
     held = _held(part, keys)
     lines, volumes, moved = _breakdown(part, options, volume_by, held)
-    kept = {c: np.unique(hashes[held[rows]]) for c, (rows, hashes) in keys.items()}
+    kept = {c: sorted_distinct(hashes[held[rows]]) for c, (rows, hashes) in keys.items()}
     stay = {
-        c: bucketed(pd.DataFrame({"key": np.unique(hashes[~held[rows]])}), ["key"], bits)
+        c: bucketed(pd.DataFrame({"key": sorted_distinct(hashes[~held[rows]])}), ["key"], bits)
         for c, (rows, hashes) in keys.items()
     }
     return lines, volumes, totals, moved, kept, stay
 
 
-def _small(piece: Piece) -> Piece:
-    """A piece of :func:`_edge_partial` without the bucketed keys (they stay on the workers)."""
-    return piece if piece.value is None else Piece(piece.value[:5], piece.rows)
-
-
-def _staying(piece: Piece, column: str, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The bucketed keys of ``column`` on the lines that stayed in a partition (none if it failed)."""
-    empty = pd.DataFrame({"key": np.zeros(0, dtype="uint64")})
-    return bucketed(empty, ["key"], bits) if piece.value is None else piece.value[5][column]
-
-
-def _unsettled(tasks: list[Any], held: dict[str, np.ndarray], bits: int) -> dict[str, np.ndarray]:
-    """Per key column, the keys (final hashes) with a line that stayed in a partition and another line elsewhere.
-
-    Found as the keys repeated over each partition's staying keys plus one
-    piece of every key held anywhere: a key held in every partition it is
-    in is not repeated (the held keys count once), a key that stayed in one
-    partition and is in another is. None such: the held lines are whole
-    transactions, and so are those that stayed.
-    """
-    import dask
-
-    out = {}
-    for column, first in held.items():
-        pieces = [dask.delayed(_staying, pure=True)(task, column, bits) for task in tasks]
-        pieces.append(bucketed(pd.DataFrame({"key": first}), ["key"], bits))
-        out[column] = repeated_in(pieces, bits)
-    return out
-
-
 def _edge_pieces(frame: Any, args: tuple[Any, ...], columns: list[str]) -> tuple[list[Piece], dict | None]:
     """The partitions' pieces with their edges held back, and None -- or the keys to move, if the edges missed some.
 
-    One read of each partition: the pieces and the keys that stayed are
-    kept on the workers (``dask.persist``) while the keys held anywhere are
-    gathered; the keys to move are those held anywhere and those found
-    unsettled (:func:`_unsettled`).
+    One read of each partition (:func:`_edge_partial`); the keys to move
+    are those that stayed in a partition and are found in another
+    (:func:`~ledgerkit.analysis._dask.partials.unsettled`), and every key
+    held anywhere.
     """
-    import dask
-
     bits = hash_bits(frame.npartitions)
-    tasks = list(dask.persist(*partial_tasks(frame, _edge_partial, *args, columns, bits)))
-    pieces = list(dask.compute(*[dask.delayed(_small, pure=True)(task) for task in tasks]))
+    tasks, pieces = kept_on_workers(frame, _edge_partial, (*args, columns, bits), 5)
     raise_first(pieces)
-    held = {c: np.unique(np.concatenate([np.zeros(0, "uint64"), *(p.value[4][c] for p in pieces)])) for c in columns}
-    unsettled = _unsettled(tasks, held, bits)
-    if not any(len(found) for found in unsettled.values()):
-        return pieces, None
-    return pieces, {c: np.union1d(unsettled[c], _final(held[c])) for c in columns}
+    held = {
+        c: sorted_distinct(np.concatenate([np.zeros(0, "uint64"), *(p.value[4][c] for p in pieces)])) for c in columns
+    }
+    found = {c: unsettled(tasks, held[c], bits, 5, c) for c in columns}
+    if not any(len(keys) for keys in found.values()):
+        return pieces, None  # the held lines are whole transactions, and so are those that stayed
+    return pieces, {c: sorted_distinct(np.concatenate([found[c], _final(held[c])])) for c in columns}
 
 
 def _moved_rows(pieces: list[Piece], meta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -280,9 +251,9 @@ def _closed(rows: pd.DataFrame, spanning: dict[str, np.ndarray]) -> dict[str, np
     grown, lacking = {}, False
     for column, (_, first) in _line_keys(rows, list(spanning)).items():
         hashes = spanning[column]
-        new = np.setdiff1d(np.unique(_final(first)), hashes, assume_unique=True)
+        new = np.setdiff1d(sorted_distinct(_final(first)), hashes, assume_unique=True)
         lacking |= bool(len(new))
-        grown[column] = np.union1d(hashes, new)
+        grown[column] = sorted_distinct(np.concatenate([hashes, new]))
     return grown if lacking else None
 
 

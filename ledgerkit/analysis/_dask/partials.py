@@ -40,6 +40,10 @@ __all__ = [
     "repeated_in",
     "hash_bits",
     "bucketed",
+    "sorted_distinct",
+    "distinct_and_repeats",
+    "kept_on_workers",
+    "unsettled",
     "projected",
     "row_hashes",
     "text_hashes",
@@ -186,10 +190,21 @@ def repeated_values(series: Any) -> pd.Index:
 _FAN_IN, _PARTS_PER_BUCKET = 8, 64
 
 
-def _distinct(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_and_repeats(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A sorted array's distinct values, and its values found again (once per extra row)."""
     again = found[1:] == found[:-1]
     return (found[np.r_[True, ~again]] if len(found) else found), found[1:][again]
+
+
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted, as ``np.unique`` -- by sorting: NumPy's ``unique`` hashes, ~30x slower here.
+
+    Examples
+    --------
+    >>> sorted_distinct(np.array([3, 1, 3], dtype="uint64")).tolist()
+    [1, 3]
+    """
+    return distinct_and_repeats(np.sort(values))[0]
 
 
 def hash_bits(partitions: int) -> int:
@@ -199,8 +214,8 @@ def hash_bits(partitions: int) -> int:
 
 def bucketed(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per bucket (the hashes' top ``bits``): the partition's distinct row hashes and those on two rows or more."""
-    once, twice = _distinct(np.sort(row_hashes(part, columns)))
-    twice = np.unique(twice)
+    once, twice = distinct_and_repeats(np.sort(row_hashes(part, columns)))
+    twice = sorted_distinct(twice)
     bounds = np.arange(1, 1 << bits, dtype="uint64") << np.uint64(64 - bits) if bits else np.zeros(0, "uint64")
     cut_once, cut_twice = np.searchsorted(once, bounds), np.searchsorted(twice, bounds)
     return list(zip(np.split(once, cut_once), np.split(twice, cut_twice), strict=True))
@@ -208,8 +223,8 @@ def bucketed(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> li
 
 def _merged(*pieces: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Several partitions' (distinct, repeated) hashes of one bucket as one such pair."""
-    once, twice = _distinct(np.sort(np.concatenate([p[0] for p in pieces])))
-    return once, np.union1d(np.concatenate([p[1] for p in pieces]), twice)
+    once, twice = distinct_and_repeats(np.sort(np.concatenate([p[0] for p in pieces])))
+    return once, sorted_distinct(np.concatenate([*(p[1] for p in pieces), twice]))
 
 
 def repeated_hashes(frame: Any, columns: Sequence[str] | None = None) -> np.ndarray:
@@ -241,6 +256,47 @@ def repeated_in(pieces: Sequence[Any], bits: int) -> np.ndarray:
         repeated.append(dask.delayed(operator.getitem, pure=True)(level[0], 1))
     found = dask.compute(*repeated)
     return np.concatenate([np.zeros(0, dtype="uint64"), *found])
+
+
+def kept_on_workers(frame: Any, partial: Callable[..., Any], args: Sequence[Any], size: int) -> tuple[list, list]:
+    """``partial(partition, *args)`` of every partition, kept where computed; the first ``size`` of each value here.
+
+    The rest of each value (hashes, a partition's worth) stays on the
+    workers (``dask.persist``) for :func:`unsettled`.
+    """
+    import dask
+
+    tasks = list(dask.persist(*partial_tasks(frame, partial, *args)))
+    return tasks, list(dask.compute(*[dask.delayed(_head, pure=True)(task, size) for task in tasks]))
+
+
+def _head(piece: Piece, size: int) -> Piece:
+    return piece if piece.value is None else Piece(piece.value[:size], piece.rows)
+
+
+def _picked(piece: Piece, path: Sequence[Any], bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The bucketed hashes at ``path`` in a kept piece's value (none for a partition that failed)."""
+    if piece.value is None:
+        return bucketed(pd.DataFrame({"key": np.zeros(0, dtype="uint64")}), ["key"], bits)
+    found = piece.value
+    for step in path:
+        found = found[step]
+    return found
+
+
+def unsettled(tasks: Sequence[Any], held: np.ndarray, bits: int, *path: Any) -> np.ndarray:
+    """The keys (hashed again, as :func:`repeated_in` gives them) that some partition did not hold and another has.
+
+    ``tasks`` are kept pieces (:func:`kept_on_workers`) whose value holds,
+    at ``path``, the bucketed distinct keys a partition did not hold;
+    ``held`` is every key held by any partition. A key held wherever it is
+    counts once (``held`` is one piece), so it is not repeated; one not held
+    somewhere and found in another partition (held there or not) is.
+    """
+    import dask
+
+    pieces = [dask.delayed(_picked, pure=True)(task, path, bits) for task in tasks]
+    return repeated_in([*pieces, bucketed(pd.DataFrame({"key": held}), ["key"], bits)], bits)
 
 
 def projected(frame: Any, columns: Sequence[str]) -> Any:
