@@ -18,9 +18,9 @@ every field the same when there is no id) is left out of the chain by
 pandas: rows that may be repeats (a hash per row of only the columns that
 make a repeat, seen twice) are kept, with the chain rows around them, so
 that pandas decides. Each partition, read once, keeps those it finds
-itself; whether a row's hash is also in another partition is checked
-after (:func:`~ledgerkit.analysis._dask.partials.unsettled`). If one is,
-the repeats are found over the whole frame first
+itself; whether a row's hash is also in another partition is found in
+the same computation (its distinct hashes, merged by bucket of the hash
+space). If one is, the repeats are found over the whole frame first
 (:func:`~ledgerkit.analysis._dask.partials.repeated_hashes`) and the
 partitions read again.
 """
@@ -43,16 +43,18 @@ from .partials import (
     check_totals,
     distinct_and_repeats,
     hash_bits,
-    kept_on_workers,
+    head,
     meta_of,
     offsets_of,
+    partial_tasks,
+    picked,
     projected,
     raise_first,
     repeated_hashes,
+    repeated_tasks,
     row_hashes,
     run_partials,
     sorted_distinct,
-    unsettled,
 )
 
 __all__ = ["check_balances"]
@@ -148,30 +150,38 @@ def _reduced(
 
 
 def _reduced_alone(part: pd.DataFrame, hashed: list[str] | None, bits: int) -> tuple:
-    """:func:`_reduced` with the repeats found in the partition itself, then those hashes and the others bucketed.
+    """:func:`_reduced` with the repeats found in the partition itself, then its distinct row hashes bucketed.
 
-    Right for the whole frame when no row hash is found both in this
-    partition (not repeated here) and in another:
-    :func:`~ledgerkit.analysis._dask.partials.unsettled` checks that.
+    Right for the whole frame when no row hash of the partition is in
+    another partition too: :func:`_pieces` checks that.
     """
     hashes = row_hashes(part, hashed)
     distinct, again = distinct_and_repeats(np.sort(hashes))
-    repeats = sorted_distinct(again)
-    alone = distinct[~np.isin(distinct, repeats)]
     return (
-        *_reduced(part, repeats, hashed, hashes),
-        repeats,
-        bucketed(pd.DataFrame({"key": alone}), ["key"], bits),
+        *_reduced(part, sorted_distinct(again), hashed, hashes),
+        bucketed(pd.DataFrame({"key": distinct}), ["key"], bits),
     )
 
 
 def _pieces(frame: Any, hashed: list[str] | None) -> list[Piece]:
-    """Every partition reduced, in one read when no row may repeat one of another partition, else in two."""
+    """Every partition reduced, in one read when no row hash is in two partitions, else in two reads.
+
+    The partitions' distinct hashes are merged by bucket as they come
+    (:func:`~ledgerkit.analysis._dask.partials.repeated_tasks`), in the same
+    computation as the reduced rows; a hash in two partitions -- a row that
+    may repeat one of another partition -- sends the frame through the
+    repeats over the whole frame first, then a second read.
+    """
+    import dask
+
     bits = hash_bits(frame.npartitions)
-    tasks, pieces = kept_on_workers(frame, _reduced_alone, (hashed, bits), 5)
+    tasks = partial_tasks(frame, _reduced_alone, hashed, bits)
+    heads = [dask.delayed(head, pure=True)(task, 4) for task in tasks]
+    spread = repeated_tasks([dask.delayed(picked, pure=True)(task, (4,), bits) for task in tasks], bits)
+    found = dask.compute(*heads, *spread)
+    pieces = list(found[: len(heads)])
     raise_first(pieces)
-    repeated = sorted_distinct(np.concatenate([np.zeros(0, "uint64"), *(p.value[4] for p in pieces)]))
-    if not len(unsettled(tasks, repeated, bits, 5)):
+    if not any(len(repeated) for repeated in found[len(heads) :]):
         return pieces
     repeats_of = repeated_hashes(frame if hashed is None else projected(frame, hashed), hashed)
     pieces = run_partials(frame, _reduced, repeats_of, hashed)

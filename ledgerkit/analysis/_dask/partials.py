@@ -38,11 +38,14 @@ __all__ = [
     "repeated_values",
     "repeated_hashes",
     "repeated_in",
+    "repeated_tasks",
     "hash_bits",
     "bucketed",
     "sorted_distinct",
     "distinct_and_repeats",
     "kept_on_workers",
+    "head",
+    "picked",
     "unsettled",
     "projected",
     "row_hashes",
@@ -244,6 +247,13 @@ def repeated_hashes(frame: Any, columns: Sequence[str] | None = None) -> np.ndar
 
 def repeated_in(pieces: Sequence[Any], bits: int) -> np.ndarray:
     """The hashes on more than one row of ``pieces`` (delayed :func:`bucketed` results of ``bits``), sorted."""
+    import dask
+
+    return np.concatenate([np.zeros(0, dtype="uint64"), *dask.compute(*repeated_tasks(pieces, bits))])
+
+
+def repeated_tasks(pieces: Sequence[Any], bits: int) -> list[Any]:
+    """:func:`repeated_in` as delayed tasks, one per bucket (to compute with others)."""
     import operator
 
     import dask
@@ -254,8 +264,7 @@ def repeated_in(pieces: Sequence[Any], bits: int) -> np.ndarray:
         while len(level) > 1:
             level = [dask.delayed(_merged, pure=True)(*level[i : i + _FAN_IN]) for i in range(0, len(level), _FAN_IN)]
         repeated.append(dask.delayed(operator.getitem, pure=True)(level[0], 1))
-    found = dask.compute(*repeated)
-    return np.concatenate([np.zeros(0, dtype="uint64"), *found])
+    return repeated
 
 
 def kept_on_workers(frame: Any, partial: Callable[..., Any], args: Sequence[Any], size: int) -> tuple[list, list]:
@@ -267,14 +276,15 @@ def kept_on_workers(frame: Any, partial: Callable[..., Any], args: Sequence[Any]
     import dask
 
     tasks = list(dask.persist(*partial_tasks(frame, partial, *args)))
-    return tasks, list(dask.compute(*[dask.delayed(_head, pure=True)(task, size) for task in tasks]))
+    return tasks, list(dask.compute(*[dask.delayed(head, pure=True)(task, size) for task in tasks]))
 
 
-def _head(piece: Piece, size: int) -> Piece:
+def head(piece: Piece, size: int) -> Piece:
+    """The piece with the first ``size`` of its value only."""
     return piece if piece.value is None else Piece(piece.value[:size], piece.rows)
 
 
-def _picked(piece: Piece, path: Sequence[Any], bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def picked(piece: Piece, path: Sequence[Any], bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The bucketed hashes at ``path`` in a kept piece's value (none for a partition that failed)."""
     if piece.value is None:
         return bucketed(pd.DataFrame({"key": np.zeros(0, dtype="uint64")}), ["key"], bits)
@@ -295,7 +305,7 @@ def unsettled(tasks: Sequence[Any], held: np.ndarray, bits: int, *path: Any) -> 
     """
     import dask
 
-    pieces = [dask.delayed(_picked, pure=True)(task, path, bits) for task in tasks]
+    pieces = [dask.delayed(picked, pure=True)(task, path, bits) for task in tasks]
     return repeated_in([*pieces, bucketed(pd.DataFrame({"key": held}), ["key"], bits)], bits)
 
 
