@@ -878,3 +878,18 @@ def test_check_balances_reads_once_unless_a_row_may_repeat_one_of_another_partit
         _compare("check_balances", frame.drop(columns="row_id"), cuts)
         assert len(reads) == 2 * second
         reads.clear()
+
+
+@pytest.mark.parametrize("bad", [[63], [63, 100], [40, 41, 63, 64, 65, 66, 100]])
+def test_a_missing_amount_behind_held_lines_is_named_by_its_whole_frame_row(bad):
+    """Rows held back at a partition's edge do not shift the row numbers of the rows that stayed."""
+    events = [event for n in range(40) for event in sale(f"t{n}", "p")]
+    frame = statements_frame(statement_rows(events))
+    frame.loc[bad, "amount"] = pd.NA  # income, fee and VAT rows deep inside their partitions
+    with pytest.raises(ConfigurationError) as pandas_error:
+        lk.fee_breakdown(frame, by="fee_type")
+    for cuts in ([30], [31, 90]):
+        with pytest.raises(ConfigurationError) as dask_error:
+            lk.fee_breakdown(split(frame, cuts), by="fee_type")
+        assert str(dask_error.value) == str(pandas_error.value)
+        _compare("fee_breakdown", frame, cuts, by="fee_type", invalid="drop")

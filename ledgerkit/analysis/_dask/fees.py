@@ -160,11 +160,17 @@ def _breakdown(
     part: pd.DataFrame, options: dict[str, Any], volume_by: tuple[str, ...] | None, leaving: np.ndarray | None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple[pd.DataFrame, np.ndarray] | None]:
     """The lines and volumes of the rows that stay, and the rows ``leaving`` (with their row numbers)."""
-    moved = None
+    moved, staying = None, np.arange(len(part))
     if leaving is not None and leaving.any():
-        moved = (part.iloc[np.flatnonzero(leaving)], np.flatnonzero(leaving))
-        part = part.iloc[np.flatnonzero(~leaving)]
-    lines = _pandas_fee_breakdown(part, **options)
+        moved, staying = (part.iloc[np.flatnonzero(leaving)], np.flatnonzero(leaving)), np.flatnonzero(~leaving)
+        part = part.iloc[staying]
+    try:
+        lines = _pandas_fee_breakdown(part, **options)
+    except ConfigurationError:
+        if moved is None:
+            raise
+        _pandas_fee_breakdown(pd.concat([part, moved[0]]).iloc[np.argsort(np.r_[staying, moved[1]])], **options)
+        raise  # (the whole partition raises: its rows named as in the partition)
     volumes = None if volume_by is None else _volumes(part, options, volume_by)
     return lines, volumes, moved
 
@@ -225,7 +231,7 @@ def _edge_pieces(frame: Any, args: tuple[Any, ...], columns: list[str]) -> tuple
     """
     bits = hash_bits(frame.npartitions)
     tasks, pieces = kept_on_workers(frame, _edge_partial, (*args, columns, bits), 5)
-    raise_first(pieces)
+    _raise_first(pieces, meta_of(frame), args[0])
     held = {
         c: sorted_distinct(np.concatenate([np.zeros(0, "uint64"), *(p.value[4][c] for p in pieces)])) for c in columns
     }
@@ -235,10 +241,29 @@ def _edge_pieces(frame: Any, args: tuple[Any, ...], columns: list[str]) -> tuple
     return pieces, {c: sorted_distinct(np.concatenate([found[c], _final(held[c])])) for c in columns}
 
 
+def _raise_first(pieces: list[Piece], meta: pd.DataFrame, options: dict[str, Any]) -> None:
+    """:func:`~ledgerkit.analysis._dask.partials.raise_first`, with the rows that other partitions moved out too.
+
+    A partition that fails names all its rows (:func:`_breakdown`); the
+    rows the others moved out are checked here, so that the error names
+    the rows pandas names on the whole frame.
+    """
+    if all(p.error is None for p in pieces):
+        return
+    rows, positions = _moved_rows(pieces, meta)
+    try:
+        _pandas_fee_breakdown(rows, **options)
+    except ConfigurationError as exc:
+        starts = offsets_of(pieces)
+        moved = Piece(None, len(rows), exc)
+        raise_first([*pieces, moved], [*((lambda a, s=s: a + s) for s in starts), lambda a: positions[a]])
+    raise_first(pieces)
+
+
 def _moved_rows(pieces: list[Piece], meta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The rows the partitions handed back, in frame order, and their row numbers in the whole frame."""
     starts = offsets_of(pieces)
-    found = [(p.value[3], start) for p, start in zip(pieces, starts, strict=True) if p.value[3] is not None]
+    found = [(p.value[3], start) for p, start in zip(pieces, starts, strict=True) if p.value and p.value[3]]
     if not found:
         return meta.iloc[:0], np.zeros(0, dtype="int64")
     rows = pd.concat([moved[0] for moved, _ in found], ignore_index=True)
@@ -332,7 +357,7 @@ def fee_breakdown(
         witness = _moved_rows(pieces, meta_of(frame))
     while pieces is None or spanning is not None:
         pieces = run_partials(frame, _partial, options, volume_by, excluded, money, spanning)
-        raise_first(pieces)
+        _raise_first(pieces, meta_of(frame), options)
         if spanning is None:
             break
         witness = _moved_rows(pieces, meta_of(frame))

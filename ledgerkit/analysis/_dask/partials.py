@@ -160,7 +160,7 @@ def raise_first(pieces: Sequence[Piece], to_global: Sequence[Callable[[np.ndarra
         _, more, count = _moved(other, mapping[index])
         rows += more
         total += count or 0
-    rows = rows[:5]
+    rows = sorted(rows)[:5]  # each piece shows its first rows: the first of all are among them
     raise ConfigurationError(first.parameter, _renumbered(value, rows, total), first.expected) from None
 
 
