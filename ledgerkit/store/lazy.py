@@ -177,18 +177,36 @@ class PartsReader:
 
 
 def _first_copies(ids: pd.Series) -> np.ndarray:
-    """Positions of the first row of each id, in order (hashing Arrow text in Arrow: faster than pandas)."""
-    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow" and len(ids):
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    """Positions of the first row of each id, in order (as ``~ids.duplicated()``).
 
-        found = pa.array(ids.array, from_pandas=True)  # chunked as read: wrapping it again walks every value
-        encoded = pc.dictionary_encode(found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found)
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        _, first = np.unique(codes, return_index=True)
-        missing = np.flatnonzero(codes < 0)[1:]  # like drop_duplicates: missing ids equal each other
-        return np.sort(first) if not len(missing) else np.setdiff1d(np.sort(first), missing)
-    return np.flatnonzero(~ids.duplicated(keep="first").to_numpy(dtype=bool))
+    Each id is hashed from its bytes, 8 at a time
+    (:func:`~ledgerkit.analysis._dask.partials.text_hashes`: no hash table
+    of strings); only the rows whose hash is found twice are compared by
+    value, so ids all distinct -- the usual partition -- cost a hash and a
+    sort, and a collision never drops a row.
+    """
+    hashes = _id_hashes(ids)
+    if hashes is None:
+        return np.flatnonzero(~ids.duplicated(keep="first").to_numpy(dtype=bool))
+    found = np.sort(hashes)
+    again = found[1:][found[1:] == found[:-1]]
+    if not len(again):
+        return np.arange(len(ids))
+    maybe = np.flatnonzero(np.isin(hashes, again))
+    keep = np.ones(len(ids), dtype=bool)
+    keep[maybe[ids.iloc[maybe].duplicated(keep="first").to_numpy(dtype=bool)]] = False
+    return np.flatnonzero(keep)
+
+
+def _id_hashes(ids: pd.Series) -> np.ndarray | None:
+    """A uint64 per Arrow-backed text id from its bytes, equal for equal ids (missing: 0); None for other columns."""
+    if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow" and len(ids)):
+        return None
+    import pyarrow as pa
+
+    from ..analysis._dask.partials import text_hashes
+
+    return text_hashes(pa.array(ids.array, from_pandas=True))  # chunked as read: wrapping it again walks every value
 
 
 def _between(frame: pd.DataFrame, column: str, start: Any, end: Any) -> pd.DataFrame:

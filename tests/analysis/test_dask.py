@@ -621,23 +621,37 @@ def test_text_hashes_alike_whatever_its_dtype_and_missing_is_not_empty():
     assert mixed[0] == plain[0] and mixed[1] == mixed[3] and mixed[2] == 0
 
 
+#: Interleaved transactions: fee a, fee b, VAT b, fee c, VAT a (after the rest), VAT c.
+INTERLEAVED = [
+    ("INCOME", 10_000, "p", "a"),
+    ("INCOME", 20_000, "p", "b"),
+    ("TRX_FEE", -250, "p", "a"),
+    ("TRX_FEE", -500, "p", "b"),
+    ("VAT", -50, "p", "b"),
+    ("TRX_FEE", -90, "p", "c"),
+    ("VAT", -55, "p", "a"),
+    ("INCOME", 5_000, "p", "c"),
+    ("VAT", -18, "p", "c"),
+]
+
+
+def two_key_frame(lines) -> pd.DataFrame:
+    """Statements from (type, transaction_id, transaction, amount) lines: fee and VAT lines cost 7 per unit."""
+    events = [(kind, -7 * amount if kind != "INCOME" else 1_000, "p", tid) for kind, tid, _, amount in lines]
+    rows = statement_rows(events)
+    for row, (_, _, transaction, _) in zip(rows, lines, strict=True):
+        row["transaction"] = transaction
+    frame = statements_frame(rows)
+    frame["transaction"] = frame["transaction"].astype("str")
+    return frame
+
+
 @pytest.mark.parametrize("cut", [1, 2, 3, 4, 5, 6, 7])
 @pytest.mark.parametrize("by", ["fee_type", "channel"])
 def test_a_vat_line_far_from_its_fee_in_another_partition_stays_with_it(cut, by):
     """Interleaved transactions (fee a, fee b, VAT a, VAT b; one VAT a row after the rest): pandas pairs
     each VAT with its own transaction's fee wherever it is, so Dask must too, wherever the cut falls."""
-    events = [
-        ("INCOME", 10_000, "p", "a"),
-        ("INCOME", 20_000, "p", "b"),
-        ("TRX_FEE", -250, "p", "a"),
-        ("TRX_FEE", -500, "p", "b"),
-        ("VAT", -50, "p", "b"),
-        ("TRX_FEE", -90, "p", "c"),
-        ("VAT", -55, "p", "a"),
-        ("INCOME", 5_000, "p", "c"),
-        ("VAT", -18, "p", "c"),
-    ]
-    frame = statements_frame(statement_rows(events))
+    frame = statements_frame(statement_rows(INTERLEAVED))
     _compare("fee_breakdown", frame, [cut], by=by)
     _compare("fee_breakdown", frame, [1, cut, 8], by=by)
 
@@ -659,12 +673,7 @@ def test_a_vat_line_far_from_its_fee_in_another_partition_stays_with_it(cut, by)
 )
 def test_vat_lines_pair_across_partitions_as_pandas_pairs_them(lines, cuts, by):
     """Fee and VAT lines tied by either key, in any order, cut anywhere: each VAT goes where pandas puts it."""
-    events = [(kind, -7 * amount if kind != "INCOME" else 1_000, "p", tid) for kind, tid, _, amount in lines]
-    rows = statement_rows(events)
-    for row, (_, _, transaction, _) in zip(rows, lines, strict=True):
-        row["transaction"] = transaction
-    frame = statements_frame(rows)
-    frame["transaction"] = frame["transaction"].astype("str")
+    frame = two_key_frame(lines)
     _compare("fee_breakdown", frame, sorted(min(c, len(frame)) for c in cuts), by=by)
 
 
@@ -691,3 +700,196 @@ def test_a_vat_line_left_by_its_transaction_id_pairs_by_transaction_with_a_line_
     _compare("fee_breakdown", frame, [1], by=by)
     fix = lk.fee_breakdown(split(frame, [1]), by="fee_type").set_index("fee_type").loc["TRX_FEE_FIX"]
     assert (fix["fee"], fix["vat"]) == (30, 11)
+
+
+def test_a_text_hashes_alike_alone_and_among_texts_of_other_lengths():
+    """Strings are hashed by 8-byte words per length (read in place when all have one length) or, past 64
+    bytes, byte by byte: a value's hash must not depend on the other values beside it."""
+    import pyarrow as pa
+
+    from ledgerkit.analysis._dask.partials import text_hashes
+
+    values = ["", "a", "a\x00", "abcdefgh", "abcdefgh\x00", "x" * 64, "x" * 65, "é" * 40, "0123456789abcdef"]
+    alone = [int(text_hashes(pa.array([v]))[0]) for v in values]
+    assert len(set(alone)) == len(values) and 0 not in alone
+    mixed = pa.chunked_array([pa.array(values[:4]), pa.array([None, *values[4:]])])
+    assert text_hashes(mixed).tolist() == [*alone[:4], 0, *alone[4:]]
+    assert text_hashes(pa.array(values[::-1]).slice(2)).tolist() == alone[::-1][2:]
+    for value, expected in zip(values, alone, strict=True):  # one length: read in place
+        assert set(text_hashes(pa.array([value] * 3).slice(1)).tolist()) == {expected}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"by": (), "freq": None},
+        {"by": ("channel",), "freq": "M"},
+        {"by": ("channel", "payout_id"), "freq": "D", "time": "paid"},
+    ],
+)
+def test_a_partitions_volumes_are_those_of_pandas_on_its_income_rows(statements, options):
+    """Dask fee_breakdown sums a partition's volume with one groupby: the same numbers, keys and dtypes as the
+    pandas fee_breakdown of the income rows -- missing keys a group of their own, rows without an amount,
+    currency or time left out as invalid="drop" leaves them."""
+    from ledgerkit.analysis._dask.fees import _income, _volumes
+
+    frame = pd.concat([statements, statements.iloc[::3]], ignore_index=True)
+    frame["paid"] = frame["created"] + pd.Timedelta(hours=20)
+    income = np.flatnonzero(frame["type"].eq("INCOME").to_numpy())
+    frame.loc[income[[0, 3]], "amount"] = pd.NA
+    frame.loc[income[5], "currency"] = pd.NA
+    frame.loc[income[6], "paid"] = pd.NaT
+    frame.loc[income[[1, 7]], "channel"] = pd.NA
+    frame.loc[income[2], "payout_id"] = pd.NA
+    settings_ = {"time": None, "invalid": "drop", **options}
+    for part in (frame, frame.iloc[10:31]):
+        expected = lk.fee_breakdown(_income(part), **settings_)
+        got = _volumes(part, settings_, options["by"])
+        assert len(got) > 1
+        pd.testing.assert_frame_equal(got, expected[list(got.columns)])
+    _compare("fee_breakdown", frame, [4, 10, 31], by=("channel", "fee_type"), freq="D", time="paid", invalid="drop")
+
+
+# ---------------------------------------------------------------- fee_breakdown in one read: the partitions' edges
+
+
+def _edges(monkeypatch, edge: int) -> list[int]:
+    """Dask fee_breakdown with ``edge`` lines held back at each end of a partition; counts the second reads."""
+    from ledgerkit.analysis._dask import fees
+
+    monkeypatch.setattr(fees, "_EDGE", edge)
+    reads: list[int] = []
+    run = fees.run_partials
+    monkeypatch.setattr(fees, "run_partials", lambda *a, **k: reads.append(1) or run(*a, **k))
+    return reads
+
+
+def _interleaved() -> pd.DataFrame:
+    """:data:`INTERLEAVED`, then d's sale and a's chargeback fee with its VAT (a: lines everywhere)."""
+    extra = [("TRX_FEE", -40, "p", "d"), ("VAT", -8, "p", "d"), ("CHARGEBACK_FEE", -700, "p", "a")]
+    extra.append(("VAT", -140, "p", "a"))
+    return statements_frame(statement_rows([*INTERLEAVED, *extra]))
+
+
+@pytest.mark.parametrize("edge", [0, 1, 2, 3, 8])
+@pytest.mark.parametrize("cuts", [[1], [3], [5], [6], [2, 7], [4, 9, 11], [1, 2, 3, 12]])
+def test_fee_breakdown_in_one_read_or_two_wherever_the_edges_end(monkeypatch, edge, cuts):
+    """A transaction cut by a partition's edge is caught there (one read) or found after (a second read):
+    the same pandas result either way, and one read whenever the held edges hold every cut transaction."""
+    reads = _edges(monkeypatch, edge)
+    frame = _interleaved()
+    _compare("fee_breakdown", frame, cuts, by="fee_type")
+    _compare("fee_breakdown", frame, cuts, by=("fee_type", "channel"), freq="D")
+    lines = frame.loc[frame["type"].ne("INCOME")]
+    spread = pd.Series(np.searchsorted(cuts, lines.index, side="right"), index=lines.index)
+    spanning = spread.groupby(lines["transaction_id"].to_numpy()).nunique().gt(1).any()
+    if edge == 8:
+        assert not reads  # every partition here has at most 16 fee and VAT lines: all held
+    if edge == 0:
+        assert len(reads) == (2 if spanning else 0)  # nothing held: a transaction cut is found after the read
+
+
+def test_a_key_held_at_one_edge_and_staying_inside_another_partition_is_moved_everywhere(monkeypatch):
+    """Transaction a's second VAT sits inside the second partition, away from its edges: a is held in the
+    first partition and stays in the second -- found by the one-read check, and decided whole as pandas
+    decides it (two fees, two VATs: in order; the first partition alone would pair its VAT by nearness)."""
+    _many_buckets(monkeypatch)
+    reads = _edges(monkeypatch, 1)
+    events = [
+        ("INCOME", 10_000, "p", "a"),
+        ("TRX_FEE", -250, "p", "a"),
+        ("TRX_FEE_FIX", -30, "p", "a"),
+        ("VAT", -50, "p", "a"),
+        *sale("b", "p"),
+        ("VAT", -6, "p", "a"),
+        *sale("c", "p"),
+    ]
+    frame = statements_frame(statement_rows(events))
+    _compare("fee_breakdown", frame, [4], by="fee_type")
+    assert len(reads) == 1
+    found = lk.fee_breakdown(split(frame, [4]), by="fee_type").set_index("fee_type")["vat"]
+    assert (found["TRX_FEE"], found["TRX_FEE_FIX"]) == (50 * 3, 6)  # a, b and c; the fixed fee: the late VAT
+
+
+def test_sales_cut_at_partition_edges_are_decided_in_one_read(monkeypatch):
+    """The bench's shape: fee and VAT lines of a sale on both sides of every cut. The edge line's whole
+    transaction is held -- its lines inward too, and by the other key those of another transaction_id -- so
+    no second read is needed, and the result is pandas'."""
+    reads = _edges(monkeypatch, 1)
+    events = []
+    for n in range(8):
+        events += sale(f"t{n}", "p", fee=-(100 + n), vat=-(10 + n))
+    events[4:4] = [("TRX_FEE_FIX", -7, "p", "t1")]  # t1: a fixed fee, then its TRX_FEE and one VAT
+    rows = statement_rows(events)
+    for row in rows:
+        row["transaction"] = {"t3": "T", "t4": "T"}.get(row["transaction_id"])
+    rows[12]["transaction_id"] = None  # t3's VAT: tied to its fee by transaction T only
+    frame = statements_frame(rows)
+    frame["transaction"] = frame["transaction"].astype("str")
+    for cuts in ([5], [3, 11], [5, 12, 15], [2, 4, 6, 8, 10, 14, 17, 20]):
+        _compare("fee_breakdown", frame, cuts, by="fee_type")
+    assert not reads
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from(["INCOME", "TRX_FEE", "TRX_FEE_FIX", "CHARGEBACK_FEE", "VAT", "VAT"]),
+            st.sampled_from([None, "a", "b", "c", "d"]),  # transaction_id
+            st.sampled_from([None, "T1", "T2"]),  # transaction
+            st.integers(0, 3),  # amount 0 makes a zero VAT line
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    cuts=st.lists(st.integers(0, 30), max_size=5),
+    edge=st.integers(0, 3),
+)
+def test_vat_lines_pair_across_partitions_whatever_the_held_edges(monkeypatch, lines, cuts, edge):
+    """Both keys, any order, cut anywhere, any number of lines held at the edges: pandas' pairing."""
+    _edges(monkeypatch, edge)
+    frame = two_key_frame(lines)
+    _compare("fee_breakdown", frame, sorted(min(c, len(frame)) for c in cuts), by="fee_type")
+
+
+# ---------------------------------------------------------------- check_balances in one read
+
+
+@pytest.mark.parametrize("cuts", CUTS)
+def test_check_balances_reads_once_unless_a_row_may_repeat_one_of_another_partition(statements, cuts, monkeypatch):
+    """Repeats within a partition are settled there (one read); a repeat across partitions, found after the
+    read, sends the frame through the check of repeats over the whole frame first (a second read)."""
+    from ledgerkit.analysis._dask import breaks
+
+    _many_buckets(monkeypatch)
+    reads: list[int] = []
+    run = breaks.run_partials
+    monkeypatch.setattr(breaks, "run_partials", lambda *a, **k: reads.append(1) or run(*a, **k))
+    alone = statements.drop_duplicates("row_id", ignore_index=True)
+    here = pd.concat([alone.iloc[:3], alone.iloc[[1]], alone.iloc[3:]], ignore_index=True)  # a repeat beside its row
+    far = pd.concat([alone, alone.iloc[[2]]], ignore_index=True)  # row 2 again at the end: another partition
+
+    def apart(i: int, j: int) -> bool:
+        return bool(np.searchsorted(cuts, i, side="right") != np.searchsorted(cuts, j, side="right"))
+
+    for frame, second in ((alone, False), (here, apart(1, 3)), (far, apart(2, len(far) - 1))):
+        _compare("check_balances", frame, cuts)
+        _compare("check_balances", frame.drop(columns="row_id"), cuts)
+        assert len(reads) == 2 * second
+        reads.clear()
+
+
+@pytest.mark.parametrize("bad", [[63], [63, 100], [40, 41, 63, 64, 65, 66, 100]])
+def test_a_missing_amount_behind_held_lines_is_named_by_its_whole_frame_row(bad):
+    """Rows held back at a partition's edge do not shift the row numbers of the rows that stayed."""
+    events = [event for n in range(40) for event in sale(f"t{n}", "p")]
+    frame = statements_frame(statement_rows(events))
+    frame.loc[bad, "amount"] = pd.NA  # income, fee and VAT rows deep inside their partitions
+    with pytest.raises(ConfigurationError) as pandas_error:
+        lk.fee_breakdown(frame, by="fee_type")
+    for cuts in ([30], [31, 90]):
+        with pytest.raises(ConfigurationError) as dask_error:
+            lk.fee_breakdown(split(frame, cuts), by="fee_type")
+        assert str(dask_error.value) == str(pandas_error.value)
+        _compare("fee_breakdown", frame, cuts, by="fee_type", invalid="drop")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import dask
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ledgerkit as lk
 from ledgerkit.errors import ConfigurationError, StoreError
@@ -211,3 +214,54 @@ def test_first_copies_of_ids_read_in_several_arrow_chunks():
     assert ids.array.__arrow_array__().num_chunks == 3
     assert _first_copies(ids).tolist() == [0, 1, 2, 4, 7]
     assert _first_copies(pd.Series(values, dtype="str")).tolist() == [0, 1, 2, 4, 7]
+
+
+def chunked_ids(values: list, cuts: tuple[int, ...] = ()) -> pd.Series:
+    """``values`` as an Arrow-backed ``str`` column read in chunks cut at ``cuts``, as Parquet gives it."""
+    import pyarrow as pa
+
+    bounds = [0, *sorted(c for c in cuts if 0 < c < len(values)), len(values)]
+    chunks = [pa.array(values[a:b], type=pa.string()) for a, b in itertools.pairwise(bounds)]
+    return pd.Series(pd.array(pa.chunked_array(chunks, type=pa.string()), dtype="str"))
+
+
+def first_rows(ids: pd.Series) -> list[int]:
+    """What ``_first_copies`` must give: pandas' first row of each id (missing ids equal each other)."""
+    return [int(i) for i in (~ids.duplicated(keep="first")).to_numpy().nonzero()[0]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.text(alphabet="ab~é\x00", max_size=19)), max_size=60),
+    cuts=st.tuples(st.integers(0, 60), st.integers(0, 60)),
+)
+def test_first_copies_are_those_of_pandas_whatever_the_ids(values, cuts):
+    """Ids of many lengths (the empty one, 8 and 16 bytes: word edges), repeated, missing, in chunks."""
+    from ledgerkit.store.lazy import _first_copies
+
+    ids = chunked_ids(values, cuts)
+    assert _first_copies(ids).tolist() == first_rows(ids)
+
+
+def test_first_copies_never_trust_a_hash_alone(monkeypatch):
+    """Ids whose hashes collide (all of them, here) are compared by value: no distinct id is dropped."""
+    import numpy as np
+
+    from ledgerkit.store import lazy
+
+    ids = chunked_ids(["a", "b", "a", None, "c", None, "bb", "b"], (3,))
+    monkeypatch.setattr(lazy, "_id_hashes", lambda values: np.zeros(len(values), dtype="uint64"))
+    assert lazy._first_copies(ids).tolist() == [0, 1, 3, 4, 6]
+
+
+def test_first_copies_of_ids_of_one_length_and_of_many_lengths():
+    """One length (store ids: read without a gather), a few, and many (longer than hashed by words too)."""
+    from ledgerkit.store import lazy
+
+    one = chunked_ids([f"{i % 997:08x}" for i in range(3_000)], (1_000, 2_500))
+    few = chunked_ids([f"r{i % 1_500}" for i in range(3_000)])
+    many = chunked_ids(["x" * (i % 101) for i in range(300)] + ["y"])
+    for ids in (one, few, many):
+        assert lazy._first_copies(ids).tolist() == first_rows(ids)
+    assert lazy._first_copies(one).tolist() == list(range(997))
+    assert lazy._first_copies(many).tolist() == [*range(101), 300]

@@ -15,10 +15,14 @@ whole frame; their positions are mapped back to whole-frame rows.
 
 A row repeated anywhere in the frame (the same id in the same chain, or
 every field the same when there is no id) is left out of the chain by
-pandas: rows that may be repeats are found first over the whole frame (a
-hash per row of only the columns that make a repeat; the hashes seen twice
-found by sorting, :func:`~ledgerkit.analysis._dask.partials.repeated_hashes`)
-and kept, with the chain rows around them, so that pandas decides.
+pandas: rows that may be repeats (a hash per row of only the columns that
+make a repeat, seen twice) are kept, with the chain rows around them, so
+that pandas decides. Each partition, read once, keeps those it finds
+itself; whether a row's hash is also in another partition is found in
+the same computation (its distinct hashes, merged by bucket of the hash
+space). If one is, the repeats are found over the whole frame first
+(:func:`~ledgerkit.analysis._dask.partials.repeated_hashes`) and the
+partitions read again.
 """
 
 from __future__ import annotations
@@ -33,15 +37,24 @@ from .._ledger import Ledger, chain_codes, ledger_of
 from ..breaks import check_balances as _pandas_check_balances
 from .balance import FLOWS, LEDGER_COLUMNS, records_of, with_opening
 from .partials import (
+    Piece,
     abs_totals,
+    bucketed,
     check_totals,
+    distinct_and_repeats,
+    hash_bits,
+    head,
     meta_of,
     offsets_of,
+    partial_tasks,
+    picked,
     projected,
     raise_first,
     repeated_hashes,
+    repeated_tasks,
     row_hashes,
     run_partials,
+    sorted_distinct,
 )
 
 __all__ = ["check_balances"]
@@ -110,12 +123,16 @@ def _bridges(
     return bridges, order[ends]
 
 
-def _reduced(part: pd.DataFrame, repeats_of: np.ndarray, hashed: list[str] | None) -> tuple:
+def _reduced(
+    part: pd.DataFrame, repeats_of: np.ndarray, hashed: list[str] | None, hashes: np.ndarray | None = None
+) -> tuple:
     """The partition's rows that matter to the check, bridges between them, and where each came from."""
     totals = abs_totals(part, FLOWS)
     ledger = ledger_of(part, "statements")
     chain = chain_codes(ledger, codes(part["currency"])[0])
-    maybe = np.isin(row_hashes(part, hashed), repeats_of) if len(repeats_of) else np.zeros(len(part), dtype=bool)
+    maybe = np.zeros(len(part), dtype=bool)
+    if len(repeats_of):
+        maybe = np.isin(row_hashes(part, hashed) if hashes is None else hashes, repeats_of)
     members = np.flatnonzero(~maybe)
     order = members[np.lexsort((members, chain[members]))]
     same = chain[order][1:] == chain[order][:-1]
@@ -130,6 +147,46 @@ def _reduced(part: pd.DataFrame, repeats_of: np.ndarray, hashed: list[str] | Non
     rank = np.argsort(at, kind="stable")
     source = np.concatenate([rows, np.full(len(bridge_at), -1)])[rank]
     return out.iloc[rank].reset_index(drop=True), source, np.isin(source, np.flatnonzero(maybe)), totals
+
+
+def _reduced_alone(part: pd.DataFrame, hashed: list[str] | None, bits: int) -> tuple:
+    """:func:`_reduced` with the repeats found in the partition itself, then its distinct row hashes bucketed.
+
+    Right for the whole frame when no row hash of the partition is in
+    another partition too: :func:`_pieces` checks that.
+    """
+    hashes = row_hashes(part, hashed)
+    distinct, again = distinct_and_repeats(np.sort(hashes))
+    return (
+        *_reduced(part, sorted_distinct(again), hashed, hashes),
+        bucketed(pd.DataFrame({"key": distinct}), ["key"], bits),
+    )
+
+
+def _pieces(frame: Any, hashed: list[str] | None) -> list[Piece]:
+    """Every partition reduced, in one read when no row hash is in two partitions, else in two reads.
+
+    The partitions' distinct hashes are merged by bucket as they come
+    (:func:`~ledgerkit.analysis._dask.partials.repeated_tasks`), in the same
+    computation as the reduced rows; a hash in two partitions -- a row that
+    may repeat one of another partition -- sends the frame through the
+    repeats over the whole frame first, then a second read.
+    """
+    import dask
+
+    bits = hash_bits(frame.npartitions)
+    tasks = partial_tasks(frame, _reduced_alone, hashed, bits)
+    heads = [dask.delayed(head, pure=True)(task, 4) for task in tasks]
+    spread = repeated_tasks([dask.delayed(picked, pure=True)(task, (4,), bits) for task in tasks], bits)
+    found = dask.compute(*heads, *spread)
+    pieces = list(found[: len(heads)])
+    raise_first(pieces)
+    if not any(len(repeated) for repeated in found[len(heads) :]):
+        return pieces
+    repeats_of = repeated_hashes(frame if hashed is None else projected(frame, hashed), hashed)
+    pieces = run_partials(frame, _reduced, repeats_of, hashed)
+    raise_first(pieces)
+    return pieces
 
 
 def _named(reduced: pd.DataFrame, source: np.ndarray, maybe: np.ndarray, ledger: Ledger) -> pd.DataFrame:
@@ -163,9 +220,7 @@ def check_balances(statements: Any) -> pd.DataFrame:
     hashed = [*ledger.chain_columns, ledger.id_column] if ledger.id_column else None
     if ledger.id_column:  # without ids a repeat is a row equal in every column: all are read
         frame = projected(frame, [*LEDGER_COLUMNS, ledger.id_column])
-    repeats_of = repeated_hashes(frame if hashed is None else projected(frame, hashed), hashed)
-    pieces = run_partials(frame, _reduced, repeats_of, hashed)
-    raise_first(pieces)
+    pieces = _pieces(frame, hashed)
     check_totals([p.value[3] for p in pieces], "statements")
     if not any(len(p.value[0]) for p in pieces):
         return template

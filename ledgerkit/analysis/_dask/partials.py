@@ -29,6 +29,7 @@ __all__ = [
     "Piece",
     "meta_of",
     "partitions",
+    "partial_tasks",
     "run_partials",
     "raise_first",
     "offsets_of",
@@ -36,8 +37,19 @@ __all__ = [
     "abs_totals",
     "repeated_values",
     "repeated_hashes",
+    "repeated_in",
+    "repeated_tasks",
+    "hash_bits",
+    "bucketed",
+    "sorted_distinct",
+    "distinct_and_repeats",
+    "kept_on_workers",
+    "head",
+    "picked",
+    "unsettled",
     "projected",
     "row_hashes",
+    "text_hashes",
 ]
 
 _ROWS = re.compile(
@@ -74,18 +86,24 @@ def _guarded(partial: Callable[..., Any], part: pd.DataFrame, attrs: dict[str, A
         return Piece(None, len(part), exc)
 
 
+def partial_tasks(frame: Any, partial: Callable[..., Any], *args: Any, parts: Sequence[Any] | None = None) -> list[Any]:
+    """``partial(partition, *args)`` of every partition (or of ``parts``, delayed frames): delayed :class:`Piece` s."""
+    import dask
+
+    attrs = dict(getattr(meta_of(frame), "attrs", {}) or {})
+    return [
+        dask.delayed(_guarded, pure=True)(partial, part, attrs, *args)
+        for part in (partitions(frame) if parts is None else parts)
+    ]
+
+
 def run_partials(
     frame: Any, partial: Callable[..., Any], *args: Any, parts: Sequence[Any] | None = None
 ) -> list[Piece]:
     """``partial(partition, *args)`` on every partition (or on ``parts``, delayed frames), computed at once."""
     import dask
 
-    attrs = dict(getattr(meta_of(frame), "attrs", {}) or {})
-    tasks = [
-        dask.delayed(_guarded, pure=True)(partial, part, attrs, *args)
-        for part in (partitions(frame) if parts is None else parts)
-    ]
-    return list(dask.compute(*tasks))
+    return list(dask.compute(*partial_tasks(frame, partial, *args, parts=parts)))
 
 
 def offsets_of(pieces: Sequence[Piece]) -> np.ndarray:
@@ -142,7 +160,7 @@ def raise_first(pieces: Sequence[Piece], to_global: Sequence[Callable[[np.ndarra
         _, more, count = _moved(other, mapping[index])
         rows += more
         total += count or 0
-    rows = rows[:5]
+    rows = sorted(rows)[:5]  # each piece shows its first rows: the first of all are among them
     raise ConfigurationError(first.parameter, _renumbered(value, rows, total), first.expected) from None
 
 
@@ -175,16 +193,32 @@ def repeated_values(series: Any) -> pd.Index:
 _FAN_IN, _PARTS_PER_BUCKET = 8, 64
 
 
-def _distinct(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_and_repeats(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A sorted array's distinct values, and its values found again (once per extra row)."""
     again = found[1:] == found[:-1]
     return (found[np.r_[True, ~again]] if len(found) else found), found[1:][again]
 
 
-def _sorted_hashes(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted, as ``np.unique`` -- by sorting: NumPy's ``unique`` hashes, ~30x slower here.
+
+    Examples
+    --------
+    >>> sorted_distinct(np.array([3, 1, 3], dtype="uint64")).tolist()
+    [1, 3]
+    """
+    return distinct_and_repeats(np.sort(values))[0]
+
+
+def hash_bits(partitions: int) -> int:
+    """The top bits of a hash that name its bucket, for a frame of this many partitions."""
+    return max(0, int(np.ceil(np.log2(max(partitions / _PARTS_PER_BUCKET, 1)))))
+
+
+def bucketed(part: pd.DataFrame, columns: Sequence[str] | None, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per bucket (the hashes' top ``bits``): the partition's distinct row hashes and those on two rows or more."""
-    once, twice = _distinct(np.sort(row_hashes(part, columns)))
-    twice = np.unique(twice)
+    once, twice = distinct_and_repeats(np.sort(row_hashes(part, columns)))
+    twice = sorted_distinct(twice)
     bounds = np.arange(1, 1 << bits, dtype="uint64") << np.uint64(64 - bits) if bits else np.zeros(0, "uint64")
     cut_once, cut_twice = np.searchsorted(once, bounds), np.searchsorted(twice, bounds)
     return list(zip(np.split(once, cut_once), np.split(twice, cut_twice), strict=True))
@@ -192,8 +226,8 @@ def _sorted_hashes(part: pd.DataFrame, columns: Sequence[str] | None, bits: int)
 
 def _merged(*pieces: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Several partitions' (distinct, repeated) hashes of one bucket as one such pair."""
-    once, twice = _distinct(np.sort(np.concatenate([p[0] for p in pieces])))
-    return once, np.union1d(np.concatenate([p[1] for p in pieces]), twice)
+    once, twice = distinct_and_repeats(np.sort(np.concatenate([p[0] for p in pieces])))
+    return once, sorted_distinct(np.concatenate([*(p[1] for p in pieces), twice]))
 
 
 def repeated_hashes(frame: Any, columns: Sequence[str] | None = None) -> np.ndarray:
@@ -205,20 +239,74 @@ def repeated_hashes(frame: Any, columns: Sequence[str] | None = None) -> np.ndar
     only the repeated ones come back (sorting numbers: several times faster
     than a ``value_counts``, which groups them in pandas).
     """
+    import dask
+
+    bits = hash_bits(frame.npartitions)
+    return repeated_in([dask.delayed(bucketed, pure=True)(p, columns, bits) for p in partitions(frame)], bits)
+
+
+def repeated_in(pieces: Sequence[Any], bits: int) -> np.ndarray:
+    """The hashes on more than one row of ``pieces`` (delayed :func:`bucketed` results of ``bits``), sorted."""
+    import dask
+
+    return np.concatenate([np.zeros(0, dtype="uint64"), *dask.compute(*repeated_tasks(pieces, bits))])
+
+
+def repeated_tasks(pieces: Sequence[Any], bits: int) -> list[Any]:
+    """:func:`repeated_in` as delayed tasks, one per bucket (to compute with others)."""
     import operator
 
     import dask
 
-    bits = max(0, int(np.ceil(np.log2(max(frame.npartitions / _PARTS_PER_BUCKET, 1)))))
-    parts = [dask.delayed(_sorted_hashes, pure=True)(p, columns, bits) for p in partitions(frame)]
     repeated = []
     for bucket in range(1 << bits):
-        level = [dask.delayed(operator.getitem, pure=True)(p, bucket) for p in parts]
+        level = [dask.delayed(operator.getitem, pure=True)(p, bucket) for p in pieces]
         while len(level) > 1:
             level = [dask.delayed(_merged, pure=True)(*level[i : i + _FAN_IN]) for i in range(0, len(level), _FAN_IN)]
         repeated.append(dask.delayed(operator.getitem, pure=True)(level[0], 1))
-    found = dask.compute(*repeated)
-    return np.concatenate([np.zeros(0, dtype="uint64"), *found])
+    return repeated
+
+
+def kept_on_workers(frame: Any, partial: Callable[..., Any], args: Sequence[Any], size: int) -> tuple[list, list]:
+    """``partial(partition, *args)`` of every partition, kept where computed; the first ``size`` of each value here.
+
+    The rest of each value (hashes, a partition's worth) stays on the
+    workers (``dask.persist``) for :func:`unsettled`.
+    """
+    import dask
+
+    tasks = list(dask.persist(*partial_tasks(frame, partial, *args)))
+    return tasks, list(dask.compute(*[dask.delayed(head, pure=True)(task, size) for task in tasks]))
+
+
+def head(piece: Piece, size: int) -> Piece:
+    """The piece with the first ``size`` of its value only."""
+    return piece if piece.value is None else Piece(piece.value[:size], piece.rows)
+
+
+def picked(piece: Piece, path: Sequence[Any], bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The bucketed hashes at ``path`` in a kept piece's value (none for a partition that failed)."""
+    if piece.value is None:
+        return bucketed(pd.DataFrame({"key": np.zeros(0, dtype="uint64")}), ["key"], bits)
+    found = piece.value
+    for step in path:
+        found = found[step]
+    return found
+
+
+def unsettled(tasks: Sequence[Any], held: np.ndarray, bits: int, *path: Any) -> np.ndarray:
+    """The keys (hashed again, as :func:`repeated_in` gives them) that some partition did not hold and another has.
+
+    ``tasks`` are kept pieces (:func:`kept_on_workers`) whose value holds,
+    at ``path``, the bucketed distinct keys a partition did not hold;
+    ``held`` is every key held by any partition. A key held wherever it is
+    counts once (``held`` is one piece), so it is not repeated; one not held
+    somewhere and found in another partition (held there or not) is.
+    """
+    import dask
+
+    pieces = [dask.delayed(picked, pure=True)(task, path, bits) for task in tasks]
+    return repeated_in([*pieces, bucketed(pd.DataFrame({"key": held}), ["key"], bits)], bits)
 
 
 def projected(frame: Any, columns: Sequence[str]) -> Any:
@@ -229,7 +317,9 @@ def projected(frame: Any, columns: Sequence[str]) -> Any:
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _PRIME = np.uint64(0x100000001B3)
-_BLOCK = 1 << 16  # strings hashed at a time (bounds the per-byte arrays)
+_BLOCK = 1 << 16  # long strings hashed at a time (bounds the per-byte arrays)
+#: Strings up to this many bytes are hashed by 8-byte words, per length; longer ones byte by byte.
+_WORDS = 64
 
 
 def _finalized(x: np.ndarray) -> np.ndarray:
@@ -258,14 +348,59 @@ def _block_hashes(array: pa.LargeStringArray) -> np.ndarray:
     return _finalized((sums[offsets[1:] - first] - sums[offsets[:-1] - first]) ^ sized)
 
 
-def _arrow_text_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """One uint64 per string from its bytes (0 for missing): no Python object per value."""
+def _word_hashes(data: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """A hash of each string of ``length`` bytes at ``starts`` in ``data``: its 8-byte words (little-endian), mixed."""
+    width = max(8, -(-length // 8) * 8)
+    block = np.zeros((len(starts), width), dtype=np.uint8)
+    if length and len(starts) and starts[-1] - starts[0] == (len(starts) - 1) * length:  # contiguous: no gather
+        block[:, :length] = data[starts[0] : starts[0] + len(starts) * length].reshape(-1, length)
+    elif length:
+        block[:, :length] = data[starts[:, None] + np.arange(length)]
+    out = np.full(len(starts), length + 1, dtype=np.uint64) * _MIX  # "" is not missing (0)
+    for word in block.view("<u8").T:
+        out = (out * _PRIME) ^ word
+    return _finalized(out)
+
+
+def _text_hashes(array: pa.LargeStringArray) -> np.ndarray:
+    """Each string's hash: by 8-byte words if it has up to ``_WORDS`` bytes (a pass per length), else by bytes.
+
+    Which of the two a string gets depends on its length only, so equal
+    strings hash alike in any partition.
+    """
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    lengths = np.diff(offsets)
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if array.buffers()[2] is not None else np.zeros(0, "u1")
+    out = np.empty(len(array), dtype=np.uint64)
+    present = np.flatnonzero(np.bincount(np.minimum(lengths, _WORDS + 1), minlength=_WORDS + 2))
+    for length in present.tolist():
+        if length <= _WORDS:
+            rows = np.arange(len(array)) if len(present) == 1 else np.flatnonzero(lengths == length)
+            out[rows] = _word_hashes(data, offsets[rows], length)
+            continue
+        long = np.flatnonzero(lengths > _WORDS)
+        for first in range(0, len(long), _BLOCK):
+            rows = long[first : first + _BLOCK]
+            out[rows] = _block_hashes(array.take(pa.array(rows)))
+    return out
+
+
+def text_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """One uint64 per string from its bytes (0 for missing), equal for equal strings in any process.
+
+    No Python object per value and no hash table: a few array passes per
+    distinct length (ids have one or a few).
+
+    Examples
+    --------
+    >>> hashes = text_hashes(pa.array(["a", None, "a", ""]))
+    >>> bool(hashes[0] == hashes[2]), int(hashes[1]), bool(hashes[3] != 0)
+    (True, 0, True)
+    """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     array = array.cast(pa.large_string())
-    out = np.empty(len(array), dtype="uint64")
-    for start in range(0, len(array), _BLOCK):
-        out[start : start + _BLOCK] = _block_hashes(array.slice(start, _BLOCK))
+    out = _text_hashes(array) if len(array) else np.zeros(0, dtype="uint64")
     if array.null_count:
         out[array.is_null().to_numpy(zero_copy_only=False)] = 0
     return out
@@ -277,7 +412,7 @@ def _object_hashes(values: np.ndarray) -> np.ndarray:
     missing = np.asarray(pd.isna(values), dtype=bool)
     text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values)) & ~missing
     if text.any():
-        out[text] = _arrow_text_hashes(pa.array(values[text], type=pa.large_string()))
+        out[text] = text_hashes(pa.array(values[text], type=pa.large_string()))
     other = ~text & ~missing
     if other.any():
         out[other] = pd.util.hash_array(values[other], categorize=False)
@@ -293,7 +428,7 @@ def _column_hashes(values: pd.Series) -> np.ndarray:
     if dtype == object:  # noqa: E721 - pandas compares each dtype
         return _object_hashes(values.to_numpy(dtype=object))
     if pd.api.types.is_string_dtype(dtype):
-        return _arrow_text_hashes(arrow_text(values))
+        return text_hashes(arrow_text(values))
     return pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
 
 
