@@ -831,7 +831,7 @@ def test_sales_cut_at_partition_edges_are_decided_in_one_read(monkeypatch):
     assert not reads
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     lines=st.lists(
         st.tuples(

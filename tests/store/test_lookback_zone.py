@@ -20,7 +20,7 @@ from ledgerkit.errors import InvalidRequestError, RateLimitError
 from ledgerkit.store import Store
 from ledgerkit.store.transactions import _midnight
 
-FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002, sleep=lambda s: None)
+FAST = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002, throttle_budget=1.0, sleep=lambda s: None)
 MARCH = ("2025-03-01", "2025-04-01")
 JAN = ("2025-01-01", "2025-02-01")  # Kyiv and Riga move their clocks on 30 March
 
