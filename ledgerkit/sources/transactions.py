@@ -336,6 +336,7 @@ class Window:
     end: pd.Timestamp | None = None
     split: bool = False
     ahead: tuple[dict[str, Any], Future] | None = field(default=None, repr=False, compare=False)
+    planned: list[Window] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def pages(self) -> int:
@@ -399,7 +400,7 @@ def fetch_page(
     ahead: _Ahead | None = None,
     *,
     send_next: bool = False,
-    hold: Callable[[bytes], bool] | None = None,
+    hold: Callable[[bytes, int], bool] | None = None,
 ) -> tuple[FastPage, bytes]:
     """Fetch the next page of ``window`` as a typed page and advance its cursor.
 
@@ -408,7 +409,7 @@ def fetch_page(
     With ``ahead`` the request goes out through it (taking the one sent
     ahead for this window when it is this very request), and with
     ``send_next`` the page after is asked for as soon as this page's bytes
-    are in, before they are parsed -- unless ``hold(bytes)`` is true.
+    are in, before they are parsed -- unless ``hold(bytes, cursor)`` is true.
 
     Raises
     ------
@@ -507,6 +508,12 @@ class _Ahead:
             client.session, "POST", client.config.url(PATH), json=body, headers=HEADERS, policy=client.policy
         )
 
+    def send_first(self, window: Window) -> None:
+        """Send ``window``'s next request now; :meth:`first` hands it over when the window asks for it."""
+        body = {"report_params": {**window.params, **window.paginator.next_request()}}
+        window.ahead = (body, self._pool.submit(self._transmit, body))
+        self.sent += 1
+
     def first(self, window: Window, body: dict[str, Any]) -> Callable[[], requests.Response]:
         """The first attempt of ``body`` for ``window``: the one sent ahead when it is this body, else sent now."""
         sent, window.ahead = window.ahead, None
@@ -519,12 +526,12 @@ class _Ahead:
         self,
         window: Window,
         decode: Callable[[requests.Response], Any],
-        hold: Callable[[bytes], bool] | None = None,
+        hold: Callable[[bytes, int], bool] | None = None,
     ) -> Callable[[requests.Response], Any]:
         """``decode`` that first sends ``window``'s next request, from the cursor at the tail of the bytes.
 
-        Unless ``hold(bytes)`` says the window may rather be split (then
-        its next requests are the halves', decided once the page is parsed).
+        Unless ``hold(bytes, cursor)`` says the window may rather be split
+        (then its next requests are the halves').
         """
         paginator = window.paginator
 
@@ -538,7 +545,7 @@ class _Ahead:
                 found is not None
                 and found[1]
                 and paginator.moves_to(found[0])
-                and (hold is None or not hold(response.content))
+                and (hold is None or not hold(response.content, found[0]))
             ):
                 body = {"report_params": {**window.params, paginator.parameter: found[0]}}
                 window.ahead = (body, self._pool.submit(self._transmit, body))
@@ -559,11 +566,18 @@ class _Ahead:
         self._stats.count(requests=1)
 
     def close(self, windows: list[Window]) -> None:
-        """Drop what was sent ahead for ``windows`` and stop the threads."""
+        """Drop what was sent ahead for ``windows`` (and for halves planned for them) and stop the threads."""
         for window in windows:
+            self.drop_plan(window)
             sent, window.ahead = window.ahead, None
             self.drop(sent)
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def drop_plan(self, window: Window) -> None:
+        """Let the halves planned for ``window`` go, with what was sent for them."""
+        planned, window.planned = window.planned, []
+        for half in planned:
+            self.drop(half.ahead)
 
 
 # ------------------------------------------------------------------ the pull
@@ -660,7 +674,12 @@ class _Pull:
         return replace(self.client, session=limited_session(self.client.session, self.limiter))
 
     def _fetch(
-        self, client: Connection, window: Window, *, send_next: bool = True, hold: Callable[[bytes], bool] | None = None
+        self,
+        client: Connection,
+        window: Window,
+        *,
+        send_next: bool = True,
+        hold: Callable[[bytes, int], bool] | None = None,
     ) -> tuple[FastPage, bytes] | None:
         """The next page of ``window``; None when the provider refuses its method (not asked for by name)."""
         if window.method in self.refused:
@@ -716,40 +735,72 @@ class _Pull:
 
         The next page is sent ahead as soon as the page's bytes are in, unless the window may be split (then
         its next requests are the halves'): with a worker idle, the times at the edges of the raw page
-        (:func:`_edge_span`, a hint) decide whether it is worth splitting; the parsed page decides for good,
-        unless its next request is already out.
+        (:func:`_edge_span`, a hint) decide whether it is worth splitting -- when they say it is, the halves'
+        first requests go out at once, while the page is parsed, and the halves are taken; when they are
+        unsure, the parsed page decides.
         """
         splittable = hungry and window.start is not None
-        hold = (lambda body: self._may_split(window, body)) if splittable else None
-        fetched = self._fetch(client, window, hold=hold)
-        if fetched is None:
-            window.complete = True
-            return None, []
-        page, content = fetched
-        span = _span(page, self.query.date_type)
-        result = self._accept(page, content)
-        if not window.paginator.has_next_page:
-            window.complete = True
-            return result, []
-        worth = splittable and window.ahead is None and _worth_splitting(window, span, page.records)
-        halves = self._halves(window, None if span is None else span[1]) if worth else []
-        return result, halves or [window]
+        hold = (lambda body, cursor: self._may_split(window, body, cursor)) if splittable else None
+        try:
+            fetched = self._fetch(client, window, hold=hold)
+            if fetched is None:
+                window.complete = True
+                return None, []
+            page, content = fetched
+            span = _span(page, self.query.date_type)
+            result = self._accept(page, content)
+            if not window.paginator.has_next_page:
+                window.complete = True
+                return result, []
+            planned = bool(window.planned)  # its halves' requests are out: taking them costs least
+            worth = splittable and window.ahead is None and (planned or _worth_splitting(window, span, page.records))
+            halves = self._halves(window, None if span is None else span[1]) if worth else []
+            return result, halves or [window]
+        finally:
+            self.ahead.drop_plan(window)  # halves planned but not taken (the page failed, or had no next)
 
-    def _may_split(self, window: Window, body: bytes) -> bool:
-        """Whether ``window`` may be worth splitting after the page ``body``, by the times at its raw edges."""
+    def _may_split(self, window: Window, body: bytes, cursor: int) -> bool:
+        """Whether ``window`` may be worth splitting after the page ``body``, by the times at its raw edges.
+
+        When they show it is, its halves are planned and their first
+        requests (after ``cursor``, the raw page's own) sent at once.
+        """
+        self.ahead.drop_plan(window)  # planned from an earlier attempt's bytes
         span = _edge_span(body, self.query.date_type, self.query.time_zone)
-        return span is None or _worth_splitting(window, span, 1)
+        if span is None:
+            return True
+        if not _worth_splitting(window, span, 1):
+            return False
+        cut = self._cut(window, span[1])
+        if cut is not None:
+            window.planned = self._cut_windows(window, cut, cursor)
+            for half in window.planned:
+                self.ahead.send_first(half)
+        return True
+
+    def _cut(self, window: Window, hint: pd.Timestamp | None) -> pd.Timestamp | None:
+        q = self.query
+        return split_point(window.start, window.end, q.date_type, q.time_zone, hint=hint)
+
+    def _cut_windows(self, window: Window, cut: pd.Timestamp, cursor: int | None) -> list[Window]:
+        return [self._window(window.method, a, b, cursor) for a, b in ((window.start, cut), (cut, window.end))]
 
     def _halves(self, window: Window, hint: pd.Timestamp | None) -> list[Window]:
-        """Cut a dense window in two after its latest row so far (``hint``); both halves keep its cursor."""
-        q = self.query
-        cut = split_point(window.start, window.end, q.date_type, q.time_zone, hint=hint)
-        if cut is None:
-            return []
-        halves = [
-            self._window(window.method, a, b, window.paginator.cursor)
-            for a, b in ((window.start, cut), (cut, window.end))
-        ]
+        """Cut a dense window in two after its latest row so far (``hint``); both halves keep its cursor.
+
+        The halves planned from the raw page are taken when they start at
+        this cursor (their first requests are out already).
+        """
+        planned, window.planned = window.planned, []
+        if planned and planned[0].paginator.cursor == window.paginator.cursor:
+            halves = planned
+        else:
+            for half in planned:
+                self.ahead.drop(half.ahead)
+            cut = self._cut(window, hint)
+            if cut is None:
+                return []
+            halves = self._cut_windows(window, cut, window.paginator.cursor)
         with self.lock:
             window.complete = window.split = True
             self.windows.extend(halves)

@@ -188,10 +188,12 @@ def test_a_sparse_window_sends_its_next_page_ahead_even_while_workers_are_idle()
 
 
 def test_a_dense_window_still_splits_instead_of_sending_ahead():
-    """Rows seconds apart in a month-long window: while a worker is idle the window is split, nothing sent ahead."""
+    """Rows seconds apart in a month-long window: while a worker is idle the window is split, and what is sent
+    ahead are its halves' first requests, never its own next page."""
     answers = {None: [page([1, 2, 3], True)], 3: [page([4, 5, 6], True)], 6: [page([7], False)]}
     with CursorServer(answers) as server:
         df = pull(server, max_workers=3)
     assert df["id"].tolist() == [1, 2, 3, 4, 5, 6, 7]
     m = df.attrs["ledgerkit"]
     assert any(w["split"] for w in m["windows"]) and "requests_sent_ahead_unused" not in m
+    assert m["requests_sent_ahead"] >= 2  # the halves' first requests, sent from the raw page

@@ -98,6 +98,34 @@ def test_dense_windows_are_split_without_refetching(sb, sequential):
     assert ends <= starts  # [a, b) is sent as to = b - 1 s: the windows tile the period
 
 
+def test_a_dense_windows_halves_are_asked_for_before_its_page_is_parsed(sb, monkeypatch):
+    """The raw page's edge times show a dense window: its halves' first requests go out while the page is
+    parsed. The first page's parse here waits until the server has seen a request of a half; were the halves
+    sent only after the parse, it would wait in vain."""
+    import ledgerkit.sources.transactions as source
+
+    kw = creds(sb, payment_method_type="credit_card")  # one window to start
+    one = load_transactions(JAN, APR, max_workers=1, **kw)
+    parse, waited = source.read_columns, []
+
+    def parse_once_the_halves_are_out(body, *args, **kwargs):
+        if not waited:
+            waited.append(True)
+            deadline = time.monotonic() + 10
+            while not any(r.json["report_params"]["from"] != "2025-01-01 00:00:00" for r in sb.requests):
+                assert time.monotonic() < deadline, "no half of the first window was asked for before its parse"
+                time.sleep(0.005)
+        return parse(body, *args, **kwargs)
+
+    monkeypatch.setattr(source, "read_columns", parse_once_the_halves_are_out)
+    sb.clear_requests()
+    parallel = load_transactions(JAN, APR, max_workers=WORKERS, **kw)
+    _same(parallel, one)
+    m = parallel.attrs["ledgerkit"]
+    assert waited and any(w["split"] for w in m["windows"]) and "requests_sent_ahead_unused" not in m
+    assert m["pages"] == m["requests"] == len(sb.requests)  # nothing asked for in vain
+
+
 def test_several_methods_and_a_wall_clock_zone(sb):
     kw = creds(sb, time_zone="Europe/Tallinn", payment_method_type=("alternative", "credit_card"))
     one = load_transactions("2025-01-01", "2025-03-01", max_workers=1, **kw)
