@@ -656,7 +656,7 @@ def test_a_vat_line_far_from_its_fee_in_another_partition_stays_with_it(cut, by)
     _compare("fee_breakdown", frame, [1, cut, 8], by=by)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     lines=st.lists(
         st.tuples(
@@ -831,7 +831,7 @@ def test_sales_cut_at_partition_edges_are_decided_in_one_read(monkeypatch):
     assert not reads
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     lines=st.lists(
         st.tuples(
