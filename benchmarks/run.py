@@ -14,10 +14,13 @@ both payment methods, in a world of ``BENCH_WORLD`` transactions (default
 ``BENCH_ROWS * 9 // 4``: that shop draws 45 % of the world; seed 0 and
 450,000 give it 200,657). The naive loader, the parse bound and the peer
 (a dlt ``rest_api`` pipeline, :mod:`peers`) go over the same rows from the
-same sandbox process. ``load_transactions`` runs with its default
-``max_workers`` (the headline) and with 8; their spread is over
-``BENCH_REPEAT`` runs (default 3); the naive loop and dlt give the median of
-``BENCH_PEER_REPEAT`` runs (default 3; quick 1). The honest cases (:mod:`honest`) pull a
+same sandbox process. They are measured in ``BENCH_REPEAT`` rounds (default
+3), each back to back: the naive loop, the parse bound, ``load_transactions``
+with its default ``max_workers`` (the headline) and with 8, dlt (the naive
+loop and dlt in the first ``BENCH_PEER_REPEAT`` rounds: default 3, quick 1).
+Every ratio is taken within a round and the line gives their median and
+spread: this machine's speed drifts by tens of percent over minutes, which
+a ratio of medians measured minutes apart would report as the code's. The honest cases (:mod:`honest`) pull a
 cold sandbox, a user's year around the world's three months, a sparse world
 and a burst world, default workers against one.
 
@@ -41,6 +44,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -209,21 +213,29 @@ def memory_targets(sb: SandboxProcess) -> int:
     return pulled
 
 
-def parse_target(bodies: list[bytes]) -> float:
-    """Page bytes -> typed frame against json_normalize, from memory; returns the parse bound in rows/s."""
+def parse_frame(bodies: list[bytes], threads: int) -> pd.DataFrame:
+    """Page bytes -> the pull's typed frame, pages read on ``threads`` threads as a pull reads them."""
+    hints = PageHints()  # as a pull: what its first pages teach (text read as times) is used on the rest
 
-    def fast_parse(threads: int) -> pd.DataFrame:
-        hints = PageHints()  # as a pull: what its first pages teach (text read as times) is used on the rest
+    def read(body: bytes):
+        return read_columns(body, TRANSACTIONS, records_key="transactions", hints=hints)
 
-        def read(body: bytes):
-            return read_columns(body, TRANSACTIONS, records_key="transactions", hints=hints)
+    with ThreadPoolExecutor(threads) as pool_:
+        return pages_to_frame(list(pool_.map(read, bodies)), TRANSACTIONS, sort_by="id")
 
-        with ThreadPoolExecutor(threads) as pool_:
-            return pages_to_frame(list(pool_.map(read, bodies)), TRANSACTIONS, sort_by="id")
 
+def parse_bound(bodies: list[bytes]) -> float:
+    """The parse bound in rows/s: the pages parsed on 2 threads (or one, when faster), best of 2 each."""
+    frame, t_two = best_of(lambda: parse_frame(bodies, 2))
+    _, t_one = best_of(lambda: parse_frame(bodies, 1))
+    return len(frame) / min(t_one, t_two)
+
+
+def parse_target(bodies: list[bytes]) -> None:
+    """``parse_speedup``: page bytes -> typed frame against json_normalize, from memory."""
     _, t_norm = best_of(lambda: normalize_pages(bodies))  # each path timed the same way: best of 2
-    fast, t_one = best_of(lambda: fast_parse(1))
-    _, t_fast = best_of(lambda: fast_parse(2))
+    fast, t_one = best_of(lambda: parse_frame(bodies, 1))
+    _, t_fast = best_of(lambda: parse_frame(bodies, 2))
     n = len(fast)
     report(
         "parse_speedup",
@@ -232,15 +244,60 @@ def parse_target(bodies: list[bytes]) -> float:
         ">= 5x",
         t_norm / t_fast >= 5,
     )
-    return n / min(t_one, t_fast)
 
 
-def pull_targets(sb: SandboxProcess, n: int, parse_bound: float) -> None:
+@dataclass
+class Round:
+    """One round of the pull targets, measured back to back: each ratio compares neighbours in time.
+
+    This machine's speed drifts by tens of percent over minutes, so a ratio of
+    two medians measured minutes apart says more about the drift than about
+    the code; a ratio within a round does not.
+    """
+
+    naive: Run | None  # in the first PEER_REPEAT rounds
+    bound: float  # the parse bound measured in this round, rows/s
+    pulls: dict[int, Run]  # SPREAD_WORKERS -> the pull
+    dlt: Run | None  # in the first PEER_REPEAT rounds, when dlt is installed
+
+    def vs_bound(self, workers: int) -> float:
+        return self.pulls[workers].rate / min(workers * PAGE / LATENCY, self.bound)
+
+
+def rounds_of(sb: SandboxProcess, n: int, bodies: list[bytes]) -> list[Round]:
+    """``REPEAT`` rounds of: the naive loop, the parse bound, the pulls (default workers, then 8), dlt."""
+    dlt = None if peers.dlt_missing() else lambda: peers.dlt_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS)
+    rounds = []
+    for i in range(REPEAT):
+        peer_round = i < PEER_REPEAT
+        naive = measure(lambda: naive_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS), sb)[1] if peer_round else None
+        bound = parse_bound(bodies)
+        pulls = {w: measure(pull(sb, w), sb)[1] for w in SPREAD_WORKERS}
+        dlt_run = measure(dlt, sb)[1] if peer_round and dlt else None
+        rounds.append(Round(naive, bound, pulls, dlt_run))
+    runs = [r for rd in rounds for r in (rd.naive, *rd.pulls.values(), rd.dlt) if r is not None]
+    assert all(r.rows == n for r in runs), ("a pull, the naive loop or dlt returned another row count", n)
+    return rounds
+
+
+def ratios_said(rounds: int) -> str:
+    """How many rounds a ratio is the median of, in words."""
+    return f"the median of {rounds} rounds' ratios" if rounds > 1 else "one round's ratio"
+
+
+def middle(values: list[float]) -> float:
+    """The median (the lower middle one for an even count, as :func:`median_run`)."""
+    return sorted(values)[(len(values) - 1) // 2]
+
+
+def pull_targets(sb: SandboxProcess, n: int, bodies: list[bytes]) -> None:
     """The pull against the naive loop, the peer, a store, and the bound; where its time goes; the chart."""
-    naive_runs = runs_of(lambda: naive_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS), sb, PEER_REPEAT)
-    assert all(r.rows == n for r in naive_runs), ("the naive loop returned another row count", n)
-    naive_rate = median_run(naive_runs).rate
-    runs = pull_runs(sb, n)
+    rounds = rounds_of(sb, n, bodies)
+    runs = {w: [rd.pulls[w] for rd in rounds] for w in SPREAD_WORKERS}
+    for workers in WORKERS:
+        if workers not in SPREAD_WORKERS:
+            runs[workers] = runs_of(pull(sb, workers), sb, 1)
+            assert runs[workers][0].rows == n, "a pull returned another row count"
     rates = {w: median_run(r).rate for w, r in sorted(runs.items())}
     report(
         "pull_by_workers",
@@ -249,42 +306,38 @@ def pull_targets(sb: SandboxProcess, n: int, parse_bound: float) -> None:
         NO_TARGET,
         None,
     )
-    default, eight = median_run(runs[DEFAULT_WORKERS]), median_run(runs[SPREAD_WORKERS[-1]])
-    report(
-        "pull_vs_naive",
-        f"{default.rate / naive_rate:.1f}x with the default {DEFAULT_WORKERS} workers ({default.rate:,.0f} vs "
-        f"{naive_rate:,.0f} rows/s, medians of {REPEAT} and {PEER_REPEAT}); {eight.rate / naive_rate:.1f}x "
-        f"with {SPREAD_WORKERS[-1]} ({eight.rate:,.0f} rows/s)",
-        ">= 6x with the default workers",
-        default.rate / naive_rate >= 6,
-    )
+    naive_line(rounds, rates)
     stored = store_run(sb, n)
+    naive_rate = median_run([rd.naive for rd in rounds if rd.naive]).rate
     report(
         "pull_with_store",
         f"{stored.rate / naive_rate:.1f}x naive ({stored.rate:,.0f} rows/s into a fresh store=, one run; "
-        f"the same pull without a store {default.rate:,.0f} rows/s)",
+        f"the same pull without a store {rates[DEFAULT_WORKERS]:,.0f} rows/s)",
         NO_TARGET,
         None,
     )
-    peer_line(sb, n, default)
+    peer_line(rounds, n)
     for workers in SPREAD_WORKERS:
-        bound_line(workers, runs[workers], parse_bound)
+        bound_line(workers, rounds)
     for workers in SPREAD_WORKERS:
         time_split_line(workers, median_run(runs[workers]))
-    chart(rates, n, parse_bound)
+    chart(rates, n, middle([rd.bound for rd in rounds]))
 
 
-def pull_runs(sb: SandboxProcess, n: int) -> dict[int, list[Run]]:
-    """Measured pulls by worker count: one run each, ``REPEAT`` (alternating) for the default and for 8."""
-    runs: dict[int, list[Run]] = {w: [] for w in {*WORKERS, *SPREAD_WORKERS}}
-    for workers in WORKERS:
-        if workers not in SPREAD_WORKERS:
-            runs[workers] += runs_of(pull(sb, workers), sb, 1)
-    for _ in range(REPEAT):
-        for workers in SPREAD_WORKERS:
-            runs[workers] += runs_of(pull(sb, workers), sb, 1)
-    assert all(r.rows == n for rs in runs.values() for r in rs), "a pull returned another row count"
-    return runs
+def naive_line(rounds: list[Round], rates: dict[int, float]) -> None:
+    """``pull_vs_naive``: each round's pulls against the naive loop run just before them."""
+    paired = [rd for rd in rounds if rd.naive]
+    naive_rate = median_run([rd.naive for rd in paired]).rate
+    ratio = {w: middle([rd.pulls[w].rate / rd.naive.rate for rd in paired]) for w in SPREAD_WORKERS}
+    default, eight = DEFAULT_WORKERS, SPREAD_WORKERS[-1]
+    report(
+        "pull_vs_naive",
+        f"{ratio[default]:.1f}x with the default {default} workers ({rates[default]:,.0f} vs {naive_rate:,.0f} "
+        f"rows/s, medians of {REPEAT} and {len(paired)}; {ratios_said(len(paired))}, each pull "
+        f"against the naive run just before it); {ratio[eight]:.1f}x with {eight} ({rates[eight]:,.0f} rows/s)",
+        ">= 6x with the default workers",
+        ratio[default] >= 6,
+    )
 
 
 def store_run(sb: SandboxProcess, n: int) -> Run:
@@ -295,41 +348,46 @@ def store_run(sb: SandboxProcess, n: int) -> Run:
     return run
 
 
-def peer_line(sb: SandboxProcess, n: int, default: Run) -> None:
-    """``peer_dlt``: the default pull against the dlt pipeline over the same rows."""
+def peer_line(rounds: list[Round], n: int) -> None:
+    """``peer_dlt``: each round's default pull against the dlt pipeline run just after it, over the same rows."""
     target = ">= 20x"
     missing = peers.dlt_missing()
     if missing:
         report("peer_dlt", f"not measured: {missing}", target, None)
         return
-    runs = runs_of(lambda: peers.dlt_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS), sb, PEER_REPEAT)
-    assert all(r.rows == n for r in runs), ("dlt loaded another row count", n)
-    low, rate, high = spread(runs)
-    ratio = default.rate / rate
+    paired = [rd for rd in rounds if rd.dlt]
+    ratios = [rd.pulls[DEFAULT_WORKERS].rate / rd.dlt.rate for rd in paired]
+    ratio = middle(ratios)
+    low, rate, high = spread([rd.dlt for rd in paired])
+    ours = median_run([rd.pulls[DEFAULT_WORKERS] for rd in rounds]).rate
     report(
         "peer_dlt",
-        f"{ratio:.1f}x {peers.DESCRIPTION} ({default.rate:,.0f} vs {rate:,.0f} rows/s, {n:,} rows each; "
-        f"ledgerkit with the default {DEFAULT_WORKERS} workers, median of {REPEAT}; dlt with Parquet load "
-        f"files, median of {PEER_REPEAT} (min {low:,.0f}, max {high:,.0f}))",
+        f"{ratio:.1f}x {peers.DESCRIPTION} ({ours:,.0f} vs {rate:,.0f} rows/s, {n:,} rows each; "
+        f"{ratios_said(len(paired))} (min {min(ratios):.1f}x, max {max(ratios):.1f}x), each the default "
+        f"{DEFAULT_WORKERS}-worker pull against the dlt run right after it; dlt with Parquet load files, "
+        f"{low:,.0f}-{high:,.0f} rows/s)",
         target,
         ratio >= 20,
     )
 
 
-def bound_line(workers: int, runs: list[Run], parse_bound: float) -> None:
-    """``pull_vs_bound``: the median run against min(latency bound, parse bound), with the spread."""
+def bound_line(workers: int, rounds: list[Round]) -> None:
+    """``pull_vs_bound``: each round's pull against min(latency bound, the parse bound measured just before it)."""
     latency_bound = workers * PAGE / LATENCY
-    bound = min(latency_bound, parse_bound)
-    low, mid, high = spread(runs)
+    ratios = sorted(rd.vs_bound(workers) for rd in rounds)
+    low, mid, high = ratios[0], middle(ratios), ratios[-1]
+    bound = min(latency_bound, middle([rd.bound for rd in rounds]))
+    pulls = spread([rd.pulls[workers] for rd in rounds])
     name = "pull_vs_bound" if workers == DEFAULT_WORKERS else f"pull_vs_bound_{workers}_workers"
     which = "the default " if workers == DEFAULT_WORKERS else ""
     report(
         name,
-        f"{mid / bound:.0%} of {bound:,.0f} rows/s with {which}{workers} workers (latency bound "
-        f"{latency_bound:,.0f}, parse bound {parse_bound:,.0f}); {len(runs)} runs min / median / max "
-        f"{low / bound:.0%} / {mid / bound:.0%} / {high / bound:.0%} ({low:,.0f} / {mid:,.0f} / {high:,.0f} rows/s)",
+        f"{mid:.0%} of {bound:,.0f} rows/s with {which}{workers} workers (latency bound {latency_bound:,.0f}, "
+        f"parse bound {middle([rd.bound for rd in rounds]):,.0f}: medians); {len(rounds)} runs min / median / "
+        f"max {low:.0%} / {mid:.0%} / {high:.0%}, each against the parse bound measured just before it "
+        f"({pulls[0]:,.0f} / {pulls[1]:,.0f} / {pulls[2]:,.0f} rows/s)",
         ">= 75%",
-        mid / bound >= 0.75,
+        mid >= 0.75,
     )
 
 
@@ -370,8 +428,10 @@ def main() -> None:
     started = time.perf_counter()
     with SandboxProcess(WORLD, PAGE, LATENCY) as sb:
         pulled = memory_targets(sb)
-        parse_bound = parse_target(fetch_bodies(sb))
-        pull_targets(sb, pulled, parse_bound)
+        bodies = fetch_bodies(sb)
+        parse_target(bodies)
+        pull_targets(sb, pulled, bodies)
+        del bodies
         report(*honest.user_range(sb, DEFAULT_WORKERS, REPEAT))
     report(*honest.cold(WORLD, PAGE, LATENCY, DEFAULT_WORKERS))
     report(*honest.sparse(SPARSE_WORLD, PAGE, LATENCY, DEFAULT_WORKERS, REPEAT))
