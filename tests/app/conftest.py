@@ -45,7 +45,7 @@ def report_run(tmp_path_factory):
     out, done = shared / "reports", shared / "reports.json"
     with FileLock(str(shared / "reports.lock")):
         if not done.is_file():
-            out.mkdir()
+            out.mkdir(exist_ok=True)  # a worker whose report run failed may have made it
             code, printed = _run_report(out)
             done.write_text(json.dumps([code, printed]), encoding="utf-8")
     code, printed = json.loads(done.read_text(encoding="utf-8"))
