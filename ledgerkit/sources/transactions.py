@@ -791,12 +791,10 @@ class _Pull:
         The halves planned from the raw page are taken when they start at
         this cursor (their first requests are out already).
         """
-        planned, window.planned = window.planned, []
-        if planned and planned[0].paginator.cursor == window.paginator.cursor:
-            halves = planned
+        if window.planned and window.planned[0].paginator.cursor == window.paginator.cursor:
+            halves, window.planned = window.planned, []
         else:
-            for half in planned:
-                self.ahead.drop(half.ahead)
+            self.ahead.drop_plan(window)
             cut = self._cut(window, hint)
             if cut is None:
                 return []
