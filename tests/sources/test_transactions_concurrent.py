@@ -182,7 +182,9 @@ def test_failure_resumes_without_losing_a_row(sequential):
     world, _ = _world_with_boundary_rows()
     policy = RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.001, sleep=lambda s: None)
     with Sandbox(seed=3, page_size=7, world=world) as s:
-        s.set_faults(error_every=30, error_burst=5, error_status=503)
+        # 12 errors in a row: more than the 2 x WORKERS requests that can be between a first attempt and its
+        # one retry (the send threads' and the workers' own), so some request surely fails twice
+        s.set_faults(error_every=20, error_burst=12, error_status=503)
         with pytest.raises(ServerError) as info:
             load_transactions(JAN, APR, max_workers=WORKERS, **{**creds(s), "retry": policy})
         err = info.value
