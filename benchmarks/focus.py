@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import LATENCY, PAGE, fetch_bodies, parse_bound, pull
+from run import LATENCY, PAGE, fetch_bodies, middle, parse_bound, pull
 from sandbox_proc import SandboxProcess, measure, spread
 
 ROWS = int(os.environ.get("FOCUS_ROWS", "100000"))
@@ -74,7 +74,7 @@ def main() -> None:
                 _, run = measure(pull(sb, w), sb)
                 assert run.rows == n
                 runs[w].append(run)
-        bound_rate = sorted(bounds)[(len(bounds) - 1) // 2]
+        bound_rate = middle(bounds)
         for w in WORKERS:
             low, mid, high = spread(runs[w])
             bound = min(w * PAGE / LATENCY, bound_rate)
