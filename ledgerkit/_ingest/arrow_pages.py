@@ -26,10 +26,12 @@ Arrow arrays (never per row in Python): ``NaN``/``Infinity`` or numbers past
 them exactly), money past the limit, a fraction in an integer column, a
 negative id, a currency that is not a code or missing beside money, a known
 field given as an object, a name flattened twice, a float inside a list.
-Before Arrow sees a body at all, :func:`_safe_for_arrow` makes sure it is
-an object, UTF-8, and nests at most ``MAX_DEPTH`` levels: Arrow's parser
-crashes the process on a bare ``null`` (apache/arrow#47409) and on some
-ten thousand levels of nesting, and keeps invalid UTF-8 as it is.
+Before Arrow sees a body at all, :func:`_fast` makes sure it is an
+object, UTF-8, and nests at most ``MAX_DEPTH`` levels -- or is read against
+a schema learned from a page that did (:class:`PageHints`), which stops
+Arrow at the first level the schema lacks: Arrow's parser crashes the
+process on a bare ``null`` (apache/arrow#47409) and on some ten thousand
+levels of nesting, and keeps invalid UTF-8 as it is.
 
 Examples
 --------
@@ -47,6 +49,7 @@ Examples
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import io
@@ -108,7 +111,8 @@ class FastPage(Page):
     Attributes
     ----------
     meta : dict
-        The page's top-level scalars (``count``, ``has_more``, ``first_object_id``, ...).
+        The page's top-level scalars (``count``, ``has_more``, ``first_object_id``, ...);
+        on a columnar page a field given as null is left out, as an absent one is.
     records : int
         Rows on the page as received (before duplicates are dropped).
     fast : bool
@@ -188,22 +192,43 @@ def gc_paused(enabled: bool | None = None) -> Iterator[None]:
 class PageHints:
     """What the pages read so far taught about the next ones: owned by one pull and handed to each of its reads.
 
-    Arrow reads ISO-looking text (``billing_address.birth_date``) as a
-    timestamp; a page where it did is read again with that column declared
-    text, and so are the pull's later pages from the start. The hints live
-    as long as the pull that owns them, so one pull's pages never change how
-    another's are read. Thread-safe (a pull reads pages on several threads).
+    Two things are learned. Arrow reads ISO-looking text
+    (``billing_address.birth_date``) as a timestamp; a page where it did is
+    read again with that column declared text, and so are the pull's later
+    pages from the start. And the pages of one pull mostly share one shape:
+    the Arrow schema a page was read with (every field, to the leaves) is
+    kept, and the next pages are read against it with unknown fields an
+    error -- which lets Arrow stop cleanly at the first field, type or
+    nesting it was not told of, so those pages need no nesting scan first
+    (:func:`_fast`). A page that does not fit is read the full way and
+    widens the schema; a pull whose pages keep not fitting stops trying.
+
+    The hints live as long as the pull that owns them, so one pull's pages
+    never change how another's are read. Thread-safe (a pull reads pages on
+    several threads).
+
+    Attributes
+    ----------
+    fitted, unfitted : int
+        Pages read against the learned schema, and pages that did not fit it.
 
     Examples
     --------
     >>> hints = PageHints()
     >>> hints.learn_text({"billing_address.birth_date"}); sorted(hints.text_columns)
     ['billing_address.birth_date']
+    >>> hints.learn_schema(pa.schema([("transactions", pa.list_(pa.struct([("id", pa.int64())])))]))
+    >>> hints.page_schema.names, hints.fitted
+    (['transactions'], 0)
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._text: frozenset[str] = frozenset()
+        self._learned: tuple[pa.Schema, frozenset[str]] | None = None  # the schema, its names that occur once
+        self._stopped = False
+        self.fitted = 0
+        self.unfitted = 0
 
     @property
     def text_columns(self) -> frozenset[str]:
@@ -214,6 +239,90 @@ class PageHints:
         """Declare ``names`` text on every later read."""
         with self._lock:
             self._text = self._text | names
+
+    @property
+    def page_schema(self) -> pa.Schema | None:
+        """The whole Arrow schema of the pages so far (None: none learned, or no longer tried)."""
+        learned = self.learned()
+        return None if learned is None else learned[0]
+
+    def learned(self) -> tuple[pa.Schema, frozenset[str]] | None:
+        """:attr:`page_schema` and the field names that occur once in it, at any level (one consistent pair)."""
+        return None if self._stopped else self._learned
+
+    def learn_schema(self, schema: pa.Schema) -> None:
+        """Take in the schema a page was read with: the learned one widened to hold it too."""
+        with self._lock:
+            if self._learned is not None:
+                # when the fields' types conflict, the newest page's shape is the better guess for the next
+                with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):
+                    schema = pa.unify_schemas([self._learned[0], schema], promote_options="permissive")
+            self._learned = (schema, _names_once(schema)) if _learnable(schema) else None
+
+    def count(self, fitted: bool) -> None:
+        """Count a page read against :attr:`page_schema`, or one that did not fit it.
+
+        After ``_UNFIT_ALLOWED`` pages that did not fit, the schema is no
+        longer tried once they are more than one in four of the pages read
+        against it: each costs a second read.
+        """
+        with self._lock:
+            if fitted:
+                self.fitted += 1
+                return
+            self.unfitted += 1
+            if self.unfitted > _UNFIT_ALLOWED and 4 * self.unfitted > self.fitted:
+                self._stopped = True
+
+
+#: Pages that may fail to fit the learned schema before a pull may stop trying it.
+_UNFIT_ALLOWED = 4
+
+
+def _learnable(schema: pa.Schema) -> bool:
+    """Whether pages may be read against ``schema``: scalars, lists of scalars and objects of them.
+
+    Lists of objects or of lists are kept as JSON values, and Arrow would
+    give each object every field of the schema, where the page's own
+    inference gives only the fields it has; a name with a quote or
+    backslash would defeat :func:`_present`.
+    """
+
+    def fits(name: str, t: pa.DataType, in_list: bool = False, top: bool = False) -> bool:
+        if '"' in name or "\\" in name or not name.isprintable():
+            return False
+        if pa.types.is_struct(t):
+            return (top or not in_list) and all(fits(f.name, f.type) for f in t)
+        if pa.types.is_list(t):
+            return not in_list and fits("item", t.value_type, True, top)  # the records: a list of objects
+        return any(
+            check(t)
+            for check in (
+                pa.types.is_null,
+                pa.types.is_boolean,
+                pa.types.is_int64,
+                pa.types.is_float64,
+                pa.types.is_string,
+            )
+        )
+
+    return all(fits(f.name, f.type, top=True) for f in schema)
+
+
+def _names_once(schema: pa.Schema) -> frozenset[str]:
+    """The field names that occur once in ``schema``, counting every level."""
+    names: list[str] = []
+
+    def walk(fields: Any) -> None:
+        for f in fields:
+            names.append(f.name)
+            t = f.type.value_type if pa.types.is_list(f.type) else f.type
+            if pa.types.is_struct(t):
+                walk(t)
+
+    walk(schema)
+    counts = collections.Counter(names)
+    return frozenset(n for n, times in counts.items() if times == 1)
 
 
 class _Reread(Exception):  # noqa: N818 - a signal caught in this module, never shown as it is
@@ -337,10 +446,11 @@ def read_columns(
     with gc_paused(pause_gc):
         try:
             hints = PageHints() if hints is None else hints
+            options = _Options(schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
             try:
-                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids, hints)
+                return _fast(body, options, hints)
             except _Reread:
-                return _fast(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids, hints)
+                return _fast(body, options, hints, learned=False)
         except (_Fallback, _Reread, pa.ArrowException):  # Arrow refused or could not type it: the reference decides
             return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
 
@@ -431,36 +541,80 @@ def _sorted_concat(frames: list[pd.DataFrame], schema: Schema, sort_by: str) -> 
     return pd.DataFrame(data, copy=False)
 
 
-def _fast(
-    body: bytes,
-    schema: Schema,
-    key: str,
-    include_pii: bool,
-    wall_zone: str | None,
-    default_currency: str | None,
-    skip_ids: Any,
-    hints: PageHints,
-) -> FastPage:
-    if not _safe_for_arrow(body):
+@dataclass(frozen=True)
+class _Options:
+    """How a page is to be read (the arguments of :func:`read_columns` but the body and hints)."""
+
+    schema: Schema
+    key: str
+    include_pii: bool
+    wall_zone: str | None
+    default_currency: str | None
+    skip_ids: Any
+
+
+def _fast(body: bytes, options: _Options, hints: PageHints, *, learned: bool = True) -> FastPage:
+    """The page read by Arrow: against the schema ``hints`` learned when it fits, else the full way.
+
+    The full way scans the body's nesting first (Arrow crashes on some ten
+    thousand levels) and lets Arrow infer the types. Against a learned
+    schema -- whose depth the scan vouched for -- Arrow stops at the first
+    field, type or nesting the schema does not hold, so no scan is needed;
+    a page that does not fit is then read the full way. Both ways give the
+    same page.
+    """
+    if not _object_in_utf8(body):
         raise _Fallback
+    known = hints.learned() if learned else None
+    if known is not None:
+        try:
+            page = _columns(_arrow_table(body, known[0], "error"), body, options, hints, once=known[1])
+        except (_Fallback, _Reread, pa.ArrowException):
+            hints.count(fitted=False)
+        else:
+            hints.count(fitted=True)
+            return page
+    if nesting(body) > MAX_DEPTH + 2:  # the envelope object and the records list
+        raise _Fallback
+    table = _arrow_table(body, arrow_schema(options.schema, options.key, hints.text_columns), "infer")
+    page = _columns(table, body, options, hints)
+    hints.learn_schema(table.schema)
+    return page
+
+
+def _arrow_table(body: bytes, explicit: pa.Schema, unexpected: str) -> pa.Table:
+    """The body as a one-row Arrow table (``unexpected``: what Arrow does with a field ``explicit`` lacks)."""
     table = pj.read_json(
         io.BytesIO(body),
         read_options=pj.ReadOptions(block_size=max(1 << 20, len(body) + 1), use_threads=False),
-        parse_options=pj.ParseOptions(
-            explicit_schema=arrow_schema(schema, key, hints.text_columns), unexpected_field_behavior="infer"
-        ),
+        parse_options=pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior=unexpected),
     )
     table.validate()  # cheap; catches the list offsets Arrow gets wrong after leading nulls (apache/arrow#51305)
     if table.num_rows != 1:
         raise _Fallback
+    return table
+
+
+def _columns(
+    table: pa.Table, body: bytes, options: _Options, hints: PageHints, *, once: frozenset[str] | None = None
+) -> FastPage:
+    """The one-row table of a page -> its typed columns.
+
+    ``once``: the table was read against the learned schema, whose names
+    that occur once these are (see :func:`_as_inferred`).
+    """
+    schema, key = options.schema, options.key
     meta = {name: table.column(name)[0].as_py() for name in table.column_names if name != key}
+    meta = {name: value for name, value in meta.items() if value is not None}  # null or absent: the same to readers
     if any(isinstance(v, float) and not abs(v) < MONEY_LIMIT for v in meta.values()):
         raise _Fallback  # NaN, or an integer past 2**53 that Arrow read as an inexact float
     chunks = table.column(key).chunks
     records = pa.concat_arrays([c.values for c in chunks]) if chunks else None
     if records is None or not pa.types.is_struct(records.type) or len(records) == 0:
         raise _Fallback
-    leaves = _leaves(records, "", body)
+    leaves = _leaves(records, "", body, once)
+    if once is not None:
+        leaves = _as_inferred(leaves, body, schema, once)
     _check_leaves(leaves, schema)
     as_time = {
         n
@@ -474,6 +628,7 @@ def _fast(
     if ids is None or ids.null_count or not pa.types.is_integer(ids.type) or pc.min(ids).as_py() < 0:
         raise _Fallback  # the reference raises the right DataError
     id_values = ids.to_numpy()
+    skip_ids = options.skip_ids
     if skip_ids and np.isin(id_values, np.fromiter(skip_ids, dtype=np.int64, count=len(skip_ids))).any():
         raise _Fallback
     if len(np.unique(id_values)) != len(id_values):
@@ -484,37 +639,93 @@ def _fast(
     rounded = 0
     n = len(records)
     for name in names + sorted(set(leaves) - set(names)):
-        if schema.is_pii(name) and not include_pii:
+        if schema.is_pii(name) and not options.include_pii:
             dropped.append(name)
             continue
         kind = schema.columns.get(name, "unknown")
         values = leaves.get(name)
         if values is None:
-            filler = default_currency if name == schema.currency_column else None
+            filler = options.default_currency if name == schema.currency_column else None
             values = pa.nulls(n) if filler is None else pa.array([filler] * n, pa.string())
         if pa.types.is_floating(values.type):  # NaN/Infinity literals, or an integer past 2**53 read as a float
             _within(values.to_numpy(zero_copy_only=False), values.null_count, MONEY_LIMIT)
-        columns[name], k = _typed(kind, values, wall_zone)
+        columns[name], k = _typed(kind, values, options.wall_zone)
         rounded += k
     _money_has_currency(columns, schema)
     return FastPage(None, rounded, tuple(dropped), meta=meta, records=n, columns=columns)
 
 
-_OBJECT_BODY = re.compile(rb"\s*\{")
+def _as_inferred(leaves: dict[str, pa.Array], body: bytes, schema: Schema, once: frozenset[str]) -> dict[str, pa.Array]:
+    """Leaves read against the learned schema -> the leaves Arrow's inference gives for the page alone.
+
+    The two differ only where the column's kind does not settle it: in an
+    unknown column (kept as its JSON values) or the currency column (filled
+    with the default only when absent). There, a column of nulls is either
+    absent from the page or given as null (:func:`_present` tells them
+    apart), and a float column of whole numbers may have been integers,
+    which only the page's own inference can tell.
+    """
+    out = dict(leaves)
+    for name, values in leaves.items():
+        if name in schema.columns and name != schema.currency_column:
+            continue
+        if values.null_count == len(values):
+            here = _present(name.rsplit(".", 1)[-1], body, once)
+            if here is None:
+                raise _Fallback
+            if here:
+                out[name] = pa.nulls(len(values))
+            else:
+                del out[name]
+        elif pa.types.is_floating(values.type):
+            x = values.to_numpy(zero_copy_only=False)
+            x = x[~np.isnan(x)]
+            if np.array_equal(x, np.trunc(x)):
+                raise _Fallback  # all whole: integers to the page's own inference, or floats written ``7.0``
+    return out
 
 
-def _safe_for_arrow(body: bytes) -> bool:
-    """Whether Arrow's JSON reader may see ``body``: an object, UTF-8, nesting at most ``MAX_DEPTH`` levels.
+def _present(name: str, body: bytes, once: frozenset[str]) -> bool | None:
+    r"""Whether a key ``name`` is in ``body`` (None: cannot tell).
 
-    Arrow crashes the process on a body that is a bare ``null`` and on deep
-    nesting, and keeps invalid UTF-8 text; such a body goes the reference
-    way, whose decoder refuses it properly.
+    Called for a page read against the learned schema, so every key of the
+    body is one of the schema's names: when ``name`` occurs once among them,
+    ``"name":`` anywhere is that very field. A key is literal unless the body
+    holds a ``\u`` escape.
 
     Examples
     --------
-    >>> deep = b'{"a":' * 99 + b"1" + b"}" * 99
-    >>> _safe_for_arrow(b'{"transactions": []}'), _safe_for_arrow(b"null"), _safe_for_arrow(deep)
-    (True, False, False)
+    >>> _present("parent_uid", b'{"a": 1, "parent_uid" : null}', frozenset({"a", "parent_uid"}))
+    True
+    >>> _present("parent_uid", b'{"a": "parent_uid"}', frozenset({"a", "parent_uid"}))
+    False
+    >>> _present("a", b'{"\\u0061": 1}', frozenset({"a"})) is None
+    True
+    """
+    if name not in once:
+        return None
+    quoted = b'"' + name.encode() + b'"'
+    if quoted in body and re.search(re.escape(quoted) + rb"\s*:", body):
+        return True
+    return None if b"\\" in body and b"\\u" in body else False  # one byte is found the fastest
+
+
+_OBJECT_BODY = re.compile(rb"\s*\{")
+
+
+def _object_in_utf8(body: bytes) -> bool:
+    """Whether Arrow's JSON reader may see ``body``, short of its nesting: an object, in UTF-8.
+
+    Arrow crashes the process on a body that is a bare ``null`` and on deep
+    nesting (:func:`_fast` sees to that), and keeps invalid UTF-8 text; such
+    a body goes the reference way, whose decoder refuses it properly.
+
+    Examples
+    --------
+    >>> _object_in_utf8(b'{"transactions": []}'), _object_in_utf8(b"null")
+    (True, False)
+    >>> _object_in_utf8(b'{"a": "' + bytes([0xFF]) + b'"}')
+    False
     """
     if not _OBJECT_BODY.match(body):
         return False
@@ -523,7 +734,7 @@ def _safe_for_arrow(body: bytes) -> bool:
             body.decode("utf-8")
         except UnicodeDecodeError:
             return False
-    return nesting(body) <= MAX_DEPTH + 2  # the envelope object and the records list
+    return True
 
 
 def _check_leaves(leaves: dict[str, pa.Array], schema: Schema) -> None:
@@ -611,12 +822,15 @@ def _record_id(value: Any) -> int | None:
     return value if isinstance(value, int) and 0 <= value < 2**63 else None
 
 
-def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Array]:
+def _leaves(array: pa.StructArray, prefix: str, body: bytes, once: frozenset[str] | None = None) -> dict[str, pa.Array]:
     """Dotted name -> leaf array; a struct given as ``null`` somewhere means the reference path.
 
     The reference keeps an explicit ``"x": null`` as a column ``x`` but an
     absent key as nothing; Arrow cannot tell them apart, so a null struct
     is looked up in the body and, when written out, hands the page over.
+    Read against the learned schema (``once``: its names that occur once),
+    a struct may be null on every row because the page lacks it: then it
+    has no leaves, as Arrow's own inference would give.
     """
     out: dict[str, pa.Array] = {}
     for child, f in zip(array.flatten(), array.type, strict=True):
@@ -624,9 +838,13 @@ def _leaves(array: pa.StructArray, prefix: str, body: bytes) -> dict[str, pa.Arr
         if pa.types.is_struct(f.type):
             if f.type.num_fields == 0:
                 raise _Fallback
+            if once is not None and child.null_count == len(child):
+                if _present(f.name, body, once) is not False:
+                    raise _Fallback  # given as null (or cannot tell): Arrow's inference reads it as a null column
+                continue
             if child.null_count and (f'"{f.name}":null'.encode() in body or f'"{f.name}": null'.encode() in body):
                 raise _Fallback
-            nested = _leaves(child, name + ".", body)
+            nested = _leaves(child, name + ".", body, once)
         else:
             nested = {name: child}
         if out.keys() & nested.keys():

@@ -640,6 +640,8 @@ class _Pull:
             self.manifest.extra["requests_sent_ahead"] = self.ahead.sent
             if self.ahead.unused:
                 self.manifest.extra["requests_sent_ahead_unused"] = self.ahead.unused
+            self.manifest.extra["pages_fitting_learned_schema"] = self.hints.fitted
+            self.manifest.extra["pages_not_fitting_learned_schema"] = self.hints.unfitted
         self._check_units()
 
     def _sequential_pages(self) -> Iterator[pd.DataFrame | FastPage]:

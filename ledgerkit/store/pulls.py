@@ -46,6 +46,8 @@ _SUMMED = (
     "rounded_values",
     "requests_sent_ahead",
     "requests_sent_ahead_unused",
+    "pages_fitting_learned_schema",
+    "pages_not_fitting_learned_schema",
 )
 
 

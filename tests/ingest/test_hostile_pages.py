@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ledgerkit._ingest.arrow_pages import NotJSON, _reference, read_page
+from ledgerkit._ingest.arrow_pages import NotJSON, PageHints, _reference, read_page
 from ledgerkit._ingest.records import build_page, finish, flatten, nesting, parse_times, strict_json
 from ledgerkit._ingest.schema import STATEMENTS, TRANSACTIONS
 from ledgerkit._ingest.sheets import read_report_file
@@ -276,6 +276,27 @@ def the_reference(body: bytes, *, include_pii: bool = False):
     return _reference(body, TRANSACTIONS, "transactions", include_pii, None, None, frozenset())
 
 
+def after_a_clean_page(body: bytes, clean: list[dict], *, include_pii: bool = False):
+    """``body`` read as a pull reads its next page: against the schema a clean page of its shape taught."""
+    hints = PageHints()
+    taught = body_of({"transactions": clean, "count": len(clean), "has_more": False})
+    assert read_page(taught, TRANSACTIONS, records_key="transactions", hints=hints, include_pii=include_pii).fast
+    got = outcome(
+        lambda: read_page(body, TRANSACTIONS, records_key="transactions", hints=hints, include_pii=include_pii)
+    )
+    assert hints.fitted + hints.unfitted == 1  # it was tried against the learned schema
+    return got
+
+
+def assert_same_outcome(got: Any, other: Any) -> None:
+    if isinstance(other, DataError):
+        assert isinstance(got, DataError) and str(got) == str(other), (got, other)
+    else:
+        assert not isinstance(got, DataError), got
+        pd.testing.assert_frame_equal(finish([got.frame], TRANSACTIONS), finish([other.frame], TRANSACTIONS))
+        assert (got.rounded_values, got.pii_dropped) == (other.rounded_values, other.pii_dropped)
+
+
 def known_fields(record: dict) -> list[str]:
     return sorted(name for name in flatten(record) if name in TRANSACTIONS.columns)
 
@@ -294,6 +315,7 @@ def test_a_transaction_field_of_the_wrong_type_is_refused_or_read_honestly(shape
         assume(expected not in {r["id"] for i, r in enumerate(rows) if i != row})
     body = body_of({"transactions": rows, "count": len(rows), "has_more": False})
     got = outcome(lambda: read_page(body, TRANSACTIONS, records_key="transactions", include_pii=True))
+    assert_same_outcome(after_a_clean_page(body, copy.deepcopy(TX_SHAPES[shape]), include_pii=True), got)
     reference = outcome(lambda: the_reference(body, include_pii=True))
     assert isinstance(got, DataError) == isinstance(reference, DataError), (got, reference)
     if expected is REJECT:
@@ -327,6 +349,9 @@ def test_an_unknown_field_keeps_its_json_value_or_the_page_is_refused(shape, val
     rows[-1]["risk_score"] = value
     body = body_of({"transactions": rows, "count": len(rows), "has_more": False})
     got = outcome(lambda: read_page(body, TRANSACTIONS, records_key="transactions"))
+    clean = copy.deepcopy(TX_SHAPES[shape])
+    clean[-1]["risk_score"] = 12  # the schema learned holds the field as a number
+    assert_same_outcome(after_a_clean_page(body, clean), got)
     reference = outcome(lambda: the_reference(body))
     deep = (isinstance(value, list) and value == nest(40)) or value == nest(1000)
     if isinstance(value, Literal) or deep:

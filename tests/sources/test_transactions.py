@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
 from ledgerkit import iter_transactions, load_transactions
+from ledgerkit._ingest.records import build_page, finish
 from ledgerkit._ingest.schema import TRANSACTIONS
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import (
@@ -19,6 +21,7 @@ from ledgerkit.errors import (
     ServerError,
 )
 from ledgerkit.sandbox import Sandbox
+from ledgerkit.sandbox.server import dumps
 
 JAN, FEB, MAR, APR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4))
 METHODS = ("credit_card", "alternative")
@@ -556,3 +559,14 @@ def test_fees_in_major_units_raise_a_data_error_explaining_the_contradiction():
         with pytest.raises(DataError, match="major units") as info:
             load_transactions(JAN, FEB, **kw)
         assert "id 1: amount 1000" in str(info.value) and len(info.value.partial) == 3
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_pages_read_against_the_schema_the_first_ones_taught_give_the_reference_frame(sb, workers):
+    """A pull reads most pages against its learned schema (skipping the scan and Arrow's inference): same frame."""
+    df = load_transactions(JAN, APR, max_workers=workers, **creds(sb))
+    served = json.loads(dumps({"rows": world_rows(sb)}))["rows"]
+    pd.testing.assert_frame_equal(df, finish([build_page(served, TRANSACTIONS).frame], TRANSACTIONS, sort_by="id"))
+    m = df.attrs["ledgerkit"]
+    fitted, unfitted = m["pages_fitting_learned_schema"], m["pages_not_fitting_learned_schema"]
+    assert fitted + unfitted < m["pages"] and fitted >= m["pages"] // 2, (m["pages"], fitted, unfitted)
