@@ -70,6 +70,7 @@ import pyarrow.json as pj
 
 from .. import money
 from ..errors import DataError
+from .bytesearch import contains
 from .cores import usable_cores
 from .records import Page, build_page, excerpt, finish, nesting, parse_times, strict_json
 from .schema import CURRENCY_CODE, MAX_DEPTH, MONEY_LIMIT, Schema
@@ -705,9 +706,9 @@ def _present(name: str, body: bytes, once: frozenset[str]) -> bool | None:
     if name not in once:
         return None
     quoted = b'"' + name.encode() + b'"'
-    if quoted in body and re.search(re.escape(quoted) + rb"\s*:", body):
+    if contains(body, quoted) and re.search(re.escape(quoted) + rb"\s*:", body):
         return True
-    return None if b"\\" in body and b"\\u" in body else False  # one byte is found the fastest
+    return None if b"\\" in body and contains(body, b"\\u") else False  # one byte is found the fastest (memchr)
 
 
 _OBJECT_BODY = re.compile(rb"\s*\{")
@@ -842,7 +843,9 @@ def _leaves(array: pa.StructArray, prefix: str, body: bytes, once: frozenset[str
                 if _present(f.name, body, once) is not False:
                     raise _Fallback  # given as null (or cannot tell): Arrow's inference reads it as a null column
                 continue
-            if child.null_count and (f'"{f.name}":null'.encode() in body or f'"{f.name}": null'.encode() in body):
+            if child.null_count and (
+                contains(body, f'"{f.name}":null'.encode()) or contains(body, f'"{f.name}": null'.encode())
+            ):
                 raise _Fallback
             nested = _leaves(child, name + ".", body, once)
         else:
