@@ -211,7 +211,9 @@ class PageHints:
     Attributes
     ----------
     fitted, unfitted : int
-        Pages read against the learned schema, and pages that did not fit it.
+        Pages read against the learned schema, and pages that did not fit it
+        but were read the full way (a page that needs the reference path
+        either way is no fault of the schema's and is not counted).
 
     Examples
     --------
@@ -571,7 +573,7 @@ def _fast(body: bytes, options: _Options, hints: PageHints, *, learned: bool = T
         try:
             page = _columns(_arrow_table(body, known[0], "error"), body, options, hints, once=known[1])
         except (_Fallback, _Reread, pa.ArrowException):
-            hints.count(fitted=False)
+            pass  # read the full way: counted below when that way reads it
         else:
             hints.count(fitted=True)
             return page
@@ -579,6 +581,8 @@ def _fast(body: bytes, options: _Options, hints: PageHints, *, learned: bool = T
         raise _Fallback
     table = _arrow_table(body, arrow_schema(options.schema, options.key, hints.text_columns), "infer")
     page = _columns(table, body, options, hints)
+    if known is not None:
+        hints.count(fitted=False)  # the page was fit to read, the learned schema was not fit for it
     hints.learn_schema(table.schema)
     return page
 
