@@ -450,10 +450,7 @@ def read_columns(
         try:
             hints = PageHints() if hints is None else hints
             options = _Options(schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
-            try:
-                return _fast(body, options, hints)
-            except _Reread:
-                return _fast(body, options, hints, learned=False)
+            return _fast(body, options, hints)
         except (_Fallback, _Reread, pa.ArrowException):  # Arrow refused or could not type it: the reference decides
             return _reference(body, schema, records_key, include_pii, wall_zone, default_currency, skip_ids)
 
@@ -556,7 +553,7 @@ class _Options:
     skip_ids: Any
 
 
-def _fast(body: bytes, options: _Options, hints: PageHints, *, learned: bool = True) -> FastPage:
+def _fast(body: bytes, options: _Options, hints: PageHints) -> FastPage:
     """The page read by Arrow: against the schema ``hints`` learned when it fits, else the full way.
 
     The full way scans the body's nesting first (Arrow crashes on some ten
@@ -568,7 +565,7 @@ def _fast(body: bytes, options: _Options, hints: PageHints, *, learned: bool = T
     """
     if not _object_in_utf8(body):
         raise _Fallback
-    known = hints.learned() if learned else None
+    known = hints.learned()
     if known is not None:
         try:
             page = _columns(_arrow_table(body, known[0], "error"), body, options, hints, once=known[1])
@@ -579,12 +576,20 @@ def _fast(body: bytes, options: _Options, hints: PageHints, *, learned: bool = T
             return page
     if nesting(body) > MAX_DEPTH + 2:  # the envelope object and the records list
         raise _Fallback
-    table = _arrow_table(body, arrow_schema(options.schema, options.key, hints.text_columns), "infer")
-    page = _columns(table, body, options, hints)
+    try:
+        table, page = _inferred(body, options, hints)
+    except _Reread:  # Arrow took text for times: read again with those columns declared text
+        table, page = _inferred(body, options, hints)
     if known is not None:
         hints.count(fitted=False)  # the page was fit to read, the learned schema was not fit for it
     hints.learn_schema(table.schema)
     return page
+
+
+def _inferred(body: bytes, options: _Options, hints: PageHints) -> tuple[pa.Table, FastPage]:
+    """The page read the full way: Arrow infers what is not declared (times, and the text ``hints`` know)."""
+    table = _arrow_table(body, arrow_schema(options.schema, options.key, hints.text_columns), "infer")
+    return table, _columns(table, body, options, hints)
 
 
 def _arrow_table(body: bytes, explicit: pa.Schema, unexpected: str) -> pa.Table:

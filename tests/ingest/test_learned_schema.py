@@ -42,7 +42,7 @@ def teaching_rows() -> list[dict]:
     """The seed page with unknown fields of each sort: a number, a float, text, a list and an object."""
     rows = copy.deepcopy(SEED)
     for i, row in enumerate(rows):
-        row.update(risk_score=12 + i, score=0.5 + i, note=f"n{i}", labels=["a"] * i)
+        row.update(risk_score=12 + i, score=0.5 + i, note=f"n{i}", labels=["a"] * i, memo=None)
         row["alternative"] = {"method": "ideal", "account_country": "NL"}
     return rows
 
@@ -135,6 +135,7 @@ VARIANTS = {
     "a new field in a known object": (lambda i, row: row["credit_card"].update(wallet="pay"), False),
     "a known field of another type": (put("amount", lambda i: 10.5), False),
     "text that reads as a time": (put("note", lambda i: "2025-01-02"), True),
+    "text that reads as a time where only nulls were": (put("memo", lambda i: "2025-01-02"), False),
     "deep nesting": (put("risk_score", lambda i: json.loads("[" * 50 + "]" * 50)), False),
     "the id repeated": (put("id", lambda i: 7), False),
 }
