@@ -251,11 +251,13 @@ class PageHints:
 
     def learned(self) -> tuple[pa.Schema, frozenset[str]] | None:
         """:attr:`page_schema` and the field names that occur once in it, at any level (one consistent pair)."""
-        return None if self._stopped else self._learned
+        return self._learned
 
     def learn_schema(self, schema: pa.Schema) -> None:
-        """Take in the schema a page was read with: the learned one widened to hold it too."""
+        """Take in the schema a page was read with: the learned one widened to hold it too (not once stopped)."""
         with self._lock:
+            if self._stopped:
+                return  # every page of the pull is read the full way now: no work on the schema per page
             if self._learned is not None:
                 # when the fields' types conflict, the newest page's shape is the better guess for the next
                 with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):
@@ -275,7 +277,7 @@ class PageHints:
                 return
             self.unfitted += 1
             if self.unfitted > _UNFIT_ALLOWED and 4 * self.unfitted > self.fitted:
-                self._stopped = True
+                self._stopped, self._learned = True, None
 
 
 #: Pages that may fail to fit the learned schema before a pull may stop trying it.

@@ -198,7 +198,9 @@ def test_pages_that_keep_not_fitting_stop_the_learned_schema():
         read_both(variant(put(f"extra{k}", lambda i: "x")), hints)
     assert hints.page_schema is None and (hints.fitted, hints.unfitted) == (0, 5)
     read_both(variant(lambda i, row: None), hints)
+    read_both(variant(put("extra9", lambda i: "x")), hints)
     assert hints.unfitted == 5  # no longer tried
+    assert hints._learned is None  # nor learned again, page after page, for nothing
 
 
 def test_pages_only_the_reference_path_reads_are_not_held_against_the_learned_schema():
