@@ -882,7 +882,7 @@ def _floats(values: pa.Array) -> pa.Array:
         _money_range(values)
     elif not (pa.types.is_floating(values.type) or pa.types.is_null(values.type)):
         raise _Fallback
-    return values.cast(pa.float64())
+    return _cast(values, pa.float64())
 
 
 def _money_range(values: pa.Array) -> None:
@@ -907,14 +907,19 @@ def _integers(values: pa.Array, money_kind: bool) -> pa.Array:
     """Integers, or whole floats (``7.0``; within 2**53, checked for every float column); money within the limit."""
     if not (pa.types.is_integer(values.type) or pa.types.is_null(values.type) or pa.types.is_floating(values.type)):
         raise _Fallback
-    out = values.cast(pa.int64())  # a fraction raises: the reference names it
+    out = _cast(values, pa.int64())  # a fraction raises: the reference names it
     if money_kind:
         _money_range(out)
     return out
 
 
 def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array, int]:
-    """``values`` as the one Arrow type of ``kind`` (so pages concatenate), and values rounded."""
+    """``values`` as the one Arrow type of ``kind`` (so pages concatenate), and values rounded.
+
+    Text stays ``string`` on a page (a page is far below 2 GiB) and becomes
+    ``large_string`` once per column in :func:`_column`: a cast call per
+    page and column costs more than it casts.
+    """
     t = values.type
     if kind == "minor_float":
         ints, rounded = money.floats_to_minor(_floats(values).to_numpy(zero_copy_only=False), 0)
@@ -926,18 +931,23 @@ def _typed(kind: str, values: pa.Array, wall_zone: str | None) -> tuple[pa.Array
     if kind == "bool":
         if not (pa.types.is_boolean(t) or pa.types.is_null(t)):
             raise _Fallback
-        return values.cast(pa.bool_()), 0
+        return _cast(values, pa.bool_()), 0
     if kind in ("str", "category"):
         if _is_text(t) or pa.types.is_integer(t):
-            text = values.cast(pa.large_string())  # int -> text is exact in Arrow
+            text = _cast(values, pa.string())  # int -> text is exact in Arrow
         elif pa.types.is_boolean(t):
-            text = pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.large_string())
+            text = pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.string())
         else:  # floats too: one 0.0 makes Arrow read the column's 27035 as 27035.0, whose text is not the id's
             raise _Fallback
         return (text.dictionary_encode() if kind == "category" else text), 0  # pages stay compact
     if kind == "time":
         return _times(values, wall_zone), 0
-    return (values.cast(pa.string()) if _is_text(t) else values), 0  # unknown: text, or kept as JSON values
+    return (_cast(values, pa.string()) if _is_text(t) else values), 0  # unknown: text, or kept as JSON values
+
+
+def _cast(values: pa.Array, target: pa.DataType) -> pa.Array:
+    """``values`` as ``target``; no call when they are already (most columns of most pages)."""
+    return values if values.type == target else values.cast(target)
 
 
 def _times(values: pa.Array, wall_zone: str | None) -> pa.Array:
@@ -984,6 +994,14 @@ def _to_frame(
     return pd.DataFrame(data, index=pd.RangeIndex(sum(lengths)), copy=False)
 
 
+#: The Arrow type of a kind's column in the joined pages, where it is not the pages' own.
+_FRAME_TYPES = {
+    "str": pa.large_string(),
+    "unknown": pa.large_string(),
+    "category": pa.dictionary(pa.int32(), pa.large_string()),
+}
+
+
 def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order: pa.Array | None = None) -> Any:
     given = [c for c in chunks if c is not None]
     if kind == "unknown" and not all(_is_text(c.type) for c in given):
@@ -992,15 +1010,18 @@ def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order:
             v for c, n in zip(chunks, lengths, strict=True) for v in (c.to_pylist() if c is not None else [None] * n)
         ]
         return out if order is None else out[order.to_numpy()]
-    arrow_type = given[0].type if kind != "unknown" else pa.large_string()
+    page_type = given[0].type
     values = pa.chunked_array(
         [
-            pa.nulls(n, arrow_type) if c is None else c if c.type == arrow_type else c.cast(arrow_type)
+            pa.nulls(n, page_type) if c is None else c if c.type == page_type else c.cast(page_type)
             for c, n in zip(chunks, lengths, strict=True)
         ],
-        arrow_type,
-    )  # a cast call per chunk costs more than it casts
+        page_type,
+    )
     del chunks, given
+    arrow_type = _FRAME_TYPES.get(kind, page_type)
+    if arrow_type != page_type:
+        values = values.cast(arrow_type)  # one call for all pages: text can pass 2 GiB only once they are joined
     if kind == "category":
         return _categorical(values, order)
     values = values.combine_chunks() if order is None else values.take(order).combine_chunks()
