@@ -32,28 +32,81 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import money
 
 __all__ = ["FeeUnits"]
 
 _COLUMNS = ("id", "type", "status", "amount", "transaction_fee", "pay_to_merchant", "currency")
+_MONEY = ("amount", "transaction_fee", "pay_to_merchant")
+_TEXT = ("type", "status", "currency")
 
 
-def _checked_columns(page: Any) -> pd.DataFrame | None:
+@dataclass(frozen=True)
+class _Rows:
+    """The checked columns of one page as arrays: the money as floats (NaN: missing)."""
+
+    amount: np.ndarray
+    fee: np.ndarray
+    pay: np.ndarray
+    paid: np.ndarray  #: a successful payment
+    scale: np.ndarray  #: ``10 ** exponent`` of the row's currency (1 for an unknown one)
+    id_and_currency: Callable[[int], tuple[Any, Any]]
+
+
+def _rows(page: Any) -> _Rows | None:
     """The checked columns of a frame or an Arrow page (None when one is missing)."""
     frame = page if isinstance(page, pd.DataFrame) else getattr(page, "frame", None)
-    if frame is None:
-        columns = getattr(page, "columns", {})
-        if not all(c in columns for c in _COLUMNS):
-            return None
-        return pa.table({c: columns[c] for c in _COLUMNS}).to_pandas()
-    return frame[list(_COLUMNS)] if all(c in frame.columns for c in _COLUMNS) else None
+    if frame is not None:
+        return _frame_rows(frame) if all(c in frame.columns for c in _COLUMNS) else None
+    columns = getattr(page, "columns", {})
+    if not all(c in columns for c in _COLUMNS):
+        return None
+    if not all(_numeric(columns[c].type) for c in _MONEY) or not all(_text(columns[c].type) for c in _TEXT):
+        return _frame_rows(pa.table({c: columns[c] for c in _COLUMNS}).to_pandas())
+    return _arrow_rows(columns)
+
+
+def _frame_rows(frame: pd.DataFrame) -> _Rows:
+    amount, fee, pay = (_numbers(frame[c]) for c in _MONEY)
+    paid = _is(frame["type"], "payment") & _is(frame["status"], "successful")
+    ids, currency = frame["id"], frame["currency"]
+    return _Rows(amount, fee, pay, paid, _scales(currency), lambda i: (ids.iloc[i], currency.iloc[i]))
+
+
+def _arrow_rows(columns: dict[str, Any]) -> _Rows:
+    """As :func:`_frame_rows`, in Arrow's kernels: they let go of the GIL, which the pull's parsing threads need."""
+    amount, fee, pay = (columns[c].cast(pa.float64()).to_numpy() for c in _MONEY)  # a null becomes NaN
+    paid = _arrow_is(columns["type"], "payment") & _arrow_is(columns["status"], "successful")
+    ids, currency = columns["id"], columns["currency"]
+    if pa.types.is_dictionary(currency.type):
+        currency = currency.cast(currency.type.value_type)
+    found = pc.unique(currency)
+    codes = pc.index_in(currency, value_set=found).fill_null(-1).to_numpy()  # a missing currency is found too
+    scale = np.array([10.0 ** _exponent(c) for c in found.to_pylist()] + [1.0])[codes]
+    return _Rows(amount, fee, pay, paid, scale, lambda i: (ids[i].as_py(), currency[i].as_py()))
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+
+
+def _text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _arrow_is(values: Any, text: str) -> np.ndarray:
+    return pc.fill_null(pc.equal(values, text), False).to_numpy()
 
 
 def _exponent(currency: Any) -> int:
@@ -87,23 +140,22 @@ class FeeUnits:
 
     def observe(self, page: Any) -> None:
         """Count the successful payments of one page (a frame or an Arrow page) and their failures."""
-        cols = _checked_columns(page)
-        if cols is None or cols.empty:
+        rows = _rows(page)
+        if rows is None or not len(rows.amount):
             return
-        amount, fee, pay = (_numbers(cols[c]) for c in ("amount", "transaction_fee", "pay_to_merchant"))
-        known = _is(cols["type"], "payment") & _is(cols["status"], "successful")
-        known &= ~(np.isnan(amount) | np.isnan(fee) | np.isnan(pay))
+        amount, fee, pay, scale = rows.amount, rows.fee, rows.pay, rows.scale
+        known = rows.paid & ~(np.isnan(amount) | np.isnan(fee) | np.isnan(pay))
         bad = known & (amount - fee != pay)
-        scale = _scales(cols["currency"])
         major = bad & (scale > 1) & (np.abs(pay * scale - (amount - fee * scale)) <= scale)
         self.checked += int(known.sum())
         self.failed += int(bad.sum())
         self.major += int(major.sum())
         if self.example is None and major.any():
             i = int(np.flatnonzero(major)[0])
+            rid, currency = rows.id_and_currency(i)
             self.example = {
-                "id": cols["id"].iloc[i],
-                "currency": cols["currency"].iloc[i],
+                "id": rid,
+                "currency": currency,
                 "amount": int(amount[i]),
                 "transaction_fee": int(fee[i]),
                 "pay_to_merchant": int(pay[i]),
