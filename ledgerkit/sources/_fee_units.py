@@ -84,13 +84,13 @@ def _frame_rows(frame: pd.DataFrame) -> _Rows:
 
 def _arrow_rows(columns: dict[str, Any]) -> _Rows:
     """As :func:`_frame_rows`, in Arrow's kernels: they let go of the GIL, which the pull's parsing threads need."""
-    amount, fee, pay = (columns[c].cast(pa.float64()).to_numpy() for c in _MONEY)  # a null becomes NaN
+    amount, fee, pay = (columns[c].cast(pa.float64()).to_numpy(zero_copy_only=False) for c in _MONEY)  # null: NaN
     paid = _arrow_is(columns["type"], "payment") & _arrow_is(columns["status"], "successful")
     ids, currency = columns["id"], columns["currency"]
     if pa.types.is_dictionary(currency.type):
         currency = currency.cast(currency.type.value_type)
     found = pc.unique(currency)
-    codes = pc.index_in(currency, value_set=found).fill_null(-1).to_numpy()  # a missing currency is found too
+    codes = pc.index_in(currency, value_set=found).fill_null(-1).to_numpy(zero_copy_only=False)  # None is found too
     scale = np.array([10.0 ** _exponent(c) for c in found.to_pylist()] + [1.0])[codes]
     return _Rows(amount, fee, pay, paid, scale, lambda i: (ids[i].as_py(), currency[i].as_py()))
 
@@ -106,7 +106,7 @@ def _text(t: pa.DataType) -> bool:
 
 
 def _arrow_is(values: Any, text: str) -> np.ndarray:
-    return pc.fill_null(pc.equal(values, text), False).to_numpy()
+    return pc.fill_null(pc.equal(values, text), False).to_numpy(zero_copy_only=False)
 
 
 def _exponent(currency: Any) -> int:

@@ -74,6 +74,10 @@ def test_arrow_pages_count_as_their_frame_does(bodies):
     assert batch.summary() == frame.summary()
     assert batch.example == frame.example
     assert batch.contradiction() == frame.contradiction()
+    one_by_one = FeeUnits()
+    for page in arrow:  # an Arrow page as it is: plain arrays, not a batch's chunked ones
+        one_by_one.observe(page)
+    assert (one_by_one.summary(), one_by_one.example) == (frame.summary(), frame.example)
 
 
 def test_a_page_of_fees_in_major_units_names_its_first_row_exactly():
