@@ -30,6 +30,7 @@ PEER_AND_PULL = [
     "pull_vs_naive",
     "pull_with_store",
     *[f"pull_vs_bound{s}" for s in SUFFIXES],
+    "pull_vs_client_bound",
     *[f"pull_time_split{s}" for s in SUFFIXES],
     "pull_by_workers",
 ]
@@ -119,6 +120,11 @@ def test_each_line_names_its_target(quick_run):
     for name in HONEST:
         assert lines[name]["target"] == ">= 1.0x: the default never slower than one worker"
         assert f" one worker ({DEFAULT} workers " in lines[name]["value"]
+    client = lines["pull_vs_client_bound"]
+    assert client["target"] == "for transparency, no target"
+    assert re.match(
+        rf"\d+% \(\d+%-\d+%\) with {DEFAULT} workers, the sandbox taking \d+% of the \d+ cores", client["value"]
+    )
     split = lines["pull_time_split"]["value"]
     assert re.search(r"wall = client CPU [\d.]+ s \+ waiting -?[\d.]+ s .*; sandbox CPU [\d.]+ s", split)
     assert lines["throttled_pull"]["target"] == ">= 1.0x"
