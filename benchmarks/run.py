@@ -16,8 +16,13 @@ both payment methods, in a world of ``BENCH_WORLD`` transactions (default
 (a dlt ``rest_api`` pipeline, :mod:`peers`) go over the same rows from the
 same sandbox process. They are measured in ``BENCH_REPEAT`` rounds (default
 3), each back to back: the naive loop, the parse bound, ``load_transactions``
-with its default ``max_workers`` (the headline) and with 8, dlt (the naive
-loop and dlt in the first ``BENCH_PEER_REPEAT`` rounds: default 3, quick 1).
+with its default ``max_workers`` (the headline) and with 8, each twice, dlt
+(the naive loop and dlt in the first ``BENCH_PEER_REPEAT`` rounds: default 3,
+quick 1). The parse bound is the best of 2 timings; ``pull_vs_bound`` sets
+the faster of a round's 2 pulls against it, so that both sides are measured
+alike (a single pull against the best of 2 parses counts the host's noise
+as a gap: on this machine about 4 points of the ratio), and says the single
+pull's ratio beside it.
 Every ratio is taken within a round and the line gives their median and
 spread: this machine's speed drifts by tens of percent over minutes, which
 a ratio of medians measured minutes apart would report as the code's. The honest cases (:mod:`honest`) pull a
@@ -257,26 +262,34 @@ class Round:
     """
 
     naive: Run | None  # in the first PEER_REPEAT rounds
-    bound: float  # the parse bound measured in this round, rows/s
-    pulls: dict[int, Run]  # SPREAD_WORKERS -> the pull
+    bound: float  # the parse bound measured in this round (best of 2), rows/s
+    pulls: dict[int, Run]  # SPREAD_WORKERS -> the first pull (against the naive loop and dlt)
+    again: dict[int, Run]  # SPREAD_WORKERS -> the pull right after it (the bound is a best of 2 too)
     dlt: Run | None  # in the first PEER_REPEAT rounds, when dlt is installed
 
-    def vs_bound(self, workers: int) -> float:
-        return self.pulls[workers].rate / min(workers * PAGE / LATENCY, self.bound)
+    def best(self, workers: int) -> Run:
+        """The faster of the round's two pulls with ``workers``: measured as the bound is, best of 2."""
+        return max(self.pulls[workers], self.again[workers], key=lambda run: run.rate)
+
+    def vs_bound(self, workers: int, *, single: bool = False) -> float:
+        run = self.pulls[workers] if single else self.best(workers)
+        return run.rate / min(workers * PAGE / LATENCY, self.bound)
 
 
 def rounds_of(sb: SandboxProcess, n: int, bodies: list[bytes]) -> list[Round]:
-    """``REPEAT`` rounds of: the naive loop, the parse bound, the pulls (default workers, then 8), dlt."""
+    """``REPEAT`` rounds of: the naive loop, the parse bound, the pulls (default workers, then 8; each twice), dlt."""
     dlt = None if peers.dlt_missing() else lambda: peers.dlt_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS)
     rounds = []
     for i in range(REPEAT):
         peer_round = i < PEER_REPEAT
         naive = measure(lambda: naive_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS), sb)[1] if peer_round else None
         bound = parse_bound(bodies)
-        pulls = {w: measure(pull(sb, w), sb)[1] for w in SPREAD_WORKERS}
+        pulls, again = {}, {}
+        for w in SPREAD_WORKERS:
+            pulls[w], again[w] = (measure(pull(sb, w), sb)[1] for _ in range(2))
         dlt_run = measure(dlt, sb)[1] if peer_round and dlt else None
-        rounds.append(Round(naive, bound, pulls, dlt_run))
-    runs = [r for rd in rounds for r in (rd.naive, *rd.pulls.values(), rd.dlt) if r is not None]
+        rounds.append(Round(naive, bound, pulls, again, dlt_run))
+    runs = [r for rd in rounds for r in (rd.naive, *rd.pulls.values(), *rd.again.values(), rd.dlt) if r is not None]
     assert all(r.rows == n for r in runs), ("a pull, the naive loop or dlt returned another row count", n)
     return rounds
 
@@ -374,20 +387,26 @@ def peer_line(rounds: list[Round], n: int) -> None:
 
 
 def bound_line(workers: int, rounds: list[Round]) -> None:
-    """``pull_vs_bound``: each round's pull against min(latency bound, the parse bound measured just before it)."""
+    """``pull_vs_bound``: each round's faster pull against min(latency bound, the parse bound measured before it).
+
+    Both sides are a best of 2; the first pull alone against the same bound
+    is given beside it.
+    """
     latency_bound = workers * PAGE / LATENCY
     ratios = sorted(rd.vs_bound(workers) for rd in rounds)
     low, mid, high = ratios[0], middle(ratios), ratios[-1]
+    single = middle([rd.vs_bound(workers, single=True) for rd in rounds])
     bound = min(latency_bound, middle([rd.bound for rd in rounds]))
-    pulls = spread([rd.pulls[workers] for rd in rounds])
+    pulls = spread([rd.best(workers) for rd in rounds])
     name = "pull_vs_bound" if workers == DEFAULT_WORKERS else f"pull_vs_bound_{workers}_workers"
     which = "the default " if workers == DEFAULT_WORKERS else ""
     report(
         name,
         f"{mid:.0%} of {bound:,.0f} rows/s with {which}{workers} workers (latency bound {latency_bound:,.0f}, "
         f"parse bound {middle([rd.bound for rd in rounds]):,.0f}: medians); {len(rounds)} runs min / median / "
-        f"max {low:.0%} / {mid:.0%} / {high:.0%}, each against the parse bound measured just before it "
-        f"({pulls[0]:,.0f} / {pulls[1]:,.0f} / {pulls[2]:,.0f} rows/s)",
+        f"max {low:.0%} / {mid:.0%} / {high:.0%}, each the faster of 2 pulls against the parse bound (best of 2) "
+        f"measured just before it ({pulls[0]:,.0f} / {pulls[1]:,.0f} / {pulls[2]:,.0f} rows/s); the first pull "
+        f"alone: {single:.0%}",
         ">= 75%",
         mid >= 0.75,
     )
@@ -403,7 +422,7 @@ def client_bound_line(rounds: list[Round]) -> None:
     cores = os.cpu_count() or 1
     parts = []
     for workers in SPREAD_WORKERS:
-        runs = [rd.pulls[workers] for rd in rounds]
+        runs = [rd.best(workers) for rd in rounds]
         shares = [run.sandbox_cpu / (cores * run.wall) for run in runs]
         ratios = sorted(
             run.rate / min(workers * PAGE / LATENCY, rd.bound * (1 - share))
@@ -415,7 +434,8 @@ def client_bound_line(rounds: list[Round]) -> None:
         )
     report(
         "pull_vs_client_bound",
-        f"{'; '.join(parts)} (each round's pull against min(latency bound, its parse bound x the share of the cores "
+        f"{'; '.join(parts)} (each round's faster pull against min(latency bound, its parse bound x the share of the "
+        "cores "
         "the sandbox left); median (min-max) of the rounds)",
         NO_TARGET,
         None,

@@ -116,6 +116,11 @@ def test_each_line_names_its_target(quick_run):
     assert lines["pull_vs_naive"]["value"].count(f"with the default {DEFAULT} workers") == 1
     assert {lines[n]["target"] for n in lines if n.startswith("pull_vs_bound")} == {">= 75%"}
     assert "3 runs min / median / max" in lines["pull_vs_bound"]["value"]
+    for name in (n for n in lines if n.startswith("pull_vs_bound")):
+        # like for like: the faster of a round's 2 pulls against the best of 2 parses, never below the first pull's
+        said = re.search(r"^(\d+)% of .* the faster of 2 pulls .* the first pull alone: (\d+)%$", lines[name]["value"])
+        assert said, lines[name]["value"]
+        assert int(said[1]) >= int(said[2])
     assert lines["peer_dlt"]["target"] == ">= 20x"
     for name in HONEST:
         assert lines[name]["target"] == ">= 1.0x: the default never slower than one worker"
