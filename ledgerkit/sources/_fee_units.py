@@ -91,7 +91,7 @@ def _arrow_rows(columns: dict[str, Any]) -> _Rows:
         currency = currency.cast(currency.type.value_type)
     found = pc.unique(currency)
     codes = pc.index_in(currency, value_set=found).fill_null(-1).to_numpy(zero_copy_only=False)  # None is found too
-    scale = np.array([10.0 ** _exponent(c) for c in found.to_pylist()] + [1.0])[codes]
+    scale = _scales_by_code(codes, found.to_pylist())
     return _Rows(amount, fee, pay, paid, scale, lambda i: (ids[i].as_py(), currency[i].as_py()))
 
 
@@ -120,7 +120,12 @@ def _is(values: pd.Series, text: str) -> np.ndarray:
 def _scales(currency: pd.Series) -> np.ndarray:
     """``10 ** exponent`` of each row's currency (1 for an unknown one), looked up once per currency."""
     codes, currencies = pd.factorize(currency)
-    return np.array([10.0 ** _exponent(c) for c in currencies] + [1.0])[codes]  # code -1 (missing): the last
+    return _scales_by_code(codes, currencies)
+
+
+def _scales_by_code(codes: np.ndarray, currencies: Any) -> np.ndarray:
+    """``10 ** exponent`` of ``currencies[code]`` for each row's code (-1, a missing currency: 1)."""
+    return np.array([10.0 ** _exponent(c) for c in currencies] + [1.0])[codes]  # code -1 indexes the last
 
 
 def _numbers(values: pd.Series) -> np.ndarray:

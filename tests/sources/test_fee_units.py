@@ -110,3 +110,17 @@ def test_a_page_without_a_checked_column_is_not_counted(missing):
            "pay_to_merchant": 99, "currency": "EUR"}  # fmt: skip
     frame = pd.DataFrame([row]).drop(columns=[missing])
     assert counted(frame).summary() == {"checked": 0, "failed": 0, "fit_major_units": 0}
+
+
+def test_rows_without_a_known_currency_never_fit_the_major_unit_reading():
+    """No exponent to scale by: a row of an unknown or missing currency can fail, never fit in major units."""
+    rows = [
+        {"id": 1, "type": "payment", "status": "successful", "amount": 1000, "transaction_fee": 0,
+         "pay_to_merchant": 10, "currency": "EUR"},  # 0.29 and 9.71 EUR rounded: fits in major units
+        {"id": 2, "type": "payment", "status": "successful", "amount": 1000, "transaction_fee": 0,
+         "pay_to_merchant": 10, "currency": "ZZZ"},
+        {"id": 3, "type": "payment", "status": "successful", "amount": 1000, "transaction_fee": 0,
+         "pay_to_merchant": 10, "currency": None},
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows).astype(dict.fromkeys(("amount", "transaction_fee", "pay_to_merchant"), "Int64"))
+    assert counted(frame).summary() == {"checked": 3, "failed": 3, "fit_major_units": 1}
