@@ -337,6 +337,7 @@ class Window:
     split: bool = False
     ahead: tuple[dict[str, Any], Future] | None = field(default=None, repr=False, compare=False)
     planned: list[Window] = field(default_factory=list, repr=False, compare=False)
+    ending: int | None = field(default=None, repr=False, compare=False)  # its last page's cursor, from the bytes
 
     @property
     def pages(self) -> int:
@@ -401,6 +402,7 @@ def fetch_page(
     *,
     send_next: bool = False,
     hold: Callable[[bytes, int], bool] | None = None,
+    last: Callable[[int], None] | None = None,
 ) -> tuple[FastPage, bytes]:
     """Fetch the next page of ``window`` as a typed page and advance its cursor.
 
@@ -409,7 +411,9 @@ def fetch_page(
     With ``ahead`` the request goes out through it (taking the one sent
     ahead for this window when it is this very request), and with
     ``send_next`` the page after is asked for as soon as this page's bytes
-    are in, before they are parsed -- unless ``hold(bytes, cursor)`` is true.
+    are in, before they are parsed -- unless ``hold(bytes, cursor)`` is true;
+    when the bytes say the page is the window's last, ``last(cursor)`` is
+    called then instead.
 
     Raises
     ------
@@ -427,7 +431,7 @@ def fetch_page(
         nonlocal content
         body = {"report_params": {**window.params, **cursor}}
         first = None if ahead is None else ahead.first(window, body)
-        sending = ahead.sending_next(window, decode, hold) if ahead is not None and send_next else decode
+        sending = ahead.sending_next(window, decode, hold, last) if ahead is not None and send_next else decode
         response, (page, content) = client.json("POST", PATH, json=body, headers=HEADERS, decode=sending, first=first)
         return response, page
 
@@ -527,11 +531,13 @@ class _Ahead:
         window: Window,
         decode: Callable[[requests.Response], Any],
         hold: Callable[[bytes, int], bool] | None = None,
+        last: Callable[[int], None] | None = None,
     ) -> Callable[[requests.Response], Any]:
         """``decode`` that first sends ``window``'s next request, from the cursor at the tail of the bytes.
 
         Unless ``hold(bytes, cursor)`` says the window may rather be split
-        (then its next requests are the halves').
+        (then its next requests are the halves'). When the tail says the
+        page is the window's last, ``last(cursor)`` is called instead.
         """
         paginator = window.paginator
 
@@ -541,7 +547,9 @@ class _Ahead:
             )
             self.drop(window.ahead)  # sent from an earlier attempt's bytes
             window.ahead = None
-            if (
+            if found is not None and not found[1] and last is not None:
+                last(found[0])
+            elif (
                 found is not None
                 and found[1]
                 and paginator.moves_to(found[0])
@@ -597,6 +605,8 @@ class _Pull:
     seen: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     refused: set[str] = field(default_factory=set)
+    swept: set[str] = field(default_factory=set)  # methods whose sweep is made
+    sweeps_ahead: dict[str, Window] = field(default_factory=dict)  # sent before their last window was parsed
     units: FeeUnits = field(default_factory=FeeUnits)
     pause_gc: bool | None = None
 
@@ -636,7 +646,7 @@ class _Pull:
         try:
             yield from self._observed(self._concurrent_pages() if self.concurrent else self._sequential_pages())
         finally:
-            self.ahead.close(self.windows)
+            self.ahead.close([*self.windows, *self.sweeps_ahead.values()])
             self.manifest.extra["requests_sent_ahead"] = self.ahead.sent
             if self.ahead.unused:
                 self.manifest.extra["requests_sent_ahead_unused"] = self.ahead.unused
@@ -682,12 +692,13 @@ class _Pull:
         *,
         send_next: bool = True,
         hold: Callable[[bytes, int], bool] | None = None,
+        last: Callable[[int], None] | None = None,
     ) -> tuple[FastPage, bytes] | None:
         """The next page of ``window``; None when the provider refuses its method (not asked for by name)."""
         if window.method in self.refused:
             return None
         try:
-            return fetch_page(client, window, self.decode, self.ahead, send_next=send_next, hold=hold)
+            return fetch_page(client, window, self.decode, self.ahead, send_next=send_next, hold=hold, last=last)
         except InvalidRequestError as exc:
             if not self.query.skip_refused or not _refuses_method(exc):
                 raise
@@ -707,44 +718,87 @@ class _Pull:
         yield from WindowScheduler(
             list(self.windows), self._step, max_workers=self.max_workers, make_worker=self._worker
         )
-        sweeps = self._sweeps()
-        yield from WindowScheduler(sweeps, self._step, max_workers=self.max_workers, make_worker=self._worker)
         self.manifest.extra["throttled"] = self.limiter.throttled
 
-    def _sweeps(self) -> list[Window]:
-        """Per method that was split, the whole period once more after its highest id: rows added meanwhile.
+    def _sweep(self, method: str, *, ahead: bool = False) -> Window | None:
+        """``method``'s sweep once each of its windows is complete (``ahead``: or has its last page's bytes in).
 
-        New transactions get ids above all others; a method pulled in one
-        window met them at its end, like the sequential pull, but a time
-        window that had already finished would not. Usually one empty page
-        per split method; the methods' sweeps run at the same time.
+        A sweep asks for the whole period once more after the method's
+        highest cursor: rows added meanwhile. New transactions get ids above
+        all others; a method pulled in one window met them at its end, like
+        the sequential pull, but a time window that had already finished
+        would not, so a method that was split gets one sweep -- usually one
+        empty page. None when the method was not split, has its sweep, or
+        has a window still to finish. Call it with :attr:`lock` held.
         """
-        sweeps = []
-        for method in (m for m in self.query.methods if m not in self.refused):
-            own = [w for w in self.windows if w.method == method]
-            if not any(w.split for w in own):
-                continue
-            cursors = [w.paginator.cursor for w in own if w.paginator.cursor is not None]
-            sweeps.append(
-                Window(method, self.query.report_params(method), CursorPaginator("forward", max(cursors, default=None)))
-            )
+        own = [w for w in self.windows if w.method == method]
+        if method in self.swept or method in self.refused or not any(w.split for w in own):
+            return None
+        ends = []
+        for w in own:
+            if not (w.complete or (ahead and w.ending is not None)):
+                return None
+            ends.append(w.paginator.cursor if w.complete else w.ending)
+        cursor = max((c for c in ends if c is not None), default=None)
+        return Window(method, self.query.report_params(method), CursorPaginator("forward", cursor))
+
+    def _sweep_ahead(self, window: Window, cursor: int) -> None:
+        """The bytes of ``window``'s last page are in: send its method's sweep now when no window is left.
+
+        The sweep's request goes out while the page is parsed. The sweep
+        itself is made when the last window is complete (:meth:`_finish`),
+        and takes the request sent here only when it asks for the same
+        cursor.
+        """
         with self.lock:
-            self.windows.extend(sweeps)
-        return sweeps
+            window.ending = cursor
+            sweep = self._sweep(window.method, ahead=True)
+            stale = self.sweeps_ahead.pop(window.method, None) if sweep is not None else None
+            if sweep is not None:
+                self.sweeps_ahead[window.method] = sweep
+        if stale is not None:  # sent from an earlier attempt's bytes
+            self.ahead.drop(stale.ahead)
+        if sweep is not None:
+            self.ahead.send_first(sweep)
+
+    def _go_on(self, window: Window) -> None:
+        """``window`` has more pages after all (an earlier attempt's bytes said not): no sweep sent ahead holds."""
+        with self.lock:
+            window.ending = None
+            stale = self.sweeps_ahead.pop(window.method, None)
+        if stale is not None:
+            self.ahead.drop(stale.ahead)
+
+    def _finish(self, window: Window) -> list[Window]:
+        """Mark ``window`` complete; ``[sweep]`` when it was its method's last window to finish, else []."""
+        with self.lock:
+            window.complete = True
+            sweep = self._sweep(window.method)
+            early = None
+            if sweep is not None:
+                self.swept.add(window.method)
+                self.windows.append(sweep)
+                early = self.sweeps_ahead.pop(window.method, None)
+        if sweep is None:
+            return []
+        if early is not None:
+            sweep.ahead = early.ahead  # :meth:`_Ahead.first` takes it only for the very same request
+        return [sweep]
 
     def _step(self, window: Window, client: Connection, hungry: bool) -> tuple[pd.DataFrame | FastPage, list[Window]]:
-        """One page of ``window``; then the window again, its two halves (dense and a worker idle), or nothing.
+        """One page of ``window``; then the window again, its two halves (dense and a worker idle), its
+        method's sweep (it was the method's last window: :meth:`_sweep`), or nothing.
 
         The next page is sent ahead as soon as the page's bytes are in, unless the window may be split (then
         its next requests are the halves'): with a worker idle, the times at the edges of the raw page
         (:func:`_edge_span`, a hint) decide whether it is worth splitting -- when they say it is, the halves'
         first requests go out at once, while the page is parsed, and the halves are taken; when they are
-        unsure, the parsed page decides.
+        unsure, the parsed page decides. A method's last page sends its sweep the same way.
         """
         splittable = hungry and window.start is not None
         hold = (lambda body, cursor: self._may_split(window, body, cursor)) if splittable else None
         try:
-            fetched = self._fetch(client, window, hold=hold)
+            fetched = self._fetch(client, window, hold=hold, last=lambda cursor: self._sweep_ahead(window, cursor))
             if fetched is None:
                 window.complete = True
                 return None, []
@@ -752,14 +806,15 @@ class _Pull:
             span = _span(page, self.query.date_type)
             result = self._accept(page, content)
             if not window.paginator.has_next_page:
-                window.complete = True
-                return result, []
+                return result, self._finish(window)
+            if window.ending is not None:
+                self._go_on(window)
             planned = bool(window.planned)  # its halves' requests are out: taking them costs least
             worth = splittable and window.ahead is None and (planned or _worth_splitting(window, span, page.records))
             halves = self._halves(window, None if span is None else span[1]) if worth else []
             return result, halves or [window]
         finally:
-            self.ahead.drop_plan(window)  # halves planned but not taken (the page failed, or had no next)
+            self.ahead.drop_plan(window)  # halves or a sweep planned but not taken (the page failed, or had no next)
 
     def _may_split(self, window: Window, body: bytes, cursor: int) -> bool:
         """Whether ``window`` may be worth splitting after the page ``body``, by the times at its raw edges.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,10 @@ from ledgerkit import iter_transactions, load_transactions
 from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import ConfigurationError, ServerError
 from ledgerkit.sandbox import Sandbox, World
+from ledgerkit.sandbox.api_transactions import TransactionsAPI
 from ledgerkit.sources.windows import WindowScheduler, plan_spans, split_point
+
+from .test_transactions import assert_same_rows, world_rows
 
 JAN, FEB, APR = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
 FAST = RetryPolicy(max_retries=6, backoff_base=0.001, backoff_max=0.005, retry_after_floor=0.001, sleep=lambda s: None)
@@ -197,6 +201,80 @@ def test_failure_resumes_without_losing_a_row(sequential):
         )
     both = pd.concat([err.partial, rest]).drop_duplicates("id").sort_values("id", ignore_index=True)
     assert both["id"].tolist() == sequential["id"].tolist()
+
+
+def _adding_rows_on(monkeypatch, request: int, n: int) -> None:
+    """Sandboxes made after this add, while answering their ``request``-th report request, ``n`` payments of
+    that request's method in the period's first second: in a time window that may have finished already."""
+    handle, seen = TransactionsAPI.handle, []
+
+    def adding(api, req):
+        seen.append(req)
+        if len(seen) == request:
+            shop, method = api.sb.world.shops[0]["id"], req.json["report_params"]["payment_method_type"]
+            first_second = (JAN, JAN + timedelta(seconds=1))
+            api.sb.world.add_transactions(n, within=first_second, shop_id=shop, payment_method_type=method)
+        return handle(api, req)
+
+    monkeypatch.setattr(TransactionsAPI, "handle", adding)  # before the sandbox binds its routes
+
+
+def test_rows_added_while_a_methods_windows_are_paged_are_in_the_frame(monkeypatch):
+    """The sweep: rows added before a method's last window got its last page are in the frame, whether
+    the window their time falls in is still paged or finished -- however late in the pull they were added.
+    (New rows have ids above every other; see docs/CONTRACTS.md on rows added during a concurrent pull.)"""
+    with Sandbox(seed=3, page_size=7, world=_world_with_boundary_rows()[0]) as s:
+        load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))
+        total = len(s.requests)
+    for request in (total // 2, total - 4, total - 3, total - 2, total - 1):
+        for _ in range(5):
+            _adding_rows_on(monkeypatch, request, 8)
+            with Sandbox(seed=3, page_size=7, world=_world_with_boundary_rows()[0]) as s:
+                parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))
+                if len(s.world.transactions) == 600:
+                    continue  # how many requests a pull sends depends on when its workers idle: pull again
+                m = parallel.attrs["ledgerkit"]
+                assert m["complete"] and m["duplicates_dropped"] == 0
+                assert m["pages"] == m["requests"] == len(s.requests)  # a sweep sent ahead is the one taken
+                _same(parallel, load_transactions(JAN, APR, max_workers=1, **creds(s)))
+                assert_same_rows(parallel, world_rows(s))  # the 8 new rows too
+                break
+        else:
+            pytest.fail(f"no pull reached request {request}")
+
+
+def test_a_methods_sweep_is_asked_for_before_its_last_page_is_parsed(monkeypatch):
+    """A method's last window sends the sweep when its last page's bytes are in, not after every window of
+    every method has been parsed: the server sees each sweep before the method's last page is parsed."""
+    import ledgerkit.sources.transactions as source
+
+    parse, parsed, asked = source.read_columns, [], []
+
+    def slow_last_pages(body, *args, **kwargs):
+        page = json.loads(body)
+        if not page["has_more"] and page["transactions"]:
+            time.sleep(0.05)  # long enough for a request sent before this parse to reach the server
+            parsed.append((page["transactions"][0]["payment_method_type"], time.monotonic()))
+        return parse(body, *args, **kwargs)
+
+    handle = TransactionsAPI.handle
+    monkeypatch.setattr(
+        TransactionsAPI,
+        "handle",
+        lambda api, req: asked.append((req.json["report_params"], time.monotonic())) or handle(api, req),
+    )
+    with Sandbox(seed=3, page_size=7, world=_world_with_boundary_rows()[0]) as s:
+        monkeypatch.setattr(source, "read_columns", slow_last_pages)
+        parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))
+        this_pull = len(asked), len(parsed)
+        _same(parallel, load_transactions(JAN, APR, max_workers=1, **creds(s)))
+    asked, parsed = asked[: this_pull[0]], parsed[: this_pull[1]]
+    sweeps = [w for w in parallel.attrs["ledgerkit"]["windows"] if "from" not in w]
+    assert sorted(w["payment_method_type"] for w in sweeps) == sorted(METHODS)  # both methods were split
+    for sweep in sweeps:
+        method = sweep["payment_method_type"]
+        at = [t for p, t in asked if p["payment_method_type"] == method and p.get("starting_after") == sweep["cursor"]]
+        assert len(at) == 1 and at[0] < max(t for m, t in parsed if m == method)
 
 
 def test_iter_transactions_concurrently_yields_every_row_once(sb, sequential):
