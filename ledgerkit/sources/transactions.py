@@ -814,7 +814,7 @@ class _Pull:
             halves = self._halves(window, None if span is None else span[1]) if worth else []
             return result, halves or [window]
         finally:
-            self.ahead.drop_plan(window)  # halves or a sweep planned but not taken (the page failed, or had no next)
+            self.ahead.drop_plan(window)  # halves planned but not taken (the page failed, or had no next)
 
     def _may_split(self, window: Window, body: bytes, cursor: int) -> bool:
         """Whether ``window`` may be worth splitting after the page ``body``, by the times at its raw edges.
