@@ -131,7 +131,13 @@ def test_each_line_names_its_target(quick_run):
         rf"\d+% \(\d+%-\d+%\) with {DEFAULT} workers, the sandbox taking \d+% of the \d+ cores", client["value"]
     )
     split = lines["pull_time_split"]["value"]
-    assert re.search(r"wall = client CPU [\d.]+ s \+ waiting -?[\d.]+ s .*; sandbox CPU [\d.]+ s", split)
+    said = re.search(
+        r"wall on \d+ cores; client CPU ([\d.]+) s = ([\d.]+) s the parse bound spent .* \+ (-?[\d.]+) s beside it "
+        r".*; sandbox CPU [\d.]+ s; client \+ sandbox kept \d+% of the cores busy, the parse bound \d+%",
+        split,
+    )
+    assert said, split
+    assert abs(float(said[1]) - float(said[2]) - float(said[3])) <= 0.011  # the parts add up (2 decimals each)
     assert lines["throttled_pull"]["target"] == ">= 1.0x"
     assert re.match(
         rf"[\d.]+x \({DEFAULT} workers [\d.]+ s vs 1 worker [\d.]+ s, [\d,]+ rows, 429 on every 4th",
