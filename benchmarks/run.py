@@ -77,6 +77,7 @@ from ledgerkit import (
     load_transactions,
 )
 from ledgerkit._ingest.arrow_pages import PageHints, pages_to_frame, read_columns
+from ledgerkit._ingest.cores import parse_capacity, usable_cores
 from ledgerkit._ingest.schema import TRANSACTIONS
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -231,12 +232,16 @@ def parse_frame(bodies: list[bytes], threads: int) -> pd.DataFrame:
 
 
 def parse_run(bodies: list[bytes]) -> Run:
-    """The pages parsed on 2 threads (or one, when faster), best of 2 each: the fastest of the four timings.
+    """The pages parsed as many at once as a pull parses them, or as there are cores: the fastest of 4 timings.
+
+    A pull parses :func:`~ledgerkit._ingest.cores.parse_capacity` pages at
+    once (one more than the cores); each thread count is timed twice.
 
     A :class:`Run` whose ``client_cpu`` is this process's CPU in it (no sandbox: ``sandbox_cpu`` 0).
     """
     runs = []
-    for threads in (2, 2, 1, 1):  # the first of each pair also warms caches up
+    at_once, cores = parse_capacity(), usable_cores()
+    for threads in (at_once, at_once, cores, cores):  # the first of each pair also warms caches up
         cpu, start = time.process_time(), time.perf_counter()
         frame = parse_frame(bodies, threads)
         runs.append(Run(len(frame), time.perf_counter() - start, time.process_time() - cpu, 0.0))
@@ -252,11 +257,12 @@ def parse_target(bodies: list[bytes]) -> None:
     """``parse_speedup``: page bytes -> typed frame against json_normalize, from memory."""
     _, t_norm = best_of(lambda: normalize_pages(bodies))  # each path timed the same way: best of 2
     fast, t_one = best_of(lambda: parse_frame(bodies, 1))
-    _, t_fast = best_of(lambda: parse_frame(bodies, 2))
+    at_once = parse_capacity()
+    _, t_fast = best_of(lambda: parse_frame(bodies, at_once))
     n = len(fast)
     report(
         "parse_speedup",
-        f"{t_norm / t_fast:.1f}x with pages read on 2 threads as the pull does, {t_norm / t_one:.1f}x "
+        f"{t_norm / t_fast:.1f}x with pages read on {at_once} threads as the pull does, {t_norm / t_one:.1f}x "
         f"on one, best of 2 each ({n / t_fast:,.0f} / {n / t_one:,.0f} vs {n / t_norm:,.0f} rows/s)",
         ">= 5x",
         t_norm / t_fast >= 5,
