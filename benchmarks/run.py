@@ -279,7 +279,7 @@ class Round:
     """
 
     naive: Run | None  # in the first PEER_REPEAT rounds
-    parsed: Run  # the parse bound measured in this round (best of 2)
+    parsed: Run  # the parse bound measured in this round (parse_run: the fastest of its 4 timings)
     pulls: dict[int, Run]  # SPREAD_WORKERS -> the first pull (against the naive loop and dlt)
     again: dict[int, Run]  # SPREAD_WORKERS -> the pull right after it (the bound is a best of 2 too)
     dlt: Run | None  # in the first PEER_REPEAT rounds, when dlt is installed
@@ -441,7 +441,7 @@ def client_bound_line(rounds: list[Round]) -> None:
     stands in for a remote server, takes its share of them. No target: it
     says how much of the gap to ``pull_vs_bound``'s target is that share.
     """
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     parts = []
     for workers in SPREAD_WORKERS:
         runs = [rd.best(workers) for rd in rounds]
@@ -473,7 +473,7 @@ def time_split_line(workers: int, rounds: list[Round]) -> None:
     the reference: its CPU and how busy it kept the cores.
     """
     name = "pull_time_split" if workers == DEFAULT_WORKERS else f"pull_time_split_{workers}_workers"
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     run = median_run([rd.pulls[workers] for rd in rounds])
     parsed = next(rd.parsed for rd in rounds if rd.pulls[workers] is run)
     busy = (run.client_cpu + run.sandbox_cpu) / (cores * run.wall)
