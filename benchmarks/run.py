@@ -15,7 +15,8 @@ both payment methods, in a world of ``BENCH_WORLD`` transactions (default
 450,000 give it 200,657). The naive loader, the parse bound and the peer
 (a dlt ``rest_api`` pipeline, :mod:`peers`) go over the same rows from the
 same sandbox process. They are measured in ``BENCH_REPEAT`` rounds (default
-3), each back to back: the naive loop, the parse bound, ``load_transactions``
+3), each back to back: the naive loop, a lone request's round trip (:func:`lone_trip`), the
+parse bound, ``load_transactions``
 with its default ``max_workers`` (the headline) and with 8, each twice, dlt
 (the naive loop and dlt in the first ``BENCH_PEER_REPEAT`` rounds: default 3,
 quick 1). The parse bound is the best of 2 timings; ``pull_vs_bound`` sets
