@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 import requests
 
 from .._ingest.arrow_pages import FastPage, NotJSON, PageHints, pages_to_frame, read_columns, read_page
-from .._ingest.cores import parse_gate
+from .._ingest.cores import parse_pool
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.page_tail import edge_texts, tail_cursor
 from .._ingest.records import empty_frame, finish
@@ -362,31 +362,34 @@ def _page_decoder(
     wall_zone: str | None,
     hints: PageHints,
     pause_gc: bool | None = None,
-    gate: threading.BoundedSemaphore | None = None,
+    parser: Callable[[], ThreadPoolExecutor | None] = lambda: None,
 ) -> Callable[[requests.Response], tuple[FastPage, bytes]]:
     """``decode`` for :func:`ledgerkit._transport.http.send_json`: body -> (columnar page, body).
 
     A body that is not JSON is asked for again; JSON that breaks the
     contract raises :class:`DataError` at once (asking again would not mend it).
     ``hints`` are the pull's own (:class:`~ledgerkit._ingest.arrow_pages.PageHints`); ``pause_gc`` as for
-    :func:`~ledgerkit._ingest.arrow_pages.read_page`; ``gate`` (:func:`~ledgerkit._ingest.cores.parse_gate`)
-    bounds how many pages of the pull are parsed at once.
+    :func:`~ledgerkit._ingest.arrow_pages.read_page`; ``parser()`` the pull's parse threads
+    (:func:`~ledgerkit._ingest.cores.parse_pool`), which bound how many of its pages are parsed at
+    once -- None parses on the calling thread.
     """
-    parsing = contextlib.nullcontext() if gate is None else gate
+
+    def parse(body: bytes) -> FastPage:
+        return read_columns(
+            body,
+            TRANSACTIONS,
+            records_key="transactions",
+            include_pii=include_pii,
+            wall_zone=wall_zone,
+            hints=hints,
+            pause_gc=pause_gc,
+        )
 
     def decode(response: requests.Response) -> tuple[FastPage, bytes]:
         body = response.content
+        pool = parser()
         try:
-            with parsing:
-                page = read_columns(
-                    body,
-                    TRANSACTIONS,
-                    records_key="transactions",
-                    include_pii=include_pii,
-                    wall_zone=wall_zone,
-                    hints=hints,
-                    pause_gc=pause_gc,
-                )
+            page = parse(body) if pool is None else pool.submit(parse, body).result()
             return page, body
         except NotJSON as exc:
             raise MalformedBody(str(exc)) from exc
@@ -620,8 +623,8 @@ class _Pull:
         self.limiter = RateLimiter()
         self.wall_zone = None if q.time_zone == "UTC" else q.time_zone
         self.hints = PageHints()  # what this pull's pages teach about its later pages
-        gate = parse_gate() if self.concurrent else None
-        self.decode = _page_decoder(self.include_pii, self.wall_zone, self.hints, self.pause_gc, gate)
+        self.parser: ThreadPoolExecutor | None = None  # a concurrent pull's parse threads, while it runs
+        self.decode = _page_decoder(self.include_pii, self.wall_zone, self.hints, self.pause_gc, lambda: self.parser)
         if self.concurrent:  # one window per method; a window that turns out dense splits while workers idle
             self.windows = [self._window(m, q.date_from, q.date_to, None) for m in q.methods]
         else:
@@ -643,10 +646,14 @@ class _Pull:
         :meth:`frame` converts them all at once; else each is a frame.
         """
         self.ahead = _Ahead(self._worker, self.max_workers if self.concurrent else 1, self.client.stats)
+        self.parser = parse_pool() if self.concurrent else None
         try:
             yield from self._observed(self._concurrent_pages() if self.concurrent else self._sequential_pages())
         finally:
             self.ahead.close([*self.windows, *self.sweeps_ahead.values()])
+            if self.parser is not None:
+                self.parser.shutdown(wait=True)
+                self.parser = None
             self.manifest.extra["requests_sent_ahead"] = self.ahead.sent
             if self.ahead.unused:
                 self.manifest.extra["requests_sent_ahead_unused"] = self.ahead.unused

@@ -374,3 +374,40 @@ def test_pages_are_parsed_no_more_at_once_than_one_more_than_the_cores(sb, seque
     monkeypatch.setattr(transactions, "read_columns", counted)
     _same(load_transactions(JAN, APR, max_workers=8, **creds(sb)), sequential)
     assert state["pages"] > 20 and state["most"] == 3  # in parallel, and never more than the cores + 1
+
+
+def test_pages_are_parsed_on_the_pulls_own_parse_threads_which_end_with_it(sb, sequential, monkeypatch):
+    """Not on the 8 threads that wait for them: on cores + 1 threads that take page after page, gone after the pull.
+
+    A thread that waits a round trip between pages finds the memory its last
+    page freed handed back to the system (see ``ledgerkit._ingest.cores``).
+    """
+    from ledgerkit._ingest import cores
+    from ledgerkit.sources import transactions
+
+    parse, names = transactions.read_columns, []
+
+    def named(*args, **kwargs):
+        names.append(threading.current_thread().name)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    monkeypatch.setattr(transactions, "read_columns", named)
+    _same(load_transactions(JAN, APR, max_workers=8, **creds(sb)), sequential)
+    assert len(names) > 20 and all(n.startswith("ledgerkit-parse") for n in names), set(names)
+    assert len(set(names)) <= 3  # each thread parsed many pages
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("ledgerkit-parse")]
+
+
+def test_a_sequential_pull_parses_on_its_own_thread(sb, monkeypatch):
+    from ledgerkit.sources import transactions
+
+    parse, names = transactions.read_columns, set()
+
+    def named(*args, **kwargs):
+        names.add(threading.current_thread().name)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(transactions, "read_columns", named)
+    load_transactions(JAN, APR, max_workers=1, **creds(sb))
+    assert names == {threading.current_thread().name}
