@@ -449,11 +449,12 @@ def peer_line(rounds: list[Round], n: int) -> None:
 def bound_line(workers: int, rounds: list[Round]) -> None:
     """``pull_vs_bound``: each round's faster pull against min(latency bound, the parse bound measured before it).
 
-    Ratios are given to a tenth of a percent, so that a median just under
-    the target never reads as the target. Both sides are a best of 2; the first pull alone against the same bound
+    Both sides are a best of 2; the first pull alone against the same bound
     is given beside it, and so is the ratio against the latency bound at the
     round trip a lone request took (:func:`lone_trip`) rather than at the
-    sandbox's latency alone (no target: the target is the issue's).
+    sandbox's latency alone (no target: the target is the issue's). Ratios
+    are given to a tenth of a percent, so that a median just under the
+    target never reads as the target.
     """
     latency_bound = workers * PAGE / LATENCY
     ratios = sorted(rd.vs_bound(workers) for rd in rounds)
