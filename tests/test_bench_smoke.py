@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import ledgerkit as lk
+from ledgerkit._ingest.cores import parse_capacity
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +39,15 @@ HONEST = ["honest_user_range", "honest_cold_pull", "honest_sparse", "honest_burs
 DLT_MISSING = [name for name in ("dlt", "duckdb") if importlib.util.find_spec(name) is None]
 
 
+def run_script(script: str, env: dict, *, timeout: int) -> subprocess.CompletedProcess:
+    """``python script`` from the repository's root with ``env``; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, script], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory) -> dict:
     results = tmp_path_factory.mktemp("bench")
@@ -50,16 +60,7 @@ def quick_run(tmp_path_factory) -> dict:
         "BENCH_DASK_ROWS": "60000",
         "BENCH_DASK_WORKER_MEMORY": str(512 * 1024**2),
     }
-    done = subprocess.run(
-        [sys.executable, "benchmarks/run.py"],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=480,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_script("benchmarks/run.py", env, timeout=480)
     assert (ROOT / "benchmarks" / "results" / "latest.txt").read_bytes() == committed
     table = (results / "latest-quick.txt").read_text().splitlines()
     lines = {}
@@ -187,3 +188,30 @@ def test_the_dask_lines_hold_the_store_and_equal_duckdb(quick_run):
     assert re.match(r"^60,000 statement rows in \d+ Parquet parts, \d+ partitions", lines["dask_store_rows"]["value"])
     assert "results equal" in lines["dask_vs_duckdb"]["value"]  # the bench asserts equality before it prints this
     assert re.match(r"^\d+\.\d\d GiB, \d+\.\d\d GiB \(2 workers", lines["dask_peak_worker_memory"]["value"])
+
+
+TIMELINE_PULL = re.compile(
+    r"^(?P<w>\d+) workers: wall (?P<wall>[\d.]+) s, first (?P<first>\d+) ms, frame (?P<frame>[\d.]+) s; "
+    r"in flight (?P<flight>[\d.]+) of (?P=w) \(fewer (?P<fewer>\d+)% of the time\); "
+    r"gap (?P<p50>[\d.]+) / (?P<p90>[\d.]+) / (?P<mean>[\d.]+) ms \(median / p90 / mean\); "
+    r"parsing (?P<full>\d+)% of the time at (?P<cap>\d+) pages$"
+)
+
+
+def test_the_timeline_traces_every_pull_and_says_what_held_it():
+    """``benchmarks/timeline.py`` still finds the pull's internals it times, and its numbers are consistent."""
+    env = {**os.environ, "TIMELINE_ROWS": "3000", "TIMELINE_WORKERS": "2,4", "TIMELINE_REPEAT": "2"}
+    lines = run_script("benchmarks/timeline.py", env, timeout=300).stdout.splitlines()
+    pulls = [m for m in map(TIMELINE_PULL.match, lines) if m]
+    assert [int(m["w"]) for m in pulls] == [2, 2, 4, 4]
+    for m in pulls:
+        assert 0 < float(m["frame"]) < float(m["wall"])
+        assert int(m["first"]) >= 50  # the sandbox's latency
+        assert 0 < float(m["flight"]) <= int(m["w"])
+        assert 0 <= int(m["fewer"]) <= 100 and 0 <= int(m["full"]) <= 100
+        assert float(m["p50"]) <= float(m["p90"])
+        assert int(m["cap"]) == parse_capacity()
+    medians = [line for line in lines if ", medians: " in line]
+    assert len(medians) == 2 and all(
+        re.search(r"held by (the CPU|the round trip|neither alone: .+)$", line) for line in medians
+    ), medians
