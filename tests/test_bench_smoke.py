@@ -124,14 +124,25 @@ def test_each_line_names_its_target(quick_run):
         )
         assert said, lines[name]["value"]
         assert float(said[1]) >= float(said[2])
-        trip = re.search(
-            r"a lone request took (\d+) ms against the 50 ms latency, a latency bound of ([\d,]+) rows/s, "
-            r"against which \(or the parse bound, the lower\) the pull reached (\d+\.\d)%",
+        bounds = re.search(
+            r"^\d+\.\d% of ([\d,]+) rows/s .*\(latency bound ([\d,]+): a lone request took (\d+) ms; "
+            r"parse bound ([\d,]+): medians\)",
             lines[name]["value"],
         )
-        assert trip, lines[name]["value"]
-        assert int(trip[1]) >= 50  # the sandbox sleeps the latency before it answers
-        assert float(trip[3]) >= float(said[1])  # the bound at the lone round trip is never above the one at 50 ms
+        assert bounds, lines[name]["value"]
+        bound, latency, trip_ms, parse = (int(g.replace(",", "")) for g in bounds.groups())
+        assert bound == min(latency, parse)
+        assert trip_ms >= 50  # the sandbox sleeps the latency before it answers
+        workers = 8 if "8_workers" in name else DEFAULT
+        assert abs(latency - workers * 1000 / (trip_ms / 1000)) <= 0.02 * latency  # pages per lone round trip
+        slept = re.search(
+            r"against the latency bound of the sandbox's 50 ms sleep alone \(([\d,]+) rows/s\) or the parse bound, "
+            r"the lower, the pull reached (\d+\.\d)%",
+            lines[name]["value"],
+        )
+        assert slept, lines[name]["value"]
+        assert int(slept[1].replace(",", "")) == workers * 1000 / 0.05
+        assert float(slept[2]) <= float(said[1])  # the bound at the sleep alone is never below the one at the trip
     assert lines["peer_dlt"]["target"] == ">= 20x"
     for name in HONEST:
         assert lines[name]["target"] == ">= 1.0x: the default never slower than one worker"
