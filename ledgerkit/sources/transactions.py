@@ -810,14 +810,16 @@ class _Pull:
                 window.complete = True
                 return None, []
             page, content = fetched
-            span = _span(page, self.query.date_type)
             result = self._accept(page, content)
             if not window.paginator.has_next_page:
                 return result, self._finish(window)
             if window.ending is not None:
                 self._go_on(window)
+            if not splittable or window.ahead is not None:  # no worker idle, or the next page is asked for already
+                return result, [window]
+            span = _span(page, self.query.date_type)
             planned = bool(window.planned)  # its halves' requests are out: taking them costs least
-            worth = splittable and window.ahead is None and (planned or _worth_splitting(window, span, page.records))
+            worth = planned or _worth_splitting(window, span, page.records)
             halves = self._halves(window, None if span is None else span[1]) if worth else []
             return result, halves or [window]
         finally:
