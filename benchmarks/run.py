@@ -15,13 +15,14 @@ both payment methods, in a world of ``BENCH_WORLD`` transactions (default
 450,000 give it 200,657). The naive loader, the parse bound and the peer
 (a dlt ``rest_api`` pipeline, :mod:`peers`) go over the same rows from the
 same sandbox process. They are measured in ``BENCH_REPEAT`` rounds (default
-3), each back to back: the naive loop, a lone request's round trip (:func:`lone_trip`), the
-parse bound, ``load_transactions``
-with its default ``max_workers`` (the headline) and with 8, each twice, dlt
-(the naive loop and dlt in the first ``BENCH_PEER_REPEAT`` rounds: default 3,
-quick 1). The latency bound is the workers' pages per round trip of a lone
-request timed in the round (the sandbox's sleep plus building and sending a
-page), the bound at the sleep alone given beside it. The parse bound is the best of 2 timings; ``pull_vs_bound`` sets
+3), each back to back: the naive loop, a lone request's round trip (:func:`lone_trip`), then
+for the default ``max_workers`` (the headline) and for 8 the parse bound and
+``load_transactions`` twice, then dlt (the naive loop and dlt in the first
+``BENCH_PEER_REPEAT`` rounds: default 3, quick 1). The latency bound is the
+workers' pages per round trip of a lone request timed in the round (the
+sandbox's sleep plus building and sending a page), the bound at the sleep
+alone given beside it. The parse bound is the best of 2 timings, taken
+just before the pulls it is set against; ``pull_vs_bound`` sets
 the faster of a round's 2 pulls against it, so that both sides are measured
 alike (a single pull against the best of 2 parses counts the host's noise
 as a gap: on this machine about 4 points of the ratio), and says the single
@@ -312,16 +313,15 @@ class Round:
     """
 
     naive: Run | None  # in the first PEER_REPEAT rounds
-    parsed: Run  # the parse bound measured in this round (parse_run: the faster of its 2 timings)
+    parsed: dict[int, Run]  # SPREAD_WORKERS -> the parse bound measured just before those pulls (parse_run)
     trip: float  # seconds a lone request for a page of the pull took in this round (median of TRIPS)
     pulls: dict[int, Run]  # SPREAD_WORKERS -> the first pull (against the naive loop and dlt)
     again: dict[int, Run]  # SPREAD_WORKERS -> the pull right after it (the bound is a best of 2 too)
     dlt: Run | None  # in the first PEER_REPEAT rounds, when dlt is installed
 
-    @property
-    def bound(self) -> float:
-        """The parse bound of this round, rows/s."""
-        return self.parsed.rate
+    def bound(self, workers: int) -> float:
+        """The parse bound measured just before the pulls with ``workers``, rows/s."""
+        return self.parsed[workers].rate
 
     def best(self, workers: int) -> Run:
         """The faster of the round's two pulls with ``workers``: measured as the bound is, best of 2."""
@@ -340,7 +340,7 @@ class Round:
     def vs_bound(self, workers: int, *, single: bool = False, latency: float | None = None) -> float:
         """The faster pull (``single``: the first) against min(:meth:`latency_bound`, the parse bound)."""
         run = self.pulls[workers] if single else self.best(workers)
-        return run.rate / min(self.latency_bound(workers, latency), self.bound)
+        return run.rate / min(self.latency_bound(workers, latency), self.bound(workers))
 
 
 def rounds_of(sb: SandboxProcess, n: int, bodies: list[bytes]) -> list[Round]:
@@ -352,9 +352,9 @@ def rounds_of(sb: SandboxProcess, n: int, bodies: list[bytes]) -> list[Round]:
         peer_round = i < PEER_REPEAT
         naive = measure(lambda: naive_pull(sb.url, sb.user, sb.secret, PARAMS, METHODS), sb)[1] if peer_round else None
         trip = lone_trip(sb, cursor)
-        parsed = parse_run(bodies)
-        pulls, again = {}, {}
-        for w in SPREAD_WORKERS:
+        parsed, pulls, again = {}, {}, {}
+        for w in SPREAD_WORKERS:  # each worker count's pulls right after a bound of their own: neighbours in time
+            parsed[w] = parse_run(bodies)
             pulls[w], again[w] = (measure(pull(sb, w), sb)[1] for _ in range(2))
         dlt_run = measure(dlt, sb)[1] if peer_round and dlt else None
         rounds.append(Round(naive, parsed, trip, pulls, again, dlt_run))
@@ -405,7 +405,7 @@ def pull_targets(sb: SandboxProcess, n: int, bodies: list[bytes]) -> None:
     client_bound_line(rounds)
     for workers in SPREAD_WORKERS:
         time_split_line(workers, rounds)
-    chart(rates, n, middle([rd.bound for rd in rounds]), middle([rd.trip for rd in rounds]))
+    chart(rates, n, middle([rd.bound(w) for rd in rounds for w in SPREAD_WORKERS]), middle([rd.trip for rd in rounds]))
 
 
 def naive_line(rounds: list[Round], rates: dict[int, float]) -> None:
@@ -470,7 +470,10 @@ def bound_line(workers: int, rounds: list[Round]) -> None:
     low, mid, high = ratios[0], middle(ratios), ratios[-1]
     single = middle([rd.vs_bound(workers, single=True) for rd in rounds])
     slept = middle([rd.vs_bound(workers, latency=LATENCY) for rd in rounds])
-    latency_bound, parse = middle([rd.latency_bound(workers) for rd in rounds]), middle([rd.bound for rd in rounds])
+    latency_bound, parse = (
+        middle([rd.latency_bound(workers) for rd in rounds]),
+        middle([rd.bound(workers) for rd in rounds]),
+    )
     pulls = spread([rd.best(workers) for rd in rounds])
     trip = middle([rd.trip for rd in rounds])
     name = "pull_vs_bound" if workers == DEFAULT_WORKERS else f"pull_vs_bound_{workers}_workers"
@@ -502,7 +505,7 @@ def client_bound_line(rounds: list[Round]) -> None:
         runs = [rd.best(workers) for rd in rounds]
         shares = [run.sandbox_cpu / (cores * run.wall) for run in runs]
         ratios = sorted(
-            run.rate / min(rd.latency_bound(workers), rd.bound * (1 - share))
+            run.rate / min(rd.latency_bound(workers), rd.bound(workers) * (1 - share))
             for run, rd, share in zip(runs, rounds, shares, strict=True)
         )
         parts.append(
@@ -524,19 +527,19 @@ def time_split_line(workers: int, rounds: list[Round]) -> None:
 
     The pull does the bound's work (parse the pages, build the frame) and,
     beside it, receives the pages over HTTP, runs its windows and checks;
-    the sandbox serves them on the same cores. The round's parse bound is
-    the reference: its CPU and how busy it kept the cores.
+    the sandbox serves them on the same cores. The parse bound measured just
+    before those pulls is the reference: its CPU and how busy it kept the cores.
     """
     name = "pull_time_split" if workers == DEFAULT_WORKERS else f"pull_time_split_{workers}_workers"
     cores = usable_cores()
     run = median_run([rd.pulls[workers] for rd in rounds])
-    parsed = next(rd.parsed for rd in rounds if rd.pulls[workers] is run)
+    parsed = next(rd.parsed[workers] for rd in rounds if rd.pulls[workers] is run)
     busy = (run.client_cpu + run.sandbox_cpu) / (cores * run.wall)
     bound_busy = parsed.client_cpu / (cores * parsed.wall)
     report(
         name,
         f"{workers} workers, median run: {run.wall:.2f} s wall on {cores} cores; client CPU {run.client_cpu:.2f} s = "
-        f"{parsed.client_cpu:.2f} s the parse bound spent on the same pages in that round (parse and frame) + "
+        f"{parsed.client_cpu:.2f} s the parse bound spent on the same pages just before (parse and frame) + "
         f"{run.client_cpu - parsed.client_cpu:.2f} s beside it (HTTP receive, windows, checks, contention between "
         f"the threads); sandbox CPU {run.sandbox_cpu:.2f} s; client + sandbox kept {busy:.0%} of the cores busy, "
         f"the parse bound {bound_busy:.0%} ({parsed.wall:.2f} s wall)",
