@@ -994,6 +994,9 @@ def _to_frame(
     return pd.DataFrame(data, index=pd.RangeIndex(sum(lengths)), copy=False)
 
 
+#: Bytes of a column's pages below which its text, joined, stays within ``string``'s 2 GiB of offsets.
+_SMALL_TEXT = 2**31 - 1
+
 #: The Arrow type of a kind's column in the joined pages, where it is not the pages' own.
 _FRAME_TYPES = {
     "str": pa.large_string(),
@@ -1020,11 +1023,14 @@ def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order:
     )
     del chunks, given
     arrow_type = _FRAME_TYPES.get(kind, page_type)
-    if arrow_type != page_type:
-        values = values.cast(arrow_type)  # one call for all pages: text can pass 2 GiB only once they are joined
+    small = values.nbytes < _SMALL_TEXT  # the joined text cannot pass 2 GiB: put it in order first, widen once
     if kind == "category":
-        return _categorical(values, order)
+        return _categorical(values if small else values.cast(arrow_type), order)
+    if arrow_type != page_type and not small:
+        values = values.cast(arrow_type)  # one call for all pages: text can pass 2 GiB only once they are joined
     values = values.combine_chunks() if order is None else values.take(order).combine_chunks()
+    if arrow_type != values.type:
+        values = values.cast(arrow_type)
     if kind in ("str", "unknown"):
         return pd.array(values, dtype="str")
     if kind == "time":
