@@ -612,6 +612,8 @@ class _Pull:
     sweeps_ahead: dict[str, Window] = field(default_factory=dict)  # sent before their last window was parsed
     units: FeeUnits = field(default_factory=FeeUnits)
     pause_gc: bool | None = None
+    unchecked: dict[tuple, list[FastPage]] = field(default_factory=dict)  # Arrow pages the fee-unit check awaits
+    early: tuple[list[FastPage], Future] | None = None  # the frame of the pages before the sweeps, being built
 
     def __post_init__(self) -> None:
         q = self.query
@@ -648,7 +650,8 @@ class _Pull:
         self.ahead = _Ahead(self._worker, self.max_workers if self.concurrent else 1, self.client.stats)
         self.parser = parse_pool() if self.concurrent else None
         try:
-            yield from self._observed(self._concurrent_pages() if self.concurrent else self._sequential_pages())
+            results = self._observed(self._concurrent_pages() if self.concurrent else self._sequential_pages())
+            yield from self._framed_early(results) if self.concurrent and self.columnar else results
         finally:
             self.ahead.close([*self.windows, *self.sweeps_ahead.values()])
             if self.parser is not None:
@@ -674,7 +677,7 @@ class _Pull:
         is per call, not per row); every page is checked before the pull
         ends, which is when the check can fail.
         """
-        batches: dict[tuple, list[FastPage]] = {}
+        batches = self.unchecked
         for result in results:
             if isinstance(result, FastPage) and result.frame is None:
                 key = tuple((c, result.columns[c].type) if c in result.columns else (c, None) for c in FeeUnits.columns)
@@ -685,8 +688,42 @@ class _Pull:
             else:
                 self.units.observe(result)
             yield result
-        for batch in batches.values():
-            self.units.observe(_fee_columns(batch))
+        self._check_unchecked()
+
+    def _check_unchecked(self) -> None:
+        """Let the fee-unit check see the pages it was keeping for a batch."""
+        while self.unchecked:
+            self.units.observe(_fee_columns(self.unchecked.popitem()[1]))
+
+    def _framed_early(self, results: Iterator[FastPage]) -> Iterator[FastPage]:
+        """``results`` passed on; once only the sweeps are out, the frame of the pages so far is built meanwhile.
+
+        A sweep is usually one empty page, a round trip long: the frame
+        (:meth:`frame`) then finds most of its work done. Rows a sweep brings
+        are joined to it in ``id`` order.
+        """
+        received: list[FastPage] = []
+        for result in results:
+            received.append(result)
+            yield result
+            if self.early is None and self._sweeps_alone(len(received)):
+                self._check_unchecked()  # the frame lets the pages' columns go
+                pool = ThreadPoolExecutor(1, thread_name_prefix="ledgerkit-frame")
+                pages = list(received)
+                built = pool.submit(
+                    pages_to_frame, pages, TRANSACTIONS, sort_by="id", consume=True, pause_gc=self.pause_gc
+                )
+                pool.shutdown(wait=False)
+                self.early = (pages, built)
+
+    def _sweeps_alone(self, received: int) -> bool:
+        """Whether every page but the sweeps' is in (``received`` of them) and a sweep is out."""
+        with self.lock:
+            return (
+                self.manifest.pages == received
+                and any(not w.complete for w in self.windows if w.start is None)
+                and all(w.complete for w in self.windows if w.start is not None)
+            )
 
     def _worker(self) -> Connection:
         """A connection for one thread of the pull: its own session, within the pull's shared limiter."""
@@ -953,16 +990,25 @@ class _Pull:
         if not pages:
             df = empty_frame(TRANSACTIONS, include_pii=self.include_pii)
         elif self.columnar:
-            df = pages_to_frame(
-                pages,
-                TRANSACTIONS,
-                sort_by="id",
-                consume=True,  # the pull ends here
-                pause_gc=self.pause_gc,
-            )
+            df = self._columnar_frame(pages)
         else:
             df = finish(pages, TRANSACTIONS, sort_by="id")
         return attach_manifest(df, self.manifest, self.client.stats)
+
+    def _columnar_frame(self, pages: list[FastPage]) -> pd.DataFrame:
+        """The Arrow ``pages`` as one frame, ascending id: the frame built early, when it was, and the rest."""
+        early, self.early = self.early, None
+        if early is None:
+            return pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True, pause_gc=self.pause_gc)
+        framed, built = early
+        self.manifest.extra["pages_framed_early"] = len(framed)
+        if any(p is not q for p, q in zip(framed, pages, strict=False)):
+            raise RuntimeError("the pages framed early are not the first of the pull's pages")
+        rest = [p for p in pages[len(framed) :] if p.frame is None or len(p.frame)]
+        first = built.result()
+        if not rest:  # the sweeps found nothing new: the usual case
+            return first
+        return pages_to_frame([FastPage(first), *rest], TRANSACTIONS, sort_by="id", consume=True)
 
 
 def _refuses_method(exc: InvalidRequestError) -> bool:

@@ -48,6 +48,7 @@ _SUMMED = (
     "requests_sent_ahead_unused",
     "pages_fitting_learned_schema",
     "pages_not_fitting_learned_schema",
+    "pages_framed_early",
 )
 
 

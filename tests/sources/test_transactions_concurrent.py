@@ -15,6 +15,7 @@ from ledgerkit._transport.http import RetryPolicy
 from ledgerkit.errors import ConfigurationError, ServerError
 from ledgerkit.sandbox import Sandbox, World
 from ledgerkit.sandbox.api_transactions import TransactionsAPI
+from ledgerkit.sandbox.http_util import json_response
 from ledgerkit.sources.windows import WindowScheduler, plan_spans, split_point
 
 from .test_transactions import assert_same_rows, world_rows
@@ -275,6 +276,94 @@ def test_a_methods_sweep_is_asked_for_before_its_last_page_is_parsed(monkeypatch
         method = sweep["payment_method_type"]
         at = [t for p, t in asked if p["payment_method_type"] == method and p.get("starting_after") == sweep["cursor"]]
         assert len(at) == 1 and at[0] < max(t for m, t in parsed if m == method)
+
+
+def _slow_sweeps(monkeypatch, answered: list, *, adding: int = 0, failing: bool = False) -> None:
+    """Sandboxes made after this answer each method's sweep -- the whole period after a cursor with nothing
+    after it -- 0.3 s late, having added ``adding`` payments of its method in the period's first second (or,
+    ``failing``, with a 503); ``answered`` gets (report_params, time answered) for every report request."""
+    handle, period = TransactionsAPI.handle, []
+
+    def answer(api, req):
+        p = req.json["report_params"]
+        period.append(period[0] if period else (p["from"], p["to"]))
+        response = handle(api, req)
+        if (
+            (p["from"], p["to"]) == period[0]
+            and "starting_after" in p
+            and json.loads(response.body)["transactions"] == []
+        ):
+            time.sleep(0.3)
+            if failing:
+                response = json_response(503, {"message": "Service Unavailable", "errors": {}})
+            elif adding:
+                shop, first_second = api.sb.world.shops[0]["id"], (JAN, JAN + timedelta(seconds=1))
+                api.sb.world.add_transactions(
+                    adding, within=first_second, shop_id=shop, payment_method_type=p["payment_method_type"]
+                )
+                response = handle(api, req)
+        answered.append((p, time.monotonic()))
+        return response
+
+    monkeypatch.setattr(TransactionsAPI, "handle", answer)  # before the sandbox binds its routes
+
+
+def _framing(monkeypatch) -> list:
+    """(time, pages) of every frame the transactions source builds from here on."""
+    import ledgerkit.sources.transactions as source
+
+    build, built = source.pages_to_frame, []
+    monkeypatch.setattr(
+        source,
+        "pages_to_frame",
+        lambda pages, *a, **k: built.append((time.monotonic(), len(pages))) or build(pages, *a, **k),
+    )
+    return built
+
+
+@pytest.mark.parametrize("adding", [0, 9])
+def test_the_frame_is_built_while_the_sweeps_are_out(monkeypatch, adding):
+    """Once only the sweeps are out, the pages so far become the frame meanwhile; rows a sweep brings (9 here,
+    two pages of 7) are joined to it in id order: the same frame as the sequential pull's."""
+    answered: list = []
+    _slow_sweeps(monkeypatch, answered, adding=adding)
+    built = _framing(monkeypatch)
+    with Sandbox(seed=3, page_size=7, world=_world_with_boundary_rows()[0]) as s:
+        before = len(world_rows(s))
+        parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))
+        last_answer, early = max(t for _, t in answered), built[0]
+        sequential = load_transactions(JAN, APR, max_workers=1, **creds(s))
+        rows = world_rows(s)
+    m = parallel.attrs["ledgerkit"]
+    sweeps = [w for w in m["windows"] if "from" not in w]
+    assert sorted(w["payment_method_type"] for w in sweeps) == sorted(METHODS)  # both methods were split
+    assert early[0] < last_answer - 0.2  # begun while a sweep was out
+    framed = m["pages_framed_early"]
+    assert early[1] == framed and m["pages"] - sum(w["pages"] for w in sweeps) <= framed < m["pages"]
+    _same(parallel, sequential)
+    assert_same_rows(parallel, rows)
+    assert len(rows) - before == 2 * adding  # each sweep's rows
+
+
+def test_a_sweep_failing_after_the_frame_was_begun_leaves_every_row_in_partial(monkeypatch):
+    """The frame begun while the sweeps were out is the failure's ``.partial``: every row, none twice, and
+    ``.resume`` asks each method's sweep again after its last id."""
+    answered: list = []
+    _slow_sweeps(monkeypatch, answered, failing=True)
+    built = _framing(monkeypatch)
+    policy = RetryPolicy(max_retries=0, sleep=lambda s: None)
+    with Sandbox(seed=3, page_size=7, world=_world_with_boundary_rows()[0]) as s:
+        with pytest.raises(ServerError) as info:
+            load_transactions(JAN, APR, max_workers=WORKERS, **{**creds(s), "retry": policy})
+        rows = world_rows(s)
+    err = info.value
+    assert built and err.manifest["pages_framed_early"] == built[0][1]
+    assert_same_rows(err.partial, rows)
+    assert err.partial["id"].is_monotonic_increasing
+    assert sorted(err.resume["payment_method_type"]) == sorted(METHODS)
+    assert err.resume["starting_after"] == min(  # the lower of the two methods' last ids
+        err.partial.loc[err.partial["payment_method_type"] == m, "id"].max() for m in METHODS
+    )
 
 
 def test_iter_transactions_concurrently_yields_every_row_once(sb, sequential):
