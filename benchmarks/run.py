@@ -80,6 +80,7 @@ from ledgerkit import (
     Store,
     load_transactions,
 )
+from ledgerkit._ingest.allocator import pull_memory, pull_pool
 from ledgerkit._ingest.arrow_pages import PageHints, pages_to_frame, read_columns
 from ledgerkit._ingest.cores import parse_capacity, usable_cores
 from ledgerkit._ingest.schema import TRANSACTIONS
@@ -187,12 +188,16 @@ def fetch_bodies(sb: SandboxProcess) -> list[bytes]:
 def memory_targets(sb: SandboxProcess) -> int:
     """Peak memory of the first pull against its frame, and the frame against object strings; the rows pulled."""
     # memory first, while the Arrow pool's high-water mark is still this pull's own:
-    # peak = tracemalloc peak (Python heap) + Arrow pool peak (not seen by tracemalloc), an upper bound
-    pool = pa.default_memory_pool()
-    arrow_before = pool.max_memory()
+    # peak = tracemalloc peak (Python heap) + Arrow pools' peaks (not seen by tracemalloc), an upper bound;
+    # the pull allocates from its own pool (pull_pool), the frame's pandas conversions may use the default
+    default, ours = pa.default_memory_pool(), pull_pool()
+    pools = [default] if ours is None or ours.backend_name == default.backend_name else [default, ours]
+    arrow_before = [p.max_memory() for p in pools]
     tracemalloc.start()
     df = pull(sb, DEFAULT_WORKERS)()
-    peak = tracemalloc.get_traced_memory()[1] + pool.max_memory() - arrow_before
+    peak = tracemalloc.get_traced_memory()[1] + sum(
+        p.max_memory() - b for p, b in zip(pools, arrow_before, strict=True)
+    )
     tracemalloc.stop()
     pulled = len(df)
     report(
@@ -259,7 +264,7 @@ def parse_frame(bodies: list[bytes], threads: int) -> pd.DataFrame:
     def read(body: bytes):
         return read_columns(body, TRANSACTIONS, records_key="transactions", hints=hints)
 
-    with ThreadPoolExecutor(threads) as pool_:
+    with pull_memory(), ThreadPoolExecutor(threads) as pool_:  # the pull's allocator, as a pull has it
         return pages_to_frame(list(pool_.map(read, bodies)), TRANSACTIONS, sort_by="id")
 
 

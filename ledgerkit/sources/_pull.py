@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import requests
 
+from .._ingest.allocator import pull_memory
 from .._ingest.manifest import Manifest, attach_manifest
 from .._ingest.records import finish
 from .._ingest.schema import Schema
@@ -145,16 +146,20 @@ class Pull(Protocol):
 
 
 def collect(pull: Pull) -> pd.DataFrame:
-    """Run ``pull`` to the end and return its frame; a failure gets ``.resume``/``.partial``."""
+    """Run ``pull`` to the end and return its frame; a failure gets ``.resume``/``.partial``.
+
+    Its Arrow memory comes from :func:`~ledgerkit._ingest.allocator.pull_memory`'s pool.
+    """
     frames: list[pd.DataFrame] = []
-    with pull.progress:
-        try:
-            frames.extend(pull.pages())
-        except LedgerkitError as exc:
-            pull.failure(exc, frames)
-            raise
-    pull.manifest.complete = True
-    return pull.frame(frames)
+    with pull_memory():
+        with pull.progress:
+            try:
+                frames.extend(pull.pages())
+            except LedgerkitError as exc:
+                pull.failure(exc, frames)
+                raise
+        pull.manifest.complete = True
+        return pull.frame(frames)
 
 
 def iterate(pull: Pull, schema: Schema) -> Iterator[pd.DataFrame]:
