@@ -1008,7 +1008,9 @@ class _Pull:
         first = built.result()
         if not rest:  # the sweeps found nothing new: the usual case
             return first
-        return pages_to_frame([FastPage(first), *rest], TRANSACTIONS, sort_by="id", consume=True)
+        return pages_to_frame(
+            [FastPage(first), *rest], TRANSACTIONS, sort_by="id", consume=True, pause_gc=self.pause_gc
+        )
 
 
 def _refuses_method(exc: InvalidRequestError) -> bool:

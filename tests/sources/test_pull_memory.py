@@ -34,6 +34,7 @@ def _pools_seen(monkeypatch) -> list[str]:
 def test_a_load_allocates_from_jemalloc_and_puts_the_pool_it_found_back(monkeypatch):
     seen = _pools_seen(monkeypatch)
     before, jemalloc = pa.default_memory_pool().backend_name, pa.jemalloc_memory_pool()
+    gc.collect()  # frames of earlier tests that only wait for the collector would be freed mid-test
     held = jemalloc.bytes_allocated()
     with Sandbox(seed=3, page_size=7) as s:
         df = load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))

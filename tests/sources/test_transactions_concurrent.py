@@ -309,14 +309,16 @@ def _slow_sweeps(monkeypatch, answered: list, *, adding: int = 0, failing: bool 
 
 
 def _framing(monkeypatch) -> list:
-    """(time, pages) of every frame the transactions source builds from here on."""
+    """(time, pages, pause_gc) of every frame the transactions source builds from here on."""
     import ledgerkit.sources.transactions as source
 
     build, built = source.pages_to_frame, []
     monkeypatch.setattr(
         source,
         "pages_to_frame",
-        lambda pages, *a, **k: built.append((time.monotonic(), len(pages))) or build(pages, *a, **k),
+        lambda pages, *a, **k: (
+            built.append((time.monotonic(), len(pages), k.get("pause_gc", "not passed"))) or build(pages, *a, **k)
+        ),
     )
     return built
 
@@ -331,7 +333,7 @@ def test_the_frame_is_built_while_the_sweeps_are_out(monkeypatch, adding):
     with Sandbox(seed=3, page_size=7, world=_world_with_boundary_rows()[0]) as s:
         before = len(world_rows(s))
         parallel = load_transactions(JAN, APR, max_workers=WORKERS, **creds(s))
-        last_answer, early = max(t for _, t in answered), built[0]
+        last_answer, early, parallel_frames = max(t for _, t in answered), built[0], list(built)
         sequential = load_transactions(JAN, APR, max_workers=1, **creds(s))
         rows = world_rows(s)
     m = parallel.attrs["ledgerkit"]
@@ -343,6 +345,8 @@ def test_the_frame_is_built_while_the_sweeps_are_out(monkeypatch, adding):
     _same(parallel, sequential)
     assert_same_rows(parallel, rows)
     assert len(rows) - before == 2 * adding  # each sweep's rows
+    assert len(parallel_frames) == (2 if adding else 1)  # the early frame, and the join of the sweeps' rows
+    assert {b[2] for b in built} == {None}  # each with the pull's pause_gc
 
 
 def test_a_sweep_failing_after_the_frame_was_begun_leaves_every_row_in_partial(monkeypatch):
