@@ -189,7 +189,8 @@ def memory_targets(sb: SandboxProcess) -> int:
     """Peak memory of the first pull against its frame, and the frame against object strings; the rows pulled."""
     # memory first, while the Arrow pool's high-water mark is still this pull's own:
     # peak = tracemalloc peak (Python heap) + Arrow pools' peaks (not seen by tracemalloc), an upper bound;
-    # the pull allocates from its own pool (pull_pool), the frame's pandas conversions may use the default
+    # a whole load allocates from pull_pool() (jemalloc) while it runs; the default pool is counted for what it
+    # allocates outside that switch (or everything, when the process chose its pool)
     default, ours = pa.default_memory_pool(), pull_pool()
     pools = [default] if ours is None or ours.backend_name == default.backend_name else [default, ours]
     arrow_before = [p.max_memory() for p in pools]
