@@ -1028,19 +1028,32 @@ def _column(kind: str, chunks: list[pa.Array | None], lengths: list[int], order:
         return _categorical(values if small else values.cast(arrow_type), order)
     if arrow_type != page_type and not small:
         values = values.cast(arrow_type)  # one call for all pages: text can pass 2 GiB only once they are joined
-    values = values.combine_chunks() if order is None else values.take(order).combine_chunks()
+    values = _one_array(values if order is None else values.take(order))
     if arrow_type != values.type:
         values = values.cast(arrow_type)
     if kind in ("str", "unknown"):
         return pd.array(values, dtype="str")
     if kind == "time":
         return values.to_pandas().array
-    mask = values.is_null().to_numpy(zero_copy_only=False)
+    if values.null_count:
+        mask = values.is_null().to_numpy(zero_copy_only=False)
+        values = values.fill_null(_FILLER.get(kind, 0))
+    else:  # most columns: no bitmap to read, nothing to fill (each a copy of the column)
+        mask = np.zeros(len(values), dtype=bool)
     if kind == "float":
-        return pd.arrays.FloatingArray(values.fill_null(0.0).to_numpy(), mask)
+        return pd.arrays.FloatingArray(values.to_numpy(), mask)
     if kind == "bool":
-        return pd.arrays.BooleanArray(values.fill_null(False).to_numpy(zero_copy_only=False), mask)
-    return pd.arrays.IntegerArray(values.fill_null(0).to_numpy(), mask)
+        return pd.arrays.BooleanArray(values.to_numpy(zero_copy_only=False), mask)
+    return pd.arrays.IntegerArray(values.to_numpy(), mask)
+
+
+#: What a missing value of a kind is filled with under its mask (any value would do; these are cheap).
+_FILLER: dict[str, Any] = {"float": 0.0, "bool": False}
+
+
+def _one_array(values: pa.ChunkedArray) -> pa.Array:
+    """``values`` as one array: a lone chunk as it is (``combine_chunks`` would copy it, as a take leaves it)."""
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 def _categorical(values: pa.ChunkedArray, order: pa.Array | None) -> pd.Categorical:
@@ -1049,13 +1062,14 @@ def _categorical(values: pa.ChunkedArray, order: pa.Array | None) -> pd.Categori
         values = values.dictionary_encode()
     values = values.unify_dictionaries()
     labels = values.chunk(0).dictionary if values.num_chunks else pa.array([], pa.large_string())
-    indices = pa.chunked_array([c.indices for c in values.chunks], values.type.index_type).combine_chunks()
-    found = indices.fill_null(-1).to_numpy().astype("int64")  # one call for all pages, not one per page
+    indices = _one_array(pa.chunked_array([c.indices for c in values.chunks], values.type.index_type))
+    found = (indices.fill_null(-1) if indices.null_count else indices).to_numpy()  # one call for all pages
     if order is not None:
         found = found[order.to_numpy()]
     sort = np.argsort(np.asarray(labels.to_pylist(), dtype=object), kind="stable") if len(labels) else np.empty(0, int)
-    rank = np.empty(len(sort) + 1, dtype="int64")
+    rank = np.empty(len(sort) + 1, dtype=np.min_scalar_type(-len(sort) - 2))  # the dtype pandas keeps codes in
     rank[sort] = np.arange(len(sort))
     rank[-1] = -1  # a missing value keeps code -1
     categories = pd.Index(np.asarray(labels.to_pylist(), dtype=object)[sort], dtype="str")
-    return pd.Categorical.from_codes(rank[found], dtype=pd.CategoricalDtype(categories))
+    # valid by construction: pandas' check would pass over the codes twice more
+    return pd.Categorical.from_codes(rank[found], dtype=pd.CategoricalDtype(categories), validate=False)

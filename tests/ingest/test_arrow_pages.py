@@ -244,3 +244,18 @@ def test_categories_missing_from_a_page_or_null_convert_as_the_reference():
     pd.testing.assert_frame_equal(frame, world_reference(bodies))
     assert frame["status"].cat.categories.tolist() == ["failed", "successful"]
     assert frame["status"].isna().tolist() == [False, True, True, True, False, False, True]
+
+
+@pytest.mark.parametrize("distinct", [126, 127, 300])
+def test_categories_past_what_int8_codes_hold_convert_as_the_reference(distinct):
+    """Codes are built in the dtype pandas keeps them in: 127 categories and more need int16."""
+    rows = [
+        {"id": 2 * distinct - i, "currency": "EUR", "status": None if i % 7 == 0 else f"s{i % distinct:03d}"}
+        for i in range(2 * distinct)
+    ]
+    bodies = [body_of(rows[i : i + 50]) for i in range(0, len(rows), 50)]
+    pages = [read_columns(b, TRANSACTIONS, records_key="transactions") for b in bodies]
+    assert all(p.frame is None for p in pages)
+    frame = pages_to_frame(pages, TRANSACTIONS, sort_by="id", consume=True)
+    pd.testing.assert_frame_equal(frame, world_reference(bodies))
+    assert frame["status"].cat.categories.tolist() == sorted({r["status"] for r in rows if r["status"]})
