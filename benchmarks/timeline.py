@@ -17,7 +17,7 @@ and per worker count the medians, with what held the pull: **the CPU**
 when the parse threads were full most of the time, **the round trip** when
 they were not and the requests kept the workers busy, else neither alone
 (a short pull: its start, tail and frame). They call for different levers
-(see README, "Latest full run").
+(see README, "The table's full run").
 
 To time the pull it wraps three of its internals -- the request sent
 ahead, the page parse and the frame -- so it follows them when they are
